@@ -1,0 +1,10 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace eff::cli {
+
+// Adds info, run, bench, eval and trace to the app; each runs its command from its callback.
+void register_commands(CLI::App& app);
+
+}  // namespace eff::cli

@@ -1,0 +1,32 @@
+// effectual: the command line. A thin layer over the library: parse flags, call, print.
+// Every error reaches main() as an eff::Error and leaves as one line on stderr and its exit code.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"effectual: find and exploit ineffectual work in DNN inference"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "effectual 0.1.0");
+  eff::cli::register_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const eff::Error& e) {
+    std::fprintf(stderr, "effectual: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "effectual: out of memory\n");
+    return 9;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "effectual: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,79 @@
+#include "engine/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "core/progress.h"
+#include "data/dataset.h"
+
+namespace eff {
+
+std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k) {
+  const int64_t c = scores.rank() >= 2 ? scores.numel() / scores.dim(0) : scores.numel();
+  k = std::min(k, c);
+  std::vector<int64_t> idx(static_cast<size_t>(c));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::vector<float> v = scores.to_f32_vector();
+  const float* r = v.data() + row * c;
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
+    return r[a] > r[b] || (r[a] == r[b] && a < b);
+  });
+  idx.resize(static_cast<size_t>(k));
+  return idx;
+}
+
+EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
+  EvalResult res;
+  const int64_t end = opts.limit > 0 ? std::min(data.size(), opts.first + opts.limit) : data.size();
+  if (opts.first < 0 || opts.first >= end) return res;
+  const int64_t batch = std::max<int64_t>(1, opts.batch);
+  Progress progress("eval", end - opts.first);
+  for (int64_t b = opts.first; b < end; b += batch) {
+    const int64_t n = std::min(batch, end - b);
+    Tensor images = data.images(b, n);
+    Tensor labels = data.labels(b, n);
+    if (!labels.defined()) fail<DataError>("{}: the data set has no labels; eval needs them", data.name());
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<Tensor> out = ex.run({images});
+    res.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const Tensor& scores = out.at(0);
+    if (scores.rank() < 1 || scores.dim(0) != n) {
+      fail<ShapeError>("{}: output 0 has shape {}, expected [{}, classes]", ex.graph().source,
+                       shape_str(scores.shape()), n);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t label = labels.get_i64(i);
+      auto top = top_k(scores, i, 5);
+      if (!top.empty() && top[0] == label) ++res.top1_correct;
+      if (std::find(top.begin(), top.end(), label) != top.end()) ++res.top5_correct;
+    }
+    res.count += n;
+    if (opts.progress) progress.advance(n);
+  }
+  progress.finish();
+  return res;
+}
+
+LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup) {
+  if (repeat < 1) fail<UsageError>("--repeat must be at least 1");
+  for (int i = 0; i < warmup; ++i) ex.run({input});
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(repeat));
+  for (int i = 0; i < repeat; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    ex.run({input});
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  LatencyStats s;
+  s.repeat = repeat;
+  s.batch = input.rank() > 0 ? input.dim(0) : 1;
+  s.min_ms = ms.front();
+  s.max_ms = ms.back();
+  s.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  s.throughput_per_s = s.median_ms > 0 ? static_cast<double>(s.batch) * 1000.0 / s.median_ms : 0.0;
+  return s;
+}
+
+}  // namespace eff

@@ -1,0 +1,47 @@
+// Accuracy on labelled data and latency measurement: library functions behind `eval` and `bench`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/tensor.h"
+#include "engine/executor.h"
+
+namespace eff {
+
+class Dataset;
+
+struct EvalOptions {
+  int64_t first = 0;
+  int64_t limit = 0;  // 0: the whole data set
+  int64_t batch = 32;
+  bool progress = true;
+};
+
+struct EvalResult {
+  int64_t count = 0;
+  int64_t top1_correct = 0;
+  int64_t top5_correct = 0;
+  double seconds = 0;  // inference time only (data loading excluded)
+  double top1() const { return count ? static_cast<double>(top1_correct) / count : 0.0; }
+  double top5() const { return count ? static_cast<double>(top5_correct) / count : 0.0; }
+};
+
+// Runs the data set through the model in batches; the first output is taken as class scores
+// [N, classes]. Images are processed in order, so results do not depend on the batch size.
+EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts);
+
+// Indices of the k largest scores of row `row` of a [N, C] tensor, best first (ties: lower index).
+std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k);
+
+struct LatencyStats {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  double throughput_per_s = 0;  // images per second at the median latency
+  int repeat = 0;
+  int64_t batch = 1;
+};
+
+LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup);
+
+}  // namespace eff

@@ -1,0 +1,464 @@
+// Resize (opsets 10, 11, 13, 18, 19) and Upsample (opsets 7 and 9): nearest and N-D linear
+// interpolation with every coordinate transformation mode. Nearest works for any dtype (it only
+// moves elements); linear interpolates float32, one axis at a time (bilinear and trilinear
+// interpolation are separable). Cubic is refused when the model is loaded.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "engine/ops/tensor_helpers.h"
+
+namespace eff {
+
+namespace {
+
+enum class Interp { kNearest, kLinear };
+enum class Coord {
+  kHalfPixel,
+  kHalfPixelSymmetric,
+  kAsymmetric,
+  kAlignCorners,
+  kPytorchHalfPixel,
+  kTfHalfPixelForNn,
+  kTfCropAndResize
+};
+// kSimple: Resize-10 and Upsample, which predate nearest_mode (ONNX Runtime keeps their rule:
+// truncate when upsampling, ceil when downsampling).
+enum class Nearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
+enum class AspectPolicy { kStretch, kNotLarger, kNotSmaller };
+// Where the scales/sizes come from.
+enum class Layout { kUpsampleAttr, kScalesInput1, kRoiScalesSizes };
+
+struct ResizeConfig {
+  Interp interp = Interp::kNearest;
+  Coord coord = Coord::kHalfPixel;
+  Nearest nearest = Nearest::kRoundPreferFloor;
+  AspectPolicy policy = AspectPolicy::kStretch;
+  Layout layout = Layout::kRoiScalesSizes;
+  float extrapolation = 0.0f;
+  std::vector<int64_t> axes;           // opset 18; empty: all axes
+  std::vector<float> upsample_scales;  // Upsample-7
+};
+
+// One axis of a resize. `resized_length` is the output length before rounding down (input
+// length times scale): the ONNX reference implementation, whose outputs the conformance tests
+// hold, uses it in the align_corners, pytorch_half_pixel and tf_crop_and_resize formulas (ONNX
+// Runtime uses the rounded length instead; they differ only for fractional scale * length).
+struct AxisGeometry {
+  double scale = 1.0;
+  double resized_length = 0.0;
+  double roi_start = 0.0;
+  double roi_end = 1.0;
+};
+
+// Position in the input that output position x maps to, along one axis.
+double original_coordinate(const ResizeConfig& c, int64_t x, const AxisGeometry& g, int64_t in_len, int64_t out_len) {
+  const double xr = static_cast<double>(x);
+  const double in = static_cast<double>(in_len);
+  const double resized = g.resized_length;
+  switch (c.coord) {
+    case Coord::kHalfPixel:
+      return (xr + 0.5) / g.scale - 0.5;
+    case Coord::kHalfPixelSymmetric: {
+      const double adjustment = static_cast<double>(out_len) / resized;
+      const double offset = in / 2 * (1 - adjustment);
+      return offset + (xr + 0.5) / g.scale - 0.5;
+    }
+    case Coord::kAsymmetric:
+      return xr / g.scale;
+    case Coord::kPytorchHalfPixel:
+      return resized > 1 ? (xr + 0.5) / g.scale - 0.5 : 0.0;
+    case Coord::kTfHalfPixelForNn:
+      return (xr + 0.5) / g.scale;
+    case Coord::kAlignCorners:
+      return resized == 1 ? 0.0 : xr * (in - 1) / (resized - 1);
+    case Coord::kTfCropAndResize:
+      return resized > 1 ? g.roi_start * (in - 1) + xr * (g.roi_end - g.roi_start) * (in - 1) / (resized - 1)
+                         : 0.5 * (g.roi_start + g.roi_end) * (in - 1);
+  }
+  return xr;
+}
+
+int64_t nearest_index(Nearest mode, double x, bool downsampling) {
+  switch (mode) {
+    case Nearest::kSimple:
+      return downsampling ? static_cast<int64_t>(std::ceil(x)) : static_cast<int64_t>(x);
+    case Nearest::kRoundPreferCeil:
+      return static_cast<int64_t>(std::round(x));
+    case Nearest::kFloor:
+      return static_cast<int64_t>(std::floor(x));
+    case Nearest::kCeil:
+      return static_cast<int64_t>(std::ceil(x));
+    case Nearest::kRoundPreferFloor:
+      if (x == std::floor(x) + 0.5) return static_cast<int64_t>(std::floor(x));
+      return static_cast<int64_t>(std::round(x));
+  }
+  return 0;
+}
+
+// Linear interpolation along one axis: out[j] = (1 - w[j]) * in[lo[j]] + w[j] * in[hi[j]],
+// or the extrapolation value where `outside[j]` (tf_crop_and_resize only).
+struct LinearAxis {
+  std::vector<int64_t> lo, hi;
+  std::vector<float> w;
+  std::vector<char> outside;
+};
+
+class ResizeKernel final : public Kernel {
+ public:
+  explicit ResizeKernel(ResizeConfig config) : c_(std::move(config)) {}
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const int rank = x.rank();
+    std::vector<AxisGeometry> geo(static_cast<size_t>(rank));
+    for (int d = 0; d < rank; ++d) geo[d].resized_length = static_cast<double>(x.dim(d));
+    Shape out_shape = x.shape();
+    output_geometry(ctx, x, geo, out_shape);
+
+    if (c_.interp == Interp::kLinear && x.dtype() != DType::kFloat32) {
+      fail<UnsupportedError>("{}: linear interpolation of {} is not supported", ctx.where(), dtype_name(x.dtype()));
+    }
+    Tensor& out = ctx.output(0, x.dtype(), out_shape);
+    if (out.numel() == 0) return;
+    if (c_.interp == Interp::kNearest) {
+      run_nearest(x, out, geo);
+    } else {
+      run_linear(x, out, geo);
+    }
+  }
+
+ private:
+  // Fills the per-axis geometry (scale, resized length, tf_crop_and_resize region of interest)
+  // and the output shape.
+  void output_geometry(const OpContext& ctx, const Tensor& x, std::vector<AxisGeometry>& geo, Shape& out_shape) const {
+    const int rank = x.rank();
+    std::vector<int> axes;
+    if (c_.axes.empty()) {
+      axes.resize(static_cast<size_t>(rank));
+      std::iota(axes.begin(), axes.end(), 0);
+    } else {
+      axes = ops::normalize_axes(c_.axes, rank, ctx);
+    }
+    const size_t k = axes.size();
+
+    std::vector<float> given_scales;
+    std::vector<int64_t> sizes;
+    switch (c_.layout) {
+      case Layout::kUpsampleAttr:
+        given_scales = c_.upsample_scales;
+        break;
+      case Layout::kScalesInput1:
+        given_scales = ctx.input(1).to_f32_vector();
+        break;
+      case Layout::kRoiScalesSizes:
+        if (ctx.has_input(3) && ctx.input(3).numel() > 0) {
+          sizes = ctx.input(3).to_i64_vector();
+        } else if (ctx.has_input(2) && ctx.input(2).numel() > 0) {
+          given_scales = ctx.input(2).to_f32_vector();
+        } else {
+          fail<ShapeError>("{}: neither scales nor sizes are given", ctx.where());
+        }
+        if (c_.coord == Coord::kTfCropAndResize && ctx.has_input(1) && ctx.input(1).numel() > 0) {
+          const std::vector<float> roi = ctx.input(1).to_f32_vector();
+          if (roi.size() != 2 * k) {
+            fail<ShapeError>("{}: roi has {} values, expected {}", ctx.where(), roi.size(), 2 * k);
+          }
+          for (size_t i = 0; i < k; ++i) {
+            geo[axes[i]].roi_start = roi[i];
+            geo[axes[i]].roi_end = roi[i + k];
+          }
+        }
+        break;
+    }
+
+    if (!sizes.empty()) {
+      if (sizes.size() != k) {
+        fail<ShapeError>("{}: sizes has {} values for {} axes", ctx.where(), sizes.size(), k);
+      }
+      for (size_t i = 0; i < k; ++i) {
+        if (sizes[i] < 0) fail<ShapeError>("{}: negative output size {}", ctx.where(), sizes[i]);
+      }
+      if (c_.policy != AspectPolicy::kStretch) {
+        // One scale for all resized axes, chosen so the output fits inside / covers `sizes`.
+        double scale = c_.policy == AspectPolicy::kNotLarger ? HUGE_VAL : 0.0;
+        for (size_t i = 0; i < k; ++i) {
+          const int64_t in = x.dim(axes[i]);
+          if (in == 0) continue;
+          const double s = static_cast<double>(sizes[i]) / static_cast<double>(in);
+          scale = c_.policy == AspectPolicy::kNotLarger ? std::min(scale, s) : std::max(scale, s);
+        }
+        if (!std::isfinite(scale) || scale <= 0) scale = 1.0;
+        for (size_t i = 0; i < k; ++i) {
+          geo[axes[i]].scale = scale;
+          geo[axes[i]].resized_length = scale * static_cast<double>(x.dim(axes[i]));
+          out_shape[axes[i]] = static_cast<int64_t>(std::nearbyint(geo[axes[i]].resized_length));
+        }
+      } else {
+        for (size_t i = 0; i < k; ++i) {
+          const int64_t in = x.dim(axes[i]);
+          if (in == 0 && sizes[i] != 0) {
+            fail<ShapeError>("{}: cannot resize the empty axis {} to {}", ctx.where(), axes[i], sizes[i]);
+          }
+          out_shape[axes[i]] = sizes[i];
+          geo[axes[i]].scale = in == 0 ? 1.0 : static_cast<double>(sizes[i]) / static_cast<double>(in);
+          geo[axes[i]].resized_length = static_cast<double>(sizes[i]);
+        }
+      }
+    } else {
+      if (given_scales.size() != k) {
+        fail<ShapeError>("{}: scales has {} values for {} axes", ctx.where(), given_scales.size(), k);
+      }
+      for (size_t i = 0; i < k; ++i) {
+        const double s = given_scales[i];
+        if (!(s > 0) || !std::isfinite(s)) fail<ShapeError>("{}: scale {} is not positive", ctx.where(), s);
+        const double resized = s * static_cast<double>(x.dim(axes[i]));
+        if (resized > static_cast<double>(max_tensor_bytes())) {
+          fail<ShapeError>("{}: scale {} makes axis {} too large", ctx.where(), s, axes[i]);
+        }
+        geo[axes[i]].scale = s;
+        geo[axes[i]].resized_length = resized;
+        out_shape[axes[i]] = static_cast<int64_t>(std::floor(resized));
+      }
+    }
+  }
+
+  void run_nearest(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
+    const int rank = x.rank();
+    const Shape& out_shape = out.shape();
+    // Source index along each axis of each output position; -1: the extrapolation value.
+    std::vector<std::vector<int64_t>> source(static_cast<size_t>(rank));
+    for (int d = 0; d < rank; ++d) {
+      const int64_t in_len = x.dim(d), out_len = out_shape[d];
+      std::vector<int64_t>& map = source[d];
+      map.resize(static_cast<size_t>(out_len));
+      for (int64_t o = 0; o < out_len; ++o) {
+        const double xo = original_coordinate(c_, o, geo[d], in_len, out_len);
+        if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
+          map[o] = -1;
+          continue;
+        }
+        map[o] = std::clamp<int64_t>(nearest_index(c_.nearest, xo, geo[d].scale < 1.0), 0, in_len - 1);
+      }
+    }
+    const uint64_t fill_bits = ops::element_bits_from_double(x.dtype(), c_.extrapolation);
+    const std::vector<int64_t> in_strides = ops::strides_of(x.shape());
+    ops::visit_element_bits(x.dtype(), [&](auto tag) {
+      using U = decltype(tag);
+      const U fill = static_cast<U>(fill_bits);
+      const U* src = static_cast<const U*>(x.raw());
+      U* dst = static_cast<U*>(out.raw());
+      if (rank == 0) {
+        dst[0] = src[0];
+        return;
+      }
+      const int64_t inner = out_shape.back();
+      const int64_t rows = out.numel() / inner;
+      const std::vector<int64_t>& inner_map = source.back();
+#pragma omp parallel for schedule(static) if (out.numel() >= ops::kParallelElements)
+      for (int64_t r = 0; r < rows; ++r) {
+        U* row = dst + r * inner;
+        int64_t rest = r, off = 0;
+        bool outside = false;
+        for (int d = rank - 2; d >= 0; --d) {
+          const int64_t s = source[d][rest % out_shape[d]];
+          rest /= out_shape[d];
+          if (s < 0) outside = true;
+          off += s * in_strides[d];
+        }
+        if (outside) {
+          for (int64_t i = 0; i < inner; ++i) row[i] = fill;
+          continue;
+        }
+        const U* in_row = src + off;
+        for (int64_t i = 0; i < inner; ++i) {
+          const int64_t s = inner_map[i];
+          row[i] = s < 0 ? fill : in_row[s];
+        }
+      }
+    });
+  }
+
+  LinearAxis linear_axis(int64_t in_len, int64_t out_len, const AxisGeometry& g, bool& identity) const {
+    LinearAxis a;
+    a.lo.resize(static_cast<size_t>(out_len));
+    a.hi.resize(static_cast<size_t>(out_len));
+    a.w.resize(static_cast<size_t>(out_len));
+    a.outside.assign(static_cast<size_t>(out_len), 0);
+    identity = in_len == out_len;
+    for (int64_t o = 0; o < out_len; ++o) {
+      double xo = original_coordinate(c_, o, g, in_len, out_len);
+      if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
+        a.outside[o] = 1;
+        a.lo[o] = a.hi[o] = 0;
+        a.w[o] = 0;
+        identity = false;
+        continue;
+      }
+      // Outside the input the edge values continue (the reference pads with edge values).
+      xo = std::clamp(xo, 0.0, static_cast<double>(in_len - 1));
+      const int64_t lo = static_cast<int64_t>(std::floor(xo));
+      a.lo[o] = lo;
+      a.hi[o] = std::min(lo + 1, in_len - 1);
+      a.w[o] = static_cast<float>(xo - static_cast<double>(lo));
+      if (lo != o || a.w[o] != 0.0f) identity = false;
+    }
+    return a;
+  }
+
+  void run_linear(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
+    const int rank = x.rank();
+    const Shape& out_shape = out.shape();
+    struct Pass {
+      int axis;
+      LinearAxis map;
+    };
+    std::vector<Pass> passes;
+    for (int d = 0; d < rank; ++d) {
+      bool identity = false;
+      LinearAxis m = linear_axis(x.dim(d), out_shape[d], geo[d], identity);
+      if (!identity) passes.push_back({d, std::move(m)});
+    }
+    if (passes.empty()) {
+      std::memcpy(out.raw(), x.raw(), x.nbytes());
+      return;
+    }
+    // Shrinking axes first keeps the intermediate tensors small.
+    std::stable_sort(passes.begin(), passes.end(), [&](const Pass& a, const Pass& b) {
+      return static_cast<double>(out_shape[a.axis]) / static_cast<double>(x.dim(a.axis)) <
+             static_cast<double>(out_shape[b.axis]) / static_cast<double>(x.dim(b.axis));
+    });
+    Shape shape = x.shape();
+    Tensor current = x;
+    for (size_t p = 0; p < passes.size(); ++p) {
+      const Pass& pass = passes[p];
+      Shape next_shape = shape;
+      next_shape[pass.axis] = out_shape[pass.axis];
+      Tensor next = p + 1 == passes.size() ? out : Tensor(DType::kFloat32, next_shape);
+      interpolate_axis(current.data<float>(), shape, pass.axis, pass.map, next.data<float>(), next_shape);
+      current = next;
+      shape = std::move(next_shape);
+    }
+  }
+
+  void interpolate_axis(const float* src, const Shape& in_shape, int axis, const LinearAxis& m, float* dst,
+                        const Shape& out_shape) const {
+    int64_t outer = 1;
+    for (int d = 0; d < axis; ++d) outer *= in_shape[d];
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < in_shape.size(); ++d) inner *= in_shape[d];
+    const int64_t in_len = in_shape[axis], out_len = out_shape[axis];
+    const float fill = c_.extrapolation;
+    const int64_t total = outer * out_len * inner;
+#pragma omp parallel for schedule(static) if (total >= ops::kParallelElements)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* s = src + o * in_len * inner;
+      float* t = dst + o * out_len * inner;
+      for (int64_t j = 0; j < out_len; ++j) {
+        float* row = t + j * inner;
+        if (m.outside[j]) {
+          for (int64_t i = 0; i < inner; ++i) row[i] = fill;
+          continue;
+        }
+        const float* a = s + m.lo[j] * inner;
+        const float* b = s + m.hi[j] * inner;
+        const float w = m.w[j], v = 1.0f - w;
+        for (int64_t i = 0; i < inner; ++i) row[i] = v * a[i] + w * b[i];
+      }
+    }
+  }
+
+  ResizeConfig c_;
+};
+
+ResizeConfig parse_config(const Node& node, const Graph& graph) {
+  const std::string where = graph.where(node);
+  ResizeConfig c;
+  const bool upsample = node.op == "Upsample";
+  const bool old_resize = !upsample && graph.opset > 0 && graph.opset < 11;
+
+  const std::string mode = node.attr_string("mode", "nearest");
+  if (mode == "nearest") {
+    c.interp = Interp::kNearest;
+  } else if (mode == "linear" || (upsample && (mode == "bilinear" || mode == "trilinear"))) {
+    c.interp = Interp::kLinear;
+  } else if (mode == "cubic") {
+    fail<UnsupportedError>("{}: mode 'cubic' is not supported", where);
+  } else {
+    fail<UnsupportedError>("{}: mode '{}' is not supported", where, mode);
+  }
+
+  if (upsample || old_resize) {
+    c.coord = Coord::kAsymmetric;
+    c.nearest = Nearest::kSimple;
+    if (upsample && node.has_attr("scales")) {
+      c.layout = Layout::kUpsampleAttr;
+      c.upsample_scales = node.attr_floats("scales");
+    } else {
+      c.layout = Layout::kScalesInput1;
+      if (node.num_inputs() < 2) fail<ModelError>("{}: the scales input is missing", where);
+    }
+    return c;
+  }
+
+  const std::string coord = node.attr_string("coordinate_transformation_mode", "half_pixel");
+  if (coord == "half_pixel") {
+    c.coord = Coord::kHalfPixel;
+  } else if (coord == "half_pixel_symmetric") {
+    c.coord = Coord::kHalfPixelSymmetric;
+  } else if (coord == "asymmetric") {
+    c.coord = Coord::kAsymmetric;
+  } else if (coord == "align_corners") {
+    c.coord = Coord::kAlignCorners;
+  } else if (coord == "pytorch_half_pixel") {
+    c.coord = Coord::kPytorchHalfPixel;
+  } else if (coord == "tf_half_pixel_for_nn") {
+    c.coord = Coord::kTfHalfPixelForNn;
+  } else if (coord == "tf_crop_and_resize") {
+    c.coord = Coord::kTfCropAndResize;
+  } else {
+    fail<UnsupportedError>("{}: coordinate_transformation_mode '{}' is not supported", where, coord);
+  }
+
+  const std::string nearest = node.attr_string("nearest_mode", "round_prefer_floor");
+  if (nearest == "round_prefer_floor") {
+    c.nearest = Nearest::kRoundPreferFloor;
+  } else if (nearest == "round_prefer_ceil") {
+    c.nearest = Nearest::kRoundPreferCeil;
+  } else if (nearest == "floor") {
+    c.nearest = Nearest::kFloor;
+  } else if (nearest == "ceil") {
+    c.nearest = Nearest::kCeil;
+  } else {
+    fail<UnsupportedError>("{}: nearest_mode '{}' is not supported", where, nearest);
+  }
+
+  const std::string policy = node.attr_string("keep_aspect_ratio_policy", "stretch");
+  if (policy == "stretch") {
+    c.policy = AspectPolicy::kStretch;
+  } else if (policy == "not_larger") {
+    c.policy = AspectPolicy::kNotLarger;
+  } else if (policy == "not_smaller") {
+    c.policy = AspectPolicy::kNotSmaller;
+  } else {
+    fail<UnsupportedError>("{}: keep_aspect_ratio_policy '{}' is not supported", where, policy);
+  }
+  if (node.attr_int("antialias", 0) != 0) fail<UnsupportedError>("{}: antialias=1 is not supported", where);
+  c.axes = node.attr_ints("axes");
+  c.extrapolation = node.attr_float("extrapolation_value", 0.0f);
+  c.layout = Layout::kRoiScalesSizes;
+  if (node.num_inputs() < 3) fail<ModelError>("{}: needs a scales or sizes input", where);
+  return c;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_resize(const Node& node, const Graph& graph) {
+  return std::make_unique<ResizeKernel>(parse_config(node, graph));
+}
+
+std::unique_ptr<Kernel> make_upsample(const Node& node, const Graph& graph) {
+  return std::make_unique<ResizeKernel>(parse_config(node, graph));
+}
+
+}  // namespace eff

@@ -1,0 +1,57 @@
+// Per-layer value transforms applied before a conv/FC layer consumes its operands: the
+// "what if the hardware saw these values" knob behind every accuracy-in-the-loop study.
+//   - fixed point: 16-bit two's complement with `int_bits` (sign included) and `frac_bits`,
+//     round to nearest (ties away from zero) and saturation (Stripes-family precision profiles);
+//   - near-zero pruning: |a| < threshold -> 0 (Cnvlutin);
+//   - uniform 8-bit quantization (per-sample range for activations, per-tensor for weights).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace eff {
+
+struct FixedPointFormat {
+  int int_bits = 16;  // including the sign bit
+  int frac_bits = 0;
+  int total_bits() const { return int_bits + frac_bits; }
+  double step() const;
+  double max_value() const;  // largest representable value
+  double min_value() const;  // most negative representable value
+  bool operator==(const FixedPointFormat&) const = default;
+};
+
+// Throws ConfigError (prefixed with `where`) unless 1 <= int_bits+frac_bits <= 16, int_bits >= 1.
+void validate_fixed_point(const FixedPointFormat& f, const std::string& where);
+
+enum class OperandTransform { kNone, kFixedPoint, kUniform8 };
+
+struct OperandSpec {
+  OperandTransform kind = OperandTransform::kNone;
+  FixedPointFormat fixed;  // when kind == kFixedPoint
+  bool operator==(const OperandSpec&) const = default;
+};
+
+struct LayerTransform {
+  OperandSpec activations;
+  OperandSpec weights;
+  float prune_threshold = 0;  // activations with |a| < threshold become 0; applied before quantization
+  bool active() const {
+    return activations.kind != OperandTransform::kNone || weights.kind != OperandTransform::kNone ||
+           prune_threshold > 0;
+  }
+};
+
+// Fixed-point round trip of one value (the value the hardware would compute with).
+float quantize_fixed(float x, const FixedPointFormat& f);
+// The same as an integer in units of 2^-frac_bits (what a bit-serial unit would see).
+int32_t to_fixed_int(float x, const FixedPointFormat& f);
+
+// In place on float32 data. `sample_size` splits activations into per-sample ranges for kUniform8
+// (0 = whole tensor).
+void apply_operand_transform(float* data, int64_t n, const OperandSpec& spec, int64_t sample_size = 0);
+void apply_prune(float* data, int64_t n, float threshold);
+
+}  // namespace eff

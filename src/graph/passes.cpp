@@ -1,0 +1,508 @@
+#include "graph/passes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "engine/buffer_pool.h"
+#include "engine/dnnl_env.h"
+#include "engine/kernel.h"
+
+namespace eff {
+
+namespace {
+
+bool is_default_domain(const Node& n) {
+  return n.domain.empty() || n.domain == "ai.onnx";
+}
+
+bool is_op(const Node& n, const char* op) {
+  return n.op == op && is_default_domain(n);
+}
+
+// Who reads each value: node indices (a node reading a value twice is listed twice), and whether
+// it is a graph output.
+struct Uses {
+  std::vector<std::vector<int>> consumers;
+  std::vector<char> graph_output;
+  std::vector<int> producer;
+
+  explicit Uses(const Graph& g)
+      : consumers(g.values.size()), graph_output(g.values.size(), 0), producer(g.values.size(), -1) {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      for (ValueId v : g.nodes[i].inputs) {
+        if (v != kNoValue) consumers[v].push_back(static_cast<int>(i));
+      }
+      for (ValueId v : g.nodes[i].outputs) {
+        if (v != kNoValue) producer[v] = static_cast<int>(i);
+      }
+    }
+    for (ValueId v : g.outputs) graph_output[v] = 1;
+  }
+  // True when `v` is read by exactly one node, once, and is not a graph output: it can vanish
+  // inside a fused node.
+  bool internal(ValueId v) const { return v != kNoValue && !graph_output[v] && consumers[v].size() == 1; }
+  bool used(ValueId v) const { return v != kNoValue && (graph_output[v] || !consumers[v].empty()); }
+};
+
+void erase_dead(Graph& g, const std::vector<char>& dead) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+}
+
+// Marks node i for erase_dead() and detaches it, so that a fresh Uses no longer sees it.
+void kill(Node& n, std::vector<char>& dead, size_t i) {
+  n.inputs.clear();
+  n.outputs.clear();
+  dead[i] = 1;
+}
+
+void replace_uses(Graph& g, ValueId from, ValueId to) {
+  for (Node& n : g.nodes) {
+    std::replace(n.inputs.begin(), n.inputs.end(), from, to);
+  }
+}
+
+void append_origin(Node& into, const Node& from) {
+  into.origin.insert(into.origin.end(), from.origin.begin(), from.origin.end());
+}
+
+std::string unique_value_name(const Graph& g, const std::string& base) {
+  std::unordered_set<std::string> names;
+  for (const Value& v : g.values) names.insert(v.name);
+  std::string name = base;
+  for (int k = 1; names.count(name); ++k) name = base + "_" + std::to_string(k);
+  return name;
+}
+
+ValueId add_constant(Graph& g, const std::string& base, Tensor t) {
+  ValueId id = g.add_value(unique_value_name(g, base));
+  Value& v = g.value(id);
+  v.dtype = t.dtype();
+  v.has_type = true;
+  v.shape = t.shape();
+  v.has_shape = true;
+  v.dim_names.assign(v.shape.size(), "");
+  v.constant = std::move(t);
+  return id;
+}
+
+void make_constant(Graph& g, ValueId id, Tensor t) {
+  Value& v = g.value(id);
+  v.dtype = t.dtype();
+  v.has_type = true;
+  v.shape = t.shape();
+  v.has_shape = true;
+  v.dim_names.assign(v.shape.size(), "");
+  v.constant = std::move(t);
+}
+
+bool is_float_constant(const Graph& g, ValueId v) {
+  if (!g.is_constant(v)) return false;
+  DType t = g.constant(v).dtype();
+  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64;
+}
+
+// A constant holding one number (any rank, e.g. [] or [1]) close to `want`.
+bool is_scalar_near(const Graph& g, ValueId v, double want) {
+  if (!g.is_constant(v) || g.constant(v).numel() != 1) return false;
+  return std::fabs(g.constant(v).get_f64(0) - want) <= 1e-5 * std::max(1.0, std::fabs(want));
+}
+
+}  // namespace
+
+// ---- Identity / Dropout ------------------------------------------------------------------------
+
+namespace {
+bool is_inference_dropout(const Graph& g, const Node& n, const Uses& uses) {
+  if (!is_op(n, "Dropout")) return false;
+  if (n.outputs.size() > 1 && uses.used(n.outputs[1])) return false;  // the mask is read
+  ValueId training = n.input(2);
+  if (training == kNoValue) return true;
+  return g.is_constant(training) && g.constant(training).numel() == 1 && g.constant(training).get_f64(0) == 0.0;
+}
+}  // namespace
+
+void remove_identity_and_dropout(Graph& g) {
+  std::vector<char> dead(g.nodes.size(), 0);
+  Uses uses(g);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (!is_op(n, "Identity") && !is_op(n, "Dropout")) continue;
+    uses = Uses(g);  // rewiring below changes uses; rebuilt only for candidates
+    if (is_op(n, "Dropout") && !is_inference_dropout(g, n, uses)) continue;
+    if (n.outputs.empty() || n.input(0) == kNoValue || n.outputs[0] == kNoValue) continue;
+    const ValueId in = n.inputs[0];
+    const ValueId out = n.outputs[0];
+    if (!uses.graph_output[out]) {
+      replace_uses(g, out, in);
+    } else if (g.is_constant(in)) {
+      make_constant(g, out, *g.value(in).constant);
+    } else if (uses.producer[in] >= 0 && !uses.graph_output[in]) {
+      // The graph output keeps its name: the node that made `in` now makes `out` directly.
+      Node& p = g.nodes[uses.producer[in]];
+      std::replace(p.outputs.begin(), p.outputs.end(), in, out);
+      replace_uses(g, in, out);
+      Value& ov = g.value(out);
+      const Value& iv = g.value(in);
+      if (!ov.has_type) {
+        ov.dtype = iv.dtype;
+        ov.has_type = iv.has_type;
+      }
+      if (!ov.has_shape) {
+        ov.shape = iv.shape;
+        ov.dim_names = iv.dim_names;
+        ov.has_shape = iv.has_shape;
+      }
+    } else {
+      continue;  // graph input (or another graph output) passed through: the Identity kernel stays
+    }
+    kill(g.nodes[i], dead, i);
+  }
+  erase_dead(g, dead);
+}
+
+// ---- constant folding --------------------------------------------------------------------------
+
+namespace {
+bool is_nondeterministic(const std::string& op) {
+  return op == "RandomNormal" || op == "RandomUniform" || op == "RandomNormalLike" || op == "RandomUniformLike" ||
+         op == "Multinomial" || op == "Bernoulli" || op == "Dropout";
+}
+
+// Shape of a value whose static shape is fully known, honouring opset-15 start/end.
+bool fold_static_shape(Graph& g, const Node& n) {
+  if (n.input(0) == kNoValue || n.outputs.empty() || n.outputs[0] == kNoValue) return false;
+  const Value& v = g.value(n.inputs[0]);
+  if (!v.has_shape) return false;
+  for (int64_t d : v.shape) {
+    if (d < 0) return false;
+  }
+  const int64_t rank = static_cast<int64_t>(v.shape.size());
+  auto clamp = [&](int64_t a) { return std::clamp<int64_t>(a < 0 ? a + rank : a, 0, rank); };
+  const int64_t start = clamp(n.attr_int("start", 0));
+  const int64_t end = clamp(n.attr_int("end", rank));
+  std::vector<int64_t> dims;
+  for (int64_t d = start; d < end; ++d) dims.push_back(v.shape[d]);
+  const int64_t count = static_cast<int64_t>(dims.size());
+  make_constant(g, n.outputs[0], Tensor::from<int64_t>({count}, dims));
+  return true;
+}
+}  // namespace
+
+void fold_constants(Graph& g) {
+  BufferPool pool;
+  DnnlEnv dnnl;
+  std::vector<char> dead(g.nodes.size(), 0);
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!is_default_domain(n) || is_nondeterministic(n.op)) continue;
+    if (n.op == "Shape" && fold_static_shape(g, n)) {
+      dead[i] = 1;
+      continue;
+    }
+    const bool all_constant =
+        std::all_of(n.inputs.begin(), n.inputs.end(), [&](ValueId v) { return v == kNoValue || g.is_constant(v); });
+    if (!all_constant) continue;
+    const OpEntry* entry = find_op(n.op);
+    if (!entry) continue;  // reported as unsupported by the loader unless a later pass removes it
+    inputs.assign(n.inputs.size(), nullptr);
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (n.inputs[k] != kNoValue) inputs[k] = &*g.value(n.inputs[k]).constant;
+    }
+    outputs.assign(n.outputs.size(), Tensor());
+    try {
+      std::unique_ptr<Kernel> kernel = entry->make(n, g);
+      OpContext ctx(n, g, inputs, outputs, pool, dnnl, 1);
+      kernel->run(ctx);
+    } catch (const ShapeError& e) {
+      // At load time a shape problem between constants is a defect of the model file.
+      throw ModelError(e.what());
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail<ModelError>("{}: constant folding failed: {}", g.where(n), e.what());
+    }
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      if (n.outputs[k] == kNoValue) continue;
+      if (!outputs[k].defined()) fail<ModelError>("internal error: {}: output {} was not produced", g.where(n), k);
+      make_constant(g, n.outputs[k], std::move(outputs[k]));
+    }
+    dead[i] = 1;
+  }
+  erase_dead(g, dead);
+}
+
+// ---- BatchNormalization into Conv / ConvTranspose / Gemm ---------------------------------------
+
+namespace {
+
+// For each weight element, the output channel it contributes to; empty if the layout is not one
+// we can rescale per output channel.
+std::vector<int64_t> output_channel_of_weights(const Node& layer, const Tensor& w, int64_t& channels) {
+  std::vector<int64_t> oc;
+  if (w.rank() < 2 || w.numel() == 0) return oc;
+  const int64_t n = w.numel();
+  oc.resize(static_cast<size_t>(n));
+  if (layer.op == "Conv") {
+    channels = w.dim(0);
+    const int64_t inner = n / channels;
+    for (int64_t e = 0; e < n; ++e) oc[e] = e / inner;
+  } else if (layer.op == "ConvTranspose") {
+    // Weights are [C_in, C_out / group, k...]; output channel = group index * C_out/group + m.
+    const int64_t group = layer.attr_int("group", 1);
+    const int64_t cin = w.dim(0), per_group = w.dim(1);
+    if (group <= 0 || cin % group != 0) return {};
+    channels = per_group * group;
+    const int64_t inner = n / (cin * per_group);
+    for (int64_t e = 0; e < n; ++e) {
+      const int64_t c = e / (per_group * inner);
+      const int64_t m = (e / inner) % per_group;
+      oc[e] = (c / (cin / group)) * per_group + m;
+    }
+  } else if (layer.op == "Gemm") {
+    if (w.rank() != 2) return {};
+    const bool trans_b = layer.attr_int("transB", 0) != 0;
+    channels = trans_b ? w.dim(0) : w.dim(1);
+    const int64_t cols = w.dim(1);
+    for (int64_t e = 0; e < n; ++e) oc[e] = trans_b ? e / cols : e % cols;
+  } else {
+    return {};
+  }
+  return oc;
+}
+
+bool try_fold_batchnorm(Graph& g, Uses& uses, size_t bn_index, std::vector<char>& dead) {
+  const Node& bn = g.nodes[bn_index];
+  if (bn.attr_int("training_mode", 0) != 0 || bn.outputs.empty() || bn.outputs[0] == kNoValue) return false;
+  for (size_t k = 1; k < bn.outputs.size(); ++k) {
+    if (uses.used(bn.outputs[k])) return false;  // running statistics are read: training graph
+  }
+  const ValueId x = bn.input(0);
+  if (x == kNoValue || !uses.internal(x) || uses.producer[x] < 0) return false;
+  const int li = uses.producer[x];
+  Node& layer = g.nodes[li];
+  if (!(is_op(layer, "Conv") || is_op(layer, "ConvTranspose") || is_op(layer, "Gemm"))) return false;
+  if (layer.outputs.size() != 1 || layer.has_attr("activation")) return false;
+  const ValueId wv = layer.input(1);
+  if (wv == kNoValue || !g.is_constant(wv) || g.constant(wv).dtype() != DType::kFloat32) return false;
+  for (int k = 1; k <= 4; ++k) {
+    if (!is_float_constant(g, bn.input(k))) return false;
+  }
+  const Tensor& w = g.constant(wv);
+  int64_t channels = 0;
+  const std::vector<int64_t> oc = output_channel_of_weights(layer, w, channels);
+  if (oc.empty() || channels <= 0) return false;
+  for (int k = 1; k <= 4; ++k) {
+    if (g.constant(bn.input(k)).numel() != channels) return false;
+  }
+
+  // Existing bias as seen by the output: Gemm adds beta * C.
+  std::vector<double> bias(static_cast<size_t>(channels), 0.0);
+  const ValueId bv = layer.input(2);
+  if (bv != kNoValue) {
+    if (!is_float_constant(g, bv)) return false;
+    const Tensor& b = g.constant(bv);
+    double scale = 1.0;
+    if (layer.op == "Gemm") {
+      const bool per_column = b.numel() == channels && (b.rank() == 1 || (b.rank() == 2 && b.dim(0) == 1));
+      if (b.numel() != 1 && !per_column) return false;
+      scale = layer.attr_float("beta", 1.0f);
+    } else if (b.numel() != channels) {
+      return false;
+    }
+    for (int64_t c = 0; c < channels; ++c) bias[c] = scale * b.get_f64(b.numel() == 1 ? 0 : c);
+  }
+
+  const double eps = bn.attr_float("epsilon", 1e-5f);
+  const std::vector<float> gamma = g.constant(bn.input(1)).to_f32_vector();
+  const std::vector<float> beta = g.constant(bn.input(2)).to_f32_vector();
+  const std::vector<float> mean = g.constant(bn.input(3)).to_f32_vector();
+  const std::vector<float> var = g.constant(bn.input(4)).to_f32_vector();
+  std::vector<double> s(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    if (!(var[c] + eps > 0)) return false;  // would divide by zero or NaN: leave it to the BN kernel
+    s[c] = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
+  }
+
+  Tensor new_w = w.clone();
+  float* wd = new_w.data<float>();
+  for (size_t e = 0; e < oc.size(); ++e) wd[e] = static_cast<float>(wd[e] * s[oc[e]]);
+  std::vector<float> new_b(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) new_b[c] = static_cast<float>((bias[c] - mean[c]) * s[c] + beta[c]);
+
+  const std::string wname = g.value(wv).name;
+  const std::string bname = bv != kNoValue ? g.value(bv).name : layer.name + ".bias";
+  const std::vector<float> bias_values = std::move(new_b);
+  ValueId new_wv = add_constant(g, wname + "_bnfolded", std::move(new_w));
+  ValueId new_bv = add_constant(g, bname + "_bnfolded", Tensor::from<float>({channels}, bias_values));
+
+  Node& l = g.nodes[li];  // add_constant may not touch nodes, but re-fetch for clarity
+  if (l.inputs.size() < 3) l.inputs.resize(3, kNoValue);
+  l.inputs[1] = new_wv;
+  l.inputs[2] = new_bv;
+  if (l.op == "Gemm") {
+    Attribute one;
+    one.kind = Attribute::Kind::kFloat;
+    one.f = 1.0f;
+    l.attrs["beta"] = one;
+  }
+  const Node& b = g.nodes[bn_index];
+  l.outputs[0] = b.outputs[0];
+  append_origin(l, b);
+  kill(g.nodes[bn_index], dead, bn_index);
+  uses = Uses(g);
+  return true;
+}
+
+}  // namespace
+
+void fold_batchnorm(Graph& g) {
+  Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (is_op(g.nodes[i], "BatchNormalization")) try_fold_batchnorm(g, uses, i, dead);
+  }
+  erase_dead(g, dead);
+}
+
+// ---- HardSwish ---------------------------------------------------------------------------------
+
+namespace {
+
+// The single live consumer of `v` if `v` is internal, else -1.
+int sole_consumer(const Uses& uses, const std::vector<char>& dead, ValueId v) {
+  if (!uses.internal(v)) return -1;
+  const int c = uses.consumers[v][0];
+  return dead[c] ? -1 : c;
+}
+
+// `n` is a binary op `op` reading `a` and a constant scalar near `k` (in either order); returns
+// the non-constant input.
+ValueId binary_with_scalar(const Graph& g, const Node& n, const char* op, double k) {
+  if (!is_op(n, op) || n.num_inputs() != 2 || n.outputs.size() != 1) return kNoValue;
+  if (is_scalar_near(g, n.inputs[1], k) && !g.is_constant(n.inputs[0])) return n.inputs[0];
+  if (is_scalar_near(g, n.inputs[0], k) && !g.is_constant(n.inputs[1])) return n.inputs[1];
+  return kNoValue;
+}
+
+// Mul(x, v) or Mul(v, x): true when it multiplies x by v.
+bool is_mul_of(const Node& n, ValueId x, ValueId v) {
+  if (!is_op(n, "Mul") || n.num_inputs() != 2 || n.outputs.size() != 1) return false;
+  return (n.inputs[0] == x && n.inputs[1] == v) || (n.inputs[0] == v && n.inputs[1] == x);
+}
+
+// x / 6 or x * (1/6): returns the divided value.
+ValueId divided_by_six(const Graph& g, const Node& n) {
+  ValueId a = binary_with_scalar(g, n, "Div", 6.0);
+  if (is_op(n, "Div") && a != n.inputs[0]) return kNoValue;  // 6 / x is something else
+  if (a == kNoValue) a = binary_with_scalar(g, n, "Mul", 1.0 / 6.0);
+  return a;
+}
+
+bool is_clip_0_6(const Graph& g, const Node& n) {
+  if (!is_op(n, "Clip") || n.outputs.size() != 1) return false;
+  if (n.has_attr("min") || n.has_attr("max")) {  // before opset 11
+    return n.num_inputs() == 1 && n.has_attr("min") && n.has_attr("max") &&
+           std::fabs(n.attr_float("min", -1) - 0.0f) <= 1e-6f && std::fabs(n.attr_float("max", -1) - 6.0f) <= 1e-5f;
+  }
+  return n.num_inputs() == 3 && is_scalar_near(g, n.inputs[1], 0.0) && is_scalar_near(g, n.inputs[2], 6.0);
+}
+
+void replace_with_hardswish(Graph& g, std::vector<int> matched, ValueId x, std::vector<char>& dead) {
+  std::sort(matched.begin(), matched.end());
+  Node& last = g.nodes[matched.back()];
+  std::vector<std::string> origin;
+  for (int i : matched) {
+    const Node& n = g.nodes[i];
+    origin.insert(origin.end(), n.origin.begin(), n.origin.end());
+    if (i != matched.back()) kill(g.nodes[i], dead, i);
+  }
+  last.op = "HardSwish";
+  last.domain.clear();
+  last.inputs = {x};
+  last.attrs.clear();
+  last.origin = std::move(origin);
+}
+
+}  // namespace
+
+void fuse_hardswish(Graph& g) {
+  Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (dead[i]) continue;
+    const Node& n = g.nodes[i];
+    const int ni = static_cast<int>(i);
+    if (is_op(n, "HardSigmoid") && n.num_inputs() == 1 && n.outputs.size() == 1 &&
+        std::fabs(n.attr_float("alpha", 0.2f) - 1.0f / 6.0f) <= 1e-5f &&
+        std::fabs(n.attr_float("beta", 0.5f) - 0.5f) <= 1e-5f) {
+      const ValueId x = n.inputs[0];
+      const int m = sole_consumer(uses, dead, n.outputs[0]);
+      if (m >= 0 && is_mul_of(g.nodes[m], x, n.outputs[0])) replace_with_hardswish(g, {ni, m}, x, dead);
+      continue;
+    }
+    // Add(x, 3) -> Clip(0, 6) -> then x * clip / 6 in one of its spellings.
+    const ValueId x = binary_with_scalar(g, n, "Add", 3.0);
+    if (x == kNoValue) continue;
+    const int clip = sole_consumer(uses, dead, n.outputs[0]);
+    if (clip < 0 || !is_clip_0_6(g, g.nodes[clip]) || g.nodes[clip].inputs[0] != n.outputs[0]) continue;
+    const ValueId cv = g.nodes[clip].outputs[0];
+    const int k = sole_consumer(uses, dead, cv);
+    if (k < 0) continue;
+    const Node& kn = g.nodes[k];
+    if (is_mul_of(kn, x, cv)) {  // (x * clip) / 6
+      const int d = sole_consumer(uses, dead, kn.outputs[0]);
+      if (d >= 0 && divided_by_six(g, g.nodes[d]) == kn.outputs[0])
+        replace_with_hardswish(g, {ni, clip, k, d}, x, dead);
+    } else if (divided_by_six(g, kn) == cv) {  // x * (clip / 6)
+      const int m = sole_consumer(uses, dead, kn.outputs[0]);
+      if (m >= 0 && is_mul_of(g.nodes[m], x, kn.outputs[0])) replace_with_hardswish(g, {ni, clip, k, m}, x, dead);
+    }
+  }
+  erase_dead(g, dead);
+}
+
+// ---- Relu into the producing layer -------------------------------------------------------------
+
+void fuse_activations(Graph& g) {
+  Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& relu = g.nodes[i];
+    if (!is_op(relu, "Relu") || relu.num_inputs() != 1 || relu.outputs.size() != 1 || relu.outputs[0] == kNoValue) {
+      continue;
+    }
+    const ValueId in = relu.inputs[0];
+    if (!uses.internal(in) || uses.producer[in] < 0) continue;
+    Node& layer = g.nodes[uses.producer[in]];
+    const bool fusable = is_op(layer, "Conv") || is_op(layer, "Gemm") || is_op(layer, "MatMul");
+    if (!fusable || layer.outputs.size() != 1 || layer.has_attr("activation")) continue;
+    Attribute act;
+    act.kind = Attribute::Kind::kString;
+    act.s = "Relu";
+    layer.attrs["activation"] = act;
+    layer.outputs[0] = relu.outputs[0];
+    uses.producer[relu.outputs[0]] = uses.producer[in];
+    append_origin(layer, relu);
+    kill(g.nodes[i], dead, i);
+  }
+  erase_dead(g, dead);
+}
+
+void run_default_passes(Graph& g, const PassOptions& options) {
+  remove_identity_and_dropout(g);
+  if (options.fold_constants) fold_constants(g);
+  if (options.fold_batchnorm) fold_batchnorm(g);
+  if (options.fuse_hardswish) fuse_hardswish(g);
+  if (options.fuse_activations) fuse_activations(g);
+  g.compact();
+}
+
+}  // namespace eff

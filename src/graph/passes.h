@@ -1,0 +1,37 @@
+// Graph rewrites run after loading. Each keeps Node::origin up to date (the ONNX node names merged
+// into a node) so that reports can still name layers the way the model file does.
+#pragma once
+
+#include "graph/ir.h"
+
+namespace eff {
+
+struct PassOptions {
+  bool fold_constants = true;
+  bool fold_batchnorm = true;
+  bool fuse_hardswish = true;
+  bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul as attribute activation="Relu"
+};
+
+// Drops Identity nodes and inference-mode Dropout, rewiring consumers to the input.
+void remove_identity_and_dropout(Graph& g);
+
+// Evaluates, with the registered kernels, every deterministic node whose inputs are all constant,
+// and Shape of values whose static shape is fully known (dynamic dims stay dynamic).
+void fold_constants(Graph& g);
+
+// Conv/ConvTranspose/Gemm followed by BatchNormalization with constant parameters -> one node with
+// rescaled weights and bias.
+void fold_batchnorm(Graph& g);
+
+// x * Clip(x + 3, 0, 6) / 6 and x * HardSigmoid(x; 1/6, 0.5) -> HardSwish(x).
+void fuse_hardswish(Graph& g);
+
+// Relu that is the sole consumer of a Conv/Gemm/MatMul output -> attribute
+// activation="Relu" on that node (kind kString); the kernels apply it as a post-op.
+void fuse_activations(Graph& g);
+
+// All of the above in a sensible order, then graph.compact().
+void run_default_passes(Graph& g, const PassOptions& options = {});
+
+}  // namespace eff

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The command line as users meet it: each command on a shipped model, and bad input answered by
+# exactly one line on stderr naming the file/node/field, with the documented non-zero exit code.
+# Usage: run_cli_tests.sh BIN SOURCE_DIR
+set -u
+bin=$1
+src=$2
+bad=$src/tests/fixtures/bad
+model=$src/models/lenet5.onnx
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect_error CODE PATTERN -- ARGS...: exit code CODE, one stderr line matching PATTERN, empty stdout.
+expect_error() {
+  local code=$1 pattern=$2
+  shift 3
+  "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+  local rc=$?
+  local lines
+  lines=$(wc -l < "$tmp/err")
+  if [ "$rc" -ne "$code" ]; then
+    ko "effectual $* exited $rc, expected $code: $(head -c 300 "$tmp/err")"
+  elif [ "$lines" -ne 1 ]; then
+    ko "effectual $* printed $lines stderr lines: $(head -c 300 "$tmp/err")"
+  elif ! grep -q -E -- "$pattern" "$tmp/err"; then
+    ko "effectual $*: stderr '$(cat "$tmp/err")' does not match /$pattern/"
+  else
+    ok
+  fi
+}
+
+# expect_ok ARGS...: exit 0.
+expect_ok() {
+  if "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null; then ok; else ko "effectual $* failed: $(head -c 300 "$tmp/err")"; fi
+}
+
+# --- bad input ---------------------------------------------------------------------------------
+expect_error 3 "no/such/model.onnx" -- info no/such/model.onnx
+expect_error 3 "garbage.onnx" -- info "$bad/garbage.onnx"
+head -c 300 "$model" > "$tmp/truncated.onnx"
+expect_error 3 "truncated.onnx" -- info "$tmp/truncated.onnx"
+expect_error 4 "unsupported_op.onnx: node 'einsum1' \(Einsum\)" -- info "$bad/unsupported_op.onnx"
+expect_error 3 "short_initializer.onnx.*'w'" -- info "$bad/short_initializer.onnx"
+expect_error 3 "huge_initializer.onnx.*'w'" -- info "$bad/huge_initializer.onnx"
+expect_error 5 "expects shape" -- run "$model" "$bad/wrong_shape.npy"
+expect_error 6 "huge.npy" -- run "$model" "$bad/huge.npy"
+expect_error 6 "missing.npy" -- run "$model" "$tmp/missing.npy"
+expect_error 7 "bad_profile.json: layers.no_such_layer" -- eval "$model" --data fashion-mnist:test --limit 10 --precision-profile "$bad/bad_profile.json"
+expect_error 7 "bad_thresholds.json" -- eval "$model" --data fashion-mnist:test --limit 10 --thresholds "$bad/bad_thresholds.json"
+EFFECTUAL_FASHION_MNIST_DIR=$tmp/nowhere expect_error 6 "nowhere" -- eval "$model" --data fashion-mnist:test --limit 10
+expect_error 2 "format" -- trace "$model" --data fashion-mnist:test --out "$tmp/t" --format nope
+
+# --- commands on a shipped model ---------------------------------------------------------------
+expect_ok info "$model" --json
+if grep -q '"macs"' "$tmp/out" && grep -q '"Nf"' "$tmp/out"; then ok; else ko "info --json lacks layer geometry"; fi
+expect_ok run "$model" "$src"/models/images/*.png --json
+if grep -q '"top"' "$tmp/out"; then ok; else ko "run --json lacks top classes"; fi
+expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --out "$tmp/run"
+if [ -f "$tmp/run/logits.npy" ]; then ok; else ko "run --out did not write logits.npy"; fi
+expect_ok bench "$model" --repeat 3 --json
+if grep -q '"median"' "$tmp/out" && grep -q '"throughput_per_s"' "$tmp/out"; then ok; else ko "bench --json schema"; fi
+expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json
+if grep -q '"top1"' "$tmp/out"; then ok; else ko "eval --json lacks top1"; fi
+expect_ok eval "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy"
+expect_ok trace "$model" --data fashion-mnist:test --images 2 --out "$tmp/trace" --format both
+if [ -f "$tmp/trace/manifest.json" ] && [ -f "$tmp/trace/model.csv" ] && ls "$tmp"/trace/layers/000_*/input.npy > /dev/null 2>&1; then
+  ok
+else
+  ko "trace did not write manifest.json, model.csv and layer files"
+fi
+if ls "$tmp"/trace | grep -q '\.tmp\.'; then ko "trace left temporary files"; else ok; fi
+# Every command answers --help.
+for c in info run bench eval trace; do expect_ok "$c" --help; done
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

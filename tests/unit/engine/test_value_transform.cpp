@@ -1,0 +1,148 @@
+// Value hooks: fixed-point quantization, pruning, uniform 8-bit, and the files that configure them.
+// Expected values are worked out by hand in the comments.
+#include <gtest/gtest.h>
+
+#include "engine/transform_files.h"
+#include "engine/value_transform.h"
+
+namespace eff {
+
+TEST(FixedPoint, RangeOfFormats) {
+  // 16 bits, 8 fraction bits: step 2^-8, range [-128, 128 - 2^-8].
+  FixedPointFormat f{8, 8};
+  EXPECT_DOUBLE_EQ(f.step(), 1.0 / 256);
+  EXPECT_DOUBLE_EQ(f.max_value(), 128.0 - 1.0 / 256);
+  EXPECT_DOUBLE_EQ(f.min_value(), -128.0);
+  // 4 bits incl. sign, no fraction: integers -8..7.
+  FixedPointFormat g{4, 0};
+  EXPECT_DOUBLE_EQ(g.max_value(), 7);
+  EXPECT_DOUBLE_EQ(g.min_value(), -8);
+}
+
+TEST(FixedPoint, RoundsToNearestTiesAwayFromZeroAndSaturates) {
+  FixedPointFormat f{3, 2};  // 5 bits: step 0.25, range [-4, 3.75]
+  EXPECT_FLOAT_EQ(quantize_fixed(1.1f, f), 1.0f);     // 4.4 steps -> 4
+  EXPECT_FLOAT_EQ(quantize_fixed(1.125f, f), 1.25f);  // 4.5 steps -> 5 (away from zero)
+  EXPECT_FLOAT_EQ(quantize_fixed(-1.125f, f), -1.25f);
+  EXPECT_FLOAT_EQ(quantize_fixed(100.0f, f), 3.75f);  // saturates at 15 steps
+  EXPECT_FLOAT_EQ(quantize_fixed(-100.0f, f), -4.0f);
+  EXPECT_EQ(to_fixed_int(3.75f, f), 15);
+  EXPECT_EQ(to_fixed_int(-4.0f, f), -16);
+  EXPECT_EQ(to_fixed_int(0.1f, f), 0);  // 0.4 steps
+}
+
+TEST(FixedPoint, InPlaceTransformMatchesScalar) {
+  FixedPointFormat f{2, 6};
+  std::vector<float> v = {0.0f, 0.01f, -0.5f, 1.99f, 2.5f, -3.0f, 0.0078125f};
+  OperandSpec s;
+  s.kind = OperandTransform::kFixedPoint;
+  s.fixed = f;
+  std::vector<float> w = v;
+  apply_operand_transform(w.data(), static_cast<int64_t>(w.size()), s);
+  // Range of (2, 6): [-2, 2 - 1/64]. 0.0078125 = 0.5 steps -> 1 step = 0.015625.
+  std::vector<float> expect = {0.0f, 0.015625f, -0.5f, 1.984375f, 1.984375f, -2.0f, 0.015625f};
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_FLOAT_EQ(w[i], expect[i]) << i;
+}
+
+TEST(FixedPoint, RejectsFormatsThatDoNotFit16Bits) {
+  EXPECT_THROW(validate_fixed_point({10, 7}, "x"), ConfigError);
+  EXPECT_THROW(validate_fixed_point({0, 8}, "x"), ConfigError);
+  EXPECT_THROW(validate_fixed_point({4, -1}, "x"), ConfigError);
+  EXPECT_NO_THROW(validate_fixed_point({1, 15}, "x"));
+}
+
+TEST(Prune, ZeroesOnlyStrictlyBelowThreshold) {
+  std::vector<float> v = {0.05f, -0.05f, 0.1f, -0.2f, 0.0999f};
+  apply_prune(v.data(), 5, 0.1f);
+  EXPECT_EQ(v, (std::vector<float>{0, 0, 0.1f, -0.2f, 0}));
+}
+
+TEST(Uniform8, UnsignedForNonNegativeSymmetricOtherwise) {
+  // Non-negative: scale = 2.55 / 255 = 0.01; 1.004 -> 100.4 -> 100 -> 1.0.
+  std::vector<float> a = {0.0f, 1.004f, 2.55f};
+  OperandSpec s;
+  s.kind = OperandTransform::kUniform8;
+  apply_operand_transform(a.data(), 3, s);
+  EXPECT_FLOAT_EQ(a[0], 0.0f);
+  EXPECT_NEAR(a[1], 1.0f, 1e-6);
+  EXPECT_NEAR(a[2], 2.55f, 1e-6);
+  // Signed: absmax 1.27 -> scale 0.01; -0.333 -> -33.3 -> -33 -> -0.33.
+  std::vector<float> b = {-0.333f, 1.27f};
+  apply_operand_transform(b.data(), 2, s);
+  EXPECT_NEAR(b[0], -0.33f, 1e-6);
+  EXPECT_NEAR(b[1], 1.27f, 1e-6);
+}
+
+TEST(Uniform8, PerSampleRangesAreIndependent) {
+  // Two samples of two values; the second sample's large value must not coarsen the first.
+  std::vector<float> a = {0.1f, 0.2f, 10.0f, 20.0f};
+  OperandSpec s;
+  s.kind = OperandTransform::kUniform8;
+  apply_operand_transform(a.data(), 4, s, 2);
+  EXPECT_NEAR(a[0], 0.1f, 0.2f / 255);
+  EXPECT_NEAR(a[1], 0.2f, 1e-6);
+}
+
+namespace {
+std::vector<LayerInfo> two_layers() {
+  LayerInfo a, b;
+  a.index = 0;
+  a.name = "conv1";
+  b.index = 1;
+  b.name = "fc1";
+  return {a, b};
+}
+}  // namespace
+
+TEST(TransformFiles, ParsesProfileByNameIndexAndList) {
+  std::map<std::string, LayerTransform> out;
+  parse_precision_profile(R"({"format":"effectual-precision-profile","version":1,
+      "layers":{"conv1":{"activations":{"int_bits":4,"frac_bits":8}},
+                "#1":{"weights":"uniform8","activations":{"msb":3,"lsb":-5}}}})",
+                          "p.json", two_layers(), out);
+  EXPECT_EQ(out["conv1"].activations.kind, OperandTransform::kFixedPoint);
+  EXPECT_EQ(out["conv1"].activations.fixed, (FixedPointFormat{4, 8}));
+  EXPECT_EQ(out["fc1"].weights.kind, OperandTransform::kUniform8);
+  // msb 3 (incl. sign) and lsb -5: 4 integer bits, 5 fraction bits.
+  EXPECT_EQ(out["fc1"].activations.fixed, (FixedPointFormat{4, 5}));
+
+  std::map<std::string, LayerTransform> list;
+  parse_precision_profile(R"({"layers":[{"activations":{"int_bits":2,"frac_bits":3}},{}]})", "l.json", two_layers(),
+                          list);
+  EXPECT_EQ(list["conv1"].activations.fixed, (FixedPointFormat{2, 3}));
+}
+
+TEST(TransformFiles, ErrorsNameFileAndField) {
+  std::map<std::string, LayerTransform> out;
+  try {
+    parse_precision_profile(R"({"layers":{"conv9":{}}})", "p.json", two_layers(), out);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("p.json: layers.conv9: no conv/FC layer named 'conv9'"), std::string::npos)
+        << e.what();
+  }
+  try {
+    parse_precision_profile(R"({"layers":{"conv1":{"activations":{"int_bits":4,"frac_bits":8,"x":1}}}})", "p.json",
+                            two_layers(), out);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("layers.conv1.activations.x: unknown key"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_precision_profile("{not json", "p.json", two_layers(), out), ConfigError);
+  EXPECT_THROW(parse_precision_profile(R"({"layers":{"conv1":{"activations":{"int_bits":12,"frac_bits":8}}}})",
+                                       "p.json", two_layers(), out),
+               ConfigError);
+  EXPECT_THROW(parse_thresholds(R"({"layers":{"conv1":-1}})", "t.json", two_layers(), out), ConfigError);
+  EXPECT_THROW(parse_thresholds(R"({"layers":[0.1]})", "t.json", two_layers(), out), ConfigError);
+  EXPECT_THROW(parse_thresholds(R"({"format":"other"})", "t.json", two_layers(), out), ConfigError);
+}
+
+TEST(TransformFiles, ThresholdsDefaultThenPerLayer) {
+  std::map<std::string, LayerTransform> out;
+  parse_thresholds(R"({"format":"effectual-thresholds","default":0.05,"layers":{"fc1":0.2}})", "t.json",
+                   two_layers(), out);
+  EXPECT_FLOAT_EQ(out["conv1"].prune_threshold, 0.05f);
+  EXPECT_FLOAT_EQ(out["fc1"].prune_threshold, 0.2f);
+}
+
+}  // namespace eff

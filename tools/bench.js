@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Benchmarks every shipped model against ONNX Runtime in the same run and writes
+// bench/RESULTS.md. The machine is shared and noisy: each figure is the median of several rounds,
+// and the two engines are interleaved round by round so that both see the same noise.
+'use strict';
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const bin = opt('--bin', 'build/effectual');
+const out = opt('--out', 'bench/RESULTS.md');
+const rounds = Number(opt('--rounds', '5'));
+const repeat = Number(opt('--repeat', '30'));
+const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
+  .split(',').filter(Boolean);
+const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+};
+const runJson = (cmd, argv) => JSON.parse(execFileSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 24 }));
+
+// A profile that puts 16-bit fixed point on every layer's activations and weights.
+const profile = path.join(os.tmpdir(), `effectual-bench-profile-${process.pid}.json`);
+fs.writeFileSync(profile, JSON.stringify({
+  format: 'effectual-precision-profile', version: 1,
+  default: { activations: { int_bits: 8, frac_bits: 8 }, weights: { int_bits: 2, frac_bits: 14 } },
+}));
+
+const rows = [];
+for (const model of models) {
+  for (const batch of [1, 32]) {
+    for (const threads of [1, 2]) {
+      const eff = [], ort = [], effTp = [], ortTp = [], hooked = [];
+      const common = ['--batch', String(batch), '--threads', String(threads), '--repeat', String(repeat), '--json'];
+      for (let r = 0; r < rounds; ++r) {
+        const e = runJson(bin, ['bench', model, ...common]);
+        const o = runJson('node', [ortBench, model, ...common.filter((a) => a !== '--json')]);
+        const h = runJson(bin, ['bench', model, ...common, '--precision-profile', profile]);
+        eff.push(e.latency_ms.median); effTp.push(e.throughput_per_s);
+        ort.push(o.latency_ms.median); ortTp.push(o.throughput_per_s);
+        hooked.push(h.latency_ms.median);
+      }
+      const row = {
+        model: path.basename(model, '.onnx'), batch, threads,
+        eff_ms: median(eff), ort_ms: median(ort), hooked_ms: median(hooked),
+        eff_tp: median(effTp), ort_tp: median(ortTp),
+      };
+      row.ratio = row.eff_ms / row.ort_ms;
+      row.hook_ratio = row.hooked_ms / row.eff_ms;
+      rows.push(row);
+      process.stderr.write(`${row.model} b${batch} t${threads}: effectual ${row.eff_ms.toFixed(3)} ms, ORT ${row.ort_ms.toFixed(3)} ms (x${row.ratio.toFixed(2)}), fixed-point hooks x${row.hook_ratio.toFixed(2)}\n`);
+    }
+  }
+}
+fs.unlinkSync(profile);
+
+const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
+const ortVersion = (() => {
+  try { return require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version; } catch (e) { return '?'; }
+})();
+let md = `# Benchmark results\n\n`;
+md += `- date: ${new Date().toISOString()}\n- machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}\n`;
+md += `- command: \`make bench\` (tools/bench.js --rounds ${rounds} --repeat ${repeat})\n`;
+md += `- peer: ONNX Runtime ${ortVersion} (npm onnxruntime-node, CPU, graph optimisation 'all'), same inputs, same run, interleaved\n`;
+md += `- each figure: median over ${rounds} rounds of the median latency of ${repeat} timed runs after warm-up\n\n`;
+md += `## Latency against ONNX Runtime (goal: ratio <= 1.25) and the cost of fixed-point hooks (goal: <= 1.3)\n\n`;
+md += `| model | batch | threads | effectual ms | ORT ms | ratio eff/ORT | effectual img/s | ORT img/s | hooks ms | hooks/plain |\n|---|---|---|---|---|---|---|---|---|---|\n`;
+for (const r of rows) {
+  md += `| ${r.model} | ${r.batch} | ${r.threads} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.eff_tp.toFixed(0)} | ${r.ort_tp.toFixed(0)} | ${r.hooked_ms.toFixed(3)} | ${r.hook_ratio.toFixed(2)} |\n`;
+}
+const extra = opt('--append', '');
+if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+const tmp = `${out}.tmp.${process.pid}`;
+fs.writeFileSync(tmp, md);
+fs.renameSync(tmp, out);
+console.log(`wrote ${out}`);
