@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cli/common.h"
 #include "core/fs.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -26,107 +27,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Flags several commands share.
-struct Common {
-  std::string model;
-  std::string meta;
-  int threads = 0;
-  bool json = false;
-  bool verbose = false;
-  std::string precision_profile;
-  std::string thresholds;
-  std::string preprocess;
-  std::string input_shape;  // "1,3,224,224"
-};
-
-struct Inputs {
-  std::string data;
-  std::string input;
-  std::string labels;
-};
-
-void add_model_flags(CLI::App* c, Common& o, bool hooks) {
-  c->add_option("MODEL", o.model, "ONNX model file")->required();
-  c->add_option("--meta", o.meta, "model sidecar JSON (default: MODEL with .json, if present)");
-  c->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  c->add_flag("--json", o.json, "print one JSON document on stdout");
-  c->add_option("--preprocess", o.preprocess, "JSON file with a \"preprocessing\" object overriding the sidecar's");
-  c->add_option("--input-shape", o.input_shape, "per-image input shape, e.g. 1,3,224,224 (dynamic models)");
-  if (hooks) {
-    c->add_option("--precision-profile", o.precision_profile, "per-layer fixed-point precisions (docs/value-hooks.md)");
-    c->add_option("--thresholds", o.thresholds, "per-layer near-zero pruning thresholds (docs/value-hooks.md)");
-  }
-}
-
-void add_input_flags(CLI::App* c, Inputs& in) {
-  c->add_option("--data", in.data, "data set: fashion-mnist:test, fashion-mnist:train, a folder of images, ...");
-  c->add_option("--input", in.input, "preprocessed N x C x H x W float32 .npy (instead of --data)");
-  c->add_option("--labels", in.labels, "labels .npy (integers) for --input");
-}
-
-Shape parse_shape(const std::string& s) {
-  Shape out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    std::string tok = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    try {
-      size_t used = 0;
-      long long v = std::stoll(tok, &used);
-      if (used != tok.size() || v <= 0) throw std::invalid_argument(tok);
-      out.push_back(v);
-    } catch (const std::exception&) {
-      fail<UsageError>("--input-shape: '{}' is not a list of positive integers like 1,3,224,224", s);
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
-struct Loaded {
-  Model model;
-  std::vector<LayerInfo> layers;
-  std::map<std::string, LayerTransform> transforms;
-  std::unique_ptr<Executor> exec;
-};
-
-Loaded load(const Common& o, LayerObserver* observer = nullptr) {
-  Loaded l;
-  ModelLoadOptions mo;
-  mo.meta_path = o.meta;
-  l.model = load_model(o.model, mo);
-  if (!o.input_shape.empty()) l.model.meta.input_shape = parse_shape(o.input_shape);
-  if (!o.preprocess.empty()) {
-    ModelMeta pm = load_model_meta(o.preprocess);
-    if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
-    l.model.meta.preprocessing = pm.preprocessing;
-  }
-  l.layers = find_layers(l.model.graph);
-  l.transforms = load_layer_transforms(o.precision_profile, o.thresholds, l.layers);
-  ExecutorOptions eo;
-  eo.threads = o.threads;
-  eo.transforms = l.transforms;
-  eo.observer = observer;
-  l.exec = std::make_unique<Executor>(l.model.graph, eo);
-  return l;
-}
-
-Preprocess model_preprocess(const Model& m) {
-  if (m.meta.preprocessing.is_null()) return Preprocess{};
-  return preprocess_from_json(m.meta.preprocessing);
-}
-
-std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in) {
-  if (!in.data.empty() && !in.input.empty()) fail<UsageError>("give either --data or --input, not both");
-  if (!in.input.empty()) return open_npy_dataset(in.input, in.labels);
-  if (!in.labels.empty()) fail<UsageError>("--labels goes with --input");
-  if (in.data.empty()) fail<UsageError>("give --data SET or --input FILE.npy");
-  return open_dataset(in.data, model_preprocess(m));
-}
-
-void print_json(const json& j) { std::cout << j.dump(2) << std::endl; }
 
 // ---- info ----------------------------------------------------------------------------------
 
@@ -166,8 +66,8 @@ void cmd_info(const Common& o) {
              "layer", "type", "Nx", "Ny", "Ni", "Kx", "Ky", "Nf", "stride", "pad", "grp", "dil", "MACs", "params");
   for (const auto& x : geo) {
     fmt::print("{:>3} {:<24} {:<6} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>6} {:>9} {:>3} {:>4} {:>12} {:>10}\n",
-               x.index, x.name.size() > 24 ? x.name.substr(0, 23) + "~" : x.name, x.kind, x.Nx, x.Ny, x.Ni, x.Kx,
-               x.Ky, x.Nf, fmt::format("{}x{}", x.stride_y, x.stride_x),
+               x.index, x.name.size() > 24 ? x.name.substr(0, 23) + "~" : x.name, x.kind, x.Nx, x.Ny, x.Ni, x.Kx, x.Ky,
+               x.Nf, fmt::format("{}x{}", x.stride_y, x.stride_x),
                fmt::format("{},{},{},{}", x.pad_top, x.pad_left, x.pad_bottom, x.pad_right), x.groups,
                fmt::format("{}x{}", x.dilation_y, x.dilation_x), x.macs, x.params);
   }
@@ -179,31 +79,38 @@ void cmd_info(const Common& o) {
 
 // ---- run -----------------------------------------------------------------------------------
 
-bool has_ext(const std::string& p, std::initializer_list<const char*> exts) {
-  std::string e = fs::path(p).extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
-  return std::any_of(exts.begin(), exts.end(), [&](const char* x) { return e == x; });
-}
+// One batch of inputs to classify: where it came from, the tensor, and labels if known.
+struct RunItem {
+  std::string source;        // file name or data set name
+  int64_t first_index = -1;  // for a data set batch: the index of its first item
+  Tensor x;
+  Tensor labels;  // int64 [N] or undefined
+};
 
-Tensor load_input_file(const Model& m, const std::string& path) {
-  Shape want = m.input_shape();
-  if (has_ext(path, {".npy"})) {
-    Tensor t = read_npy(path);
-    if (t.dtype() != DType::kFloat32) t = t.cast(DType::kFloat32);
-    if (t.rank() + 1 == static_cast<int>(want.size())) {
-      Shape s = t.shape();
-      s.insert(s.begin(), 1);
-      t = t.reshaped(s);
+std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::string>& files, const Inputs& in,
+                                       int64_t limit, int64_t first) {
+  std::vector<RunItem> items;
+  for (const std::string& path : files) items.push_back({path, -1, load_input_file(m, path), Tensor()});
+  if (!in.data.empty() || !in.input.empty()) {
+    auto data = open_inputs(m, in);
+    if (first > data->size()) {
+      fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
     }
-    return t;
+    const int64_t end = limit > 0 ? std::min(data->size(), first + limit) : data->size();
+    constexpr int64_t kBatch = 64;
+    for (int64_t b = first; b < end; b += kBatch) {
+      const int64_t n = std::min(kBatch, end - b);
+      items.push_back({data->name(), b, data->images(b, n), data->has_labels() ? data->labels(b, n) : Tensor()});
+    }
+  } else if (!in.labels.empty()) {
+    fail<UsageError>("--labels goes with --input");
   }
-  Tensor chw = load_image(path, model_preprocess(m));
-  Shape s = chw.shape();
-  s.insert(s.begin(), 1);
-  return chw.reshaped(s);
+  if (items.empty()) fail<UsageError>("nothing to run: give INPUT files, --data SET or --input FILE.npy");
+  return items;
 }
 
-void cmd_run(const Common& o, const std::vector<std::string>& inputs, const std::string& out_dir, int top) {
+void cmd_run(const Common& o, const std::vector<std::string>& files, const Inputs& in, int64_t limit, int64_t first,
+             const std::string& out_dir, int top) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
   if (o.verbose) {
@@ -213,30 +120,38 @@ void cmd_run(const Common& o, const std::vector<std::string>& inputs, const std:
   }
   std::vector<std::vector<Tensor>> per_output(g.outputs.size());
   json results = json::array();
-  for (const std::string& path : inputs) {
-    Tensor x = load_input_file(l.model, path);
-    std::vector<Tensor> out = l.exec->run({x});
+  int64_t labelled = 0, correct = 0;
+  for (const RunItem& item : gather_run_inputs(l.model, files, in, limit, first)) {
+    std::vector<Tensor> out = l.exec->run({item.x});
     for (size_t k = 0; k < out.size(); ++k) per_output[k].push_back(out[k]);
     const Tensor& scores = out.at(0);
     const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
+    const int64_t c = scores.numel() / std::max<int64_t>(1, n);
+    std::vector<float> v = scores.to_f32_vector();
     for (int64_t i = 0; i < n; ++i) {
       auto best = top_k(scores, i, top);
-      json r = {{"input", path}, {"index", i}};
+      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index + i : i}};
       json tk = json::array();
-      const int64_t c = scores.numel() / std::max<int64_t>(1, n);
-      std::vector<float> v = scores.to_f32_vector();
       for (int64_t k : best) {
         tk.push_back({{"class", k}, {"name", l.model.class_name(k)}, {"score", v[i * c + k]}});
       }
       r["top"] = tk;
-      results.push_back(r);
-      if (!o.json) {
-        std::string line = fmt::format("{}[{}]:", path, i);
-        for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
-        fmt::print("{}\n", line);
+      std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
+                                               : fmt::format("{}[{}]:", item.source, i);
+      for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
+      if (item.labels.defined()) {
+        const int64_t label = item.labels.data<int64_t>()[i];
+        r["label"] = label;
+        ++labelled;
+        if (!best.empty() && best[0] == label) ++correct;
+        line += fmt::format("   [label: {}{}]", l.model.class_name(label),
+                            !best.empty() && best[0] == label ? "" : ", wrong");
       }
+      results.push_back(r);
+      if (!o.json) fmt::print("{}\n", line);
     }
   }
+  if (labelled > 0 && !o.json) fmt::print("top-1 on the {} labelled input(s): {}/{}\n", labelled, correct, labelled);
   json written = json::array();
   if (!out_dir.empty()) {
     make_dirs(out_dir);
@@ -252,11 +167,19 @@ void cmd_run(const Common& o, const std::vector<std::string>& inputs, const std:
 
 // ---- bench ---------------------------------------------------------------------------------
 
-void cmd_bench(const Common& o, const std::string& input, int64_t batch, int repeat, int warmup) {
+void cmd_bench(const Common& o, const std::string& input, const std::string& data_spec, int64_t batch, int repeat,
+               int warmup) {
   Loaded l = load(o);
   Tensor x;
-  if (!input.empty()) {
+  if (!input.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
+  if (!data_spec.empty()) {
+    auto data = open_dataset(data_spec, model_preprocess(l.model));
+    if (data->size() < 1) fail<DataError>("{}: the data set is empty", data->name());
+    x = data->images(0, std::min(batch, data->size()));
+  } else if (!input.empty()) {
     x = load_input_file(l.model, input);
+  }
+  if (x.defined()) {
     if (batch > 1 && x.dim(0) != batch) {
       // Tile the given images up to the batch size.
       Shape s = x.shape();
@@ -288,8 +211,9 @@ void cmd_bench(const Common& o, const std::string& input, int64_t batch, int rep
             {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}}},
             {"throughput_per_s", s.throughput_per_s}};
   if (o.json) return print_json(j);
-  fmt::print("{}: batch {}, {} thread(s), {} runs: latency median {:.3f} ms (min {:.3f}, max {:.3f}), {:.1f} images/s\n",
-             o.model, s.batch, l.exec->threads(), s.repeat, s.median_ms, s.min_ms, s.max_ms, s.throughput_per_s);
+  fmt::print(
+      "{}: batch {}, {} thread(s), {} runs: latency median {:.3f} ms (min {:.3f}, max {:.3f}), {:.1f} images/s\n",
+      o.model, s.batch, l.exec->threads(), s.repeat, s.median_ms, s.min_ms, s.max_ms, s.throughput_per_s);
 }
 
 // ---- eval ----------------------------------------------------------------------------------
@@ -327,7 +251,8 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   Loaded l = load(o);
   std::vector<LayerGeometry> geo = model_geometry(*l.exec, l.model.input_shape());
   auto data = open_inputs(l.model, in);
-  if (first < 0 || first >= data->size()) fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
+  if (first < 0 || first >= data->size())
+    fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
   const int64_t end = std::min(data->size(), first + images);
   l.exec->set_observer(&rec);
   json labels = json::array();
@@ -346,10 +271,11 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   wo.effectual_layout = format != "dnnsim";
   wo.dnnsim_layout = format != "effectual";
   wo.manifest_extra = {{"model", {{"path", o.model}, {"name", l.model.meta.name}}},
-                       {"inputs", {{"source", in.input.empty() ? in.data : in.input},
-                                   {"first", first},
-                                   {"count", end - first},
-                                   {"labels", labels}}},
+                       {"inputs",
+                        {{"source", in.input.empty() ? in.data : in.input},
+                         {"first", first},
+                         {"count", end - first},
+                         {"labels", labels}}},
                        {"precision_profile", o.precision_profile},
                        {"thresholds", o.thresholds}};
   json m = write_trace(wo, geo, l.layers, l.transforms, rec);
@@ -364,8 +290,9 @@ void register_commands(CLI::App& app) {
   static Common common;
   static Inputs inputs;
   static std::vector<std::string> run_inputs;
-  static std::string out_dir, bench_input, trace_format = "effectual";
+  static std::string out_dir, bench_input, bench_data, trace_format = "effectual";
   static int top = 3, repeat = 20, warmup = 3;
+  static int64_t run_limit = 10;
   static int64_t batch = 1, limit = 0, eval_batch = 64, images = 1, first = 0, trace_batch = 16;
 
   auto* info = app.add_subcommand("info", "layers with geometry, MACs and parameters; totals");
@@ -374,19 +301,24 @@ void register_commands(CLI::App& app) {
 
   auto* run = app.add_subcommand("run", "classify inputs (images or .npy); write outputs with --out");
   add_model_flags(run, common, true);
-  run->add_option("INPUT", run_inputs, "image files (PNG/JPEG) or preprocessed .npy tensors")->required();
+  run->add_option("INPUT", run_inputs, "image files (PNG/JPEG) or preprocessed .npy tensors");
+  add_input_flags(run, inputs);
+  run->add_option("--limit", run_limit, "with --data/--input: run at most N items (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--first", first, "with --data/--input: index of the first item")->check(CLI::NonNegativeNumber);
   run->add_option("--out", out_dir, "write every model output as DIR/<output name>.npy");
   run->add_option("--top", top, "classes to show per input")->check(CLI::PositiveNumber);
   run->add_flag("-v,--verbose", common.verbose, "print the kernel chosen for each node");
-  run->callback([] { cmd_run(common, run_inputs, out_dir, top); });
+  run->callback([] { cmd_run(common, run_inputs, inputs, run_limit, first, out_dir, top); });
 
   auto* bench = app.add_subcommand("bench", "latency (median, min, max) and throughput");
   add_model_flags(bench, common, true);
   bench->add_option("--input", bench_input, "input .npy or image (default: deterministic pseudo-random values)");
+  bench->add_option("--data", bench_data, "take the batch from the start of this data set instead");
   bench->add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   bench->add_option("--repeat", repeat, "timed runs")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
-  bench->callback([] { cmd_bench(common, bench_input, batch, repeat, warmup); });
+  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup); });
 
   auto* eval = app.add_subcommand("eval", "top-1 / top-5 accuracy on labelled data");
   add_model_flags(eval, common, true);

@@ -1,8 +1,8 @@
 // effectual: the command line. A thin layer over the library: parse flags, call, print.
 // Every error reaches main() as an eff::Error and leaves as one line on stderr and its exit code.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 

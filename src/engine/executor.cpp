@@ -128,9 +128,13 @@ Executor::Executor(Graph graph, ExecutorOptions options)
 
 Executor::~Executor() = default;
 
-size_t Executor::pool_allocations() const { return pool_->allocations(); }
+size_t Executor::pool_allocations() const {
+  return pool_->allocations();
+}
 
-std::string Executor::kernel_impl(size_t node) const { return kernels_.at(node)->impl(); }
+std::string Executor::kernel_impl(size_t node) const {
+  return kernels_.at(node)->impl();
+}
 
 void Executor::check_input(size_t i, const Tensor& t) const {
   const Value& v = graph_.value(graph_.inputs[i]);

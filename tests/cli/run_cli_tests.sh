@@ -61,6 +61,16 @@ expect_ok run "$model" "$src"/models/images/*.png --json
 if grep -q '"top"' "$tmp/out"; then ok; else ko "run --json lacks top classes"; fi
 expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --out "$tmp/run"
 if [ -f "$tmp/run/logits.npy" ]; then ok; else ko "run --out did not write logits.npy"; fi
+expect_ok run "$model" --data fashion-mnist:test --first 5 --limit 3 --json
+if grep -q '"index": 7' "$tmp/out" && grep -q '"label"' "$tmp/out" && ! grep -q '"index": 8' "$tmp/out"; then
+  ok
+else
+  ko "run --data --first 5 --limit 3 did not report items 5..7 with labels"
+fi
+expect_error 2 "nothing to run" -- run "$model"
+expect_error 2 "either --data or --input" -- run "$model" --data fashion-mnist:test --input "$src/models/lenet5.ref/input.npy"
+expect_ok bench "$model" --data fashion-mnist:test --batch 4 --repeat 2 --json
+if grep -q '"batch": 4' "$tmp/out"; then ok; else ko "bench --data --batch 4 did not bench a batch of 4"; fi
 expect_ok bench "$model" --repeat 3 --json
 if grep -q '"median"' "$tmp/out" && grep -q '"throughput_per_s"' "$tmp/out"; then ok; else ko "bench --json schema"; fi
 expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json

@@ -2,6 +2,12 @@
 // Expected values are worked out by hand in the comments.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
 #include "engine/transform_files.h"
 #include "engine/value_transform.h"
 
@@ -20,7 +26,7 @@ TEST(FixedPoint, RangeOfFormats) {
 }
 
 TEST(FixedPoint, RoundsToNearestTiesAwayFromZeroAndSaturates) {
-  FixedPointFormat f{3, 2};  // 5 bits: step 0.25, range [-4, 3.75]
+  FixedPointFormat f{3, 2};                           // 5 bits: step 0.25, range [-4, 3.75]
   EXPECT_FLOAT_EQ(quantize_fixed(1.1f, f), 1.0f);     // 4.4 steps -> 4
   EXPECT_FLOAT_EQ(quantize_fixed(1.125f, f), 1.25f);  // 4.5 steps -> 5 (away from zero)
   EXPECT_FLOAT_EQ(quantize_fixed(-1.125f, f), -1.25f);
@@ -42,6 +48,49 @@ TEST(FixedPoint, InPlaceTransformMatchesScalar) {
   // Range of (2, 6): [-2, 2 - 1/64]. 0.0078125 = 0.5 steps -> 1 step = 0.015625.
   std::vector<float> expect = {0.0f, 0.015625f, -0.5f, 1.984375f, 1.984375f, -2.0f, 0.015625f};
   for (size_t i = 0; i < v.size(); ++i) EXPECT_FLOAT_EQ(w[i], expect[i]) << i;
+}
+
+// The bulk transform is vectorised; it must agree bit for bit with the definition (round half away
+// from zero in double, then saturate) on ties, near-ties, NaN, infinities, denormals and
+// out-of-range values, for every format width and for lengths that are not a vector multiple.
+TEST(FixedPoint, BulkTransformAgreesWithDefinitionOnEdgeCases) {
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          1e30f,
+                          -1e30f,
+                          std::numeric_limits<float>::denorm_min(),
+                          65535.5f,
+                          -65536.5f};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> wide(-300.0f, 300.0f);
+  for (int i = 0; i < 2000; ++i) v.push_back(wide(rng));
+  for (int k = -40; k <= 40; ++k) {  // exact ties and their float neighbours, in units of 2^-8 steps
+    const float tie = (static_cast<float>(k) + 0.5f) / 256.0f;
+    v.push_back(tie);
+    v.push_back(std::nextafter(tie, 0.0f));
+    v.push_back(std::nextafter(tie, 1e9f * (tie < 0 ? -1.0f : 1.0f)));
+  }
+  v.push_back(0.49999997f);
+  v.push_back(-0.49999997f);
+  for (int int_bits = 1; int_bits <= 16; int_bits += 3) {
+    for (int frac_bits = 0; int_bits + frac_bits <= 16; frac_bits += 4) {
+      OperandSpec s;
+      s.kind = OperandTransform::kFixedPoint;
+      s.fixed = {int_bits, frac_bits};
+      std::vector<float> w = v;
+      apply_operand_transform(w.data(), static_cast<int64_t>(w.size()), s);
+      const double lo = -std::ldexp(1.0, int_bits + frac_bits - 1), hi = -lo - 1;
+      for (size_t i = 0; i < v.size(); ++i) {
+        const double x = std::isnan(v[i]) ? 0.0 : static_cast<double>(v[i]);
+        const double code = std::clamp(std::round(x * std::ldexp(1.0, frac_bits)), lo, hi);
+        const float expect = static_cast<float>(code * std::ldexp(1.0, -frac_bits));
+        ASSERT_EQ(w[i], expect) << "x=" << v[i] << " format (" << int_bits << "," << frac_bits << ")";
+      }
+    }
+  }
 }
 
 TEST(FixedPoint, RejectsFormatsThatDoNotFit16Bits) {
@@ -139,8 +188,8 @@ TEST(TransformFiles, ErrorsNameFileAndField) {
 
 TEST(TransformFiles, ThresholdsDefaultThenPerLayer) {
   std::map<std::string, LayerTransform> out;
-  parse_thresholds(R"({"format":"effectual-thresholds","default":0.05,"layers":{"fc1":0.2}})", "t.json",
-                   two_layers(), out);
+  parse_thresholds(R"({"format":"effectual-thresholds","default":0.05,"layers":{"fc1":0.2}})", "t.json", two_layers(),
+                   out);
   EXPECT_FLOAT_EQ(out["conv1"].prune_threshold, 0.05f);
   EXPECT_FLOAT_EQ(out["fc1"].prune_threshold, 0.2f);
 }
