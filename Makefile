@@ -42,7 +42,7 @@ test-unit: build
 test-asan: deps-test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEFF_WERROR=ON -DEFF_SANITIZE=ON > /dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target unit_tests
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_BUILD)/tests/unit_tests --gtest_brief=1
+	OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_BUILD)/tests/unit_tests --gtest_brief=1
 
 test-fuzz: deps-test
 	FUZZ_BUILD=$(FUZZ_BUILD) tools/run_fuzzers.sh $(FUZZ_SECONDS)

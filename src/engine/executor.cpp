@@ -188,11 +188,15 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       const Tensor& a = *in_ptrs[0];
       if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", graph_.where(n));
       transformed = pool_->acquire(DType::kFloat32, a.shape());
-      std::memcpy(transformed.raw(), a.raw(), a.nbytes());
       float* d = transformed.data<float>();
-      apply_prune(d, a.numel(), xf->prune_threshold);
-      const int64_t sample = a.rank() > 0 && a.dim(0) > 0 ? a.numel() / a.dim(0) : 0;
-      apply_operand_transform(d, a.numel(), xf->activations, sample);
+      if (xf->activations.kind == OperandTransform::kFixedPoint) {
+        prune_and_quantize_fixed(a.data<float>(), d, a.numel(), xf->prune_threshold, xf->activations.fixed);
+      } else {
+        std::memcpy(transformed.raw(), a.raw(), a.nbytes());
+        apply_prune(d, a.numel(), xf->prune_threshold);
+        const int64_t sample = a.rank() > 0 && a.dim(0) > 0 ? a.numel() / a.dim(0) : 0;
+        apply_operand_transform(d, a.numel(), xf->activations, sample);
+      }
       in_ptrs[0] = &transformed;
     }
 

@@ -50,34 +50,67 @@ namespace {
 // Written so the compiler vectorises it (it runs on every activation of every hooked layer; the
 // file is built with -fno-trapping-math so the selects below if-convert): no libm call, a
 // truncating conversion plus an explicit ties-away-from-zero correction. Exact in float: scaling by
-// a power of two is exact, and |y| <= 2^16 leaves y - trunc(y) exact.
-void quantize_block(float* __restrict data, int64_t n, float scale, float inv, int32_t lo, int32_t hi) {
+// a power of two is exact, and |y| <= 2^16 leaves y - trunc(y) exact. Pruning (|x| < threshold ->
+// 0, before quantization) rides along for free; threshold 0 prunes nothing.
+inline float quantize_one(float x, float threshold, float scale, float inv, int32_t lo, int32_t hi) {
   const float bound = 65536.0f;  // beyond any 16-bit code, yet exact as an int32
-  for (int64_t i = 0; i < n; ++i) {
-    float y = data[i] * scale;
-    y = y == y ? y : 0.0f;  // NaN -> 0
-    y = std::min(std::max(y, -bound), bound);
-    int32_t t = static_cast<int32_t>(y);
-    const float rest = y - static_cast<float>(t);
-    t += (rest >= 0.5f ? 1 : 0) - (rest <= -0.5f ? 1 : 0);
-    t = std::min(std::max(t, lo), hi);
-    data[i] = static_cast<float>(t) * inv;
+  float y = (x < threshold && x > -threshold ? 0.0f : x) * scale;
+  y = y == y ? y : 0.0f;  // NaN -> 0
+  y = std::min(std::max(y, -bound), bound);
+  int32_t t = static_cast<int32_t>(y);
+  const float rest = y - static_cast<float>(t);
+  t += (rest >= 0.5f ? 1 : 0) - (rest <= -0.5f ? 1 : 0);
+  t = std::min(std::max(t, lo), hi);
+  return static_cast<float>(t) * inv;
+}
+
+void quantize_block(const float* __restrict src, float* __restrict dst, int64_t n, float threshold, float scale,
+                    float inv, int32_t lo, int32_t hi) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = quantize_one(src[i], threshold, scale, inv, lo, hi);
+}
+
+void quantize_block_in_place(float* data, int64_t n, float scale, float inv, int32_t lo, int32_t hi) {
+  for (int64_t i = 0; i < n; ++i) data[i] = quantize_one(data[i], 0.0f, scale, inv, lo, hi);
+}
+
+// Small activations (a few thousand values) stay on one thread: waking a team costs more than the
+// work. Chunks are fixed, so results never depend on the thread count.
+constexpr int64_t kChunk = 1 << 15;
+
+struct FixedConstants {
+  float scale, inv;
+  int32_t lo, hi;
+  explicit FixedConstants(const FixedPointFormat& f)
+      : scale(static_cast<float>(std::ldexp(1.0, f.frac_bits))),
+        inv(static_cast<float>(f.step())),
+        lo(-(int32_t{1} << (f.total_bits() - 1))),
+        hi((int32_t{1} << (f.total_bits() - 1)) - 1) {}
+};
+
+void apply_fixed(float* data, int64_t n, const FixedPointFormat& f) {
+  const FixedConstants k(f);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * kChunk;
+    quantize_block_in_place(data + begin, std::min(kChunk, n - begin), k.scale, k.inv, k.lo, k.hi);
   }
 }
 
-void apply_fixed(float* data, int64_t n, const FixedPointFormat& f) {
-  const float scale = static_cast<float>(std::ldexp(1.0, f.frac_bits));
-  const float inv = static_cast<float>(f.step());
-  const int32_t lo = -(int32_t{1} << (f.total_bits() - 1));
-  const int32_t hi = (int32_t{1} << (f.total_bits() - 1)) - 1;
-  constexpr int64_t kChunk = 1 << 16;
+}  // namespace
+
+void prune_and_quantize_fixed(const float* src, float* dst, int64_t n, float threshold, const FixedPointFormat& f) {
+  const FixedConstants k(f);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 4)
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * kChunk;
-    quantize_block(data + begin, std::min(kChunk, n - begin), scale, inv, lo, hi);
+    quantize_block(src + begin, dst + begin, std::min(kChunk, n - begin), std::max(threshold, 0.0f), k.scale, k.inv,
+                   k.lo, k.hi);
   }
 }
+
+namespace {
 
 // Symmetric 8-bit (signed, 127 levels) when the range has negative values; otherwise unsigned with
 // 255 levels, which is what post-ReLU activations get on 8-bit hardware.

@@ -53,5 +53,8 @@ int32_t to_fixed_int(float x, const FixedPointFormat& f);
 // (0 = whole tensor).
 void apply_operand_transform(float* data, int64_t n, const OperandSpec& spec, int64_t sample_size = 0);
 void apply_prune(float* data, int64_t n, float threshold);
+// Out of place, in one pass: dst = quantize_fixed(|src| < threshold ? 0 : src). The executor's
+// fast path for the common hook (fixed point, optionally with pruning). `dst` must not overlap.
+void prune_and_quantize_fixed(const float* src, float* dst, int64_t n, float threshold, const FixedPointFormat& f);
 
 }  // namespace eff

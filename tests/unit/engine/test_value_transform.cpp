@@ -82,12 +82,19 @@ TEST(FixedPoint, BulkTransformAgreesWithDefinitionOnEdgeCases) {
       s.fixed = {int_bits, frac_bits};
       std::vector<float> w = v;
       apply_operand_transform(w.data(), static_cast<int64_t>(w.size()), s);
+      // The executor's fused path: pruning at 0.75 first, then the same quantization, out of place.
+      const float threshold = 0.75f;
+      std::vector<float> fused(v.size());
+      prune_and_quantize_fixed(v.data(), fused.data(), static_cast<int64_t>(v.size()), threshold, s.fixed);
       const double lo = -std::ldexp(1.0, int_bits + frac_bits - 1), hi = -lo - 1;
       for (size_t i = 0; i < v.size(); ++i) {
         const double x = std::isnan(v[i]) ? 0.0 : static_cast<double>(v[i]);
         const double code = std::clamp(std::round(x * std::ldexp(1.0, frac_bits)), lo, hi);
         const float expect = static_cast<float>(code * std::ldexp(1.0, -frac_bits));
         ASSERT_EQ(w[i], expect) << "x=" << v[i] << " format (" << int_bits << "," << frac_bits << ")";
+        const double pruned = std::fabs(x) < threshold ? 0.0 : x;
+        const double pcode = std::clamp(std::round(pruned * std::ldexp(1.0, frac_bits)), lo, hi);
+        ASSERT_EQ(fused[i], static_cast<float>(pcode * std::ldexp(1.0, -frac_bits))) << "pruned x=" << v[i];
       }
     }
   }
