@@ -63,6 +63,41 @@ for (const model of models) {
 }
 fs.unlinkSync(profile);
 
+// Profiling cost (issue #3 goal: profile <= 2x plain inference on the same images). Both are whole
+// commands timed from outside, model loading included, interleaved round by round.
+const wall = (cmd, argv) => {
+  const t0 = process.hrtime.bigint();
+  execFileSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+const profileRows = [];
+const profileImages = Number(opt('--profile-images', '256'));
+for (const model of models) {
+  const ev = [], pr = [];
+  for (let r = 0; r < rounds; ++r) {
+    ev.push(wall(bin, ['eval', model, '--data', 'fashion-mnist:test', '--limit', String(profileImages), '--json']));
+    pr.push(wall(bin, ['profile', model, '--data', 'fashion-mnist:test', '--images', String(profileImages), '--json']));
+  }
+  const row = { model: path.basename(model, '.onnx'), eval_ms: median(ev), profile_ms: median(pr) };
+  row.ratio = row.profile_ms / row.eval_ms;
+  profileRows.push(row);
+  process.stderr.write(`${row.model}: eval ${row.eval_ms.toFixed(0)} ms, profile ${row.profile_ms.toFixed(0)} ms (x${row.ratio.toFixed(2)})\n`);
+}
+
+// Simulator speed: bench/bench_sim.cpp (Google Benchmark) on a synthetic VGG-16-shaped network.
+const simBench = path.join(path.dirname(bin), 'bench', 'effectual_bench');
+let simRows = [];
+if (fs.existsSync(simBench)) {
+  const reps = String(Math.max(3, rounds));
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', `--benchmark_repetitions=${reps}`,
+    '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] }));
+  simRows = j.benchmarks.filter((b) => b.aggregate_name === 'median').map((b) => ({
+    name: b.run_name || b.name, real_ms: b.real_time * ({ ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 }[b.time_unit] || 1),
+    macs_per_s: b['simulated_MACs/s'],
+  }));
+  for (const r of simRows) process.stderr.write(`${r.name}: ${r.real_ms.toFixed(1)} ms\n`);
+}
+
 const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
 const ortVersion = (() => {
   try { return require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version; } catch (e) { return '?'; }
@@ -76,6 +111,16 @@ md += `## Latency against ONNX Runtime (goal: ratio <= 1.25) and the cost of fix
 md += `| model | batch | threads | effectual ms | ORT ms | ratio eff/ORT | effectual img/s | ORT img/s | hooks ms | hooks/plain |\n|---|---|---|---|---|---|---|---|---|---|\n`;
 for (const r of rows) {
   md += `| ${r.model} | ${r.batch} | ${r.threads} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.eff_tp.toFixed(0)} | ${r.ort_tp.toFixed(0)} | ${r.hooked_ms.toFixed(3)} | ${r.hook_ratio.toFixed(2)} |\n`;
+}
+md += `\n## Profiling cost (goal: profile <= 2x plain inference on the same images)\n\n`;
+md += `\`effectual eval MODEL --data fashion-mnist:test --limit ${profileImages}\` against \`effectual profile MODEL --data fashion-mnist:test --images ${profileImages}\`, whole commands, default threads, median of ${rounds} interleaved rounds.\n\n`;
+md += `| model | eval ms | profile ms | profile/eval |\n|---|---|---|---|\n`;
+for (const r of profileRows) md += `| ${r.model} | ${r.eval_ms.toFixed(0)} | ${r.profile_ms.toFixed(0)} | ${r.ratio.toFixed(2)} |\n`;
+if (simRows.length) {
+  md += `\n## Simulator speed (synthetic VGG-16-shaped network, one image; bench/bench_sim.cpp)\n\n`;
+  md += `Peer (DNNsim, single thread, VGG-16 conv layers, one image, incl. ~1.4 s trace loading, from ../shared/specs/accelerators.md): Stripes 1.8 s, Dynamic Stripes 2.0 s, Bit-Pragmatic 21 s, Loom 21 s. Goal: each design >= 20x faster single-threaded; all seven designs < 3 s on 2 cores.\n\n`;
+  md += `| benchmark | median wall ms | simulated MACs/s |\n|---|---|---|\n`;
+  for (const r of simRows) md += `| ${r.name} | ${r.real_ms.toFixed(1)} | ${r.macs_per_s ? r.macs_per_s.toExponential(2) : ''} |\n`;
 }
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');

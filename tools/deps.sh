@@ -7,7 +7,7 @@ pkgs=(cmake make g++ pkg-config libonnx-dev libprotobuf-dev protobuf-compiler li
       nlohmann-json3-dev libcli11-dev libstb-dev libyaml-cpp-dev zlib1g-dev libgtest-dev libgmock-dev
       libbenchmark-dev dataset-fashion-mnist)
 if [ "$level" = test ] || [ "$level" = bench ]; then
-  pkgs+=(libonnx-testdata clang libclang-rt-14-dev)
+  pkgs+=(libonnx-testdata clang libclang-rt-14-dev chromium)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nodejs npm)

@@ -6,5 +6,8 @@ namespace eff::cli {
 
 // Adds info, run, bench, eval and trace to the app; each runs its command from its callback.
 void register_commands(CLI::App& app);
+void register_profile_command(CLI::App& app);
+void register_simulate_command(CLI::App& app);
+void register_report_command(CLI::App& app);
 
 }  // namespace eff::cli

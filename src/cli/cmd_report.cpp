@@ -1,0 +1,64 @@
+// effectual report: one HTML document from saved results, e.g. a value profile and a simulation
+// of the same model side by side. JSON is the source of truth; this only renders it.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/fs.h"
+#include "profile/profile_report.h"
+#include "report/html/html_report.h"
+#include "sim/sim_report.h"
+
+namespace eff::cli {
+
+namespace {
+
+struct ReportFlags {
+  std::vector<std::string> profiles;
+  std::vector<std::string> simulations;
+  std::string out;
+  std::string title = "effectual report";
+};
+
+nlohmann::json read_json(const std::string& path) {
+  const std::string text = read_file(path, size_t{1} << 30);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) fail<DataError>("{}: not valid JSON", path);
+  return j;
+}
+
+void run_report(const ReportFlags& f) {
+  if (f.profiles.empty() && f.simulations.empty()) {
+    fail<UsageError>("give at least one --profile profile.json or --simulation results.json");
+  }
+  if (f.profiles.size() > 1 || f.simulations.size() > 1) {
+    fail<UsageError>("one --profile and one --simulation per report (section ids must stay unique)");
+  }
+  html::HtmlReport report(f.title);
+  report.set_footer("effectual 0.1.0");
+  for (const std::string& p : f.profiles) {
+    const nlohmann::json j = read_json(p);
+    if (j.value("format", "") != "effectual-profile") fail<DataError>("{}: not an effectual-profile document", p);
+    profile::add_profile_sections(j, report);
+  }
+  for (const std::string& s : f.simulations) sim::add_simulation_sections(read_json(s), report, s);
+  report.write(f.out);
+  fmt::print("wrote {} ({} charts)\n", f.out, report.chart_count());
+}
+
+}  // namespace
+
+void register_report_command(CLI::App& app) {
+  static ReportFlags f;
+  auto* c = app.add_subcommand("report", "one HTML report from saved profile.json and/or simulation results.json");
+  c->add_option("--profile", f.profiles, "profile.json written by `effectual profile --out`");
+  c->add_option("--simulation", f.simulations, "results.json written by `effectual simulate --out`");
+  c->add_option("--out", f.out, "the HTML file to write")->required();
+  c->add_option("--title", f.title, "report title");
+  c->callback([] { run_report(f); });
+}
+
+}  // namespace eff::cli

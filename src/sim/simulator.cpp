@@ -1,0 +1,406 @@
+#include "sim/simulator.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/fs.h"
+
+namespace eff::sim {
+
+LayerStats& LayerStats::operator+=(const LayerStats& o) {
+  cycles += o.cycles;
+  macs += o.macs;
+  lane_cycles_busy += o.lane_cycles_busy;
+  lane_cycles_total += o.lane_cycles_total;
+  ideal_bit_products += o.ideal_bit_products;
+  bit_products += o.bit_products;
+  adder_tree_adds += o.adder_tree_adds;
+  shifter_ops += o.shifter_ops;
+  accumulator_updates += o.accumulator_updates;
+  act_buffer_read_bits += o.act_buffer_read_bits;
+  wgt_buffer_read_bits += o.wgt_buffer_read_bits;
+  offchip_act_bytes += o.offchip_act_bytes;
+  offchip_wgt_bytes += o.offchip_wgt_bytes;
+  return *this;
+}
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : s) {
+    if (ch == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (ch != ' ') {
+      cur += ch;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct ConfigEntry {
+  std::string id, label;
+  std::map<std::string, std::string> values;
+  std::string where;
+};
+
+std::vector<ConfigEntry> parse_config(const std::string& text, const std::string& file) {
+  std::vector<ConfigEntry> out;
+  if (text.empty()) return out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail<ConfigError>("{}: line {}: {}", file, e.mark.line + 1, e.msg);
+  }
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) fail<ConfigError>("{}: the top level must be a mapping with a 'designs' list", file);
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "designs" && key != "version") fail<ConfigError>("{}: {}: unknown key", file, key);
+  }
+  if (root["version"] && (!root["version"].IsScalar() || root["version"].as<std::string>() != "1")) {
+    fail<ConfigError>("{}: version: only version 1 is understood", file);
+  }
+  const YAML::Node list = root["designs"];
+  if (!list) return out;
+  if (!list.IsSequence()) fail<ConfigError>("{}: designs: must be a list of mappings", file);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = fmt::format("{}: designs[{}]", file, i);
+    const YAML::Node n = list[i];
+    if (!n.IsMap()) fail<ConfigError>("{}: must be a mapping", where);
+    ConfigEntry e;
+    e.where = where;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (!kv.second.IsScalar()) fail<ConfigError>("{}.{}: must be a scalar", where, key);
+      const std::string value = kv.second.as<std::string>();
+      if (key == "design") {
+        e.id = value;
+      } else if (key == "name") {
+        e.label = value;
+      } else {
+        e.values[key] = value;
+      }
+    }
+    if (e.id.empty()) fail<ConfigError>("{}: 'design' is required", where);
+    if (!find_design(e.id)) fail<ConfigError>("{}.design: unknown design '{}'", where, e.id);
+    if (e.label.empty()) e.label = e.id;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::unique_ptr<Design> make_design(const std::string& id, Params& p) {
+  const DesignEntry* e = find_design(id);
+  EFF_ASSERT(e != nullptr);
+  std::unique_ptr<Design> d = e->make(p);
+  p.finish();
+  return d;
+}
+
+}  // namespace
+
+DesignSet build_designs(const std::string& list, const std::string& config_text, const std::string& file) {
+  const std::vector<ConfigEntry> config = parse_config(config_text, file);
+  std::vector<std::string> ids;
+  if (list == "all") {
+    for (const DesignEntry& e : design_registry()) ids.push_back(e.id);
+  } else if (!list.empty()) {
+    ids = split_list(list);
+  }
+  for (const std::string& id : ids) {
+    if (!find_design(id)) {
+      std::vector<std::string> known;
+      for (const DesignEntry& e : design_registry()) known.push_back(e.id);
+      fail<UsageError>("--designs: unknown design '{}' (known: {})", id, fmt::join(known, ", "));
+    }
+  }
+  DesignSet set;
+  std::set<std::string> labels;
+  auto add = [&](const std::string& id, const std::string& label, Params& p) {
+    if (!labels.insert(label).second) fail<ConfigError>("{}: design name '{}' is used twice", p.where(), label);
+    DesignInstance d;
+    d.id = id;
+    d.label = label;
+    d.design = make_design(id, p);
+    set.designs.push_back(std::move(d));
+  };
+  // Configured entries first (they may define several instances of one design); listed designs
+  // without a config entry get their defaults.
+  std::set<std::string> configured;
+  for (const ConfigEntry& e : config) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), e.id) == ids.end()) continue;
+    Params p(e.values, e.where);
+    add(e.id, e.label, p);
+    configured.insert(e.id);
+  }
+  for (const std::string& id : ids) {
+    if (configured.count(id)) continue;
+    Params p;
+    add(id, id, p);
+  }
+  if (set.designs.empty()) fail<UsageError>("no design selected (--designs all|LIST or a config with designs)");
+  // Keep registry order so tables read the same whatever the flag order.
+  std::stable_sort(set.designs.begin(), set.designs.end(), [](const DesignInstance& a, const DesignInstance& b) {
+    auto pos = [](const std::string& id) {
+      const auto& r = design_registry();
+      for (size_t i = 0; i < r.size(); ++i) {
+        if (r[i].id == id) return i;
+      }
+      return r.size();
+    };
+    return pos(a.id) < pos(b.id);
+  });
+  for (DesignInstance& d : set.designs) {
+    Grid g = d.design->grid();
+    g.columns = 1;
+    auto it = std::find(set.baseline_grids.begin(), set.baseline_grids.end(), g);
+    if (it == set.baseline_grids.end()) {
+      Params p(
+          {{"tiles", std::to_string(g.tiles)}, {"rows", std::to_string(g.rows)}, {"lanes", std::to_string(g.lanes)}},
+          "baseline");
+      set.baselines.push_back(make_design("dadiannao", p));
+      set.baseline_grids.push_back(g);
+      d.baseline = static_cast<int>(set.baselines.size() - 1);
+    } else {
+      d.baseline = static_cast<int>(it - set.baseline_grids.begin());
+    }
+  }
+  return set;
+}
+
+DesignSet build_designs_from_file(const std::string& list, const std::string& config_path) {
+  if (config_path.empty()) return build_designs(list.empty() ? "all" : list, "", "");
+  std::string text;
+  try {
+    text = read_file(config_path, 1 << 20);
+  } catch (const DataError& e) {
+    throw ConfigError(e.what());
+  }
+  return build_designs(list, text, config_path);
+}
+
+std::vector<ParamDecl> describe_design(const std::string& id) {
+  const DesignEntry* e = find_design(id);
+  if (!e) fail<UsageError>("--describe: unknown design '{}'", id);
+  Params p;
+  e->make(p);
+  return p.declared();
+}
+
+int check_layer_values(const Design& d, const SimLayer& l, double& relative_error) {
+  relative_error = 0;
+  if (l.reference_output.empty()) return -1;
+  std::vector<int64_t> sums;
+  if (!d.recompute_outputs(l, sums)) return -1;
+  if (sums.size() != l.reference_output.size()) return 1;
+  const double scale = l.act_format.step() * l.wgt_format.step();
+  const int64_t W = l.windows();
+  double worst = 0, largest = 0;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    const int64_t k = static_cast<int64_t>(i) / W;
+    double v = double(sums[i]) * scale + (l.reference_bias.empty() ? 0.0 : l.reference_bias[k]);
+    if (l.reference_relu) v = std::max(0.0, v);
+    worst = std::max(worst, std::fabs(v - double(l.reference_output[i])));
+    largest = std::max(largest, std::fabs(double(l.reference_output[i])));
+  }
+  relative_error = worst / std::max(largest, 1e-6);
+  return relative_error <= 1e-3 ? 0 : 1;
+}
+
+void SimRun::simulate(const SimLayer& layer) {
+  std::vector<uint64_t> base(set_.baselines.size());
+  for (size_t b = 0; b < set_.baselines.size(); ++b) base[b] = set_.baselines[b]->simulate(layer, ctx_).cycles;
+  std::vector<LayerRecord> recs;
+  for (size_t d = 0; d < set_.designs.size(); ++d) {
+    LayerRecord r;
+    r.image = layer.image;
+    r.layer = layer.index;
+    r.name = layer.name;
+    r.kind = layer.kind;
+    r.design = static_cast<int>(d);
+    r.stats = set_.designs[d].design->simulate(layer, ctx_);
+    r.baseline_cycles = base[set_.designs[d].baseline];
+    if (ctx_.check_values) r.check = check_layer_values(*set_.designs[d].design, layer, r.check_error);
+    recs.push_back(std::move(r));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& r : recs) records_.push_back(std::move(r));
+}
+
+bool SimRun::needs_weights() const {
+  if (ctx_.check_values) return true;
+  for (const DesignInstance& d : set_.designs) {
+    if (d.design->needs_weights()) return true;
+  }
+  return false;
+}
+
+SimResults SimRun::results() const {
+  SimResults r;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    r.records = records_;
+  }
+  std::sort(r.records.begin(), r.records.end(), [](const LayerRecord& a, const LayerRecord& b) {
+    return std::tie(a.image, a.layer, a.design) < std::tie(b.image, b.layer, b.design);
+  });
+  const size_t n = set_.designs.size();
+  for (const DesignInstance& d : set_.designs) {
+    r.designs.push_back(d.label);
+    r.design_ids.push_back(d.id);
+    r.grids.push_back(d.design->grid());
+  }
+  r.conv.resize(n);
+  r.fc.resize(n);
+  r.all.resize(n);
+  std::set<int> images;
+  for (const LayerRecord& rec : r.records) {
+    images.insert(rec.image);
+    Totals& t = rec.kind == LayerKind::kFC ? r.fc[rec.design] : r.conv[rec.design];
+    for (Totals* x : {&t, &r.all[rec.design]}) {
+      x->stats += rec.stats;
+      x->baseline_cycles += rec.baseline_cycles;
+    }
+  }
+  r.images = static_cast<int>(images.size());
+  return r;
+}
+
+namespace {
+
+nlohmann::json stats_json(const LayerStats& s) {
+  return {{"cycles", s.cycles},
+          {"macs", s.macs},
+          {"lane_cycles_busy", s.lane_cycles_busy},
+          {"lane_cycles_total", s.lane_cycles_total},
+          {"ideal_bit_products", s.ideal_bit_products},
+          {"bit_products", s.bit_products},
+          {"adder_tree_adds", s.adder_tree_adds},
+          {"shifter_ops", s.shifter_ops},
+          {"accumulator_updates", s.accumulator_updates},
+          {"act_buffer_read_bits", s.act_buffer_read_bits},
+          {"wgt_buffer_read_bits", s.wgt_buffer_read_bits},
+          {"offchip_act_bytes", s.offchip_act_bytes},
+          {"offchip_wgt_bytes", s.offchip_wgt_bytes}};
+}
+
+nlohmann::json totals_json(const Totals& t) {
+  nlohmann::json j = stats_json(t.stats);
+  j["baseline_cycles"] = t.baseline_cycles;
+  j["speedup"] = t.speedup();
+  j["ideal_speedup"] = t.ideal_speedup();
+  j["utilisation"] = t.utilisation();
+  return j;
+}
+
+const char* kind_name(LayerKind k) {
+  return k == LayerKind::kFC ? "fc" : "conv";
+}
+
+}  // namespace
+
+nlohmann::json to_json(const SimResults& r) {
+  nlohmann::json j;
+  j["format"] = "effectual-simulation";
+  j["version"] = 1;
+  j["images"] = r.images;
+  j["notes"] = r.notes;
+  nlohmann::json designs = nlohmann::json::array();
+  for (size_t d = 0; d < r.designs.size(); ++d) {
+    const Grid& g = r.grids[d];
+    designs.push_back(
+        {{"name", r.designs[d]},
+         {"design", r.design_ids[d]},
+         {"grid", {{"tiles", g.tiles}, {"rows", g.rows}, {"lanes", g.lanes}, {"columns", g.columns}}},
+         {"baseline", fmt::format("dadiannao {}-{}-{}", g.tiles, g.rows, g.lanes)},
+         {"totals", {{"conv", totals_json(r.conv[d])}, {"fc", totals_json(r.fc[d])}, {"all", totals_json(r.all[d])}}}});
+  }
+  j["designs"] = designs;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerRecord& rec : r.records) {
+    nlohmann::json l = stats_json(rec.stats);
+    l["image"] = rec.image;
+    l["layer"] = rec.layer;
+    l["name"] = rec.name;
+    l["kind"] = kind_name(rec.kind);
+    l["design"] = r.designs[rec.design];
+    l["baseline_cycles"] = rec.baseline_cycles;
+    if (rec.check >= 0) l["check"] = {{"match", rec.check == 0}, {"relative_error", rec.check_error}};
+    l["speedup"] = rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0;
+    l["ideal_speedup"] =
+        rec.stats.ideal_bit_products ? double(rec.stats.macs) * 256.0 / double(rec.stats.ideal_bit_products) : 0.0;
+    l["utilisation"] =
+        rec.stats.lane_cycles_total ? double(rec.stats.lane_cycles_busy) / double(rec.stats.lane_cycles_total) : 0.0;
+    layers.push_back(std::move(l));
+  }
+  j["layers"] = layers;
+  return j;
+}
+
+namespace {
+const char* kStatsHeader =
+    "cycles,macs,lane_cycles_busy,lane_cycles_total,ideal_bit_products,bit_products,adder_tree_adds,shifter_ops,"
+    "accumulator_updates,act_buffer_read_bits,wgt_buffer_read_bits,offchip_act_bytes,offchip_wgt_bytes";
+std::string stats_csv(const LayerStats& s) {
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}", s.cycles, s.macs, s.lane_cycles_busy,
+                     s.lane_cycles_total, s.ideal_bit_products, s.bit_products, s.adder_tree_adds, s.shifter_ops,
+                     s.accumulator_updates, s.act_buffer_read_bits, s.wgt_buffer_read_bits, s.offchip_act_bytes,
+                     s.offchip_wgt_bytes);
+}
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+}  // namespace
+
+std::string layers_csv(const SimResults& r) {
+  std::string out = fmt::format("image,layer,name,kind,design,baseline_cycles,speedup,{}\n", kStatsHeader);
+  for (const LayerRecord& rec : r.records) {
+    out += fmt::format("{},{},{},{},{},{},{:.6f},{}\n", rec.image, rec.layer, csv_field(rec.name), kind_name(rec.kind),
+                       csv_field(r.designs[rec.design]), rec.baseline_cycles,
+                       rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0,
+                       stats_csv(rec.stats));
+  }
+  return out;
+}
+
+std::string totals_csv(const SimResults& r) {
+  std::string out = fmt::format("design,layers,baseline_cycles,speedup,ideal_speedup,utilisation,{}\n", kStatsHeader);
+  for (size_t d = 0; d < r.designs.size(); ++d) {
+    const std::pair<const char*, const Totals*> parts[] = {{"conv", &r.conv[d]}, {"fc", &r.fc[d]}, {"all", &r.all[d]}};
+    for (const auto& [name, t] : parts) {
+      out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{}\n", csv_field(r.designs[d]), name, t->baseline_cycles,
+                         t->speedup(), t->ideal_speedup(), t->utilisation(), stats_csv(t->stats));
+    }
+  }
+  return out;
+}
+
+std::string format_table(const SimResults& r) {
+  auto cell = [](const Totals& t) { return t.stats.cycles ? fmt::format("{:.2f}x", t.speedup()) : std::string("-"); };
+  std::string out = fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>16}\n", "design", "vs DaDN", "conv",
+                                "FC", "all", "ideal", "util", "cycles (all)");
+  for (size_t d = 0; d < r.designs.size(); ++d) {
+    const Grid& g = r.grids[d];
+    out += fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>5.0f}% {:>16}\n", r.designs[d],
+                       fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]),
+                       cell(r.all[d]), fmt::format("{:.2f}x", r.all[d].ideal_speedup()), 100.0 * r.all[d].utilisation(),
+                       r.all[d].stats.cycles);
+  }
+  return out;
+}
+
+}  // namespace eff::sim

@@ -1,0 +1,106 @@
+// The simulation driver: builds the chosen designs from the registry and a YAML configuration,
+// pairs each with a DaDianNao of the same grid, simulates layers as value sources produce them
+// (live capture, traces, synthetic values) and keeps one LayerStats per (image, layer, design).
+// Results are a plain struct; JSON (the source of truth), CSV and the terminal table derive from
+// it (docs/simulator.md).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/design.h"
+
+namespace eff::sim {
+
+struct DesignInstance {
+  std::string label;  // unique name in results ("stripes", or the config's `name:`)
+  std::string id;     // registry id
+  std::unique_ptr<Design> design;
+  int baseline = -1;  // index into DesignSet::baselines
+};
+
+struct DesignSet {
+  std::vector<DesignInstance> designs;
+  std::vector<std::unique_ptr<Design>> baselines;  // one DaDianNao per distinct grid
+  std::vector<Grid> baseline_grids;
+};
+
+// `list`: "all" or comma-separated registry ids. `config_text`: YAML (may be empty), `file` names
+// it in errors. Config format: {designs: [{design: ID, name: LABEL, <param>: value, ...}]}; entries
+// configure (and, with --designs absent, select) designs. Unknown keys -> ConfigError.
+DesignSet build_designs(const std::string& list, const std::string& config_text, const std::string& file);
+DesignSet build_designs_from_file(const std::string& list, const std::string& config_path);
+// The declared parameters of a design (defaults, meaning, source), for --describe.
+std::vector<ParamDecl> describe_design(const std::string& id);
+
+struct LayerRecord {
+  int image = 0;
+  int layer = 0;
+  std::string name;
+  LayerKind kind = LayerKind::kConv;
+  int design = 0;
+  LayerStats stats;
+  uint64_t baseline_cycles = 0;
+  // --check-values: -1 not checked (no reference or the design cannot recompute), 0 match,
+  // 1 mismatch; the largest |recomputed - engine| relative to the layer's largest |output|.
+  int check = -1;
+  double check_error = 0;
+};
+
+// Compares a design's scheduled recomputation with the layer's reference output: -1 when it
+// cannot be checked, else 0 / 1 and the relative error (tolerance 1e-3 of the largest output,
+// room for fp32 accumulation and for 16-bit codes of unprofiled tensors).
+int check_layer_values(const Design& d, const SimLayer& l, double& relative_error);
+
+struct Totals {
+  LayerStats stats;
+  uint64_t baseline_cycles = 0;
+  double speedup() const { return stats.cycles ? double(baseline_cycles) / double(stats.cycles) : 0.0; }
+  double ideal_speedup() const {
+    return stats.ideal_bit_products ? double(stats.macs) * 256.0 / double(stats.ideal_bit_products) : 0.0;
+  }
+  double utilisation() const {
+    return stats.lane_cycles_total ? double(stats.lane_cycles_busy) / double(stats.lane_cycles_total) : 0.0;
+  }
+};
+
+struct SimResults {
+  std::vector<std::string> designs;  // labels, in order
+  std::vector<std::string> design_ids;
+  std::vector<Grid> grids;
+  std::vector<LayerRecord> records;  // sorted by (image, layer, design)
+  // Per design: conv, fc, all.
+  std::vector<Totals> conv, fc, all;
+  int images = 0;
+  std::map<std::string, std::string> notes;  // source, precision rule, ...
+};
+
+class SimRun {
+ public:
+  SimRun(const DesignSet& set, SimContext ctx) : set_(set), ctx_(ctx) {}
+  // Simulates every design (and baseline) on the layer. Thread-safe.
+  void simulate(const SimLayer& layer);
+  // Sorted records and totals; independent of the order layers and images arrived in.
+  SimResults results() const;
+  // Some design (or --check-values) reads the weights.
+  bool needs_weights() const;
+
+ private:
+  const DesignSet& set_;
+  SimContext ctx_;
+  mutable std::mutex mu_;
+  std::vector<LayerRecord> records_;
+};
+
+nlohmann::json to_json(const SimResults& r);
+std::string layers_csv(const SimResults& r);
+std::string totals_csv(const SimResults& r);
+// The seed's Table 1 performance column: one row per design, speedups over its DaDianNao for
+// conv, FC and all layers, plus ideal speedup (potential) and utilisation.
+std::string format_table(const SimResults& r);
+
+}  // namespace eff::sim

@@ -1,0 +1,772 @@
+#include "sim/sources.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "data/npy.h"
+#include "sim/machinery.h"
+
+namespace eff::sim {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// Round to nearest, ties away from zero, saturate: the engine's to_fixed_int without its
+// per-call ldexp (this runs on every activation of every simulated layer).
+void to_codes(const float* v, int64_t n, const FixedPointFormat& f, int16_t* out) {
+  const double scale = std::ldexp(1.0, f.frac_bits);
+  const double hi = std::ldexp(1.0, f.total_bits() - 1) - 1, lo = -std::ldexp(1.0, f.total_bits() - 1);
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = std::isnan(v[i]) ? 0.0 : static_cast<double>(v[i]) * scale;
+    out[i] = static_cast<int16_t>(std::clamp(std::round(x), lo, hi));
+  }
+}
+
+// Bits the codes need (spec §2.0 item 5 width of the OR of all serial patterns, sign included).
+int observed_bits(const std::vector<int16_t>& codes, bool& any_negative) {
+  uint16_t orv = 0;
+  bool neg = false;
+  for (int16_t c : codes) {
+    orv |= serial_pattern(c);
+    neg |= c < 0;
+  }
+  any_negative = neg;
+  return group_width(orv, neg, false);
+}
+
+struct Quantized {
+  std::vector<int16_t> codes;
+  FixedPointFormat format;
+  int bits = 16;
+  bool negative = false;
+};
+
+Quantized quantize(const float* v, int64_t n, const OperandSpec* spec) {
+  Quantized q;
+  const bool profiled = spec && spec->kind == OperandTransform::kFixedPoint;
+  q.format = profiled ? spec->fixed : derive_format(v, n);
+  q.codes.resize(static_cast<size_t>(n));
+  to_codes(v, n, q.format, q.codes.data());
+  const int observed = observed_bits(q.codes, q.negative);
+  q.bits = profiled ? q.format.total_bits() : observed;
+  return q;
+}
+
+}  // namespace
+
+FixedPointFormat derive_format(const float* v, int64_t n) {
+  float m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) m = std::max(m, std::fabs(v[i]));
+  }
+  FixedPointFormat f;
+  f.int_bits = 1;
+  while (f.int_bits < 16 && std::ldexp(1.0, f.int_bits - 1) <= m) ++f.int_bits;
+  f.frac_bits = 16 - f.int_bits;
+  return f;
+}
+
+namespace {
+
+// Refuses (before anything is read or allocated) layers whose padded input or weights would
+// exceed the engine's tensor limit: a corrupt manifest or network file must not cost unbounded
+// memory. Doubles, because three 2^24 dimensions overflow int64.
+void check_layer_size(const LayerGeometry& g) {
+  const double limit = static_cast<double>(max_tensor_bytes()) / 2;  // int16 codes
+  const double acts =
+      g.kind == "fc" ? double(g.Ni)
+                     : double(g.Ni) * double(g.Nx + g.pad_left + g.pad_right) * double(g.Ny + g.pad_top + g.pad_bottom);
+  const double wgts = double(g.Nf) * double(g.Ni) * double(g.Kx) * double(g.Ky);
+  if (acts > limit || wgts > limit) {
+    fail<ShapeError>("layer '{}': {} activation or {} weight codes exceed the tensor size limit", g.name, acts, wgts);
+  }
+}
+
+// Builds the SimLayer from codes in the model's layouts: acts [Ni][Ny][Nx], wgts [Nf][Cg][Ky][Kx]
+// (FC: [Nf][Ni]).
+SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wgts, const SimLayerOptions& o) {
+  SimLayer l;
+  l.index = g.index;
+  l.name = g.name;
+  l.image = o.image;
+  l.first_layer = o.first_layer;
+  l.macs = g.macs;
+  if (g.kind == "fc") {
+    l.kind = LayerKind::kFC;
+    l.C_total = l.C = g.Ni;
+    l.K = g.Nf;
+    l.act_count = g.Ni;
+    l.wgt_count = g.Ni * g.Nf;
+    l.acts.assign(acts, acts + g.Ni);
+    l.wgts.resize(static_cast<size_t>(g.Ni * g.Nf));
+    if (o.fc_weights_in_by_out) {
+      for (int64_t c = 0; c < g.Ni; ++c) {
+        for (int64_t k = 0; k < g.Nf; ++k) l.wgts[k * g.Ni + c] = wgts[c * g.Nf + k];
+      }
+    } else {
+      l.wgts.assign(wgts, wgts + g.Ni * g.Nf);
+    }
+    return l;
+  }
+  if (g.kind != "conv")
+    fail<UnsupportedError>("layer '{}' ({}): the simulator models conv and FC layers", g.name, g.kind);
+  const int64_t groups = std::max<int64_t>(1, g.groups);
+  if (g.Ni % groups != 0 || g.Nf % groups != 0 || g.Kx < 1 || g.Ky < 1 || g.Ox < 1 || g.Oy < 1 || g.stride_x < 1 ||
+      g.stride_y < 1 || g.dilation_x < 1 || g.dilation_y < 1) {
+    fail<ShapeError>("layer '{}': inconsistent geometry (Ni {}, Nf {}, groups {}, kernel {}x{}, output {}x{})", g.name,
+                     g.Ni, g.Nf, groups, g.Ky, g.Kx, g.Oy, g.Ox);
+  }
+  const int64_t Xp = g.Nx + g.pad_left + g.pad_right, Yp = g.Ny + g.pad_top + g.pad_bottom;
+  check_layer_size(g);
+  if ((g.Ox - 1) * g.stride_x + (g.Kx - 1) * g.dilation_x >= Xp ||
+      (g.Oy - 1) * g.stride_y + (g.Ky - 1) * g.dilation_y >= Yp) {
+    fail<ShapeError>("layer '{}': output {}x{} does not fit the padded input {}x{}", g.name, g.Oy, g.Ox, Yp, Xp);
+  }
+  const int64_t Cg = g.Ni / groups;
+  l.kind = LayerKind::kConv;
+  l.groups = groups;
+  l.C = Cg;
+  l.K = g.Nf;
+  l.OX = g.Ox;
+  l.OY = g.Oy;
+  l.act_count = g.Ni * g.Nx * g.Ny;
+  l.wgt_count = g.Nf * Cg * g.Kx * g.Ky;
+  l.mapping = groups > 1 && Cg == 1 && g.Nf == groups ? ChannelMapping::kDepthwise : ChannelMapping::kDense;
+  const int64_t s = g.stride_x;
+  const bool s2d = o.space_to_depth && groups == 1 && g.Ni == 3 && s > 1 && g.stride_y == s && g.dilation_x == 1 &&
+                   g.dilation_y == 1;
+  auto padded = [&](int64_t c, int64_t y, int64_t x) -> int16_t {
+    const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
+    if (iy < 0 || ix < 0 || iy >= g.Ny || ix >= g.Nx) return 0;
+    return acts[(c * g.Ny + iy) * g.Nx + ix];
+  };
+  if (!s2d) {
+    l.X = Xp;
+    l.Y = Yp;
+    l.C_total = g.Ni;
+    l.Kx = g.Kx;
+    l.Ky = g.Ky;
+    l.stride_x = g.stride_x;
+    l.stride_y = g.stride_y;
+    l.dilation_x = g.dilation_x;
+    l.dilation_y = g.dilation_y;
+    l.acts.assign(static_cast<size_t>(Xp * Yp * g.Ni), 0);
+    for (int64_t c = 0; c < g.Ni; ++c) {
+      for (int64_t y = 0; y < g.Ny; ++y) {
+        const int16_t* src = acts + (c * g.Ny + y) * g.Nx;
+        int16_t* dst = l.acts.data() + ((y + g.pad_top) * Xp + g.pad_left) * g.Ni + c;
+        for (int64_t x = 0; x < g.Nx; ++x) dst[x * g.Ni] = src[x];
+      }
+    }
+    l.wgts.resize(static_cast<size_t>(g.Nf * g.Ky * g.Kx * Cg));
+    for (int64_t k = 0; k < g.Nf; ++k) {
+      for (int64_t c = 0; c < Cg; ++c) {
+        for (int64_t ky = 0; ky < g.Ky; ++ky) {
+          for (int64_t kx = 0; kx < g.Kx; ++kx) {
+            l.wgts[((k * g.Ky + ky) * g.Kx + kx) * Cg + c] = wgts[((k * Cg + c) * g.Ky + ky) * g.Kx + kx];
+          }
+        }
+      }
+    }
+    return l;
+  }
+  // First-layer space-to-depth (spec §2.0 item 2): position (x, y) of the padded input moves to
+  // (x / s, y / s), channel (y mod s) * s * 3 + (x mod s) * 3 + c; the kernel shrinks to
+  // ceil(K / s) with the same folding and zero weights where it overhangs; stride becomes 1.
+  l.space_to_depth = true;
+  l.s2d_stride = s;
+  l.orig_Kx = g.Kx;
+  l.orig_Ky = g.Ky;
+  const int64_t C2 = 3 * s * s;
+  l.X = ceil_div(Xp, s);
+  l.Y = ceil_div(Yp, s);
+  l.C_total = l.C = C2;
+  l.Kx = ceil_div(g.Kx, s);
+  l.Ky = ceil_div(g.Ky, s);
+  l.acts.assign(static_cast<size_t>(l.X * l.Y * C2), 0);
+  for (int64_t y = 0; y < Yp; ++y) {
+    for (int64_t x = 0; x < Xp; ++x) {
+      for (int64_t c = 0; c < 3; ++c) {
+        l.acts[((y / s) * l.X + x / s) * C2 + (y % s) * s * 3 + (x % s) * 3 + c] = padded(c, y, x);
+      }
+    }
+  }
+  l.wgts.assign(static_cast<size_t>(g.Nf * l.Ky * l.Kx * C2), 0);
+  for (int64_t k = 0; k < g.Nf; ++k) {
+    for (int64_t c = 0; c < 3; ++c) {
+      for (int64_t ky = 0; ky < g.Ky; ++ky) {
+        for (int64_t kx = 0; kx < g.Kx; ++kx) {
+          const int64_t c2 = (ky % s) * s * 3 + (kx % s) * 3 + c;
+          l.wgts[((k * l.Ky + ky / s) * l.Kx + kx / s) * C2 + c2] = wgts[((k * 3 + c) * g.Ky + ky) * g.Kx + kx];
+        }
+      }
+    }
+  }
+  return l;
+}
+
+void set_precision(SimLayer& l, const FixedPointFormat& af, int act_bits, const FixedPointFormat& wf, int wgt_bits,
+                   const LayerTransform* t) {
+  l.act_format = af;
+  l.wgt_format = wf;
+  l.act_bits = act_bits;
+  l.wgt_bits = wgt_bits;
+  l.act_signed = std::any_of(l.acts.begin(), l.acts.end(), [](int16_t a) { return a < 0; });
+  l.wgt_signed = std::any_of(l.wgts.begin(), l.wgts.end(), [](int16_t w) { return w < 0; });
+  if (t && t->prune_threshold > 0) {
+    const double below = std::ceil(static_cast<double>(t->prune_threshold) / af.step());
+    l.act_prune_below = static_cast<int32_t>(std::min(below, 65536.0));
+  }
+}
+
+}  // namespace
+
+SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* wgts, const SimLayerOptions& o) {
+  check_layer_size(g);
+  const int64_t na = g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx;
+  const int64_t nw = g.kind == "fc" ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx;
+  const LayerTransform* t = o.transform;
+  const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr);
+  const Quantized qw = quantize(wgts, nw, t ? &t->weights : nullptr);
+  SimLayer l = assemble(g, qa.codes.data(), qw.codes.data(), o);
+  set_precision(l, qa.format, qa.bits, qw.format, qw.bits, t);
+  return l;
+}
+
+SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> acts, std::vector<int16_t> wgts,
+                                   int act_bits, int wgt_bits, const SimLayerOptions& o) {
+  SimLayer l;
+  if (g.kind == "fc" && !o.fc_weights_in_by_out && static_cast<int64_t>(wgts.size()) == g.Ni * g.Nf &&
+      static_cast<int64_t>(acts.size()) == g.Ni) {
+    // Already in the simulator's layout: move the (possibly very large) weights in.
+    LayerGeometry none = g;
+    none.Nf = 0;
+    l = assemble(none, acts.data(), nullptr, o);
+    l.K = g.Nf;
+    l.wgt_count = g.Ni * g.Nf;
+    l.wgts = std::move(wgts);
+  } else {
+    l = assemble(g, acts.data(), wgts.data(), o);
+  }
+  // The codes are the values: integer formats (step 1).
+  const FixedPointFormat integer_codes{16, 0};
+  set_precision(l, integer_codes, act_bits, integer_codes, wgt_bits, o.transform);
+  return l;
+}
+
+// ---- (a) live capture --------------------------------------------------------------------------
+
+void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
+                                const Tensor& output) {
+  const LayerGeometry g = layer_geometry(graph_, layer, activations.shape(), weights.shape(), output.shape());
+  ++layers_seen_;
+  if (g.kind != "conv" && g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
+  if (activations.dtype() != DType::kFloat32 || weights.dtype() != DType::kFloat32) {
+    fail<UnsupportedError>("layer '{}': the simulator reads float32 operands", layer.name);
+  }
+  const int64_t batch = std::max<int64_t>(1, activations.dim(0));
+  const int64_t per_image = activations.numel() / batch;
+  SimLayerOptions o;
+  o.first_layer = layer.index == 0;
+  o.space_to_depth = space_to_depth_;
+  const Node& node = graph_.nodes[layer.node];
+  o.fc_weights_in_by_out = layer.op == "MatMul" || (layer.op == "Gemm" && node.attr_int("transB", 0) == 0);
+  auto it = transforms_.find(layer.name);
+  o.transform = it == transforms_.end() ? nullptr : &it->second;
+  std::vector<float> bias;
+  if (keep_outputs_ && layer.bias != kNoValue && graph_.is_constant(layer.bias)) {
+    bias = graph_.constant(layer.bias).cast(DType::kFloat32).to_f32_vector();
+    if (static_cast<int64_t>(bias.size()) != g.Nf) bias.clear();
+  }
+  const int64_t out_per_image = output.numel() / batch;
+  for (int64_t i = 0; i < batch; ++i) {
+    o.image = first_image_ + static_cast<int>(i);
+    SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, weights.data<float>(), o);
+    if (keep_outputs_ && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
+      const float* out = output.data<float>() + i * out_per_image;
+      l.reference_output.assign(out, out + out_per_image);
+      l.reference_bias = bias;
+      l.reference_relu = layer.fused_activation == "Relu";
+    }
+    run_.simulate(l);
+  }
+}
+
+// ---- (b) traces --------------------------------------------------------------------------------
+
+namespace {
+
+int64_t field_int(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j[key].is_number_integer()) fail<TraceError>("{}.{}: missing or not an integer", where, key);
+  return j[key].get<int64_t>();
+}
+std::string field_str(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j[key].is_string()) fail<TraceError>("{}.{}: missing or not a string", where, key);
+  return j[key].get<std::string>();
+}
+std::vector<int64_t> field_ints(const nlohmann::json& j, const char* key, size_t n, const std::string& where) {
+  if (!j.contains(key) || !j[key].is_array() || j[key].size() != n) {
+    fail<TraceError>("{}.{}: missing or not a list of {} integers", where, key, n);
+  }
+  std::vector<int64_t> v;
+  for (const auto& x : j[key]) {
+    if (!x.is_number_integer()) fail<TraceError>("{}.{}: not a list of {} integers", where, key, n);
+    v.push_back(x.get<int64_t>());
+  }
+  return v;
+}
+
+nlohmann::json read_manifest_json(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "manifest.json").string();
+  std::string text;
+  try {
+    text = read_file(path, 64 << 20);
+  } catch (const DataError& e) {
+    fail<TraceError>("{}: missing or unreadable (an incomplete trace has no manifest)", path);
+  }
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail<TraceError>("{}: not valid JSON ({})", path, e.what());
+  }
+  if (!m.is_object() || m.value("format", "") != "effectual-trace") {
+    fail<TraceError>("{}: format: not an effectual trace manifest", path);
+  }
+  if (!m.contains("version") || m["version"] != 1) fail<TraceError>("{}: version: only version 1 is understood", path);
+  if (!m.contains("layers") || !m["layers"].is_array()) fail<TraceError>("{}: layers: missing or not a list", path);
+  return m;
+}
+
+LayerGeometry geometry_from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) fail<TraceError>("{}: not an object", where);
+  LayerGeometry g;
+  g.index = static_cast<int>(field_int(j, "index", where));
+  g.name = field_str(j, "name", where);
+  g.op = field_str(j, "op", where);
+  g.kind = field_str(j, "kind", where);
+  g.Nx = field_int(j, "Nx", where);
+  g.Ny = field_int(j, "Ny", where);
+  g.Ni = field_int(j, "Ni", where);
+  g.Kx = field_int(j, "Kx", where);
+  g.Ky = field_int(j, "Ky", where);
+  g.Nf = field_int(j, "Nf", where);
+  g.Ox = field_int(j, "Ox", where);
+  g.Oy = field_int(j, "Oy", where);
+  g.groups = field_int(j, "groups", where);
+  g.macs = field_int(j, "macs", where);
+  const auto st = field_ints(j, "stride", 2, where), pad = field_ints(j, "pad", 4, where),
+             dil = field_ints(j, "dilation", 2, where);
+  g.stride_y = st[0];
+  g.stride_x = st[1];
+  g.pad_top = pad[0];
+  g.pad_left = pad[1];
+  g.pad_bottom = pad[2];
+  g.pad_right = pad[3];
+  g.dilation_y = dil[0];
+  g.dilation_x = dil[1];
+  const int64_t limit = int64_t{1} << 24;
+  for (int64_t v :
+       {g.Nx, g.Ny, g.Ni, g.Kx, g.Ky, g.Nf, g.Ox, g.Oy, g.groups, g.stride_x, g.stride_y, g.dilation_x, g.dilation_y}) {
+    if (v < 1 || v > limit) fail<TraceError>("{}: geometry value {} is out of range [1, {}]", where, v, limit);
+  }
+  for (int64_t v : pad) {
+    if (v < 0 || v > limit) fail<TraceError>("{}.pad: {} is out of range", where, v);
+  }
+  return g;
+}
+
+OperandSpec operand_from_json(const nlohmann::json& j, const std::string& where) {
+  OperandSpec s;
+  if (j.is_null()) return s;
+  if (j.is_string()) {
+    if (j == "uniform8") s.kind = OperandTransform::kUniform8;
+    return s;
+  }
+  if (!j.is_object()) fail<TraceError>("{}: not null, a string or an object", where);
+  s.kind = OperandTransform::kFixedPoint;
+  s.fixed.int_bits = static_cast<int>(field_int(j, "int_bits", where));
+  s.fixed.frac_bits = static_cast<int>(field_int(j, "frac_bits", where));
+  try {
+    validate_fixed_point(s.fixed, where);
+  } catch (const ConfigError& e) {
+    throw TraceError(e.what());
+  }
+  return s;
+}
+
+Tensor read_trace_npy(const std::string& dir, const nlohmann::json& entry, const char* key, const std::string& where) {
+  if (!entry.contains(key) || !entry[key].is_object()) fail<TraceError>("{}.{}: missing", where, key);
+  const std::string file = field_str(entry[key], "file", where + "." + key);
+  if (file.find("..") != std::string::npos || (!file.empty() && file[0] == '/')) {
+    fail<TraceError>("{}.{}.file: '{}' leaves the trace directory", where, key, file);
+  }
+  const std::string path = (std::filesystem::path(dir) / file).string();
+  Tensor t;
+  try {
+    t = read_npy(path);
+  } catch (const DataError& e) {
+    throw TraceError(e.what());
+  }
+  if (t.dtype() != DType::kFloat32) t = t.cast(DType::kFloat32);
+  return t;
+}
+
+}  // namespace
+
+std::vector<LayerGeometry> read_trace_manifest(const std::string& dir) {
+  const nlohmann::json m = read_manifest_json(dir);
+  const std::string file = (std::filesystem::path(dir) / "manifest.json").string();
+  std::vector<LayerGeometry> out;
+  for (size_t i = 0; i < m["layers"].size(); ++i) {
+    out.push_back(geometry_from_json(m["layers"][i], fmt::format("{}: layers[{}]", file, i)));
+  }
+  return out;
+}
+
+int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& o) {
+  const nlohmann::json m = read_manifest_json(dir);
+  const std::string file = (std::filesystem::path(dir) / "manifest.json").string();
+  int images_done = 0;
+  for (size_t i = 0; i < m["layers"].size(); ++i) {
+    const nlohmann::json& e = m["layers"][i];
+    const std::string where = fmt::format("{}: layers[{}]", file, i);
+    const LayerGeometry g = geometry_from_json(e, where);
+    if (g.kind != "conv" && g.kind != "fc") continue;
+    LayerTransform t;
+    if (e.contains("transform") && e["transform"].is_object()) {
+      const auto& tj = e["transform"];
+      if (tj.contains("activations"))
+        t.activations = operand_from_json(tj["activations"], where + ".transform.activations");
+      if (tj.contains("weights")) t.weights = operand_from_json(tj["weights"], where + ".transform.weights");
+      if (tj.contains("prune_threshold") && tj["prune_threshold"].is_number())
+        t.prune_threshold = tj["prune_threshold"];
+    }
+    if (auto it = o.transforms.find(g.name); it != o.transforms.end()) {
+      if (it->second.activations.kind != OperandTransform::kNone) t.activations = it->second.activations;
+      if (it->second.weights.kind != OperandTransform::kNone) t.weights = it->second.weights;
+      t.prune_threshold = std::max(t.prune_threshold, it->second.prune_threshold);
+    }
+    const Tensor acts = read_trace_npy(dir, e, "input", where);
+    const Tensor wgts = read_trace_npy(dir, e, "weights", where);
+    const bool fc = g.kind == "fc";
+    const int64_t per_image = fc ? g.Ni : g.Ni * g.Ny * g.Nx;
+    const int64_t wcount = fc ? g.Ni * g.Nf : g.Nf * (g.Ni / g.groups) * g.Ky * g.Kx;
+    if (acts.rank() < 2 || acts.numel() % per_image != 0 || acts.dim(0) * per_image != acts.numel()) {
+      fail<TraceError>("{}: input shape {} does not match the geometry (Ni {}, Ny {}, Nx {})", where,
+                       shape_str(acts.shape()), g.Ni, g.Ny, g.Nx);
+    }
+    if (wgts.numel() != wcount) {
+      fail<TraceError>("{}: weights shape {} does not match the geometry ({} weights)", where, shape_str(wgts.shape()),
+                       wcount);
+    }
+    const int64_t n = acts.dim(0);
+    const int64_t first = std::min(o.first, n);
+    const int64_t count = o.images > 0 ? std::min(o.images, n - first) : n - first;
+    SimLayerOptions so;
+    so.first_layer = g.index == 0;
+    so.space_to_depth = o.space_to_depth;
+    so.transform = &t;
+    // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
+    so.fc_weights_in_by_out =
+        fc && (g.op == "MatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    const float* a = acts.data<float>();
+    const float* w = wgts.data<float>();
+    std::string error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(o.threads) if (count > 1 && o.threads > 1)
+    for (int64_t img = first; img < first + count; ++img) {
+      try {
+        SimLayerOptions mine = so;
+        mine.image = static_cast<int>(img);
+        run.simulate(make_sim_layer(g, a + img * per_image, w, mine));
+      } catch (const std::exception& ex) {
+#pragma omp critical(eff_sim_trace_error)
+        if (error.empty()) error = ex.what();
+      }
+    }
+    if (!error.empty()) fail<TraceError>("{}: {}", where, error);
+    images_done = static_cast<int>(count);
+    if (o.on_layer_done) o.on_layer_done();
+  }
+  return images_done;
+}
+
+// ---- (c) synthetic values ----------------------------------------------------------------------
+
+namespace {
+
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+enum class Magnitude { kUniform, kLogUniform, kHalfNormal };
+
+Magnitude magnitude_kind(const std::string& m) {
+  if (m == "uniform") return Magnitude::kUniform;
+  if (m == "log-uniform") return Magnitude::kLogUniform;
+  if (m == "half-normal") return Magnitude::kHalfNormal;
+  fail<UsageError>("--magnitude must be uniform, log-uniform or half-normal (got '{}')", m);
+}
+
+// Magnitude in [1, 2^(bits-1) - 1] (bits includes the sign bit).
+int32_t draw_magnitude(uint64_t r, Magnitude kind, int bits) {
+  const int32_t max_mag = (1 << (bits - 1)) - 1;
+  if (max_mag <= 1) return 1;
+  switch (kind) {
+    case Magnitude::kUniform:
+      return 1 + static_cast<int32_t>((r >> 20) % static_cast<uint64_t>(max_mag));
+    case Magnitude::kLogUniform: {
+      const int e = static_cast<int>((r >> 58) % static_cast<uint64_t>(bits - 1));  // msb position 0..bits-2
+      return (1 << e) | static_cast<int32_t>(r & ((uint64_t{1} << e) - 1));
+    }
+    case Magnitude::kHalfNormal: {
+      // Irwin-Hall of four uniforms approximates a normal (sd 1 after scaling); |z| * max/3.
+      const double u = (double((r >> 0) & 0xFFFF) + double((r >> 16) & 0xFFFF) + double((r >> 32) & 0xFFFF) +
+                        double((r >> 48) & 0xFFFF)) /
+                       65536.0;
+      const double z = std::fabs((u - 2.0) * 1.7320508075688772);
+      return std::clamp(static_cast<int32_t>(z * max_mag / 3.0) + 1, 1, max_mag);
+    }
+  }
+  return 1;
+}
+
+void fill_codes(std::vector<int16_t>& out, uint64_t seed, double zero_fraction, Magnitude kind, int bits, bool sign) {
+  // Fixed-size chunks, each with its own seed: the same codes for any thread count.
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t n = static_cast<int64_t>(out.size());
+  const uint64_t zero_cut = static_cast<uint64_t>(std::clamp(zero_fraction, 0.0, 1.0) * 9007199254740992.0);
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    uint64_t s = seed ^ (static_cast<uint64_t>(c0 / kChunk) * 0xD1B54A32D192ED03ull);
+    const int64_t c1 = std::min(n, c0 + kChunk);
+    for (int64_t i = c0; i < c1; ++i) {
+      // Zero test and sign from one draw (zero_cut compares bits 11..63, the sign is bit 0).
+      const uint64_t r = zero_cut == 0 && !sign ? 0 : splitmix(s);
+      if ((r >> 11) < zero_cut) {
+        out[i] = 0;
+        continue;
+      }
+      const int32_t m = draw_magnitude(splitmix(s), kind, bits);
+      out[i] = static_cast<int16_t>(sign && (r & 1) ? -m : m);
+    }
+  }
+}
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t s = a ^ (b * 0x9E3779B97F4A7C15ull);
+  return splitmix(s);
+}
+
+}  // namespace
+
+void validate_synthetic(const SyntheticSpec& s) {
+  if (!(s.zero_fraction >= 0.0 && s.zero_fraction <= 1.0)) {
+    fail<UsageError>("--zero-fraction must be in [0, 1] (got {})", s.zero_fraction);
+  }
+  if (s.act_bits < 1 || s.act_bits > 16) fail<UsageError>("--act-bits must be in [1, 16] (got {})", s.act_bits);
+  if (s.wgt_bits < 1 || s.wgt_bits > 16) fail<UsageError>("--wgt-bits must be in [1, 16] (got {})", s.wgt_bits);
+  magnitude_kind(s.magnitude);
+}
+
+SimLayer synthetic_layer(const LayerGeometry& g, const SyntheticSpec& s, int image, bool first_layer,
+                         bool space_to_depth, bool weights) {
+  validate_synthetic(s);
+  const Magnitude kind = magnitude_kind(s.magnitude);
+  const bool fc = g.kind == "fc";
+  check_layer_size(g);
+  std::vector<int16_t> acts(static_cast<size_t>(fc ? g.Ni : g.Ni * g.Ny * g.Nx));
+  std::vector<int16_t> wgts(
+      static_cast<size_t>(fc ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx));
+  const uint64_t base = mix(mix(s.seed, static_cast<uint64_t>(g.index) + 1), static_cast<uint64_t>(image) + 1);
+  fill_codes(acts, base, s.zero_fraction, kind, s.act_bits, false);
+  // Without `weights` the codes stay zero: no design reads them, and drawing FC weights would
+  // dominate the run (VGG-16: 124 M of its 138 M weights are FC).
+  if (weights) fill_codes(wgts, mix(s.seed ^ 0x5157u, static_cast<uint64_t>(g.index) + 1), 0.0, kind, s.wgt_bits, true);
+  SimLayerOptions o;
+  o.image = image;
+  o.first_layer = first_layer;
+  o.space_to_depth = space_to_depth;
+  return make_sim_layer_from_codes(g, std::move(acts), std::move(wgts), s.act_bits, s.wgt_bits, o);
+}
+
+namespace {
+
+LayerGeometry conv_geometry(int index, const std::string& name, int64_t c, int64_t h, int64_t w, int64_t filters,
+                            int64_t ky, int64_t kx, int64_t stride, int64_t pad, int64_t groups) {
+  LayerGeometry g;
+  g.index = index;
+  g.name = name;
+  g.op = "Conv";
+  g.kind = "conv";
+  g.Ni = c;
+  g.Ny = h;
+  g.Nx = w;
+  g.Nf = filters;
+  g.Ky = ky;
+  g.Kx = kx;
+  g.stride_x = g.stride_y = stride;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
+  g.groups = groups;
+  g.Oy = (h + 2 * pad - ky) / stride + 1;
+  g.Ox = (w + 2 * pad - kx) / stride + 1;
+  g.macs = g.Ox * g.Oy * g.Nf * (c / groups) * kx * ky;
+  g.params = g.Nf * (c / groups) * kx * ky + g.Nf;
+  return g;
+}
+
+LayerGeometry fc_geometry(int index, const std::string& name, int64_t in, int64_t out) {
+  LayerGeometry g;
+  g.index = index;
+  g.name = name;
+  g.op = "Gemm";
+  g.kind = "fc";
+  g.Ni = in;
+  g.Nf = out;
+  g.macs = in * out;
+  g.params = in * out + out;
+  return g;
+}
+
+}  // namespace
+
+std::vector<LayerGeometry> network_preset(const std::string& name) {
+  std::vector<LayerGeometry> net;
+  if (name == "vgg16" || name == "vgg16-conv") {
+    const int64_t widths[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512};
+    int64_t c = 3, hw = 224;
+    int block = 1, pos = 1;
+    for (int64_t f : widths) {
+      if (f == 0) {
+        hw /= 2;
+        ++block;
+        pos = 1;
+        continue;
+      }
+      net.push_back(conv_geometry(static_cast<int>(net.size()), fmt::format("conv{}_{}", block, pos++), c, hw, hw, f, 3,
+                                  3, 1, 1, 1));
+      c = f;
+    }
+    if (name == "vgg16") {
+      net.push_back(fc_geometry(static_cast<int>(net.size()), "fc6", 512 * 7 * 7, 4096));
+      net.push_back(fc_geometry(static_cast<int>(net.size()), "fc7", 4096, 4096));
+      net.push_back(fc_geometry(static_cast<int>(net.size()), "fc8", 4096, 1000));
+    }
+  }
+  return net;
+}
+
+std::vector<LayerGeometry> network_from_yaml(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail<ConfigError>("{}: line {}: {}", file, e.mark.line + 1, e.msg);
+  }
+  if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence()) {
+    fail<ConfigError>("{}: expected a mapping with a 'layers' list", file);
+  }
+  for (const auto& kv : root) {
+    if (kv.first.as<std::string>() != "layers")
+      fail<ConfigError>("{}: {}: unknown key", file, kv.first.as<std::string>());
+  }
+  std::vector<LayerGeometry> net;
+  const YAML::Node layers = root["layers"];
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string where = fmt::format("{}: layers[{}]", file, i);
+    const YAML::Node n = layers[i];
+    if (!n.IsMap()) fail<ConfigError>("{}: must be a mapping", where);
+    auto integer = [&](const char* key, int64_t def, bool required) -> int64_t {
+      if (!n[key]) {
+        if (required) fail<ConfigError>("{}.{}: required", where, key);
+        return def;
+      }
+      try {
+        const int64_t v = n[key].as<int64_t>();
+        if (v < 0 || v > (int64_t{1} << 24)) fail<ConfigError>("{}.{}: {} is out of range", where, key, v);
+        return v;
+      } catch (const YAML::Exception&) {
+        fail<ConfigError>("{}.{}: not an integer", where, key);
+      }
+    };
+    const std::string type = n["type"] ? n["type"].as<std::string>() : "";
+    const std::string name = n["name"] ? n["name"].as<std::string>() : fmt::format("layer{}", i);
+    std::vector<std::string> allowed;
+    if (type == "conv") {
+      allowed = {"name", "type", "channels", "height", "width", "filters", "kernel", "stride", "pad", "groups"};
+    } else if (type == "fc") {
+      allowed = {"name", "type", "inputs", "outputs"};
+    } else {
+      fail<ConfigError>("{}.type: must be conv or fc", where);
+    }
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        fail<ConfigError>("{}.{}: unknown key", where, key);
+      }
+    }
+    LayerGeometry g;
+    if (type == "conv") {
+      const int64_t c = integer("channels", 0, true), h = integer("height", 0, true), w = integer("width", h, false);
+      const int64_t f = integer("filters", 0, true), k = integer("kernel", 1, false), s = integer("stride", 1, false);
+      const int64_t p = integer("pad", 0, false), gr = integer("groups", 1, false);
+      if (c < 1 || h < 1 || w < 1 || f < 1 || k < 1 || s < 1 || gr < 1) {
+        fail<ConfigError>("{}: channels, height, width, filters, kernel, stride and groups must be positive", where);
+      }
+      if (c % gr != 0 || f % gr != 0)
+        fail<ConfigError>("{}.groups: {} does not divide channels and filters", where, gr);
+      if (h + 2 * p < k || w + 2 * p < k) fail<ConfigError>("{}.kernel: {} is larger than the padded input", where, k);
+      g = conv_geometry(static_cast<int>(i), name, c, h, w, f, k, k, s, p, gr);
+    } else {
+      const int64_t in = integer("inputs", 0, true), out = integer("outputs", 0, true);
+      if (in < 1 || out < 1) fail<ConfigError>("{}: inputs and outputs must be positive", where);
+      g = fc_geometry(static_cast<int>(i), name, in, out);
+    }
+    net.push_back(g);
+  }
+  return net;
+}
+
+void simulate_synthetic(const std::vector<LayerGeometry>& net, const SyntheticSpec& s, int images, SimRun& run,
+                        int threads, bool space_to_depth, const std::function<void()>& on_layer_done) {
+  validate_synthetic(s);
+  const int64_t jobs = static_cast<int64_t>(net.size()) * images;
+  const bool weights = run.needs_weights();
+  // Biggest layers first so the threads finish together (results do not depend on the order).
+  std::vector<size_t> order(net.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto work = [&](size_t i) { return net[i].macs + (weights ? net[i].params : 0); };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return work(a) > work(b); });
+  std::string error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && jobs > 1)
+  for (int64_t j = 0; j < jobs; ++j) {
+    const size_t li = order[static_cast<size_t>(j % static_cast<int64_t>(net.size()))];
+    const int img = static_cast<int>(j / static_cast<int64_t>(net.size()));
+    try {
+      if (net[li].kind == "conv" || net[li].kind == "fc") {
+        run.simulate(synthetic_layer(net[li], s, img, li == 0, space_to_depth, weights));
+      }
+      if (on_layer_done) {
+#pragma omp critical(eff_sim_progress)
+        on_layer_done();
+      }
+    } catch (const std::exception& ex) {
+#pragma omp critical(eff_sim_synth_error)
+      if (error.empty()) error = ex.what();
+    }
+  }
+  if (!error.empty()) throw Error(error);
+}
+
+}  // namespace eff::sim

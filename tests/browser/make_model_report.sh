@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# A "report maker" for run_browser_test.sh: the combined report of a shipped model, built the way
+# a user builds it (profile --out, simulate --out, report), with the charts the report design
+# promises: profile = Figure-4 stacked zeros, 3 bars (precision, effectual bits, ...), 1 line,
+# 1 roofline; simulation = network speedup, per-layer speedup, potential, utilisation.
+#   make_model_report.sh BIN SOURCE_DIR OUT.html EXPECTED.txt
+set -euo pipefail
+bin=$1 src=$2 out=$3 expected=$4
+work=$(mktemp -d "${TMPDIR:-/tmp}/eff-model-report.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+model=$src/models/lenet5.onnx
+"$bin" profile "$model" --data fashion-mnist:test --images 8 --out "$work/profile" > /dev/null
+"$bin" simulate "$model" --data fashion-mnist:test --images 2 --designs all --out "$work/sim" > /dev/null
+"$bin" report --profile "$work/profile/profile.json" --simulation "$work/sim/results.json" --out "$out" > /dev/null
+printf 'bar 8\nline 1\nroofline 1\nstacked-bar 1\n' > "$expected"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `effectual simulate` as users meet it: the live, trace and synthetic forms, the output files,
+# and bad configuration / traces answered by one line naming the file and field.
+# Usage: simulate_cli_tests.sh BIN SOURCE_DIR
+set -u
+bin=$1
+src=$2
+model=$src/models/lenet5.onnx
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+expect_ok() {
+  if "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null; then ok; else ko "effectual $* failed: $(head -c 300 "$tmp/err")"; fi
+}
+expect_error() {
+  local code=$1 pattern=$2
+  shift 3
+  "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+  local rc=$? lines
+  lines=$(wc -l < "$tmp/err")
+  if [ "$rc" -ne "$code" ]; then
+    ko "effectual $* exited $rc, expected $code: $(head -c 300 "$tmp/err")"
+  elif [ "$lines" -ne 1 ]; then
+    ko "effectual $* printed $lines stderr lines: $(head -c 300 "$tmp/err")"
+  elif ! grep -q -E -- "$pattern" "$tmp/err"; then
+    ko "effectual $*: stderr '$(cat "$tmp/err")' does not match /$pattern/"
+  else
+    ok
+  fi
+}
+json_ok() { /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2> /dev/null; }
+
+# Registry and parameters.
+expect_ok simulate --list-designs
+for d in dadiannao cnvlutin stripes dstripes tartan loom pragmatic; do
+  if grep -q "^$d " "$tmp/out"; then ok; else ko "--list-designs lacks $d"; fi
+done
+expect_ok simulate --describe pragmatic
+if grep -qi "first_stage" "$tmp/out"; then ok; else ko "--describe pragmatic lacks its two-stage shifting parameter"; fi
+
+# Live capture: every design, JSON on stdout, files with --out.
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs all --json
+if json_ok "$tmp/out"; then ok; else ko "simulate --json is not JSON"; fi
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs dadiannao,stripes --out "$tmp/sim"
+for f in results.json layers.csv totals.csv report.html; do
+  if [ -s "$tmp/sim/$f" ]; then ok; else ko "simulate --out did not write $f"; fi
+done
+# DaDianNao against itself is exactly 1x.
+if grep -E -q '^dadiannao +16-16-16 +1\.00x +1\.00x +1\.00x' "$tmp/out"; then ok; else ko "dadiannao row is not 1.00x: $(grep dadiannao "$tmp/out")"; fi
+
+# The same values through a trace directory give the same cycles as the live run.
+expect_ok trace "$model" --data fashion-mnist:test --images 2 --out "$tmp/trace"
+expect_ok simulate --traces "$tmp/trace" --designs dadiannao,stripes --out "$tmp/sim2"
+if cmp -s <(cut -d, -f1-8 "$tmp/sim/totals.csv") <(cut -d, -f1-8 "$tmp/sim2/totals.csv"); then
+  ok
+else
+  ko "trace and live runs disagree: $(diff <(cat "$tmp/sim/totals.csv") <(cat "$tmp/sim2/totals.csv") | head -5)"
+fi
+
+# Shape-only mode is deterministic for a seed.
+expect_ok simulate "$model" --synthetic --designs stripes --seed 7 --json
+cp "$tmp/out" "$tmp/syn1"
+expect_ok simulate --synthetic --network "$model" --designs stripes --seed 7 --json --threads 1
+if cmp -s "$tmp/syn1" "$tmp/out"; then ok; else ko "synthetic runs differ across thread counts"; fi
+
+# --check-values recomputes outputs from the scheduled values.
+expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs dadiannao,stripes,pragmatic --check-values
+
+# Bad input.
+printf 'version: 1\ndesigns:\n  - design: stripes\n    lanez: 4\n' > "$tmp/bad.yaml"
+expect_error 7 "bad.yaml.*lanez" -- simulate "$model" --data fashion-mnist:test --images 1 --config "$tmp/bad.yaml"
+expect_error 2 "nosuchdesign" -- simulate "$model" --data fashion-mnist:test --images 1 --designs nosuchdesign
+cp -r "$tmp/trace" "$tmp/broken"
+first_input=$(ls "$tmp"/broken/layers/*/input.npy | head -1)
+head -c 100 "$first_input" > "$first_input.cut" && mv "$first_input.cut" "$first_input"
+expect_error 8 "input.npy" -- simulate --traces "$tmp/broken" --designs stripes
+rm "$tmp/broken/manifest.json"
+expect_error 8 "manifest.json" -- simulate --traces "$tmp/broken" --designs stripes
+
+echo "simulate CLI tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
