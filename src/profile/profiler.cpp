@@ -155,7 +155,9 @@ void Profiler::on_layer(const LayerInfo& layer, const Tensor& activations, const
   }
   if (!p.seen) first_sight(p, layer, af, weights, output);
   const LayerGeometry& g = p.geo;
-  const auto [images, per_image] = split_images(af);
+  // Plain variables, not a structured binding: OpenMP regions below capture them (clang 14).
+  const std::pair<int64_t, int64_t> split = split_images(af);
+  const int64_t images = split.first, per_image = split.second;
   const bool fc = g.kind == "fc";
   const int64_t rows = fc && g.Ni > 0 ? per_image / g.Ni : 0;
   const int64_t expect = fc ? rows * g.Ni : g.Ni * g.Ny * g.Nx;

@@ -146,7 +146,7 @@ void ValueCounters::merge(const ValueCounters& o) {
 namespace {
 
 // Round half away from zero without a libm call; exact for |y| < 2^23 (the caller clamps).
-inline int32_t round_away(float y) {
+[[maybe_unused]] inline int32_t round_away(float y) {
   int32_t t = static_cast<int32_t>(y);
   const float rest = y - static_cast<float>(t);
   t += (rest >= 0.5f ? 1 : 0) - (rest <= -0.5f ? 1 : 0);
