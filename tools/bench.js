@@ -15,7 +15,7 @@ const opt = (name, dflt) => {
 };
 const bin = opt('--bin', 'build/effectual');
 const out = opt('--out', 'bench/RESULTS.md');
-const rounds = Number(opt('--rounds', '5'));
+const rounds = Number(opt('--rounds', '9'));
 const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
