@@ -8,29 +8,8 @@ bin=$1
 src=$2
 model=$src/models/lenet5.onnx
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_error CODE PATTERN -- ARGS...: exit code CODE, one stderr line matching PATTERN.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 3
-  "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    ko "effectual $* exited $rc, expected $code: $(head -c 300 "$tmp/err")"
-  elif [ "$(wc -l < "$tmp/err")" -ne 1 ]; then
-    ko "effectual $* printed $(wc -l < "$tmp/err") stderr lines: $(head -c 300 "$tmp/err")"
-  elif ! grep -q -E -- "$pattern" "$tmp/err"; then
-    ko "effectual $*: stderr '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok
-  fi
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 have_data=1
 if [ ! -e /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] && [ -z "${EFFECTUAL_FASHION_MNIST_DIR:-}" ]; then
@@ -96,5 +75,4 @@ expect_error 2 "--first" -- profile "$model" --input "$input" --first 1000
 expect_error 6 "nope.npy" -- profile "$model" --input "$tmp/nope.npy"
 expect_error 2 "" -- profile "$model"
 
-echo "profile CLI tests: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "profile CLI tests"

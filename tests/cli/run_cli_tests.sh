@@ -7,36 +7,8 @@ bin=$1
 src=$2
 bad=$src/tests/fixtures/bad
 model=$src/models/lenet5.onnx
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_error CODE PATTERN -- ARGS...: exit code CODE, one stderr line matching PATTERN, empty stdout.
-expect_error() {
-  local code=$1 pattern=$2
-  shift 3
-  "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
-  local rc=$?
-  local lines
-  lines=$(wc -l < "$tmp/err")
-  if [ "$rc" -ne "$code" ]; then
-    ko "effectual $* exited $rc, expected $code: $(head -c 300 "$tmp/err")"
-  elif [ "$lines" -ne 1 ]; then
-    ko "effectual $* printed $lines stderr lines: $(head -c 300 "$tmp/err")"
-  elif ! grep -q -E -- "$pattern" "$tmp/err"; then
-    ko "effectual $*: stderr '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok
-  fi
-}
-
-# expect_ok ARGS...: exit 0.
-expect_ok() {
-  if "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null; then ok; else ko "effectual $* failed: $(head -c 300 "$tmp/err")"; fi
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # --- bad input ---------------------------------------------------------------------------------
 expect_error 3 "no/such/model.onnx" -- info no/such/model.onnx
@@ -86,5 +58,4 @@ if ls "$tmp"/trace | grep -q '\.tmp\.'; then ko "trace left temporary files"; el
 # Every command answers --help.
 for c in info run bench eval trace; do expect_ok "$c" --help; done
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli

@@ -6,31 +6,8 @@ set -u
 bin=$1
 src=$2
 model=$src/models/lenet5.onnx
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
-expect_ok() {
-  if "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null; then ok; else ko "effectual $* failed: $(head -c 300 "$tmp/err")"; fi
-}
-expect_error() {
-  local code=$1 pattern=$2
-  shift 3
-  "$bin" "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
-  local rc=$? lines
-  lines=$(wc -l < "$tmp/err")
-  if [ "$rc" -ne "$code" ]; then
-    ko "effectual $* exited $rc, expected $code: $(head -c 300 "$tmp/err")"
-  elif [ "$lines" -ne 1 ]; then
-    ko "effectual $* printed $lines stderr lines: $(head -c 300 "$tmp/err")"
-  elif ! grep -q -E -- "$pattern" "$tmp/err"; then
-    ko "effectual $*: stderr '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok
-  fi
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 json_ok() { /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2> /dev/null; }
 
 # Registry and parameters.
@@ -54,7 +31,7 @@ if grep -E -q '^dadiannao +16-16-16 +1\.00x +1\.00x +1\.00x' "$tmp/out"; then ok
 # The same values through a trace directory give the same cycles as the live run.
 expect_ok trace "$model" --data fashion-mnist:test --images 2 --out "$tmp/trace"
 expect_ok simulate --traces "$tmp/trace" --designs dadiannao,stripes --out "$tmp/sim2"
-if cmp -s <(cut -d, -f1-8 "$tmp/sim/totals.csv") <(cut -d, -f1-8 "$tmp/sim2/totals.csv"); then
+if [ -s "$tmp/sim2/totals.csv" ] && cmp -s <(cut -d, -f1-8 "$tmp/sim/totals.csv") <(cut -d, -f1-8 "$tmp/sim2/totals.csv"); then
   ok
 else
   ko "trace and live runs disagree: $(diff <(cat "$tmp/sim/totals.csv") <(cat "$tmp/sim2/totals.csv") | head -5)"
@@ -64,7 +41,7 @@ fi
 expect_ok simulate "$model" --synthetic --designs stripes --seed 7 --json
 cp "$tmp/out" "$tmp/syn1"
 expect_ok simulate --synthetic --network "$model" --designs stripes --seed 7 --json --threads 1
-if cmp -s "$tmp/syn1" "$tmp/out"; then ok; else ko "synthetic runs differ across thread counts"; fi
+if [ -s "$tmp/syn1" ] && cmp -s "$tmp/syn1" "$tmp/out"; then ok; else ko "synthetic runs differ across thread counts"; fi
 
 # --check-values recomputes outputs from the scheduled values.
 expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs dadiannao,stripes,pragmatic --check-values
@@ -80,5 +57,4 @@ expect_error 8 "input.npy" -- simulate --traces "$tmp/broken" --designs stripes
 rm "$tmp/broken/manifest.json"
 expect_error 8 "manifest.json" -- simulate --traces "$tmp/broken" --designs stripes
 
-echo "simulate CLI tests: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "simulate CLI tests"
