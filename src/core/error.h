@@ -70,8 +70,8 @@ template <class E = Error, class... Args>
 }
 
 // For our own invariants only, never for input.
-#define EFF_ASSERT(cond)                                                                       \
-  do {                                                                                         \
+#define EFF_ASSERT(cond)                                                                                 \
+  do {                                                                                                   \
     if (!(cond)) ::eff::fail("internal error: {}:{}: assertion '{}' failed", __FILE__, __LINE__, #cond); \
   } while (0)
 

@@ -7,14 +7,18 @@
 
 namespace eff {
 
-bool Progress::enabled() { return isatty(STDERR_FILENO) && std::getenv("EFFECTUAL_NO_PROGRESS") == nullptr; }
+bool Progress::enabled() {
+  return isatty(STDERR_FILENO) && std::getenv("EFFECTUAL_NO_PROGRESS") == nullptr;
+}
 
 Progress::Progress(std::string label, int64_t total)
     : label_(std::move(label)), total_(total), on_(enabled()), start_(std::chrono::steady_clock::now()) {
   last_draw_ = start_;
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::advance(int64_t n) {
   done_ += n;

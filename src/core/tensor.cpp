@@ -12,35 +12,57 @@ namespace {
 std::atomic<size_t> g_max_tensor_bytes{size_t{8} << 30};  // 8 GiB
 }
 
-size_t max_tensor_bytes() { return g_max_tensor_bytes.load(); }
-void set_max_tensor_bytes(size_t bytes) { g_max_tensor_bytes.store(bytes); }
+size_t max_tensor_bytes() {
+  return g_max_tensor_bytes.load();
+}
+void set_max_tensor_bytes(size_t bytes) {
+  g_max_tensor_bytes.store(bytes);
+}
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::kFloat32: return 4;
-    case DType::kFloat16: return 2;
-    case DType::kFloat64: return 8;
-    case DType::kInt64: return 8;
-    case DType::kInt32: return 4;
-    case DType::kInt16: return 2;
-    case DType::kInt8: return 1;
-    case DType::kUInt8: return 1;
-    case DType::kBool: return 1;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat16:
+      return 2;
+    case DType::kFloat64:
+      return 8;
+    case DType::kInt64:
+      return 8;
+    case DType::kInt32:
+      return 4;
+    case DType::kInt16:
+      return 2;
+    case DType::kInt8:
+      return 1;
+    case DType::kUInt8:
+      return 1;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
-    case DType::kFloat64: return "float64";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kInt16: return "int16";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kBool: return "bool";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt16:
+      return "int16";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -99,15 +121,24 @@ void Tensor::check_type(DType want) const {
 double Tensor::get_f64(int64_t i) const {
   const std::byte* p = storage_.get();
   switch (dtype_) {
-    case DType::kFloat32: return reinterpret_cast<const float*>(p)[i];
-    case DType::kFloat16: return half_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
-    case DType::kFloat64: return reinterpret_cast<const double*>(p)[i];
-    case DType::kInt64: return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
-    case DType::kInt32: return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::kInt16: return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::kInt8: return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(p)[i];
-    case DType::kBool: return reinterpret_cast<const uint8_t*>(p)[i] ? 1.0 : 0.0;
+    case DType::kFloat32:
+      return reinterpret_cast<const float*>(p)[i];
+    case DType::kFloat16:
+      return half_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+    case DType::kFloat64:
+      return reinterpret_cast<const double*>(p)[i];
+    case DType::kInt64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
+    case DType::kInt32:
+      return reinterpret_cast<const int32_t*>(p)[i];
+    case DType::kInt16:
+      return reinterpret_cast<const int16_t*>(p)[i];
+    case DType::kInt8:
+      return reinterpret_cast<const int8_t*>(p)[i];
+    case DType::kUInt8:
+      return reinterpret_cast<const uint8_t*>(p)[i];
+    case DType::kBool:
+      return reinterpret_cast<const uint8_t*>(p)[i] ? 1.0 : 0.0;
   }
   return 0;
 }
@@ -115,12 +146,18 @@ double Tensor::get_f64(int64_t i) const {
 int64_t Tensor::get_i64(int64_t i) const {
   const std::byte* p = storage_.get();
   switch (dtype_) {
-    case DType::kInt64: return reinterpret_cast<const int64_t*>(p)[i];
-    case DType::kInt32: return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::kInt16: return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::kInt8: return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(p)[i];
-    case DType::kBool: return reinterpret_cast<const uint8_t*>(p)[i] ? 1 : 0;
+    case DType::kInt64:
+      return reinterpret_cast<const int64_t*>(p)[i];
+    case DType::kInt32:
+      return reinterpret_cast<const int32_t*>(p)[i];
+    case DType::kInt16:
+      return reinterpret_cast<const int16_t*>(p)[i];
+    case DType::kInt8:
+      return reinterpret_cast<const int8_t*>(p)[i];
+    case DType::kUInt8:
+      return reinterpret_cast<const uint8_t*>(p)[i];
+    case DType::kBool:
+      return reinterpret_cast<const uint8_t*>(p)[i] ? 1 : 0;
     default: {
       double v = get_f64(i);
       if (!std::isfinite(v)) return 0;
@@ -173,13 +210,27 @@ Tensor Tensor::cast(DType to) const {
   Tensor t(to, shape_);
   const int64_t n = numel_;
   switch (to) {
-    case DType::kFloat32: convert_into(*this, t.data<float>()); break;
-    case DType::kFloat64: convert_into(*this, t.data<double>()); break;
-    case DType::kInt64: convert_into(*this, t.data<int64_t>()); break;
-    case DType::kInt32: convert_into(*this, t.data<int32_t>()); break;
-    case DType::kInt16: convert_into(*this, t.data<int16_t>()); break;
-    case DType::kInt8: convert_into(*this, t.data<int8_t>()); break;
-    case DType::kUInt8: convert_into(*this, t.data<uint8_t>()); break;
+    case DType::kFloat32:
+      convert_into(*this, t.data<float>());
+      break;
+    case DType::kFloat64:
+      convert_into(*this, t.data<double>());
+      break;
+    case DType::kInt64:
+      convert_into(*this, t.data<int64_t>());
+      break;
+    case DType::kInt32:
+      convert_into(*this, t.data<int32_t>());
+      break;
+    case DType::kInt16:
+      convert_into(*this, t.data<int16_t>());
+      break;
+    case DType::kInt8:
+      convert_into(*this, t.data<int8_t>());
+      break;
+    case DType::kUInt8:
+      convert_into(*this, t.data<uint8_t>());
+      break;
     case DType::kFloat16: {
       auto* d = reinterpret_cast<uint16_t*>(t.raw());
       for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(static_cast<float>(get_f64(i)));
@@ -228,7 +279,7 @@ uint16_t float_to_half(float f) {
   const uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) return sign | (absx > 0x7f800000u ? 0x7e00u : 0x7c00u);
   if (absx >= 0x477ff000u) return sign | 0x7c00u;  // rounds to inf
-  if (absx < 0x38800000u) {                         // subnormal or zero in half
+  if (absx < 0x38800000u) {                        // subnormal or zero in half
     float a;
     std::memcpy(&a, &absx, 4);
     // Round to nearest even in units of 2^-24.

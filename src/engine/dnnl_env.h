@@ -17,12 +17,24 @@ inline dnnl::memory::desc plain_f32_desc(const Shape& shape) {
   dnnl::memory::dims dims(shape.begin(), shape.end());
   dnnl::memory::format_tag tag;
   switch (shape.size()) {
-    case 1: tag = dnnl::memory::format_tag::a; break;
-    case 2: tag = dnnl::memory::format_tag::ab; break;
-    case 3: tag = dnnl::memory::format_tag::abc; break;
-    case 4: tag = dnnl::memory::format_tag::abcd; break;
-    case 5: tag = dnnl::memory::format_tag::abcde; break;
-    default: tag = dnnl::memory::format_tag::undef; break;
+    case 1:
+      tag = dnnl::memory::format_tag::a;
+      break;
+    case 2:
+      tag = dnnl::memory::format_tag::ab;
+      break;
+    case 3:
+      tag = dnnl::memory::format_tag::abc;
+      break;
+    case 4:
+      tag = dnnl::memory::format_tag::abcd;
+      break;
+    case 5:
+      tag = dnnl::memory::format_tag::abcde;
+      break;
+    default:
+      tag = dnnl::memory::format_tag::undef;
+      break;
   }
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, tag);
 }

@@ -16,9 +16,8 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k) {
   std::iota(idx.begin(), idx.end(), 0);
   std::vector<float> v = scores.to_f32_vector();
   const float* r = v.data() + row * c;
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
-    return r[a] > r[b] || (r[a] == r[b] && a < b);
-  });
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int64_t a, int64_t b) { return r[a] > r[b] || (r[a] == r[b] && a < b); });
   idx.resize(static_cast<size_t>(k));
   return idx;
 }

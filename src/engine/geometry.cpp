@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <array>
-
 #include <nlohmann/json.hpp>
 
 namespace eff {
 
-LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& act, const Shape& wgt,
-                             const Shape& out) {
+LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& act, const Shape& wgt, const Shape& out) {
   const Node& n = g.nodes[l.node];
   LayerGeometry r;
   r.index = l.index;

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "engine/executor.h"
 
@@ -16,8 +15,8 @@ namespace eff {
 struct LayerGeometry {
   int index = 0;
   std::string name;
-  std::string op;        // ONNX op
-  std::string kind;      // "conv", "fc", "deconv"
+  std::string op;    // ONNX op
+  std::string kind;  // "conv", "fc", "deconv"
   std::vector<std::string> origin;
   int64_t batch = 1;
   int64_t Nx = 1, Ny = 1, Ni = 1;  // input width, height, channels
@@ -33,8 +32,7 @@ struct LayerGeometry {
 };
 
 // Geometry from a layer and the shapes it actually saw (input activations, weights, output).
-LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& act, const Shape& wgt,
-                             const Shape& out);
+LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& act, const Shape& wgt, const Shape& out);
 
 // Runs one inference on zeros of `input_shape` to observe shapes; returns every layer's geometry.
 std::vector<LayerGeometry> model_geometry(Executor& ex, const Shape& input_shape);

@@ -2,9 +2,8 @@
 
 #include <cmath>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace eff {
 
@@ -76,9 +75,10 @@ OperandSpec parse_operand(const json& v, const std::string& file, const std::str
     } else if (m == "none" || m == "fp32") {
       s.kind = OperandTransform::kNone;
     } else {
-      fail<ConfigError>("{}: {}: unknown mode \"{}\" (use \"uniform8\", \"none\" or an object with int_bits and "
-                        "frac_bits)",
-                        file, path, m);
+      fail<ConfigError>(
+          "{}: {}: unknown mode \"{}\" (use \"uniform8\", \"none\" or an object with int_bits and "
+          "frac_bits)",
+          file, path, m);
     }
     return s;
   }

@@ -1,8 +1,8 @@
 #include "graph/ir.h"
 
-#include <unordered_map>
-
 #include <fmt/format.h>
+
+#include <unordered_map>
 
 namespace eff {
 
@@ -77,7 +77,9 @@ const Node* Graph::find_node(const std::string& name) const {
   return nullptr;
 }
 
-std::string Graph::where(const Node& n) const { return fmt::format("{}: node '{}' ({})", source, n.name, n.op); }
+std::string Graph::where(const Node& n) const {
+  return fmt::format("{}: node '{}' ({})", source, n.name, n.op);
+}
 
 void Graph::compact() {
   std::vector<char> used(values.size(), 0);

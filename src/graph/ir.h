@@ -37,7 +37,7 @@ struct Value {
   Shape shape;
   bool has_shape = false;
   std::vector<std::string> dim_names;  // symbolic names of dynamic dims ("batch"), "" otherwise
-  std::optional<Tensor> constant;       // initializers and folded constants
+  std::optional<Tensor> constant;      // initializers and folded constants
 };
 
 struct Node {
@@ -66,8 +66,8 @@ class Graph {
   int64_t opset = 0;
   std::string producer;  // producer_name + version from the model
   std::vector<Value> values;
-  std::vector<Node> nodes;  // topological order
-  std::vector<ValueId> inputs;   // graph inputs that are not initializers
+  std::vector<Node> nodes;      // topological order
+  std::vector<ValueId> inputs;  // graph inputs that are not initializers
   std::vector<ValueId> outputs;
 
   ValueId add_value(const std::string& name);

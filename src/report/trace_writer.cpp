@@ -1,9 +1,9 @@
 #include "report/trace_writer.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 #include "core/fs.h"
 #include "data/npy.h"
@@ -41,9 +41,12 @@ Tensor concat_batches(const std::vector<Tensor>& parts) {
 namespace {
 json operand_json(const OperandSpec& s) {
   switch (s.kind) {
-    case OperandTransform::kNone: return nullptr;
-    case OperandTransform::kUniform8: return "uniform8";
-    case OperandTransform::kFixedPoint: return json{{"int_bits", s.fixed.int_bits}, {"frac_bits", s.fixed.frac_bits}};
+    case OperandTransform::kNone:
+      return nullptr;
+    case OperandTransform::kUniform8:
+      return "uniform8";
+    case OperandTransform::kFixedPoint:
+      return json{{"int_bits", s.fixed.int_bits}, {"frac_bits", s.fixed.frac_bits}};
   }
   return nullptr;
 }

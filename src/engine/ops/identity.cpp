@@ -10,6 +10,8 @@ class IdentityKernel final : public Kernel {
 };
 }  // namespace
 
-std::unique_ptr<Kernel> make_identity(const Node&, const Graph&) { return std::make_unique<IdentityKernel>(); }
+std::unique_ptr<Kernel> make_identity(const Node&, const Graph&) {
+  return std::make_unique<IdentityKernel>();
+}
 
 }  // namespace eff

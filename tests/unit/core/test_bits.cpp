@@ -44,8 +44,8 @@ TEST(Bits, BoothRecodingOfRunsOfOnes) {
 TEST(Bits, NafWeightOfKnownValues) {
   EXPECT_EQ(naf_weight(0), 0);
   EXPECT_EQ(naf_weight(1), 1);
-  EXPECT_EQ(naf_weight(3), 2);   // 4 - 1
-  EXPECT_EQ(naf_weight(7), 2);   // 8 - 1
+  EXPECT_EQ(naf_weight(3), 2);       // 4 - 1
+  EXPECT_EQ(naf_weight(7), 2);       // 8 - 1
   EXPECT_EQ(naf_weight(0b1011), 3);  // 16 - 4 - 1
 }
 
