@@ -10,7 +10,7 @@ if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libonnx-testdata clang libclang-rt-14-dev chromium)
 fi
 if [ "$level" = bench ]; then
-  pkgs+=(nodejs npm)
+  pkgs+=(nodejs npm python3-torch python3-onnx)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -166,7 +166,9 @@ void run_simulate(SimulateFlags& f) {
   if (!f.config.empty()) notes["config"] = f.config;
   sim::SimResults r = run.results();
   r.notes = notes;
-  const nlohmann::json j = sim::to_json(r);
+  // The JSON document holds every record (images x layers x designs): built only when written.
+  const bool want_json = !f.out.empty() || !f.html.empty() || f.common.json;
+  const nlohmann::json j = want_json ? sim::to_json(r) : nlohmann::json();
   if (!f.out.empty()) {
     make_dirs(f.out);
     write_file_atomic((std::filesystem::path(f.out) / "results.json").string(), j.dump(2) + "\n");

@@ -1,4 +1,5 @@
-// Dense tensors: a dtype, a shape and shared, 64-byte aligned storage.
+// Dense tensors: a dtype, a shape and shared storage (64-byte aligned when allocated here; large
+// model weights share the parsed file's bytes, 16-byte aligned).
 // Views (reshape) share storage; clone() copies.
 #pragma once
 
@@ -68,7 +69,8 @@ class Tensor {
   Tensor() = default;
   // Allocates zero-initialised storage. Throws ShapeError past max_tensor_bytes().
   Tensor(DType dtype, Shape shape);
-  // Takes a buffer the caller allocated with aligned_alloc_bytes() (used by the buffer pool).
+  // Shares storage of at least `capacity` bytes: a buffer from aligned_alloc_bytes() (the buffer
+  // pool), or bytes another owner keeps alive (model weights shared with the parsed file).
   Tensor(DType dtype, Shape shape, std::shared_ptr<std::byte[]> storage, size_t capacity);
 
   template <class T>

@@ -253,7 +253,7 @@ size_t npy_data_offset(std::string_view head, const std::string& name) {
 
 // Parses the header in `prefix` (the first data_offset bytes) and checks the data size the
 // shape implies against `file_bytes`, all before any allocation.
-NpyLayout parse_layout(std::string_view prefix, size_t file_bytes, const std::string& name) {
+NpyLayout parse_layout(std::string_view prefix, size_t file_bytes, const std::string& name, bool whole = true) {
   NpyLayout out;
   out.data_offset = npy_data_offset(prefix, name);
   if (out.data_offset > file_bytes) {
@@ -282,7 +282,7 @@ NpyLayout parse_layout(std::string_view prefix, size_t file_bytes, const std::st
     fail<DataError>("{}: {} unexpected bytes after the data of shape {} ({})", name, present - bytes,
                     shape_str(out.shape), dtype_name(out.dtype));
   }
-  if (bytes > max_tensor_bytes()) {
+  if (whole && bytes > max_tensor_bytes()) {
     fail<DataError>("{}: shape {} of {} is {} bytes, more than the {} byte tensor limit", name, shape_str(out.shape),
                     dtype_name(out.dtype), bytes, max_tensor_bytes());
   }
@@ -305,7 +305,7 @@ void fix_up_data(Tensor& t, bool big_endian) {
 
 class PosixFile {
  public:
-  explicit PosixFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  explicit PosixFile(int fd) : fd_(fd) {}
   PosixFile(const PosixFile&) = delete;
   PosixFile& operator=(const PosixFile&) = delete;
   ~PosixFile() {
@@ -343,33 +343,104 @@ Tensor parse_npy(std::string_view bytes, const std::string& name) {
   return t;
 }
 
-Tensor read_npy(const std::string& path) {
-  PosixFile f(path);
-  if (f.fd() < 0) {
+namespace {
+
+int open_regular(const std::string& path, struct stat& st) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) fail<DataError>("{}: no such file", path);
     fail<DataError>("{}: cannot open: {}", path, std::strerror(errno));
   }
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail<DataError>("{}: cannot stat: {}", path, std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    fail<DataError>("{}: is a directory, not a .npy file", path);
+  }
+  return fd;
+}
+
+NpyLayout read_layout(int fd, size_t file_bytes, const std::string& path, bool whole) {
+  std::string prefix(std::min(file_bytes, kPreludeV2), '\0');
+  prefix.resize(read_at(fd, prefix.data(), prefix.size(), 0, path));
+  const size_t offset = npy_data_offset(prefix, path);
+  prefix.resize(std::min(offset, file_bytes));
+  prefix.resize(read_at(fd, prefix.data(), prefix.size(), 0, path));
+  return parse_layout(prefix, file_bytes, path, whole);
+}
+
+}  // namespace
+
+Tensor read_npy(const std::string& path) {
   struct stat st {};
-  if (::fstat(f.fd(), &st) != 0) fail<DataError>("{}: cannot stat: {}", path, std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) fail<DataError>("{}: is a directory, not a .npy file", path);
+  PosixFile f(open_regular(path, st));
   if (!S_ISREG(st.st_mode)) {
     // Pipes and devices have no size to check the header against: read them whole, bounded.
     return parse_npy(read_file(path, max_tensor_bytes() + kMaxHeaderBytes + kPreludeV2), path);
   }
-  const size_t file_bytes = static_cast<size_t>(st.st_size);
-
-  std::string prefix(std::min(file_bytes, kPreludeV2), '\0');
-  prefix.resize(read_at(f.fd(), prefix.data(), prefix.size(), 0, path));
-  const size_t offset = npy_data_offset(prefix, path);
-  prefix.resize(std::min(offset, file_bytes));
-  prefix.resize(read_at(f.fd(), prefix.data(), prefix.size(), 0, path));
-  NpyLayout layout = parse_layout(prefix, file_bytes, path);
+  const NpyLayout layout = read_layout(f.fd(), static_cast<size_t>(st.st_size), path, true);
 
   Tensor t(layout.dtype, layout.shape);
   if (read_at(f.fd(), t.raw(), layout.data_bytes, layout.data_offset, path) != layout.data_bytes) {
     fail<DataError>("{}: truncated .npy file (it shrank while being read)", path);
   }
   fix_up_data(t, layout.big_endian);
+  return t;
+}
+
+struct NpySlabReader::Impl {
+  std::string path;
+  int fd = -1;
+  NpyLayout layout;
+  size_t row_bytes = 0;
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+NpySlabReader::NpySlabReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  struct stat st {};
+  impl_->fd = open_regular(path, st);
+  if (!S_ISREG(st.st_mode)) fail<DataError>("{}: not a regular file (slabs are read by offset)", path);
+  impl_->layout = read_layout(impl_->fd, static_cast<size_t>(st.st_size), path, false);
+  if (impl_->layout.shape.empty()) fail<DataError>("{}: a 0-d array has no leading dimension to read by", path);
+  const int64_t rows = impl_->layout.shape[0];
+  impl_->row_bytes = rows == 0 ? 0 : impl_->layout.data_bytes / static_cast<size_t>(rows);
+}
+
+NpySlabReader::~NpySlabReader() = default;
+NpySlabReader::NpySlabReader(NpySlabReader&&) noexcept = default;
+NpySlabReader& NpySlabReader::operator=(NpySlabReader&&) noexcept = default;
+
+const Shape& NpySlabReader::shape() const {
+  return impl_->layout.shape;
+}
+DType NpySlabReader::dtype() const {
+  return impl_->layout.dtype;
+}
+
+Tensor NpySlabReader::read(int64_t first, int64_t count) const {
+  const int64_t rows = impl_->layout.shape[0];
+  if (first < 0 || count < 0 || first > rows || count > rows - first) {
+    fail<DataError>("{}: rows [{}, {}) are outside the array's {} rows", impl_->path, first, first + count, rows);
+  }
+  if (static_cast<uint64_t>(count) * impl_->row_bytes > max_tensor_bytes()) {
+    fail<DataError>("{}: {} rows of {} bytes exceed the {} byte tensor limit", impl_->path, count, impl_->row_bytes,
+                    max_tensor_bytes());
+  }
+  Shape shape = impl_->layout.shape;
+  shape[0] = count;
+  Tensor t(impl_->layout.dtype, shape);
+  const size_t bytes = static_cast<size_t>(count) * impl_->row_bytes;
+  const size_t at = impl_->layout.data_offset + static_cast<size_t>(first) * impl_->row_bytes;
+  if (bytes && read_at(impl_->fd, t.raw(), bytes, at, impl_->path) != bytes) {
+    fail<DataError>("{}: truncated .npy file (it shrank while being read)", impl_->path);
+  }
+  fix_up_data(t, impl_->layout.big_endian);
   return t;
 }
 

@@ -4,6 +4,7 @@
 // before anything is allocated, so a corrupt or hostile file costs no memory.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,27 @@ namespace eff {
 Tensor read_npy(const std::string& path);
 // The same for bytes already in memory; `name` prefixes error messages.
 Tensor parse_npy(std::string_view bytes, const std::string& name);
+
+// Reads an array a slab of leading-dimension rows at a time (images of a trace), so memory is
+// that of the slab, not the file. The header and the file size are checked on opening, as by
+// read_npy; only a slab has to fit the tensor limit. Slabs are read with pread: concurrent
+// read() calls on one reader are safe.
+class NpySlabReader {
+ public:
+  explicit NpySlabReader(const std::string& path);  // DataError naming `path`
+  ~NpySlabReader();
+  NpySlabReader(NpySlabReader&&) noexcept;
+  NpySlabReader& operator=(NpySlabReader&&) noexcept;
+
+  const Shape& shape() const;  // of the whole array
+  DType dtype() const;
+  // Rows [first, first + count) as a tensor of shape {count, shape()[1:]...}.
+  Tensor read(int64_t first, int64_t count) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Format 1.0 (2.0 if the header would not fit), little-endian, header padded so the data
 // starts at a multiple of 64 bytes, as numpy.save writes it.

@@ -1,14 +1,16 @@
 #include "onnx/loader.h"
 
+#include <fcntl.h>
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
 #include <unordered_map>
@@ -158,7 +160,7 @@ class Converter {
     }
     for (const auto& init : g.initializer()) {
       if (init.name().empty()) fail<ModelError>("{}: an initializer has no name", source_);
-      Tensor t = tensor_from_proto(init, source_, model_dir_);
+      Tensor t = tensor_from_proto(init, source_, model_dir_, model_holder_);
       if (!initializers_.emplace(init.name(), std::move(t)).second) {
         fail<ModelError>("{}: initializer '{}' is given twice", source_, init.name());
       }
@@ -523,7 +525,9 @@ class Converter {
   std::string source_;
   std::string model_dir_;
   const LoadOptions& options_;
-  onnx::ModelProto model_;
+  // Shared: large initializers alias their raw_data bytes instead of copying them.
+  std::shared_ptr<onnx::ModelProto> model_holder_ = std::make_shared<onnx::ModelProto>();
+  onnx::ModelProto& model_ = *model_holder_;
   Graph graph_;
   std::vector<std::string> names_;
   std::map<std::string, Tensor> initializers_;
@@ -602,13 +606,22 @@ Graph load_onnx(const std::string& path, const LoadOptions& options) {
     fail<ModelError>("{}: not a valid ONNX model (file of {} bytes is over the {} byte limit)", path, size,
                      options.max_file_bytes);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail<ModelError>("{}: cannot open the model file", path);
-  std::string bytes(static_cast<size_t>(size), '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (static_cast<uintmax_t>(in.gcount()) != size) fail<ModelError>("{}: short read", path);
+  // Mapped, not read: the parse copies what it keeps, so a buffer of the whole file (0.5 GB for
+  // VGG-16) would only cost time and memory.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail<ModelError>("{}: cannot open the model file", path);
+  void* map = size ? ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : nullptr;
+  ::close(fd);
+  if (map == MAP_FAILED) fail<ModelError>("{}: cannot map the model file", path);
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() {
+      if (p) ::munmap(p, n);
+    }
+  } unmap{map, static_cast<size_t>(size)};
   const fs::path dir = fs::path(path).parent_path();
-  return load_impl(bytes.data(), bytes.size(), path, dir.empty() ? "." : dir.string(), options);
+  return load_impl(map ? map : "", static_cast<size_t>(size), path, dir.empty() ? "." : dir.string(), options);
 }
 
 std::vector<std::string> unsupported_ops(const Graph& g) {

@@ -134,7 +134,8 @@ void check_count(int64_t have, int64_t want, const std::string& what, const char
 
 }  // namespace
 
-Tensor tensor_from_proto(const TensorProto& p, const std::string& where, const std::string& model_dir) {
+Tensor tensor_from_proto(const TensorProto& p, const std::string& where, const std::string& model_dir,
+                         const std::shared_ptr<const void>& owner) {
   const std::string what = fmt::format("{}: tensor '{}'", where, p.name());
   if (p.has_segment()) fail<UnsupportedError>("{}: segmented tensors are not supported", what);
   const DType dtype = dtype_from_onnx(p.data_type(), what);
@@ -168,6 +169,11 @@ Tensor tensor_from_proto(const TensorProto& p, const std::string& where, const s
     if (p.raw_data().size() != nbytes) {
       fail<ModelError>("{}: raw_data has {} bytes, shape {} of {} needs {}", what, p.raw_data().size(),
                        shape_str(shape), dtype_name(dtype), nbytes);
+    }
+    if (owner && nbytes >= kShareRawDataBytes) {
+      // The string's heap buffer (16-byte aligned by operator new) lives as long as the proto.
+      auto* bytes = reinterpret_cast<std::byte*>(const_cast<char*>(p.raw_data().data()));
+      return Tensor(dtype, shape, std::shared_ptr<std::byte[]>(std::const_pointer_cast<void>(owner), bytes), nbytes);
     }
     Tensor t(dtype, shape);
     if (nbytes) std::memcpy(t.raw(), p.raw_data().data(), nbytes);

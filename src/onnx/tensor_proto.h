@@ -5,6 +5,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <memory>
 #include <string>
 
 #include "core/tensor.h"
@@ -21,7 +22,12 @@ std::string onnx_type_name(int32_t onnx_type);
 // ("model.onnx: initializer" / "model.onnx: node 'c1' (Constant)"); the tensor's own name is
 // appended. External data (data_location EXTERNAL) is read relative to `model_dir`, which must be
 // non-empty then; locations that escape model_dir are refused.
-Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& where, const std::string& model_dir = "");
+// With `owner` (something that keeps `p` alive and unchanged), raw_data of at least
+// kShareRawDataBytes is shared with the tensor rather than copied: a VGG-16 file is 0.5 GB, and
+// a copy costs as much time as the parse.
+constexpr size_t kShareRawDataBytes = size_t{1} << 16;
+Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& where, const std::string& model_dir = "",
+                         const std::shared_ptr<const void>& owner = nullptr);
 
 // Reads a file holding one serialized TensorProto (the ONNX conformance tests' input_0.pb).
 // Missing or malformed files throw DataError; external data is resolved next to the file.

@@ -48,6 +48,8 @@ struct SimLayer {
   int64_t act_count = 0;     // input activations before padding (off-chip traffic)
   int64_t wgt_count = 0;     // weights (off-chip traffic)
 
+  // Near-zero thresholds (--thresholds) are already applied: pruned activations are zero codes,
+  // the same values for every design (the engine's prune hook, docs/value-hooks.md).
   // Precision. act_bits / wgt_bits: the layer's precision P (bits incl. sign) from the precision
   // profile, or derived from the observed range (docs/simulator.md "quantization"). Codes are
   // value / 2^-frac_bits, rounded and saturated to the format.
@@ -55,8 +57,6 @@ struct SimLayer {
   int act_bits = 16, wgt_bits = 16;
   bool act_signed = false;  // any negative activation code in this layer (this image)
   bool wgt_signed = false;
-  // Cnvlutin near-zero pruning in code units: |code| < act_prune_below counts as zero (0: off).
-  int32_t act_prune_below = 0;
 
   // Values. acts: [Y][X][C_total] (channels innermost, so a brick of consecutive channels at one
   // position is contiguous). wgts: [K][Ky][Kx][C] (C = channels per group, innermost).

@@ -326,7 +326,7 @@ nlohmann::json to_json(const SimResults& r) {
          {"baseline", fmt::format("dadiannao {}-{}-{}", g.tiles, g.rows, g.lanes)},
          {"totals", {{"conv", totals_json(r.conv[d])}, {"fc", totals_json(r.fc[d])}, {"all", totals_json(r.all[d])}}}});
   }
-  j["designs"] = designs;
+  j["designs"] = std::move(designs);
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerRecord& rec : r.records) {
     nlohmann::json l = stats_json(rec.stats);
@@ -344,7 +344,7 @@ nlohmann::json to_json(const SimResults& r) {
         rec.stats.lane_cycles_total ? double(rec.stats.lane_cycles_busy) / double(rec.stats.lane_cycles_total) : 0.0;
     layers.push_back(std::move(l));
   }
-  j["layers"] = layers;
+  j["layers"] = std::move(layers);
   return j;
 }
 

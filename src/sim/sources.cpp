@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/fs.h"
 #include "data/npy.h"
@@ -20,27 +22,39 @@ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-// Round to nearest, ties away from zero, saturate: the engine's to_fixed_int without its
-// per-call ldexp (this runs on every activation of every simulated layer).
-void to_codes(const float* v, int64_t n, const FixedPointFormat& f, int16_t* out) {
+// Arrays at least this long are converted by all OpenMP threads (FC weights: 10^8 values).
+constexpr int64_t kParallelValues = int64_t{1} << 18;
+
+// Round to nearest, ties away from zero, saturate: the engine's to_fixed_int, written so that it
+// vectorises (this runs on every activation and weight of every simulated layer). Values with
+// |v| < prune_below become 0 first, as the engine's prune hook does (docs/value-hooks.md); NaN
+// becomes 0. y = v * 2^frac is exact in double and has at most 24 significant bits, so
+// y + 0.5 is exact and truncating it rounds exactly as std::round does.
+void to_codes(const float* v, int64_t n, const FixedPointFormat& f, float prune_below, int16_t* out) {
   const double scale = std::ldexp(1.0, f.frac_bits);
   const double hi = std::ldexp(1.0, f.total_bits() - 1) - 1, lo = -std::ldexp(1.0, f.total_bits() - 1);
+#pragma omp parallel for simd schedule(static) if (n >= kParallelValues)
   for (int64_t i = 0; i < n; ++i) {
-    const double x = std::isnan(v[i]) ? 0.0 : static_cast<double>(v[i]) * scale;
-    out[i] = static_cast<int16_t>(std::clamp(std::round(x), lo, hi));
+    const float x = v[i];
+    const bool kept = std::fabs(x) >= prune_below;  // false for NaN
+    double y = kept ? static_cast<double>(x) * scale : 0.0;
+    y = std::min(std::max(y, lo), hi);
+    out[i] = static_cast<int16_t>(static_cast<int32_t>(y + (y < 0 ? -0.5 : 0.5)));
   }
 }
 
 // Bits the codes need (spec §2.0 item 5 width of the OR of all serial patterns, sign included).
 int observed_bits(const std::vector<int16_t>& codes, bool& any_negative) {
-  uint16_t orv = 0;
-  bool neg = false;
-  for (int16_t c : codes) {
-    orv |= serial_pattern(c);
-    neg |= c < 0;
+  const int16_t* c = codes.data();
+  const int64_t n = static_cast<int64_t>(codes.size());
+  uint32_t orv = 0, neg = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : orv, neg) if (n >= kParallelValues)
+  for (int64_t i = 0; i < n; ++i) {
+    orv |= serial_pattern(c[i]);
+    neg |= c[i] < 0 ? 1u : 0u;
   }
-  any_negative = neg;
-  return group_width(orv, neg, false);
+  any_negative = neg != 0;
+  return group_width(static_cast<uint16_t>(orv), any_negative, false);
 }
 
 struct Quantized {
@@ -50,12 +64,12 @@ struct Quantized {
   bool negative = false;
 };
 
-Quantized quantize(const float* v, int64_t n, const OperandSpec* spec) {
+Quantized quantize(const float* v, int64_t n, const OperandSpec* spec, float prune_below) {
   Quantized q;
   const bool profiled = spec && spec->kind == OperandTransform::kFixedPoint;
   q.format = profiled ? spec->fixed : derive_format(v, n);
   q.codes.resize(static_cast<size_t>(n));
-  to_codes(v, n, q.format, q.codes.data());
+  to_codes(v, n, q.format, prune_below, q.codes.data());
   const int observed = observed_bits(q.codes, q.negative);
   q.bits = profiled ? q.format.total_bits() : observed;
   return q;
@@ -65,8 +79,10 @@ Quantized quantize(const float* v, int64_t n, const OperandSpec* spec) {
 
 FixedPointFormat derive_format(const float* v, int64_t n) {
   float m = 0;
+#pragma omp parallel for simd schedule(static) reduction(max : m) if (n >= kParallelValues)
   for (int64_t i = 0; i < n; ++i) {
-    if (std::isfinite(v[i])) m = std::max(m, std::fabs(v[i]));
+    const float a = std::fabs(v[i]);
+    m = std::max(m, a <= std::numeric_limits<float>::max() ? a : 0.0f);  // NaN and inf ignored
   }
   FixedPointFormat f;
   f.int_bits = 1;
@@ -109,8 +125,13 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
     l.acts.assign(acts, acts + g.Ni);
     l.wgts.resize(static_cast<size_t>(g.Ni * g.Nf));
     if (o.fc_weights_in_by_out) {
-      for (int64_t c = 0; c < g.Ni; ++c) {
-        for (int64_t k = 0; k < g.Nf; ++k) l.wgts[k * g.Ni + c] = wgts[c * g.Nf + k];
+      constexpr int64_t kBlock = 64;  // transpose in tiles: both sides stay in cache
+      for (int64_t c0 = 0; c0 < g.Ni; c0 += kBlock) {
+        for (int64_t k0 = 0; k0 < g.Nf; k0 += kBlock) {
+          for (int64_t c = c0; c < std::min(g.Ni, c0 + kBlock); ++c) {
+            for (int64_t k = k0; k < std::min(g.Nf, k0 + kBlock); ++k) l.wgts[k * g.Ni + c] = wgts[c * g.Nf + k];
+          }
+        }
       }
     } else {
       l.wgts.assign(wgts, wgts + g.Ni * g.Nf);
@@ -215,17 +236,30 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
 }
 
 void set_precision(SimLayer& l, const FixedPointFormat& af, int act_bits, const FixedPointFormat& wf, int wgt_bits,
-                   const LayerTransform* t) {
+                   bool act_negative, bool wgt_negative) {
   l.act_format = af;
   l.wgt_format = wf;
   l.act_bits = act_bits;
   l.wgt_bits = wgt_bits;
-  l.act_signed = std::any_of(l.acts.begin(), l.acts.end(), [](int16_t a) { return a < 0; });
-  l.wgt_signed = std::any_of(l.wgts.begin(), l.wgts.end(), [](int16_t w) { return w < 0; });
-  if (t && t->prune_threshold > 0) {
-    const double below = std::ceil(static_cast<double>(t->prune_threshold) / af.step());
-    l.act_prune_below = static_cast<int32_t>(std::min(below, 65536.0));
+  l.act_signed = act_negative;
+  l.wgt_signed = wgt_negative;
+}
+
+// assemble(), moving FC weights that are already in the simulator's [K][C] layout instead of
+// copying them (they are most of an FC layer's memory: 10^8 codes in VGG-16's fc6).
+SimLayer assemble_moving(const LayerGeometry& g, const std::vector<int16_t>& acts, std::vector<int16_t>&& wgts,
+                         const SimLayerOptions& o) {
+  if (g.kind == "fc" && !o.fc_weights_in_by_out && static_cast<int64_t>(wgts.size()) == g.Ni * g.Nf &&
+      static_cast<int64_t>(acts.size()) == g.Ni) {
+    LayerGeometry none = g;
+    none.Nf = 0;
+    SimLayer l = assemble(none, acts.data(), nullptr, o);
+    l.K = g.Nf;
+    l.wgt_count = g.Ni * g.Nf;
+    l.wgts = std::move(wgts);
+    return l;
   }
+  return assemble(g, acts.data(), wgts.data(), o);
 }
 
 }  // namespace
@@ -235,31 +269,26 @@ SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* 
   const int64_t na = g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx;
   const int64_t nw = g.kind == "fc" ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx;
   const LayerTransform* t = o.transform;
-  const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr);
-  const Quantized qw = quantize(wgts, nw, t ? &t->weights : nullptr);
-  SimLayer l = assemble(g, qa.codes.data(), qw.codes.data(), o);
-  set_precision(l, qa.format, qa.bits, qw.format, qw.bits, t);
+  const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr, t ? t->prune_threshold : 0.0f);
+  Quantized qw = quantize(wgts, nw, t ? &t->weights : nullptr, 0.0f);
+  SimLayer l = assemble_moving(g, qa.codes, std::move(qw.codes), o);
+  set_precision(l, qa.format, qa.bits, qw.format, qw.bits, qa.negative, qw.negative);
   return l;
 }
 
 SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> acts, std::vector<int16_t> wgts,
                                    int act_bits, int wgt_bits, const SimLayerOptions& o) {
-  SimLayer l;
-  if (g.kind == "fc" && !o.fc_weights_in_by_out && static_cast<int64_t>(wgts.size()) == g.Ni * g.Nf &&
-      static_cast<int64_t>(acts.size()) == g.Ni) {
-    // Already in the simulator's layout: move the (possibly very large) weights in.
-    LayerGeometry none = g;
-    none.Nf = 0;
-    l = assemble(none, acts.data(), nullptr, o);
-    l.K = g.Nf;
-    l.wgt_count = g.Ni * g.Nf;
-    l.wgts = std::move(wgts);
-  } else {
-    l = assemble(g, acts.data(), wgts.data(), o);
+  if (o.transform && o.transform->prune_threshold > 0) {
+    // Integer codes are the values (step 1): the engine's rule |v| < t -> 0 applies directly.
+    const float t = o.transform->prune_threshold;
+    for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
   }
+  const bool act_negative = std::any_of(acts.begin(), acts.end(), [](int16_t a) { return a < 0; });
+  const bool wgt_negative = std::any_of(wgts.begin(), wgts.end(), [](int16_t w) { return w < 0; });
+  SimLayer l = assemble_moving(g, acts, std::move(wgts), o);
   // The codes are the values: integer formats (step 1).
   const FixedPointFormat integer_codes{16, 0};
-  set_precision(l, integer_codes, act_bits, integer_codes, wgt_bits, o.transform);
+  set_precision(l, integer_codes, act_bits, integer_codes, wgt_bits, act_negative, wgt_negative);
   return l;
 }
 
@@ -404,13 +433,18 @@ OperandSpec operand_from_json(const nlohmann::json& j, const std::string& where)
   return s;
 }
 
-Tensor read_trace_npy(const std::string& dir, const nlohmann::json& entry, const char* key, const std::string& where) {
+std::string trace_file_path(const std::string& dir, const nlohmann::json& entry, const char* key,
+                            const std::string& where) {
   if (!entry.contains(key) || !entry[key].is_object()) fail<TraceError>("{}.{}: missing", where, key);
   const std::string file = field_str(entry[key], "file", where + "." + key);
   if (file.find("..") != std::string::npos || (!file.empty() && file[0] == '/')) {
     fail<TraceError>("{}.{}.file: '{}' leaves the trace directory", where, key, file);
   }
-  const std::string path = (std::filesystem::path(dir) / file).string();
+  return (std::filesystem::path(dir) / file).string();
+}
+
+Tensor read_trace_npy(const std::string& dir, const nlohmann::json& entry, const char* key, const std::string& where) {
+  const std::string path = trace_file_path(dir, entry, key, where);
   Tensor t;
   try {
     t = read_npy(path);
@@ -456,20 +490,30 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
       if (it->second.weights.kind != OperandTransform::kNone) t.weights = it->second.weights;
       t.prune_threshold = std::max(t.prune_threshold, it->second.prune_threshold);
     }
-    const Tensor acts = read_trace_npy(dir, e, "input", where);
+    // Activations stream a slab of images at a time (memory: one slab, not the layer's file);
+    // weights are read whole, once per layer.
+    std::optional<NpySlabReader> acts;
+    try {
+      acts.emplace(trace_file_path(dir, e, "input", where));
+    } catch (const DataError& ex) {
+      throw TraceError(ex.what());
+    }
     const Tensor wgts = read_trace_npy(dir, e, "weights", where);
     const bool fc = g.kind == "fc";
     const int64_t per_image = fc ? g.Ni : g.Ni * g.Ny * g.Nx;
     const int64_t wcount = fc ? g.Ni * g.Nf : g.Nf * (g.Ni / g.groups) * g.Ky * g.Kx;
-    if (acts.rank() < 2 || acts.numel() % per_image != 0 || acts.dim(0) * per_image != acts.numel()) {
-      fail<TraceError>("{}: input shape {} does not match the geometry (Ni {}, Ny {}, Nx {})", where,
-                       shape_str(acts.shape()), g.Ni, g.Ny, g.Nx);
+    const Shape& ashape = acts->shape();
+    int64_t row_elems = 1;
+    for (size_t d = 1; d < ashape.size(); ++d) row_elems *= ashape[d];
+    if (ashape.size() < 2 || row_elems != per_image) {
+      fail<TraceError>("{}: input shape {} does not match the geometry (Ni {}, Ny {}, Nx {})", where, shape_str(ashape),
+                       g.Ni, g.Ny, g.Nx);
     }
     if (wgts.numel() != wcount) {
       fail<TraceError>("{}: weights shape {} does not match the geometry ({} weights)", where, shape_str(wgts.shape()),
                        wcount);
     }
-    const int64_t n = acts.dim(0);
+    const int64_t n = ashape[0];
     const int64_t first = std::min(o.first, n);
     const int64_t count = o.images > 0 ? std::min(o.images, n - first) : n - first;
     SimLayerOptions so;
@@ -479,21 +523,32 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
     so.fc_weights_in_by_out =
         fc && (g.op == "MatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
-    const float* a = acts.data<float>();
     const float* w = wgts.data<float>();
-    std::string error;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(o.threads) if (count > 1 && o.threads > 1)
-    for (int64_t img = first; img < first + count; ++img) {
+    const int64_t slab = std::max(1, o.threads);
+    for (int64_t s0 = first; s0 < first + count; s0 += slab) {
+      const int64_t in_slab = std::min(slab, first + count - s0);
+      Tensor part;
       try {
-        SimLayerOptions mine = so;
-        mine.image = static_cast<int>(img);
-        run.simulate(make_sim_layer(g, a + img * per_image, w, mine));
-      } catch (const std::exception& ex) {
-#pragma omp critical(eff_sim_trace_error)
-        if (error.empty()) error = ex.what();
+        part = acts->read(s0, in_slab);
+      } catch (const DataError& ex) {
+        throw TraceError(ex.what());
       }
+      if (part.dtype() != DType::kFloat32) part = part.cast(DType::kFloat32);
+      const float* a = part.data<float>();
+      std::string error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(o.threads) if (in_slab > 1 && o.threads > 1)
+      for (int64_t k = 0; k < in_slab; ++k) {
+        try {
+          SimLayerOptions mine = so;
+          mine.image = static_cast<int>(s0 + k);
+          run.simulate(make_sim_layer(g, a + k * per_image, w, mine));
+        } catch (const std::exception& ex) {
+#pragma omp critical(eff_sim_trace_error)
+          if (error.empty()) error = ex.what();
+        }
+      }
+      if (!error.empty()) fail<TraceError>("{}: {}", where, error);
     }
-    if (!error.empty()) fail<TraceError>("{}: {}", where, error);
     images_done = static_cast<int>(count);
     if (o.on_layer_done) o.on_layer_done();
   }

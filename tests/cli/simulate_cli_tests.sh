@@ -43,8 +43,12 @@ cp "$tmp/out" "$tmp/syn1"
 expect_ok simulate --synthetic --network "$model" --designs stripes --seed 7 --json --threads 1
 if [ -s "$tmp/syn1" ] && cmp -s "$tmp/syn1" "$tmp/out"; then ok; else ko "synthetic runs differ across thread counts"; fi
 
-# --check-values recomputes outputs from the scheduled values.
-expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs dadiannao,stripes,pragmatic --check-values
+# --check-values recomputes outputs from the scheduled values: every design, every conv/FC layer.
+expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs all --check-values
+# lenet5 has 2 Conv and 3 Gemm nodes: 5 layers x 7 designs.
+if grep -q "check-values: 35 (layer, design) pair(s) recomputed.*all match" "$tmp/out"; then ok; else
+  ko "check-values did not cover 7 designs x 5 layers: $(tail -1 "$tmp/out")"
+fi
 
 # Bad input.
 printf 'version: 1\ndesigns:\n  - design: stripes\n    lanez: 4\n' > "$tmp/bad.yaml"

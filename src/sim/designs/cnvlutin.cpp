@@ -1,12 +1,11 @@
 // Cnvlutin (Albericio et al., ISCA'16; seed 001 §4, Figure 5; spec "Cnvlutin"): DaDianNao whose
 // L activation lanes are decoupled into L subunits. Subunit s owns a contiguous slice of the
 // channels (the first C mod L subunits one channel more) and, per window, walks only the
-// effectual (non-zero, and not below the layer's near-zero threshold) activations of its slice
+// effectual (non-zero; near-zero thresholds have already zeroed what they prune) activations of its slice
 // over all Kx x Ky positions, stored zero-free with 4-bit offsets (ZFNAf). A window costs the
 // longest subunit stream, at least one cycle; tiles run in lock-step on the same stream. The
 // network's first layer (the image, not ZFNAf-encoded) runs as DaDianNao.
 #include <algorithm>
-#include <cstdlib>
 
 #include "sim/design.h"
 #include "sim/machinery.h"
@@ -35,7 +34,7 @@ class Cnvlutin final : public Design {
 
   // Replays the subunit streams: each subunit walks the effectual activations of its slice
   // (ZFNAf order: position, then offset within the slice) and fetches, by offset, the weight of
-  // every filter of the group. Pruned activations contribute nothing, as in the hardware.
+  // every filter of the group; zero codes (pruned ones included) are not in the streams.
   bool recompute_outputs(const SimLayer& l, std::vector<int64_t>& out) const override {
     if (first_layer_dense_ && l.first_layer) {
       recompute_walk(l, grid_, out, [](int16_t a, int16_t w) { return static_cast<int64_t>(a) * w; });
@@ -53,7 +52,7 @@ class Cnvlutin final : public Design {
             for (int64_t kx = 0; kx < l.Kx; ++kx) {
               const int16_t* a = l.act_ptr(l.window_x(w, kx), l.window_y(w, ky)) + l.group_channel_base(g) + first;
               for (int64_t off = 0; off < count; ++off) {
-                if (a[off] == 0 || std::abs(static_cast<int32_t>(a[off])) < l.act_prune_below) continue;
+                if (a[off] == 0) continue;
                 for (int64_t k = g * kg; k < (g + 1) * kg; ++k) {
                   out[k * W + w] += static_cast<int64_t>(a[off]) * l.wgt(k, ky, kx, first + off);
                 }
@@ -77,7 +76,7 @@ LayerStats Cnvlutin::simulate(const SimLayer& l, const SimContext& ctx) const {
   const uint64_t ipus = static_cast<uint64_t>(grid_.tiles) * grid_.rows;
   const int L = grid_.lanes;
   const bool dense = first_layer_dense_ && l.first_layer;
-  auto effectual = [&](int16_t a) { return a != 0 && std::abs(static_cast<int32_t>(a)) >= l.act_prune_below; };
+  auto effectual = [](int16_t a) { return a != 0; };
 
   // Subunit streams: dense layers slice each group's C channels over the L subunits; depthwise
   // layers give each lane of a tile's diagonal its own channel (one subunit per channel).

@@ -6,6 +6,7 @@
 // registers a group may run up to R steps ahead of the slowest (run-ahead, spec §2.3 G3 rule).
 // Columns synchronise at the end of each (window set, filter set) pass (docs/simulator.md).
 #include <algorithm>
+#include <bit>
 
 #include "sim/design.h"
 #include "sim/machinery.h"
@@ -41,8 +42,24 @@ class DynamicStripes final : public Design {
   bool needs_weights() const override { return false; }
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override;
 
+  // Replays the schedule: per step, each precision group streams `width` bits of its values'
+  // serial patterns starting at the group's first bit (bit 0, or the lowest set bit of the group
+  // OR with trimming); each bit is ANDed with the weight and shifted. A signed tensor's extra
+  // cycle is the sign: a negative code is -pattern - 1, so its sum is negated and the weight
+  // subtracted once. Exact only if the width the cycles were charged for covers every value of
+  // the group, which is what this checks.
+  bool recompute_outputs(const SimLayer& l, std::vector<int64_t>& out) const override;
+
  private:
   uint32_t width_of(uint16_t orv, bool sign) const { return group_width(orv, sign, trim_trailing_); }
+  // Brick ORs of the group's windows (columns [c0, c1) of a window set whose input origins are
+  // ox, oy) at kernel offset (dx, dy), channel chunk `chunk`: what the group's width comes from.
+  static uint16_t group_or(const BrickOr& bo, const SimLayer& l, const int64_t* ox, const int64_t* oy, int64_t c0,
+                           int64_t c1, int64_t dx, int64_t dy, int64_t chunk) {
+    uint16_t orv = 0;
+    for (int64_t c = c0; c < c1; ++c) orv |= bo.at(ox[c] + dx, oy[c] + dy, l.X, chunk);
+    return orv;
+  }
   Grid grid_;
   int group_size_ = 16;
   int registers_ = 0;
@@ -124,8 +141,7 @@ LayerStats DynamicStripes::simulate(const SimLayer& l, const SimContext& ctx) co
             uint32_t cost = 0;
             uint64_t lanes_real = 0;
             for (size_t b = 0; b < bases.size(); ++b) {
-              uint16_t orv = 0;
-              for (int64_t c = c0; c < c1; ++c) orv |= bo.at(ox[c] + dx, oy[c] + dy, l.X, bases[b] + j);
+              const uint16_t orv = group_or(bo, l, ox, oy, c0, c1, dx, dy, bases[b] + j);
               cost = std::max(cost, width_of(orv, sign));
               lanes_real += dw ? base_lanes[b] : chunk_count(j);
             }
@@ -156,6 +172,76 @@ LayerStats DynamicStripes::simulate(const SimLayer& l, const SimContext& ctx) co
   s.offchip_act_bytes = bytes_at(l.act_count, std::max(1, l.act_bits));
   s.offchip_wgt_bytes = bytes_at(l.wgt_count, 16);
   return s;
+}
+
+bool DynamicStripes::recompute_outputs(const SimLayer& l, std::vector<int64_t>& out) const {
+  const WalkShape ws = walk_shape(l, grid_);
+  const BrickOr bo = brick_or(l, ws, grid_.lanes, 1);
+  const bool dw = l.mapping == ChannelMapping::kDepthwise;
+  const bool sign = l.act_signed;
+  const int64_t W = l.windows(), kg = l.filters_per_group();
+  out.assign(static_cast<size_t>(l.K * W), 0);
+  // A group's bits: `width` cycles (one of them the sign when the tensor is signed) from `first`.
+  auto product = [sign](int16_t a, int16_t w, int first, int width) {
+    const uint32_t pattern = serial_pattern(a);
+    int64_t sum = 0;
+    for (int b = first; b < first + width - (sign ? 1 : 0) && b < 16; ++b) {
+      if ((pattern >> b) & 1u) sum += int64_t{w} * (int64_t{1} << b);
+    }
+    return a < 0 ? -sum - w : sum;
+  };
+  auto first_bit = [this](uint16_t orv) { return trim_trailing_ && orv != 0 ? std::countr_zero(orv) : 0; };
+
+  // FC: one window; each step's chunk has its own width (a group of one column).
+  // Conv: window sets of `columns` windows, split into groups of `group_size` columns.
+  const int64_t cols = l.kind == LayerKind::kFC ? 1 : grid_.columns;
+  const int64_t gsize = l.kind == LayerKind::kFC ? 1 : group_size_;
+  const int64_t window_sets = (W + cols - 1) / cols;
+  std::vector<int64_t> ox(static_cast<size_t>(cols)), oy(static_cast<size_t>(cols));
+  for (int64_t wset = 0; wset < window_sets; ++wset) {
+    const int64_t w0 = wset * cols, wn = std::min<int64_t>(cols, W - w0);
+    for (int64_t c = 0; c < wn; ++c) {
+      ox[c] = ((w0 + c) % l.OX) * l.stride_x;
+      oy[c] = ((w0 + c) / l.OX) * l.stride_y;
+    }
+    for (int64_t st = 0; st < ws.steps; ++st) {
+      const int64_t pos = st / ws.chunks, j = st % ws.chunks;
+      const int64_t kx = pos % l.Kx, ky = pos / l.Kx;
+      const int64_t dx = kx * l.dilation_x, dy = ky * l.dilation_y;
+      for (int64_t c0 = 0; c0 < wn; c0 += gsize) {
+        const int64_t c1 = std::min(wn, c0 + gsize);
+        if (dw) {
+          // Channel set `set` (tile t of pass f): lane r carries channel set * lanes_used + r to row r.
+          for (int64_t set = 0; set * ws.lanes_used < l.groups; ++set) {
+            const uint16_t orv = group_or(bo, l, ox.data(), oy.data(), c0, c1, dx, dy, set);
+            const int first = first_bit(orv), width = static_cast<int>(width_of(orv, sign));
+            const int64_t k_end = std::min<int64_t>(l.groups, (set + 1) * ws.lanes_used);
+            for (int64_t c = c0; c < c1; ++c) {
+              for (int64_t k = set * ws.lanes_used; k < k_end; ++k) {
+                out[k * W + w0 + c] += product(l.act(ox[c] + dx, oy[c] + dy, k), l.wgt(k, ky, kx, 0), first, width);
+              }
+            }
+          }
+          continue;
+        }
+        for (int64_t g = 0; g < ws.group_passes; ++g) {
+          const int64_t chunk = g * ws.chunks + j;
+          const uint16_t orv = group_or(bo, l, ox.data(), oy.data(), c0, c1, dx, dy, chunk);
+          const int first = first_bit(orv), width = static_cast<int>(width_of(orv, sign));
+          const int64_t ch0 = j * grid_.lanes, ch1 = std::min<int64_t>(l.C, ch0 + grid_.lanes);
+          for (int64_t c = c0; c < c1; ++c) {
+            const int16_t* a = l.act_ptr(ox[c] + dx, oy[c] + dy) + l.group_channel_base(g);
+            for (int64_t k = g * kg; k < (g + 1) * kg; ++k) {
+              int64_t acc = 0;
+              for (int64_t ch = ch0; ch < ch1; ++ch) acc += product(a[ch], l.wgt(k, ky, kx, ch), first, width);
+              out[k * W + w0 + c] += acc;
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace

@@ -241,5 +241,34 @@ TEST(Npy, ReadReportsMissingFilesAndDirectories) {
   EXPECT_THROW(write_npy(dir.file("missing_dir/x.npy"), Tensor::scalar<float>(1)), DataError);
 }
 
+TEST(NpySlab, ReadsRowsByOffsetAndChecksTheFileOnOpening) {
+  // np.save(np.arange(12, dtype='<i2').reshape(3, 2, 2)): rows of 4 values (8 bytes).
+  ScratchDir dir;
+  std::string data;
+  for (int16_t v = 0; v < 12; ++v) data += std::string(reinterpret_cast<const char*>(&v), 2);
+  const std::string file = numpy_v1("{'descr': '<i2', 'fortran_order': False, 'shape': (3, 2, 2), }", data);
+  write_bytes(dir.file("a.npy"), file);
+  NpySlabReader r(dir.file("a.npy"));
+  EXPECT_EQ(r.shape(), (Shape{3, 2, 2}));
+  EXPECT_EQ(r.dtype(), DType::kInt16);
+  const Tensor mid = r.read(1, 2);
+  ASSERT_EQ(mid.shape(), (Shape{2, 2, 2}));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(mid.data<int16_t>()[i], 4 + i);
+  EXPECT_EQ(r.read(3, 0).numel(), 0);
+  EXPECT_THROW(r.read(2, 2), DataError);  // past the last row
+  EXPECT_THROW(r.read(-1, 1), DataError);
+  // Truncated or padded files are refused on opening, naming the file.
+  write_bytes(dir.file("cut.npy"), file.substr(0, file.size() - 1));
+  try {
+    NpySlabReader cut(dir.file("cut.npy"));
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.file("cut.npy") + ": truncated"), std::string::npos) << e.what();
+  }
+  write_bytes(dir.file("scalar.npy"), numpy_v1("{'descr': '<i2', 'fortran_order': False, 'shape': (), }", "ab"));
+  EXPECT_THROW(NpySlabReader(dir.file("scalar.npy")), DataError);
+  EXPECT_THROW(NpySlabReader(dir.file("nope.npy")), DataError);
+}
+
 }  // namespace
 }  // namespace eff

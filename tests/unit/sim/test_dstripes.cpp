@@ -117,6 +117,47 @@ TEST(DynamicStripes, PotentialOfAFoldedFirstLayerCountsOnlyRealMacs) {
             121u * 3 * 4);
 }
 
+TEST(DynamicStripes, ScheduledBitsRebuildTheConvolution) {
+  // Signed and unsigned values, lane remainders, partial window sets, stride, padding, groups,
+  // depthwise, FC and a folded first layer; every grouping, run-ahead and trimming choice. Each
+  // group streams only the bits its charged width covers, so a width too small would lose bits.
+  const LayerGeometry shapes[] = {conv_geo(20, 5, 6, 19, 3, 1, 1), conv_geo(12, 7, 7, 6, 3, 2, 1, 3),
+                                  conv_geo(10, 5, 5, 10, 3, 1, 1, 10), conv_geo(3, 9, 9, 5, 3, 2, 1, 1, 0),
+                                  fc_geo(37, 9)};
+  const std::map<std::string, std::string> configs[] = {
+      {}, {{"group_size", "4"}, {"column_registers", "2"}}, {{"group_size", "1"}, {"trim_trailing", "true"}}};
+  for (const LayerGeometry& g : shapes) {
+    for (const auto& [lo, hi] : {std::pair{0, 300}, std::pair{-70, 90}}) {
+      // Multiples of 8 plus a few odd values: trailing-zero trimming has something to skip.
+      auto a = pseudo_random(g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx, lo, hi, 31);
+      for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int16_t>(i % 7 == 0 ? a[i] : a[i] * 8);
+      const auto w = pseudo_random(weight_count(g), -5, 5, 32);
+      const SimLayer l = layer_from(g, a, w, 16, g.index == 0);
+      for (const auto& params : configs) {
+        std::vector<int64_t> out;
+        ASSERT_TRUE(make("dstripes", params)->recompute_outputs(l, out));
+        const std::vector<int64_t> ref =
+            g.kind == "fc" ? direct_conv(conv_geo(g.Ni, 1, 1, g.Nf, 1), a, w) : direct_conv(g, a, w);
+        EXPECT_EQ(out, ref) << g.name << " values " << lo << ".." << hi << " params " << params.size();
+      }
+    }
+  }
+}
+
+TEST(DynamicStripes, SignCycleTurnsOnesComplementPatternsIntoProducts) {
+  // One brick of (-3, 4) with weights (5, 7), trailing zeros trimmed. Patterns: ~(-3) = 2 (0b10),
+  // 4 (0b100); OR 0b110 -> bits 1..2 plus the sign cycle = 3 cycles. -3 * 5 = -(2 * 5) - 5 = -15;
+  // 4 * 7 = 28: the output is 13.
+  const auto g = conv_geo(2, 1, 1, 1, 1);
+  const SimLayer l = layer_from(g, {-3, 4}, {5, 7}, 8);
+  auto grid = tiny(1, 0);
+  grid["trim_trailing"] = "true";
+  std::vector<int64_t> out;
+  ASSERT_TRUE(make("dstripes", grid)->recompute_outputs(l, out));
+  EXPECT_EQ(out, std::vector<int64_t>{13});
+  EXPECT_EQ(cycles(*make("dstripes", grid), l), 3u);
+}
+
 TEST(DynamicStripes, GroupSizeMustDivideColumns) {
   Params p({{"group_size", "3"}}, "cfg.yaml: designs[0]");
   try {

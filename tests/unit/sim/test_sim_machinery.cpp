@@ -131,6 +131,34 @@ TEST(SimQuantize, DerivedFormatKeepsTheLargestMagnitude) {
   EXPECT_EQ(make_sim_layer(g, acts, wgts, o).act_bits, 15);
 }
 
+TEST(SimQuantize, NearZeroThresholdsPruneTheValuesEveryDesignSees) {
+  // |x| < 0.3 becomes 0 before quantization (the engine's prune hook), whatever the design:
+  // 0.25 and -0.29 are zeros, -0.3 and 1.5 stay. At 3.5 fixed point: codes 0, 0, -10 (-0.3 * 32
+  // = -9.6 -> -10), 48.
+  LayerTransform t;
+  t.activations.kind = OperandTransform::kFixedPoint;
+  t.activations.fixed = {3, 5};
+  t.prune_threshold = 0.3f;
+  const auto g = conv_geo(4, 1, 1, 1, 1);
+  const float acts[] = {0.25f, -0.29f, -0.3f, 1.5f};
+  const float wgts[] = {1.0f, 1.0f, 1.0f, 1.0f};
+  SimLayerOptions o;
+  o.transform = &t;
+  const SimLayer pruned = make_sim_layer(g, acts, wgts, o);
+  EXPECT_EQ(pruned.acts, (std::vector<int16_t>{0, 0, -10, 48}));
+  // Integer codes (traces of codes, tests): the same rule on the code values.
+  const SimLayer codes = layer_from(g, {1, -2, 3, 0}, {}, 8, false, true, &t);
+  EXPECT_EQ(codes.acts, (std::vector<int16_t>{1, -2, 3, 0}));  // 0.3 prunes nothing of magnitude >= 1
+  t.prune_threshold = 2.5f;
+  EXPECT_EQ(layer_from(g, {1, -2, 3, 0}, {}, 8, false, true, &t).acts, (std::vector<int16_t>{0, 0, 3, 0}));
+  // Bit-Pragmatic without a first-stage shifter takes one cycle per distinct term position of the
+  // brick: 1, -2, 12 -> positions 0, 1, 2, 3 = 4 cycles; pruned to 12 alone -> 2, 3 = 2 cycles.
+  const auto grid = std::map<std::string, std::string>{
+      {"tiles", "1"}, {"rows", "1"}, {"lanes", "4"}, {"columns", "1"}, {"first_stage_bits", "0"}};
+  EXPECT_EQ(cycles(*make("pragmatic", grid), layer_from(g, {1, -2, 12, 0}, {}, 8)), 4u);
+  EXPECT_EQ(cycles(*make("pragmatic", grid), layer_from(g, {1, -2, 12, 0}, {}, 8, false, true, &t)), 2u);
+}
+
 TEST(SimSynthetic, SameSeedSameValuesAndTheStatedZeroFraction) {
   SyntheticSpec s;
   s.zero_fraction = 0.25;
