@@ -148,6 +148,7 @@ void run_simulate(SimulateFlags& f) {
     }
     const int64_t end = std::min(data->size(), f.first + f.images);
     sim::CaptureSimulator cap(run, l.transforms, l.exec->graph(), s2d, f.check_values);
+    cap.set_keep_weights(end - f.first > 1);
     l.exec->set_observer(&cap);
     Progress bar("simulate", end - f.first);
     for (int64_t i = f.first; i < end; ++i) {

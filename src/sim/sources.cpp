@@ -107,37 +107,9 @@ void check_layer_size(const LayerGeometry& g) {
   }
 }
 
-// Builds the SimLayer from codes in the model's layouts: acts [Ni][Ny][Nx], wgts [Nf][Cg][Ky][Kx]
-// (FC: [Nf][Ni]).
-SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wgts, const SimLayerOptions& o) {
-  SimLayer l;
-  l.index = g.index;
-  l.name = g.name;
-  l.image = o.image;
-  l.first_layer = o.first_layer;
-  l.macs = g.macs;
-  if (g.kind == "fc") {
-    l.kind = LayerKind::kFC;
-    l.C_total = l.C = g.Ni;
-    l.K = g.Nf;
-    l.act_count = g.Ni;
-    l.wgt_count = g.Ni * g.Nf;
-    l.acts.assign(acts, acts + g.Ni);
-    l.wgts.resize(static_cast<size_t>(g.Ni * g.Nf));
-    if (o.fc_weights_in_by_out) {
-      constexpr int64_t kBlock = 64;  // transpose in tiles: both sides stay in cache
-      for (int64_t c0 = 0; c0 < g.Ni; c0 += kBlock) {
-        for (int64_t k0 = 0; k0 < g.Nf; k0 += kBlock) {
-          for (int64_t c = c0; c < std::min(g.Ni, c0 + kBlock); ++c) {
-            for (int64_t k = k0; k < std::min(g.Nf, k0 + kBlock); ++k) l.wgts[k * g.Ni + c] = wgts[c * g.Nf + k];
-          }
-        }
-      }
-    } else {
-      l.wgts.assign(wgts, wgts + g.Ni * g.Nf);
-    }
-    return l;
-  }
+// The checks every layer passes before anything is laid out (indices below rely on them).
+void validate_geometry(const LayerGeometry& g) {
+  if (g.kind == "fc") return;
   if (g.kind != "conv")
     fail<UnsupportedError>("layer '{}' ({}): the simulator models conv and FC layers", g.name, g.kind);
   const int64_t groups = std::max<int64_t>(1, g.groups);
@@ -152,6 +124,83 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
       (g.Oy - 1) * g.stride_y + (g.Ky - 1) * g.dilation_y >= Yp) {
     fail<ShapeError>("layer '{}': output {}x{} does not fit the padded input {}x{}", g.name, g.Oy, g.Ox, Yp, Xp);
   }
+}
+
+// Whether the first-layer rule of spec §2.0 item 2 applies (conv layers only).
+bool folds_space_to_depth(const LayerGeometry& g, const SimLayerOptions& o) {
+  const int64_t groups = std::max<int64_t>(1, g.groups);
+  return o.space_to_depth && groups == 1 && g.Ni == 3 && g.stride_x > 1 && g.stride_y == g.stride_x &&
+         g.dilation_x == 1 && g.dilation_y == 1;
+}
+
+// Weight codes from the model's layout (conv [Nf][Cg][Ky][Kx]; FC [Nf][Ni], or [Ni][Nf] with
+// fc_weights_in_by_out) to the simulator's [K][Ky][Kx][C], folded like the activations for the
+// first-layer rule. FC weights already in place are moved, not copied (10^8 codes in VGG-16's fc6).
+std::vector<int16_t> layout_weights(const LayerGeometry& g, std::vector<int16_t>&& codes, const SimLayerOptions& o) {
+  if (g.kind == "fc") {
+    if (!o.fc_weights_in_by_out) return std::move(codes);
+    std::vector<int16_t> out(static_cast<size_t>(g.Ni * g.Nf));
+    constexpr int64_t kBlock = 64;  // transpose in tiles: both sides stay in cache
+    for (int64_t c0 = 0; c0 < g.Ni; c0 += kBlock) {
+      for (int64_t k0 = 0; k0 < g.Nf; k0 += kBlock) {
+        for (int64_t c = c0; c < std::min(g.Ni, c0 + kBlock); ++c) {
+          for (int64_t k = k0; k < std::min(g.Nf, k0 + kBlock); ++k) out[k * g.Ni + c] = codes[c * g.Nf + k];
+        }
+      }
+    }
+    return out;
+  }
+  const int64_t Cg = g.Ni / std::max<int64_t>(1, g.groups);
+  std::vector<int16_t> out;
+  if (!folds_space_to_depth(g, o)) {
+    out.resize(static_cast<size_t>(g.Nf * g.Ky * g.Kx * Cg));
+    for (int64_t k = 0; k < g.Nf; ++k) {
+      for (int64_t c = 0; c < Cg; ++c) {
+        for (int64_t ky = 0; ky < g.Ky; ++ky) {
+          for (int64_t kx = 0; kx < g.Kx; ++kx) {
+            out[((k * g.Ky + ky) * g.Kx + kx) * Cg + c] = codes[((k * Cg + c) * g.Ky + ky) * g.Kx + kx];
+          }
+        }
+      }
+    }
+    return out;
+  }
+  // The kernel shrinks to ceil(K / s) with the activations' folding; zero weights where it overhangs.
+  const int64_t s = g.stride_x, C2 = 3 * s * s, Kx = ceil_div(g.Kx, s), Ky = ceil_div(g.Ky, s);
+  out.assign(static_cast<size_t>(g.Nf * Ky * Kx * C2), 0);
+  for (int64_t k = 0; k < g.Nf; ++k) {
+    for (int64_t c = 0; c < 3; ++c) {
+      for (int64_t ky = 0; ky < g.Ky; ++ky) {
+        for (int64_t kx = 0; kx < g.Kx; ++kx) {
+          const int64_t c2 = (ky % s) * s * 3 + (kx % s) * 3 + c;
+          out[((k * Ky + ky / s) * Kx + kx / s) * C2 + c2] = codes[((k * 3 + c) * g.Ky + ky) * g.Kx + kx];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Builds the SimLayer's geometry and activations from codes in the model's layout [Ni][Ny][Nx];
+// the weights are attached by the caller (layout_weights). `g` has passed validate_geometry.
+SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const SimLayerOptions& o) {
+  SimLayer l;
+  l.index = g.index;
+  l.name = g.name;
+  l.image = o.image;
+  l.first_layer = o.first_layer;
+  l.macs = g.macs;
+  if (g.kind == "fc") {
+    l.kind = LayerKind::kFC;
+    l.C_total = l.C = g.Ni;
+    l.K = g.Nf;
+    l.act_count = g.Ni;
+    l.wgt_count = g.Ni * g.Nf;
+    l.acts.assign(acts, acts + g.Ni);
+    return l;
+  }
+  const int64_t groups = std::max<int64_t>(1, g.groups);
+  const int64_t Xp = g.Nx + g.pad_left + g.pad_right, Yp = g.Ny + g.pad_top + g.pad_bottom;
   const int64_t Cg = g.Ni / groups;
   l.kind = LayerKind::kConv;
   l.groups = groups;
@@ -163,14 +212,12 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
   l.wgt_count = g.Nf * Cg * g.Kx * g.Ky;
   l.mapping = groups > 1 && Cg == 1 && g.Nf == groups ? ChannelMapping::kDepthwise : ChannelMapping::kDense;
   const int64_t s = g.stride_x;
-  const bool s2d = o.space_to_depth && groups == 1 && g.Ni == 3 && s > 1 && g.stride_y == s && g.dilation_x == 1 &&
-                   g.dilation_y == 1;
   auto padded = [&](int64_t c, int64_t y, int64_t x) -> int16_t {
     const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
     if (iy < 0 || ix < 0 || iy >= g.Ny || ix >= g.Nx) return 0;
     return acts[(c * g.Ny + iy) * g.Nx + ix];
   };
-  if (!s2d) {
+  if (!folds_space_to_depth(g, o)) {
     l.X = Xp;
     l.Y = Yp;
     l.C_total = g.Ni;
@@ -188,21 +235,10 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
         for (int64_t x = 0; x < g.Nx; ++x) dst[x * g.Ni] = src[x];
       }
     }
-    l.wgts.resize(static_cast<size_t>(g.Nf * g.Ky * g.Kx * Cg));
-    for (int64_t k = 0; k < g.Nf; ++k) {
-      for (int64_t c = 0; c < Cg; ++c) {
-        for (int64_t ky = 0; ky < g.Ky; ++ky) {
-          for (int64_t kx = 0; kx < g.Kx; ++kx) {
-            l.wgts[((k * g.Ky + ky) * g.Kx + kx) * Cg + c] = wgts[((k * Cg + c) * g.Ky + ky) * g.Kx + kx];
-          }
-        }
-      }
-    }
     return l;
   }
   // First-layer space-to-depth (spec §2.0 item 2): position (x, y) of the padded input moves to
-  // (x / s, y / s), channel (y mod s) * s * 3 + (x mod s) * 3 + c; the kernel shrinks to
-  // ceil(K / s) with the same folding and zero weights where it overhangs; stride becomes 1.
+  // (x / s, y / s), channel (y mod s) * s * 3 + (x mod s) * 3 + c; stride becomes 1.
   l.space_to_depth = true;
   l.s2d_stride = s;
   l.orig_Kx = g.Kx;
@@ -221,17 +257,6 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const int16_t* wg
       }
     }
   }
-  l.wgts.assign(static_cast<size_t>(g.Nf * l.Ky * l.Kx * C2), 0);
-  for (int64_t k = 0; k < g.Nf; ++k) {
-    for (int64_t c = 0; c < 3; ++c) {
-      for (int64_t ky = 0; ky < g.Ky; ++ky) {
-        for (int64_t kx = 0; kx < g.Kx; ++kx) {
-          const int64_t c2 = (ky % s) * s * 3 + (kx % s) * 3 + c;
-          l.wgts[((k * l.Ky + ky / s) * l.Kx + kx / s) * C2 + c2] = wgts[((k * 3 + c) * g.Ky + ky) * g.Kx + kx];
-        }
-      }
-    }
-  }
   return l;
 }
 
@@ -245,35 +270,36 @@ void set_precision(SimLayer& l, const FixedPointFormat& af, int act_bits, const 
   l.wgt_signed = wgt_negative;
 }
 
-// assemble(), moving FC weights that are already in the simulator's [K][C] layout instead of
-// copying them (they are most of an FC layer's memory: 10^8 codes in VGG-16's fc6).
-SimLayer assemble_moving(const LayerGeometry& g, const std::vector<int16_t>& acts, std::vector<int16_t>&& wgts,
-                         const SimLayerOptions& o) {
-  if (g.kind == "fc" && !o.fc_weights_in_by_out && static_cast<int64_t>(wgts.size()) == g.Ni * g.Nf &&
-      static_cast<int64_t>(acts.size()) == g.Ni) {
-    LayerGeometry none = g;
-    none.Nf = 0;
-    SimLayer l = assemble(none, acts.data(), nullptr, o);
-    l.K = g.Nf;
-    l.wgt_count = g.Ni * g.Nf;
-    l.wgts = std::move(wgts);
-    return l;
-  }
-  return assemble(g, acts.data(), wgts.data(), o);
-}
-
 }  // namespace
 
-SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* wgts, const SimLayerOptions& o) {
+SimWeights make_sim_weights(const LayerGeometry& g, const float* wgts, const SimLayerOptions& o) {
+  validate_geometry(g);
   check_layer_size(g);
-  const int64_t na = g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx;
   const int64_t nw = g.kind == "fc" ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx;
   const LayerTransform* t = o.transform;
-  const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr, t ? t->prune_threshold : 0.0f);
   Quantized qw = quantize(wgts, nw, t ? &t->weights : nullptr, 0.0f);
-  SimLayer l = assemble_moving(g, qa.codes, std::move(qw.codes), o);
-  set_precision(l, qa.format, qa.bits, qw.format, qw.bits, qa.negative, qw.negative);
+  SimWeights w;
+  w.format = qw.format;
+  w.bits = qw.bits;
+  w.negative = qw.negative;
+  w.codes = layout_weights(g, std::move(qw.codes), o);
+  return w;
+}
+
+SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, SimWeights&& w, const SimLayerOptions& o) {
+  validate_geometry(g);
+  check_layer_size(g);
+  const int64_t na = g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx;
+  const LayerTransform* t = o.transform;
+  const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr, t ? t->prune_threshold : 0.0f);
+  SimLayer l = assemble(g, qa.codes.data(), o);
+  l.wgts = std::move(w.codes);
+  set_precision(l, qa.format, qa.bits, w.format, w.bits, qa.negative, w.negative);
   return l;
+}
+
+SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* wgts, const SimLayerOptions& o) {
+  return make_sim_layer(g, acts, make_sim_weights(g, wgts, o), o);
 }
 
 SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> acts, std::vector<int16_t> wgts,
@@ -283,9 +309,11 @@ SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> 
     const float t = o.transform->prune_threshold;
     for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
   }
+  validate_geometry(g);
   const bool act_negative = std::any_of(acts.begin(), acts.end(), [](int16_t a) { return a < 0; });
   const bool wgt_negative = std::any_of(wgts.begin(), wgts.end(), [](int16_t w) { return w < 0; });
-  SimLayer l = assemble_moving(g, acts, std::move(wgts), o);
+  SimLayer l = assemble(g, acts.data(), o);
+  l.wgts = layout_weights(g, std::move(wgts), o);
   // The codes are the values: integer formats (step 1).
   const FixedPointFormat integer_codes{16, 0};
   set_precision(l, integer_codes, act_bits, integer_codes, wgt_bits, act_negative, wgt_negative);
@@ -317,9 +345,18 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     if (static_cast<int64_t>(bias.size()) != g.Nf) bias.clear();
   }
   const int64_t out_per_image = output.numel() / batch;
+  // The weights are quantized once for all images of this batch (and, with keep_weights_, of the
+  // run): each image's layer borrows them and gives them back.
+  const bool keep = keep_weights_ && layer.weights != kNoValue && graph_.is_constant(layer.weights);
+  SimWeights w;
+  if (auto it = weights_.find(layer.index); keep && it != weights_.end()) {
+    w = std::move(it->second);
+  } else {
+    w = make_sim_weights(g, weights.data<float>(), o);
+  }
   for (int64_t i = 0; i < batch; ++i) {
     o.image = first_image_ + static_cast<int>(i);
-    SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, weights.data<float>(), o);
+    SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, std::move(w), o);
     if (keep_outputs_ && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       l.reference_output.assign(out, out + out_per_image);
@@ -327,7 +364,12 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
       l.reference_relu = layer.fused_activation == "Relu";
     }
     run_.simulate(l);
+    w.codes = std::move(l.wgts);
+    w.format = l.wgt_format;
+    w.bits = l.wgt_bits;
+    w.negative = l.wgt_signed;
   }
+  if (keep) weights_[layer.index] = std::move(w);
 }
 
 // ---- (b) traces --------------------------------------------------------------------------------

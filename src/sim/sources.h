@@ -37,6 +37,18 @@ FixedPointFormat derive_format(const float* v, int64_t n);
 // FC [Nf][Ni] or [Ni][Nf]). Throws ShapeError if the geometry is inconsistent.
 SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* wgts, const SimLayerOptions& o);
 
+// A layer's weights quantized and laid out for the simulator once, for several images of the
+// layer: make_sim_layer(g, acts, std::move(w), o) moves them into the layer (its `wgts`), from
+// where the caller may move them back after simulating. Same result as the float overload.
+struct SimWeights {
+  std::vector<int16_t> codes;  // [K][Ky][Kx][C] (FC [K][C]), first-layer fold applied
+  FixedPointFormat format;
+  int bits = 16;
+  bool negative = false;
+};
+SimWeights make_sim_weights(const LayerGeometry& g, const float* wgts, const SimLayerOptions& o);
+SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, SimWeights&& w, const SimLayerOptions& o);
+
 // Geometry + values from codes already at a precision (synthetic source and tests): acts
 // [Ni][Ny][Nx] codes, wgts [Nf][Ni/g][Ky][Kx] codes. Taken by value: FC weights (and the values
 // of layers whose layout needs no change) are moved, not copied.
@@ -56,6 +68,10 @@ class CaptureSimulator final : public LayerObserver {
         keep_outputs_(keep_outputs) {}
   // Index of the first image of the next Executor::run() batch.
   void set_first_image(int i) { first_image_ = i; }
+  // Keep each layer's quantized weights for the next images (runs of several images): they are
+  // quantized once per run instead of once per image, at the cost of holding every layer's weight
+  // codes (half the float model's size). Only constant weights are kept.
+  void set_keep_weights(bool keep) { keep_weights_ = keep; }
   void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                 const Tensor& output) override;
   int layers_seen() const { return layers_seen_; }
@@ -66,6 +82,8 @@ class CaptureSimulator final : public LayerObserver {
   const Graph& graph_;
   bool space_to_depth_;
   bool keep_outputs_;  // attach the engine's outputs for --check-values
+  bool keep_weights_ = false;
+  std::map<int, SimWeights> weights_;  // by layer index, with keep_weights_
   int first_image_ = 0;
   int layers_seen_ = 0;
 };

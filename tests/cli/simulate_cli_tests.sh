@@ -43,6 +43,22 @@ cp "$tmp/out" "$tmp/syn1"
 expect_ok simulate --synthetic --network "$model" --designs stripes --seed 7 --json --threads 1
 if [ -s "$tmp/syn1" ] && cmp -s "$tmp/syn1" "$tmp/out"; then ok; else ko "synthetic runs differ across thread counts"; fi
 
+# Runs of several images quantize each layer's weights once and reuse them: image 1 simulated
+# after image 0 (weights reused) gives the records of image 1 simulated alone (weights fresh).
+same_image_records() {
+  /usr/bin/python3 - "$1" "$2" << 'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+pick = lambda j: [r for r in j["layers"] if r["image"] == 1]
+ra, rb = pick(a), pick(b)
+sys.exit(0 if ra and ra == rb else 1)
+PY
+}
+expect_ok simulate "$model" --data fashion-mnist:test --first 0 --images 2 --designs all --json
+cp "$tmp/out" "$tmp/two"
+expect_ok simulate "$model" --data fashion-mnist:test --first 1 --images 1 --designs all --json
+if same_image_records "$tmp/two" "$tmp/out"; then ok; else ko "reused weights change image 1's records"; fi
+
 # --check-values recomputes outputs from the scheduled values: every design, every conv/FC layer.
 expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs all --check-values
 # lenet5 has 2 Conv and 3 Gemm nodes: 5 layers x 7 designs.
