@@ -10,6 +10,21 @@ namespace eff {
 struct DnnlEnv {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+
+  // One scratch buffer for every primitive of the executor: they run one after another, so each
+  // borrows it just before executing (ops::bind_scratchpad). Per-primitive buffers reserved
+  // 315 MB for VGG-16 (one per conv layer); shared, the largest alone.
+  void* scratch(size_t bytes) {
+    if (bytes > scratch_bytes_) {
+      scratch_ = aligned_alloc_bytes(bytes);
+      scratch_bytes_ = bytes;
+    }
+    return scratch_.get();
+  }
+
+ private:
+  std::shared_ptr<std::byte[]> scratch_;
+  size_t scratch_bytes_ = 0;
 };
 
 // Plain (row-major) oneDNN memory descriptor for a float32 tensor of this shape.

@@ -186,6 +186,7 @@ class EltwiseKernel final : public Kernel {
     Plan& plan = plan_for(ctx, x.numel());
     plan.src.set_data_handle(mutable_data(x));
     plan.dst.set_data_handle(y.raw());
+    bind_scratchpad(plan.args, ctx.dnnl());
     plan.prim.execute(ctx.dnnl().stream, plan.args);
     ctx.dnnl().stream.wait();
   }

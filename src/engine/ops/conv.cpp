@@ -101,6 +101,7 @@ class ConvKernel final : public Kernel {
       if (plan.wei_reorder) plan.wei_reorder.execute(stream, plan.wei_user, plan.wei);
     }
     if (plan.src_reorder) plan.src_reorder.execute(stream, plan.src, plan.src_inner);
+    bind_scratchpad(plan.args, ctx.dnnl());
     plan.prim.execute(stream, plan.args);
     if (plan.dst_reorder) plan.dst_reorder.execute(stream, plan.dst_inner, plan.dst);
     stream.wait();

@@ -88,16 +88,19 @@ inline int current_threads() {
 
 // A user-mode scratchpad owned by one kernel and shared by all its cached primitives (which run
 // one at a time), grown to the largest size any of them asked for.
+// A kernel's scratchpad: reserve() at plan time makes a memory object of the largest size its
+// primitives asked for, without storage; bind_scratchpad() points a plan's scratchpad argument at
+// the executor's shared buffer (DnnlEnv::scratch) right before each execution, as the buffer may
+// have grown (and moved) since.
 class Scratchpad {
  public:
   void reserve(const dnnl::primitive_desc_base& pd, const dnnl::engine& engine) {
-    const dnnl::memory::desc d = pd.scratchpad_desc();
-    const size_t bytes = d.get_size();
+    const size_t bytes = pd.scratchpad_desc().get_size();
     if (bytes > bytes_) {
       bytes_ = bytes;
       mem_ = dnnl::memory(dnnl::memory::desc({static_cast<dnnl::memory::dim>(bytes)}, dnnl::memory::data_type::u8,
                                              dnnl::memory::format_tag::a),
-                          engine);
+                          engine, nullptr);
     }
   }
   bool empty() const { return bytes_ == 0; }
@@ -107,6 +110,12 @@ class Scratchpad {
   size_t bytes_ = 0;
   dnnl::memory mem_;
 };
+
+template <class Args>
+void bind_scratchpad(Args& args, DnnlEnv& env) {
+  auto it = args.find(DNNL_ARG_SCRATCHPAD);
+  if (it != args.end()) it->second.set_data_handle(env.scratch(it->second.get_desc().get_size()));
+}
 
 inline dnnl::primitive_attr user_scratchpad_attr() {
   dnnl::primitive_attr attr;

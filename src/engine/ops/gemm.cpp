@@ -79,6 +79,7 @@ void execute_matmul(MatmulPlan& plan, OpContext& ctx, const void* a, const void*
   plan.dst.set_data_handle(y);
   if (bias) plan.bias.set_data_handle(const_cast<void*>(bias));
   if (!plan.weights_prepacked) plan.wei_user.set_data_handle(const_cast<void*>(b));
+  bind_scratchpad(plan.args, ctx.dnnl());
   plan.prim.execute(ctx.dnnl().stream, plan.args);
   ctx.dnnl().stream.wait();
 }

@@ -197,6 +197,7 @@ class PoolKernel final : public Kernel {
     }
     plan.src.set_data_handle(mutable_data(x));
     plan.dst.set_data_handle(y.raw());
+    bind_scratchpad(plan.args, ctx.dnnl());
     plan.prim.execute(ctx.dnnl().stream, plan.args);
     ctx.dnnl().stream.wait();
   }
