@@ -109,6 +109,7 @@ void check_layer_size(const LayerGeometry& g) {
 
 // The checks every layer passes before anything is laid out (indices below rely on them).
 void validate_geometry(const LayerGeometry& g) {
+  check_layer_size(g);
   if (g.kind == "fc") return;
   if (g.kind != "conv")
     fail<UnsupportedError>("layer '{}' ({}): the simulator models conv and FC layers", g.name, g.kind);
@@ -119,7 +120,6 @@ void validate_geometry(const LayerGeometry& g) {
                      g.Ni, g.Nf, groups, g.Ky, g.Kx, g.Oy, g.Ox);
   }
   const int64_t Xp = g.Nx + g.pad_left + g.pad_right, Yp = g.Ny + g.pad_top + g.pad_bottom;
-  check_layer_size(g);
   if ((g.Ox - 1) * g.stride_x + (g.Kx - 1) * g.dilation_x >= Xp ||
       (g.Oy - 1) * g.stride_y + (g.Ky - 1) * g.dilation_y >= Yp) {
     fail<ShapeError>("layer '{}': output {}x{} does not fit the padded input {}x{}", g.name, g.Oy, g.Ox, Yp, Xp);
@@ -274,7 +274,6 @@ void set_precision(SimLayer& l, const FixedPointFormat& af, int act_bits, const 
 
 SimWeights make_sim_weights(const LayerGeometry& g, const float* wgts, const SimLayerOptions& o) {
   validate_geometry(g);
-  check_layer_size(g);
   const int64_t nw = g.kind == "fc" ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx;
   const LayerTransform* t = o.transform;
   Quantized qw = quantize(wgts, nw, t ? &t->weights : nullptr, 0.0f);
@@ -288,7 +287,6 @@ SimWeights make_sim_weights(const LayerGeometry& g, const float* wgts, const Sim
 
 SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, SimWeights&& w, const SimLayerOptions& o) {
   validate_geometry(g);
-  check_layer_size(g);
   const int64_t na = g.kind == "fc" ? g.Ni : g.Ni * g.Ny * g.Nx;
   const LayerTransform* t = o.transform;
   const Quantized qa = quantize(acts, na, t ? &t->activations : nullptr, t ? t->prune_threshold : 0.0f);
@@ -364,10 +362,7 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
       l.reference_relu = layer.fused_activation == "Relu";
     }
     run_.simulate(l);
-    w.codes = std::move(l.wgts);
-    w.format = l.wgt_format;
-    w.bits = l.wgt_bits;
-    w.negative = l.wgt_signed;
+    w.codes = std::move(l.wgts);  // only the codes moved into the layer
   }
   if (keep) weights_[layer.index] = std::move(w);
 }
@@ -565,7 +560,16 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
     so.fc_weights_in_by_out =
         fc && (g.op == "MatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
-    const float* w = wgts.data<float>();
+    // Weights are quantized once per layer; each image of a slab gets its own copy (images run in
+    // parallel, and a copy is cheaper than quantizing again).
+    SimWeights wq;
+    if (count > 0) {
+      try {
+        wq = make_sim_weights(g, wgts.data<float>(), so);
+      } catch (const std::exception& ex) {
+        fail<TraceError>("{}: {}", where, ex.what());
+      }
+    }
     const int64_t slab = std::max(1, o.threads);
     for (int64_t s0 = first; s0 < first + count; s0 += slab) {
       const int64_t in_slab = std::min(slab, first + count - s0);
@@ -583,7 +587,8 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
         try {
           SimLayerOptions mine = so;
           mine.image = static_cast<int>(s0 + k);
-          run.simulate(make_sim_layer(g, a + k * per_image, w, mine));
+          SimWeights copy = wq;
+          run.simulate(make_sim_layer(g, a + k * per_image, std::move(copy), mine));
         } catch (const std::exception& ex) {
 #pragma omp critical(eff_sim_trace_error)
           if (error.empty()) error = ex.what();
