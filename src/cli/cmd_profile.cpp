@@ -19,6 +19,7 @@ namespace {
 
 struct ProfileFlags {
   int64_t images = 64;
+  bool images_given = false;  // say so when more were asked for than the data holds
   int64_t first = 0;
   int64_t batch = 32;
   std::string near_zero;
@@ -97,14 +98,27 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   Loaded l = load(o);
   po.transforms = l.transforms;
   auto data = open_inputs(l.model, in);
+  if (f.first >= data->size()) {
+    fail<UsageError>("--first {} is outside the data set {} ({} items)", f.first, data->name(), data->size());
+  }
+  const int64_t end = f.first + items_to_use(*data, f.first, f.images, "--images", o.json || !f.images_given);
   profile::Profiler profiler(l.exec->graph(), po);
-  profile::run_profile(*l.exec, *data, profiler, f.first, f.images, f.batch, !o.json);
+  NonFiniteObserver layer_counts;
+  NonFinite input_counts;
+  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, f.batch, !o.json, &layer_counts,
+                       &input_counts);
 
-  const int64_t end = std::min(data->size(), f.first + f.images);
+  json bad_layers = json::array();
+  for (const auto& e : layer_counts.layers_with_non_finite()) {
+    bad_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
+    if (!o.json) fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e.layer, to_string(e.counts));
+  }
+  if (input_counts.any() && !o.json) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(input_counts));
   json run = {
       {"model", o.model},          {"model_name", l.model.meta.name}, {"data", in.input.empty() ? in.data : in.input},
       {"first", f.first},          {"count", end - f.first},          {"precision_profile", o.precision_profile},
-      {"thresholds", o.thresholds}};
+      {"thresholds", o.thresholds},
+      {"non_finite", {{"inputs", {{"nan", input_counts.nan}, {"inf", input_counts.inf}}}, {"layers", bad_layers}}}};
   json doc = profile::profile_to_json(profiler, run);
 
   auto write_html = [&](const std::string& path) {
@@ -147,7 +161,7 @@ void register_profile_command(CLI::App& app) {
   auto* c = app.add_subcommand("profile", "value profiles of every conv/FC layer (zeros, precision, bits, roofline)");
   add_model_flags(c, common, true);
   add_input_flags(c, inputs);
-  c->add_option("--images", flags.images, "number of images to profile")->check(CLI::PositiveNumber);
+  auto* images = c->add_option("--images", flags.images, "number of images to profile")->check(CLI::PositiveNumber);
   c->add_option("--first", flags.first, "index of the first image")->check(CLI::NonNegativeNumber);
   c->add_option("--batch", flags.batch, "images per inference (results do not depend on it)")
       ->check(CLI::PositiveNumber);
@@ -167,7 +181,10 @@ void register_profile_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   c->add_option("--synapse-rows", flags.synapse_rows, "max weight-matrix rows examined for synapse correlation")
       ->check(CLI::Range(int64_t{2}, int64_t{8192}));
-  c->callback([] { cmd_profile(common, inputs, flags); });
+  c->callback([images] {
+    flags.images_given = images->count() > 0;
+    cmd_profile(common, inputs, flags);
+  });
 }
 
 }  // namespace eff::cli

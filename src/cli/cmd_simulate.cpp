@@ -79,7 +79,7 @@ std::vector<LayerGeometry> synthetic_network(const SimulateFlags& f) {
       Common c = f.common;
       c.model = f.network;
       Loaded l = load(c);
-      return model_geometry(*l.exec, l.model.input_shape());
+      return model_geometry(*l.exec, l.model.input_shapes());
     }
     std::string text;
     try {
@@ -91,7 +91,7 @@ std::vector<LayerGeometry> synthetic_network(const SimulateFlags& f) {
   }
   if (f.common.model.empty()) fail<UsageError>("--synthetic needs MODEL (its geometry) or --network FILE|vgg16");
   Loaded l = load(f.common);
-  return model_geometry(*l.exec, l.model.input_shape());
+  return model_geometry(*l.exec, l.model.input_shapes());
 }
 
 void run_simulate(SimulateFlags& f) {
@@ -102,7 +102,7 @@ void run_simulate(SimulateFlags& f) {
         "--check-values needs the live form (MODEL with --data or --input): it compares with the "
         "engine's outputs");
   }
-  const int threads = resolve_threads(f.common.threads);
+  const int threads = resolve_threads(usable_threads(f.common.threads));
   sim::DesignSet set = sim::build_designs_from_file(f.designs, f.config);
   sim::SimRun run(set, sim::SimContext{threads, f.check_values});
   const bool s2d = !f.no_space_to_depth;
@@ -132,6 +132,10 @@ void run_simulate(SimulateFlags& f) {
     bar.finish();
     notes["source"] = "traces: " + f.traces;
   } else if (f.synthetic) {
+    constexpr int64_t kMaxSyntheticImages = 100000;
+    if (f.images > kMaxSyntheticImages) {
+      fail<UsageError>("--images {}: synthetic runs take at most {} images", f.images, kMaxSyntheticImages);
+    }
     const std::vector<LayerGeometry> net = synthetic_network(f);
     Progress bar("simulate", static_cast<int64_t>(net.size()) * f.images);
     sim::simulate_synthetic(net, f.spec, static_cast<int>(f.images), run, threads, s2d, [&] { bar.advance(); });
@@ -146,7 +150,7 @@ void run_simulate(SimulateFlags& f) {
     if (f.first < 0 || f.first >= data->size()) {
       fail<UsageError>("--first {} is outside the data set ({} items)", f.first, data->size());
     }
-    const int64_t end = std::min(data->size(), f.first + f.images);
+    const int64_t end = f.first + items_to_use(*data, f.first, f.images, "--images", f.common.json || !f.images_given);
     sim::CaptureSimulator cap(run, l.transforms, l.exec->graph(), s2d, f.check_values);
     cap.set_keep_weights(end - f.first > 1);
     l.exec->set_observer(&cap);
@@ -219,7 +223,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--threads", f.common.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   c->add_flag("--json", f.common.json, "print one JSON document on stdout");
   c->add_option("--preprocess", f.common.preprocess, "JSON file with a \"preprocessing\" object");
-  c->add_option("--input-shape", f.common.input_shape, "per-image input shape, e.g. 1,3,224,224");
+  c->add_option("--input-shape", f.common.input_shapes,
+                "shape of a graph input where no data says it: NAME:1,3,224,224 or 1,3,224,224");
   c->add_option("--precision-profile", f.common.precision_profile, "per-layer precisions (docs/value-hooks.md)");
   c->add_option("--thresholds", f.common.thresholds, "per-layer near-zero thresholds (docs/value-hooks.md)");
   add_input_flags(c, f.inputs);

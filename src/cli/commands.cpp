@@ -18,6 +18,7 @@
 #include "engine/executor.h"
 #include "engine/geometry.h"
 #include "engine/model.h"
+#include "engine/non_finite.h"
 #include "engine/transform_files.h"
 #include "report/trace_writer.h"
 
@@ -33,7 +34,8 @@ namespace {
 void cmd_info(const Common& o) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, l.model.input_shape());
+  const std::vector<Shape> shapes = l.model.input_shapes();
+  std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
   int64_t macs = 0, params = 0;
   for (const auto& x : geo) {
     macs += x.macs;
@@ -48,9 +50,16 @@ void cmd_info(const Common& o) {
   j["producer"] = g.producer;
   j["nodes"] = g.nodes.size();
   j["ops"] = ops;
-  j["input_shape"] = l.model.input_shape();
+  j["input_shape"] = shapes[0];
   json ins = json::array(), outs = json::array();
-  for (ValueId v : g.inputs) ins.push_back({{"name", g.value(v).name}, {"shape", g.value(v).shape}});
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const Value& v = g.value(g.inputs[i]);
+    ins.push_back({{"name", v.name},
+                   {"declared_shape", v.shape},
+                   {"dim_names", v.dim_names},
+                   {"dtype", dtype_name(v.dtype)},
+                   {"shape", shapes[i]}});
+  }
   for (ValueId v : g.outputs) outs.push_back({{"name", g.value(v).name}});
   j["inputs"] = ins;
   j["outputs"] = outs;
@@ -61,7 +70,18 @@ void cmd_info(const Common& o) {
 
   fmt::print("{} ({}): opset {}, {} nodes after passes, producer {}\n", l.model.meta.name, o.model, g.opset,
              g.nodes.size(), g.producer.empty() ? "?" : g.producer);
-  fmt::print("input {}  ->  {} output(s)\n", shape_str(l.model.input_shape()), g.outputs.size());
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const Value& v = g.value(g.inputs[i]);
+    std::string declared;
+    for (size_t d = 0; d < v.shape.size(); ++d) {
+      declared += (d ? "," : "") + (v.shape[d] >= 0 ? std::to_string(v.shape[d])
+                                                     : (v.dim_names.size() > d && !v.dim_names[d].empty()
+                                                            ? v.dim_names[d]
+                                                            : std::string("?")));
+    }
+    fmt::print("input '{}' {} [{}]: geometry for {}\n", v.name, dtype_name(v.dtype), declared, shape_str(shapes[i]));
+  }
+  fmt::print("{} output(s)\n", g.outputs.size());
   fmt::print("{:>3} {:<24} {:<6} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>6} {:>9} {:>3} {:>4} {:>12} {:>10}\n", "#",
              "layer", "type", "Nx", "Ny", "Ni", "Kx", "Ky", "Nf", "stride", "pad", "grp", "dil", "MACs", "params");
   for (const auto& x : geo) {
@@ -77,98 +97,61 @@ void cmd_info(const Common& o) {
   fmt::print("ops:{}\n", opsline);
 }
 
-// ---- run -----------------------------------------------------------------------------------
-
-// One batch of inputs to classify: where it came from, the tensor, and labels if known.
-struct RunItem {
-  std::string source;        // file name or data set name
-  int64_t first_index = -1;  // for a data set batch: the index of its first item
-  Tensor x;
-  Tensor labels;  // int64 [N] or undefined
-};
-
-std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::string>& files, const Inputs& in,
-                                       int64_t limit, int64_t first) {
-  std::vector<RunItem> items;
-  for (const std::string& path : files) items.push_back({path, -1, load_input_file(m, path), Tensor()});
-  if (!in.data.empty() || !in.input.empty()) {
-    auto data = open_inputs(m, in);
-    if (first > data->size()) {
-      fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
-    }
-    const int64_t end = limit > 0 ? std::min(data->size(), first + limit) : data->size();
-    constexpr int64_t kBatch = 64;
-    for (int64_t b = first; b < end; b += kBatch) {
-      const int64_t n = std::min(kBatch, end - b);
-      items.push_back({data->name(), b, data->images(b, n), data->has_labels() ? data->labels(b, n) : Tensor()});
-    }
-  } else if (!in.labels.empty()) {
-    fail<UsageError>("--labels goes with --input");
-  }
-  if (items.empty()) fail<UsageError>("nothing to run: give INPUT files, --data SET or --input FILE.npy");
-  return items;
-}
-
-void cmd_run(const Common& o, const std::vector<std::string>& files, const Inputs& in, int64_t limit, int64_t first,
-             const std::string& out_dir, int top) {
-  Loaded l = load(o);
-  const Graph& g = l.model.graph;
-  if (o.verbose) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      fmt::print(stderr, "node {:>3} {:<24} {:<20} {}\n", i, g.nodes[i].name, g.nodes[i].op, l.exec->kernel_impl(i));
-    }
-  }
-  std::vector<std::vector<Tensor>> per_output(g.outputs.size());
-  json results = json::array();
-  int64_t labelled = 0, correct = 0;
-  for (const RunItem& item : gather_run_inputs(l.model, files, in, limit, first)) {
-    std::vector<Tensor> out = l.exec->run({item.x});
-    for (size_t k = 0; k < out.size(); ++k) per_output[k].push_back(out[k]);
-    const Tensor& scores = out.at(0);
-    const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
-    const int64_t c = scores.numel() / std::max<int64_t>(1, n);
-    std::vector<float> v = scores.to_f32_vector();
-    for (int64_t i = 0; i < n; ++i) {
-      auto best = top_k(scores, i, top);
-      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index + i : i}};
-      json tk = json::array();
-      for (int64_t k : best) {
-        tk.push_back({{"class", k}, {"name", l.model.class_name(k)}, {"score", v[i * c + k]}});
-      }
-      r["top"] = tk;
-      std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
-                                               : fmt::format("{}[{}]:", item.source, i);
-      for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
-      if (item.labels.defined()) {
-        const int64_t label = item.labels.data<int64_t>()[i];
-        r["label"] = label;
-        ++labelled;
-        if (!best.empty() && best[0] == label) ++correct;
-        line += fmt::format("   [label: {}{}]", l.model.class_name(label),
-                            !best.empty() && best[0] == label ? "" : ", wrong");
-      }
-      results.push_back(r);
-      if (!o.json) fmt::print("{}\n", line);
-    }
-  }
-  if (labelled > 0 && !o.json) fmt::print("top-1 on the {} labelled input(s): {}/{}\n", labelled, correct, labelled);
-  json written = json::array();
-  if (!out_dir.empty()) {
-    make_dirs(out_dir);
-    for (size_t k = 0; k < g.outputs.size(); ++k) {
-      std::string file = out_dir + "/" + safe_file_name(g.value(g.outputs[k]).name) + ".npy";
-      write_npy(file, concat_batches(per_output[k]));
-      written.push_back(file);
-      if (!o.json) fmt::print("wrote {}\n", file);
-    }
-  }
-  if (o.json) print_json({{"model", o.model}, {"results", results}, {"outputs_written", written}});
-}
-
 // ---- bench ---------------------------------------------------------------------------------
 
+// Deterministic non-trivial values for graph input `k` at its resolved shape with batch `batch`,
+// so that ReLU layers see a realistic mix of zeros; integer inputs get zeros.
+Tensor generated_input(const Model& m, size_t k, int64_t batch) {
+  Shape s = m.input_shapes().at(k);
+  if (!s.empty()) s[0] = batch;
+  const Value& v = m.graph.value(m.graph.inputs[k]);
+  const DType type = v.has_type ? v.dtype : DType::kFloat32;
+  Tensor x(DType::kFloat32, s);
+  float* d = x.data<float>();
+  uint32_t state = 12345;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    d[i] = static_cast<float>(state >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
+  }
+  if (type == DType::kFloat32) return x;
+  const bool is_float = type == DType::kFloat64 || type == DType::kFloat16;
+  if (!is_float) std::fill_n(d, x.numel(), 0.0f);
+  return x.cast(type);
+}
+
+// Where the time goes: every node's share of an inference, slowest first.
+void print_per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat, bool json_out, json& j) {
+  ex.set_node_timing(true);
+  for (int i = 0; i < repeat; ++i) ex.run(inputs);
+  ex.set_node_timing(false);
+  std::vector<Executor::NodeTime> t = ex.node_times();
+  double total = 0;
+  for (const auto& n : t) total += n.ms;
+  std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
+  json nodes = json::array();
+  for (const auto& n : t) {
+    const double per_run = n.runs ? n.ms / n.runs : 0.0;
+    nodes.push_back({{"node", n.name}, {"op", n.op}, {"ms", per_run}, {"share", total > 0 ? n.ms / total : 0.0}});
+  }
+  j["per_node"] = nodes;
+  if (json_out) return;
+  std::map<std::string, double> by_op;
+  for (const auto& n : t) by_op[n.op] += n.ms;
+  fmt::print("{:<32} {:<20} {:>10} {:>7}\n", "node", "op", "ms/run", "share");
+  for (const auto& n : t) {
+    const double per_run = n.runs ? n.ms / n.runs : 0.0;
+    fmt::print("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name, n.op,
+               per_run, total > 0 ? 100 * n.ms / total : 0.0);
+  }
+  std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
+  std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string line;
+  for (const auto& [op, ms] : ops) line += fmt::format("  {} {:.1f}%", op, total > 0 ? 100 * ms / total : 0.0);
+  fmt::print("by op:{}\n", line);
+}
+
 void cmd_bench(const Common& o, const std::string& input, const std::string& data_spec, int64_t batch, int repeat,
-               int warmup) {
+               int warmup, bool per_layer) {
   Loaded l = load(o);
   Tensor x;
   if (!input.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
@@ -192,35 +175,34 @@ void cmd_bench(const Common& o, const std::string& input, const std::string& dat
       x = b;
     }
   } else {
-    Shape s = l.model.input_shape();
-    s[0] = batch;
-    x = Tensor(DType::kFloat32, s);
-    // Deterministic non-trivial values so that ReLU layers see a realistic mix of zeros.
-    float* d = x.data<float>();
-    uint32_t state = 12345;
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      state = state * 1664525u + 1013904223u;
-      d[i] = static_cast<float>(state >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
-    }
+    x = generated_input(l.model, 0, batch);
   }
-  LatencyStats s = measure_latency(*l.exec, x, repeat, warmup);
+  std::vector<Tensor> inputs{x};
+  for (size_t k = 1; k < l.model.graph.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, batch));
+  LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup);
   json j = {{"model", o.model},
             {"batch", s.batch},
             {"threads", l.exec->threads()},
             {"repeat", s.repeat},
             {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}}},
             {"throughput_per_s", s.throughput_per_s}};
-  if (o.json) return print_json(j);
-  fmt::print(
-      "{}: batch {}, {} thread(s), {} runs: latency median {:.3f} ms (min {:.3f}, max {:.3f}), {:.1f} images/s\n",
-      o.model, s.batch, l.exec->threads(), s.repeat, s.median_ms, s.min_ms, s.max_ms, s.throughput_per_s);
+  if (!o.json) {
+    fmt::print(
+        "{}: batch {}, {} thread(s), {} runs: latency median {:.3f} ms (min {:.3f}, max {:.3f}), {:.1f} images/s\n",
+        o.model, s.batch, l.exec->threads(), s.repeat, s.median_ms, s.min_ms, s.max_ms, s.throughput_per_s);
+  }
+  if (per_layer) print_per_node(*l.exec, inputs, repeat, o.json, j);
+  if (o.json) print_json(j);
 }
 
 // ---- eval ----------------------------------------------------------------------------------
 
 void cmd_eval(const Common& o, const Inputs& in, int64_t limit, int64_t batch, int64_t first) {
-  Loaded l = load(o);
+  NonFiniteObserver layer_counts;
+  Loaded l = load(o, &layer_counts);
   auto data = open_inputs(l.model, in);
+  if (first >= data->size()) fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
+  limit = items_to_use(*data, first, limit, "--limit", o.json);
   EvalOptions eo;
   eo.limit = limit;
   eo.batch = batch;
@@ -234,7 +216,22 @@ void cmd_eval(const Common& o, const Inputs& in, int64_t limit, int64_t batch, i
             {"images_per_s", r.seconds > 0 ? r.count / r.seconds : 0.0},
             {"threads", l.exec->threads()},
             {"transforms", l.transforms.size()}};
+  json bad_layers = json::array();
+  for (const auto& e : layer_counts.layers_with_non_finite()) {
+    bad_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
+  }
+  j["non_finite"] = {{"inputs", {{"nan", r.input_non_finite.nan}, {"inf", r.input_non_finite.inf}}},
+                     {"scores", {{"nan", r.output_non_finite.nan}, {"inf", r.output_non_finite.inf}}},
+                     {"layers", bad_layers}};
   if (o.json) return print_json(j);
+  if (r.input_non_finite.any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(r.input_non_finite));
+  for (const auto& e : layer_counts.layers_with_non_finite()) {
+    fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e.layer, to_string(e.counts));
+  }
+  if (r.output_non_finite.any()) {
+    fmt::print(stderr, "warning: the class scores hold {} (those images count as wrong)\n",
+               to_string(r.output_non_finite));
+  }
   fmt::print("{} on {}: {} images, top-1 {:.2f}%, top-5 {:.2f}%, {:.0f} images/s\n", l.model.meta.name, data->name(),
              r.count, 100 * r.top1(), 100 * r.top5(), r.seconds > 0 ? r.count / r.seconds : 0.0);
 }
@@ -249,11 +246,11 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   if (images < 1) fail<UsageError>("--images must be at least 1");
   TraceRecorder rec;
   Loaded l = load(o);
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, l.model.input_shape());
   auto data = open_inputs(l.model, in);
   if (first < 0 || first >= data->size())
     fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
-  const int64_t end = std::min(data->size(), first + images);
+  const int64_t end = first + items_to_use(*data, first, images, "--images", o.json);
+  std::vector<LayerGeometry> geo = model_geometry(*l.exec, data->images(first, 1).shape());
   l.exec->set_observer(&rec);
   json labels = json::array();
   for (int64_t b = first; b < end; b += batch) {
@@ -289,27 +286,13 @@ void register_commands(CLI::App& app) {
   // Options live as long as the app; callbacks run after parsing.
   static Common common;
   static Inputs inputs;
-  static std::vector<std::string> run_inputs;
   static std::string out_dir, bench_input, bench_data, trace_format = "effectual";
-  static int top = 3, repeat = 20, warmup = 3;
-  static int64_t run_limit = 10;
+  static int repeat = 20, warmup = 3;
   static int64_t batch = 1, limit = 0, eval_batch = 64, images = 1, first = 0, trace_batch = 16;
 
   auto* info = app.add_subcommand("info", "layers with geometry, MACs and parameters; totals");
   add_model_flags(info, common, false);
   info->callback([] { cmd_info(common); });
-
-  auto* run = app.add_subcommand("run", "classify inputs (images or .npy); write outputs with --out");
-  add_model_flags(run, common, true);
-  run->add_option("INPUT", run_inputs, "image files (PNG/JPEG) or preprocessed .npy tensors");
-  add_input_flags(run, inputs);
-  run->add_option("--limit", run_limit, "with --data/--input: run at most N items (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  run->add_option("--first", first, "with --data/--input: index of the first item")->check(CLI::NonNegativeNumber);
-  run->add_option("--out", out_dir, "write every model output as DIR/<output name>.npy");
-  run->add_option("--top", top, "classes to show per input")->check(CLI::PositiveNumber);
-  run->add_flag("-v,--verbose", common.verbose, "print the kernel chosen for each node");
-  run->callback([] { cmd_run(common, run_inputs, inputs, run_limit, first, out_dir, top); });
 
   auto* bench = app.add_subcommand("bench", "latency (median, min, max) and throughput");
   add_model_flags(bench, common, true);
@@ -318,7 +301,9 @@ void register_commands(CLI::App& app) {
   bench->add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   bench->add_option("--repeat", repeat, "timed runs")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
-  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup); });
+  static bool per_layer = false;
+  bench->add_flag("--per-layer", per_layer, "time every node too: its share of an inference, slowest first");
+  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup, per_layer); });
 
   auto* eval = app.add_subcommand("eval", "top-1 / top-5 accuracy on labelled data");
   add_model_flags(eval, common, true);

@@ -4,8 +4,9 @@
 
 namespace eff::cli {
 
-// Adds info, run, bench, eval and trace to the app; each runs its command from its callback.
+// Adds info, bench, eval and trace to the app; each runs its command from its callback.
 void register_commands(CLI::App& app);
+void register_run_command(CLI::App& app);
 void register_profile_command(CLI::App& app);
 void register_simulate_command(CLI::App& app);
 void register_report_command(CLI::App& app);

@@ -19,7 +19,9 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
   c->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   c->add_flag("--json", o.json, "print one JSON document on stdout");
   c->add_option("--preprocess", o.preprocess, "JSON file with a \"preprocessing\" object overriding the sidecar's");
-  c->add_option("--input-shape", o.input_shape, "per-image input shape, e.g. 1,3,224,224 (dynamic models)");
+  c->add_option("--input-shape", o.input_shapes,
+                "shape of a graph input where no input tensor says it: NAME:1,3,224,224 (or 1,3,224,224 for the "
+                "first input); repeat for several inputs");
   if (hooks) {
     c->add_option("--precision-profile", o.precision_profile, "per-layer fixed-point precisions (docs/value-hooks.md)");
     c->add_option("--thresholds", o.thresholds, "per-layer near-zero pruning thresholds (docs/value-hooks.md)");
@@ -35,13 +37,14 @@ void add_input_flags(CLI::App* c, Inputs& in) {
 Shape parse_shape(const std::string& s) {
   Shape out;
   size_t pos = 0;
+  constexpr long long kMaxDim = int64_t{1} << 31;
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
     std::string tok = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     try {
       size_t used = 0;
       long long v = std::stoll(tok, &used);
-      if (used != tok.size() || v <= 0) throw std::invalid_argument(tok);
+      if (used != tok.size() || v <= 0 || v > kMaxDim) throw std::invalid_argument(tok);
       out.push_back(v);
     } catch (const std::exception&) {
       fail<UsageError>("--input-shape: '{}' is not a list of positive integers like 1,3,224,224", s);
@@ -52,12 +55,52 @@ Shape parse_shape(const std::string& s) {
   return out;
 }
 
+std::map<std::string, Shape> parse_input_shapes(const std::vector<std::string>& specs) {
+  std::map<std::string, Shape> out;
+  for (const std::string& spec : specs) {
+    const size_t colon = spec.rfind(':');
+    const std::string name = colon == std::string::npos ? "" : spec.substr(0, colon);
+    const Shape shape = parse_shape(colon == std::string::npos ? spec : spec.substr(colon + 1));
+    if (!out.emplace(name, shape).second) {
+      fail<UsageError>("--input-shape: input '{}' is given twice", name.empty() ? "(first)" : name);
+    }
+  }
+  return out;
+}
+
+int usable_threads(int requested) {
+  const int usable = resolve_threads(0);
+  if (requested > usable) {
+    fmt::print(stderr, "note: --threads {}: this process may run on {} core(s); using {}\n", requested, usable,
+               usable);
+    return usable;
+  }
+  return requested;
+}
+
+int64_t items_to_use(const Dataset& data, int64_t first, int64_t requested, const std::string& flag, bool quiet) {
+  const int64_t available = std::max<int64_t>(0, data.size() - first);
+  if (requested <= 0) return available;
+  if (requested > available && !quiet) {
+    fmt::print(stderr, "note: {} {}: {} has {} item(s) from index {}; using {}\n", flag, requested, data.name(),
+               available, first, available);
+  }
+  return std::min(requested, available);
+}
+
 Loaded load(const Common& o, LayerObserver* observer) {
   Loaded l;
   ModelLoadOptions mo;
   mo.meta_path = o.meta;
   l.model = load_model(o.model, mo);
-  if (!o.input_shape.empty()) l.model.meta.input_shape = parse_shape(o.input_shape);
+  l.model.shape_overrides = parse_input_shapes(o.input_shapes);
+  for (const auto& [name, shape] : l.model.shape_overrides) {
+    if (name.empty()) continue;
+    const auto& ins = l.model.graph.inputs;
+    if (std::none_of(ins.begin(), ins.end(), [&](ValueId v) { return l.model.graph.value(v).name == name; })) {
+      fail<UsageError>("--input-shape: {} has no input named '{}'", o.model, name);
+    }
+  }
   if (!o.preprocess.empty()) {
     ModelMeta pm = load_model_meta(o.preprocess);
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
@@ -66,9 +109,10 @@ Loaded load(const Common& o, LayerObserver* observer) {
   l.layers = find_layers(l.model.graph);
   l.transforms = load_layer_transforms(o.precision_profile, o.thresholds, l.layers);
   ExecutorOptions eo;
-  eo.threads = o.threads;
+  eo.threads = usable_threads(o.threads);
   eo.transforms = l.transforms;
   eo.observer = observer;
+  eo.specialize = l.model.specializer();
   l.exec = std::make_unique<Executor>(l.model.graph, eo);
   return l;
 }
@@ -96,12 +140,13 @@ bool has_ext(const std::string& p, std::initializer_list<const char*> exts) {
   return std::any_of(exts.begin(), exts.end(), [&](const char* x) { return e == x; });
 }
 
-Tensor load_input_file(const Model& m, const std::string& path) {
-  Shape want = m.input_shape();
+Tensor load_input_file(const Model& m, const std::string& path, size_t input) {
+  const Value& v = m.graph.value(m.graph.inputs.at(input));
   if (has_ext(path, {".npy"})) {
     Tensor t = read_npy(path);
-    if (t.dtype() != DType::kFloat32) t = t.cast(DType::kFloat32);
-    if (t.rank() + 1 == static_cast<int>(want.size())) {
+    const DType want = v.has_type ? v.dtype : DType::kFloat32;
+    if (t.dtype() != want) t = t.cast(want);
+    if (v.has_shape && t.rank() + 1 == static_cast<int>(v.shape.size())) {
       Shape s = t.shape();
       s.insert(s.begin(), 1);
       t = t.reshaped(s);

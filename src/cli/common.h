@@ -28,7 +28,8 @@ struct Common {
   std::string precision_profile;
   std::string thresholds;
   std::string preprocess;
-  std::string input_shape;  // "1,3,224,224"
+  // "1,3,224,224" (the first input) or "name:1,3,224,224"; one per input.
+  std::vector<std::string> input_shapes;
 };
 
 struct Inputs {
@@ -50,6 +51,14 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks);
 // --data, --input, --labels.
 void add_input_flags(CLI::App* c, Inputs& in);
 Shape parse_shape(const std::string& s);
+// "--input-shape" values: "dims" (the first input, key "") or "name:dims".
+std::map<std::string, Shape> parse_input_shapes(const std::vector<std::string>& specs);
+// --threads: 0 (all cores) as is; more threads than this process may run on is capped, with a
+// notice on stderr.
+int usable_threads(int requested);
+// How many of `requested` items (0: all) the data holds from `first`; says on stderr when the
+// request was larger than what is there. `flag` names the option ("--images").
+int64_t items_to_use(const Dataset& data, int64_t first, int64_t requested, const std::string& flag, bool quiet);
 // Loads the model, its sidecar and value-hook files, and builds an executor.
 Loaded load(const Common& o, LayerObserver* observer = nullptr);
 Preprocess model_preprocess(const Model& m);
@@ -57,7 +66,8 @@ Preprocess model_preprocess(const Model& m);
 std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in);
 void print_json(const nlohmann::json& j);
 bool has_ext(const std::string& p, std::initializer_list<const char*> exts);
-// An image (preprocessed per the model) or a .npy tensor, as a batch.
-Tensor load_input_file(const Model& m, const std::string& path);
+// An image (preprocessed per the model) or a .npy tensor, as a batch for graph input `input`: a
+// tensor with one dim fewer than the input gets a batch of 1; numbers convert to the input's type.
+Tensor load_input_file(const Model& m, const std::string& path, size_t input = 0);
 
 }  // namespace eff::cli

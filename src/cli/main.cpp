@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "effectual 0.1.0");
   eff::cli::register_commands(app);
+  eff::cli::register_run_command(app);
   eff::cli::register_profile_command(app);
   eff::cli::register_simulate_command(app);
   eff::cli::register_report_command(app);

@@ -1,5 +1,7 @@
 #include "engine/evaluate.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -16,8 +18,14 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k) {
   std::iota(idx.begin(), idx.end(), 0);
   std::vector<float> v = scores.to_f32_vector();
   const float* r = v.data() + row * c;
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                    [&](int64_t a, int64_t b) { return r[a] > r[b] || (r[a] == r[b] && a < b); });
+  // NaN scores rank last (a NaN comparison would break the sort's ordering); ties by index.
+  auto before = [&](int64_t a, int64_t b) {
+    const bool nan_a = std::isnan(r[a]), nan_b = std::isnan(r[b]);
+    if (nan_a != nan_b) return nan_b;
+    if (!nan_a && r[a] != r[b]) return r[a] > r[b];
+    return a < b;
+  };
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), before);
   idx.resize(static_cast<size_t>(k));
   return idx;
 }
@@ -37,6 +45,8 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
     std::vector<Tensor> out = ex.run({images});
     res.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Tensor& scores = out.at(0);
+    res.input_non_finite += count_non_finite(images);
+    res.output_non_finite += count_non_finite(scores);
     if (scores.rank() < 1 || scores.dim(0) != n) {
       fail<ShapeError>("{}: output 0 has shape {}, expected [{}, classes]", ex.graph().source,
                        shape_str(scores.shape()), n);
@@ -55,13 +65,19 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
 }
 
 LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup) {
+  return measure_latency(ex, std::vector<Tensor>{input}, repeat, warmup);
+}
+
+LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup) {
   if (repeat < 1) fail<UsageError>("--repeat must be at least 1");
-  for (int i = 0; i < warmup; ++i) ex.run({input});
+  if (inputs.empty()) fail<UsageError>("measure_latency: no inputs");
+  const Tensor& input = inputs[0];
+  for (int i = 0; i < warmup; ++i) ex.run(inputs);
   std::vector<double> ms;
   ms.reserve(static_cast<size_t>(repeat));
   for (int i = 0; i < repeat; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    ex.run({input});
+    ex.run(inputs);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());

@@ -7,6 +7,7 @@
 
 #include "core/tensor.h"
 #include "engine/executor.h"
+#include "engine/non_finite.h"
 
 namespace eff {
 
@@ -24,6 +25,8 @@ struct EvalResult {
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
   double seconds = 0;  // inference time only (data loading excluded)
+  NonFinite input_non_finite;   // NaN/Inf among the input values
+  NonFinite output_non_finite;  // among the class scores (such an image counts as wrong)
   double top1() const { return count ? static_cast<double>(top1_correct) / count : 0.0; }
   double top5() const { return count ? static_cast<double>(top5_correct) / count : 0.0; }
 };
@@ -43,5 +46,7 @@ struct LatencyStats {
 };
 
 LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup);
+// Several graph inputs; the batch is the first input's dim 0.
+LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup);
 
 }  // namespace eff

@@ -3,12 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
+#include "engine/non_finite.h"
 
 namespace eff {
 
@@ -62,85 +64,216 @@ int resolve_threads(int requested) {
 
 // ---- Executor ----------------------------------------------------------------------------------
 
-Executor::Executor(Graph graph, ExecutorOptions options)
-    : graph_(std::move(graph)),
-      options_(std::move(options)),
-      pool_(std::make_unique<BufferPool>()),
-      dnnl_(std::make_unique<DnnlEnv>()) {
-  threads_ = resolve_threads(options_.threads);
-  layers_ = find_layers(graph_);
-  layer_of_node_.assign(graph_.nodes.size(), -1);
-  for (const LayerInfo& l : layers_) layer_of_node_[l.node] = l.index;
+// A graph made ready to run: its kernels, liveness and value slots.
+struct Executor::Plan {
+  Graph graph;
+  GraphVariant variant;  // what a specialisation was made for; default for the base plan
+  uint64_t last_used = 0;
+  std::vector<LayerInfo> layers;
+  std::vector<int> layer_of_node;  // -1 when the node is not a layer
+  std::vector<int> base_layer;     // each layer's index in the base plan's list, -1 if it has none
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  std::vector<std::vector<ValueId>> release_after;  // values whose last use is node i
+  std::vector<Tensor> values;
+  std::vector<double> node_ms;  // with node timing on
+  int64_t timed_runs = 0;
+};
 
+namespace {
+
+// Each specialisation holds its own kernels (oneDNN plans, packed weights); a caller cycling
+// through many shapes (images of every size) keeps only the most recent few.
+constexpr size_t kMaxSpecializations = 4;
+
+// Whether the shapes inside the graph follow its inputs' shapes beyond the batch size: then a
+// graph specialised per input shape folds its shape arithmetic into constants.
+bool shapes_depend_on_inputs(const Graph& g) {
+  for (ValueId v : g.inputs) {
+    const Value& in = g.value(v);
+    if (!in.has_shape) return true;
+    for (size_t d = 1; d < in.shape.size(); ++d) {
+      if (in.shape[d] < 0) return true;
+    }
+  }
+  for (const Node& n : g.nodes) {
+    if (n.op == "Shape" || n.op == "Size") return true;
+  }
+  return false;
+}
+
+bool has_fused_activation(const Graph& g) {
+  return std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.has_attr("activation"); });
+}
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string s;
+  for (const Shape& x : shapes) s += (s.empty() ? "" : ", ") + shape_str(x);
+  return s;
+}
+
+}  // namespace
+
+Executor::Executor(Graph graph, ExecutorOptions options)
+    : options_(std::move(options)), pool_(std::make_unique<BufferPool>()), dnnl_(std::make_unique<DnnlEnv>()) {
+  threads_ = resolve_threads(options_.threads);
+  const std::vector<LayerInfo> layers = find_layers(graph);
   for (const auto& entry : options_.transforms) {
     const std::string& name = entry.first;
-    bool found = std::any_of(layers_.begin(), layers_.end(), [&](const LayerInfo& l) { return l.name == name; });
-    if (!found) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph_.source, name);
+    bool found = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo& l) { return l.name == name; });
+    if (!found) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph.source, name);
+  }
+  shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
+  nan_sensitive_ = options_.specialize && has_fused_activation(graph);
+  base_ = make_plan(std::move(graph));
+}
+
+std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
+  auto plan = std::make_unique<Plan>();
+  Plan& p = *plan;
+  p.graph = std::move(graph);
+  Graph& g = p.graph;
+  p.layers = find_layers(g);
+  p.layer_of_node.assign(g.nodes.size(), -1);
+  for (const LayerInfo& l : p.layers) p.layer_of_node[l.node] = l.index;
+  // Specialisations report their layers as the base graph's (observers key on them).
+  for (const LayerInfo& l : p.layers) {
+    int match = -1;
+    if (base_) {
+      for (const LayerInfo& b : base_->layers) {
+        if (b.name == l.name) match = b.index;
+      }
+    } else {
+      match = l.index;
+    }
+    p.base_layer.push_back(match);
   }
 
   // Weight transforms are applied once, before kernels are created (they may prepack weights).
-  for (const LayerInfo& l : layers_) {
+  for (const LayerInfo& l : p.layers) {
     auto it = options_.transforms.find(l.name);
     if (it == options_.transforms.end() || it->second.weights.kind == OperandTransform::kNone) continue;
-    Value& w = graph_.value(l.weights);
+    Value& w = g.value(l.weights);
     if (w.constant->dtype() != DType::kFloat32) continue;
     Tensor copy = w.constant->clone();
     apply_operand_transform(copy.data<float>(), copy.numel(), it->second.weights);
     w.constant = std::move(copy);
   }
 
-  kernels_.resize(graph_.nodes.size());
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& n = graph_.nodes[i];
+  p.kernels.resize(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
     const OpEntry* e = find_op(n.op);
     if (!e || (!n.domain.empty() && n.domain != "ai.onnx")) {
-      fail<UnsupportedError>("{}: op {} is not supported", graph_.where(n), n.op);
+      fail<UnsupportedError>("{}: op {} is not supported", g.where(n), n.op);
     }
-    kernels_[i] = e->make(n, graph_);
+    p.kernels[i] = e->make(n, g);
   }
 
   // Liveness: release each intermediate value right after its last consumer.
-  const size_t nv = graph_.values.size();
+  const size_t nv = g.values.size();
   std::vector<int> last_use(nv, -1);
   std::vector<char> keep(nv, 0);
-  for (ValueId v : graph_.outputs) keep[v] = 1;
+  for (ValueId v : g.outputs) keep[v] = 1;
   for (size_t v = 0; v < nv; ++v) {
-    if (graph_.values[v].constant) keep[v] = 1;
+    if (g.values[v].constant) keep[v] = 1;
   }
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    for (ValueId v : graph_.nodes[i].inputs) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (ValueId v : g.nodes[i].inputs) {
       if (v != kNoValue) last_use[v] = static_cast<int>(i);
     }
-    for (ValueId v : graph_.nodes[i].outputs) {
+    for (ValueId v : g.nodes[i].outputs) {
       if (v != kNoValue && last_use[v] < static_cast<int>(i)) last_use[v] = static_cast<int>(i);
     }
   }
-  release_after_.resize(graph_.nodes.size());
+  p.release_after.resize(g.nodes.size());
   for (size_t v = 0; v < nv; ++v) {
-    if (!keep[v] && last_use[v] >= 0) release_after_[last_use[v]].push_back(static_cast<ValueId>(v));
+    if (!keep[v] && last_use[v] >= 0) p.release_after[last_use[v]].push_back(static_cast<ValueId>(v));
   }
 
-  values_.resize(nv);
+  p.values.resize(nv);
   for (size_t v = 0; v < nv; ++v) {
-    if (graph_.values[v].constant) values_[v] = *graph_.values[v].constant;
+    if (g.values[v].constant) p.values[v] = *g.values[v].constant;
   }
+  return plan;
+}
+
+Executor::Plan& Executor::plan_for(const std::vector<Tensor>& inputs) {
+  GraphVariant want;
+  if (nan_sensitive_) {
+    want.separate_activations =
+        std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return count_non_finite(t).any(); });
+  }
+  if (shape_dependent_) {
+    for (const Tensor& t : inputs) want.input_shapes.push_back(t.shape());
+  }
+  if (want == GraphVariant{}) return *base_;
+  ++clock_;
+  for (auto& p : specialized_) {
+    if (p->variant == want) {
+      p->last_used = clock_;
+      return *p;
+    }
+  }
+  Graph g;
+  try {
+    g = options_.specialize(want);
+  } catch (const ShapeError&) {
+    throw;
+  } catch (const Error& e) {
+    std::vector<Shape> shapes;
+    for (const Tensor& t : inputs) shapes.push_back(t.shape());
+    fail<ShapeError>("{} (for input shape(s) {})", e.what(), shapes_str(shapes));
+  }
+  if (g.inputs.size() != base_->graph.inputs.size()) {
+    fail("internal error: {}: the specialised graph has {} inputs, not {}", base_->graph.source, g.inputs.size(),
+         base_->graph.inputs.size());
+  }
+  std::unique_ptr<Plan> plan = make_plan(std::move(g));
+  plan->variant = std::move(want);
+  plan->last_used = clock_;
+  if (specialized_.size() >= kMaxSpecializations) {
+    auto oldest = std::min_element(specialized_.begin(), specialized_.end(),
+                                   [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    if (oldest->get() == last_plan_) last_plan_ = nullptr;
+    specialized_.erase(oldest);
+  }
+  specialized_.push_back(std::move(plan));
+  return *specialized_.back();
 }
 
 Executor::~Executor() = default;
+
+std::vector<Executor::NodeTime> Executor::node_times() const {
+  std::vector<NodeTime> out;
+  if (!last_plan_ || last_plan_->node_ms.empty()) return out;
+  const Plan& p = *last_plan_;
+  for (size_t i = 0; i < p.graph.nodes.size(); ++i) {
+    out.push_back({p.graph.nodes[i].name, p.graph.nodes[i].op, p.node_ms[i], p.timed_runs});
+  }
+  return out;
+}
+
+const Graph& Executor::graph() const {
+  return base_->graph;
+}
+
+const std::vector<LayerInfo>& Executor::layers() const {
+  return base_->layers;
+}
 
 size_t Executor::pool_allocations() const {
   return pool_->allocations();
 }
 
 std::string Executor::kernel_impl(size_t node) const {
-  return kernels_.at(node)->impl();
+  return base_->kernels.at(node)->impl();
 }
 
 void Executor::check_input(size_t i, const Tensor& t) const {
-  const Value& v = graph_.value(graph_.inputs[i]);
+  const Graph& g = base_->graph;
+  const Value& v = g.value(g.inputs[i]);
   if (v.has_type && t.dtype() != v.dtype) {
-    fail<ShapeError>("{}: input '{}' expects {}, got {}", graph_.source, v.name, dtype_name(v.dtype),
-                     dtype_name(t.dtype()));
+    fail<ShapeError>("{}: input '{}' expects {}, got {}", g.source, v.name, dtype_name(v.dtype), dtype_name(t.dtype()));
   }
   if (!v.has_shape) return;
   bool ok = static_cast<int>(v.shape.size()) == t.rank();
@@ -155,38 +288,46 @@ void Executor::check_input(size_t i, const Tensor& t) const {
                               : (d < v.dim_names.size() && !v.dim_names[d].empty() ? v.dim_names[d] : "?");
     }
     want += "]";
-    fail<ShapeError>("{}: input '{}' expects shape {}, got {}", graph_.source, v.name, want, shape_str(t.shape()));
+    fail<ShapeError>("{}: input '{}' expects shape {}, got {}", g.source, v.name, want, shape_str(t.shape()));
   }
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
-  if (inputs.size() != graph_.inputs.size()) {
-    fail<ShapeError>("{}: the model takes {} input(s), got {}", graph_.source, graph_.inputs.size(), inputs.size());
+  const Graph& base_graph = base_->graph;
+  if (inputs.size() != base_graph.inputs.size()) {
+    fail<ShapeError>("{}: the model takes {} input(s), got {}", base_graph.source, base_graph.inputs.size(),
+                     inputs.size());
   }
+  for (size_t i = 0; i < inputs.size(); ++i) check_input(i, inputs[i]);
   omp_set_num_threads(threads_);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    check_input(i, inputs[i]);
-    values_[graph_.inputs[i]] = inputs[i];
+  Plan& p = plan_for(inputs);
+  const Graph& g = p.graph;
+  last_plan_ = &p;
+  if (node_timing_) {
+    p.node_ms.resize(g.nodes.size(), 0.0);
+    ++p.timed_runs;
   }
+  std::vector<Tensor>& values = p.values;
+  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = inputs[i];
 
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
   Tensor transformed;  // a layer's activations after its transform
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& n = graph_.nodes[i];
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
     in_ptrs.assign(n.inputs.size(), nullptr);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
-      if (n.inputs[k] != kNoValue) in_ptrs[k] = &values_[n.inputs[k]];
+      if (n.inputs[k] != kNoValue) in_ptrs[k] = &values[n.inputs[k]];
     }
-    const int layer = layer_of_node_[i];
+    const int layer = p.layer_of_node[i];
     const LayerTransform* xf = nullptr;
     if (layer >= 0) {
-      auto it = options_.transforms.find(layers_[layer].name);
+      auto it = options_.transforms.find(p.layers[layer].name);
       if (it != options_.transforms.end() && it->second.active()) xf = &it->second;
     }
     if (xf && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
       const Tensor& a = *in_ptrs[0];
-      if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", graph_.where(n));
+      if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", g.where(n));
       transformed = pool_->acquire(DType::kFloat32, a.shape());
       float* d = transformed.data<float>();
       if (xf->activations.kind == OperandTransform::kFixedPoint) {
@@ -201,31 +342,38 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
 
     outs.assign(n.outputs.size(), Tensor());
-    OpContext ctx(n, graph_, in_ptrs, outs, *pool_, *dnnl_, threads_);
-    kernels_[i]->run(ctx);
+    OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, threads_);
+    if (node_timing_) {
+      const auto t0 = std::chrono::steady_clock::now();
+      p.kernels[i]->run(ctx);
+      p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      p.kernels[i]->run(ctx);
+    }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k] == kNoValue) {
         pool_->release(outs[k]);
         continue;
       }
-      if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", graph_.where(n), k);
-      values_[n.outputs[k]] = std::move(outs[k]);
+      if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", g.where(n), k);
+      values[n.outputs[k]] = std::move(outs[k]);
     }
-    if (layer >= 0 && options_.observer) {
-      options_.observer->on_layer(layers_[layer], *in_ptrs[0], values_[n.inputs[1]], values_[n.outputs[0]]);
+    if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
+      options_.observer->on_layer(base_->layers[p.base_layer[layer]], *in_ptrs[0], values[n.inputs[1]],
+                                  values[n.outputs[0]]);
     }
     if (transformed.defined()) pool_->release(transformed);
-    for (ValueId v : release_after_[i]) pool_->release(values_[v]);
+    for (ValueId v : p.release_after[i]) pool_->release(values[v]);
   }
 
   std::vector<Tensor> result;
-  result.reserve(graph_.outputs.size());
-  for (ValueId v : graph_.outputs) result.push_back(values_[v]);
+  result.reserve(g.outputs.size());
+  for (ValueId v : g.outputs) result.push_back(values[v]);
   // Graph outputs are handed to the caller; inputs are the caller's. Drop our references.
-  for (ValueId v : graph_.outputs) {
-    if (!graph_.values[v].constant) values_[v] = Tensor();
+  for (ValueId v : g.outputs) {
+    if (!g.values[v].constant) values[v] = Tensor();
   }
-  for (size_t i = 0; i < inputs.size(); ++i) values_[graph_.inputs[i]] = Tensor();
+  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
   return result;
 }
 

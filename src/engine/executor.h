@@ -5,6 +5,7 @@
 // sees each layer's operands as consumed and its output.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,10 +40,26 @@ class LayerObserver {
                         const Tensor& output) = 0;
 };
 
+// The graph loaded again for particular inputs (Model::specializer): with every graph input's shape
+// fixed (shape inference re-run, shape sub-graphs folded), and/or with activations kept as nodes of
+// their own instead of fused into conv/FC kernels (fused ReLU turns NaN into 0; ONNX Runtime keeps
+// NaN, so inputs holding NaN or Inf run such a graph).
+struct GraphVariant {
+  std::vector<Shape> input_shapes;  // empty: as declared
+  bool separate_activations = false;
+  bool operator==(const GraphVariant&) const = default;
+};
+using GraphSpecializer = std::function<Graph(const GraphVariant&)>;
+
 struct ExecutorOptions {
   int threads = 0;                                   // 0: all cores
   std::map<std::string, LayerTransform> transforms;  // by layer name
   LayerObserver* observer = nullptr;
+  // When set and the graph's shapes depend on its inputs (dynamic dims beyond the batch, or shape
+  // computations left at run time), each distinct set of input shapes runs a graph specialised for
+  // it, and inputs holding NaN/Inf run a graph without fused activations; the specialisations are
+  // kept (a few, least recently used dropped first).
+  GraphSpecializer specialize;
 };
 
 class Executor {
@@ -55,26 +72,43 @@ class Executor {
   // Inputs in graph-input order; returns outputs in graph-output order.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
-  const Graph& graph() const { return graph_; }
-  const std::vector<LayerInfo>& layers() const { return layers_; }
+  // The graph as loaded (with dynamic dims); layers and node indices refer to it.
+  const Graph& graph() const;
+  const std::vector<LayerInfo>& layers() const;
   std::string kernel_impl(size_t node) const;
   int threads() const { return threads_; }
   void set_observer(LayerObserver* o) { options_.observer = o; }
   size_t pool_allocations() const;
+  // Per-node wall time, for `bench --per-layer`: accumulated over the runs made while enabled, for
+  // the nodes of the graph that ran last (a specialisation's nodes are named as in the model).
+  struct NodeTime {
+    std::string name;
+    std::string op;
+    double ms = 0;  // total over `runs`
+    int64_t runs = 0;
+  };
+  void set_node_timing(bool on) { node_timing_ = on; }
+  std::vector<NodeTime> node_times() const;
+  // Graphs specialised for input shapes so far (0 when the graph needs none).
+  size_t specializations() const { return specialized_.size(); }
 
  private:
+  struct Plan;
+  std::unique_ptr<Plan> make_plan(Graph graph) const;
+  Plan& plan_for(const std::vector<Tensor>& inputs);
   void check_input(size_t i, const Tensor& t) const;
 
-  Graph graph_;
   ExecutorOptions options_;
   int threads_ = 1;
-  std::vector<LayerInfo> layers_;
-  std::vector<int> layer_of_node_;  // -1 when the node is not a layer
-  std::vector<std::unique_ptr<class Kernel>> kernels_;
-  std::vector<std::vector<ValueId>> release_after_;  // values whose last use is node i
+  std::unique_ptr<Plan> base_;
+  bool shape_dependent_ = false;  // whether inputs' shapes pick a specialised plan
+  bool nan_sensitive_ = false;    // whether inputs holding NaN/Inf need a plan without fused activations
+  std::vector<std::unique_ptr<Plan>> specialized_;
+  uint64_t clock_ = 0;  // for least-recently-used eviction of specialisations
+  bool node_timing_ = false;
+  const Plan* last_plan_ = nullptr;
   std::unique_ptr<class BufferPool> pool_;
   std::unique_ptr<struct DnnlEnv> dnnl_;
-  std::vector<Tensor> values_;
 };
 
 // Resolves a thread-count flag: 0 -> all cores.

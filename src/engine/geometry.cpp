@@ -1,5 +1,7 @@
 #include "engine/geometry.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
@@ -95,14 +97,26 @@ class ShapeRecorder final : public LayerObserver {
 }  // namespace
 
 std::vector<LayerGeometry> model_geometry(Executor& ex, const Shape& input_shape) {
-  if (ex.graph().inputs.size() != 1) {
-    fail<UsageError>("{}: geometry needs a model with one input, this one has {}", ex.graph().source,
-                     ex.graph().inputs.size());
+  return model_geometry(ex, std::vector<Shape>{input_shape});
+}
+
+std::vector<LayerGeometry> model_geometry(Executor& ex, const std::vector<Shape>& input_shapes) {
+  const Graph& graph = ex.graph();
+  if (graph.inputs.size() != input_shapes.size()) {
+    fail<UsageError>("{}: the model takes {} input(s), {} shape(s) given", graph.source, graph.inputs.size(),
+                     input_shapes.size());
+  }
+  std::vector<Tensor> zeros;
+  for (size_t i = 0; i < input_shapes.size(); ++i) {
+    const Value& v = graph.value(graph.inputs[i]);
+    Tensor t(v.has_type ? v.dtype : DType::kFloat32, input_shapes[i]);
+    std::memset(t.raw(), 0, t.nbytes());
+    zeros.push_back(std::move(t));
   }
   ShapeRecorder rec;
   ex.set_observer(&rec);
   try {
-    ex.run({Tensor(DType::kFloat32, input_shape)});
+    ex.run(zeros);
   } catch (...) {
     ex.set_observer(nullptr);
     throw;

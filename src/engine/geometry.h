@@ -36,6 +36,8 @@ LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& ac
 
 // Runs one inference on zeros of `input_shape` to observe shapes; returns every layer's geometry.
 std::vector<LayerGeometry> model_geometry(Executor& ex, const Shape& input_shape);
+// The same for a model with several inputs (zeros of each input's type and shape).
+std::vector<LayerGeometry> model_geometry(Executor& ex, const std::vector<Shape>& input_shapes);
 
 void to_json(nlohmann::json& j, const LayerGeometry& g);
 

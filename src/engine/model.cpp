@@ -38,9 +38,8 @@ ModelMeta load_model_meta(const std::string& path) {
 Model load_model(const std::string& path, const ModelLoadOptions& opts) {
   Model m;
   m.path = path;
-  LoadOptions lo;
-  lo.fuse_activations = opts.fuse_activations;
-  m.graph = load_onnx(path, lo);
+  m.load_options.fuse_activations = opts.fuse_activations;
+  m.graph = load_onnx(path, m.load_options);
   std::string meta = opts.meta_path;
   if (meta.empty()) {
     fs::path p(path);
@@ -54,22 +53,60 @@ Model load_model(const std::string& path, const ModelLoadOptions& opts) {
   return m;
 }
 
-Shape Model::input_shape() const {
-  if (!meta.input_shape.empty()) return meta.input_shape;
+std::vector<Shape> Model::input_shapes() const {
   if (graph.inputs.empty()) fail<ModelError>("{}: the model has no inputs", graph.source);
-  const Value& v = graph.value(graph.inputs[0]);
-  if (!v.has_shape) fail<UsageError>("{}: input '{}' has no static shape; give --input-shape", graph.source, v.name);
-  Shape s = v.shape;
-  for (size_t d = 0; d < s.size(); ++d) {
-    if (s[d] < 0) {
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    const Value& v = graph.value(graph.inputs[i]);
+    auto given = shape_overrides.find(v.name);
+    if (given == shape_overrides.end() && i == 0) given = shape_overrides.find("");
+    if (given != shape_overrides.end()) {
+      shapes.push_back(given->second);
+      continue;
+    }
+    if (i == 0 && !meta.input_shape.empty()) {
+      shapes.push_back(meta.input_shape);
+      continue;
+    }
+    const std::string hint = fmt::format("give --input-shape {}:<dims> or an input tensor", v.name);
+    if (!v.has_shape) fail<UsageError>("{}: input '{}' has no declared shape; {}", graph.source, v.name, hint);
+    Shape s = v.shape;
+    std::string unknown;
+    for (size_t d = 0; d < s.size(); ++d) {
+      if (s[d] >= 0) continue;
       if (d == 0) {
         s[d] = 1;
-      } else {
-        fail<UsageError>("{}: input '{}' has a dynamic dimension {}; give --input-shape", graph.source, v.name, d);
+        continue;
       }
+      const std::string name = d < v.dim_names.size() && !v.dim_names[d].empty() ? v.dim_names[d] : "?";
+      unknown += fmt::format("{}{} ({})", unknown.empty() ? "" : ", ", d, name);
     }
+    if (!unknown.empty()) {
+      fail<UsageError>("{}: input '{}' has dynamic dimension(s) {}; {}", graph.source, v.name, unknown, hint);
+    }
+    shapes.push_back(s);
   }
-  return s;
+  return shapes;
+}
+
+Graph Model::graph_for_shapes(const std::vector<Shape>& shapes) const {
+  return specializer()(GraphVariant{shapes, false});
+}
+
+GraphSpecializer Model::specializer() const {
+  std::vector<std::string> names;
+  for (ValueId v : graph.inputs) names.push_back(graph.value(v).name);
+  return [path = path, options = load_options, names](const GraphVariant& variant) {
+    LoadOptions o = options;
+    if (!variant.input_shapes.empty()) {
+      if (variant.input_shapes.size() != names.size()) {
+        fail<ShapeError>("{}: the model takes {} input(s), got {}", path, names.size(), variant.input_shapes.size());
+      }
+      for (size_t i = 0; i < names.size(); ++i) o.input_shapes[names[i]] = variant.input_shapes[i];
+    }
+    if (variant.separate_activations) o.fuse_activations = false;
+    return load_onnx(path, o);
+  };
 }
 
 std::string Model::class_name(int64_t k) const {

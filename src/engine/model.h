@@ -10,6 +10,7 @@
 
 #include "engine/executor.h"
 #include "graph/ir.h"
+#include "onnx/loader.h"
 
 namespace eff {
 
@@ -26,10 +27,21 @@ struct Model {
   std::string path;
   Graph graph;  // after the default passes
   ModelMeta meta;
+  LoadOptions load_options;  // as loaded; specialisations reuse them
+  // Shapes given for graph inputs by name (--input-shape name:1,3,H,W); "" is the first input.
+  std::map<std::string, Shape> shape_overrides;
 
-  // The per-image input shape [1, C, H, W]: from the sidecar, else the graph input with
-  // dynamic dims resolved to 1 for batch; throws UsageError if H/W are dynamic and unknown.
-  Shape input_shape() const;
+  // The shape of every graph input when no tensor says (geometry, benchmarks on generated data):
+  // --input-shape, else the sidecar's (first input), else the declared shape with a dynamic batch
+  // as 1. A UsageError names the input and its dims when something is still unknown.
+  std::vector<Shape> input_shapes() const;
+  // The first input's (classifiers have one input).
+  Shape input_shape() const { return input_shapes().at(0); }
+  // The model loaded again with every graph input's shape fixed: ONNX shape inference re-run for
+  // those shapes, so shape sub-graphs fold to constants.
+  Graph graph_for_shapes(const std::vector<Shape>& shapes) const;
+  // A GraphSpecializer for ExecutorOptions (copies what it needs: outlives the Model).
+  GraphSpecializer specializer() const;
   std::string class_name(int64_t k) const;
 };
 

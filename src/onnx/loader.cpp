@@ -19,6 +19,7 @@
 #include "engine/kernel.h"
 #include "graph/passes.h"
 #include "onnx/inference_guards.h"
+#include "onnx/node_order.h"
 #include "onnx/tensor_proto.h"
 
 namespace eff {
@@ -64,9 +65,11 @@ class Converter {
   Graph run(const void* data, size_t size) {
     parse(data, size);
     read_opset();
+    sort_nodes_topologically(*model_.mutable_graph(), source_);
     name_nodes();
     read_initializers();
     prescan_nodes();
+    fix_input_shapes();
     convert();
     if (graph_.opset <= kMaxCheckedOpset) {
       check_and_infer();
@@ -213,6 +216,43 @@ class Converter {
         constant_nodes_.emplace(i, constant_node_value(i));
       }
       if (is_default_domain(n.domain())) check_geometry_attributes(i);
+    }
+  }
+
+  void fix_input_shapes() {
+    if (options_.input_shapes.empty()) return;
+    auto* g = model_.mutable_graph();
+    std::set<std::string> found;
+    for (auto& in : *g->mutable_input()) {
+      auto it = options_.input_shapes.find(in.name());
+      if (it == options_.input_shapes.end() || initializers_.count(in.name())) continue;
+      found.insert(in.name());
+      const Shape& want = it->second;
+      auto* tt = in.mutable_type()->mutable_tensor_type();
+      if (tt->has_shape()) {
+        const auto& dims = tt->shape().dim();
+        bool ok = dims.size() == static_cast<int>(want.size());
+        for (int d = 0; ok && d < dims.size(); ++d) {
+          if (dims[d].has_dim_value() && dims[d].dim_value() != want[d]) ok = false;
+        }
+        if (!ok) {
+          std::string declared = "[";
+          for (int d = 0; d < dims.size(); ++d) {
+            if (d) declared += ", ";
+            declared += dims[d].has_dim_value()                      ? std::to_string(dims[d].dim_value())
+                        : dims[d].dim_param().empty() ? std::string("?")
+                                                                      : dims[d].dim_param();
+          }
+          fail<ShapeError>("{}: input '{}' expects shape {}, got {}", source_, in.name(), declared + "]",
+                           shape_str(want));
+        }
+      }
+      auto* shape = tt->mutable_shape();
+      shape->clear_dim();
+      for (int64_t d : want) shape->add_dim()->set_dim_value(d);
+    }
+    for (const auto& [name, shape] : options_.input_shapes) {
+      if (!found.count(name)) fail<ShapeError>("{}: the model has no input named '{}'", source_, name);
     }
   }
 
@@ -584,6 +624,9 @@ Graph load_impl(const void* data, size_t size, const std::string& name, const st
   } catch (const ModelError& e) {
     if (needs_cleaning(e.what())) throw ModelError(printable(e.what()));
     throw;
+  } catch (const ShapeError& e) {
+    if (!options.input_shapes.empty()) throw ShapeError(printable(e.what()));  // the shapes asked for
+    throw ModelError(printable(e.what()));
   } catch (const Error& e) {
     // Kernels creating or running during constant folding may throw any typed error; at load
     // time they all mean the model is unusable.

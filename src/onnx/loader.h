@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct LoadOptions {
   bool require_supported = true;               // throw UnsupportedError for the first node without a kernel
   bool verbose = false;                        // notes (e.g. checks skipped for opset 18) go to stderr
   size_t max_file_bytes = size_t{2047} << 20;  // protobuf cannot parse messages of 2 GiB or more
+  // Concrete shapes for graph inputs by name, set before shape inference so that every value gets
+  // a static shape and shape sub-graphs fold (one specialisation per distinct input shape). Dims
+  // the model fixes must agree (ShapeError naming the input otherwise).
+  std::map<std::string, Shape> input_shapes;
 };
 
 // Default-domain opsets the loader accepts.

@@ -240,7 +240,7 @@ void Profiler::on_layer(const LayerInfo& layer, const Tensor& activations, const
 }
 
 void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t first, int64_t count, int64_t batch,
-                 bool progress) {
+                 bool progress, NonFiniteObserver* non_finite, NonFinite* input_non_finite) {
   if (first < 0 || first >= data.size()) {
     fail<UsageError>("--first {} is outside the data set {} ({} items)", first, data.name(), data.size());
   }
@@ -251,18 +251,23 @@ void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t 
     Executor& ex;
     ~Detach() { ex.set_observer(nullptr); }
   } detach{ex};
-  ex.set_observer(&profiler);
+  ObserverList observers({&profiler, non_finite});
+  ex.set_observer(non_finite ? static_cast<LayerObserver*>(&observers) : &profiler);
   if (profiler.needs_calibration()) {
     profiler.set_calibrating(true);
+    ex.set_observer(&profiler);
     const int64_t cal_end = std::min(end, first + std::max<int64_t>(1, profiler.options().calibration_images));
     for (int64_t b = first; b < cal_end; b += batch) ex.run({data.images(b, std::min(batch, cal_end - b))});
     profiler.set_calibrating(false);
+    ex.set_observer(non_finite ? static_cast<LayerObserver*>(&observers) : &profiler);
   }
   std::optional<Progress> bar;
   if (progress) bar.emplace("profile", end - first);
   for (int64_t b = first; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
-    ex.run({data.images(b, n)});
+    Tensor images = data.images(b, n);
+    if (input_non_finite) *input_non_finite += count_non_finite(images);
+    ex.run({images});
     if (bar) bar->advance(n);
   }
   if (bar) bar->finish();

@@ -13,6 +13,7 @@
 
 #include "engine/executor.h"
 #include "engine/geometry.h"
+#include "engine/non_finite.h"
 #include "profile/layer_stats.h"
 #include "profile/value_stats.h"
 
@@ -99,7 +100,9 @@ class Profiler final : public LayerObserver {
 // Runs images [first, first + count) of `data` through `ex` with `profiler` observing: a
 // calibration pass over the first ProfileOptions::calibration_images images when needed, then
 // the profiled pass in batches of `batch` (a progress bar on a terminal).
+// With `non_finite` / `input_non_finite`, also counts NaN/Inf in layer outputs and inputs.
 void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t first, int64_t count, int64_t batch,
-                 bool progress = true);
+                 bool progress = true, NonFiniteObserver* non_finite = nullptr,
+                 NonFinite* input_non_finite = nullptr);
 
 }  // namespace eff::profile

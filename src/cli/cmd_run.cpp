@@ -1,0 +1,282 @@
+// effectual run: inputs from image/.npy files, NAME=FILE.npy pairs (models with several inputs) or
+// a data set; classifier outputs as top-k classes, any other output as its shape and statistics;
+// NaN/Inf in inputs, layer outputs and model outputs reported, never hidden.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/fs.h"
+#include "data/npy.h"
+#include "engine/evaluate.h"
+#include "engine/non_finite.h"
+#include "report/trace_writer.h"
+
+namespace eff::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// One inference's inputs: where they came from, the tensors (graph-input order), labels if known.
+struct RunItem {
+  std::string source;        // file name(s) or data set name
+  int64_t first_index = -1;  // for a data set batch: the index of its first item
+  std::vector<Tensor> inputs;
+  Tensor labels;  // int64 [N] or undefined
+};
+
+int input_index(const Graph& g, const std::string& name) {
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    if (g.value(g.inputs[i]).name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string input_names(const Graph& g) {
+  std::string s;
+  for (ValueId v : g.inputs) s += (s.empty() ? "" : ", ") + g.value(v).name;
+  return s;
+}
+
+// NAME=FILE arguments, one per graph input, make a single item.
+RunItem named_inputs(const Model& m, const std::vector<std::string>& args) {
+  const Graph& g = m.graph;
+  RunItem item;
+  item.inputs.resize(g.inputs.size());
+  for (const std::string& arg : args) {
+    const size_t eq = arg.find('=');
+    const int k = eq == std::string::npos ? -1 : input_index(g, arg.substr(0, eq));
+    if (k < 0) {
+      fail<UsageError>("'{}': give every input as NAME=FILE.npy (the model's inputs: {})", arg, input_names(g));
+    }
+    if (item.inputs[k].defined()) fail<UsageError>("input '{}' is given twice", arg.substr(0, eq));
+    item.inputs[k] = load_input_file(m, arg.substr(eq + 1), static_cast<size_t>(k));
+    item.source += (item.source.empty() ? "" : " ") + arg;
+  }
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    if (!item.inputs[k].defined()) {
+      fail<UsageError>("input '{}' is not given (the model's inputs: {}; give each as NAME=FILE.npy)",
+                       g.value(g.inputs[k]).name, input_names(g));
+    }
+  }
+  return item;
+}
+
+std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::string>& files, const Inputs& in,
+                                       int64_t limit, bool limit_given, int64_t first, bool quiet) {
+  const Graph& g = m.graph;
+  const bool named =
+      std::any_of(files.begin(), files.end(), [&](const std::string& f) {
+        const size_t eq = f.find('=');
+        return eq != std::string::npos && input_index(g, f.substr(0, eq)) >= 0;
+      });
+  std::vector<RunItem> items;
+  if (named) {
+    items.push_back(named_inputs(m, files));
+  } else if (!files.empty() && g.inputs.size() != 1) {
+    fail<UsageError>("the model has {} inputs ({}); give each as NAME=FILE.npy", g.inputs.size(), input_names(g));
+  } else {
+    for (const std::string& path : files) items.push_back({path, -1, {load_input_file(m, path)}, Tensor()});
+  }
+  if (!in.data.empty() || !in.input.empty()) {
+    if (g.inputs.size() != 1) {
+      fail<UsageError>("the model has {} inputs ({}); data sets feed one; give each as NAME=FILE.npy",
+                       g.inputs.size(), input_names(g));
+    }
+    auto data = open_inputs(m, in);
+    if (first > data->size()) {
+      fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
+    }
+    const int64_t count = items_to_use(*data, first, limit, "--limit", quiet || !limit_given);
+    constexpr int64_t kBatch = 64;
+    for (int64_t b = first; b < first + count; b += kBatch) {
+      const int64_t n = std::min(kBatch, first + count - b);
+      items.push_back({data->name(), b, {data->images(b, n)}, data->has_labels() ? data->labels(b, n) : Tensor()});
+    }
+  } else if (!in.labels.empty()) {
+    fail<UsageError>("--labels goes with --input");
+  }
+  if (items.empty()) fail<UsageError>("nothing to run: give INPUT files, --data SET or --input FILE.npy");
+  return items;
+}
+
+const Node* producer_of(const Graph& g, ValueId v) {
+  for (const Node& n : g.nodes) {
+    if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return &n;
+  }
+  return nullptr;
+}
+
+// Class scores: a float [N, C] output (C >= 2) made by Softmax/LogSoftmax, by a fully connected
+// layer (logits), or matching the sidecar's class list. Anything else (a probability map, boxes,
+// a sequence) is summarised instead of being read as classes.
+bool is_class_scores(const Model& m, size_t k, const Tensor& t) {
+  if (t.rank() != 2 || t.dim(1) < 2) return false;
+  if (t.dtype() != DType::kFloat32 && t.dtype() != DType::kFloat64 && t.dtype() != DType::kFloat16) return false;
+  if (!m.meta.classes.empty()) return static_cast<int64_t>(m.meta.classes.size()) == t.dim(1);
+  const Node* n = producer_of(m.graph, m.graph.outputs[k]);
+  if (!n) return false;
+  static const char* kScoreOps[] = {"Softmax", "LogSoftmax", "Gemm", "MatMul"};
+  return std::any_of(std::begin(kScoreOps), std::end(kScoreOps), [&](const char* op) { return n->op == op; });
+}
+
+struct Summary {
+  double min = 0, max = 0, mean = 0, std = 0;
+  NonFinite non_finite;
+};
+
+Summary summarize(const Tensor& t) {
+  Summary s;
+  s.non_finite = count_non_finite(t);
+  const std::vector<float> v = t.to_f32_vector();
+  double sum = 0, sq = 0;
+  int64_t n = 0;
+  bool first = true;
+  for (float x : v) {
+    if (!std::isfinite(x)) continue;
+    s.min = first ? x : std::min<double>(s.min, x);
+    s.max = first ? x : std::max<double>(s.max, x);
+    first = false;
+    sum += x;
+    sq += static_cast<double>(x) * x;
+    ++n;
+  }
+  if (n > 0) {
+    s.mean = sum / n;
+    s.std = std::sqrt(std::max(0.0, sq / n - s.mean * s.mean));
+  }
+  return s;
+}
+
+void cmd_run(const Common& o, const std::vector<std::string>& files, const Inputs& in, int64_t limit,
+             bool limit_given, int64_t first, const std::string& out_dir, int top) {
+  NonFiniteObserver layer_counts;
+  Loaded l = load(o, &layer_counts);
+  const Graph& g = l.model.graph;
+  if (o.verbose) {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      fmt::print(stderr, "node {:>3} {:<24} {:<20} {}\n", i, g.nodes[i].name, g.nodes[i].op, l.exec->kernel_impl(i));
+    }
+  }
+  std::vector<std::vector<Tensor>> per_output(g.outputs.size());
+  json results = json::array();
+  json non_finite_inputs = json::array();
+  int64_t labelled = 0, correct = 0;
+  for (const RunItem& item : gather_run_inputs(l.model, files, in, limit, limit_given, first, o.json)) {
+    for (size_t k = 0; k < item.inputs.size(); ++k) {
+      const NonFinite nf = count_non_finite(item.inputs[k]);
+      if (!nf.any()) continue;
+      const std::string name = g.value(g.inputs[k]).name;
+      non_finite_inputs.push_back({{"source", item.source}, {"input", name}, {"nan", nf.nan}, {"inf", nf.inf}});
+      if (!o.json) fmt::print(stderr, "warning: {}: input '{}' holds {}\n", item.source, name, to_string(nf));
+    }
+    std::vector<Tensor> out = l.exec->run(item.inputs);
+    for (size_t k = 0; k < out.size(); ++k) per_output[k].push_back(out[k]);
+    const Tensor& scores = out.at(0);
+    const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
+    const std::string where0 = item.first_index >= 0 ? fmt::format("{}#{}", item.source, item.first_index)
+                                                      : fmt::format("{}", item.source);
+    if (!is_class_scores(l.model, 0, scores)) {
+      // Not class scores: what each output is, per inference.
+      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
+      json outs = json::array();
+      for (size_t k = 0; k < out.size(); ++k) {
+        const Summary s = summarize(out[k]);
+        const std::string name = g.value(g.outputs[k]).name;
+        outs.push_back({{"name", name},
+                        {"shape", out[k].shape()},
+                        {"dtype", dtype_name(out[k].dtype())},
+                        {"min", s.min},
+                        {"max", s.max},
+                        {"mean", s.mean},
+                        {"std", s.std},
+                        {"nan", s.non_finite.nan},
+                        {"inf", s.non_finite.inf}});
+        if (!o.json) {
+          fmt::print("{}: output '{}' {} {}: min {:.6g}, max {:.6g}, mean {:.6g}, std {:.6g}{}\n", where0, name,
+                     dtype_name(out[k].dtype()), shape_str(out[k].shape()), s.min, s.max, s.mean, s.std,
+                     s.non_finite.any() ? ", " + to_string(s.non_finite) : "");
+        }
+      }
+      r["outputs"] = outs;
+      results.push_back(r);
+      continue;
+    }
+    const int64_t c = scores.dim(1);
+    std::vector<float> v = scores.to_f32_vector();
+    for (int64_t i = 0; i < n; ++i) {
+      auto best = top_k(scores, i, top);
+      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index + i : i}};
+      json tk = json::array();
+      for (int64_t k : best) {
+        tk.push_back({{"class", k}, {"name", l.model.class_name(k)}, {"score", v[i * c + k]}});
+      }
+      r["top"] = tk;
+      std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
+                                               : fmt::format("{}[{}]:", item.source, i);
+      for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
+      if (item.labels.defined()) {
+        const int64_t label = item.labels.data<int64_t>()[i];
+        r["label"] = label;
+        ++labelled;
+        if (!best.empty() && best[0] == label) ++correct;
+        line += fmt::format("   [label: {}{}]", l.model.class_name(label),
+                            !best.empty() && best[0] == label ? "" : ", wrong");
+      }
+      results.push_back(r);
+      if (!o.json) fmt::print("{}\n", line);
+    }
+  }
+  if (labelled > 0 && !o.json) fmt::print("top-1 on the {} labelled input(s): {}/{}\n", labelled, correct, labelled);
+
+  json non_finite_layers = json::array();
+  for (const auto& e : layer_counts.layers_with_non_finite()) {
+    non_finite_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
+    if (!o.json) fmt::print(stderr, "warning: layer '{}' output holds {}\n", e.layer, to_string(e.counts));
+  }
+  json written = json::array();
+  if (!out_dir.empty()) {
+    make_dirs(out_dir);
+    for (size_t k = 0; k < g.outputs.size(); ++k) {
+      std::string file = out_dir + "/" + safe_file_name(g.value(g.outputs[k]).name) + ".npy";
+      write_npy(file, concat_batches(per_output[k]));
+      written.push_back(file);
+      if (!o.json) fmt::print("wrote {}\n", file);
+    }
+  }
+  if (o.json) {
+    print_json({{"model", o.model},
+                {"results", results},
+                {"outputs_written", written},
+                {"non_finite", {{"inputs", non_finite_inputs}, {"layers", non_finite_layers}}}});
+  }
+}
+
+}  // namespace
+
+void register_run_command(CLI::App& app) {
+  static Common common;
+  static Inputs inputs;
+  static std::vector<std::string> files;
+  static std::string out_dir;
+  static int top = 3;
+  static int64_t limit = 10, first = 0;
+  auto* run = app.add_subcommand("run", "classify inputs or summarise outputs (images, .npy, NAME=FILE.npy, data)");
+  add_model_flags(run, common, true);
+  run->add_option("INPUT", files,
+                  "image files (PNG/JPEG) or .npy tensors; for a model with several inputs NAME=FILE.npy each");
+  add_input_flags(run, inputs);
+  auto* limit_opt = run->add_option("--limit", limit, "with --data/--input: run at most N items (0: all)")
+                        ->check(CLI::NonNegativeNumber);
+  run->add_option("--first", first, "with --data/--input: index of the first item")->check(CLI::NonNegativeNumber);
+  run->add_option("--out", out_dir, "write every model output as DIR/<output name>.npy");
+  run->add_option("--top", top, "classes to show per input")->check(CLI::PositiveNumber);
+  run->add_flag("-v,--verbose", common.verbose, "print the kernel chosen for each node");
+  run->callback([limit_opt] { cmd_run(common, files, inputs, limit, limit_opt->count() > 0, first, out_dir, top); });
+}
+
+}  // namespace eff::cli
