@@ -115,8 +115,12 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   }
   if (input_counts.any() && !o.json) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(input_counts));
   json run = {
-      {"model", o.model},          {"model_name", l.model.meta.name}, {"data", in.input.empty() ? in.data : in.input},
-      {"first", f.first},          {"count", end - f.first},          {"precision_profile", o.precision_profile},
+      {"model", o.model},
+      {"model_name", l.model.meta.name},
+      {"data", in.input.empty() ? in.data : in.input},
+      {"first", f.first},
+      {"count", end - f.first},
+      {"precision_profile", o.precision_profile},
       {"thresholds", o.thresholds},
       {"non_finite", {{"inputs", {{"nan", input_counts.nan}, {"inf", input_counts.inf}}}, {"layers", bad_layers}}}};
   json doc = profile::profile_to_json(profiler, run);

@@ -69,11 +69,10 @@ RunItem named_inputs(const Model& m, const std::vector<std::string>& args) {
 std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::string>& files, const Inputs& in,
                                        int64_t limit, bool limit_given, int64_t first, bool quiet) {
   const Graph& g = m.graph;
-  const bool named =
-      std::any_of(files.begin(), files.end(), [&](const std::string& f) {
-        const size_t eq = f.find('=');
-        return eq != std::string::npos && input_index(g, f.substr(0, eq)) >= 0;
-      });
+  const bool named = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
+    const size_t eq = f.find('=');
+    return eq != std::string::npos && input_index(g, f.substr(0, eq)) >= 0;
+  });
   std::vector<RunItem> items;
   if (named) {
     items.push_back(named_inputs(m, files));
@@ -84,8 +83,8 @@ std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::st
   }
   if (!in.data.empty() || !in.input.empty()) {
     if (g.inputs.size() != 1) {
-      fail<UsageError>("the model has {} inputs ({}); data sets feed one; give each as NAME=FILE.npy",
-                       g.inputs.size(), input_names(g));
+      fail<UsageError>("the model has {} inputs ({}); data sets feed one; give each as NAME=FILE.npy", g.inputs.size(),
+                       input_names(g));
     }
     auto data = open_inputs(m, in);
     if (first > data->size()) {
@@ -152,8 +151,8 @@ Summary summarize(const Tensor& t) {
   return s;
 }
 
-void cmd_run(const Common& o, const std::vector<std::string>& files, const Inputs& in, int64_t limit,
-             bool limit_given, int64_t first, const std::string& out_dir, int top) {
+void cmd_run(const Common& o, const std::vector<std::string>& files, const Inputs& in, int64_t limit, bool limit_given,
+             int64_t first, const std::string& out_dir, int top) {
   NonFiniteObserver layer_counts;
   Loaded l = load(o, &layer_counts);
   const Graph& g = l.model.graph;
@@ -178,8 +177,8 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
     for (size_t k = 0; k < out.size(); ++k) per_output[k].push_back(out[k]);
     const Tensor& scores = out.at(0);
     const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
-    const std::string where0 = item.first_index >= 0 ? fmt::format("{}#{}", item.source, item.first_index)
-                                                      : fmt::format("{}", item.source);
+    const std::string where0 =
+        item.first_index >= 0 ? fmt::format("{}#{}", item.source, item.first_index) : fmt::format("{}", item.source);
     if (!is_class_scores(l.model, 0, scores)) {
       // Not class scores: what each output is, per inference.
       json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};

@@ -74,10 +74,10 @@ void cmd_info(const Common& o) {
     const Value& v = g.value(g.inputs[i]);
     std::string declared;
     for (size_t d = 0; d < v.shape.size(); ++d) {
-      declared += (d ? "," : "") + (v.shape[d] >= 0 ? std::to_string(v.shape[d])
-                                                     : (v.dim_names.size() > d && !v.dim_names[d].empty()
-                                                            ? v.dim_names[d]
-                                                            : std::string("?")));
+      declared +=
+          (d ? "," : "") +
+          (v.shape[d] >= 0 ? std::to_string(v.shape[d])
+                           : (v.dim_names.size() > d && !v.dim_names[d].empty() ? v.dim_names[d] : std::string("?")));
     }
     fmt::print("input '{}' {} [{}]: geometry for {}\n", v.name, dtype_name(v.dtype), declared, shape_str(shapes[i]));
   }
@@ -201,7 +201,8 @@ void cmd_eval(const Common& o, const Inputs& in, int64_t limit, int64_t batch, i
   NonFiniteObserver layer_counts;
   Loaded l = load(o, &layer_counts);
   auto data = open_inputs(l.model, in);
-  if (first >= data->size()) fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
+  if (first >= data->size())
+    fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
   limit = items_to_use(*data, first, limit, "--limit", o.json);
   EvalOptions eo;
   eo.limit = limit;

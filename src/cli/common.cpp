@@ -71,8 +71,7 @@ std::map<std::string, Shape> parse_input_shapes(const std::vector<std::string>& 
 int usable_threads(int requested) {
   const int usable = resolve_threads(0);
   if (requested > usable) {
-    fmt::print(stderr, "note: --threads {}: this process may run on {} core(s); using {}\n", requested, usable,
-               usable);
+    fmt::print(stderr, "note: --threads {}: this process may run on {} core(s); using {}\n", requested, usable, usable);
     return usable;
   }
   return requested;

@@ -1,9 +1,8 @@
 #include "engine/evaluate.h"
 
-#include <cmath>
-
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 #include "core/progress.h"

@@ -24,7 +24,7 @@ struct EvalResult {
   int64_t count = 0;
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
-  double seconds = 0;  // inference time only (data loading excluded)
+  double seconds = 0;           // inference time only (data loading excluded)
   NonFinite input_non_finite;   // NaN/Inf among the input values
   NonFinite output_non_finite;  // among the class scores (such an image counts as wrong)
   double top1() const { return count ? static_cast<double>(top1_correct) / count : 0.0; }

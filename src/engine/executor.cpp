@@ -11,6 +11,7 @@
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
 #include "engine/non_finite.h"
+#include "engine/thread_governor.h"
 
 namespace eff {
 
@@ -116,6 +117,7 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
 Executor::Executor(Graph graph, ExecutorOptions options)
     : options_(std::move(options)), pool_(std::make_unique<BufferPool>()), dnnl_(std::make_unique<DnnlEnv>()) {
   threads_ = resolve_threads(options_.threads);
+  if (options_.threads <= 0 && threads_ > 1) governor_ = std::make_unique<ThreadGovernor>(threads_);
   const std::vector<LayerInfo> layers = find_layers(graph);
   for (const auto& entry : options_.transforms) {
     const std::string& name = entry.first;
@@ -299,7 +301,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
                      inputs.size());
   }
   for (size_t i = 0; i < inputs.size(); ++i) check_input(i, inputs[i]);
-  omp_set_num_threads(threads_);
+  int64_t work = 0;
+  for (const Tensor& t : inputs) work += t.numel();
+  const int threads = governor_ ? governor_->next(work) : threads_;
+  const auto started = std::chrono::steady_clock::now();
+  omp_set_num_threads(threads);
   Plan& p = plan_for(inputs);
   const Graph& g = p.graph;
   last_plan_ = &p;
@@ -342,7 +348,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
 
     outs.assign(n.outputs.size(), Tensor());
-    OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, threads_);
+    OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, threads);
     if (node_timing_) {
       const auto t0 = std::chrono::steady_clock::now();
       p.kernels[i]->run(ctx);
@@ -374,7 +380,15 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     if (!g.values[v].constant) values[v] = Tensor();
   }
   for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
+  if (governor_) {
+    governor_->record(work, threads,
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+  }
   return result;
+}
+
+int Executor::thread_fallbacks() const {
+  return governor_ ? governor_->fallbacks() : 0;
 }
 
 }  // namespace eff

@@ -52,7 +52,7 @@ struct GraphVariant {
 using GraphSpecializer = std::function<Graph(const GraphVariant&)>;
 
 struct ExecutorOptions {
-  int threads = 0;                                   // 0: all cores
+  int threads = 0;  // 0: all cores, fewer while other work keeps them busy (ThreadGovernor)
   std::map<std::string, LayerTransform> transforms;  // by layer name
   LayerObserver* observer = nullptr;
   // When set and the graph's shapes depend on its inputs (dynamic dims beyond the batch, or shape
@@ -77,6 +77,8 @@ class Executor {
   const std::vector<LayerInfo>& layers() const;
   std::string kernel_impl(size_t node) const;
   int threads() const { return threads_; }
+  // Runs that fell back to one thread because the team stalled (0 with an explicit thread count).
+  int thread_fallbacks() const;
   void set_observer(LayerObserver* o) { options_.observer = o; }
   size_t pool_allocations() const;
   // Per-node wall time, for `bench --per-layer`: accumulated over the runs made while enabled, for
@@ -109,6 +111,7 @@ class Executor {
   const Plan* last_plan_ = nullptr;
   std::unique_ptr<class BufferPool> pool_;
   std::unique_ptr<struct DnnlEnv> dnnl_;
+  std::unique_ptr<class ThreadGovernor> governor_;  // when the thread count is ours to choose
 };
 
 // Resolves a thread-count flag: 0 -> all cores.

@@ -1,9 +1,8 @@
 #include "engine/geometry.h"
 
-#include <cstring>
-
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace eff {

@@ -239,9 +239,9 @@ class Converter {
           std::string declared = "[";
           for (int d = 0; d < dims.size(); ++d) {
             if (d) declared += ", ";
-            declared += dims[d].has_dim_value()                      ? std::to_string(dims[d].dim_value())
+            declared += dims[d].has_dim_value()       ? std::to_string(dims[d].dim_value())
                         : dims[d].dim_param().empty() ? std::string("?")
-                                                                      : dims[d].dim_param();
+                                                      : dims[d].dim_param();
           }
           fail<ShapeError>("{}: input '{}' expects shape {}, got {}", source_, in.name(), declared + "]",
                            shape_str(want));

@@ -13,8 +13,7 @@ namespace eff {
 namespace {
 
 std::string node_label(const onnx::NodeProto& n, int index) {
-  return fmt::format("'{}' ({})", n.name().empty() ? fmt::format("{}_{}", n.op_type(), index) : n.name(),
-                     n.op_type());
+  return fmt::format("'{}' ({})", n.name().empty() ? fmt::format("{}_{}", n.op_type(), index) : n.name(), n.op_type());
 }
 
 // Walks from a node left unsorted along inputs produced by other unsorted nodes until a node
@@ -44,6 +43,8 @@ std::string node_label(const onnx::NodeProto& n, int index) {
   // data-flow order.
   std::vector<int> cycle(path.begin() + position[at], path.end());
   std::reverse(cycle.begin(), cycle.end());
+  // Start at the node that comes first in the file, so the message does not depend on the walk.
+  std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
   constexpr size_t kMaxNamed = 8;
   std::string names;
   for (size_t i = 0; i < cycle.size() && i < kMaxNamed; ++i) {

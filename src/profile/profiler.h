@@ -102,7 +102,6 @@ class Profiler final : public LayerObserver {
 // the profiled pass in batches of `batch` (a progress bar on a terminal).
 // With `non_finite` / `input_non_finite`, also counts NaN/Inf in layer outputs and inputs.
 void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t first, int64_t count, int64_t batch,
-                 bool progress = true, NonFiniteObserver* non_finite = nullptr,
-                 NonFinite* input_non_finite = nullptr);
+                 bool progress = true, NonFiniteObserver* non_finite = nullptr, NonFinite* input_non_finite = nullptr);
 
 }  // namespace eff::profile

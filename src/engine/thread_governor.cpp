@@ -1,0 +1,77 @@
+#include "engine/thread_governor.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace eff {
+
+namespace {
+constexpr auto kFirstBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxBackoff = std::chrono::seconds(16);
+}  // namespace
+
+int other_runnable_tasks() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (!f) return -1;
+  double l1 = 0, l5 = 0, l15 = 0;
+  int running = 0, total = 0;
+  const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total);
+  std::fclose(f);
+  if (got != 5 || running < 1) return -1;
+  return running - 1;  // the count includes the thread reading it
+}
+
+ThreadGovernor::ThreadGovernor(int max_threads, LoadProbe probe)
+    : max_(std::max(1, max_threads)),
+      probe_(probe ? std::move(probe) : LoadProbe(other_runnable_tasks)),
+      current_(max_),
+      backoff_(kFirstBackoff) {
+  // Start small when the machine is already full: the first run would stall otherwise.
+  if (max_ > 1 && !machine_has_room()) current_ = 1;
+}
+
+bool ThreadGovernor::machine_has_room() const {
+  const int others = probe_();
+  // The caller's own thread is not counted; the team needs max_ - 1 more cores, all of them free.
+  return others < 0 || others == 0;
+}
+
+int ThreadGovernor::next(int64_t work, Clock::time_point now) {
+  (void)work;
+  if (max_ == 1) return 1;
+  if (current_ == 1 && now >= retry_at_ && machine_has_room()) {
+    probing_ = true;
+    return max_;
+  }
+  return current_;
+}
+
+void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::time_point now) {
+  if (max_ == 1) return;
+  double& best = best_ms_.try_emplace({work, threads}, wall_ms).first->second;
+  const double before = best;
+  best = std::min(best, wall_ms);
+  if (probing_) {
+    probing_ = false;
+    if (threads == max_ && wall_ms <= kProbeFactor * before) {
+      current_ = max_;
+      backoff_ = kFirstBackoff;
+    } else {
+      current_ = 1;
+      backoff_ = std::min<Clock::duration>(backoff_ * 2, kMaxBackoff);
+      retry_at_ = now + backoff_;
+    }
+    return;
+  }
+  // One slow run is noise (a page fault, a timer); two in a row at the full team is a stall.
+  const bool slow = threads > 1 && wall_ms > kStallFactor * before;
+  slow_runs_ = slow ? slow_runs_ + 1 : 0;
+  if (slow_runs_ >= 2) {
+    slow_runs_ = 0;
+    current_ = 1;
+    ++fallbacks_;
+    retry_at_ = now + backoff_;
+  }
+}
+
+}  // namespace eff

@@ -1,0 +1,61 @@
+// How many threads the next inference gets when the user did not say. Kernels run OpenMP teams
+// whose threads wait for each other at every parallel region; on a machine whose cores are busy
+// with other work (a training job, a second copy of effectual) one descheduled thread stalls the
+// whole team, and an inference that takes 0.5 ms alone can take hundreds. ONNX Runtime avoids it
+// because its calling thread can do all the work itself; an OpenMP team cannot.
+//
+// So the governor watches what each run costs. Two runs in a row far slower than the best seen for
+// their inputs at that thread count mean the team stalls: it falls back to one thread (which never waits for
+// anyone), and only tries the full team again after a back-off, and only while the machine has a
+// core free for each team thread (/proc/loadavg's count of runnable tasks). On a quiet machine it
+// never leaves the full team. Results do not depend on the thread count (kernels split work
+// without changing any sum's order), so this changes speed only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+namespace eff {
+
+class ThreadGovernor {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Runnable tasks on the machine other than this thread; -1 when unknown.
+  using LoadProbe = std::function<int()>;
+
+  explicit ThreadGovernor(int max_threads, LoadProbe probe = {});
+
+  // Threads for the next run with inputs of `work` elements.
+  int next(int64_t work, Clock::time_point now = Clock::now());
+  // What that run took.
+  void record(int64_t work, int threads, double wall_ms, Clock::time_point now = Clock::now());
+
+  int max_threads() const { return max_; }
+  int current() const { return current_; }
+  int fallbacks() const { return fallbacks_; }
+
+  // A stall: slower than this many times the best run seen.
+  static constexpr double kStallFactor = 3.0;
+  // A probe of the full team counts as good within this factor of the best full-team run.
+  static constexpr double kProbeFactor = 1.5;
+
+ private:
+  bool machine_has_room() const;
+
+  int max_;
+  LoadProbe probe_;
+  int current_;
+  bool probing_ = false;
+  int slow_runs_ = 0;  // consecutive runs slower than kStallFactor x the best
+  int fallbacks_ = 0;
+  Clock::duration backoff_;
+  Clock::time_point retry_at_{};
+  std::map<std::pair<int64_t, int>, double> best_ms_;  // (work, threads) -> fastest run
+};
+
+// Runnable tasks from /proc/loadavg minus the caller; -1 if it cannot be read.
+int other_runnable_tasks();
+
+}  // namespace eff

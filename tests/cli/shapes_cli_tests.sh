@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Models as they come (tests/fixtures/shapes): dynamic input dims taken from the tensors given,
+# --input-shape per named input, NAME=FILE inputs, graphs in any node order, outputs that are not
+# class scores, NaN/Inf reported, thread counts and requests beyond the data capped with a notice.
+# Usage: shapes_cli_tests.sh BIN SOURCE_DIR
+set -u
+bin=$1
+src=$2
+fx=$src/tests/fixtures/shapes
+bad=$src/tests/fixtures/bad
+model=$src/models/lenet5.onnx
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+py_nan() {  # writes a .npy of the given shape filled with NaN, without Python: header + payload
+  local file=$1 n=$2 shape=$3
+  local header="{'descr': '<f4', 'fortran_order': False, 'shape': ($shape), }"
+  local pad=$(( (64 - (10 + ${#header} + 1) % 64) % 64 ))
+  {
+    printf '\x93NUMPY\x01\x00'
+    local len=$(( ${#header} + pad + 1 ))
+    printf "\\x$(printf %02x $((len % 256)))\\x$(printf %02x $((len / 256)))"
+    printf '%s%*s\n' "$header" "$pad" ""
+    for ((i = 0; i < n; i++)); do printf '\x00\x00\xc0\x7f'; done
+  } > "$file"
+}
+
+# Dynamic N, H, W: the tensor says its shape, every size runs.
+expect_ok run "$fx/dynamic_hw.onnx" "$fx/dynamic_hw.0.x.npy" "$fx/dynamic_hw.1.x.npy" --json
+if grep -q '"index": 1' "$tmp/out"; then ok; else ko "dynamic_hw: the second image of the batch of 2 is missing"; fi
+expect_error 2 "input 'x' has dynamic dimension\(s\) 2 \(H\), 3 \(W\); give --input-shape x:" -- info "$fx/dynamic_hw.onnx"
+expect_ok info "$fx/dynamic_hw.onnx" --input-shape x:1,3,40,30 --json
+if grep -q '"Nx": 30' "$tmp/out"; then ok; else ko "info --input-shape x:1,3,40,30 did not give conv1 Nx=30"; fi
+expect_ok bench "$fx/dynamic_hw.onnx" --input-shape 1,3,32,32 --repeat 2 --per-layer
+if grep -q "^conv1 .*Conv" "$tmp/out" && grep -q "^by op:" "$tmp/out"; then ok; else ko "bench --per-layer table"; fi
+expect_error 2 "has no input named 'nope'" -- info "$fx/dynamic_hw.onnx" --input-shape nope:1,3,8,8
+expect_error 5 "input 'x' expects shape \[N, 3, H, W\], got \[1, 2, 8, 8\]" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,2,8,8
+
+# Several named inputs.
+expect_ok run "$fx/two_inputs.onnx" "a=$fx/two_inputs.0.a.npy" "b=$fx/two_inputs.0.b.npy" --out "$tmp/two"
+if [ -f "$tmp/two/y.npy" ]; then ok; else ko "two_inputs: y.npy not written"; fi
+expect_error 2 "input 'b' is not given \(the model's inputs: a, b" -- run "$fx/two_inputs.onnx" "a=$fx/two_inputs.0.a.npy"
+expect_error 2 "the model has 2 inputs \(a, b\); give each as NAME=FILE.npy" -- run "$fx/two_inputs.onnx" "$fx/two_inputs.0.a.npy"
+
+# Node order: sorted on load; a cycle is named.
+expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
+expect_error 3 "cycle.onnx: the graph has a cycle: 'first' \(Add\) -> 'second' \(Relu\) -> 'third' \(Neg\)" -- info "$bad/cycle.onnx"
+
+# Not a classifier: each output's shape and statistics, no class list.
+expect_ok run "$fx/seg_map.onnx" "$fx/seg_map.0.x.npy"
+if grep -q "output 'prob_map' float32 \[1, 1, 20, 24\]: min" "$tmp/out" && ! grep -q "(0)" "$tmp/out"; then
+  ok
+else
+  ko "seg_map: expected a summary of prob_map, got: $(head -c 300 "$tmp/out")"
+fi
+
+# NaN in, NaN out, and said so.
+py_nan "$tmp/nan.npy" 784 "1, 1, 28, 28"
+expect_ok run "$model" "$tmp/nan.npy"
+if grep -q "input 'input' holds 784 NaN, 0 Inf" "$tmp/err" && grep -qi "nan" "$tmp/out"; then
+  ok
+else
+  ko "all-NaN input: stdout '$(head -c 200 "$tmp/out")' stderr '$(head -c 300 "$tmp/err")'"
+fi
+
+# Capped with a notice, not a hang or a crash.
+expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --threads 100000
+if grep -q "note: --threads 100000: this process may run on" "$tmp/err"; then ok; else ko "--threads 100000: no notice"; fi
+expect_ok trace "$model" --data fashion-mnist:test --images 100000000 --first 9998 --out "$tmp/trace"
+if grep -q "note: --images 100000000: fashion-mnist:test has 2 item(s) from index 9998; using 2" "$tmp/err"; then
+  ok
+else
+  ko "--images beyond the data: $(head -c 300 "$tmp/err")"
+fi
+expect_error 2 "synthetic runs take at most" -- simulate --synthetic --network vgg16 --images 100000000
+
+finish "shapes CLI tests"
