@@ -115,7 +115,7 @@ def mobilenetv2_net(small):
         net.features[-1] = Conv2dNormActivation(net.features[-1][0].in_channels, 256, kernel_size=1,
                                                 activation_layer=torch.nn.ReLU6)
         net.classifier[1] = torch.nn.Linear(256, 10)
-        return calibrate_bn(net, (8, 3, 96, 96)), 96
+        return calibrate_bn(net, (8, 3, 64, 64)), 64
     return calibrate_bn(torchvision.models.mobilenet_v2(), (4, 3, 224, 224)), 224
 
 
@@ -156,7 +156,7 @@ def efficientnet(small=False):
         # The two widest stages dropped and 128 final channels: MBConv with SE, SiLU, Sigmoid,
         # Mul, residual Add as in B0, in a small file.
         net = en.EfficientNet(setting[:5], dropout=0.2, num_classes=10, last_channel=128)
-        size, shape = 96, (8, 3, 96, 96)
+        size, shape = 64, (8, 3, 64, 64)
     else:
         net, size, shape = en.efficientnet_b0(), 224, (4, 3, 224, 224)
     del torch
