@@ -204,6 +204,10 @@ def ppocr_rec(small=False):
     w = 64 if small else 320
     x = images(2, 48, w, mean=np.full(3, 0.5, np.float32), std=np.full(3, 0.5, np.float32))
     m = export(net, x, 11, ["x"], ["y"], {"x": {0: "n", 3: "w"}, "y": {0: "n", 1: "l"}}, fold_bn=False)
+    for n in m.graph.node:  # torch writes the last axis as a number, paddle2onnx as -1
+        if n.op_type == "Softmax":
+            del n.attribute[:]
+            n.attribute.extend([helper.make_attribute("axis", -1)])
     rw.paddle_names(m, "x", ["softmax_2.tmp_0"])
     rw.set_dim_params(m.graph.input[0], [P2O[0], None, None, P2O[1]])
     rw.set_dim_params(m.graph.output[0], [P2O[0], "p2o.DynamicDimension.3", None])
