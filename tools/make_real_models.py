@@ -189,7 +189,7 @@ def ppocr_det(small=False):
                 if p is not None and p.op_type == "HardSigmoid" and p.input[0] != n.input[1 - k]:
                     del p.attribute[:]
                     p.attribute.extend([helper.make_attribute("alpha", 0.2), helper.make_attribute("beta", 0.5)])
-    rw.paddle_names(m, "x", ["sigmoid_0.tmp_0"])
+    rw.paddle_names(m, "x")  # the head's Sigmoid names the output: sigmoid_0.tmp_0
     rw.set_dim_params(m.graph.input[0], [P2O[0], None, P2O[1], P2O[2]])
     rw.set_dim_params(m.graph.output[0], [P2O[0], None, P2O[1], P2O[2]])
     onnx.checker.check_model(m)
@@ -208,7 +208,7 @@ def ppocr_rec(small=False):
         if n.op_type == "Softmax":
             del n.attribute[:]
             n.attribute.extend([helper.make_attribute("axis", -1)])
-    rw.paddle_names(m, "x", ["softmax_2.tmp_0"])
+    rw.paddle_names(m, "x")  # the last Softmax names the output, e.g. softmax_2.tmp_0
     rw.set_dim_params(m.graph.input[0], [P2O[0], None, None, P2O[1]])
     rw.set_dim_params(m.graph.output[0], [P2O[0], "p2o.DynamicDimension.3", None])
     onnx.checker.check_model(m)
