@@ -35,6 +35,10 @@ function inputOf(dir, name) {
 
 function benchReal({ bin, ortBench, median, runJson, dir, only, rounds, repeat }) {
   const wanted = only ? new Set(only.split(',')) : null;
+  if (wanted) {
+    const known = new Set(MODELS.map((m) => m.name));
+    for (const n of wanted) if (!known.has(n)) process.stderr.write(`bench: --real-models: unknown model '${n}' (known: ${[...known].join(', ')})\n`);
+  }
   const rows = [];
   const skipped = [];
   const quiet = (cmd, argv) => JSON.parse(execFileSync(cmd, argv, {
@@ -55,7 +59,8 @@ function benchReal({ bin, ortBench, median, runJson, dir, only, rounds, repeat }
     try {
       quiet(bin, ['bench', file, ...probe, '--json']);
     } catch (e) {
-      failed = `effectual: ${firstLine(e)}`;
+      const line = firstLine(e);
+      failed = line.startsWith('effectual') ? line : `effectual: ${line}`;
     }
     if (!failed) {
       try {
