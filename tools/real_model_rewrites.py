@@ -145,21 +145,19 @@ def shuffle_nodes(model, seed):
 
 # ---------------------------------------------------------------- QDQ
 
-QDQ_OPS = {"Conv", "Gemm", "Add", "GlobalAveragePool"}
+# The ops ONNX Runtime's quantizer brackets with Q/DQ in these models; ORT's graph optimizer then
+# runs DQ -> op -> Q as one integer kernel (QLinearConv, QGemm, QLinearAdd, QLinearGlobalAveragePool)
+# and drops the pairs around Flatten.
+QDQ_OPS = {"Conv", "Gemm", "Add", "GlobalAveragePool", "Flatten"}
 
 
-def calibrate(model, inputs, workdir):
-    """min/max of every input of a quantized op over `inputs` (a list of npy paths), computed by
-    ONNX Runtime on the float model with those tensors added as graph outputs."""
+def calibrate(model, names, inputs, workdir):
+    """min/max of the tensors `names` over `inputs` (npy paths), computed by ONNX Runtime on the
+    float model with those tensors added as graph outputs."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    inits = {t.name for t in m.graph.initializer}
-    want = []
-    for n in m.graph.node:
-        if n.op_type in QDQ_OPS:
-            want += [x for x in n.input if x and x not in inits and x not in want]
     existing = {o.name for o in m.graph.output}
-    for name in want:
+    for name in names:
         if name not in existing:
             m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     path = os.path.join(workdir, "calib.onnx")
@@ -167,7 +165,7 @@ def calibrate(model, inputs, workdir):
     ranges = {}
     for i, x in enumerate(inputs):
         outs = run_ort(path, [x], os.path.join(workdir, f"calib{i}"))
-        for name in want:
+        for name in names:
             a = np.load(outs[name]["file"])
             lo, hi = float(a.min()), float(a.max())
             if name in ranges:
@@ -178,81 +176,108 @@ def calibrate(model, inputs, workdir):
 
 def quantize_qdq(model, inputs):
     """QDQ format as onnxruntime.quantization.quantize_static(QuantFormat.QDQ, per_channel=True)
-    writes it: uint8 activations (asymmetric, MinMax calibration), int8 symmetric per-channel
-    weights as int8 initializers with DequantizeLinear(axis=0), int32 biases with scale
-    input_scale * weight_scale."""
-    with tempfile.TemporaryDirectory() as tmp:
-        ranges = calibrate(model, inputs, tmp)
+    writes it: every tensor entering or leaving a quantized op gets one QuantizeLinear ->
+    DequantizeLinear pair after its producer (uint8, asymmetric, MinMax calibration); Relu/Clip
+    right after a Conv are removed, the Conv output taking their calibrated range (the uint8
+    range then does the clamping); int8 symmetric per-channel weights as int8 initializers with
+    DequantizeLinear(axis=0); int32 biases with scale input_scale * weight_scale; a quantized
+    graph output keeps its name on the last DequantizeLinear."""
     g = model.graph
     inits = {t.name: t for t in g.initializer}
-    new_inits, new_nodes = [], []
-    act = {}  # float tensor -> (dequantized name, scale)
+    outputs = {o.name for o in g.output}
+    producers = {o: n for n in g.node for o in n.output}
+    uses = collections.Counter(x for n in g.node for x in n.input)
+    # Activations folded into the Conv before them: their output is read from the Conv's.
+    alias = {}
+    for n in g.node:
+        p = producers.get(n.input[0]) if n.input else None
+        if (n.op_type in ("Relu", "Clip") and p is not None and p.op_type == "Conv" and uses[n.input[0]] == 1
+                and n.input[0] not in outputs):
+            alias[n.output[0]] = n.input[0]
+    quantized = []
+    for n in g.node:
+        if n.op_type in QDQ_OPS:
+            ins = [x for x in n.input[:1 if n.op_type in ("Conv", "Gemm") else None] if x and x not in inits]
+            for t in ins + list(n.output):
+                t = alias.get(t, t)
+                if t not in quantized:
+                    quantized.append(t)
+    # Calibrate on the float model: a folded Conv output is measured after its activation.
+    source = {t: t for t in quantized}
+    for act, conv in alias.items():
+        if conv in source:
+            source[conv] = act
+    with tempfile.TemporaryDirectory() as tmp:
+        measured = calibrate(model, sorted(set(source.values())), inputs, tmp)
+    ranges = {t: measured[s] for t, s in source.items()}
 
-    def act_qdq(name):
-        if name in act:
-            return act[name]
-        lo, hi = ranges[name]
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    new_inits, new_nodes, scale_of, used = [], [], {}, set()
+
+    def emit_qdq(t):
+        lo, hi = min(ranges[t][0], 0.0), max(ranges[t][1], 0.0)
         scale = np.float32((hi - lo) / 255.0 if hi > lo else 1.0)
         zp = np.uint8(np.clip(round(-lo / scale), 0, 255))
-        s, z = name + "_scale", name + "_zero_point"
+        s, z = t + "_scale", t + "_zero_point"
         new_inits.extend([numpy_helper.from_array(np.array(scale, np.float32), s),
                           numpy_helper.from_array(np.array(zp, np.uint8), z)])
-        new_nodes.append(helper.make_node("QuantizeLinear", [name, s, z], [name + "_QuantizeLinear_Output"],
-                                          name=name + "_QuantizeLinear"))
-        new_nodes.append(helper.make_node("DequantizeLinear", [name + "_QuantizeLinear_Output", s, z],
-                                          [name + "_DequantizeLinear_Output"], name=name + "_DequantizeLinear"))
-        act[name] = (name + "_DequantizeLinear_Output", float(scale))
-        return act[name]
+        q_in = t + "_QuantizeLinear_Input" if t in outputs else t
+        dq_out = t if t in outputs else t + "_DequantizeLinear_Output"
+        new_nodes.append(helper.make_node("QuantizeLinear", [q_in, s, z], [t + "_QuantizeLinear_Output"],
+                                          name=t + "_QuantizeLinear"))
+        new_nodes.append(helper.make_node("DequantizeLinear", [t + "_QuantizeLinear_Output", s, z], [dq_out],
+                                          name=t + "_DequantizeLinear"))
+        scale_of[t] = (dq_out, float(scale))
 
-    def weight_qdq(name, axis):
+    def emit_weight(name, axis):
         w = numpy_helper.to_array(inits[name]).astype(np.float32)
         red = tuple(i for i in range(w.ndim) if i != axis)
-        amax = np.abs(w).max(axis=red) if w.ndim > 1 else np.abs(w)
-        scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+        scale = np.where(np.abs(w).max(axis=red) > 0, np.abs(w).max(axis=red) / 127.0, 1.0).astype(np.float32)
         shape = [1] * w.ndim
         shape[axis] = -1
         q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-        new_inits.extend([numpy_helper.from_array(q, name + "_quantized"),
-                          numpy_helper.from_array(scale, name + "_scale"),
-                          numpy_helper.from_array(np.zeros_like(q, shape=scale.shape), name + "_zero_point")])
-        new_nodes.append(helper.make_node("DequantizeLinear", [name + "_quantized", name + "_scale",
-                                                               name + "_zero_point"],
-                                          [name + "_DequantizeLinear_Output"], axis=axis,
-                                          name=name + "_DequantizeLinear"))
-        return name + "_DequantizeLinear_Output", scale
+        return emit_const_dq(name, q, scale, np.zeros(scale.shape, np.int8), axis), scale
 
-    def bias_qdq(name, in_scale, w_scale):
-        b = numpy_helper.to_array(inits[name]).astype(np.float32)
-        scale = (np.float32(in_scale) * w_scale).astype(np.float32)
-        q = np.round(b / scale).astype(np.int32)
+    def emit_const_dq(name, q, scale, zp, axis):
         new_inits.extend([numpy_helper.from_array(q, name + "_quantized"),
                           numpy_helper.from_array(scale, name + "_quantized_scale"),
-                          numpy_helper.from_array(np.zeros(scale.shape, np.int32), name + "_quantized_zero_point")])
+                          numpy_helper.from_array(zp, name + "_quantized_zero_point")])
         new_nodes.append(helper.make_node("DequantizeLinear", [name + "_quantized", name + "_quantized_scale",
                                                                name + "_quantized_zero_point"],
-                                          [name + "_DequantizeLinear_Output"], axis=0,
+                                          [name + "_DequantizeLinear_Output"], axis=axis,
                                           name=name + "_DequantizeLinear"))
+        used.add(name)
         return name + "_DequantizeLinear_Output"
 
-    used = set()
+    for v in g.input:
+        if v.name in ranges:
+            emit_qdq(v.name)
     for n in g.node:
-        if n.op_type in ("Conv", "Gemm"):
-            dq_x, s_x = act_qdq(n.input[0])
-            trans_b = next((a.i for a in n.attribute if a.name == "transB"), 0)
-            axis = 0 if n.op_type == "Conv" or trans_b else 1
-            dq_w, s_w = weight_qdq(n.input[1], axis)
-            used.update(n.input[1:])
-            n.input[0], n.input[1] = dq_x, dq_w
-            if len(n.input) > 2 and n.input[2]:
-                n.input[2] = bias_qdq(n.input[2], s_x, s_w)
-        elif n.op_type in QDQ_OPS:
-            for i, x in enumerate(n.input):
-                if x in ranges:
-                    n.input[i] = act_qdq(x)[0]
+        if n.output[0] in alias:
+            continue
+        n.input[:] = [alias.get(x, x) for x in n.input]
+        if n.op_type in QDQ_OPS:
+            in_scale = scale_of[n.input[0]][1] if n.input[0] in scale_of else None
+            n.input[:] = [scale_of[x][0] if x in scale_of else x for x in n.input]
+            if n.op_type in ("Conv", "Gemm"):
+                trans_b = next((a.i for a in n.attribute if a.name == "transB"), 0)
+                dq_w, w_scale = emit_weight(n.input[1], 0 if n.op_type == "Conv" or trans_b else 1)
+                n.input[1] = dq_w
+                if len(n.input) > 2 and n.input[2]:
+                    b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float32)
+                    bs = (np.float32(in_scale) * w_scale).astype(np.float32)
+                    n.input[2] = emit_const_dq(n.input[2], np.round(b / bs).astype(np.int32), bs,
+                                               np.zeros(bs.shape, np.int32), 0)
+        for i, o in enumerate(n.output):
+            if o in ranges and o in outputs:
+                n.output[i] = o + "_QuantizeLinear_Input"
         new_nodes.append(n)
-    # Q/DQ nodes were appended where they were first needed, ahead of their consumer, so the list
-    # stays topologically sorted.
+        for o in n.output:
+            o = o.replace("_QuantizeLinear_Input", "")
+            if o in ranges:
+                emit_qdq(o)
+    # The folded activations' min/max Constants are left without a reader: drop them.
+    read = {x for n in new_nodes for x in n.input} | outputs
+    new_nodes = [n for n in new_nodes if n.op_type != "Constant" or n.output[0] in read]
     del g.node[:]
     g.node.extend(new_nodes)
     keep = [t for t in g.initializer if t.name not in used]

@@ -32,7 +32,9 @@ function usage() {
 function sessionOptions() {
   return {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
+    // ORT_GRAPH_OPT=disabled runs the graph as written (QDQ as float fake-quantization instead of
+    // fused integer kernels), to see how far two valid executions of one model may differ.
+    graphOptimizationLevel: process.env.ORT_GRAPH_OPT || 'all',
     executionMode: 'sequential',
     intraOpNumThreads: Number.parseInt(process.env.ORT_THREADS || '2', 10),
     interOpNumThreads: 1,
