@@ -56,11 +56,12 @@ struct Tolerance {
 //   differ by a few fp16 steps per layer: 1e-2 of the output scale is ~20 steps at 1.0.
 // QDQ: where an activation lands exactly between two uint8 codes the engines may round it to
 //   different codes (ORT requantizes with integer multipliers, a float emulation with floats);
-//   one code step moves later layers by about scale * |w|. 5% of the output range is a dozen
-//   steps of the output's uint8 grid; the predicted class must still agree. (On the stored
-//   input, ORT's integer kernels and its float emulation, ORT_GRAPH_OPT=disabled, agree exactly.)
+//   one code step moves later layers by about scale * |w|. Measured between ONNX Runtime's own
+//   integer kernels and its float emulation of the same graph (ORT_GRAPH_OPT=disabled): equal
+//   on mobilenetv2_qdq_small, 4.8% of max |output| on the full-size MobileNetV2-224. 10% admits
+//   twice that; the predicted class must still agree.
 Tolerance tolerance_for(const std::string& model, DType out) {
-  if (model.find("qdq") != std::string::npos) return {5e-2, true, "QDQ"};
+  if (model.find("qdq") != std::string::npos) return {1e-1, true, "QDQ"};
   if (out == DType::kFloat16 || model.find("fp16") != std::string::npos) return {1e-2, false, "fp16"};
   return {1e-4, false, "fp32"};
 }
