@@ -6,6 +6,7 @@
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { readNpy } = require('./ort/npy');
 
 // Batch 32 only where the activations stay within a few hundred MB; the 640x640 detector and the
 // 1024x1024 U-Net run at batch 1.
@@ -53,11 +54,14 @@ function benchReal({ bin, ortBench, median, runJson, dir, only, rounds, repeat }
       process.stderr.write(`bench: ${m.name}: skipped, ${file} absent\n`);
       continue;
     }
+    // effectual asks for the per-image shape of a model with dynamic H/W even when --input is given.
+    const shape = readNpy(input).shape;
+    const effShape = ['--input-shape', [1, ...shape.slice(1)].join(',')];
     // One short run of each engine first: a model either cannot run is reported, not timed.
     const probe = ['--batch', '1', '--threads', '1', '--repeat', '1', '--input', input];
     let failed = null;
     try {
-      quiet(bin, ['bench', file, ...probe, '--json']);
+      quiet(bin, ['bench', file, ...probe, ...effShape, '--json']);
     } catch (e) {
       const line = firstLine(e);
       failed = line.startsWith('effectual') ? line : `effectual: ${line}`;
@@ -79,7 +83,7 @@ function benchReal({ bin, ortBench, median, runJson, dir, only, rounds, repeat }
         const eff = [], ort = [];
         const common = ['--batch', String(batch), '--threads', String(threads), '--repeat', String(repeat), '--input', input];
         for (let r = 0; r < rounds; ++r) {
-          eff.push(runJson(bin, ['bench', file, ...common, '--json']).latency_ms.median);
+          eff.push(runJson(bin, ['bench', file, ...common, ...effShape, '--json']).latency_ms.median);
           ort.push(runJson('node', [ortBench, file, ...common]).latency_ms.median);
         }
         const row = { model: m.name, what: m.what, batch, threads, eff_ms: median(eff), ort_ms: median(ort) };
