@@ -20,6 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
+// --sections latency,profile,sim,vgg,real picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,7 +38,7 @@ fs.writeFileSync(profile, JSON.stringify({
 }));
 
 const rows = [];
-for (const model of models) {
+for (const model of sections.has('latency') ? models : []) {
   for (const batch of [1, 32]) {
     for (const threads of [1, 2]) {
       const eff = [], ort = [], effTp = [], ortTp = [], hooked = [];
@@ -72,7 +74,7 @@ const wall = (cmd, argv) => {
 };
 const profileRows = [];
 const profileImages = Number(opt('--profile-images', '256'));
-for (const model of models) {
+for (const model of sections.has('profile') ? models : []) {
   const ev = [], pr = [];
   for (let r = 0; r < rounds; ++r) {
     ev.push(wall(bin, ['eval', model, '--data', 'fashion-mnist:test', '--limit', String(profileImages), '--json']));
@@ -87,7 +89,7 @@ for (const model of models) {
 // Simulator speed: bench/bench_sim.cpp (Google Benchmark) on a synthetic VGG-16-shaped network.
 const simBench = path.join(path.dirname(bin), 'bench', 'effectual_bench');
 let simRows = [];
-if (fs.existsSync(simBench)) {
+if (sections.has('sim') && fs.existsSync(simBench)) {
   const reps = String(Math.max(3, rounds));
   const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', `--benchmark_repetitions=${reps}`,
     '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -104,7 +106,7 @@ if (fs.existsSync(simBench)) {
 // The peer in the same run is `effectual run` on the same image: loading and inference alone.
 let vggRow = null;
 const vggModel = path.join(path.dirname(bin), 'bench-models', 'vgg16.onnx');
-if (!fs.existsSync(vggModel)) {
+if (sections.has('vgg') && !fs.existsSync(vggModel)) {
   fs.mkdirSync(path.dirname(vggModel), { recursive: true });
   try {
     execFileSync('/usr/bin/python3', [path.join(__dirname, 'make_vgg16.py'), vggModel], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -112,7 +114,7 @@ if (!fs.existsSync(vggModel)) {
     process.stderr.write(`bench: skipping the VGG-16 simulation (tools/make_vgg16.py failed: ${e.message.split('\n')[0]})\n`);
   }
 }
-if (fs.existsSync(vggModel)) {
+if (sections.has('vgg') && fs.existsSync(vggModel)) {
   const sim = [], run = [];
   const vggRounds = Math.max(3, Math.min(rounds, 7));
   for (let r = 0; r < vggRounds; ++r) {
@@ -123,6 +125,14 @@ if (fs.existsSync(vggModel)) {
   process.stderr.write(`vgg16: run ${vggRow.run_ms.toFixed(0)} ms, simulate all designs ${vggRow.sim_ms.toFixed(0)} ms\n`);
 }
 
+const real = sections.has('real') ? require('./bench_real').benchReal({
+  bin, ortBench, median, runJson,
+  dir: opt('--real-dir', path.join(path.dirname(bin), 'real-models')),
+  only: opt('--real-models', ''),
+  rounds: Number(opt('--real-rounds', String(Math.max(3, Math.min(rounds, 5))))),
+  repeat: Number(opt('--real-repeat', '5')),
+}) : null;
+
 const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
 const ortVersion = (() => {
   try { return require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version; } catch (e) { return '?'; }
@@ -132,15 +142,19 @@ md += `- date: ${new Date().toISOString()}\n- machine: ${cpu}, ${os.cpus().lengt
 md += `- command: \`make bench\` (tools/bench.js --rounds ${rounds} --repeat ${repeat})\n`;
 md += `- peer: ONNX Runtime ${ortVersion} (npm onnxruntime-node, CPU, graph optimisation 'all'), same inputs, same run, interleaved\n`;
 md += `- each figure: median over ${rounds} rounds of the median latency of ${repeat} timed runs after warm-up\n\n`;
-md += `## Latency against ONNX Runtime (goal: ratio <= 1.25) and the cost of fixed-point hooks (goal: <= 1.3)\n\n`;
-md += `| model | batch | threads | effectual ms | ORT ms | ratio eff/ORT | effectual img/s | ORT img/s | hooks ms | hooks/plain |\n|---|---|---|---|---|---|---|---|---|---|\n`;
-for (const r of rows) {
-  md += `| ${r.model} | ${r.batch} | ${r.threads} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.eff_tp.toFixed(0)} | ${r.ort_tp.toFixed(0)} | ${r.hooked_ms.toFixed(3)} | ${r.hook_ratio.toFixed(2)} |\n`;
+if (rows.length) {
+  md += `## Latency against ONNX Runtime (goal: ratio <= 1.25) and the cost of fixed-point hooks (goal: <= 1.3)\n\n`;
+  md += `| model | batch | threads | effectual ms | ORT ms | ratio eff/ORT | effectual img/s | ORT img/s | hooks ms | hooks/plain |\n|---|---|---|---|---|---|---|---|---|---|\n`;
+  for (const r of rows) {
+    md += `| ${r.model} | ${r.batch} | ${r.threads} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.eff_tp.toFixed(0)} | ${r.ort_tp.toFixed(0)} | ${r.hooked_ms.toFixed(3)} | ${r.hook_ratio.toFixed(2)} |\n`;
+  }
 }
-md += `\n## Profiling cost (goal: profile <= 2x plain inference on the same images)\n\n`;
-md += `\`effectual eval MODEL --data fashion-mnist:test --limit ${profileImages}\` against \`effectual profile MODEL --data fashion-mnist:test --images ${profileImages}\`, whole commands, default threads, median of ${rounds} interleaved rounds.\n\n`;
-md += `| model | eval ms | profile ms | profile/eval |\n|---|---|---|---|\n`;
-for (const r of profileRows) md += `| ${r.model} | ${r.eval_ms.toFixed(0)} | ${r.profile_ms.toFixed(0)} | ${r.ratio.toFixed(2)} |\n`;
+if (profileRows.length) {
+  md += `\n## Profiling cost (goal: profile <= 2x plain inference on the same images)\n\n`;
+  md += `\`effectual eval MODEL --data fashion-mnist:test --limit ${profileImages}\` against \`effectual profile MODEL --data fashion-mnist:test --images ${profileImages}\`, whole commands, default threads, median of ${rounds} interleaved rounds.\n\n`;
+  md += `| model | eval ms | profile ms | profile/eval |\n|---|---|---|---|\n`;
+  for (const r of profileRows) md += `| ${r.model} | ${r.eval_ms.toFixed(0)} | ${r.profile_ms.toFixed(0)} | ${r.ratio.toFixed(2)} |\n`;
+}
 if (simRows.length) {
   md += `\n## Simulator speed (synthetic VGG-16-shaped network, one image; bench/bench_sim.cpp)\n\n`;
   md += `Peer (DNNsim, single thread, VGG-16 conv layers, one image, incl. ~1.4 s trace loading, from ../shared/specs/accelerators.md): Stripes 1.8 s, Dynamic Stripes 2.0 s, Bit-Pragmatic 21 s, Loom 21 s. Goal: each design >= 20x faster single-threaded; all seven designs < 3 s on 2 cores.\n\n`;
@@ -155,6 +169,7 @@ if (vggRow) {
   md += `| \`effectual simulate vgg16.onnx --data fashion-mnist:test --images 1 --designs all\` | ${vggRow.sim_ms.toFixed(0)} |\n`;
   md += `| simulate / run | ${(vggRow.sim_ms / vggRow.run_ms).toFixed(2)} |\n`;
 }
+if (real) md += real.markdown;
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
 fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -6,6 +6,9 @@
 //       Runs the model on the given input(s) (matched to the model inputs in order; a
 //       single input may also be given as NAME=FILE.npy) and writes every output as
 //       OUT_DIR/<output name>.npy (C order, little-endian, npy v1.0).
+//       Tensors of any type npy.js maps (float32/float16/float64, int8..int64, uint8, bool) go
+//       both ways, so fp16 and quantized models need no conversion. ORT_THREADS sets the
+//       intra-op threads (default 2), ORT_GRAPH_OPT the optimisation level (default 'all').
 //
 //   node run_ort.js --accuracy MODEL.onnx IMAGES.npy LABELS.npy [--batch N]
 //       Prints top-1 accuracy over the whole set as JSON.
@@ -32,7 +35,9 @@ function usage() {
 function sessionOptions() {
   return {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
+    // ORT_GRAPH_OPT=disabled runs the graph as written (QDQ as float fake-quantization instead of
+    // fused integer kernels), to see how far two valid executions of one model may differ.
+    graphOptimizationLevel: process.env.ORT_GRAPH_OPT || 'all',
     executionMode: 'sequential',
     intraOpNumThreads: Number.parseInt(process.env.ORT_THREADS || '2', 10),
     interOpNumThreads: 1,
