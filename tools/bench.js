@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real').split(','));
+// --sections latency,profile,sim,vgg,real,busy picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -133,6 +133,11 @@ const real = sections.has('real') ? require('./bench_real').benchReal({
   repeat: Number(opt('--real-repeat', '5')),
 }) : null;
 
+(async () => {
+const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
+  bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
+  rounds: Number(opt('--busy-rounds', '5')), repeat: Number(opt('--busy-repeat', '200')),
+}) : null;
 const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
 const ortVersion = (() => {
   try { return require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version; } catch (e) { return '?'; }
@@ -170,6 +175,7 @@ if (vggRow) {
   md += `| simulate / run | ${(vggRow.sim_ms / vggRow.run_ms).toFixed(2)} |\n`;
 }
 if (real) md += real.markdown;
+if (busy) md += busy.markdown;
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
 fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -177,3 +183,4 @@ const tmp = `${out}.tmp.${process.pid}`;
 fs.writeFileSync(tmp, md);
 fs.renameSync(tmp, out);
 console.log(`wrote ${out}`);
+})().catch((e) => { process.stderr.write(`bench: ${e.message}\n`); process.exit(1); });

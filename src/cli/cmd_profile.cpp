@@ -165,10 +165,9 @@ void register_profile_command(CLI::App& app) {
   auto* c = app.add_subcommand("profile", "value profiles of every conv/FC layer (zeros, precision, bits, roofline)");
   add_model_flags(c, common, true);
   add_input_flags(c, inputs);
-  auto* images = c->add_option("--images", flags.images, "number of images to profile")->check(CLI::PositiveNumber);
-  c->add_option("--first", flags.first, "index of the first image")->check(CLI::NonNegativeNumber);
-  c->add_option("--batch", flags.batch, "images per inference (results do not depend on it)")
-      ->check(CLI::PositiveNumber);
+  auto* images = c->add_option("--images", flags.images, "number of images to profile")->check(positive_count());
+  c->add_option("--first", flags.first, "index of the first image")->check(non_negative_count());
+  c->add_option("--batch", flags.batch, "images per inference (results do not depend on it)")->check(positive_count());
   c->add_option("--near-zero", flags.near_zero, "absolute near-zero thresholds, comma-separated (|a| < t)");
   c->add_option("--relative-near-zero", flags.relative_near_zero,
                 "near-zero thresholds as fractions of each layer's max |a|, comma-separated, or 'none'")

@@ -270,10 +270,10 @@ void register_run_command(CLI::App& app) {
                   "image files (PNG/JPEG) or .npy tensors; for a model with several inputs NAME=FILE.npy each");
   add_input_flags(run, inputs);
   auto* limit_opt = run->add_option("--limit", limit, "with --data/--input: run at most N items (0: all)")
-                        ->check(CLI::NonNegativeNumber);
-  run->add_option("--first", first, "with --data/--input: index of the first item")->check(CLI::NonNegativeNumber);
+                        ->check(non_negative_count());
+  run->add_option("--first", first, "with --data/--input: index of the first item")->check(non_negative_count());
   run->add_option("--out", out_dir, "write every model output as DIR/<output name>.npy");
-  run->add_option("--top", top, "classes to show per input")->check(CLI::PositiveNumber);
+  run->add_option("--top", top, "classes to show per input")->check(positive_count());
   run->add_flag("-v,--verbose", common.verbose, "print the kernel chosen for each node");
   run->callback([limit_opt] { cmd_run(common, files, inputs, limit, limit_opt->count() > 0, first, out_dir, top); });
 }

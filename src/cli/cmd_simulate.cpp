@@ -220,7 +220,7 @@ void register_simulate_command(CLI::App& app) {
   auto* c = app.add_subcommand("simulate", "cycle-level simulation of value-based accelerators (docs/simulator.md)");
   c->add_option("MODEL", f.common.model, "ONNX model (live capture, or its geometry with --synthetic)");
   c->add_option("--meta", f.common.meta, "model sidecar JSON");
-  c->add_option("--threads", f.common.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", f.common.threads, "worker threads (default: all cores)")->check(non_negative_count());
   c->add_flag("--json", f.common.json, "print one JSON document on stdout");
   c->add_option("--preprocess", f.common.preprocess, "JSON file with a \"preprocessing\" object");
   c->add_option("--input-shape", f.common.input_shapes,
@@ -229,8 +229,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--thresholds", f.common.thresholds, "per-layer near-zero thresholds (docs/value-hooks.md)");
   add_input_flags(c, f.inputs);
   static CLI::Option* images_opt =
-      c->add_option("--images", f.images, "images to simulate (traces: all by default)")->check(CLI::PositiveNumber);
-  c->add_option("--first", f.first, "index of the first image")->check(CLI::NonNegativeNumber);
+      c->add_option("--images", f.images, "images to simulate (traces: all by default)")->check(positive_count());
+  c->add_option("--first", f.first, "index of the first image")->check(non_negative_count());
   static CLI::Option* designs_opt =
       c->add_option("--designs", f.designs, "all, or a comma-separated list (--list-designs)");
   c->add_option("--config", f.config, "YAML design configuration (configs/designs.yaml)");

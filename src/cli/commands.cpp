@@ -151,7 +151,7 @@ void print_per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat,
 }
 
 void cmd_bench(const Common& o, const std::string& input, const std::string& data_spec, int64_t batch, int repeat,
-               int warmup, bool per_layer) {
+               int warmup, bool per_layer, double max_seconds) {
   Loaded l = load(o);
   Tensor x;
   if (!input.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
@@ -179,7 +179,11 @@ void cmd_bench(const Common& o, const std::string& input, const std::string& dat
   }
   std::vector<Tensor> inputs{x};
   for (size_t k = 1; k < l.model.graph.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, batch));
-  LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup);
+  LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup, max_seconds);
+  if (s.repeat < repeat && !o.json) {
+    fmt::print(stderr, "note: --repeat {}: stopped after {} timed run(s), --max-seconds {} reached\n", repeat, s.repeat,
+               max_seconds);
+  }
   json j = {{"model", o.model},
             {"batch", s.batch},
             {"threads", l.exec->threads()},
@@ -299,29 +303,32 @@ void register_commands(CLI::App& app) {
   add_model_flags(bench, common, true);
   bench->add_option("--input", bench_input, "input .npy or image (default: deterministic pseudo-random values)");
   bench->add_option("--data", bench_data, "take the batch from the start of this data set instead");
-  bench->add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
-  bench->add_option("--repeat", repeat, "timed runs")->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--batch", batch, "batch size")->check(positive_count());
+  bench->add_option("--repeat", repeat, "timed runs")->check(positive_count());
+  bench->add_option("--warmup", warmup, "untimed runs first")->check(non_negative_count());
   static bool per_layer = false;
+  static double max_seconds = 60;
+  bench->add_option("--max-seconds", max_seconds, "stop timing after this long (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6));
   bench->add_flag("--per-layer", per_layer, "time every node too: its share of an inference, slowest first");
-  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup, per_layer); });
+  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup, per_layer, max_seconds); });
 
   auto* eval = app.add_subcommand("eval", "top-1 / top-5 accuracy on labelled data");
   add_model_flags(eval, common, true);
   add_input_flags(eval, inputs);
-  eval->add_option("--limit", limit, "evaluate at most N images (0: all)")->check(CLI::NonNegativeNumber);
-  eval->add_option("--first", first, "index of the first image")->check(CLI::NonNegativeNumber);
-  eval->add_option("--batch", eval_batch, "batch size")->check(CLI::PositiveNumber);
+  eval->add_option("--limit", limit, "evaluate at most N images (0: all)")->check(non_negative_count());
+  eval->add_option("--first", first, "index of the first image")->check(non_negative_count());
+  eval->add_option("--batch", eval_batch, "batch size")->check(positive_count());
   eval->callback([] { cmd_eval(common, inputs, limit, eval_batch, first); });
 
   auto* trace = app.add_subcommand("trace", "per conv/FC layer inputs, weights and outputs as .npy + manifest.json");
   add_model_flags(trace, common, true);
   add_input_flags(trace, inputs);
-  trace->add_option("--images", images, "number of images")->check(CLI::PositiveNumber);
-  trace->add_option("--first", first, "index of the first image")->check(CLI::NonNegativeNumber);
+  trace->add_option("--images", images, "number of images")->check(positive_count());
+  trace->add_option("--first", first, "index of the first image")->check(non_negative_count());
   trace->add_option("--out", out_dir, "output directory")->required();
   trace->add_option("--format", trace_format, "effectual, dnnsim or both");
-  trace->add_option("--batch", trace_batch, "images per inference")->check(CLI::PositiveNumber);
+  trace->add_option("--batch", trace_batch, "images per inference")->check(positive_count());
   trace->callback([] { cmd_trace(common, inputs, images, first, out_dir, trace_format, trace_batch); });
 }
 

@@ -13,10 +13,36 @@ namespace eff::cli {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+namespace {
+CLI::Validator integer_at_least(long long lowest, const std::string& what) {
+  return CLI::Validator(
+      [lowest, what](std::string& v) -> std::string {
+        size_t used = 0;
+        long long x = 0;
+        try {
+          x = std::stoll(v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != v.size() || x < lowest) return "'" + v + "' is not " + what;
+        return {};
+      },
+      what);
+}
+}  // namespace
+
+CLI::Validator positive_count() {
+  return integer_at_least(1, "a positive integer");
+}
+
+CLI::Validator non_negative_count() {
+  return integer_at_least(0, "a non-negative integer");
+}
+
 void add_model_flags(CLI::App* c, Common& o, bool hooks) {
   c->add_option("MODEL", o.model, "ONNX model file")->required();
   c->add_option("--meta", o.meta, "model sidecar JSON (default: MODEL with .json, if present)");
-  c->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(non_negative_count());
   c->add_flag("--json", o.json, "print one JSON document on stdout");
   c->add_option("--preprocess", o.preprocess, "JSON file with a \"preprocessing\" object overriding the sidecar's");
   c->add_option("--input-shape", o.input_shapes,

@@ -45,6 +45,11 @@ struct Loaded {
   std::unique_ptr<Executor> exec;
 };
 
+// Checks for counts given on the command line: integers only (CLI11's PositiveNumber accepts
+// "1e308" and "inf" and reports a range up to DBL_MAX).
+CLI::Validator positive_count();
+CLI::Validator non_negative_count();
+
 // MODEL, --meta, --threads, --json, --preprocess, --input-shape; with `hooks`, also
 // --precision-profile and --thresholds.
 void add_model_flags(CLI::App* c, Common& o, bool hooks);

@@ -21,7 +21,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print and succeed; any other parse error is a usage error: one line,
+    // exit code 2 like every usage error found later.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "effectual: %s\n", e.what());
+    return 2;
   } catch (const eff::Error& e) {
     std::fprintf(stderr, "effectual: %s\n", e.what());
     return e.exit_code();

@@ -67,21 +67,27 @@ LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int 
   return measure_latency(ex, std::vector<Tensor>{input}, repeat, warmup);
 }
 
-LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup) {
+LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup,
+                             double max_seconds) {
   if (repeat < 1) fail<UsageError>("--repeat must be at least 1");
   if (inputs.empty()) fail<UsageError>("measure_latency: no inputs");
   const Tensor& input = inputs[0];
-  for (int i = 0; i < warmup; ++i) ex.run(inputs);
+  const auto start = std::chrono::steady_clock::now();
+  auto over_budget = [&] {
+    return max_seconds > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > max_seconds;
+  };
+  for (int i = 0; i < warmup && !over_budget(); ++i) ex.run(inputs);
   std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(repeat));
-  for (int i = 0; i < repeat; ++i) {
+  ms.reserve(static_cast<size_t>(std::min(repeat, 1 << 20)));
+  for (int i = 0; i < repeat && (i == 0 || !over_budget()); ++i) {
     auto t0 = std::chrono::steady_clock::now();
     ex.run(inputs);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
   LatencyStats s;
-  s.repeat = repeat;
+  s.repeat = static_cast<int>(ms.size());
   s.batch = input.rank() > 0 ? input.dim(0) : 1;
   s.min_ms = ms.front();
   s.max_ms = ms.back();

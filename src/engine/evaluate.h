@@ -46,7 +46,9 @@ struct LatencyStats {
 };
 
 LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup);
-// Several graph inputs; the batch is the first input's dim 0.
-LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup);
+// Several graph inputs; the batch is the first input's dim 0. Stops early (stats.repeat says how
+// many runs were timed) once warm-up plus runs exceed `max_seconds`, so a huge --repeat ends.
+LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, int repeat, int warmup,
+                             double max_seconds = 0);
 
 }  // namespace eff

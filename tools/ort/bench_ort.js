@@ -53,7 +53,7 @@ function parseArgs(argv) {
     else usage(`unexpected argument ${a}`);
   }
   if (!opt.model) usage('no model given');
-  if (opt.batch < 1 || opt.threads < 1 || opt.repeat < 1) usage('--batch, --threads and --repeat must be >= 1');
+  if (opt.batch < 1 || opt.threads < 0 || opt.repeat < 1) usage('--batch and --repeat must be >= 1, --threads >= 0 (0: ONNX Runtime\'s default)');
   if (opt.warmup === null) opt.warmup = Math.max(2, Math.min(10, Math.ceil(opt.repeat / 5)));
   return opt;
 }
