@@ -3,6 +3,12 @@
 // while the machine has room, and doubles the back-off when a probe stalls again.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <filesystem>
+
+#include "data/npy.h"
+#include "engine/executor.h"
+#include "engine/model.h"
 #include "engine/thread_governor.h"
 
 namespace eff {
@@ -79,6 +85,47 @@ TEST(ThreadGovernor, StartsWithOneThreadOnAFullMachine) {
 TEST(ThreadGovernor, ReadsTheMachinesRunQueue) {
   // On Linux /proc/loadavg exists; the count excludes the caller and is never negative then.
   EXPECT_GE(other_runnable_tasks(), 0);
+}
+
+}  // namespace
+}  // namespace eff
+
+// The governor may change the thread count between runs, so results must not depend on it: the
+// same inputs give bit-identical outputs with 1 and 2 threads (kernels split work across output
+// elements, never across a sum).
+
+namespace eff {
+namespace {
+
+TEST(ThreadCounts, OutputsAreBitIdenticalForOneAndTwoThreads) {
+  namespace fs = std::filesystem;
+  const fs::path root(EFF_SOURCE_DIR);
+  const std::vector<std::pair<fs::path, fs::path>> cases = {
+      {root / "models/lenet5.onnx", root / "models/lenet5.ref/input.npy"},
+      {root / "models/resnet.onnx", root / "models/resnet.ref/input.npy"},
+      {root / "tests/fixtures/real/mobilenetv2_small.onnx",
+       root / "tests/fixtures/real/mobilenetv2_small.ref/inputs/input.npy"},
+      {root / "tests/fixtures/real/ppocr_det_small.onnx",
+       root / "tests/fixtures/real/ppocr_det_small.ref/inputs/x.npy"},
+  };
+  for (const auto& [model_path, input_path] : cases) {
+    SCOPED_TRACE(model_path.string());
+    const Model m = load_model(model_path.string());
+    const Tensor x = read_npy(input_path.string());
+    std::vector<std::vector<Tensor>> outs;
+    for (int threads : {1, 2}) {
+      ExecutorOptions o;
+      o.threads = threads;
+      o.specialize = m.specializer();
+      Executor ex(m.graph, o);
+      outs.push_back(ex.run({x}));
+    }
+    ASSERT_EQ(outs[0].size(), outs[1].size());
+    for (size_t k = 0; k < outs[0].size(); ++k) {
+      ASSERT_EQ(outs[0][k].nbytes(), outs[1][k].nbytes());
+      EXPECT_EQ(std::memcmp(outs[0][k].raw(), outs[1][k].raw(), outs[0][k].nbytes()), 0) << "output " << k;
+    }
+  }
 }
 
 }  // namespace
