@@ -1,11 +1,11 @@
-// ReduceMean, ReduceSum, ReduceMax, ReduceMin. Axes come from the 'axes' attribute (before
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, and ArgMax/ArgMin. Axes come from the 'axes' attribute (before
 // opset 13 for ReduceSum, before 18 for the others) or the optional axes input; no axes means all
 // axes, or nothing at all with noop_with_empty_axes=1. Floats accumulate in double, so the result
 // does not depend on the thread count or the summation order of a vectorised loop.
 #include <cmath>
 #include <limits>
 
-#include "engine/ops/tensor_helpers.h"
+#include "engine/ops/broadcast.h"
 
 namespace eff {
 
@@ -159,6 +159,60 @@ std::unique_ptr<Kernel> make_reduce(Reduction op, const Node& node) {
                                         node.attr_int("noop_with_empty_axes", 0) != 0);
 }
 
+// ---- ArgMax, ArgMin ----------------------------------------------------------------------------
+
+// Index (int64) of the first, or with select_last_index=1 the last, largest/smallest element
+// along one axis. A NaN wins like in ONNX Runtime's comparison order: it is never replaced.
+class ArgReduceKernel final : public Kernel {
+ public:
+  ArgReduceKernel(bool is_max, int64_t axis, bool keepdims, bool select_last)
+      : is_max_(is_max), axis_(axis), keepdims_(keepdims), select_last_(select_last) {}
+
+  void run(OpContext& ctx) override {
+    const Tensor& in = ctx.input(0);
+    const int axis = ops::normalize_axis(axis_, std::max(in.rank(), 1), ctx);
+    const int64_t len = in.rank() == 0 ? 1 : in.dim(axis);
+    if (len == 0) fail<ShapeError>("{}: axis {} is empty", ctx.where(), axis);
+    Shape out_shape;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < in.rank(); ++d) {
+      if (d < axis) outer *= in.dim(d);
+      if (d > axis) inner *= in.dim(d);
+      if (d != axis) {
+        out_shape.push_back(in.dim(d));
+      } else if (keepdims_) {
+        out_shape.push_back(1);
+      }
+    }
+    Tensor& out = ctx.output(0, DType::kInt64, out_shape);
+    int64_t* o = out.data<int64_t>();
+    const bool is_max = is_max_, last = select_last_;
+    const bool ok = ops::visit_numeric(in.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = in.data<T>();
+#pragma omp parallel for schedule(static) if (in.numel() >= ops::kParallelElements)
+      for (int64_t o_i = 0; o_i < outer * inner; ++o_i) {
+        const int64_t a = o_i / inner, b = o_i % inner;
+        const T* p = x + a * len * inner + b;
+        int64_t best = 0;
+        for (int64_t j = 1; j < len; ++j) {
+          const T v = p[j * inner], cur = p[best * inner];
+          const bool better = is_max ? (last ? v >= cur : v > cur) : (last ? v <= cur : v < cur);
+          if (better) best = j;
+        }
+        o[o_i] = best;
+      }
+    });
+    if (!ok) fail<UnsupportedError>("{}: {} inputs are not supported", ctx.where(), dtype_name(in.dtype()));
+  }
+
+ private:
+  bool is_max_;
+  int64_t axis_;
+  bool keepdims_;
+  bool select_last_;
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_reduce_mean(const Node& n, const Graph&) {
@@ -172,6 +226,15 @@ std::unique_ptr<Kernel> make_reduce_max(const Node& n, const Graph&) {
 }
 std::unique_ptr<Kernel> make_reduce_min(const Node& n, const Graph&) {
   return make_reduce(Reduction::kMin, n);
+}
+
+std::unique_ptr<Kernel> make_arg_max(const Node& n, const Graph&) {
+  return std::make_unique<ArgReduceKernel>(true, n.attr_int("axis", 0), n.attr_int("keepdims", 1) != 0,
+                                           n.attr_int("select_last_index", 0) != 0);
+}
+std::unique_ptr<Kernel> make_arg_min(const Node& n, const Graph&) {
+  return std::make_unique<ArgReduceKernel>(false, n.attr_int("axis", 0), n.attr_int("keepdims", 1) != 0,
+                                           n.attr_int("select_last_index", 0) != 0);
 }
 
 }  // namespace eff
