@@ -141,4 +141,11 @@ inline void check_output_size(const OpContext& ctx, const Shape& shape, DType dt
   }
 }
 
+// Output i of a broadcasting op: its size is checked first so that operands like [N,1] and [1,N]
+// get one clear line naming the node instead of a bare allocation failure.
+inline Tensor& broadcast_output(OpContext& ctx, int i, DType dtype, const Shape& shape) {
+  check_output_size(ctx, shape, dtype);
+  return ctx.output(i, dtype, shape);
+}
+
 }  // namespace eff::ops

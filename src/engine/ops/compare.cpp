@@ -66,7 +66,7 @@ class CompareKernel final : public Kernel {
                        dtype_name(b.dtype()));
     }
     const Shape out_shape = broadcast_shapes({a.shape(), b.shape()}, ctx);
-    Tensor& out = ctx.output(0, DType::kBool, out_shape);
+    Tensor& out = broadcast_output(ctx, 0, DType::kBool, out_shape);
     uint8_t* o = static_cast<uint8_t*>(out.raw());
     const Compare op = op_;
     auto go = [&](auto tag) {
@@ -112,7 +112,7 @@ class WhereKernel final : public Kernel {
                        dtype_name(y.dtype()));
     }
     const Shape out_shape = broadcast_shapes({cond.shape(), x.shape(), y.shape()}, ctx);
-    Tensor& out = ctx.output(0, x.dtype(), out_shape);
+    Tensor& out = broadcast_output(ctx, 0, x.dtype(), out_shape);
     const uint8_t* c = static_cast<const uint8_t*>(cond.raw());
     // Elements are copied, never looked at: their bits of the right width suffice.
     visit_element_bits(x.dtype(), [&](auto tag) {
@@ -189,7 +189,7 @@ class VariadicKernel final : public Kernel {
       fail<ShapeError>("{}: inputs of type {} are not supported", ctx.where(), dtype_name(first.dtype()));
     }
     const Shape out_shape = broadcast_shapes(shapes, ctx);
-    Tensor& out = ctx.output(0, first.dtype(), out_shape);
+    Tensor& out = broadcast_output(ctx, 0, first.dtype(), out_shape);
     const Variadic op = op_;
     visit_numeric(first.dtype(), [&](auto tag) {
       using T = decltype(tag);

@@ -206,7 +206,7 @@ class EinsumKernel final : public Kernel {
     }
     Shape out_shape;
     for (int id : out_ids) out_shape.push_back(size[id]);
-    Tensor& out = ctx.output(0, dtype, out_shape);
+    Tensor& out = broadcast_output(ctx, 0, dtype, out_shape);
     Shape sum_shape;
     for (int id : sum_ids) sum_shape.push_back(size[id]);
     const int64_t sum_count = shape_numel(sum_shape);

@@ -224,7 +224,7 @@ class PowKernel final : public Kernel {
                        dtype_name(exponent.dtype()));
     }
     const Shape out_shape = broadcast_shapes({base.shape(), exponent.shape()}, ctx);
-    Tensor& out = ctx.output(0, base.dtype(), out_shape);
+    Tensor& out = broadcast_output(ctx, 0, base.dtype(), out_shape);
     if (out.numel() == 0) return;
     if (base.dtype() == DType::kFloat32 && out_shape == base.shape() && constant_exponent_ && exponent.numel() == 1 &&
         run_fast_path(base, out)) {

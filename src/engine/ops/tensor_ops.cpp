@@ -414,6 +414,9 @@ class SpaceDepthKernel final : public Kernel {
     if (in.rank() != 4)
       fail<ShapeError>("{}: input must be 4-D (N x C x H x W), got {}", ctx.where(), shape_str(in.shape()));
     const int64_t n = in.dim(0), c = in.dim(1), h = in.dim(2), w = in.dim(3), b = block_;
+    // Blocks must fit (b <= H, W or b * b <= C): this also keeps b * b and C * b * b in range.
+    const bool fits = mode_ == Mode::kSpaceToDepth ? b <= h && b <= w : b <= c / b;
+    if (!fits) fail<ShapeError>("{}: blocksize {} does not fit the input {}", ctx.where(), b, shape_str(in.shape()));
     const int64_t sn = c * h * w;
     Shape dims;                // the 6-D output view
     std::vector<int64_t> src;  // input element stride of each of its axes

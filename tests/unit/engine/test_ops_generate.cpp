@@ -116,6 +116,9 @@ TEST(OpsGenerate, DepthToSpaceModesAndSpaceToDepth) {
   EXPECT_EQ(floats(run1({"DepthToSpace", {there}, {{"blocksize", int_attr(2)}}})), floats(big));
   EXPECT_NE(error_of<ShapeError>({"DepthToSpace", {iota_f({1, 3, 1, 1})}, {{"blocksize", int_attr(2)}}}),
             "no exception");
+  const std::string huge =
+      error_of<ShapeError>({"DepthToSpace", {iota_f({1, 4, 1, 1})}, {{"blocksize", int_attr(int64_t{1} << 40)}}});
+  EXPECT_NE(huge.find("does not fit"), std::string::npos) << huge;
 }
 
 // ---- Einsum ------------------------------------------------------------------------------------

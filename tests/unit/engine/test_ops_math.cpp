@@ -58,6 +58,9 @@ TEST(OpsMathUnary, OneDnnKernels) {
   expect_near_all(run1({"Log", {F({2}, {1, 7.3890561f})}}), {0, 2}, 1e-5f);
   expect_near_all(run1({"Sqrt", {F({2}, {9, 0.25f})}}), {3, 0.5f}, 1e-6f);
   expect_near_all(run1({"Softplus", {F({2}, {0, 2})}}), {0.6931472f, 2.1269280f}, 1e-5f);
+  // mish(x) = x * tanh(softplus(x)): mish(0) = 0, mish(1) = tanh(ln(1 + e)) = tanh(1.3132617) =
+  // 0.8650984.
+  expect_near_all(run1({"Mish", {F({2}, {0, 1})}}), {0, 0.8650984f}, 1e-5f);
 }
 
 TEST(OpsMathUnary, WrongTypeIsRefusedNamingTheNode) {
@@ -96,6 +99,12 @@ TEST(OpsMathPow, BroadcastsAndMixesTypes) {
   EXPECT_EQ(ifl.dtype(), DType::kInt64);
   EXPECT_EQ(ints(ifl), (std::vector<int64_t>{3, 2}));
   EXPECT_NE(error_of<ShapeError>({"Pow", {F({3}, {1, 2, 3}), F({2}, {1, 2})}}).find("n0"), std::string::npos);
+  // [2^20, 1] ^ [1, 2^20] would be 2^40 floats: refused naming the node, before allocating.
+  Tensor column = F({1 << 20, 1}, std::vector<float>(1 << 20, 1.f));
+  Tensor row = F({1, 1 << 20}, std::vector<float>(1 << 20, 1.f));
+  const std::string huge = error_of<ShapeError>({"Pow", {column, row}});
+  EXPECT_NE(huge.find("n0"), std::string::npos) << huge;
+  EXPECT_NE(huge.find("limit"), std::string::npos) << huge;
 }
 
 // ---- comparisons and logic ---------------------------------------------------------------------
