@@ -1,5 +1,6 @@
 // Elementwise math that oneDNN's eltwise does not cover for every type: Neg, Abs, Sign, Floor,
-// Ceil, Reciprocal, Erf, Selu, Not, and Pow (base and exponent of different types, numpy
+// Ceil, Round, Reciprocal, Erf, Selu, Celu, Softsign, ThresholdedRelu, the trigonometric and
+// hyperbolic functions, IsNaN, IsInf, Not, and Pow (base and exponent of different types, numpy
 // broadcasting). Exp, Log, Sqrt, Softplus and Mish on float32 run through oneDNN (activation.cpp).
 // Pow by a constant 2, 0.5 or 1 (LayerNorm as exported by paddle2onnx: Pow(x - mean, 2)) takes a
 // flat loop without a call to pow().
@@ -22,7 +23,73 @@ void map_flat(const T* x, T* y, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
-enum class Unary { kNeg, kAbs, kSign, kFloor, kCeil, kReciprocal, kErf, kSelu, kNot };
+enum class Unary {
+  kNeg,
+  kAbs,
+  kSign,
+  kFloor,
+  kCeil,
+  kRound,
+  kReciprocal,
+  kErf,
+  kSelu,
+  kCelu,
+  kSoftsign,
+  kThresholdedRelu,
+  kSin,
+  kCos,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kIsNaN,
+  kIsInf,
+  kNot
+};
+
+// The float-only functions that map one value to another with a plain libm call.
+template <class T>
+inline T float_function(Unary op, T v) {
+  switch (op) {
+    case Unary::kSin:
+      return std::sin(v);
+    case Unary::kCos:
+      return std::cos(v);
+    case Unary::kTan:
+      return std::tan(v);
+    case Unary::kAsin:
+      return std::asin(v);
+    case Unary::kAcos:
+      return std::acos(v);
+    case Unary::kAtan:
+      return std::atan(v);
+    case Unary::kSinh:
+      return std::sinh(v);
+    case Unary::kCosh:
+      return std::cosh(v);
+    case Unary::kAsinh:
+      return std::asinh(v);
+    case Unary::kAcosh:
+      return std::acosh(v);
+    case Unary::kAtanh:
+      return std::atanh(v);
+    case Unary::kRound:
+      return std::nearbyint(v);  // half to even under the default rounding mode, as ONNX says
+    case Unary::kSoftsign:
+      return v / (T(1) + std::fabs(v));
+    default:
+      return v;
+  }
+}
+
+bool is_float_function(Unary op) {
+  return (op >= Unary::kSin && op <= Unary::kAtanh) || op == Unary::kRound || op == Unary::kSoftsign;
+}
 
 const char* unary_name(Unary op) {
   switch (op) {
@@ -44,6 +111,20 @@ const char* unary_name(Unary op) {
       return "Selu";
     case Unary::kNot:
       return "Not";
+    case Unary::kRound:
+      return "Round";
+    case Unary::kCelu:
+      return "Celu";
+    case Unary::kSoftsign:
+      return "Softsign";
+    case Unary::kThresholdedRelu:
+      return "ThresholdedRelu";
+    case Unary::kIsNaN:
+      return "IsNaN";
+    case Unary::kIsInf:
+      return "IsInf";
+    default:
+      return "a trigonometric function";
   }
   return "?";
 }
@@ -57,13 +138,10 @@ bool unary_accepts(Unary op, DType t) {
     case Unary::kSign:
     case Unary::kErf:
       return is_numeric(t);
-    case Unary::kFloor:
-    case Unary::kCeil:
-    case Unary::kReciprocal:
-    case Unary::kSelu:
-      return is_floating(t);
     case Unary::kNot:
       return t == DType::kBool;
+    default:
+      return is_floating(t);
   }
   return false;
 }
@@ -78,7 +156,10 @@ class UnaryKernel final : public Kernel {
     if (x.has_type && !unary_accepts(op, x.dtype)) {
       fail<UnsupportedError>("{}: {} of {} is not supported", graph.where(node), unary_name(op), dtype_name(x.dtype));
     }
-    alpha_ = node.attr_float("alpha", 1.67326319217681884765625f);
+    const float default_alpha = op == Unary::kSelu ? 1.67326319217681884765625f : 1.f;
+    alpha_ = node.attr_float("alpha", default_alpha);
+    detect_negative_ = node.attr_int("detect_negative", 1) != 0;
+    detect_positive_ = node.attr_int("detect_positive", 1) != 0;
     gamma_ = node.attr_float("gamma", 1.05070102214813232421875f);
   }
 
@@ -87,18 +168,35 @@ class UnaryKernel final : public Kernel {
     if (!unary_accepts(op_, x.dtype())) {
       fail<ShapeError>("{}: {} of {} is not supported", ctx.where(), unary_name(op_), dtype_name(x.dtype()));
     }
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
     const int64_t n = x.numel();
+    if (op_ == Unary::kIsNaN || op_ == Unary::kIsInf) {
+      Tensor& flags = ctx.output(0, DType::kBool, x.shape());
+      uint8_t* f = static_cast<uint8_t*>(flags.raw());
+      const bool is_nan = op_ == Unary::kIsNaN, neg = detect_negative_, pos = detect_positive_;
+      visit_numeric(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        if constexpr (std::is_floating_point_v<T>) {
+          const T* xd = x.data<T>();
+          for (int64_t i = 0; i < n; ++i) {
+            const T v = xd[i];
+            f[i] = is_nan ? std::isnan(v) : std::isinf(v) && (v > 0 ? pos : neg);
+          }
+        }
+      });
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), x.shape());
     if (op_ == Unary::kNot) {
       map_flat(static_cast<const uint8_t*>(x.raw()), static_cast<uint8_t*>(y.raw()), n,
                [](uint8_t v) { return static_cast<uint8_t>(v ? 0 : 1); });
       return;
     }
+    const Unary op = op_;
     visit_numeric(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* xd = x.data<T>();
       T* yd = y.data<T>();
-      switch (op_) {
+      switch (op) {
         case Unary::kNeg:
           if constexpr (std::is_signed_v<T> || std::is_floating_point_v<T>) {
             // Through the unsigned type: -INT_MIN wraps like ONNX Runtime instead of overflowing.
@@ -146,7 +244,22 @@ class UnaryKernel final : public Kernel {
             map_flat(xd, yd, n, [alpha, gamma](T v) { return v > T(0) ? gamma * v : gamma * alpha * std::expm1(v); });
           }
           break;
-        case Unary::kNot:
+        case Unary::kCelu:
+          if constexpr (std::is_floating_point_v<T>) {
+            const T alpha = static_cast<T>(alpha_);
+            map_flat(xd, yd, n, [alpha](T v) { return v > T(0) ? v : alpha * std::expm1(v / alpha); });
+          }
+          break;
+        case Unary::kThresholdedRelu:
+          if constexpr (std::is_floating_point_v<T>) {
+            const T alpha = static_cast<T>(alpha_);
+            map_flat(xd, yd, n, [alpha](T v) { return v > alpha ? v : T(0); });
+          }
+          break;
+        default:
+          if constexpr (std::is_floating_point_v<T>) {
+            if (is_float_function(op)) map_flat(xd, yd, n, [op](T v) { return float_function<T>(op, v); });
+          }
           break;
       }
     });
@@ -157,6 +270,7 @@ class UnaryKernel final : public Kernel {
  private:
   Unary op_;
   float alpha_ = 0.f, gamma_ = 0.f;
+  bool detect_negative_ = true, detect_positive_ = true;
 };
 
 // ---- Pow ---------------------------------------------------------------------------------------
@@ -294,6 +408,57 @@ std::unique_ptr<Kernel> make_selu(const Node& n, const Graph& g) {
 }
 std::unique_ptr<Kernel> make_not(const Node& n, const Graph& g) {
   return std::make_unique<UnaryKernel>(n, g, Unary::kNot);
+}
+std::unique_ptr<Kernel> make_round(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kRound);
+}
+std::unique_ptr<Kernel> make_celu(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kCelu);
+}
+std::unique_ptr<Kernel> make_softsign(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kSoftsign);
+}
+std::unique_ptr<Kernel> make_thresholded_relu(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kThresholdedRelu);
+}
+std::unique_ptr<Kernel> make_sin(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kSin);
+}
+std::unique_ptr<Kernel> make_cos(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kCos);
+}
+std::unique_ptr<Kernel> make_tan(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kTan);
+}
+std::unique_ptr<Kernel> make_asin(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAsin);
+}
+std::unique_ptr<Kernel> make_acos(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAcos);
+}
+std::unique_ptr<Kernel> make_atan(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAtan);
+}
+std::unique_ptr<Kernel> make_sinh(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kSinh);
+}
+std::unique_ptr<Kernel> make_cosh(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kCosh);
+}
+std::unique_ptr<Kernel> make_asinh(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAsinh);
+}
+std::unique_ptr<Kernel> make_acosh(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAcosh);
+}
+std::unique_ptr<Kernel> make_atanh(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kAtanh);
+}
+std::unique_ptr<Kernel> make_isnan(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kIsNaN);
+}
+std::unique_ptr<Kernel> make_isinf(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kIsInf);
 }
 std::unique_ptr<Kernel> make_pow(const Node& n, const Graph& g) {
   return std::make_unique<PowKernel>(n, g);

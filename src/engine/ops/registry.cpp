@@ -49,6 +49,12 @@ namespace eff {
   X("ReduceSum", make_reduce_sum)                         \
   X("ReduceMax", make_reduce_max)                         \
   X("ReduceMin", make_reduce_min)                         \
+  X("ReduceProd", make_reduce_prod)                       \
+  X("ReduceL1", make_reduce_l1)                           \
+  X("ReduceL2", make_reduce_l2)                           \
+  X("ReduceSumSquare", make_reduce_sum_square)            \
+  X("ReduceLogSum", make_reduce_log_sum)                  \
+  X("ReduceLogSumExp", make_reduce_log_sum_exp)           \
   X("Constant", make_constant)                            \
   X("Cast", make_cast)                                    \
   X("Dropout", make_dropout)                              \
@@ -66,6 +72,23 @@ namespace eff {
   X("Ceil", make_ceil)                                    \
   X("Sign", make_sign)                                    \
   X("Selu", make_selu)                                    \
+  X("Round", make_round)                                  \
+  X("Celu", make_celu)                                    \
+  X("Softsign", make_softsign)                            \
+  X("ThresholdedRelu", make_thresholded_relu)             \
+  X("Sin", make_sin)                                      \
+  X("Cos", make_cos)                                      \
+  X("Tan", make_tan)                                      \
+  X("Asin", make_asin)                                    \
+  X("Acos", make_acos)                                    \
+  X("Atan", make_atan)                                    \
+  X("Sinh", make_sinh)                                    \
+  X("Cosh", make_cosh)                                    \
+  X("Asinh", make_asinh)                                  \
+  X("Acosh", make_acosh)                                  \
+  X("Atanh", make_atanh)                                  \
+  X("IsNaN", make_isnan)                                  \
+  X("IsInf", make_isinf)                                  \
   X("Not", make_not)                                      \
   X("Equal", make_equal)                                  \
   X("Less", make_less)                                    \

@@ -76,6 +76,26 @@ TEST(OpsGenerate, ConstantOfShapeValueAndLimit) {
   EXPECT_NE(msg.find("limit"), std::string::npos) << msg;
 }
 
+// ---- the other reductions ----------------------------------------------------------------------
+
+TEST(OpsGenerate, NormAndProductReductions) {
+  // Rows {3,-4} and {1,2} reduced over axis 1: L1 7, 3; L2 5, sqrt 5 = 2.2360680; sum of squares
+  // 25, 5; product -12, 2; log-sum of {1,2} = ln 3 = 1.0986123.
+  Tensor x = F({2, 2}, {3, -4, 1, 2});
+  auto reduce = [&](const char* op, const Tensor& t) {
+    return run1({op, {t}, {{"axes", ints_attr({1})}, {"keepdims", int_attr(0)}}});
+  };
+  EXPECT_EQ(floats(reduce("ReduceL1", x)), (std::vector<float>{7, 3}));
+  expect_near_all(reduce("ReduceL2", x), {5, 2.2360680f}, 1e-6f);
+  EXPECT_EQ(floats(reduce("ReduceSumSquare", x)), (std::vector<float>{25, 5}));
+  EXPECT_EQ(floats(reduce("ReduceProd", x)), (std::vector<float>{-12, 2}));
+  expect_near_all(reduce("ReduceLogSum", F({1, 2}, {1, 2})), {1.0986123f}, 1e-6f);
+  // log(e^0 + e^ln3) = log 4 = 1.3862944.
+  expect_near_all(reduce("ReduceLogSumExp", F({1, 2}, {0, 1.0986123f})), {1.3862944f}, 1e-6f);
+  // Integer products wrap like int64 arithmetic: 2^32 * 2^32 = 2^64 -> 0.
+  EXPECT_EQ(ints(reduce("ReduceProd", I64({1, 2}, {int64_t{1} << 32, int64_t{1} << 32}))), (std::vector<int64_t>{0}));
+}
+
 // ---- ArgMax, ArgMin ----------------------------------------------------------------------------
 
 TEST(OpsGenerate, ArgMaxArgMinTiesAndKeepdims) {

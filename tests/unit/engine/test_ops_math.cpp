@@ -51,6 +51,26 @@ TEST(OpsMathUnary, LoopKernels) {
   EXPECT_EQ(bools(n), "010");
 }
 
+TEST(OpsMathUnary, TrigonometryRoundingAndFlags) {
+  // sin(pi/2) = 1, cos(pi) = -1, atan(1) = pi/4 = 0.7853982, cosh(0) = 1, asinh(0) = 0.
+  expect_near_all(run1({"Sin", {F({1}, {1.5707964f})}}), {1}, 1e-6f);
+  expect_near_all(run1({"Cos", {F({1}, {3.1415927f})}}), {-1}, 1e-6f);
+  expect_near_all(run1({"Atan", {F({1}, {1})}}), {0.7853982f}, 1e-6f);
+  expect_near_all(run1({"Cosh", {F({1}, {0})}}), {1}, 1e-6f);
+  // Round goes half to even: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -2.5 -> -2.
+  EXPECT_EQ(floats(run1({"Round", {F({4}, {0.5f, 1.5f, 2.5f, -2.5f})}})), (std::vector<float>{0, 2, 2, -2}));
+  // Softsign x / (1 + |x|): 1 -> 0.5, -3 -> -0.75. ThresholdedRelu (alpha 1): 1 -> 0, 2 -> 2.
+  EXPECT_EQ(floats(run1({"Softsign", {F({2}, {1, -3})}})), (std::vector<float>{0.5f, -0.75f}));
+  EXPECT_EQ(floats(run1({"ThresholdedRelu", {F({2}, {1, 2})}})), (std::vector<float>{0, 2}));
+  // Celu alpha 2: x > 0 kept; -2 -> 2 * (e^-1 - 1) = -1.2642411.
+  expect_near_all(run1({"Celu", {F({2}, {3, -2})}, {{"alpha", float_attr(2)}}}), {3, -1.2642411f}, 1e-6f);
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor special = F({4}, {NAN, inf, -inf, 1});
+  EXPECT_EQ(bools(run1({"IsNaN", {special}})), "1000");
+  EXPECT_EQ(bools(run1({"IsInf", {special}})), "0110");
+  EXPECT_EQ(bools(run1({"IsInf", {special}, {{"detect_negative", int_attr(0)}}})), "0100");
+}
+
 TEST(OpsMathUnary, OneDnnKernels) {
   // e^1 = 2.7182818, ln(e^2) = 2, sqrt(9) = 3, softplus(0) = ln 2 = 0.6931472,
   // softplus(2) = ln(1 + e^2) = ln 8.3890561 = 2.1269280.
