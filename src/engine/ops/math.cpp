@@ -380,8 +380,68 @@ class PowKernel final : public Kernel {
   std::optional<double> constant_exponent_;
 };
 
+// ---- Mod ---------------------------------------------------------------------------------------
+
+// fmod=0: integer remainder with the divisor's sign (Python's %); fmod=1: C's fmod, the
+// dividend's sign (the only choice ONNX allows for floats).
+class ModKernel final : public Kernel {
+ public:
+  ModKernel(const Node& node, const Graph& graph) : fmod_(node.attr_int("fmod", 0) != 0) {
+    if (node.num_inputs() != 2 || node.inputs[0] == kNoValue || node.inputs[1] == kNoValue) {
+      fail<ModelError>("{}: expects 2 inputs, got {}", graph.where(node), node.num_inputs());
+    }
+    require_input_type(node, graph, 0, is_numeric, "a numeric type other than float16");
+    const Value& a = graph.value(node.inputs[0]);
+    if (a.has_type && is_floating(a.dtype) && !fmod_) {
+      fail<ModelError>("{}: floating-point Mod needs fmod=1", graph.where(node));
+    }
+  }
+
+  void run(OpContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    if (a.dtype() != b.dtype() || !is_numeric(a.dtype())) {
+      fail<ShapeError>("{}: Mod of {} by {} is not supported", ctx.where(), dtype_name(a.dtype()),
+                       dtype_name(b.dtype()));
+    }
+    if (is_floating(a.dtype()) && !fmod_) fail<ModelError>("{}: floating-point Mod needs fmod=1", ctx.where());
+    const Shape out_shape = broadcast_shapes({a.shape(), b.shape()}, ctx);
+    Tensor& out = broadcast_output(ctx, 0, a.dtype(), out_shape);
+    const bool c_fmod = fmod_;
+    visit_numeric(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = a.data<T>();
+      const T* y = b.data<T>();
+      if constexpr (std::is_integral_v<T>) {
+        for (int64_t i = 0; i < b.numel(); ++i) {
+          if (y[i] == T(0)) fail<DataError>("{}: integer Mod by zero", ctx.where());
+        }
+      }
+      T* o = out.data<T>();
+      for_each_broadcast<2>(out_shape, {a.shape(), b.shape()}, [&](int64_t i, const std::array<int64_t, 2>& off) {
+        const T n = x[off[0]], d = y[off[1]];
+        if constexpr (std::is_floating_point_v<T>) {
+          o[i] = std::fmod(n, d);
+        } else {
+          // In int64 so that MIN % -1 is 0 instead of a trap.
+          const int64_t r = d == T(-1) ? 0 : static_cast<int64_t>(n) % static_cast<int64_t>(d);
+          o[i] = static_cast<T>(!c_fmod && r != 0 && ((r < 0) != (d < T(0))) ? r + static_cast<int64_t>(d) : r);
+        }
+      });
+    });
+  }
+
+  std::string impl() const override { return "loop"; }
+
+ private:
+  bool fmod_;
+};
+
 }  // namespace
 
+std::unique_ptr<Kernel> make_mod(const Node& n, const Graph& g) {
+  return std::make_unique<ModKernel>(n, g);
+}
 std::unique_ptr<Kernel> make_neg(const Node& n, const Graph& g) {
   return std::make_unique<UnaryKernel>(n, g, Unary::kNeg);
 }

@@ -57,8 +57,10 @@ namespace eff {
   X("ReduceLogSumExp", make_reduce_log_sum_exp)           \
   X("Constant", make_constant)                            \
   X("Cast", make_cast)                                    \
+  X("CastLike", make_cast_like)                           \
   X("Dropout", make_dropout)                              \
   X("Pow", make_pow)                                      \
+  X("Mod", make_mod)                                      \
   X("Sqrt", make_sqrt)                                    \
   X("Exp", make_exp)                                      \
   X("Log", make_log)                                      \
@@ -113,7 +115,11 @@ namespace eff {
   X("InstanceNormalization", make_instance_normalization) \
   X("DepthToSpace", make_depth_to_space)                  \
   X("SpaceToDepth", make_space_to_depth)                  \
-  X("Einsum", make_einsum)
+  X("Einsum", make_einsum)                                \
+  X("Trilu", make_trilu)                                  \
+  X("CumSum", make_cum_sum)                               \
+  X("GatherElements", make_gather_elements)               \
+  X("Hardmax", make_hardmax)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

@@ -1,0 +1,73 @@
+// Trilu, CumSum, GatherElements, Hardmax, Mod and CastLike, run through the executor on one-node
+// graphs. Expected values are worked out by hand in the comments.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "op_test_util.h"
+
+namespace eff {
+namespace {
+
+using namespace op_test;
+
+TEST(OpsIndex, TriluUpperLowerAndK) {
+  Tensor x = iota_f({3, 3});  // 0 1 2 / 3 4 5 / 6 7 8
+  // Upper (j >= i): 0 1 2 / 0 4 5 / 0 0 8. Lower with k = -1 (j <= i - 1): 0 0 0 / 3 0 0 / 6 7 0.
+  EXPECT_EQ(floats(run1({"Trilu", {x}, {}, 1, 14})), (std::vector<float>{0, 1, 2, 0, 4, 5, 0, 0, 8}));
+  EXPECT_EQ(floats(run1({"Trilu", {x, I64({}, {-1})}, {{"upper", int_attr(0)}}, 1, 14})),
+            (std::vector<float>{0, 0, 0, 3, 0, 0, 6, 7, 0}));
+  // A batch of two 1x2 matrices, upper with k = 1: only column 1 stays.
+  EXPECT_EQ(floats(run1({"Trilu", {iota_f({2, 1, 2}), I64({}, {1})}, {}, 1, 14})), (std::vector<float>{0, 1, 0, 3}));
+  EXPECT_NE(error_of<ShapeError>({"Trilu", {F({2}, {1, 2})}, {}, 1, 14}), "no exception");
+}
+
+TEST(OpsIndex, CumSumExclusiveReverse) {
+  Tensor x = F({4}, {1, 2, 3, 4});
+  EXPECT_EQ(floats(run1({"CumSum", {x, I64({}, {0})}})), (std::vector<float>{1, 3, 6, 10}));
+  EXPECT_EQ(floats(run1({"CumSum", {x, I64({}, {0})}, {{"exclusive", int_attr(1)}}})),
+            (std::vector<float>{0, 1, 3, 6}));
+  EXPECT_EQ(floats(run1({"CumSum", {x, I64({}, {0})}, {{"reverse", int_attr(1)}}})), (std::vector<float>{10, 9, 7, 4}));
+  // [2,2] along axis -1: rows 1 2 -> 1 3, 3 4 -> 3 7.
+  EXPECT_EQ(floats(run1({"CumSum", {F({2, 2}, {1, 2, 3, 4}), I64({}, {-1})}})), (std::vector<float>{1, 3, 3, 7}));
+}
+
+TEST(OpsIndex, GatherElementsAlongAnAxis) {
+  Tensor data = F({2, 2}, {1, 2, 3, 4});
+  // axis 1: out[i][j] = data[i][idx[i][j]]: row 0 picks 0,0 -> 1 1; row 1 picks 1,0 -> 4 3.
+  EXPECT_EQ(floats(run1({"GatherElements", {data, I64({2, 2}, {0, 0, 1, 0})}, {{"axis", int_attr(1)}}})),
+            (std::vector<float>{1, 1, 4, 3}));
+  // axis 0 with a negative index: out[0][j] = data[idx[0][j]][j]: idx -1 -> row 1 -> 3, idx 0 -> 2.
+  EXPECT_EQ(floats(run1({"GatherElements", {data, I64({1, 2}, {-1, 0})}})), (std::vector<float>{3, 2}));
+  EXPECT_NE(error_of<ShapeError>({"GatherElements", {data, I64({1, 2}, {2, 0})}}).find("out of range"),
+            std::string::npos);
+}
+
+TEST(OpsIndex, HardmaxByOpset) {
+  Tensor x = F({2, 2}, {1, 3, 4, 2});
+  // Opset 13, axis -1: the row maxima 3 (column 1) and 4 (column 0).
+  EXPECT_EQ(floats(run1({"Hardmax", {x}})), (std::vector<float>{0, 1, 1, 0}));
+  // Opset 11, axis 0: flattened to one row of 4, whose maximum is the 4 at position 2.
+  EXPECT_EQ(floats(run1({"Hardmax", {x}, {{"axis", int_attr(0)}}, 1, 11})), (std::vector<float>{0, 0, 1, 0}));
+}
+
+TEST(OpsIndex, ModSignConventions) {
+  Tensor a = I64({-7, 7, -7, 7}), b = I64({3, -3, -3, 3});
+  // Python-style (divisor's sign): -7 % 3 = 2, 7 % -3 = -2, -7 % -3 = -1, 7 % 3 = 1.
+  EXPECT_EQ(ints(run1({"Mod", {a, b}})), (std::vector<int64_t>{2, -2, -1, 1}));
+  // fmod (dividend's sign): -1, 1, -1, 1.
+  EXPECT_EQ(ints(run1({"Mod", {a, b}, {{"fmod", int_attr(1)}}})), (std::vector<int64_t>{-1, 1, -1, 1}));
+  EXPECT_EQ(floats(run1({"Mod", {F({2}, {-7.5f, 7.5f}), F({}, {2})}, {{"fmod", int_attr(1)}}})),
+            (std::vector<float>{-1.5f, 1.5f}));
+  EXPECT_NE(error_of<DataError>({"Mod", {a, I64({4}, {1, 0, 1, 1})}}).find("by zero"), std::string::npos);
+  EXPECT_NE(error_of<ModelError>({"Mod", {F({1}, {1}), F({1}, {1})}}).find("fmod=1"), std::string::npos);
+}
+
+TEST(OpsIndex, CastLikeTakesTheSecondInputsType) {
+  Tensor y = run1({"CastLike", {F({3}, {1.7f, -1.7f, 2}), I64({0})}, {}, 1, 15});
+  EXPECT_EQ(y.dtype(), DType::kInt64);
+  EXPECT_EQ(ints(y), (std::vector<int64_t>{1, -1, 2}));  // truncation toward zero
+}
+
+}  // namespace
+}  // namespace eff
