@@ -217,29 +217,48 @@ class EinsumKernel final : public Kernel {
       for (int k = 0; k < n; ++k) data[k] = ctx.input(k).template data<T>();
       T* o = out.data<T>();
       const int64_t total = out.numel();
-#pragma omp parallel for schedule(static) if (total * sum_count >= kParallelElements)
-      for (int64_t i = 0; i < total; ++i) {
-        std::vector<int64_t> base(static_cast<size_t>(n), 0);
-        int64_t rest = i;
-        for (int d = static_cast<int>(out_ids.size()) - 1; d >= 0; --d) {
-          const int64_t idx = rest % out_shape[d];
-          rest /= out_shape[d];
-          for (int k = 0; k < n; ++k) base[k] += idx * stride[k][out_ids[d]];
-        }
-        Acc acc = 0;
-        std::vector<int64_t> off(base), idx(sum_ids.size(), 0);
-        for (int64_t s = 0; s < sum_count; ++s) {
-          Acc prod = 1;
-          for (int k = 0; k < n; ++k) prod *= static_cast<Acc>(data[k][off[k]]);
-          acc += prod;
-          for (int d = static_cast<int>(sum_ids.size()) - 1; d >= 0; --d) {  // odometer step
-            for (int k = 0; k < n; ++k) off[k] += stride[k][sum_ids[d]];
-            if (++idx[d] < sum_shape[d]) break;
-            for (int k = 0; k < n; ++k) off[k] -= stride[k][sum_ids[d]] * sum_shape[d];
-            idx[d] = 0;
+      const int num_sum = static_cast<int>(sum_ids.size());
+      // A product of two operands over one label (matmul-like) gets a plain strided dot product.
+      const bool dot = n == 2 && num_sum == 1;
+      const int64_t dot_s0 = dot ? stride[0][sum_ids[0]] : 0, dot_s1 = dot ? stride[1][sum_ids[0]] : 0;
+#pragma omp parallel if (total * sum_count >= kParallelElements)
+      {
+        std::vector<int64_t> base(static_cast<size_t>(n)), off(static_cast<size_t>(n));
+        std::vector<int64_t> idx(static_cast<size_t>(num_sum));
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < total; ++i) {
+          std::fill(base.begin(), base.end(), 0);
+          int64_t rest = i;
+          for (int d = static_cast<int>(out_ids.size()) - 1; d >= 0; --d) {
+            const int64_t at = rest % out_shape[d];
+            rest /= out_shape[d];
+            for (int k = 0; k < n; ++k) base[k] += at * stride[k][out_ids[d]];
           }
+          Acc acc = 0;
+          if (dot) {
+            const T* x0 = data[0] + base[0];
+            const T* x1 = data[1] + base[1];
+            for (int64_t s = 0; s < sum_count; ++s) {
+              acc += static_cast<Acc>(x0[s * dot_s0]) * static_cast<Acc>(x1[s * dot_s1]);
+            }
+            o[i] = static_cast<T>(acc);
+            continue;
+          }
+          std::copy(base.begin(), base.end(), off.begin());
+          std::fill(idx.begin(), idx.end(), 0);
+          for (int64_t s = 0; s < sum_count; ++s) {
+            Acc prod = 1;
+            for (int k = 0; k < n; ++k) prod *= static_cast<Acc>(data[k][off[k]]);
+            acc += prod;
+            for (int d = num_sum - 1; d >= 0; --d) {  // odometer step
+              for (int k = 0; k < n; ++k) off[k] += stride[k][sum_ids[d]];
+              if (++idx[d] < sum_shape[d]) break;
+              for (int k = 0; k < n; ++k) off[k] -= stride[k][sum_ids[d]] * sum_shape[d];
+              idx[d] = 0;
+            }
+          }
+          o[i] = static_cast<T>(acc);
         }
-        o[i] = static_cast<T>(acc);
       }
     });
   }

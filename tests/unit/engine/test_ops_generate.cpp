@@ -153,6 +153,10 @@ TEST(OpsGenerate, EinsumContractions) {
   EXPECT_EQ(floats(run1({"Einsum", {a}, {{"equation", string_attr("ij->ji")}}})), (std::vector<float>{1, 3, 2, 4}));
   EXPECT_EQ(floats(run1({"Einsum", {a}, {{"equation", string_attr("ii->i")}}})), (std::vector<float>{1, 4}));
   EXPECT_EQ(floats(run1({"Einsum", {a}, {{"equation", string_attr("ii")}}})), (std::vector<float>{5}));  // trace
+  // Two summed labels: sum over j, k of iota [2,2,2] times ones: 0+1+2+3 = 6 and 4+5+6+7 = 22.
+  EXPECT_EQ(
+      floats(run1({"Einsum", {iota_f({2, 2, 2}), F({2, 2}, {1, 1, 1, 1})}, {{"equation", string_attr("ijk,jk->i")}}})),
+      (std::vector<float>{6, 22}));
   // Batch of two: the first is a, the second the identity, both times b.
   Tensor batch = F({2, 2, 2}, {1, 2, 3, 4, 1, 0, 0, 1});
   Tensor bm = run1({"Einsum", {batch, b}, {{"equation", string_attr("...ij,jk->...ik")}}});
