@@ -119,7 +119,14 @@ namespace eff {
   X("Trilu", make_trilu)                                  \
   X("CumSum", make_cum_sum)                               \
   X("GatherElements", make_gather_elements)               \
-  X("Hardmax", make_hardmax)
+  X("Hardmax", make_hardmax)                              \
+  X("TopK", make_top_k)                                   \
+  X("NonZero", make_non_zero)                             \
+  X("GatherND", make_gather_nd)                           \
+  X("ScatterND", make_scatter_nd)                         \
+  X("ScatterElements", make_scatter_elements)             \
+  X("OneHot", make_one_hot)                               \
+  X("EyeLike", make_eye_like)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

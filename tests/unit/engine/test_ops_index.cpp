@@ -1,5 +1,6 @@
-// Trilu, CumSum, GatherElements, Hardmax, Mod and CastLike, run through the executor on one-node
-// graphs. Expected values are worked out by hand in the comments.
+// Trilu, CumSum, GatherElements, Hardmax, Mod, CastLike, TopK, NonZero, GatherND, ScatterND,
+// ScatterElements, OneHot and EyeLike, run through the executor on one-node graphs. Expected values are worked out by
+// hand in the comments.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -67,6 +68,76 @@ TEST(OpsIndex, CastLikeTakesTheSecondInputsType) {
   Tensor y = run1({"CastLike", {F({3}, {1.7f, -1.7f, 2}), I64({0})}, {}, 1, 15});
   EXPECT_EQ(y.dtype(), DType::kInt64);
   EXPECT_EQ(ints(y), (std::vector<int64_t>{1, -1, 2}));  // truncation toward zero
+}
+
+TEST(OpsIndex, TopKLargestSmallestAndTies) {
+  // Row {3,1,3,2}: largest 2 -> 3 (index 0), 3 (index 2: ties keep the lower index first);
+  // smallest 2 -> 1 (index 1), 2 (index 3).
+  Tensor x = F({1, 4}, {3, 1, 3, 2});
+  std::vector<Tensor> top = run_op({"TopK", {x, I64({2})}, {}, 2});
+  EXPECT_EQ(floats(top[0]), (std::vector<float>{3, 3}));
+  EXPECT_EQ(ints(top[1]), (std::vector<int64_t>{0, 2}));
+  std::vector<Tensor> low = run_op({"TopK", {x, I64({2})}, {{"largest", int_attr(0)}}, 2});
+  EXPECT_EQ(floats(low[0]), (std::vector<float>{1, 2}));
+  EXPECT_EQ(ints(low[1]), (std::vector<int64_t>{1, 3}));
+  EXPECT_NE(error_of<ShapeError>({"TopK", {x, I64({5})}, {}, 2}).find("K = 5"), std::string::npos);
+}
+
+TEST(OpsIndex, NonZeroListsCoordinates) {
+  // [[0,5],[7,0]]: non-zeros at (0,1) and (1,0) -> rows {0,1} and columns {1,0}.
+  Tensor nz = run1({"NonZero", {F({2, 2}, {0, 5, 7, 0})}});
+  EXPECT_EQ(nz.shape(), (Shape{2, 2}));
+  EXPECT_EQ(ints(nz), (std::vector<int64_t>{0, 1, 1, 0}));
+}
+
+TEST(OpsIndex, GatherNDAndScatterND) {
+  Tensor data = iota_f({2, 2});  // 0 1 / 2 3
+  // Full tuples (1,0) -> 2 and (0,1) -> 1; a 1-tuple (1) takes row 1.
+  EXPECT_EQ(floats(run1({"GatherND", {data, I64({2, 2}, {1, 0, 0, 1})}})), (std::vector<float>{2, 1}));
+  EXPECT_EQ(floats(run1({"GatherND", {data, I64({1, 1}, {1})}})), (std::vector<float>{2, 3}));
+  // batch_dims 1: batch 0 takes its element 1 (= 1), batch 1 its element 0 (= 2).
+  EXPECT_EQ(floats(run1({"GatherND", {data, I64({2, 1}, {1, 0})}, {{"batch_dims", int_attr(1)}}})),
+            (std::vector<float>{1, 2}));
+  // ScatterND writes row 1 = {8,9}; with reduction add, element (0,0) += 5 twice.
+  EXPECT_EQ(floats(run1({"ScatterND", {data, I64({1, 1}, {1}), F({1, 2}, {8, 9})}, {}, 1, 16})),
+            (std::vector<float>{0, 1, 8, 9}));
+  EXPECT_EQ(floats(run1({"ScatterND",
+                         {data, I64({2, 2}, {0, 0, 0, 0}), F({2}, {5, 5})},
+                         {{"reduction", string_attr("add")}},
+                         1,
+                         16})),
+            (std::vector<float>{10, 1, 2, 3}));
+  EXPECT_NE(error_of<ShapeError>({"GatherND", {data, I64({1, 2}, {2, 0})}}).find("out of range"), std::string::npos);
+}
+
+TEST(OpsIndex, ScatterElementsAlongAnAxis) {
+  Tensor data = F({2, 2}, {0, 0, 0, 0});
+  // axis 1: row 0 writes 5 to column 1, row 1 writes 6 to column 0 (index -2).
+  EXPECT_EQ(floats(run1(
+                {"ScatterElements", {data, I64({2, 1}, {1, -2}), F({2, 1}, {5, 6})}, {{"axis", int_attr(1)}}, 1, 16})),
+            (std::vector<float>{0, 5, 6, 0}));
+  // reduction add with a repeated index: column 0 of row 0 gets 1 + 2.
+  EXPECT_EQ(floats(run1({"ScatterElements",
+                         {data, I64({1, 2}, {0, 0}), F({1, 2}, {1, 2})},
+                         {{"axis", int_attr(1)}, {"reduction", string_attr("add")}},
+                         1,
+                         16})),
+            (std::vector<float>{3, 0, 0, 0}));
+}
+
+TEST(OpsIndex, OneHotAndEyeLike) {
+  // Indices {0, 2, -1, 5} with depth 3: -1 means 2, 5 is out of range (all off); off 0, on 1.
+  Tensor oh = run1({"OneHot", {I64({0, 2, -1, 5}), F({}, {3}), F({2}, {0, 1})}, {}, 1, 11});
+  EXPECT_EQ(oh.shape(), (Shape{4, 3}));
+  EXPECT_EQ(floats(oh), (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0}));
+  // axis 0 puts the depth first: [3, 2] for indices {1, 0}.
+  EXPECT_EQ(floats(run1({"OneHot", {I64({1, 0}), F({}, {3}), F({2}, {0, 1})}, {{"axis", int_attr(0)}}, 1, 11})),
+            (std::vector<float>{0, 1, 1, 0, 0, 0}));
+  EXPECT_NE(error_of<ShapeError>({"OneHot", {I64({0}), F({}, {1e30f}), F({2}, {0, 1})}, {}, 1, 11}).find("limit"),
+            std::string::npos);
+  // EyeLike of a 2x3 with k = 1: ones at (0,1) and (1,2).
+  Tensor eye = run1({"EyeLike", {F({2, 3}, {9, 9, 9, 9, 9, 9})}, {{"k", int_attr(1)}}, 1, 9});
+  EXPECT_EQ(floats(eye), (std::vector<float>{0, 1, 0, 0, 0, 1}));
 }
 
 }  // namespace
