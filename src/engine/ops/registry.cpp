@@ -126,7 +126,8 @@ namespace eff {
   X("ScatterND", make_scatter_nd)                         \
   X("ScatterElements", make_scatter_elements)             \
   X("OneHot", make_one_hot)                               \
-  X("EyeLike", make_eye_like)
+  X("EyeLike", make_eye_like)                             \
+  X("NonMaxSuppression", make_non_max_suppression)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

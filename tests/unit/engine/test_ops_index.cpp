@@ -1,6 +1,6 @@
 // Trilu, CumSum, GatherElements, Hardmax, Mod, CastLike, TopK, NonZero, GatherND, ScatterND,
-// ScatterElements, OneHot and EyeLike, run through the executor on one-node graphs. Expected values are worked out by
-// hand in the comments.
+// ScatterElements, OneHot, EyeLike and NonMaxSuppression, run through the executor on one-node graphs. Expected values
+// are worked out by hand in the comments.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -138,6 +138,24 @@ TEST(OpsIndex, OneHotAndEyeLike) {
   // EyeLike of a 2x3 with k = 1: ones at (0,1) and (1,2).
   Tensor eye = run1({"EyeLike", {F({2, 3}, {9, 9, 9, 9, 9, 9})}, {{"k", int_attr(1)}}, 1, 9});
   EXPECT_EQ(floats(eye), (std::vector<float>{0, 1, 0, 0, 0, 1}));
+}
+
+TEST(OpsIndex, NonMaxSuppressionGreedyByScore) {
+  // Boxes [y1,x1,y2,x2]: 0 = [0,0,1,1] (score 0.9), 1 = [0,0.1,1,1.1] (0.8), 2 = [0,2,1,3] (0.7).
+  // IoU(0,1) = 0.9 / 1.1 = 0.82 > 0.5: box 1 is suppressed; box 2 does not touch box 0.
+  Tensor boxes = F({1, 3, 4}, {0, 0, 1, 1, 0, 0.1f, 1, 1.1f, 0, 2, 1, 3});
+  Tensor scores = F({1, 1, 3}, {0.9f, 0.8f, 0.7f});
+  auto nms = [&](int64_t max_boxes, float iou, float score) {
+    return run1(
+        {"NonMaxSuppression", {boxes, scores, I64({1}, {max_boxes}), F({1}, {iou}), F({1}, {score})}, {}, 1, 11});
+  };
+  Tensor sel = nms(10, 0.5f, 0.f);
+  EXPECT_EQ(sel.shape(), (Shape{2, 3}));
+  EXPECT_EQ(ints(sel), (std::vector<int64_t>{0, 0, 0, 0, 0, 2}));
+  EXPECT_EQ(ints(nms(1, 0.5f, 0.f)), (std::vector<int64_t>{0, 0, 0}));     // at most one per class
+  EXPECT_EQ(ints(nms(10, 0.9f, 0.f)).size(), 9u);                          // 0.82 < 0.9: all three kept
+  EXPECT_EQ(ints(nms(10, 0.5f, 0.75f)), (std::vector<int64_t>{0, 0, 0}));  // 0.7 is below the threshold
+  EXPECT_NE(error_of<ShapeError>({"NonMaxSuppression", {F({1, 3}, {0, 0, 1}), scores}, {}, 1, 11}), "no exception");
 }
 
 }  // namespace
