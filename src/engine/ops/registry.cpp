@@ -45,6 +45,7 @@ namespace eff {
   X("Pad", make_pad)                                      \
   X("Resize", make_resize)                                \
   X("Upsample", make_upsample)                            \
+  X("GridSample", make_grid_sample)                       \
   X("ReduceMean", make_reduce_mean)                       \
   X("ReduceSum", make_reduce_sum)                         \
   X("ReduceMax", make_reduce_max)                         \

@@ -1,8 +1,9 @@
 // Trilu, CumSum, GatherElements, Hardmax, Mod, CastLike, TopK, NonZero, GatherND, ScatterND,
-// ScatterElements, OneHot, EyeLike and NonMaxSuppression, run through the executor on one-node graphs. Expected values
-// are worked out by hand in the comments.
+// ScatterElements, OneHot, EyeLike, NonMaxSuppression and GridSample, run through the executor on one-node graphs.
+// Expected values are worked out by hand in the comments.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "op_test_util.h"
@@ -156,6 +157,24 @@ TEST(OpsIndex, NonMaxSuppressionGreedyByScore) {
   EXPECT_EQ(ints(nms(10, 0.9f, 0.f)).size(), 9u);                          // 0.82 < 0.9: all three kept
   EXPECT_EQ(ints(nms(10, 0.5f, 0.75f)), (std::vector<int64_t>{0, 0, 0}));  // 0.7 is below the threshold
   EXPECT_NE(error_of<ShapeError>({"NonMaxSuppression", {F({1, 3}, {0, 0, 1}), scores}, {}, 1, 11}), "no exception");
+}
+
+TEST(OpsIndex, GridSampleModesAndPadding) {
+  Tensor x = F({1, 1, 2, 2}, {1, 2, 3, 4});
+  auto sample = [&](float gx, float gy, std::map<std::string, Attribute> attrs) {
+    return floats(run1({"GridSample", {x, F({1, 1, 1, 2}, {gx, gy})}, std::move(attrs), 1, 16}))[0];
+  };
+  // (0,0) without align_corners is pixel position ((0+1)*2-1)/2 = 0.5 on both axes: the mean 2.5.
+  EXPECT_FLOAT_EQ(sample(0, 0, {}), 2.5f);
+  // (-1,-1) is position -0.5: half-way to the out-of-image taps, each weight 1/4; zeros padding
+  // reads 0 outside, so 0.25 * 1; border padding reads the corner pixel 1 for every tap.
+  EXPECT_FLOAT_EQ(sample(-1, -1, {}), 0.25f);
+  EXPECT_FLOAT_EQ(sample(-1, -1, {{"padding_mode", string_attr("border")}}), 1.f);
+  // align_corners: (1,1) is pixel (1,1) exactly; nearest gives 4.
+  EXPECT_FLOAT_EQ(sample(1, 1, {{"align_corners", int_attr(1)}, {"mode", string_attr("nearest")}}), 4.f);
+  // A grid point far away reads zeros; NaN propagates.
+  EXPECT_FLOAT_EQ(sample(1e30f, 0, {}), 0.f);
+  EXPECT_TRUE(std::isnan(sample(NAN, 0, {})));
 }
 
 }  // namespace
