@@ -32,17 +32,22 @@ void require_index_tensor(const OpContext& ctx, const Tensor& t) {
 
 class TopKKernel final : public Kernel {
  public:
-  TopKKernel(int64_t axis, bool largest) : axis_(axis), largest_(largest) {}
+  // k_attr >= 0: opsets 1-9, where K is the attribute 'k' instead of input 1.
+  TopKKernel(int64_t axis, bool largest, int64_t k_attr) : axis_(axis), largest_(largest), k_attr_(k_attr) {}
 
   void run(OpContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const Tensor& k_in = ctx.input(1);
-    if (k_in.numel() != 1 || (k_in.dtype() != DType::kInt64 && k_in.dtype() != DType::kInt32)) {
-      fail<ShapeError>("{}: K must be one int64 value, got {} {}", ctx.where(), dtype_name(k_in.dtype()),
-                       shape_str(k_in.shape()));
+    int64_t k = k_attr_;
+    if (k < 0) {
+      const Tensor& k_in = ctx.input(1);
+      if (k_in.numel() != 1 || (k_in.dtype() != DType::kInt64 && k_in.dtype() != DType::kInt32)) {
+        fail<ShapeError>("{}: K must be one int64 value, got {} {}", ctx.where(), dtype_name(k_in.dtype()),
+                         shape_str(k_in.shape()));
+      }
+      k = k_in.get_i64(0);
     }
     const int axis = normalize_axis(axis_, x.rank(), ctx);
-    const int64_t len = x.dim(axis), k = k_in.get_i64(0);
+    const int64_t len = x.dim(axis);
     if (k < 0 || k > len) fail<ShapeError>("{}: K = {} for an axis of size {}", ctx.where(), k, len);
     Shape out_shape = x.shape();
     out_shape[axis] = k;
@@ -80,6 +85,7 @@ class TopKKernel final : public Kernel {
  private:
   int64_t axis_;
   bool largest_;
+  int64_t k_attr_;
 };
 
 // ---- NonZero -----------------------------------------------------------------------------------
@@ -376,10 +382,13 @@ class EyeLikeKernel final : public Kernel {
 }  // namespace
 
 std::unique_ptr<Kernel> make_top_k(const Node& node, const Graph& graph) {
-  if (node.num_inputs() != 2) {
-    fail<UnsupportedError>("{}: TopK with K as an attribute (opset < 10) is not supported", graph.where(node));
+  const bool k_attribute = graph.opset > 0 && graph.opset < 10;
+  if (node.num_inputs() != (k_attribute ? 1 : 2)) {
+    fail<ModelError>("{}: expects {} inputs, got {}", graph.where(node), k_attribute ? 1 : 2, node.num_inputs());
   }
-  return std::make_unique<TopKKernel>(node.attr_int("axis", -1), node.attr_int("largest", 1) != 0);
+  const int64_t k = k_attribute ? node.attr_int("k", -1) : -1;
+  if (k_attribute && k < 0) fail<ModelError>("{}: attribute 'k' is missing or negative", graph.where(node));
+  return std::make_unique<TopKKernel>(node.attr_int("axis", -1), node.attr_int("largest", 1) != 0, k);
 }
 
 std::unique_ptr<Kernel> make_non_zero(const Node&, const Graph&) {

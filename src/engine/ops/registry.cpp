@@ -126,6 +126,7 @@ namespace eff {
   X("GatherND", make_gather_nd)                           \
   X("ScatterND", make_scatter_nd)                         \
   X("ScatterElements", make_scatter_elements)             \
+  X("Scatter", make_scatter_elements)                     \
   X("OneHot", make_one_hot)                               \
   X("EyeLike", make_eye_like)                             \
   X("NonMaxSuppression", make_non_max_suppression)

@@ -82,6 +82,10 @@ TEST(OpsIndex, TopKLargestSmallestAndTies) {
   EXPECT_EQ(floats(low[0]), (std::vector<float>{1, 2}));
   EXPECT_EQ(ints(low[1]), (std::vector<int64_t>{1, 3}));
   EXPECT_NE(error_of<ShapeError>({"TopK", {x, I64({5})}, {}, 2}).find("K = 5"), std::string::npos);
+  // Opset 9: K is the attribute 'k'.
+  std::vector<Tensor> old_top = run_op({"TopK", {x}, {{"k", int_attr(1)}}, 2, 9});
+  EXPECT_EQ(floats(old_top[0]), (std::vector<float>{3}));
+  EXPECT_EQ(ints(old_top[1]), (std::vector<int64_t>{0}));
 }
 
 TEST(OpsIndex, NonZeroListsCoordinates) {
