@@ -420,6 +420,42 @@ def paddle_ocr_style():
     return make(graph, 13, 7, "paddle2onnx", "1.0.5"), x
 
 
+def torch_crnn_rnn():
+    # The tail of a CRNN text recogniser: a bidirectional LSTM and a GRU over the width of a
+    # feature map, as torch exports them (LSTM/GRU ops with biases and zero initial states).
+    import torch
+    import torch.nn as nn
+
+    class Tail(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(6, 5, bidirectional=True)
+            self.gru = nn.GRU(10, 4)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):  # [N, C, 1, W] -> [W, N, C]
+            seq = x.squeeze(2).permute(2, 0, 1)
+            seq, _ = self.lstm(seq)
+            seq, _ = self.gru(seq)
+            return self.fc(seq)
+
+    torch.manual_seed(41)
+    torch.set_num_threads(2)
+    net = Tail().eval()
+    x = np.random.RandomState(42).standard_normal((2, 6, 1, 7)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.onnx")
+        torch.onnx.export(net, torch.from_numpy(x), path, opset_version=11, input_names=["input"],
+                          output_names=["output"])
+        model = onnx.load(path)
+    onnx.checker.check_model(model)
+    ops = {n.op_type for n in model.graph.node}
+    missing = {"LSTM", "GRU"} - ops
+    if missing:
+        raise RuntimeError(f"torch export has no {sorted(missing)} nodes; ops: {sorted(ops)}")
+    return model, x
+
+
 BUILDERS = {
     "torch_dynamic": torch_dynamic,
     "constant_weights": constant_weights,
@@ -433,6 +469,7 @@ BUILDERS = {
     "torch_transformer_opset17": torch_transformer_opset17,
     "torch_transformer_opset11": torch_transformer_opset11,
     "paddle_ocr_style": paddle_ocr_style,
+    "torch_crnn_rnn": torch_crnn_rnn,
 }
 
 

@@ -129,7 +129,10 @@ namespace eff {
   X("Scatter", make_scatter_elements)                     \
   X("OneHot", make_one_hot)                               \
   X("EyeLike", make_eye_like)                             \
-  X("NonMaxSuppression", make_non_max_suppression)
+  X("NonMaxSuppression", make_non_max_suppression)        \
+  X("RNN", make_rnn)                                      \
+  X("GRU", make_gru)                                      \
+  X("LSTM", make_lstm)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

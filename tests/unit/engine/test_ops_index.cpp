@@ -1,6 +1,6 @@
 // Trilu, CumSum, GatherElements, Hardmax, Mod, CastLike, TopK, NonZero, GatherND, ScatterND,
-// ScatterElements, OneHot, EyeLike, NonMaxSuppression and GridSample, run through the executor on one-node graphs.
-// Expected values are worked out by hand in the comments.
+// ScatterElements, OneHot, EyeLike, NonMaxSuppression, GridSample, RNN, GRU and LSTM, run through the executor on
+// one-node graphs. Expected values are worked out by hand in the comments.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +12,13 @@ namespace eff {
 namespace {
 
 using namespace op_test;
+
+Attribute strings_attr(std::vector<std::string> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kStrings;
+  a.strings = std::move(v);
+  return a;
+}
 
 TEST(OpsIndex, TriluUpperLowerAndK) {
   Tensor x = iota_f({3, 3});  // 0 1 2 / 3 4 5 / 6 7 8
@@ -179,6 +186,47 @@ TEST(OpsIndex, GridSampleModesAndPadding) {
   // A grid point far away reads zeros; NaN propagates.
   EXPECT_FLOAT_EQ(sample(1e30f, 0, {}), 0.f);
   EXPECT_TRUE(std::isnan(sample(NAN, 0, {})));
+}
+
+TEST(OpsIndex, RecurrentCellsOneUnit) {
+  // RNN, W = 2, R = 0.5, Wb = 0.1, X = {1, 0}: h1 = tanh(2.1) = 0.9704519,
+  // h2 = tanh(0.5 * 0.9704519 + 0.1) = tanh(0.5852260) = 0.5264534.
+  std::vector<Tensor> rnn =
+      run_op({"RNN",
+              {F({2, 1, 1}, {1, 0}), F({1, 1, 1}, {2}), F({1, 1, 1}, {0.5f}), F({1, 2}, {0.1f, 0})},
+              {{"hidden_size", int_attr(1)}},
+              2,
+              14});
+  expect_near_all(rnn[0], {0.9704519f, 0.5264534f}, 1e-6f);
+  expect_near_all(rnn[1], {0.5264534f}, 1e-6f);
+  // LSTM, all weights 0 except the cell gate's W = 1, X = 1: i = o = f = sigmoid(0) = 0.5,
+  // g = tanh(1) = 0.7615942, c = 0.5 * 0.7615942 = 0.3807971, h = 0.5 * tanh(c) = 0.1816997.
+  std::vector<Tensor> lstm = run_op({"LSTM",
+                                     {F({1, 1, 1}, {1}), F({1, 4, 1}, {0, 0, 0, 1}), F({1, 4, 1}, {0, 0, 0, 0})},
+                                     {{"hidden_size", int_attr(1)}},
+                                     3,
+                                     14});
+  expect_near_all(lstm[1], {0.1816997f}, 1e-6f);
+  expect_near_all(lstm[2], {0.3807971f}, 1e-6f);
+  // GRU, all weights 0 except the candidate's W = 1, X = 1: z = r = 0.5, candidate tanh(1), so
+  // h = 0.5 * 0.7615942 + 0.5 * 0 = 0.3807971.
+  std::vector<Tensor> gru = run_op({"GRU",
+                                    {F({1, 1, 1}, {1}), F({1, 3, 1}, {0, 0, 1}), F({1, 3, 1}, {0, 0, 0})},
+                                    {{"hidden_size", int_attr(1)}},
+                                    2,
+                                    14});
+  expect_near_all(gru[1], {0.3807971f}, 1e-6f);
+  std::string msg = error_of<UnsupportedError>({"RNN",
+                                                {F({1, 1, 1}, {1}), F({1, 1, 1}, {1}), F({1, 1, 1}, {1})},
+                                                {{"hidden_size", int_attr(1)}, {"activations", strings_attr({"Relu"})}},
+                                                1,
+                                                14});
+  EXPECT_NE(msg.find("Relu"), std::string::npos) << msg;
+  EXPECT_NE(
+      error_of<ShapeError>(
+          {"RNN", {F({1, 1, 1}, {1}), F({1, 1, 2}, {1, 1}), F({1, 1, 1}, {1})}, {{"hidden_size", int_attr(1)}}, 1, 14})
+          .find("W has shape"),
+      std::string::npos);
 }
 
 }  // namespace
