@@ -55,6 +55,8 @@ std::map<std::string, Attribute> random_attrs(std::mt19937& rng) {
   if (rng() % 4 == 0) a["mode"] = string_attr(kModes[rng() % 6]);
   if (rng() % 4 == 0) a["fmod"] = int_attr(static_cast<int64_t>(rng() % 2));
   if (rng() % 4 == 0) a["batch_dims"] = int_attr(small);
+  if (rng() % 2) a["hidden_size"] = int_attr(static_cast<int64_t>(rng() % 4));
+  if (rng() % 4 == 0) a["direction"] = string_attr(rng() % 2 ? "bidirectional" : "reverse");
   if (rng() % 4 == 0) a["reduction"] = string_attr(rng() % 2 ? "add" : "max");
   return a;
 }
@@ -118,6 +120,10 @@ TEST(OpsRobustness, RandomOperandsFailCleanly) {
                         {"EyeLike", 1, 1},
                         {"NonMaxSuppression", 5, 1},
                         {"GridSample", 2, 1},
+                        {"RNN", 3, 2},
+                        {"GRU", 4, 2},
+                        {"LSTM", 3, 3},
+                        {"Scatter", 3, 1},
                         {"Softplus", 1, 1},
                         {"Mish", 1, 1}};
   std::mt19937 rng(20261206);
