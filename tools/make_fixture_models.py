@@ -307,6 +307,155 @@ def convtranspose_lrn():
     return make(g, 13, 7, "fixture-convtranspose-lrn"), rnd(103, 1, 3, 5, 5, scale=1.0)
 
 
+def _torch_transformer(opset):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as Fn
+
+    class Block(nn.Module):
+        def __init__(self, dim=8, tokens=16):
+            super().__init__()
+            self.pos = nn.Embedding(tokens, dim)
+            self.ln1 = nn.LayerNorm(dim)
+            self.qkv = nn.Linear(dim, 3 * dim)
+            self.proj = nn.Linear(dim, dim)
+            self.ln2 = nn.LayerNorm(dim)
+            self.fc1 = nn.Linear(dim, 2 * dim)
+            self.fc2 = nn.Linear(2 * dim, dim)
+
+        def forward(self, x):
+            n = x.size(1)
+            pos = torch.arange(n)  # Range over a run-time length
+            x = x + self.pos(pos)
+            q, k, v = self.qkv(self.ln1(x)).chunk(3, dim=-1)
+            att = q @ k.transpose(-2, -1) / 4.0
+            causal = pos.unsqueeze(0) > pos.unsqueeze(1)  # Greater, broadcast
+            att = att.masked_fill(causal.unsqueeze(0).expand(x.size(0), n, n), -1e4)  # Expand, Where
+            x = x + self.proj(Fn.softmax(att, dim=-1) @ v)
+            x = x + self.fc2(Fn.gelu(self.fc1(self.ln2(x))))  # exact GELU: Erf
+            return x, x.abs().max(dim=-1)[0].sqrt()
+
+    torch.manual_seed(21)
+    torch.set_num_threads(2)
+    net = Block().eval()
+    x = np.random.RandomState(22).standard_normal((2, 6, 8)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.onnx")
+        torch.onnx.export(net, torch.from_numpy(x), path, opset_version=opset, do_constant_folding=False,
+                          input_names=["input"], output_names=["output", "peak"],
+                          dynamic_axes={"input": {0: "batch", 1: "tokens"}})
+        model = onnx.load(path)
+    onnx.checker.check_model(model)
+    ops = {n.op_type for n in model.graph.node}
+    want = {"Range", "Greater", "Expand", "Where", "Erf", "Softmax", "Sqrt"}
+    want |= {"LayerNormalization"} if opset >= 17 else {"Pow", "ReduceMean"}
+    missing = want - ops
+    if missing:
+        raise RuntimeError(f"torch export has no {sorted(missing)} nodes; ops: {sorted(ops)}")
+    return model, x
+
+
+def torch_transformer_opset17():
+    return _torch_transformer(17)
+
+
+def torch_transformer_opset11():
+    return _torch_transformer(11)
+
+
+def paddle_ocr_style():
+    # What paddle2onnx writes for the neck/head of a text recogniser: LayerNorm spelled with
+    # Pow(x, 2), Erf-based Gelu spelled out, Swish as x * Sigmoid(x), DepthToSpace/SpaceToDepth,
+    # InstanceNormalization, Tile, Einsum, Min/Max/Sum/Mean, Reciprocal, Neg, Exp, Log.
+    c, h, w = 8, 4, 4
+    nodes = [
+        helper.make_node("InstanceNormalization", ["x", "in_s", "in_b"], ["inorm"], epsilon=1e-5),
+        helper.make_node("SpaceToDepth", ["inorm"], ["s2d"], blocksize=2),  # [1,32,2,2]
+        helper.make_node("DepthToSpace", ["s2d"], ["d2s"], blocksize=2, mode="CRD"),  # [1,8,4,4]
+        helper.make_node("Reshape", ["d2s", "seq_shape"], ["seq"]),  # [1,8,16]
+        helper.make_node("Transpose", ["seq"], ["tokens"], perm=[0, 2, 1]),  # [1,16,8]
+        helper.make_node("ReduceMean", ["tokens"], ["mu"], axes=[-1]),
+        helper.make_node("Sub", ["tokens", "mu"], ["centred"]),
+        helper.make_node("Pow", ["centred", "two"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq"], ["var"], axes=[-1]),
+        helper.make_node("Add", ["var", "eps"], ["var_eps"]),
+        helper.make_node("Sqrt", ["var_eps"], ["std"]),
+        helper.make_node("Div", ["centred", "std"], ["normed"]),
+        helper.make_node("Mul", ["normed", "ln_g"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "ln_b"], ["ln"]),
+        helper.make_node("Einsum", ["ln", "w1"], ["proj"], equation="btc,cd->btd"),  # [1,16,12]
+        helper.make_node("Div", ["proj", "sqrt2"], ["g_div"]),
+        helper.make_node("Erf", ["g_div"], ["g_erf"]),
+        helper.make_node("Add", ["g_erf", "one"], ["g_add"]),
+        helper.make_node("Mul", ["proj", "g_add"], ["g_mul"]),
+        helper.make_node("Mul", ["g_mul", "half"], ["gelu"]),
+        helper.make_node("Sigmoid", ["gelu"], ["sig"]),
+        helper.make_node("Mul", ["gelu", "sig"], ["swish"]),
+        helper.make_node("Tile", ["row_bias", "tile_reps"], ["tiled"]),  # [1,16,12]
+        helper.make_node("Max", ["swish", "tiled", "floor_v"], ["mx"]),
+        helper.make_node("Min", ["mx", "ceil_v"], ["mn"]),
+        helper.make_node("Abs", ["mn"], ["ab"]),
+        helper.make_node("Add", ["ab", "one"], ["ab1"]),
+        helper.make_node("Log", ["ab1"], ["lg"]),
+        helper.make_node("Neg", ["lg"], ["ng"]),
+        helper.make_node("Exp", ["ng"], ["ex"]),  # 1 / (1 + |x|)
+        helper.make_node("Reciprocal", ["ab1"], ["rc"]),
+        helper.make_node("Sum", ["ex", "rc", "mn"], ["sm"]),
+        helper.make_node("Mean", ["sm", "swish"], ["output"]),
+    ]
+    inits = [
+        init("in_s", rnd(31, c, scale=1.0) + 1.0), init("in_b", rnd(32, c)),
+        init("seq_shape", np.array([1, c, h * w], np.int64)),
+        init("two", np.array(2.0, np.float32)), init("eps", np.array(1e-5, np.float32)),
+        init("ln_g", rnd(33, c) + 1.0), init("ln_b", rnd(34, c)),
+        init("w1", rnd(35, c, 12)),
+        init("sqrt2", np.array(1.4142135, np.float32)), init("one", np.array(1.0, np.float32)),
+        init("half", np.array(0.5, np.float32)),
+        init("row_bias", rnd(36, 1, 1, 12, scale=0.1)), init("tile_reps", np.array([1, 16, 1], np.int64)),
+        init("floor_v", np.array(-0.2, np.float32)), init("ceil_v", np.array([0.9], np.float32)),
+    ]
+    graph = helper.make_graph(nodes, "paddle_ocr_style", [vi("x", [1, c, h, w])], [vi("output", [1, 16, 12])],
+                              inits)
+    x = rnd(37, 1, c, h, w, scale=1.0)
+    return make(graph, 13, 7, "paddle2onnx", "1.0.5"), x
+
+
+def torch_crnn_rnn():
+    # The tail of a CRNN text recogniser: a bidirectional LSTM and a GRU over the width of a
+    # feature map, as torch exports them (LSTM/GRU ops with biases and zero initial states).
+    import torch
+    import torch.nn as nn
+
+    class Tail(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(6, 5, bidirectional=True)
+            self.gru = nn.GRU(10, 4)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):  # [N, C, 1, W] -> [W, N, C]
+            seq = x.squeeze(2).permute(2, 0, 1)
+            seq, _ = self.lstm(seq)
+            seq, _ = self.gru(seq)
+            return self.fc(seq)
+
+    torch.manual_seed(41)
+    torch.set_num_threads(2)
+    net = Tail().eval()
+    x = np.random.RandomState(42).standard_normal((2, 6, 1, 7)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.onnx")
+        torch.onnx.export(net, torch.from_numpy(x), path, opset_version=11, input_names=["input"],
+                          output_names=["output"])
+        model = onnx.load(path)
+    onnx.checker.check_model(model)
+    ops = {n.op_type for n in model.graph.node}
+    missing = {"LSTM", "GRU"} - ops
+    if missing:
+        raise RuntimeError(f"torch export has no {sorted(missing)} nodes; ops: {sorted(ops)}")
+    return model, x
+
+
 BUILDERS = {
     "torch_dynamic": torch_dynamic,
     "constant_weights": constant_weights,
@@ -317,6 +466,10 @@ BUILDERS = {
     "keras_style": keras_style,
     "paddle_style": paddle_style,
     "convtranspose_lrn": convtranspose_lrn,
+    "torch_transformer_opset17": torch_transformer_opset17,
+    "torch_transformer_opset11": torch_transformer_opset11,
+    "paddle_ocr_style": paddle_ocr_style,
+    "torch_crnn_rnn": torch_crnn_rnn,
 }
 
 

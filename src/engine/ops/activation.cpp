@@ -273,4 +273,26 @@ std::unique_ptr<Kernel> make_elu(const Node& node, const Graph& graph) {
   return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_elu, node.attr_float("alpha", 1.f));
 }
 
+// Exp, Log, Sqrt, Softplus and Mish on float32: oneDNN's vectorised eltwise (libm's expf/logf do
+// not vectorise without -ffast-math).
+std::unique_ptr<Kernel> make_exp(const Node& node, const Graph& graph) {
+  return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_exp, 0.f);
+}
+
+std::unique_ptr<Kernel> make_log(const Node& node, const Graph& graph) {
+  return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_log, 0.f);
+}
+
+std::unique_ptr<Kernel> make_sqrt(const Node& node, const Graph& graph) {
+  return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_sqrt, 0.f);
+}
+
+std::unique_ptr<Kernel> make_softplus(const Node& node, const Graph& graph) {
+  return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_soft_relu, 0.f);
+}
+
+std::unique_ptr<Kernel> make_mish(const Node& node, const Graph& graph) {
+  return std::make_unique<EltwiseKernel>(node, graph, dnnl::algorithm::eltwise_mish, 0.f);
+}
+
 }  // namespace eff

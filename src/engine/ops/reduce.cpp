@@ -1,17 +1,18 @@
-// ReduceMean, ReduceSum, ReduceMax, ReduceMin. Axes come from the 'axes' attribute (before
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare,
+// ReduceLogSum, ReduceLogSumExp, and ArgMax/ArgMin. Axes come from the 'axes' attribute (before
 // opset 13 for ReduceSum, before 18 for the others) or the optional axes input; no axes means all
 // axes, or nothing at all with noop_with_empty_axes=1. Floats accumulate in double, so the result
 // does not depend on the thread count or the summation order of a vectorised loop.
 #include <cmath>
 #include <limits>
 
-#include "engine/ops/tensor_helpers.h"
+#include "engine/ops/broadcast.h"
 
 namespace eff {
 
 namespace {
 
-enum class Reduction { kMean, kSum, kMax, kMin };
+enum class Reduction { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 
 template <class T>
 using Accumulator = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
@@ -82,9 +83,10 @@ class ReduceKernel final : public Kernel {
     const int64_t n_in = in.numel();
     const int64_t group = n_out > 0 ? n_in / n_out : 0;  // elements reduced into each output
     std::vector<Acc> acc(static_cast<size_t>(n_out));
-    const Acc init = op_ == Reduction::kMax   ? std::numeric_limits<Acc>::lowest()
-                     : op_ == Reduction::kMin ? std::numeric_limits<Acc>::max()
-                                              : Acc(0);
+    const Acc init = op_ == Reduction::kMax    ? std::numeric_limits<Acc>::lowest()
+                     : op_ == Reduction::kMin  ? std::numeric_limits<Acc>::max()
+                     : op_ == Reduction::kProd ? Acc(1)
+                                               : Acc(0);
     std::fill(acc.begin(), acc.end(), init);
 
     // Walk the input in order with an odometer; the output offset moves by the kept strides.
@@ -124,6 +126,10 @@ class ReduceKernel final : public Kernel {
         } else {
           v = group > 0 ? v / group : 0;
         }
+      } else if (op_ == Reduction::kL2) {
+        v = static_cast<Acc>(std::sqrt(static_cast<double>(v)));
+      } else if (op_ == Reduction::kLogSum || op_ == Reduction::kLogSumExp) {
+        v = static_cast<Acc>(std::log(static_cast<double>(v)));
       }
       dst[k] = static_cast<T>(v);
     }
@@ -131,10 +137,35 @@ class ReduceKernel final : public Kernel {
 
   template <class Acc>
   Acc combine(Acc acc, Acc v) const {
+    // Integers wrap around (two's complement) instead of overflowing, like ONNX Runtime.
+    auto add = [](Acc a, Acc b) {
+      if constexpr (std::is_integral_v<Acc>) {
+        return static_cast<Acc>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+      } else {
+        return a + b;
+      }
+    };
+    auto mul = [](Acc a, Acc b) {
+      if constexpr (std::is_integral_v<Acc>) {
+        return static_cast<Acc>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+      } else {
+        return a * b;
+      }
+    };
     switch (op_) {
       case Reduction::kMean:
       case Reduction::kSum:
-        return acc + v;
+      case Reduction::kLogSum:
+        return add(acc, v);
+      case Reduction::kProd:
+        return mul(acc, v);
+      case Reduction::kL1:
+        return add(acc, v < Acc(0) ? mul(v, Acc(-1)) : v);
+      case Reduction::kL2:
+      case Reduction::kSumSquare:
+        return add(acc, mul(v, v));
+      case Reduction::kLogSumExp:
+        return acc + static_cast<Acc>(std::exp(static_cast<double>(v)));
       case Reduction::kMax:
         if constexpr (std::is_floating_point_v<Acc>) {
           if (std::isnan(v) || std::isnan(acc)) return std::numeric_limits<Acc>::quiet_NaN();
@@ -159,6 +190,60 @@ std::unique_ptr<Kernel> make_reduce(Reduction op, const Node& node) {
                                         node.attr_int("noop_with_empty_axes", 0) != 0);
 }
 
+// ---- ArgMax, ArgMin ----------------------------------------------------------------------------
+
+// Index (int64) of the first, or with select_last_index=1 the last, largest/smallest element
+// along one axis. A NaN wins like in ONNX Runtime's comparison order: it is never replaced.
+class ArgReduceKernel final : public Kernel {
+ public:
+  ArgReduceKernel(bool is_max, int64_t axis, bool keepdims, bool select_last)
+      : is_max_(is_max), axis_(axis), keepdims_(keepdims), select_last_(select_last) {}
+
+  void run(OpContext& ctx) override {
+    const Tensor& in = ctx.input(0);
+    const int axis = ops::normalize_axis(axis_, std::max(in.rank(), 1), ctx);
+    const int64_t len = in.rank() == 0 ? 1 : in.dim(axis);
+    if (len == 0) fail<ShapeError>("{}: axis {} is empty", ctx.where(), axis);
+    Shape out_shape;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < in.rank(); ++d) {
+      if (d < axis) outer *= in.dim(d);
+      if (d > axis) inner *= in.dim(d);
+      if (d != axis) {
+        out_shape.push_back(in.dim(d));
+      } else if (keepdims_) {
+        out_shape.push_back(1);
+      }
+    }
+    Tensor& out = ctx.output(0, DType::kInt64, out_shape);
+    int64_t* o = out.data<int64_t>();
+    const bool is_max = is_max_, last = select_last_;
+    const bool ok = ops::visit_numeric(in.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = in.data<T>();
+#pragma omp parallel for schedule(static) if (in.numel() >= ops::kParallelElements)
+      for (int64_t o_i = 0; o_i < outer * inner; ++o_i) {
+        const int64_t a = o_i / inner, b = o_i % inner;
+        const T* p = x + a * len * inner + b;
+        int64_t best = 0;
+        for (int64_t j = 1; j < len; ++j) {
+          const T v = p[j * inner], cur = p[best * inner];
+          const bool better = is_max ? (last ? v >= cur : v > cur) : (last ? v <= cur : v < cur);
+          if (better) best = j;
+        }
+        o[o_i] = best;
+      }
+    });
+    if (!ok) fail<UnsupportedError>("{}: {} inputs are not supported", ctx.where(), dtype_name(in.dtype()));
+  }
+
+ private:
+  bool is_max_;
+  int64_t axis_;
+  bool keepdims_;
+  bool select_last_;
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_reduce_mean(const Node& n, const Graph&) {
@@ -172,6 +257,33 @@ std::unique_ptr<Kernel> make_reduce_max(const Node& n, const Graph&) {
 }
 std::unique_ptr<Kernel> make_reduce_min(const Node& n, const Graph&) {
   return make_reduce(Reduction::kMin, n);
+}
+
+std::unique_ptr<Kernel> make_reduce_prod(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kProd, n);
+}
+std::unique_ptr<Kernel> make_reduce_l1(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kL1, n);
+}
+std::unique_ptr<Kernel> make_reduce_l2(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kL2, n);
+}
+std::unique_ptr<Kernel> make_reduce_sum_square(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kSumSquare, n);
+}
+std::unique_ptr<Kernel> make_reduce_log_sum(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kLogSum, n);
+}
+std::unique_ptr<Kernel> make_reduce_log_sum_exp(const Node& n, const Graph&) {
+  return make_reduce(Reduction::kLogSumExp, n);
+}
+std::unique_ptr<Kernel> make_arg_max(const Node& n, const Graph&) {
+  return std::make_unique<ArgReduceKernel>(true, n.attr_int("axis", 0), n.attr_int("keepdims", 1) != 0,
+                                           n.attr_int("select_last_index", 0) != 0);
+}
+std::unique_ptr<Kernel> make_arg_min(const Node& n, const Graph&) {
+  return std::make_unique<ArgReduceKernel>(false, n.attr_int("axis", 0), n.attr_int("keepdims", 1) != 0,
+                                           n.attr_int("select_last_index", 0) != 0);
 }
 
 }  // namespace eff

@@ -1,5 +1,5 @@
 // Ops that only change a tensor's shape (Reshape, Flatten, Squeeze, Unsqueeze: the output is a
-// view sharing the input's storage) and Shape, which reports one.
+// view sharing the input's storage), Shape, which reports one, and Size, its element count.
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -149,6 +149,15 @@ class ShapeKernel final : public Kernel {
   std::optional<int64_t> end_;
 };
 
+class SizeKernel final : public Kernel {
+ public:
+  void run(OpContext& ctx) override {
+    const int64_t n = ctx.input(0).numel();
+    Tensor& out = ctx.output(0, DType::kInt64, {});
+    out.data<int64_t>()[0] = n;
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_reshape(const Node& node, const Graph& graph) {
@@ -177,6 +186,11 @@ std::unique_ptr<Kernel> make_shape(const Node& node, const Graph&) {
   std::optional<int64_t> end;
   if (node.has_attr("end")) end = node.attr_int("end", 0);
   return std::make_unique<ShapeKernel>(node.attr_int("start", 0), end);
+}
+
+std::unique_ptr<Kernel> make_size(const Node& node, const Graph& graph) {
+  if (node.num_inputs() != 1) fail<ModelError>("{}: expects 1 input, got {}", graph.where(node), node.num_inputs());
+  return std::make_unique<SizeKernel>();
 }
 
 }  // namespace eff

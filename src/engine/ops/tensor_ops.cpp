@@ -1,5 +1,5 @@
-// Data movement: Concat, Split, Slice, Transpose, Gather. These copy elements without looking
-// at them, so they work for every dtype (bytes of dtype_size each).
+// Data movement: Concat, Split, Slice, Transpose, Gather, DepthToSpace, SpaceToDepth. These copy elements without
+// looking at them, so they work for every dtype (bytes of dtype_size each).
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -401,6 +401,60 @@ class GatherKernel final : public Kernel {
   int64_t axis_;
 };
 
+// ---- DepthToSpace, SpaceToDepth ----------------------------------------------------------------
+
+// Both are a reshape to 6-D, a transpose and a reshape back: one strided copy of the 4-D input.
+class SpaceDepthKernel final : public Kernel {
+ public:
+  enum class Mode { kDepthToSpaceDcr, kDepthToSpaceCrd, kSpaceToDepth };
+  SpaceDepthKernel(Mode mode, int64_t block) : mode_(mode), block_(block) {}
+
+  void run(OpContext& ctx) override {
+    const Tensor& in = ctx.input(0);
+    if (in.rank() != 4)
+      fail<ShapeError>("{}: input must be 4-D (N x C x H x W), got {}", ctx.where(), shape_str(in.shape()));
+    const int64_t n = in.dim(0), c = in.dim(1), h = in.dim(2), w = in.dim(3), b = block_;
+    // Blocks must fit (b <= H, W or b * b <= C): this also keeps b * b and C * b * b in range.
+    const bool fits = mode_ == Mode::kSpaceToDepth ? b <= h && b <= w : b <= c / b;
+    if (!fits) fail<ShapeError>("{}: blocksize {} does not fit the input {}", ctx.where(), b, shape_str(in.shape()));
+    const int64_t sn = c * h * w;
+    Shape dims;                // the 6-D output view
+    std::vector<int64_t> src;  // input element stride of each of its axes
+    Shape out_shape;
+    if (mode_ == Mode::kSpaceToDepth) {
+      if (h % b != 0 || w % b != 0) {
+        fail<ShapeError>("{}: H and W of {} must be multiples of blocksize {}", ctx.where(), shape_str(in.shape()), b);
+      }
+      // [N, C, H/b, b, W/b, b] -> [N, b, b, C, H/b, W/b]
+      dims = {n, b, b, c, h / b, w / b};
+      src = {sn, w, 1, h * w, b * w, b};
+      out_shape = {n, c * b * b, h / b, w / b};
+    } else {
+      if (c % (b * b) != 0) {
+        fail<ShapeError>("{}: channels of {} must be a multiple of blocksize^2 = {}", ctx.where(),
+                         shape_str(in.shape()), b * b);
+      }
+      const int64_t cb = c / (b * b), hw = h * w;
+      dims = {n, cb, h, b, w, b};
+      if (mode_ == Mode::kDepthToSpaceDcr) {
+        // [N, b1, b2, C', H, W] -> [N, C', H, b1, W, b2]
+        src = {sn, hw, w, b * cb * hw, 1, cb * hw};
+      } else {
+        // [N, C', b1, b2, H, W] -> [N, C', H, b1, W, b2]
+        src = {sn, b * b * hw, w, b * hw, 1, hw};
+      }
+      out_shape = {n, cb, h * b, w * b};
+    }
+    Tensor& out = ctx.output(0, in.dtype(), out_shape);
+    strided_copy(static_cast<const std::byte*>(in.raw()), 0, dims, src, static_cast<std::byte*>(out.raw()),
+                 dtype_size(in.dtype()));
+  }
+
+ private:
+  Mode mode_;
+  int64_t block_;
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_concat(const Node& node, const Graph& graph) {
@@ -432,6 +486,21 @@ std::unique_ptr<Kernel> make_transpose(const Node& node, const Graph&) {
 
 std::unique_ptr<Kernel> make_gather(const Node& node, const Graph&) {
   return std::make_unique<GatherKernel>(node.attr_int("axis", 0));
+}
+
+std::unique_ptr<Kernel> make_depth_to_space(const Node& node, const Graph& graph) {
+  const int64_t block = node.attr_int("blocksize", 0);
+  if (block <= 0) fail<ModelError>("{}: blocksize must be positive, got {}", graph.where(node), block);
+  const std::string mode = node.attr_string("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") fail<UnsupportedError>("{}: mode '{}' is not supported", graph.where(node), mode);
+  return std::make_unique<SpaceDepthKernel>(
+      mode == "DCR" ? SpaceDepthKernel::Mode::kDepthToSpaceDcr : SpaceDepthKernel::Mode::kDepthToSpaceCrd, block);
+}
+
+std::unique_ptr<Kernel> make_space_to_depth(const Node& node, const Graph& graph) {
+  const int64_t block = node.attr_int("blocksize", 0);
+  if (block <= 0) fail<ModelError>("{}: blocksize must be positive, got {}", graph.where(node), block);
+  return std::make_unique<SpaceDepthKernel>(SpaceDepthKernel::Mode::kSpaceToDepth, block);
 }
 
 }  // namespace eff

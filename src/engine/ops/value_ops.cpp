@@ -1,4 +1,4 @@
-// Constant (normally folded by the loader, but it must also run), Cast, and inference-mode
+// Constant (normally folded by the loader, but it must also run), Cast, CastLike, and inference-mode
 // Dropout.
 #include <cmath>
 #include <limits>
@@ -117,12 +117,14 @@ void visit_cast_type(DType t, F&& f) {
   }
 }
 
+// Cast to a fixed type, or (CastLike, to_like) to the type of input 1.
 class CastKernel final : public Kernel {
  public:
-  explicit CastKernel(DType to) : to_(to) {}
+  explicit CastKernel(DType to, bool to_like = false) : to_(to), to_like_(to_like) {}
 
   void run(OpContext& ctx) override {
     const Tensor& in = ctx.input(0);
+    if (to_like_) to_ = ctx.input(1).dtype();
     Tensor& out = ctx.output(0, to_, in.shape());
     const int64_t n = in.numel();
     if (in.dtype() == to_) {
@@ -143,6 +145,7 @@ class CastKernel final : public Kernel {
 
  private:
   DType to_;
+  bool to_like_;
 };
 
 // ---- Dropout -----------------------------------------------------------------------------------
@@ -229,6 +232,11 @@ std::unique_ptr<Kernel> make_cast(const Node& node, const Graph& graph) {
     onnx_type = static_cast<int32_t>(node.attr_int("to", 0));
   }
   return std::make_unique<CastKernel>(dtype_from_onnx(onnx_type, where + ": attribute 'to'"));
+}
+
+std::unique_ptr<Kernel> make_cast_like(const Node& node, const Graph& graph) {
+  if (node.num_inputs() != 2) fail<ModelError>("{}: expects 2 inputs, got {}", graph.where(node), node.num_inputs());
+  return std::make_unique<CastKernel>(DType::kFloat32, true);
 }
 
 std::unique_ptr<Kernel> make_dropout(const Node& node, const Graph& graph) {
