@@ -166,6 +166,158 @@ void remove_identity_and_dropout(Graph& g) {
   erase_dead(g, dead);
 }
 
+// ---- float16 -> float32 -------------------------------------------------------------------------
+
+// fp16 storage, fp32 arithmetic: every kernel computes in float32. fp16 constants widen exactly;
+// a Cast(to=FLOAT16) inside the graph still rounds to the nearest float16 (half to even) and then
+// widens, so values carry exactly the precision ONNX Runtime's fp16 tensors hold; fp16 graph
+// inputs are widened on entry and fp16 graph outputs narrowed on exit, so callers see the
+// declared types. ORT computes some fp16 ops in fp16 arithmetic; we are at least as precise.
+
+namespace {
+
+constexpr int64_t kOnnxFloat = 1;     // TensorProto::FLOAT
+constexpr int64_t kOnnxFloat16 = 10;  // TensorProto::FLOAT16
+
+bool is_cast_to(const Node& n, int64_t to) {
+  return is_op(n, "Cast") && n.attr_int("to", -1) == to && n.num_inputs() == 1 && n.outputs.size() == 1 &&
+         n.outputs[0] != kNoValue;
+}
+
+Node cast_node(const Graph& g, const Node& like, const std::string& suffix, ValueId in, ValueId out, int64_t to) {
+  Node c;
+  c.op = "Cast";
+  std::string base = (like.name.empty() ? g.value(out).name : like.name) + suffix;
+  std::string name = base;
+  for (int k = 1; g.find_node(name); ++k) name = base + "_" + std::to_string(k);
+  c.name = name;
+  c.inputs = {in};
+  c.outputs = {out};
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = to;
+  c.attrs["to"] = a;
+  c.origin = like.origin.empty() ? std::vector<std::string>{like.name} : std::vector<std::string>{like.origin[0]};
+  return c;
+}
+
+// A new value shaped like `like`, of type `dtype`.
+ValueId add_typed_value(Graph& g, const std::string& suffix, ValueId like, DType dtype) {
+  const Value l = g.value(like);  // a copy: add_value may move the values
+  ValueId id = g.add_value(unique_value_name(g, l.name + suffix));
+  Value& v = g.value(id);
+  v.dtype = dtype;
+  v.has_type = true;
+  v.shape = l.shape;
+  v.has_shape = l.has_shape;
+  v.dim_names = l.dim_names;
+  return id;
+}
+
+}  // namespace
+
+void lower_float16(Graph& g) {
+  bool any = false;
+  for (const Value& v : g.values)
+    any = any || (v.has_type && v.dtype == DType::kFloat16) || (v.constant && v.constant->dtype() == DType::kFloat16);
+  for (const Node& n : g.nodes) {
+    any = any || is_cast_to(n, kOnnxFloat16) ||
+          (is_op(n, "Constant") && n.has_attr("value") && n.attrs.at("value").t.defined() &&
+           n.attrs.at("value").t.dtype() == DType::kFloat16);
+  }
+  if (!any) return;
+  const Uses uses(g);
+  const std::vector<ValueId> graph_inputs = g.inputs;
+  auto is_graph_input = [&](ValueId v) {
+    return std::find(graph_inputs.begin(), graph_inputs.end(), v) != graph_inputs.end();
+  };
+
+  // Which fp16 values keep their type: graph inputs and outputs (what callers exchange), and
+  // Cast(to=FLOAT16) results (re-widened right after).
+  const size_t nv = g.values.size();
+  std::vector<char> keep16(nv, 0);
+  for (ValueId v : g.inputs) keep16[v] = 1;
+  for (ValueId v : g.outputs) keep16[v] = 1;
+  for (const Node& n : g.nodes) {
+    if (is_cast_to(n, kOnnxFloat16)) keep16[n.outputs[0]] = 1;
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    Value& val = g.values[v];
+    if (val.constant && val.constant->dtype() == DType::kFloat16 && !uses.graph_output[v]) {
+      val.constant = val.constant->cast(DType::kFloat32);
+      val.dtype = DType::kFloat32;
+    } else if (!keep16[v] && val.has_type && val.dtype == DType::kFloat16) {
+      val.dtype = DType::kFloat32;
+    }
+  }
+
+  std::vector<Node> nodes;
+  nodes.reserve(g.nodes.size() + g.inputs.size() + g.outputs.size());
+  // fp16 graph inputs: widened once on entry.
+  for (ValueId in : graph_inputs) {
+    Value& iv = g.value(in);
+    if (!(iv.has_type && iv.dtype == DType::kFloat16) || uses.consumers[in].empty()) continue;
+    // The executor also accepts float32 for a float16 input; rounding to float16 first gives what
+    // a caller converting the array to float16 would have fed.
+    const ValueId narrow = add_typed_value(g, "_float16", in, DType::kFloat16);
+    const ValueId wide = add_typed_value(g, "_float32", in, DType::kFloat32);
+    replace_uses(g, in, wide);
+    Node like;
+    like.name = g.value(in).name;
+    nodes.push_back(cast_node(g, like, "/to_float16", in, narrow, kOnnxFloat16));
+    nodes.push_back(cast_node(g, like, "/to_float32", narrow, wide, kOnnxFloat));
+  }
+  std::vector<Node> tail;
+  for (Node& n : g.nodes) {
+    if (is_op(n, "Constant") && n.has_attr("value") && n.attrs.at("value").t.defined() &&
+        n.attrs.at("value").t.dtype() == DType::kFloat16) {
+      n.attrs.at("value").t = n.attrs.at("value").t.cast(DType::kFloat32);
+    }
+    if (is_cast_to(n, kOnnxFloat16)) {
+      const ValueId out = n.outputs[0];
+      const bool read_inside = !uses.consumers[out].empty();
+      if (uses.graph_output[out]) {
+        nodes.push_back(std::move(n));
+        if (read_inside) {  // also read by nodes: they get the widened copy
+          const ValueId wide = add_typed_value(g, "_float32", out, DType::kFloat32);
+          replace_uses(g, out, wide);
+          for (Node& t : tail) std::replace(t.inputs.begin(), t.inputs.end(), out, wide);
+          nodes.push_back(cast_node(g, nodes.back(), "/to_float32", out, wide, kOnnxFloat));
+        }
+        continue;
+      }
+      // Rounded to float16 and widened again: the value keeps float16 precision in float32.
+      const ValueId narrow = add_typed_value(g, "_float16", out, DType::kFloat16);
+      g.value(out).dtype = DType::kFloat32;
+      n.outputs[0] = narrow;
+      nodes.push_back(std::move(n));
+      nodes.push_back(cast_node(g, nodes.back(), "/to_float32", narrow, out, kOnnxFloat));
+      continue;
+    }
+    // Casts to float of what is now float32 copy nothing: made Identity, removed below.
+    if (is_cast_to(n, kOnnxFloat) && n.inputs[0] != kNoValue && g.value(n.inputs[0]).has_type &&
+        g.value(n.inputs[0]).dtype == DType::kFloat32 && !is_graph_input(n.inputs[0])) {
+      n.op = "Identity";
+      n.attrs.clear();
+    }
+    // Other producers of fp16 graph outputs compute in float32; the result is narrowed on exit.
+    for (ValueId& out : n.outputs) {
+      if (out == kNoValue || !uses.graph_output[out] || is_graph_input(out)) continue;
+      Value& ov = g.value(out);
+      if (!(ov.has_type && ov.dtype == DType::kFloat16) || ov.constant) continue;
+      const ValueId wide = add_typed_value(g, "_float32", out, DType::kFloat32);
+      const ValueId original = out;
+      out = wide;
+      replace_uses(g, original, wide);
+      tail.push_back(cast_node(g, n, "/to_float16", wide, original, kOnnxFloat16));
+    }
+    nodes.push_back(std::move(n));
+  }
+  for (Node& t : tail) nodes.push_back(std::move(t));
+  g.nodes = std::move(nodes);
+  remove_identity_and_dropout(g);
+}
+
 // ---- constant folding --------------------------------------------------------------------------
 
 namespace {
@@ -498,6 +650,7 @@ void fuse_activations(Graph& g) {
 
 void run_default_passes(Graph& g, const PassOptions& options) {
   remove_identity_and_dropout(g);
+  lower_float16(g);
   if (options.fold_constants) fold_constants(g);
   if (options.fold_batchnorm) fold_batchnorm(g);
   if (options.fuse_hardswish) fuse_hardswish(g);

@@ -50,7 +50,14 @@ namespace eff {
   X("ReduceMin", make_reduce_min)                   \
   X("Constant", make_constant)                      \
   X("Cast", make_cast)                              \
-  X("Dropout", make_dropout)
+  X("Dropout", make_dropout)                        \
+  X("QuantizeLinear", make_quantize_linear)         \
+  X("DequantizeLinear", make_dequantize_linear)     \
+  X("DynamicQuantizeLinear", make_dynamic_quant)    \
+  X("MatMulInteger", make_matmul_integer)           \
+  X("QLinearMatMul", make_qlinear_matmul)           \
+  X("ConvInteger", make_conv_integer)               \
+  X("QLinearConv", make_qlinear_conv)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},
