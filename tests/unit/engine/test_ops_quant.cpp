@@ -340,5 +340,81 @@ TEST(QuantFloat16, NoFloat16ValueReachesAKernelExceptAtTheBorders) {
   }
 }
 
+// ---- fixture models against ONNX Runtime -------------------------------------------------------
+
+// Runs tests/fixtures/models/quant/NAME.onnx on its stored input; returns each output with the ORT
+// reference stored beside it (see tools/make_quant_fixtures.py).
+struct FixtureRun {
+  Graph graph;
+  std::vector<std::pair<Tensor, Tensor>> outputs;  // (ours, ORT's)
+};
+
+FixtureRun run_fixture(const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(EFF_SOURCE_DIR) / "tests/fixtures/models/quant";
+  ExecutorOptions single;
+  single.threads = 1;
+  Executor ex(load_onnx((dir / (name + ".onnx")).string()), single);
+  const std::vector<Tensor> outs = ex.run({read_npy((dir / (name + ".input.npy")).string())});
+  FixtureRun r;
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const std::string out_name = ex.graph().value(ex.graph().outputs[k]).name;
+    r.outputs.emplace_back(outs[k], read_npy((dir / (name + "." + out_name + ".npy")).string()));
+  }
+  r.graph = ex.graph();
+  return r;
+}
+
+float scale_of(const Graph& g, const std::string& value) {
+  const ValueId v = g.find_value(value);
+  EXPECT_NE(v, kNoValue) << value;
+  return v == kNoValue ? 0.0f : g.constant(v).to_f32_vector().at(0);
+}
+
+// The integer paths (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger,
+// DynamicQuantizeLinear) are exact integer arithmetic with ORT's float requantization: the
+// dequantized outputs are identical to ONNX Runtime's.
+TEST(QuantFixtures, QLinearAndIntegerModelsAreIdenticalToOnnxRuntime) {
+  for (const std::string name : {"qlinear_ops", "integer_ops"}) {
+    const FixtureRun r = run_fixture(name);
+    ASSERT_FALSE(r.outputs.empty());
+    for (const auto& [got, want] : r.outputs) {
+      ASSERT_EQ(got.shape(), want.shape()) << name;
+      const auto g = got.to_f32_vector(), w = want.to_f32_vector();
+      for (size_t i = 0; i < g.size(); ++i) {
+        // integer_ops rescales int32 results with a float Mul, as ORT does: same float operations.
+        EXPECT_NEAR(g[i], w[i], 1e-6f * std::fabs(w[i])) << name << " element " << i;
+      }
+    }
+  }
+}
+
+// QDQ: constant weights are dequantized once and run through the float oneDNN kernels; ORT fuses
+// DQ -> Conv -> Q into integer kernels. Both compute the same real-valued sums, so requantized
+// values agree except where float accumulation order lands on the other side of a rounding
+// boundary: at most 1 step of the output's scale (identical on the machine the references were
+// made on).
+TEST(QuantFixtures, QdqModelWithinOneQuantizationStepOfOnnxRuntime) {
+  const FixtureRun r = run_fixture("qdq_cnn");
+  const float step = scale_of(r.graph, "o_scale");
+  ASSERT_GT(step, 0.0f);
+  const auto g = r.outputs.at(0).first.to_f32_vector(), w = r.outputs.at(0).second.to_f32_vector();
+  ASSERT_EQ(g.size(), w.size());
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_LE(std::fabs(g[i] - w[i]), step * 1.001f) << "element " << i;
+}
+
+// float16: ORT stores every float16 intermediate (each conv, relu, resize, concat output) in
+// float16, rounding each time (relative 2^-11 = 4.9e-4); we round only where the model casts. The
+// output is a softmax (values in [0, 1]) after three convolutions: a few such roundings stay below
+// 1e-3 absolute (measured: at most 4.9e-4, 4 float16 ulps on small probabilities).
+TEST(QuantFixtures, Float16ModelTracksOnnxRuntime) {
+  const FixtureRun r = run_fixture("fp16_cnn");
+  const auto& [got, want] = r.outputs.at(0);
+  EXPECT_EQ(got.dtype(), DType::kFloat16);
+  ASSERT_EQ(got.shape(), want.shape());
+  const auto g = got.to_f32_vector(), w = want.to_f32_vector();
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-3f) << "element " << i;
+}
+
 }  // namespace
 }  // namespace eff
