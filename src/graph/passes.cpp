@@ -7,6 +7,7 @@
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
+#include "engine/quantized_layers.h"
 
 namespace eff {
 
@@ -318,6 +319,115 @@ void lower_float16(Graph& g) {
   remove_identity_and_dropout(g);
 }
 
+// ---- quantized layers ---------------------------------------------------------------------------
+
+namespace {
+
+bool is_8bit_code(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8;
+}
+
+// The DequantizeLinear that produced `v` (through ops that only move or select values, which keep
+// them codes x scale), when its scale and zero point are constants; else nullptr.
+const Node* dequantize_source(const Graph& g, const Uses& uses, ValueId v) {
+  for (int hops = 0; hops < 8 && v != kNoValue && uses.producer[v] >= 0; ++hops) {
+    const Node& p = g.nodes[uses.producer[v]];
+    if (is_op(p, "DequantizeLinear")) {
+      if (!g.is_constant(p.input(1)) || (p.input(2) != kNoValue && !g.is_constant(p.input(2)))) return nullptr;
+      return &p;
+    }
+    const bool keeps_codes = is_op(p, "Reshape") || is_op(p, "Flatten") || is_op(p, "Squeeze") ||
+                             is_op(p, "Unsqueeze") || is_op(p, "Transpose") || is_op(p, "MaxPool") ||
+                             is_op(p, "Relu") || is_op(p, "Identity");
+    if (!keeps_codes) return nullptr;
+    v = p.input(0);
+  }
+  return nullptr;
+}
+
+DType dequantized_code_type(const Graph& g, const Node& d) {
+  if (d.input(2) != kNoValue) return g.constant(d.input(2)).dtype();
+  const Value& x = g.value(d.inputs[0]);
+  if (x.constant) return x.constant->dtype();
+  return x.has_type ? x.dtype : DType::kFloat32;
+}
+
+std::vector<int64_t> zero_points_of(const Graph& g, const Node& d, int64_t count) {
+  if (d.input(2) == kNoValue) return std::vector<int64_t>(static_cast<size_t>(count), 0);
+  std::vector<int64_t> z = g.constant(d.input(2)).to_i64_vector();
+  if (z.size() == 1 && count > 1) z.assign(static_cast<size_t>(count), z[0]);
+  return z;
+}
+
+int code_bits(DType t, const std::vector<int64_t>& zeros) {
+  const int64_t lo = t == DType::kInt8 ? -128 : 0, hi = t == DType::kInt8 ? 127 : 255;
+  int bits = 1;
+  for (int64_t z : zeros) bits = std::max(bits, bits_for_range(lo - z, hi - z));
+  return bits;
+}
+
+Attribute attr_of(float f) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = f;
+  return a;
+}
+Attribute attr_of(int64_t i) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = i;
+  return a;
+}
+
+void erase_quantization(Node& n) {
+  for (const char* key :
+       {kQuantActScale, kQuantActZero, kQuantActBits, kQuantWgtScale, kQuantWgtZero, kQuantWgtAxis, kQuantWgtBits}) {
+    n.attrs.erase(key);
+  }
+}
+
+}  // namespace
+
+void mark_quantized_layers(Graph& g) {
+  const Uses uses(g);
+  for (Node& n : g.nodes) {
+    if (!(is_op(n, "Conv") || is_op(n, "Gemm") || is_op(n, "MatMul")) || n.num_inputs() < 2) continue;
+    const Node* da = dequantize_source(g, uses, n.inputs[0]);
+    const Node* dw = dequantize_source(g, uses, n.inputs[1]);
+    if (!da || !dw || !g.is_constant(dw->inputs[0]) || dw->outputs[0] != n.inputs[1]) continue;
+    const Tensor& as = g.constant(da->input(1));
+    const Tensor& ws = g.constant(dw->input(1));
+    const Tensor& wq = g.constant(dw->inputs[0]);
+    const DType at = dequantized_code_type(g, *da), wt = wq.dtype();
+    if (!is_8bit_code(at) || !is_8bit_code(wt) || as.numel() != 1 || ws.numel() < 1 || as.dtype() != DType::kFloat32 ||
+        ws.dtype() != DType::kFloat32) {
+      continue;
+    }
+    int64_t axis = 0;
+    if (ws.numel() > 1) {
+      axis = dw->attr_int("axis", 1);
+      if (axis < 0) axis += wq.rank();
+      if (axis < 0 || axis >= wq.rank() || wq.dim(static_cast<int>(axis)) != ws.numel())
+        continue;  // the DQ kernel reports it
+    }
+    const std::vector<int64_t> az = zero_points_of(g, *da, 1), wz = zero_points_of(g, *dw, ws.numel());
+    if (az.size() != 1 || static_cast<int64_t>(wz.size()) != ws.numel()) continue;
+    n.attrs[kQuantActScale] = attr_of(as.to_f32_vector()[0]);
+    n.attrs[kQuantActZero] = attr_of(az[0]);
+    n.attrs[kQuantActBits] = attr_of(static_cast<int64_t>(code_bits(at, az)));
+    Attribute scales;
+    scales.kind = Attribute::Kind::kFloats;
+    scales.floats = ws.to_f32_vector();
+    n.attrs[kQuantWgtScale] = scales;
+    Attribute zeros;
+    zeros.kind = Attribute::Kind::kInts;
+    zeros.ints = wz;
+    n.attrs[kQuantWgtZero] = zeros;
+    n.attrs[kQuantWgtAxis] = attr_of(axis);
+    n.attrs[kQuantWgtBits] = attr_of(static_cast<int64_t>(code_bits(wt, wz)));
+  }
+}
+
 // ---- constant folding --------------------------------------------------------------------------
 
 namespace {
@@ -505,6 +615,7 @@ bool try_fold_batchnorm(Graph& g, Uses& uses, size_t bn_index, std::vector<char>
     one.f = 1.0f;
     l.attrs["beta"] = one;
   }
+  erase_quantization(l);  // the rescaled weights are no longer codes x scale
   const Node& b = g.nodes[bn_index];
   l.outputs[0] = b.outputs[0];
   append_origin(l, b);
@@ -651,6 +762,7 @@ void fuse_activations(Graph& g) {
 void run_default_passes(Graph& g, const PassOptions& options) {
   remove_identity_and_dropout(g);
   lower_float16(g);
+  mark_quantized_layers(g);
   if (options.fold_constants) fold_constants(g);
   if (options.fold_batchnorm) fold_batchnorm(g);
   if (options.fuse_hardswish) fuse_hardswish(g);

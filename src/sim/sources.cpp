@@ -12,6 +12,7 @@
 
 #include "core/fs.h"
 #include "data/npy.h"
+#include "engine/quantized_layers.h"
 #include "sim/machinery.h"
 
 namespace eff::sim {
@@ -343,6 +344,19 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     if (static_cast<int64_t>(bias.size()) != g.Nf) bias.clear();
   }
   const int64_t out_per_image = output.numel() / batch;
+  // A quantized model's layer: the designs see its integer codes, code - zero point
+  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. No
+  // --check-values reference: the sums are in code units with per-filter scales.
+  if (const LayerQuantization q = layer_quantization(graph_, layer); q.present) {
+    const std::vector<int16_t> wgt_codes = weight_codes(q, weights);
+    for (int64_t i = 0; i < batch; ++i) {
+      o.image = first_image_ + static_cast<int>(i);
+      run_.simulate(make_sim_layer_from_codes(g,
+                                              activation_codes(q, activations.data<float>() + i * per_image, per_image),
+                                              wgt_codes, q.act_bits, q.wgt_bits, o));
+    }
+    return;
+  }
   // The weights are quantized once for all images of this batch (and, with keep_weights_, of the
   // run): each image's layer borrows them and gives them back.
   const bool keep = keep_weights_ && layer.weights != kNoValue && graph_.is_constant(layer.weights);
