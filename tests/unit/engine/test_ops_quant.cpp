@@ -13,6 +13,7 @@
 #include "../onnx/model_builder.h"
 #include "data/npy.h"
 #include "engine/executor.h"
+#include "engine/quantized_layers.h"
 #include "onnx/loader.h"
 
 namespace eff {
@@ -414,6 +415,94 @@ TEST(QuantFixtures, Float16ModelTracksOnnxRuntime) {
   ASSERT_EQ(got.shape(), want.shape());
   const auto g = got.to_f32_vector(), w = want.to_f32_vector();
   for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-3f) << "element " << i;
+}
+
+// ---- quantized layers as profile and simulate see them -----------------------------------------
+
+// x -> QuantizeLinear(0.5, 10 uint8) -> DequantizeLinear -> Conv(DequantizeLinear(w int8 [3, -4],
+// per-channel scales [0.25, 0.125], zero points 0)) -> y.
+ModelBuilder qdq_conv() {
+  using onnx::TensorProto;
+  ModelBuilder b(13);
+  b.input("x", {1, 1, 2, 2}).output("y", {1, 2, 2, 2});
+  b.initializer("xs", {}, {0.5f});
+  b.initializer("ws", {2}, {0.25f, 0.125f});
+  auto& xz = *b.graph().add_initializer();
+  xz.set_name("xz");
+  xz.set_data_type(TensorProto::UINT8);
+  xz.add_int32_data(10);
+  auto& wq = *b.graph().add_initializer();
+  wq.set_name("wq");
+  wq.set_data_type(TensorProto::INT8);
+  for (int64_t d : {2, 1, 1, 1}) wq.add_dims(d);
+  wq.add_int32_data(3);
+  wq.add_int32_data(-4);
+  b.node("QuantizeLinear", {"x", "xs", "xz"}, {"xq"}, "quant");
+  b.node("DequantizeLinear", {"xq", "xs", "xz"}, {"xd"}, "dequant");
+  set_attr(b.node("DequantizeLinear", {"wq", "ws"}, {"w"}, "dequant_w"), "axis", int64_t{0});
+  b.node("Conv", {"xd", "w"}, {"y"}, "conv");
+  return b;
+}
+
+struct CaptureOperands final : LayerObserver {
+  const Graph* graph = nullptr;
+  std::vector<int16_t> acts, wgts;
+  LayerQuantization q;
+  void on_layer(const LayerInfo& layer, const Tensor& a, const Tensor& w, const Tensor&) override {
+    q = layer_quantization(*graph, layer);
+    acts = activation_codes(q, a.data<float>(), a.numel());
+    wgts = weight_codes(q, w);
+  }
+};
+
+TEST(QuantLayers, QdqConvOperandsAreTheIntegerCodesMinusZeroPoint) {
+  const Graph g = qdq_conv().load();
+  const std::vector<LayerInfo> layers = find_layers(g);
+  ASSERT_EQ(layers.size(), 1u);  // the weights were folded to a float constant: a layer
+  CaptureOperands capture;
+  ExecutorOptions options;
+  options.threads = 1;
+  options.observer = &capture;
+  Executor ex(g, options);
+  capture.graph = &ex.graph();
+  // x / 0.5 = [2, -2, 5.2, 0] -> [2, -2, 5, 0]; + 10 = [12, 8, 15, 10] (uint8); minus the zero
+  // point: [2, -2, 5, 0]. Weights: the int8 codes 3 and -4 (zero point 0).
+  ex.run({Tensor::from<float>({1, 1, 2, 2}, {1, -1, 2.6f, 0})});
+  ASSERT_TRUE(capture.q.present);
+  EXPECT_EQ(capture.acts, (std::vector<int16_t>{2, -2, 5, 0}));
+  EXPECT_EQ(capture.wgts, (std::vector<int16_t>{3, -4}));
+  // uint8 minus 10 spans [-10, 245]: 9 bits with the sign; int8 with zero point 0: 8 bits.
+  EXPECT_EQ(capture.q.act_bits, 9);
+  EXPECT_EQ(capture.q.wgt_bits, 8);
+  EXPECT_EQ(capture.q.wgt_scale, (std::vector<float>{0.25f, 0.125f}));
+}
+
+TEST(QuantLayers, BitsForRange) {
+  EXPECT_EQ(bits_for_range(-128, 127), 8);
+  EXPECT_EQ(bits_for_range(0, 255), 9);
+  EXPECT_EQ(bits_for_range(-1, 0), 1);
+  EXPECT_EQ(bits_for_range(-129, 0), 9);
+}
+
+// The fixture's per-channel int8 weights, recovered from the folded float weights, are exactly the
+// codes stored in the model file.
+TEST(QuantLayers, QdqFixtureWeightCodesMatchTheFile) {
+  const std::string path = std::string(EFF_SOURCE_DIR) + "/tests/fixtures/models/quant/qdq_cnn.onnx";
+  LoadOptions raw;
+  raw.run_passes = false;
+  const Graph file = load_onnx(path, raw);
+  const Graph g = load_onnx(path);
+  const std::vector<LayerInfo> layers = find_layers(g);
+  ASSERT_EQ(layers.size(), 3u);
+  const char* stored[] = {"w1_q", "w2_q", "wf_q"};
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerQuantization q = layer_quantization(g, layers[i]);
+    ASSERT_TRUE(q.present) << layers[i].name;
+    const std::vector<int16_t> codes = weight_codes(q, g.constant(layers[i].weights));
+    const std::vector<int64_t> want = file.constant(file.find_value(stored[i])).to_i64_vector();
+    ASSERT_EQ(codes.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) EXPECT_EQ(codes[k], want[k]) << layers[i].name << " " << k;
+  }
 }
 
 }  // namespace
