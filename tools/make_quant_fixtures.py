@@ -5,7 +5,8 @@ Run with Debian's Python (python3-onnx, python3-numpy):
 
     /usr/bin/python3 tools/make_quant_fixtures.py [--out tests/fixtures/models/quant] [--only NAME,...]
 
-For every model NAME it writes NAME.onnx, NAME.input.npy and NAME.<output name>.npy, each output
+It also writes the broken models tests/fixtures/bad/quant_*.onnx (refused with one line naming the
+node). For every model NAME it writes NAME.onnx, NAME.input.npy and NAME.<output name>.npy, each output
 as computed by ONNX Runtime (tools/ort/run_ort.js), like tools/make_fixture_models.py. Weights and
 inputs are random with fixed seeds; quantization parameters are calibrated on the input the way
 ONNX Runtime's quantizer does (min/max including 0; int8 weights symmetric per output channel,
@@ -253,6 +254,36 @@ def integer_ops():
     return make(g), x
 
 
+# ---- broken models (tests/fixtures/bad): each must be refused with one line naming the node -------
+
+def bad_models():
+    """name -> model; not checked (the loader's own checks must answer)."""
+    x = vi("input", [1, 2, 4, 4])
+    wq = init("w_q", np.ones((2, 2, 1, 1), np.int8))
+    conv = helper.make_node("Conv", ["input", "w"], ["output"], name="conv")
+    out = [vi("output", [1, 2, 4, 4])]
+    models = {}
+    # Three per-channel scales for weights with two output channels.
+    g = helper.make_graph([helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], name="dequant_w", axis=0),
+                           conv], "bad", [x], out, initializer=[wq, init("w_scale", np.ones(3, np.float32))])
+    models["quant_scale_length"] = g
+    # Quantization axis 4 of 4-D weights.
+    g = helper.make_graph([helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], name="dequant_w", axis=4),
+                           conv], "bad", [x], out, initializer=[wq, init("w_scale", np.ones(2, np.float32))])
+    models["quant_axis"] = g
+    # uint8 zero point for int8 codes.
+    g = helper.make_graph([helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="dequant_w"),
+                           conv], "bad", [x], out,
+                          initializer=[wq, init("w_scale", np.float32(1)), init("w_zero", np.uint8(0))])
+    models["quant_zero_point_type"] = g
+    result = {}
+    for name, graph in models.items():
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="fixture-bad")
+        m.ir_version = 7
+        result[name] = m
+    return result
+
+
 BUILDERS = {"fp16_cnn": fp16_cnn, "qdq_cnn": qdq_cnn, "qlinear_ops": qlinear_ops, "integer_ops": integer_ops}
 
 
@@ -296,6 +327,11 @@ def main():
             ops = sorted({n.op_type for n in model.graph.node})
             print(f"{name}: {os.path.getsize(mpath)} bytes, input {list(x.shape)} {x.dtype}, "
                   f"outputs {', '.join(desc)}; ops {' '.join(ops)}")
+    if not args.only:
+        bad_dir = os.path.join(ROOT, "tests", "fixtures", "bad")
+        for name, m in bad_models().items():
+            onnx.save(m, os.path.join(bad_dir, f"{name}.onnx"))
+            print(f"{name}: written to tests/fixtures/bad")
     if failed:
         print(f"not written: {', '.join(failed)}", file=sys.stderr)
         return 1
