@@ -11,6 +11,7 @@
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
+#include "engine/quantized_layers.h"
 
 namespace eff {
 
@@ -40,15 +41,22 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const bool is_layer_op = n.op == "Conv" || n.op == "ConvTranspose" || n.op == "Gemm" || n.op == "MatMul";
-    if (!is_layer_op || n.inputs.size() < 2 || !g.is_constant(n.inputs[1]) || g.is_constant(n.inputs[0])) continue;
+    // Integer ops with constant 8-bit weights are layers too; their weights are not input 1.
+    IntegerLayerInputs integer;
+    const bool is_integer_layer = integer_layer_inputs(g, n, integer);
+    const int w = is_integer_layer ? integer.weights : 1;
+    if ((!is_layer_op && !is_integer_layer) || n.inputs.size() < 2 || !g.is_constant(n.input(w)) ||
+        g.is_constant(n.inputs[0])) {
+      continue;
+    }
     LayerInfo l;
     l.index = static_cast<int>(layers.size());
     l.node = static_cast<int>(i);
     l.name = n.name;
     l.op = n.op;
     l.activations = n.inputs[0];
-    l.weights = n.inputs[1];
-    l.bias = n.input(2);
+    l.weights = n.input(w);
+    l.bias = is_integer_layer ? (integer.bias >= 0 ? n.input(integer.bias) : kNoValue) : n.input(2);
     l.output = n.outputs.empty() ? kNoValue : n.outputs[0];
     l.fused_activation = n.attr_string("activation", "");
     layers.push_back(std::move(l));
@@ -222,7 +230,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       values_[n.outputs[k]] = std::move(outs[k]);
     }
     if (layer >= 0 && options_.observer) {
-      options_.observer->on_layer(layers_[layer], *in_ptrs[0], values_[n.inputs[1]], values_[n.outputs[0]]);
+      options_.observer->on_layer(layers_[layer], *in_ptrs[0], values_[layers_[layer].weights], values_[n.outputs[0]]);
     }
     if (transformed.defined()) pool_->release(transformed);
     for (ValueId v : release_after_[i]) pool_->release(values_[v]);

@@ -24,6 +24,9 @@ namespace eff {
 
 struct LayerQuantization {
   bool present = false;
+  // QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger: the operands are the 8-bit codes
+  // themselves (code - zero point); QDQ layers: float operands (code - zero point) * scale.
+  bool integer_operands = false;
   float act_scale = 1.0f;
   int32_t act_zero = 0;
   int act_bits = 16;             // two's-complement width (sign included) that holds every code - zero point
@@ -45,12 +48,24 @@ inline constexpr const char* kQuantWgtBits = "eff.quant.wgt_bits";
 // The quantization of a layer found by find_layers(); `present` false for float layers.
 LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer);
 
+// Where QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger keep their operands and
+// quantization parameters (-1: the op has no such input).
+struct IntegerLayerInputs {
+  int weights = 1, act_scale = -1, act_zero = 2, wgt_scale = -1, wgt_zero = 3, bias = -1;
+  bool conv = false;
+};
+// For those ops with constant 8-bit weights and constant per-tensor activation parameters (the
+// layers find_layers() reports); false otherwise. Fills `q` when given.
+bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in, LayerQuantization* q = nullptr);
+
 // Smallest two's-complement width holding [lo, hi].
 int bits_for_range(int64_t lo, int64_t hi);
 
-// code - zero_point of every float operand value (exact for values the layer's DequantizeLinear
-// produced). Activations use the per-tensor scale; weights their per-axis scales.
-std::vector<int16_t> activation_codes(const LayerQuantization& q, const float* v, int64_t n);
+// code - zero_point of `count` operand values from element `first` (count < 0: to the end): float
+// operands divided by their scale (exact for values the layer's DequantizeLinear produced),
+// 8-bit operands minus their zero point. Activations are per-tensor; weights per-axis.
+std::vector<int16_t> activation_codes(const LayerQuantization& q, const Tensor& acts, int64_t first = 0,
+                                      int64_t count = -1);
 std::vector<int16_t> weight_codes(const LayerQuantization& q, const Tensor& weights);
 
 }  // namespace eff

@@ -163,12 +163,9 @@ void Profiler::on_layer(const LayerInfo& layer, const Tensor& activations, const
   // A quantized model's layer is profiled on its integer codes, code - zero point
   // (engine/quantized_layers.h): the values an 8-bit datapath multiplies.
   const LayerQuantization q = layer_quantization(graph_, layer);
-  Tensor af = as_f32(activations);
+  Tensor af = q.present ? codes_as_float(activation_codes(q, activations), activations.shape()) : as_f32(activations);
   Tensor quantized_weights;
-  if (q.present) {
-    af = codes_as_float(activation_codes(q, af.data<float>(), af.numel()), af.shape());
-    quantized_weights = codes_as_float(weight_codes(q, weights), weights.shape());
-  }
+  if (q.present) quantized_weights = codes_as_float(weight_codes(q, weights), weights.shape());
   const Tensor& wgts = q.present ? quantized_weights : weights;
   const float* a = af.data<float>();
   if (calibrating_) {

@@ -450,7 +450,7 @@ struct CaptureOperands final : LayerObserver {
   LayerQuantization q;
   void on_layer(const LayerInfo& layer, const Tensor& a, const Tensor& w, const Tensor&) override {
     q = layer_quantization(*graph, layer);
-    acts = activation_codes(q, a.data<float>(), a.numel());
+    acts = activation_codes(q, a);
     wgts = weight_codes(q, w);
   }
 };
@@ -503,6 +503,52 @@ TEST(QuantLayers, QdqFixtureWeightCodesMatchTheFile) {
     ASSERT_EQ(codes.size(), want.size());
     for (size_t k = 0; k < want.size(); ++k) EXPECT_EQ(codes[k], want[k]) << layers[i].name << " " << k;
   }
+}
+
+// QLinearConv with constant parameters: a layer whose weights are input 3; its operands are the
+// codes minus their zero points.
+TEST(QuantLayers, QLinearConvIsALayerOfIntegerCodes) {
+  using onnx::TensorProto;
+  ModelBuilder b(13);
+  b.input("x", {1, 1, 1, 2}, TensorProto::UINT8).output("y", {1, 1, 1, 2}, TensorProto::UINT8);
+  auto scalar = [&](const char* name, int type, int32_t v) {
+    auto& t = *b.graph().add_initializer();
+    t.set_name(name);
+    t.set_data_type(type);
+    t.add_int32_data(v);
+  };
+  b.initializer("xs", {}, {0.5f});
+  b.initializer("ws", {}, {1.0f});
+  b.initializer("ys", {}, {1.0f});
+  scalar("xz", TensorProto::UINT8, 10);
+  scalar("wz", TensorProto::INT8, 0);
+  scalar("yz", TensorProto::UINT8, 0);
+  auto& w = *b.graph().add_initializer();
+  w.set_name("w");
+  w.set_data_type(TensorProto::INT8);
+  for (int64_t d : {1, 1, 1, 1}) w.add_dims(d);
+  w.add_int32_data(3);
+  b.node("QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, {"y"}, "qconv");
+  const Graph g = b.load();
+  const std::vector<LayerInfo> layers = find_layers(g);
+  ASSERT_EQ(layers.size(), 1u);
+  EXPECT_EQ(layers[0].weights, g.find_value("w"));
+  CaptureOperands capture;
+  ExecutorOptions options;
+  options.threads = 1;
+  options.observer = &capture;
+  Executor ex(g, options);
+  capture.graph = &ex.graph();
+  // x - 10 = [2, -3]; w = 3 (zero point 0). The output: 0.5 * [6, -9] = [3, -4.5] -> [3, 0]
+  // (uint8 saturates -4 to 0; -4.5 rounds to -4, even).
+  const std::vector<Tensor> out = ex.run({Tensor::from<uint8_t>({1, 1, 1, 2}, {12, 7})});
+  EXPECT_EQ(out[0].to_i64_vector(), (std::vector<int64_t>{3, 0}));
+  ASSERT_TRUE(capture.q.present);
+  EXPECT_TRUE(capture.q.integer_operands);
+  EXPECT_EQ(capture.acts, (std::vector<int16_t>{2, -3}));
+  EXPECT_EQ(capture.wgts, (std::vector<int16_t>{3}));
+  EXPECT_EQ(capture.q.act_bits, 9);  // uint8 - 10: [-10, 245]
+  EXPECT_EQ(capture.q.wgt_bits, 8);
 }
 
 }  // namespace
