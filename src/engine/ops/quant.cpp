@@ -115,7 +115,7 @@ QuantParams read_params(const std::string& where, const Tensor& scale, const Ten
   return p;
 }
 
-// Index along the quantization axis for every element, computed as (i / inner) % channels.
+// Elements along the quantization axis: element i belongs to channel (i / inner) % channels.
 struct AxisWalk {
   int64_t inner = 1, channels = 1;
   AxisWalk(const QuantParams& p, const Shape& shape) {
@@ -123,7 +123,6 @@ struct AxisWalk {
     channels = shape[p.axis];
     for (size_t d = static_cast<size_t>(p.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
   }
-  int64_t channel(int64_t i) const { return channels == 1 ? 0 : (i / inner) % channels; }
 };
 
 // Calls f(begin, end, channel) on runs of consecutive elements sharing one channel, in parallel:
@@ -547,6 +546,9 @@ class IntegerConv {
                        group_);
     }
     dnnl_dims in(x.shape().begin() + 2, x.shape().end()), kernel(w.shape().begin() + 2, w.shape().end());
+    if (std::any_of(kernel.begin(), kernel.end(), [](int64_t k) { return k < 1; })) {
+      fail<ShapeError>("{}: weights of shape {} have an empty kernel", ctx.where(), shape_str(w.shape()));
+    }
     if (!window_.kernel.empty() && dnnl_dims(window_.kernel.begin(), window_.kernel.end()) != kernel) {
       fail<ShapeError>("{}: kernel_shape disagrees with weights of shape {}", ctx.where(), shape_str(w.shape()));
     }
