@@ -282,6 +282,7 @@ class DynamicQuantizeLinearKernel final : public Kernel {
     const float* xd = x.data<float>();
     const int64_t n = x.numel();
     float lo = 0.f, hi = 0.f;
+#pragma omp parallel for reduction(min : lo) reduction(max : hi) schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
       lo = std::min(lo, xd[i]);
       hi = std::max(hi, xd[i]);
