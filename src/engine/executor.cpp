@@ -1,8 +1,10 @@
 #include "engine/executor.h"
 
+#include <fmt/core.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
 #include "engine/non_finite.h"
+#include "engine/quantized_layers.h"
 #include "engine/thread_governor.h"
 
 namespace eff {
@@ -41,15 +44,22 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const bool is_layer_op = n.op == "Conv" || n.op == "ConvTranspose" || n.op == "Gemm" || n.op == "MatMul";
-    if (!is_layer_op || n.inputs.size() < 2 || !g.is_constant(n.inputs[1]) || g.is_constant(n.inputs[0])) continue;
+    // Integer ops with constant 8-bit weights are layers too; their weights are not input 1.
+    IntegerLayerInputs integer;
+    const bool is_integer_layer = integer_layer_inputs(g, n, integer);
+    const int w = is_integer_layer ? integer.weights : 1;
+    if ((!is_layer_op && !is_integer_layer) || n.inputs.size() < 2 || !g.is_constant(n.input(w)) ||
+        g.is_constant(n.inputs[0])) {
+      continue;
+    }
     LayerInfo l;
     l.index = static_cast<int>(layers.size());
     l.node = static_cast<int>(i);
     l.name = n.name;
     l.op = n.op;
     l.activations = n.inputs[0];
-    l.weights = n.inputs[1];
-    l.bias = n.input(2);
+    l.weights = n.input(w);
+    l.bias = is_integer_layer ? (integer.bias >= 0 ? n.input(integer.bias) : kNoValue) : n.input(2);
     l.output = n.outputs.empty() ? kNoValue : n.outputs[0];
     l.fused_activation = n.attr_string("activation", "");
     layers.push_back(std::move(l));
@@ -274,7 +284,14 @@ std::string Executor::kernel_impl(size_t node) const {
 void Executor::check_input(size_t i, const Tensor& t) const {
   const Graph& g = base_->graph;
   const Value& v = g.value(g.inputs[i]);
-  if (v.has_type && t.dtype() != v.dtype) {
+  // float32 for a float16 input is rounded to float16 on entry (lower_float16 put a Cast there):
+  // images and data sets are float32, and this is what converting them first would give.
+  if (v.has_type && v.dtype == DType::kFloat16 && t.dtype() == DType::kFloat32) {
+    static std::atomic<bool> noticed{false};  // once per process, not once per batch
+    if (!noticed.exchange(true)) {
+      fmt::print(stderr, "note: {}: input '{}' is float16; float32 values are rounded to float16\n", g.source, v.name);
+    }
+  } else if (v.has_type && t.dtype() != v.dtype) {
     fail<ShapeError>("{}: input '{}' expects {}, got {}", g.source, v.name, dtype_name(v.dtype), dtype_name(t.dtype()));
   }
   if (!v.has_shape) return;
@@ -365,7 +382,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       values[n.outputs[k]] = std::move(outs[k]);
     }
     if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
-      options_.observer->on_layer(base_->layers[p.base_layer[layer]], *in_ptrs[0], values[n.inputs[1]],
+      options_.observer->on_layer(base_->layers[p.base_layer[layer]], *in_ptrs[0], values[p.layers[layer].weights],
                                   values[n.outputs[0]]);
     }
     if (transformed.defined()) pool_->release(transformed);

@@ -17,7 +17,9 @@
 
 namespace eff {
 
-// A conv/FC layer: a Conv, ConvTranspose, Gemm or MatMul node with constant weights.
+// A conv/FC layer: a Conv, ConvTranspose, Gemm or MatMul node with constant weights, or a
+// QLinearConv, ConvInteger, QLinearMatMul or MatMulInteger with constant 8-bit weights
+// (engine/quantized_layers.h; `weights` is then the op's weight input, not input 1).
 struct LayerInfo {
   int index = 0;     // position among layers, in execution order
   int node = 0;      // index into graph.nodes

@@ -17,8 +17,10 @@ LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& ac
   r.fused_activation = l.fused_activation;
   int64_t wcount = shape_numel(wgt);
   r.params = wcount + (l.bias != kNoValue && g.is_constant(l.bias) ? g.constant(l.bias).numel() : 0);
-  if (l.op == "Conv" || l.op == "ConvTranspose") {
-    r.kind = l.op == "Conv" ? "conv" : "deconv";
+  // QLinearConv and ConvInteger have Conv's attributes and geometry.
+  const bool conv = l.op == "Conv" || l.op == "QLinearConv" || l.op == "ConvInteger";
+  if (conv || l.op == "ConvTranspose") {
+    r.kind = conv ? "conv" : "deconv";
     r.batch = act.empty() ? 1 : act[0];
     r.Ni = act.size() > 1 ? act[1] : 1;
     r.Ny = act.size() > 2 ? act[2] : 1;
@@ -46,7 +48,7 @@ LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& ac
       r.pad_left = sd > 1 ? pads[1] : 0;
       r.pad_bottom = pads[sd];
       r.pad_right = sd > 1 ? pads[sd + 1] : 0;
-    } else if (n.attr_string("auto_pad", "NOTSET").rfind("SAME", 0) == 0 && l.op == "Conv") {
+    } else if (n.attr_string("auto_pad", "NOTSET").rfind("SAME", 0) == 0 && conv) {
       // SAME padding: total = (O-1)*S + (K-1)*D + 1 - N, the extra row/col at the end for SAME_UPPER.
       auto split = [&](int64_t o, int64_t s, int64_t k, int64_t d, int64_t in, int64_t& lo, int64_t& hi) {
         int64_t total = std::max<int64_t>(0, (o - 1) * s + (k - 1) * d + 1 - in);
@@ -58,7 +60,7 @@ LayerGeometry layer_geometry(const Graph& g, const LayerInfo& l, const Shape& ac
       split(r.Ox, r.stride_x, r.Kx, r.dilation_x, r.Nx, r.pad_left, r.pad_right);
     }
     const int64_t per_out = (r.Ni / std::max<int64_t>(1, r.groups)) * r.Kx * r.Ky;
-    if (l.op == "Conv") {
+    if (conv) {
       r.macs = r.Ox * r.Oy * r.Nf * per_out;
     } else {
       // Each input activation is multiplied by every weight of its group's filters.

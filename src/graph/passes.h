@@ -16,6 +16,18 @@ struct PassOptions {
 // Drops Identity nodes and inference-mode Dropout, rewiring consumers to the input.
 void remove_identity_and_dropout(Graph& g);
 
+// fp16 storage, fp32 arithmetic: float16 constants and intermediate values become float32 (exact),
+// Cast(to=FLOAT16) inside the graph rounds to float16 precision and widens again, float16 graph
+// inputs are widened on entry and float16 graph outputs narrowed on exit (their declared types
+// stay). Every kernel then runs in float32 unchanged.
+void lower_float16(Graph& g);
+
+// Conv/Gemm/MatMul fed by DequantizeLinear of 8-bit codes on both operands (activations per-tensor,
+// constant weights per-tensor or per-axis) get the quantization as internal attributes
+// (engine/quantized_layers.h), so that profile and simulate see the integer codes after constant
+// folding has dequantized the weights.
+void mark_quantized_layers(Graph& g);
+
 // Evaluates, with the registered kernels, every deterministic node whose inputs are all constant,
 // and Shape of values whose static shape is fully known (dynamic dims stay dynamic).
 void fold_constants(Graph& g);

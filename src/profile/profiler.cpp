@@ -5,6 +5,7 @@
 
 #include "core/progress.h"
 #include "data/dataset.h"
+#include "engine/quantized_layers.h"
 
 namespace eff::profile {
 
@@ -61,6 +62,12 @@ float absmax_of(const float* v, int64_t n) {
   return std::max(-lo, hi);
 }
 
+Tensor codes_as_float(const std::vector<int16_t>& codes, const Shape& shape) {
+  Tensor t(DType::kFloat32, shape);
+  std::copy(codes.begin(), codes.end(), t.data<float>());
+  return t;
+}
+
 Tensor as_f32(const Tensor& t) {
   return t.dtype() == DType::kFloat32 ? t : t.cast(DType::kFloat32);
 }
@@ -95,7 +102,11 @@ void Profiler::first_sight(LayerProfile& p, const LayerInfo& layer, const Tensor
 
   auto it = options_.transforms.find(layer.name);
   const LayerTransform* t = it == options_.transforms.end() ? nullptr : &it->second;
-  if (t && t->activations.kind == OperandTransform::kFixedPoint) {
+  const LayerQuantization q = layer_quantization(graph_, layer);
+  if (q.present) {  // on_layer passes the integer codes: their own integer formats
+    p.act_fixed = FixedPointFormat{q.act_bits, 0};
+    p.act_fixed_source = "quantized-model";
+  } else if (t && t->activations.kind == OperandTransform::kFixedPoint) {
     p.act_fixed = t->activations.fixed;
     p.act_fixed_source = "precision-profile";
   } else {
@@ -116,7 +127,10 @@ void Profiler::first_sight(LayerProfile& p, const LayerInfo& layer, const Tensor
 
   Tensor wf = as_f32(w);
   p.wgt_absmax = absmax_of(wf.data<float>(), wf.numel());
-  if (t && t->weights.kind == OperandTransform::kFixedPoint) {
+  if (q.present) {
+    p.wgt_fixed = FixedPointFormat{q.wgt_bits, 0};
+    p.wgt_fixed_source = "quantized-model";
+  } else if (t && t->weights.kind == OperandTransform::kFixedPoint) {
     p.wgt_fixed = t->weights.fixed;
     p.wgt_fixed_source = "precision-profile";
   } else {
@@ -146,14 +160,20 @@ void Profiler::on_layer(const LayerInfo& layer, const Tensor& activations, const
                         const Tensor& output) {
   if (layer.index < 0 || static_cast<size_t>(layer.index) >= layers_.size()) return;
   LayerProfile& p = layers_[layer.index];
-  Tensor af = as_f32(activations);
+  // A quantized model's layer is profiled on its integer codes, code - zero point
+  // (engine/quantized_layers.h): the values an 8-bit datapath multiplies.
+  const LayerQuantization q = layer_quantization(graph_, layer);
+  Tensor af = q.present ? codes_as_float(activation_codes(q, activations), activations.shape()) : as_f32(activations);
+  Tensor quantized_weights;
+  if (q.present) quantized_weights = codes_as_float(weight_codes(q, weights), weights.shape());
+  const Tensor& wgts = q.present ? quantized_weights : weights;
   const float* a = af.data<float>();
   if (calibrating_) {
     p.calibration_absmax = std::max<double>(p.calibration_absmax, absmax_of(a, af.numel()));
     p.calibrated = true;
     return;
   }
-  if (!p.seen) first_sight(p, layer, af, weights, output);
+  if (!p.seen) first_sight(p, layer, af, wgts, output);
   const LayerGeometry& g = p.geo;
   // Plain variables, not a structured binding: OpenMP regions below capture them (clang 14).
   const std::pair<int64_t, int64_t> split = split_images(af);
@@ -175,7 +195,7 @@ void Profiler::on_layer(const LayerInfo& layer, const Tensor& activations, const
       for (int64_t x = 0; x < g.Nx; ++x) cov_plane[y * g.Nx + x] = cov_y[y] * cov_x[x];
     }
   }
-  Tensor wf = as_f32(weights);
+  Tensor wf = as_f32(wgts);
   const float* w = wf.data<float>();
 
   struct PerImage {

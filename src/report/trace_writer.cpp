@@ -104,7 +104,7 @@ json write_trace(const TraceWriteOptions& opts, const std::vector<LayerGeometry>
       write_npy(opts.dir + "/wgt-" + n + ".npy", cap.weights);
       write_npy(opts.dir + "/act-" + n + "-0.npy", act);
       e["dnnsim"] = {{"weights", "wgt-" + n + ".npy"}, {"activations", "act-" + n + "-0.npy"}};
-      const bool fc = l.op == "Gemm" || l.op == "MatMul";
+      const bool fc = l.op == "Gemm" || l.op == "MatMul" || l.op == "QLinearMatMul" || l.op == "MatMulInteger";
       const LayerGeometry* g = static_cast<size_t>(l.index) < geometry.size() ? &geometry[l.index] : nullptr;
       dnnsim_csv += fmt::format("{},{},{},{}\n", n, fc ? "fc" : "conv", g ? g->stride_x : 1, g ? g->pad_left : 0);
     }

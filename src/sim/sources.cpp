@@ -12,6 +12,7 @@
 
 #include "core/fs.h"
 #include "data/npy.h"
+#include "engine/quantized_layers.h"
 #include "sim/machinery.h"
 
 namespace eff::sim {
@@ -325,7 +326,11 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   const LayerGeometry g = layer_geometry(graph_, layer, activations.shape(), weights.shape(), output.shape());
   ++layers_seen_;
   if (g.kind != "conv" && g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
-  if (activations.dtype() != DType::kFloat32 || weights.dtype() != DType::kFloat32) {
+  // A quantized model's layer: the designs see its integer codes, code - zero point
+  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. No
+  // --check-values reference: the sums are in code units with per-filter scales.
+  const LayerQuantization q = layer_quantization(graph_, layer);
+  if (!q.present && (activations.dtype() != DType::kFloat32 || weights.dtype() != DType::kFloat32)) {
     fail<UnsupportedError>("layer '{}': the simulator reads float32 operands", layer.name);
   }
   const int64_t batch = std::max<int64_t>(1, activations.dim(0));
@@ -334,9 +339,19 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   o.first_layer = layer.index == 0;
   o.space_to_depth = space_to_depth_;
   const Node& node = graph_.nodes[layer.node];
-  o.fc_weights_in_by_out = layer.op == "MatMul" || (layer.op == "Gemm" && node.attr_int("transB", 0) == 0);
+  o.fc_weights_in_by_out = layer.op == "MatMul" || layer.op == "QLinearMatMul" || layer.op == "MatMulInteger" ||
+                           (layer.op == "Gemm" && node.attr_int("transB", 0) == 0);
   auto it = transforms_.find(layer.name);
   o.transform = it == transforms_.end() ? nullptr : &it->second;
+  if (q.present) {
+    const std::vector<int16_t> wgt_codes = weight_codes(q, weights);
+    for (int64_t i = 0; i < batch; ++i) {
+      o.image = first_image_ + static_cast<int>(i);
+      run_.simulate(make_sim_layer_from_codes(g, activation_codes(q, activations, i * per_image, per_image), wgt_codes,
+                                              q.act_bits, q.wgt_bits, o));
+    }
+    return;
+  }
   std::vector<float> bias;
   if (keep_outputs_ && layer.bias != kNoValue && graph_.is_constant(layer.bias)) {
     bias = graph_.constant(layer.bias).cast(DType::kFloat32).to_f32_vector();

@@ -35,6 +35,18 @@ if ls "$tmp/o1" | grep -q "\.tmp"; then ko "--out left temporary files: $(ls "$t
 # The summary names the network totals.
 if grep -q "^network (4 images, 5 layers" "$tmp/out"; then ok; else ko "summary lacks the network line: $(head -c 400 "$tmp/out")"; fi
 
+# A quantized model (QDQ and QLinear layers): operands profiled as integer codes in their own
+# integer formats (docs/quantization.md).
+for q in qdq_cnn qlinear_ops; do
+  qm=$src/tests/fixtures/models/quant/$q
+  if "$bin" profile "$qm.onnx" --input "$qm.input.npy" --images 1 --json 2> "$tmp/err" |
+       "$py" -c 'import json,sys; d=json.load(sys.stdin); a=[l["activations"]["fixed16"] for l in d["layers"]]; w=[l["weights"]["fixed16"] for l in d["layers"]]; assert len(a) == 3 and all(f["source"] == "quantized-model" and f["frac_bits"] == 0 and f["int_bits"] in (8, 9) for f in a + w), a + w'; then
+    ok
+  else
+    ko "profile of $q does not report integer codes: $(head -c 300 "$tmp/err")"
+  fi
+done
+
 # --json: one document on stdout with the top-level totals.
 if "$bin" profile "$model" --input "$input" --images 2 --json --skip correlations 2> "$tmp/err" |
      "$py" -c 'import json,sys; d=json.load(sys.stdin); assert 0 <= d["activation_zero_fraction_per_mac"] <= 1; assert d["layers"][0]["partial_sums"] is None'; then

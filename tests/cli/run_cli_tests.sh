@@ -18,6 +18,9 @@ expect_error 3 "truncated.onnx" -- info "$tmp/truncated.onnx"
 expect_error 4 "unsupported_op.onnx: node 'shrink1' \(Shrink\)" -- info "$bad/unsupported_op.onnx"
 expect_error 3 "short_initializer.onnx.*'w'" -- info "$bad/short_initializer.onnx"
 expect_error 3 "huge_initializer.onnx.*'w'" -- info "$bad/huge_initializer.onnx"
+expect_error 3 "quant_scale_length.onnx: node 'dequant_w' \(DequantizeLinear\): input scale has 3 values" -- info "$bad/quant_scale_length.onnx"
+expect_error 3 "quant_axis.onnx: node 'dequant_w' \(DequantizeLinear\): axis 4 is out of range" -- info "$bad/quant_axis.onnx"
+expect_error 3 "quant_zero_point_type.onnx: node 'dequant_w' \(DequantizeLinear\): zero point has type uint8" -- info "$bad/quant_zero_point_type.onnx"
 expect_error 5 "expects shape" -- run "$model" "$bad/wrong_shape.npy"
 expect_error 6 "huge.npy" -- run "$model" "$bad/huge.npy"
 expect_error 6 "missing.npy" -- run "$model" "$tmp/missing.npy"
@@ -33,6 +36,11 @@ expect_ok run "$model" "$src"/models/images/*.png --json
 if grep -q '"top"' "$tmp/out"; then ok; else ko "run --json lacks top classes"; fi
 expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --out "$tmp/run"
 if [ -f "$tmp/run/logits.npy" ]; then ok; else ko "run --out did not write logits.npy"; fi
+# A float16 model: --out keeps the declared float16 ('<f2'); a float32 input gets one note.
+fp16=$src/tests/fixtures/models/quant/fp16_cnn
+expect_ok run "$fp16.onnx" --input "$fp16.input.npy" --out "$tmp/run16"
+if head -c 128 "$tmp/run16/mask.npy" | grep -q "'<f2'"; then ok; else ko "run --out of a float16 output is not <f2"; fi
+expect_ok run "$src/tests/fixtures/models/quant/qdq_cnn.onnx" --input "$src/tests/fixtures/models/quant/qdq_cnn.input.npy"
 expect_ok run "$model" --data fashion-mnist:test --first 5 --limit 3 --json
 if grep -q '"index": 7' "$tmp/out" && grep -q '"label"' "$tmp/out" && ! grep -q '"index": 8' "$tmp/out"; then
   ok

@@ -132,7 +132,14 @@ namespace eff {
   X("NonMaxSuppression", make_non_max_suppression)        \
   X("RNN", make_rnn)                                      \
   X("GRU", make_gru)                                      \
-  X("LSTM", make_lstm)
+  X("LSTM", make_lstm)                                    \
+  X("QuantizeLinear", make_quantize_linear)               \
+  X("DequantizeLinear", make_dequantize_linear)           \
+  X("DynamicQuantizeLinear", make_dynamic_quant)          \
+  X("MatMulInteger", make_matmul_integer)                 \
+  X("QLinearMatMul", make_qlinear_matmul)                 \
+  X("ConvInteger", make_conv_integer)                     \
+  X("QLinearConv", make_qlinear_conv)
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

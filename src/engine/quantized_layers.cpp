@@ -1,0 +1,145 @@
+#include "engine/quantized_layers.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace eff {
+
+int bits_for_range(int64_t lo, int64_t hi) {
+  int b = 1;
+  while (b < 32 && (lo < -(int64_t{1} << (b - 1)) || hi > (int64_t{1} << (b - 1)) - 1)) ++b;
+  return b;
+}
+
+namespace {
+
+bool is_8bit(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8;
+}
+
+int code_bits(DType t, const std::vector<int32_t>& zeros) {
+  const int64_t lo = t == DType::kInt8 ? -128 : 0, hi = t == DType::kInt8 ? 127 : 255;
+  int bits = 1;
+  for (int32_t z : zeros) bits = std::max(bits, bits_for_range(lo - z, hi - z));
+  return bits;
+}
+
+const Tensor* constant_input(const Graph& g, const Node& n, int i) {
+  return i >= 0 && g.is_constant(n.input(i)) ? &g.constant(n.input(i)) : nullptr;
+}
+
+inline int16_t to_code(float v, float scale) {
+  const float c = std::nearbyint(v / scale);
+  return static_cast<int16_t>(std::clamp(c, -32768.0f, 32767.0f));
+}
+
+inline int32_t code_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt8 ? static_cast<const int8_t*>(t.raw())[i] : static_cast<const uint8_t*>(t.raw())[i];
+}
+
+}  // namespace
+
+bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in, LayerQuantization* q) {
+  if (n.op == "QLinearConv" || n.op == "QLinearMatMul") {
+    in = IntegerLayerInputs{3, 1, 2, 4, 5, n.op == "QLinearConv" ? 8 : -1, n.op == "QLinearConv"};
+  } else if (n.op == "ConvInteger" || n.op == "MatMulInteger") {
+    in = IntegerLayerInputs{1, -1, 2, -1, 3, -1, n.op == "ConvInteger"};
+  } else {
+    return false;
+  }
+  if (!n.domain.empty() && n.domain != "ai.onnx") return false;
+  const Tensor* w = constant_input(g, n, in.weights);
+  if (!w || !is_8bit(w->dtype()) || w->rank() < (in.conv ? 3 : 2) || n.input(0) == kNoValue) return false;
+  // Activation code type: its zero point's, else the value's static type.
+  const Tensor* az = constant_input(g, n, in.act_zero);
+  if (n.input(in.act_zero) != kNoValue && (!az || az->numel() != 1)) return false;
+  const Value& x = g.value(n.inputs[0]);
+  const DType act_type = az ? az->dtype() : (x.has_type ? x.dtype : DType::kFloat32);
+  if (!is_8bit(act_type)) return false;
+  const Tensor* as = constant_input(g, n, in.act_scale);
+  if (in.act_scale >= 0 && (!as || as->numel() != 1 || as->dtype() != DType::kFloat32)) return false;
+  // Per-channel weight parameters run along the output channels: axis 0 of conv weights
+  // [M, C/g, k...], the last axis of matmul weights [..., K, N].
+  const int axis = in.conv ? 0 : w->rank() - 1;
+  const int64_t channels = w->dim(axis);
+  const Tensor* ws = constant_input(g, n, in.wgt_scale);
+  if (in.wgt_scale >= 0 && (!ws || ws->dtype() != DType::kFloat32 || (ws->numel() != 1 && ws->numel() != channels))) {
+    return false;
+  }
+  const Tensor* wz = constant_input(g, n, in.wgt_zero);
+  if (n.input(in.wgt_zero) != kNoValue && (!wz || (wz->numel() != 1 && wz->numel() != channels))) return false;
+  if (!q) return true;
+  q->present = true;
+  q->integer_operands = true;
+  q->act_scale = as ? as->to_f32_vector()[0] : 1.0f;
+  q->act_zero = az ? static_cast<int32_t>(az->get_i64(0)) : 0;
+  q->act_bits = code_bits(act_type, {q->act_zero});
+  const int64_t per = std::max<int64_t>(ws ? ws->numel() : 1, wz ? wz->numel() : 1);
+  q->wgt_axis = per > 1 ? axis : 0;
+  q->wgt_scale.assign(static_cast<size_t>(per), 1.0f);
+  q->wgt_zero.assign(static_cast<size_t>(per), 0);
+  for (int64_t c = 0; c < per; ++c) {
+    if (ws) q->wgt_scale[c] = static_cast<float>(ws->get_f64(ws->numel() == 1 ? 0 : c));
+    if (wz) q->wgt_zero[c] = static_cast<int32_t>(wz->get_i64(wz->numel() == 1 ? 0 : c));
+  }
+  q->wgt_bits = code_bits(w->dtype(), q->wgt_zero);
+  return true;
+}
+
+LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer) {
+  LayerQuantization q;
+  const Node& n = g.nodes.at(layer.node);
+  IntegerLayerInputs in;
+  if (integer_layer_inputs(g, n, in, &q)) return q;
+  if (!n.has_attr(kQuantActScale) || !n.has_attr(kQuantWgtScale)) return q;
+  q.present = true;
+  q.act_scale = n.attr_float(kQuantActScale, 1.0f);
+  q.act_zero = static_cast<int32_t>(n.attr_int(kQuantActZero, 0));
+  q.act_bits = static_cast<int>(n.attr_int(kQuantActBits, 16));
+  q.wgt_scale = n.attr_floats(kQuantWgtScale);
+  for (int64_t z : n.attr_ints(kQuantWgtZero)) q.wgt_zero.push_back(static_cast<int32_t>(z));
+  q.wgt_axis = static_cast<int>(n.attr_int(kQuantWgtAxis, 0));
+  q.wgt_bits = static_cast<int>(n.attr_int(kQuantWgtBits, 16));
+  if (q.wgt_zero.size() != q.wgt_scale.size()) q.wgt_zero.assign(q.wgt_scale.size(), 0);
+  return q;
+}
+
+std::vector<int16_t> activation_codes(const LayerQuantization& q, const Tensor& acts, int64_t first, int64_t count) {
+  if (count < 0) count = acts.numel() - first;
+  EFF_ASSERT(first >= 0 && first + count <= acts.numel());
+  std::vector<int16_t> codes(static_cast<size_t>(count));
+  if (is_8bit(acts.dtype())) {
+    for (int64_t i = 0; i < count; ++i) codes[i] = static_cast<int16_t>(code_at(acts, first + i) - q.act_zero);
+    return codes;
+  }
+  const Tensor a = acts.dtype() == DType::kFloat32 ? acts : acts.cast(DType::kFloat32);
+  const float* v = a.data<float>() + first;
+  for (int64_t i = 0; i < count; ++i) codes[i] = to_code(v[i], q.act_scale);
+  return codes;
+}
+
+std::vector<int16_t> weight_codes(const LayerQuantization& q, const Tensor& weights) {
+  const int64_t channels = static_cast<int64_t>(q.wgt_scale.size());
+  int64_t inner = 1;
+  if (channels > 1) {
+    if (q.wgt_axis >= weights.rank() || weights.dim(q.wgt_axis) != channels) {
+      fail<ShapeError>("weights {} do not have {} channels on axis {}", shape_str(weights.shape()), channels,
+                       q.wgt_axis);
+    }
+    for (int d = q.wgt_axis + 1; d < weights.rank(); ++d) inner *= weights.dim(d);
+  }
+  auto channel = [&](int64_t i) { return channels > 1 ? (i / inner) % channels : 0; };
+  std::vector<int16_t> codes(static_cast<size_t>(weights.numel()));
+  if (is_8bit(weights.dtype())) {
+    for (int64_t i = 0; i < weights.numel(); ++i) {
+      codes[i] = static_cast<int16_t>(code_at(weights, i) - q.wgt_zero[channel(i)]);
+    }
+    return codes;
+  }
+  const Tensor w = weights.dtype() == DType::kFloat32 ? weights : weights.cast(DType::kFloat32);
+  const float* v = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) codes[i] = to_code(v[i], q.wgt_scale[channel(i)]);
+  return codes;
+}
+
+}  // namespace eff

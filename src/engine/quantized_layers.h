@@ -1,0 +1,71 @@
+// Conv/FC layers of quantized (QDQ) models as value-based accelerators see them: integer codes.
+// A Conv, Gemm or MatMul whose activations come through DequantizeLinear (per-tensor) and whose
+// constant weights come through DequantizeLinear (per-tensor or per output channel) of int8/uint8
+// codes is marked by mark_quantized_layers() (src/graph/passes.h) before constant folding turns
+// the weights into floats. The layer still runs on the float oneDNN kernels; the profiler and the
+// simulator recover the codes exactly from the float operands: a float operand is
+// (code - zero_point) * scale, so round(value / scale) = code - zero_point for 8-bit codes (the
+// rounding error of the product is far below half a step).
+//
+// Designs see code - zero_point: what the multiplier of an integer datapath consumes once the
+// zero point is subtracted (ORT's integer kernels and the usual 8-bit accelerators do the same).
+// With symmetric int8 weights (zero point 0) that is the stored code itself; uint8 activations
+// after ReLU are usually quantized with zero point 0 and keep their codes 0..255.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "engine/executor.h"
+#include "engine/value_transform.h"
+
+namespace eff {
+
+struct LayerQuantization {
+  bool present = false;
+  // QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger: the operands are the 8-bit codes
+  // themselves (code - zero point); QDQ layers: float operands (code - zero point) * scale.
+  bool integer_operands = false;
+  float act_scale = 1.0f;
+  int32_t act_zero = 0;
+  int act_bits = 16;             // two's-complement width (sign included) that holds every code - zero point
+  std::vector<float> wgt_scale;  // one value, or one per index along wgt_axis
+  std::vector<int32_t> wgt_zero;
+  int wgt_axis = 0;
+  int wgt_bits = 16;
+};
+
+// Node attribute names mark_quantized_layers() writes (internal; never read from model files).
+inline constexpr const char* kQuantActScale = "eff.quant.act_scale";
+inline constexpr const char* kQuantActZero = "eff.quant.act_zero";
+inline constexpr const char* kQuantActBits = "eff.quant.act_bits";
+inline constexpr const char* kQuantWgtScale = "eff.quant.wgt_scale";
+inline constexpr const char* kQuantWgtZero = "eff.quant.wgt_zero";
+inline constexpr const char* kQuantWgtAxis = "eff.quant.wgt_axis";
+inline constexpr const char* kQuantWgtBits = "eff.quant.wgt_bits";
+
+// The quantization of a layer found by find_layers(); `present` false for float layers.
+LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer);
+
+// Where QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger keep their operands and
+// quantization parameters (-1: the op has no such input).
+struct IntegerLayerInputs {
+  int weights = 1, act_scale = -1, act_zero = 2, wgt_scale = -1, wgt_zero = 3, bias = -1;
+  bool conv = false;
+};
+// For those ops with constant 8-bit weights and constant per-tensor activation parameters (the
+// layers find_layers() reports); false otherwise. Fills `q` when given.
+bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in, LayerQuantization* q = nullptr);
+
+// Smallest two's-complement width holding [lo, hi].
+int bits_for_range(int64_t lo, int64_t hi);
+
+// code - zero_point of `count` operand values from element `first` (count < 0: to the end): float
+// operands divided by their scale (exact for values the layer's DequantizeLinear produced),
+// 8-bit operands minus their zero point. Activations are per-tensor; weights per-axis.
+std::vector<int16_t> activation_codes(const LayerQuantization& q, const Tensor& acts, int64_t first = 0,
+                                      int64_t count = -1);
+std::vector<int16_t> weight_codes(const LayerQuantization& q, const Tensor& weights);
+
+}  // namespace eff
