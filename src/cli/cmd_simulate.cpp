@@ -15,6 +15,7 @@
 #include "engine/geometry.h"
 #include "engine/transform_files.h"
 #include "report/html/html_report.h"
+#include "sim/live.h"
 #include "sim/sim_report.h"
 #include "sim/simulator.h"
 #include "sim/sources.h"
@@ -147,17 +148,15 @@ void run_simulate(SimulateFlags& f) {
       fail<UsageError>("--first {} is outside the data set ({} items)", f.first, data->size());
     }
     const int64_t end = std::min(data->size(), f.first + f.images);
-    sim::CaptureSimulator cap(run, l.transforms, l.exec->graph(), s2d, f.check_values);
-    cap.set_keep_weights(end - f.first > 1);
-    l.exec->set_observer(&cap);
     Progress bar("simulate", end - f.first);
-    for (int64_t i = f.first; i < end; ++i) {
-      cap.set_first_image(static_cast<int>(i));
-      l.exec->run({data->images(i, 1)});
-      bar.advance();
-    }
+    sim::LiveOptions lo;
+    lo.first = f.first;
+    lo.end = end;
+    lo.space_to_depth = s2d;
+    lo.check_values = f.check_values;
+    lo.on_image = [&] { bar.advance(); };
+    sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
     bar.finish();
-    l.exec->set_observer(nullptr);
     notes["source"] = fmt::format("live: {} on {} images [{}, {})", f.common.model,
                                   f.inputs.input.empty() ? f.inputs.data : f.inputs.input, f.first, end);
   }

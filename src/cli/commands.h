@@ -9,5 +9,6 @@ void register_commands(CLI::App& app);
 void register_profile_command(CLI::App& app);
 void register_simulate_command(CLI::App& app);
 void register_report_command(CLI::App& app);
+void register_search_command(CLI::App& app);
 
 }  // namespace eff::cli

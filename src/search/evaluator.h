@@ -1,0 +1,51 @@
+// Runs a model on an EvalSet under given per-layer value transforms and tallies what a Target
+// needs. The fp32 pass also records each layer's operand ranges (the search's starting point).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/executor.h"
+#include "graph/ir.h"
+#include "search/eval_set.h"
+#include "search/target.h"
+
+namespace eff::search {
+
+// An operand's range over a set: the largest magnitude and whether any value is negative.
+struct OperandRange {
+  double max_abs = 0;
+  bool negative = false;
+};
+struct LayerRanges {
+  OperandRange activations, weights;
+};
+
+class Evaluator {
+ public:
+  // `batch` images per executor run; the executor uses `threads` cores (0: all).
+  Evaluator(const Graph& graph, int threads, int64_t batch);
+
+  // The fp32 model on `set`; with `ranges`, fills one entry per layer (execution order).
+  Reference reference(const EvalSet& set, std::vector<LayerRanges>* ranges = nullptr) const;
+
+  // The model with `transforms` on `set`. With `early_stop`, stops after the first batch at which
+  // the judge is certain (the tally is then incomplete, `met` still exact).
+  Tally run(const EvalSet& set, const Reference& ref, const Judge& judge,
+            const std::map<std::string, LayerTransform>& transforms, bool early_stop) const;
+
+  const std::vector<LayerInfo>& layers() const { return layers_; }
+
+ private:
+  const Graph& graph_;
+  int threads_;
+  int64_t batch_;
+  std::vector<LayerInfo> layers_;
+};
+
+// Index of the largest of n scores (ties: the lower index), as evaluate()'s top_k.
+int64_t argmax(const float* scores, int64_t n);
+
+}  // namespace eff::search
