@@ -9,6 +9,7 @@
 #include "search/formats.h"
 #include "search/precision_search.h"
 #include "search/target.h"
+#include "search/threshold_search.h"
 
 namespace eff::search {
 namespace {
