@@ -34,6 +34,34 @@ class RangeObserver final : public LayerObserver {
   std::vector<LayerRanges>& ranges_;
 };
 
+// Copies one layer's input activations, batch by batch, into one tensor of every image.
+class InputCapture final : public LayerObserver {
+ public:
+  InputCapture(int layer, int64_t images) : layer_(layer), images_(images) {}
+  void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor&, const Tensor&) override {
+    if (layer.index != layer_) return;
+    if (activations.dtype() != DType::kFloat32 || activations.rank() < 1) {
+      fail<ShapeError>("layer '{}': float activations with a batch dimension expected", layer.name);
+    }
+    const int64_t n = activations.dim(0);
+    if (!all_.defined()) {
+      Shape s = activations.shape();
+      s[0] = images_;
+      all_ = Tensor(DType::kFloat32, s);
+    }
+    const int64_t per = activations.numel() / std::max<int64_t>(1, n);
+    std::copy(activations.data<float>(), activations.data<float>() + n * per, all_.data<float>() + next_ * per);
+    next_ += n;
+  }
+  Tensor take() { return std::move(all_); }
+
+ private:
+  int layer_;
+  int64_t images_;
+  int64_t next_ = 0;
+  Tensor all_;
+};
+
 const Tensor& scores_of(const std::vector<Tensor>& out, int64_t n, const Graph& g) {
   const Tensor& s = out.at(0);
   if (s.rank() < 1 || s.dim(0) != n || s.dtype() != DType::kFloat32) {
@@ -81,6 +109,47 @@ Reference Evaluator::reference(const EvalSet& set, std::vector<LayerRanges>* ran
   ref.images = set.size();
   if (ranges) *ranges = std::move(seen);
   return ref;
+}
+
+EvalSet Evaluator::layer_inputs(const EvalSet& set, const LayerInfo& layer) const {
+  InputCapture capture(layer.index, set.size());
+  ExecutorOptions eo;
+  eo.threads = threads_;
+  eo.observer = &capture;
+  Executor ex(graph_, eo);
+  for (int64_t b = 0; b < set.size(); b += batch_) ex.run({set.batch(b, std::min(batch_, set.size() - b))});
+  EvalSet out;
+  out.source = set.source;
+  out.indices = set.indices;
+  out.labels = set.labels;
+  out.images = capture.take();
+  return out;
+}
+
+std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer) {
+  const size_t cut = static_cast<size_t>(layer.node);
+  if (cut == 0 || layer.index == 0) return std::nullopt;
+  std::vector<int> producer(graph.values.size(), -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (ValueId v : graph.nodes[i].outputs) {
+      if (v != kNoValue) producer[v] = static_cast<int>(i);
+    }
+  }
+  auto from_suffix = [&](ValueId v) { return producer[v] >= static_cast<int>(cut); };
+  for (size_t i = cut; i < graph.nodes.size(); ++i) {
+    for (ValueId v : graph.nodes[i].inputs) {
+      if (v == kNoValue || v == layer.activations || graph.is_constant(v) || from_suffix(v)) continue;
+      return std::nullopt;
+    }
+  }
+  for (ValueId v : graph.outputs) {
+    if (!from_suffix(v)) return std::nullopt;
+  }
+  Graph g = graph;
+  g.nodes.erase(g.nodes.begin(), g.nodes.begin() + static_cast<std::ptrdiff_t>(cut));
+  g.inputs = {layer.activations};
+  g.value(layer.activations).has_shape = false;  // any batch size
+  return g;
 }
 
 Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judge,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ class Evaluator {
   Tally run(const EvalSet& set, const Reference& ref, const Judge& judge,
             const std::map<std::string, LayerTransform>& transforms, bool early_stop) const;
 
+  // The fp32 input activations of `layer` for every image of `set` (labels and indices kept): the
+  // images of an evaluation that starts at that layer (graph_from_layer).
+  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer) const;
+
   const std::vector<LayerInfo>& layers() const { return layers_; }
 
  private:
@@ -44,6 +49,12 @@ class Evaluator {
   int64_t batch_;
   std::vector<LayerInfo> layers_;
 };
+
+// The part of `graph` from `layer`'s node on, with that layer's input activations as its only
+// input, so that evaluations which leave every earlier layer in fp32 need not run the prefix again.
+// Empty when any other value crosses the cut (a skip connection around the layer, a graph input
+// used later), and for the first layer (nothing to save).
+std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer);
 
 // Index of the largest of n scores (ties: the lower index), as evaluate()'s top_k.
 int64_t argmax(const float* scores, int64_t n);

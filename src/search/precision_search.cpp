@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/fs.h"
@@ -32,7 +33,7 @@ class PrecisionSearch {
  public:
   PrecisionSearch(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& search,
                   const SearchOptions& o)
-      : o_(o), set_(search), evaluator_(graph, o.threads, o.batch) {
+      : o_(o), graph_(graph), set_(search), evaluator_(graph, o.threads, o.batch) {
     const std::vector<LayerInfo>& infos = evaluator_.layers();
     if (infos.empty()) fail<UsageError>("{}: the model has no conv/FC layer to search", graph.source);
     std::vector<LayerRanges> ranges;
@@ -69,11 +70,13 @@ class PrecisionSearch {
       log("sensitivity: {} operands, one at a time", n);
       Progress bar("sensitivity", static_cast<int64_t>(n));
       for (size_t t = 0; t < n; ++t) {
+        if (is_activation(t)) start_at_layer(layer_of(t));
         minima[t] = alone_minimum(t, res.evaluations.sensitivity);
         operand(t).sensitivity_frac_bits = minima[t];
         if (o_.progress) bar.advance();
       }
       bar.finish();
+      stop_suffix();
     }
     // Phase 3: together, adding bits while the target is missed.
     std::vector<int> frac = minima;
@@ -189,6 +192,26 @@ class PrecisionSearch {
     return lo;
   }
 
+  // Sensitivity of layer l: every earlier layer stays fp32, so their work is done once: the
+  // layer's fp32 inputs are kept and evaluations run the graph from the layer on. Prepared at the
+  // first evaluation that runs (a resumed search may answer them all from the checkpoint).
+  void start_at_layer(int l) {
+    suffix_evaluator_.reset();
+    suffix_graph_.reset();
+    pending_layer_ = l;
+  }
+  void stop_suffix() { start_at_layer(-1); }
+  void prepare_suffix() {
+    const int l = pending_layer_;
+    pending_layer_ = -1;
+    if (l < 0) return;
+    suffix_graph_ = graph_from_layer(graph_, evaluator_.layers()[l]);
+    if (!suffix_graph_) return;
+    suffix_inputs_ = evaluator_.layer_inputs(set_, evaluator_.layers()[l]);
+    images_run_ += set_.size();
+    suffix_evaluator_ = std::make_unique<Evaluator>(*suffix_graph_, o_.threads, o_.batch);
+  }
+
   static std::string key_of(const std::vector<int>& frac) {
     std::string k;
     for (size_t i = 0; i < frac.size(); ++i) {
@@ -207,7 +230,11 @@ class PrecisionSearch {
       return it->second;
     }
     ++counter;
-    const Tally t = evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop);
+    prepare_suffix();
+    // Only the layer being studied is reduced while a suffix is prepared (sensitivity phase).
+    const bool suffix = suffix_evaluator_ != nullptr;
+    const Tally t = suffix ? suffix_evaluator_->run(suffix_inputs_, ref_, *judge_, transforms(frac), early_stop)
+                           : evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop);
     images_run_ += t.images;
     memo_[key] = t;
     save_checkpoint();
@@ -263,8 +290,13 @@ class PrecisionSearch {
 
  private:
   const SearchOptions& o_;
+  const Graph& graph_;
   const EvalSet& set_;
   Evaluator evaluator_;
+  std::optional<Graph> suffix_graph_;
+  EvalSet suffix_inputs_;
+  std::unique_ptr<Evaluator> suffix_evaluator_;
+  int pending_layer_ = -1;
   Reference ref_;
   std::unique_ptr<Judge> judge_;
   std::vector<LayerChoice> layers_;

@@ -203,3 +203,48 @@ TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
 
 }  // namespace
 }  // namespace eff::search
+
+namespace eff::search {
+namespace {
+
+// x -> MatMul(I) -> Relu -> MatMul(I) -> y, optionally + x (a connection around layer 1).
+Graph two_layers(bool skip) {
+  test::ModelBuilder b;
+  b.input("x", {test::kDynamic, 2}).output(skip ? "z" : "y", {test::kDynamic, 2});
+  b.initializer("w1", {2, 2}, {1, 0, 0, 1});
+  b.initializer("w2", {2, 2}, {1, 0, 0, 1});
+  b.node("MatMul", {"x", "w1"}, {"h"}, "fc1");
+  b.node("Relu", {"h"}, {"r"}, "relu");
+  b.node("MatMul", {"r", "w2"}, {"y"}, "fc2");
+  if (skip) b.node("Add", {"y", "x"}, {"z"}, "add");
+  return b.load();
+}
+
+TEST(SearchSuffix, EvaluationFromALayerEqualsTheWholeGraph) {
+  const KnownAnswer k = known_answer_model();
+  const Graph g = two_layers(false);
+  Evaluator whole(g, 1, 16);
+  ASSERT_EQ(whole.layers().size(), 2u);
+  const Reference ref = whole.reference(k.set);
+  const Judge judge(Target{}, ref, true);
+  std::map<std::string, LayerTransform> t;
+  t["fc2"].activations.kind = OperandTransform::kFixedPoint;
+  t["fc2"].activations.fixed = {4, 2, false};
+  const Tally full = whole.run(k.set, ref, judge, t, false);
+  EXPECT_EQ(full.correct, 63);  // as the one-layer model: the Relu and identity change nothing
+  const std::optional<Graph> suffix = graph_from_layer(g, whole.layers()[1]);
+  ASSERT_TRUE(suffix.has_value());
+  Evaluator part(*suffix, 1, 16);
+  const EvalSet inputs = whole.layer_inputs(k.set, whole.layers()[1]);
+  const Tally from_layer = part.run(inputs, ref, judge, t, false);
+  EXPECT_EQ(from_layer.correct, full.correct);
+  EXPECT_EQ(from_layer.agree, full.agree);
+  EXPECT_EQ(from_layer.noise_energy, full.noise_energy);
+  // No suffix for the first layer, nor around a connection that bypasses the layer.
+  EXPECT_FALSE(graph_from_layer(g, whole.layers()[0]).has_value());
+  const Graph skip = two_layers(true);
+  EXPECT_FALSE(graph_from_layer(skip, find_layers(skip)[1]).has_value());
+}
+
+}  // namespace
+}  // namespace eff::search
