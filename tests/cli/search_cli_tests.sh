@@ -73,4 +73,11 @@ np.save(sys.argv[1] + "/y.npy", np.array([0, 1, 12, 3], dtype=np.int64))
 PY
 expect_error 6 "label 12, outside" -- search precision "$model" --input "$tmp/x.npy" --labels "$tmp/y.npy" --search-images 2 --report-images 2 --seed 1
 
+# Thresholds: thresholds.json is accepted by --thresholds; the summary gives Cnvlutin with and without.
+expect_ok search thresholds "$model" "${small[@]}" --keep 100% --out "$tmp/t1"
+if [ -s "$tmp/t1/thresholds.json" ] && [ -s "$tmp/t1/threshold_search.json" ]; then ok; else ko "search thresholds did not write its files"; fi
+if grep -q "Cnvlutin over DaDianNao" "$tmp/out"; then ok; else ko "thresholds summary lacks Cnvlutin's speedups"; fi
+expect_ok eval "$model" --data fashion-mnist:test --limit 20 --thresholds "$tmp/t1/thresholds.json"
+expect_error 2 "--keep '0%'" -- search thresholds "$model" "${small[@]}" --keep 0%
+
 finish search_cli
