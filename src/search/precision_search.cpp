@@ -82,20 +82,32 @@ class PrecisionSearch {
     std::vector<int> frac = minima;
     Tally current = evaluate(frac, false, res.evaluations.ascent);
     while (!current.met) {
-      int best = -1;
-      double best_gain = 0;
-      Tally best_tally;
+      // The bit that buys the most metric per unit of cost; but once a candidate meets the target
+      // the ascent ends, and then the cheapest candidate that meets it is the better end.
+      int best = -1, cheapest_met = -1;
+      double best_gain = 0, cheapest_cost = 0;
+      Tally best_tally, met_tally;
       for (size_t t = 0; t < n; ++t) {
         if (frac[t] >= max_frac_bits(operand(t).format)) continue;
         std::vector<int> up = frac;
         ++up[t];
         const Tally u = evaluate(up, false, res.evaluations.ascent);
-        const double gain = (judge_->score(u) - judge_->score(current)) / std::max(1e-12, cost(up) - cost(frac));
+        const double added = std::max(1e-12, cost(up) - cost(frac));
+        const double gain = (judge_->score(u) - judge_->score(current)) / added;
         if (best < 0 || gain > best_gain) {
           best = static_cast<int>(t);
           best_gain = gain;
           best_tally = u;
         }
+        if (u.met && (cheapest_met < 0 || added < cheapest_cost)) {
+          cheapest_met = static_cast<int>(t);
+          cheapest_cost = added;
+          met_tally = u;
+        }
+      }
+      if (cheapest_met >= 0) {
+        best = cheapest_met;
+        best_tally = met_tally;
       }
       if (best < 0) {
         fail("the target ({}) is not met on the search set even with every operand at 16 bits",
