@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr double kNoMaxLoss = -1e300;  // --max-loss not given
+
 struct SearchFlags {
   Common common;
   Inputs inputs;
@@ -29,7 +31,7 @@ struct SearchFlags {
   int64_t search_images = 500, report_images = 500;
   uint64_t seed = 1;
   std::string keep, metric = "top1", objective = "activations";
-  double max_loss = -1, min_snr_db = 30;
+  double max_loss = kNoMaxLoss, min_snr_db = 30;
   bool min_snr_given = false;
   int64_t batch = 100;
   int64_t sim_images = 8;
@@ -41,8 +43,12 @@ struct SearchFlags {
 search::Target target_of(const SearchFlags& f) {
   search::Target t;
   t.metric = search::parse_metric(f.metric);
-  if (!f.keep.empty() && f.max_loss >= 0) fail<UsageError>("give --keep or --max-loss, not both");
-  if (f.max_loss >= 0 && t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
+  const bool max_loss_given = f.max_loss != kNoMaxLoss;
+  if (max_loss_given && !(f.max_loss >= 0)) {
+    fail<UsageError>("--max-loss {}: give a number of points >= 0, e.g. --max-loss 0.5", f.max_loss);
+  }
+  if (!f.keep.empty() && max_loss_given) fail<UsageError>("give --keep or --max-loss, not both");
+  if (max_loss_given && t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
   if (f.min_snr_given && t.metric != search::Metric::kOutputSnr) {
     fail<UsageError>("--min-snr-db goes with --metric output-snr");
   }
@@ -50,7 +56,7 @@ search::Target target_of(const SearchFlags& f) {
     if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--keep does not apply to --metric output-snr");
     t.keep = search::parse_percentage(f.keep, "--keep");
   }
-  t.max_loss_points = f.max_loss;
+  t.max_loss_points = max_loss_given ? f.max_loss : -1;
   t.min_snr_db = f.min_snr_db;
   search::validate_target(t);
   return t;

@@ -53,6 +53,8 @@ then ok; else ko "--resume re-ran evaluations: $(head -c 300 "$tmp/out")"; fi
 expect_error 2 "checkpoint belongs to a different search" -- search precision "$model" "${small[@]}" --keep 99% --out "$tmp/s1" --resume
 
 # Other targets run (labels not needed for SNR).
+expect_ok search precision "$model" "${small[@]}" --max-loss 0.5 --json
+if $py -c 'import json,sys; d=json.load(open(sys.argv[1])); a=d["accuracy"]["search"]; assert a["top1"] >= a["fp32_top1"] - 0.5 - 1e-9' "$tmp/out"; then ok; else ko "--max-loss 0.5 not met on the search subset"; fi
 expect_ok search precision "$model" "${small[@]}" --metric output-snr --min-snr-db 20 --objective products --json
 if $py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["accuracy"]["search"]["output_snr_db"] >= 20' "$tmp/out"; then ok; else ko "output-snr target not met"; fi
 
@@ -60,6 +62,7 @@ if $py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["accuracy"]
 expect_error 2 "--keep '0%'" -- search precision "$model" "${small[@]}" --keep 0%
 expect_error 2 "--keep '101%'" -- search precision "$model" "${small[@]}" --keep 101%
 expect_error 2 "--keep or --max-loss" -- search precision "$model" "${small[@]}" --keep 99% --max-loss 1
+expect_error 2 "--max-loss -2: give a number of points" -- search precision "$model" "${small[@]}" --max-loss -2
 expect_error 2 "--metric 'accuracy'" -- search precision "$model" "${small[@]}" --metric accuracy
 expect_error 2 "--search-images must be at least 1" -- search precision "$model" --data fashion-mnist:test --search-images 0
 expect_error 2 "the data set has 10000" -- search precision "$model" --data fashion-mnist:test --search-images 9000 --report-images 2000
