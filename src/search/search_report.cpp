@@ -143,7 +143,7 @@ json search_json(const SearchResult& r, const SearchSetup& setup, const SearchOp
         {"from_checkpoint", e.from_checkpoint},
         {"images_run", e.images}}},
       {"wall_seconds", r.wall_seconds},
-      {"threads", o.threads},
+      {"threads", resolve_threads(o.threads)},
       {"batch", o.batch}};
   if (setup.shuffled) j["subsets"]["seed"] = setup.seed;
   if (sim) {
