@@ -233,7 +233,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--network", f.network, "with --synthetic: a network YAML or a preset (vgg16, vgg16-conv)");
   c->add_option("--zero-fraction", f.spec.zero_fraction, "synthetic: fraction of zero activations");
   c->add_option("--magnitude", f.spec.magnitude, "synthetic: uniform, log-uniform or half-normal");
-  c->add_option("--act-bits", f.spec.act_bits, "synthetic: activation precision (bits incl. sign)");
+  c->add_option("--act-bits", f.spec.act_bits,
+                "synthetic: activation precision (magnitude bits; activations are unsigned)");
   c->add_option("--wgt-bits", f.spec.wgt_bits, "synthetic: weight precision (bits incl. sign)");
   c->add_option("--seed", f.spec.seed, "synthetic: random seed");
   c->add_flag("--no-space-to-depth", f.no_space_to_depth, "do not re-lay the first layer out (spec §2.0 item 2)");

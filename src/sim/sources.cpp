@@ -708,7 +708,9 @@ SimLayer synthetic_layer(const LayerGeometry& g, const SyntheticSpec& s, int ima
   std::vector<int16_t> wgts(
       static_cast<size_t>(fc ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx));
   const uint64_t base = mix(mix(s.seed, static_cast<uint64_t>(g.index) + 1), static_cast<uint64_t>(image) + 1);
-  fill_codes(acts, base, s.zero_fraction, kind, s.act_bits, false);
+  // Activations are unsigned: P magnitude bits, no sign bit (seed 001 Table 2), at most 15 so a
+  // code fits a 16-bit word. fill_codes' width counts a sign bit, hence + 1.
+  fill_codes(acts, base, s.zero_fraction, kind, std::min(s.act_bits, 15) + 1, false);
   // Without `weights` the codes stay zero: no design reads them, and drawing FC weights would
   // dominate the run (VGG-16: 124 M of its 138 M weights are FC).
   if (weights) fill_codes(wgts, mix(s.seed ^ 0x5157u, static_cast<uint64_t>(g.index) + 1), 0.0, kind, s.wgt_bits, true);
