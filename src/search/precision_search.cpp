@@ -81,13 +81,16 @@ class PrecisionSearch {
     // Phase 3: together, adding bits while the target is missed.
     std::vector<int> frac = minima;
     Tally current = evaluate(frac, false, res.evaluations.ascent);
+    int ascent_steps = 0;
     while (!current.met) {
       // The bit that buys the most metric per unit of cost; but once a candidate meets the target
       // the ascent ends, and then the cheapest candidate that meets it is the better end.
       int best = -1, cheapest_met = -1;
       double best_gain = 0, cheapest_cost = 0;
       Tally best_tally, met_tally;
+      Progress bar(fmt::format("ascent {}", ++ascent_steps), static_cast<int64_t>(n));
       for (size_t t = 0; t < n; ++t) {
+        if (o_.progress) bar.advance();
         if (frac[t] >= max_frac_bits(operand(t).format)) continue;
         std::vector<int> up = frac;
         ++up[t];
@@ -105,6 +108,7 @@ class PrecisionSearch {
           met_tally = u;
         }
       }
+      bar.finish();
       if (cheapest_met >= 0) {
         best = cheapest_met;
         best_tally = met_tally;
@@ -127,7 +131,9 @@ class PrecisionSearch {
       return cost(frac) - cost(down);
     };
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return saving(a) > saving(b); });
+    Progress descent_bar("descent", static_cast<int64_t>(n));
     for (size_t t : order) {
+      if (o_.progress) descent_bar.advance();
       while (frac[t] > min_frac_bits(operand(t).format)) {
         std::vector<int> down = frac;
         --down[t];
@@ -136,6 +142,7 @@ class PrecisionSearch {
         log("descent: -1 bit from {} {}", layers_[layer_of(t)].name, is_activation(t) ? "activations" : "weights");
       }
     }
+    descent_bar.finish();
     // Phase 5: the final check, in full.
     const Tally final_tally = evaluate(frac, false, res.evaluations.final_checks);
     for (size_t t = 0; t < n; ++t) operand(t).format.frac_bits = frac[t];
