@@ -94,8 +94,15 @@ class PrecisionSearch {
         if (frac[t] >= max_frac_bits(operand(t).format)) continue;
         std::vector<int> up = frac;
         ++up[t];
-        const Tally u = evaluate(up, false, res.evaluations.ascent);
         const double added = std::max(1e-12, cost(up) - cost(frac));
+        // A candidate that can neither meet the target nor beat the best gain so far, whatever
+        // its remaining images do, is dropped as soon as that is certain.
+        const auto hopeless = [&](const Tally& partial) {
+          return best >= 0 && judge_->surely_missed(partial) &&
+                 (judge_->best_possible_score(partial) - judge_->score(current)) / added <= best_gain;
+        };
+        const Tally u = evaluate(up, false, res.evaluations.ascent, hopeless);
+        if (!u.complete && !u.met && hopeless(u)) continue;
         const double gain = (judge_->score(u) - judge_->score(current)) / added;
         if (best < 0 || gain > best_gain) {
           best = static_cast<int>(t);
@@ -242,9 +249,11 @@ class PrecisionSearch {
 
   // One evaluation on the search set, answered from memory when this configuration was seen (an
   // early-stopped tally answers only questions that allow early stopping).
-  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter) {
+  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter,
+                 const std::function<bool(const Tally&)>& give_up = {}) {
     const std::string key = key_of(frac);
-    if (auto it = memo_.find(key); it != memo_.end() && (early_stop || it->second.complete)) {
+    if (auto it = memo_.find(key);
+        it != memo_.end() && (early_stop || it->second.complete || (give_up && give_up(it->second)))) {
       if (from_checkpoint_.erase(key)) ++resumed_;
       return it->second;
     }
@@ -253,7 +262,7 @@ class PrecisionSearch {
     // Only the layer being studied is reduced while a suffix is prepared (sensitivity phase).
     const bool suffix = suffix_evaluator_ != nullptr;
     const Tally t = suffix ? suffix_evaluator_->run(suffix_inputs_, ref_, *judge_, transforms(frac), early_stop)
-                           : evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop);
+                           : evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop, give_up);
     images_run_ += t.images;
     memo_[key] = t;
     save_checkpoint();

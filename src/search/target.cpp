@@ -126,6 +126,20 @@ double Judge::score(const Tally& t) const {
   return 0;
 }
 
+double Judge::best_possible_score(const Tally& t) const {
+  const double n = double(std::max<int64_t>(1, total_));
+  const int64_t left = total_ - t.images;
+  switch (target_.metric) {
+    case Metric::kTop1:
+      return 100.0 * double(t.correct + left) / n;
+    case Metric::kTop1Agreement:
+      return 100.0 * double(t.agree + left) / n;
+    case Metric::kOutputSnr:
+      return snr_db(signal_, t.noise_energy);
+  }
+  return 0;
+}
+
 double Judge::reference_score() const {
   switch (target_.metric) {
     case Metric::kTop1:

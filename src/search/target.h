@@ -61,6 +61,9 @@ class Judge {
   bool met(const Tally& t) const;
   // The metric's value (points of top-1 or of agreement, dB of SNR): more is better.
   double score(const Tally& t) const;
+  // The most score(t) can still become once the remaining images are counted: every remaining
+  // image right (top-1, agreement); no more noise (SNR, which only falls).
+  double best_possible_score(const Tally& t) const;
   // The fp32 model's value of the same metric.
   double reference_score() const;
   // The number of correct (or agreeing) images needed; -1 for the SNR target.
