@@ -15,6 +15,7 @@
 #include "engine/geometry.h"
 #include "engine/transform_files.h"
 #include "report/html/html_report.h"
+#include "sim/live.h"
 #include "sim/sim_report.h"
 #include "sim/simulator.h"
 #include "sim/sources.h"
@@ -151,17 +152,15 @@ void run_simulate(SimulateFlags& f) {
       fail<UsageError>("--first {} is outside the data set ({} items)", f.first, data->size());
     }
     const int64_t end = f.first + items_to_use(*data, f.first, f.images, "--images", f.common.json || !f.images_given);
-    sim::CaptureSimulator cap(run, l.transforms, l.exec->graph(), s2d, f.check_values);
-    cap.set_keep_weights(end - f.first > 1);
-    l.exec->set_observer(&cap);
     Progress bar("simulate", end - f.first);
-    for (int64_t i = f.first; i < end; ++i) {
-      cap.set_first_image(static_cast<int>(i));
-      l.exec->run({data->images(i, 1)});
-      bar.advance();
-    }
+    sim::LiveOptions lo;
+    lo.first = f.first;
+    lo.end = end;
+    lo.space_to_depth = s2d;
+    lo.check_values = f.check_values;
+    lo.on_image = [&] { bar.advance(); };
+    sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
     bar.finish();
-    l.exec->set_observer(nullptr);
     notes["source"] = fmt::format("live: {} on {} images [{}, {})", f.common.model,
                                   f.inputs.input.empty() ? f.inputs.data : f.inputs.input, f.first, end);
   }
@@ -239,7 +238,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--network", f.network, "with --synthetic: a network YAML or a preset (vgg16, vgg16-conv)");
   c->add_option("--zero-fraction", f.spec.zero_fraction, "synthetic: fraction of zero activations");
   c->add_option("--magnitude", f.spec.magnitude, "synthetic: uniform, log-uniform or half-normal");
-  c->add_option("--act-bits", f.spec.act_bits, "synthetic: activation precision (bits incl. sign)");
+  c->add_option("--act-bits", f.spec.act_bits,
+                "synthetic: activation precision (magnitude bits; activations are unsigned)");
   c->add_option("--wgt-bits", f.spec.wgt_bits, "synthetic: weight precision (bits incl. sign)");
   c->add_option("--seed", f.spec.seed, "synthetic: random seed");
   c->add_flag("--no-space-to-depth", f.no_space_to_depth, "do not re-lay the first layer out (spec §2.0 item 2)");

@@ -83,8 +83,14 @@ OperandSpec parse_operand(const json& v, const std::string& file, const std::str
     return s;
   }
   if (!v.is_object()) fail<ConfigError>("{}: {}: expected an object or a string", file, path);
-  reject_unknown_keys(v, {"int_bits", "frac_bits", "bits", "msb", "lsb"}, file, path);
+  reject_unknown_keys(v, {"int_bits", "frac_bits", "bits", "msb", "lsb", "signed"}, file, path);
   FixedPointFormat f;
+  if (v.contains("signed")) {
+    if (!v["signed"].is_boolean()) fail<ConfigError>("{}: {}.signed: expected true or false", file, path);
+    f.is_signed = v["signed"].get<bool>();
+  } else {
+    s.sign_stated = false;  // an older profile: int_bits count a sign bit
+  }
   auto get_int = [&](const char* key) {
     const json& x = v.at(key);
     if (!x.is_number_integer()) fail<ConfigError>("{}: {}.{}: expected an integer", file, path, key);
@@ -97,7 +103,8 @@ OperandSpec parse_operand(const json& v, const std::string& file, const std::str
     f.int_bits = get_int("int_bits");
     f.frac_bits = get_int("frac_bits");
   } else if (v.contains("msb") && v.contains("lsb")) {
-    // Stripes-style profile: bit positions relative to the binary point; msb includes the sign.
+    // Stripes-style profile: bit positions relative to the binary point; msb includes the sign
+    // when the format is signed.
     const int msb = get_int("msb"), lsb = get_int("lsb");
     f.frac_bits = -lsb;
     f.int_bits = msb + 1;

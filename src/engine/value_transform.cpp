@@ -8,25 +8,37 @@ namespace eff {
 double FixedPointFormat::step() const {
   return std::ldexp(1.0, -frac_bits);
 }
+int32_t FixedPointFormat::max_code() const {
+  return is_signed ? (int32_t{1} << (total_bits() - 1)) - 1 : (int32_t{1} << total_bits()) - 1;
+}
+int32_t FixedPointFormat::min_code() const {
+  return is_signed ? -(int32_t{1} << (total_bits() - 1)) : 0;
+}
 double FixedPointFormat::max_value() const {
-  return (std::ldexp(1.0, total_bits() - 1) - 1) * step();
+  return max_code() * step();
 }
 double FixedPointFormat::min_value() const {
-  return -std::ldexp(1.0, total_bits() - 1) * step();
+  return min_code() * step();
 }
 
 void validate_fixed_point(const FixedPointFormat& f, const std::string& where) {
-  if (f.int_bits < 1 || f.frac_bits < 0 || f.total_bits() > 16) {
+  if (f.is_signed && (f.int_bits < 1 || f.frac_bits < 0 || f.total_bits() > 16)) {
     fail<ConfigError>(
         "{}: fixed point with int_bits={} (incl. sign) and frac_bits={} does not fit 16-bit two's "
         "complement (need int_bits >= 1, frac_bits >= 0, int_bits + frac_bits <= 16)",
         where, f.int_bits, f.frac_bits);
   }
+  if (!f.is_signed && (f.int_bits < 0 || f.frac_bits < 0 || f.total_bits() < 1 || f.total_bits() > 15)) {
+    fail<ConfigError>(
+        "{}: unsigned fixed point with int_bits={} and frac_bits={} does not fit (need int_bits >= 0, "
+        "frac_bits >= 0, 1 <= int_bits + frac_bits <= 15)",
+        where, f.int_bits, f.frac_bits);
+  }
 }
 
 int32_t to_fixed_int(float x, const FixedPointFormat& f) {
-  const double lo = -std::ldexp(1.0, f.total_bits() - 1);
-  const double hi = std::ldexp(1.0, f.total_bits() - 1) - 1;
+  const double lo = f.min_code();
+  const double hi = f.max_code();
   if (std::isnan(x)) return 0;
   double q = std::round(static_cast<double>(x) * std::ldexp(1.0, f.frac_bits));  // ties away from zero
   q = std::clamp(q, lo, hi);
@@ -83,8 +95,8 @@ struct FixedConstants {
   explicit FixedConstants(const FixedPointFormat& f)
       : scale(static_cast<float>(std::ldexp(1.0, f.frac_bits))),
         inv(static_cast<float>(f.step())),
-        lo(-(int32_t{1} << (f.total_bits() - 1))),
-        hi((int32_t{1} << (f.total_bits() - 1)) - 1) {}
+        lo(f.min_code()),
+        hi(f.max_code()) {}
 };
 
 void apply_fixed(float* data, int64_t n, const FixedPointFormat& f) {

@@ -1,7 +1,8 @@
 // Per-layer value transforms applied before a conv/FC layer consumes its operands: the
 // "what if the hardware saw these values" knob behind every accuracy-in-the-loop study.
-//   - fixed point: 16-bit two's complement with `int_bits` (sign included) and `frac_bits`,
-//     round to nearest (ties away from zero) and saturation (Stripes-family precision profiles);
+//   - fixed point: `int_bits` and `frac_bits`, signed (two's complement, the sign counted in
+//     int_bits) or unsigned (no sign bit: post-ReLU activations), round to nearest (ties away
+//     from zero) and saturation (Stripes-family precision profiles);
 //   - near-zero pruning: |a| < threshold -> 0 (Cnvlutin);
 //   - uniform 8-bit quantization (per-sample range for activations, per-tensor for weights).
 #pragma once
@@ -13,17 +14,25 @@
 
 namespace eff {
 
+// The precision P of a layer (seed 001 Table 2) is total_bits(): for a signed format it counts the
+// sign bit, for an unsigned one only magnitude bits. Codes are value / 2^-frac_bits in
+// [min_code(), max_code()]: signed [-2^(P-1), 2^(P-1) - 1], unsigned [0, 2^P - 1].
 struct FixedPointFormat {
-  int int_bits = 16;  // including the sign bit
+  int int_bits = 16;  // signed: including the sign bit
   int frac_bits = 0;
+  bool is_signed = true;
   int total_bits() const { return int_bits + frac_bits; }
   double step() const;
   double max_value() const;  // largest representable value
-  double min_value() const;  // most negative representable value
+  double min_value() const;  // most negative representable value (0 when unsigned)
+  int32_t max_code() const;
+  int32_t min_code() const;
   bool operator==(const FixedPointFormat&) const = default;
 };
 
-// Throws ConfigError (prefixed with `where`) unless 1 <= int_bits+frac_bits <= 16, int_bits >= 1.
+// Throws ConfigError (prefixed with `where`) unless the format fits the simulator's 16-bit
+// storage: signed 1 <= int_bits, 1 <= int_bits + frac_bits <= 16; unsigned 0 <= int_bits,
+// 1 <= int_bits + frac_bits <= 15 (an unsigned 16-bit code does not fit a signed 16-bit word).
 void validate_fixed_point(const FixedPointFormat& f, const std::string& where);
 
 enum class OperandTransform { kNone, kFixedPoint, kUniform8 };
@@ -31,6 +40,9 @@ enum class OperandTransform { kNone, kFixedPoint, kUniform8 };
 struct OperandSpec {
   OperandTransform kind = OperandTransform::kNone;
   FixedPointFormat fixed;  // when kind == kFixedPoint
+  // False for profiles written before formats carried "signed": the format is then signed (int_bits
+  // count a sign bit) and the simulator derives the sign from the data (docs/value-hooks.md).
+  bool sign_stated = true;
   bool operator==(const OperandSpec&) const = default;
 };
 

@@ -38,11 +38,15 @@ json effectual_bits_json(int64_t count, int64_t count_mac, int64_t nonzero, int6
 }
 
 // The smallest (int_bits, frac_bits) that holds every code of format `f` seen (see header).
+// A tensor without negative values needs no sign bit: its format is unsigned and int_bits count
+// magnitude bits only (seed 001 Table 2's precisions).
 json lossless_format(const ValueCounters& c, const FixedPointFormat& f) {
-  if (c.msb_max < 0) return {{"int_bits", 1}, {"frac_bits", 0}};
-  const int int_bits = std::max(1, c.msb_max - f.frac_bits + 2);
+  const bool is_signed = c.negative;
+  if (c.msb_max < 0) return {{"int_bits", is_signed ? 1 : 0}, {"frac_bits", is_signed ? 0 : 1}, {"signed", is_signed}};
+  const int int_bits = std::max(is_signed ? 1 : 0, c.msb_max - f.frac_bits + (is_signed ? 2 : 1));
   const int frac_bits = std::max(0, f.frac_bits - c.lsb_min);
-  return {{"int_bits", int_bits}, {"frac_bits", frac_bits}};
+  // Unsigned: msb - lsb + 1 <= 15, since the codes of the signed 16-bit format f are below 2^15.
+  return {{"int_bits", int_bits}, {"frac_bits", frac_bits}, {"signed", is_signed}};
 }
 
 json operand_json(const ValueCounters& c, const std::vector<float>& thresholds, const std::vector<double>& absolute,

@@ -170,8 +170,8 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
   // The engine's fixed-point conversion (quantize_block in engine/value_transform.cpp): scaling by
   // a power of two is exact, so this float path gives the same codes as fixed_code().
   const float scale = static_cast<float>(std::ldexp(1.0, ctx.fixed.frac_bits));
-  const int32_t lo = -(int32_t{1} << (ctx.fixed.total_bits() - 1));
-  const int32_t hi = (int32_t{1} << (ctx.fixed.total_bits() - 1)) - 1;
+  const int32_t lo = ctx.fixed.min_code();
+  const int32_t hi = ctx.fixed.max_code();
   const float u8_scale = ctx.u8.scale == 0 ? 1.0f : ctx.u8.scale;
   const bool u8_on = ctx.u8.scale != 0;
   const int32_t u8_lo = ctx.u8.is_signed ? -127 : 0, u8_hi = ctx.u8.is_signed ? 127 : 255;

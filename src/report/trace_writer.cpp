@@ -46,7 +46,9 @@ json operand_json(const OperandSpec& s) {
     case OperandTransform::kUniform8:
       return "uniform8";
     case OperandTransform::kFixedPoint:
-      return json{{"int_bits", s.fixed.int_bits}, {"frac_bits", s.fixed.frac_bits}};
+      json j{{"int_bits", s.fixed.int_bits}, {"frac_bits", s.fixed.frac_bits}};
+      if (s.sign_stated) j["signed"] = s.fixed.is_signed;
+      return j;
   }
   return nullptr;
 }

@@ -50,12 +50,14 @@ struct SimLayer {
 
   // Near-zero thresholds (--thresholds) are already applied: pruned activations are zero codes,
   // the same values for every design (the engine's prune hook, docs/value-hooks.md).
-  // Precision. act_bits / wgt_bits: the layer's precision P (bits incl. sign) from the precision
-  // profile, or derived from the observed range (docs/simulator.md "quantization"). Codes are
-  // value / 2^-frac_bits, rounded and saturated to the format.
+  // Precision. act_bits / wgt_bits: the layer's precision P from the precision profile (its
+  // total bits: the sign bit counts only in a signed format; a profile that does not state the
+  // sign gets an unsigned format when the tensor has no negative value), or derived from the
+  // observed range (docs/simulator.md "quantization"). Codes are value / 2^-frac_bits, rounded and
+  // saturated to the format.
   FixedPointFormat act_format, wgt_format;
   int act_bits = 16, wgt_bits = 16;
-  bool act_signed = false;  // any negative activation code in this layer (this image)
+  bool act_signed = false;  // a negative activation code in this layer (this image), or a format stated signed
   bool wgt_signed = false;
 
   // Values. acts: [Y][X][C_total] (channels innermost, so a brick of consecutive channels at one

@@ -33,7 +33,7 @@ constexpr int64_t kParallelValues = int64_t{1} << 18;
 // y + 0.5 is exact and truncating it rounds exactly as std::round does.
 void to_codes(const float* v, int64_t n, const FixedPointFormat& f, float prune_below, int16_t* out) {
   const double scale = std::ldexp(1.0, f.frac_bits);
-  const double hi = std::ldexp(1.0, f.total_bits() - 1) - 1, lo = -std::ldexp(1.0, f.total_bits() - 1);
+  const double hi = f.max_code(), lo = f.min_code();
 #pragma omp parallel for simd schedule(static) if (n >= kParallelValues)
   for (int64_t i = 0; i < n; ++i) {
     const float x = v[i];
@@ -73,6 +73,17 @@ Quantized quantize(const float* v, int64_t n, const OperandSpec* spec, float pru
   to_codes(v, n, q.format, prune_below, q.codes.data());
   const int observed = observed_bits(q.codes, q.negative);
   q.bits = profiled ? q.format.total_bits() : observed;
+  // A profile that does not say "signed" (written before formats carried it) counts a sign bit in
+  // int_bits; a tensor without negative values never uses it: the same codes in the unsigned
+  // format one bit narrower, so P counts magnitude bits only (seed 001 Table 2).
+  if (profiled && !spec->sign_stated && q.format.is_signed && !q.negative && q.format.total_bits() > 1) {
+    q.format.is_signed = false;
+    --q.format.int_bits;
+    q.bits = q.format.total_bits();
+  }
+  // A format stated signed keeps its sign bit even when this image has no negative value: the
+  // dynamic-precision designs then charge it too.
+  if (profiled && spec->sign_stated && spec->fixed.is_signed) q.negative = true;
   return q;
 }
 
@@ -477,6 +488,11 @@ OperandSpec operand_from_json(const nlohmann::json& j, const std::string& where)
   s.kind = OperandTransform::kFixedPoint;
   s.fixed.int_bits = static_cast<int>(field_int(j, "int_bits", where));
   s.fixed.frac_bits = static_cast<int>(field_int(j, "frac_bits", where));
+  s.sign_stated = j.contains("signed");
+  if (s.sign_stated) {
+    if (!j["signed"].is_boolean()) fail<TraceError>("{}.signed: not true or false", where);
+    s.fixed.is_signed = j["signed"].get<bool>();
+  }
   try {
     validate_fixed_point(s.fixed, where);
   } catch (const ConfigError& e) {
@@ -707,7 +723,9 @@ SimLayer synthetic_layer(const LayerGeometry& g, const SyntheticSpec& s, int ima
   std::vector<int16_t> wgts(
       static_cast<size_t>(fc ? g.Ni * g.Nf : g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Ky * g.Kx));
   const uint64_t base = mix(mix(s.seed, static_cast<uint64_t>(g.index) + 1), static_cast<uint64_t>(image) + 1);
-  fill_codes(acts, base, s.zero_fraction, kind, s.act_bits, false);
+  // Activations are unsigned: P magnitude bits, no sign bit (seed 001 Table 2), at most 15 so a
+  // code fits a 16-bit word. fill_codes' width counts a sign bit, hence + 1.
+  fill_codes(acts, base, s.zero_fraction, kind, std::min(s.act_bits, 15) + 1, false);
   // Without `weights` the codes stay zero: no design reads them, and drawing FC weights would
   // dominate the run (VGG-16: 124 M of its 138 M weights are FC).
   if (weights) fill_codes(wgts, mix(s.seed ^ 0x5157u, static_cast<uint64_t>(g.index) + 1), 0.0, kind, s.wgt_bits, true);

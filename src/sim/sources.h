@@ -110,7 +110,7 @@ std::vector<LayerGeometry> read_trace_manifest(const std::string& dir);
 struct SyntheticSpec {
   double zero_fraction = 0.44;            // seed 001 Figure 4: 44% of conv input activations are zero
   std::string magnitude = "half-normal";  // "uniform" | "log-uniform" | "half-normal"
-  int act_bits = 16;                      // precision P of the activations (sign bit included)
+  int act_bits = 16;                      // precision P of the (unsigned) activations: magnitude bits
   int wgt_bits = 16;
   uint64_t seed = 1;
 };

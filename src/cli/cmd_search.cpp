@@ -1,0 +1,244 @@
+// effectual search precision|thresholds: per-layer fixed-point formats and near-zero thresholds
+// found with accuracy in the loop (src/search, docs/search.md).
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <functional>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/fs.h"
+#include "core/progress.h"
+#include "engine/geometry.h"
+#include "search/precision_search.h"
+#include "search/search_report.h"
+#include "search/threshold_search.h"
+
+namespace eff::cli {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNoMaxLoss = -1e300;  // --max-loss not given
+
+struct SearchFlags {
+  Common common;
+  Inputs inputs;
+  std::string search_data, report_data;
+  int64_t search_images = 500, report_images = 500;
+  uint64_t seed = 1;
+  std::string keep, metric = "top1", objective = "activations";
+  double max_loss = kNoMaxLoss, min_snr_db = 30;
+  bool min_snr_given = false;
+  int64_t batch = 100;
+  int64_t sim_images = 8;
+  std::string out;
+  bool resume = false;
+  int levels = 12;
+};
+
+search::Target target_of(const SearchFlags& f) {
+  search::Target t;
+  t.metric = search::parse_metric(f.metric);
+  const bool max_loss_given = f.max_loss != kNoMaxLoss;
+  if (max_loss_given && !(f.max_loss >= 0)) {
+    fail<UsageError>("--max-loss {}: give a number of points >= 0, e.g. --max-loss 0.5", f.max_loss);
+  }
+  if (!f.keep.empty() && max_loss_given) fail<UsageError>("give --keep or --max-loss, not both");
+  if (max_loss_given && t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
+  if (f.min_snr_given && t.metric != search::Metric::kOutputSnr) {
+    fail<UsageError>("--min-snr-db goes with --metric output-snr");
+  }
+  if (!f.keep.empty()) {
+    if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--keep does not apply to --metric output-snr");
+    t.keep = search::parse_percentage(f.keep, "--keep");
+  }
+  t.max_loss_points = max_loss_given ? f.max_loss : -1;
+  t.min_snr_db = f.min_snr_db;
+  search::validate_target(t);
+  return t;
+}
+
+int64_t class_count(Loaded& l, const Dataset& data) {
+  if (!l.model.meta.classes.empty()) return static_cast<int64_t>(l.model.meta.classes.size());
+  const std::vector<Tensor> out = l.exec->run({data.images(0, 1)});
+  return out.at(0).numel();
+}
+
+struct Subsets {
+  search::EvalSet search, report;
+  search::SearchSetup setup;
+};
+
+Subsets load_subsets(const SearchFlags& f, Loaded& l) {
+  Subsets s;
+  s.setup.model = f.common.model;
+  const bool explicit_sets = !f.search_data.empty() || !f.report_data.empty();
+  if (explicit_sets) {
+    if (f.search_data.empty() || f.report_data.empty()) fail<UsageError>("give both --search-data and --report-data");
+    if (!f.inputs.data.empty() || !f.inputs.input.empty()) {
+      fail<UsageError>("--search-data/--report-data replace --data/--input");
+    }
+    const auto sd = open_dataset(f.search_data, model_preprocess(l.model));
+    const auto rd = open_dataset(f.report_data, model_preprocess(l.model));
+    if (sd->size() < 1 || rd->size() < 1) fail<UsageError>("--search-data and --report-data must not be empty");
+    const int64_t classes = class_count(l, *sd);
+    auto all = [](int64_t n) {
+      std::vector<int64_t> v(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) v[i] = i;
+      return v;
+    };
+    s.search = search::load_eval_set(*sd, all(sd->size()), classes);
+    s.report = search::load_eval_set(*rd, all(rd->size()), classes);
+  } else {
+    const auto data = open_inputs(l.model, f.inputs);
+    if (data->size() < 1) fail<UsageError>("{}: the data set is empty", data->name());
+    const search::SplitIndices split = search::split_indices(data->size(), f.search_images, f.report_images, f.seed);
+    const int64_t classes = class_count(l, *data);
+    s.search = search::load_eval_set(*data, split.search, classes);
+    s.report = search::load_eval_set(*data, split.report, classes);
+    s.setup.seed = f.seed;
+    s.setup.shuffled = true;
+  }
+  s.setup.search_source = s.search.source;
+  s.setup.report_source = s.report.source;
+  return s;
+}
+
+std::function<void(const std::string&)> terminal_log(const SearchFlags& f) {
+  if (f.common.json || !Progress::enabled()) return {};
+  return [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
+}
+
+void run_search_precision(SearchFlags& f) {
+  const search::Target target = target_of(f);
+  const search::Objective objective = search::parse_objective(f.objective);
+  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
+  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const search::EvalSet& search_set = sub.search;
+  const search::EvalSet& report_set = sub.report;
+  const search::SearchSetup& setup = sub.setup;
+
+  search::SearchOptions o;
+  o.target = target;
+  o.objective = objective;
+  o.threads = f.common.threads;
+  o.batch = f.batch;
+  o.resume = f.resume;
+  o.progress = !f.common.json;
+  if (!f.out.empty()) {
+    make_dirs(f.out);
+    o.checkpoint = (fs::path(f.out) / "checkpoint.json").string();
+  }
+  // The search is fixed by the model, the images, the target and the objective.
+  auto hash = [](const std::vector<int64_t>& v) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
+    return h;
+  };
+  o.fingerprint =
+      fmt::format("{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", f.common.model, fs::file_size(f.common.model),
+                  search_set.source, hash(search_set.indices), report_set.source, hash(report_set.indices),
+                  search::describe_target(target), search::objective_name(objective), f.batch);
+  o.log = terminal_log(f);
+
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
+  sim::SimResults sim;
+  const bool simulate = f.sim_images > 0;
+  if (simulate) sim = search::simulate_with_profile(l.model.graph, r, report_set, f.sim_images, f.common.threads);
+  const json doc = search::search_json(r, setup, o, simulate ? &sim : nullptr);
+  if (!f.out.empty()) {
+    write_file_atomic((fs::path(f.out) / "precision_profile.json").string(),
+                      search::precision_profile_json(r).dump(2) + "\n");
+    write_file_atomic((fs::path(f.out) / "search.json").string(), doc.dump(2) + "\n");
+    if (simulate) write_file_atomic((fs::path(f.out) / "speedups.txt").string(), sim::format_table(sim));
+  }
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::summary_text(r, o, simulate ? &sim : nullptr));
+  if (!f.out.empty())
+    fmt::print("\nwrote {}/precision_profile.json, search.json{}\n", f.out, simulate ? ", speedups.txt" : "");
+}
+
+void run_search_thresholds(SearchFlags& f) {
+  search::ThresholdOptions o;
+  o.target = target_of(f);
+  o.threads = f.common.threads;
+  o.batch = f.batch;
+  o.levels = f.levels;
+  o.progress = !f.common.json;
+  o.log = terminal_log(f);
+  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const search::ThresholdResult r = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, o);
+  sim::SimResults without, with;
+  const bool simulate = f.sim_images > 0;
+  if (simulate) {
+    without = search::simulate_designs(l.model.graph, {}, sub.report, f.sim_images, f.common.threads, "cnvlutin");
+    with = search::simulate_designs(l.model.graph, search::threshold_transforms(r), sub.report, f.sim_images,
+                                    f.common.threads, "cnvlutin");
+  }
+  const json doc =
+      search::threshold_search_json(r, sub.setup, o, simulate ? &without : nullptr, simulate ? &with : nullptr);
+  if (!f.out.empty()) {
+    make_dirs(f.out);
+    write_file_atomic((fs::path(f.out) / "thresholds.json").string(), search::thresholds_file_json(r).dump(2) + "\n");
+    write_file_atomic((fs::path(f.out) / "threshold_search.json").string(), doc.dump(2) + "\n");
+  }
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::threshold_summary_text(r, o, simulate ? &without : nullptr, simulate ? &with : nullptr));
+  if (!f.out.empty()) fmt::print("\nwrote {}/thresholds.json, threshold_search.json\n", f.out);
+}
+
+void add_shared_flags(CLI::App* p, SearchFlags& f) {
+  add_model_flags(p, f.common, false);
+  add_input_flags(p, f.inputs);
+  p->add_option("--search-data", f.search_data, "data set searched on (with --report-data, instead of --data)");
+  p->add_option("--report-data", f.report_data, "data set the result is reported on");
+  p->add_option("--search-images", f.search_images, "images of the search subset (seeded shuffle of --data)");
+  p->add_option("--report-images", f.report_images, "images of the report subset, disjoint from the search subset");
+  p->add_option("--seed", f.seed, "seed of the shuffle that draws the subsets");
+  p->add_option("--keep", f.keep, "top-1 (or agreement) kept relative to fp32, e.g. 100% or 99%");
+  p->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
+  p->add_option("--metric", f.metric, "top1 (labels), output-snr or top1-agreement (no labels needed)");
+  p->add_option("--batch", f.batch, "images per inference batch");
+  p->add_option("--sim-images", f.sim_images, "report images simulated for the speedup table (0: none)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace
+
+void register_search_command(CLI::App& app) {
+  static SearchFlags f;
+  auto* s = app.add_subcommand("search", "search per-layer value formats with accuracy in the loop (docs/search.md)");
+  s->require_subcommand(1);
+  auto* p = s->add_subcommand("precision", "per-layer fixed-point formats minimising MAC-weighted bits");
+  add_shared_flags(p, f);
+  static CLI::Option* snr = p->add_option("--min-snr-db", f.min_snr_db, "with --metric output-snr: the least SNR");
+  p->add_option("--objective", f.objective, "activations (Stripes), products (Loom, Tartan) or memory");
+  p->add_option("--out", f.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
+  p->add_flag("--resume", f.resume, "continue an interrupted search from --out's checkpoint");
+  p->callback([] {
+    f.min_snr_given = snr->count() > 0;
+    run_search_precision(f);
+  });
+  static SearchFlags t;
+  auto* th = s->add_subcommand("thresholds", "per-layer near-zero thresholds maximising skipped activations");
+  add_shared_flags(th, t);
+  static CLI::Option* tsnr = th->add_option("--min-snr-db", t.min_snr_db, "with --metric output-snr: the least SNR");
+  th->add_option("--levels", t.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
+  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json");
+  th->callback([] {
+    t.min_snr_given = tsnr->count() > 0;
+    run_search_thresholds(t);
+  });
+}
+
+}  // namespace eff::cli

@@ -1,0 +1,66 @@
+// Runs a model on an EvalSet under given per-layer value transforms and tallies what a Target
+// needs. The fp32 pass also records each layer's operand ranges (the search's starting point).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/executor.h"
+#include "graph/ir.h"
+#include "search/eval_set.h"
+#include "search/target.h"
+
+namespace eff::search {
+
+// An operand's range over a set: the largest magnitude and whether any value is negative.
+struct OperandRange {
+  double max_abs = 0;
+  bool negative = false;
+};
+struct LayerRanges {
+  OperandRange activations, weights;
+};
+
+class Evaluator {
+ public:
+  // `batch` images per executor run; the executor uses `threads` cores (0: all).
+  Evaluator(const Graph& graph, int threads, int64_t batch);
+
+  // The fp32 model on `set`; with `ranges`, fills one entry per layer (execution order).
+  Reference reference(const EvalSet& set, std::vector<LayerRanges>* ranges = nullptr) const;
+
+  // The model with `transforms` on `set`. With `early_stop`, stops after the first batch at which
+  // the judge is certain (the tally is then incomplete, `met` still exact).
+  // `give_up`, when given, is asked after every batch too: true stops the evaluation (the caller
+  // knows the rest cannot change its decision); the tally is then incomplete.
+  Tally run(const EvalSet& set, const Reference& ref, const Judge& judge,
+            const std::map<std::string, LayerTransform>& transforms, bool early_stop,
+            const std::function<bool(const Tally&)>& give_up = {}) const;
+
+  // The fp32 input activations of `layer` for every image of `set` (labels and indices kept): the
+  // images of an evaluation that starts at that layer (graph_from_layer).
+  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer) const;
+
+  const std::vector<LayerInfo>& layers() const { return layers_; }
+
+ private:
+  const Graph& graph_;
+  int threads_;
+  int64_t batch_;
+  std::vector<LayerInfo> layers_;
+};
+
+// The part of `graph` from `layer`'s node on, with that layer's input activations as its only
+// input, so that evaluations which leave every earlier layer in fp32 need not run the prefix again.
+// Empty when any other value crosses the cut (a skip connection around the layer, a graph input
+// used later), and for the first layer (nothing to save).
+std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer);
+
+// Index of the largest of n scores (ties: the lower index), as evaluate()'s top_k.
+int64_t argmax(const float* scores, int64_t n);
+
+}  // namespace eff::search

@@ -1,0 +1,90 @@
+// The precision search (docs/search.md): per conv/FC layer, the fixed-point format of the input
+// activations and of the weights that minimises MAC-weighted bits while a Target holds.
+//   1. ranges: integer bits and sign from the fp32 run on the search set;
+//   2. sensitivity: each operand alone reduced (the rest fp32), the fewest fraction bits that
+//      meet the target (binary search);
+//   3. ascent: from those minima together, while the target is missed, one more bit to the
+//      operand whose bit buys the most metric per unit of cost;
+//   4. descent: bits removed greedily (largest saving first) while the target holds;
+//   5. final check on the search set, and the report set evaluated once.
+// Every evaluation is remembered by configuration, in a checkpoint file when one is given: a
+// resumed search replays the same decisions from it without re-running them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/geometry.h"
+#include "engine/value_transform.h"
+#include "search/eval_set.h"
+#include "search/evaluator.h"
+#include "search/formats.h"
+#include "search/target.h"
+
+namespace eff::search {
+
+struct SearchOptions {
+  Target target;
+  Objective objective = Objective::kActivations;
+  int threads = 0;
+  int64_t batch = 100;
+  std::string checkpoint;                       // file ("" for none)
+  bool resume = false;                          // load `checkpoint` first (it must come from the same search)
+  std::string fingerprint;                      // identifies the search (model, subsets, target, objective)
+  std::function<void(const std::string&)> log;  // phase messages (may be empty)
+  bool progress = true;
+};
+
+struct OperandChoice {
+  FixedPointFormat format;        // the result
+  int sensitivity_frac_bits = 0;  // phase 2: alone
+  OperandRange range;             // on the search set, fp32
+};
+
+struct LayerChoice {
+  int index = 0;
+  std::string name, kind;
+  LayerCostShape shape;
+  OperandChoice activations, weights;
+};
+
+struct SubsetScore {
+  int64_t images = 0;
+  bool labelled = false;
+  double fp32_top1 = 0;  // points (labelled sets)
+  double top1 = 0;
+  double agreement = 0;  // points of images whose top-1 equals fp32's
+  double snr_db = 0;
+  double metric = 0, fp32_metric = 0;  // the target's metric
+  bool met = false;
+};
+
+struct EvaluationCounts {
+  int sensitivity = 0, ascent = 0, descent = 0, final_checks = 0;
+  int from_checkpoint = 0;  // answered by a resumed checkpoint instead of run
+  int64_t images = 0;       // images run (early stops make this less than evaluations x set size)
+  int total() const { return sensitivity + ascent + descent + final_checks; }
+};
+
+struct SearchResult {
+  std::vector<LayerChoice> layers;
+  SubsetScore search, report;
+  EvaluationCounts evaluations;
+  double cost = 0, cost_at_16_bits = 0;
+  double wall_seconds = 0;
+};
+
+// The scores of a complete (or early-stopped) tally against its reference.
+SubsetScore score_subset(const Reference& ref, const Judge& judge, const Tally& t, bool labelled);
+
+// `geometry`: one entry per layer of the graph (model_geometry), in execution order.
+SearchResult search_precision(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& search,
+                              const EvalSet& report, const SearchOptions& options);
+
+// The found formats as the engine and the simulator take them (layer name -> transform).
+std::map<std::string, LayerTransform> transforms_of(const std::vector<LayerChoice>& layers);
+
+}  // namespace eff::search

@@ -1,0 +1,82 @@
+// What a search must keep: top-1 accuracy relative to fp32 (seed 001 Table 2 keeps 100%), an
+// absolute loss in points, the SNR of the outputs against fp32, or top-1 agreement with fp32
+// (the last two need no labels). An evaluation counts, image by image, what the target needs, and
+// can stop as soon as the outcome is certain either way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eff::search {
+
+enum class Metric { kTop1, kOutputSnr, kTop1Agreement };
+
+struct Target {
+  Metric metric = Metric::kTop1;
+  double keep = 1.0;            // kTop1: fraction of fp32 top-1 kept; kTop1Agreement: fraction agreeing
+  double max_loss_points = -1;  // kTop1: when >= 0, at most this many points below fp32 (instead of keep)
+  double min_snr_db = 30;       // kOutputSnr
+};
+
+// UsageError (one line) for targets that make no sense: keep outside (0, 1], a negative or
+// non-finite loss, SNR without a finite bound.
+void validate_target(const Target& t);
+std::string describe_target(const Target& t);
+// "99%", "99.5%" or "99" (a percentage in (0, 100]) as a fraction; UsageError naming `flag`.
+double parse_percentage(const std::string& text, const std::string& flag);
+// "top1", "output-snr" or "top1-agreement"; UsageError otherwise.
+Metric parse_metric(const std::string& text);
+std::string metric_name(Metric m);
+
+// What the fp32 model does on a set: the reference every evaluation is judged against.
+struct Reference {
+  int64_t images = 0;
+  int64_t correct = 0;            // fp32 top-1 correct (labelled sets)
+  std::vector<int64_t> top1;      // fp32 prediction per image
+  std::vector<float> outputs;     // first output, all images (for the SNR)
+  int64_t outputs_per_image = 0;  //
+  double signal_energy = 0;       // sum of squared fp32 outputs
+  double accuracy() const { return images ? 100.0 * double(correct) / double(images) : 0.0; }
+};
+
+// Counts of one evaluation, possibly stopped early (then `images` < the set's size).
+struct Tally {
+  int64_t images = 0;
+  int64_t correct = 0;
+  int64_t agree = 0;
+  double noise_energy = 0;
+  bool complete = false;
+  bool met = false;
+};
+
+// The rule applied to a reference: what must be reached, and when it is certain.
+class Judge {
+ public:
+  Judge(const Target& t, const Reference& ref, bool labelled);
+  // Met / missed whatever the remaining images do (for early stopping), given counts so far.
+  bool surely_met(const Tally& t) const;
+  bool surely_missed(const Tally& t) const;
+  // On a complete tally.
+  bool met(const Tally& t) const;
+  // The metric's value (points of top-1 or of agreement, dB of SNR): more is better.
+  double score(const Tally& t) const;
+  // The most score(t) can still become once the remaining images are counted: every remaining
+  // image right (top-1, agreement); no more noise (SNR, which only falls).
+  double best_possible_score(const Tally& t) const;
+  // The fp32 model's value of the same metric.
+  double reference_score() const;
+  // The number of correct (or agreeing) images needed; -1 for the SNR target.
+  int64_t required_count() const { return required_; }
+
+ private:
+  Target target_;
+  int64_t total_ = 0;
+  int64_t required_ = -1;
+  double signal_ = 0;
+  double ref_correct_ = 0;
+};
+
+double snr_db(double signal, double noise);
+
+}  // namespace eff::search

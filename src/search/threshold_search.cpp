@@ -1,0 +1,237 @@
+#include "search/threshold_search.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/progress.h"
+
+namespace eff::search {
+
+namespace {
+
+// Keeps every `stride`-th |activation| per layer (a deterministic sample: the zero and near-zero
+// fractions of a layer need thousands of values, not all of them).
+class MagnitudeSampler final : public LayerObserver {
+ public:
+  explicit MagnitudeSampler(size_t layers) : samples_(layers) {}
+  void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor&, const Tensor&) override {
+    if (activations.dtype() != DType::kFloat32 || static_cast<size_t>(layer.index) >= samples_.size()) return;
+    const float* v = activations.data<float>();
+    const int64_t stride = std::max<int64_t>(1, activations.numel() / 4096);
+    for (int64_t i = 0; i < activations.numel(); i += stride) samples_[layer.index].push_back(std::fabs(v[i]));
+  }
+  std::vector<std::vector<float>>& samples() { return samples_; }
+
+ private:
+  std::vector<std::vector<float>> samples_;
+};
+
+double fraction_below(const std::vector<float>& sorted, float t) {
+  if (sorted.empty()) return 0;
+  // Zeros are skipped whatever the threshold; |a| < t more.
+  const auto end =
+      t > 0 ? std::lower_bound(sorted.begin(), sorted.end(), t) : std::upper_bound(sorted.begin(), sorted.end(), 0.0f);
+  return double(end - sorted.begin()) / double(sorted.size());
+}
+
+class ThresholdSearch {
+ public:
+  ThresholdSearch(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& set,
+                  const ThresholdOptions& o)
+      : o_(o), set_(set), evaluator_(graph, o.threads, o.batch) {
+    const std::vector<LayerInfo>& infos = evaluator_.layers();
+    if (infos.empty()) fail<UsageError>("{}: the model has no conv/FC layer to search", graph.source);
+    if (o.levels < 1 || o.levels > 30) fail<UsageError>("--levels must be in [1, 30]");
+    std::vector<LayerRanges> ranges;
+    ref_ = evaluator_.reference(set, &ranges);
+    judge_ = std::make_unique<Judge>(o.target, ref_, set.has_labels());
+    // The activations' magnitudes, sampled on the search set (fp32).
+    MagnitudeSampler sampler(infos.size());
+    {
+      ExecutorOptions eo;
+      eo.threads = o.threads;
+      eo.observer = &sampler;
+      Executor ex(graph, eo);
+      for (int64_t b = 0; b < set.size(); b += o.batch) ex.run({set.batch(b, std::min(o.batch, set.size() - b))});
+    }
+    for (const LayerInfo& info : infos) {
+      ThresholdChoice c;
+      c.index = info.index;
+      c.name = info.name;
+      for (const LayerGeometry& g : geometry) {
+        if (g.index == info.index) c.macs = g.macs;
+      }
+      c.max_abs = static_cast<size_t>(info.index) < ranges.size() ? ranges[info.index].activations.max_abs : 0.0;
+      std::vector<float>& s = sampler.samples()[info.index];
+      std::sort(s.begin(), s.end());
+      sorted_.push_back(std::move(s));
+      layers_.push_back(c);
+    }
+    for (ThresholdChoice& c : layers_) c.zero_fraction = fraction_below(sorted_[&c - layers_.data()], 0.0f);
+  }
+
+  float threshold_at(size_t l, int level) const {
+    if (level <= 0) return 0.0f;
+    return static_cast<float>(layers_[l].max_abs * std::ldexp(1.0, level - o_.levels));
+  }
+
+  double skipped(const std::vector<int>& level) const {
+    double num = 0, den = 0;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      num += double(layers_[l].macs) * fraction_below(sorted_[l], threshold_at(l, level[l]));
+      den += double(layers_[l].macs);
+    }
+    return den > 0 ? num / den : 0;
+  }
+
+  std::map<std::string, LayerTransform> transforms(const std::vector<int>& level) const {
+    std::map<std::string, LayerTransform> m;
+    for (size_t l = 0; l < level.size(); ++l) {
+      if (level[l] > 0) m[layers_[l].name].prune_threshold = threshold_at(l, level[l]);
+    }
+    return m;
+  }
+
+  Tally evaluate(const std::vector<int>& level, bool early_stop, int& counter) {
+    std::string key;
+    for (int x : level) key += std::to_string(x) + ",";
+    if (auto it = memo_.find(key); it != memo_.end() && (early_stop || it->second.complete)) return it->second;
+    ++counter;
+    const Tally t = evaluator_.run(set_, ref_, *judge_, transforms(level), early_stop);
+    images_ += t.images;
+    memo_[key] = t;
+    return t;
+  }
+
+  ThresholdResult run() {
+    ThresholdResult res;
+    const size_t n = layers_.size();
+    std::vector<int> level(n, 0);
+    {
+      Progress bar("sensitivity", static_cast<int64_t>(n));
+      for (size_t l = 0; l < n; ++l) {
+        // The largest level meeting the target alone (level 0 prunes nothing: met by definition
+        // for targets the fp32 model meets).
+        int lo = 0, hi = o_.levels;
+        std::vector<int> alone(n, 0);
+        while (lo < hi) {
+          const int mid = lo + (hi - lo + 1) / 2;
+          alone[l] = mid;
+          if (evaluate(alone, true, res.evaluations.sensitivity).met) {
+            lo = mid;
+          } else {
+            hi = mid - 1;
+          }
+        }
+        level[l] = layers_[l].sensitivity_level = lo;
+        if (o_.progress) bar.advance();
+      }
+      bar.finish();
+    }
+    Tally current = evaluate(level, false, res.evaluations.ascent);
+    while (!current.met) {
+      int best = -1;
+      double best_gain = 0;
+      Tally best_tally;
+      for (size_t l = 0; l < n; ++l) {
+        if (level[l] == 0) continue;
+        std::vector<int> down = level;
+        --down[l];
+        const Tally d = evaluate(down, false, res.evaluations.ascent);
+        const double gain =
+            (judge_->score(d) - judge_->score(current)) / std::max(1e-9, skipped(level) - skipped(down));
+        if (best < 0 || gain > best_gain) {
+          best = static_cast<int>(l);
+          best_gain = gain;
+          best_tally = d;
+        }
+      }
+      if (best < 0)
+        fail("the target ({}) is not met on the search set even without pruning", describe_target(o_.target));
+      --level[best];
+      current = best_tally;
+    }
+    std::vector<size_t> order(n);
+    for (size_t l = 0; l < n; ++l) order[l] = l;
+    auto gain_up = [&](size_t l) {
+      std::vector<int> up = level;
+      up[l] = std::min(o_.levels, up[l] + 1);
+      return skipped(up) - skipped(level);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return gain_up(a) > gain_up(b); });
+    for (size_t l : order) {
+      while (level[l] < o_.levels) {
+        std::vector<int> up = level;
+        ++up[l];
+        if (!evaluate(up, true, res.evaluations.descent).met) break;
+        level = up;
+      }
+    }
+    const Tally final_tally = evaluate(level, false, res.evaluations.final_checks);
+    for (size_t l = 0; l < n; ++l) {
+      layers_[l].level = level[l];
+      layers_[l].threshold = threshold_at(l, level[l]);
+      layers_[l].skipped_fraction = fraction_below(sorted_[l], layers_[l].threshold);
+    }
+    res.layers = layers_;
+    res.search = score_subset(ref_, *judge_, final_tally, set_.has_labels());
+    std::vector<int> none(n, 0);
+    res.zero_mac_weighted = skipped(none);
+    res.skipped_mac_weighted = skipped(level);
+    return res;
+  }
+
+  const Evaluator& evaluator() const { return evaluator_; }
+  int64_t images_run() const { return images_; }
+
+ private:
+  const ThresholdOptions& o_;
+  const EvalSet& set_;
+  Evaluator evaluator_;
+  Reference ref_;
+  std::unique_ptr<Judge> judge_;
+  std::vector<ThresholdChoice> layers_;
+  std::vector<std::vector<float>> sorted_;
+  std::map<std::string, Tally> memo_;
+  int64_t images_ = 0;
+};
+
+}  // namespace
+
+std::map<std::string, LayerTransform> threshold_transforms(const ThresholdResult& r) {
+  std::map<std::string, LayerTransform> m;
+  for (const ThresholdChoice& c : r.layers) {
+    if (c.threshold > 0) m[c.name].prune_threshold = c.threshold;
+  }
+  return m;
+}
+
+nlohmann::json thresholds_file_json(const ThresholdResult& r) {
+  nlohmann::json layers = nlohmann::json::object();
+  for (const ThresholdChoice& c : r.layers) layers[c.name] = c.threshold;
+  return {{"format", "effectual-thresholds"},
+          {"version", 1},
+          {"description", "found by effectual search thresholds (docs/search.md)"},
+          {"layers", layers}};
+}
+
+ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& search,
+                                  const EvalSet& report, const ThresholdOptions& options) {
+  validate_target(options.target);
+  const auto start = std::chrono::steady_clock::now();
+  ThresholdSearch s(graph, geometry, search, options);
+  ThresholdResult res = s.run();
+  const Reference report_ref = s.evaluator().reference(report);
+  const Judge report_judge(options.target, report_ref, report.has_labels());
+  const Tally t = s.evaluator().run(report, report_ref, report_judge, threshold_transforms(res), false);
+  ++res.evaluations.final_checks;
+  res.report = score_subset(report_ref, report_judge, t, report.has_labels());
+  res.evaluations.images = s.images_run() + report.size();
+  res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return res;
+}
+
+}  // namespace eff::search

@@ -1,0 +1,58 @@
+// The near-zero threshold search (docs/search.md, "thresholds"): per conv/FC layer a threshold t
+// (|a| < t -> 0 on the input activations, Cnvlutin's pruning) maximising the MAC-weighted
+// fraction of activations skipped while a Target holds. Candidates per layer: 0 and
+// max|a| x 2^(k - levels) for k = 1..levels. Phases as the precision search: sensitivity (each
+// layer alone, binary search for the largest candidate that meets the target), ascent (while
+// missed, lower the threshold whose step buys the most metric per skipped fraction given up),
+// descent (raise thresholds greedily while the target holds), final check.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/geometry.h"
+#include "search/eval_set.h"
+#include "search/precision_search.h"
+#include "search/target.h"
+
+namespace eff::search {
+
+struct ThresholdOptions {
+  Target target;
+  int threads = 0;
+  int64_t batch = 100;
+  int levels = 12;
+  std::function<void(const std::string&)> log;
+  bool progress = true;
+};
+
+struct ThresholdChoice {
+  int index = 0;
+  std::string name;
+  int64_t macs = 0;
+  double max_abs = 0;
+  float threshold = 0;
+  int level = 0, sensitivity_level = 0;
+  double zero_fraction = 0;     // exact zeros in fp32 (skipped with no threshold)
+  double skipped_fraction = 0;  // zeros or |a| < threshold, in fp32 activations
+};
+
+struct ThresholdResult {
+  std::vector<ThresholdChoice> layers;
+  SubsetScore search, report;
+  EvaluationCounts evaluations;
+  double zero_mac_weighted = 0, skipped_mac_weighted = 0;
+  double wall_seconds = 0;
+};
+
+ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& search,
+                                  const EvalSet& report, const ThresholdOptions& options);
+
+std::map<std::string, LayerTransform> threshold_transforms(const ThresholdResult& r);
+nlohmann::json thresholds_file_json(const ThresholdResult& r);
+
+}  // namespace eff::search

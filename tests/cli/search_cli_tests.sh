@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `effectual search precision` as users meet it: a search on lenet5 with small subsets, its files
+# (accepted by --precision-profile), bad targets and subsets answered by one line, and --resume.
+# Usage: search_cli_tests.sh BIN SOURCE_DIR
+set -u
+bin=$1
+src=$2
+model=$src/models/lenet5.onnx
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+small=(--data fashion-mnist:test --search-images 40 --report-images 20 --seed 3 --sim-images 1)
+
+expect_ok search precision "$model" "${small[@]}" --keep 100% --out "$tmp/s1"
+for f in precision_profile.json search.json speedups.txt checkpoint.json; do
+  if [ -s "$tmp/s1/$f" ]; then ok; else ko "search --out did not write $f"; fi
+done
+# Both subsets' accuracies, fp32 beside them, the seed's notation, every design in the table.
+if $py - "$tmp/s1/search.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in ("search", "report"):
+    a = d["accuracy"][s]
+    assert "top1" in a and "fp32_top1" in a, s
+assert d["accuracy"]["search"]["top1"] >= d["accuracy"]["search"]["fp32_top1"] - 1e-9  # keep 100%
+assert d["subsets"]["search"]["images"] == 40 and d["subsets"]["report"]["images"] == 20
+assert len(d["activation_precisions"].split("-")) == len(d["layers"])
+assert {x["design"] for x in d["simulation"]["designs"]} >= {"dadiannao", "stripes", "loom", "tartan"}
+for l in d["layers"]:
+    for op in ("activations", "weights"):
+        f = l[op]
+        assert f["bits"] == f["int_bits"] + f["frac_bits"]
+        assert isinstance(f["signed"], bool)
+PY
+then ok; else ko "search.json lacks accuracies, notation or designs"; fi
+if grep -q "^stripes" "$tmp/out" && grep -q "report" "$tmp/out"; then ok; else ko "summary lacks the report line or the speedup table"; fi
+
+# The profile is accepted by eval and simulate.
+expect_ok eval "$model" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/s1/precision_profile.json"
+expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs stripes --precision-profile "$tmp/s1/precision_profile.json"
+
+# Resume: the same search answered from the checkpoint, same result, no evaluation run again.
+expect_ok search precision "$model" "${small[@]}" --keep 100% --out "$tmp/s1" --resume --json
+if $py - "$tmp/out" "$tmp/s1/precision_profile.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = d["evaluations"]
+assert e["from_checkpoint"] > 0, e
+assert e["total"] == 1, e   # only the report set is evaluated again
+PY
+then ok; else ko "--resume re-ran evaluations: $(head -c 300 "$tmp/out")"; fi
+# A checkpoint of another search is refused.
+expect_error 2 "checkpoint belongs to a different search" -- search precision "$model" "${small[@]}" --keep 99% --out "$tmp/s1" --resume
+
+# Other targets run (labels not needed for SNR).
+expect_ok search precision "$model" "${small[@]}" --max-loss 0.5 --json
+if $py -c 'import json,sys; d=json.load(open(sys.argv[1])); a=d["accuracy"]["search"]; assert a["top1"] >= a["fp32_top1"] - 0.5 - 1e-9' "$tmp/out"; then ok; else ko "--max-loss 0.5 not met on the search subset"; fi
+expect_ok search precision "$model" "${small[@]}" --metric output-snr --min-snr-db 20 --objective products --json
+if $py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["accuracy"]["search"]["output_snr_db"] >= 20' "$tmp/out"; then ok; else ko "output-snr target not met"; fi
+
+# Bad targets and subsets: one line, exit 2.
+expect_error 2 "--keep '0%'" -- search precision "$model" "${small[@]}" --keep 0%
+expect_error 2 "--keep '101%'" -- search precision "$model" "${small[@]}" --keep 101%
+expect_error 2 "--keep or --max-loss" -- search precision "$model" "${small[@]}" --keep 99% --max-loss 1
+expect_error 2 "--max-loss -2: give a number of points" -- search precision "$model" "${small[@]}" --max-loss -2
+expect_error 2 "--metric 'accuracy'" -- search precision "$model" "${small[@]}" --metric accuracy
+expect_error 2 "--search-images must be at least 1" -- search precision "$model" --data fashion-mnist:test --search-images 0
+expect_error 2 "the data set has 10000" -- search precision "$model" --data fashion-mnist:test --search-images 9000 --report-images 2000
+expect_error 2 "--objective 'speed'" -- search precision "$model" "${small[@]}" --objective speed
+# Labels out of range: one line naming the item, exit 6.
+$py - "$tmp" <<'PY'
+import numpy as np, sys
+x = np.zeros((4, 1, 28, 28), dtype=np.float32)
+np.save(sys.argv[1] + "/x.npy", x)
+np.save(sys.argv[1] + "/y.npy", np.array([0, 1, 12, 3], dtype=np.int64))
+PY
+expect_error 6 "label 12, outside" -- search precision "$model" --input "$tmp/x.npy" --labels "$tmp/y.npy" --search-images 2 --report-images 2 --seed 1
+
+# Thresholds: thresholds.json is accepted by --thresholds; the summary gives Cnvlutin with and without.
+expect_ok search thresholds "$model" "${small[@]}" --keep 100% --out "$tmp/t1"
+if [ -s "$tmp/t1/thresholds.json" ] && [ -s "$tmp/t1/threshold_search.json" ]; then ok; else ko "search thresholds did not write its files"; fi
+if grep -q "Cnvlutin over DaDianNao" "$tmp/out"; then ok; else ko "thresholds summary lacks Cnvlutin's speedups"; fi
+expect_ok eval "$model" --data fashion-mnist:test --limit 20 --thresholds "$tmp/t1/thresholds.json"
+expect_error 2 "--keep '0%'" -- search thresholds "$model" "${small[@]}" --keep 0%
+
+finish search_cli

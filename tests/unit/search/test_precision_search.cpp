@@ -1,0 +1,250 @@
+// The precision search on a model whose answer is known by construction, subsets, determinism.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "../onnx/model_builder.h"
+#include "engine/geometry.h"
+#include "search/formats.h"
+#include "search/precision_search.h"
+#include "search/target.h"
+#include "search/threshold_search.h"
+
+namespace eff::search {
+namespace {
+
+// One MatMul layer: scores = x . I (2 inputs, 2 classes), so the prediction is argmax(x0, x1)
+// (ties: class 0). Inputs are multiples of 2^-3 in [0, 2^4): pairs (k/8, (k+1)/8) labelled 1 and
+// ((k+1)/8, k/8) labelled 0 for odd k = 1, 3, ..., 125 (largest value 126/8 = 15.75 >= 8).
+//   - integer bits: max 15.75 < 2^4, no negative value: unsigned, 4 integer bits;
+//   - 3 fraction bits hold every input exactly: top-1 is 100%, as fp32;
+//   - at 2 fraction bits k/8 (k odd) rounds up to (k+1)/8 (ties away from zero): the pairs
+//     labelled 1 become ties and are predicted 0, so half the images are lost.
+// The weights (0 and 1, none negative) need unsigned 1.0: P = 1.
+struct KnownAnswer {
+  Graph graph;
+  EvalSet set;
+  std::vector<LayerGeometry> geometry;
+};
+
+KnownAnswer known_answer_model() {
+  test::ModelBuilder b;
+  b.input("x", {test::kDynamic, 2}).output("y", {test::kDynamic, 2});
+  b.initializer("w", {2, 2}, {1, 0, 0, 1});
+  b.node("MatMul", {"x", "w"}, {"y"}, "fc");
+  KnownAnswer k;
+  k.graph = b.load();
+  std::vector<float> x;
+  for (int odd = 1; odd <= 125; odd += 2) {
+    const float lo = odd / 8.0f, hi = (odd + 1) / 8.0f;
+    x.insert(x.end(), {lo, hi, hi, lo});
+    k.set.labels.insert(k.set.labels.end(), {1, 0});
+  }
+  const int64_t n = static_cast<int64_t>(k.set.labels.size());
+  k.set.images = Tensor::from<float>({n, 2}, x);
+  for (int64_t i = 0; i < n; ++i) k.set.indices.push_back(i);
+  k.set.source = "known-answer";
+  Executor ex(k.graph);
+  k.geometry = model_geometry(ex, {1, 2});
+  return k;
+}
+
+SearchOptions options(int threads) {
+  SearchOptions o;
+  o.threads = threads;
+  o.batch = 16;
+  o.progress = false;
+  return o;  // keep 100% of fp32 top-1
+}
+
+TEST(SearchKnownAnswer, FindsUnsignedFourDotThree) {
+  const KnownAnswer k = known_answer_model();
+  const SearchResult r = search_precision(k.graph, k.geometry, k.set, k.set, options(1));
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_EQ(r.layers[0].activations.format, (FixedPointFormat{4, 3, false}));
+  EXPECT_EQ(r.layers[0].activations.sensitivity_frac_bits, 3);
+  EXPECT_EQ(r.layers[0].weights.format, (FixedPointFormat{1, 0, false}));
+  EXPECT_DOUBLE_EQ(r.search.fp32_top1, 100.0);
+  EXPECT_DOUBLE_EQ(r.search.top1, 100.0);
+  EXPECT_TRUE(r.search.met);
+  EXPECT_TRUE(r.report.met);
+  // MAC-weighted 16 / P with P = 7.
+  EXPECT_NEAR(stripes_ideal_speedup({4}, {7}), 16.0 / 7.0, 1e-12);
+}
+
+TEST(SearchKnownAnswer, OneFractionBitFewerLosesHalfTheImages) {
+  const KnownAnswer k = known_answer_model();
+  Evaluator e(k.graph, 1, 16);
+  const Reference ref = e.reference(k.set);
+  EXPECT_EQ(ref.correct, 126);  // 63 odd k, two images each, all correct in fp32
+  const Judge judge(Target{}, ref, true);
+  std::map<std::string, LayerTransform> t;
+  t["fc"].activations.kind = OperandTransform::kFixedPoint;
+  t["fc"].activations.fixed = {4, 2, false};
+  const Tally two = e.run(k.set, ref, judge, t, false);
+  EXPECT_EQ(two.correct, 63);  // the 63 images labelled 1 become ties, predicted 0
+  EXPECT_FALSE(two.met);
+  t["fc"].activations.fixed = {4, 3, false};
+  EXPECT_EQ(e.run(k.set, ref, judge, t, false).correct, 126);
+  // Early stop: after the first batch of 16 images (8 lost), 126 - 8 < 126 required: missed.
+  t["fc"].activations.fixed = {4, 2, false};
+  const Tally early = e.run(k.set, ref, judge, t, true);
+  EXPECT_FALSE(early.met);
+  EXPECT_FALSE(early.complete);
+  EXPECT_EQ(early.images, 16);
+}
+
+TEST(SearchKnownAnswer, SameResultForAnyThreadCount) {
+  const KnownAnswer k = known_answer_model();
+  SearchOptions o = options(1);
+  o.target.keep = 0.9;  // a target with room: interactions between layers matter less here
+  const SearchResult one = search_precision(k.graph, k.geometry, k.set, k.set, o);
+  o.threads = 2;
+  const SearchResult two = search_precision(k.graph, k.geometry, k.set, k.set, o);
+  EXPECT_EQ(one.layers[0].activations.format, two.layers[0].activations.format);
+  EXPECT_EQ(one.layers[0].weights.format, two.layers[0].weights.format);
+  EXPECT_EQ(one.evaluations.total(), two.evaluations.total());
+  EXPECT_EQ(one.search.top1, two.search.top1);
+}
+
+TEST(SearchSubsets, DisjointSeededAndReproducible) {
+  const SplitIndices a = split_indices(1000, 100, 50, 7);
+  ASSERT_EQ(a.search.size(), 100u);
+  ASSERT_EQ(a.report.size(), 50u);
+  std::set<int64_t> all(a.search.begin(), a.search.end());
+  all.insert(a.report.begin(), a.report.end());
+  EXPECT_EQ(all.size(), 150u);  // no index in both subsets, none twice
+  EXPECT_GE(*all.begin(), 0);
+  EXPECT_LT(*all.rbegin(), 1000);
+  const SplitIndices again = split_indices(1000, 100, 50, 7);
+  EXPECT_EQ(a.search, again.search);
+  EXPECT_EQ(a.report, again.report);
+  EXPECT_NE(split_indices(1000, 100, 50, 8).search, a.search);
+  // A permutation: every index exactly once.
+  std::vector<int64_t> p = seeded_permutation(37, 3);
+  std::sort(p.begin(), p.end());
+  for (int64_t i = 0; i < 37; ++i) EXPECT_EQ(p[i], i);
+}
+
+TEST(SearchSubsets, EmptyOrOversizedSubsetsAreUsageErrors) {
+  EXPECT_THROW(split_indices(100, 0, 10, 1), UsageError);
+  EXPECT_THROW(split_indices(100, 10, 0, 1), UsageError);
+  EXPECT_THROW(split_indices(100, 60, 41, 1), UsageError);
+  EXPECT_NO_THROW(split_indices(100, 60, 40, 1));
+}
+
+TEST(SearchTargets, RequiredCountsByHand) {
+  Reference ref;
+  ref.images = 200;
+  ref.correct = 180;  // fp32 top-1 90%
+  Target keep99;
+  keep99.keep = 0.99;
+  // 0.99 * 180 = 178.2 -> 179 correct needed.
+  EXPECT_EQ(Judge(keep99, ref, true).required_count(), 179);
+  Target loss;
+  loss.max_loss_points = 0.5;
+  // 180 - 0.005 * 200 = 179.
+  EXPECT_EQ(Judge(loss, ref, true).required_count(), 179);
+  Target agree;
+  agree.metric = Metric::kTop1Agreement;
+  agree.keep = 0.95;
+  EXPECT_EQ(Judge(agree, ref, false).required_count(), 190);  // 0.95 * 200
+  EXPECT_THROW(Judge(Target{}, ref, false), UsageError);      // top-1 without labels
+  Target bad;
+  bad.keep = 1.5;
+  EXPECT_THROW(validate_target(bad), UsageError);
+  EXPECT_THROW(parse_percentage("101%", "--keep"), UsageError);
+  EXPECT_THROW(parse_percentage("abc", "--keep"), UsageError);
+  EXPECT_DOUBLE_EQ(parse_percentage("99%", "--keep"), 0.99);
+}
+
+TEST(SearchFormats, IntegerBitsFromTheRange) {
+  // Unsigned: 15.75 < 2^4 -> 4; 16 needs 5; 0.3 < 2^0 -> 0 integer bits (fractions only).
+  EXPECT_EQ(integer_format(15.75, false), (FixedPointFormat{4, 0, false}));
+  EXPECT_EQ(integer_format(16.0, false), (FixedPointFormat{5, 0, false}));
+  EXPECT_EQ(integer_format(0.3, false), (FixedPointFormat{0, 0, false}));
+  EXPECT_EQ(min_frac_bits(FixedPointFormat{0, 0, false}), 1);
+  EXPECT_EQ(max_frac_bits(FixedPointFormat{4, 0, false}), 11);  // 15 unsigned bits
+  // Signed: 5.3 < 2^3 -> 3 magnitude bits + sign = 4.
+  EXPECT_EQ(integer_format(5.3, true), (FixedPointFormat{4, 0, true}));
+  EXPECT_EQ(max_frac_bits(FixedPointFormat{4, 0, true}), 12);
+  // Cost: Stripes' MAC-weighted bits; 16 * (100 + 300) / (100 * 8 + 300 * 4) = 6400 / 2000.
+  EXPECT_DOUBLE_EQ(stripes_ideal_speedup({100, 300}, {8, 4}), 3.2);
+  EXPECT_EQ(precision_notation({9, 8, 5, 5, 7}), "9-8-5-5-7");
+}
+
+}  // namespace
+}  // namespace eff::search
+
+namespace eff::search {
+namespace {
+
+TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
+  // The known-answer model's inputs are 1/8 ... 15.75 and each pair differs by 1/8 at its smaller
+  // value k/8: pruning any value (k/8 with k >= 1) below the threshold to 0 turns the pair
+  // (k/8, (k+1)/8) into (0, (k+1)/8) only when (k+1)/8 is kept, which keeps the prediction; but
+  // when both are pruned the pair becomes a tie (0, 0), predicted 0: the pair labelled 1 is lost.
+  // So with keep 100% the threshold may not exceed the smallest larger value of a pair, 2/8:
+  // candidates 15.75 x 2^(k-12): 15.75/2^6 = 0.246 < 0.25 is the largest allowed (prunes 1/8).
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  const ThresholdResult r = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_NEAR(r.layers[0].threshold, 15.75 / 64, 1e-6);
+  EXPECT_TRUE(r.search.met);
+  EXPECT_DOUBLE_EQ(r.search.top1, 100.0);
+  // Skipped: the values below 0.246 are the two 1/8 of the k = 1 pairs: 2 of 252 values.
+  EXPECT_NEAR(r.layers[0].skipped_fraction, 2.0 / 252.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace eff::search
+
+namespace eff::search {
+namespace {
+
+// x -> MatMul(I) -> Relu -> MatMul(I) -> y, optionally + x (a connection around layer 1).
+Graph two_layers(bool skip) {
+  test::ModelBuilder b;
+  b.input("x", {test::kDynamic, 2}).output(skip ? "z" : "y", {test::kDynamic, 2});
+  b.initializer("w1", {2, 2}, {1, 0, 0, 1});
+  b.initializer("w2", {2, 2}, {1, 0, 0, 1});
+  b.node("MatMul", {"x", "w1"}, {"h"}, "fc1");
+  b.node("Relu", {"h"}, {"r"}, "relu");
+  b.node("MatMul", {"r", "w2"}, {"y"}, "fc2");
+  if (skip) b.node("Add", {"y", "x"}, {"z"}, "add");
+  return b.load();
+}
+
+TEST(SearchSuffix, EvaluationFromALayerEqualsTheWholeGraph) {
+  const KnownAnswer k = known_answer_model();
+  const Graph g = two_layers(false);
+  Evaluator whole(g, 1, 16);
+  ASSERT_EQ(whole.layers().size(), 2u);
+  const Reference ref = whole.reference(k.set);
+  const Judge judge(Target{}, ref, true);
+  std::map<std::string, LayerTransform> t;
+  t["fc2"].activations.kind = OperandTransform::kFixedPoint;
+  t["fc2"].activations.fixed = {4, 2, false};
+  const Tally full = whole.run(k.set, ref, judge, t, false);
+  EXPECT_EQ(full.correct, 63);  // as the one-layer model: the Relu and identity change nothing
+  const std::optional<Graph> suffix = graph_from_layer(g, whole.layers()[1]);
+  ASSERT_TRUE(suffix.has_value());
+  Evaluator part(*suffix, 1, 16);
+  const EvalSet inputs = whole.layer_inputs(k.set, whole.layers()[1]);
+  const Tally from_layer = part.run(inputs, ref, judge, t, false);
+  EXPECT_EQ(from_layer.correct, full.correct);
+  EXPECT_EQ(from_layer.agree, full.agree);
+  EXPECT_EQ(from_layer.noise_energy, full.noise_energy);
+  // No suffix for the first layer, nor around a connection that bypasses the layer.
+  EXPECT_FALSE(graph_from_layer(g, whole.layers()[0]).has_value());
+  const Graph skip = two_layers(true);
+  EXPECT_FALSE(graph_from_layer(skip, find_layers(skip)[1]).has_value());
+}
+
+}  // namespace
+}  // namespace eff::search
