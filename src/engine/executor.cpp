@@ -127,7 +127,9 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
 Executor::Executor(Graph graph, ExecutorOptions options)
     : options_(std::move(options)), pool_(std::make_unique<BufferPool>()), dnnl_(std::make_unique<DnnlEnv>()) {
   threads_ = resolve_threads(options_.threads);
-  if (options_.threads <= 0 && threads_ > 1) governor_ = std::make_unique<ThreadGovernor>(threads_);
+  if (options_.threads <= 0 && threads_ > 1) {
+    governor_ = options_.governor ? options_.governor : std::make_shared<ThreadGovernor>(threads_);
+  }
   const std::vector<LayerInfo> layers = find_layers(graph);
   for (const auto& entry : options_.transforms) {
     const std::string& name = entry.first;

@@ -62,6 +62,9 @@ struct ExecutorOptions {
   // it, and inputs holding NaN/Inf run a graph without fused activations; the specialisations are
   // kept (a few, least recently used dropped first).
   GraphSpecializer specialize;
+  // With threads = 0: a governor shared with other executors (a search makes one per evaluation
+  // and should not learn the machine's load again each time); made here when not given.
+  std::shared_ptr<class ThreadGovernor> governor;
 };
 
 class Executor {
@@ -113,7 +116,7 @@ class Executor {
   const Plan* last_plan_ = nullptr;
   std::unique_ptr<class BufferPool> pool_;
   std::unique_ptr<struct DnnlEnv> dnnl_;
-  std::unique_ptr<class ThreadGovernor> governor_;  // when the thread count is ours to choose
+  std::shared_ptr<class ThreadGovernor> governor_;  // when the thread count is ours to choose
 };
 
 // Resolves a thread-count flag: 0 -> all cores.

@@ -81,13 +81,16 @@ int64_t argmax(const float* scores, int64_t n) {
 }
 
 Evaluator::Evaluator(const Graph& graph, int threads, int64_t batch)
-    : graph_(graph), threads_(threads), batch_(std::max<int64_t>(1, batch)), layers_(find_layers(graph)) {}
+    : graph_(graph), threads_(threads), batch_(std::max<int64_t>(1, batch)), layers_(find_layers(graph)) {
+  if (threads_ <= 0 && resolve_threads(0) > 1) governor_ = std::make_shared<ThreadGovernor>(resolve_threads(0));
+}
 
 Reference Evaluator::reference(const EvalSet& set, std::vector<LayerRanges>* ranges) const {
   std::vector<LayerRanges> seen(layers_.size());
   RangeObserver observer(seen);
   ExecutorOptions eo;
   eo.threads = threads_;
+  eo.governor = governor_;
   eo.observer = ranges ? &observer : nullptr;
   Executor ex(graph_, eo);
   Reference ref;
@@ -115,6 +118,7 @@ EvalSet Evaluator::layer_inputs(const EvalSet& set, const LayerInfo& layer) cons
   InputCapture capture(layer.index, set.size());
   ExecutorOptions eo;
   eo.threads = threads_;
+  eo.governor = governor_;
   eo.observer = &capture;
   Executor ex(graph_, eo);
   for (int64_t b = 0; b < set.size(); b += batch_) ex.run({set.batch(b, std::min(batch_, set.size() - b))});
@@ -157,6 +161,7 @@ Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judg
                      const std::function<bool(const Tally&)>& give_up) const {
   ExecutorOptions eo;
   eo.threads = threads_;
+  eo.governor = governor_;
   eo.transforms = transforms;
   Executor ex(graph_, eo);
   Tally t;

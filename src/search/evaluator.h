@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/executor.h"
+#include "engine/thread_governor.h"
 #include "graph/ir.h"
 #include "search/eval_set.h"
 #include "search/target.h"
@@ -50,6 +52,8 @@ class Evaluator {
  private:
   const Graph& graph_;
   int threads_;
+  // One for every executor this evaluator makes, so the load it learnt carries over.
+  std::shared_ptr<ThreadGovernor> governor_;
   int64_t batch_;
   std::vector<LayerInfo> layers_;
 };
