@@ -77,4 +77,11 @@ expect_error 8 "input.npy" -- simulate --traces "$tmp/broken" --designs stripes
 rm "$tmp/broken/manifest.json"
 expect_error 8 "manifest.json" -- simulate --traces "$tmp/broken" --designs stripes
 
+# Without a precision profile the table says where formats come from and what to run instead.
+expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs stripes
+if grep -q "^precision: derived from each tensor's range.*effectual search precision MODEL" "$tmp/out"; then ok; else ko "simulate without a profile does not point to search precision"; fi
+printf '{"format": "effectual-precision-profile", "version": 1, "default": {"activations": {"int_bits": 4, "frac_bits": 4}}}' > "$tmp/p.json"
+expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs stripes --precision-profile "$tmp/p.json"
+if grep -q "^precision:" "$tmp/out"; then ko "simulate with a profile still prints the no-profile note"; else ok; fi
+
 finish "simulate CLI tests"
