@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -133,6 +133,21 @@ const real = sections.has('real') ? require('./bench_real').benchReal({
   repeat: Number(opt('--real-repeat', '5')),
 }) : null;
 
+// Precision search speed (issue 9 goal: the shipped vgg on 2,000 search images under 3 minutes, on
+// 10,000 under 10 on this 2-core machine). One run per size (each is many evaluations already);
+// --search-sizes picks the sizes (default 2000; 10000 takes minutes more).
+const searchRows = [];
+for (const n of sections.has('search') ? opt('--search-sizes', '2000').split(',').map(Number) : []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'effectual-bench-search-'));
+  const ms = wall(bin, ['search', 'precision', 'models/vgg.onnx', '--data', 'fashion-mnist:test', '--search-images', String(n),
+    '--report-images', '1000', '--keep', '99%', '--sim-images', '0', '--out', dir, '--json']);
+  const j = JSON.parse(fs.readFileSync(path.join(dir, 'search.json'), 'utf8'));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const row = { images: n, ms, evaluations: j.evaluations ? j.evaluations.total : '?', notation: j.activation_precisions || '' };
+  searchRows.push(row);
+  process.stderr.write(`search vgg ${n} images: ${(ms / 1000).toFixed(1)} s, ${JSON.stringify(row.evaluations)} evaluations\n`);
+}
+
 (async () => {
 const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
@@ -176,6 +191,12 @@ if (vggRow) {
 }
 if (real) md += real.markdown;
 if (busy) md += busy.markdown;
+if (searchRows.length) {
+  md += `\n## Precision search speed (goal: shipped vgg, 2,000 search images < 3 min; 10,000 < 10 min)\n\n`;
+  md += `\`effectual search precision models/vgg.onnx --data fashion-mnist:test --search-images N --report-images 1000 --keep 99% --sim-images 0\`, whole command, default threads, one run per size.\n\n`;
+  md += `| search images | wall s | evaluations | activation precisions |\n|---|---|---|---|\n`;
+  for (const r of searchRows) md += `| ${r.images} | ${(r.ms / 1000).toFixed(1)} | ${typeof r.evaluations === 'object' ? JSON.stringify(r.evaluations) : r.evaluations} | ${r.notation} |\n`;
+}
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
 fs.mkdirSync(path.dirname(out), { recursive: true });
