@@ -33,6 +33,10 @@ struct SimLayerOptions {
 // the fewest (sign included) with 2^(int_bits-1) > m, frac_bits = 16 - int_bits.
 FixedPointFormat derive_format(const float* v, int64_t n);
 
+// Refuses (ShapeError naming the layer) a layer whose padded input or weight codes would exceed
+// the engine's tensor size limit, before anything is read or allocated.
+void check_layer_size(const LayerGeometry& g);
+
 // `acts`: one image, float [Ni][Ny][Nx] (FC: [Ni]); `wgts`: ONNX layout (conv [Nf][Ni/g][Ky][Kx];
 // FC [Nf][Ni] or [Ni][Nf]). Throws ShapeError if the geometry is inconsistent.
 SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* wgts, const SimLayerOptions& o);
