@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/blocked_layout.h"
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
@@ -52,6 +53,8 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
     l.bias = n.input(2);
     l.output = n.outputs.empty() ? kNoValue : n.outputs[0];
     l.fused_activation = n.attr_string("activation", "");
+    l.activation_min = n.attr_float("activation_min", 0.f);
+    l.activation_max = n.attr_float("activation_max", 0.f);
     layers.push_back(std::move(l));
   }
   return layers;
@@ -365,8 +368,13 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       values[n.outputs[k]] = std::move(outs[k]);
     }
     if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
-      options_.observer->on_layer(base_->layers[p.base_layer[layer]], *in_ptrs[0], values[n.inputs[1]],
-                                  values[n.outputs[0]]);
+      // Observers see plain NCHW, whatever layout the convs pass between them.
+      Tensor in_plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
+      Tensor out_plain = writes_blocked(n) ? unblocked_copy(values[n.outputs[0]], *pool_) : Tensor();
+      options_.observer->on_layer(base_->layers[p.base_layer[layer]], in_plain.defined() ? in_plain : *in_ptrs[0],
+                                  values[n.inputs[1]], out_plain.defined() ? out_plain : values[n.outputs[0]]);
+      if (in_plain.defined()) pool_->release(in_plain);
+      if (out_plain.defined()) pool_->release(out_plain);
     }
     if (transformed.defined()) pool_->release(transformed);
     for (ValueId v : p.release_after[i]) pool_->release(values[v]);

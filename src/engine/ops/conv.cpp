@@ -1,16 +1,18 @@
 // Conv and ConvTranspose (1-D, 2-D and 3-D) on oneDNN. One plan (primitive, memory objects,
 // argument map) per input shape and thread count, created on first use and kept; constant weights
-// are reordered once into the layout the primitive prefers and kept. Between kernels activations
-// stay in plain NCHW; inside, the primitive works on the channel-blocked layout (16 channels
-// innermost) that oneDNN's fastest JIT kernels use, with a reorder on the way in and out, which
-// costs far less than the im2col kernels oneDNN offers for plain NCHW. 3x3 stride-1 layers use
-// Winograd. A fused Relu (attribute activation="Relu") runs as an eltwise post-op.
+// are reordered once into the layout the primitive prefers and kept. The primitive works on the
+// channel-blocked layout (16 channels innermost) that oneDNN's fastest JIT kernels use, which
+// beats the im2col kernels oneDNN offers for plain NCHW. Between two convs activations stay
+// blocked where the graph pass allowed it (attributes blocked_input / blocked_output); elsewhere
+// they are plain NCHW, with a reorder on the way in and out. 3x3 stride-1 layers use
+// Winograd. A fused Relu, Clip or HardSwish (attribute activation) runs as an eltwise post-op.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
 #include "engine/ops/dnnl_common.h"
+#include "graph/passes.h"
 
 namespace eff {
 
@@ -33,7 +35,9 @@ class ConvKernel final : public Kernel {
     for (int i = 0; i < n_in; ++i) require_f32_model(node, graph, i);
     group_ = node.attr_int("group", 1);
     if (group_ < 1) fail<ModelError>("{}: group={} must be positive", where, group_);
-    relu_ = fused_relu(node, graph);
+    activation_ = fused_activation(node, graph);
+    blocked_in_ = node.attr_int(kBlockedInputAttr, 0) != 0;
+    blocked_out_ = node.attr_int(kBlockedOutputAttr, 0) != 0;
 
     int spatial_hint = -1;
     if (graph.is_constant(node.inputs[1])) {
@@ -332,14 +336,25 @@ class ConvKernel final : public Kernel {
     }
     const memory::desc wei_user_md(wdims, memory::data_type::f32, wstrides);
     const memory::desc wei_any_md(wdims, memory::data_type::f32, memory::format_tag::any);
-    const memory::desc src_md = plain_desc(to_dnnl_dims(x.shape()));
-    const memory::desc dst_md = plain_desc(to_dnnl_dims(dst_shape));
+    // How the graph hands activations over: plain NCHW, or channel-blocked between convs
+    // (graph/passes.h assign_blocked_layouts).
+    if ((blocked_in_ || blocked_out_) && (rank != 4 || transpose_ || (blocked_in_ && c % kBlockedChannels != 0) ||
+                                          (blocked_out_ && m % kBlockedChannels != 0))) {
+      fail("internal error: {}: blocked layout for input {} and {} output channels", ctx.where(), shape_str(x.shape()),
+           m);
+    }
+    const memory::desc src_md =
+        blocked_in_ ? memory::desc(to_dnnl_dims(x.shape()), memory::data_type::f32, memory::format_tag::nChw16c)
+                    : plain_desc(to_dnnl_dims(x.shape()));
+    const memory::desc dst_md =
+        blocked_out_ ? memory::desc(to_dnnl_dims(dst_shape), memory::data_type::f32, memory::format_tag::nChw16c)
+                     : plain_desc(to_dnnl_dims(dst_shape));
     const memory::desc bias_md = has_bias ? plain_desc({m}) : memory::desc();
 
     dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (relu_) {
+    if (activation_.any()) {
       dnnl::post_ops ops;
-      append_relu(ops);
+      activation_.append_to(ops);
       attr.set_post_ops(ops);
     }
     const dnnl::engine& engine = ctx.dnnl().engine;
@@ -482,14 +497,15 @@ class ConvKernel final : public Kernel {
     const float* bias = b ? b->data<float>() : nullptr;
     for (int64_t i = 0; i < n * m; ++i) {
       float v = bias ? bias[i % m] : 0.f;
-      if (relu_) v = std::max(v, 0.f);
+      v = activation_.apply(v);
       std::fill(out + i * plane, out + (i + 1) * plane, v);
     }
   }
 
   bool transpose_;
   int64_t group_ = 1;
-  bool relu_ = false;
+  FusedActivation activation_;
+  bool blocked_in_ = false, blocked_out_ = false;  // activations in nChw16c between kernels
   WindowAttrs window_;
   std::vector<int64_t> output_padding_, output_shape_;
   PackedWeights weights_;  // constant weights (undefined when computed at run time)
