@@ -11,6 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "engine/ops/conv_transpose_direct.h"
 #include "engine/ops/dnnl_common.h"
 #include "graph/passes.h"
 
@@ -96,6 +97,11 @@ class ConvKernel final : public Kernel {
       fill_bias_only(y, b);
       return;
     }
+    if (plan.patches) {
+      conv_transpose_patches(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
+                             plan.patch_geometry);
+      return;
+    }
     plan.src.set_data_handle(mutable_data(x));
     plan.dst.set_data_handle(plan.partial.defined() ? plan.partial.raw() : y.raw());
     if (b) plan.bias.set_data_handle(mutable_data(*b));
@@ -125,7 +131,9 @@ class ConvKernel final : public Kernel {
     Shape y_shape;
     std::string impl = "dnnl";
     bool x_empty_fill = false;  // zero-sized reduction: the output is the bias alone
-    Tensor partial;             // ConvTranspose output computed by oneDNN when smaller than y
+    bool patches = false;       // ConvTranspose with kernel = stride: conv_transpose_patches
+    PatchGeometry patch_geometry;
+    Tensor partial;  // ConvTranspose output computed by oneDNN when smaller than y
     dnnl::primitive prim;
     memory src, dst, bias, wei_user, wei;
     dnnl::reorder wei_reorder;
@@ -309,6 +317,19 @@ class ConvKernel final : public Kernel {
     if (reduce == 0 || shape_numel(x.shape()) == 0) {
       plan->x_empty_fill = true;
       return plan;
+    }
+    if (transpose_ && group_ == 1 && spatial == 2 && !plan->partial.defined() && !activation_.any()) {
+      bool patch = true;
+      for (int i = 0; i < 2; ++i) {
+        patch = patch && kernel[i] == strides[i] && dilations[i] == 1 && pad_begin[i] == 0 && pad_end[i] == 0 &&
+                out_sp[i] == in_sp[i] * kernel[i];
+      }
+      if (patch) {
+        plan->patches = true;
+        plan->patch_geometry = {n, c, in_sp[0], in_sp[1], m, kernel[0], kernel[1]};
+        plan->impl = "loop:conv_transpose_patches";
+        return plan;
+      }
     }
 
     // Weights as oneDNN sees them: [G,] O, I, spatial... with strides over the ONNX layout.
