@@ -512,8 +512,9 @@ void fuse_activations(Graph& g) {
     const ValueId in = act.inputs[0];
     if (!uses.internal(in) || uses.producer[in] < 0) continue;
     Node& layer = g.nodes[uses.producer[in]];
-    // Relu also into Gemm/MatMul; Clip and HardSwish (MobileNets) into Conv only.
-    const bool fusable = is_op(layer, "Conv") || (relu && (is_op(layer, "Gemm") || is_op(layer, "MatMul")));
+    // Relu also into ConvTranspose, Gemm and MatMul; Clip and HardSwish (MobileNets) into Conv only.
+    const bool fusable = is_op(layer, "Conv") ||
+                         (relu && (is_op(layer, "ConvTranspose") || is_op(layer, "Gemm") || is_op(layer, "MatMul")));
     if (!fusable || layer.outputs.size() != 1 || layer.has_attr("activation")) continue;
     Attribute name;
     name.kind = Attribute::Kind::kString;

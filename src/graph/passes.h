@@ -28,7 +28,7 @@ void fold_batchnorm(Graph& g);
 // x * Clip(x + 3, 0, 6) / 6 and x * HardSigmoid(x; 1/6, 0.5) -> HardSwish(x).
 void fuse_hardswish(Graph& g);
 
-// Relu that is the sole consumer of a Conv/Gemm/MatMul output -> attribute activation="Relu" on
+// Relu that is the sole consumer of a Conv/ConvTranspose/Gemm/MatMul output -> activation="Relu" on
 // that node (kind kString); likewise Clip with constant bounds (activation="Clip" plus float
 // attributes activation_min/activation_max) and HardSwish (activation="HardSwish") after a Conv.
 // The kernels apply it as a post-op.

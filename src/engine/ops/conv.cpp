@@ -99,7 +99,7 @@ class ConvKernel final : public Kernel {
     }
     if (plan.patches) {
       conv_transpose_patches(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
-                             plan.patch_geometry);
+                             plan.patch_geometry, activation_);
       return;
     }
     plan.src.set_data_handle(mutable_data(x));
@@ -318,7 +318,7 @@ class ConvKernel final : public Kernel {
       plan->x_empty_fill = true;
       return plan;
     }
-    if (transpose_ && group_ == 1 && spatial == 2 && !plan->partial.defined() && !activation_.any()) {
+    if (transpose_ && group_ == 1 && spatial == 2 && !plan->partial.defined()) {
       bool patch = true;
       for (int i = 0; i < 2; ++i) {
         patch = patch && kernel[i] == strides[i] && dilations[i] == 1 && pad_begin[i] == 0 && pad_end[i] == 0 &&

@@ -7,7 +7,8 @@
 
 namespace eff::ops {
 
-void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g) {
+void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                            const FusedActivation& act) {
   const int64_t oh = g.h * g.kh, ow = g.w * g.kw;
   const int64_t rows = g.n * g.m * g.h;  // one task: one input row of one output channel
   const bool parallel = rows > 1 && rows * g.w * g.c * g.kh * g.kw >= kParallelMin;
@@ -37,7 +38,11 @@ void conv_transpose_patches(const float* x, const float* w, const float* bias, f
         float* out = y + ((n * g.m + m) * oh + i * g.kh + a) * ow;
         for (int64_t kb = 0; kb < g.kw; ++kb) {
           const float* ar = acc.data() + kb * g.w;
-          for (int64_t j = 0; j < g.w; ++j) out[j * g.kw + kb] = ar[j] + b;
+          if (act.kind == FusedActivation::Kind::kRelu) {
+            for (int64_t j = 0; j < g.w; ++j) out[j * g.kw + kb] = std::max(ar[j] + b, 0.f);
+          } else {
+            for (int64_t j = 0; j < g.w; ++j) out[j * g.kw + kb] = act.apply(ar[j] + b);
+          }
         }
       }
     }

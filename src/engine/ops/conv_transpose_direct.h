@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "engine/ops/dnnl_common.h"
+
 namespace eff::ops {
 
 struct PatchGeometry {
@@ -16,6 +18,8 @@ struct PatchGeometry {
 
 // x: [N, C, H, W]; w: [C, M, KH, KW] (ONNX ConvTranspose, group 1); bias: [M] or null;
 // y: [N, M, H * KH, W * KW]. Every output sums over C in the same order for any thread count.
-void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g);
+// `act`: an activation fused into the layer, applied to each output.
+void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                            const FusedActivation& act);
 
 }  // namespace eff::ops

@@ -4,6 +4,7 @@
 // kernel = stride is checked against its definition written out as loops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -187,19 +188,28 @@ std::vector<float> patches_reference(const std::vector<float>& x, const std::vec
 
 TEST(ConvFusion, ConvTransposeWithKernelEqualToStrideMatchesItsDefinition) {
   for (int64_t k : {2, 3}) {
-    SCOPED_TRACE(k);
-    const int64_t N = 2, C = 5, H = 3, W = 7, M = 3;
-    ModelBuilder b(13);
-    b.input("x", {N, C, H, W}).output("y", {N, M, H * k, W * k});
-    const std::vector<float> wv = random_values(C * M * k * k, 10), bv = random_values(M, 11);
-    b.initializer("W", {C, M, k, k}, wv);
-    b.initializer("B", {M}, bv);
-    auto& n = b.node("ConvTranspose", {"x", "W", "B"}, {"y"}, "up");
-    set_attr(n, "strides", std::vector<int64_t>{k, k});
-    const std::vector<float> xv = random_values(N * C * H * W, 12);
-    const std::vector<float> want = patches_reference(xv, wv, bv, N, C, H, W, M, k);
-    for (int threads : {1, 2}) {
-      expect_close(run_model(b.load(), Tensor::from<float>({N, C, H, W}, xv), threads), want);
+    for (bool relu : {false, true}) {
+      SCOPED_TRACE(k);
+      SCOPED_TRACE(relu);
+      const int64_t N = 2, C = 5, H = 3, W = 7, M = 3;
+      ModelBuilder b(13);
+      b.input("x", {N, C, H, W}).output("y", {N, M, H * k, W * k});
+      const std::vector<float> wv = random_values(C * M * k * k, 10), bv = random_values(M, 11);
+      b.initializer("W", {C, M, k, k}, wv);
+      b.initializer("B", {M}, bv);
+      auto& n = b.node("ConvTranspose", {"x", "W", "B"}, {relu ? "u" : "y"}, "up");
+      set_attr(n, "strides", std::vector<int64_t>{k, k});
+      if (relu) b.node("Relu", {"u"}, {"y"}, "relu");
+      const Graph g = b.load();
+      EXPECT_EQ(ops_of(g), Ops{"ConvTranspose"});
+      const std::vector<float> xv = random_values(N * C * H * W, 12);
+      std::vector<float> want = patches_reference(xv, wv, bv, N, C, H, W, M, k);
+      if (relu) {
+        for (float& v : want) v = std::max(v, 0.f);
+      }
+      for (int threads : {1, 2}) {
+        expect_close(run_model(g, Tensor::from<float>({N, C, H, W}, xv), threads), want);
+      }
     }
   }
 }
