@@ -1,5 +1,6 @@
-// Activations a conv left in the channel-blocked layout (graph/passes.h assign_blocked_layouts)
-// turned back into plain NCHW, for readers that need it (layer observers).
+// Activations a conv left in the channel-blocked layout (graph/passes.h assign_blocked_layouts):
+// logical shape N, C, H, W; bytes in nChw16c order with C padded to whole blocks in storage past
+// the logical size. Plain copies for readers that need NCHW (observers, value transforms).
 #pragma once
 
 #include "core/tensor.h"
@@ -13,8 +14,14 @@ class BufferPool;
 bool reads_blocked(const Node& n);
 bool writes_blocked(const Node& n);
 
-// `t` (logical shape N, C, H, W with C a multiple of 16, bytes in nChw16c order) as plain NCHW,
-// in a buffer from `pool`.
+// N, C rounded up to whole blocks, H, W: what a blocked tensor of logical shape `s` occupies.
+Shape blocked_storage_shape(const Shape& s);
+
+// A pool buffer for a blocked tensor of logical shape `s` (storage for the padded channels).
+Tensor acquire_blocked(BufferPool& pool, const Shape& s);
+
+// `t` (blocked) as plain NCHW, and back (padded channels zero), in buffers from `pool`.
 Tensor unblocked_copy(const Tensor& t, BufferPool& pool);
+Tensor blocked_copy(const Tensor& plain, BufferPool& pool);
 
 }  // namespace eff

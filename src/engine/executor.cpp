@@ -335,7 +335,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       if (it != options_.transforms.end() && it->second.active()) xf = &it->second;
     }
     if (xf && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
-      const Tensor& a = *in_ptrs[0];
+      // Transforms see plain NCHW, as without blocked layouts (per-sample ranges, no padding).
+      Tensor plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
+      const Tensor& a = plain.defined() ? plain : *in_ptrs[0];
       if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", g.where(n));
       transformed = pool_->acquire(DType::kFloat32, a.shape());
       float* d = transformed.data<float>();
@@ -346,6 +348,12 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
         apply_prune(d, a.numel(), xf->prune_threshold);
         const int64_t sample = a.rank() > 0 && a.dim(0) > 0 ? a.numel() / a.dim(0) : 0;
         apply_operand_transform(d, a.numel(), xf->activations, sample);
+      }
+      if (plain.defined()) {
+        pool_->release(plain);
+        Tensor blocked = blocked_copy(transformed, *pool_);
+        pool_->release(transformed);
+        transformed = std::move(blocked);
       }
       in_ptrs[0] = &transformed;
     }

@@ -565,15 +565,20 @@ void assign_blocked_layouts(Graph& g) {
   const size_t nv = g.values.size();
   std::vector<char> blocked(nv, 0);
   auto is_blocked = [&](ValueId x) { return x != kNoValue && blocked[x]; };
-  auto channels_ok = [](int64_t c) { return c > 0 && c % kBlockedChannels == 0; };
-  // Candidates: outputs of convs with whole blocks of channels, and sums of two candidates.
+  std::vector<int64_t> channels(nv, 0);
+  auto whole_blocks = [&](ValueId v) { return channels[v] > 0 && channels[v] % kBlockedChannels == 0; };
+  // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
   for (const Node& n : g.nodes) {
     int64_t ci = 0, co = 0;
-    if (blockable_conv(g, n, ci, co) && channels_ok(co) && n.outputs[0] != kNoValue) blocked[n.outputs[0]] = 1;
+    if (blockable_conv(g, n, ci, co) && co > 0 && n.outputs[0] != kNoValue) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = co;
+    }
     if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue &&
-        n.inputs[0] != kNoValue && n.inputs[1] != kNoValue && blocked[n.inputs[0]] && blocked[n.inputs[1]] &&
+        is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && whole_blocks(n.inputs[0]) &&
         same_static_shape(g, n.inputs[0], n.inputs[1])) {
       blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
     }
   }
   // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
@@ -589,9 +594,10 @@ void assign_blocked_layouts(Graph& g) {
         int64_t ci = 0, co = 0;
         if (blockable_conv(g, n, ci, co)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) &&
-               std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && channels_ok(ci);
+               std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
         } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
-          ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]);
+          ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]) &&
+               whole_blocks(static_cast<ValueId>(v));
         } else {
           ok = false;
         }

@@ -39,9 +39,10 @@ void fuse_activations(Graph& g);
 // (half the time of a MobileNet went into those). A value is blocked when every reader handles
 // it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer) and Adds
 // of two blocked values of one shape (elementwise, so layout-blind). Such tensors keep their
-// logical NCHW shape; only their bytes are ordered differently, so only channel counts that are
-// whole blocks qualify (no padding). Graph outputs stay plain; observers get plain copies
-// (executor).
+// logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
+// number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
+// logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
+// get plain copies (executor, engine/blocked_layout.h).
 constexpr int64_t kBlockedChannels = 16;
 inline constexpr const char* kBlockedInputAttr = "blocked_input";
 inline constexpr const char* kBlockedOutputAttr = "blocked_output";

@@ -91,7 +91,7 @@ class ConvKernel final : public Kernel {
     const Tensor& w = f32_input(ctx, 1);
     const Tensor* b = ctx.has_input(2) ? &f32_input(ctx, 2) : nullptr;
     Plan& plan = plan_for(ctx, x, w, b != nullptr);
-    Tensor& y = ctx.output(0, DType::kFloat32, plan.y_shape);
+    Tensor y = blocked_out_ ? blocked_output(ctx, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;
     if (plan.x_empty_fill) {
       fill_bias_only(y, b);
@@ -359,10 +359,8 @@ class ConvKernel final : public Kernel {
     const memory::desc wei_any_md(wdims, memory::data_type::f32, memory::format_tag::any);
     // How the graph hands activations over: plain NCHW, or channel-blocked between convs
     // (graph/passes.h assign_blocked_layouts).
-    if ((blocked_in_ || blocked_out_) && (rank != 4 || transpose_ || (blocked_in_ && c % kBlockedChannels != 0) ||
-                                          (blocked_out_ && m % kBlockedChannels != 0))) {
-      fail("internal error: {}: blocked layout for input {} and {} output channels", ctx.where(), shape_str(x.shape()),
-           m);
+    if ((blocked_in_ || blocked_out_) && (rank != 4 || transpose_)) {
+      fail("internal error: {}: blocked layout for input {}", ctx.where(), shape_str(x.shape()));
     }
     const memory::desc src_md =
         blocked_in_ ? memory::desc(to_dnnl_dims(x.shape()), memory::data_type::f32, memory::format_tag::nChw16c)
@@ -489,6 +487,16 @@ class ConvKernel final : public Kernel {
     }
     if (!scratchpad_.empty()) plan->args[DNNL_ARG_SCRATCHPAD] = scratchpad_.memory();
     return plan;
+  }
+
+  // The output in the blocked layout: the logical shape over storage for whole channel blocks.
+  static Tensor blocked_output(OpContext& ctx, const Shape& y_shape) {
+    Shape storage = y_shape;
+    storage[1] = (y_shape[1] + kBlockedChannels - 1) / kBlockedChannels * kBlockedChannels;
+    const Tensor& t = ctx.output(0, DType::kFloat32, storage);
+    Tensor y(DType::kFloat32, y_shape, t.storage(), t.capacity());
+    ctx.set_output(0, y);
+    return y;
   }
 
   // Copies `part` into the low-index corner of `y` (same N and C, spatial sizes no larger).

@@ -155,6 +155,58 @@ TEST(ConvFusion, ObserversSeePlainActivationsAndOutputsOfBlockedLayers) {
   EXPECT_EQ(blocked.activation.at("project"), "");
 }
 
+// 24 channels: blocked tensors padded to 32 in storage, between convs only (no Add).
+ModelBuilder padded_chain() {
+  ModelBuilder b(13);
+  b.input("x", {2, 8, 5, 5}).output("y", {2, 16, 5, 5});
+  b.initializer("W0", {24, 8, 1, 1}, random_values(24 * 8, 21));
+  b.initializer("W1", {24, 1, 3, 3}, random_values(24 * 9, 22));
+  b.initializer("W2", {16, 24, 1, 1}, random_values(16 * 24, 23));
+  b.node("Conv", {"x", "W0"}, {"a"}, "expand");
+  auto& dw = b.node("Conv", {"a", "W1"}, {"d"}, "depthwise");
+  set_attr(dw, "group", int64_t{24});
+  set_attr(dw, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"d"}, {"dr"}, "relu");
+  b.node("Conv", {"dr", "W2"}, {"y"}, "project");
+  return b;
+}
+
+TEST(ConvFusion, PaddedChannelBlocksBetweenConvsWithTransformsAndObservers) {
+  const Graph g = padded_chain().load();
+  ASSERT_EQ(ops_of(g), (Ops{"Conv", "Conv", "Conv"}));
+  EXPECT_TRUE(g.nodes[0].has_attr(kBlockedOutputAttr));
+  EXPECT_TRUE(g.nodes[1].has_attr(kBlockedInputAttr));
+  EXPECT_TRUE(g.nodes[1].has_attr(kBlockedOutputAttr));
+  EXPECT_TRUE(g.nodes[2].has_attr(kBlockedInputAttr));
+  const Tensor x = Tensor::from<float>({2, 8, 5, 5}, random_values(2 * 8 * 5 * 5, 24, 2.f));
+  LoadOptions raw;
+  raw.run_passes = false;
+  // Value transforms on the layers reading blocked activations: they must see (and quantize)
+  // exactly the plain values.
+  ExecutorOptions o;
+  o.threads = 1;
+  LayerTransform fixed;
+  fixed.activations.kind = OperandTransform::kFixedPoint;
+  fixed.activations.fixed = {4, 5};
+  fixed.prune_threshold = 0.1f;
+  LayerTransform uniform;
+  uniform.activations.kind = OperandTransform::kUniform8;
+  o.transforms["depthwise"] = fixed;
+  o.transforms["project"] = uniform;
+  Recorder want_seen, got_seen;
+  o.observer = &want_seen;
+  Executor want_ex(padded_chain().load(raw), o);
+  const std::vector<float> want = want_ex.run({x}).at(0).to_f32_vector();
+  o.observer = &got_seen;
+  Executor got_ex(padded_chain().load(), o);
+  for (int run = 0; run < 2; ++run) expect_close(got_ex.run({x}).at(0).to_f32_vector(), want);
+  // The unfused graph's project layer reads Relu's output, the fused depthwise writes it.
+  expect_close(got_seen.seen.at("depthwise").first, want_seen.seen.at("depthwise").first);
+  expect_close(got_seen.seen.at("project").first, want_seen.seen.at("project").first);
+  expect_close(got_seen.seen.at("expand").second, want_seen.seen.at("expand").second);
+  expect_close(got_seen.seen.at("project").second, want_seen.seen.at("project").second);
+}
+
 TEST(ConvFusion, ClipWithNonConstantBoundsStaysSeparate) {
   ModelBuilder b(13);
   b.input("x", {1, 16, 2, 2}).input("hi", {}).output("y", {1, 16, 2, 2});
