@@ -239,11 +239,17 @@ std::vector<float> patches_reference(const std::vector<float>& x, const std::vec
 }
 
 TEST(ConvFusion, ConvTransposeWithKernelEqualToStrideMatchesItsDefinition) {
-  for (int64_t k : {2, 3}) {
+  // 2x2 with ten output channels and 19 columns: one register-blocked group of eight channels and
+  // 16 columns, then the single channels and the column tail; 3x3 the plain loop only.
+  struct Case {
+    int64_t k, m, w;
+  };
+  for (const Case& t : {Case{2, 10, 19}, Case{3, 3, 7}}) {
+    const int64_t k = t.k;
     for (bool relu : {false, true}) {
       SCOPED_TRACE(k);
       SCOPED_TRACE(relu);
-      const int64_t N = 2, C = 5, H = 3, W = 7, M = 3;
+      const int64_t N = 2, C = 5, H = 3, W = t.w, M = t.m;
       ModelBuilder b(13);
       b.input("x", {N, C, H, W}).output("y", {N, M, H * k, W * k});
       const std::vector<float> wv = random_values(C * M * k * k, 10), bv = random_values(M, 11);
