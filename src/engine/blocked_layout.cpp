@@ -1,8 +1,10 @@
 #include "engine/blocked_layout.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/buffer_pool.h"
+#include "engine/kernel.h"
 #include "graph/passes.h"
 
 namespace eff {
@@ -52,6 +54,32 @@ Shape blocked_storage_shape(const Shape& s) {
 Tensor acquire_blocked(BufferPool& pool, const Shape& s) {
   Tensor t = pool.acquire(DType::kFloat32, blocked_storage_shape(s));
   return Tensor(DType::kFloat32, s, t.storage(), t.capacity());
+}
+
+Tensor blocked_output(OpContext& ctx, int i, const Shape& s) {
+  const Tensor& storage = ctx.output(i, DType::kFloat32, blocked_storage_shape(s));
+  Tensor t(DType::kFloat32, s, storage.storage(), storage.capacity());
+  ctx.set_output(i, t);
+  return t;
+}
+
+bool integer_nearest_upsample(const Graph& g, const Node& n, int64_t& fh, int64_t& fw) {
+  if (n.op != "Resize" || !(n.domain.empty() || n.domain == "ai.onnx") || n.outputs.size() != 1) return false;
+  if (n.attr_string("mode", "nearest") != "nearest" ||
+      n.attr_string("coordinate_transformation_mode", "half_pixel") != "asymmetric" ||
+      n.attr_string("nearest_mode", "round_prefer_floor") != "floor" || n.input(3) != kNoValue) {
+    return false;
+  }
+  const ValueId sv = n.input(2);
+  if (!g.is_constant(sv) || g.constant(sv).dtype() != DType::kFloat32 || g.constant(sv).numel() != 4) return false;
+  const float* s = g.constant(sv).data<float>();
+  if (s[0] != 1.f || s[1] != 1.f) return false;
+  for (int k = 2; k < 4; ++k) {
+    if (!(s[k] >= 1.f && s[k] <= 64.f) || s[k] != std::floor(s[k])) return false;
+  }
+  fh = static_cast<int64_t>(s[2]);
+  fw = static_cast<int64_t>(s[3]);
+  return true;
 }
 
 Tensor unblocked_copy(const Tensor& t, BufferPool& pool) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <unordered_set>
 
+#include "engine/blocked_layout.h"
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
@@ -574,6 +575,11 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = co;
     }
+    int64_t fh = 0, fw = 0;
+    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && n.outputs[0] != kNoValue) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
     if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue &&
         is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && whole_blocks(n.inputs[0]) &&
         same_static_shape(g, n.inputs[0], n.inputs[1])) {
@@ -591,19 +597,28 @@ void assign_blocked_layouts(Graph& g) {
       for (int c : uses.consumers[v]) {
         if (!ok) break;
         const Node& n = g.nodes[c];
-        int64_t ci = 0, co = 0;
+        int64_t ci = 0, co = 0, fh = 0, fw = 0;
         if (blockable_conv(g, n, ci, co)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) &&
                std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
         } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
           ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]) &&
                whole_blocks(static_cast<ValueId>(v));
+        } else if (integer_nearest_upsample(g, n, fh, fw)) {
+          ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
         } else {
           ok = false;
         }
       }
       if (!ok) {
         blocked[v] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // an upsampling's result is blocked only if its input is
+      int64_t fh = 0, fw = 0;
+      if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.outputs[0]) && !is_blocked(n.input(0))) {
+        blocked[n.outputs[0]] = 0;
         changed = true;
       }
     }
@@ -619,7 +634,11 @@ void assign_blocked_layouts(Graph& g) {
   yes.kind = Attribute::Kind::kInt;
   yes.i = 1;
   for (Node& n : g.nodes) {
-    int64_t ci = 0, co = 0;
+    int64_t ci = 0, co = 0, fh = 0, fw = 0;
+    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+    }
     if (!blockable_conv(g, n, ci, co)) continue;
     if (is_blocked(n.inputs[0])) n.attrs[kBlockedInputAttr] = yes;
     if (n.outputs[0] != kNoValue && blocked[n.outputs[0]]) n.attrs[kBlockedOutputAttr] = yes;

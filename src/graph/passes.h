@@ -37,8 +37,9 @@ void fuse_activations(Graph& g);
 // Activations kept in oneDNN's channel-blocked layout (nChw16c: 16 channels innermost) from one
 // conv to the next, instead of a reorder to plain NCHW after every conv and back before the next
 // (half the time of a MobileNet went into those). A value is blocked when every reader handles
-// it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer) and Adds
-// of two blocked values of one shape (elementwise, so layout-blind). Such tensors keep their
+// it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer), Adds
+// of two blocked values of one shape (elementwise, so layout-blind) and nearest upsampling by
+// whole factors (a feature pyramid's Resize; both attributes). Such tensors keep their
 // logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
 // number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
 // logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms

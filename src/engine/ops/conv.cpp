@@ -11,6 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "engine/blocked_layout.h"
 #include "engine/ops/conv_transpose_direct.h"
 #include "engine/ops/dnnl_common.h"
 #include "graph/passes.h"
@@ -91,7 +92,7 @@ class ConvKernel final : public Kernel {
     const Tensor& w = f32_input(ctx, 1);
     const Tensor* b = ctx.has_input(2) ? &f32_input(ctx, 2) : nullptr;
     Plan& plan = plan_for(ctx, x, w, b != nullptr);
-    Tensor y = blocked_out_ ? blocked_output(ctx, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
+    Tensor y = blocked_out_ ? blocked_output(ctx, 0, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;
     if (plan.x_empty_fill) {
       fill_bias_only(y, b);
@@ -487,16 +488,6 @@ class ConvKernel final : public Kernel {
     }
     if (!scratchpad_.empty()) plan->args[DNNL_ARG_SCRATCHPAD] = scratchpad_.memory();
     return plan;
-  }
-
-  // The output in the blocked layout: the logical shape over storage for whole channel blocks.
-  static Tensor blocked_output(OpContext& ctx, const Shape& y_shape) {
-    Shape storage = y_shape;
-    storage[1] = (y_shape[1] + kBlockedChannels - 1) / kBlockedChannels * kBlockedChannels;
-    const Tensor& t = ctx.output(0, DType::kFloat32, storage);
-    Tensor y(DType::kFloat32, y_shape, t.storage(), t.capacity());
-    ctx.set_output(0, y);
-    return y;
   }
 
   // Copies `part` into the low-index corner of `y` (same N and C, spatial sizes no larger).

@@ -207,6 +207,49 @@ TEST(ConvFusion, PaddedChannelBlocksBetweenConvsWithTransformsAndObservers) {
   expect_close(got_seen.seen.at("project").second, want_seen.seen.at("project").second);
 }
 
+// A feature pyramid's top-down step: lateral convs, nearest x2 upsampling of the coarse one, Add,
+// a 3x3 smoothing conv. Everything between the convs may stay blocked, the Resize included.
+ModelBuilder pyramid_step(const std::string& coordinates) {
+  ModelBuilder b(13);
+  b.input("fine", {1, 8, 6, 4}).input("coarse", {1, 8, 3, 2}).output("y", {1, 8, 6, 4});
+  b.initializer("Wf", {16, 8, 1, 1}, random_values(16 * 8, 31));
+  b.initializer("Wc", {16, 8, 1, 1}, random_values(16 * 8, 32));
+  b.initializer("Ws", {8, 16, 3, 3}, random_values(8 * 16 * 9, 33));
+  b.initializer("roi", {0}, {});
+  b.initializer("scales", {4}, {1.f, 1.f, 2.f, 2.f});
+  b.node("Conv", {"fine", "Wf"}, {"lf"}, "lateral_fine");
+  b.node("Conv", {"coarse", "Wc"}, {"lc"}, "lateral_coarse");
+  auto& r = b.node("Resize", {"lc", "roi", "scales"}, {"up"}, "upsample");
+  set_attr(r, "mode", std::string("nearest"));
+  set_attr(r, "coordinate_transformation_mode", coordinates);
+  set_attr(r, "nearest_mode", std::string("floor"));
+  b.node("Add", {"lf", "up"}, {"sum"}, "merge");
+  auto& s = b.node("Conv", {"sum", "Ws"}, {"y"}, "smooth");
+  set_attr(s, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  return b;
+}
+
+TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
+  const Tensor fine = Tensor::from<float>({1, 8, 6, 4}, random_values(8 * 24, 34));
+  const Tensor coarse = Tensor::from<float>({1, 8, 3, 2}, random_values(8 * 6, 35));
+  LoadOptions raw;
+  raw.run_passes = false;
+  for (const std::string coordinates : {"asymmetric", "half_pixel"}) {
+    SCOPED_TRACE(coordinates);
+    const Graph g = pyramid_step(coordinates).load();
+    const Node& resize = g.nodes[2];
+    ASSERT_EQ(resize.op, "Resize");
+    // Only asymmetric coordinates with floor are taken (half_pixel stays plain, for simplicity).
+    EXPECT_EQ(resize.has_attr(kBlockedInputAttr), coordinates == "asymmetric");
+    EXPECT_EQ(g.nodes[4].has_attr(kBlockedInputAttr), coordinates == "asymmetric");
+    ExecutorOptions o;
+    o.threads = 1;
+    Executor want(pyramid_step(coordinates).load(raw), o);
+    Executor got(g, o);
+    expect_close(got.run({fine, coarse}).at(0).to_f32_vector(), want.run({fine, coarse}).at(0).to_f32_vector());
+  }
+}
+
 TEST(ConvFusion, ClipWithNonConstantBoundsStaysSeparate) {
   ModelBuilder b(13);
   b.input("x", {1, 16, 2, 2}).input("hi", {}).output("y", {1, 16, 2, 2});
