@@ -207,6 +207,24 @@ TEST(ConvFusion, PaddedChannelBlocksBetweenConvsWithTransformsAndObservers) {
   expect_close(got_seen.seen.at("project").second, want_seen.seen.at("project").second);
 }
 
+// Blocked tensors padded past their logical channels share the buffer pool with everything
+// else: after an input holding NaN, a clean input must give the clean result (padded lanes must
+// not carry NaN into the next conv's sums, where they meet zero weights).
+TEST(ConvFusion, PaddedBlocksAfterANaNInputGiveCleanResults) {
+  const Tensor x = Tensor::from<float>({2, 8, 5, 5}, random_values(2 * 8 * 5 * 5, 41, 2.f));
+  std::vector<float> poisoned = x.to_f32_vector();
+  for (size_t i = 0; i < poisoned.size(); i += 7) poisoned[i] = std::nanf("");
+  const Tensor bad = Tensor::from<float>({2, 8, 5, 5}, poisoned);
+  const std::vector<float> want = run_model(padded_chain().load(), x, 1);
+  ExecutorOptions o;
+  o.threads = 1;
+  Executor ex(padded_chain().load(), o);
+  for (int run = 0; run < 3; ++run) {
+    ex.run({bad});
+    expect_close(ex.run({x}).at(0).to_f32_vector(), want);
+  }
+}
+
 // A feature pyramid's top-down step: lateral convs, nearest x2 upsampling of the coarse one, Add,
 // a 3x3 smoothing conv. Everything between the convs may stay blocked, the Resize included.
 ModelBuilder pyramid_step(const std::string& coordinates) {
