@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "engine/blocked_layout.h"
+#include "engine/buffer_pool.h"
 #include "engine/ops/conv_transpose_direct.h"
 #include "engine/ops/dnnl_common.h"
 #include "graph/passes.h"
@@ -95,7 +96,14 @@ class ConvKernel final : public Kernel {
     Tensor y = blocked_out_ ? blocked_output(ctx, 0, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;
     if (plan.x_empty_fill) {
-      fill_bias_only(y, b);
+      if (blocked_out_) {
+        Tensor plain(DType::kFloat32, y.shape());
+        fill_bias_only(plain, b);
+        const Tensor blocked = blocked_copy(plain, pool_of_one_);
+        std::copy_n(blocked.data<float>(), shape_numel(blocked_storage_shape(y.shape())), y.data<float>());
+      } else {
+        fill_bias_only(y, b);
+      }
       return;
     }
     if (plan.patches) {
@@ -525,6 +533,7 @@ class ConvKernel final : public Kernel {
   bool transpose_;
   int64_t group_ = 1;
   FusedActivation activation_;
+  BufferPool pool_of_one_;                         // for the rare blocked bias-only output
   bool blocked_in_ = false, blocked_out_ = false;  // activations in nChw16c between kernels
   WindowAttrs window_;
   std::vector<int64_t> output_padding_, output_shape_;

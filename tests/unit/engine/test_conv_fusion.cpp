@@ -225,6 +225,24 @@ TEST(ConvFusion, PaddedBlocksAfterANaNInputGiveCleanResults) {
   }
 }
 
+// An empty input with padding: the first conv's output is its bias alone, written blocked.
+TEST(ConvFusion, BiasOnlyOutputInTheBlockedLayout) {
+  ModelBuilder b(13);
+  b.input("x", {1, 8, 0, 0}).output("y", {1, 16, 2, 2});
+  b.initializer("W0", {24, 8, 1, 1}, random_values(24 * 8, 51));
+  b.initializer("B0", {24}, random_values(24, 52));
+  b.initializer("W1", {16, 24, 1, 1}, random_values(16 * 24, 53));
+  auto& c = b.node("Conv", {"x", "W0", "B0"}, {"a"}, "first");
+  set_attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Conv", {"a", "W1"}, {"y"}, "second");
+  const Graph g = b.load();
+  ASSERT_TRUE(g.nodes[0].has_attr(kBlockedOutputAttr));
+  LoadOptions raw;
+  raw.run_passes = false;
+  const Tensor x(DType::kFloat32, Shape{1, 8, 0, 0});
+  expect_close(run_model(g, x, 1), run_model(b.load(raw), x, 1));
+}
+
 // A feature pyramid's top-down step: lateral convs, nearest x2 upsampling of the coarse one, Add,
 // a 3x3 smoothing conv. Everything between the convs may stay blocked, the Resize included.
 ModelBuilder pyramid_step(const std::string& coordinates) {
