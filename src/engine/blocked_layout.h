@@ -32,6 +32,11 @@ Tensor blocked_output(OpContext& ctx, int i, const Shape& s);
 bool integer_nearest_upsample(const Graph& g, const Node& n, int64_t& fh, int64_t& fw);
 std::unique_ptr<Kernel> make_blocked_resize(const Node& node, const Graph& graph);
 
+// The other kernels for blocked activations (ops/blocked_ops.cpp): a GlobalAveragePool reading
+// them, and a Mul of them (input kBlockedOperandAttr) by a per-channel gate [N, C, 1, 1].
+std::unique_ptr<Kernel> make_blocked_global_average_pool(const Node& node, const Graph& graph);
+std::unique_ptr<Kernel> make_blocked_channel_scale(const Node& node, const Graph& graph);
+
 // `t` (blocked) as plain NCHW, and back (padded channels zero), in buffers from `pool`.
 Tensor unblocked_copy(const Tensor& t, BufferPool& pool);
 Tensor blocked_copy(const Tensor& plain, BufferPool& pool);

@@ -568,8 +568,26 @@ void assign_blocked_layouts(Graph& g) {
   auto is_blocked = [&](ValueId x) { return x != kNoValue && blocked[x]; };
   std::vector<int64_t> channels(nv, 0);
   auto whole_blocks = [&](ValueId v) { return channels[v] > 0 && channels[v] % kBlockedChannels == 0; };
+  // The input of a Mul that scales blocked activations by a plain per-channel gate
+  // ([N, C, 1, 1], a squeeze-and-excitation block), or -1.
+  auto gate_operand = [&](const Node& n) -> int {
+    if (!is_op(n, "Mul") || n.num_inputs() != 2 || n.outputs.size() != 1 || n.outputs[0] == kNoValue) return -1;
+    for (int k = 0; k < 2; ++k) {
+      const ValueId x = n.inputs[k], s = n.inputs[1 - k];
+      if (!is_blocked(x) || s == kNoValue || is_blocked(s) || g.is_constant(s)) continue;
+      const Value& sv = g.value(s);
+      if (sv.has_shape && sv.shape.size() == 4 && sv.shape[1] == channels[x] && sv.shape[2] == 1 && sv.shape[3] == 1) {
+        return k;
+      }
+    }
+    return -1;
+  };
   // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
   for (const Node& n : g.nodes) {
+    if (const int k = gate_operand(n); k >= 0) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[k]];
+    }
     int64_t ci = 0, co = 0;
     if (blockable_conv(g, n, ci, co) && co > 0 && n.outputs[0] != kNoValue) {
       blocked[n.outputs[0]] = 1;
@@ -606,12 +624,23 @@ void assign_blocked_layouts(Graph& g) {
                whole_blocks(static_cast<ValueId>(v));
         } else if (integer_nearest_upsample(g, n, fh, fw)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
+        } else if (is_op(n, "GlobalAveragePool")) {
+          ok = n.inputs.size() == 1 && n.outputs.size() == 1;
+        } else if (const int k = gate_operand(n); k >= 0) {
+          ok = n.inputs[k] == static_cast<ValueId>(v) && n.inputs[1 - k] != static_cast<ValueId>(v) &&
+               is_blocked(n.outputs[0]);
         } else {
           ok = false;
         }
       }
       if (!ok) {
         blocked[v] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // a gated Mul's result is blocked only if its operand is
+      if (is_op(n, "Mul") && n.outputs.size() == 1 && is_blocked(n.outputs[0]) && gate_operand(n) < 0) {
+        blocked[n.outputs[0]] = 0;
         changed = true;
       }
     }
@@ -635,6 +664,14 @@ void assign_blocked_layouts(Graph& g) {
   yes.i = 1;
   for (Node& n : g.nodes) {
     int64_t ci = 0, co = 0, fh = 0, fw = 0;
+    if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
+    if (const int k = gate_operand(n); k >= 0 && is_blocked(n.outputs[0])) {
+      Attribute which = yes;
+      which.i = k;
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+      n.attrs[kBlockedOperandAttr] = which;
+    }
     if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
       n.attrs[kBlockedInputAttr] = yes;
       n.attrs[kBlockedOutputAttr] = yes;

@@ -39,7 +39,9 @@ void fuse_activations(Graph& g);
 // (half the time of a MobileNet went into those). A value is blocked when every reader handles
 // it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer), Adds
 // of two blocked values of one shape (elementwise, so layout-blind) and nearest upsampling by
-// whole factors (a feature pyramid's Resize; both attributes). Such tensors keep their
+// whole factors (a feature pyramid's Resize; both attributes), and a squeeze-and-excitation
+// block's GlobalAveragePool (blocked_input) and Mul by the per-channel gate (both, plus
+// blocked_operand: which input is the blocked one). Such tensors keep their
 // logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
 // number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
 // logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
@@ -47,6 +49,7 @@ void fuse_activations(Graph& g);
 constexpr int64_t kBlockedChannels = 16;
 inline constexpr const char* kBlockedInputAttr = "blocked_input";
 inline constexpr const char* kBlockedOutputAttr = "blocked_output";
+inline constexpr const char* kBlockedOperandAttr = "blocked_operand";  // which input of a Mul
 void assign_blocked_layouts(Graph& g);
 
 // All of the above in a sensible order, then graph.compact().

@@ -243,6 +243,48 @@ TEST(ConvFusion, BiasOnlyOutputInTheBlockedLayout) {
   expect_close(run_model(g, x, 1), run_model(b.load(raw), x, 1));
 }
 
+// A squeeze-and-excitation block between convs (24 channels: padded blocks): the pooled means and
+// the gated activations read the blocked tensor, the gated result stays blocked for the project
+// conv. The gate is the Mul's first or second input.
+ModelBuilder se_block(bool gate_first) {
+  ModelBuilder b(13);
+  b.input("x", {2, 8, 5, 6}).output("y", {2, 16, 5, 6});
+  b.initializer("W0", {24, 8, 1, 1}, random_values(24 * 8, 61));
+  b.initializer("W1", {8, 24, 1, 1}, random_values(8 * 24, 62));
+  b.initializer("B1", {8}, random_values(8, 63));
+  b.initializer("W2", {24, 8, 1, 1}, random_values(24 * 8, 64));
+  b.initializer("W3", {16, 24, 1, 1}, random_values(16 * 24, 65));
+  b.node("Conv", {"x", "W0"}, {"a"}, "expand");
+  b.node("GlobalAveragePool", {"a"}, {"m"}, "squeeze");
+  b.node("Conv", {"m", "W1", "B1"}, {"r"}, "reduce");
+  b.node("Relu", {"r"}, {"rr"}, "relu");
+  b.node("Conv", {"rr", "W2"}, {"e"}, "excite");
+  b.node("HardSigmoid", {"e"}, {"gate"}, "gate");
+  b.node("Mul", gate_first ? std::vector<std::string>{"gate", "a"} : std::vector<std::string>{"a", "gate"}, {"s"},
+         "scale");
+  b.node("Conv", {"s", "W3"}, {"y"}, "project");
+  return b;
+}
+
+TEST(ConvFusion, SqueezeExcitationBetweenConvsStaysBlocked) {
+  const Tensor x = Tensor::from<float>({2, 8, 5, 6}, random_values(2 * 8 * 30, 66, 2.f));
+  LoadOptions raw;
+  raw.run_passes = false;
+  for (bool gate_first : {false, true}) {
+    SCOPED_TRACE(gate_first);
+    const Graph g = se_block(gate_first).load();
+    std::map<std::string, const Node*> by_name;
+    for (const Node& n : g.nodes) by_name[n.name] = &n;
+    EXPECT_TRUE(by_name.at("expand")->has_attr(kBlockedOutputAttr));
+    EXPECT_TRUE(by_name.at("squeeze")->has_attr(kBlockedInputAttr));
+    EXPECT_FALSE(by_name.at("reduce")->has_attr(kBlockedInputAttr));
+    EXPECT_EQ(by_name.at("scale")->attr_int(kBlockedOperandAttr, -1), gate_first ? 1 : 0);
+    EXPECT_TRUE(by_name.at("project")->has_attr(kBlockedInputAttr));
+    const std::vector<float> want = run_model(se_block(gate_first).load(raw), x, 1);
+    for (int threads : {1, 2}) expect_close(run_model(g, x, threads), want);
+  }
+}
+
 // A feature pyramid's top-down step: lateral convs, nearest x2 upsampling of the coarse one, Add,
 // a 3x3 smoothing conv. Everything between the convs may stay blocked, the Resize included.
 ModelBuilder pyramid_step(const std::string& coordinates) {
