@@ -582,8 +582,29 @@ void assign_blocked_layouts(Graph& g) {
     }
     return -1;
   };
+  // A channel Concat of plain float 4-D values of known channel counts: their total, or 0.
+  auto concat_channels = [&](const Node& n) -> int64_t {
+    if (!is_op(n, "Concat") || n.outputs.size() != 1 || n.outputs[0] == kNoValue || n.inputs.empty()) return 0;
+    const int64_t axis = n.attr_int("axis", 1);
+    if (axis != 1 && axis != -3) return 0;
+    int64_t total = 0;
+    for (ValueId v : n.inputs) {
+      if (v == kNoValue || g.is_constant(v)) return 0;  // its inputs are read plain (see below)
+      const Value& val = g.value(v);
+      if (!val.has_type || val.dtype != DType::kFloat32 || !val.has_shape || val.shape.size() != 4 ||
+          val.shape[1] <= 0) {
+        return 0;
+      }
+      total += val.shape[1];
+    }
+    return total;
+  };
   // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
   for (const Node& n : g.nodes) {
+    if (const int64_t c = concat_channels(n); c > 0) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = c;
+    }
     if (const int k = gate_operand(n); k >= 0) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[k]];
@@ -665,6 +686,7 @@ void assign_blocked_layouts(Graph& g) {
   for (Node& n : g.nodes) {
     int64_t ci = 0, co = 0, fh = 0, fw = 0;
     if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
+    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) n.attrs[kBlockedOutputAttr] = yes;
     if (const int k = gate_operand(n); k >= 0 && is_blocked(n.outputs[0])) {
       Attribute which = yes;
       which.i = k;

@@ -41,7 +41,8 @@ void fuse_activations(Graph& g);
 // of two blocked values of one shape (elementwise, so layout-blind) and nearest upsampling by
 // whole factors (a feature pyramid's Resize; both attributes), and a squeeze-and-excitation
 // block's GlobalAveragePool (blocked_input) and Mul by the per-channel gate (both, plus
-// blocked_operand: which input is the blocked one). Such tensors keep their
+// blocked_operand: which input is the blocked one); a channel Concat of plain values may write
+// its result blocked (blocked_output). Such tensors keep their
 // logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
 // number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
 // logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms

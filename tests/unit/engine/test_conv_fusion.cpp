@@ -328,6 +328,30 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
   }
 }
 
+TEST(ConvFusion, ChannelConcatOfPlainValuesWritesBlockedForTheNextConv) {
+  ModelBuilder b(13);
+  b.input("x", {2, 8, 4, 5}).output("y", {2, 16, 4, 5});
+  b.initializer("Wa", {24, 8, 1, 1}, random_values(24 * 8, 71));
+  b.initializer("Wb", {12, 8, 3, 3}, random_values(12 * 8 * 9, 72));
+  b.initializer("Wc", {16, 36, 1, 1}, random_values(16 * 36, 73));
+  b.node("Conv", {"x", "Wa"}, {"a"}, "branch_a");
+  auto& cb = b.node("Conv", {"x", "Wb"}, {"b"}, "branch_b");
+  set_attr(cb, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  set_attr(b.node("Concat", {"a", "b"}, {"cat"}, "concat"), "axis", int64_t{1});
+  b.node("Conv", {"cat", "Wc"}, {"y"}, "head");
+  const Graph g = b.load();
+  std::map<std::string, const Node*> by_name;
+  for (const Node& n : g.nodes) by_name[n.name] = &n;
+  EXPECT_FALSE(by_name.at("branch_a")->has_attr(kBlockedOutputAttr));  // the Concat reads plain values
+  EXPECT_TRUE(by_name.at("concat")->has_attr(kBlockedOutputAttr));     // 36 channels, padded to 48
+  EXPECT_TRUE(by_name.at("head")->has_attr(kBlockedInputAttr));
+  const Tensor x = Tensor::from<float>({2, 8, 4, 5}, random_values(2 * 8 * 20, 74));
+  LoadOptions raw;
+  raw.run_passes = false;
+  const std::vector<float> want = run_model(b.load(raw), x, 1);
+  for (int threads : {1, 2}) expect_close(run_model(g, x, threads), want);
+}
+
 TEST(ConvFusion, ClipWithNonConstantBoundsStaysSeparate) {
   ModelBuilder b(13);
   b.input("x", {1, 16, 2, 2}).input("hi", {}).output("y", {1, 16, 2, 2});
