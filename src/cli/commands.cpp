@@ -158,13 +158,14 @@ void cmd_bench(const Common& o, const std::string& input, const std::string& dat
   if (!data_spec.empty()) {
     auto data = open_dataset(data_spec, model_preprocess(l.model));
     if (data->size() < 1) fail<DataError>("{}: the data set is empty", data->name());
-    x = data->images(0, std::min(batch, data->size()));
+    x = data->images(0, std::min(std::max<int64_t>(batch, 1), data->size()));
   } else if (!input.empty()) {
     x = load_input_file(l.model, input);
   }
   if (x.defined()) {
-    if (batch > 1 && x.dim(0) != batch) {
-      // Tile the given images up to the batch size.
+    // batch 0: --batch not given, the input's rows as they are.
+    if (batch > 0 && x.dim(0) != batch) {
+      // Tile the given images up to the batch size, or take the first rows (as bench_ort.js does).
       Shape s = x.shape();
       const int64_t per = x.numel() / x.dim(0);
       s[0] = batch;
@@ -175,10 +176,10 @@ void cmd_bench(const Common& o, const std::string& input, const std::string& dat
       x = b;
     }
   } else {
-    x = generated_input(l.model, 0, batch);
+    x = generated_input(l.model, 0, std::max<int64_t>(batch, 1));
   }
   std::vector<Tensor> inputs{x};
-  for (size_t k = 1; k < l.model.graph.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, batch));
+  for (size_t k = 1; k < l.model.graph.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, x.dim(0)));
   LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup, max_seconds);
   if (s.repeat < repeat && !o.json) {
     fmt::print(stderr, "note: --repeat {}: stopped after {} timed run(s), --max-seconds {} reached\n", repeat, s.repeat,
@@ -293,7 +294,7 @@ void register_commands(CLI::App& app) {
   static Inputs inputs;
   static std::string out_dir, bench_input, bench_data, trace_format = "effectual";
   static int repeat = 20, warmup = 3;
-  static int64_t batch = 1, limit = 0, eval_batch = 64, images = 1, first = 0, trace_batch = 16;
+  static int64_t batch = 0, limit = 0, eval_batch = 64, images = 1, first = 0, trace_batch = 16;
 
   auto* info = app.add_subcommand("info", "layers with geometry, MACs and parameters; totals");
   add_model_flags(info, common, false);
@@ -303,7 +304,8 @@ void register_commands(CLI::App& app) {
   add_model_flags(bench, common, true);
   bench->add_option("--input", bench_input, "input .npy or image (default: deterministic pseudo-random values)");
   bench->add_option("--data", bench_data, "take the batch from the start of this data set instead");
-  bench->add_option("--batch", batch, "batch size")->check(positive_count());
+  bench->add_option("--batch", batch, "batch size: the input tiled or cut to this many rows (default: its rows, or 1)")
+      ->check(positive_count());
   bench->add_option("--repeat", repeat, "timed runs")->check(positive_count());
   bench->add_option("--warmup", warmup, "untimed runs first")->check(non_negative_count());
   static bool per_layer = false;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/blocked_layout.h"
 #include "engine/buffer_pool.h"
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
@@ -62,6 +63,8 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
     l.bias = is_integer_layer ? (integer.bias >= 0 ? n.input(integer.bias) : kNoValue) : n.input(2);
     l.output = n.outputs.empty() ? kNoValue : n.outputs[0];
     l.fused_activation = n.attr_string("activation", "");
+    l.activation_min = n.attr_float("activation_min", 0.f);
+    l.activation_max = n.attr_float("activation_max", 0.f);
     layers.push_back(std::move(l));
   }
   return layers;
@@ -351,7 +354,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       if (it != options_.transforms.end() && it->second.active()) xf = &it->second;
     }
     if (xf && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
-      const Tensor& a = *in_ptrs[0];
+      // Transforms see plain NCHW, as without blocked layouts (per-sample ranges, no padding).
+      Tensor plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
+      const Tensor& a = plain.defined() ? plain : *in_ptrs[0];
       if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", g.where(n));
       transformed = pool_->acquire(DType::kFloat32, a.shape());
       float* d = transformed.data<float>();
@@ -362,6 +367,12 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
         apply_prune(d, a.numel(), xf->prune_threshold);
         const int64_t sample = a.rank() > 0 && a.dim(0) > 0 ? a.numel() / a.dim(0) : 0;
         apply_operand_transform(d, a.numel(), xf->activations, sample);
+      }
+      if (plain.defined()) {
+        pool_->release(plain);
+        Tensor blocked = blocked_copy(transformed, *pool_);
+        pool_->release(transformed);
+        transformed = std::move(blocked);
       }
       in_ptrs[0] = &transformed;
     }
@@ -384,8 +395,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       values[n.outputs[k]] = std::move(outs[k]);
     }
     if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
-      options_.observer->on_layer(base_->layers[p.base_layer[layer]], *in_ptrs[0], values[p.layers[layer].weights],
-                                  values[n.outputs[0]]);
+      // Observers see plain NCHW, whatever layout the convs pass between them.
+      Tensor in_plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
+      Tensor out_plain = writes_blocked(n) ? unblocked_copy(values[n.outputs[0]], *pool_) : Tensor();
+      options_.observer->on_layer(base_->layers[p.base_layer[layer]], in_plain.defined() ? in_plain : *in_ptrs[0],
+                                  values[p.layers[layer].weights],
+                                  out_plain.defined() ? out_plain : values[n.outputs[0]]);
+      if (in_plain.defined()) pool_->release(in_plain);
+      if (out_plain.defined()) pool_->release(out_plain);
     }
     if (transformed.defined()) pool_->release(transformed);
     for (ValueId v : p.release_after[i]) pool_->release(values[v]);

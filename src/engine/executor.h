@@ -29,7 +29,9 @@ struct LayerInfo {
   ValueId weights = kNoValue;
   ValueId bias = kNoValue;
   ValueId output = kNoValue;
-  std::string fused_activation;  // "Relu" when the output is taken after a fused activation
+  // "Relu", "Clip" (bounds below) or "HardSwish" when the output is taken after a fused activation.
+  std::string fused_activation;
+  float activation_min = 0.f, activation_max = 0.f;
 };
 
 std::vector<LayerInfo> find_layers(const Graph& g);

@@ -10,7 +10,8 @@ struct PassOptions {
   bool fold_constants = true;
   bool fold_batchnorm = true;
   bool fuse_hardswish = true;
-  bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul as attribute activation="Relu"
+  bool blocked_layout = true;
+  bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
 };
 
 // Drops Identity nodes and inference-mode Dropout, rewiring consumers to the input.
@@ -39,9 +40,30 @@ void fold_batchnorm(Graph& g);
 // x * Clip(x + 3, 0, 6) / 6 and x * HardSigmoid(x; 1/6, 0.5) -> HardSwish(x).
 void fuse_hardswish(Graph& g);
 
-// Relu that is the sole consumer of a Conv/Gemm/MatMul output -> attribute
-// activation="Relu" on that node (kind kString); the kernels apply it as a post-op.
+// Relu that is the sole consumer of a Conv/ConvTranspose/Gemm/MatMul output -> activation="Relu" on
+// that node (kind kString); likewise Clip with constant bounds (activation="Clip" plus float
+// attributes activation_min/activation_max) and HardSwish (activation="HardSwish") after a Conv.
+// The kernels apply it as a post-op.
 void fuse_activations(Graph& g);
+
+// Activations kept in oneDNN's channel-blocked layout (nChw16c: 16 channels innermost) from one
+// conv to the next, instead of a reorder to plain NCHW after every conv and back before the next
+// (half the time of a MobileNet went into those). A value is blocked when every reader handles
+// it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer), Adds
+// of two blocked values of one shape (elementwise, so layout-blind) and nearest upsampling by
+// whole factors (a feature pyramid's Resize; both attributes), and a squeeze-and-excitation
+// block's GlobalAveragePool (blocked_input) and Mul by the per-channel gate (both, plus
+// blocked_operand: which input is the blocked one); a channel Concat of plain values may write
+// its result blocked (blocked_output). Such tensors keep their
+// logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
+// number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
+// logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
+// get plain copies (executor, engine/blocked_layout.h).
+constexpr int64_t kBlockedChannels = 16;
+inline constexpr const char* kBlockedInputAttr = "blocked_input";
+inline constexpr const char* kBlockedOutputAttr = "blocked_output";
+inline constexpr const char* kBlockedOperandAttr = "blocked_operand";  // which input of a Mul
+void assign_blocked_layouts(Graph& g);
 
 // All of the above in a sensible order, then graph.compact().
 void run_default_passes(Graph& g, const PassOptions& options = {});

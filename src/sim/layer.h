@@ -66,10 +66,12 @@ struct SimLayer {
   std::vector<int16_t> wgts;
 
   // --check-values: the engine's output, float [K][OY][OX] (empty when not captured), the bias
-  // per filter (empty: none) and whether the output was taken after a fused ReLU.
+  // per filter (empty: none) and whether the output was taken after a fused ReLU or Clip.
   std::vector<float> reference_output;
   std::vector<float> reference_bias;
   bool reference_relu = false;
+  bool reference_clip = false;
+  float reference_min = 0.f, reference_max = 0.f;  // Clip bounds
 
   int64_t filters_per_group() const { return K / groups; }
   int64_t windows() const { return OX * OY; }

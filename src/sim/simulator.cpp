@@ -211,6 +211,7 @@ int check_layer_values(const Design& d, const SimLayer& l, double& relative_erro
     const int64_t k = static_cast<int64_t>(i) / W;
     double v = double(sums[i]) * scale + (l.reference_bias.empty() ? 0.0 : l.reference_bias[k]);
     if (l.reference_relu) v = std::max(0.0, v);
+    if (l.reference_clip) v = std::clamp(v, double(l.reference_min), double(l.reference_max));
     worst = std::max(worst, std::fabs(v - double(l.reference_output[i])));
     largest = std::max(largest, std::fabs(double(l.reference_output[i])));
   }

@@ -381,11 +381,16 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   for (int64_t i = 0; i < batch; ++i) {
     o.image = first_image_ + static_cast<int>(i);
     SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, std::move(w), o);
-    if (keep_outputs_ && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
+    // A HardSwish folded into the layer is not recomputed: its output stays unchecked.
+    const bool checkable = layer.fused_activation != "HardSwish";
+    if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       l.reference_output.assign(out, out + out_per_image);
       l.reference_bias = bias;
       l.reference_relu = layer.fused_activation == "Relu";
+      l.reference_clip = layer.fused_activation == "Clip";
+      l.reference_min = layer.activation_min;
+      l.reference_max = layer.activation_max;
     }
     run_.simulate(l);
     w.codes = std::move(l.wgts);  // only the codes moved into the layer

@@ -1,16 +1,21 @@
 // Conv and ConvTranspose (1-D, 2-D and 3-D) on oneDNN. One plan (primitive, memory objects,
 // argument map) per input shape and thread count, created on first use and kept; constant weights
-// are reordered once into the layout the primitive prefers and kept. Between kernels activations
-// stay in plain NCHW; inside, the primitive works on the channel-blocked layout (16 channels
-// innermost) that oneDNN's fastest JIT kernels use, with a reorder on the way in and out, which
-// costs far less than the im2col kernels oneDNN offers for plain NCHW. 3x3 stride-1 layers use
-// Winograd. A fused Relu (attribute activation="Relu") runs as an eltwise post-op.
+// are reordered once into the layout the primitive prefers and kept. The primitive works on the
+// channel-blocked layout (16 channels innermost) that oneDNN's fastest JIT kernels use, which
+// beats the im2col kernels oneDNN offers for plain NCHW. Between two convs activations stay
+// blocked where the graph pass allowed it (attributes blocked_input / blocked_output); elsewhere
+// they are plain NCHW, with a reorder on the way in and out. 3x3 stride-1 layers use
+// Winograd. A fused Relu, Clip or HardSwish (attribute activation) runs as an eltwise post-op.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
+#include "engine/blocked_layout.h"
+#include "engine/buffer_pool.h"
+#include "engine/ops/conv_transpose_direct.h"
 #include "engine/ops/dnnl_common.h"
+#include "graph/passes.h"
 
 namespace eff {
 
@@ -33,7 +38,9 @@ class ConvKernel final : public Kernel {
     for (int i = 0; i < n_in; ++i) require_f32_model(node, graph, i);
     group_ = node.attr_int("group", 1);
     if (group_ < 1) fail<ModelError>("{}: group={} must be positive", where, group_);
-    relu_ = fused_relu(node, graph);
+    activation_ = fused_activation(node, graph);
+    blocked_in_ = node.attr_int(kBlockedInputAttr, 0) != 0;
+    blocked_out_ = node.attr_int(kBlockedOutputAttr, 0) != 0;
 
     int spatial_hint = -1;
     if (graph.is_constant(node.inputs[1])) {
@@ -86,10 +93,22 @@ class ConvKernel final : public Kernel {
     const Tensor& w = f32_input(ctx, 1);
     const Tensor* b = ctx.has_input(2) ? &f32_input(ctx, 2) : nullptr;
     Plan& plan = plan_for(ctx, x, w, b != nullptr);
-    Tensor& y = ctx.output(0, DType::kFloat32, plan.y_shape);
+    Tensor y = blocked_out_ ? blocked_output(ctx, 0, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;
     if (plan.x_empty_fill) {
-      fill_bias_only(y, b);
+      if (blocked_out_) {
+        Tensor plain(DType::kFloat32, y.shape());
+        fill_bias_only(plain, b);
+        const Tensor blocked = blocked_copy(plain, pool_of_one_);
+        std::copy_n(blocked.data<float>(), shape_numel(blocked_storage_shape(y.shape())), y.data<float>());
+      } else {
+        fill_bias_only(y, b);
+      }
+      return;
+    }
+    if (plan.patches) {
+      conv_transpose_patches(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
+                             plan.patch_geometry, activation_);
       return;
     }
     plan.src.set_data_handle(mutable_data(x));
@@ -121,7 +140,9 @@ class ConvKernel final : public Kernel {
     Shape y_shape;
     std::string impl = "dnnl";
     bool x_empty_fill = false;  // zero-sized reduction: the output is the bias alone
-    Tensor partial;             // ConvTranspose output computed by oneDNN when smaller than y
+    bool patches = false;       // ConvTranspose with kernel = stride: conv_transpose_patches
+    PatchGeometry patch_geometry;
+    Tensor partial;  // ConvTranspose output computed by oneDNN when smaller than y
     dnnl::primitive prim;
     memory src, dst, bias, wei_user, wei;
     dnnl::reorder wei_reorder;
@@ -306,6 +327,19 @@ class ConvKernel final : public Kernel {
       plan->x_empty_fill = true;
       return plan;
     }
+    if (transpose_ && group_ == 1 && spatial == 2 && !plan->partial.defined()) {
+      bool patch = true;
+      for (int i = 0; i < 2; ++i) {
+        patch = patch && kernel[i] == strides[i] && dilations[i] == 1 && pad_begin[i] == 0 && pad_end[i] == 0 &&
+                out_sp[i] == in_sp[i] * kernel[i];
+      }
+      if (patch) {
+        plan->patches = true;
+        plan->patch_geometry = {n, c, in_sp[0], in_sp[1], m, kernel[0], kernel[1]};
+        plan->impl = "loop:conv_transpose_patches";
+        return plan;
+      }
+    }
 
     // Weights as oneDNN sees them: [G,] O, I, spatial... with strides over the ONNX layout.
     const int64_t ksize = shape_numel(Shape(kernel.begin(), kernel.end()));
@@ -332,14 +366,23 @@ class ConvKernel final : public Kernel {
     }
     const memory::desc wei_user_md(wdims, memory::data_type::f32, wstrides);
     const memory::desc wei_any_md(wdims, memory::data_type::f32, memory::format_tag::any);
-    const memory::desc src_md = plain_desc(to_dnnl_dims(x.shape()));
-    const memory::desc dst_md = plain_desc(to_dnnl_dims(dst_shape));
+    // How the graph hands activations over: plain NCHW, or channel-blocked between convs
+    // (graph/passes.h assign_blocked_layouts).
+    if ((blocked_in_ || blocked_out_) && (rank != 4 || transpose_)) {
+      fail("internal error: {}: blocked layout for input {}", ctx.where(), shape_str(x.shape()));
+    }
+    const memory::desc src_md =
+        blocked_in_ ? memory::desc(to_dnnl_dims(x.shape()), memory::data_type::f32, memory::format_tag::nChw16c)
+                    : plain_desc(to_dnnl_dims(x.shape()));
+    const memory::desc dst_md =
+        blocked_out_ ? memory::desc(to_dnnl_dims(dst_shape), memory::data_type::f32, memory::format_tag::nChw16c)
+                     : plain_desc(to_dnnl_dims(dst_shape));
     const memory::desc bias_md = has_bias ? plain_desc({m}) : memory::desc();
 
     dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (relu_) {
+    if (activation_.any()) {
       dnnl::post_ops ops;
-      append_relu(ops);
+      activation_.append_to(ops);
       attr.set_post_ops(ops);
     }
     const dnnl::engine& engine = ctx.dnnl().engine;
@@ -482,14 +525,16 @@ class ConvKernel final : public Kernel {
     const float* bias = b ? b->data<float>() : nullptr;
     for (int64_t i = 0; i < n * m; ++i) {
       float v = bias ? bias[i % m] : 0.f;
-      if (relu_) v = std::max(v, 0.f);
+      v = activation_.apply(v);
       std::fill(out + i * plane, out + (i + 1) * plane, v);
     }
   }
 
   bool transpose_;
   int64_t group_ = 1;
-  bool relu_ = false;
+  FusedActivation activation_;
+  BufferPool pool_of_one_;                         // for the rare blocked bias-only output
+  bool blocked_in_ = false, blocked_out_ = false;  // activations in nChw16c between kernels
   WindowAttrs window_;
   std::vector<int64_t> output_padding_, output_shape_;
   PackedWeights weights_;  // constant weights (undefined when computed at run time)

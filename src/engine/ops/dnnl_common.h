@@ -67,7 +67,8 @@ inline const Tensor& f32_input(const OpContext& ctx, int i) {
   return t;
 }
 
-// The activation a fusion pass folded into a Conv/Gemm/MatMul node (attribute "activation").
+// The activation a fusion pass folded into a Conv/Gemm/MatMul node (attribute "activation"; for
+// Clip also "activation_min" and "activation_max").
 inline bool fused_relu(const Node& node, const Graph& graph) {
   if (!node.has_attr("activation")) return false;
   const std::string act = node.attr_string("activation", "");
@@ -78,6 +79,68 @@ inline bool fused_relu(const Node& node, const Graph& graph) {
 
 inline void append_relu(dnnl::post_ops& ops) {
   ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+}
+
+// Relu, Clip and HardSwish folded into a conv: a oneDNN eltwise post-op, which spares the
+// separate pass over the layer's output (MobileNets clip every expand and depthwise output).
+struct FusedActivation {
+  enum class Kind { kNone, kRelu, kClip, kHardSwish };
+  Kind kind = Kind::kNone;
+  float lo = 0.f, hi = 0.f;  // Clip bounds
+
+  bool any() const { return kind != Kind::kNone; }
+  void append_to(dnnl::post_ops& ops) const {
+    switch (kind) {
+      case Kind::kNone:
+        break;
+      case Kind::kRelu:
+        append_relu(ops);
+        break;
+      case Kind::kClip:
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, lo, hi);
+        break;
+      case Kind::kHardSwish:
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
+        break;
+    }
+  }
+  // The same function on one value, for outputs computed outside oneDNN (bias-only outputs).
+  float apply(float v) const {
+    switch (kind) {
+      case Kind::kNone:
+        return v;
+      case Kind::kRelu:
+        return v > 0.f ? v : 0.f;
+      case Kind::kClip:
+        return v < lo ? lo : (v > hi ? hi : v);
+      case Kind::kHardSwish: {
+        const float g = v / 6.f + 0.5f;
+        return v * (g < 0.f ? 0.f : (g > 1.f ? 1.f : g));
+      }
+    }
+    return v;
+  }
+};
+
+inline FusedActivation fused_activation(const Node& node, const Graph& graph) {
+  FusedActivation f;
+  const std::string act = node.attr_string("activation", "");
+  if (act.empty()) return f;
+  if (act == "Relu") {
+    f.kind = FusedActivation::Kind::kRelu;
+  } else if (act == "Clip") {
+    if (!node.has_attr("activation_min") || !node.has_attr("activation_max")) {
+      fail<ModelError>("{}: fused Clip without activation_min/activation_max", graph.where(node));
+    }
+    f.kind = FusedActivation::Kind::kClip;
+    f.lo = node.attr_float("activation_min", 0.f);
+    f.hi = node.attr_float("activation_max", 0.f);
+  } else if (act == "HardSwish") {
+    f.kind = FusedActivation::Kind::kHardSwish;
+  } else {
+    fail<UnsupportedError>("{}: fused activation '{}' is not supported", graph.where(node), act);
+  }
+  return f;
 }
 
 // oneDNN's JIT code and work split depend on the thread count at primitive creation, so cached

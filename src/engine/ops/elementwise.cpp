@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "engine/blocked_layout.h"
 #include "engine/ops/tensor_helpers.h"
 
 namespace eff {
@@ -278,6 +279,7 @@ std::unique_ptr<Kernel> make_sub(const Node& n, const Graph& g) {
   return make_binary_kernel<BinaryOp::kSub>(n, g);
 }
 std::unique_ptr<Kernel> make_mul(const Node& n, const Graph& g) {
+  if (reads_blocked(n)) return make_blocked_channel_scale(n, g);  // ops/blocked_ops.cpp
   return make_binary_kernel<BinaryOp::kMul>(n, g);
 }
 std::unique_ptr<Kernel> make_div(const Node& n, const Graph& g) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "engine/blocked_layout.h"
 #include "engine/ops/dnnl_common.h"
 
 namespace eff {
@@ -365,6 +366,7 @@ std::unique_ptr<Kernel> make_average_pool(const Node& node, const Graph& graph) 
 }
 
 std::unique_ptr<Kernel> make_global_average_pool(const Node& node, const Graph& graph) {
+  if (reads_blocked(node)) return make_blocked_global_average_pool(node, graph);  // ops/blocked_ops.cpp
   return std::make_unique<GlobalPoolKernel<false>>(node, graph);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/blocked_layout.h"
 #include "engine/ops/tensor_helpers.h"
 
 namespace eff {
@@ -454,6 +455,7 @@ ResizeConfig parse_config(const Node& node, const Graph& graph) {
 }  // namespace
 
 std::unique_ptr<Kernel> make_resize(const Node& node, const Graph& graph) {
+  if (reads_blocked(node)) return make_blocked_resize(node, graph);  // ops/blocked_ops.cpp
   return std::make_unique<ResizeKernel>(parse_config(node, graph));
 }
 

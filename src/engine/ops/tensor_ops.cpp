@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/blocked_layout.h"
 #include "engine/ops/tensor_helpers.h"
 
 namespace eff {
@@ -458,6 +459,7 @@ class SpaceDepthKernel final : public Kernel {
 }  // namespace
 
 std::unique_ptr<Kernel> make_concat(const Node& node, const Graph& graph) {
+  if (writes_blocked(node)) return make_blocked_concat(node, graph);  // ops/blocked_ops.cpp
   if (!node.has_attr("axis") && graph.opset >= 4) {
     fail<ModelError>("{}: attribute 'axis' is missing", graph.where(node));
   }

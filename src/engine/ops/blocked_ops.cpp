@@ -1,0 +1,203 @@
+// Kernels for the few non-conv nodes that read channel-blocked activations (graph/passes.h
+// assign_blocked_layouts), so that the activations around them stay blocked:
+// - nearest-neighbour upsampling by whole factors (a feature pyramid's top-down path: Resize then
+//   Add with the next lateral conv): each output pixel copies one input pixel's 16-channel block;
+// - a squeeze-and-excitation block's GlobalAveragePool (blocked in, plain [N, C, 1, 1] out) and
+//   its Mul of the activations by the per-channel gate (blocked in and out).
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "engine/blocked_layout.h"
+#include "engine/ops/dnnl_common.h"
+#include "graph/passes.h"
+
+namespace eff {
+
+namespace {
+
+using ops::kParallelMin;
+
+class BlockedResizeKernel final : public Kernel {
+ public:
+  BlockedResizeKernel(const Node& node, const Graph& graph) {
+    if (!integer_nearest_upsample(graph, node, fh_, fw_) || !writes_blocked(node)) {
+      fail("internal error: {}: not a blocked nearest upsampling", graph.where(node));
+    }
+  }
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    if (x.rank() != 4 || x.dtype() != DType::kFloat32) {
+      fail("internal error: {}: blocked input of shape {}", ctx.where(), shape_str(x.shape()));
+    }
+    const int64_t n = x.dim(0), h = x.dim(2), w = x.dim(3);
+    const int64_t blocks = (x.dim(1) + kBlockedChannels - 1) / kBlockedChannels;
+    const int64_t oh = h * fh_, ow = w * fw_;
+    Tensor y = blocked_output(ctx, 0, {n, x.dim(1), oh, ow});
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    constexpr int64_t kB = kBlockedChannels;
+    const int64_t rows = n * blocks * oh;
+#pragma omp parallel for schedule(static) if (rows * ow * kB >= kParallelMin)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t plane = r / oh, orow = r % oh;
+      const float* in = src + (plane * h + orow / fh_) * w * kB;
+      float* out = dst + r * ow * kB;
+      for (int64_t j = 0; j < ow; ++j) std::copy_n(in + (j / fw_) * kB, kB, out + j * kB);
+    }
+  }
+
+  std::string impl() const override {
+    return "loop:blocked_nearest_upsample";
+  }
+
+ private:
+  int64_t fh_ = 1, fw_ = 1;
+};
+
+// Channel means of a blocked [N, C, H, W]: plain [N, C, 1, 1]. Each mean sums its plane in order,
+// whatever the thread count.
+class BlockedGlobalAveragePoolKernel final : public Kernel {
+ public:
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    if (x.rank() != 4 || x.dtype() != DType::kFloat32 || x.dim(2) * x.dim(3) == 0) {
+      fail("internal error: {}: blocked input of shape {}", ctx.where(), shape_str(x.shape()));
+    }
+    const int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3);
+    const int64_t blocks = (c + kBlockedChannels - 1) / kBlockedChannels;
+    Tensor& y = ctx.output(0, DType::kFloat32, {n, c, 1, 1});
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    constexpr int64_t kB = kBlockedChannels;
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
+    for (int64_t nb = 0; nb < n * blocks; ++nb) {
+      float sum[kB] = {};
+      const float* in = src + nb * plane * kB;
+      for (int64_t p = 0; p < plane; ++p) {
+#pragma omp simd
+        for (int64_t l = 0; l < kB; ++l) sum[l] += in[p * kB + l];
+      }
+      const int64_t i = nb / blocks, cb = nb % blocks;
+      for (int64_t l = 0; l < kB && cb * kB + l < c; ++l) dst[i * c + cb * kB + l] = sum[l] / static_cast<float>(plane);
+    }
+  }
+  std::string impl() const override {
+    return "loop:blocked_global_average";
+  }
+};
+
+// x (blocked [N, C, H, W]) times a plain per-channel gate [N or 1, C, 1, 1], in either order.
+class BlockedChannelScaleKernel final : public Kernel {
+ public:
+  explicit BlockedChannelScaleKernel(int blocked_operand) : x_(blocked_operand) {}
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(x_);
+    const Tensor& s = ctx.input(1 - x_);
+    const int64_t n = x.rank() == 4 ? x.dim(0) : 0, c = x.rank() == 4 ? x.dim(1) : 0;
+    if (x.rank() != 4 || x.dtype() != DType::kFloat32 || s.dtype() != DType::kFloat32 || s.rank() != 4 ||
+        s.dim(1) != c || s.dim(2) != 1 || s.dim(3) != 1 || (s.dim(0) != n && s.dim(0) != 1)) {
+      fail("internal error: {}: blocked scale of {} by {}", ctx.where(), shape_str(x.shape()), shape_str(s.shape()));
+    }
+    const int64_t plane = x.dim(2) * x.dim(3);
+    const int64_t blocks = (c + kBlockedChannels - 1) / kBlockedChannels;
+    Tensor y = blocked_output(ctx, 0, x.shape());
+    const float* src = x.data<float>();
+    const float* gate = s.data<float>();
+    float* dst = y.data<float>();
+    constexpr int64_t kB = kBlockedChannels;
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
+    for (int64_t nb = 0; nb < n * blocks; ++nb) {
+      const int64_t i = nb / blocks, cb = nb % blocks;
+      float g[kB] = {};  // padded channels: zero, like the activations there
+      for (int64_t l = 0; l < kB && cb * kB + l < c; ++l) g[l] = gate[(s.dim(0) == 1 ? 0 : i) * c + cb * kB + l];
+      const float* in = src + nb * plane * kB;
+      float* out = dst + nb * plane * kB;
+      for (int64_t p = 0; p < plane; ++p) {
+#pragma omp simd
+        for (int64_t l = 0; l < kB; ++l) out[p * kB + l] = in[p * kB + l] * g[l];
+      }
+    }
+  }
+  std::string impl() const override {
+    return "loop:blocked_channel_scale";
+  }
+
+ private:
+  int x_;
+};
+
+// Plain [N, C_k, H, W] inputs joined along the channels straight into one blocked output (the
+// feature pyramid's Concat before its head conv): one pass instead of a copy and a reorder.
+class BlockedConcatKernel final : public Kernel {
+ public:
+  void run(OpContext& ctx) override {
+    const Tensor& first = ctx.input(0);
+    int64_t c = 0;
+    for (int k = 0; k < ctx.num_inputs(); ++k) {
+      const Tensor& x = ctx.input(k);
+      if (x.rank() != 4 || x.dtype() != DType::kFloat32 || x.dim(0) != first.dim(0) || x.dim(2) != first.dim(2) ||
+          x.dim(3) != first.dim(3)) {
+        fail<ShapeError>("{}: input {} of shape {} does not fit {}", ctx.where(), k, shape_str(x.shape()),
+                         shape_str(first.shape()));
+      }
+      c += x.dim(1);
+    }
+    const int64_t n = first.dim(0), plane = first.dim(2) * first.dim(3);
+    const int64_t blocks = (c + kBlockedChannels - 1) / kBlockedChannels;
+    Tensor y = blocked_output(ctx, 0, {n, c, first.dim(2), first.dim(3)});
+    // Where each output channel comes from.
+    std::vector<const float*> from(static_cast<size_t>(c));
+    std::vector<int64_t> from_channels(static_cast<size_t>(c));
+    for (int k = 0, at = 0; k < ctx.num_inputs(); ++k) {
+      const Tensor& x = ctx.input(k);
+      for (int64_t j = 0; j < x.dim(1); ++j, ++at) {
+        from[at] = x.data<float>() + j * plane;
+        from_channels[at] = x.dim(1);
+      }
+    }
+    float* dst = y.data<float>();
+    constexpr int64_t kB = kBlockedChannels;
+#pragma omp parallel for schedule(static) if (n * blocks * plane * kB >= kParallelMin)
+    for (int64_t nb = 0; nb < n * blocks; ++nb) {
+      const int64_t i = nb / blocks, cb = nb % blocks;
+      float* out = dst + nb * plane * kB;
+      for (int64_t l = 0; l < kB; ++l) {
+        const int64_t ch = cb * kB + l;
+        if (ch >= c) {
+          for (int64_t p = 0; p < plane; ++p) out[p * kB + l] = 0.f;
+          continue;
+        }
+        const float* in = from[ch] + i * from_channels[ch] * plane;
+        for (int64_t p = 0; p < plane; ++p) out[p * kB + l] = in[p];
+      }
+    }
+  }
+  std::string impl() const override {
+    return "loop:blocked_concat";
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_blocked_concat(const Node&, const Graph&) {
+  return std::make_unique<BlockedConcatKernel>();
+}
+
+std::unique_ptr<Kernel> make_blocked_global_average_pool(const Node&, const Graph&) {
+  return std::make_unique<BlockedGlobalAveragePoolKernel>();
+}
+
+std::unique_ptr<Kernel> make_blocked_channel_scale(const Node& node, const Graph& graph) {
+  const int64_t k = node.attr_int(kBlockedOperandAttr, -1);
+  if (k != 0 && k != 1) fail("internal error: {}: blocked operand {}", graph.where(node), k);
+  return std::make_unique<BlockedChannelScaleKernel>(static_cast<int>(k));
+}
+
+std::unique_ptr<Kernel> make_blocked_resize(const Node& node, const Graph& graph) {
+  return std::make_unique<BlockedResizeKernel>(node, graph);
+}
+
+}  // namespace eff

@@ -1,0 +1,136 @@
+#include "engine/ops/conv_transpose_direct.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/ops/dnnl_common.h"
+
+namespace eff::ops {
+
+namespace {
+
+using v16 = float __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
+constexpr int64_t kChannelStep = 8;  // output channels per step of the register-blocked loop
+
+inline v16 load16(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// 2-wide kernels (2x2 stride 2, the usual upsampling), eight output channels at a time: 16
+// accumulators of 16 lanes stay in registers while the input channels stream past, where the
+// plain loop below loads and stores its accumulator row for every input channel.
+void patches_kw2_block(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                       const FusedActivation& act, int64_t n, int64_t m0, int64_t i, int64_t a) {
+  const int64_t oh = g.h * g.kh, ow = g.w * 2;
+  int64_t j0 = 0;
+  for (; j0 + kLanes <= g.w; j0 += kLanes) {
+    v16 acc[kChannelStep][2];
+#pragma GCC unroll 8
+    for (int64_t mb = 0; mb < kChannelStep; ++mb) {
+      acc[mb][0] = v16{};
+      acc[mb][1] = v16{};
+    }
+    for (int64_t c = 0; c < g.c; ++c) {
+      const v16 xv = load16(x + ((n * g.c + c) * g.h + i) * g.w + j0);
+      const float* wc = w + ((c * g.m + m0) * g.kh + a) * 2;
+#pragma GCC unroll 8
+      for (int64_t mb = 0; mb < kChannelStep; ++mb) {
+        acc[mb][0] += xv * wc[mb * g.kh * 2];
+        acc[mb][1] += xv * wc[mb * g.kh * 2 + 1];
+      }
+    }
+    using i16 = int32_t __attribute__((vector_size(64)));
+    const i16 lo_mask = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const i16 hi_mask = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    for (int64_t mb = 0; mb < kChannelStep; ++mb) {
+      const float b = bias ? bias[m0 + mb] : 0.f;
+      float* out = y + ((n * g.m + m0 + mb) * oh + i * g.kh + a) * ow + 2 * j0;
+      v16 lo = __builtin_shuffle(acc[mb][0], acc[mb][1], lo_mask) + b;  // columns j, kernel columns 0, 1
+      v16 hi = __builtin_shuffle(acc[mb][0], acc[mb][1], hi_mask) + b;
+      if (act.kind == FusedActivation::Kind::kRelu) {
+        lo = lo > 0.f ? lo : 0.f;
+        hi = hi > 0.f ? hi : 0.f;
+      } else if (act.any()) {
+        for (int64_t l = 0; l < kLanes; ++l) {
+          lo[l] = act.apply(lo[l]);
+          hi[l] = act.apply(hi[l]);
+        }
+      }
+      std::memcpy(out, &lo, sizeof(lo));
+      std::memcpy(out + kLanes, &hi, sizeof(hi));
+    }
+  }
+  for (; j0 < g.w; ++j0) {  // the last columns one by one, summed in the same order
+    for (int64_t mb = 0; mb < kChannelStep; ++mb) {
+      float s0 = 0.f, s1 = 0.f;
+      for (int64_t c = 0; c < g.c; ++c) {
+        const float xv = x[((n * g.c + c) * g.h + i) * g.w + j0];
+        const float* wc = w + ((c * g.m + m0 + mb) * g.kh + a) * 2;
+        s0 += xv * wc[0];
+        s1 += xv * wc[1];
+      }
+      const float b = bias ? bias[m0 + mb] : 0.f;
+      float* out = y + ((n * g.m + m0 + mb) * oh + i * g.kh + a) * ow + 2 * j0;
+      out[0] = act.apply(s0 + b);
+      out[1] = act.apply(s1 + b);
+    }
+  }
+}
+
+}  // namespace
+
+void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                            const FusedActivation& act) {
+  const int64_t oh = g.h * g.kh, ow = g.w * g.kw;
+  // Work units: blocks of eight output channels (2-wide kernels), then single channels.
+  const int64_t blocks = g.kw == 2 ? g.m / kChannelStep : 0;
+  const int64_t units = blocks + (g.m - blocks * kChannelStep);
+  const int64_t rows = g.n * units * g.h;  // one task: one input row of one unit
+  const bool parallel = rows > 1 && g.n * g.m * g.h * g.w * g.c * g.kh * g.kw >= kParallelMin;
+#pragma omp parallel if (parallel)
+  {
+    // One accumulator row per kernel column, contiguous over the input width so that the inner
+    // loop vectorises; interleaved into the output row at the end.
+    std::vector<float> acc(static_cast<size_t>(g.kw * g.w));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r % g.h;
+      const int64_t u = (r / g.h) % units;
+      const int64_t n = r / (g.h * units);
+      if (u < blocks) {
+        for (int64_t a = 0; a < g.kh; ++a) patches_kw2_block(x, w, bias, y, g, act, n, u * kChannelStep, i, a);
+        continue;
+      }
+      const int64_t m = blocks * kChannelStep + (u - blocks);
+      const float b = bias ? bias[m] : 0.f;
+      for (int64_t a = 0; a < g.kh; ++a) {
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int64_t c = 0; c < g.c; ++c) {
+          const float* xr = x + ((n * g.c + c) * g.h + i) * g.w;
+          const float* wr = w + ((c * g.m + m) * g.kh + a) * g.kw;
+          for (int64_t kb = 0; kb < g.kw; ++kb) {
+            const float wv = wr[kb];
+            float* ar = acc.data() + kb * g.w;
+#pragma omp simd
+            for (int64_t j = 0; j < g.w; ++j) ar[j] += xr[j] * wv;
+          }
+        }
+        float* out = y + ((n * g.m + m) * oh + i * g.kh + a) * ow;
+        for (int64_t kb = 0; kb < g.kw; ++kb) {
+          const float* ar = acc.data() + kb * g.w;
+          if (act.kind == FusedActivation::Kind::kRelu) {
+            for (int64_t j = 0; j < g.w; ++j) out[j * g.kw + kb] = std::max(ar[j] + b, 0.f);
+          } else {
+            for (int64_t j = 0; j < g.w; ++j) out[j * g.kw + kb] = act.apply(ar[j] + b);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace eff::ops
