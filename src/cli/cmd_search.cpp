@@ -113,20 +113,12 @@ std::function<void(const std::string&)> terminal_log(const SearchFlags& f) {
   return [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
 }
 
-void run_search_precision(SearchFlags& f) {
-  const search::Target target = target_of(f);
-  const search::Objective objective = search::parse_objective(f.objective);
-  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
-  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
-  Loaded l = load(f.common);
-  const Subsets sub = load_subsets(f, l);
-  const search::EvalSet& search_set = sub.search;
-  const search::EvalSet& report_set = sub.report;
-  const search::SearchSetup& setup = sub.setup;
-
+// The precision search's options; `stage` names the search in the checkpoint's fingerprint (a
+// `search all` checkpoint is not a `search precision` one).
+search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub, const std::string& stage) {
   search::SearchOptions o;
-  o.target = target;
-  o.objective = objective;
+  o.target = target_of(f);
+  o.objective = search::parse_objective(f.objective);
   o.threads = f.common.threads;
   o.batch = f.batch;
   o.resume = f.resume;
@@ -141,11 +133,29 @@ void run_search_precision(SearchFlags& f) {
     for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
     return h;
   };
-  o.fingerprint =
-      fmt::format("{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", f.common.model, fs::file_size(f.common.model),
-                  search_set.source, hash(search_set.indices), report_set.source, hash(report_set.indices),
-                  search::describe_target(target), search::objective_name(objective), f.batch);
+  o.fingerprint = fmt::format("{}{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", stage, f.common.model,
+                              fs::file_size(f.common.model), sub.search.source, hash(sub.search.indices),
+                              sub.report.source, hash(sub.report.indices), search::describe_target(o.target),
+                              search::objective_name(o.objective), f.batch);
   o.log = terminal_log(f);
+  return o;
+}
+
+void check_precision_flags(const SearchFlags& f) {
+  target_of(f);
+  search::parse_objective(f.objective);
+  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
+  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+}
+
+void run_search_precision(SearchFlags& f) {
+  check_precision_flags(f);
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const search::EvalSet& search_set = sub.search;
+  const search::EvalSet& report_set = sub.report;
+  const search::SearchSetup& setup = sub.setup;
+  const search::SearchOptions o = precision_options(f, sub, "");
 
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
@@ -197,6 +207,46 @@ void run_search_thresholds(SearchFlags& f) {
   if (!f.out.empty()) fmt::print("\nwrote {}/thresholds.json, threshold_search.json\n", f.out);
 }
 
+// Precision first, then the thresholds on top of the found profile (their evaluations run with the
+// profile's formats), then every design simulated with both.
+void run_search_all(SearchFlags& f) {
+  check_precision_flags(f);
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const search::SearchOptions po = precision_options(f, sub, "all: ");
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const search::SearchResult pr = search::search_precision(l.model.graph, geometry, sub.search, sub.report, po);
+  search::ThresholdOptions to;
+  to.target = po.target;
+  to.threads = f.common.threads;
+  to.batch = f.batch;
+  to.levels = f.levels;
+  to.progress = po.progress;
+  to.log = po.log;
+  to.base = search::transforms_of(pr.layers);
+  const search::ThresholdResult tr = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, to);
+  sim::SimResults sim;
+  const bool simulate = f.sim_images > 0;
+  if (simulate) {
+    sim = search::simulate_designs(l.model.graph, search::with_thresholds(to.base, tr), sub.report, f.sim_images,
+                                   f.common.threads, "all");
+  }
+  const json doc = search::search_all_json(pr, tr, sub.setup, po, to, simulate ? &sim : nullptr);
+  if (!f.out.empty()) {
+    const fs::path out(f.out);
+    write_file_atomic((out / "precision_profile.json").string(), search::precision_profile_json(pr).dump(2) + "\n");
+    write_file_atomic((out / "thresholds.json").string(), search::thresholds_file_json(tr).dump(2) + "\n");
+    write_file_atomic((out / "search.json").string(), doc.dump(2) + "\n");
+    if (simulate) write_file_atomic((out / "speedups.txt").string(), sim::format_table(sim));
+  }
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::search_all_summary_text(pr, tr, po, to, simulate ? &sim : nullptr));
+  if (!f.out.empty()) {
+    fmt::print("\nwrote {}/precision_profile.json, thresholds.json, search.json{}\n", f.out,
+               simulate ? ", speedups.txt" : "");
+  }
+}
+
 void add_shared_flags(CLI::App* p, SearchFlags& f) {
   add_model_flags(p, f.common, false);
   add_input_flags(p, f.inputs);
@@ -228,6 +278,18 @@ void register_search_command(CLI::App& app) {
   p->callback([] {
     f.min_snr_given = snr->count() > 0;
     run_search_precision(f);
+  });
+  static SearchFlags a;
+  auto* al = s->add_subcommand("all", "precision search, then thresholds searched on the found profile");
+  add_shared_flags(al, a);
+  static CLI::Option* asnr = al->add_option("--min-snr-db", a.min_snr_db, "with --metric output-snr: the least SNR");
+  al->add_option("--objective", a.objective, "activations (Stripes), products (Loom, Tartan) or memory");
+  al->add_option("--levels", a.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
+  al->add_option("--out", a.out, "write precision_profile.json, thresholds.json, search.json, speedups.txt");
+  al->add_flag("--resume", a.resume, "continue an interrupted precision stage from --out's checkpoint");
+  al->callback([] {
+    a.min_snr_given = asnr->count() > 0;
+    run_search_all(a);
   });
   static SearchFlags t;
   auto* th = s->add_subcommand("thresholds", "per-layer near-zero thresholds maximising skipped activations");

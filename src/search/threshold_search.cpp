@@ -88,7 +88,7 @@ class ThresholdSearch {
   }
 
   std::map<std::string, LayerTransform> transforms(const std::vector<int>& level) const {
-    std::map<std::string, LayerTransform> m;
+    std::map<std::string, LayerTransform> m = o_.base;
     for (size_t l = 0; l < level.size(); ++l) {
       if (level[l] > 0) m[layers_[l].name].prune_threshold = threshold_at(l, level[l]);
     }
@@ -209,6 +209,14 @@ std::map<std::string, LayerTransform> threshold_transforms(const ThresholdResult
   return m;
 }
 
+std::map<std::string, LayerTransform> with_thresholds(std::map<std::string, LayerTransform> base,
+                                                      const ThresholdResult& r) {
+  for (const ThresholdChoice& c : r.layers) {
+    if (c.threshold > 0) base[c.name].prune_threshold = c.threshold;
+  }
+  return base;
+}
+
 nlohmann::json thresholds_file_json(const ThresholdResult& r) {
   nlohmann::json layers = nlohmann::json::object();
   for (const ThresholdChoice& c : r.layers) layers[c.name] = c.threshold;
@@ -226,7 +234,7 @@ ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeo
   ThresholdResult res = s.run();
   const Reference report_ref = s.evaluator().reference(report);
   const Judge report_judge(options.target, report_ref, report.has_labels());
-  const Tally t = s.evaluator().run(report, report_ref, report_judge, threshold_transforms(res), false);
+  const Tally t = s.evaluator().run(report, report_ref, report_judge, with_thresholds(options.base, res), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());
   res.evaluations.images = s.images_run() + report.size();

@@ -83,4 +83,30 @@ if grep -q "Cnvlutin over DaDianNao" "$tmp/out"; then ok; else ko "thresholds su
 expect_ok eval "$model" --data fashion-mnist:test --limit 20 --thresholds "$tmp/t1/thresholds.json"
 expect_error 2 "--keep '0%'" -- search thresholds "$model" "${small[@]}" --keep 0%
 
+# search all: the thresholds run on the profile, so the profile's accuracy after the precision
+# stage and the accuracy after both stages are each measured; both files are accepted together.
+expect_ok search all "$model" "${small[@]}" --keep 100% --out "$tmp/a1"
+for f in precision_profile.json thresholds.json search.json speedups.txt; do
+  if [ -s "$tmp/a1/$f" ]; then ok; else ko "search all --out did not write $f"; fi
+done
+if $py - "$tmp/a1/search.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "effectual-search-all"
+for stage in ("after_precision", "after_thresholds"):
+    for s in ("search", "report"):
+        assert "top1" in d["accuracy"][stage][s], (stage, s)
+    # keep 100% holds on the search subset after each stage
+    a = d["accuracy"][stage]["search"]
+    assert a["top1"] >= a["fp32_top1"] - 1e-9 and a["target_met"], (stage, a)
+assert set(d["stages"]) == {"precision", "thresholds"}
+e = d["evaluations"]
+assert e["total"] == e["precision"] + e["thresholds"] and e["thresholds"] > 0, e
+assert {x["design"] for x in d["simulation"]["designs"]} >= {"dadiannao", "stripes", "cnvlutin", "tartan"}
+PY
+then ok; else ko "search all's search.json lacks both stages, accuracies or designs"; fi
+if grep -q "on the precision profile" "$tmp/out" && grep -q "^stripes" "$tmp/out"; then ok; else ko "search all summary lacks a stage or the table"; fi
+expect_ok eval "$model" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/a1/precision_profile.json" --thresholds "$tmp/a1/thresholds.json"
+expect_error 2 "--keep '0%'" -- search all "$model" "${small[@]}" --keep 0%
+
 finish search_cli

@@ -201,6 +201,41 @@ TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
   EXPECT_NEAR(r.layers[0].skipped_fraction, 2.0 / 252.0, 1e-12);
 }
 
+TEST(SearchThresholds, OnAProfileTheThresholdsAreJudgedWithIt) {
+  // `search all` runs the thresholds on top of the precision profile. Known-answer model, target
+  // --max-loss 30: at least ceil(126 - 37.8) = 89 of 126 correct. Levels: 15.75 x 2^(k - 12).
+  // Label-0 pairs ((k+1)/8, k/8) stay correct under any pruning or rounding (the first value never
+  // drops below the second; ties predict 0). A label-1 pair (k/8, (k+1)/8) is right iff its
+  // second value ends up larger:
+  //   fp32: iff (k+1)/8 is kept. Level 11 (t = 7.875) keeps k >= 63: 32 pairs, 95 correct, met;
+  //   level 12 (t = 15.75) keeps only k = 125: 64 correct, missed. Found: level 11.
+  //   with activations u3.3 (values >= 8 saturate to 7.875; pruning comes first): right iff
+  //   neither value is pruned and k <= 61 (no saturation), or k/8 alone is pruned. Level 8
+  //   (t = 0.984375): k = 9..61 (27 pairs) and k = 7 -> 28, 91 correct, met; level 9
+  //   (t = 1.96875): k = 17..61 (23) and k = 15 -> 24, 87, missed. Found: level 8.
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  o.target.max_loss_points = 30;
+  const ThresholdResult plain = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(plain.layers.size(), 1u);
+  EXPECT_NEAR(plain.layers[0].threshold, 7.875, 1e-6);
+  EXPECT_NEAR(plain.search.top1, 100.0 * 95 / 126, 1e-9);
+  o.base["fc"].activations.kind = OperandTransform::kFixedPoint;
+  o.base["fc"].activations.fixed = FixedPointFormat{3, 3, false};
+  const ThresholdResult on_profile = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(on_profile.layers.size(), 1u);
+  EXPECT_NEAR(on_profile.layers[0].threshold, 0.984375, 1e-6);
+  EXPECT_NEAR(on_profile.search.top1, 100.0 * 91 / 126, 1e-9);
+  EXPECT_NEAR(on_profile.report.top1, 100.0 * 91 / 126, 1e-9);  // the report run uses the profile too
+  EXPECT_DOUBLE_EQ(on_profile.search.fp32_top1, 100.0);         // the target stays relative to fp32
+  const auto merged = with_thresholds(o.base, on_profile);
+  EXPECT_NEAR(merged.at("fc").prune_threshold, 0.984375, 1e-6);
+  EXPECT_EQ(merged.at("fc").activations.fixed, (FixedPointFormat{3, 3, false}));
+}
+
 }  // namespace
 }  // namespace eff::search
 
