@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "search/frontier.h"
 #include "search/precision_search.h"
 #include "search/search_report.h"
 #include "search/threshold_search.h"
@@ -38,6 +39,8 @@ struct SearchFlags {
   std::string out;
   bool resume = false;
   int levels = 12;
+  bool sweep = false;
+  std::string sweep_targets;  // "" : the default list
 };
 
 search::Target target_of(const SearchFlags& f) {
@@ -148,14 +151,40 @@ void check_precision_flags(const SearchFlags& f) {
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
 }
 
+void write_frontier(const SearchFlags& f, const json& doc, const std::string& csv) {
+  if (f.out.empty()) return;
+  make_dirs(f.out);
+  write_file_atomic((fs::path(f.out) / "frontier.json").string(), doc.dump(2) + "\n");
+  write_file_atomic((fs::path(f.out) / "frontier.csv").string(), csv);
+}
+
+void check_sweep_flags(const SearchFlags& f) {
+  if (!f.sweep && !f.sweep_targets.empty()) fail<UsageError>("--sweep-targets goes with --sweep");
+  if (f.sweep && f.resume) fail<UsageError>("--sweep does not resume (its searches share their evaluations instead)");
+}
+
+// One search per target, sharing their evaluations: the accuracy vs Stripes-ideal-speedup frontier.
+void run_precision_sweep(const SearchFlags& f, Loaded& l, const Subsets& sub, const search::SearchOptions& o) {
+  const std::vector<search::Target> targets = search::sweep_targets(o.target, f.sweep_targets);
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const auto points = search::sweep_precision(l.model.graph, geometry, sub.search, sub.report, o, targets);
+  const json doc = search::precision_frontier_json(points, sub.setup);
+  write_frontier(f, doc, search::precision_frontier_csv(points));
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::precision_frontier_text(points));
+  if (!f.out.empty()) fmt::print("\nwrote {}/frontier.json, frontier.csv\n", f.out);
+}
+
 void run_search_precision(SearchFlags& f) {
   check_precision_flags(f);
+  check_sweep_flags(f);
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
   const search::EvalSet& search_set = sub.search;
   const search::EvalSet& report_set = sub.report;
   const search::SearchSetup& setup = sub.setup;
   const search::SearchOptions o = precision_options(f, sub, "");
+  if (f.sweep) return run_precision_sweep(f, l, sub, o);
 
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
@@ -184,9 +213,22 @@ void run_search_thresholds(SearchFlags& f) {
   o.progress = !f.common.json;
   o.log = terminal_log(f);
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+  check_sweep_flags(f);
+  const std::vector<search::Target> sweep =
+      f.sweep ? search::sweep_targets(o.target, f.sweep_targets) : std::vector<search::Target>{};
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  if (f.sweep) {
+    // Accuracy vs MAC-weighted skipped fraction, one search per target sharing their evaluations.
+    const auto points = search::sweep_thresholds(l.model.graph, geometry, sub.search, sub.report, o, sweep);
+    const json doc = search::threshold_frontier_json(points, sub.setup);
+    write_frontier(f, doc, search::threshold_frontier_csv(points));
+    if (f.common.json) return print_json(doc);
+    fmt::print("{}", search::threshold_frontier_text(points));
+    if (!f.out.empty()) fmt::print("\nwrote {}/frontier.json, frontier.csv\n", f.out);
+    return;
+  }
   const search::ThresholdResult r = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, o);
   sim::SimResults without, with;
   const bool simulate = f.sim_images > 0;
@@ -263,6 +305,12 @@ void add_shared_flags(CLI::App* p, SearchFlags& f) {
       ->check(CLI::NonNegativeNumber);
 }
 
+void add_sweep_flags(CLI::App* p, SearchFlags& f, const std::string& what) {
+  p->add_flag("--sweep", f.sweep, "one search per target: the " + what + " frontier (frontier.json, .csv)");
+  p->add_option("--sweep-targets", f.sweep_targets,
+                "--sweep's targets, e.g. 100,99,95 (% kept; dB with output-snr); default 100..90%");
+}
+
 }  // namespace
 
 void register_search_command(CLI::App& app) {
@@ -275,6 +323,7 @@ void register_search_command(CLI::App& app) {
   p->add_option("--objective", f.objective, "activations (Stripes), products (Loom, Tartan) or memory");
   p->add_option("--out", f.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
   p->add_flag("--resume", f.resume, "continue an interrupted search from --out's checkpoint");
+  add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");
   p->callback([] {
     f.min_snr_given = snr->count() > 0;
     run_search_precision(f);
@@ -296,7 +345,8 @@ void register_search_command(CLI::App& app) {
   add_shared_flags(th, t);
   static CLI::Option* tsnr = th->add_option("--min-snr-db", t.min_snr_db, "with --metric output-snr: the least SNR");
   th->add_option("--levels", t.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
-  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json");
+  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json (--sweep: frontier.*)");
+  add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {
     t.min_snr_given = tsnr->count() > 0;
     run_search_thresholds(t);

@@ -30,6 +30,7 @@ struct ThresholdOptions {
   // found first, so the thresholds are chosen for the model as it will run). The target stays
   // relative to fp32.
   std::map<std::string, LayerTransform> base;
+  EvaluationMemory* memory = nullptr;  // a sweep's shared memory (same base, set and levels); null: own
   std::function<void(const std::string&)> log;
   bool progress = true;
 };

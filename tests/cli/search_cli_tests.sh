@@ -109,4 +109,36 @@ if grep -q "on the precision profile" "$tmp/out" && grep -q "^stripes" "$tmp/out
 expect_ok eval "$model" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/a1/precision_profile.json" --thresholds "$tmp/a1/thresholds.json"
 expect_error 2 "--keep '0%'" -- search all "$model" "${small[@]}" --keep 0%
 
+# --sweep: one row per target in frontier.json and frontier.csv; each row meets its target on the
+# search subset; later targets reuse earlier evaluations.
+expect_ok search precision "$model" "${small[@]}" --sweep --out "$tmp/f1"
+if $py - "$tmp/f1/frontier.json" "$tmp/f1/frontier.csv" <<'PY'
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+p = d["points"]
+assert [x["target"] for x in p] == [100, 99.5, 99, 98, 97, 95, 90], [x["target"] for x in p]
+assert len(rows) == len(p)
+for x, r in zip(p, rows):
+    assert x["search"]["target_met"], x
+    n = len(x["activation_precisions"].split("-"))
+    assert n == 5 and r["activation_precisions"] == x["activation_precisions"]
+    assert x["stripes_ideal_speedup"] >= 1 and float(r["stripes_ideal_speedup"]) >= 1
+    assert "report_top1" in r and "search_top1" in r
+assert sum(x["from_memory"] for x in p[1:]) > 0
+PY
+then ok; else ko "search precision --sweep: bad frontier files"; fi
+expect_ok search thresholds "$model" "${small[@]}" --sweep --sweep-targets 100,95 --out "$tmp/f2"
+if $py - "$tmp/f2/frontier.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["x"] == "skipped_fraction_mac_weighted"
+assert [x["target"] for x in d["points"]] == [100, 95]
+for x in d["points"]:
+    assert 0 <= x["skipped_fraction_mac_weighted"] <= 1 and x["search"]["target_met"]
+PY
+then ok; else ko "search thresholds --sweep: bad frontier.json"; fi
+expect_error 2 "--sweep-targets goes with --sweep" -- search precision "$model" "${small[@]}" --sweep-targets 99
+expect_error 2 "drop --max-loss" -- search precision "$model" "${small[@]}" --sweep --max-loss 1
+
 finish search_cli

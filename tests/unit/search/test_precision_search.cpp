@@ -7,6 +7,7 @@
 #include "../onnx/model_builder.h"
 #include "engine/geometry.h"
 #include "search/formats.h"
+#include "search/frontier.h"
 #include "search/precision_search.h"
 #include "search/target.h"
 #include "search/threshold_search.h"
@@ -106,6 +107,74 @@ TEST(SearchKnownAnswer, SameResultForAnyThreadCount) {
   EXPECT_EQ(one.layers[0].weights.format, two.layers[0].weights.format);
   EXPECT_EQ(one.evaluations.total(), two.evaluations.total());
   EXPECT_EQ(one.search.top1, two.search.top1);
+}
+
+TEST(SearchSweep, SharedMemoryGivesTheIndependentSearchesResults) {
+  // Invariant: a tally's counts do not depend on the target, so each search of a sweep must find
+  // what the same search alone finds; a repeated target runs nothing but the report check.
+  const KnownAnswer k = known_answer_model();
+  Target keep100, keep50;
+  keep50.keep = 0.5;
+  const std::vector<PrecisionPoint> sweep =
+      sweep_precision(k.graph, k.geometry, k.set, k.set, options(1), {keep100, keep50, keep100});
+  ASSERT_EQ(sweep.size(), 3u);
+  for (size_t i = 0; i < sweep.size(); ++i) {
+    SearchOptions alone_options = options(1);
+    alone_options.target = sweep[i].target;
+    const SearchResult alone = search_precision(k.graph, k.geometry, k.set, k.set, alone_options);
+    const SearchResult& r = sweep[i].result;
+    ASSERT_EQ(r.layers.size(), alone.layers.size());
+    EXPECT_EQ(r.layers[0].activations.format, alone.layers[0].activations.format) << i;
+    EXPECT_EQ(r.layers[0].weights.format, alone.layers[0].weights.format) << i;
+    EXPECT_EQ(r.search.top1, alone.search.top1) << i;
+    EXPECT_EQ(r.search.met, alone.search.met) << i;
+    EXPECT_EQ(r.report.top1, alone.report.top1) << i;
+  }
+  EXPECT_EQ(sweep[0].result.evaluations.from_memory, 0);
+  EXPECT_GT(sweep[1].result.evaluations.from_memory, 0);
+  EXPECT_EQ(sweep[2].result.evaluations.total(), 1);                                         // the report subset only
+  EXPECT_EQ(sweep[0].result.layers[0].activations.format, (FixedPointFormat{4, 3, false}));  // as found alone
+}
+
+TEST(SearchSweep, ThresholdSweepMatchesIndependentSearches) {
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  Target keep100, keep90;
+  keep90.keep = 0.9;
+  const std::vector<ThresholdPoint> sweep = sweep_thresholds(k.graph, k.geometry, k.set, k.set, o, {keep100, keep90});
+  ASSERT_EQ(sweep.size(), 2u);
+  for (const ThresholdPoint& p : sweep) {
+    ThresholdOptions alone_options = o;
+    alone_options.target = p.target;
+    const ThresholdResult alone = search_thresholds(k.graph, k.geometry, k.set, k.set, alone_options);
+    EXPECT_EQ(p.result.layers[0].threshold, alone.layers[0].threshold);
+    EXPECT_EQ(p.result.search.top1, alone.search.top1);
+    EXPECT_EQ(p.result.skipped_mac_weighted, alone.skipped_mac_weighted);
+  }
+  EXPECT_NEAR(sweep[0].result.layers[0].threshold, 15.75 / 64, 1e-6);  // SearchThresholds' known answer
+  EXPECT_GT(sweep[1].result.evaluations.from_memory, 0);
+}
+
+TEST(SearchSweep, TargetsParsedOrRefused) {
+  const std::vector<Target> d = sweep_targets(Target{}, "");
+  ASSERT_EQ(d.size(), 7u);
+  EXPECT_DOUBLE_EQ(d[0].keep, 1.0);
+  EXPECT_DOUBLE_EQ(d[1].keep, 0.995);
+  EXPECT_DOUBLE_EQ(d[6].keep, 0.9);
+  const std::vector<Target> l = sweep_targets(Target{}, "99%,95");
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_DOUBLE_EQ(l[1].keep, 0.95);
+  Target snr;
+  snr.metric = Metric::kOutputSnr;
+  EXPECT_THROW(sweep_targets(snr, ""), UsageError);
+  EXPECT_DOUBLE_EQ(sweep_targets(snr, "40,20")[1].min_snr_db, 20.0);
+  Target loss;
+  loss.max_loss_points = 1;
+  EXPECT_THROW(sweep_targets(loss, ""), UsageError);
+  EXPECT_THROW(sweep_targets(Target{}, "0"), UsageError);
 }
 
 TEST(SearchSubsets, DisjointSeededAndReproducible) {
