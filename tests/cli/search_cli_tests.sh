@@ -141,4 +141,12 @@ then ok; else ko "search thresholds --sweep: bad frontier.json"; fi
 expect_error 2 "--sweep-targets goes with --sweep" -- search precision "$model" "${small[@]}" --sweep-targets 99
 expect_error 2 "drop --max-loss" -- search precision "$model" "${small[@]}" --sweep --max-loss 1
 
+# The HTML report: Table 2 row (the notation of search.json), Table 1 column, the frontier chart.
+expect_ok report --search "$tmp/a1/search.json" --frontier "$tmp/f1/frontier.json" --out "$tmp/search.html"
+notation=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["activation_precisions"])' "$tmp/a1/search.json")
+if grep -q "seed 001 Table 2" "$tmp/search.html" && grep -q ">$notation<" "$tmp/search.html" \
+  && grep -q "Table 1 column" "$tmp/search.html" && grep -q "Accuracy vs Stripes ideal speedup" "$tmp/search.html"; then ok
+else ko "report --search/--frontier lacks Table 2 ($notation), Table 1 or the frontier"; fi
+expect_error 6 "not a search.json" -- report --search "$tmp/f1/frontier.json" --out "$tmp/bad.html"
+
 finish search_cli
