@@ -11,8 +11,10 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "report/html/html_report.h"
 #include "search/frontier.h"
 #include "search/precision_search.h"
+#include "search/search_html.h"
 #include "search/search_report.h"
 #include "search/threshold_search.h"
 
@@ -41,6 +43,7 @@ struct SearchFlags {
   int levels = 12;
   bool sweep = false;
   std::string sweep_targets;  // "" : the default list
+  std::string html;           // the report sections of docs/search.md as one HTML file
 };
 
 search::Target target_of(const SearchFlags& f) {
@@ -151,7 +154,17 @@ void check_precision_flags(const SearchFlags& f) {
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
 }
 
+// The same sections as `effectual report --search/--frontier`, without saving the JSON first.
+void write_html(const SearchFlags& f, const json* search, const json* frontier) {
+  if (f.html.empty()) return;
+  html::HtmlReport report("effectual search", fs::path(f.common.model).filename().string());
+  report.set_footer("effectual 0.1.0");
+  search::add_search_sections(search, "search.json", frontier, "frontier.json", report);
+  report.write(f.html);
+}
+
 void write_frontier(const SearchFlags& f, const json& doc, const std::string& csv) {
+  write_html(f, nullptr, &doc);
   if (f.out.empty()) return;
   make_dirs(f.out);
   write_file_atomic((fs::path(f.out) / "frontier.json").string(), doc.dump(2) + "\n");
@@ -192,6 +205,7 @@ void run_search_precision(SearchFlags& f) {
   const bool simulate = f.sim_images > 0;
   if (simulate) sim = search::simulate_with_profile(l.model.graph, r, report_set, f.sim_images, f.common.threads);
   const json doc = search::search_json(r, setup, o, simulate ? &sim : nullptr);
+  write_html(f, &doc, nullptr);
   if (!f.out.empty()) {
     write_file_atomic((fs::path(f.out) / "precision_profile.json").string(),
                       search::precision_profile_json(r).dump(2) + "\n");
@@ -214,6 +228,7 @@ void run_search_thresholds(SearchFlags& f) {
   o.log = terminal_log(f);
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
   check_sweep_flags(f);
+  if (!f.html.empty() && !f.sweep) fail<UsageError>("--html on search thresholds goes with --sweep (the frontier)");
   const std::vector<search::Target> sweep =
       f.sweep ? search::sweep_targets(o.target, f.sweep_targets) : std::vector<search::Target>{};
   Loaded l = load(f.common);
@@ -274,6 +289,7 @@ void run_search_all(SearchFlags& f) {
                                    f.common.threads, "all");
   }
   const json doc = search::search_all_json(pr, tr, sub.setup, po, to, simulate ? &sim : nullptr);
+  write_html(f, &doc, nullptr);
   if (!f.out.empty()) {
     const fs::path out(f.out);
     write_file_atomic((out / "precision_profile.json").string(), search::precision_profile_json(pr).dump(2) + "\n");
@@ -301,6 +317,7 @@ void add_shared_flags(CLI::App* p, SearchFlags& f) {
   p->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
   p->add_option("--metric", f.metric, "top1 (labels), output-snr or top1-agreement (no labels needed)");
   p->add_option("--batch", f.batch, "images per inference batch");
+  p->add_option("--html", f.html, "also write the report's search sections (docs/search.md) to this HTML file");
   p->add_option("--sim-images", f.sim_images, "report images simulated for the speedup table (0: none)")
       ->check(CLI::NonNegativeNumber);
 }

@@ -149,4 +149,9 @@ if grep -q "seed 001 Table 2" "$tmp/search.html" && grep -q ">$notation<" "$tmp/
 else ko "report --search/--frontier lacks Table 2 ($notation), Table 1 or the frontier"; fi
 expect_error 6 "not a search.json" -- report --search "$tmp/f1/frontier.json" --out "$tmp/bad.html"
 
+# --html on the search itself: the same sections without a second command.
+expect_ok search precision "$model" "${small[@]}" --sweep --sweep-targets 100,95 --html "$tmp/sweep.html"
+if grep -q "Accuracy vs Stripes ideal speedup" "$tmp/sweep.html"; then ok; else ko "--sweep --html lacks the frontier chart"; fi
+expect_error 2 "goes with --sweep" -- search thresholds "$model" "${small[@]}" --html "$tmp/t.html"
+
 finish search_cli
