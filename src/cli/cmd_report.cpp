@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "profile/profile_report.h"
 #include "report/html/html_report.h"
+#include "search/search_html.h"
 #include "sim/sim_report.h"
 
 namespace eff::cli {
@@ -19,6 +20,7 @@ namespace {
 struct ReportFlags {
   std::vector<std::string> profiles;
   std::vector<std::string> simulations;
+  std::string search, frontier;
   std::string out;
   std::string title = "effectual report";
 };
@@ -31,8 +33,10 @@ nlohmann::json read_json(const std::string& path) {
 }
 
 void run_report(const ReportFlags& f) {
-  if (f.profiles.empty() && f.simulations.empty()) {
-    fail<UsageError>("give at least one --profile profile.json or --simulation results.json");
+  if (f.profiles.empty() && f.simulations.empty() && f.search.empty() && f.frontier.empty()) {
+    fail<UsageError>(
+        "give at least one --profile profile.json, --simulation results.json, --search search.json or --frontier "
+        "frontier.json");
   }
   if (f.profiles.size() > 1 || f.simulations.size() > 1) {
     fail<UsageError>("one --profile and one --simulation per report (section ids must stay unique)");
@@ -45,6 +49,12 @@ void run_report(const ReportFlags& f) {
     profile::add_profile_sections(j, report);
   }
   for (const std::string& s : f.simulations) sim::add_simulation_sections(read_json(s), report, s);
+  if (!f.search.empty() || !f.frontier.empty()) {
+    const nlohmann::json search = f.search.empty() ? nlohmann::json() : read_json(f.search);
+    const nlohmann::json frontier = f.frontier.empty() ? nlohmann::json() : read_json(f.frontier);
+    search::add_search_sections(f.search.empty() ? nullptr : &search, f.search,
+                                f.frontier.empty() ? nullptr : &frontier, f.frontier, report);
+  }
   report.write(f.out);
   fmt::print("wrote {} ({} charts)\n", f.out, report.chart_count());
 }
@@ -53,9 +63,12 @@ void run_report(const ReportFlags& f) {
 
 void register_report_command(CLI::App& app) {
   static ReportFlags f;
-  auto* c = app.add_subcommand("report", "one HTML report from saved profile.json and/or simulation results.json");
+  auto* c = app.add_subcommand(
+      "report", "one HTML report from saved profile.json, simulation results.json, search.json, frontier.json");
   c->add_option("--profile", f.profiles, "profile.json written by `effectual profile --out`");
   c->add_option("--simulation", f.simulations, "results.json written by `effectual simulate --out`");
+  c->add_option("--search", f.search, "search.json written by `effectual search precision|all --out`");
+  c->add_option("--frontier", f.frontier, "frontier.json written by `effectual search precision|thresholds --sweep`");
   c->add_option("--out", f.out, "the HTML file to write")->required();
   c->add_option("--title", f.title, "report title");
   c->callback([] { run_report(f); });

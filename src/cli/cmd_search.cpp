@@ -11,7 +11,10 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "report/html/html_report.h"
+#include "search/frontier.h"
 #include "search/precision_search.h"
+#include "search/search_html.h"
 #include "search/search_report.h"
 #include "search/threshold_search.h"
 
@@ -38,6 +41,9 @@ struct SearchFlags {
   std::string out;
   bool resume = false;
   int levels = 12;
+  bool sweep = false;
+  std::string sweep_targets;  // "" : the default list
+  std::string html;           // the report sections of docs/search.md as one HTML file
 };
 
 search::Target target_of(const SearchFlags& f) {
@@ -113,20 +119,12 @@ std::function<void(const std::string&)> terminal_log(const SearchFlags& f) {
   return [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
 }
 
-void run_search_precision(SearchFlags& f) {
-  const search::Target target = target_of(f);
-  const search::Objective objective = search::parse_objective(f.objective);
-  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
-  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
-  Loaded l = load(f.common);
-  const Subsets sub = load_subsets(f, l);
-  const search::EvalSet& search_set = sub.search;
-  const search::EvalSet& report_set = sub.report;
-  const search::SearchSetup& setup = sub.setup;
-
+// The precision search's options; `stage` names the search in the checkpoint's fingerprint (a
+// `search all` checkpoint is not a `search precision` one).
+search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub, const std::string& stage) {
   search::SearchOptions o;
-  o.target = target;
-  o.objective = objective;
+  o.target = target_of(f);
+  o.objective = search::parse_objective(f.objective);
   o.threads = f.common.threads;
   o.batch = f.batch;
   o.resume = f.resume;
@@ -141,11 +139,65 @@ void run_search_precision(SearchFlags& f) {
     for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
     return h;
   };
-  o.fingerprint =
-      fmt::format("{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", f.common.model, fs::file_size(f.common.model),
-                  search_set.source, hash(search_set.indices), report_set.source, hash(report_set.indices),
-                  search::describe_target(target), search::objective_name(objective), f.batch);
+  o.fingerprint = fmt::format("{}{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", stage, f.common.model,
+                              fs::file_size(f.common.model), sub.search.source, hash(sub.search.indices),
+                              sub.report.source, hash(sub.report.indices), search::describe_target(o.target),
+                              search::objective_name(o.objective), f.batch);
   o.log = terminal_log(f);
+  return o;
+}
+
+void check_precision_flags(const SearchFlags& f) {
+  target_of(f);
+  search::parse_objective(f.objective);
+  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
+  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+}
+
+// The same sections as `effectual report --search/--frontier`, without saving the JSON first.
+void write_html(const SearchFlags& f, const json* search, const json* frontier) {
+  if (f.html.empty()) return;
+  html::HtmlReport report("effectual search", fs::path(f.common.model).filename().string());
+  report.set_footer("effectual 0.1.0");
+  search::add_search_sections(search, "search.json", frontier, "frontier.json", report);
+  report.write(f.html);
+}
+
+void write_frontier(const SearchFlags& f, const json& doc, const std::string& csv) {
+  write_html(f, nullptr, &doc);
+  if (f.out.empty()) return;
+  make_dirs(f.out);
+  write_file_atomic((fs::path(f.out) / "frontier.json").string(), doc.dump(2) + "\n");
+  write_file_atomic((fs::path(f.out) / "frontier.csv").string(), csv);
+}
+
+void check_sweep_flags(const SearchFlags& f) {
+  if (!f.sweep && !f.sweep_targets.empty()) fail<UsageError>("--sweep-targets goes with --sweep");
+  if (f.sweep && f.resume) fail<UsageError>("--sweep does not resume (its searches share their evaluations instead)");
+}
+
+// One search per target, sharing their evaluations: the accuracy vs Stripes-ideal-speedup frontier.
+void run_precision_sweep(const SearchFlags& f, Loaded& l, const Subsets& sub, const search::SearchOptions& o) {
+  const std::vector<search::Target> targets = search::sweep_targets(o.target, f.sweep_targets);
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const auto points = search::sweep_precision(l.model.graph, geometry, sub.search, sub.report, o, targets);
+  const json doc = search::precision_frontier_json(points, sub.setup);
+  write_frontier(f, doc, search::precision_frontier_csv(points));
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::precision_frontier_text(points));
+  if (!f.out.empty()) fmt::print("\nwrote {}/frontier.json, frontier.csv\n", f.out);
+}
+
+void run_search_precision(SearchFlags& f) {
+  check_precision_flags(f);
+  check_sweep_flags(f);
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const search::EvalSet& search_set = sub.search;
+  const search::EvalSet& report_set = sub.report;
+  const search::SearchSetup& setup = sub.setup;
+  const search::SearchOptions o = precision_options(f, sub, "");
+  if (f.sweep) return run_precision_sweep(f, l, sub, o);
 
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
@@ -153,6 +205,7 @@ void run_search_precision(SearchFlags& f) {
   const bool simulate = f.sim_images > 0;
   if (simulate) sim = search::simulate_with_profile(l.model.graph, r, report_set, f.sim_images, f.common.threads);
   const json doc = search::search_json(r, setup, o, simulate ? &sim : nullptr);
+  write_html(f, &doc, nullptr);
   if (!f.out.empty()) {
     write_file_atomic((fs::path(f.out) / "precision_profile.json").string(),
                       search::precision_profile_json(r).dump(2) + "\n");
@@ -174,9 +227,23 @@ void run_search_thresholds(SearchFlags& f) {
   o.progress = !f.common.json;
   o.log = terminal_log(f);
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+  check_sweep_flags(f);
+  if (!f.html.empty() && !f.sweep) fail<UsageError>("--html on search thresholds goes with --sweep (the frontier)");
+  const std::vector<search::Target> sweep =
+      f.sweep ? search::sweep_targets(o.target, f.sweep_targets) : std::vector<search::Target>{};
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  if (f.sweep) {
+    // Accuracy vs MAC-weighted skipped fraction, one search per target sharing their evaluations.
+    const auto points = search::sweep_thresholds(l.model.graph, geometry, sub.search, sub.report, o, sweep);
+    const json doc = search::threshold_frontier_json(points, sub.setup);
+    write_frontier(f, doc, search::threshold_frontier_csv(points));
+    if (f.common.json) return print_json(doc);
+    fmt::print("{}", search::threshold_frontier_text(points));
+    if (!f.out.empty()) fmt::print("\nwrote {}/frontier.json, frontier.csv\n", f.out);
+    return;
+  }
   const search::ThresholdResult r = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, o);
   sim::SimResults without, with;
   const bool simulate = f.sim_images > 0;
@@ -197,6 +264,47 @@ void run_search_thresholds(SearchFlags& f) {
   if (!f.out.empty()) fmt::print("\nwrote {}/thresholds.json, threshold_search.json\n", f.out);
 }
 
+// Precision first, then the thresholds on top of the found profile (their evaluations run with the
+// profile's formats), then every design simulated with both.
+void run_search_all(SearchFlags& f) {
+  check_precision_flags(f);
+  Loaded l = load(f.common);
+  const Subsets sub = load_subsets(f, l);
+  const search::SearchOptions po = precision_options(f, sub, "all: ");
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const search::SearchResult pr = search::search_precision(l.model.graph, geometry, sub.search, sub.report, po);
+  search::ThresholdOptions to;
+  to.target = po.target;
+  to.threads = f.common.threads;
+  to.batch = f.batch;
+  to.levels = f.levels;
+  to.progress = po.progress;
+  to.log = po.log;
+  to.base = search::transforms_of(pr.layers);
+  const search::ThresholdResult tr = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, to);
+  sim::SimResults sim;
+  const bool simulate = f.sim_images > 0;
+  if (simulate) {
+    sim = search::simulate_designs(l.model.graph, search::with_thresholds(to.base, tr), sub.report, f.sim_images,
+                                   f.common.threads, "all");
+  }
+  const json doc = search::search_all_json(pr, tr, sub.setup, po, to, simulate ? &sim : nullptr);
+  write_html(f, &doc, nullptr);
+  if (!f.out.empty()) {
+    const fs::path out(f.out);
+    write_file_atomic((out / "precision_profile.json").string(), search::precision_profile_json(pr).dump(2) + "\n");
+    write_file_atomic((out / "thresholds.json").string(), search::thresholds_file_json(tr).dump(2) + "\n");
+    write_file_atomic((out / "search.json").string(), doc.dump(2) + "\n");
+    if (simulate) write_file_atomic((out / "speedups.txt").string(), sim::format_table(sim));
+  }
+  if (f.common.json) return print_json(doc);
+  fmt::print("{}", search::search_all_summary_text(pr, tr, po, to, simulate ? &sim : nullptr));
+  if (!f.out.empty()) {
+    fmt::print("\nwrote {}/precision_profile.json, thresholds.json, search.json{}\n", f.out,
+               simulate ? ", speedups.txt" : "");
+  }
+}
+
 void add_shared_flags(CLI::App* p, SearchFlags& f) {
   add_model_flags(p, f.common, false);
   add_input_flags(p, f.inputs);
@@ -209,8 +317,15 @@ void add_shared_flags(CLI::App* p, SearchFlags& f) {
   p->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
   p->add_option("--metric", f.metric, "top1 (labels), output-snr or top1-agreement (no labels needed)");
   p->add_option("--batch", f.batch, "images per inference batch");
+  p->add_option("--html", f.html, "also write the report's search sections (docs/search.md) to this HTML file");
   p->add_option("--sim-images", f.sim_images, "report images simulated for the speedup table (0: none)")
       ->check(CLI::NonNegativeNumber);
+}
+
+void add_sweep_flags(CLI::App* p, SearchFlags& f, const std::string& what) {
+  p->add_flag("--sweep", f.sweep, "one search per target: the " + what + " frontier (frontier.json, .csv)");
+  p->add_option("--sweep-targets", f.sweep_targets,
+                "--sweep's targets, e.g. 100,99,95 (% kept; dB with output-snr); default 100..90%");
 }
 
 }  // namespace
@@ -225,16 +340,30 @@ void register_search_command(CLI::App& app) {
   p->add_option("--objective", f.objective, "activations (Stripes), products (Loom, Tartan) or memory");
   p->add_option("--out", f.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
   p->add_flag("--resume", f.resume, "continue an interrupted search from --out's checkpoint");
+  add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");
   p->callback([] {
     f.min_snr_given = snr->count() > 0;
     run_search_precision(f);
+  });
+  static SearchFlags a;
+  auto* al = s->add_subcommand("all", "precision search, then thresholds searched on the found profile");
+  add_shared_flags(al, a);
+  static CLI::Option* asnr = al->add_option("--min-snr-db", a.min_snr_db, "with --metric output-snr: the least SNR");
+  al->add_option("--objective", a.objective, "activations (Stripes), products (Loom, Tartan) or memory");
+  al->add_option("--levels", a.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
+  al->add_option("--out", a.out, "write precision_profile.json, thresholds.json, search.json, speedups.txt");
+  al->add_flag("--resume", a.resume, "continue an interrupted precision stage from --out's checkpoint");
+  al->callback([] {
+    a.min_snr_given = asnr->count() > 0;
+    run_search_all(a);
   });
   static SearchFlags t;
   auto* th = s->add_subcommand("thresholds", "per-layer near-zero thresholds maximising skipped activations");
   add_shared_flags(th, t);
   static CLI::Option* tsnr = th->add_option("--min-snr-db", t.min_snr_db, "with --metric output-snr: the least SNR");
   th->add_option("--levels", t.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
-  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json");
+  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json (--sweep: frontier.*)");
+  add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {
     t.min_snr_given = tsnr->count() > 0;
     run_search_thresholds(t);

@@ -198,4 +198,18 @@ Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judg
   return t;
 }
 
+std::optional<Tally> rejudge(const Tally& t, const Judge& judge) {
+  Tally r = t;
+  if (t.complete) {
+    r.met = judge.met(t);
+  } else if (judge.surely_met(t)) {
+    r.met = true;
+  } else if (judge.surely_missed(t)) {
+    r.met = false;
+  } else {
+    return std::nullopt;
+  }
+  return r;
+}
+
 }  // namespace eff::search

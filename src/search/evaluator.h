@@ -64,6 +64,14 @@ class Evaluator {
 // used later), and for the first layer (nothing to save).
 std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer);
 
+// Tallies by configuration, shared by the searches of a sweep (same model, search set and
+// batch, several targets): a tally's counts do not depend on the target, only its `met` does.
+using EvaluationMemory = std::map<std::string, Tally>;
+
+// A remembered tally as `judge` sees it: a complete one always answers (met recomputed); an
+// early-stopped one only when its outcome is already certain under this judge (else nullopt).
+std::optional<Tally> rejudge(const Tally& t, const Judge& judge);
+
 // Index of the largest of n scores (ties: the lower index), as evaluate()'s top_k.
 int64_t argmax(const float* scores, int64_t n);
 

@@ -252,10 +252,17 @@ class PrecisionSearch {
   Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter,
                  const std::function<bool(const Tally&)>& give_up = {}) {
     const std::string key = key_of(frac);
-    if (auto it = memo_.find(key);
-        it != memo_.end() && (early_stop || it->second.complete || (give_up && give_up(it->second)))) {
-      if (from_checkpoint_.erase(key)) ++resumed_;
-      return it->second;
+    if (auto it = memo_.find(key); it != memo_.end()) {
+      // Re-judged: with a sweep's memory the tally may come from a search with another target.
+      const std::optional<Tally> r = rejudge(it->second, *judge_);
+      if (r && (early_stop || r->complete || (give_up && give_up(*r)))) {
+        if (from_checkpoint_.erase(key)) {
+          ++resumed_;
+        } else if (!own_.count(key)) {
+          ++from_memory_;
+        }
+        return *r;
+      }
     }
     ++counter;
     prepare_suffix();
@@ -265,6 +272,7 @@ class PrecisionSearch {
                            : evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop, give_up);
     images_run_ += t.images;
     memo_[key] = t;
+    own_.insert(key);
     save_checkpoint();
     return t;
   }
@@ -314,6 +322,7 @@ class PrecisionSearch {
 
  public:
   int resumed() const { return resumed_; }
+  int from_memory() const { return from_memory_; }
   int64_t images_run() const { return images_run_; }
 
  private:
@@ -328,9 +337,11 @@ class PrecisionSearch {
   Reference ref_;
   std::unique_ptr<Judge> judge_;
   std::vector<LayerChoice> layers_;
-  std::map<std::string, Tally> memo_;
+  EvaluationMemory own_memo_;
+  EvaluationMemory& memo_ = o_.memory ? *o_.memory : own_memo_;
+  std::set<std::string> own_;  // keys this search ran (the rest of a shared memory is reuse)
   std::set<std::string> from_checkpoint_;
-  int resumed_ = 0;
+  int resumed_ = 0, from_memory_ = 0;
   int64_t images_run_ = 0;
 };
 
@@ -377,6 +388,7 @@ SearchResult search_precision(const Graph& graph, const std::vector<LayerGeometr
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());
   res.evaluations.from_checkpoint = s.resumed();
+  res.evaluations.from_memory = s.from_memory();
   res.evaluations.images = s.images_run() + report.size();
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;

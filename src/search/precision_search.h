@@ -36,6 +36,9 @@ struct SearchOptions {
   std::string fingerprint;                      // identifies the search (model, subsets, target, objective)
   std::function<void(const std::string&)> log;  // phase messages (may be empty)
   bool progress = true;
+  // A sweep's shared memory of evaluations (see EvaluationMemory); null: this search's own. Give
+  // no checkpoint with it (the checkpoint would hold other targets' evaluations).
+  EvaluationMemory* memory = nullptr;
 };
 
 struct OperandChoice {
@@ -65,6 +68,7 @@ struct SubsetScore {
 struct EvaluationCounts {
   int sensitivity = 0, ascent = 0, descent = 0, final_checks = 0;
   int from_checkpoint = 0;  // answered by a resumed checkpoint instead of run
+  int from_memory = 0;      // answered by an earlier search of a sweep instead of run
   int64_t images = 0;       // images run (early stops make this less than evaluations x set size)
   int total() const { return sensitivity + ascent + descent + final_checks; }
 };

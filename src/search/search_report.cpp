@@ -46,6 +46,19 @@ std::string accuracy_line(const char* name, const SubsetScore& s) {
                      s.snr_db, s.met ? "" : "  (target missed)");
 }
 
+json simulation_json(const sim::SimResults& sim) {
+  json designs = json::array();
+  for (size_t d = 0; d < sim.designs.size(); ++d) {
+    designs.push_back({{"design", sim.designs[d]},
+                       {"speedup_conv", sim.conv[d].speedup()},
+                       {"speedup_fc", sim.fc[d].speedup()},
+                       {"speedup_all", sim.all[d].speedup()},
+                       {"ideal_speedup_all", sim.all[d].ideal_speedup()}});
+  }
+  return {
+      {"images", sim.images}, {"subset", "report"}, {"baseline", "DaDianNao of the same grid"}, {"designs", designs}};
+}
+
 }  // namespace
 
 std::vector<int> activation_bits(const SearchResult& r) {
@@ -146,20 +159,7 @@ json search_json(const SearchResult& r, const SearchSetup& setup, const SearchOp
       {"threads", resolve_threads(o.threads)},
       {"batch", o.batch}};
   if (setup.shuffled) j["subsets"]["seed"] = setup.seed;
-  if (sim) {
-    json designs = json::array();
-    for (size_t d = 0; d < sim->designs.size(); ++d) {
-      designs.push_back({{"design", sim->designs[d]},
-                         {"speedup_conv", sim->conv[d].speedup()},
-                         {"speedup_fc", sim->fc[d].speedup()},
-                         {"speedup_all", sim->all[d].speedup()},
-                         {"ideal_speedup_all", sim->all[d].ideal_speedup()}});
-    }
-    j["simulation"] = {{"images", sim->images},
-                       {"subset", "report"},
-                       {"baseline", "DaDianNao of the same grid"},
-                       {"designs", designs}};
-  }
+  if (sim) j["simulation"] = simulation_json(*sim);
   return j;
 }
 
@@ -262,6 +262,48 @@ std::string threshold_summary_text(const ThresholdResult& r, const ThresholdOpti
   if (without && with) {
     s += fmt::format("Cnvlutin over DaDianNao, {} report image(s): {:.2f}x without thresholds, {:.2f}x with\n",
                      with->images, design_speedup(without, "cnvlutin"), design_speedup(with, "cnvlutin"));
+  }
+  return s;
+}
+
+json search_all_json(const SearchResult& p, const ThresholdResult& t, const SearchSetup& setup, const SearchOptions& po,
+                     const ThresholdOptions& to, const sim::SimResults* sim) {
+  const json pj = search_json(p, setup, po, nullptr);
+  const json tj = threshold_search_json(t, setup, to, nullptr, nullptr);
+  json j = {{"format", "effectual-search-all"},
+            {"version", 1},
+            {"model", setup.model},
+            {"target", pj["target"]},
+            {"subsets", pj["subsets"]},
+            {"stages", {{"precision", pj}, {"thresholds", tj}}},
+            // The thresholds stage runs with the profile, so its accuracies are those of both.
+            {"accuracy",
+             {{"after_precision", {{"search", subset_json(p.search)}, {"report", subset_json(p.report)}}},
+              {"after_thresholds", {{"search", subset_json(t.search)}, {"report", subset_json(t.report)}}}}},
+            {"activation_precisions", pj["activation_precisions"]},
+            {"weight_precisions", pj["weight_precisions"]},
+            {"stripes_ideal_speedup", pj["stripes_ideal_speedup"]},
+            {"skipped_fraction_mac_weighted", t.skipped_mac_weighted},
+            {"evaluations",
+             {{"precision", p.evaluations.total()},
+              {"thresholds", t.evaluations.total()},
+              {"total", p.evaluations.total() + t.evaluations.total()},
+              {"images_run", p.evaluations.images + t.evaluations.images}}},
+            {"wall_seconds", p.wall_seconds + t.wall_seconds}};
+  if (sim) {
+    j["simulation"] = simulation_json(*sim);
+    j["simulation"]["transforms"] = "precision profile and thresholds";
+  }
+  return j;
+}
+
+std::string search_all_summary_text(const SearchResult& p, const ThresholdResult& t, const SearchOptions& po,
+                                    const ThresholdOptions& to, const sim::SimResults* sim) {
+  std::string s = "== precision ==\n" + summary_text(p, po, nullptr);
+  s += "\n== thresholds (on the precision profile) ==\n" + threshold_summary_text(t, to, nullptr, nullptr);
+  if (sim) {
+    s += fmt::format("\nspeedup over DaDianNao with the profile and the thresholds, {} report image(s):\n\n{}",
+                     sim->images, sim::format_table(*sim));
   }
   return s;
 }

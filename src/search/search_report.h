@@ -49,4 +49,11 @@ nlohmann::json threshold_search_json(const ThresholdResult& r, const SearchSetup
 std::string threshold_summary_text(const ThresholdResult& r, const ThresholdOptions& o, const sim::SimResults* without,
                                    const sim::SimResults* with);
 
+// `search all`: both stages (the thresholds searched on the precision profile), the accuracies
+// after each, and every design simulated with the profile and the thresholds.
+nlohmann::json search_all_json(const SearchResult& p, const ThresholdResult& t, const SearchSetup& setup,
+                               const SearchOptions& po, const ThresholdOptions& to, const sim::SimResults* sim);
+std::string search_all_summary_text(const SearchResult& p, const ThresholdResult& t, const SearchOptions& po,
+                                    const ThresholdOptions& to, const sim::SimResults* sim);
+
 }  // namespace eff::search

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <set>
 
 #include "core/progress.h"
 
@@ -88,7 +89,7 @@ class ThresholdSearch {
   }
 
   std::map<std::string, LayerTransform> transforms(const std::vector<int>& level) const {
-    std::map<std::string, LayerTransform> m;
+    std::map<std::string, LayerTransform> m = o_.base;
     for (size_t l = 0; l < level.size(); ++l) {
       if (level[l] > 0) m[layers_[l].name].prune_threshold = threshold_at(l, level[l]);
     }
@@ -98,11 +99,19 @@ class ThresholdSearch {
   Tally evaluate(const std::vector<int>& level, bool early_stop, int& counter) {
     std::string key;
     for (int x : level) key += std::to_string(x) + ",";
-    if (auto it = memo_.find(key); it != memo_.end() && (early_stop || it->second.complete)) return it->second;
+    if (auto it = memo_.find(key); it != memo_.end()) {
+      // Re-judged: with a sweep's memory the tally may come from a search with another target.
+      const std::optional<Tally> r = rejudge(it->second, *judge_);
+      if (r && (early_stop || r->complete)) {
+        if (!own_.count(key)) ++from_memory_;
+        return *r;
+      }
+    }
     ++counter;
     const Tally t = evaluator_.run(set_, ref_, *judge_, transforms(level), early_stop);
     images_ += t.images;
     memo_[key] = t;
+    own_.insert(key);
     return t;
   }
 
@@ -186,6 +195,7 @@ class ThresholdSearch {
 
   const Evaluator& evaluator() const { return evaluator_; }
   int64_t images_run() const { return images_; }
+  int from_memory() const { return from_memory_; }
 
  private:
   const ThresholdOptions& o_;
@@ -195,7 +205,10 @@ class ThresholdSearch {
   std::unique_ptr<Judge> judge_;
   std::vector<ThresholdChoice> layers_;
   std::vector<std::vector<float>> sorted_;
-  std::map<std::string, Tally> memo_;
+  EvaluationMemory own_memo_;
+  EvaluationMemory& memo_ = o_.memory ? *o_.memory : own_memo_;
+  std::set<std::string> own_;  // keys this search ran (the rest of a shared memory is reuse)
+  int from_memory_ = 0;
   int64_t images_ = 0;
 };
 
@@ -207,6 +220,14 @@ std::map<std::string, LayerTransform> threshold_transforms(const ThresholdResult
     if (c.threshold > 0) m[c.name].prune_threshold = c.threshold;
   }
   return m;
+}
+
+std::map<std::string, LayerTransform> with_thresholds(std::map<std::string, LayerTransform> base,
+                                                      const ThresholdResult& r) {
+  for (const ThresholdChoice& c : r.layers) {
+    if (c.threshold > 0) base[c.name].prune_threshold = c.threshold;
+  }
+  return base;
 }
 
 nlohmann::json thresholds_file_json(const ThresholdResult& r) {
@@ -226,10 +247,11 @@ ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeo
   ThresholdResult res = s.run();
   const Reference report_ref = s.evaluator().reference(report);
   const Judge report_judge(options.target, report_ref, report.has_labels());
-  const Tally t = s.evaluator().run(report, report_ref, report_judge, threshold_transforms(res), false);
+  const Tally t = s.evaluator().run(report, report_ref, report_judge, with_thresholds(options.base, res), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());
   res.evaluations.images = s.images_run() + report.size();
+  res.evaluations.from_memory = s.from_memory();
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }

@@ -26,6 +26,11 @@ struct ThresholdOptions {
   int threads = 0;
   int64_t batch = 100;
   int levels = 12;
+  // Transforms every evaluation applies under the thresholds (`search all`: the precision profile
+  // found first, so the thresholds are chosen for the model as it will run). The target stays
+  // relative to fp32.
+  std::map<std::string, LayerTransform> base;
+  EvaluationMemory* memory = nullptr;  // a sweep's shared memory (same base, set and levels); null: own
   std::function<void(const std::string&)> log;
   bool progress = true;
 };
@@ -53,6 +58,9 @@ ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeo
                                   const EvalSet& report, const ThresholdOptions& options);
 
 std::map<std::string, LayerTransform> threshold_transforms(const ThresholdResult& r);
+// `base` with the thresholds of `r` added (what the thresholds were searched and judged with).
+std::map<std::string, LayerTransform> with_thresholds(std::map<std::string, LayerTransform> base,
+                                                      const ThresholdResult& r);
 nlohmann::json thresholds_file_json(const ThresholdResult& r);
 
 }  // namespace eff::search

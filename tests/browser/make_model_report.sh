@@ -11,5 +11,10 @@ trap 'rm -rf "$work"' EXIT
 model=$src/models/lenet5.onnx
 "$bin" profile "$model" --data fashion-mnist:test --images 8 --out "$work/profile" > /dev/null
 "$bin" simulate "$model" --data fashion-mnist:test --images 2 --designs all --out "$work/sim" > /dev/null
-"$bin" report --profile "$work/profile/profile.json" --simulation "$work/sim/results.json" --out "$out" > /dev/null
-printf 'bar 8\nline 1\nroofline 1\nstacked-bar 1\n' > "$expected"
+# The search's sections: Table 2 and Table 1 of `search all`, and a --sweep frontier (1 line).
+small=(--data fashion-mnist:test --search-images 40 --report-images 20 --seed 3)
+"$bin" search all "$model" "${small[@]}" --sim-images 1 --out "$work/search" > /dev/null 2>&1
+"$bin" search precision "$model" "${small[@]}" --sweep --sweep-targets 100,95,90 --out "$work/sweep" > /dev/null 2>&1
+"$bin" report --profile "$work/profile/profile.json" --simulation "$work/sim/results.json" \
+  --search "$work/search/search.json" --frontier "$work/sweep/frontier.json" --out "$out" > /dev/null
+printf 'bar 8\nline 2\nroofline 1\nstacked-bar 1\n' > "$expected"

@@ -83,4 +83,75 @@ if grep -q "Cnvlutin over DaDianNao" "$tmp/out"; then ok; else ko "thresholds su
 expect_ok eval "$model" --data fashion-mnist:test --limit 20 --thresholds "$tmp/t1/thresholds.json"
 expect_error 2 "--keep '0%'" -- search thresholds "$model" "${small[@]}" --keep 0%
 
+# search all: the thresholds run on the profile, so the profile's accuracy after the precision
+# stage and the accuracy after both stages are each measured; both files are accepted together.
+expect_ok search all "$model" "${small[@]}" --keep 100% --out "$tmp/a1"
+for f in precision_profile.json thresholds.json search.json speedups.txt; do
+  if [ -s "$tmp/a1/$f" ]; then ok; else ko "search all --out did not write $f"; fi
+done
+if $py - "$tmp/a1/search.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "effectual-search-all"
+for stage in ("after_precision", "after_thresholds"):
+    for s in ("search", "report"):
+        assert "top1" in d["accuracy"][stage][s], (stage, s)
+    # keep 100% holds on the search subset after each stage
+    a = d["accuracy"][stage]["search"]
+    assert a["top1"] >= a["fp32_top1"] - 1e-9 and a["target_met"], (stage, a)
+assert set(d["stages"]) == {"precision", "thresholds"}
+e = d["evaluations"]
+assert e["total"] == e["precision"] + e["thresholds"] and e["thresholds"] > 0, e
+assert {x["design"] for x in d["simulation"]["designs"]} >= {"dadiannao", "stripes", "cnvlutin", "tartan"}
+PY
+then ok; else ko "search all's search.json lacks both stages, accuracies or designs"; fi
+if grep -q "on the precision profile" "$tmp/out" && grep -q "^stripes" "$tmp/out"; then ok; else ko "search all summary lacks a stage or the table"; fi
+expect_ok eval "$model" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/a1/precision_profile.json" --thresholds "$tmp/a1/thresholds.json"
+expect_error 2 "--keep '0%'" -- search all "$model" "${small[@]}" --keep 0%
+
+# --sweep: one row per target in frontier.json and frontier.csv; each row meets its target on the
+# search subset; later targets reuse earlier evaluations.
+expect_ok search precision "$model" "${small[@]}" --sweep --out "$tmp/f1"
+if $py - "$tmp/f1/frontier.json" "$tmp/f1/frontier.csv" <<'PY'
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+p = d["points"]
+assert [x["target"] for x in p] == [100, 99.5, 99, 98, 97, 95, 90], [x["target"] for x in p]
+assert len(rows) == len(p)
+for x, r in zip(p, rows):
+    assert x["search"]["target_met"], x
+    n = len(x["activation_precisions"].split("-"))
+    assert n == 5 and r["activation_precisions"] == x["activation_precisions"]
+    assert x["stripes_ideal_speedup"] >= 1 and float(r["stripes_ideal_speedup"]) >= 1
+    assert "report_top1" in r and "search_top1" in r
+assert sum(x["from_memory"] for x in p[1:]) > 0
+PY
+then ok; else ko "search precision --sweep: bad frontier files"; fi
+expect_ok search thresholds "$model" "${small[@]}" --sweep --sweep-targets 100,95 --out "$tmp/f2"
+if $py - "$tmp/f2/frontier.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["x"] == "skipped_fraction_mac_weighted"
+assert [x["target"] for x in d["points"]] == [100, 95]
+for x in d["points"]:
+    assert 0 <= x["skipped_fraction_mac_weighted"] <= 1 and x["search"]["target_met"]
+PY
+then ok; else ko "search thresholds --sweep: bad frontier.json"; fi
+expect_error 2 "--sweep-targets goes with --sweep" -- search precision "$model" "${small[@]}" --sweep-targets 99
+expect_error 2 "drop --max-loss" -- search precision "$model" "${small[@]}" --sweep --max-loss 1
+
+# The HTML report: Table 2 row (the notation of search.json), Table 1 column, the frontier chart.
+expect_ok report --search "$tmp/a1/search.json" --frontier "$tmp/f1/frontier.json" --out "$tmp/search.html"
+notation=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["activation_precisions"])' "$tmp/a1/search.json")
+if grep -q "seed 001 Table 2" "$tmp/search.html" && grep -q ">$notation<" "$tmp/search.html" \
+  && grep -q "Table 1 column" "$tmp/search.html" && grep -q "Accuracy vs Stripes ideal speedup" "$tmp/search.html"; then ok
+else ko "report --search/--frontier lacks Table 2 ($notation), Table 1 or the frontier"; fi
+expect_error 6 "not a search.json" -- report --search "$tmp/f1/frontier.json" --out "$tmp/bad.html"
+
+# --html on the search itself: the same sections without a second command.
+expect_ok search precision "$model" "${small[@]}" --sweep --sweep-targets 100,95 --html "$tmp/sweep.html"
+if grep -q "Accuracy vs Stripes ideal speedup" "$tmp/sweep.html"; then ok; else ko "--sweep --html lacks the frontier chart"; fi
+expect_error 2 "goes with --sweep" -- search thresholds "$model" "${small[@]}" --html "$tmp/t.html"
+
 finish search_cli

@@ -7,6 +7,7 @@
 #include "../onnx/model_builder.h"
 #include "engine/geometry.h"
 #include "search/formats.h"
+#include "search/frontier.h"
 #include "search/precision_search.h"
 #include "search/target.h"
 #include "search/threshold_search.h"
@@ -108,6 +109,74 @@ TEST(SearchKnownAnswer, SameResultForAnyThreadCount) {
   EXPECT_EQ(one.search.top1, two.search.top1);
 }
 
+TEST(SearchSweep, SharedMemoryGivesTheIndependentSearchesResults) {
+  // Invariant: a tally's counts do not depend on the target, so each search of a sweep must find
+  // what the same search alone finds; a repeated target runs nothing but the report check.
+  const KnownAnswer k = known_answer_model();
+  Target keep100, keep50;
+  keep50.keep = 0.5;
+  const std::vector<PrecisionPoint> sweep =
+      sweep_precision(k.graph, k.geometry, k.set, k.set, options(1), {keep100, keep50, keep100});
+  ASSERT_EQ(sweep.size(), 3u);
+  for (size_t i = 0; i < sweep.size(); ++i) {
+    SearchOptions alone_options = options(1);
+    alone_options.target = sweep[i].target;
+    const SearchResult alone = search_precision(k.graph, k.geometry, k.set, k.set, alone_options);
+    const SearchResult& r = sweep[i].result;
+    ASSERT_EQ(r.layers.size(), alone.layers.size());
+    EXPECT_EQ(r.layers[0].activations.format, alone.layers[0].activations.format) << i;
+    EXPECT_EQ(r.layers[0].weights.format, alone.layers[0].weights.format) << i;
+    EXPECT_EQ(r.search.top1, alone.search.top1) << i;
+    EXPECT_EQ(r.search.met, alone.search.met) << i;
+    EXPECT_EQ(r.report.top1, alone.report.top1) << i;
+  }
+  EXPECT_EQ(sweep[0].result.evaluations.from_memory, 0);
+  EXPECT_GT(sweep[1].result.evaluations.from_memory, 0);
+  EXPECT_EQ(sweep[2].result.evaluations.total(), 1);                                         // the report subset only
+  EXPECT_EQ(sweep[0].result.layers[0].activations.format, (FixedPointFormat{4, 3, false}));  // as found alone
+}
+
+TEST(SearchSweep, ThresholdSweepMatchesIndependentSearches) {
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  Target keep100, keep90;
+  keep90.keep = 0.9;
+  const std::vector<ThresholdPoint> sweep = sweep_thresholds(k.graph, k.geometry, k.set, k.set, o, {keep100, keep90});
+  ASSERT_EQ(sweep.size(), 2u);
+  for (const ThresholdPoint& p : sweep) {
+    ThresholdOptions alone_options = o;
+    alone_options.target = p.target;
+    const ThresholdResult alone = search_thresholds(k.graph, k.geometry, k.set, k.set, alone_options);
+    EXPECT_EQ(p.result.layers[0].threshold, alone.layers[0].threshold);
+    EXPECT_EQ(p.result.search.top1, alone.search.top1);
+    EXPECT_EQ(p.result.skipped_mac_weighted, alone.skipped_mac_weighted);
+  }
+  EXPECT_NEAR(sweep[0].result.layers[0].threshold, 15.75 / 64, 1e-6);  // SearchThresholds' known answer
+  EXPECT_GT(sweep[1].result.evaluations.from_memory, 0);
+}
+
+TEST(SearchSweep, TargetsParsedOrRefused) {
+  const std::vector<Target> d = sweep_targets(Target{}, "");
+  ASSERT_EQ(d.size(), 7u);
+  EXPECT_DOUBLE_EQ(d[0].keep, 1.0);
+  EXPECT_DOUBLE_EQ(d[1].keep, 0.995);
+  EXPECT_DOUBLE_EQ(d[6].keep, 0.9);
+  const std::vector<Target> l = sweep_targets(Target{}, "99%,95");
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_DOUBLE_EQ(l[1].keep, 0.95);
+  Target snr;
+  snr.metric = Metric::kOutputSnr;
+  EXPECT_THROW(sweep_targets(snr, ""), UsageError);
+  EXPECT_DOUBLE_EQ(sweep_targets(snr, "40,20")[1].min_snr_db, 20.0);
+  Target loss;
+  loss.max_loss_points = 1;
+  EXPECT_THROW(sweep_targets(loss, ""), UsageError);
+  EXPECT_THROW(sweep_targets(Target{}, "0"), UsageError);
+}
+
 TEST(SearchSubsets, DisjointSeededAndReproducible) {
   const SplitIndices a = split_indices(1000, 100, 50, 7);
   ASSERT_EQ(a.search.size(), 100u);
@@ -199,6 +268,41 @@ TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
   EXPECT_DOUBLE_EQ(r.search.top1, 100.0);
   // Skipped: the values below 0.246 are the two 1/8 of the k = 1 pairs: 2 of 252 values.
   EXPECT_NEAR(r.layers[0].skipped_fraction, 2.0 / 252.0, 1e-12);
+}
+
+TEST(SearchThresholds, OnAProfileTheThresholdsAreJudgedWithIt) {
+  // `search all` runs the thresholds on top of the precision profile. Known-answer model, target
+  // --max-loss 30: at least ceil(126 - 37.8) = 89 of 126 correct. Levels: 15.75 x 2^(k - 12).
+  // Label-0 pairs ((k+1)/8, k/8) stay correct under any pruning or rounding (the first value never
+  // drops below the second; ties predict 0). A label-1 pair (k/8, (k+1)/8) is right iff its
+  // second value ends up larger:
+  //   fp32: iff (k+1)/8 is kept. Level 11 (t = 7.875) keeps k >= 63: 32 pairs, 95 correct, met;
+  //   level 12 (t = 15.75) keeps only k = 125: 64 correct, missed. Found: level 11.
+  //   with activations u3.3 (values >= 8 saturate to 7.875; pruning comes first): right iff
+  //   neither value is pruned and k <= 61 (no saturation), or k/8 alone is pruned. Level 8
+  //   (t = 0.984375): k = 9..61 (27 pairs) and k = 7 -> 28, 91 correct, met; level 9
+  //   (t = 1.96875): k = 17..61 (23) and k = 15 -> 24, 87, missed. Found: level 8.
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  o.target.max_loss_points = 30;
+  const ThresholdResult plain = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(plain.layers.size(), 1u);
+  EXPECT_NEAR(plain.layers[0].threshold, 7.875, 1e-6);
+  EXPECT_NEAR(plain.search.top1, 100.0 * 95 / 126, 1e-9);
+  o.base["fc"].activations.kind = OperandTransform::kFixedPoint;
+  o.base["fc"].activations.fixed = FixedPointFormat{3, 3, false};
+  const ThresholdResult on_profile = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(on_profile.layers.size(), 1u);
+  EXPECT_NEAR(on_profile.layers[0].threshold, 0.984375, 1e-6);
+  EXPECT_NEAR(on_profile.search.top1, 100.0 * 91 / 126, 1e-9);
+  EXPECT_NEAR(on_profile.report.top1, 100.0 * 91 / 126, 1e-9);  // the report run uses the profile too
+  EXPECT_DOUBLE_EQ(on_profile.search.fp32_top1, 100.0);         // the target stays relative to fp32
+  const auto merged = with_thresholds(o.base, on_profile);
+  EXPECT_NEAR(merged.at("fc").prune_threshold, 0.984375, 1e-6);
+  EXPECT_EQ(merged.at("fc").activations.fixed, (FixedPointFormat{3, 3, false}));
 }
 
 }  // namespace
