@@ -319,7 +319,7 @@ void add_shared_flags(CLI::App* p, SearchFlags& f) {
   p->add_option("--batch", f.batch, "images per inference batch");
   p->add_option("--html", f.html, "also write the report's search sections (docs/search.md) to this HTML file");
   p->add_option("--sim-images", f.sim_images, "report images simulated for the speedup table (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_count());
 }
 
 void add_sweep_flags(CLI::App* p, SearchFlags& f, const std::string& what) {
