@@ -6,6 +6,12 @@
 
 #include "engine/ops/dnnl_common.h"
 
+// The 16-lane vector helpers below are internal (anonymous namespace, inlined): their calling
+// convention without AVX-512 (the sanitizer build is not -march=native) concerns no other code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace eff::ops {
 
 namespace {
