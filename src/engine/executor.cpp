@@ -218,7 +218,7 @@ Executor::Plan& Executor::plan_for(const std::vector<Tensor>& inputs) {
   GraphVariant want;
   if (nan_sensitive_) {
     want.separate_activations =
-        std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return count_non_finite(t).any(); });
+        std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return has_non_finite(t); });
   }
   if (shape_dependent_) {
     for (const Tensor& t : inputs) want.input_shapes.push_back(t.shape());

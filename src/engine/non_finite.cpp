@@ -44,6 +44,17 @@ NonFinite count_non_finite(const Tensor& t) {
   }
 }
 
+bool has_non_finite(const Tensor& t) {
+  if (!t.defined() || t.dtype() != DType::kFloat32) return count_non_finite(t).any();
+  // x * 0 is NaN exactly when x is NaN or infinite, and NaN survives any order of additions, so
+  // the reduction may be vectorised freely.
+  const float* p = t.data<float>();
+  float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < t.numel(); ++i) acc += p[i] * 0.f;
+  return acc != acc;
+}
+
 std::string to_string(const NonFinite& n) {
   if (!n.any()) return "no NaN or Inf";
   return fmt::format("{} NaN, {} Inf", n.nan, n.inf);

@@ -24,6 +24,8 @@ struct NonFinite {
 
 // Counts over a floating-point tensor (float32, float64, float16); integer tensors have none.
 NonFinite count_non_finite(const Tensor& t);
+// Whether any value is NaN or infinite: one vectorised pass, for checks on every inference.
+bool has_non_finite(const Tensor& t);
 // "3 NaN, 1 Inf" / "no NaN or Inf".
 std::string to_string(const NonFinite& n);
 
