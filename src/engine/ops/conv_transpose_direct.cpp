@@ -26,6 +26,26 @@ inline v16 load16(const float* p) {
   return v;
 }
 
+// Lanes 0-7 (low) or 8-15 (high) of a and b, interleaved: a0 b0 a1 b1 ... GCC and clang spell the
+// two-vector shuffle differently.
+inline v16 interleave_low(v16 a, v16 b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+#else
+  using i16 = int32_t __attribute__((vector_size(64)));
+  return __builtin_shuffle(a, b, i16{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});
+#endif
+}
+
+inline v16 interleave_high(v16 a, v16 b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#else
+  using i16 = int32_t __attribute__((vector_size(64)));
+  return __builtin_shuffle(a, b, i16{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31});
+#endif
+}
+
 // 2-wide kernels (2x2 stride 2, the usual upsampling), eight output channels at a time: 16
 // accumulators of 16 lanes stay in registers while the input channels stream past, where the
 // plain loop below loads and stores its accumulator row for every input channel.
@@ -49,14 +69,11 @@ void patches_kw2_block(const float* x, const float* w, const float* bias, float*
         acc[mb][1] += xv * wc[mb * g.kh * 2 + 1];
       }
     }
-    using i16 = int32_t __attribute__((vector_size(64)));
-    const i16 lo_mask = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-    const i16 hi_mask = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     for (int64_t mb = 0; mb < kChannelStep; ++mb) {
       const float b = bias ? bias[m0 + mb] : 0.f;
       float* out = y + ((n * g.m + m0 + mb) * oh + i * g.kh + a) * ow + 2 * j0;
-      v16 lo = __builtin_shuffle(acc[mb][0], acc[mb][1], lo_mask) + b;  // columns j, kernel columns 0, 1
-      v16 hi = __builtin_shuffle(acc[mb][0], acc[mb][1], hi_mask) + b;
+      v16 lo = interleave_low(acc[mb][0], acc[mb][1]) + b;  // columns j, kernel columns 0, 1
+      v16 hi = interleave_high(acc[mb][0], acc[mb][1]) + b;
       if (act.kind == FusedActivation::Kind::kRelu) {
         lo = lo > 0.f ? lo : 0.f;
         hi = hi > 0.f ? hi : 0.f;
