@@ -24,7 +24,7 @@ std::string slurp(const std::string& path) {
 json parse_json(const std::string& text, const std::string& file) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail<ConfigError>("{}: not valid JSON ({})", file, e.what());
   }
 }

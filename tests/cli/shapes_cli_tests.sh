@@ -74,4 +74,9 @@ else
 fi
 expect_error 2 "synthetic runs take at most" -- simulate --synthetic --network vgg16 --images 100000000
 
+# A number too large for a double in a configuration file (found by tests/fuzz/fuzz_configs.cpp:
+# the JSON library's out_of_range escaped as a crash): one line, config error.
+printf '{"format": "effectual-thresholds", "version": 1, "default": 1e999999}' > "$tmp/overflow.json"
+expect_error 7 "overflow.json: not valid JSON" -- eval "$model" --data fashion-mnist:test --limit 10 --thresholds "$tmp/overflow.json"
+
 finish "shapes CLI tests"
