@@ -53,7 +53,19 @@ struct ConfigEntry {
   std::string where;
 };
 
+std::vector<ConfigEntry> parse_config_unchecked(const std::string& text, const std::string& file);
+
+// yaml-cpp throws on any node read as the wrong kind (a map where a key's string should be); every
+// such case is a malformed file (found by tests/fuzz/fuzz_configs.cpp).
 std::vector<ConfigEntry> parse_config(const std::string& text, const std::string& file) {
+  try {
+    return parse_config_unchecked(text, file);
+  } catch (const YAML::Exception& e) {
+    fail<ConfigError>("{}: not a design configuration ({})", file, e.what());
+  }
+}
+
+std::vector<ConfigEntry> parse_config_unchecked(const std::string& text, const std::string& file) {
   std::vector<ConfigEntry> out;
   if (text.empty()) return out;
   YAML::Node root;

@@ -182,7 +182,22 @@ std::vector<LayerGeometry> network_preset(const std::string& name) {
   return net;
 }
 
+namespace {
+std::vector<LayerGeometry> parse_network_yaml(const std::string& text, const std::string& file);
+}  // namespace
+
 std::vector<LayerGeometry> network_from_yaml(const std::string& text, const std::string& file) {
+  // yaml-cpp throws on any node read as the wrong kind (a map where a key's string should be);
+  // every such case is a malformed file (found by tests/fuzz/fuzz_configs.cpp).
+  try {
+    return parse_network_yaml(text, file);
+  } catch (const YAML::Exception& e) {
+    fail<ConfigError>("{}: not a network description ({})", file, e.what());
+  }
+}
+
+namespace {
+std::vector<LayerGeometry> parse_network_yaml(const std::string& text, const std::string& file) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -252,6 +267,8 @@ std::vector<LayerGeometry> network_from_yaml(const std::string& text, const std:
   }
   return net;
 }
+
+}  // namespace
 
 void simulate_synthetic(const std::vector<LayerGeometry>& net, const SyntheticSpec& s, int images, SimRun& run,
                         int threads, bool space_to_depth, const std::function<void()>& on_layer_done) {
