@@ -1,0 +1,183 @@
+// Channel-blocked activations between convs: which values the kernels pass in oneDNN's nChw16c
+// layout (see assign_blocked_layouts in passes.h). Split from passes.cpp.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/blocked_layout.h"
+#include "graph/pass_support.h"
+#include "graph/passes.h"
+
+namespace eff {
+
+using pass_support::is_op;
+using pass_support::Uses;
+
+// ---- channel-blocked activations between convs ------------------------------------------------
+
+namespace {
+
+// A 2-D Conv with constant float weights: the kind whose kernel can read and write the blocked
+// layout. Returns its input and output channel counts.
+bool blockable_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (!is_op(n, "Conv") || n.outputs.size() != 1 || n.input(0) == kNoValue) return false;
+  const ValueId w = n.input(1);
+  if (!g.is_constant(w) || g.constant(w).dtype() != DType::kFloat32 || g.constant(w).rank() != 4) return false;
+  out_channels = g.constant(w).dim(0);
+  in_channels = g.constant(w).dim(1) * n.attr_int("group", 1);
+  return true;
+}
+
+bool same_static_shape(const Graph& g, ValueId a, ValueId b) {
+  const Value& va = g.value(a);
+  const Value& vb = g.value(b);
+  if (!va.has_shape || !vb.has_shape || va.shape != vb.shape || va.shape.size() != 4) return false;
+  return std::all_of(va.shape.begin() + 1, va.shape.end(), [](int64_t d) { return d > 0; });
+}
+
+}  // namespace
+
+void assign_blocked_layouts(Graph& g) {
+  const Uses uses(g);
+  const size_t nv = g.values.size();
+  std::vector<char> blocked(nv, 0);
+  auto is_blocked = [&](ValueId x) { return x != kNoValue && blocked[x]; };
+  std::vector<int64_t> channels(nv, 0);
+  auto whole_blocks = [&](ValueId v) { return channels[v] > 0 && channels[v] % kBlockedChannels == 0; };
+  // The input of a Mul that scales blocked activations by a plain per-channel gate
+  // ([N, C, 1, 1], a squeeze-and-excitation block), or -1.
+  auto gate_operand = [&](const Node& n) -> int {
+    if (!is_op(n, "Mul") || n.num_inputs() != 2 || n.outputs.size() != 1 || n.outputs[0] == kNoValue) return -1;
+    for (int k = 0; k < 2; ++k) {
+      const ValueId x = n.inputs[k], s = n.inputs[1 - k];
+      if (!is_blocked(x) || s == kNoValue || is_blocked(s) || g.is_constant(s)) continue;
+      const Value& sv = g.value(s);
+      if (sv.has_shape && sv.shape.size() == 4 && sv.shape[1] == channels[x] && sv.shape[2] == 1 && sv.shape[3] == 1) {
+        return k;
+      }
+    }
+    return -1;
+  };
+  // A channel Concat of plain float 4-D values of known channel counts: their total, or 0.
+  auto concat_channels = [&](const Node& n) -> int64_t {
+    if (!is_op(n, "Concat") || n.outputs.size() != 1 || n.outputs[0] == kNoValue || n.inputs.empty()) return 0;
+    const int64_t axis = n.attr_int("axis", 1);
+    if (axis != 1 && axis != -3) return 0;
+    int64_t total = 0;
+    for (ValueId v : n.inputs) {
+      if (v == kNoValue || g.is_constant(v)) return 0;  // its inputs are read plain (see below)
+      const Value& val = g.value(v);
+      if (!val.has_type || val.dtype != DType::kFloat32 || !val.has_shape || val.shape.size() != 4 ||
+          val.shape[1] <= 0) {
+        return 0;
+      }
+      total += val.shape[1];
+    }
+    return total;
+  };
+  // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
+  for (const Node& n : g.nodes) {
+    if (const int64_t c = concat_channels(n); c > 0) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = c;
+    }
+    if (const int k = gate_operand(n); k >= 0) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[k]];
+    }
+    int64_t ci = 0, co = 0;
+    if (blockable_conv(g, n, ci, co) && co > 0 && n.outputs[0] != kNoValue) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = co;
+    }
+    int64_t fh = 0, fw = 0;
+    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && n.outputs[0] != kNoValue) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
+    if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue &&
+        is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && whole_blocks(n.inputs[0]) &&
+        same_static_shape(g, n.inputs[0], n.inputs[1])) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
+  }
+  // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
+  // as its activations, an Add reads it when its other operand and its result are blocked too.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t v = 0; v < nv; ++v) {
+      if (!blocked[v]) continue;
+      bool ok = !uses.graph_output[v] && !uses.consumers[v].empty();
+      for (int c : uses.consumers[v]) {
+        if (!ok) break;
+        const Node& n = g.nodes[c];
+        int64_t ci = 0, co = 0, fh = 0, fw = 0;
+        if (blockable_conv(g, n, ci, co)) {
+          ok = n.inputs[0] == static_cast<ValueId>(v) &&
+               std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
+        } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
+          ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]) &&
+               whole_blocks(static_cast<ValueId>(v));
+        } else if (integer_nearest_upsample(g, n, fh, fw)) {
+          ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
+        } else if (is_op(n, "GlobalAveragePool")) {
+          ok = n.inputs.size() == 1 && n.outputs.size() == 1;
+        } else if (const int k = gate_operand(n); k >= 0) {
+          ok = n.inputs[k] == static_cast<ValueId>(v) && n.inputs[1 - k] != static_cast<ValueId>(v) &&
+               is_blocked(n.outputs[0]);
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        blocked[v] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // a gated Mul's result is blocked only if its operand is
+      if (is_op(n, "Mul") && n.outputs.size() == 1 && is_blocked(n.outputs[0]) && gate_operand(n) < 0) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // an upsampling's result is blocked only if its input is
+      int64_t fh = 0, fw = 0;
+      if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.outputs[0]) && !is_blocked(n.input(0))) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // an Add's result is blocked only if both operands are
+      if (is_op(n, "Add") && n.outputs.size() == 1 && n.outputs[0] != kNoValue && blocked[n.outputs[0]] &&
+          !(is_blocked(n.input(0)) && is_blocked(n.input(1)))) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
+  }
+  Attribute yes;
+  yes.kind = Attribute::Kind::kInt;
+  yes.i = 1;
+  for (Node& n : g.nodes) {
+    int64_t ci = 0, co = 0, fh = 0, fw = 0;
+    if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
+    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) n.attrs[kBlockedOutputAttr] = yes;
+    if (const int k = gate_operand(n); k >= 0 && is_blocked(n.outputs[0])) {
+      Attribute which = yes;
+      which.i = k;
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+      n.attrs[kBlockedOperandAttr] = which;
+    }
+    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+    }
+    if (!blockable_conv(g, n, ci, co)) continue;
+    if (is_blocked(n.inputs[0])) n.attrs[kBlockedInputAttr] = yes;
+    if (n.outputs[0] != kNoValue && blocked[n.outputs[0]]) n.attrs[kBlockedOutputAttr] = yes;
+  }
+}
+
+}  // namespace eff
