@@ -325,7 +325,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   for (size_t i = 0; i < inputs.size(); ++i) check_input(i, inputs[i]);
   int64_t work = 0;
   for (const Tensor& t : inputs) work += t.numel();
-  const int threads = governor_ ? governor_->next(work) : threads_;
+  const int threads = governor_ ? governor_->next() : threads_;
   const auto started = std::chrono::steady_clock::now();
   omp_set_num_threads(threads);
   Plan& p = plan_for(inputs);

@@ -33,11 +33,10 @@ ThreadGovernor::ThreadGovernor(int max_threads, LoadProbe probe)
 bool ThreadGovernor::machine_has_room() const {
   const int others = probe_();
   // The caller's own thread is not counted; the team needs max_ - 1 more cores, all of them free.
-  return others < 0 || others == 0;
+  return others <= 0;
 }
 
-int ThreadGovernor::next(int64_t work, Clock::time_point now) {
-  (void)work;
+int ThreadGovernor::next(Clock::time_point now) {
   if (max_ == 1) return 1;
   if (current_ == 1 && now >= retry_at_ && machine_has_room()) {
     probing_ = true;

@@ -27,8 +27,8 @@ class ThreadGovernor {
 
   explicit ThreadGovernor(int max_threads, LoadProbe probe = {});
 
-  // Threads for the next run with inputs of `work` elements.
-  int next(int64_t work, Clock::time_point now = Clock::now());
+  // Threads for the next run.
+  int next(Clock::time_point now = Clock::now());
   // What that run took.
   void record(int64_t work, int threads, double wall_ms, Clock::time_point now = Clock::now());
 

@@ -82,10 +82,18 @@ struct OpSpec {
   std::vector<int> constant_inputs;  // indices given as initializers instead of graph inputs
 };
 
-inline Graph one_node_graph(const OpSpec& spec, std::vector<Tensor>& runtime_inputs) {
+// One node fed by the spec's inputs (graph inputs, or initializers for `constant_inputs`), every
+// output a graph output. Any spec with op, inputs, attrs, num_outputs and constant_inputs (and
+// optionally opset) works: the op test files each keep the spec shape that reads best for them.
+template <class Spec>
+Graph one_node_graph(const Spec& spec, std::vector<Tensor>& runtime_inputs) {
   Graph g;
   g.source = "test.onnx";
-  g.opset = spec.opset;
+  if constexpr (requires { spec.opset; }) {
+    g.opset = spec.opset;
+  } else {
+    g.opset = 13;
+  }
   Node n;
   n.op = spec.op;
   n.name = "n0";
@@ -99,6 +107,8 @@ inline Graph one_node_graph(const OpSpec& spec, std::vector<Tensor>& runtime_inp
     const ValueId v = g.add_value("in" + std::to_string(i));
     const bool constant = std::find(spec.constant_inputs.begin(), spec.constant_inputs.end(), static_cast<int>(i)) !=
                           spec.constant_inputs.end();
+    g.value(v).dtype = spec.inputs[i]->dtype();
+    g.value(v).has_type = true;
     if (constant) {
       g.value(v).constant = *spec.inputs[i];
     } else {

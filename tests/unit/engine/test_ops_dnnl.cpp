@@ -14,6 +14,7 @@
 
 #include "engine/executor.h"
 #include "engine/kernel.h"
+#include "op_test_util.h"
 
 namespace eff {
 namespace {
@@ -75,45 +76,9 @@ struct OpSpec {
   int threads = 1;
 };
 
-Graph one_node_graph(const OpSpec& spec, std::vector<Tensor>& runtime_inputs) {
-  Graph g;
-  g.source = "test.onnx";
-  g.opset = spec.opset;
-  Node n;
-  n.op = spec.op;
-  n.name = "n0";
-  n.origin = {"n0"};
-  n.attrs = spec.attrs;
-  for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    if (!spec.inputs[i]) {
-      n.inputs.push_back(kNoValue);
-      continue;
-    }
-    const ValueId v = g.add_value("in" + std::to_string(i));
-    const bool constant = std::find(spec.constant_inputs.begin(), spec.constant_inputs.end(), static_cast<int>(i)) !=
-                          spec.constant_inputs.end();
-    g.value(v).dtype = spec.inputs[i]->dtype();
-    g.value(v).has_type = true;
-    if (constant) {
-      g.value(v).constant = *spec.inputs[i];
-    } else {
-      g.inputs.push_back(v);
-      runtime_inputs.push_back(*spec.inputs[i]);
-    }
-    n.inputs.push_back(v);
-  }
-  for (int k = 0; k < spec.num_outputs; ++k) {
-    const ValueId v = g.add_value("out" + std::to_string(k));
-    n.outputs.push_back(v);
-    g.outputs.push_back(v);
-  }
-  g.nodes.push_back(n);
-  return g;
-}
-
 Tensor run1(const OpSpec& spec, std::string* impl = nullptr) {
   std::vector<Tensor> runtime;
-  Graph g = one_node_graph(spec, runtime);
+  Graph g = op_test::one_node_graph(spec, runtime);
   ExecutorOptions options;
   options.threads = spec.threads;
   Executor ex(std::move(g), options);
@@ -682,7 +647,7 @@ TEST(DnnlPool, MaxPoolIndices) {
   spec.attrs = {{"kernel_shape", ints_attr({2, 2})}, {"pads", ints_attr({0, 0, 1, 1})}};
   spec.num_outputs = 2;
   std::vector<Tensor> runtime;
-  Graph g = one_node_graph(spec, runtime);
+  Graph g = op_test::one_node_graph(spec, runtime);
   ExecutorOptions options;
   options.threads = 1;
   {

@@ -554,7 +554,7 @@ TEST(MiscOpsCast, TruncatesAndConverts) {
   EXPECT_EQ(floats(l), (std::vector<float>{-3, 7}));
   // STRING (8) is not a type the engine holds.
   std::vector<Tensor> runtime;
-  Graph g = one_node_graph({"Cast", {F({1}, {1})}, {{"to", int_attr(8)}}}, runtime);
+  Graph g = one_node_graph(OpSpec{"Cast", {F({1}, {1})}, {{"to", int_attr(8)}}}, runtime);
   EXPECT_THROW(Executor ex(std::move(g)), UnsupportedError);
 }
 

@@ -15,6 +15,7 @@
 #include "engine/executor.h"
 #include "engine/quantized_layers.h"
 #include "onnx/loader.h"
+#include "op_test_util.h"
 
 namespace eff {
 namespace {
@@ -57,36 +58,8 @@ struct OpSpec {
 };
 
 std::vector<Tensor> run_op(const OpSpec& spec) {
-  Graph g;
-  g.source = "test.onnx";
-  g.opset = 13;
-  Node n;
-  n.op = spec.op;
-  n.name = "n0";
-  n.origin = {"n0"};
-  n.attrs = spec.attrs;
   std::vector<Tensor> runtime;
-  for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    if (!spec.inputs[i]) {
-      n.inputs.push_back(kNoValue);
-      continue;
-    }
-    const ValueId v = g.add_value("in" + std::to_string(i));
-    if (std::find(spec.constant_inputs.begin(), spec.constant_inputs.end(), static_cast<int>(i)) !=
-        spec.constant_inputs.end()) {
-      g.value(v).constant = *spec.inputs[i];
-    } else {
-      g.inputs.push_back(v);
-      runtime.push_back(*spec.inputs[i]);
-    }
-    n.inputs.push_back(v);
-  }
-  for (int k = 0; k < spec.num_outputs; ++k) {
-    const ValueId v = g.add_value("out" + std::to_string(k));
-    n.outputs.push_back(v);
-    g.outputs.push_back(v);
-  }
-  g.nodes.push_back(n);
+  Graph g = op_test::one_node_graph(spec, runtime);
   ExecutorOptions options;
   options.threads = 1;
   Executor ex(std::move(g), options);
