@@ -38,6 +38,16 @@ struct Value {
   bool has_shape = false;
   std::vector<std::string> dim_names;  // symbolic names of dynamic dims ("batch"), "" otherwise
   std::optional<Tensor> constant;      // initializers and folded constants
+
+  // Becomes the constant `t`: its dtype and static shape are the tensor's.
+  void hold_constant(Tensor t) {
+    dtype = t.dtype();
+    has_type = true;
+    shape = t.shape();
+    has_shape = true;
+    dim_names.assign(shape.size(), "");
+    constant = std::move(t);
+  }
 };
 
 struct Node {

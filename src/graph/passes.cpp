@@ -55,25 +55,11 @@ std::string unique_value_name(const Graph& g, const std::string& base) {
 
 ValueId add_constant(Graph& g, const std::string& base, Tensor t) {
   ValueId id = g.add_value(unique_value_name(g, base));
-  Value& v = g.value(id);
-  v.dtype = t.dtype();
-  v.has_type = true;
-  v.shape = t.shape();
-  v.has_shape = true;
-  v.dim_names.assign(v.shape.size(), "");
-  v.constant = std::move(t);
+  g.value(id).hold_constant(std::move(t));
   return id;
 }
 
-void make_constant(Graph& g, ValueId id, Tensor t) {
-  Value& v = g.value(id);
-  v.dtype = t.dtype();
-  v.has_type = true;
-  v.shape = t.shape();
-  v.has_shape = true;
-  v.dim_names.assign(v.shape.size(), "");
-  v.constant = std::move(t);
-}
+void make_constant(Graph& g, ValueId id, Tensor t) { g.value(id).hold_constant(std::move(t)); }
 
 bool is_float_constant(const Graph& g, ValueId v) {
   if (!g.is_constant(v)) return false;

@@ -410,15 +410,7 @@ class Converter {
     }
   }
 
-  void set_constant(ValueId id, Tensor t) {
-    Value& v = graph_.value(id);
-    v.dtype = t.dtype();
-    v.has_type = true;
-    v.shape = t.shape();
-    v.has_shape = true;
-    v.dim_names.assign(v.shape.size(), "");
-    v.constant = std::move(t);
-  }
+  void set_constant(ValueId id, Tensor t) { graph_.value(id).hold_constant(std::move(t)); }
 
   Attribute convert_attribute(int node, const onnx::AttributeProto& a) {
     using AP = onnx::AttributeProto;
