@@ -250,8 +250,8 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
     fail<UsageError>("--format must be effectual, dnnsim or both (got '{}')", format);
   }
   if (images < 1) fail<UsageError>("--images must be at least 1");
-  TraceRecorder rec;
   Loaded l = load(o);
+  TraceRecorder rec(&l.exec->graph());
   auto data = open_inputs(l.model, in);
   if (first < 0 || first >= data->size())
     fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());

@@ -27,6 +27,9 @@ struct LayerQuantization {
   // QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger: the operands are the 8-bit codes
   // themselves (code - zero point); QDQ layers: float operands (code - zero point) * scale.
   bool integer_operands = false;
+  // Dynamically quantized layers: the activation scale and zero point are computed per input at
+  // run time (DynamicQuantizeLinear); act_scale / act_zero are those of the run observed.
+  bool dynamic = false;
   float act_scale = 1.0f;
   int32_t act_zero = 0;
   int act_bits = 16;             // two's-complement width (sign included) that holds every code - zero point
@@ -54,9 +57,16 @@ struct IntegerLayerInputs {
   int weights = 1, act_scale = -1, act_zero = 2, wgt_scale = -1, wgt_zero = 3, bias = -1;
   bool conv = false;
 };
-// For those ops with constant 8-bit weights and constant per-tensor activation parameters (the
-// layers find_layers() reports); false otherwise. Fills `q` when given.
+// For those ops with constant 8-bit weights and per-tensor activation parameters (the layers
+// find_layers() reports); false otherwise. Fills `q` when given. The activation parameters are
+// constants, or run-time scalars (dynamic quantization): then `q` holds the widest format the
+// code type allows (every zero point) and the scale and zero point come from the observed layer.
 bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in, LayerQuantization* q = nullptr);
+
+// The run-time values holding a dynamically quantized layer's activation zero point and scale
+// (kNoValue: constant or absent). The scale of ConvInteger/MatMulInteger, which take none, is the
+// one DynamicQuantizeLinear computed with their input codes.
+void runtime_act_values(const Graph& g, const Node& n, const IntegerLayerInputs& in, ValueId& zero, ValueId& scale);
 
 // Smallest two's-complement width holding [lo, hi].
 int bits_for_range(int64_t lo, int64_t hi);

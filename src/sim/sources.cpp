@@ -528,6 +528,40 @@ Tensor read_trace_npy(const std::string& dir, const nlohmann::json& entry, const
   return t;
 }
 
+// Integer codes read back from a trace file (stored as integers, read as float32: exact).
+std::vector<int16_t> trace_codes(const float* v, int64_t n, int bits, const std::string& where) {
+  const float hi = static_cast<float>((1 << (bits - 1)) - 1), lo = -hi - 1;
+  std::vector<int16_t> codes(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(v[i] >= lo && v[i] <= hi) || v[i] != std::nearbyint(v[i])) {
+      fail<TraceError>("{}: value {} is not an integer code of {} bits", where, v[i], bits);
+    }
+    codes[i] = static_cast<int16_t>(v[i]);
+  }
+  return codes;
+}
+
+struct QuantizedTrace {
+  bool present = false;
+  int act_bits = 16, wgt_bits = 16;
+  std::vector<int16_t> wgt_codes;
+};
+
+QuantizedTrace quantized_trace(const nlohmann::json& j, const Tensor& wgts, const std::string& where) {
+  if (!j.is_object() || j.value("format", "") != "code-zero_point") {
+    fail<TraceError>("{}.format: only \"code-zero_point\" is understood", where);
+  }
+  QuantizedTrace q;
+  q.present = true;
+  q.act_bits = static_cast<int>(field_int(j, "act_bits", where));
+  q.wgt_bits = static_cast<int>(field_int(j, "wgt_bits", where));
+  for (int b : {q.act_bits, q.wgt_bits}) {
+    if (b < 2 || b > 16) fail<TraceError>("{}: a code width of {} bits is outside [2, 16]", where, b);
+  }
+  q.wgt_codes = trace_codes(wgts.data<float>(), wgts.numel(), q.wgt_bits, where + " (weights)");
+  return q;
+}
+
 }  // namespace
 
 std::vector<LayerGeometry> read_trace_manifest(const std::string& dir) {
@@ -595,11 +629,15 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     so.transform = &t;
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
     so.fc_weights_in_by_out =
-        fc && (g.op == "MatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+        fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    // A quantized model's layer: the files hold the integer codes (code - zero point) the live run
+    // gives the designs, at the widths the manifest states.
+    QuantizedTrace quant;
+    if (e.contains("quantization")) quant = quantized_trace(e["quantization"], wgts, where + ".quantization");
     // Weights are quantized once per layer; each image of a slab gets its own copy (images run in
     // parallel, and a copy is cheaper than quantizing again).
     SimWeights wq;
-    if (count > 0) {
+    if (count > 0 && !quant.present) {
       try {
         wq = make_sim_weights(g, wgts.data<float>(), so);
       } catch (const std::exception& ex) {
@@ -623,6 +661,11 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
         try {
           SimLayerOptions mine = so;
           mine.image = static_cast<int>(s0 + k);
+          if (quant.present) {
+            run.simulate(make_sim_layer_from_codes(g, trace_codes(a + k * per_image, per_image, quant.act_bits, where),
+                                                   quant.wgt_codes, quant.act_bits, quant.wgt_bits, mine));
+            continue;
+          }
           SimWeights copy = wq;
           run.simulate(make_sim_layer(g, a + k * per_image, std::move(copy), mine));
         } catch (const std::exception& ex) {
