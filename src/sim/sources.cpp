@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "data/npy.h"
 #include "engine/quantized_layers.h"
+#include "sim/code_sums.h"
 #include "sim/machinery.h"
 
 namespace eff::sim {
@@ -312,13 +313,17 @@ SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* 
   return make_sim_layer(g, acts, make_sim_weights(g, wgts, o), o);
 }
 
+namespace {
+// Integer codes are the values (step 1): the engine's rule |v| < t -> 0 applies directly.
+void prune_codes(std::vector<int16_t>& acts, float t) {
+  if (t <= 0) return;
+  for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
+}
+}  // namespace
+
 SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> acts, std::vector<int16_t> wgts,
                                    int act_bits, int wgt_bits, const SimLayerOptions& o) {
-  if (o.transform && o.transform->prune_threshold > 0) {
-    // Integer codes are the values (step 1): the engine's rule |v| < t -> 0 applies directly.
-    const float t = o.transform->prune_threshold;
-    for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
-  }
+  if (o.transform) prune_codes(acts, o.transform->prune_threshold);
   validate_geometry(g);
   const bool act_negative = std::any_of(acts.begin(), acts.end(), [](int16_t a) { return a < 0; });
   const bool wgt_negative = std::any_of(wgts.begin(), wgts.end(), [](int16_t w) { return w < 0; });
@@ -338,8 +343,8 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   ++layers_seen_;
   if (g.kind != "conv" && g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
   // A quantized model's layer: the designs see its integer codes, code - zero point
-  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. No
-  // --check-values reference: the sums are in code units with per-filter scales.
+  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. The
+  // --check-values reference is the exact integer sums of those codes (sim/code_sums.h).
   const LayerQuantization q = layer_quantization(graph_, layer);
   if (!q.present && (activations.dtype() != DType::kFloat32 || weights.dtype() != DType::kFloat32)) {
     fail<UnsupportedError>("layer '{}': the simulator reads float32 operands", layer.name);
@@ -358,8 +363,16 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     const std::vector<int16_t> wgt_codes = weight_codes(q, weights);
     for (int64_t i = 0; i < batch; ++i) {
       o.image = first_image_ + static_cast<int>(i);
-      run_.simulate(make_sim_layer_from_codes(g, activation_codes(q, activations, i * per_image, per_image), wgt_codes,
-                                              q.act_bits, q.wgt_bits, o));
+      std::vector<int16_t> act_codes = activation_codes(q, activations, i * per_image, per_image);
+      std::vector<int64_t> sums;
+      if (keep_outputs_) {  // from the codes the designs get: after the threshold, as below
+        std::vector<int16_t> kept = act_codes;
+        if (o.transform) prune_codes(kept, o.transform->prune_threshold);
+        sums = code_sums(g, kept.data(), wgt_codes, o.fc_weights_in_by_out);
+      }
+      SimLayer l = make_sim_layer_from_codes(g, std::move(act_codes), wgt_codes, q.act_bits, q.wgt_bits, o);
+      l.reference_sums = std::move(sums);
+      run_.simulate(l);
     }
     return;
   }
