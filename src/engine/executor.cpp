@@ -143,8 +143,18 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   const std::vector<LayerInfo> layers = find_layers(graph);
   for (const auto& entry : options_.transforms) {
     const std::string& name = entry.first;
-    bool found = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo& l) { return l.name == name; });
-    if (!found) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph.source, name);
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const LayerInfo& l) { return l.name == name; });
+    if (it == layers.end()) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph.source, name);
+    // Integer-op layers consume 8-bit codes that the model's own (possibly run-time) scales and
+    // zero points define: a format or threshold in real units has no place in them
+    // (docs/quantization.md, "Value hooks").
+    IntegerLayerInputs integer;
+    if (entry.second.active() && integer_layer_inputs(graph, graph.nodes[it->node], integer)) {
+      fail<UnsupportedError>(
+          "{}: layer '{}' ({}) computes on 8-bit integer codes; value hooks (--precision-profile, --thresholds) "
+          "apply to float layers only",
+          graph.source, name, it->op);
+    }
   }
   shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
   nan_sensitive_ = options_.specialize && has_fused_activation(graph);

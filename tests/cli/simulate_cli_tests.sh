@@ -117,6 +117,9 @@ m = json.load(open(sys.argv[1]))
 m["layers"][0]["quantization"]["wgt_bits"] = 3
 json.dump(m, open(sys.argv[1], "w"))
 PY
+# Value hooks on integer-op layers are refused in one line naming the layer (docs/quantization.md).
+printf '{"format": "effectual-precision-profile", "version": 1, "default": {"activations": {"int_bits": 4, "frac_bits": 4}}}' > "$tmp/qp.json"
+expect_error 4 "layer 'conv_int' \(ConvInteger\) computes on 8-bit integer codes" -- simulate "$intops.onnx" --input "$intops.input.npy" --designs stripes --precision-profile "$tmp/qp.json"
 expect_error 8 "layers\[0\].quantization \(weights\).*not an integer code of 3 bits" -- simulate --traces "$tmp/qtrace" --designs stripes
 
 finish "simulate CLI tests"
