@@ -104,6 +104,8 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
     if (wz) q->wgt_zero[c] = static_cast<int32_t>(wz->get_i64(wz->numel() == 1 ? 0 : c));
   }
   q->wgt_bits = code_bits(w->dtype(), q->wgt_zero);
+  q->act_scale_known = as != nullptr;
+  q->wgt_scale_known = ws != nullptr;
   return true;
 }
 
@@ -126,6 +128,11 @@ void runtime_act_values(const Graph& g, const Node& n, const IntegerLayerInputs&
   }
 }
 
+bool has_dynamic_layers(const std::vector<LayerInfo>& layers) {
+  return std::any_of(layers.begin(), layers.end(),
+                     [](const LayerInfo& l) { return l.act_zero_value != kNoValue || l.act_scale_value != kNoValue; });
+}
+
 LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer) {
   LayerQuantization q;
   const Node& n = g.nodes.at(layer.node);
@@ -134,7 +141,10 @@ LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer) {
     if (layer.has_runtime_act) {
       q.dynamic = true;
       if (layer.act_zero_value != kNoValue) q.act_zero = layer.runtime_act_zero;
-      if (layer.act_scale_value != kNoValue) q.act_scale = layer.runtime_act_scale;
+      if (layer.act_scale_value != kNoValue) {
+        q.act_scale = layer.runtime_act_scale;
+        q.act_scale_known = true;
+      }
     }
     return q;
   }

@@ -37,6 +37,10 @@ struct LayerQuantization {
   std::vector<int32_t> wgt_zero;
   int wgt_axis = 0;
   int wgt_bits = 16;
+  // Whether the layer itself knows its scales: ConvInteger and MatMulInteger take none (the model
+  // rescales their int32 sums afterwards); a dynamically quantized input's scale is known from
+  // its DynamicQuantizeLinear. Unknown scales stay 1.
+  bool act_scale_known = true, wgt_scale_known = true;
 };
 
 // Node attribute names mark_quantized_layers() writes (internal; never read from model files).
@@ -67,6 +71,12 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
 // (kNoValue: constant or absent). The scale of ConvInteger/MatMulInteger, which take none, is the
 // one DynamicQuantizeLinear computed with their input codes.
 void runtime_act_values(const Graph& g, const Node& n, const IntegerLayerInputs& in, ValueId& zero, ValueId& scale);
+
+// Whether some layer is dynamically quantized (its activation zero point or scale is a run-time
+// value). DynamicQuantizeLinear takes one range per tensor, so such a model's values for an image
+// depend on the other images of its batch: profile and trace then run one image per inference, as
+// the live simulator does, so that each image is quantized on its own.
+bool has_dynamic_layers(const std::vector<LayerInfo>& layers);
 
 // Smallest two's-complement width holding [lo, hi].
 int bits_for_range(int64_t lo, int64_t hi);

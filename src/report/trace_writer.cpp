@@ -71,10 +71,10 @@ json quantization_json(const TraceRecorder::LayerCapture& c) {
   return json{{"format", "code-zero_point"},
               {"dynamic", q.dynamic},
               {"act_bits", q.act_bits},
-              {"act_scale", one_or_list(c.act_scales)},
+              {"act_scale", q.act_scale_known ? one_or_list(c.act_scales) : json(nullptr)},
               {"act_zero_point", one_or_list(c.act_zeros)},
               {"wgt_bits", q.wgt_bits},
-              {"wgt_scale", q.wgt_scale},
+              {"wgt_scale", q.wgt_scale_known ? json(q.wgt_scale) : json(nullptr)},
               {"wgt_zero_point", q.wgt_zero},
               {"wgt_axis", q.wgt_axis}};
 }

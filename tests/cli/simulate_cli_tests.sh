@@ -87,7 +87,8 @@ if grep -q "^precision:" "$tmp/out"; then ko "simulate with a profile still prin
 # Quantized models (docs/quantization.md): a trace holds the integer codes (code - zero point) and
 # the widths the live run uses, so simulating the trace gives the live run's cycles, layer by layer;
 # --check-values compares every design's sums with the exact integer sums of the codes. The
-# dynamically quantized MobileNetV2 (run-time zero points) and the integer-op fixture.
+# dynamically quantized MobileNetV2 (run-time zero points; two images: the trace must quantize
+# each image on its own, as the live run does, not the two as one batch) and the integer-op fixture.
 same_cycles() {
   /usr/bin/python3 - "$1" "$2" << 'PY'
 import json, sys
@@ -98,12 +99,12 @@ PY
 }
 dynq=$src/tests/fixtures/real/mobilenetv2_dynq_small
 intops=$src/tests/fixtures/models/quant/integer_ops
-for m in "$dynq.onnx:$dynq.ref/inputs/input.npy" "$intops.onnx:$intops.input.npy"; do
-  onnx=${m%%:*} input=${m#*:}
+for m in "$dynq.onnx:$dynq.ref/inputs/input.npy:2" "$intops.onnx:$intops.input.npy:1"; do
+  IFS=: read -r onnx input n <<< "$m"
   rm -rf "$tmp/qtrace"
-  expect_ok trace "$onnx" --input "$input" --images 1 --out "$tmp/qtrace"
+  expect_ok trace "$onnx" --input "$input" --images "$n" --out "$tmp/qtrace"
   if grep -q '"format": "code-zero_point"' "$tmp/qtrace/manifest.json"; then ok; else ko "$onnx: trace manifest lacks the quantization"; fi
-  expect_ok simulate "$onnx" --input "$input" --images 1 --designs stripes,dstripes,pragmatic --json
+  expect_ok simulate "$onnx" --input "$input" --images "$n" --designs stripes,dstripes,pragmatic --json
   cp "$tmp/out" "$tmp/qlive"
   expect_ok simulate --traces "$tmp/qtrace" --designs stripes,dstripes,pragmatic --json
   if same_cycles "$tmp/qlive" "$tmp/out"; then ok; else ko "$onnx: simulate --traces differs from the live run"; fi
