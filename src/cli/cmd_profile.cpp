@@ -108,8 +108,7 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   NonFinite input_counts;
   // Dynamically quantized models: one image per inference, so each image has its own zero point.
   const int64_t batch = has_dynamic_layers(l.exec->layers()) ? 1 : f.batch;
-  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, batch, !o.json, &layer_counts,
-                       &input_counts);
+  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, batch, !o.json, &layer_counts, &input_counts);
 
   json bad_layers = json::array();
   for (const auto& e : layer_counts.layers_with_non_finite()) {

@@ -175,9 +175,10 @@ void run_simulate(SimulateFlags& f) {
       "precision MODEL` (--precision-profile)";
   const std::string no_profile =
       quantized == 0 ? kNoProfile
-                     : fmt::format("{} quantized layer(s) of the model: their integer codes (code - zero point) at the "
-                                   "width the 8-bit codes and zero points need (docs/quantization.md); other layers: {}",
-                                   quantized, kNoProfile);
+                     : fmt::format(
+                           "{} quantized layer(s) of the model: their integer codes (code - zero point) at the "
+                           "width the 8-bit codes and zero points need (docs/quantization.md); other layers: {}",
+                           quantized, kNoProfile);
   notes["precision"] = f.common.precision_profile.empty() ? no_profile : "profile: " + f.common.precision_profile;
   if (!f.common.thresholds.empty()) notes["thresholds"] = f.common.thresholds;
   if (!f.config.empty()) notes["config"] = f.config;

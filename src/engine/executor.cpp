@@ -122,7 +122,9 @@ bool has_fused_activation(const Graph& g) {
 
 // A dynamically quantized layer's run-time scale or zero point: one element.
 const Tensor& scalar_of(const Tensor& t, const Graph& g, const Node& n) {
-  if (!t.defined() || t.numel() != 1) fail<ShapeError>("{}: the activation scale and zero point must be scalars", g.where(n));
+  if (!t.defined() || t.numel() != 1) {
+    fail<ShapeError>("{}: the activation scale and zero point must be scalars", g.where(n));
+  }
   return t;
 }
 
@@ -427,8 +429,12 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       if (here.act_zero_value != kNoValue || here.act_scale_value != kNoValue) {
         runtime = info;
         runtime.has_runtime_act = true;
-        if (here.act_zero_value != kNoValue) runtime.runtime_act_zero = static_cast<int32_t>(scalar_of(values[here.act_zero_value], g, n).get_i64(0));
-        if (here.act_scale_value != kNoValue) runtime.runtime_act_scale = static_cast<float>(scalar_of(values[here.act_scale_value], g, n).get_f64(0));
+        if (here.act_zero_value != kNoValue) {
+          runtime.runtime_act_zero = static_cast<int32_t>(scalar_of(values[here.act_zero_value], g, n).get_i64(0));
+        }
+        if (here.act_scale_value != kNoValue) {
+          runtime.runtime_act_scale = static_cast<float>(scalar_of(values[here.act_scale_value], g, n).get_f64(0));
+        }
       }
       options_.observer->on_layer(runtime.has_runtime_act ? runtime : info, in_plain.defined() ? in_plain : *in_ptrs[0],
                                   values[p.layers[layer].weights],

@@ -93,8 +93,9 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
   q->act_zero = az ? static_cast<int32_t>(az->get_i64(0)) : 0;
   q->dynamic = runtime_zero || runtime_scale;
   // A run-time zero point may be any code: the format holds code - zero point for all of them.
-  q->act_bits = runtime_zero ? code_bits(act_type, {act_type == DType::kInt8 ? -128 : 0, act_type == DType::kInt8 ? 127 : 255})
-                             : code_bits(act_type, {q->act_zero});
+  q->act_bits = runtime_zero
+                    ? code_bits(act_type, {act_type == DType::kInt8 ? -128 : 0, act_type == DType::kInt8 ? 127 : 255})
+                    : code_bits(act_type, {q->act_zero});
   const int64_t per = std::max<int64_t>(ws ? ws->numel() : 1, wz ? wz->numel() : 1);
   q->wgt_axis = per > 1 ? axis : 0;
   q->wgt_scale.assign(static_cast<size_t>(per), 1.0f);

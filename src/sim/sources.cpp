@@ -641,8 +641,8 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     so.space_to_depth = o.space_to_depth;
     so.transform = &t;
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
-    so.fc_weights_in_by_out =
-        fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    so.fc_weights_in_by_out = fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" ||
+                                     (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
     // A quantized model's layer: the files hold the integer codes (code - zero point) the live run
     // gives the designs, at the widths the manifest states.
     QuantizedTrace quant;

@@ -98,17 +98,16 @@ TEST(QuantRealModels, ProfileSeesIntegerCodes) {
     const char* model;
     std::vector<std::string> quantized_ops;  // the nodes the quantizer rewrote, in the file
   };
-  for (const Case& c : {Case{"mobilenetv2_qdq_small", {"Conv", "Gemm"}}, Case{"mobilenetv2_dynq_small", {"ConvInteger"}},
-                        Case{"transformer_dynq", {"MatMulInteger"}}}) {
+  for (const Case& c : {Case{"mobilenetv2_qdq_small", {"Conv", "Gemm"}},
+                        Case{"mobilenetv2_dynq_small", {"ConvInteger"}}, Case{"transformer_dynq", {"MatMulInteger"}}}) {
     SCOPED_TRACE(c.model);
     const std::string base = source(std::string("tests/fixtures/real/") + c.model);
     LoadOptions raw;
     raw.run_passes = false;
     const Graph file = load_onnx(base + ".onnx", raw);
-    const int64_t rewritten = std::count_if(file.nodes.begin(), file.nodes.end(),
-                                            [&](const Node& n) {
-                                              return std::count(c.quantized_ops.begin(), c.quantized_ops.end(), n.op) > 0;
-                                            });
+    const int64_t rewritten = std::count_if(file.nodes.begin(), file.nodes.end(), [&](const Node& n) {
+      return std::count(c.quantized_ops.begin(), c.quantized_ops.end(), n.op) > 0;
+    });
     ASSERT_GT(rewritten, 0);
     const Graph g = load_onnx(base + ".onnx");
     ExecutorOptions options;
