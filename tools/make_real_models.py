@@ -146,6 +146,16 @@ def mobilenetv2_qdq(small=False):
     return m, [x]
 
 
+def mobilenetv2_dynq(small=False):
+    m, [x] = mobilenetv2(small)
+    return rw.quantize_dynamic(m), [x]
+
+
+def transformer_dynq(small=False):
+    m, [x] = transformer_block(small)
+    return rw.quantize_dynamic(m), [x]
+
+
 def resnet18(small=False):
     torch_setup(2)
     import torchvision
@@ -375,6 +385,8 @@ SETS = {
         "mobilenetv2_small": small(mobilenetv2),
         "mobilenetv2_small_dyn": small(mobilenetv2, dyn=True),
         "mobilenetv2_qdq_small": small(mobilenetv2_qdq),
+        "mobilenetv2_dynq_small": small(mobilenetv2_dynq),
+        "transformer_dynq": small(transformer_dynq),
         "efficientnet_small": small(efficientnet),
         "ppocr_det_small": small(ppocr_det),
         "ppocr_rec_small": small(ppocr_rec),

@@ -288,3 +288,75 @@ def quantize_qdq(model, inputs):
     model.producer_version = "0.1.0"
     onnx.checker.check_model(model)
     return model
+
+
+def quantize_dynamic(model):
+    """Dynamic quantization as onnxruntime.quantization.quantize_dynamic writes it with its defaults
+    (QOperator format, weight_type QInt8, per_channel False): every Conv and every MatMul with a
+    constant weight gets its input through DynamicQuantizeLinear (uint8 codes, scale and zero point
+    computed per input at run time; one node per tensor, shared by its consumers), its weight as a
+    symmetric per-tensor int8 initializer (`W_quantized`, `W_scale` = max|W| / 127, `W_zero_point`
+    0), and becomes ConvInteger / MatMulInteger -> Cast(to float) -> Mul by (input scale x weight
+    scale) -> for a Conv with bias, Add of the bias reshaped to [1, -1, 1, 1]. Gemm stays float (not
+    in quantize_dynamic's integer-op registry); MatMuls of two activations (attention) also stay
+    float here, where quantize_dynamic would quantize both sides."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    new_nodes, new_inits, quantized, used = [], [], {}, set()
+
+    def dynamic_input(x):
+        if x not in quantized:
+            outs = [x + "_quantized", x + "_scale", x + "_zero_point"]
+            new_nodes.append(helper.make_node("DynamicQuantizeLinear", [x], outs, name=x + "_QuantizeLinear"))
+            quantized[x] = outs
+        return quantized[x]
+
+    def int8_weight(name):
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        amax = float(np.abs(w).max())
+        scale = np.float32(amax / 127.0 if amax > 0 else 1.0)
+        q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        new_inits.extend([numpy_helper.from_array(q, name + "_quantized"),
+                          numpy_helper.from_array(np.array(scale, np.float32), name + "_scale"),
+                          numpy_helper.from_array(np.array(0, np.int8), name + "_zero_point")])
+        used.add(name)
+        return [name + "_quantized", name + "_scale", name + "_zero_point"]
+
+    for n in g.node:
+        if n.op_type not in ("Conv", "MatMul") or len(n.input) < 2 or n.input[1] not in inits or n.input[0] in inits:
+            new_nodes.append(n)
+            continue
+        xq, xs, xz = dynamic_input(n.input[0])
+        wq, ws, wz = int8_weight(n.input[1])
+        out = n.output[0]
+        iname = n.name + "_quant"
+        op = "ConvInteger" if n.op_type == "Conv" else "MatMulInteger"
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute} if op == "ConvInteger" else {}
+        new_nodes.append(helper.make_node(op, [xq, wq, xz, wz], [out + "_output_quantized"], name=iname, **attrs))
+        new_nodes.append(helper.make_node("Cast", [out + "_output_quantized"], [out + "_output_quantized_cast_output"],
+                                          name=out + "_output_quantized_cast", to=TensorProto.FLOAT))
+        new_nodes.append(helper.make_node("Mul", [xs, ws], [iname + "_scales_mul:0"], name=iname + "_scales_mul"))
+        has_bias = op == "ConvInteger" and len(n.input) > 2 and n.input[2]
+        scaled = out + "_scaled_output" if has_bias else out
+        new_nodes.append(helper.make_node("Mul", [out + "_output_quantized_cast_output", iname + "_scales_mul:0"],
+                                          [scaled], name=iname + "_output_scale_mul"))
+        if has_bias:
+            rank = len(inits[n.input[1]].dims)
+            shape = np.ones(rank, np.int64)
+            shape[1] = -1
+            new_inits.append(numpy_helper.from_array(shape, out + "_bias_reshape_shape"))
+            new_nodes.append(helper.make_node("Reshape", [n.input[2], out + "_bias_reshape_shape"],
+                                              [out + "_bias_reshape_output"], name=out + "_bias_reshape"))
+            new_nodes.append(helper.make_node("Add", [scaled, out + "_bias_reshape_output"], [out],
+                                              name=out + "_bias_add"))
+    still_read = {x for n in new_nodes for x in n.input}
+    keep = [t for t in g.initializer if t.name not in used or t.name in still_read]
+    del g.node[:]
+    g.node.extend(new_nodes)
+    del g.initializer[:]
+    g.initializer.extend(keep + new_inits)
+    del g.value_info[:]
+    model.producer_name = "onnx.quantize"
+    model.producer_version = "0.1.0"
+    onnx.checker.check_model(model)
+    return model

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
+#include "engine/quantized_layers.h"
 #include "profile/profile_json.h"
 #include "profile/profile_report.h"
 #include "profile/profiler.h"
@@ -105,8 +106,9 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   profile::Profiler profiler(l.exec->graph(), po);
   NonFiniteObserver layer_counts;
   NonFinite input_counts;
-  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, f.batch, !o.json, &layer_counts,
-                       &input_counts);
+  // Dynamically quantized models: one image per inference, so each image has its own zero point.
+  const int64_t batch = has_dynamic_layers(l.exec->layers()) ? 1 : f.batch;
+  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, batch, !o.json, &layer_counts, &input_counts);
 
   json bad_layers = json::array();
   for (const auto& e : layer_counts.layers_with_non_finite()) {

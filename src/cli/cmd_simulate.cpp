@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "engine/quantized_layers.h"
 #include "engine/transform_files.h"
 #include "report/html/html_report.h"
 #include "sim/live.h"
@@ -108,6 +109,7 @@ void run_simulate(SimulateFlags& f) {
   sim::SimRun run(set, sim::SimContext{threads, f.check_values});
   const bool s2d = !f.no_space_to_depth;
   std::map<std::string, std::string> notes;
+  int quantized = 0;  // layers of an 8-bit model simulated on their integer codes
   if (!f.traces.empty()) {
     if (f.synthetic) fail<UsageError>("--traces and --synthetic are alternatives");
     const auto layers = sim::read_trace_manifest(f.traces);
@@ -160,6 +162,7 @@ void run_simulate(SimulateFlags& f) {
     lo.check_values = f.check_values;
     lo.on_image = [&] { bar.advance(); };
     sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
+    for (const LayerInfo& li : l.exec->layers()) quantized += layer_quantization(l.exec->graph(), li).present ? 1 : 0;
     bar.finish();
     notes["source"] = fmt::format("live: {} on {} images [{}, {})", f.common.model,
                                   f.inputs.input.empty() ? f.inputs.data : f.inputs.input, f.first, end);
@@ -170,7 +173,13 @@ void run_simulate(SimulateFlags& f) {
       "derived from each tensor's range (docs/simulator.md): every layer fills 16 bits, so Stripes, Dynamic "
       "Stripes, Tartan and Loom gain little; per-layer precisions that keep accuracy come from `effectual search "
       "precision MODEL` (--precision-profile)";
-  notes["precision"] = f.common.precision_profile.empty() ? kNoProfile : "profile: " + f.common.precision_profile;
+  const std::string no_profile =
+      quantized == 0 ? kNoProfile
+                     : fmt::format(
+                           "{} quantized layer(s) of the model: their integer codes (code - zero point) at the "
+                           "width the 8-bit codes and zero points need (docs/quantization.md); other layers: {}",
+                           quantized, kNoProfile);
+  notes["precision"] = f.common.precision_profile.empty() ? no_profile : "profile: " + f.common.precision_profile;
   if (!f.common.thresholds.empty()) notes["thresholds"] = f.common.thresholds;
   if (!f.config.empty()) notes["config"] = f.config;
   sim::SimResults r = run.results();
@@ -207,7 +216,7 @@ void run_simulate(SimulateFlags& f) {
   } else {
     fmt::print("{} image(s), {} layer record(s); speedups over DaDianNao of the same grid\n\n{}", r.images,
                r.records.size(), sim::format_table(r));
-    if (f.common.precision_profile.empty()) fmt::print("\nprecision: {}\n", kNoProfile);
+    if (f.common.precision_profile.empty()) fmt::print("\nprecision: {}\n", no_profile);
     if (!f.out.empty()) fmt::print("\nwrote {}/results.json, layers.csv, totals.csv, report.html\n", f.out);
     if (!f.html.empty()) fmt::print("wrote {}\n", f.html);
     if (f.check_values) {

@@ -19,6 +19,7 @@
 #include "engine/geometry.h"
 #include "engine/model.h"
 #include "engine/non_finite.h"
+#include "engine/quantized_layers.h"
 #include "engine/transform_files.h"
 #include "report/trace_writer.h"
 
@@ -250,14 +251,17 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
     fail<UsageError>("--format must be effectual, dnnsim or both (got '{}')", format);
   }
   if (images < 1) fail<UsageError>("--images must be at least 1");
-  TraceRecorder rec;
   Loaded l = load(o);
+  TraceRecorder rec(&l.exec->graph());
   auto data = open_inputs(l.model, in);
   if (first < 0 || first >= data->size())
     fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
   const int64_t end = first + items_to_use(*data, first, images, "--images", o.json);
   std::vector<LayerGeometry> geo = model_geometry(*l.exec, data->images(first, 1).shape());
   l.exec->set_observer(&rec);
+  // Dynamically quantized models: one image per inference, each image quantized on its own (as
+  // `simulate` runs them), so the trace gives the live simulation's values.
+  if (has_dynamic_layers(l.exec->layers())) batch = 1;
   json labels = json::array();
   for (int64_t b = first; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);

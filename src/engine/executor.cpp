@@ -65,6 +65,7 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
     l.fused_activation = n.attr_string("activation", "");
     l.activation_min = n.attr_float("activation_min", 0.f);
     l.activation_max = n.attr_float("activation_max", 0.f);
+    if (is_integer_layer) runtime_act_values(g, n, integer, l.act_zero_value, l.act_scale_value);
     layers.push_back(std::move(l));
   }
   return layers;
@@ -119,6 +120,14 @@ bool has_fused_activation(const Graph& g) {
   return std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.has_attr("activation"); });
 }
 
+// A dynamically quantized layer's run-time scale or zero point: one element.
+const Tensor& scalar_of(const Tensor& t, const Graph& g, const Node& n) {
+  if (!t.defined() || t.numel() != 1) {
+    fail<ShapeError>("{}: the activation scale and zero point must be scalars", g.where(n));
+  }
+  return t;
+}
+
 std::string shapes_str(const std::vector<Shape>& shapes) {
   std::string s;
   for (const Shape& x : shapes) s += (s.empty() ? "" : ", ") + shape_str(x);
@@ -136,8 +145,18 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   const std::vector<LayerInfo> layers = find_layers(graph);
   for (const auto& entry : options_.transforms) {
     const std::string& name = entry.first;
-    bool found = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo& l) { return l.name == name; });
-    if (!found) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph.source, name);
+    auto it = std::find_if(layers.begin(), layers.end(), [&](const LayerInfo& l) { return l.name == name; });
+    if (it == layers.end()) fail<ConfigError>("{}: no conv/FC layer named '{}'", graph.source, name);
+    // Integer-op layers consume 8-bit codes that the model's own (possibly run-time) scales and
+    // zero points define: a format or threshold in real units has no place in them
+    // (docs/quantization.md, "Value hooks").
+    IntegerLayerInputs integer;
+    if (entry.second.active() && integer_layer_inputs(graph, graph.nodes[it->node], integer)) {
+      fail<UnsupportedError>(
+          "{}: layer '{}' ({}) computes on 8-bit integer codes; value hooks (--precision-profile, --thresholds) "
+          "apply to float layers only",
+          graph.source, name, it->op);
+    }
   }
   shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
   nan_sensitive_ = options_.specialize && has_fused_activation(graph);
@@ -200,6 +219,12 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
     }
     for (ValueId v : g.nodes[i].outputs) {
       if (v != kNoValue && last_use[v] < static_cast<int>(i)) last_use[v] = static_cast<int>(i);
+    }
+  }
+  // A dynamically quantized layer's run-time activation scale is read when the layer is observed.
+  for (const LayerInfo& l : p.layers) {
+    for (ValueId v : {l.act_scale_value, l.act_zero_value}) {
+      if (v != kNoValue && last_use[v] < l.node) last_use[v] = l.node;
     }
   }
   p.release_after.resize(g.nodes.size());
@@ -398,7 +423,20 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       // Observers see plain NCHW, whatever layout the convs pass between them.
       Tensor in_plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
       Tensor out_plain = writes_blocked(n) ? unblocked_copy(values[n.outputs[0]], *pool_) : Tensor();
-      options_.observer->on_layer(base_->layers[p.base_layer[layer]], in_plain.defined() ? in_plain : *in_ptrs[0],
+      const LayerInfo& info = base_->layers[p.base_layer[layer]];
+      const LayerInfo& here = p.layers[layer];
+      LayerInfo runtime;  // with this run's activation quantization (dynamically quantized layers)
+      if (here.act_zero_value != kNoValue || here.act_scale_value != kNoValue) {
+        runtime = info;
+        runtime.has_runtime_act = true;
+        if (here.act_zero_value != kNoValue) {
+          runtime.runtime_act_zero = static_cast<int32_t>(scalar_of(values[here.act_zero_value], g, n).get_i64(0));
+        }
+        if (here.act_scale_value != kNoValue) {
+          runtime.runtime_act_scale = static_cast<float>(scalar_of(values[here.act_scale_value], g, n).get_f64(0));
+        }
+      }
+      options_.observer->on_layer(runtime.has_runtime_act ? runtime : info, in_plain.defined() ? in_plain : *in_ptrs[0],
                                   values[p.layers[layer].weights],
                                   out_plain.defined() ? out_plain : values[n.outputs[0]]);
       if (in_plain.defined()) pool_->release(in_plain);

@@ -32,6 +32,13 @@ struct LayerInfo {
   // "Relu", "Clip" (bounds below) or "HardSwish" when the output is taken after a fused activation.
   std::string fused_activation;
   float activation_min = 0.f, activation_max = 0.f;
+  // Dynamically quantized layers (an integer op whose activation zero point, and scale, are run-time
+  // values, e.g. DynamicQuantizeLinear's outputs): those values (kNoValue: constant or none). The
+  // LayerInfo an observer receives then carries their values for this run in `runtime_act_*`.
+  ValueId act_zero_value = kNoValue, act_scale_value = kNoValue;
+  bool has_runtime_act = false;
+  float runtime_act_scale = 1.0f;
+  int32_t runtime_act_zero = 0;
 };
 
 std::vector<LayerInfo> find_layers(const Graph& g);

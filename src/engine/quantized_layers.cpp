@@ -24,6 +24,18 @@ int code_bits(DType t, const std::vector<int32_t>& zeros) {
   return bits;
 }
 
+// A value known to hold one element (shape [] or [1]), or of unknown shape (checked at run time).
+bool is_scalar_value(const Graph& g, ValueId v) {
+  const Value& x = g.value(v);
+  if (!x.has_shape) return true;
+  int64_t n = 1;
+  for (int64_t d : x.shape) {
+    if (d < 0) return true;
+    n *= d;
+  }
+  return n == 1;
+}
+
 const Tensor* constant_input(const Graph& g, const Node& n, int i) {
   return i >= 0 && g.is_constant(n.input(i)) ? &g.constant(n.input(i)) : nullptr;
 }
@@ -50,14 +62,20 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
   if (!n.domain.empty() && n.domain != "ai.onnx") return false;
   const Tensor* w = constant_input(g, n, in.weights);
   if (!w || !is_8bit(w->dtype()) || w->rank() < (in.conv ? 3 : 2) || n.input(0) == kNoValue) return false;
-  // Activation code type: its zero point's, else the value's static type.
+  // Activation code type: its zero point's, else the value's static type. A zero point or scale
+  // that is not a constant is a run-time scalar (dynamic quantization).
   const Tensor* az = constant_input(g, n, in.act_zero);
-  if (n.input(in.act_zero) != kNoValue && (!az || az->numel() != 1)) return false;
+  const bool runtime_zero = n.input(in.act_zero) != kNoValue && !az;
+  if (az && az->numel() != 1) return false;
+  if (runtime_zero && !is_scalar_value(g, n.input(in.act_zero))) return false;
   const Value& x = g.value(n.inputs[0]);
-  const DType act_type = az ? az->dtype() : (x.has_type ? x.dtype : DType::kFloat32);
+  const Value* zv = n.input(in.act_zero) != kNoValue ? &g.value(n.input(in.act_zero)) : nullptr;
+  const DType act_type = az ? az->dtype() : zv && zv->has_type ? zv->dtype : (x.has_type ? x.dtype : DType::kFloat32);
   if (!is_8bit(act_type)) return false;
   const Tensor* as = constant_input(g, n, in.act_scale);
-  if (in.act_scale >= 0 && (!as || as->numel() != 1 || as->dtype() != DType::kFloat32)) return false;
+  const bool runtime_scale = in.act_scale >= 0 && !as;
+  if (as && (as->numel() != 1 || as->dtype() != DType::kFloat32)) return false;
+  if (runtime_scale && !is_scalar_value(g, n.input(in.act_scale))) return false;
   // Per-channel weight parameters run along the output channels: axis 0 of conv weights
   // [M, C/g, k...], the last axis of matmul weights [..., K, N].
   const int axis = in.conv ? 0 : w->rank() - 1;
@@ -73,7 +91,11 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
   q->integer_operands = true;
   q->act_scale = as ? as->to_f32_vector()[0] : 1.0f;
   q->act_zero = az ? static_cast<int32_t>(az->get_i64(0)) : 0;
-  q->act_bits = code_bits(act_type, {q->act_zero});
+  q->dynamic = runtime_zero || runtime_scale;
+  // A run-time zero point may be any code: the format holds code - zero point for all of them.
+  q->act_bits = runtime_zero
+                    ? code_bits(act_type, {act_type == DType::kInt8 ? -128 : 0, act_type == DType::kInt8 ? 127 : 255})
+                    : code_bits(act_type, {q->act_zero});
   const int64_t per = std::max<int64_t>(ws ? ws->numel() : 1, wz ? wz->numel() : 1);
   q->wgt_axis = per > 1 ? axis : 0;
   q->wgt_scale.assign(static_cast<size_t>(per), 1.0f);
@@ -83,14 +105,50 @@ bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in,
     if (wz) q->wgt_zero[c] = static_cast<int32_t>(wz->get_i64(wz->numel() == 1 ? 0 : c));
   }
   q->wgt_bits = code_bits(w->dtype(), q->wgt_zero);
+  q->act_scale_known = as != nullptr;
+  q->wgt_scale_known = ws != nullptr;
   return true;
+}
+
+void runtime_act_values(const Graph& g, const Node& n, const IntegerLayerInputs& in, ValueId& zero, ValueId& scale) {
+  zero = scale = kNoValue;
+  const ValueId z = n.input(in.act_zero);
+  if (z != kNoValue && !g.is_constant(z)) zero = z;
+  if (in.act_scale >= 0) {
+    const ValueId s = n.input(in.act_scale);
+    if (s != kNoValue && !g.is_constant(s)) scale = s;
+    return;
+  }
+  // ConvInteger / MatMulInteger: the scale DynamicQuantizeLinear computed with the input codes.
+  for (const Node& p : g.nodes) {
+    if (p.op == "DynamicQuantizeLinear" && !p.outputs.empty() && p.outputs[0] == n.inputs[0] && p.outputs.size() > 1) {
+      scale = p.outputs[1];
+      if (zero == kNoValue && p.outputs.size() > 2 && p.outputs[2] == z) zero = z;
+      return;
+    }
+  }
+}
+
+bool has_dynamic_layers(const std::vector<LayerInfo>& layers) {
+  return std::any_of(layers.begin(), layers.end(),
+                     [](const LayerInfo& l) { return l.act_zero_value != kNoValue || l.act_scale_value != kNoValue; });
 }
 
 LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer) {
   LayerQuantization q;
   const Node& n = g.nodes.at(layer.node);
   IntegerLayerInputs in;
-  if (integer_layer_inputs(g, n, in, &q)) return q;
+  if (integer_layer_inputs(g, n, in, &q)) {
+    if (layer.has_runtime_act) {
+      q.dynamic = true;
+      if (layer.act_zero_value != kNoValue) q.act_zero = layer.runtime_act_zero;
+      if (layer.act_scale_value != kNoValue) {
+        q.act_scale = layer.runtime_act_scale;
+        q.act_scale_known = true;
+      }
+    }
+    return q;
+  }
   if (!n.has_attr(kQuantActScale) || !n.has_attr(kQuantWgtScale)) return q;
   q.present = true;
   q.act_scale = n.attr_float(kQuantActScale, 1.0f);

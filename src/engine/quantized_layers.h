@@ -27,6 +27,9 @@ struct LayerQuantization {
   // QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger: the operands are the 8-bit codes
   // themselves (code - zero point); QDQ layers: float operands (code - zero point) * scale.
   bool integer_operands = false;
+  // Dynamically quantized layers: the activation scale and zero point are computed per input at
+  // run time (DynamicQuantizeLinear); act_scale / act_zero are those of the run observed.
+  bool dynamic = false;
   float act_scale = 1.0f;
   int32_t act_zero = 0;
   int act_bits = 16;             // two's-complement width (sign included) that holds every code - zero point
@@ -34,6 +37,10 @@ struct LayerQuantization {
   std::vector<int32_t> wgt_zero;
   int wgt_axis = 0;
   int wgt_bits = 16;
+  // Whether the layer itself knows its scales: ConvInteger and MatMulInteger take none (the model
+  // rescales their int32 sums afterwards); a dynamically quantized input's scale is known from
+  // its DynamicQuantizeLinear. Unknown scales stay 1.
+  bool act_scale_known = true, wgt_scale_known = true;
 };
 
 // Node attribute names mark_quantized_layers() writes (internal; never read from model files).
@@ -54,9 +61,22 @@ struct IntegerLayerInputs {
   int weights = 1, act_scale = -1, act_zero = 2, wgt_scale = -1, wgt_zero = 3, bias = -1;
   bool conv = false;
 };
-// For those ops with constant 8-bit weights and constant per-tensor activation parameters (the
-// layers find_layers() reports); false otherwise. Fills `q` when given.
+// For those ops with constant 8-bit weights and per-tensor activation parameters (the layers
+// find_layers() reports); false otherwise. Fills `q` when given. The activation parameters are
+// constants, or run-time scalars (dynamic quantization): then `q` holds the widest format the
+// code type allows (every zero point) and the scale and zero point come from the observed layer.
 bool integer_layer_inputs(const Graph& g, const Node& n, IntegerLayerInputs& in, LayerQuantization* q = nullptr);
+
+// The run-time values holding a dynamically quantized layer's activation zero point and scale
+// (kNoValue: constant or absent). The scale of ConvInteger/MatMulInteger, which take none, is the
+// one DynamicQuantizeLinear computed with their input codes.
+void runtime_act_values(const Graph& g, const Node& n, const IntegerLayerInputs& in, ValueId& zero, ValueId& scale);
+
+// Whether some layer is dynamically quantized (its activation zero point or scale is a run-time
+// value). DynamicQuantizeLinear takes one range per tensor, so such a model's values for an image
+// depend on the other images of its batch: profile and trace then run one image per inference, as
+// the live simulator does, so that each image is quantized on its own.
+bool has_dynamic_layers(const std::vector<LayerInfo>& layers);
 
 // Smallest two's-complement width holding [lo, hi].
 int bits_for_range(int64_t lo, int64_t hi);

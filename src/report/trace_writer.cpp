@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -12,13 +13,32 @@ namespace eff {
 
 using nlohmann::json;
 
+namespace {
+Tensor codes_tensor(const std::vector<int16_t>& codes, const Shape& shape) {
+  Tensor t(DType::kInt16, shape);
+  std::copy(codes.begin(), codes.end(), t.data<int16_t>());
+  return t;
+}
+
+}  // namespace
+
 void TraceRecorder::on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                              const Tensor& output) {
   LayerCapture& c = captures_[layer.index];
-  // The executor reuses its buffers, so keep copies.
-  c.activations.push_back(activations.clone());
+  const LayerQuantization q = graph_ ? layer_quantization(*graph_, layer) : LayerQuantization{};
+  if (q.present) {
+    c.quant = q;
+    c.activations.push_back(codes_tensor(activation_codes(q, activations), activations.shape()));
+    if (!c.weights.defined()) c.weights = codes_tensor(weight_codes(q, weights), weights.shape());
+    const int64_t images = activations.rank() >= 2 ? activations.dim(0) : 1;
+    c.act_scales.insert(c.act_scales.end(), static_cast<size_t>(images), q.act_scale);
+    c.act_zeros.insert(c.act_zeros.end(), static_cast<size_t>(images), q.act_zero);
+  } else {
+    // The executor reuses its buffers, so keep copies.
+    c.activations.push_back(activations.clone());
+    if (!c.weights.defined()) c.weights = weights.clone();
+  }
   c.outputs.push_back(output.clone());
-  if (!c.weights.defined()) c.weights = weights.clone();
 }
 
 Tensor concat_batches(const std::vector<Tensor>& parts) {
@@ -39,6 +59,26 @@ Tensor concat_batches(const std::vector<Tensor>& parts) {
 }
 
 namespace {
+// Per image scale / zero point lists collapse to one value when the model's are constants.
+template <typename T>
+json one_or_list(const std::vector<T>& v) {
+  const bool same = std::all_of(v.begin(), v.end(), [&](const T& x) { return x == v.front(); });
+  return same && !v.empty() ? json(v.front()) : json(v);
+}
+
+json quantization_json(const TraceRecorder::LayerCapture& c) {
+  const LayerQuantization& q = c.quant;
+  return json{{"format", "code-zero_point"},
+              {"dynamic", q.dynamic},
+              {"act_bits", q.act_bits},
+              {"act_scale", q.act_scale_known ? one_or_list(c.act_scales) : json(nullptr)},
+              {"act_zero_point", one_or_list(c.act_zeros)},
+              {"wgt_bits", q.wgt_bits},
+              {"wgt_scale", q.wgt_scale_known ? json(q.wgt_scale) : json(nullptr)},
+              {"wgt_zero_point", q.wgt_zero},
+              {"wgt_axis", q.wgt_axis}};
+}
+
 json operand_json(const OperandSpec& s) {
   switch (s.kind) {
     case OperandTransform::kNone:
@@ -91,6 +131,7 @@ json write_trace(const TraceWriteOptions& opts, const std::vector<LayerGeometry>
     e["name"] = l.name;
     auto xt = xforms.find(l.name);
     e["transform"] = transform_to_json(xt == xforms.end() ? LayerTransform{} : xt->second);
+    if (cap.quant.present) e["quantization"] = quantization_json(cap);
     if (opts.effectual_layout) {
       const std::string sub = fmt::format("layers/{:03d}_{}", l.index, safe_file_name(l.name));
       make_dirs(opts.dir + "/" + sub);

@@ -11,11 +11,15 @@
 
 #include "engine/executor.h"
 #include "engine/geometry.h"
+#include "engine/quantized_layers.h"
 
 namespace eff {
 
 class TraceRecorder final : public LayerObserver {
  public:
+  // With the graph, a quantized model's layers (engine/quantized_layers.h) are recorded as their
+  // integer codes, code - zero point (int16), as profile and simulate see them.
+  explicit TraceRecorder(const Graph* graph = nullptr) : graph_(graph) {}
   void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                 const Tensor& output) override;
   // Per layer index: batches of activations/outputs in run order, and the weights.
@@ -23,10 +27,16 @@ class TraceRecorder final : public LayerObserver {
     std::vector<Tensor> activations;
     std::vector<Tensor> outputs;
     Tensor weights;
+    // Quantized layers: the parameters, and per image the activation scale and zero point (they
+    // change per run in dynamically quantized layers).
+    LayerQuantization quant;
+    std::vector<float> act_scales;
+    std::vector<int32_t> act_zeros;
   };
   const std::map<int, LayerCapture>& captures() const { return captures_; }
 
  private:
+  const Graph* graph_;
   std::map<int, LayerCapture> captures_;
 };
 

@@ -72,6 +72,8 @@ struct SimLayer {
   bool reference_relu = false;
   bool reference_clip = false;
   float reference_min = 0.f, reference_max = 0.f;  // Clip bounds
+  // Quantized layers instead: the exact sums in code units [K][OY][OX] (sim/code_sums.h).
+  std::vector<int64_t> reference_sums;
 
   int64_t filters_per_group() const { return K / groups; }
   int64_t windows() const { return OX * OY; }

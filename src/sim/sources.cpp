@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "data/npy.h"
 #include "engine/quantized_layers.h"
+#include "sim/code_sums.h"
 #include "sim/machinery.h"
 
 namespace eff::sim {
@@ -312,13 +313,17 @@ SimLayer make_sim_layer(const LayerGeometry& g, const float* acts, const float* 
   return make_sim_layer(g, acts, make_sim_weights(g, wgts, o), o);
 }
 
+namespace {
+// Integer codes are the values (step 1): the engine's rule |v| < t -> 0 applies directly.
+void prune_codes(std::vector<int16_t>& acts, float t) {
+  if (t <= 0) return;
+  for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
+}
+}  // namespace
+
 SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> acts, std::vector<int16_t> wgts,
                                    int act_bits, int wgt_bits, const SimLayerOptions& o) {
-  if (o.transform && o.transform->prune_threshold > 0) {
-    // Integer codes are the values (step 1): the engine's rule |v| < t -> 0 applies directly.
-    const float t = o.transform->prune_threshold;
-    for (int16_t& a : acts) a = std::fabs(static_cast<float>(a)) < t ? int16_t{0} : a;
-  }
+  if (o.transform) prune_codes(acts, o.transform->prune_threshold);
   validate_geometry(g);
   const bool act_negative = std::any_of(acts.begin(), acts.end(), [](int16_t a) { return a < 0; });
   const bool wgt_negative = std::any_of(wgts.begin(), wgts.end(), [](int16_t w) { return w < 0; });
@@ -338,8 +343,8 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   ++layers_seen_;
   if (g.kind != "conv" && g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
   // A quantized model's layer: the designs see its integer codes, code - zero point
-  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. No
-  // --check-values reference: the sums are in code units with per-filter scales.
+  // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. The
+  // --check-values reference is the exact integer sums of those codes (sim/code_sums.h).
   const LayerQuantization q = layer_quantization(graph_, layer);
   if (!q.present && (activations.dtype() != DType::kFloat32 || weights.dtype() != DType::kFloat32)) {
     fail<UnsupportedError>("layer '{}': the simulator reads float32 operands", layer.name);
@@ -358,8 +363,16 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     const std::vector<int16_t> wgt_codes = weight_codes(q, weights);
     for (int64_t i = 0; i < batch; ++i) {
       o.image = first_image_ + static_cast<int>(i);
-      run_.simulate(make_sim_layer_from_codes(g, activation_codes(q, activations, i * per_image, per_image), wgt_codes,
-                                              q.act_bits, q.wgt_bits, o));
+      std::vector<int16_t> act_codes = activation_codes(q, activations, i * per_image, per_image);
+      std::vector<int64_t> sums;
+      if (keep_outputs_) {  // from the codes the designs get: after the threshold, as below
+        std::vector<int16_t> kept = act_codes;
+        if (o.transform) prune_codes(kept, o.transform->prune_threshold);
+        sums = code_sums(g, kept.data(), wgt_codes, o.fc_weights_in_by_out);
+      }
+      SimLayer l = make_sim_layer_from_codes(g, std::move(act_codes), wgt_codes, q.act_bits, q.wgt_bits, o);
+      l.reference_sums = std::move(sums);
+      run_.simulate(l);
     }
     return;
   }
@@ -528,6 +541,40 @@ Tensor read_trace_npy(const std::string& dir, const nlohmann::json& entry, const
   return t;
 }
 
+// Integer codes read back from a trace file (stored as integers, read as float32: exact).
+std::vector<int16_t> trace_codes(const float* v, int64_t n, int bits, const std::string& where) {
+  const float hi = static_cast<float>((1 << (bits - 1)) - 1), lo = -hi - 1;
+  std::vector<int16_t> codes(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(v[i] >= lo && v[i] <= hi) || v[i] != std::nearbyint(v[i])) {
+      fail<TraceError>("{}: value {} is not an integer code of {} bits", where, v[i], bits);
+    }
+    codes[i] = static_cast<int16_t>(v[i]);
+  }
+  return codes;
+}
+
+struct QuantizedTrace {
+  bool present = false;
+  int act_bits = 16, wgt_bits = 16;
+  std::vector<int16_t> wgt_codes;
+};
+
+QuantizedTrace quantized_trace(const nlohmann::json& j, const Tensor& wgts, const std::string& where) {
+  if (!j.is_object() || j.value("format", "") != "code-zero_point") {
+    fail<TraceError>("{}.format: only \"code-zero_point\" is understood", where);
+  }
+  QuantizedTrace q;
+  q.present = true;
+  q.act_bits = static_cast<int>(field_int(j, "act_bits", where));
+  q.wgt_bits = static_cast<int>(field_int(j, "wgt_bits", where));
+  for (int b : {q.act_bits, q.wgt_bits}) {
+    if (b < 2 || b > 16) fail<TraceError>("{}: a code width of {} bits is outside [2, 16]", where, b);
+  }
+  q.wgt_codes = trace_codes(wgts.data<float>(), wgts.numel(), q.wgt_bits, where + " (weights)");
+  return q;
+}
+
 }  // namespace
 
 std::vector<LayerGeometry> read_trace_manifest(const std::string& dir) {
@@ -594,12 +641,16 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     so.space_to_depth = o.space_to_depth;
     so.transform = &t;
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
-    so.fc_weights_in_by_out =
-        fc && (g.op == "MatMul" || (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    so.fc_weights_in_by_out = fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" ||
+                                     (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    // A quantized model's layer: the files hold the integer codes (code - zero point) the live run
+    // gives the designs, at the widths the manifest states.
+    QuantizedTrace quant;
+    if (e.contains("quantization")) quant = quantized_trace(e["quantization"], wgts, where + ".quantization");
     // Weights are quantized once per layer; each image of a slab gets its own copy (images run in
     // parallel, and a copy is cheaper than quantizing again).
     SimWeights wq;
-    if (count > 0) {
+    if (count > 0 && !quant.present) {
       try {
         wq = make_sim_weights(g, wgts.data<float>(), so);
       } catch (const std::exception& ex) {
@@ -623,6 +674,11 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
         try {
           SimLayerOptions mine = so;
           mine.image = static_cast<int>(s0 + k);
+          if (quant.present) {
+            run.simulate(make_sim_layer_from_codes(g, trace_codes(a + k * per_image, per_image, quant.act_bits, where),
+                                                   quant.wgt_codes, quant.act_bits, quant.wgt_bits, mine));
+            continue;
+          }
           SimWeights copy = wq;
           run.simulate(make_sim_layer(g, a + k * per_image, std::move(copy), mine));
         } catch (const std::exception& ex) {

@@ -87,4 +87,21 @@ expect_error 2 "--first" -- profile "$model" --input "$input" --first 1000
 expect_error 6 "nope.npy" -- profile "$model" --input "$tmp/nope.npy"
 expect_error 2 "" -- profile "$model"
 
+# A dynamically quantized model (run-time zero points, docs/quantization.md) is profiled on integer
+# codes, one image per inference: the profile does not depend on --batch.
+dynq=$src/tests/fixtures/real/mobilenetv2_dynq_small
+expect_ok profile "$dynq.onnx" --input "$dynq.ref/inputs/input.npy" --images 2 --batch 2 --threads 1 --json
+cp "$tmp/out" "$tmp/dynq_b2"
+expect_ok profile "$dynq.onnx" --input "$dynq.ref/inputs/input.npy" --images 2 --batch 1 --threads 1 --json
+if $py - "$tmp/dynq_b2" "$tmp/out" << 'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for j in (a, b):
+    j.pop("run", None)
+    j.pop("options", None)
+q = [l for l in a["layers"] if l["activations"]["fixed16"]["source"] == "quantized-model"]
+sys.exit(0 if a == b and len(q) == 28 else 1)
+PY
+then ok; else ko "dynamically quantized profile depends on --batch or lacks its 28 quantized layers"; fi
+
 finish "profile CLI tests"

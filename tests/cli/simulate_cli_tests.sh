@@ -84,4 +84,43 @@ printf '{"format": "effectual-precision-profile", "version": 1, "default": {"act
 expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs stripes --precision-profile "$tmp/p.json"
 if grep -q "^precision:" "$tmp/out"; then ko "simulate with a profile still prints the no-profile note"; else ok; fi
 
+# Quantized models (docs/quantization.md): a trace holds the integer codes (code - zero point) and
+# the widths the live run uses, so simulating the trace gives the live run's cycles, layer by layer;
+# --check-values compares every design's sums with the exact integer sums of the codes. The
+# dynamically quantized MobileNetV2 (run-time zero points; two images: the trace must quantize
+# each image on its own, as the live run does, not the two as one batch) and the integer-op fixture.
+same_cycles() {
+  /usr/bin/python3 - "$1" "$2" << 'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+pick = lambda j: [(r["design"], r["layer"], r["image"], r["cycles"]) for r in j["layers"]]
+sys.exit(0 if pick(a) and pick(a) == pick(b) else 1)
+PY
+}
+dynq=$src/tests/fixtures/real/mobilenetv2_dynq_small
+intops=$src/tests/fixtures/models/quant/integer_ops
+for m in "$dynq.onnx:$dynq.ref/inputs/input.npy:2" "$intops.onnx:$intops.input.npy:1"; do
+  IFS=: read -r onnx input n <<< "$m"
+  rm -rf "$tmp/qtrace"
+  expect_ok trace "$onnx" --input "$input" --images "$n" --out "$tmp/qtrace"
+  if grep -q '"format": "code-zero_point"' "$tmp/qtrace/manifest.json"; then ok; else ko "$onnx: trace manifest lacks the quantization"; fi
+  expect_ok simulate "$onnx" --input "$input" --images "$n" --designs stripes,dstripes,pragmatic --json
+  cp "$tmp/out" "$tmp/qlive"
+  expect_ok simulate --traces "$tmp/qtrace" --designs stripes,dstripes,pragmatic --json
+  if same_cycles "$tmp/qlive" "$tmp/out"; then ok; else ko "$onnx: simulate --traces differs from the live run"; fi
+  expect_ok simulate "$onnx" --input "$input" --images 1 --designs all --check-values
+  if grep -q "check-values: .* all match" "$tmp/out"; then ok; else ko "$onnx: check-values: $(tail -1 "$tmp/out")"; fi
+done
+# A code that does not fit the width the manifest states is refused naming the layer.
+/usr/bin/python3 - "$tmp/qtrace/manifest.json" << 'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["layers"][0]["quantization"]["wgt_bits"] = 3
+json.dump(m, open(sys.argv[1], "w"))
+PY
+# Value hooks on integer-op layers are refused in one line naming the layer (docs/quantization.md).
+printf '{"format": "effectual-precision-profile", "version": 1, "default": {"activations": {"int_bits": 4, "frac_bits": 4}}}' > "$tmp/qp.json"
+expect_error 4 "layer 'conv_int' \(ConvInteger\) computes on 8-bit integer codes" -- simulate "$intops.onnx" --input "$intops.input.npy" --designs stripes --precision-profile "$tmp/qp.json"
+expect_error 8 "layers\[0\].quantization \(weights\).*not an integer code of 3 bits" -- simulate --traces "$tmp/qtrace" --designs stripes
+
 finish "simulate CLI tests"

@@ -7,6 +7,7 @@
 
 #include "core/fs.h"
 #include "data/npy.h"
+#include "sim/code_sums.h"
 #include "sim/simulator.h"
 #include "sim_test_util.h"
 
@@ -248,6 +249,42 @@ TEST(SimCheck, ScheduledRecomputationMatchesAndAWrongReferenceIsCaught) {
   l.reference_output[7] += 50.0f;
   double err = 0;
   EXPECT_EQ(check_layer_values(*make("dadiannao"), l, err), 1);
+}
+
+TEST(SimCheck, QuantizedLayersCompareExactIntegerSums) {
+  // Quantized layers: the reference is the exact sum of code products (code_sums), equal to the
+  // direct convolution; every design that recomputes matches it exactly, also on a depthwise
+  // layer and on a first layer folded by space-to-depth, and a reference off by one is caught
+  // (the float check's 1e-3 relative tolerance would let it pass).
+  struct Case {
+    LayerGeometry g;
+    bool first;
+  };
+  for (const Case& c : {Case{conv_geo(12, 6, 7, 10, 3, 1, 1), false}, Case{conv_geo(8, 6, 6, 8, 3, 2, 1, 8), false},
+                        Case{conv_geo(3, 8, 8, 6, 3, 2, 1), true}}) {
+    const auto a = pseudo_random(c.g.Ni * c.g.Ny * c.g.Nx, -200, 200, 11);
+    const auto w = pseudo_random(weight_count(c.g), -127, 127, 12);
+    const std::vector<int64_t> sums = code_sums(c.g, a.data(), w, false);
+    ASSERT_EQ(sums, direct_conv(c.g, a, w));
+    SimLayerOptions o;
+    o.first_layer = c.first;
+    SimLayer l = make_sim_layer_from_codes(c.g, a, w, 9, 8, o);
+    EXPECT_EQ(l.space_to_depth, c.first);
+    l.reference_sums = sums;
+    int checked = 0;
+    for (const DesignEntry& e : design_registry()) {
+      double err = 1;
+      const int status = check_layer_values(*make(e.id), l, err);
+      if (status < 0) continue;
+      ++checked;
+      EXPECT_EQ(status, 0) << e.id << " relative error " << err;
+    }
+    EXPECT_GE(checked, 3);
+    l.reference_sums[5] += 1;
+    double err = 0;
+    EXPECT_EQ(check_layer_values(*make("stripes"), l, err), 1);
+    EXPECT_GT(err, 0);
+  }
 }
 
 class SimTrace : public ::testing::Test {
