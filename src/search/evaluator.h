@@ -43,9 +43,12 @@ class Evaluator {
             const std::map<std::string, LayerTransform>& transforms, bool early_stop,
             const std::function<bool(const Tally&)>& give_up = {}) const;
 
-  // The fp32 input activations of `layer` for every image of `set` (labels and indices kept): the
-  // images of an evaluation that starts at that layer (graph_from_layer).
-  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer) const;
+  // The input activations of `layer` for every image of `set` (labels and indices kept), with the
+  // transforms of `before` on the earlier layers (the rest are ignored; the layer's own input is
+  // as it arrives, before its transform): the images of an evaluation that starts at that layer
+  // (graph_from_layer). Only the graph up to the layer runs.
+  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer,
+                       const std::map<std::string, LayerTransform>& before = {}) const;
 
   const std::vector<LayerInfo>& layers() const { return layers_; }
 

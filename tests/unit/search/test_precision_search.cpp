@@ -88,7 +88,7 @@ TEST(SearchKnownAnswer, OneFractionBitFewerLosesHalfTheImages) {
   EXPECT_FALSE(two.met);
   t["fc"].activations.fixed = {4, 3, false};
   EXPECT_EQ(e.run(k.set, ref, judge, t, false).correct, 126);
-  // Early stop: after the first batch of 16 images (8 lost), 126 - 8 < 126 required: missed.
+  // Early stop: after the first batch of 16 images 8 are lost, none allowed: missed.
   t["fc"].activations.fixed = {4, 2, false};
   const Tally early = e.run(k.set, ref, judge, t, true);
   EXPECT_FALSE(early.met);
@@ -209,12 +209,24 @@ TEST(SearchTargets, RequiredCountsByHand) {
   ref.correct = 180;  // fp32 top-1 90%
   Target keep99;
   keep99.keep = 0.99;
-  // 0.99 * 180 = 178.2 -> 179 correct needed.
-  EXPECT_EQ(Judge(keep99, ref, true).required_count(), 179);
+  // Top-1 targets allow lost images: 1% of fp32's 180 right images is 1.8 -> at most 1 lost.
+  const Judge j99(keep99, ref, true);
+  EXPECT_EQ(j99.required_count(), 1);
+  // Per image: gained images do not pay for lost ones (net 181 correct, but 2 lost: missed).
+  EXPECT_FALSE(j99.met(Tally{200, 181, 190, 2, 0, true, false}));
+  EXPECT_TRUE(j99.met(Tally{200, 179, 190, 1, 0, true, false}));
+  // Early: 2 lost after 50 images is a sure miss; 0 lost with 1 image left is a sure pass.
+  EXPECT_TRUE(j99.surely_missed(Tally{50, 45, 48, 2, 0, false, false}));
+  EXPECT_FALSE(j99.surely_met(Tally{198, 178, 190, 0, 0, false, false}));
+  EXPECT_TRUE(j99.surely_met(Tally{199, 179, 190, 0, 0, false, false}));
+  // Its metric, the retained top-1: (180 - 1) / 200 = 89.5 points.
+  EXPECT_DOUBLE_EQ(j99.score(Tally{200, 181, 190, 1, 0, true, true}), 89.5);
+  // Keep 100%: no image fp32 gets right may be lost.
+  EXPECT_EQ(Judge(Target{}, ref, true).required_count(), 0);
   Target loss;
   loss.max_loss_points = 0.5;
-  // 180 - 0.005 * 200 = 179.
-  EXPECT_EQ(Judge(loss, ref, true).required_count(), 179);
+  // 0.5% of 200 images: at most 1 lost.
+  EXPECT_EQ(Judge(loss, ref, true).required_count(), 1);
   Target agree;
   agree.metric = Metric::kTop1Agreement;
   agree.keep = 0.95;
