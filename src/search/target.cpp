@@ -18,6 +18,7 @@ int64_t floor_count(double x) {
   return static_cast<int64_t>(std::floor(x + 1e-9));
 }
 constexpr double kNoNoiseDb = 300;  // identical outputs: an SNR above any target
+constexpr double kMarginZ = 1.645;  // one-sided 95%
 }  // namespace
 
 std::string metric_name(Metric m) {
@@ -89,10 +90,13 @@ Judge::Judge(const Target& t, const Reference& ref, bool labelled)
     : target_(t), total_(ref.images), signal_(ref.signal_energy), ref_correct_(double(ref.correct)) {
   if (t.metric == Metric::kTop1) {
     if (!labelled) fail<UsageError>("the top-1 target needs labels: use --metric output-snr or top1-agreement");
-    // Lost images allowed: (1 - keep) of fp32's correct ones, or the points of --max-loss.
-    required_ = t.max_loss_points >= 0 ? floor_count(t.max_loss_points / 100.0 * double(total_))
-                                       : floor_count((1.0 - t.keep) * double(ref.correct));
-    required_ = std::max<int64_t>(0, required_);
+    // Lost images allowed: (1 - keep) of fp32's correct ones, or the points of --max-loss, less a
+    // statistical margin: a configuration whose expected loss on new images is the whole allowance
+    // a measures at most a - z sqrt(a) (lost images are roughly Poisson, variance ~ a) only 5% of
+    // the time (z = 1.645, one-sided).
+    const double allowance = t.max_loss_points >= 0 ? t.max_loss_points / 100.0 * double(total_)
+                                                    : (1.0 - t.keep) * double(ref.correct);
+    required_ = std::max<int64_t>(0, floor_count(allowance - kMarginZ * std::sqrt(allowance)));
   } else if (t.metric == Metric::kTop1Agreement) {
     required_ = ceil_count(t.keep * double(total_));
   }
