@@ -237,6 +237,7 @@ json threshold_search_json(const ThresholdResult& r, const SearchSetup& setup, c
               {"descent", e.descent},
               {"final", e.final_checks},
               {"total", e.total()},
+              {"from_checkpoint", e.from_checkpoint},
               {"images_run", e.images}}},
             {"wall_seconds", r.wall_seconds}};
   if (setup.shuffled) j["subsets"]["seed"] = setup.seed;
@@ -256,13 +257,17 @@ std::string threshold_summary_text(const ThresholdResult& r, const ThresholdOpti
     s += fmt::format("{:<4} {:<20} {:>12} {:>12.4g} {:>7.1f}% {:>7.1f}%\n", c.index, c.name, c.macs, c.threshold,
                      100 * c.zero_fraction, 100 * c.skipped_fraction);
   }
-  s += fmt::format("\nMAC-weighted skipped activations: {:.1f}% (zeros alone {:.1f}%)\n", 100 * r.skipped_mac_weighted,
-                   100 * r.zero_mac_weighted);
+  s += fmt::format(
+      "\nMAC-weighted skipped activations: {:.1f}% (zeros alone {:.1f}%; of the values the layers multiply, on the "
+      "search subset)\n",
+      100 * r.skipped_mac_weighted, 100 * r.zero_mac_weighted);
   s += accuracy_line("search", r.search);
   s += accuracy_line("report", r.report);
   const EvaluationCounts& e = r.evaluations;
-  s += fmt::format("evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}), {} images run, {:.1f} s\n",
-                   e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.images, r.wall_seconds);
+  s += fmt::format(
+      "evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}; {} from the checkpoint), {} images run, "
+      "{:.1f} s\n",
+      e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.from_checkpoint, e.images, r.wall_seconds);
   if (without && with) {
     s += fmt::format("Cnvlutin over DaDianNao, {} report image(s): {:.2f}x without thresholds, {:.2f}x with\n",
                      with->images, design_speedup(without, "cnvlutin"), design_speedup(with, "cnvlutin"));
