@@ -184,8 +184,7 @@ std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer
 }
 
 Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judge,
-                     const std::map<std::string, LayerTransform>& transforms, bool early_stop,
-                     const std::function<bool(const Tally&)>& give_up) const {
+                     const std::map<std::string, LayerTransform>& transforms, bool early_stop) const {
   ExecutorOptions eo;
   eo.threads = threads_;
   eo.governor = governor_;
@@ -216,10 +215,6 @@ Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judg
     }
     t.images += n;
     if (early_stop && t.images < set.size() && (judge.surely_met(t) || judge.surely_missed(t))) {
-      t.met = judge.surely_met(t);
-      return t;
-    }
-    if (give_up && t.images < set.size() && give_up(t)) {
       t.met = judge.surely_met(t);
       return t;
     }

@@ -37,11 +37,8 @@ class Evaluator {
 
   // The model with `transforms` on `set`. With `early_stop`, stops after the first batch at which
   // the judge is certain (the tally is then incomplete, `met` still exact).
-  // `give_up`, when given, is asked after every batch too: true stops the evaluation (the caller
-  // knows the rest cannot change its decision); the tally is then incomplete.
   Tally run(const EvalSet& set, const Reference& ref, const Judge& judge,
-            const std::map<std::string, LayerTransform>& transforms, bool early_stop,
-            const std::function<bool(const Tally&)>& give_up = {}) const;
+            const std::map<std::string, LayerTransform>& transforms, bool early_stop) const;
 
   // The input activations of `layer` for every image of `set` (labels and indices kept), with the
   // transforms of `before` on the earlier layers (the rest are ignored; the layer's own input is

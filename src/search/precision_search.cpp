@@ -250,13 +250,12 @@ class PrecisionSearch {
 
   // One evaluation on the search set, answered from memory when this configuration was seen (an
   // early-stopped tally answers only questions that allow early stopping).
-  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter,
-                 const std::function<bool(const Tally&)>& give_up = {}) {
+  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter) {
     const std::string key = key_of(frac);
     if (auto it = memo_.find(key); it != memo_.end()) {
       // Re-judged: with a sweep's memory the tally may come from a search with another target.
       const std::optional<Tally> r = rejudge(it->second, *judge_);
-      if (r && (early_stop || r->complete || (give_up && give_up(*r)))) {
+      if (r && (early_stop || r->complete)) {
         if (from_checkpoint_.erase(key)) {
           ++resumed_;
         } else if (!own_.count(key)) {
@@ -269,7 +268,7 @@ class PrecisionSearch {
     int from = 0;
     const EvalSet* images = nullptr;
     const Evaluator& ev = evaluator_for(frac, from, images);
-    const Tally t = ev.run(*images, ref_, *judge_, transforms(frac, from), early_stop, give_up);
+    const Tally t = ev.run(*images, ref_, *judge_, transforms(frac, from), early_stop);
     images_run_ += t.images;
     memo_[key] = t;
     own_.insert(key);
