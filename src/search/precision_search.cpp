@@ -352,7 +352,7 @@ SearchResult search_precision(const Graph& graph, const std::vector<LayerGeometr
   // The report set: evaluated once, never searched on.
   if (options.log) options.log(fmt::format("report set ({} images)", report.size()));
   const Reference report_ref = s.evaluator().reference(report);
-  const Judge report_judge(options.target, report_ref, report.has_labels());
+  const Judge report_judge(options.target, report_ref, report.has_labels(), true);  // as stated
   const Tally t = s.evaluator().run(report, report_ref, report_judge, transforms_of(res.layers), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());

@@ -287,7 +287,7 @@ ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeo
   ThresholdSearch s(graph, geometry, search, options);
   ThresholdResult res = s.run();
   const Reference report_ref = s.evaluator().reference(report);
-  const Judge report_judge(options.target, report_ref, report.has_labels());
+  const Judge report_judge(options.target, report_ref, report.has_labels(), true);  // as stated
   const Tally t = s.evaluator().run(report, report_ref, report_judge, with_thresholds(options.base, res), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());

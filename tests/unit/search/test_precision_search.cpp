@@ -228,6 +228,11 @@ TEST(SearchTargets, RequiredCountsByHand) {
   EXPECT_TRUE(j99.surely_met(Tally{196, 179, 190, 0, 0, false, false}));
   // Its metric, the retained top-1: (1000 - 4) / 200 images = 498 points (a test judge).
   EXPECT_DOUBLE_EQ(j99.score(Tally{200, 1001, 190, 4, 0, true, true}), 498);
+  // As stated (the report subset): net counts, no margin: ceil(0.99 x 1000) = 990 correct.
+  const Judge stated(keep99, ref, true, true);
+  EXPECT_EQ(stated.required_count(), 990);
+  EXPECT_TRUE(stated.met(Tally{200, 990, 190, 30, 0, true, false}));
+  EXPECT_FALSE(stated.met(Tally{200, 989, 190, 0, 0, true, false}));
   // Keep 100%: no image fp32 gets right may be lost.
   EXPECT_EQ(Judge(Target{}, ref, true).required_count(), 0);
   Target loss;
