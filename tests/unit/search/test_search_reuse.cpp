@@ -5,8 +5,10 @@
 
 #include <random>
 
+#include "engine/geometry.h"
 #include "engine/model.h"
 #include "search/evaluator.h"
+#include "search/precision_search.h"
 
 namespace eff::search {
 namespace {
@@ -64,6 +66,36 @@ TEST(SearchReuse, FromEveryLayerUnderQuantizedPrefixEqualsTheWholeGraph) {
     EXPECT_EQ(t.noise_energy, full.noise_energy) << l.name;
   }
   EXPECT_EQ(suffixes, 7);  // every layer but the first
+}
+
+TEST(SearchReuse, SearchIsTheSameOnOneAndTwoThreads) {
+  // Every phase reuses prefixes here (LeNet-5 has no connection around a layer); labels are fp32's
+  // own predictions, so every image is one fp32 gets right and each lost image counts.
+  const Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/lenet5.onnx");
+  EvalSet set = random_images(24, 11);
+  const Reference fp32 = Evaluator(m.graph, 1, 8).reference(set);
+  set.labels = fp32.top1;
+  Executor ex(m.graph);
+  const std::vector<LayerGeometry> geometry = model_geometry(ex, {1, 1, 28, 28});
+  SearchOptions o;
+  o.batch = 8;
+  o.progress = false;
+  o.target.keep = 0.75;
+  std::vector<SearchResult> runs;
+  for (int threads : {1, 2}) {
+    o.threads = threads;
+    runs.push_back(search_precision(m.graph, geometry, set, set, o));
+  }
+  ASSERT_EQ(runs[0].layers.size(), 5u);
+  for (size_t l = 0; l < runs[0].layers.size(); ++l) {
+    EXPECT_EQ(runs[0].layers[l].activations.format, runs[1].layers[l].activations.format) << l;
+    EXPECT_EQ(runs[0].layers[l].weights.format, runs[1].layers[l].weights.format) << l;
+  }
+  EXPECT_EQ(runs[0].evaluations.total(), runs[1].evaluations.total());
+  EXPECT_EQ(runs[0].evaluations.images, runs[1].evaluations.images);
+  EXPECT_GT(runs[0].evaluations.prefix_passes, 0);
+  EXPECT_EQ(runs[0].search.lost, runs[1].search.lost);
+  EXPECT_TRUE(runs[0].search.met);
 }
 
 }  // namespace
