@@ -119,6 +119,19 @@ std::function<void(const std::string&)> terminal_log(const SearchFlags& f) {
   return [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
 }
 
+// What fixes a search's evaluations: the model, the images, the target, the batch; `stage` names
+// the command (a `search all` checkpoint is not a `search precision` one).
+std::string fingerprint(const SearchFlags& f, const Subsets& sub, const std::string& stage, const search::Target& t) {
+  auto hash = [](const std::vector<int64_t>& v) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
+    return h;
+  };
+  return fmt::format("{}{} {} | {} {:x} | {} {:x} | {} | batch {}", stage, f.common.model,
+                     fs::file_size(f.common.model), sub.search.source, hash(sub.search.indices), sub.report.source,
+                     hash(sub.report.indices), search::describe_target(t), f.batch);
+}
+
 // The precision search's options; `stage` names the search in the checkpoint's fingerprint (a
 // `search all` checkpoint is not a `search precision` one).
 search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub, const std::string& stage) {
@@ -133,17 +146,38 @@ search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub
     make_dirs(f.out);
     o.checkpoint = (fs::path(f.out) / "checkpoint.json").string();
   }
-  // The search is fixed by the model, the images, the target and the objective.
-  auto hash = [](const std::vector<int64_t>& v) {
-    uint64_t h = 1469598103934665603ull;
-    for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
-    return h;
-  };
-  o.fingerprint = fmt::format("{}{} {} | {} {:x} | {} {:x} | {} | {} | batch {}", stage, f.common.model,
-                              fs::file_size(f.common.model), sub.search.source, hash(sub.search.indices),
-                              sub.report.source, hash(sub.report.indices), search::describe_target(o.target),
-                              search::objective_name(o.objective), f.batch);
+  o.fingerprint = fingerprint(f, sub, stage, o.target) + " | " + search::objective_name(o.objective);
   o.log = terminal_log(f);
+  return o;
+}
+
+// The thresholds search's options; `base` the precision profile found first (`search all`), whose
+// formats join the fingerprint.
+search::ThresholdOptions threshold_options(const SearchFlags& f, const Subsets& sub, const std::string& stage,
+                                           const search::SearchResult* base) {
+  search::ThresholdOptions o;
+  o.target = target_of(f);
+  o.threads = f.common.threads;
+  o.batch = f.batch;
+  o.levels = f.levels;
+  o.progress = !f.common.json;
+  o.log = terminal_log(f);
+  o.resume = f.resume;
+  std::string profile = "fp32";
+  if (base) {
+    o.base = search::transforms_of(base->layers);
+    profile.clear();
+    for (const search::LayerChoice& l : base->layers) {
+      for (const FixedPointFormat& x : {l.activations.format, l.weights.format}) {
+        profile += fmt::format("{}{}.{} ", x.is_signed ? 's' : 'u', x.int_bits, x.frac_bits);
+      }
+    }
+  }
+  if (!f.out.empty()) {
+    make_dirs(f.out);
+    o.checkpoint = (fs::path(f.out) / "threshold_checkpoint.json").string();
+  }
+  o.fingerprint = fingerprint(f, sub, stage, o.target) + fmt::format(" | levels {} | profile {}", f.levels, profile);
   return o;
 }
 
@@ -219,22 +253,19 @@ void run_search_precision(SearchFlags& f) {
 }
 
 void run_search_thresholds(SearchFlags& f) {
-  search::ThresholdOptions o;
-  o.target = target_of(f);
-  o.threads = f.common.threads;
-  o.batch = f.batch;
-  o.levels = f.levels;
-  o.progress = !f.common.json;
-  o.log = terminal_log(f);
+  target_of(f);
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
+  if (f.resume && f.out.empty()) fail<UsageError>("--resume needs --out DIR (the checkpoint lives there)");
   check_sweep_flags(f);
   if (!f.html.empty() && !f.sweep) fail<UsageError>("--html on search thresholds goes with --sweep (the frontier)");
   const std::vector<search::Target> sweep =
-      f.sweep ? search::sweep_targets(o.target, f.sweep_targets) : std::vector<search::Target>{};
+      f.sweep ? search::sweep_targets(target_of(f), f.sweep_targets) : std::vector<search::Target>{};
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
+  search::ThresholdOptions o = threshold_options(f, sub, "thresholds: ", nullptr);
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   if (f.sweep) {
+    o.checkpoint.clear();  // one target's; the sweep shares its memory instead
     // Accuracy vs MAC-weighted skipped fraction, one search per target sharing their evaluations.
     const auto points = search::sweep_thresholds(l.model.graph, geometry, sub.search, sub.report, o, sweep);
     const json doc = search::threshold_frontier_json(points, sub.setup);
@@ -273,14 +304,7 @@ void run_search_all(SearchFlags& f) {
   const search::SearchOptions po = precision_options(f, sub, "all: ");
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   const search::SearchResult pr = search::search_precision(l.model.graph, geometry, sub.search, sub.report, po);
-  search::ThresholdOptions to;
-  to.target = po.target;
-  to.threads = f.common.threads;
-  to.batch = f.batch;
-  to.levels = f.levels;
-  to.progress = po.progress;
-  to.log = po.log;
-  to.base = search::transforms_of(pr.layers);
+  const search::ThresholdOptions to = threshold_options(f, sub, "all: " + po.fingerprint + " | thresholds: ", &pr);
   const search::ThresholdResult tr = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, to);
   sim::SimResults sim;
   const bool simulate = f.sim_images > 0;
@@ -352,7 +376,7 @@ void register_search_command(CLI::App& app) {
   al->add_option("--objective", a.objective, "activations (Stripes), products (Loom, Tartan) or memory");
   al->add_option("--levels", a.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
   al->add_option("--out", a.out, "write precision_profile.json, thresholds.json, search.json, speedups.txt");
-  al->add_flag("--resume", a.resume, "continue an interrupted precision stage from --out's checkpoint");
+  al->add_flag("--resume", a.resume, "continue an interrupted search (either stage) from --out's checkpoints");
   al->callback([] {
     a.min_snr_given = asnr->count() > 0;
     run_search_all(a);
@@ -362,7 +386,9 @@ void register_search_command(CLI::App& app) {
   add_shared_flags(th, t);
   static CLI::Option* tsnr = th->add_option("--min-snr-db", t.min_snr_db, "with --metric output-snr: the least SNR");
   th->add_option("--levels", t.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
-  th->add_option("--out", t.out, "write thresholds.json and threshold_search.json (--sweep: frontier.*)");
+  th->add_option("--out", t.out,
+                 "write thresholds.json, threshold_search.json (--sweep: frontier.*) and a checkpoint");
+  th->add_flag("--resume", t.resume, "continue an interrupted search from --out's checkpoint");
   add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {
     t.min_snr_given = tsnr->count() > 0;

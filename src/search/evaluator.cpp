@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/blocked_layout.h"
+#include "graph/passes.h"
+
 namespace eff::search {
 
 namespace {
@@ -114,13 +117,24 @@ Reference Evaluator::reference(const EvalSet& set, std::vector<LayerRanges>* ran
   return ref;
 }
 
-EvalSet Evaluator::layer_inputs(const EvalSet& set, const LayerInfo& layer) const {
+EvalSet Evaluator::layer_inputs(const EvalSet& set, const LayerInfo& layer,
+                                const std::map<std::string, LayerTransform>& before) const {
+  // Only the graph up to the layer's node runs (the observer sees the layer's plain input there).
+  Graph prefix = graph_;
+  prefix.nodes.erase(prefix.nodes.begin() + layer.node + 1, prefix.nodes.end());
+  prefix.outputs = {prefix.nodes.back().outputs.at(0)};
+  const std::vector<LayerInfo> kept = find_layers(prefix);
   InputCapture capture(layer.index, set.size());
   ExecutorOptions eo;
   eo.threads = threads_;
   eo.governor = governor_;
   eo.observer = &capture;
-  Executor ex(graph_, eo);
+  for (const auto& [name, t] : before) {
+    for (const LayerInfo& l : kept) {
+      if (l.name == name && l.index < layer.index) eo.transforms[name] = t;
+    }
+  }
+  Executor ex(prefix, eo);
   for (int64_t b = 0; b < set.size(); b += batch_) ex.run({set.batch(b, std::min(batch_, set.size() - b))});
   EvalSet out;
   out.source = set.source;
@@ -149,7 +163,20 @@ std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer
   for (ValueId v : graph.outputs) {
     if (!from_suffix(v)) return std::nullopt;
   }
+  // The cut value arrives plain: convs that read it channel-blocked read it plain instead; any
+  // other reader of a blocked value (an Add of two blocked values) would mix layouts.
+  const int cut_producer = producer[layer.activations];
+  const bool blocked = cut_producer >= 0 && writes_blocked(graph.nodes[cut_producer]);
   Graph g = graph;
+  for (size_t i = cut; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (std::find(n.inputs.begin(), n.inputs.end(), layer.activations) == n.inputs.end()) continue;
+    if (reads_blocked(n) && n.inputs[0] == layer.activations) {
+      n.attrs.erase(kBlockedInputAttr);
+    } else if (blocked) {
+      return std::nullopt;
+    }
+  }
   g.nodes.erase(g.nodes.begin(), g.nodes.begin() + static_cast<std::ptrdiff_t>(cut));
   g.inputs = {layer.activations};
   g.value(layer.activations).has_shape = false;  // any batch size
@@ -157,8 +184,7 @@ std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer
 }
 
 Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judge,
-                     const std::map<std::string, LayerTransform>& transforms, bool early_stop,
-                     const std::function<bool(const Tally&)>& give_up) const {
+                     const std::map<std::string, LayerTransform>& transforms, bool early_stop) const {
   ExecutorOptions eo;
   eo.threads = threads_;
   eo.governor = governor_;
@@ -180,15 +206,15 @@ Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judg
     }
     for (int64_t i = 0; i < n; ++i) {
       const int64_t top = argmax(v + i * per, per);
-      if (set.has_labels() && top == set.labels[b + i]) ++t.correct;
+      if (set.has_labels()) {
+        const int64_t label = set.labels[b + i];
+        if (top == label) ++t.correct;
+        if (top != label && ref.top1[b + i] == label) ++t.lost;
+      }
       if (top == ref.top1[b + i]) ++t.agree;
     }
     t.images += n;
     if (early_stop && t.images < set.size() && (judge.surely_met(t) || judge.surely_missed(t))) {
-      t.met = judge.surely_met(t);
-      return t;
-    }
-    if (give_up && t.images < set.size() && give_up(t)) {
       t.met = judge.surely_met(t);
       return t;
     }

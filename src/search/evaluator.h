@@ -37,15 +37,15 @@ class Evaluator {
 
   // The model with `transforms` on `set`. With `early_stop`, stops after the first batch at which
   // the judge is certain (the tally is then incomplete, `met` still exact).
-  // `give_up`, when given, is asked after every batch too: true stops the evaluation (the caller
-  // knows the rest cannot change its decision); the tally is then incomplete.
   Tally run(const EvalSet& set, const Reference& ref, const Judge& judge,
-            const std::map<std::string, LayerTransform>& transforms, bool early_stop,
-            const std::function<bool(const Tally&)>& give_up = {}) const;
+            const std::map<std::string, LayerTransform>& transforms, bool early_stop) const;
 
-  // The fp32 input activations of `layer` for every image of `set` (labels and indices kept): the
-  // images of an evaluation that starts at that layer (graph_from_layer).
-  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer) const;
+  // The input activations of `layer` for every image of `set` (labels and indices kept), with the
+  // transforms of `before` on the earlier layers (the rest are ignored; the layer's own input is
+  // as it arrives, before its transform): the images of an evaluation that starts at that layer
+  // (graph_from_layer). Only the graph up to the layer runs.
+  EvalSet layer_inputs(const EvalSet& set, const LayerInfo& layer,
+                       const std::map<std::string, LayerTransform>& before = {}) const;
 
   const std::vector<LayerInfo>& layers() const { return layers_; }
 

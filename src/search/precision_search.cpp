@@ -4,18 +4,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "core/fs.h"
 #include "core/progress.h"
+#include "search/checkpoint.h"
 
 namespace eff::search {
-
-using nlohmann::json;
 
 namespace {
 
@@ -64,72 +61,53 @@ class PrecisionSearch {
   SearchResult run() {
     const size_t n = layers_.size() * 2;
     SearchResult res;
-    // Phase 2: each operand alone.
+    // Phase 2: each operand alone (every other layer fp32, so evaluations start at its layer).
     std::vector<int> minima(n);
     {
       log("sensitivity: {} operands, one at a time", n);
       Progress bar("sensitivity", static_cast<int64_t>(n));
       for (size_t t = 0; t < n; ++t) {
-        if (is_activation(t)) start_at_layer(layer_of(t));
+        reuse_from_ = layer_of(t);
         minima[t] = alone_minimum(t, res.evaluations.sensitivity);
         operand(t).sensitivity_frac_bits = minima[t];
         if (o_.progress) bar.advance();
       }
       bar.finish();
-      stop_suffix();
     }
-    // Phase 3: together, adding bits while the target is missed.
+    // Phase 3: together. The minima together usually miss (errors add up): every operand gets the
+    // same number k of extra bits, the smallest k that meets the target (doubling, then bisection).
+    // A uniform lift, unlike adding one operand's bit at a time by its measured gain, never piles
+    // bits onto an operand because of noise: when no single bit measurably helps, the greedy step
+    // picks one anyway, and that choice changes with the subset.
+    reuse_from_ = -1;
     std::vector<int> frac = minima;
-    Tally current = evaluate(frac, false, res.evaluations.ascent);
-    int ascent_steps = 0;
-    while (!current.met) {
-      // The bit that buys the most metric per unit of cost; but once a candidate meets the target
-      // the ascent ends, and then the cheapest candidate that meets it is the better end.
-      int best = -1, cheapest_met = -1;
-      double best_gain = 0, cheapest_cost = 0;
-      Tally best_tally, met_tally;
-      Progress bar(fmt::format("ascent {}", ++ascent_steps), static_cast<int64_t>(n));
-      for (size_t t = 0; t < n; ++t) {
-        if (o_.progress) bar.advance();
-        if (frac[t] >= max_frac_bits(operand(t).format)) continue;
-        std::vector<int> up = frac;
-        ++up[t];
-        const double added = std::max(1e-12, cost(up) - cost(frac));
-        // A candidate that can neither meet the target nor beat the best gain so far, whatever
-        // its remaining images do, is dropped as soon as that is certain.
-        const auto hopeless = [&](const Tally& partial) {
-          return best >= 0 && judge_->surely_missed(partial) &&
-                 (judge_->best_possible_score(partial) - judge_->score(current)) / added <= best_gain;
-        };
-        const Tally u = evaluate(up, false, res.evaluations.ascent, hopeless);
-        if (!u.complete && !u.met && hopeless(u)) continue;
-        const double gain = (judge_->score(u) - judge_->score(current)) / added;
-        if (best < 0 || gain > best_gain) {
-          best = static_cast<int>(t);
-          best_gain = gain;
-          best_tally = u;
+    const auto lifted = [&](int k) {
+      std::vector<int> up = minima;
+      for (size_t t = 0; t < n; ++t) up[t] = std::min(max_frac_bits(operand(t).format), minima[t] + k);
+      return up;
+    };
+    if (!evaluate(frac, true, res.evaluations.ascent).met) {
+      int missed = 0, met = 1;
+      Progress bar("lift", 1);
+      for (;; met *= 2) {
+        if (evaluate(lifted(met), true, res.evaluations.ascent).met) break;
+        missed = met;
+        if (lifted(met) == lifted(met * 2)) {
+          fail("the target ({}) is not met on the search set even with every operand at 16 bits",
+               describe_target(o_.target));
         }
-        if (u.met && (cheapest_met < 0 || added < cheapest_cost)) {
-          cheapest_met = static_cast<int>(t);
-          cheapest_cost = added;
-          met_tally = u;
-        }
+      }
+      while (met - missed > 1) {
+        const int mid = missed + (met - missed) / 2;
+        (evaluate(lifted(mid), true, res.evaluations.ascent).met ? met : missed) = mid;
       }
       bar.finish();
-      if (cheapest_met >= 0) {
-        best = cheapest_met;
-        best_tally = met_tally;
-      }
-      if (best < 0) {
-        fail("the target ({}) is not met on the search set even with every operand at 16 bits",
-             describe_target(o_.target));
-      }
-      ++frac[best];
-      current = best_tally;
-      log("ascent: +1 bit to {} {} -> {:.4g}", layers_[layer_of(best)].name,
-          is_activation(best) ? "activations" : "weights", judge_->score(current));
+      frac = lifted(met);
+      log("lift: +{} bits to every operand", met);
     }
-    // Phase 4: removing bits, the largest saving first.
+    // Phase 4: removing bits, the operand whose bit saves the most first; each operand takes the
+    // fewest bits between its sensitivity minimum and its current bits that still meet the target
+    // (bisection: a single bit whose rounding happens to lose an image does not stop the descent).
     std::vector<size_t> order(n);
     for (size_t t = 0; t < n; ++t) order[t] = t;
     auto saving = [&](size_t t) {
@@ -141,15 +119,25 @@ class PrecisionSearch {
     Progress descent_bar("descent", static_cast<int64_t>(n));
     for (size_t t : order) {
       if (o_.progress) descent_bar.advance();
-      while (frac[t] > min_frac_bits(operand(t).format)) {
+      reuse_from_ = layer_of(t);
+      int lo = std::max(min_frac_bits(operand(t).format), minima[t]), hi = frac[t];
+      while (lo < hi) {
         std::vector<int> down = frac;
-        --down[t];
-        if (!evaluate(down, true, res.evaluations.descent).met) break;
-        frac = down;
-        log("descent: -1 bit from {} {}", layers_[layer_of(t)].name, is_activation(t) ? "activations" : "weights");
+        down[t] = lo + (hi - lo) / 2;
+        if (evaluate(down, true, res.evaluations.descent).met) {
+          hi = down[t];
+        } else {
+          lo = down[t] + 1;
+        }
       }
+      if (hi < frac[t]) {
+        log("descent: {} {} {} -> {} fraction bits", layers_[layer_of(t)].name,
+            is_activation(t) ? "activations" : "weights", frac[t], hi);
+      }
+      frac[t] = hi;
     }
     descent_bar.finish();
+    reuse_from_ = -1;
     // Phase 5: the final check, in full.
     const Tally final_tally = evaluate(frac, false, res.evaluations.final_checks);
     for (size_t t = 0; t < n; ++t) operand(t).format.frac_bits = frac[t];
@@ -157,13 +145,16 @@ class PrecisionSearch {
     res.search = score_subset(ref_, *judge_, final_tally, set_.has_labels());
     res.cost = cost(frac);
     for (const LayerChoice& l : layers_) res.cost_at_16_bits += layer_cost(o_.objective, l.shape, 16, 16);
+    res.evaluations.prefix_passes = prefix_passes_;
     return res;
   }
 
-  std::map<std::string, LayerTransform> transforms(const std::vector<int>& frac) const {
+  // The operands of layers [from, until) that are not fp32.
+  std::map<std::string, LayerTransform> transforms(const std::vector<int>& frac, int from = 0,
+                                                   int until = 1 << 30) const {
     std::map<std::string, LayerTransform> m;
     for (size_t t = 0; t < frac.size(); ++t) {
-      if (frac[t] == kFp32) continue;
+      if (frac[t] == kFp32 || layer_of(t) < from || layer_of(t) >= until) continue;
       LayerTransform& x = m[layers_[layer_of(t)].name];
       OperandSpec& s = is_activation(t) ? x.activations : x.weights;
       s.kind = OperandTransform::kFixedPoint;
@@ -218,24 +209,34 @@ class PrecisionSearch {
     return lo;
   }
 
-  // Sensitivity of layer l: every earlier layer stays fp32, so their work is done once: the
-  // layer's fp32 inputs are kept and evaluations run the graph from the layer on. Prepared at the
-  // first evaluation that runs (a resumed search may answer them all from the checkpoint).
-  void start_at_layer(int l) {
-    suffix_evaluator_.reset();
-    suffix_graph_.reset();
-    pending_layer_ = l;
-  }
-  void stop_suffix() { start_at_layer(-1); }
-  void prepare_suffix() {
-    const int l = pending_layer_;
-    pending_layer_ = -1;
-    if (l < 0) return;
-    suffix_graph_ = graph_from_layer(graph_, evaluator_.layers()[l]);
-    if (!suffix_graph_) return;
-    suffix_inputs_ = evaluator_.layer_inputs(set_, evaluator_.layers()[l]);
-    images_run_ += set_.size();
-    suffix_evaluator_ = std::make_unique<Evaluator>(*suffix_graph_, o_.threads, o_.batch);
+  // Evaluations that change only layer `reuse_from_` and later ones run the graph from that layer
+  // on, its inputs computed once under the earlier layers' formats (one pass up to the layer) and
+  // kept while those formats stay; -1 (or a graph where values cross the cut): the whole graph.
+  // Returns the evaluator to use; `from` is the first layer it runs.
+  const Evaluator& evaluator_for(const std::vector<int>& frac, int& from, const EvalSet*& images) {
+    from = 0;
+    images = &set_;
+    const int l = reuse_from_;
+    if (l <= 0) return evaluator_;
+    const std::vector<int> prefix(frac.begin(), frac.begin() + 2 * l);
+    if (suffix_layer_ != l) {
+      suffix_evaluator_.reset();
+      suffix_inputs_ = EvalSet{};
+      suffix_layer_ = l;
+      suffix_graph_ = graph_from_layer(graph_, evaluator_.layers()[l]);
+      if (suffix_graph_) suffix_evaluator_ = std::make_unique<Evaluator>(*suffix_graph_, o_.threads, o_.batch);
+      suffix_prefix_.clear();
+    }
+    if (!suffix_evaluator_) return evaluator_;
+    if (suffix_prefix_ != prefix || suffix_inputs_.size() == 0) {
+      suffix_inputs_ = evaluator_.layer_inputs(set_, evaluator_.layers()[l], transforms(frac, 0, l));
+      suffix_prefix_ = prefix;
+      images_run_ += set_.size();
+      ++prefix_passes_;
+    }
+    from = l;
+    images = &suffix_inputs_;
+    return *suffix_evaluator_;
   }
 
   static std::string key_of(const std::vector<int>& frac) {
@@ -249,13 +250,12 @@ class PrecisionSearch {
 
   // One evaluation on the search set, answered from memory when this configuration was seen (an
   // early-stopped tally answers only questions that allow early stopping).
-  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter,
-                 const std::function<bool(const Tally&)>& give_up = {}) {
+  Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter) {
     const std::string key = key_of(frac);
     if (auto it = memo_.find(key); it != memo_.end()) {
       // Re-judged: with a sweep's memory the tally may come from a search with another target.
       const std::optional<Tally> r = rejudge(it->second, *judge_);
-      if (r && (early_stop || r->complete || (give_up && give_up(*r)))) {
+      if (r && (early_stop || r->complete)) {
         if (from_checkpoint_.erase(key)) {
           ++resumed_;
         } else if (!own_.count(key)) {
@@ -265,11 +265,10 @@ class PrecisionSearch {
       }
     }
     ++counter;
-    prepare_suffix();
-    // Only the layer being studied is reduced while a suffix is prepared (sensitivity phase).
-    const bool suffix = suffix_evaluator_ != nullptr;
-    const Tally t = suffix ? suffix_evaluator_->run(suffix_inputs_, ref_, *judge_, transforms(frac), early_stop)
-                           : evaluator_.run(set_, ref_, *judge_, transforms(frac), early_stop, give_up);
+    int from = 0;
+    const EvalSet* images = nullptr;
+    const Evaluator& ev = evaluator_for(frac, from, images);
+    const Tally t = ev.run(*images, ref_, *judge_, transforms(frac, from), early_stop);
     images_run_ += t.images;
     memo_[key] = t;
     own_.insert(key);
@@ -278,46 +277,12 @@ class PrecisionSearch {
   }
 
   void save_checkpoint() const {
-    if (o_.checkpoint.empty()) return;
-    json ev = json::object();
-    for (const auto& [k, t] : memo_) ev[k] = {t.images, t.correct, t.agree, t.noise_energy, t.complete, t.met};
-    const json doc = {{"format", "effectual-search-checkpoint"},
-                      {"version", 1},
-                      {"fingerprint", o_.fingerprint},
-                      {"evaluations", ev}};
-    write_file_atomic(o_.checkpoint, doc.dump() + "\n");
+    if (!o_.checkpoint.empty()) search::save_checkpoint(o_.checkpoint, o_.fingerprint, memo_);
   }
 
   void load_checkpoint() {
-    if (o_.checkpoint.empty() || !std::filesystem::exists(o_.checkpoint)) {
-      log("--resume: no checkpoint at {}; starting afresh", o_.checkpoint);
-      return;
-    }
-    json doc;
-    try {
-      doc = json::parse(read_file(o_.checkpoint, 256 << 20));
-      if (doc.at("format") != "effectual-search-checkpoint" || doc.at("version") != 1) throw std::runtime_error("");
-    } catch (const std::exception&) {
-      fail<ConfigError>("{}: not a search checkpoint", o_.checkpoint);
-    }
-    if (doc["fingerprint"] != o_.fingerprint) {
-      fail<UsageError>(
-          "{}: the checkpoint belongs to a different search (model, data subsets, target or objective differ); "
-          "remove it or drop --resume",
-          o_.checkpoint);
-    }
-    try {
-      for (auto it = doc["evaluations"].begin(); it != doc["evaluations"].end(); ++it) {
-        const json& v = it.value();
-        Tally t{v.at(0).get<int64_t>(), v.at(1).get<int64_t>(), v.at(2).get<int64_t>(),
-                v.at(3).get<double>(),  v.at(4).get<bool>(),    v.at(5).get<bool>()};
-        memo_[it.key()] = t;
-        from_checkpoint_.insert(it.key());
-      }
-    } catch (const json::exception&) {
-      fail<ConfigError>("{}: evaluations: malformed entry", o_.checkpoint);
-    }
-    log("resuming from {} ({} evaluations)", o_.checkpoint, memo_.size());
+    if (o_.checkpoint.empty()) return;
+    from_checkpoint_ = search::load_checkpoint(o_.checkpoint, o_.fingerprint, memo_, o_.log);
   }
 
  public:
@@ -330,10 +295,13 @@ class PrecisionSearch {
   const Graph& graph_;
   const EvalSet& set_;
   Evaluator evaluator_;
+  int reuse_from_ = -1;
+  int suffix_layer_ = -1;
   std::optional<Graph> suffix_graph_;
-  EvalSet suffix_inputs_;
   std::unique_ptr<Evaluator> suffix_evaluator_;
-  int pending_layer_ = -1;
+  EvalSet suffix_inputs_;
+  std::vector<int> suffix_prefix_;  // the earlier layers' fraction bits suffix_inputs_ were computed with
+  int prefix_passes_ = 0;
   Reference ref_;
   std::unique_ptr<Judge> judge_;
   std::vector<LayerChoice> layers_;
@@ -354,6 +322,7 @@ SubsetScore score_subset(const Reference& ref, const Judge& judge, const Tally& 
   s.fp32_top1 = ref.accuracy();
   s.top1 = t.images ? 100.0 * double(t.correct) / double(t.images) : 0;
   s.agreement = t.images ? 100.0 * double(t.agree) / double(t.images) : 0;
+  s.lost = t.lost;
   s.snr_db = snr_db(ref.signal_energy, t.noise_energy);
   s.metric = judge.score(t);
   s.fp32_metric = judge.reference_score();
@@ -383,7 +352,7 @@ SearchResult search_precision(const Graph& graph, const std::vector<LayerGeometr
   // The report set: evaluated once, never searched on.
   if (options.log) options.log(fmt::format("report set ({} images)", report.size()));
   const Reference report_ref = s.evaluator().reference(report);
-  const Judge report_judge(options.target, report_ref, report.has_labels());
+  const Judge report_judge(options.target, report_ref, report.has_labels(), true);  // as stated
   const Tally t = s.evaluator().run(report, report_ref, report_judge, transforms_of(res.layers), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());

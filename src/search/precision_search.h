@@ -3,9 +3,10 @@
 //   1. ranges: integer bits and sign from the fp32 run on the search set;
 //   2. sensitivity: each operand alone reduced (the rest fp32), the fewest fraction bits that
 //      meet the target (binary search);
-//   3. ascent: from those minima together, while the target is missed, one more bit to the
-//      operand whose bit buys the most metric per unit of cost;
-//   4. descent: bits removed greedily (largest saving first) while the target holds;
+//   3. lift: from those minima together, the fewest extra bits given to every operand alike that
+//      meet the target;
+//   4. descent: per operand (largest saving first) the fewest bits, down to its sensitivity
+//      minimum, that keep the target (bisection);
 //   5. final check on the search set, and the report set evaluated once.
 // Every evaluation is remembered by configuration, in a checkpoint file when one is given: a
 // resumed search replays the same decisions from it without re-running them.
@@ -60,6 +61,7 @@ struct SubsetScore {
   double fp32_top1 = 0;  // points (labelled sets)
   double top1 = 0;
   double agreement = 0;  // points of images whose top-1 equals fp32's
+  int64_t lost = 0;      // images fp32 gets right and the found formats get wrong
   double snr_db = 0;
   double metric = 0, fp32_metric = 0;  // the target's metric
   bool met = false;
@@ -69,6 +71,7 @@ struct EvaluationCounts {
   int sensitivity = 0, ascent = 0, descent = 0, final_checks = 0;
   int from_checkpoint = 0;  // answered by a resumed checkpoint instead of run
   int from_memory = 0;      // answered by an earlier search of a sweep instead of run
+  int prefix_passes = 0;    // passes up to a layer computing its inputs for evaluations from it
   int64_t images = 0;       // images run (early stops make this less than evaluations x set size)
   int total() const { return sensitivity + ascent + descent + final_checks; }
 };

@@ -32,6 +32,7 @@ json subset_json(const SubsetScore& s) {
   if (s.labelled) {
     j["top1"] = s.top1;
     j["fp32_top1"] = s.fp32_top1;
+    j["lost_images"] = s.lost;  // fp32 right, the found formats wrong (what top-1 targets count)
   }
   return j;
 }
@@ -39,8 +40,9 @@ json subset_json(const SubsetScore& s) {
 std::string accuracy_line(const char* name, const SubsetScore& s) {
   if (s.labelled) {
     return fmt::format(
-        "{:<7} {:>6} images: top-1 {:.2f}% (fp32 {:.2f}%), agreement with fp32 {:.2f}%, SNR {:.1f} dB{}\n", name,
-        s.images, s.top1, s.fp32_top1, s.agreement, s.snr_db, s.met ? "" : "  (target missed)");
+        "{:<7} {:>6} images: top-1 {:.2f}% (fp32 {:.2f}%, {} of its right images lost), agreement with fp32 "
+        "{:.2f}%, SNR {:.1f} dB{}\n",
+        name, s.images, s.top1, s.fp32_top1, s.lost, s.agreement, s.snr_db, s.met ? "" : "  (target missed)");
   }
   return fmt::format("{:<7} {:>6} images: agreement with fp32 {:.2f}%, SNR {:.1f} dB{}\n", name, s.images, s.agreement,
                      s.snr_db, s.met ? "" : "  (target missed)");
@@ -149,11 +151,12 @@ json search_json(const SearchResult& r, const SearchSetup& setup, const SearchOp
       {"cost", {{"objective", objective_name(o.objective)}, {"value", r.cost}, {"at_16_bits", r.cost_at_16_bits}}},
       {"evaluations",
        {{"sensitivity", e.sensitivity},
-        {"ascent", e.ascent},
+        {"lift", e.ascent},
         {"descent", e.descent},
         {"final", e.final_checks},
         {"total", e.total()},
         {"from_checkpoint", e.from_checkpoint},
+        {"prefix_passes", e.prefix_passes},
         {"images_run", e.images}}},
       {"wall_seconds", r.wall_seconds},
       {"threads", resolve_threads(o.threads)},
@@ -181,9 +184,10 @@ std::string summary_text(const SearchResult& r, const SearchOptions& o, const si
   s += accuracy_line("report", r.report);
   const EvaluationCounts& e = r.evaluations;
   s += fmt::format(
-      "evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}; {} from the checkpoint), {} images run, "
-      "{:.1f} s\n",
-      e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.from_checkpoint, e.images, r.wall_seconds);
+      "evaluations: {} (sensitivity {}, lift {}, descent {}, final {}; {} from the checkpoint) and {} passes up to a "
+      "layer, {} images run, {:.1f} s\n",
+      e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.from_checkpoint, e.prefix_passes, e.images,
+      r.wall_seconds);
   if (sim) {
     s += fmt::format("\nspeedup over DaDianNao with this profile, {} report image(s):\n\n{}", sim->images,
                      sim::format_table(*sim));
@@ -233,6 +237,7 @@ json threshold_search_json(const ThresholdResult& r, const SearchSetup& setup, c
               {"descent", e.descent},
               {"final", e.final_checks},
               {"total", e.total()},
+              {"from_checkpoint", e.from_checkpoint},
               {"images_run", e.images}}},
             {"wall_seconds", r.wall_seconds}};
   if (setup.shuffled) j["subsets"]["seed"] = setup.seed;
@@ -252,13 +257,17 @@ std::string threshold_summary_text(const ThresholdResult& r, const ThresholdOpti
     s += fmt::format("{:<4} {:<20} {:>12} {:>12.4g} {:>7.1f}% {:>7.1f}%\n", c.index, c.name, c.macs, c.threshold,
                      100 * c.zero_fraction, 100 * c.skipped_fraction);
   }
-  s += fmt::format("\nMAC-weighted skipped activations: {:.1f}% (zeros alone {:.1f}%)\n", 100 * r.skipped_mac_weighted,
-                   100 * r.zero_mac_weighted);
+  s += fmt::format(
+      "\nMAC-weighted skipped activations: {:.1f}% (zeros alone {:.1f}%; of the values the layers multiply, on the "
+      "search subset)\n",
+      100 * r.skipped_mac_weighted, 100 * r.zero_mac_weighted);
   s += accuracy_line("search", r.search);
   s += accuracy_line("report", r.report);
   const EvaluationCounts& e = r.evaluations;
-  s += fmt::format("evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}), {} images run, {:.1f} s\n",
-                   e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.images, r.wall_seconds);
+  s += fmt::format(
+      "evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}; {} from the checkpoint), {} images run, "
+      "{:.1f} s\n",
+      e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.from_checkpoint, e.images, r.wall_seconds);
   if (without && with) {
     s += fmt::format("Cnvlutin over DaDianNao, {} report image(s): {:.2f}x without thresholds, {:.2f}x with\n",
                      with->images, design_speedup(without, "cnvlutin"), design_speedup(with, "cnvlutin"));

@@ -2,6 +2,10 @@
 // absolute loss in points, the SNR of the outputs against fp32, or top-1 agreement with fp32
 // (the last two need no labels). An evaluation counts, image by image, what the target needs, and
 // can stop as soon as the outcome is certain either way.
+// Top-1 targets are judged per image: the images fp32 gets right that the candidate gets wrong
+// ("lost") must not exceed what the target allows; images the candidate gains do not pay for
+// lost ones. A net count (correct >= required) lets a search pick configurations whose random
+// gains on the search subset hide real losses, and those losses show on any other subset.
 #pragma once
 
 #include <cstdint>
@@ -45,34 +49,38 @@ struct Tally {
   int64_t images = 0;
   int64_t correct = 0;
   int64_t agree = 0;
+  int64_t lost = 0;  // images fp32 gets right and this run gets wrong (labelled sets)
   double noise_energy = 0;
   bool complete = false;
   bool met = false;
 };
 
 // The rule applied to a reference: what must be reached, and when it is certain.
+// `as_stated`: the target as the user states it, net counts and no margin (top-1 correct >=
+// ceil(keep x fp32 correct), or >= fp32 correct - the points allowed): for the report subset,
+// which is never searched on and so is an honest estimate of what the found formats keep.
 class Judge {
  public:
-  Judge(const Target& t, const Reference& ref, bool labelled);
+  Judge(const Target& t, const Reference& ref, bool labelled, bool as_stated = false);
   // Met / missed whatever the remaining images do (for early stopping), given counts so far.
   bool surely_met(const Tally& t) const;
   bool surely_missed(const Tally& t) const;
   // On a complete tally.
   bool met(const Tally& t) const;
-  // The metric's value (points of top-1 or of agreement, dB of SNR): more is better.
+  // The metric's value, more is better: top-1 targets, the retained top-1 (points of the images
+  // both fp32 and the run get right, so only lost images lower it); agreement in points; SNR in dB.
   double score(const Tally& t) const;
-  // The most score(t) can still become once the remaining images are counted: every remaining
-  // image right (top-1, agreement); no more noise (SNR, which only falls).
-  double best_possible_score(const Tally& t) const;
   // The fp32 model's value of the same metric.
   double reference_score() const;
-  // The number of correct (or agreeing) images needed; -1 for the SNR target.
+  // Agreement: the number of agreeing images needed; top-1: the number of lost images allowed
+  // (as stated: of correct images needed); -1 for the SNR target.
   int64_t required_count() const { return required_; }
 
  private:
   Target target_;
   int64_t total_ = 0;
   int64_t required_ = -1;
+  bool as_stated_ = false;
   double signal_ = 0;
   double ref_correct_ = 0;
 };

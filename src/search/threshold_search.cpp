@@ -8,31 +8,48 @@
 #include <set>
 
 #include "core/progress.h"
+#include "search/checkpoint.h"
 
 namespace eff::search {
 
 namespace {
 
-// Keeps every `stride`-th |activation| per layer (a deterministic sample: the zero and near-zero
-// fractions of a layer need thousands of values, not all of them).
-class MagnitudeSampler final : public LayerObserver {
+// Sees each layer's input activations as the layer multiplies them (after the base profile's
+// rounding and any thresholds, which the executor applies before its observers): counts the zeros
+// exactly and, when sampling, keeps every `stride`-th magnitude (a deterministic sample: ranking
+// candidate thresholds needs thousands of values per layer, not all of them).
+class ActivationCounter final : public LayerObserver {
  public:
-  explicit MagnitudeSampler(size_t layers) : samples_(layers) {}
+  ActivationCounter(size_t layers, bool sample) : samples_(layers), zeros_(layers), values_(layers), sample_(sample) {}
   void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor&, const Tensor&) override {
     if (activations.dtype() != DType::kFloat32 || static_cast<size_t>(layer.index) >= samples_.size()) return;
     const float* v = activations.data<float>();
-    const int64_t stride = std::max<int64_t>(1, activations.numel() / 4096);
-    for (int64_t i = 0; i < activations.numel(); i += stride) samples_[layer.index].push_back(std::fabs(v[i]));
+    const int64_t n = activations.numel();
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < n; ++i) zeros += v[i] == 0.0f;
+    zeros_[layer.index] += zeros;
+    values_[layer.index] += n;
+    if (!sample_) return;
+    const int64_t stride = std::max<int64_t>(1, n / 4096);
+    for (int64_t i = 0; i < n; i += stride) samples_[layer.index].push_back(std::fabs(v[i]));
   }
   std::vector<std::vector<float>>& samples() { return samples_; }
+  double zero_fraction(size_t layer) const {
+    return values_[layer] ? double(zeros_[layer]) / double(values_[layer]) : 0.0;
+  }
 
  private:
   std::vector<std::vector<float>> samples_;
+  std::vector<int64_t> zeros_, values_;
+  bool sample_;
 };
 
+// The sampled fraction a threshold t skips: zeros whatever the threshold (rounded values included:
+// the sample holds what the layer multiplies), and |a| < t. A rounded value stands for the inputs
+// that round to it, so near t the estimate is off by at most the values of one rounding step; the
+// reported fractions are counted exactly (measure_skipped).
 double fraction_below(const std::vector<float>& sorted, float t) {
   if (sorted.empty()) return 0;
-  // Zeros are skipped whatever the threshold; |a| < t more.
   const auto end =
       t > 0 ? std::lower_bound(sorted.begin(), sorted.end(), t) : std::upper_bound(sorted.begin(), sorted.end(), 0.0f);
   return double(end - sorted.begin()) / double(sorted.size());
@@ -42,22 +59,17 @@ class ThresholdSearch {
  public:
   ThresholdSearch(const Graph& graph, const std::vector<LayerGeometry>& geometry, const EvalSet& set,
                   const ThresholdOptions& o)
-      : o_(o), set_(set), evaluator_(graph, o.threads, o.batch) {
+      : o_(o), graph_(graph), set_(set), evaluator_(graph, o.threads, o.batch) {
     const std::vector<LayerInfo>& infos = evaluator_.layers();
     if (infos.empty()) fail<UsageError>("{}: the model has no conv/FC layer to search", graph.source);
     if (o.levels < 1 || o.levels > 30) fail<UsageError>("--levels must be in [1, 30]");
     std::vector<LayerRanges> ranges;
     ref_ = evaluator_.reference(set, &ranges);
     judge_ = std::make_unique<Judge>(o.target, ref_, set.has_labels());
-    // The activations' magnitudes, sampled on the search set (fp32).
-    MagnitudeSampler sampler(infos.size());
-    {
-      ExecutorOptions eo;
-      eo.threads = o.threads;
-      eo.observer = &sampler;
-      Executor ex(graph, eo);
-      for (int64_t b = 0; b < set.size(); b += o.batch) ex.run({set.batch(b, std::min(o.batch, set.size() - b))});
-    }
+    // The activations as the layers multiply them without thresholds (after the base profile's
+    // rounding), sampled on the search set; zeros counted exactly.
+    ActivationCounter sampler(infos.size(), true);
+    run_observed(o.base, sampler);
     for (const LayerInfo& info : infos) {
       ThresholdChoice c;
       c.index = info.index;
@@ -71,7 +83,19 @@ class ThresholdSearch {
       sorted_.push_back(std::move(s));
       layers_.push_back(c);
     }
-    for (ThresholdChoice& c : layers_) c.zero_fraction = fraction_below(sorted_[&c - layers_.data()], 0.0f);
+    for (size_t l = 0; l < layers_.size(); ++l) layers_[l].zero_fraction = sampler.zero_fraction(layers_[l].index);
+    if (o.resume && !o.checkpoint.empty()) from_checkpoint_ = load_checkpoint(o.checkpoint, o.fingerprint, memo_, o.log);
+  }
+
+  // One pass over the search set with `transforms`, `observer` watching (not an evaluation).
+  void run_observed(const std::map<std::string, LayerTransform>& transforms, LayerObserver& observer) {
+    ExecutorOptions eo;
+    eo.threads = o_.threads;
+    eo.observer = &observer;
+    eo.transforms = transforms;
+    Executor ex(graph_, eo);
+    for (int64_t b = 0; b < set_.size(); b += o_.batch) ex.run({set_.batch(b, std::min(o_.batch, set_.size() - b))});
+    images_ += set_.size();
   }
 
   float threshold_at(size_t l, int level) const {
@@ -103,7 +127,11 @@ class ThresholdSearch {
       // Re-judged: with a sweep's memory the tally may come from a search with another target.
       const std::optional<Tally> r = rejudge(it->second, *judge_);
       if (r && (early_stop || r->complete)) {
-        if (!own_.count(key)) ++from_memory_;
+        if (from_checkpoint_.erase(key)) {
+          ++resumed_;
+        } else if (!own_.count(key)) {
+          ++from_memory_;
+        }
         return *r;
       }
     }
@@ -112,6 +140,7 @@ class ThresholdSearch {
     images_ += t.images;
     memo_[key] = t;
     own_.insert(key);
+    if (!o_.checkpoint.empty()) save_checkpoint(o_.checkpoint, o_.fingerprint, memo_);
     return t;
   }
 
@@ -180,25 +209,36 @@ class ThresholdSearch {
       }
     }
     const Tally final_tally = evaluate(level, false, res.evaluations.final_checks);
+    // What the layers skip with the thresholds found, counted exactly (one more pass): zeros of
+    // the values they multiply, after pruning and the base profile's rounding.
+    ActivationCounter skipped_counter(layers_.size(), false);
+    run_observed(transforms(level), skipped_counter);
+    double macs = 0;
     for (size_t l = 0; l < n; ++l) {
       layers_[l].level = level[l];
       layers_[l].threshold = threshold_at(l, level[l]);
-      layers_[l].skipped_fraction = fraction_below(sorted_[l], layers_[l].threshold);
+      layers_[l].skipped_fraction = skipped_counter.zero_fraction(layers_[l].index);
+      macs += double(layers_[l].macs);
+      res.zero_mac_weighted += double(layers_[l].macs) * layers_[l].zero_fraction;
+      res.skipped_mac_weighted += double(layers_[l].macs) * layers_[l].skipped_fraction;
+    }
+    if (macs > 0) {
+      res.zero_mac_weighted /= macs;
+      res.skipped_mac_weighted /= macs;
     }
     res.layers = layers_;
     res.search = score_subset(ref_, *judge_, final_tally, set_.has_labels());
-    std::vector<int> none(n, 0);
-    res.zero_mac_weighted = skipped(none);
-    res.skipped_mac_weighted = skipped(level);
     return res;
   }
 
   const Evaluator& evaluator() const { return evaluator_; }
   int64_t images_run() const { return images_; }
   int from_memory() const { return from_memory_; }
+  int resumed() const { return resumed_; }
 
  private:
   const ThresholdOptions& o_;
+  const Graph& graph_;
   const EvalSet& set_;
   Evaluator evaluator_;
   Reference ref_;
@@ -208,7 +248,8 @@ class ThresholdSearch {
   EvaluationMemory own_memo_;
   EvaluationMemory& memo_ = o_.memory ? *o_.memory : own_memo_;
   std::set<std::string> own_;  // keys this search ran (the rest of a shared memory is reuse)
-  int from_memory_ = 0;
+  std::set<std::string> from_checkpoint_;
+  int from_memory_ = 0, resumed_ = 0;
   int64_t images_ = 0;
 };
 
@@ -246,12 +287,13 @@ ThresholdResult search_thresholds(const Graph& graph, const std::vector<LayerGeo
   ThresholdSearch s(graph, geometry, search, options);
   ThresholdResult res = s.run();
   const Reference report_ref = s.evaluator().reference(report);
-  const Judge report_judge(options.target, report_ref, report.has_labels());
+  const Judge report_judge(options.target, report_ref, report.has_labels(), true);  // as stated
   const Tally t = s.evaluator().run(report, report_ref, report_judge, with_thresholds(options.base, res), false);
   ++res.evaluations.final_checks;
   res.report = score_subset(report_ref, report_judge, t, report.has_labels());
   res.evaluations.images = s.images_run() + report.size();
   res.evaluations.from_memory = s.from_memory();
+  res.evaluations.from_checkpoint = s.resumed();
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }

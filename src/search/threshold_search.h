@@ -31,6 +31,10 @@ struct ThresholdOptions {
   // relative to fp32.
   std::map<std::string, LayerTransform> base;
   EvaluationMemory* memory = nullptr;  // a sweep's shared memory (same base, set and levels); null: own
+  // As the precision search's (docs/search.md): every evaluation kept in `checkpoint`; `resume`
+  // loads it first (its `fingerprint` must match). No checkpoint with a shared memory.
+  std::string checkpoint, fingerprint;
+  bool resume = false;
   std::function<void(const std::string&)> log;
   bool progress = true;
 };
@@ -42,8 +46,11 @@ struct ThresholdChoice {
   double max_abs = 0;
   float threshold = 0;
   int level = 0, sensitivity_level = 0;
-  double zero_fraction = 0;     // exact zeros in fp32 (skipped with no threshold)
-  double skipped_fraction = 0;  // zeros or |a| < threshold, in fp32 activations
+  // Of the input activations as the layer multiplies them on the search set (after the base
+  // profile's rounding: values it rounds to zero count): zeros without thresholds, and zeros with
+  // the thresholds found (|a| < threshold pruned first), which is what Cnvlutin skips.
+  double zero_fraction = 0;
+  double skipped_fraction = 0;
 };
 
 struct ThresholdResult {

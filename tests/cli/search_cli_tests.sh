@@ -109,6 +109,39 @@ if grep -q "on the precision profile" "$tmp/out" && grep -q "^stripes" "$tmp/out
 expect_ok eval "$model" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/a1/precision_profile.json" --thresholds "$tmp/a1/thresholds.json"
 expect_error 2 "--keep '0%'" -- search all "$model" "${small[@]}" --keep 0%
 
+# Interrupted in its thresholds stage (killed once that stage's checkpoint exists), `search all
+# --resume` ends with the files of an uninterrupted run, answering the done evaluations of both
+# stages from their checkpoints.
+mid=(--data fashion-mnist:test --search-images 400 --report-images 20 --seed 3 --sim-images 0 --keep 99%)
+expect_ok search all "$model" "${mid[@]}" --out "$tmp/whole"
+"$bin" search all "$model" "${mid[@]}" --out "$tmp/cut" > /dev/null 2>&1 < /dev/null &
+pid=$!
+for _ in $(seq 600); do
+  [ -s "$tmp/cut/threshold_checkpoint.json" ] && break
+  sleep 0.02
+done
+kill -9 "$pid" 2> /dev/null
+wait "$pid" 2> /dev/null
+if [ -s "$tmp/cut/threshold_checkpoint.json" ] && [ ! -e "$tmp/cut/search.json" ]; then ok
+else ko "search all was not interrupted in its thresholds stage (finished before the kill?)"; fi
+expect_ok search all "$model" "${mid[@]}" --out "$tmp/cut" --resume --json
+if cmp -s "$tmp/whole/precision_profile.json" "$tmp/cut/precision_profile.json" \
+  && cmp -s "$tmp/whole/thresholds.json" "$tmp/cut/thresholds.json" && $py - "$tmp/whole/search.json" "$tmp/out" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["accuracy"] == b["accuracy"], (a["accuracy"], b["accuracy"])
+p, t = b["stages"]["precision"]["evaluations"], b["stages"]["thresholds"]["evaluations"]
+assert p["from_checkpoint"] > 0 and p["total"] == 1, p  # only the report check runs again
+assert t["from_checkpoint"] > 0, t
+PY
+then ok; else ko "search all --resume after a kill differs from the uninterrupted run"; fi
+# search thresholds resumes too; a precision checkpoint is not a thresholds one.
+expect_ok search thresholds "$model" "${small[@]}" --out "$tmp/t2"
+expect_ok search thresholds "$model" "${small[@]}" --out "$tmp/t2" --resume --json
+if $py -c 'import json,sys; e=json.load(open(sys.argv[1]))["evaluations"]; assert e["from_checkpoint"] > 0 and e["total"] == 1, e' "$tmp/out"; then ok
+else ko "search thresholds --resume re-ran evaluations: $(head -c 300 "$tmp/out")"; fi
+expect_error 2 "checkpoint belongs to a different search" -- search thresholds "$model" "${small[@]}" --levels 8 --out "$tmp/t2" --resume
+
 # --sweep: one row per target in frontier.json and frontier.csv; each row meets its target on the
 # search subset; later targets reuse earlier evaluations.
 expect_ok search precision "$model" "${small[@]}" --sweep --out "$tmp/f1"

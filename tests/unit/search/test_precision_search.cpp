@@ -88,7 +88,7 @@ TEST(SearchKnownAnswer, OneFractionBitFewerLosesHalfTheImages) {
   EXPECT_FALSE(two.met);
   t["fc"].activations.fixed = {4, 3, false};
   EXPECT_EQ(e.run(k.set, ref, judge, t, false).correct, 126);
-  // Early stop: after the first batch of 16 images (8 lost), 126 - 8 < 126 required: missed.
+  // Early stop: after the first batch of 16 images 8 are lost, none allowed: missed.
   t["fc"].activations.fixed = {4, 2, false};
   const Tally early = e.run(k.set, ref, judge, t, true);
   EXPECT_FALSE(early.met);
@@ -209,12 +209,36 @@ TEST(SearchTargets, RequiredCountsByHand) {
   ref.correct = 180;  // fp32 top-1 90%
   Target keep99;
   keep99.keep = 0.99;
-  // 0.99 * 180 = 178.2 -> 179 correct needed.
-  EXPECT_EQ(Judge(keep99, ref, true).required_count(), 179);
+  // Top-1 targets allow lost images: 1% of fp32's 180 right images is 1.8, less the margin
+  // 1.645 sqrt(1.8) = 2.2: none. With 1800 right of 2000: 18 - 1.645 sqrt(18) = 11.02 -> 11.
+  EXPECT_EQ(Judge(keep99, ref, true).required_count(), 0);
+  Reference big = ref;
+  big.images = 2000;
+  big.correct = 1800;
+  EXPECT_EQ(Judge(keep99, big, true).required_count(), 11);
+  ref.correct = 1000;  // (a test judge: 10 allowed, 10 - 1.645 sqrt(10) = 4.8 -> 4 lost at most)
+  const Judge j99(keep99, ref, true);
+  EXPECT_EQ(j99.required_count(), 4);
+  // Per image: gained images do not pay for lost ones (net 1001 correct, but 5 lost: missed).
+  EXPECT_FALSE(j99.met(Tally{200, 1001, 190, 5, 0, true, false}));
+  EXPECT_TRUE(j99.met(Tally{200, 996, 190, 4, 0, true, false}));
+  // Early: 5 lost after 50 images is a sure miss; 0 lost with 4 images left is a sure pass.
+  EXPECT_TRUE(j99.surely_missed(Tally{50, 45, 48, 5, 0, false, false}));
+  EXPECT_FALSE(j99.surely_met(Tally{195, 178, 190, 0, 0, false, false}));
+  EXPECT_TRUE(j99.surely_met(Tally{196, 179, 190, 0, 0, false, false}));
+  // Its metric, the retained top-1: (1000 - 4) / 200 images = 498 points (a test judge).
+  EXPECT_DOUBLE_EQ(j99.score(Tally{200, 1001, 190, 4, 0, true, true}), 498);
+  // As stated (the report subset): net counts, no margin: ceil(0.99 x 1000) = 990 correct.
+  const Judge stated(keep99, ref, true, true);
+  EXPECT_EQ(stated.required_count(), 990);
+  EXPECT_TRUE(stated.met(Tally{200, 990, 190, 30, 0, true, false}));
+  EXPECT_FALSE(stated.met(Tally{200, 989, 190, 0, 0, true, false}));
+  // Keep 100%: no image fp32 gets right may be lost.
+  EXPECT_EQ(Judge(Target{}, ref, true).required_count(), 0);
   Target loss;
   loss.max_loss_points = 0.5;
-  // 180 - 0.005 * 200 = 179.
-  EXPECT_EQ(Judge(loss, ref, true).required_count(), 179);
+  // 0.5% of 2000 images is 10: 10 - 5.2 -> at most 4 lost.
+  EXPECT_EQ(Judge(loss, big, true).required_count(), 4);
   Target agree;
   agree.metric = Metric::kTop1Agreement;
   agree.keep = 0.95;
@@ -272,22 +296,24 @@ TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
 
 TEST(SearchThresholds, OnAProfileTheThresholdsAreJudgedWithIt) {
   // `search all` runs the thresholds on top of the precision profile. Known-answer model, target
-  // --max-loss 30: at least ceil(126 - 37.8) = 89 of 126 correct. Levels: 15.75 x 2^(k - 12).
+  // --max-loss 40: 40% of 126 images is 50.4, less the margin 1.645 sqrt(50.4) = 11.68: at most 38
+  // of the 126 (all right in fp32) lost, so at least 25 of the 63 label-1 pairs right.
+  // Levels: 15.75 x 2^(k - 12).
   // Label-0 pairs ((k+1)/8, k/8) stay correct under any pruning or rounding (the first value never
   // drops below the second; ties predict 0). A label-1 pair (k/8, (k+1)/8) is right iff its
   // second value ends up larger:
   //   fp32: iff (k+1)/8 is kept. Level 11 (t = 7.875) keeps k >= 63: 32 pairs, 95 correct, met;
-  //   level 12 (t = 15.75) keeps only k = 125: 64 correct, missed. Found: level 11.
+  //   level 12 (t = 15.75) keeps only k = 125: 1 pair, missed. Found: level 11.
   //   with activations u3.3 (values >= 8 saturate to 7.875; pruning comes first): right iff
   //   neither value is pruned and k <= 61 (no saturation), or k/8 alone is pruned. Level 8
   //   (t = 0.984375): k = 9..61 (27 pairs) and k = 7 -> 28, 91 correct, met; level 9
-  //   (t = 1.96875): k = 17..61 (23) and k = 15 -> 24, 87, missed. Found: level 8.
+  //   (t = 1.96875): k = 17..61 (23) and k = 15 -> 24 pairs, missed. Found: level 8.
   const KnownAnswer k = known_answer_model();
   ThresholdOptions o;
   o.threads = 1;
   o.batch = 16;
   o.progress = false;
-  o.target.max_loss_points = 30;
+  o.target.max_loss_points = 40;
   const ThresholdResult plain = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
   ASSERT_EQ(plain.layers.size(), 1u);
   EXPECT_NEAR(plain.layers[0].threshold, 7.875, 1e-6);
