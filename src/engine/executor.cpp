@@ -16,6 +16,7 @@
 #include "engine/non_finite.h"
 #include "engine/quantized_layers.h"
 #include "engine/thread_governor.h"
+#include "graph/passes.h"
 
 namespace eff {
 
@@ -379,8 +380,12 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       if (it != options_.transforms.end() && it->second.active()) xf = &it->second;
     }
     if (xf && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
-      // Transforms see plain NCHW, as without blocked layouts (per-sample ranges, no padding).
-      Tensor plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
+      // Every transform is elementwise or takes a range per sample. A blocked tensor with whole
+      // blocks of channels holds exactly each sample's values, only in another order, so it is
+      // transformed as it is; with padding channels in storage, through a plain NCHW copy.
+      const Tensor& in = *in_ptrs[0];
+      const bool padded = reads_blocked(n) && (in.rank() != 4 || in.dim(1) % kBlockedChannels != 0);
+      Tensor plain = padded ? unblocked_copy(in, *pool_) : Tensor();
       const Tensor& a = plain.defined() ? plain : *in_ptrs[0];
       if (a.dtype() != DType::kFloat32) fail<ShapeError>("{}: activations must be float32", g.where(n));
       transformed = pool_->acquire(DType::kFloat32, a.shape());

@@ -7,9 +7,19 @@
 // So the governor watches what each run costs. Two runs in a row far slower than the best seen for
 // their inputs at that thread count mean the team stalls: it falls back to one thread (which never waits for
 // anyone), and only tries the full team again after a back-off, and only while the machine has a
-// core free for each team thread (/proc/loadavg's count of runnable tasks). On a quiet machine it
+// core free for each team thread (/proc/loadavg's count of runnable tasks, read at most every
+// 20 ms: a read costs ~5 us, over 1% of a small model's inference). On a quiet machine it
 // never leaves the full team. Results do not depend on the thread count (kernels split work
 // without changing any sum's order), so this changes speed only.
+//
+// Measured alternatives (issue 8; shipped resnet, batch 1, 2 cores shared with other work):
+// libgomp's wait policy cannot help, as it is read once at start and every setting
+// fails somewhere (beside PyTorch, GOMP_SPINCOUNT=1e5 had one run at a 119 ms median, passive
+// waiting was slower than one thread, the default spin had single runs 1000x the median). A pool
+// where the caller finishes chunks no worker took (as ONNX Runtime's) avoids the stalls, but
+// oneDNN here is built for OpenMP, so each convolution must be split into separate one-thread
+// primitives: halves over output channels cost 5-20% more work (Winograd halves transform the
+// input twice), and on a loaded machine the second core was rarely there to repay it.
 #pragma once
 
 #include <chrono>

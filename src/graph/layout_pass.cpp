@@ -28,6 +28,13 @@ bool blockable_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t
   return true;
 }
 
+// A Relu of its own (not fused into a conv: a residual block's Relu after its Add). It maps zero to
+// zero and each element on its own, so over whole blocks of channels it is layout-blind.
+bool standalone_relu(const Node& n) {
+  return is_op(n, "Relu") && n.num_inputs() == 1 && n.outputs.size() == 1 && n.outputs[0] != kNoValue &&
+         n.input(0) != kNoValue;
+}
+
 bool same_static_shape(const Graph& g, ValueId a, ValueId b) {
   const Value& va = g.value(a);
   const Value& vb = g.value(b);
@@ -101,6 +108,10 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
+    if (standalone_relu(n) && is_blocked(n.inputs[0]) && whole_blocks(n.inputs[0])) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
   }
   // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
   // as its activations, an Add reads it when its other operand and its result are blocked too.
@@ -121,6 +132,8 @@ void assign_blocked_layouts(Graph& g) {
                whole_blocks(static_cast<ValueId>(v));
         } else if (integer_nearest_upsample(g, n, fh, fw)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
+        } else if (standalone_relu(n)) {
+          ok = is_blocked(n.outputs[0]) && whole_blocks(static_cast<ValueId>(v));
         } else if (is_op(n, "GlobalAveragePool")) {
           ok = n.inputs.size() == 1 && n.outputs.size() == 1;
         } else if (const int k = gate_operand(n); k >= 0) {
@@ -144,6 +157,12 @@ void assign_blocked_layouts(Graph& g) {
     for (const Node& n : g.nodes) {  // an upsampling's result is blocked only if its input is
       int64_t fh = 0, fw = 0;
       if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.outputs[0]) && !is_blocked(n.input(0))) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // a Relu's result is blocked only if its input is
+      if (standalone_relu(n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
         blocked[n.outputs[0]] = 0;
         changed = true;
       }

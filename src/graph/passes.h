@@ -50,14 +50,15 @@ void fuse_activations(Graph& g);
 // conv to the next, instead of a reorder to plain NCHW after every conv and back before the next
 // (half the time of a MobileNet went into those). A value is blocked when every reader handles
 // it: convs (attribute blocked_input=1 on the reader, blocked_output=1 on the writer), Adds
-// of two blocked values of one shape (elementwise, so layout-blind) and nearest upsampling by
+// of two blocked values of one shape and Relus (elementwise, so layout-blind; a residual
+// block's Add then Relu) and nearest upsampling by
 // whole factors (a feature pyramid's Resize; both attributes), and a squeeze-and-excitation
 // block's GlobalAveragePool (blocked_input) and Mul by the per-channel gate (both, plus
 // blocked_operand: which input is the blocked one); a channel Concat of plain values may write
 // its result blocked (blocked_output). Such tensors keep their
 // logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
-// number of blocks (zeros) in storage beyond the logical size, so the Adds, which see only the
-// logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
+// number of blocks (zeros) in storage beyond the logical size, so the Adds and Relus, which see
+// only the logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
 // get plain copies (executor, engine/blocked_layout.h).
 constexpr int64_t kBlockedChannels = 16;
 inline constexpr const char* kBlockedInputAttr = "blocked_input";

@@ -419,3 +419,88 @@ TEST(ConvFusion, ConvTransposeWithKernelEqualToStrideMatchesItsDefinition) {
 
 }  // namespace
 }  // namespace eff
+
+namespace eff {
+namespace {
+
+// A ResNet basic block: stem conv, conv + Relu (fused), conv, Add with the stem's output, a Relu of
+// its own, then a head conv. With whole 16-channel blocks the Add's result and the Relu's stay
+// blocked (no reorder to NCHW and back between the blocks); with 12 channels they stay plain.
+ModelBuilder basic_block(int64_t c) {
+  ModelBuilder b(13);
+  b.input("x", {2, 3, 5, 6}).output("y", {2, 8, 5, 6});
+  b.initializer("W0", {c, 3, 3, 3}, random_values(c * 27, 81));
+  b.initializer("W1", {c, c, 3, 3}, random_values(c * c * 9, 82, 0.3f));
+  b.initializer("W2", {c, c, 3, 3}, random_values(c * c * 9, 83, 0.3f));
+  b.initializer("W3", {8, c, 1, 1}, random_values(8 * c, 84));
+  for (const char* name : {"stem", "conv1", "conv2"}) {
+    const std::string w = std::string(name) == "stem" ? "W0" : std::string(name) == "conv1" ? "W1" : "W2";
+    const std::string in = std::string(name) == "stem" ? "x" : std::string(name) == "conv1" ? "s" : "r1";
+    const std::string out = std::string(name) == "stem" ? "s" : std::string(name) == "conv1" ? "c1" : "c2";
+    auto& conv = b.node("Conv", {in, w}, {out}, name);
+    set_attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  }
+  b.node("Relu", {"c1"}, {"r1"}, "relu1");
+  b.node("Add", {"s", "c2"}, {"sum"}, "residual");
+  b.node("Relu", {"sum"}, {"r2"}, "relu2");
+  b.node("Conv", {"r2", "W3"}, {"y"}, "head");
+  return b;
+}
+
+TEST(ConvFusion, ResidualAddAndReluBetweenConvsStayBlocked) {
+  const Tensor x = Tensor::from<float>({2, 3, 5, 6}, random_values(2 * 3 * 5 * 6, 85, 2.f));
+  LoadOptions raw;
+  raw.run_passes = false;
+  for (int64_t c : {16, 12}) {
+    SCOPED_TRACE(c);
+    const Graph g = basic_block(c).load();
+    ASSERT_EQ(ops_of(g), (Ops{"Conv", "Conv", "Conv", "Add", "Relu", "Conv"}));  // relu1 fused into conv1
+    std::map<std::string, const Node*> by_name;
+    for (const Node& n : g.nodes) by_name[n.name] = &n;
+    EXPECT_EQ(by_name.at("conv2")->has_attr(kBlockedOutputAttr), c == 16);
+    EXPECT_EQ(by_name.at("head")->has_attr(kBlockedInputAttr), c == 16);
+    const std::vector<float> want = run_model(basic_block(c).load(raw), x, 1);
+    int negative_sums = 0;  // the Relu must have had something to clamp
+    struct Sums : LayerObserver {
+      int* negative;
+      explicit Sums(int* n) : negative(n) {}
+      void on_layer(const LayerInfo& l, const Tensor& a, const Tensor&, const Tensor&) override {
+        if (l.name != "head") return;
+        for (float v : a.to_f32_vector()) *negative += v == 0.f;
+      }
+    } sums(&negative_sums);
+    // Two chained 3x3 convs (Winograd, rounding ~1e-5 relative here); a layout mistake is O(1).
+    for (int threads : {1, 2}) expect_close(run_model(g, x, threads, threads == 1 ? &sums : nullptr), want, 1e-4f);
+    EXPECT_GT(negative_sums, 0);
+  }
+}
+
+
+// Value transforms run on blocked activations as they are when the channels fill whole blocks:
+// per-sample 8-bit ranges and pruning must give what they give on the plain graph.
+TEST(ConvFusion, TransformsOnBlockedActivationsMatchThePlainGraph) {
+  const Tensor x = Tensor::from<float>({2, 3, 5, 6}, random_values(2 * 3 * 5 * 6, 86, 2.f));
+  LoadOptions raw;
+  raw.run_passes = false;
+  for (int64_t c : {16, 12}) {
+    SCOPED_TRACE(c);
+    std::vector<std::vector<float>> results;
+    for (bool passes : {false, true}) {
+      ExecutorOptions o;
+      o.threads = 1;
+      for (const char* layer : {"conv2", "head"}) {
+        LayerTransform t;
+        t.activations.kind = OperandTransform::kUniform8;
+        t.prune_threshold = 0.05f;
+        o.transforms[layer] = t;
+      }
+      Executor ex(passes ? basic_block(c).load() : basic_block(c).load(raw), o);
+      results.push_back(ex.run({x}).at(0).to_f32_vector());
+    }
+    ASSERT_TRUE(basic_block(16).load().nodes[2].has_attr(kBlockedInputAttr));  // conv2 reads blocked
+    // 8-bit steps are ~1e-2 of the range: a transform over the wrong values or ranges shows.
+    expect_close(results[1], results[0], 1e-4f);
+  }
+}
+}  // namespace
+}  // namespace eff
