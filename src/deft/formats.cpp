@@ -58,11 +58,10 @@ uint16_t to_deft16(float x) {
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
-float Fp8Spec::scale() const { return std::ldexp(1.0f, 127 - bias); }
-
 float fp8_decode(uint8_t code, const Fp8Spec& s) {
-  const uint32_t bits = (uint32_t(code & 0x80) << 24) | (uint32_t(code & 0x7F) << (16 + s.exp_bits));
-  return bits_to_float(bits) * s.scale();
+  if ((code & 0x7F) >> (7 - s.exp_bits) == 0) return 0.f;
+  const uint32_t bits = (uint32_t(code & 0x80) << 24) | ((uint32_t(code & 0x7F) << (16 + s.exp_bits)) + s.exponent_offset());
+  return bits_to_float(bits);
 }
 
 uint8_t fp8_encode(float x, const Fp8Spec& s) { return fp8_encode_with(x, fp8_magnitudes(s)); }
@@ -81,7 +80,7 @@ Fp8Spec choose_fp8_spec(std::span<const float> values) {
     for (int shift = 0; shift <= 1; ++shift) {
       // The largest code's binade holds maxabs (or one binade more, when rounding would saturate).
       const Fp8Spec s{e, (1 << e) - 1 - top - shift};
-      if (s.bias < -100 || s.bias > 100) continue;  // keep the decode multiply exact and normal
+      if (s.bias < -100 || s.bias > 100) continue;  // decoded exponents stay normal fp32 ones
       const auto mag = fp8_magnitudes(s);
       double err = 0;
       for (size_t i = 0; i < values.size(); i += stride) {

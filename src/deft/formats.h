@@ -38,13 +38,14 @@ inline uint32_t pack_deft16q(uint16_t lo, uint16_t hi) { return (uint32_t(hi) <<
 inline float deft16q_high(uint32_t w) { return bits_to_float(w); }
 inline float deft16q_low(uint32_t w) { return bits_to_float(w << 16); }
 
-// The 8-bit float: value = (-1)^S * 2^(e - bias) * (1.m) for e > 0, 2^(1 - bias) * (0.m) for
-// e = 0 (gradual underflow, so 0 is exact). Decoded as the fp32 whose bits hold the code's
-// magnitude just below the fp32 exponent's top, times 2^(127 - bias): one exact multiply.
+// The 8-bit float: value = (-1)^S * 2^(e - bias) * (1.m) for e > 0; every code with e = 0 is 0
+// (no subnormals: a subnormal fp32 operand costs a microcode assist on x86, and Figure 8's unit has
+// no subnormal path either). Fission adds the bias difference to the exponent as Figure 8 does:
+// bits = S << 31 | ((e:m) << (23 - (7 - E))) + ((127 - bias) << 23), zeroed where e = 0.
 struct Fp8Spec {
   int exp_bits = 4;  // 1..7
   int bias = 7;
-  float scale() const;  // 2^(127 - bias)
+  uint32_t exponent_offset() const { return uint32_t(127 - bias) << 23; }
   bool operator==(const Fp8Spec&) const = default;
 };
 float fp8_decode(uint8_t code, const Fp8Spec& s);

@@ -1,7 +1,7 @@
 // The AVX-512 backend of the kernel family: compiled for AVX-512 F/BW/VL/BF16 whatever the build's
 // -march, called only when the CPU has them (best_isa()). The bf16 dot-product instruction is the
-// "fission unit" of kBf16Dot; the other formats unpack with a shift, a mask or (fp8) a shift pair,
-// a select and an exact multiply.
+// "fission unit" of kBf16Dot; the other formats unpack with a shift, a mask or (fp8) two shifts,
+// the bias add of Figure 8 and a zeroing mask.
 #include <cstdint>
 #include <cstring>
 
@@ -48,12 +48,13 @@ struct Avx512 {
     } else if constexpr (FMT == Format::kFp8) {
       const __m128i count = _mm_cvtsi32_si128(9 - ctx.fp8_exp_bits);
       const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
-      const __m512 scale = _mm512_set1_ps(ctx.fp8_scale);
+      const __m512i offset = _mm512_set1_epi32(static_cast<int>(ctx.fp8_exponent_offset));
+      const __m512i exponent = _mm512_set1_epi32(static_cast<int>(ctx.fp8_exponent_mask));
       auto one = [&](const uint8_t* q) {
         const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
         const __m512i s = _mm512_and_si512(_mm512_slli_epi32(x, 24), sign);
-        const __m512i m = _mm512_srl_epi32(_mm512_slli_epi32(x, 25), count);
-        return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(s, m)), scale);
+        const __m512i m = _mm512_add_epi32(_mm512_srl_epi32(_mm512_slli_epi32(x, 25), count), offset);
+        return _mm512_castsi512_ps(_mm512_maskz_or_epi32(_mm512_test_epi32_mask(x, exponent), s, m));
       };
       w0 = one(p);
       w1 = one(p + 16);

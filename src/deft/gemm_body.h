@@ -16,7 +16,8 @@ namespace eff::deft::body {
 
 struct DecodeCtx {
   int fp8_exp_bits = 4;
-  float fp8_scale = 1;
+  uint32_t fp8_exponent_offset = 0;
+  uint32_t fp8_exponent_mask = 0;  // the exponent bits of a code: 0 there means the value 0
 };
 
 template <class V, Format FMT, int JR>
@@ -77,7 +78,8 @@ inline void block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p
 
 template <class V>
 inline void run_block(const GemmTask& t, const V& v, int64_t panel, int64_t j0, int64_t j1) {
-  const DecodeCtx ctx{t.w->fp8.exp_bits, t.w->fp8.scale()};
+  const int e = t.w->fp8.exp_bits;
+  const DecodeCtx ctx{e, t.w->fp8.exponent_offset(), (0x7Fu >> (7 - e)) << (7 - e)};
   switch (t.w->format) {
     case Format::kFp32: block<V, Format::kFp32>(t, ctx, v, panel, j0, j1); break;
     case Format::kDeft16: block<V, Format::kDeft16>(t, ctx, v, panel, j0, j1); break;

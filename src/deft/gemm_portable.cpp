@@ -62,8 +62,8 @@ struct Portable {
     } else if constexpr (FMT == Format::kFp8) {
       for (int l = 0; l < 32; ++l) {
         const uint32_t x = p[l];
-        const uint32_t bits = ((x << 24) & 0x80000000u) | ((x << 25) >> (9 - ctx.fp8_exp_bits));
-        (l < 16 ? w0.v[l] : w1.v[l - 16]) = bits_to_float(bits) * ctx.fp8_scale;
+        const uint32_t bits = ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
+        (l < 16 ? w0.v[l] : w1.v[l - 16]) = (x & ctx.fp8_exponent_mask) ? bits_to_float(bits) : 0.f;
       }
     }
   }
