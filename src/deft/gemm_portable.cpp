@@ -245,7 +245,9 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
   const int64_t panels = w.panels(), row_blocks = (j + kRowsPerTask - 1) / kRowsPerTask;
   const int64_t tasks = panels * row_blocks;
   auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
-  const int nthreads = threads > 0 ? threads : omp_get_max_threads();
+  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && tasks > 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t rb = task / panels, pn = task % panels;
