@@ -14,8 +14,13 @@
 // as maybe uninitialised once they are inlined into the kernel templates.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma"))), \
+                             apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
+#endif
 #include <immintrin.h>
 
 #include "deft/gemm_body.h"
@@ -76,7 +81,11 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
 
 }  // namespace eff::deft
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #else
 namespace eff::deft {
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1) {
