@@ -34,6 +34,36 @@ void im2row(const float* x, const ConvShape& s, const std::vector<int32_t>& syna
   }
 }
 
+void im2col(const float* x, const ConvShape& s, const std::vector<int32_t>& synapses, float* out) {
+  const int64_t taps = s.kh * s.kw, pixels = s.pixels();
+  for (size_t q = 0; q < synapses.size(); ++q) {
+    const int64_t k = synapses[q], c = k / taps, t = k % taps;
+    const int64_t dy = (t / s.kw) * s.dh - s.pad_top, dx = (t % s.kw) * s.dw - s.pad_left;
+    const float* plane = x + c * s.h * s.w;
+    float* row = out + static_cast<int64_t>(q) * pixels;
+    // Output columns whose input column lies inside the image: [ox0, ox1).
+    int64_t ox0 = 0, ox1 = s.ow;
+    while (ox0 < s.ow && ox0 * s.sw + dx < 0) ++ox0;
+    while (ox1 > ox0 && (ox1 - 1) * s.sw + dx >= s.w) --ox1;
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      float* dst = row + oy * s.ow;
+      const int64_t iy = oy * s.sh + dy;
+      if (iy < 0 || iy >= s.h) {
+        std::fill(dst, dst + s.ow, 0.f);
+        continue;
+      }
+      const float* src = plane + iy * s.w + dx;
+      std::fill(dst, dst + ox0, 0.f);
+      if (s.sw == 1) {
+        std::copy(src + ox0, src + ox1, dst + ox0);
+      } else {
+        for (int64_t ox = ox0; ox < ox1; ++ox) dst[ox] = src[ox * s.sw];
+      }
+      std::fill(dst + ox1, dst + s.ow, 0.f);
+    }
+  }
+}
+
 namespace {
 
 class DeftLayerKernel final : public Kernel {
@@ -113,8 +143,8 @@ class DeftLayerKernel final : public Kernel {
     rows_.resize(static_cast<size_t>(pixels * kept));
     tile_.resize(static_cast<size_t>(pixels * m_));
     for (int64_t img = 0; img < n; ++img) {
-      im2row(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, 0, pixels, rows_.data(), kept);
-      gemm(packed_, rows_.data(), pixels, kept, tile_.data(), m_, e, Isa::kAuto, ctx.threads());
+      im2col(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, rows_.data());
+      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, e, Isa::kAuto, ctx.threads());
       float* out = y.data<float>() + img * m_ * pixels;
       for (int64_t p = 0; p < pixels; ++p)
         for (int64_t i = 0; i < m_; ++i) out[i * pixels + p] = tile_[p * m_ + i];

@@ -33,4 +33,8 @@ struct ConvShape {
 void im2row(const float* x, const ConvShape& s, const std::vector<int32_t>& synapses, int64_t p0, int64_t count,
             float* out, int64_t ldo);
 
+// The same transposed: out[q][p] (row stride `pixels()`), one contiguous run of an input row per
+// output row, which is what the kernel reads with gemm_strided(row_stride 1, step_stride pixels).
+void im2col(const float* x, const ConvShape& s, const std::vector<int32_t>& synapses, float* out);
+
 }  // namespace eff::deft

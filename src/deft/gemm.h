@@ -50,6 +50,10 @@ std::string isa_name(Isa isa);
 // C (J x M, row stride ldc) from S (J x K, row stride lds). threads <= 0: OpenMP's default.
 void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc,
           const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
+// The same with S[r][k] at s[r * row_stride + k * step_stride]: step_stride 1 is gemm(); row_stride 1
+// reads S stored K x J (a conv's im2col, whose rows are copies of input rows), same results.
+void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+                  float* c, int64_t ldc, const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
 
 // The scalar definition the kernels must equal bit for bit: per output, acc = 0, then for each k in
 // order acc = fma(S[j][k], decoded W[i][k], acc) (kBf16Dot: for each pair p, bf16_dot_step with
@@ -58,15 +62,17 @@ void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t l
                     const Epilogue& e = {});
 
 // Activation rows as bf16 pairs (the kBf16Dot kernel's other operand): out[j][p] holds S[j][2p] in
-// its low half and S[j][2p+1] (0 past K) in its high half, each rounded to nearest even.
-void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t lds, uint32_t* out);
+// its low half and S[j][2p+1] (0 past K) in its high half, each rounded to nearest even. S[r][k] is
+// at s[r * row_stride + k * step_stride].
+void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, int64_t step_stride, uint32_t* out);
 
 // Kernels per ISA (deft/gemm_portable.cpp, deft/gemm_avx512.cpp). Panels [p0, p1), rows [j0, j1).
 struct GemmTask {
   const PackedWeights* w;
   const float* s;  // fp32 rows, or null for kBf16Dot
   const uint32_t* pairs;  // bf16 pair rows for kBf16Dot
-  int64_t lds;            // row stride of s or pairs, in elements
+  int64_t row_stride;     // of s or pairs, in elements
+  int64_t step_stride;    // between k steps of s (pairs: 1)
   float* c;
   int64_t ldc;
   Epilogue e;

@@ -29,22 +29,22 @@ inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t pa
   const uint8_t* wp = w.panel(panel);
   const int64_t steps = w.steps, sb = w.step_bytes;
   if constexpr (FMT == Format::kBf16Dot) {
-    const uint32_t* sp = t.pairs + j0 * t.lds;
+    const uint32_t* sp = t.pairs + j0 * t.row_stride;
     for (int64_t s = 0; s < steps; ++s, wp += sb) {
       const auto w0 = v.load_u(wp), w1 = v.load_u(wp + 64);
       for (int r = 0; r < JR; ++r) {
-        const auto b = v.bcast32(sp[r * t.lds + s]);
+        const auto b = v.bcast32(sp[r * t.row_stride + s]);
         acc[r][0] = v.dot(acc[r][0], w0, b);
         acc[r][1] = v.dot(acc[r][1], w1, b);
       }
     }
   } else {
-    const float* sp = t.s + j0 * t.lds;
-    for (int64_t s = 0; s < steps; ++s, wp += sb) {
+    const float* sp = t.s + j0 * t.row_stride;
+    for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
       F w0, w1;
       v.template decode<FMT>(wp, w0, w1, ctx);
       for (int r = 0; r < JR; ++r) {
-        const F b = v.bcast(sp[r * t.lds + s]);
+        const F b = v.bcast(sp[r * t.row_stride]);
         acc[r][0] = v.fma(b, w0, acc[r][0]);
         acc[r][1] = v.fma(b, w1, acc[r][1]);
       }

@@ -188,13 +188,13 @@ float PackedWeights::decoded(int64_t i, int64_t k) const {
   return 0;
 }
 
-void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t lds, uint32_t* out) {
+void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, int64_t step_stride, uint32_t* out) {
   const int64_t pairs = (k + 1) / 2;
   for (int64_t r = 0; r < j; ++r) {
-    const float* row = s + r * lds;
+    const float* row = s + r * row_stride;
     for (int64_t p = 0; p < pairs; ++p) {
-      const uint32_t lo = to_bf16(row[2 * p]);
-      const uint32_t hi = 2 * p + 1 < k ? to_bf16(row[2 * p + 1]) : 0;
+      const uint32_t lo = to_bf16(row[2 * p * step_stride]);
+      const uint32_t hi = 2 * p + 1 < k ? to_bf16(row[(2 * p + 1) * step_stride]) : 0;
       out[r * pairs + p] = lo | hi << 16;
     }
   }
@@ -205,7 +205,7 @@ void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t l
   std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {
     pairs.resize(static_cast<size_t>(j * w.steps));
-    pack_bf16_pairs(s, j, w.depth, lds, pairs.data());
+    pack_bf16_pairs(s, j, w.depth, lds, 1, pairs.data());
   }
   for (int64_t r = 0; r < j; ++r) {
     for (int64_t i = 0; i < w.rows; ++i) {
@@ -226,17 +226,23 @@ void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t l
 
 void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc, const Epilogue& e,
           Isa isa, int threads) {
+  gemm_strided(w, s, j, lds, 1, c, ldc, e, isa, threads);
+}
+
+void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+                  float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
   if (isa == Isa::kAuto) isa = best_isa();
   if (isa == Isa::kAvx512 && best_isa() != Isa::kAvx512) isa = Isa::kPortable;
-  GemmTask t{&w, s, nullptr, lds, c, ldc, e};
+  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e};
   thread_local std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {
     pairs.resize(static_cast<size_t>(j * w.steps));
-    pack_bf16_pairs(s, j, w.depth, lds, pairs.data());
+    pack_bf16_pairs(s, j, w.depth, row_stride, step_stride, pairs.data());
     t.s = nullptr;
     t.pairs = pairs.data();
-    t.lds = w.steps;
+    t.row_stride = w.steps;
+    t.step_stride = 1;
   }
   // Tasks: one panel by a block of rows sized so that the panel's packed weights are reused
   // across rows while they sit in L2; every output belongs to one task, so results do not

@@ -114,6 +114,22 @@ TEST(DeftGemm, EveryKernelEqualsItsReferenceBitForBit) {
   }
 }
 
+TEST(DeftGemm, StridedOperandGivesTheSameBits) {
+  // S stored K x J (a conv's im2col) read with row stride 1 and step stride J.
+  const int64_t m = 40, k = 21, j = 17;
+  const auto w = random_values(m * k, 6, 0.2f), s = random_values(j * k, 7, 1.0f);
+  std::vector<float> st(k * j);
+  for (int64_t r = 0; r < j; ++r)
+    for (int64_t kk = 0; kk < k; ++kk) st[kk * j + r] = s[r * k + kk];
+  for (Format f : all_formats()) {
+    const PackedWeights p = pack_weights(f, w.data(), m, k, k);
+    std::vector<float> ref(j * m), got(j * m);
+    gemm_reference(p, s.data(), j, k, ref.data(), m);
+    gemm_strided(p, st.data(), j, 1, j, got.data(), m);
+    EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), got.size() * sizeof(float))) << format_name(f);
+  }
+}
+
 TEST(DeftGemm, FormatsStayWithinTheirErrorBound) {
   const int64_t m = 40, k = 300, j = 3;
   const auto w = random_values(m * k, 4, 0.05f), s = random_values(j * k, 5, 1.0f);
