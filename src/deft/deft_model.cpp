@@ -120,8 +120,12 @@ DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag) {
     } else if (kv[0] == "compensation") {
       if (!parse_compensation(kv[1], c.compensation))
         fail<UsageError>("{}: compensation must be none, scale or fold, got '{}'", flag, kv[1]);
+    } else if (kv[0] == "layers") {
+      if (kv[1] != "all" && kv[1] != "fc" && kv[1] != "conv")
+        fail<UsageError>("{}: layers must be all, fc or conv, got '{}'", flag, kv[1]);
+      c.layers = kv[1];
     } else {
-      fail<UsageError>("{}: unknown key '{}' (alpha, compensation)", flag, kv[0]);
+      fail<UsageError>("{}: unknown key '{}' (alpha, compensation, layers)", flag, kv[0]);
     }
   }
   return c;
@@ -168,6 +172,7 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
   std::map<std::string, std::vector<float>> samples;
   for (const LayerInfo& l : find_layers(g)) {
     const Node& n = g.nodes[l.node];
+    if (choice.layers != "all" && (n.op == "Conv" ? "conv" : "fc") != choice.layers) continue;
     std::string why;
     if (!deft_eligible(g, n, &why)) {
       plan.skipped.push_back(l.name + ": " + why);

@@ -23,9 +23,12 @@ struct DeftChoice {
   Format format = Format::kFp32;
   double alpha = 2.0;  // SVE correlation threshold; above 1: no elimination
   Compensation compensation = Compensation::kFold;
+  // Which layers: "all", "fc" (memory-bound at small batches: where 8/16-bit weights pay) or "conv".
+  std::string layers = "all";
   bool sve() const { return alpha <= 1.0; }
 };
-// "FORMAT[,alpha=A][,compensation=none|scale|fold]"; UsageError naming `flag` otherwise.
+// "FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv]"; UsageError naming `flag`
+// otherwise.
 DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag);
 
 struct DeftLayerPlan {

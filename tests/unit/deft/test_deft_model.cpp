@@ -60,12 +60,16 @@ TEST(DeftModel, BadChoicesAreUsageErrors) {
   EXPECT_THROW(parse_deft_choice("fp8,alpha=3", "--deft"), UsageError);
   EXPECT_THROW(parse_deft_choice("fp8,compensation=magic", "--deft"), UsageError);
   EXPECT_THROW(parse_deft_choice("fp8,speed", "--deft"), UsageError);
+  EXPECT_THROW(parse_deft_choice("fp8,layers=lstm", "--deft"), UsageError);
   const DeftChoice c = parse_deft_choice("deft16q,alpha=0.9,compensation=scale", "--deft");
   EXPECT_EQ(c.format, Format::kDeft16Q);
   EXPECT_DOUBLE_EQ(c.alpha, 0.9);
   EXPECT_EQ(c.compensation, Compensation::kScale);
   Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/vgg.onnx");
   EXPECT_THROW(plan_deft(m.graph, c, nullptr, 16, 1), UsageError);  // SVE without calibration data
+  const DeftModelPlan fc_only = plan_deft(m.graph, parse_deft_choice("fp8,layers=fc", "--deft"), nullptr, 0, 1);
+  ASSERT_EQ(fc_only.layers.size(), 2u);  // vgg's two Gemm layers, the six convs left to the engine
+  EXPECT_FALSE(fc_only.layers[0].conv);
 }
 
 }  // namespace eff::deft
