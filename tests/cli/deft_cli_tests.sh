@@ -30,5 +30,7 @@ expect_error 2 "unknown format 'fp16'" -- eval $model --data fashion-mnist:test 
 expect_error 2 "needs --deft-calibration" -- eval $model --data fashion-mnist:test --deft fp8,alpha=0.9
 expect_error 2 "alpha must be a number" -- eval $model --data fashion-mnist:test --deft fp8,alpha=abc
 expect_error 2 "unknown key 'beta'" -- eval $model --data fashion-mnist:test --deft fp8,beta=1
+expect_error 2 "profile observes" -- profile $model --data fashion-mnist:test --images 1 --deft fp8
+expect_error 2 "trace records" -- trace $model --data fashion-mnist:test --images 1 --out "$tmp/t" --deft fp8
 
 finish deft_cli
