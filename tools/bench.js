@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy,search picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search,deft picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -91,7 +91,7 @@ const simBench = path.join(path.dirname(bin), 'bench', 'effectual_bench');
 let simRows = [];
 if (sections.has('sim') && fs.existsSync(simBench)) {
   const reps = String(Math.max(3, rounds));
-  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', `--benchmark_repetitions=${reps}`,
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^Sim', `--benchmark_repetitions=${reps}`,
     '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] }));
   simRows = j.benchmarks.filter((b) => b.aggregate_name === 'median').map((b) => ({
     name: b.run_name || b.name, real_ms: b.real_time * ({ ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 }[b.time_unit] || 1),
@@ -152,6 +152,24 @@ for (const n of sections.has('search') ? opt('--search-sizes', '2000,10000').spl
   process.stderr.write(`search vgg ${n} images: ${(ms / 1000).toFixed(1)} s, ${JSON.stringify(row.evaluations)} evaluations\n`);
 }
 
+// DeftNN kernels (bench/bench_deft.cpp): GFLOP/s of each packed format against oneDNN's fp32 and
+// bf16 matmul on the same shapes, one thread each; Google Benchmark interleaves nothing, so each
+// shape's runs are repeated and the medians compared (ratios against oneDNN fp32 of the same run).
+const deftRows = [];
+if (sections.has('deft') && fs.existsSync(simBench)) {
+  const reps = String(Math.max(3, Math.min(rounds, 5)));
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^DeftGemm/', `--benchmark_repetitions=${reps}`,
+    '--benchmark_report_aggregates_only=true', '--benchmark_min_time=0.1'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } }));
+  const byShape = new Map();
+  for (const b of j.benchmarks.filter((x) => x.aggregate_name === 'median')) {
+    const [, kernel, shape] = (b.run_name || b.name).split('/');
+    if (!byShape.has(shape)) byShape.set(shape, {});
+    byShape.get(shape)[kernel] = b['GFLOP/s'];
+  }
+  for (const [shape, k] of byShape) deftRows.push({ shape, ...k });
+  for (const r of deftRows) process.stderr.write(`deft ${r.shape}: fp32 ${(r.fp32 || 0).toFixed(1)}, oneDNN fp32 ${(r['onednn-fp32'] || 0).toFixed(1)} GFLOP/s\n`);
+}
+
 (async () => {
 const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
@@ -200,6 +218,16 @@ if (searchRows.length) {
   md += `\`effectual search precision models/vgg.onnx --data DATA --search-images N --report-images 1000 --keep 99% --sim-images 0\`, whole command, default threads, one run per size (10,000 + 1,000 images exceed the test split: DATA is then fashion-mnist:train).\n\n`;
   md += `| search images | data | wall s | evaluations | passes up to a layer | activation precisions | report top-1 % |\n|---|---|---|---|---|---|---|\n`;
   for (const r of searchRows) md += `| ${r.images} | ${r.data} | ${(r.ms / 1000).toFixed(1)} | ${r.evaluations} | ${r.prefix_passes} | ${r.notation} | ${r.report} |\n`;
+}
+if (deftRows.length) {
+  const kernels = ['fp32', 'deft16', 'deft16q', 'fp8', 'bf16dot', 'onednn-bf16'];
+  md += `\n## DeftNN kernels against oneDNN (bench/bench_deft.cpp, one thread)\n\n`;
+  md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster); median of repetitions. onednn-bf16 is oneDNN's own bf16 matmul (AMX or AVX-512 BF16 where the CPU has them), the strongest peer.\n\n`;
+  md += `| shape (M, K, J) | oneDNN fp32 GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
+  for (const r of deftRows) {
+    const base = r['onednn-fp32'];
+    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
+  }
 }
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');

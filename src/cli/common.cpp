@@ -6,6 +6,7 @@
 
 #include "data/image.h"
 #include "data/npy.h"
+#include "deft/deft_model.h"
 #include "engine/transform_files.h"
 
 namespace eff::cli {
@@ -51,6 +52,11 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
   if (hooks) {
     c->add_option("--precision-profile", o.precision_profile, "per-layer fixed-point precisions (docs/value-hooks.md)");
     c->add_option("--thresholds", o.thresholds, "per-layer near-zero pruning thresholds (docs/value-hooks.md)");
+    c->add_option("--deft", o.deft,
+                  "run conv/FC layers on DeftNN kernels: FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv] "
+                  "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
+    c->add_option("--deft-calibration", o.deft_calibration, "data set for synapse vector elimination (--deft alpha)");
+    c->add_option("--deft-images", o.deft_images, "calibration images (default 256)")->check(positive_count());
   }
 }
 
@@ -113,6 +119,24 @@ int64_t items_to_use(const Dataset& data, int64_t first, int64_t requested, cons
   return std::min(requested, available);
 }
 
+namespace {
+// --deft: the plan made on the fp32 graph, then the model loaded again with the rewrite (kept in
+// the load options, so that graphs specialised for input shapes get it too).
+void apply_deft_flags(const Common& o, Model& model) {
+  const deft::DeftChoice choice = deft::parse_deft_choice(o.deft, "--deft");
+  std::unique_ptr<Dataset> calibration;
+  if (choice.sve()) {
+    if (o.deft_calibration.empty()) fail<UsageError>("--deft with alpha needs --deft-calibration SET");
+    calibration = open_dataset(o.deft_calibration, model_preprocess(model));
+  }
+  auto plan = std::make_shared<const deft::DeftModelPlan>(
+      deft::plan_deft(model.graph, choice, calibration.get(), o.deft_images, usable_threads(o.threads)));
+  if (!o.json) std::cerr << deft::describe_plan(*plan);
+  model.load_options.layer_rewrite = [plan](Graph& g) { deft::apply_deft(g, *plan); };
+  model.graph = load_onnx(model.path, model.load_options);
+}
+}  // namespace
+
 Loaded load(const Common& o, LayerObserver* observer) {
   Loaded l;
   ModelLoadOptions mo;
@@ -131,6 +155,7 @@ Loaded load(const Common& o, LayerObserver* observer) {
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
     l.model.meta.preprocessing = pm.preprocessing;
   }
+  if (!o.deft.empty()) apply_deft_flags(o, l.model);
   l.layers = find_layers(l.model.graph);
   l.transforms = load_layer_transforms(o.precision_profile, o.thresholds, l.layers);
   ExecutorOptions eo;

@@ -30,6 +30,11 @@ struct Common {
   std::string preprocess;
   // "1,3,224,224" (the first input) or "name:1,3,224,224"; one per input.
   std::vector<std::string> input_shapes;
+  // DeftNN layers (src/deft): "FORMAT[,alpha=A][,compensation=C]" for every conv/FC layer the
+  // kernels cover; calibration images for synapse vector elimination.
+  std::string deft;
+  std::string deft_calibration;
+  int64_t deft_images = 256;
 };
 
 struct Inputs {

@@ -765,6 +765,7 @@ void run_default_passes(Graph& g, const PassOptions& options) {
   if (options.fold_batchnorm) fold_batchnorm(g);
   if (options.fuse_hardswish) fuse_hardswish(g);
   if (options.fuse_activations) fuse_activations(g);
+  if (options.layer_rewrite) options.layer_rewrite(g);
   if (options.blocked_layout) assign_blocked_layouts(g);
   g.compact();
 }

@@ -2,6 +2,8 @@
 // into a node) so that reports can still name layers the way the model file does.
 #pragma once
 
+#include <functional>
+
 #include "graph/ir.h"
 
 namespace eff {
@@ -12,6 +14,9 @@ struct PassOptions {
   bool fuse_hardswish = true;
   bool blocked_layout = true;
   bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
+  // Replaces layers after activation fusion and before the blocked layouts are assigned (so that
+  // the layout pass sees the replacements): DeftNN's packed layers (src/deft/deft_model.h).
+  std::function<void(Graph&)> layer_rewrite;
 };
 
 // Drops Identity nodes and inference-mode Dropout, rewiring consumers to the input.

@@ -574,6 +574,7 @@ Graph load_unchecked(const void* data, size_t size, const std::string& name, con
     PassOptions po;
     po.fuse_activations = options.fuse_activations;
     po.fold_constants = options.fold_constants;
+    po.layer_rewrite = options.layer_rewrite;
     run_default_passes(g, po);
   }
   if (options.require_supported) {

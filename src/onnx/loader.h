@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct LoadOptions {
   // a static shape and shape sub-graphs fold (one specialisation per distinct input shape). Dims
   // the model fixes must agree (ShapeError naming the input otherwise).
   std::map<std::string, Shape> input_shapes;
+  // PassOptions::layer_rewrite (e.g. DeftNN layers, src/deft), re-applied to every specialisation.
+  std::function<void(Graph&)> layer_rewrite;
 };
 
 // Default-domain opsets the loader accepts.

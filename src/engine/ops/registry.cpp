@@ -139,7 +139,8 @@ namespace eff {
   X("MatMulInteger", make_matmul_integer)                 \
   X("QLinearMatMul", make_qlinear_matmul)                 \
   X("ConvInteger", make_conv_integer)                     \
-  X("QLinearConv", make_qlinear_conv)
+  X("QLinearConv", make_qlinear_conv)                     \
+  X("DeftLayer", make_deft_layer) /* src/deft/deft_layer.h: packed conv/FC, not ONNX */
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

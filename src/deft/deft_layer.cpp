@@ -1,0 +1,174 @@
+// The DeftLayer kernel (registered in engine/ops/registry.cpp) and the im2row it runs on.
+#include "deft/deft_layer.h"
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+
+#include "core/error.h"
+#include "deft/gemm.h"
+#include "engine/kernel.h"
+
+namespace eff::deft {
+
+void im2row(const float* x, const ConvShape& s, const std::vector<int32_t>& synapses, int64_t p0, int64_t count,
+            float* out, int64_t ldo) {
+  const int64_t taps = s.kh * s.kw;
+  struct Tap {
+    int64_t channel_offset, dy, dx;
+  };
+  std::vector<Tap> taps_of(synapses.size());
+  for (size_t q = 0; q < synapses.size(); ++q) {
+    const int64_t k = synapses[q], c = k / taps, t = k % taps;
+    taps_of[q] = {c * s.h * s.w, (t / s.kw) * s.dh - s.pad_top, (t % s.kw) * s.dw - s.pad_left};
+  }
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t p = p0 + r, oy = p / s.ow, ox = p % s.ow;
+    const int64_t y0 = oy * s.sh, x0 = ox * s.sw;
+    float* row = out + r * ldo;
+    for (size_t q = 0; q < taps_of.size(); ++q) {
+      const Tap& t = taps_of[q];
+      const int64_t iy = y0 + t.dy, ix = x0 + t.dx;
+      row[q] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? x[t.channel_offset + iy * s.w + ix] : 0.f;
+    }
+  }
+}
+
+void im2col(const float* x, const ConvShape& s, const std::vector<int32_t>& synapses, float* out) {
+  const int64_t taps = s.kh * s.kw, pixels = s.pixels();
+  for (size_t q = 0; q < synapses.size(); ++q) {
+    const int64_t k = synapses[q], c = k / taps, t = k % taps;
+    const int64_t dy = (t / s.kw) * s.dh - s.pad_top, dx = (t % s.kw) * s.dw - s.pad_left;
+    const float* plane = x + c * s.h * s.w;
+    float* row = out + static_cast<int64_t>(q) * pixels;
+    // Output columns whose input column lies inside the image: [ox0, ox1).
+    int64_t ox0 = 0, ox1 = s.ow;
+    while (ox0 < s.ow && ox0 * s.sw + dx < 0) ++ox0;
+    while (ox1 > ox0 && (ox1 - 1) * s.sw + dx >= s.w) --ox1;
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      float* dst = row + oy * s.ow;
+      const int64_t iy = oy * s.sh + dy;
+      if (iy < 0 || iy >= s.h) {
+        std::fill(dst, dst + s.ow, 0.f);
+        continue;
+      }
+      const float* src = plane + iy * s.w + dx;
+      std::fill(dst, dst + ox0, 0.f);
+      if (s.sw == 1) {
+        std::copy(src + ox0, src + ox1, dst + ox0);
+      } else {
+        for (int64_t ox = ox0; ox < ox1; ++ox) dst[ox] = src[ox * s.sw];
+      }
+      std::fill(dst + ox1, dst + s.ow, 0.f);
+    }
+  }
+}
+
+namespace {
+
+class DeftLayerKernel final : public Kernel {
+ public:
+  DeftLayerKernel(const Node& node, const Graph& graph) {
+    const std::string where = graph.where(node);
+    conv_ = node.attr_string("kind", "") == "conv";
+    if (!conv_ && node.attr_string("kind", "") != "fc") fail<ModelError>("{}: kind must be conv or fc", where);
+    Format f;
+    if (!parse_format(node.attr_string("format", ""), f)) fail<ModelError>("{}: unknown format", where);
+    if (!graph.is_constant(node.input(1)) || !graph.is_constant(node.input(2)))
+      fail<ModelError>("{}: weights and bias must be constants", where);
+    const Tensor& w = graph.constant(node.input(1));
+    const Tensor& b = graph.constant(node.input(2));
+    if (w.shape().size() != 2 || w.dtype() != DType::kFloat32) fail<ModelError>("{}: weights must be M x K fp32", where);
+    m_ = w.shape()[0];
+    depth_ = node.attr_int("depth", w.shape()[1]);
+    const auto syn = node.attr_ints("synapses");
+    for (int64_t k : syn) synapses_.push_back(static_cast<int32_t>(k));
+    if (synapses_.empty()) {
+      synapses_.resize(static_cast<size_t>(w.shape()[1]));
+      std::iota(synapses_.begin(), synapses_.end(), 0);
+    }
+    if (static_cast<int64_t>(synapses_.size()) != w.shape()[1] ||
+        std::any_of(synapses_.begin(), synapses_.end(), [&](int32_t k) { return k < 0 || k >= depth_; }))
+      fail<ModelError>("{}: synapses do not match the weights", where);
+    identity_ = static_cast<int64_t>(synapses_.size()) == depth_;
+    for (int64_t q = 0; identity_ && q < depth_; ++q) identity_ = synapses_[q] == q;
+    if (b.numel() != m_) fail<ModelError>("{}: bias must have {} values", where, m_);
+    bias_.assign(b.data<float>(), b.data<float>() + m_);
+    Fp8Spec spec{static_cast<int>(node.attr_int("fp8_exp_bits", 4)), static_cast<int>(node.attr_int("fp8_bias", 7))};
+    if (spec.exp_bits < 1 || spec.exp_bits > 7) fail<ModelError>("{}: fp8_exp_bits must be 1..7", where);
+    packed_ = pack_weights(f, w.data<float>(), m_, w.shape()[1], w.shape()[1], f == Format::kFp8 ? &spec : nullptr);
+    relu_ = node.attr_string("activation", "") == "Relu";
+    if (conv_) {
+      const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
+      const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
+      if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
+        fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
+      shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
+      shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
+      pad_bottom_ = pads[2], pad_right_ = pads[3];
+    }
+    impl_ = "deft:" + format_name(f) + ":" + isa_name(Isa::kAuto) + (identity_ ? "" : ":sve");
+  }
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Epilogue e{bias_.data(), relu_};
+    const int64_t kept = static_cast<int64_t>(synapses_.size());
+    if (!conv_) {
+      if (x.shape().size() != 2 || x.shape()[1] != depth_)
+        fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
+      const int64_t n = x.shape()[0];
+      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
+      const float* s = x.data<float>();
+      int64_t lds = depth_;
+      if (!identity_) {
+        rows_.resize(static_cast<size_t>(n * kept));
+        for (int64_t r = 0; r < n; ++r)
+          for (int64_t q = 0; q < kept; ++q) rows_[r * kept + q] = s[r * depth_ + synapses_[q]];
+        s = rows_.data();
+        lds = kept;
+      }
+      gemm(packed_, s, n, lds, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
+      return;
+    }
+    if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
+      fail<ShapeError>("{}: input must be N x C x H x W with C * Kh * Kw = {}", ctx.where(), depth_);
+    ConvShape s = shape_;
+    s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
+    s.oh = (s.h + s.pad_top + pad_bottom_ - (s.kh - 1) * s.dh - 1) / s.sh + 1;
+    s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
+    if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
+    const int64_t n = x.shape()[0], pixels = s.pixels();
+    Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
+    rows_.resize(static_cast<size_t>(pixels * kept));
+    tile_.resize(static_cast<size_t>(pixels * m_));
+    for (int64_t img = 0; img < n; ++img) {
+      im2col(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, rows_.data());
+      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, e, Isa::kAuto, ctx.threads());
+      float* out = y.data<float>() + img * m_ * pixels;
+      for (int64_t p = 0; p < pixels; ++p)
+        for (int64_t i = 0; i < m_; ++i) out[i * pixels + p] = tile_[p * m_ + i];
+    }
+  }
+
+  std::string impl() const override { return impl_; }
+
+ private:
+  bool conv_ = false, relu_ = false, identity_ = true;
+  int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
+  ConvShape shape_;
+  std::vector<int32_t> synapses_;
+  std::vector<float> bias_, rows_, tile_;
+  PackedWeights packed_;
+  std::string impl_;
+};
+
+}  // namespace
+
+}  // namespace eff::deft
+
+namespace eff {
+std::unique_ptr<Kernel> make_deft_layer(const Node& node, const Graph& graph) {
+  return std::make_unique<deft::DeftLayerKernel>(node, graph);
+}
+}  // namespace eff

@@ -1,0 +1,280 @@
+#include "deft/deft_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "deft/deft_layer.h"
+#include "engine/executor.h"
+
+namespace eff::deft {
+
+namespace {
+
+constexpr int64_t kMaxSamples = 4096;  // calibration rows per layer (pixels x images, strided)
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t at = s.find(sep, start);
+    out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return out;
+    start = at + 1;
+  }
+}
+
+// The layer's weights as M x K row-major and its bias (zeros when absent).
+void layer_matrix(const Graph& g, const Node& n, std::vector<float>& w, std::vector<float>& bias, int64_t& m,
+                  int64_t& k) {
+  const Tensor& t = g.constant(n.input(1));
+  const float* src = t.data<float>();
+  if (n.op == "Conv") {
+    m = t.shape()[0];
+    k = t.numel() / m;
+    w.assign(src, src + m * k);
+  } else {
+    const bool trans_b = n.attr_int("transB", 0) != 0;
+    m = trans_b ? t.shape()[0] : t.shape()[1];
+    k = trans_b ? t.shape()[1] : t.shape()[0];
+    w.resize(static_cast<size_t>(m * k));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < k; ++j) w[i * k + j] = trans_b ? src[i * k + j] : src[j * m + i];
+  }
+  bias.assign(static_cast<size_t>(m), 0.f);
+  if (n.input(2) != kNoValue) {
+    const Tensor& b = g.constant(n.input(2));
+    for (int64_t i = 0; i < m; ++i) bias[i] = b.numel() == 1 ? b.data<float>()[0] : b.data<float>()[i];
+  }
+}
+
+ConvShape conv_shape(const Node& n, const Graph& g, const Shape& x) {
+  const Tensor& w = g.constant(n.input(1));
+  ConvShape s;
+  const auto st = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0}),
+             dil = n.attr_ints("dilations", {1, 1});
+  s.c = x[1], s.h = x[2], s.w = x[3];
+  s.kh = w.shape()[2], s.kw = w.shape()[3];
+  s.sh = st[0], s.sw = st[1], s.pad_top = pads[0], s.pad_left = pads[1], s.dh = dil[0], s.dw = dil[1];
+  s.oh = (s.h + pads[0] + pads[2] - (s.kh - 1) * s.dh - 1) / s.sh + 1;
+  s.ow = (s.w + pads[1] + pads[3] - (s.kw - 1) * s.dw - 1) / s.sw + 1;
+  return s;
+}
+
+// Collects each planned layer's synapse-vector samples (im2row rows / FC input rows) as the fp32
+// graph runs the calibration images.
+class SampleCollector final : public LayerObserver {
+ public:
+  SampleCollector(const Graph& g, std::map<std::string, std::vector<float>>& samples, int64_t images)
+      : g_(g), samples_(samples), images_(images) {}
+  void on_layer(const LayerInfo& layer, const Tensor& x, const Tensor&, const Tensor&) override {
+    auto it = samples_.find(layer.name);
+    if (it == samples_.end()) return;
+    const Node& n = g_.nodes[layer.node];
+    std::vector<float>& out = it->second;
+    if (n.op == "Gemm") {
+      const int64_t k = x.shape()[1];
+      for (int64_t r = 0; r < x.shape()[0]; ++r)
+        out.insert(out.end(), x.data<float>() + r * k, x.data<float>() + (r + 1) * k);
+      return;
+    }
+    const ConvShape s = conv_shape(n, g_, x.shape());
+    std::vector<int32_t> all(static_cast<size_t>(s.depth()));
+    for (int64_t q = 0; q < s.depth(); ++q) all[q] = static_cast<int32_t>(q);
+    const int64_t stride = std::max<int64_t>(1, s.pixels() * images_ / kMaxSamples);
+    for (int64_t img = 0; img < x.shape()[0]; ++img) {
+      const float* xi = x.data<float>() + img * s.c * s.h * s.w;
+      for (int64_t p = (img * 7) % stride; p < s.pixels(); p += stride) {
+        const size_t at = out.size();
+        out.resize(at + static_cast<size_t>(s.depth()));
+        im2row(xi, s, all, p, 1, out.data() + at, s.depth());
+      }
+    }
+  }
+
+ private:
+  const Graph& g_;
+  std::map<std::string, std::vector<float>>& samples_;
+  int64_t images_;
+};
+
+}  // namespace
+
+DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag) {
+  DeftChoice c;
+  const auto parts = split(spec, ',');
+  if (!parse_format(parts[0], c.format))
+    fail<UsageError>("{}: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot)", flag, parts[0]);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const auto kv = split(parts[i], '=');
+    if (kv.size() != 2) fail<UsageError>("{}: '{}' is not key=value", flag, parts[i]);
+    if (kv[0] == "alpha") {
+      char* end = nullptr;
+      c.alpha = std::strtod(kv[1].c_str(), &end);
+      if (kv[1].empty() || *end || !(c.alpha >= -1.0 && c.alpha <= 2.0))
+        fail<UsageError>("{}: alpha must be a number in [-1, 2], got '{}'", flag, kv[1]);
+    } else if (kv[0] == "compensation") {
+      if (!parse_compensation(kv[1], c.compensation))
+        fail<UsageError>("{}: compensation must be none, scale or fold, got '{}'", flag, kv[1]);
+    } else if (kv[0] == "layers") {
+      if (kv[1] != "all" && kv[1] != "fc" && kv[1] != "conv")
+        fail<UsageError>("{}: layers must be all, fc or conv, got '{}'", flag, kv[1]);
+      c.layers = kv[1];
+    } else {
+      fail<UsageError>("{}: unknown key '{}' (alpha, compensation, layers)", flag, kv[0]);
+    }
+  }
+  return c;
+}
+
+bool deft_eligible(const Graph& g, const Node& n, std::string* why) {
+  auto no = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (n.op != "Conv" && n.op != "Gemm") return no("not a Conv or Gemm");
+  if (n.inputs.size() < 2 || !g.is_constant(n.input(1)) || g.is_constant(n.input(0))) return no("weights not constant");
+  if (n.input(2) != kNoValue && !g.is_constant(n.input(2))) return no("bias not constant");
+  if (g.constant(n.input(1)).dtype() != DType::kFloat32) return no("weights not float32");
+  const std::string act = n.attr_string("activation", "");
+  if (!act.empty() && act != "Relu") return no("fused " + act);
+  // (blocked_* attributes are the layout pass's, which runs after the rewrite.)
+  for (const auto& [key, attr] : n.attrs)
+    if (key.rfind("eff.quant.", 0) == 0) return no("quantized");
+  if (n.op == "Conv") {
+    const Tensor& w = g.constant(n.input(1));
+    if (w.shape().size() != 4) return no("not a 2-D conv");
+    if (n.attr_int("group", 1) != 1) return no("grouped conv");
+    const std::string pad = n.attr_string("auto_pad", "NOTSET");
+    if (pad != "NOTSET" && pad != "VALID") return no("auto_pad " + pad);
+    if (n.input(2) != kNoValue && g.constant(n.input(2)).numel() != w.shape()[0]) return no("bias shape");
+    return true;
+  }
+  if (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.f) != 1.f || n.attr_float("beta", 1.f) != 1.f)
+    return no("transA, alpha or beta");
+  const Tensor& w = g.constant(n.input(1));
+  if (w.shape().size() != 2) return no("weights not 2-D");
+  const int64_t m = n.attr_int("transB", 0) ? w.shape()[0] : w.shape()[1];
+  if (n.input(2) != kNoValue) {
+    const int64_t nb = g.constant(n.input(2)).numel();
+    if (nb != m && nb != 1) return no("bias shape");
+  }
+  return true;
+}
+
+DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
+                        int threads) {
+  DeftModelPlan plan;
+  std::map<std::string, std::vector<float>> samples;
+  for (const LayerInfo& l : find_layers(g)) {
+    const Node& n = g.nodes[l.node];
+    if (choice.layers != "all" && (n.op == "Conv" ? "conv" : "fc") != choice.layers) continue;
+    std::string why;
+    if (!deft_eligible(g, n, &why)) {
+      plan.skipped.push_back(l.name + ": " + why);
+      continue;
+    }
+    DeftLayerPlan p;
+    p.name = n.name;
+    p.conv = n.op == "Conv";
+    p.format = choice.format;
+    p.compensation = choice.sve() ? choice.compensation : Compensation::kNone;
+    plan.layers.push_back(std::move(p));
+    if (choice.sve()) samples[n.name];
+  }
+  if (choice.sve()) {
+    if (!calibration) fail<UsageError>("synapse vector elimination needs calibration data");
+    images = std::min(images, calibration->size());
+    if (images < 2) fail<UsageError>("synapse vector elimination needs at least 2 calibration images");
+    plan.calibration_images = images;
+    ExecutorOptions eo;
+    eo.threads = threads;
+    SampleCollector collector(g, samples, images);
+    eo.observer = &collector;
+    Executor ex(g, eo);
+    for (int64_t at = 0; at < images; at += 32) ex.run({calibration->images(at, std::min<int64_t>(32, images - at))});
+  }
+  for (DeftLayerPlan& p : plan.layers) {
+    const Node& n = *g.find_node(p.name);
+    std::vector<float> w, bias;
+    int64_t m = 0, k = 0;
+    layer_matrix(g, n, w, bias, m, k);
+    p.depth = k;
+    if (choice.sve()) {
+      const std::vector<float>& s = samples.at(p.name);
+      p.sve = sve_select(s.data(), static_cast<int64_t>(s.size()) / k, k, k, choice.alpha, threads);
+    } else {
+      p.sve = sve_identity(k);
+    }
+    p.weights = sve_weights(p.sve, w.data(), m, k, bias.data(), p.compensation);
+    if (p.format == Format::kFp8) p.fp8 = choose_fp8_spec(p.weights.weights);
+  }
+  return plan;
+}
+
+void apply_deft(Graph& g, const DeftModelPlan& plan) {
+  for (const DeftLayerPlan& p : plan.layers) {
+    auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == p.name; });
+    if (it == g.nodes.end()) fail<ModelError>("{}: DeftNN plan names node '{}', which the graph lacks", g.source, p.name);
+    Node& n = *it;
+    std::string why;
+    if (!deft_eligible(g, n, &why)) fail<ModelError>("{}: cannot run as a DeftNN layer: {}", g.where(n), why);
+    Node d;
+    d.op = kDeftLayerOp;
+    d.name = n.name;
+    d.origin = n.origin;
+    d.outputs = n.outputs;
+    auto constant = [&](const std::string& suffix, Tensor t) {
+      const ValueId id = g.add_value(n.name + suffix);
+      g.value(id).constant = std::move(t);
+      g.value(id).has_type = true;
+      return id;
+    };
+    const ValueId w = constant("/deft_weights", Tensor::from<float>({p.weights.rows, p.weights.depth}, p.weights.weights));
+    const ValueId b = constant("/deft_bias", Tensor::from<float>({p.weights.rows}, p.weights.bias));
+    d.inputs = {n.input(0), w, b};
+    auto set_int = [&](const std::string& key, int64_t v) { d.attrs[key].i = v; };
+    auto set_ints = [&](const std::string& key, std::vector<int64_t> v) {
+      d.attrs[key].kind = Attribute::Kind::kInts;
+      d.attrs[key].ints = std::move(v);
+    };
+    auto set_string = [&](const std::string& key, std::string v) {
+      d.attrs[key].kind = Attribute::Kind::kString;
+      d.attrs[key].s = std::move(v);
+    };
+    set_string("kind", p.conv ? "conv" : "fc");
+    set_string("format", format_name(p.format));
+    if (n.attr_string("activation", "") == "Relu") set_string("activation", "Relu");
+    set_int("depth", p.depth);
+    set_int("fp8_exp_bits", p.fp8.exp_bits);
+    set_int("fp8_bias", p.fp8.bias);
+    if (p.sve.kept() != p.depth) set_ints("synapses", std::vector<int64_t>(p.sve.order.begin(), p.sve.order.end()));
+    if (p.conv) {
+      const Tensor& wt = g.constant(n.input(1));
+      set_ints("kernel_shape", {wt.shape()[2], wt.shape()[3]});
+      set_ints("strides", n.attr_ints("strides", {1, 1}));
+      set_ints("pads", n.attr_ints("pads", {0, 0, 0, 0}));
+      set_ints("dilations", n.attr_ints("dilations", {1, 1}));
+    }
+    n = std::move(d);
+  }
+}
+
+std::string describe_plan(const DeftModelPlan& plan) {
+  std::string s;
+  for (const DeftLayerPlan& p : plan.layers) {
+    const double bytes_per_weight = p.format == Format::kFp32 ? 4 : p.format == Format::kFp8 ? 1 : 2;
+    s += fmt::format("{:<32} {:<4} {:<8} K {:>6} -> {:>6} ({:5.1f}% kept) {:>9.0f} weight bytes\n", p.name,
+                     p.conv ? "conv" : "fc", format_name(p.format), p.depth, p.sve.kept(),
+                     100.0 * double(p.sve.kept()) / double(p.depth),
+                     bytes_per_weight * double(p.weights.rows * p.weights.depth));
+  }
+  for (const std::string& why : plan.skipped) s += "skipped " + why + "\n";
+  return s;
+}
+
+}  // namespace eff::deft

@@ -1,0 +1,66 @@
+// DeftNN on a whole model: which conv/FC layers run as DeftLayer nodes (deft/deft_layer.h), in which
+// packed format, with which synapse vector elimination; the plan is made once on the fp32 graph
+// (calibration activations for SVE) and applied as a graph rewrite at load time
+// (LoadOptions::layer_rewrite), so `eval`, `bench` and `run` use it like any model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deft/formats.h"
+#include "deft/sve.h"
+#include "graph/ir.h"
+
+namespace eff {
+class Dataset;
+}
+
+namespace eff::deft {
+
+struct DeftChoice {
+  Format format = Format::kFp32;
+  double alpha = 2.0;  // SVE correlation threshold; above 1: no elimination
+  Compensation compensation = Compensation::kFold;
+  // Which layers: "all", "fc" (memory-bound at small batches: where 8/16-bit weights pay) or "conv".
+  std::string layers = "all";
+  bool sve() const { return alpha <= 1.0; }
+};
+// "FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv]"; UsageError naming `flag`
+// otherwise.
+DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag);
+
+struct DeftLayerPlan {
+  std::string name;  // the node's name
+  bool conv = false;
+  Format format = Format::kFp32;
+  Fp8Spec fp8;
+  int64_t depth = 0;  // K before elimination
+  SvePlan sve;
+  Compensation compensation = Compensation::kNone;
+  SveWeights weights;  // M x (K - D), bias M
+};
+
+struct DeftModelPlan {
+  std::vector<DeftLayerPlan> layers;
+  std::vector<std::string> skipped;  // "name: why" for conv/FC layers the kernels do not cover
+  int64_t calibration_images = 0;
+};
+
+// Whether the node (Conv 2-D one group, or Gemm without transA/alpha/beta, constant weights,
+// fused Relu or none) can become a DeftLayer; `why` says what stops it.
+bool deft_eligible(const Graph& g, const Node& n, std::string* why);
+
+// `calibration` (its first `images` items) is needed when the choice eliminates synapse vectors.
+DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
+                        int threads);
+
+// Replaces the planned nodes by DeftLayer nodes (names kept; ModelError if a node is missing or
+// no longer eligible).
+void apply_deft(Graph& g, const DeftModelPlan& plan);
+
+// One line per layer: name, kind, format, K -> K - D, weight bytes.
+std::string describe_plan(const DeftModelPlan& plan);
+
+}  // namespace eff::deft

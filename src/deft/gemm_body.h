@@ -1,0 +1,92 @@
+// The one template behind every kernel of the family (included by gemm_portable.cpp and
+// gemm_avx512.cpp, each with its vector backend V). A tile is JR activation rows by one panel of
+// 32 weight rows: 2*JR accumulators stay in registers for the whole of K, the packed weights are
+// unpacked (fission) once per k step and used by JR multiply-adds.
+//
+// V provides: F (16 floats), U (16 x 32 bits), zero(), bcast(float), bcast32(uint32_t),
+// decode<FORMAT>(step pointer, w0, w1, ctx) for lanes 0-15 and 16-31, fma(a, b, acc),
+// dot(acc, u, v) (vdpbf16ps), load_u(pointer) and store(dst, v, lanes, bias, relu).
+#pragma once
+
+#include <cstdint>
+
+#include "deft/gemm.h"
+
+namespace eff::deft::body {
+
+struct DecodeCtx {
+  int fp8_exp_bits = 4;
+  uint32_t fp8_exponent_offset = 0;
+  uint32_t fp8_exponent_mask = 0;  // the exponent bits of a code: 0 there means the value 0
+};
+
+template <class V, Format FMT, int JR>
+inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t panel, int64_t j0) {
+  using F = typename V::F;
+  const PackedWeights& w = *t.w;
+  F acc[JR][2];
+  for (int r = 0; r < JR; ++r) acc[r][0] = acc[r][1] = v.zero();
+  const uint8_t* wp = w.panel(panel);
+  const int64_t steps = w.steps, sb = w.step_bytes;
+  if constexpr (FMT == Format::kBf16Dot) {
+    const uint32_t* sp = t.pairs + j0 * t.row_stride;
+    for (int64_t s = 0; s < steps; ++s, wp += sb) {
+      const auto w0 = v.load_u(wp), w1 = v.load_u(wp + 64);
+      for (int r = 0; r < JR; ++r) {
+        const auto b = v.bcast32(sp[r * t.row_stride + s]);
+        acc[r][0] = v.dot(acc[r][0], w0, b);
+        acc[r][1] = v.dot(acc[r][1], w1, b);
+      }
+    }
+  } else {
+    const float* sp = t.s + j0 * t.row_stride;
+    for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
+      F w0, w1;
+      v.template decode<FMT>(wp, w0, w1, ctx);
+      for (int r = 0; r < JR; ++r) {
+        const F b = v.bcast(sp[r * t.row_stride]);
+        acc[r][0] = v.fma(b, w0, acc[r][0]);
+        acc[r][1] = v.fma(b, w1, acc[r][1]);
+      }
+    }
+  }
+  const int64_t i0 = panel * kPanelLanes;
+  const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
+  const float* bias = t.e.bias ? t.e.bias + i0 : nullptr;
+  for (int r = 0; r < JR; ++r) {
+    float* dst = t.c + (j0 + r) * t.ldc + i0;
+    v.store(dst, acc[r][0], lanes < 16 ? lanes : 16, bias, t.e.relu);
+    if (lanes > 16) v.store(dst + 16, acc[r][1], lanes - 16, bias ? bias + 16 : nullptr, t.e.relu);
+  }
+}
+
+constexpr int kRowsPerTile = 6;  // 12 accumulators + 2 weight vectors + 1 broadcast
+
+template <class V, Format FMT>
+inline void block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t panel, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + kRowsPerTile <= j1; j += kRowsPerTile) tile<V, FMT, kRowsPerTile>(t, ctx, v, panel, j);
+  switch (j1 - j) {
+    case 5: tile<V, FMT, 5>(t, ctx, v, panel, j); break;
+    case 4: tile<V, FMT, 4>(t, ctx, v, panel, j); break;
+    case 3: tile<V, FMT, 3>(t, ctx, v, panel, j); break;
+    case 2: tile<V, FMT, 2>(t, ctx, v, panel, j); break;
+    case 1: tile<V, FMT, 1>(t, ctx, v, panel, j); break;
+    default: break;
+  }
+}
+
+template <class V>
+inline void run_block(const GemmTask& t, const V& v, int64_t panel, int64_t j0, int64_t j1) {
+  const int e = t.w->fp8.exp_bits;
+  const DecodeCtx ctx{e, t.w->fp8.exponent_offset(), (0x7Fu >> (7 - e)) << (7 - e)};
+  switch (t.w->format) {
+    case Format::kFp32: block<V, Format::kFp32>(t, ctx, v, panel, j0, j1); break;
+    case Format::kDeft16: block<V, Format::kDeft16>(t, ctx, v, panel, j0, j1); break;
+    case Format::kDeft16Q: block<V, Format::kDeft16Q>(t, ctx, v, panel, j0, j1); break;
+    case Format::kFp8: block<V, Format::kFp8>(t, ctx, v, panel, j0, j1); break;
+    case Format::kBf16Dot: block<V, Format::kBf16Dot>(t, ctx, v, panel, j0, j1); break;
+  }
+}
+
+}  // namespace eff::deft::body

@@ -1,0 +1,264 @@
+// The portable backend of the kernel family (plain C++ the compiler vectorises as it can), the
+// packing, the scalar reference and the driver that dispatches to the fastest backend.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "deft/gemm.h"
+#include "deft/gemm_body.h"
+
+namespace eff::deft {
+
+namespace {
+
+struct Portable {
+  struct F {
+    float v[16];
+  };
+  struct U {
+    uint32_t v[16];
+  };
+  F zero() const { return F{}; }
+  F bcast(float x) const {
+    F r;
+    for (float& e : r.v) e = x;
+    return r;
+  }
+  U bcast32(uint32_t x) const {
+    U r;
+    for (uint32_t& e : r.v) e = x;
+    return r;
+  }
+  U load_u(const uint8_t* p) const {
+    U r;
+    std::memcpy(r.v, p, sizeof(r.v));
+    return r;
+  }
+  F fma(const F& a, const F& b, const F& acc) const {
+    F r;
+    for (int l = 0; l < 16; ++l) r.v[l] = std::fma(a.v[l], b.v[l], acc.v[l]);
+    return r;
+  }
+  F dot(const F& acc, const U& a, const U& b) const {
+    F r;
+    for (int l = 0; l < 16; ++l) r.v[l] = bf16_dot_step(acc.v[l], a.v[l], b.v[l]);
+    return r;
+  }
+  template <Format FMT>
+  void decode(const uint8_t* p, F& w0, F& w1, const body::DecodeCtx& ctx) const {
+    if constexpr (FMT == Format::kFp32) {
+      std::memcpy(w0.v, p, 64);
+      std::memcpy(w1.v, p + 64, 64);
+    } else if constexpr (FMT == Format::kDeft16 || FMT == Format::kDeft16Q) {
+      uint32_t words[16];
+      std::memcpy(words, p, 64);
+      for (int l = 0; l < 16; ++l) {
+        w0.v[l] = bits_to_float(words[l] << 16);
+        w1.v[l] = bits_to_float(FMT == Format::kDeft16 ? words[l] & 0xFFFF0000u : words[l]);
+      }
+    } else if constexpr (FMT == Format::kFp8) {
+      for (int l = 0; l < 32; ++l) {
+        const uint32_t x = p[l];
+        const uint32_t bits = ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
+        (l < 16 ? w0.v[l] : w1.v[l - 16]) = (x & ctx.fp8_exponent_mask) ? bits_to_float(bits) : 0.f;
+      }
+    }
+  }
+  void store(float* dst, const F& acc, int64_t lanes, const float* bias, bool relu) const {
+    for (int64_t l = 0; l < lanes; ++l) {
+      float x = acc.v[l];
+      if (bias) x += bias[l];
+      if (relu) x = x > 0.f ? x : 0.f;
+      dst[l] = x;
+    }
+  }
+};
+
+float epilogue(float acc, const Epilogue& e, int64_t i) {
+  if (e.bias) acc += e.bias[i];
+  if (e.relu) acc = acc > 0.f ? acc : 0.f;
+  return acc;
+}
+
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1) {
+  body::run_block(t, Portable{}, panel, j0, j1);
+}
+
+Isa best_isa() {
+  static const Isa isa = cpu_has_avx512_bf16() ? Isa::kAvx512 : Isa::kPortable;
+  return isa;
+}
+
+std::string isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAuto: return isa_name(best_isa());
+    case Isa::kPortable: return "portable";
+    case Isa::kAvx512: return "avx512-bf16";
+  }
+  return "?";
+}
+
+PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64_t ldw, const Fp8Spec* fp8) {
+  if (m <= 0 || k <= 0) throw ShapeError("deft: packing an empty weight matrix");
+  PackedWeights p;
+  p.format = f;
+  p.rows = m;
+  p.depth = k;
+  p.steps = f == Format::kBf16Dot ? (k + 1) / 2 : k;
+  p.step_bytes = f == Format::kFp8 ? 32 : (f == Format::kDeft16 || f == Format::kDeft16Q) ? 64 : 128;
+  if (f == Format::kFp8) {
+    if (fp8) {
+      p.fp8 = *fp8;
+    } else {
+      std::vector<float> all;
+      all.reserve(static_cast<size_t>(m * k));
+      for (int64_t i = 0; i < m; ++i) all.insert(all.end(), w + i * ldw, w + i * ldw + k);
+      p.fp8 = choose_fp8_spec(all);
+    }
+  }
+  p.data.assign(static_cast<size_t>(p.panels() * p.steps * p.step_bytes), 0);
+  auto at = [&](int64_t i, int64_t kk) { return i < m && kk < k ? w[i * ldw + kk] : 0.f; };
+  for (int64_t pn = 0; pn < p.panels(); ++pn) {
+    for (int64_t s = 0; s < p.steps; ++s) {
+      uint8_t* dst = p.data.data() + (pn * p.steps + s) * p.step_bytes;
+      const int64_t i0 = pn * kPanelLanes;
+      for (int64_t l = 0; l < kPanelLanes; ++l) {
+        const int64_t i = i0 + l;
+        switch (f) {
+          case Format::kFp32: {
+            const float x = at(i, s);
+            std::memcpy(dst + 4 * l, &x, 4);
+            break;
+          }
+          case Format::kDeft16:
+          case Format::kDeft16Q: {
+            const uint16_t h = to_deft16(at(i, s));
+            std::memcpy(dst + 4 * (l % 16) + 2 * (l / 16), &h, 2);  // little endian: lane l+16 high
+            break;
+          }
+          case Format::kFp8: dst[l] = fp8_encode(at(i, s), p.fp8); break;
+          case Format::kBf16Dot: {
+            const uint32_t word = uint32_t(to_bf16(at(i, 2 * s))) | uint32_t(to_bf16(at(i, 2 * s + 1))) << 16;
+            std::memcpy(dst + 4 * l, &word, 4);
+            break;
+          }
+        }
+      }
+    }
+  }
+  return p;
+}
+
+float PackedWeights::decoded(int64_t i, int64_t k) const {
+  const int64_t pn = i / kPanelLanes, l = i % kPanelLanes;
+  const int64_t s = format == Format::kBf16Dot ? k / 2 : k;
+  const uint8_t* step = data.data() + (pn * steps + s) * step_bytes;
+  uint32_t word;
+  switch (format) {
+    case Format::kFp32: {
+      float x;
+      std::memcpy(&x, step + 4 * l, 4);
+      return x;
+    }
+    case Format::kDeft16:
+    case Format::kDeft16Q:
+      std::memcpy(&word, step + 4 * (l % 16), 4);
+      if (l < 16) return deft16q_low(word);
+      return format == Format::kDeft16 ? from_deft16(static_cast<uint16_t>(word >> 16)) : deft16q_high(word);
+    case Format::kFp8: return fp8_decode(step[l], fp8);
+    case Format::kBf16Dot:
+      std::memcpy(&word, step + 4 * l, 4);
+      return bits_to_float(k % 2 ? word & 0xFFFF0000u : word << 16);
+  }
+  return 0;
+}
+
+void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, int64_t step_stride, uint32_t* out) {
+  const int64_t pairs = (k + 1) / 2;
+  for (int64_t r = 0; r < j; ++r) {
+    const float* row = s + r * row_stride;
+    for (int64_t p = 0; p < pairs; ++p) {
+      const uint32_t lo = to_bf16(row[2 * p * step_stride]);
+      const uint32_t hi = 2 * p + 1 < k ? to_bf16(row[(2 * p + 1) * step_stride]) : 0;
+      out[r * pairs + p] = lo | hi << 16;
+    }
+  }
+}
+
+void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc,
+                    const Epilogue& e) {
+  std::vector<uint32_t> pairs;
+  if (w.format == Format::kBf16Dot) {
+    pairs.resize(static_cast<size_t>(j * w.steps));
+    pack_bf16_pairs(s, j, w.depth, lds, 1, pairs.data());
+  }
+  for (int64_t r = 0; r < j; ++r) {
+    for (int64_t i = 0; i < w.rows; ++i) {
+      float acc = 0;
+      if (w.format == Format::kBf16Dot) {
+        for (int64_t p = 0; p < w.steps; ++p) {
+          const uint32_t wpair = to_bf16(w.decoded(i, 2 * p)) |
+                                 uint32_t(2 * p + 1 < w.depth ? to_bf16(w.decoded(i, 2 * p + 1)) : 0) << 16;
+          acc = bf16_dot_step(acc, wpair, pairs[r * w.steps + p]);
+        }
+      } else {
+        for (int64_t k = 0; k < w.depth; ++k) acc = std::fma(s[r * lds + k], w.decoded(i, k), acc);
+      }
+      c[r * ldc + i] = epilogue(acc, e, i);
+    }
+  }
+}
+
+void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc, const Epilogue& e,
+          Isa isa, int threads) {
+  gemm_strided(w, s, j, lds, 1, c, ldc, e, isa, threads);
+}
+
+void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+                  float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
+  if (j <= 0) return;
+  if (isa == Isa::kAuto) isa = best_isa();
+  if (isa == Isa::kAvx512 && best_isa() != Isa::kAvx512) isa = Isa::kPortable;
+  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e};
+  thread_local std::vector<uint32_t> pairs;
+  if (w.format == Format::kBf16Dot) {
+    pairs.resize(static_cast<size_t>(j * w.steps));
+    pack_bf16_pairs(s, j, w.depth, row_stride, step_stride, pairs.data());
+    t.s = nullptr;
+    t.pairs = pairs.data();
+    t.row_stride = w.steps;
+    t.step_stride = 1;
+  }
+  // Tasks: one panel by a block of rows sized so that the panel's packed weights are reused
+  // across rows while they sit in L2; every output belongs to one task, so results do not
+  // depend on the thread count.
+  constexpr int64_t kRowsPerTask = 48;
+  const int64_t panels = w.panels(), row_blocks = (j + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t tasks = panels * row_blocks;
+  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
+  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && tasks > 1)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t rb = task / panels, pn = task % panels;
+    block(t, pn, rb * kRowsPerTask, std::min(j, (rb + 1) * kRowsPerTask));
+  }
+}
+
+}  // namespace eff::deft
