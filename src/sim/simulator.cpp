@@ -173,20 +173,25 @@ DesignSet build_designs(const std::string& list, const std::string& config_text,
     };
     return pos(a.id) < pos(b.id);
   });
+  // Each design's baseline: a DaDianNao of its tiles, rows and lanes and its on-chip capacities.
   for (DesignInstance& d : set.designs) {
     Grid g = d.design->grid();
     g.columns = 1;
-    auto it = std::find(set.baseline_grids.begin(), set.baseline_grids.end(), g);
-    if (it == set.baseline_grids.end()) {
-      Params p(
-          {{"tiles", std::to_string(g.tiles)}, {"rows", std::to_string(g.rows)}, {"lanes", std::to_string(g.lanes)}},
-          "baseline");
+    const cost::OnChipMemory m = d.design->inventory().memory;
+    size_t b = 0;
+    while (b < set.baselines.size() && !(set.baseline_grids[b] == g && set.baseline_memories[b] == m)) ++b;
+    if (b == set.baselines.size()) {
+      Params p({{"tiles", std::to_string(g.tiles)},
+                {"rows", std::to_string(g.rows)},
+                {"lanes", std::to_string(g.lanes)},
+                {"am_kib", std::to_string(m.am_kib)},
+                {"wm_kib_per_tile", std::to_string(m.wm_kib_per_tile)}},
+               "baseline");
       set.baselines.push_back(make_design("dadiannao", p));
       set.baseline_grids.push_back(g);
-      d.baseline = static_cast<int>(set.baselines.size() - 1);
-    } else {
-      d.baseline = static_cast<int>(it - set.baseline_grids.begin());
+      set.baseline_memories.push_back(m);
     }
+    d.baseline = static_cast<int>(b);
   }
   return set;
 }

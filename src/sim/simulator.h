@@ -27,6 +27,7 @@ struct DesignSet {
   std::vector<DesignInstance> designs;
   std::vector<std::unique_ptr<Design>> baselines;  // one DaDianNao per distinct grid
   std::vector<Grid> baseline_grids;
+  std::vector<cost::OnChipMemory> baseline_memories;  // the same capacities as the designs they serve
 };
 
 // `list`: "all" or comma-separated registry ids. `config_text`: YAML (may be empty), `file` names

@@ -84,4 +84,18 @@ printf '{"format": "effectual-precision-profile", "version": 1, "default": {"act
 expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs stripes --precision-profile "$tmp/p.json"
 if grep -q "^precision:" "$tmp/out"; then ko "simulate with a profile still prints the no-profile note"; else ok; fi
 
+# effectual area: no model needed; the seed's configurations against seed 001 Table 1.
+expect_ok area
+if grep -E -q '^dadiannao +16-16-16 +[0-9.]+ +[0-9.]+ +1\.00x +1\.00x' "$tmp/out"; then ok; else ko "area: dadiannao row: $(grep dadiannao "$tmp/out" | head -1)"; fi
+if grep -E -q '^loom +1-8-16 ' "$tmp/out"; then ok; else ko "area: loom is not compared with DaDianNao 1-8-16"; fi
+expect_ok area --json --designs stripes --technology "$src/configs/technology/28nm.yaml"
+if json_ok "$tmp/out" && grep -q '"node": "28nm"' "$tmp/out"; then ok; else ko "area --json --technology 28nm"; fi
+expect_ok area --config "$src/configs/designs.yaml"
+if grep -q '^dstripes-g1-r1 ' "$tmp/out"; then ok; else ko "area --config lacks the configured instances"; fi
+sed 's/adder_bit:/adder_bitz:/' "$src/configs/technology/65nm.yaml" > "$tmp/tech.yaml"
+expect_error 7 "tech.yaml: area_um2.adder_bitz: unknown key" -- area --technology "$tmp/tech.yaml"
+printf 'designs:\n  - {design: stripes, wm_kib_per_tile: lots}\n' > "$tmp/mem.yaml"
+expect_error 7 "mem.yaml.*wm_kib_per_tile" -- area --config "$tmp/mem.yaml"
+expect_error 7 "nofile.yaml" -- area --technology "$tmp/nofile.yaml"
+
 finish "simulate CLI tests"

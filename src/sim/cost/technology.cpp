@@ -111,7 +111,8 @@ Technology parse_unchecked(const std::string& text, const std::string& file) {
         }
       }
       if (!has_value) fail<ConfigError>("{}: {}: 'value' is required", file, key);
-      if (v.source.empty()) fail<ConfigError>("{}: {}: 'source' is required (every number says where it comes from)", file, key);
+      if (v.source.empty())
+        fail<ConfigError>("{}: {}: 'source' is required (every number says where it comes from)", file, key);
       t.values[key] = v;
     }
   }
