@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/fs.h"
+#include "sim/cost/area_report.h"
 
 namespace eff::sim {
 
@@ -236,9 +237,19 @@ int check_layer_values(const Design& d, const SimLayer& l, double& relative_erro
   return relative_error <= 1e-3 ? 0 : 1;
 }
 
+SimRun::SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* technology)
+    : set_(set), ctx_(ctx), technology_(technology ? *technology : cost::load_technology("")) {
+  for (const DesignInstance& d : set_.designs) costs_.emplace_back(d.design->inventory(), technology_);
+  for (const auto& b : set_.baselines) baseline_costs_.emplace_back(b->inventory(), technology_);
+}
+
 void SimRun::simulate(const SimLayer& layer) {
-  std::vector<uint64_t> base(set_.baselines.size());
-  for (size_t b = 0; b < set_.baselines.size(); ++b) base[b] = set_.baselines[b]->simulate(layer, ctx_).cycles;
+  std::vector<LayerStats> base(set_.baselines.size());
+  std::vector<cost::EnergyBreakdown> base_energy(set_.baselines.size());
+  for (size_t b = 0; b < set_.baselines.size(); ++b) {
+    base[b] = set_.baselines[b]->simulate(layer, ctx_);
+    base_energy[b] = baseline_costs_[b].energy(base[b]);
+  }
   std::vector<LayerRecord> recs;
   for (size_t d = 0; d < set_.designs.size(); ++d) {
     LayerRecord r;
@@ -248,7 +259,9 @@ void SimRun::simulate(const SimLayer& layer) {
     r.kind = layer.kind;
     r.design = static_cast<int>(d);
     r.stats = set_.designs[d].design->simulate(layer, ctx_);
-    r.baseline_cycles = base[set_.designs[d].baseline];
+    r.baseline_cycles = base[set_.designs[d].baseline].cycles;
+    r.energy = costs_[d].energy(r.stats);
+    r.baseline_energy = base_energy[set_.designs[d].baseline];
     if (ctx_.check_values) r.check = check_layer_values(*set_.designs[d].design, layer, r.check_error);
     recs.push_back(std::move(r));
   }
@@ -279,6 +292,12 @@ SimResults SimRun::results() const {
     r.design_ids.push_back(d.id);
     r.grids.push_back(d.design->grid());
   }
+  r.technology = fmt::format("{} ({})", technology_.node, technology_.file);
+  r.frequency_hz = technology_.frequency_hz();
+  for (size_t d = 0; d < n; ++d) {
+    r.areas.push_back(costs_[d].area());
+    r.baseline_areas.push_back(baseline_costs_[set_.designs[d].baseline].area());
+  }
   r.conv.resize(n);
   r.fc.resize(n);
   r.all.resize(n);
@@ -289,6 +308,8 @@ SimResults SimRun::results() const {
     for (Totals* x : {&t, &r.all[rec.design]}) {
       x->stats += rec.stats;
       x->baseline_cycles += rec.baseline_cycles;
+      x->energy += rec.energy;
+      x->baseline_energy += rec.baseline_energy;
     }
   }
   r.images = static_cast<int>(images.size());
@@ -313,12 +334,18 @@ nlohmann::json stats_json(const LayerStats& s) {
           {"offchip_wgt_bytes", s.offchip_wgt_bytes}};
 }
 
-nlohmann::json totals_json(const Totals& t) {
+nlohmann::json totals_json(const Totals& t, const SimResults& r) {
   nlohmann::json j = stats_json(t.stats);
   j["baseline_cycles"] = t.baseline_cycles;
   j["speedup"] = t.speedup();
   j["ideal_speedup"] = t.ideal_speedup();
   j["utilisation"] = t.utilisation();
+  j["energy_pj"] = cost::energy_json(t.energy);
+  j["baseline_energy_pj"] = cost::energy_json(t.baseline_energy);
+  j["energy_efficiency"] = t.energy_efficiency();
+  j["system_energy_efficiency"] = t.system_energy_efficiency();
+  j["energy_per_inference_j"] = r.images ? t.energy.total() * 1e-12 / r.images : 0.0;
+  j["power_w"] = r.power_w(t);
   return j;
 }
 
@@ -334,6 +361,8 @@ nlohmann::json to_json(const SimResults& r) {
   j["version"] = 1;
   j["images"] = r.images;
   j["notes"] = r.notes;
+  j["technology"] = r.technology;
+  j["frequency_hz"] = r.frequency_hz;
   nlohmann::json designs = nlohmann::json::array();
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const Grid& g = r.grids[d];
@@ -342,7 +371,11 @@ nlohmann::json to_json(const SimResults& r) {
          {"design", r.design_ids[d]},
          {"grid", {{"tiles", g.tiles}, {"rows", g.rows}, {"lanes", g.lanes}, {"columns", g.columns}}},
          {"baseline", fmt::format("dadiannao {}-{}-{}", g.tiles, g.rows, g.lanes)},
-         {"totals", {{"conv", totals_json(r.conv[d])}, {"fc", totals_json(r.fc[d])}, {"all", totals_json(r.all[d])}}}});
+         {"area", cost::area_json(r.areas[d])},
+         {"baseline_area", cost::area_json(r.baseline_areas[d])},
+         {"relative_area", r.relative_area(d)},
+         {"totals",
+          {{"conv", totals_json(r.conv[d], r)}, {"fc", totals_json(r.fc[d], r)}, {"all", totals_json(r.all[d], r)}}}});
   }
   j["designs"] = std::move(designs);
   nlohmann::json layers = nlohmann::json::array();
@@ -354,6 +387,9 @@ nlohmann::json to_json(const SimResults& r) {
     l["kind"] = kind_name(rec.kind);
     l["design"] = r.designs[rec.design];
     l["baseline_cycles"] = rec.baseline_cycles;
+    l["energy_pj"] = cost::energy_json(rec.energy);
+    l["baseline_energy_pj"] = rec.baseline_energy.total();
+    l["energy_efficiency"] = rec.energy.on_chip() > 0 ? rec.baseline_energy.on_chip() / rec.energy.on_chip() : 0.0;
     if (rec.check >= 0) l["check"] = {{"match", rec.check == 0}, {"relative_error", rec.check_error}};
     l["speedup"] = rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0;
     l["ideal_speedup"] =
@@ -384,24 +420,44 @@ std::string csv_field(const std::string& s) {
 }
 }  // namespace
 
+std::string energy_header() {
+  std::string h;
+  for (const auto& [name, field] : cost::energy_fields()) h += fmt::format(",energy_{}_pj", name);
+  return h + ",energy_pj,baseline_energy_pj,energy_efficiency";
+}
+// energy_efficiency: on-chip energies (seed 001 Table 1); energy_pj and baseline_energy_pj
+// include off-chip transfers.
+std::string energy_csv(const cost::EnergyBreakdown& e, const cost::EnergyBreakdown& baseline) {
+  std::string s;
+  for (const auto& [name, field] : cost::energy_fields()) s += fmt::format(",{:.6g}", e.*field);
+  return s + fmt::format(",{:.6g},{:.6g},{:.6f}", e.total(), baseline.total(),
+                         e.on_chip() > 0 ? baseline.on_chip() / e.on_chip() : 0.0);
+}
+
 std::string layers_csv(const SimResults& r) {
-  std::string out = fmt::format("image,layer,name,kind,design,baseline_cycles,speedup,{}\n", kStatsHeader);
+  std::string out =
+      fmt::format("image,layer,name,kind,design,baseline_cycles,speedup,{}{}\n", kStatsHeader, energy_header());
   for (const LayerRecord& rec : r.records) {
-    out += fmt::format("{},{},{},{},{},{},{:.6f},{}\n", rec.image, rec.layer, csv_field(rec.name), kind_name(rec.kind),
-                       csv_field(r.designs[rec.design]), rec.baseline_cycles,
+    out += fmt::format("{},{},{},{},{},{},{:.6f},{}{}\n", rec.image, rec.layer, csv_field(rec.name),
+                       kind_name(rec.kind), csv_field(r.designs[rec.design]), rec.baseline_cycles,
                        rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0,
-                       stats_csv(rec.stats));
+                       stats_csv(rec.stats), energy_csv(rec.energy, rec.baseline_energy));
   }
   return out;
 }
 
 std::string totals_csv(const SimResults& r) {
-  std::string out = fmt::format("design,layers,baseline_cycles,speedup,ideal_speedup,utilisation,{}\n", kStatsHeader);
+  std::string out = fmt::format(
+      "design,layers,baseline_cycles,speedup,ideal_speedup,utilisation,{}{},power_w,area_mm2,"
+      "relative_area\n",
+      kStatsHeader, energy_header());
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const std::pair<const char*, const Totals*> parts[] = {{"conv", &r.conv[d]}, {"fc", &r.fc[d]}, {"all", &r.all[d]}};
     for (const auto& [name, t] : parts) {
-      out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{}\n", csv_field(r.designs[d]), name, t->baseline_cycles,
-                         t->speedup(), t->ideal_speedup(), t->utilisation(), stats_csv(t->stats));
+      out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{}{},{:.6g},{:.6g},{:.6f}\n", csv_field(r.designs[d]), name,
+                         t->baseline_cycles, t->speedup(), t->ideal_speedup(), t->utilisation(), stats_csv(t->stats),
+                         energy_csv(t->energy, t->baseline_energy), r.power_w(*t), r.areas[d].total_mm2,
+                         r.relative_area(d));
     }
   }
   return out;
@@ -409,15 +465,25 @@ std::string totals_csv(const SimResults& r) {
 
 std::string format_table(const SimResults& r) {
   auto cell = [](const Totals& t) { return t.stats.cycles ? fmt::format("{:.2f}x", t.speedup()) : std::string("-"); };
-  std::string out = fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>16}\n", "design", "vs DaDN", "conv",
-                                "FC", "all", "ideal", "util", "cycles (all)");
+  auto eff = [](const Totals& t) {
+    return t.stats.cycles ? fmt::format("{:.2f}x", t.energy_efficiency()) : std::string("-");
+  };
+  std::string out =
+      fmt::format("{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>6} {:>14}\n", "design", "vs DaDN",
+                  "conv", "FC", "all", "energy", "eff. FC", "area", "power", "ideal", "util", "cycles (all)");
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const Grid& g = r.grids[d];
-    out += fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>5.0f}% {:>16}\n", r.designs[d],
-                       fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]),
-                       cell(r.all[d]), fmt::format("{:.2f}x", r.all[d].ideal_speedup()), 100.0 * r.all[d].utilisation(),
+    out += fmt::format("{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7.2f}x {:>6.1f}W {:>8} {:>5.0f}% {:>14}\n",
+                       r.designs[d], fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]),
+                       cell(r.all[d]), eff(r.conv[d]), eff(r.fc[d]), r.relative_area(d), r.power_w(r.all[d]),
+                       fmt::format("{:.2f}x", r.all[d].ideal_speedup()), 100.0 * r.all[d].utilisation(),
                        r.all[d].stats.cycles);
   }
+  out += fmt::format(
+      "\nperformance conv/FC/all and energy efficiency (conv, FC) relative to the DaDianNao of the same grid "
+      "(seed 001 Table 1; on-chip energy, off-chip transfers in the JSON); area relative to it; power: average chip "
+      "power over the run ({}, {:.0f} MHz)\n",
+      r.technology, r.frequency_hz / 1e6);
   return out;
 }
 

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/cost/energy.h"
+#include "sim/cost/inventory.h"
+#include "sim/cost/technology.h"
 #include "sim/design.h"
 
 namespace eff::sim {
@@ -46,6 +49,8 @@ struct LayerRecord {
   int design = 0;
   LayerStats stats;
   uint64_t baseline_cycles = 0;
+  cost::EnergyBreakdown energy;           // pJ, this design on this layer
+  cost::EnergyBreakdown baseline_energy;  // the DaDianNao of the same grid on this layer
   // --check-values: -1 not checked (no reference or the design cannot recompute), 0 match,
   // 1 mismatch; the largest |recomputed - engine| relative to the layer's largest |output|.
   int check = -1;
@@ -60,6 +65,14 @@ int check_layer_values(const Design& d, const SimLayer& l, double& relative_erro
 struct Totals {
   LayerStats stats;
   uint64_t baseline_cycles = 0;
+  cost::EnergyBreakdown energy;
+  cost::EnergyBreakdown baseline_energy;
+  // Seed 001 Table 1's "relative energy efficiency": DaDianNao's chip energy over the design's.
+  double energy_efficiency() const { return energy.on_chip() > 0 ? baseline_energy.on_chip() / energy.on_chip() : 0.0; }
+  // The same with off-chip transfers included (system energy).
+  double system_energy_efficiency() const {
+    return energy.total() > 0 ? baseline_energy.total() / energy.total() : 0.0;
+  }
   double speedup() const { return stats.cycles ? double(baseline_cycles) / double(stats.cycles) : 0.0; }
   double ideal_speedup() const {
     return stats.ideal_bit_products ? double(stats.macs) * 256.0 / double(stats.ideal_bit_products) : 0.0;
@@ -78,11 +91,23 @@ struct SimResults {
   std::vector<Totals> conv, fc, all;
   int images = 0;
   std::map<std::string, std::string> notes;  // source, precision rule, ...
+  // Cost model: the technology, and per design its area and its DaDianNao's.
+  std::string technology;  // node (file)
+  double frequency_hz = 0;
+  std::vector<cost::AreaBreakdown> areas, baseline_areas;
+  double relative_area(size_t d) const {
+    return baseline_areas[d].total_mm2 > 0 ? areas[d].total_mm2 / baseline_areas[d].total_mm2 : 0.0;
+  }
+  // Average chip power of a design over `t` (W): its on-chip energy over its cycles at the clock.
+  double power_w(const Totals& t) const {
+    return t.stats.cycles ? t.energy.on_chip() * 1e-12 / (double(t.stats.cycles) / frequency_hz) : 0.0;
+  }
 };
 
 class SimRun {
  public:
-  SimRun(const DesignSet& set, SimContext ctx) : set_(set), ctx_(ctx) {}
+  // `technology`: the table energy and area are priced with (default: the built-in 65 nm one).
+  SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* technology = nullptr);
   // Simulates every design (and baseline) on the layer. Thread-safe.
   void simulate(const SimLayer& layer);
   // Sorted records and totals; independent of the order layers and images arrived in.
@@ -93,6 +118,8 @@ class SimRun {
  private:
   const DesignSet& set_;
   SimContext ctx_;
+  cost::Technology technology_;
+  std::vector<cost::CostModel> costs_, baseline_costs_;
   mutable std::mutex mu_;
   std::vector<LayerRecord> records_;
 };

@@ -98,4 +98,18 @@ printf 'designs:\n  - {design: stripes, wm_kib_per_tile: lots}\n' > "$tmp/mem.ya
 expect_error 7 "mem.yaml.*wm_kib_per_tile" -- area --config "$tmp/mem.yaml"
 expect_error 7 "nofile.yaml" -- area --technology "$tmp/nofile.yaml"
 
+# Energy, power and area columns of simulate (seed 001 Table 1's three columns).
+expect_ok simulate --synthetic --network vgg16-conv --images 1 --designs dadiannao,stripes --technology "$src/configs/technology/28nm.yaml" --out "$tmp/simE"
+if grep -E -q '^dadiannao +16-16-16 +1\.00x +- +1\.00x +1\.00x +- +1\.00x' "$tmp/out"; then ok; else ko "simulate: dadiannao energy/area not 1.00x: $(grep dadiannao "$tmp/out")"; fi
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j["designs"][1]["totals"]["all"]
+assert j["technology"].startswith("28nm"), j["technology"]
+assert t["energy_pj"]["total"] > 0 and t["power_w"] > 0 and j["designs"][1]["relative_area"] > 1
+assert "energy_efficiency" in j["layers"][0]
+' "$tmp/simE/results.json"; then ok; else ko "simulate results.json lacks energy/area fields"; fi
+if head -1 "$tmp/simE/totals.csv" | grep -q "energy_pj,baseline_energy_pj,energy_efficiency,power_w,area_mm2,relative_area"; then ok; else ko "totals.csv lacks energy columns"; fi
+expect_error 7 "tech.yaml: area_um2.adder_bitz" -- simulate --synthetic --network vgg16-conv --images 1 --designs stripes --technology "$tmp/tech.yaml"
+
 finish "simulate CLI tests"
