@@ -51,6 +51,15 @@ struct LayerRecord {
   uint64_t baseline_cycles = 0;
   cost::EnergyBreakdown energy;           // pJ, this design on this layer
   cost::EnergyBreakdown baseline_energy;  // the DaDianNao of the same grid on this layer
+  // Memory (cost/memory.h): what the timeline needs, and the stalls results() computes for the
+  // design and for its DaDianNao (their leakage and clock energy is added to `energy`).
+  int64_t filter_sets = 1, baseline_filter_sets = 1;
+  uint64_t output_bytes = 0;  // the layer's outputs at 16 bits
+  uint64_t baseline_offchip_act_bytes = 0, baseline_offchip_wgt_bytes = 0;
+  uint64_t memory_stall_cycles = 0, baseline_memory_stall_cycles = 0;
+  // Proteus-style packing: the layer's input activations and weights off-chip at 16 bits and at
+  // the layer's precisions (seed 001 §5).
+  uint64_t footprint_16bit_bytes = 0, footprint_packed_bytes = 0;
   // --check-values: -1 not checked (no reference or the design cannot recompute), 0 match,
   // 1 mismatch; the largest |recomputed - engine| relative to the layer's largest |output|.
   int check = -1;
@@ -67,6 +76,13 @@ struct Totals {
   uint64_t baseline_cycles = 0;
   cost::EnergyBreakdown energy;
   cost::EnergyBreakdown baseline_energy;
+  uint64_t memory_stall_cycles = 0, baseline_memory_stall_cycles = 0;
+  uint64_t footprint_16bit_bytes = 0, footprint_packed_bytes = 0;
+  double packing_saving_pj = 0;  // off-chip energy the packing saves
+  double speedup_with_memory() const {
+    const uint64_t c = stats.cycles + memory_stall_cycles;
+    return c ? double(baseline_cycles + baseline_memory_stall_cycles) / double(c) : 0.0;
+  }
   // Seed 001 Table 1's "relative energy efficiency": DaDianNao's chip energy over the design's.
   double energy_efficiency() const { return energy.on_chip() > 0 ? baseline_energy.on_chip() / energy.on_chip() : 0.0; }
   // The same with off-chip transfers included (system energy).
@@ -116,6 +132,7 @@ class SimRun {
   bool needs_weights() const;
 
  private:
+  void add_memory(SimResults& r) const;
   const DesignSet& set_;
   SimContext ctx_;
   cost::Technology technology_;

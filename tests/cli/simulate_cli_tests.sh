@@ -109,7 +109,7 @@ assert j["technology"].startswith("28nm"), j["technology"]
 assert t["energy_pj"]["total"] > 0 and t["power_w"] > 0 and j["designs"][1]["relative_area"] > 1
 assert "energy_efficiency" in j["layers"][0]
 ' "$tmp/simE/results.json"; then ok; else ko "simulate results.json lacks energy/area fields"; fi
-if head -1 "$tmp/simE/totals.csv" | grep -q "energy_pj,baseline_energy_pj,energy_efficiency,power_w,area_mm2,relative_area"; then ok; else ko "totals.csv lacks energy columns"; fi
+if head -1 "$tmp/simE/totals.csv" | grep -q "energy_pj,baseline_energy_pj,energy_efficiency,memory_stall_cycles,footprint_16bit_bytes,footprint_packed_bytes,power_w,area_mm2,relative_area"; then ok; else ko "totals.csv lacks energy columns"; fi
 expect_error 7 "tech.yaml: area_um2.adder_bitz" -- simulate --synthetic --network vgg16-conv --images 1 --designs stripes --technology "$tmp/tech.yaml"
 
 finish "simulate CLI tests"

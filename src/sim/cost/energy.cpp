@@ -60,6 +60,13 @@ EnergyBreakdown CostModel::energy(const LayerStats& s) const {
   return e;
 }
 
+EnergyBreakdown CostModel::idle_energy(uint64_t cycles) const {
+  EnergyBreakdown e;
+  e.clock = double(cycles) * per_cycle_clock_;
+  e.leakage = double(cycles) * per_cycle_leakage_;
+  return e;
+}
+
 nlohmann::json energy_json(const EnergyBreakdown& e) {
   nlohmann::json j;
   for (const auto& [name, field] : energy_fields()) j[name] = e.*field;

@@ -44,6 +44,8 @@ class CostModel {
  public:
   CostModel(const Inventory& inv, const Technology& t);
   EnergyBreakdown energy(const LayerStats& s) const;
+  // Cycles spent waiting for memory: leakage and clock only.
+  EnergyBreakdown idle_energy(uint64_t cycles) const;
   const AreaBreakdown& area() const { return area_; }
   double frequency_hz() const { return frequency_hz_; }
 
