@@ -110,6 +110,9 @@ assert t["energy_pj"]["total"] > 0 and t["power_w"] > 0 and j["designs"][1]["rel
 assert "energy_efficiency" in j["layers"][0]
 ' "$tmp/simE/results.json"; then ok; else ko "simulate results.json lacks energy/area fields"; fi
 if head -1 "$tmp/simE/totals.csv" | grep -q "energy_pj,baseline_energy_pj,energy_efficiency,memory_stall_cycles,footprint_16bit_bytes,footprint_packed_bytes,power_w,area_mm2,relative_area"; then ok; else ko "totals.csv lacks energy columns"; fi
+for id in sim-energy sim-area sim-memory; do
+  if grep -q "id=\"$id\"" "$tmp/simE/report.html"; then ok; else ko "report.html lacks section $id"; fi
+done
 expect_error 7 "tech.yaml: area_um2.adder_bitz" -- simulate --synthetic --network vgg16-conv --images 1 --designs stripes --technology "$tmp/tech.yaml"
 
 finish "simulate CLI tests"
