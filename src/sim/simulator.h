@@ -114,9 +114,11 @@ struct SimResults {
   double relative_area(size_t d) const {
     return baseline_areas[d].total_mm2 > 0 ? areas[d].total_mm2 / baseline_areas[d].total_mm2 : 0.0;
   }
-  // Average chip power of a design over `t` (W): its on-chip energy over its cycles at the clock.
+  // Average chip power of a design over `t` (W): its on-chip energy (memory stalls included) over
+  // its cycles with memory at the clock.
   double power_w(const Totals& t) const {
-    return t.stats.cycles ? t.energy.on_chip() * 1e-12 / (double(t.stats.cycles) / frequency_hz) : 0.0;
+    const double cycles = double(t.stats.cycles + t.memory_stall_cycles);
+    return cycles > 0 ? t.energy.on_chip() * 1e-12 / (cycles / frequency_hz) : 0.0;
   }
 };
 
