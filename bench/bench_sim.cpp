@@ -6,6 +6,10 @@
 // this 2-core machine" goal, value generation included.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+
+#include "sim/cost/energy.h"
+#include "sim/cost/memory.h"
 #include "sim/design.h"
 #include "sim/simulator.h"
 #include "sim/sources.h"
@@ -62,6 +66,51 @@ void BM_SimAllDesigns(benchmark::State& state) {
   }
 }
 
+// What the cost model adds to a simulation, as a ratio measured in the same iteration: every
+// design and its DaDianNao simulate the layers (what `simulate` does anyway), then the energy of
+// every record and the memory timeline of every design and baseline are computed the way SimRun
+// does (cost models built per run). Counter `cost_overhead` = cost time / simulation time
+// (docs/energy-area.md; goal < 0.10).
+void BM_SimCostOverhead(benchmark::State& state) {
+  const auto& layers = vgg_layers();
+  const DesignSet set = build_designs("all", "", "");
+  const cost::Technology tech = cost::load_technology("");
+  double sim_s = 0, cost_s = 0;
+  using clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    const auto t0 = clock::now();
+    std::vector<std::vector<LayerStats>> own(set.designs.size()), base(set.baselines.size());
+    for (size_t b = 0; b < set.baselines.size(); ++b) {
+      for (const SimLayer& l : layers) base[b].push_back(set.baselines[b]->simulate(l, SimContext{1}));
+    }
+    for (size_t d = 0; d < set.designs.size(); ++d) {
+      for (const SimLayer& l : layers) own[d].push_back(set.designs[d].design->simulate(l, SimContext{1}));
+    }
+    const auto t1 = clock::now();
+    double total = 0;
+    for (size_t d = 0; d < set.designs.size(); ++d) {
+      const cost::CostModel mine(set.designs[d].design->inventory(), tech);
+      const cost::CostModel theirs(set.baselines[set.designs[d].baseline]->inventory(), tech);
+      std::vector<cost::LayerTraffic> a, b;
+      for (size_t i = 0; i < layers.size(); ++i) {
+        const LayerStats& s = own[d][i];
+        const LayerStats& bs = base[set.designs[d].baseline][i];
+        total += mine.energy(s).total() + theirs.energy(bs).total();
+        a.push_back({s.cycles, s.offchip_wgt_bytes, s.offchip_act_bytes, 0, 16});
+        b.push_back({bs.cycles, bs.offchip_wgt_bytes, bs.offchip_act_bytes, 0, 16});
+      }
+      const cost::MemoryConfig m{32.0 * 1024 * 1024, 4.0 * 1024 * 1024, 52.2};
+      for (const auto& r : cost::memory_timeline(a, m)) total += double(r.stall_cycles);
+      for (const auto& r : cost::memory_timeline(b, m)) total += double(r.stall_cycles);
+    }
+    benchmark::DoNotOptimize(total);
+    const auto t2 = clock::now();
+    sim_s += std::chrono::duration<double>(t1 - t0).count();
+    cost_s += std::chrono::duration<double>(t2 - t1).count();
+  }
+  state.counters["cost_overhead"] = sim_s > 0 ? cost_s / sim_s : 0.0;
+}
+
 const bool registered = [] {
   for (const DesignEntry& e : design_registry()) {
     benchmark::RegisterBenchmark(("SimVGG16Conv/" + e.id).c_str(), BM_SimDesign, e.id)
@@ -73,6 +122,7 @@ const bool registered = [] {
       ->ArgName("threads")
       ->Unit(benchmark::kMillisecond)
       ->Iterations(2);
+  benchmark::RegisterBenchmark("SimCostOverhead", BM_SimCostOverhead)->Unit(benchmark::kMillisecond)->Iterations(1);
   return true;
 }();
 

@@ -95,7 +95,7 @@ if (sections.has('sim') && fs.existsSync(simBench)) {
     '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] }));
   simRows = j.benchmarks.filter((b) => b.aggregate_name === 'median').map((b) => ({
     name: b.run_name || b.name, real_ms: b.real_time * ({ ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 }[b.time_unit] || 1),
-    macs_per_s: b['simulated_MACs/s'],
+    macs_per_s: b['simulated_MACs/s'], cost_overhead: b.cost_overhead,
   }));
   for (const r of simRows) process.stderr.write(`${r.name}: ${r.real_ms.toFixed(1)} ms\n`);
 }
@@ -202,6 +202,10 @@ if (simRows.length) {
   md += `Peer (DNNsim, single thread, VGG-16 conv layers, one image, incl. ~1.4 s trace loading, from ../shared/specs/accelerators.md): Stripes 1.8 s, Dynamic Stripes 2.0 s, Bit-Pragmatic 21 s, Loom 21 s. Goal: each design >= 20x faster single-threaded; all seven designs < 3 s on 2 cores.\n\n`;
   md += `| benchmark | median wall ms | simulated MACs/s |\n|---|---|---|\n`;
   for (const r of simRows) md += `| ${r.name} | ${r.real_ms.toFixed(1)} | ${r.macs_per_s ? r.macs_per_s.toExponential(2) : ''} |\n`;
+  const cost = simRows.find((r) => r.name.startsWith('SimCostOverhead') && r.cost_overhead !== undefined);
+  if (cost) {
+    md += `\nEnergy and memory model (docs/energy-area.md): ${(100 * cost.cost_overhead).toFixed(2)}% of the simulation's time, measured as a ratio in the same iteration (SimCostOverhead: energy of every record and the memory timeline of every design and baseline, over simulating the VGG-16 conv layers with all seven designs and their DaDianNao; goal < 10%).\n`;
+  }
 }
 if (vggRow) {
   md += `\n## All seven designs on one VGG-16 image, value capture included (goal: < 3 s on 2 cores)\n\n`;

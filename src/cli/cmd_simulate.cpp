@@ -30,6 +30,7 @@ struct SimulateFlags {
   Inputs inputs;
   std::string designs = "all";
   std::string config;
+  std::string technology;
   std::string traces;
   std::string network;
   std::string out;
@@ -106,7 +107,8 @@ void run_simulate(SimulateFlags& f) {
   }
   const int threads = resolve_threads(usable_threads(f.common.threads));
   sim::DesignSet set = sim::build_designs_from_file(f.designs, f.config);
-  sim::SimRun run(set, sim::SimContext{threads, f.check_values});
+  const sim::cost::Technology technology = sim::cost::load_technology(f.technology);
+  sim::SimRun run(set, sim::SimContext{threads, f.check_values}, &technology);
   const bool s2d = !f.no_space_to_depth;
   std::map<std::string, std::string> notes;
   int quantized = 0;  // layers of an 8-bit model simulated on their integer codes
@@ -248,6 +250,8 @@ void register_simulate_command(CLI::App& app) {
   static CLI::Option* designs_opt =
       c->add_option("--designs", f.designs, "all, or a comma-separated list (--list-designs)");
   c->add_option("--config", f.config, "YAML design configuration (configs/designs.yaml)");
+  c->add_option("--technology", f.technology,
+                "technology table pricing energy and area (default: built-in configs/technology/65nm.yaml)");
   c->add_option("--traces", f.traces, "simulate a trace directory written by `effectual trace`");
   c->add_flag("--synthetic", f.synthetic, "draw values instead of running the model (shape-only mode)");
   c->add_option("--network", f.network, "with --synthetic: a network YAML or a preset (vgg16, vgg16-conv)");

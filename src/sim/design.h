@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/cost/inventory.h"
 #include "sim/layer.h"
 #include "sim/params.h"
 
@@ -57,6 +58,9 @@ class Design {
   // (equal peak 16-bit throughput, seed 001 Table 1 "DaDN Conf.").
   virtual Grid grid() const = 0;
   virtual LayerStats simulate(const SimLayer& layer, const SimContext& ctx) const = 0;
+  // The components this configuration builds (src/sim/cost/inventory.h): what area and energy
+  // are computed from. Independent of values.
+  virtual cost::Inventory inventory() const = 0;
   // --check-values: recompute the layer's outputs in code units from the values exactly as the
   // design scheduled them, out[k][window] = sum of products (int64). Designs that do not
   // implement it return false.

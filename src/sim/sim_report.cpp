@@ -26,6 +26,122 @@ struct LayerSum {
   double cycles = 0, baseline = 0, macs = 0, ideal_bit_products = 0, busy = 0, total = 0;
 };
 
+// Energy, area and memory (docs/energy-area.md): present in documents written since the cost
+// model; older results.json files simply lack these sections.
+void add_cost_sections(const json& r, const std::vector<std::string>& names, html::HtmlReport& report) {
+  const json& designs = r["designs"];
+  if (designs.empty() || !designs[0].contains("area") || !designs[0].at("totals").at("all").contains("energy_pj")) {
+    return;
+  }
+  const int images = std::max(1, r.value("images", 1));
+  const auto x = html::NumberFormat::plain(2, "x");
+
+  html::Section& energy = report.section(
+      "sim-energy", "Simulation: energy, area and power (seed 001 Table 1)",
+      "Performance, energy efficiency (DaDianNao's on-chip energy over the design's) and area, each relative to the "
+      "DaDianNao of the same grid and memories; average chip power; energy per inference including off-chip "
+      "transfers. Technology: " +
+          r.value("technology", std::string("?")) + ".");
+  html::Table t1{.caption = "Seed 001 Table 1, three columns (all layers, all images)",
+                 .header = {"design", "performance", "energy efficiency", "area", "area mm2", "power W",
+                            "energy / inference", "system energy efficiency"}};
+  for (const json& d : designs) {
+    const json& a = d.at("totals").at("all");
+    t1.rows.push_back({d.at("name").get<std::string>(), html::Cell(a.value("speedup", 0.0), x),
+                       html::Cell(a.value("energy_efficiency", 0.0), x), html::Cell(d.value("relative_area", 0.0), x),
+                       html::Cell(d.at("area").value("total_mm2", 0.0), html::NumberFormat::plain(1)),
+                       html::Cell(a.value("power_w", 0.0), html::NumberFormat::plain(1)),
+                       html::Cell(a.value("energy_per_inference_j", 0.0), html::NumberFormat::si(2, "J")),
+                       html::Cell(a.value("system_energy_efficiency", 0.0), x)});
+  }
+  energy.table(t1);
+  html::BarChart bars{.title = "Energy per inference by component",
+                      .caption = "Stacked: each design's energy per image, on-chip components and off-chip transfers.",
+                      .x_label = "design",
+                      .y_label = "energy per inference",
+                      .categories = names,
+                      .layout = html::BarChart::Layout::stacked,
+                      .format = html::NumberFormat::si(2, "J")};
+  for (const auto& [key, label] : std::vector<std::pair<const char*, const char*>>{{"datapath", "datapath"},
+                                                                                   {"adder_trees", "adder trees"},
+                                                                                   {"shifters", "shifters"},
+                                                                                   {"accumulators", "accumulators"},
+                                                                                   {"detectors", "detectors"},
+                                                                                   {"clock", "clock"},
+                                                                                   {"act_memory", "activation memory"},
+                                                                                   {"wgt_memory", "weight memory"},
+                                                                                   {"offchip", "off-chip"},
+                                                                                   {"leakage", "leakage"}}) {
+    html::Series s{label, {}, ""};
+    for (const json& d : designs) {
+      s.values.push_back(d.at("totals").at("all").at("energy_pj").value(key, 0.0) * 1e-12 / images);
+    }
+    bars.series.push_back(s);
+  }
+  energy.bar_chart(bars);
+
+  html::Section& area = report.section("sim-area", "Simulation: area breakdown",
+                                       "Each design's inventory priced by the technology table (effectual area "
+                                       "prints every component).");
+  html::BarChart ab{.title = "Area by kind of silicon",
+                    .caption = "Stacked: datapath and control logic, eDRAM, SRAM buffers, off-chip interface.",
+                    .x_label = "design",
+                    .y_label = "area",
+                    .categories = names,
+                    .layout = html::BarChart::Layout::stacked,
+                    .format = html::NumberFormat::plain(1, " mm2")};
+  for (const auto& [key, label] :
+       std::vector<std::pair<const char*, const char*>>{{"logic_mm2", "logic"},
+                                                        {"edram_mm2", "eDRAM"},
+                                                        {"sram_mm2", "SRAM"},
+                                                        {"offchip_mm2", "off-chip interface"}}) {
+    html::Series s{label, {}, ""};
+    for (const json& d : designs) s.values.push_back(d.at("area").value(key, 0.0));
+    ab.series.push_back(s);
+  }
+  area.bar_chart(ab);
+  html::Table parts{.caption = "Components (mm2)", .header = {"design", "component", "mm2", "detail"}};
+  for (const json& d : designs) {
+    for (const json& c : d.at("area").at("components")) {
+      parts.rows.push_back({d.at("name").get<std::string>(), c.value("component", ""),
+                            html::Cell(c.value("mm2", 0.0), html::NumberFormat::plain(3)), c.value("detail", "")});
+    }
+  }
+  area.table(parts);
+
+  html::Section& memory = report.section(
+      "sim-memory", "Simulation: compute vs memory cycles",
+      "Compute cycles (what the designs report, as in seed 001 Table 1) and cycles with the memory model's stalls "
+      "(on-chip capacities, off-chip bandwidth), and the Proteus-style packing of off-chip data at the layers' "
+      "precisions.");
+  html::BarChart mc{.title = "Cycles: compute only vs with memory",
+                    .caption = "All layers, all images; the gap is time spent waiting for off-chip data.",
+                    .x_label = "design",
+                    .y_label = "cycles",
+                    .categories = names,
+                    .format = html::NumberFormat::si(2)};
+  html::Series compute{"compute", {}, ""}, with_memory{"with memory", {}, ""};
+  html::Table pk{.caption = "Off-chip footprint of inputs and weights (all layers, all images)",
+                 .header = {"design", "speedup (compute)", "speedup (with memory)", "stall cycles", "16-bit bytes",
+                            "packed bytes", "saving", "energy saved"}};
+  for (const json& d : designs) {
+    const json& a = d.at("totals").at("all");
+    compute.values.push_back(a.value("cycles", 0.0));
+    with_memory.values.push_back(a.value("cycles_with_memory", 0.0));
+    const json pack = a.value("packing", json::object());
+    const double b16 = pack.value("footprint_16bit_bytes", 0.0), packed = pack.value("footprint_packed_bytes", 0.0);
+    pk.rows.push_back(
+        {d.at("name").get<std::string>(), html::Cell(a.value("speedup", 0.0), x),
+         html::Cell(a.value("speedup_with_memory", 0.0), x), html::Cell(a.value("memory_stall_cycles", uint64_t{0})),
+         html::Cell(b16, html::NumberFormat::si(2, "B")), html::Cell(packed, html::NumberFormat::si(2, "B")),
+         html::Cell(b16 > 0 ? 1.0 - packed / b16 : 0.0, html::NumberFormat::percent(0)),
+         html::Cell(pack.value("saving_pj", 0.0) * 1e-12, html::NumberFormat::si(2, "J"))});
+  }
+  mc.series = {compute, with_memory};
+  memory.bar_chart(mc);
+  memory.table(pk);
+}
+
 }  // namespace
 
 void add_simulation_sections(const json& r, html::HtmlReport& report, const std::string& source) {
@@ -170,6 +286,7 @@ void add_simulation_sections(const json& r, html::HtmlReport& report, const std:
     ev.rows.push_back(std::move(row));
   }
   events.table(ev);
+  add_cost_sections(r, names, report);
 }
 
 }  // namespace eff::sim

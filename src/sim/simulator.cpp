@@ -10,6 +10,9 @@
 #include <sstream>
 
 #include "core/fs.h"
+#include "sim/cost/area_report.h"
+#include "sim/cost/memory.h"
+#include "sim/machinery.h"
 
 namespace eff::sim {
 
@@ -173,20 +176,25 @@ DesignSet build_designs(const std::string& list, const std::string& config_text,
     };
     return pos(a.id) < pos(b.id);
   });
+  // Each design's baseline: a DaDianNao of its tiles, rows and lanes and its on-chip capacities.
   for (DesignInstance& d : set.designs) {
     Grid g = d.design->grid();
     g.columns = 1;
-    auto it = std::find(set.baseline_grids.begin(), set.baseline_grids.end(), g);
-    if (it == set.baseline_grids.end()) {
-      Params p(
-          {{"tiles", std::to_string(g.tiles)}, {"rows", std::to_string(g.rows)}, {"lanes", std::to_string(g.lanes)}},
-          "baseline");
+    const cost::OnChipMemory m = d.design->inventory().memory;
+    size_t b = 0;
+    while (b < set.baselines.size() && !(set.baseline_grids[b] == g && set.baseline_memories[b] == m)) ++b;
+    if (b == set.baselines.size()) {
+      Params p({{"tiles", std::to_string(g.tiles)},
+                {"rows", std::to_string(g.rows)},
+                {"lanes", std::to_string(g.lanes)},
+                {"am_kib", std::to_string(m.am_kib)},
+                {"wm_kib_per_tile", std::to_string(m.wm_kib_per_tile)}},
+               "baseline");
       set.baselines.push_back(make_design("dadiannao", p));
       set.baseline_grids.push_back(g);
-      d.baseline = static_cast<int>(set.baselines.size() - 1);
-    } else {
-      d.baseline = static_cast<int>(it - set.baseline_grids.begin());
+      set.baseline_memories.push_back(m);
     }
+    d.baseline = static_cast<int>(b);
   }
   return set;
 }
@@ -241,9 +249,19 @@ int check_layer_values(const Design& d, const SimLayer& l, double& relative_erro
   return relative_error <= 1e-3 ? 0 : 1;
 }
 
+SimRun::SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* technology)
+    : set_(set), ctx_(ctx), technology_(technology ? *technology : cost::load_technology("")) {
+  for (const DesignInstance& d : set_.designs) costs_.emplace_back(d.design->inventory(), technology_);
+  for (const auto& b : set_.baselines) baseline_costs_.emplace_back(b->inventory(), technology_);
+}
+
 void SimRun::simulate(const SimLayer& layer) {
-  std::vector<uint64_t> base(set_.baselines.size());
-  for (size_t b = 0; b < set_.baselines.size(); ++b) base[b] = set_.baselines[b]->simulate(layer, ctx_).cycles;
+  std::vector<LayerStats> base(set_.baselines.size());
+  std::vector<cost::EnergyBreakdown> base_energy(set_.baselines.size());
+  for (size_t b = 0; b < set_.baselines.size(); ++b) {
+    base[b] = set_.baselines[b]->simulate(layer, ctx_);
+    base_energy[b] = baseline_costs_[b].energy(base[b]);
+  }
   std::vector<LayerRecord> recs;
   for (size_t d = 0; d < set_.designs.size(); ++d) {
     LayerRecord r;
@@ -253,7 +271,18 @@ void SimRun::simulate(const SimLayer& layer) {
     r.kind = layer.kind;
     r.design = static_cast<int>(d);
     r.stats = set_.designs[d].design->simulate(layer, ctx_);
-    r.baseline_cycles = base[set_.designs[d].baseline];
+    r.baseline_cycles = base[set_.designs[d].baseline].cycles;
+    r.energy = costs_[d].energy(r.stats);
+    r.baseline_energy = base_energy[set_.designs[d].baseline];
+    const LayerStats& bs = base[set_.designs[d].baseline];
+    r.filter_sets = walk_shape(layer, set_.designs[d].design->grid()).filter_sets;
+    r.baseline_filter_sets = walk_shape(layer, set_.baseline_grids[set_.designs[d].baseline]).filter_sets;
+    r.output_bytes = static_cast<uint64_t>(layer.K) * static_cast<uint64_t>(layer.windows()) * 2;
+    r.baseline_offchip_act_bytes = bs.offchip_act_bytes;
+    r.baseline_offchip_wgt_bytes = bs.offchip_wgt_bytes;
+    r.footprint_16bit_bytes = bytes_at(layer.act_count, 16) + bytes_at(layer.wgt_count, 16);
+    r.footprint_packed_bytes = bytes_at(layer.act_count, std::clamp(layer.act_bits, 1, 16)) +
+                               bytes_at(layer.wgt_count, std::clamp(layer.wgt_bits, 1, 16));
     if (ctx_.check_values) r.check = check_layer_values(*set_.designs[d].design, layer, r.check_error);
     recs.push_back(std::move(r));
   }
@@ -267,6 +296,38 @@ bool SimRun::needs_weights() const {
     if (d.design->needs_weights()) return true;
   }
   return false;
+}
+
+// The memory timeline of every (design, image) and of its DaDianNao, layers in network order
+// (records are sorted by image, layer, design); stalls also cost leakage and clock energy.
+void SimRun::add_memory(SimResults& r) const {
+  const double bytes_per_cycle = technology_["offchip.bandwidth_gb_per_s"] * 1e9 / technology_.frequency_hz();
+  for (size_t d = 0; d < set_.designs.size(); ++d) {
+    const cost::OnChipMemory m = set_.designs[d].design->inventory().memory;
+    const Grid g = set_.designs[d].design->grid();
+    const cost::MemoryConfig cfg{double(g.tiles) * double(m.wm_kib_per_tile) * 1024, double(m.am_kib) * 1024,
+                                 bytes_per_cycle};
+    std::map<int, std::vector<LayerRecord*>> by_image;
+    for (LayerRecord& rec : r.records) {
+      if (rec.design == static_cast<int>(d)) by_image[rec.image].push_back(&rec);
+    }
+    for (auto& [image, recs] : by_image) {
+      std::vector<cost::LayerTraffic> own, base;
+      for (const LayerRecord* rec : recs) {
+        own.push_back({rec->stats.cycles, rec->stats.offchip_wgt_bytes, rec->stats.offchip_act_bytes, rec->output_bytes,
+                       rec->filter_sets});
+        base.push_back({rec->baseline_cycles, rec->baseline_offchip_wgt_bytes, rec->baseline_offchip_act_bytes,
+                        rec->output_bytes, rec->baseline_filter_sets});
+      }
+      const auto mine = cost::memory_timeline(own, cfg), theirs = cost::memory_timeline(base, cfg);
+      for (size_t i = 0; i < recs.size(); ++i) {
+        recs[i]->memory_stall_cycles = mine[i].stall_cycles;
+        recs[i]->baseline_memory_stall_cycles = theirs[i].stall_cycles;
+        recs[i]->energy += costs_[d].idle_energy(mine[i].stall_cycles);
+        recs[i]->baseline_energy += baseline_costs_[set_.designs[d].baseline].idle_energy(theirs[i].stall_cycles);
+      }
+    }
+  }
 }
 
 SimResults SimRun::results() const {
@@ -284,19 +345,34 @@ SimResults SimRun::results() const {
     r.design_ids.push_back(d.id);
     r.grids.push_back(d.design->grid());
   }
+  r.technology = fmt::format("{} ({})", technology_.node, technology_.file);
+  r.frequency_hz = technology_.frequency_hz();
+  for (size_t d = 0; d < n; ++d) {
+    r.areas.push_back(costs_[d].area());
+    r.baseline_areas.push_back(baseline_costs_[set_.designs[d].baseline].area());
+  }
   r.conv.resize(n);
   r.fc.resize(n);
   r.all.resize(n);
   std::set<int> images;
+  for (const LayerRecord& rec : r.records) images.insert(rec.image);
+  r.images = static_cast<int>(images.size());
+  add_memory(r);
   for (const LayerRecord& rec : r.records) {
-    images.insert(rec.image);
     Totals& t = rec.kind == LayerKind::kFC ? r.fc[rec.design] : r.conv[rec.design];
     for (Totals* x : {&t, &r.all[rec.design]}) {
       x->stats += rec.stats;
       x->baseline_cycles += rec.baseline_cycles;
+      x->energy += rec.energy;
+      x->baseline_energy += rec.baseline_energy;
+      x->memory_stall_cycles += rec.memory_stall_cycles;
+      x->baseline_memory_stall_cycles += rec.baseline_memory_stall_cycles;
+      x->footprint_16bit_bytes += rec.footprint_16bit_bytes;
+      x->footprint_packed_bytes += rec.footprint_packed_bytes;
+      x->packing_saving_pj +=
+          double(rec.footprint_16bit_bytes - rec.footprint_packed_bytes) * 8 * technology_["offchip.pj_per_bit"];
     }
   }
-  r.images = static_cast<int>(images.size());
   return r;
 }
 
@@ -318,12 +394,26 @@ nlohmann::json stats_json(const LayerStats& s) {
           {"offchip_wgt_bytes", s.offchip_wgt_bytes}};
 }
 
-nlohmann::json totals_json(const Totals& t) {
+nlohmann::json totals_json(const Totals& t, const SimResults& r) {
   nlohmann::json j = stats_json(t.stats);
   j["baseline_cycles"] = t.baseline_cycles;
   j["speedup"] = t.speedup();
   j["ideal_speedup"] = t.ideal_speedup();
   j["utilisation"] = t.utilisation();
+  j["energy_pj"] = cost::energy_json(t.energy);
+  j["baseline_energy_pj"] = cost::energy_json(t.baseline_energy);
+  j["energy_efficiency"] = t.energy_efficiency();
+  j["system_energy_efficiency"] = t.system_energy_efficiency();
+  j["energy_per_inference_j"] = r.images ? t.energy.total() * 1e-12 / r.images : 0.0;
+  j["power_w"] = r.power_w(t);
+  j["memory_stall_cycles"] = t.memory_stall_cycles;
+  j["cycles_with_memory"] = t.stats.cycles + t.memory_stall_cycles;
+  j["baseline_cycles_with_memory"] = t.baseline_cycles + t.baseline_memory_stall_cycles;
+  j["speedup_with_memory"] = t.speedup_with_memory();
+  j["packing"] = {{"footprint_16bit_bytes", t.footprint_16bit_bytes},
+                  {"footprint_packed_bytes", t.footprint_packed_bytes},
+                  {"saving_bytes", t.footprint_16bit_bytes - t.footprint_packed_bytes},
+                  {"saving_pj", t.packing_saving_pj}};
   return j;
 }
 
@@ -339,6 +429,8 @@ nlohmann::json to_json(const SimResults& r) {
   j["version"] = 1;
   j["images"] = r.images;
   j["notes"] = r.notes;
+  j["technology"] = r.technology;
+  j["frequency_hz"] = r.frequency_hz;
   nlohmann::json designs = nlohmann::json::array();
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const Grid& g = r.grids[d];
@@ -347,7 +439,11 @@ nlohmann::json to_json(const SimResults& r) {
          {"design", r.design_ids[d]},
          {"grid", {{"tiles", g.tiles}, {"rows", g.rows}, {"lanes", g.lanes}, {"columns", g.columns}}},
          {"baseline", fmt::format("dadiannao {}-{}-{}", g.tiles, g.rows, g.lanes)},
-         {"totals", {{"conv", totals_json(r.conv[d])}, {"fc", totals_json(r.fc[d])}, {"all", totals_json(r.all[d])}}}});
+         {"area", cost::area_json(r.areas[d])},
+         {"baseline_area", cost::area_json(r.baseline_areas[d])},
+         {"relative_area", r.relative_area(d)},
+         {"totals",
+          {{"conv", totals_json(r.conv[d], r)}, {"fc", totals_json(r.fc[d], r)}, {"all", totals_json(r.all[d], r)}}}});
   }
   j["designs"] = std::move(designs);
   nlohmann::json layers = nlohmann::json::array();
@@ -359,6 +455,14 @@ nlohmann::json to_json(const SimResults& r) {
     l["kind"] = kind_name(rec.kind);
     l["design"] = r.designs[rec.design];
     l["baseline_cycles"] = rec.baseline_cycles;
+    l["energy_pj"] = cost::energy_json(rec.energy);
+    l["baseline_energy_pj"] = rec.baseline_energy.total();
+    l["memory_stall_cycles"] = rec.memory_stall_cycles;
+    l["cycles_with_memory"] = rec.stats.cycles + rec.memory_stall_cycles;
+    l["baseline_memory_stall_cycles"] = rec.baseline_memory_stall_cycles;
+    l["footprint_16bit_bytes"] = rec.footprint_16bit_bytes;
+    l["footprint_packed_bytes"] = rec.footprint_packed_bytes;
+    l["energy_efficiency"] = rec.energy.on_chip() > 0 ? rec.baseline_energy.on_chip() / rec.energy.on_chip() : 0.0;
     if (rec.check >= 0) l["check"] = {{"match", rec.check == 0}, {"relative_error", rec.check_error}};
     l["speedup"] = rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0;
     l["ideal_speedup"] =
@@ -389,24 +493,50 @@ std::string csv_field(const std::string& s) {
 }
 }  // namespace
 
+std::string energy_header() {
+  std::string h;
+  for (const auto& [name, field] : cost::energy_fields()) h += fmt::format(",energy_{}_pj", name);
+  return h +
+         ",energy_pj,baseline_energy_pj,energy_efficiency,memory_stall_cycles,footprint_16bit_bytes,"
+         "footprint_packed_bytes";
+}
+// energy_efficiency: on-chip energies (seed 001 Table 1); energy_pj and baseline_energy_pj
+// include off-chip transfers.
+std::string energy_csv(const cost::EnergyBreakdown& e, const cost::EnergyBreakdown& baseline, uint64_t stalls,
+                       uint64_t footprint16, uint64_t packed) {
+  std::string s;
+  for (const auto& [name, field] : cost::energy_fields()) s += fmt::format(",{:.6g}", e.*field);
+  return s + fmt::format(",{:.6g},{:.6g},{:.6f},{},{},{}", e.total(), baseline.total(),
+                         e.on_chip() > 0 ? baseline.on_chip() / e.on_chip() : 0.0, stalls, footprint16, packed);
+}
+
 std::string layers_csv(const SimResults& r) {
-  std::string out = fmt::format("image,layer,name,kind,design,baseline_cycles,speedup,{}\n", kStatsHeader);
+  std::string out =
+      fmt::format("image,layer,name,kind,design,baseline_cycles,speedup,{}{}\n", kStatsHeader, energy_header());
   for (const LayerRecord& rec : r.records) {
-    out += fmt::format("{},{},{},{},{},{},{:.6f},{}\n", rec.image, rec.layer, csv_field(rec.name), kind_name(rec.kind),
-                       csv_field(r.designs[rec.design]), rec.baseline_cycles,
+    out += fmt::format("{},{},{},{},{},{},{:.6f},{}{}\n", rec.image, rec.layer, csv_field(rec.name),
+                       kind_name(rec.kind), csv_field(r.designs[rec.design]), rec.baseline_cycles,
                        rec.stats.cycles ? double(rec.baseline_cycles) / double(rec.stats.cycles) : 0.0,
-                       stats_csv(rec.stats));
+                       stats_csv(rec.stats),
+                       energy_csv(rec.energy, rec.baseline_energy, rec.memory_stall_cycles, rec.footprint_16bit_bytes,
+                                  rec.footprint_packed_bytes));
   }
   return out;
 }
 
 std::string totals_csv(const SimResults& r) {
-  std::string out = fmt::format("design,layers,baseline_cycles,speedup,ideal_speedup,utilisation,{}\n", kStatsHeader);
+  std::string out = fmt::format(
+      "design,layers,baseline_cycles,speedup,ideal_speedup,utilisation,{}{},power_w,area_mm2,"
+      "relative_area\n",
+      kStatsHeader, energy_header());
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const std::pair<const char*, const Totals*> parts[] = {{"conv", &r.conv[d]}, {"fc", &r.fc[d]}, {"all", &r.all[d]}};
     for (const auto& [name, t] : parts) {
-      out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{}\n", csv_field(r.designs[d]), name, t->baseline_cycles,
-                         t->speedup(), t->ideal_speedup(), t->utilisation(), stats_csv(t->stats));
+      out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{}{},{:.6g},{:.6g},{:.6f}\n", csv_field(r.designs[d]), name,
+                         t->baseline_cycles, t->speedup(), t->ideal_speedup(), t->utilisation(), stats_csv(t->stats),
+                         energy_csv(t->energy, t->baseline_energy, t->memory_stall_cycles, t->footprint_16bit_bytes,
+                                    t->footprint_packed_bytes),
+                         r.power_w(*t), r.areas[d].total_mm2, r.relative_area(d));
     }
   }
   return out;
@@ -414,14 +544,35 @@ std::string totals_csv(const SimResults& r) {
 
 std::string format_table(const SimResults& r) {
   auto cell = [](const Totals& t) { return t.stats.cycles ? fmt::format("{:.2f}x", t.speedup()) : std::string("-"); };
-  std::string out = fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>16}\n", "design", "vs DaDN", "conv",
-                                "FC", "all", "ideal", "util", "cycles (all)");
+  auto eff = [](const Totals& t) {
+    return t.stats.cycles ? fmt::format("{:.2f}x", t.energy_efficiency()) : std::string("-");
+  };
+  std::string out =
+      fmt::format("{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>6} {:>14} {:>8} {:>14}\n", "design",
+                  "vs DaDN", "conv", "FC", "all", "eff.conv", "eff.FC", "area", "power", "ideal", "util", "cycles (all)",
+                  "all+mem", "cycles+memory");
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const Grid& g = r.grids[d];
-    out += fmt::format("{:<16} {:<12} {:>8} {:>8} {:>8} {:>9} {:>5.0f}% {:>16}\n", r.designs[d],
-                       fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]),
-                       cell(r.all[d]), fmt::format("{:.2f}x", r.all[d].ideal_speedup()), 100.0 * r.all[d].utilisation(),
-                       r.all[d].stats.cycles);
+    const Totals& a = r.all[d];
+    out += fmt::format(
+        "{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7.2f}x {:>6.1f}W {:>8} {:>5.0f}% {:>14} {:>7.2f}x {:>14}\n",
+        r.designs[d], fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]), cell(a),
+        eff(r.conv[d]), eff(r.fc[d]), r.relative_area(d), r.power_w(a), fmt::format("{:.2f}x", a.ideal_speedup()),
+        100.0 * a.utilisation(), a.stats.cycles, a.speedup_with_memory(), a.stats.cycles + a.memory_stall_cycles);
+  }
+  out += fmt::format(
+      "\nperformance conv/FC/all and energy efficiency (conv, FC) relative to the DaDianNao of the same grid "
+      "(seed 001 Table 1; on-chip energy, off-chip transfers in the JSON); area relative to it; power: average chip "
+      "power over the run ({}, {:.0f} MHz); +mem: with memory stalls (off-chip bandwidth, on-chip capacities)\n",
+      r.technology, r.frequency_hz / 1e6);
+  if (!r.designs.empty() && r.all[0].footprint_16bit_bytes > 0) {
+    const Totals& a = r.all[0];
+    const double saved = double(a.footprint_16bit_bytes - a.footprint_packed_bytes);
+    out += fmt::format(
+        "packing (Proteus): inputs and weights off-chip {:.1f} MB at 16 bits, {:.1f} MB at the layers' precisions "
+        "(-{:.0f}%, {:.3g} mJ less off-chip energy)\n",
+        a.footprint_16bit_bytes / 1e6, a.footprint_packed_bytes / 1e6, 100.0 * saved / double(a.footprint_16bit_bytes),
+        a.packing_saving_pj * 1e-9);
   }
   return out;
 }

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/cost/energy.h"
+#include "sim/cost/inventory.h"
+#include "sim/cost/technology.h"
 #include "sim/design.h"
 
 namespace eff::sim {
@@ -27,6 +30,7 @@ struct DesignSet {
   std::vector<DesignInstance> designs;
   std::vector<std::unique_ptr<Design>> baselines;  // one DaDianNao per distinct grid
   std::vector<Grid> baseline_grids;
+  std::vector<cost::OnChipMemory> baseline_memories;  // the same capacities as the designs they serve
 };
 
 // `list`: "all" or comma-separated registry ids. `config_text`: YAML (may be empty), `file` names
@@ -45,6 +49,17 @@ struct LayerRecord {
   int design = 0;
   LayerStats stats;
   uint64_t baseline_cycles = 0;
+  cost::EnergyBreakdown energy;           // pJ, this design on this layer
+  cost::EnergyBreakdown baseline_energy;  // the DaDianNao of the same grid on this layer
+  // Memory (cost/memory.h): what the timeline needs, and the stalls results() computes for the
+  // design and for its DaDianNao (their leakage and clock energy is added to `energy`).
+  int64_t filter_sets = 1, baseline_filter_sets = 1;
+  uint64_t output_bytes = 0;  // the layer's outputs at 16 bits
+  uint64_t baseline_offchip_act_bytes = 0, baseline_offchip_wgt_bytes = 0;
+  uint64_t memory_stall_cycles = 0, baseline_memory_stall_cycles = 0;
+  // Proteus-style packing: the layer's input activations and weights off-chip at 16 bits and at
+  // the layer's precisions (seed 001 §5).
+  uint64_t footprint_16bit_bytes = 0, footprint_packed_bytes = 0;
   // --check-values: -1 not checked (no reference or the design cannot recompute), 0 match,
   // 1 mismatch; the largest |recomputed - engine| relative to the layer's largest |output|.
   int check = -1;
@@ -59,6 +74,21 @@ int check_layer_values(const Design& d, const SimLayer& l, double& relative_erro
 struct Totals {
   LayerStats stats;
   uint64_t baseline_cycles = 0;
+  cost::EnergyBreakdown energy;
+  cost::EnergyBreakdown baseline_energy;
+  uint64_t memory_stall_cycles = 0, baseline_memory_stall_cycles = 0;
+  uint64_t footprint_16bit_bytes = 0, footprint_packed_bytes = 0;
+  double packing_saving_pj = 0;  // off-chip energy the packing saves
+  double speedup_with_memory() const {
+    const uint64_t c = stats.cycles + memory_stall_cycles;
+    return c ? double(baseline_cycles + baseline_memory_stall_cycles) / double(c) : 0.0;
+  }
+  // Seed 001 Table 1's "relative energy efficiency": DaDianNao's chip energy over the design's.
+  double energy_efficiency() const { return energy.on_chip() > 0 ? baseline_energy.on_chip() / energy.on_chip() : 0.0; }
+  // The same with off-chip transfers included (system energy).
+  double system_energy_efficiency() const {
+    return energy.total() > 0 ? baseline_energy.total() / energy.total() : 0.0;
+  }
   double speedup() const { return stats.cycles ? double(baseline_cycles) / double(stats.cycles) : 0.0; }
   double ideal_speedup() const {
     return stats.ideal_bit_products ? double(stats.macs) * 256.0 / double(stats.ideal_bit_products) : 0.0;
@@ -77,11 +107,25 @@ struct SimResults {
   std::vector<Totals> conv, fc, all;
   int images = 0;
   std::map<std::string, std::string> notes;  // source, precision rule, ...
+  // Cost model: the technology, and per design its area and its DaDianNao's.
+  std::string technology;  // node (file)
+  double frequency_hz = 0;
+  std::vector<cost::AreaBreakdown> areas, baseline_areas;
+  double relative_area(size_t d) const {
+    return baseline_areas[d].total_mm2 > 0 ? areas[d].total_mm2 / baseline_areas[d].total_mm2 : 0.0;
+  }
+  // Average chip power of a design over `t` (W): its on-chip energy (memory stalls included) over
+  // its cycles with memory at the clock.
+  double power_w(const Totals& t) const {
+    const double cycles = double(t.stats.cycles + t.memory_stall_cycles);
+    return cycles > 0 ? t.energy.on_chip() * 1e-12 / (cycles / frequency_hz) : 0.0;
+  }
 };
 
 class SimRun {
  public:
-  SimRun(const DesignSet& set, SimContext ctx) : set_(set), ctx_(ctx) {}
+  // `technology`: the table energy and area are priced with (default: the built-in 65 nm one).
+  SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* technology = nullptr);
   // Simulates every design (and baseline) on the layer. Thread-safe.
   void simulate(const SimLayer& layer);
   // Sorted records and totals; independent of the order layers and images arrived in.
@@ -90,8 +134,11 @@ class SimRun {
   bool needs_weights() const;
 
  private:
+  void add_memory(SimResults& r) const;
   const DesignSet& set_;
   SimContext ctx_;
+  cost::Technology technology_;
+  std::vector<cost::CostModel> costs_, baseline_costs_;
   mutable std::mutex mu_;
   std::vector<LayerRecord> records_;
 };

@@ -122,5 +122,35 @@ PY
 printf '{"format": "effectual-precision-profile", "version": 1, "default": {"activations": {"int_bits": 4, "frac_bits": 4}}}' > "$tmp/qp.json"
 expect_error 4 "layer 'conv_int' \(ConvInteger\) computes on 8-bit integer codes" -- simulate "$intops.onnx" --input "$intops.input.npy" --designs stripes --precision-profile "$tmp/qp.json"
 expect_error 8 "layers\[0\].quantization \(weights\).*not an integer code of 3 bits" -- simulate --traces "$tmp/qtrace" --designs stripes
+# effectual area: no model needed; the seed's configurations against seed 001 Table 1.
+expect_ok area
+if grep -E -q '^dadiannao +16-16-16 +[0-9.]+ +[0-9.]+ +1\.00x +1\.00x' "$tmp/out"; then ok; else ko "area: dadiannao row: $(grep dadiannao "$tmp/out" | head -1)"; fi
+if grep -E -q '^loom +1-8-16 ' "$tmp/out"; then ok; else ko "area: loom is not compared with DaDianNao 1-8-16"; fi
+expect_ok area --json --designs stripes --technology "$src/configs/technology/28nm.yaml"
+if json_ok "$tmp/out" && grep -q '"node": "28nm"' "$tmp/out"; then ok; else ko "area --json --technology 28nm"; fi
+expect_ok area --config "$src/configs/designs.yaml"
+if grep -q '^dstripes-g1-r1 ' "$tmp/out"; then ok; else ko "area --config lacks the configured instances"; fi
+sed 's/adder_bit:/adder_bitz:/' "$src/configs/technology/65nm.yaml" > "$tmp/tech.yaml"
+expect_error 7 "tech.yaml: area_um2.adder_bitz: unknown key" -- area --technology "$tmp/tech.yaml"
+printf 'designs:\n  - {design: stripes, wm_kib_per_tile: lots}\n' > "$tmp/mem.yaml"
+expect_error 7 "mem.yaml.*wm_kib_per_tile" -- area --config "$tmp/mem.yaml"
+expect_error 7 "nofile.yaml" -- area --technology "$tmp/nofile.yaml"
+
+# Energy, power and area columns of simulate (seed 001 Table 1's three columns).
+expect_ok simulate --synthetic --network vgg16-conv --images 1 --designs dadiannao,stripes --technology "$src/configs/technology/28nm.yaml" --out "$tmp/simE"
+if grep -E -q '^dadiannao +16-16-16 +1\.00x +- +1\.00x +1\.00x +- +1\.00x' "$tmp/out"; then ok; else ko "simulate: dadiannao energy/area not 1.00x: $(grep dadiannao "$tmp/out")"; fi
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j["designs"][1]["totals"]["all"]
+assert j["technology"].startswith("28nm"), j["technology"]
+assert t["energy_pj"]["total"] > 0 and t["power_w"] > 0 and j["designs"][1]["relative_area"] > 1
+assert "energy_efficiency" in j["layers"][0]
+' "$tmp/simE/results.json"; then ok; else ko "simulate results.json lacks energy/area fields"; fi
+if head -1 "$tmp/simE/totals.csv" | grep -q "energy_pj,baseline_energy_pj,energy_efficiency,memory_stall_cycles,footprint_16bit_bytes,footprint_packed_bytes,power_w,area_mm2,relative_area"; then ok; else ko "totals.csv lacks energy columns"; fi
+for id in sim-energy sim-area sim-memory; do
+  if grep -q "id=\"$id\"" "$tmp/simE/report.html"; then ok; else ko "report.html lacks section $id"; fi
+done
+expect_error 7 "tech.yaml: area_um2.adder_bitz" -- simulate --synthetic --network vgg16-conv --images 1 --designs stripes --technology "$tmp/tech.yaml"
 
 finish "simulate CLI tests"

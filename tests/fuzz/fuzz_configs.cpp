@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes through every configuration reader users feed by hand: the
 // precision profile and thresholds JSON (--precision-profile, --thresholds), the design YAML
-// (--config) and the network YAML (--synthetic --network). The first byte picks the reader.
+// (--config), the network YAML (--synthetic --network) and the technology table (--technology).
+// The first byte picks the reader.
 // ConfigError/UsageError (any eff::Error) is the expected outcome for bad input; anything else
 // (crash, sanitizer report, another exception, runaway memory) is a finding.
 // Seeds: tests/fuzz/corpus/configs/ (the first byte of each seed selects its reader).
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "engine/transform_files.h"
+#include "sim/cost/technology.h"
 #include "sim/simulator.h"
 #include "sim/sources.h"
 
@@ -44,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
     std::map<std::string, eff::LayerTransform> out;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
       case 0:
         eff::parse_precision_profile(text, "fuzz.json", layers, out);
         break;
@@ -54,8 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 2:
         (void)eff::sim::build_designs("all", text, "fuzz.yaml");
         break;
-      default:
+      case 3:
         (void)eff::sim::network_from_yaml(text, "fuzz.yaml");
+        break;
+      default:
+        (void)eff::sim::cost::parse_technology(text, "fuzz.yaml");
         break;
     }
   } catch (const eff::Error&) {

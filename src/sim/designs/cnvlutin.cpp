@@ -21,7 +21,9 @@ constexpr int kOffsetBits = 4;  // log2(16) per stored activation (ZFNAf, seed 0
 
 class Cnvlutin final : public Design {
  public:
-  explicit Cnvlutin(Params& p) : grid_(read_grid(p, kCnvlutin16_16_16, "Cnvlutin, ISCA'16; seed 001 Table 1", false)) {
+  explicit Cnvlutin(Params& p)
+      : grid_(read_grid(p, kCnvlutin16_16_16, "Cnvlutin, ISCA'16; seed 001 Table 1", false)),
+        memory_(cost::read_memory(p, grid_)) {
     first_layer_dense_ = p.flag("first_layer_dense", true,
                                 "the first layer's input (the image) is not zero-free encoded and runs as "
                                 "DaDianNao",
@@ -30,6 +32,21 @@ class Cnvlutin final : public Design {
 
   Grid grid() const override { return grid_; }
   bool needs_weights() const override { return false; }
+
+  // DaDianNao's datapath; each tile's weight memory split into one bank per subunit (lanes fetch
+  // independently by offset); activations stored ZFNAf, 4 offset bits per 16-bit value; the
+  // encoder's zero detectors and offset registers per tile (ISCA'16 §4).
+  cost::Inventory inventory() const override {
+    cost::Inventory inv = cost::bit_parallel_inventory(grid_);
+    inv.add("encoder (offset registers)", cost::Part::kRegisterBit,
+            2.0 * grid_.tiles * grid_.lanes * (16 + kOffsetBits),
+            "per tile: a double-buffered brick of (value, offset) pairs");
+    inv.add("encoder (zero detectors)", cost::Part::kPrecisionDetector, double(grid_.tiles) * grid_.lanes,
+            "per tile: one per lane");
+    inv.events.detector_ops_per_act_value = 1.0 / grid_.tiles;  // one encoder pass per value
+    cost::add_memories(inv, grid_, memory_, double(16 + kOffsetBits) / 16.0, grid_.lanes);
+    return inv;
+  }
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override;
 
   // Replays the subunit streams: each subunit walks the effectual activations of its slice
@@ -67,6 +84,7 @@ class Cnvlutin final : public Design {
 
  private:
   Grid grid_;
+  cost::OnChipMemory memory_;
   bool first_layer_dense_ = true;
 };
 

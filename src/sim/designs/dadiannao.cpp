@@ -15,10 +15,17 @@ constexpr Grid kDaDianNao16_16_16{16, 16, 16, 1};  // seed 001 Table 1, "16-16-1
 class DaDianNao final : public Design {
  public:
   explicit DaDianNao(Params& p)
-      : grid_(read_grid(p, kDaDianNao16_16_16, "DaDianNao, MICRO'14; seed 001 §3.1 and Table 1", false)) {}
+      : grid_(read_grid(p, kDaDianNao16_16_16, "DaDianNao, MICRO'14; seed 001 §3.1 and Table 1", false)),
+        memory_(cost::read_memory(p, grid_)) {}
 
   Grid grid() const override { return grid_; }
   bool needs_weights() const override { return false; }
+
+  cost::Inventory inventory() const override {
+    cost::Inventory inv = cost::bit_parallel_inventory(grid_);
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
 
   LayerStats simulate(const SimLayer& l, const SimContext&) const override {
     const WalkShape ws = walk_shape(l, grid_);
@@ -46,6 +53,7 @@ class DaDianNao final : public Design {
 
  private:
   Grid grid_;
+  cost::OnChipMemory memory_;
 };
 
 bool DaDianNao::recompute_outputs(const SimLayer& l, std::vector<int64_t>& out) const {

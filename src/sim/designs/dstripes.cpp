@@ -21,7 +21,8 @@ constexpr Grid kDStripes16_16_16{16, 16, 16, 16};  // seed 001 Table 1 "16-16-16
 class DynamicStripes final : public Design {
  public:
   explicit DynamicStripes(Params& p)
-      : grid_(read_grid(p, kDStripes16_16_16, "Dynamic Stripes, arXiv 1706.00504; seed 001 Table 1", true)) {
+      : grid_(read_grid(p, kDStripes16_16_16, "Dynamic Stripes, arXiv 1706.00504; seed 001 Table 1", true)),
+        memory_(cost::read_memory(p, grid_)) {
     group_size_ = static_cast<int>(
         p.integer("group_size", grid_.columns, 1, 1024,
                   "columns (windows) sharing one dynamic precision per step; default: all columns, i.e. the 256 "
@@ -40,6 +41,24 @@ class DynamicStripes final : public Design {
 
   Grid grid() const override { return grid_; }
   bool needs_weights() const override { return false; }
+
+  // Stripes plus a precision detector per activation lane of each column (the OR tree and
+  // leading-one detector of its group), a start-bit alignment shifter per SIP, and R registered
+  // bricks per column for run-ahead.
+  cost::Inventory inventory() const override {
+    cost::Inventory inv = cost::bit_serial_inventory(grid_);
+    const double values = double(grid_.tiles) * grid_.columns * grid_.lanes;
+    inv.add(
+        "precision detectors", cost::Part::kPrecisionDetector, values,
+        fmt::format("{} columns x {} lanes per tile, groups of {} columns", grid_.columns, grid_.lanes, group_size_));
+    inv.add("alignment shifters", cost::Part::kMuxBit, double(grid_.tiles) * grid_.rows * grid_.columns * 32,
+            "one 32-bit shift per SIP");
+    inv.add("column registers", cost::Part::kRegisterBit, values * 16 * registers_,
+            fmt::format("{} run-ahead brick(s) per column", registers_));
+    inv.events.detector_ops_per_act_value = 1;
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override;
 
   // Replays the schedule: per step, each precision group streams `width` bits of its values'
@@ -61,6 +80,7 @@ class DynamicStripes final : public Design {
     return orv;
   }
   Grid grid_;
+  cost::OnChipMemory memory_;
   int group_size_ = 16;
   int registers_ = 0;
   bool trim_trailing_ = false;

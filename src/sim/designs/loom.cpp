@@ -32,6 +32,7 @@ class Loom final : public Design {
  public:
   explicit Loom(Params& p)
       : grid_(read_grid(p, {1, 8, 16, 16}, "seed 001 Table 1 (Loom vs DaDianNao 1-8-16); DAC'18 §4", true)),
+        memory_(cost::read_memory(p, grid_)),
         bits_per_cycle_(static_cast<int>(p.integer(
             "bits_per_cycle", 1, 1, 16,
             "activation bits a SIP lane processes per cycle (1: LM-1b; 2 and 4: the LM-2b / LM-4b variants); the "
@@ -62,6 +63,30 @@ class Loom final : public Design {
   }
 
   Grid grid() const override { return grid_; }
+
+  // The SIP array (tiles x sip_rows x columns SIPs of `lanes` bits_per_cycle-bit lanes), a 32-bit
+  // shifter and accumulator per SIP, per-row serial weight bits, a double-buffered dispatcher,
+  // and a precision detector per activation lane of each column (dynamic activation precision).
+  cost::Inventory inventory() const override {
+    cost::Inventory inv;
+    const double sips = double(sip_grid_.tiles) * sip_grid_.rows * sip_grid_.columns;
+    inv.add("serial lanes (1-bit AND + tree)", cost::Part::kLoomLane, sips * sip_grid_.lanes * bits_per_cycle_,
+            fmt::format("{} SIPs x {} lanes x {} bit(s)", sips, sip_grid_.lanes, bits_per_cycle_));
+    inv.add("weight bit registers", cost::Part::kRegisterBit, 2.0 * sip_grid_.tiles * sip_grid_.rows * sip_grid_.lanes,
+            "a double-buffered serial weight bit per row lane");
+    inv.add("dispatcher (transposer)", cost::Part::kRegisterBit, 2.0 * grid_.tiles * grid_.columns * grid_.lanes * 16,
+            "double-buffered bricks, one per column");
+    inv.add("partial-sum shifters", cost::Part::kMuxBit, sips * 32, "one 32-bit shift per SIP");
+    inv.add("precision detectors", cost::Part::kPrecisionDetector, double(grid_.tiles) * grid_.columns * grid_.lanes,
+            "one per activation lane of each column");
+    cost::add_accumulators(inv, static_cast<int64_t>(sips), 32, "SIPs");
+    inv.events.bit_parallel = false;
+    inv.events.tree_add_bits =
+        sip_grid_.lanes > 1 ? cost::tree_adder_bits(sip_grid_.lanes, bits_per_cycle_) / (sip_grid_.lanes - 1) : 1;
+    inv.events.detector_ops_per_act_value = dynamic_activations_ ? 1 : 0;
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
 
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override;
 
@@ -95,6 +120,7 @@ class Loom final : public Design {
   int weight_bits(const SimLayer& l, const WalkShape& ws, int64_t g, int64_t f, int64_t s) const;
 
   Grid grid_;
+  cost::OnChipMemory memory_;
   int bits_per_cycle_;
   bool dynamic_activations_;
   bool dynamic_weights_;

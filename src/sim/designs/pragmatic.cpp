@@ -36,6 +36,7 @@ class Pragmatic final : public Design {
  public:
   explicit Pragmatic(Params& p)
       : grid_(read_grid(p, {16, 16, 16, 16}, "seed 001 Table 1 (16-16-16); MICRO'17 §5", true)),
+        memory_(cost::read_memory(p, grid_)),
         first_stage_bits_(static_cast<int>(p.integer(
             "first_stage_bits", 2, 0, 16,
             "private first-stage shift per lane in bits: a lane may consume a term up to 2^b - 1 positions above "
@@ -59,6 +60,38 @@ class Pragmatic final : public Design {
 
   Grid grid() const override { return grid_; }
 
+  // T x R x C PIPs of L lanes: each lane's first-stage shifter (b stages over 16 + 2^b - 1 bits)
+  // and 4-bit oneffset register, a 4-stage 32-bit second-stage shifter and accumulator per PIP;
+  // an offset generator per activation lane of each column; 1 + R registered bricks per column
+  // (MICRO'17 §4).
+  cost::Inventory inventory() const override {
+    cost::Inventory inv;
+    const double pips = double(grid_.tiles) * grid_.rows * grid_.columns;
+    const int b = std::min(first_stage_bits_, 4);  // 4 stages already reach all 16 positions
+    const int width = 16 + (1 << b) - 1;
+    inv.add("pragmatic lanes (shifted weight + tree)", cost::Part::kPragmaticLane, pips * grid_.lanes,
+            fmt::format("{} PIPs x {} lanes", pips, grid_.lanes));
+    inv.add("first-stage shifters", cost::Part::kMuxBit, pips * grid_.lanes * width * b,
+            fmt::format("{} bits x {} stages per lane", width, b));
+    inv.add("oneffset registers", cost::Part::kRegisterBit, pips * grid_.lanes * 4, "4 bits per lane");
+    inv.add("second-stage shifters", cost::Part::kMuxBit, pips * 32 * 4, "32 bits x 4 stages per PIP");
+    inv.add("weight registers", cost::Part::kRegisterBit, double(grid_.tiles) * grid_.rows * grid_.lanes * 16,
+            "one 16-bit weight per row lane");
+    inv.add("column registers", cost::Part::kRegisterBit,
+            double(grid_.tiles) * grid_.columns * grid_.lanes * 16 * (1 + column_registers_),
+            fmt::format("1 + {} brick(s) per column", column_registers_));
+    inv.add("offset generators", cost::Part::kOffsetGenerator, double(grid_.tiles) * grid_.columns * grid_.lanes,
+            "one per activation lane of each column");
+    cost::add_accumulators(inv, static_cast<int64_t>(pips), 32, "PIPs");
+    inv.events.bit_parallel = false;
+    inv.events.tree_add_bits = grid_.lanes > 1 ? cost::tree_adder_bits(grid_.lanes, width) / (grid_.lanes - 1) : width;
+    inv.events.shifter_bits = width;
+    inv.events.shifter_stages = std::max(b, 1);
+    inv.events.offset_ops_per_act_value = 1;
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
+
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override;
 
   // Shift-and-add over the oneffsets (seed 001 §6: a x w = sum over terms t of +-(w << t)): each
@@ -80,6 +113,7 @@ class Pragmatic final : public Design {
   PragmaticBricks bricks(const SimLayer& l, const WalkShape& ws, int threads) const;
 
   Grid grid_;
+  cost::OnChipMemory memory_;
   int first_stage_bits_;
   int column_registers_;
   TermEncoding encoding_;

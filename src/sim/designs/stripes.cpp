@@ -19,10 +19,18 @@ constexpr Grid kStripes16_16_16{16, 16, 16, 16};  // seed 001 Table 1 "16-16-16"
 
 class Stripes final : public Design {
  public:
-  explicit Stripes(Params& p) : grid_(read_grid(p, kStripes16_16_16, "Stripes, MICRO'16 §4; seed 001 Table 1", true)) {}
+  explicit Stripes(Params& p)
+      : grid_(read_grid(p, kStripes16_16_16, "Stripes, MICRO'16 §4; seed 001 Table 1", true)),
+        memory_(cost::read_memory(p, grid_)) {}
 
   Grid grid() const override { return grid_; }
   bool needs_weights() const override { return false; }
+
+  cost::Inventory inventory() const override {
+    cost::Inventory inv = cost::bit_serial_inventory(grid_);
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
 
   // Bit-serial inner products (seed 001 Figure 6): the activation is fed one bit per cycle, bit b
   // ANDed with the weight and shifted by b. Unsigned tensors use all Pa bits for magnitude; in a
@@ -80,6 +88,7 @@ class Stripes final : public Design {
 
  private:
   Grid grid_;
+  cost::OnChipMemory memory_;
 };
 
 }  // namespace

@@ -21,7 +21,22 @@ namespace {
 
 class Tartan final : public Design {
  public:
-  explicit Tartan(Params& p) : grid_(read_grid(p, {16, 16, 16, 16}, "seed 001 Table 1 (16-16-16)", true)) {}
+  explicit Tartan(Params& p)
+      : grid_(read_grid(p, {16, 16, 16, 16}, "seed 001 Table 1 (16-16-16)", true)),
+        memory_(cost::read_memory(p, grid_)) {}
+
+  // Stripes plus, per SIP, its own double-buffered 16-bit weight registers (loaded bit-serially
+  // on FC layers while the previous set computes) and the select between the row's shared
+  // weights and its own (seed 001 §5.3).
+  cost::Inventory inventory() const override {
+    cost::Inventory inv = cost::bit_serial_inventory(grid_);
+    const double sips = double(grid_.tiles) * grid_.rows * grid_.columns;
+    inv.add("per-SIP weight registers", cost::Part::kRegisterBit, sips * grid_.lanes * 16 * 2,
+            fmt::format("{} SIPs x {} lanes x 16 bits, double-buffered", sips, grid_.lanes));
+    inv.add("weight select", cost::Part::kMuxBit, sips * grid_.lanes * 16, "row weights or the SIP's own");
+    cost::add_memories(inv, grid_, memory_);
+    return inv;
+  }
 
   Grid grid() const override { return grid_; }
 
@@ -61,6 +76,7 @@ class Tartan final : public Design {
   }
 
   Grid grid_;
+  cost::OnChipMemory memory_;
 };
 
 LayerStats Tartan::simulate(const SimLayer& l, const SimContext& /*ctx*/) const {

@@ -95,8 +95,8 @@ TEST(SimConfig, DescribeListsDeclaredParametersWithSources) {
     EXPECT_FALSE(p.description.empty()) << p.key;
     EXPECT_FALSE(p.source.empty()) << p.key;
   }
-  EXPECT_EQ(keys, (std::vector<std::string>{"tiles", "rows", "lanes", "columns", "group_size", "column_registers",
-                                            "trim_trailing"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"tiles", "rows", "lanes", "columns", "am_kib", "wm_kib_per_tile",
+                                            "group_size", "column_registers", "trim_trailing"}));
 }
 
 TEST(SimRegistry, EveryDesignFileIsListed) {

@@ -23,6 +23,7 @@ struct Seen {
 class Recorder final : public Design {
  public:
   Grid grid() const override { return Grid{}; }
+  cost::Inventory inventory() const override { return cost::bit_parallel_inventory(Grid{}); }
   LayerStats simulate(const SimLayer& l, const SimContext&) const override {
     std::lock_guard<std::mutex> lock(mu);
     seen.push_back({l.image, l.index, l.name, l.kind, l.mapping, l.X, l.Y, l.C_total, l.C, l.K, l.Kx, l.OX, l.OY,

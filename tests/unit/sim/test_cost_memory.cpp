@@ -1,0 +1,80 @@
+// The memory timeline (src/sim/cost/memory.h): hand-computed stalls for resident, prefetched,
+// serialised and streamed weights and streamed activations, and Proteus packing in a run.
+#include <gtest/gtest.h>
+
+#include "sim/cost/memory.h"
+#include "sim/simulator.h"
+#include "sim_test_util.h"
+
+namespace eff::sim::cost {
+namespace {
+
+using namespace eff::sim::testing;
+
+// 10 bytes per cycle, 1000-byte weight memory, 10^6-byte activation memory.
+const MemoryConfig kMem{1000, 1e6, 10};
+
+TEST(CostMemory, ResidentWeightsNeverStall) {
+  const auto r = memory_timeline({{100, 400, 0, 0, 1}, {100, 500, 0, 0, 1}}, kMem);
+  EXPECT_TRUE(r[0].weights_resident);
+  EXPECT_EQ(r[0].stall_cycles, 0u);
+  EXPECT_EQ(r[1].stall_cycles, 0u);
+}
+
+TEST(CostMemory, LoadsOverlapThePreviousLayerWhenBothFit) {
+  // Network 1200 bytes > 1000: not resident. Layer 0 (600 B): load 60 cycles before it starts:
+  // stall 60, runs [60, 160). Layer 1 (300 B): 600 + 300 fit together, its load starts with
+  // layer 0 at 60 once the link is free (60), ends at 90 < 160: no stall, runs [160, 260).
+  // Layer 2 (300 B): 300 + 300 fit; load from max(160, link free 90) to 190: no stall, [260, 360).
+  const auto r = memory_timeline({{100, 600, 0, 0, 1}, {100, 300, 0, 0, 1}, {100, 300, 0, 0, 1}}, kMem);
+  EXPECT_FALSE(r[0].weights_resident);
+  EXPECT_EQ(r[0].stall_cycles, 60u);
+  EXPECT_EQ(r[1].stall_cycles, 0u);
+  EXPECT_EQ(r[2].stall_cycles, 0u);
+}
+
+TEST(CostMemory, LoadsWaitWhenTheyDoNotFitTogether) {
+  // 600 + 600 > 1000: layer 1 loads only after layer 0 ends (160): 60 cycles, stall 60.
+  const auto r = memory_timeline({{100, 600, 0, 0, 1}, {100, 600, 0, 0, 1}}, kMem);
+  EXPECT_EQ(r[0].stall_cycles, 60u);
+  EXPECT_EQ(r[1].stall_cycles, 60u);
+}
+
+TEST(CostMemory, LargeWeightsStreamPerFilterSet) {
+  // 4000 bytes > 1000: streamed in 4 steps of 1000 bytes (100 cycles each) with 10 compute cycles
+  // per step: first load 100, then 3 x max(100, 10) + 10 = 310. Total 410 for 40 compute: stall 370.
+  const auto r = memory_timeline({{40, 4000, 0, 0, 4}}, kMem);
+  EXPECT_TRUE(r[0].weights_streamed);
+  EXPECT_EQ(r[0].stall_cycles, 370u);
+  // Compute-bound streaming: 4 steps of 1000 cycles each hide the 100-cycle loads: only the first.
+  const auto c = memory_timeline({{4000, 4000, 0, 0, 4}}, kMem);
+  EXPECT_EQ(c[0].stall_cycles, 100u);
+}
+
+TEST(CostMemory, ActivationsThatDoNotFitStream) {
+  // 2 MB in + out with a 1 MB activation memory: the layer takes at least 2e6 / 10 cycles.
+  const auto r = memory_timeline({{1000, 100, 1500000, 500000, 1}}, kMem);
+  EXPECT_TRUE(r[0].acts_streamed);
+  EXPECT_EQ(r[0].stall_cycles, 200000u - 1000u);
+}
+
+TEST(CostMemory, StallsNeverNegativeAndPackingSavesBytes) {
+  // A run with per-layer precision 8 bits: the packed footprint is half of 16 bits.
+  const DesignSet set = build_designs("dadiannao,stripes", "", "");
+  SimRun run(set, SimContext{});
+  run.simulate(layer_from(conv_geo(32, 8, 8, 32, 3, 1, 1, 1, 1), pseudo_random(32 * 64, 0, 127, 3), {}, 8));
+  run.simulate(layer_from(fc_geo(4096, 4096, 2), pseudo_random(4096, 0, 127, 4), {}, 8));
+  const SimResults r = run.results();
+  for (size_t d = 0; d < r.designs.size(); ++d) {
+    const Totals& t = r.all[d];
+    EXPECT_GE(t.speedup_with_memory(), 0.0);
+    EXPECT_LT(t.footprint_packed_bytes, t.footprint_16bit_bytes);
+    EXPECT_GT(t.packing_saving_pj, 0.0);
+  }
+  // The 4096x4096 FC layer (32 MiB of 16-bit weights) exceeds DaDianNao's 32 MiB weight memory
+  // with the conv layer: it waits for its weights.
+  EXPECT_GT(r.fc[0].memory_stall_cycles, 0u);
+}
+
+}  // namespace
+}  // namespace eff::sim::cost
