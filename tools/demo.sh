@@ -21,9 +21,9 @@ step run "$model" models/images/0000_ankle_boot.png models/images/0002_trouser.p
 step profile "$model" --data fashion-mnist:test --images 256 --out "$out/profile"
 "$bin" profile "$model" --data fashion-mnist:test --images 256 --out "$out/profile"
 
-step search precision "$model" --data fashion-mnist:test --search-images 1000 --report-images 1000 --metric top1-agreement --keep 99% --out "$out/search"
+step search precision "$model" --data fashion-mnist:test --search-images 1000 --report-images 1000 --metric top1-agreement --keep 98% --out "$out/search"
 "$bin" search precision "$model" --data fashion-mnist:test --search-images 1000 --report-images 1000 \
-  --metric top1-agreement --keep 99% --sim-images 0 --out "$out/search"
+  --metric top1-agreement --keep 98% --sim-images 0 --out "$out/search"
 
 step simulate "$model" --data fashion-mnist:test --first 5000 --images 16 --designs all --precision-profile "$out/search/precision_profile.json"
 "$bin" simulate "$model" --data fashion-mnist:test --first 5000 --images 16 --designs all \
