@@ -120,7 +120,7 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   json run = {
       {"model", o.model},
       {"model_name", l.model.meta.name},
-      {"data", in.input.empty() ? in.data : in.input},
+      {"data", inputs_source(in)},
       {"first", f.first},
       {"count", end - f.first},
       {"precision_profile", o.precision_profile},

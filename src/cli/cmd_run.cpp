@@ -29,39 +29,12 @@ struct RunItem {
   Tensor labels;  // int64 [N] or undefined
 };
 
-int input_index(const Graph& g, const std::string& name) {
-  for (size_t i = 0; i < g.inputs.size(); ++i) {
-    if (g.value(g.inputs[i]).name == name) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-std::string input_names(const Graph& g) {
-  std::string s;
-  for (ValueId v : g.inputs) s += (s.empty() ? "" : ", ") + g.value(v).name;
-  return s;
-}
-
 // NAME=FILE arguments, one per graph input, make a single item.
 RunItem named_inputs(const Model& m, const std::vector<std::string>& args) {
-  const Graph& g = m.graph;
   RunItem item;
-  item.inputs.resize(g.inputs.size());
-  for (const std::string& arg : args) {
-    const size_t eq = arg.find('=');
-    const int k = eq == std::string::npos ? -1 : input_index(g, arg.substr(0, eq));
-    if (k < 0) {
-      fail<UsageError>("'{}': give every input as NAME=FILE.npy (the model's inputs: {})", arg, input_names(g));
-    }
-    if (item.inputs[k].defined()) fail<UsageError>("input '{}' is given twice", arg.substr(0, eq));
-    item.inputs[k] = load_input_file(m, arg.substr(eq + 1), static_cast<size_t>(k));
+  for (auto& [arg, t] : load_named_inputs(m, args)) {
     item.source += (item.source.empty() ? "" : " ") + arg;
-  }
-  for (size_t k = 0; k < g.inputs.size(); ++k) {
-    if (!item.inputs[k].defined()) {
-      fail<UsageError>("input '{}' is not given (the model's inputs: {}; give each as NAME=FILE.npy)",
-                       g.value(g.inputs[k]).name, input_names(g));
-    }
+    item.inputs.push_back(std::move(t));
   }
   return item;
 }
@@ -69,12 +42,8 @@ RunItem named_inputs(const Model& m, const std::vector<std::string>& args) {
 std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::string>& files, const Inputs& in,
                                        int64_t limit, bool limit_given, int64_t first, bool quiet) {
   const Graph& g = m.graph;
-  const bool named = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
-    const size_t eq = f.find('=');
-    return eq != std::string::npos && input_index(g, f.substr(0, eq)) >= 0;
-  });
   std::vector<RunItem> items;
-  if (named) {
+  if (names_inputs(g, files)) {
     items.push_back(named_inputs(m, files));
   } else if (!files.empty() && g.inputs.size() != 1) {
     fail<UsageError>("the model has {} inputs ({}); give each as NAME=FILE.npy", g.inputs.size(), input_names(g));
@@ -82,10 +51,6 @@ std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::st
     for (const std::string& path : files) items.push_back({path, -1, {load_input_file(m, path)}, Tensor()});
   }
   if (!in.data.empty() || !in.input.empty()) {
-    if (g.inputs.size() != 1) {
-      fail<UsageError>("the model has {} inputs ({}); data sets feed one; give each as NAME=FILE.npy", g.inputs.size(),
-                       input_names(g));
-    }
     auto data = open_inputs(m, in);
     if (first > data->size()) {
       fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
@@ -94,7 +59,7 @@ std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::st
     constexpr int64_t kBatch = 64;
     for (int64_t b = first; b < first + count; b += kBatch) {
       const int64_t n = std::min(kBatch, first + count - b);
-      items.push_back({data->name(), b, {data->images(b, n)}, data->has_labels() ? data->labels(b, n) : Tensor()});
+      items.push_back({data->name(), b, data->inputs(b, n), data->has_labels() ? data->labels(b, n) : Tensor()});
     }
   } else if (!in.labels.empty()) {
     fail<UsageError>("--labels goes with --input");

@@ -167,7 +167,7 @@ void run_simulate(SimulateFlags& f) {
     for (const LayerInfo& li : l.exec->layers()) quantized += layer_quantization(l.exec->graph(), li).present ? 1 : 0;
     bar.finish();
     notes["source"] = fmt::format("live: {} on {} images [{}, {})", f.common.model,
-                                  f.inputs.input.empty() ? f.inputs.data : f.inputs.input, f.first, end);
+                                  inputs_source(f.inputs), f.first, end);
   }
   // Without a profile every format fills the 16-bit word, so the bit-serial designs cannot show
   // what reduced precision buys: say so where the numbers are read.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -151,36 +152,49 @@ void print_per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat,
   fmt::print("by op:{}\n", line);
 }
 
-void cmd_bench(const Common& o, const std::string& input, const std::string& data_spec, int64_t batch, int repeat,
-               int warmup, bool per_layer, double max_seconds) {
+// `x`'s rows tiled or cut to `n` along the first dimension (as bench_ort.js does), any element type.
+Tensor rows_to(const Tensor& x, int64_t n, const std::string& source) {
+  if (x.rank() == 0 || x.dim(0) == n) return x;
+  if (x.dim(0) == 0) fail<DataError>("{}: no rows to make a batch of {} from", source, n);
+  Shape s = x.shape();
+  s[0] = n;
+  Tensor out(x.dtype(), s);
+  const size_t row = x.nbytes() / static_cast<size_t>(x.dim(0));
+  const auto* from = static_cast<const std::byte*>(x.raw());
+  auto* to = static_cast<std::byte*>(out.raw());
+  for (int64_t i = 0; i < n && row > 0; ++i) std::memcpy(to + i * row, from + (i % x.dim(0)) * row, row);
+  return out;
+}
+
+void cmd_bench(const Common& o, const std::vector<std::string>& input_args, const std::string& data_spec, int64_t batch,
+               int repeat, int warmup, bool per_layer, double max_seconds) {
   Loaded l = load(o);
-  Tensor x;
-  if (!input.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
+  const Graph& g = l.model.graph;
+  std::vector<std::pair<std::string, Tensor>> given;  // graph-input order, from the first input on
+  if (!input_args.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
   if (!data_spec.empty()) {
     auto data = open_dataset(data_spec, model_preprocess(l.model));
     if (data->size() < 1) fail<DataError>("{}: the data set is empty", data->name());
-    x = data->images(0, std::min(std::max<int64_t>(batch, 1), data->size()));
-  } else if (!input.empty()) {
-    x = load_input_file(l.model, input);
+    given.emplace_back(data->name(), data->images(0, std::min(std::max<int64_t>(batch, 1), data->size())));
+  } else if (names_inputs(g, input_args)) {
+    given = load_named_inputs(l.model, input_args);
+  } else if (input_args.size() > 1) {
+    fail<UsageError>("--input is given {} times; the model's inputs ({}) take NAME=FILE.npy each", input_args.size(),
+                     input_names(g));
+  } else if (!input_args.empty()) {
+    given.emplace_back(input_args[0], load_input_file(l.model, input_args[0]));
   }
-  if (x.defined()) {
-    // batch 0: --batch not given, the input's rows as they are.
-    if (batch > 0 && x.dim(0) != batch) {
-      // Tile the given images up to the batch size, or take the first rows (as bench_ort.js does).
-      Shape s = x.shape();
-      const int64_t per = x.numel() / x.dim(0);
-      s[0] = batch;
-      Tensor b(DType::kFloat32, s);
-      for (int64_t i = 0; i < batch; ++i) {
-        std::copy_n(x.data<float>() + (i % x.dim(0)) * per, per, b.data<float>() + i * per);
-      }
-      x = b;
-    }
+  std::vector<Tensor> inputs;
+  if (!given.empty()) {
+    // batch 0: --batch not given, the first input's rows as they are.
+    const Tensor& x0 = given[0].second;
+    const int64_t rows = batch > 0 ? batch : (x0.rank() > 0 ? x0.dim(0) : 1);
+    for (const auto& [source, t] : given) inputs.push_back(rows_to(t, rows, source));
   } else {
-    x = generated_input(l.model, 0, std::max<int64_t>(batch, 1));
+    inputs.push_back(generated_input(l.model, 0, std::max<int64_t>(batch, 1)));
   }
-  std::vector<Tensor> inputs{x};
-  for (size_t k = 1; k < l.model.graph.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, x.dim(0)));
+  const int64_t rows = inputs[0].rank() > 0 ? inputs[0].dim(0) : 1;
+  for (size_t k = inputs.size(); k < g.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, rows));
   LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup, max_seconds);
   if (s.repeat < repeat && !o.json) {
     fmt::print(stderr, "note: --repeat {}: stopped after {} timed run(s), --max-seconds {} reached\n", repeat, s.repeat,
@@ -258,7 +272,9 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   if (first < 0 || first >= data->size())
     fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
   const int64_t end = first + items_to_use(*data, first, images, "--images", o.json);
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, data->images(first, 1).shape());
+  std::vector<Shape> first_shapes;
+  for (const Tensor& t : data->inputs(first, 1)) first_shapes.push_back(t.shape());
+  std::vector<LayerGeometry> geo = model_geometry(*l.exec, first_shapes);
   l.exec->set_observer(&rec);
   // Dynamically quantized models: one image per inference, each image quantized on its own (as
   // `simulate` runs them), so the trace gives the live simulation's values.
@@ -266,26 +282,22 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   json labels = json::array();
   for (int64_t b = first; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
-    Tensor x = data->images(b, n);
     Tensor y = data->labels(b, n);
     if (y.defined()) {
       for (int64_t i = 0; i < n; ++i) labels.push_back(y.get_i64(i));
     }
-    l.exec->run({x});
+    l.exec->run(data->inputs(b, n));
   }
   l.exec->set_observer(nullptr);
   TraceWriteOptions wo;
   wo.dir = out_dir;
   wo.effectual_layout = format != "dnnsim";
   wo.dnnsim_layout = format != "effectual";
-  wo.manifest_extra = {{"model", {{"path", o.model}, {"name", l.model.meta.name}}},
-                       {"inputs",
-                        {{"source", in.input.empty() ? in.data : in.input},
-                         {"first", first},
-                         {"count", end - first},
-                         {"labels", labels}}},
-                       {"precision_profile", o.precision_profile},
-                       {"thresholds", o.thresholds}};
+  wo.manifest_extra = {
+      {"model", {{"path", o.model}, {"name", l.model.meta.name}}},
+      {"inputs", {{"source", inputs_source(in)}, {"first", first}, {"count", end - first}, {"labels", labels}}},
+      {"precision_profile", o.precision_profile},
+      {"thresholds", o.thresholds}};
   json m = write_trace(wo, geo, l.layers, l.transforms, rec);
   if (o.json) return print_json({{"dir", out_dir}, {"layers", m["layers"].size()}, {"images", end - first}});
   fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].size(), end - first, out_dir);
@@ -297,7 +309,8 @@ void register_commands(CLI::App& app) {
   // Options live as long as the app; callbacks run after parsing.
   static Common common;
   static Inputs inputs;
-  static std::string out_dir, bench_input, bench_data, trace_format = "effectual";
+  static std::string out_dir, bench_data, trace_format = "effectual";
+  static std::vector<std::string> bench_inputs;
   static int repeat = 20, warmup = 3;
   static int64_t batch = 0, limit = 0, eval_batch = 64, images = 1, first = 0, trace_batch = 16;
 
@@ -307,7 +320,9 @@ void register_commands(CLI::App& app) {
 
   auto* bench = app.add_subcommand("bench", "latency (median, min, max) and throughput");
   add_model_flags(bench, common, true);
-  bench->add_option("--input", bench_input, "input .npy or image (default: deterministic pseudo-random values)");
+  bench->add_option("--input", bench_inputs,
+                    "input .npy or image, or NAME=FILE.npy per model input (default: deterministic pseudo-random "
+                    "values)");
   bench->add_option("--data", bench_data, "take the batch from the start of this data set instead");
   bench->add_option("--batch", batch, "batch size: the input tiled or cut to this many rows (default: its rows, or 1)")
       ->check(positive_count());
@@ -318,7 +333,7 @@ void register_commands(CLI::App& app) {
   bench->add_option("--max-seconds", max_seconds, "stop timing after this long (0: no limit)")
       ->check(CLI::Range(0.0, 1e6));
   bench->add_flag("--per-layer", per_layer, "time every node too: its share of an inference, slowest first");
-  bench->callback([] { cmd_bench(common, bench_input, bench_data, batch, repeat, warmup, per_layer, max_seconds); });
+  bench->callback([] { cmd_bench(common, bench_inputs, bench_data, batch, repeat, warmup, per_layer, max_seconds); });
 
   auto* eval = app.add_subcommand("eval", "top-1 / top-5 accuracy on labelled data");
   add_model_flags(eval, common, true);

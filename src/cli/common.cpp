@@ -8,6 +8,7 @@
 #include "data/npy.h"
 #include "deft/deft_model.h"
 #include "engine/transform_files.h"
+#include "graph/value_shape.h"
 
 namespace eff::cli {
 
@@ -62,8 +63,10 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
 
 void add_input_flags(CLI::App* c, Inputs& in) {
   c->add_option("--data", in.data, "data set: fashion-mnist:test, fashion-mnist:train, a folder of images, ...");
-  c->add_option("--input", in.input, "preprocessed N x C x H x W float32 .npy (instead of --data)");
-  c->add_option("--labels", in.labels, "labels .npy (integers) for --input");
+  c->add_option("--input", in.input,
+                "instead of --data: preprocessed N x C x H x W .npy for an image model; else one .npy per model "
+                "input (NAME=FILE.npy), any rank, the first dimension counting items");
+  c->add_option("--labels", in.labels, "labels .npy (integers, one per item) for --input");
 }
 
 Shape parse_shape(const std::string& s) {
@@ -172,12 +175,83 @@ Preprocess model_preprocess(const Model& m) {
   return preprocess_from_json(m.meta.preprocessing);
 }
 
+std::string input_names(const Graph& g) {
+  std::string s;
+  for (ValueId v : g.inputs) s += (s.empty() ? "" : ", ") + g.value(v).name;
+  return s;
+}
+
+namespace {
+int input_index(const Graph& g, const std::string& name) {
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    if (g.value(g.inputs[i]).name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+}  // namespace
+
+bool takes_images(const Model& m) {
+  const Graph& g = m.graph;
+  if (g.inputs.size() != 1) return false;
+  const Value& v = g.value(g.inputs[0]);
+  return !v.has_shape || v.shape.size() == 4;
+}
+
+bool names_inputs(const Graph& g, const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+    const size_t eq = a.find('=');
+    return eq != std::string::npos && input_index(g, a.substr(0, eq)) >= 0;
+  });
+}
+
+std::vector<std::pair<std::string, Tensor>> load_named_inputs(const Model& m, const std::vector<std::string>& args) {
+  const Graph& g = m.graph;
+  std::vector<std::pair<std::string, Tensor>> out(g.inputs.size());
+  for (const std::string& arg : args) {
+    const size_t eq = arg.find('=');
+    const int k = eq == std::string::npos ? -1 : input_index(g, arg.substr(0, eq));
+    if (k < 0) {
+      fail<UsageError>("'{}': give every input as NAME=FILE.npy (the model's inputs: {})", arg, input_names(g));
+    }
+    if (out[k].second.defined()) fail<UsageError>("input '{}' is given twice", arg.substr(0, eq));
+    out[k] = {arg, load_input_file(m, arg.substr(eq + 1), static_cast<size_t>(k))};
+  }
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    if (!out[k].second.defined()) {
+      fail<UsageError>("input '{}' is not given (the model's inputs: {}; give each as NAME=FILE.npy)",
+                       g.value(g.inputs[k]).name, input_names(g));
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in) {
+  const Graph& g = m.graph;
   if (!in.data.empty() && !in.input.empty()) fail<UsageError>("give either --data or --input, not both");
-  if (!in.input.empty()) return open_npy_dataset(in.input, in.labels);
+  if (!in.input.empty()) {
+    if (names_inputs(g, in.input)) return open_tensor_dataset(load_named_inputs(m, in.input), in.labels);
+    if (g.inputs.size() != 1) {
+      fail<UsageError>("the model has {} inputs ({}); give each as --input NAME=FILE.npy", g.inputs.size(),
+                       input_names(g));
+    }
+    if (in.input.size() > 1) fail<UsageError>("--input is given {} times for the model's one input", in.input.size());
+    if (takes_images(m)) return open_npy_dataset(in.input[0], in.labels);
+    return open_tensor_dataset({{in.input[0], load_input_file(m, in.input[0])}}, in.labels);
+  }
   if (!in.labels.empty()) fail<UsageError>("--labels goes with --input");
   if (in.data.empty()) fail<UsageError>("give --data SET or --input FILE.npy");
+  if (g.inputs.size() != 1) {
+    fail<UsageError>("the model has {} inputs ({}); --data feeds one; give each as --input NAME=FILE.npy",
+                     g.inputs.size(), input_names(g));
+  }
   return open_dataset(in.data, model_preprocess(m));
+}
+
+std::string inputs_source(const Inputs& in) {
+  if (!in.data.empty()) return in.data;
+  std::string s;
+  for (const std::string& f : in.input) s += (s.empty() ? "" : " ") + f;
+  return s;
 }
 
 void print_json(const json& j) {
@@ -194,12 +268,17 @@ Tensor load_input_file(const Model& m, const std::string& path, size_t input) {
   const Value& v = m.graph.value(m.graph.inputs.at(input));
   if (has_ext(path, {".npy"})) {
     Tensor t = read_npy(path);
+    const Shape given = t.shape();
     const DType want = v.has_type ? v.dtype : DType::kFloat32;
     if (t.dtype() != want) t = t.cast(want);
     if (v.has_shape && t.rank() + 1 == static_cast<int>(v.shape.size())) {
       Shape s = t.shape();
       s.insert(s.begin(), 1);
       t = t.reshaped(s);
+    }
+    if (!shape_admits(v, t.shape())) {
+      fail<ShapeError>("{}: input '{}' expects shape {}, got {}", path, v.name, declared_shape_text(v),
+                       shape_str(given));
     }
     return t;
   }

@@ -39,7 +39,7 @@ struct Common {
 
 struct Inputs {
   std::string data;
-  std::string input;
+  std::vector<std::string> input;  // FILE.npy, or NAME=FILE.npy per graph input
   std::string labels;
 };
 
@@ -73,11 +73,26 @@ int64_t items_to_use(const Dataset& data, int64_t first, int64_t requested, cons
 Loaded load(const Common& o, LayerObserver* observer = nullptr);
 Preprocess model_preprocess(const Model& m);
 // The data set named by --data, or the tensors of --input/--labels; a UsageError if neither or both.
+// --input for a model that takes images is an N x C x H x W .npy (open_npy_dataset); for any other
+// model, one .npy per graph input (NAME=FILE.npy, or FILE.npy for a single input) of the input's
+// rank, sharing the first dimension (open_tensor_dataset).
 std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in);
+// --data or the --input files, for messages and reports.
+std::string inputs_source(const Inputs& in);
+// One input of rank 4, or of unknown rank: image data (data sets, image files, N x C x H x W .npy).
+bool takes_images(const Model& m);
+// "a, b": the graph inputs' names, for messages.
+std::string input_names(const Graph& g);
+// Whether any of `args` is NAME=FILE with NAME a graph input.
+bool names_inputs(const Graph& g, const std::vector<std::string>& args);
+// NAME=FILE.npy, one per graph input, each read by load_input_file: the tensors in graph-input order,
+// each with its argument. A UsageError names an unknown, repeated or missing input.
+std::vector<std::pair<std::string, Tensor>> load_named_inputs(const Model& m, const std::vector<std::string>& args);
 void print_json(const nlohmann::json& j);
 bool has_ext(const std::string& p, std::initializer_list<const char*> exts);
 // An image (preprocessed per the model) or a .npy tensor, as a batch for graph input `input`: a
-// tensor with one dim fewer than the input gets a batch of 1; numbers convert to the input's type.
+// tensor with one dim fewer than the input gets a batch of 1; numbers convert to the input's type;
+// a .npy whose shape does not fit the input's is a ShapeError naming the file and the input.
 Tensor load_input_file(const Model& m, const std::string& path, size_t input = 0);
 
 }  // namespace eff::cli

@@ -268,6 +268,62 @@ class NpyDataset final : public Dataset {
   Tensor images_, labels_;
 };
 
+// ---- tensors of any rank --------------------------------------------------------------------
+
+class TensorDataset final : public Dataset {
+ public:
+  TensorDataset(std::vector<std::pair<std::string, Tensor>> inputs, const std::string& labels_path) {
+    if (inputs.empty()) fail<UsageError>("no input tensors");
+    for (const auto& [source, t] : inputs) {
+      if (t.rank() == 0) fail<DataError>("{}: a scalar has no items (the first dimension counts them)", source);
+      if (t.dim(0) != inputs[0].second.dim(0)) {
+        fail<DataError>("{} has {} item(s) (first dimension) but {} has {}; the inputs share the first dimension",
+                        source, t.dim(0), inputs[0].first, inputs[0].second.dim(0));
+      }
+      name_ += (name_.empty() ? "" : " ") + source;
+      tensors_.push_back(t);
+    }
+    if (!labels_path.empty()) labels_ = labels_to_i64(read_npy(labels_path), size(), labels_path);
+  }
+
+  int64_t size() const override { return tensors_[0].dim(0); }
+  Shape item_shape() const override { return Shape(tensors_[0].shape().begin() + 1, tensors_[0].shape().end()); }
+  bool has_labels() const override { return labels_.defined(); }
+  std::string name() const override { return name_; }
+  size_t input_count() const override { return tensors_.size(); }
+
+  Tensor images(int64_t begin, int64_t count) const override { return slice(tensors_[0], begin, count); }
+
+  std::vector<Tensor> inputs(int64_t begin, int64_t count) const override {
+    std::vector<Tensor> out;
+    for (const Tensor& t : tensors_) out.push_back(slice(t, begin, count));
+    return out;
+  }
+
+  Tensor labels(int64_t begin, int64_t count) const override {
+    check_range(begin, count, size(), name_);
+    return slice_labels(labels_, begin, count);
+  }
+
+ private:
+  // Rows [begin, begin + count) along the first dimension, any element type.
+  Tensor slice(const Tensor& t, int64_t begin, int64_t count) const {
+    check_range(begin, count, size(), name_);
+    Shape s = t.shape();
+    s[0] = count;
+    Tensor out(t.dtype(), s);
+    const size_t row = size() > 0 ? t.nbytes() / static_cast<size_t>(size()) : 0;
+    if (out.nbytes()) {
+      std::memcpy(out.raw(), static_cast<const std::byte*>(t.raw()) + static_cast<size_t>(begin) * row, out.nbytes());
+    }
+    return out;
+  }
+
+  std::string name_;
+  std::vector<Tensor> tensors_;
+  Tensor labels_;
+};
+
 // ---- named data sets -----------------------------------------------------------------------
 
 // DIR/BASE.gz, else DIR/BASE.
@@ -316,6 +372,11 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preproc
 
 std::unique_ptr<Dataset> open_npy_dataset(const std::string& input, const std::string& labels) {
   return std::make_unique<NpyDataset>(input, labels);
+}
+
+std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs,
+                                             const std::string& labels) {
+  return std::make_unique<TensorDataset>(std::move(inputs), labels);
 }
 
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& p) {

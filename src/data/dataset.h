@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/tensor.h"
 #include "data/preprocess.h"
@@ -27,6 +29,11 @@ class Dataset {
   virtual Shape item_shape() const = 0;
   // Items [begin, begin + count): float32 [count, C, H, W], preprocessed.
   virtual Tensor images(int64_t begin, int64_t count) const = 0;
+  // Items [begin, begin + count) as a model's inputs, in graph-input order: {images(begin, count)}
+  // for image data, every tensor's slices for a tensor data set (open_tensor_dataset).
+  virtual std::vector<Tensor> inputs(int64_t begin, int64_t count) const { return {images(begin, count)}; }
+  // How many tensors inputs() gives.
+  virtual size_t input_count() const { return 1; }
   // Their labels as int64 [count], or an undefined Tensor if the data set has none.
   virtual Tensor labels(int64_t begin, int64_t count) const = 0;
   virtual bool has_labels() const = 0;
@@ -40,6 +47,13 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
 // read as N x H x W, i.e. N single-channel images (a single C x H x W image must be saved as
 // 1 x C x H x W). `labels`: optional .npy of N integers (int8..int64, uint8), "" for none.
 std::unique_ptr<Dataset> open_npy_dataset(const std::string& input, const std::string& labels);
+
+// Tensors of any rank and type (a model's inputs in graph-input order, each with the text naming
+// where it came from, e.g. "tokens=a.npy") that share their first dimension: item i is slice [i]
+// of each. images() gives the first tensor's slices as they are (not necessarily float32 images);
+// item_shape() is its shape without the first dimension. `labels` as for open_npy_dataset.
+std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs,
+                                             const std::string& labels);
 
 // The IDX pair of images [N, H, W] (uint8) and labels [N]; `labels` may be "" for none.
 std::unique_ptr<Dataset> open_idx_dataset(const std::string& images, const std::string& labels, const Preprocess& p,

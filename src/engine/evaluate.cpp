@@ -37,14 +37,14 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
   Progress progress("eval", end - opts.first);
   for (int64_t b = opts.first; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
-    Tensor images = data.images(b, n);
+    const std::vector<Tensor> inputs = data.inputs(b, n);
     Tensor labels = data.labels(b, n);
     if (!labels.defined()) fail<DataError>("{}: the data set has no labels; eval needs them", data.name());
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<Tensor> out = ex.run({images});
+    std::vector<Tensor> out = ex.run(inputs);
     res.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Tensor& scores = out.at(0);
-    res.input_non_finite += count_non_finite(images);
+    for (const Tensor& t : inputs) res.input_non_finite += count_non_finite(t);
     res.output_non_finite += count_non_finite(scores);
     if (scores.rank() < 1 || scores.dim(0) != n) {
       fail<ShapeError>("{}: output 0 has shape {}, expected [{}, classes]", ex.graph().source,

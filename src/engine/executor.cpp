@@ -17,6 +17,7 @@
 #include "engine/quantized_layers.h"
 #include "engine/thread_governor.h"
 #include "graph/passes.h"
+#include "graph/value_shape.h"
 
 namespace eff {
 
@@ -325,20 +326,9 @@ void Executor::check_input(size_t i, const Tensor& t) const {
   } else if (v.has_type && t.dtype() != v.dtype) {
     fail<ShapeError>("{}: input '{}' expects {}, got {}", g.source, v.name, dtype_name(v.dtype), dtype_name(t.dtype()));
   }
-  if (!v.has_shape) return;
-  bool ok = static_cast<int>(v.shape.size()) == t.rank();
-  for (size_t d = 0; ok && d < v.shape.size(); ++d) {
-    if (v.shape[d] >= 0 && v.shape[d] != t.shape()[d]) ok = false;
-  }
-  if (!ok) {
-    std::string want = "[";
-    for (size_t d = 0; d < v.shape.size(); ++d) {
-      if (d) want += ", ";
-      want += v.shape[d] >= 0 ? std::to_string(v.shape[d])
-                              : (d < v.dim_names.size() && !v.dim_names[d].empty() ? v.dim_names[d] : "?");
-    }
-    want += "]";
-    fail<ShapeError>("{}: input '{}' expects shape {}, got {}", g.source, v.name, want, shape_str(t.shape()));
+  if (!shape_admits(v, t.shape())) {
+    fail<ShapeError>("{}: input '{}' expects shape {}, got {}", g.source, v.name, declared_shape_text(v),
+                     shape_str(t.shape()));
   }
 }
 

@@ -277,7 +277,7 @@ void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t 
     profiler.set_calibrating(true);
     ex.set_observer(&profiler);
     const int64_t cal_end = std::min(end, first + std::max<int64_t>(1, profiler.options().calibration_images));
-    for (int64_t b = first; b < cal_end; b += batch) ex.run({data.images(b, std::min(batch, cal_end - b))});
+    for (int64_t b = first; b < cal_end; b += batch) ex.run(data.inputs(b, std::min(batch, cal_end - b)));
     profiler.set_calibrating(false);
     ex.set_observer(non_finite ? static_cast<LayerObserver*>(&observers) : &profiler);
   }
@@ -285,9 +285,11 @@ void run_profile(Executor& ex, const Dataset& data, Profiler& profiler, int64_t 
   if (progress) bar.emplace("profile", end - first);
   for (int64_t b = first; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
-    Tensor images = data.images(b, n);
-    if (input_non_finite) *input_non_finite += count_non_finite(images);
-    ex.run({images});
+    const std::vector<Tensor> inputs = data.inputs(b, n);
+    for (const Tensor& t : inputs) {
+      if (input_non_finite) *input_non_finite += count_non_finite(t);
+    }
+    ex.run(inputs);
     if (bar) bar->advance(n);
   }
   if (bar) bar->finish();

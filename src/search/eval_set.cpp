@@ -81,6 +81,10 @@ EvalSet load_eval_set(const Dataset& data, const std::vector<int64_t>& indices, 
   set.source = data.name();
   set.indices = indices;
   if (indices.empty()) fail<UsageError>("{}: the subset is empty", data.name());
+  if (data.input_count() != 1) {
+    fail<UsageError>("{}: the search feeds models with one input; these are {} inputs", data.name(),
+                     data.input_count());
+  }
   Shape shape = data.item_shape();
   shape.insert(shape.begin(), static_cast<int64_t>(indices.size()));
   set.images = Tensor(DType::kFloat32, shape);
@@ -89,6 +93,9 @@ EvalSet load_eval_set(const Dataset& data, const std::vector<int64_t>& indices, 
     const int64_t k = indices[i];
     if (k < 0 || k >= data.size()) fail<UsageError>("{}: item {} is outside the data set", data.name(), k);
     Tensor one = data.images(k, 1);
+    if (one.dtype() != DType::kFloat32) {
+      fail<DataError>("{}: the search takes float32 inputs, not {}", data.name(), dtype_name(one.dtype()));
+    }
     if (one.numel() != per_item) fail<DataError>("{}: item {} does not have the shape of item 0", data.name(), k);
     std::memcpy(set.images.data<float>() + static_cast<int64_t>(i) * per_item, one.data<float>(),
                 static_cast<size_t>(per_item) * sizeof(float));

@@ -12,7 +12,7 @@ void simulate_live(Executor& exec, const Dataset& data, SimRun& run,
   try {
     for (int64_t i = o.first; i < o.end; ++i) {
       cap.set_first_image(static_cast<int>(i));
-      exec.run({data.images(i, 1)});
+      exec.run(data.inputs(i, 1));
       if (o.on_image) o.on_image();
     }
   } catch (...) {

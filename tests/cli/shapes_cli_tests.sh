@@ -42,6 +42,49 @@ if [ -f "$tmp/two/y.npy" ]; then ok; else ko "two_inputs: y.npy not written"; fi
 expect_error 2 "input 'b' is not given \(the model's inputs: a, b" -- run "$fx/two_inputs.onnx" "a=$fx/two_inputs.0.a.npy"
 expect_error 2 "the model has 2 inputs \(a, b\); give each as NAME=FILE.npy" -- run "$fx/two_inputs.onnx" "$fx/two_inputs.0.a.npy"
 
+# Inputs that are not images: --input takes a tensor of the model input's rank (items along the
+# first dimension) in profile, simulate, trace, eval and bench; several inputs as NAME=FILE.npy.
+tf=$src/tests/fixtures/real/transformer_dynq
+tokens=$tf.ref/inputs/tokens.npy  # [2, 12, 32]
+expect_ok profile "$tf.onnx" --input "$tokens" --threads 1 --json
+if /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); q=[l for l in d["layers"] if l["activations"]["fixed16"]["source"] == "quantized-model"]; assert d["images"] == 2 and len(d["layers"]) == 8 and len(q) == 8, (d["images"], len(d["layers"]), len(q))' < "$tmp/out"; then
+  ok
+else
+  ko "profile transformer_dynq --input tokens.npy: not 2 items with 8 quantized layers"
+fi
+expect_ok simulate "$tf.onnx" --input "$tokens" --images 2 --designs stripes --threads 1
+if grep -q "^2 image(s), 16 layer record(s)" "$tmp/out" && grep -q "^precision: 8 quantized layer(s)" "$tmp/out"; then
+  ok
+else
+  ko "simulate transformer_dynq --input tokens.npy: $(head -c 300 "$tmp/out")"
+fi
+expect_ok trace "$tf.onnx" --input "$tokens" --images 2 --out "$tmp/tftrace"
+if grep -q "wrote a trace of 8 layer(s) for 2 image(s)" "$tmp/out"; then ok; else ko "trace transformer_dynq: $(cat "$tmp/out")"; fi
+expect_ok bench "$tf.onnx" --input "$tokens" --batch 3 --repeat 2
+if grep -q "batch 3," "$tmp/out"; then ok; else ko "bench transformer_dynq --batch 3: $(cat "$tmp/out")"; fi
+/usr/bin/python3 - "$tmp" << 'PY'
+import numpy as np, sys
+np.save(sys.argv[1] + "/tokens_33.npy", np.zeros((2, 12, 33), np.float32))
+np.save(sys.argv[1] + "/tokens_rank4.npy", np.zeros((2, 12, 32, 1), np.float32))
+np.save(sys.argv[1] + "/b_3.npy", np.zeros((3, 4), np.float32))
+np.save(sys.argv[1] + "/labels_2.npy", np.array([2, 0], np.int64))
+PY
+expect_error 5 "tokens_33.npy: input 'tokens' expects shape \[batch, seq, 32\], got \[2, 12, 33\]$" -- profile "$tf.onnx" --input "$tmp/tokens_33.npy"
+expect_error 5 "tokens_rank4.npy: input 'tokens' expects shape \[batch, seq, 32\], got \[2, 12, 32, 1\]$" -- simulate "$tf.onnx" --input "$tmp/tokens_rank4.npy"
+# Two inputs, sharing the first dimension.
+ta="a=$fx/two_inputs.0.a.npy"
+tb="b=$fx/two_inputs.0.b.npy"
+expect_ok profile "$fx/two_inputs.onnx" --input "$ta" --input "$tb" --json
+if grep -q '"images": 2' "$tmp/out"; then ok; else ko "profile two_inputs: not 2 items"; fi
+expect_ok eval "$fx/two_inputs.onnx" --input "$tb" --input "$ta" --labels "$tmp/labels_2.npy"
+if grep -q ": 2 images, top-1" "$tmp/out"; then ok; else ko "eval two_inputs: $(cat "$tmp/out")"; fi
+expect_ok trace "$fx/two_inputs.onnx" --input "$ta" --input "$tb" --images 2 --out "$tmp/two_trace"
+expect_ok bench "$fx/two_inputs.onnx" --input "$ta" --input "$tb" --repeat 2
+expect_error 6 "b=.*b_3.npy has 3 item\(s\) \(first dimension\) but a=.*has 2; the inputs share the first dimension" -- simulate "$fx/two_inputs.onnx" --input "$ta" --input "b=$tmp/b_3.npy"
+expect_error 2 "input 'b' is not given \(the model's inputs: a, b" -- profile "$fx/two_inputs.onnx" --input "$ta"
+expect_error 2 "the model has 2 inputs \(a, b\); give each as --input NAME=FILE.npy" -- trace "$fx/two_inputs.onnx" --input "$fx/two_inputs.0.a.npy" --out "$tmp/t2"
+expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- profile "$fx/two_inputs.onnx" --data fashion-mnist:test
+
 # Node order: sorted on load; a cycle is named.
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
 expect_error 3 "cycle.onnx: the graph has a cycle: 'first' \(Add\) -> 'second' \(Relu\) -> 'third' \(Neg\)" -- info "$bad/cycle.onnx"

@@ -333,6 +333,41 @@ TEST(Dataset, NpyErrors) {
             dir.file("none.npy") + ": no such file");
 }
 
+// Tensors of any rank and type, sliced along the first dimension (the items), every input alike.
+TEST(Dataset, TensorsSliceAlongTheFirstDimension) {
+  ScratchDir dir;
+  write_npy(dir.file("labels.npy"), Tensor::from<int64_t>({3}, {4, 5, 6}));
+  auto data = open_tensor_dataset({{"ids=a.npy", Tensor::from<int64_t>({3, 2}, {10, 11, 20, 21, 30, 31})},
+                                   {"x=b.npy", Tensor::from<float>({3, 1, 2, 1}, {1, 2, 3, 4, 5, 6})}},
+                                  dir.file("labels.npy"));
+  EXPECT_EQ(data->size(), 3);
+  EXPECT_EQ(data->input_count(), 2u);
+  EXPECT_EQ(data->name(), "ids=a.npy x=b.npy");
+  EXPECT_EQ(data->item_shape(), (Shape{2}));
+  const std::vector<Tensor> two = data->inputs(1, 2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].dtype(), DType::kInt64);
+  EXPECT_EQ(two[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ(two[0].to_i64_vector(), (std::vector<int64_t>{20, 21, 30, 31}));
+  EXPECT_EQ(two[1].shape(), (Shape{2, 1, 2, 1}));
+  EXPECT_EQ(two[1].to_f32_vector(), (std::vector<float>{3, 4, 5, 6}));
+  EXPECT_EQ(data->images(2, 1).to_i64_vector(), (std::vector<int64_t>{30, 31}));
+  EXPECT_EQ(data->labels(1, 2).to_i64_vector(), (std::vector<int64_t>{5, 6}));
+  EXPECT_THROW(data->inputs(2, 2), UsageError);
+}
+
+TEST(Dataset, TensorsShareTheirFirstDimension) {
+  EXPECT_EQ(error_of<DataError>([&] {
+              open_tensor_dataset(
+                  {{"a=a.npy", Tensor(DType::kFloat32, {2, 4})}, {"b=b.npy", Tensor(DType::kFloat32, {3, 4})}}, "");
+            }),
+            "b=b.npy has 3 item(s) (first dimension) but a=a.npy has 2; the inputs share the first dimension");
+  EXPECT_EQ(error_of<DataError>([&] {
+              open_tensor_dataset({{"s.npy", Tensor::scalar<float>(1)}}, "");
+            }),
+            "s.npy: a scalar has no items (the first dimension counts them)");
+}
+
 TEST(Dataset, UnknownSpecs) {
   ScratchDir dir;
   EXPECT_NE(error_of<DataError>([&] { open_dataset(dir.file("missing"), {}); }).find("no such file or directory"),
