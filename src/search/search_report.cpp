@@ -233,7 +233,7 @@ json threshold_search_json(const ThresholdResult& r, const SearchSetup& setup, c
             {"skipped_fraction_mac_weighted", r.skipped_mac_weighted},
             {"evaluations",
              {{"sensitivity", e.sensitivity},
-              {"ascent", e.ascent},
+              {"lift", e.ascent},
               {"descent", e.descent},
               {"final", e.final_checks},
               {"total", e.total()},
@@ -265,7 +265,7 @@ std::string threshold_summary_text(const ThresholdResult& r, const ThresholdOpti
   s += accuracy_line("report", r.report);
   const EvaluationCounts& e = r.evaluations;
   s += fmt::format(
-      "evaluations: {} (sensitivity {}, ascent {}, descent {}, final {}; {} from the checkpoint), {} images run, "
+      "evaluations: {} (sensitivity {}, lift {}, descent {}, final {}; {} from the checkpoint), {} images run, "
       "{:.1f} s\n",
       e.total(), e.sensitivity, e.ascent, e.descent, e.final_checks, e.from_checkpoint, e.images, r.wall_seconds);
   if (without && with) {

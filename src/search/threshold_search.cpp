@@ -169,44 +169,57 @@ class ThresholdSearch {
       }
       bar.finish();
     }
-    Tally current = evaluate(level, false, res.evaluations.ascent);
-    while (!current.met) {
-      int best = -1;
-      double best_gain = 0;
-      Tally best_tally;
-      for (size_t l = 0; l < n; ++l) {
-        if (level[l] == 0) continue;
-        std::vector<int> down = level;
-        --down[l];
-        const Tally d = evaluate(down, false, res.evaluations.ascent);
-        const double gain =
-            (judge_->score(d) - judge_->score(current)) / std::max(1e-9, skipped(level) - skipped(down));
-        if (best < 0 || gain > best_gain) {
-          best = static_cast<int>(l);
-          best_gain = gain;
-          best_tally = d;
-        }
+    // Together: the sensitivity levels together usually miss (pruning errors add up). Every layer
+    // gives up the same number k of levels (floored at 0), the smallest k that meets the target
+    // (doubling, then bisection). A uniform step, unlike lowering one layer at a time by its
+    // measured gain, leaves no per-layer choice for noise to steer: when no single step
+    // measurably helps, a greedy step picks one anyway, and that choice changes with the subset.
+    const std::vector<int> sensitivity = level;
+    const auto lowered = [&](int k) {
+      std::vector<int> down = sensitivity;
+      for (int& x : down) x = std::max(0, x - k);
+      return down;
+    };
+    if (!evaluate(level, true, res.evaluations.ascent).met) {
+      const std::vector<int> none(n, 0);
+      int missed = 0, met = 1;
+      for (;; met *= 2) {
+        if (evaluate(lowered(met), true, res.evaluations.ascent).met) break;
+        missed = met;
+        if (lowered(met) == none)
+          fail("the target ({}) is not met on the search set even without pruning", describe_target(o_.target));
       }
-      if (best < 0)
-        fail("the target ({}) is not met on the search set even without pruning", describe_target(o_.target));
-      --level[best];
-      current = best_tally;
+      while (met - missed > 1) {
+        const int mid = missed + (met - missed) / 2;
+        (evaluate(lowered(mid), true, res.evaluations.ascent).met ? met : missed) = mid;
+      }
+      level = lowered(met);
+      if (o_.log) o_.log(fmt::format("lift: every threshold {} levels down", met));
     }
+    // Raising thresholds again, the layer with the most MAC-weighted skipped fraction to regain
+    // (back up to its sensitivity level) first; each takes the largest level between its current
+    // one and its sensitivity level (above which it missed even alone) that still meets the
+    // target, by bisection: one level whose pruning happens to lose an image does not stop it.
     std::vector<size_t> order(n);
     for (size_t l = 0; l < n; ++l) order[l] = l;
-    auto gain_up = [&](size_t l) {
+    auto regain = [&](size_t l) {
       std::vector<int> up = level;
-      up[l] = std::min(o_.levels, up[l] + 1);
+      up[l] = sensitivity[l];
       return skipped(up) - skipped(level);
     };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return gain_up(a) > gain_up(b); });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return regain(a) > regain(b); });
     for (size_t l : order) {
-      while (level[l] < o_.levels) {
+      int lo = level[l], hi = sensitivity[l];
+      while (lo < hi) {
         std::vector<int> up = level;
-        ++up[l];
-        if (!evaluate(up, true, res.evaluations.descent).met) break;
-        level = up;
+        up[l] = lo + (hi - lo + 1) / 2;
+        if (evaluate(up, true, res.evaluations.descent).met) {
+          lo = up[l];
+        } else {
+          hi = up[l] - 1;
+        }
       }
+      level[l] = lo;
     }
     const Tally final_tally = evaluate(level, false, res.evaluations.final_checks);
     // What the layers skip with the thresholds found, counted exactly (one more pass): zeros of

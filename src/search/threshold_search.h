@@ -2,9 +2,10 @@
 // (|a| < t -> 0 on the input activations, Cnvlutin's pruning) maximising the MAC-weighted
 // fraction of activations skipped while a Target holds. Candidates per layer: 0 and
 // max|a| x 2^(k - levels) for k = 1..levels. Phases as the precision search: sensitivity (each
-// layer alone, binary search for the largest candidate that meets the target), ascent (while
-// missed, lower the threshold whose step buys the most metric per skipped fraction given up),
-// descent (raise thresholds greedily while the target holds), final check.
+// layer alone, binary search for the largest candidate that meets the target), lift (every layer
+// the same number of levels down, the fewest that meet the target), descent (each layer, the most
+// MAC-weighted skipped fraction to regain first, bisected back towards its sensitivity level),
+// final check.
 #pragma once
 
 #include <cstdint>

@@ -297,6 +297,23 @@ TEST(SearchThresholds, KnownAnswerPrunesOnlyWhatKeepsAccuracy) {
   EXPECT_NEAR(r.layers[0].skipped_fraction, 2.0 / 252.0, 1e-12);
 }
 
+TEST(SearchThresholds, SameResultForAnyThreadCount) {
+  const KnownAnswer k = known_answer_model();
+  ThresholdOptions o;
+  o.threads = 1;
+  o.batch = 16;
+  o.progress = false;
+  o.target.keep = 0.9;
+  const ThresholdResult one = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  o.threads = 2;
+  const ThresholdResult two = search_thresholds(k.graph, k.geometry, k.set, k.set, o);
+  ASSERT_EQ(one.layers.size(), two.layers.size());
+  for (size_t l = 0; l < one.layers.size(); ++l) EXPECT_EQ(one.layers[l].level, two.layers[l].level);
+  EXPECT_EQ(one.evaluations.total(), two.evaluations.total());
+  EXPECT_EQ(one.search.top1, two.search.top1);
+  EXPECT_EQ(one.skipped_mac_weighted, two.skipped_mac_weighted);
+}
+
 TEST(SearchThresholds, OnAProfileTheThresholdsAreJudgedWithIt) {
   // `search all` runs the thresholds on top of the precision profile. Known-answer model, target
   // --max-loss 40: 40% of 126 images is 50.4, less the margin 1.645 sqrt(50.4) = 11.68: at most 38
