@@ -23,14 +23,13 @@ struct Shape {
 };
 
 constexpr Shape kShapes[] = {
-    {"vgg-conv1", 32, 288, 784},         // shipped vgg (fashion-mnist): features.3
-    {"vgg-conv5", 128, 1152, 49},        // features.17
-    {"vgg-fc1-b1", 256, 1152, 1},        // classifier, batch 1
-    {"vgg-fc1-b32", 256, 1152, 32},      // classifier, batch 32
-    {"vgg16-conv5_2", 512, 4608, 196},   // VGG-16 at 224x224, 14x14 outputs
-    {"vgg16-conv4_2", 512, 4608, 784},   // 28x28 outputs
-    {"vgg16-fc7-b1", 4096, 4096, 1},
-    {"vgg16-fc7-b32", 4096, 4096, 32},
+    {"vgg-conv1", 32, 288, 784},        // shipped vgg (fashion-mnist): features.3
+    {"vgg-conv5", 128, 1152, 49},       // features.17
+    {"vgg-fc1-b1", 256, 1152, 1},       // classifier, batch 1
+    {"vgg-fc1-b32", 256, 1152, 32},     // classifier, batch 32
+    {"vgg16-conv5_2", 512, 4608, 196},  // VGG-16 at 224x224, 14x14 outputs
+    {"vgg16-conv4_2", 512, 4608, 784},  // 28x28 outputs
+    {"vgg16-fc7-b1", 4096, 4096, 1},   {"vgg16-fc7-b32", 4096, 4096, 32},
 };
 
 std::vector<float> values(size_t n, uint32_t seed) {
@@ -42,8 +41,8 @@ std::vector<float> values(size_t n, uint32_t seed) {
 }
 
 void set_flops(benchmark::State& state, const Shape& s) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(s.m * s.k * s.j) * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(s.m * s.k * s.j) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Deft(benchmark::State& state, Shape s, Format f) {

@@ -96,7 +96,8 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   po.synapse_max_rows = f.synapse_rows;
   po.threads = o.threads;
 
-  if (!o.deft.empty()) fail<UsageError>("--deft: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --deft");
+  if (!o.deft.empty())
+    fail<UsageError>("--deft: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --deft");
   Loaded l = load(o);
   po.transforms = l.transforms;
   auto data = open_inputs(l.model, in);

@@ -166,8 +166,8 @@ void run_simulate(SimulateFlags& f) {
     sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
     for (const LayerInfo& li : l.exec->layers()) quantized += layer_quantization(l.exec->graph(), li).present ? 1 : 0;
     bar.finish();
-    notes["source"] = fmt::format("live: {} on {} images [{}, {})", f.common.model,
-                                  inputs_source(f.inputs), f.first, end);
+    notes["source"] =
+        fmt::format("live: {} on {} images [{}, {})", f.common.model, inputs_source(f.inputs), f.first, end);
   }
   // Without a profile every format fills the 16-bit word, so the bit-serial designs cannot show
   // what reduced precision buys: say so where the numbers are read.

@@ -53,9 +53,10 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
   if (hooks) {
     c->add_option("--precision-profile", o.precision_profile, "per-layer fixed-point precisions (docs/value-hooks.md)");
     c->add_option("--thresholds", o.thresholds, "per-layer near-zero pruning thresholds (docs/value-hooks.md)");
-    c->add_option("--deft", o.deft,
-                  "run conv/FC layers on DeftNN kernels: FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv] "
-                  "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
+    c->add_option(
+        "--deft", o.deft,
+        "run conv/FC layers on DeftNN kernels: FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv] "
+        "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
     c->add_option("--deft-calibration", o.deft_calibration, "data set for synapse vector elimination (--deft alpha)");
     c->add_option("--deft-images", o.deft_images, "calibration images (default 256)")->check(positive_count());
   }

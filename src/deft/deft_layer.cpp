@@ -78,7 +78,8 @@ class DeftLayerKernel final : public Kernel {
       fail<ModelError>("{}: weights and bias must be constants", where);
     const Tensor& w = graph.constant(node.input(1));
     const Tensor& b = graph.constant(node.input(2));
-    if (w.shape().size() != 2 || w.dtype() != DType::kFloat32) fail<ModelError>("{}: weights must be M x K fp32", where);
+    if (w.shape().size() != 2 || w.dtype() != DType::kFloat32)
+      fail<ModelError>("{}: weights must be M x K fp32", where);
     m_ = w.shape()[0];
     depth_ = node.attr_int("depth", w.shape()[1]);
     const auto syn = node.attr_ints("synapses");

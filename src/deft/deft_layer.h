@@ -17,7 +17,7 @@ namespace eff::deft {
 inline constexpr const char* kDeftLayerOp = "DeftLayer";
 
 struct ConvShape {
-  int64_t c = 0, h = 0, w = 0;      // input channels and size
+  int64_t c = 0, h = 0, w = 0;  // input channels and size
   int64_t kh = 1, kw = 1;
   int64_t sh = 1, sw = 1;
   int64_t pad_top = 0, pad_left = 0;

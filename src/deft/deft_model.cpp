@@ -219,7 +219,8 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
 void apply_deft(Graph& g, const DeftModelPlan& plan) {
   for (const DeftLayerPlan& p : plan.layers) {
     auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == p.name; });
-    if (it == g.nodes.end()) fail<ModelError>("{}: DeftNN plan names node '{}', which the graph lacks", g.source, p.name);
+    if (it == g.nodes.end())
+      fail<ModelError>("{}: DeftNN plan names node '{}', which the graph lacks", g.source, p.name);
     Node& n = *it;
     std::string why;
     if (!deft_eligible(g, n, &why)) fail<ModelError>("{}: cannot run as a DeftNN layer: {}", g.where(n), why);
@@ -234,7 +235,8 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
       g.value(id).has_type = true;
       return id;
     };
-    const ValueId w = constant("/deft_weights", Tensor::from<float>({p.weights.rows, p.weights.depth}, p.weights.weights));
+    const ValueId w =
+        constant("/deft_weights", Tensor::from<float>({p.weights.rows, p.weights.depth}, p.weights.weights));
     const ValueId b = constant("/deft_bias", Tensor::from<float>({p.weights.rows}, p.weights.bias));
     d.inputs = {n.input(0), w, b};
     auto set_int = [&](const std::string& key, int64_t v) { d.attrs[key].i = v; };

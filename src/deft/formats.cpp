@@ -39,7 +39,9 @@ uint8_t fp8_encode_with(float x, const std::array<float, 128>& mag) {
 }
 }  // namespace
 
-std::string format_name(Format f) { return kNames[static_cast<size_t>(f)]; }
+std::string format_name(Format f) {
+  return kNames[static_cast<size_t>(f)];
+}
 
 bool parse_format(const std::string& name, Format& out) {
   for (size_t i = 0; i < kFormats.size(); ++i)
@@ -50,7 +52,9 @@ bool parse_format(const std::string& name, Format& out) {
   return false;
 }
 
-std::span<const Format> all_formats() { return kFormats; }
+std::span<const Format> all_formats() {
+  return kFormats;
+}
 
 uint16_t to_deft16(float x) {
   const uint32_t u = float_to_bits(x);
@@ -60,11 +64,14 @@ uint16_t to_deft16(float x) {
 
 float fp8_decode(uint8_t code, const Fp8Spec& s) {
   if ((code & 0x7F) >> (7 - s.exp_bits) == 0) return 0.f;
-  const uint32_t bits = (uint32_t(code & 0x80) << 24) | ((uint32_t(code & 0x7F) << (16 + s.exp_bits)) + s.exponent_offset());
+  const uint32_t bits =
+      (uint32_t(code & 0x80) << 24) | ((uint32_t(code & 0x7F) << (16 + s.exp_bits)) + s.exponent_offset());
   return bits_to_float(bits);
 }
 
-uint8_t fp8_encode(float x, const Fp8Spec& s) { return fp8_encode_with(x, fp8_magnitudes(s)); }
+uint8_t fp8_encode(float x, const Fp8Spec& s) {
+  return fp8_encode_with(x, fp8_magnitudes(s));
+}
 
 Fp8Spec choose_fp8_spec(std::span<const float> values) {
   float maxabs = 0;
@@ -96,8 +103,12 @@ Fp8Spec choose_fp8_spec(std::span<const float> values) {
 }
 
 namespace {
-float daz(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.f, x) : x; }
-float bf16_at(uint32_t pair, int half) { return daz(bits_to_float(half ? pair & 0xFFFF0000u : pair << 16)); }
+float daz(float x) {
+  return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.f, x) : x;
+}
+float bf16_at(uint32_t pair, int half) {
+  return daz(bits_to_float(half ? pair & 0xFFFF0000u : pair << 16));
+}
 }  // namespace
 
 float bf16_dot_step(float acc, uint32_t a_pair, uint32_t b_pair) {

@@ -13,30 +13,42 @@ namespace eff::deft {
 
 // How a GEMM's packed (weight) operand is stored, and how the products are formed.
 enum class Format {
-  kFp32,    // no packing: the baseline kernel of the family
-  kDeft16,  // upper 16 bits of fp32 (bf16 bits); fission = shift / mask, multiply in fp32
-  kDeft16Q, // two Deft-16 values per 32-bit word; the high one keeps the low one's bits as extra
-            // mantissa (no mask: Figure 7(e)'s "quick" fission)
-  kFp8,     // 8 bits: sign, E exponent bits (1..7), 7-E mantissa bits, per-layer bias (Figure 8)
-  kBf16Dot, // Deft-16 weights and activations rounded to bf16, pairs multiplied by the CPU's bf16
-            // dot-product instruction (vdpbf16ps) as the fission unit, emulated where absent
+  kFp32,     // no packing: the baseline kernel of the family
+  kDeft16,   // upper 16 bits of fp32 (bf16 bits); fission = shift / mask, multiply in fp32
+  kDeft16Q,  // two Deft-16 values per 32-bit word; the high one keeps the low one's bits as extra
+             // mantissa (no mask: Figure 7(e)'s "quick" fission)
+  kFp8,      // 8 bits: sign, E exponent bits (1..7), 7-E mantissa bits, per-layer bias (Figure 8)
+  kBf16Dot,  // Deft-16 weights and activations rounded to bf16, pairs multiplied by the CPU's bf16
+             // dot-product instruction (vdpbf16ps) as the fission unit, emulated where absent
 };
 std::string format_name(Format f);
 // "fp32", "deft16", "deft16q", "fp8", "bf16dot"; ConfigError-free: returns false when unknown.
 bool parse_format(const std::string& name, Format& out);
 std::span<const Format> all_formats();
 
-inline float bits_to_float(uint32_t u) { return std::bit_cast<float>(u); }
-inline uint32_t float_to_bits(float f) { return std::bit_cast<uint32_t>(f); }
+inline float bits_to_float(uint32_t u) {
+  return std::bit_cast<float>(u);
+}
+inline uint32_t float_to_bits(float f) {
+  return std::bit_cast<uint32_t>(f);
+}
 
 // fp32 -> upper 16 bits, rounded to nearest even (NaN stays NaN). Packing is offline, so it
 // rounds rather than truncating as the paper's Deft-16 does; the fission rule is the same.
 uint16_t to_deft16(float x);
-inline float from_deft16(uint16_t h) { return bits_to_float(uint32_t(h) << 16); }
+inline float from_deft16(uint16_t h) {
+  return bits_to_float(uint32_t(h) << 16);
+}
 // Deft-16Q word of the pair (lo, hi): the high value decodes from the whole word.
-inline uint32_t pack_deft16q(uint16_t lo, uint16_t hi) { return (uint32_t(hi) << 16) | lo; }
-inline float deft16q_high(uint32_t w) { return bits_to_float(w); }
-inline float deft16q_low(uint32_t w) { return bits_to_float(w << 16); }
+inline uint32_t pack_deft16q(uint16_t lo, uint16_t hi) {
+  return (uint32_t(hi) << 16) | lo;
+}
+inline float deft16q_high(uint32_t w) {
+  return bits_to_float(w);
+}
+inline float deft16q_low(uint32_t w) {
+  return bits_to_float(w << 16);
+}
 
 // The 8-bit float: value = (-1)^S * 2^(e - bias) * (1.m) for e > 0; every code with e = 0 is 0
 // (no subnormals: a subnormal fp32 operand costs a microcode assist on x86, and Figure 8's unit has
@@ -54,7 +66,9 @@ uint8_t fp8_encode(float x, const Fp8Spec& s);  // nearest code, ties to the eve
 Fp8Spec choose_fp8_spec(std::span<const float> values);
 
 // bf16 round-to-nearest-even of an fp32 (the activations of the bf16 dot-product kernel).
-inline uint16_t to_bf16(float x) { return to_deft16(x); }
+inline uint16_t to_bf16(float x) {
+  return to_deft16(x);
+}
 
 // One step of vdpbf16ps as the CPU computes it (Intel SDM pseudocode): the odd pair first, then
 // the even one, each product exact in fp32 and each sum rounded to nearest even; bf16 denormal

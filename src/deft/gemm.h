@@ -35,8 +35,7 @@ struct PackedWeights {
 
 // Packs the row-major M x K matrix `w` (row stride ldw). For kFp8 the exponent width and bias
 // are chosen on the matrix itself unless `fp8` is given.
-PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64_t ldw,
-                           const Fp8Spec* fp8 = nullptr);
+PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64_t ldw, const Fp8Spec* fp8 = nullptr);
 
 struct Epilogue {
   const float* bias = nullptr;  // M values, or none
@@ -48,12 +47,12 @@ Isa best_isa();  // kAvx512 when the CPU has AVX-512 F/BW/VL and BF16
 std::string isa_name(Isa isa);
 
 // C (J x M, row stride ldc) from S (J x K, row stride lds). threads <= 0: OpenMP's default.
-void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc,
-          const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
+void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float* c, int64_t ldc, const Epilogue& e = {},
+          Isa isa = Isa::kAuto, int threads = 1);
 // The same with S[r][k] at s[r * row_stride + k * step_stride]: step_stride 1 is gemm(); row_stride 1
 // reads S stored K x J (a conv's im2col, whose rows are copies of input rows), same results.
-void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
-                  float* c, int64_t ldc, const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
+void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                  int64_t ldc, const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
 
 // The scalar definition the kernels must equal bit for bit: per output, acc = 0, then for each k in
 // order acc = fma(S[j][k], decoded W[i][k], acc) (kBf16Dot: for each pair p, bf16_dot_step with
@@ -69,7 +68,7 @@ void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, i
 // Kernels per ISA (deft/gemm_portable.cpp, deft/gemm_avx512.cpp). Panels [p0, p1), rows [j0, j1).
 struct GemmTask {
   const PackedWeights* w;
-  const float* s;  // fp32 rows, or null for kBf16Dot
+  const float* s;         // fp32 rows, or null for kBf16Dot
   const uint32_t* pairs;  // bf16 pair rows for kBf16Dot
   int64_t row_stride;     // of s or pairs, in elements
   int64_t step_stride;    // between k steps of s (pairs: 1)

@@ -67,12 +67,23 @@ inline void block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p
   int64_t j = j0;
   for (; j + kRowsPerTile <= j1; j += kRowsPerTile) tile<V, FMT, kRowsPerTile>(t, ctx, v, panel, j);
   switch (j1 - j) {
-    case 5: tile<V, FMT, 5>(t, ctx, v, panel, j); break;
-    case 4: tile<V, FMT, 4>(t, ctx, v, panel, j); break;
-    case 3: tile<V, FMT, 3>(t, ctx, v, panel, j); break;
-    case 2: tile<V, FMT, 2>(t, ctx, v, panel, j); break;
-    case 1: tile<V, FMT, 1>(t, ctx, v, panel, j); break;
-    default: break;
+    case 5:
+      tile<V, FMT, 5>(t, ctx, v, panel, j);
+      break;
+    case 4:
+      tile<V, FMT, 4>(t, ctx, v, panel, j);
+      break;
+    case 3:
+      tile<V, FMT, 3>(t, ctx, v, panel, j);
+      break;
+    case 2:
+      tile<V, FMT, 2>(t, ctx, v, panel, j);
+      break;
+    case 1:
+      tile<V, FMT, 1>(t, ctx, v, panel, j);
+      break;
+    default:
+      break;
   }
 }
 
@@ -81,11 +92,21 @@ inline void run_block(const GemmTask& t, const V& v, int64_t panel, int64_t j0, 
   const int e = t.w->fp8.exp_bits;
   const DecodeCtx ctx{e, t.w->fp8.exponent_offset(), (0x7Fu >> (7 - e)) << (7 - e)};
   switch (t.w->format) {
-    case Format::kFp32: block<V, Format::kFp32>(t, ctx, v, panel, j0, j1); break;
-    case Format::kDeft16: block<V, Format::kDeft16>(t, ctx, v, panel, j0, j1); break;
-    case Format::kDeft16Q: block<V, Format::kDeft16Q>(t, ctx, v, panel, j0, j1); break;
-    case Format::kFp8: block<V, Format::kFp8>(t, ctx, v, panel, j0, j1); break;
-    case Format::kBf16Dot: block<V, Format::kBf16Dot>(t, ctx, v, panel, j0, j1); break;
+    case Format::kFp32:
+      block<V, Format::kFp32>(t, ctx, v, panel, j0, j1);
+      break;
+    case Format::kDeft16:
+      block<V, Format::kDeft16>(t, ctx, v, panel, j0, j1);
+      break;
+    case Format::kDeft16Q:
+      block<V, Format::kDeft16Q>(t, ctx, v, panel, j0, j1);
+      break;
+    case Format::kFp8:
+      block<V, Format::kFp8>(t, ctx, v, panel, j0, j1);
+      break;
+    case Format::kBf16Dot:
+      block<V, Format::kBf16Dot>(t, ctx, v, panel, j0, j1);
+      break;
   }
 }
 

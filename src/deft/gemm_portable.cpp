@@ -62,7 +62,8 @@ struct Portable {
     } else if constexpr (FMT == Format::kFp8) {
       for (int l = 0; l < 32; ++l) {
         const uint32_t x = p[l];
-        const uint32_t bits = ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
+        const uint32_t bits =
+            ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
         (l < 16 ? w0.v[l] : w1.v[l - 16]) = (x & ctx.fp8_exponent_mask) ? bits_to_float(bits) : 0.f;
       }
     }
@@ -106,9 +107,12 @@ Isa best_isa() {
 
 std::string isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kAuto: return isa_name(best_isa());
-    case Isa::kPortable: return "portable";
-    case Isa::kAvx512: return "avx512-bf16";
+    case Isa::kAuto:
+      return isa_name(best_isa());
+    case Isa::kPortable:
+      return "portable";
+    case Isa::kAvx512:
+      return "avx512-bf16";
   }
   return "?";
 }
@@ -151,7 +155,9 @@ PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64
             std::memcpy(dst + 4 * (l % 16) + 2 * (l / 16), &h, 2);  // little endian: lane l+16 high
             break;
           }
-          case Format::kFp8: dst[l] = fp8_encode(at(i, s), p.fp8); break;
+          case Format::kFp8:
+            dst[l] = fp8_encode(at(i, s), p.fp8);
+            break;
           case Format::kBf16Dot: {
             const uint32_t word = uint32_t(to_bf16(at(i, 2 * s))) | uint32_t(to_bf16(at(i, 2 * s + 1))) << 16;
             std::memcpy(dst + 4 * l, &word, 4);
@@ -180,7 +186,8 @@ float PackedWeights::decoded(int64_t i, int64_t k) const {
       std::memcpy(&word, step + 4 * (l % 16), 4);
       if (l < 16) return deft16q_low(word);
       return format == Format::kDeft16 ? from_deft16(static_cast<uint16_t>(word >> 16)) : deft16q_high(word);
-    case Format::kFp8: return fp8_decode(step[l], fp8);
+    case Format::kFp8:
+      return fp8_decode(step[l], fp8);
     case Format::kBf16Dot:
       std::memcpy(&word, step + 4 * l, 4);
       return bits_to_float(k % 2 ? word & 0xFFFF0000u : word << 16);
@@ -212,8 +219,8 @@ void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t l
       float acc = 0;
       if (w.format == Format::kBf16Dot) {
         for (int64_t p = 0; p < w.steps; ++p) {
-          const uint32_t wpair = to_bf16(w.decoded(i, 2 * p)) |
-                                 uint32_t(2 * p + 1 < w.depth ? to_bf16(w.decoded(i, 2 * p + 1)) : 0) << 16;
+          const uint32_t wpair =
+              to_bf16(w.decoded(i, 2 * p)) | uint32_t(2 * p + 1 < w.depth ? to_bf16(w.decoded(i, 2 * p + 1)) : 0) << 16;
           acc = bf16_dot_step(acc, wpair, pairs[r * w.steps + p]);
         }
       } else {
@@ -229,8 +236,8 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
   gemm_strided(w, s, j, lds, 1, c, ldc, e, isa, threads);
 }
 
-void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
-                  float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
+void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                  int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
   if (isa == Isa::kAuto) isa = best_isa();
   if (isa == Isa::kAvx512 && best_isa() != Isa::kAvx512) isa = Isa::kPortable;

@@ -10,9 +10,12 @@ namespace eff::deft {
 
 std::string compensation_name(Compensation c) {
   switch (c) {
-    case Compensation::kNone: return "none";
-    case Compensation::kScale: return "scale";
-    case Compensation::kFold: return "fold";
+    case Compensation::kNone:
+      return "none";
+    case Compensation::kScale:
+      return "scale";
+    case Compensation::kFold:
+      return "fold";
   }
   return "?";
 }
@@ -114,8 +117,7 @@ SvePlan sve_select(const float* calib, int64_t n, int64_t k, int64_t ld, double 
   return p;
 }
 
-SveWeights sve_weights(const SvePlan& plan, const float* w, int64_t m, int64_t ldw, const float* bias,
-                       Compensation c) {
+SveWeights sve_weights(const SvePlan& plan, const float* w, int64_t m, int64_t ldw, const float* bias, Compensation c) {
   SveWeights out;
   out.rows = m;
   out.depth = plan.kept();

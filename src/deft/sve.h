@@ -24,14 +24,14 @@ std::string compensation_name(Compensation c);
 bool parse_compensation(const std::string& name, Compensation& out);
 
 struct SvePlan {
-  int64_t depth = 0;                    // K
+  int64_t depth = 0;  // K
   double alpha = 1.0;
   std::vector<int32_t> order;           // the K - D kept synapses, by position after the swaps
   std::vector<int32_t> representative;  // per synapse: the kept synapse standing for it (itself if kept)
   std::vector<float> slope, offset;     // per synapse: In_k ~ slope * In_rep + offset (1, 0 when kept)
   // Figure 5: (position < K - D holding a dropped synapse, position >= K - D holding a kept one).
   std::vector<std::pair<int32_t, int32_t>> swaps;
-  int64_t constant = 0;                 // synapses without variance on the calibration data (kept)
+  int64_t constant = 0;  // synapses without variance on the calibration data (kept)
 
   int64_t kept() const { return static_cast<int64_t>(order.size()); }
   int64_t dropped() const { return depth - kept(); }
@@ -49,8 +49,7 @@ struct SveWeights {
   std::vector<float> bias;      // M
 };
 // `w`: M x K (row stride ldw); `bias`: M values or null (zeros).
-SveWeights sve_weights(const SvePlan& plan, const float* w, int64_t m, int64_t ldw, const float* bias,
-                       Compensation c);
+SveWeights sve_weights(const SvePlan& plan, const float* w, int64_t m, int64_t ldw, const float* bias, Compensation c);
 
 // Run time, in place (Figure 5): after it, the first K - D values of each of the j rows (stride
 // lds >= K) are the kept synapses in plan.order.

@@ -59,7 +59,9 @@ ValueId add_constant(Graph& g, const std::string& base, Tensor t) {
   return id;
 }
 
-void make_constant(Graph& g, ValueId id, Tensor t) { g.value(id).hold_constant(std::move(t)); }
+void make_constant(Graph& g, ValueId id, Tensor t) {
+  g.value(id).hold_constant(std::move(t));
+}
 
 bool is_float_constant(const Graph& g, ValueId v) {
   if (!g.is_constant(v)) return false;

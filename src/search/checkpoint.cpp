@@ -19,13 +19,15 @@ constexpr int kVersion = 2;  // 2: per-image lost counts (version 1 had none and
 void save_checkpoint(const std::string& path, const std::string& fingerprint, const EvaluationMemory& memory) {
   json ev = json::object();
   for (const auto& [k, t] : memory) ev[k] = {t.images, t.correct, t.agree, t.lost, t.noise_energy, t.complete, t.met};
-  const json doc = {
-      {"format", "effectual-search-checkpoint"}, {"version", kVersion}, {"fingerprint", fingerprint}, {"evaluations", ev}};
+  const json doc = {{"format", "effectual-search-checkpoint"},
+                    {"version", kVersion},
+                    {"fingerprint", fingerprint},
+                    {"evaluations", ev}};
   write_file_atomic(path, doc.dump() + "\n");
 }
 
-std::set<std::string> load_checkpoint(const std::string& path, const std::string& fingerprint,
-                                      EvaluationMemory& memory, const std::function<void(const std::string&)>& log) {
+std::set<std::string> load_checkpoint(const std::string& path, const std::string& fingerprint, EvaluationMemory& memory,
+                                      const std::function<void(const std::string&)>& log) {
   std::set<std::string> keys;
   if (path.empty() || !std::filesystem::exists(path)) {
     if (log) log(fmt::format("--resume: no checkpoint at {}; starting afresh", path));
@@ -52,9 +54,9 @@ std::set<std::string> load_checkpoint(const std::string& path, const std::string
     const json& ev = doc.at("evaluations");
     for (auto it = ev.begin(); it != ev.end(); ++it) {
       const json& v = it.value();
-      memory[it.key()] = Tally{v.at(0).get<int64_t>(), v.at(1).get<int64_t>(), v.at(2).get<int64_t>(),
-                               v.at(3).get<int64_t>(), v.at(4).get<double>(),  v.at(5).get<bool>(),
-                               v.at(6).get<bool>()};
+      memory[it.key()] =
+          Tally{v.at(0).get<int64_t>(), v.at(1).get<int64_t>(), v.at(2).get<int64_t>(), v.at(3).get<int64_t>(),
+                v.at(4).get<double>(),  v.at(5).get<bool>(),    v.at(6).get<bool>()};
       keys.insert(it.key());
     }
   } catch (const json::exception&) {

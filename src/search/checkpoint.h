@@ -16,7 +16,7 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, co
 
 // Adds the file's evaluations to `memory` and returns their keys; nothing when there is no file
 // (logged). ConfigError for a file that is not a checkpoint, UsageError for another search's.
-std::set<std::string> load_checkpoint(const std::string& path, const std::string& fingerprint,
-                                      EvaluationMemory& memory, const std::function<void(const std::string&)>& log);
+std::set<std::string> load_checkpoint(const std::string& path, const std::string& fingerprint, EvaluationMemory& memory,
+                                      const std::function<void(const std::string&)>& log);
 
 }  // namespace eff::search

@@ -104,8 +104,8 @@ Judge::Judge(const Target& t, const Reference& ref, bool labelled, bool as_state
     // statistical margin: a configuration whose expected loss on new images is the whole allowance
     // a measures at most a - z sqrt(a) (lost images are roughly Poisson, variance ~ a) only 5% of
     // the time (z = 1.645, one-sided).
-    const double allowance = t.max_loss_points >= 0 ? t.max_loss_points / 100.0 * double(total_)
-                                                    : (1.0 - t.keep) * double(ref.correct);
+    const double allowance =
+        t.max_loss_points >= 0 ? t.max_loss_points / 100.0 * double(total_) : (1.0 - t.keep) * double(ref.correct);
     required_ = std::max<int64_t>(0, floor_count(allowance - kMarginZ * std::sqrt(allowance)));
   } else if (t.metric == Metric::kTop1Agreement) {
     // The same margin on the images allowed to disagree with fp32; the report subset judges the

@@ -84,7 +84,8 @@ class ThresholdSearch {
       layers_.push_back(c);
     }
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].zero_fraction = sampler.zero_fraction(layers_[l].index);
-    if (o.resume && !o.checkpoint.empty()) from_checkpoint_ = load_checkpoint(o.checkpoint, o.fingerprint, memo_, o.log);
+    if (o.resume && !o.checkpoint.empty())
+      from_checkpoint_ = load_checkpoint(o.checkpoint, o.fingerprint, memo_, o.log);
   }
 
   // One pass over the search set with `transforms`, `observer` watching (not an evaluation).

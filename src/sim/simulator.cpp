@@ -549,8 +549,8 @@ std::string format_table(const SimResults& r) {
   };
   std::string out =
       fmt::format("{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>6} {:>14} {:>8} {:>14}\n", "design",
-                  "vs DaDN", "conv", "FC", "all", "eff.conv", "eff.FC", "area", "power", "ideal", "util", "cycles (all)",
-                  "all+mem", "cycles+memory");
+                  "vs DaDN", "conv", "FC", "all", "eff.conv", "eff.FC", "area", "power", "ideal", "util",
+                  "cycles (all)", "all+mem", "cycles+memory");
   for (size_t d = 0; d < r.designs.size(); ++d) {
     const Grid& g = r.grids[d];
     const Totals& a = r.all[d];

@@ -30,18 +30,18 @@ TEST(DeftFormats, Deft16QHighValueKeepsTheLowValuesBits) {
 }
 
 TEST(DeftFormats, Fp8CodesWorkedByHand) {
-  const Fp8Spec s{4, 7};  // 1 sign, 4 exponent, 3 mantissa bits, bias 7
-  EXPECT_EQ(fp8_decode(0x38, s), 1.0f);                      // e = 7, m = 0
+  const Fp8Spec s{4, 7};                 // 1 sign, 4 exponent, 3 mantissa bits, bias 7
+  EXPECT_EQ(fp8_decode(0x38, s), 1.0f);  // e = 7, m = 0
   EXPECT_EQ(fp8_decode(0xB8, s), -1.0f);
-  EXPECT_EQ(fp8_decode(0x3C, s), 1.5f);                      // m = 100b
-  EXPECT_EQ(fp8_decode(0x08, s), std::ldexp(1.0f, -6));     // e = 1: 2^(1-7)
-  EXPECT_EQ(fp8_decode(0x07, s), 0.0f);                      // e = 0: zero, whatever the mantissa
-  EXPECT_EQ(fp8_decode(0x7F, s), 480.0f);                    // 2^8 * 1.875
+  EXPECT_EQ(fp8_decode(0x3C, s), 1.5f);                  // m = 100b
+  EXPECT_EQ(fp8_decode(0x08, s), std::ldexp(1.0f, -6));  // e = 1: 2^(1-7)
+  EXPECT_EQ(fp8_decode(0x07, s), 0.0f);                  // e = 0: zero, whatever the mantissa
+  EXPECT_EQ(fp8_decode(0x7F, s), 480.0f);                // 2^8 * 1.875
   EXPECT_EQ(fp8_decode(0x00, s), 0.0f);
   EXPECT_EQ(fp8_encode(1.0f, s), 0x38);
-  EXPECT_EQ(fp8_encode(1e6f, s), 0x7F);                      // saturates
-  EXPECT_EQ(fp8_encode(1.0625f, s), 0x38);                   // tie between 1 and 1.125: even code
-  EXPECT_EQ(fp8_encode(1.1875f, s), 0x3A);                   // tie between 1.125 and 1.25
+  EXPECT_EQ(fp8_encode(1e6f, s), 0x7F);     // saturates
+  EXPECT_EQ(fp8_encode(1.0625f, s), 0x38);  // tie between 1 and 1.125: even code
+  EXPECT_EQ(fp8_encode(1.1875f, s), 0x3A);  // tie between 1.125 and 1.25
   for (int e = 1; e <= 7; ++e) {
     const Fp8Spec t{e, (1 << (e - 1)) - 1};
     for (int c = 1; c < 256; ++c) {
@@ -137,8 +137,10 @@ TEST(DeftGemm, FormatsStayWithinTheirErrorBound) {
   gemm(pack_weights(Format::kFp32, w.data(), m, k, k), s.data(), j, k, exact.data(), m);
   // Relative error per weight (and bf16 activation): 2^-9 for Deft-16 and bf16, 2^-8 + the spilled
   // bits for Deft-16Q, 2^-4 for fp8 with 3 mantissa bits; the bound is that times sum |s w|.
-  const std::pair<Format, double> bounds[] = {
-      {Format::kDeft16, 1.0 / 256}, {Format::kDeft16Q, 1.0 / 128}, {Format::kBf16Dot, 1.0 / 128}, {Format::kFp8, 1.0 / 8}};
+  const std::pair<Format, double> bounds[] = {{Format::kDeft16, 1.0 / 256},
+                                              {Format::kDeft16Q, 1.0 / 128},
+                                              {Format::kBf16Dot, 1.0 / 128},
+                                              {Format::kFp8, 1.0 / 8}};
   for (const auto& [f, rel] : bounds) {
     gemm(pack_weights(f, w.data(), m, k, k), s.data(), j, k, got.data(), m);
     for (int64_t r = 0; r < j; ++r)

@@ -43,7 +43,8 @@ std::vector<float> product(const float* w, int64_t m, int64_t k, const float* bi
 TEST(DeftSve, AlphaOneRemovesExactlyTheDuplicatesAndTheFoldIsLossless) {
   const int64_t n = 300, k = 16, m = 5;
   // Columns 10..15 duplicate 3, 7, 3, 0, 9, 1; columns 0..9 are independent noise.
-  const auto x = calibration(n, k, {{10, 3, 1, 0}, {11, 7, 1, 0}, {12, 3, 1, 0}, {13, 0, 1, 0}, {14, 9, 1, 0}, {15, 1, 1, 0}}, 1);
+  const auto x =
+      calibration(n, k, {{10, 3, 1, 0}, {11, 7, 1, 0}, {12, 3, 1, 0}, {13, 0, 1, 0}, {14, 9, 1, 0}, {15, 1, 1, 0}}, 1);
   const SvePlan p = sve_select(x.data(), n, k, k, 1.0);
   EXPECT_EQ(p.dropped(), 6);
   const int expected_rep[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3, 7, 3, 0, 9, 1};

@@ -475,7 +475,6 @@ TEST(ConvFusion, ResidualAddAndReluBetweenConvsStayBlocked) {
   }
 }
 
-
 // Value transforms run on blocked activations as they are when the channels fill whole blocks:
 // per-sample 8-bit ranges and pruning must give what they give on the plain graph.
 TEST(ConvFusion, TransformsOnBlockedActivationsMatchThePlainGraph) {

@@ -246,7 +246,7 @@ TEST(SearchTargets, RequiredCountsByHand) {
   // as stated (the report subset): ceil(0.95 * 200) = 190.
   EXPECT_EQ(Judge(agree, ref, false).required_count(), 196);
   EXPECT_EQ(Judge(agree, ref, false, true).required_count(), 190);
-  EXPECT_THROW(Judge(Target{}, ref, false), UsageError);      // top-1 without labels
+  EXPECT_THROW(Judge(Target{}, ref, false), UsageError);  // top-1 without labels
   Target bad;
   bad.keep = 1.5;
   EXPECT_THROW(validate_target(bad), UsageError);
