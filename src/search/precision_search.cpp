@@ -55,7 +55,7 @@ class PrecisionSearch {
       c.weights.format = integer_format(r.weights.max_abs, r.weights.negative);
       layers_.push_back(c);
     }
-    if (o.resume) load_checkpoint();
+    if (o.resume) recorded_.resume(o_.log);
   }
 
   SearchResult run() {
@@ -252,42 +252,20 @@ class PrecisionSearch {
   // early-stopped tally answers only questions that allow early stopping).
   Tally evaluate(const std::vector<int>& frac, bool early_stop, int& counter) {
     const std::string key = key_of(frac);
-    if (auto it = memo_.find(key); it != memo_.end()) {
-      // Re-judged: with a sweep's memory the tally may come from a search with another target.
-      const std::optional<Tally> r = rejudge(it->second, *judge_);
-      if (r && (early_stop || r->complete)) {
-        if (from_checkpoint_.erase(key)) {
-          ++resumed_;
-        } else if (!own_.count(key)) {
-          ++from_memory_;
-        }
-        return *r;
-      }
-    }
+    if (std::optional<Tally> r = recorded_.recall(key, *judge_, early_stop)) return *r;
     ++counter;
     int from = 0;
     const EvalSet* images = nullptr;
     const Evaluator& ev = evaluator_for(frac, from, images);
     const Tally t = ev.run(*images, ref_, *judge_, transforms(frac, from), early_stop);
     images_run_ += t.images;
-    memo_[key] = t;
-    own_.insert(key);
-    save_checkpoint();
+    recorded_.record(key, t);
     return t;
   }
 
-  void save_checkpoint() const {
-    if (!o_.checkpoint.empty()) search::save_checkpoint(o_.checkpoint, o_.fingerprint, memo_);
-  }
-
-  void load_checkpoint() {
-    if (o_.checkpoint.empty()) return;
-    from_checkpoint_ = search::load_checkpoint(o_.checkpoint, o_.fingerprint, memo_, o_.log);
-  }
-
  public:
-  int resumed() const { return resumed_; }
-  int from_memory() const { return from_memory_; }
+  int resumed() const { return recorded_.resumed(); }
+  int from_memory() const { return recorded_.from_memory(); }
   int64_t images_run() const { return images_run_; }
 
  private:
@@ -305,11 +283,7 @@ class PrecisionSearch {
   Reference ref_;
   std::unique_ptr<Judge> judge_;
   std::vector<LayerChoice> layers_;
-  EvaluationMemory own_memo_;
-  EvaluationMemory& memo_ = o_.memory ? *o_.memory : own_memo_;
-  std::set<std::string> own_;  // keys this search ran (the rest of a shared memory is reuse)
-  std::set<std::string> from_checkpoint_;
-  int resumed_ = 0, from_memory_ = 0;
+  RecordedEvaluations recorded_{o_.memory, o_.checkpoint, o_.fingerprint};
   int64_t images_run_ = 0;
 };
 

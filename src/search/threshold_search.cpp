@@ -84,8 +84,7 @@ class ThresholdSearch {
       layers_.push_back(c);
     }
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].zero_fraction = sampler.zero_fraction(layers_[l].index);
-    if (o.resume && !o.checkpoint.empty())
-      from_checkpoint_ = load_checkpoint(o.checkpoint, o.fingerprint, memo_, o.log);
+    if (o.resume) recorded_.resume(o.log);
   }
 
   // One pass over the search set with `transforms`, `observer` watching (not an evaluation).
@@ -124,24 +123,11 @@ class ThresholdSearch {
   Tally evaluate(const std::vector<int>& level, bool early_stop, int& counter) {
     std::string key;
     for (int x : level) key += std::to_string(x) + ",";
-    if (auto it = memo_.find(key); it != memo_.end()) {
-      // Re-judged: with a sweep's memory the tally may come from a search with another target.
-      const std::optional<Tally> r = rejudge(it->second, *judge_);
-      if (r && (early_stop || r->complete)) {
-        if (from_checkpoint_.erase(key)) {
-          ++resumed_;
-        } else if (!own_.count(key)) {
-          ++from_memory_;
-        }
-        return *r;
-      }
-    }
+    if (std::optional<Tally> r = recorded_.recall(key, *judge_, early_stop)) return *r;
     ++counter;
     const Tally t = evaluator_.run(set_, ref_, *judge_, transforms(level), early_stop);
     images_ += t.images;
-    memo_[key] = t;
-    own_.insert(key);
-    if (!o_.checkpoint.empty()) save_checkpoint(o_.checkpoint, o_.fingerprint, memo_);
+    recorded_.record(key, t);
     return t;
   }
 
@@ -247,8 +233,8 @@ class ThresholdSearch {
 
   const Evaluator& evaluator() const { return evaluator_; }
   int64_t images_run() const { return images_; }
-  int from_memory() const { return from_memory_; }
-  int resumed() const { return resumed_; }
+  int from_memory() const { return recorded_.from_memory(); }
+  int resumed() const { return recorded_.resumed(); }
 
  private:
   const ThresholdOptions& o_;
@@ -259,11 +245,7 @@ class ThresholdSearch {
   std::unique_ptr<Judge> judge_;
   std::vector<ThresholdChoice> layers_;
   std::vector<std::vector<float>> sorted_;
-  EvaluationMemory own_memo_;
-  EvaluationMemory& memo_ = o_.memory ? *o_.memory : own_memo_;
-  std::set<std::string> own_;  // keys this search ran (the rest of a shared memory is reuse)
-  std::set<std::string> from_checkpoint_;
-  int from_memory_ = 0, resumed_ = 0;
+  RecordedEvaluations recorded_{o_.memory, o_.checkpoint, o_.fingerprint};
   int64_t images_ = 0;
 };
 
