@@ -25,6 +25,7 @@ struct SweepFlags {
   bool resume = false;
   bool no_merge = false;
   int threads = 0;
+  int jobs = 1;
   std::string merge_dir;
 };
 
@@ -42,6 +43,7 @@ void run_sweep(const SweepFlags& f) {
   o.cache = f.cache;
   o.resume = f.resume;
   o.threads = usable_threads(f.threads);
+  o.jobs = f.jobs;
   if (!f.shard.empty()) sweep::parse_shard(f.shard, o.shard, o.shards);
 
   if (sweep::launcher_world_size() > 1) {
@@ -85,6 +87,8 @@ void register_sweep_command(CLI::App& app) {
   c->add_flag("--no-merge", f.no_merge, "do not merge at the end");
   c->add_option("--threads", f.threads, "worker threads per point (default: all cores; MPI: cores per rank)")
       ->check(non_negative_count());
+  c->add_option("--jobs", f.jobs, "points computed at once in this process (default 1; e.g. --jobs 2 --threads 1)")
+      ->check(positive_count());
   auto* m = c->add_subcommand("merge", "merge a sweep folder's points into results.json/.csv and report.html");
   m->add_option("DIR", f.merge_dir, "the sweep folder")->required();
   m->callback([] { print_merge(f.merge_dir, sweep::merge_sweep(f.merge_dir)); });

@@ -122,9 +122,13 @@ CaptureCache::CaptureCache(std::string root) : root_(std::move(root)) {
 
 std::string CaptureCache::file_hash(const std::string& path) {
   if (path.empty()) return "";
-  auto it = file_hashes_.find(path);
-  if (it != file_hashes_.end()) return it->second;
+  {
+    std::lock_guard lock(mu_);
+    auto it = file_hashes_.find(path);
+    if (it != file_hashes_.end()) return it->second;
+  }
   const std::string h = hash_hex(read_file(path, kMaxHashedFile));
+  std::lock_guard lock(mu_);
   file_hashes_[path] = h;
   return h;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -45,6 +46,7 @@ class CaptureCache {
  private:
   std::string file_hash(const std::string& path);
   std::string root_;
+  std::mutex mu_;                                   // file_hashes_ (points may run in parallel)
   std::map<std::string, std::string> file_hashes_;  // path -> hash, per process
 };
 

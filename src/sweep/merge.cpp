@@ -93,9 +93,9 @@ MergeSummary merge_sweep(const std::string& dir) {
     ++sum.points;
     json point;
     const std::string file = store.point_dir(p.id) + "/point.json";
-    if (fs::exists(file, ec)) {
+    try {
       point = json::parse(read_file(file, 64 << 20));
-    } else {
+    } catch (const std::exception&) {  // not computed, or lost to a machine crash (store.cpp)
       point = {{"id", p.id}, {"index", p.index}, {"label", p.label}, {"values", p.values}, {"status", "missing"}};
     }
     const std::string status = point.value("status", "missing");

@@ -1,7 +1,10 @@
 #include "sweep/runner.h"
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -139,10 +142,30 @@ RunCounts run_local(const Spec& spec, const RunOptions& o) {
   PointRunner runner(spec, o);
   const std::vector<const Point*> mine = shard_points(spec, o.shard, o.shards);
   Progress bar("sweep", static_cast<int64_t>(mine.size()));
-  for (const Point* p : mine) {
-    runner.run(*p);
-    bar.advance();
-  }
+  std::mutex bar_mu;
+  // --jobs: workers take the next point in file order until none is left (points differ a lot in
+  // cost); a failure of the sweep folder itself stops every worker and is rethrown.
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr error;
+  auto work = [&] {
+    for (size_t i = next++; i < mine.size() && !stop; i = next++) {
+      try {
+        runner.run(*mine[i]);
+      } catch (...) {
+        std::lock_guard lock(bar_mu);
+        if (!error) error = std::current_exception();
+        stop = true;
+      }
+      std::lock_guard lock(bar_mu);
+      bar.advance();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int j = 1; j < std::max(1, o.jobs); ++j) workers.emplace_back(work);
+  work();
+  for (std::thread& t : workers) t.join();
+  if (error) std::rethrow_exception(error);
   bar.finish();
   return runner.counts();
 }

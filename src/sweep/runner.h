@@ -22,6 +22,7 @@ struct RunOptions {
   bool resume = false;
   int shard = 0, shards = 1;
   int threads = 0;  // per point; 0: all cores
+  int jobs = 1;     // points computed at once in this process (each with `threads`)
 };
 
 struct RunCounts {
