@@ -84,6 +84,75 @@ expect_ok sweep "$spec" --out "$tmp/half" --shard 1/3 --threads 1
 expect_ok sweep merge "$tmp/half"
 if grep -q "merged 6 point(s) (2 ok, 0 failed, 4 missing)" "$tmp/out"; then ok; else ko "partial merge: $(cat "$tmp/out")"; fi
 
+# Two shards at once on one folder: they share the capture (built once under its lock) and merge
+# to the same bytes.
+"$bin" sweep "$spec" --out "$tmp/together" --shard 0/2 --threads 1 > /dev/null 2> "$tmp/err0" &
+p0=$!
+"$bin" sweep "$spec" --out "$tmp/together" --shard 1/2 --threads 1 > /dev/null 2> "$tmp/err1" &
+p1=$!
+if wait "$p0" && wait "$p1"; then ok; else ko "concurrent shards failed: $(cat "$tmp/err0" "$tmp/err1" | head -c 300)"; fi
+expect_ok sweep merge "$tmp/together"
+if cmp -s "$tmp/one/results.json" "$tmp/together/results.json"; then ok; else ko "concurrent shards' results.json differs"; fi
+n=$(find "$tmp/together/cache/captures" -mindepth 1 -maxdepth 1 -type d | wc -l)
+if [ "$n" -eq 1 ]; then ok; else ko "concurrent shards built $n captures"; fi
+
+# A sweep killed mid-way (SIGKILL) keeps every point it finished, leaves no point half-written
+# under its final name, and --resume computes only the rest.
+"$bin" sweep "$tmp/more.yaml" --out "$tmp/killed" --threads 1 > /dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 300); do
+  [ "$(find "$tmp/killed/points" -name point.json 2> /dev/null | wc -l)" -ge 2 ] && break
+  sleep 0.05
+done
+kill -9 "$victim" 2> /dev/null
+wait "$victim" 2> /dev/null
+kept=$(find "$tmp/killed/points" -mindepth 2 -name point.json | grep -v '/\.tmp-' | wc -l)
+complete=1
+for d in "$tmp"/killed/points/[0-9a-f]*; do [ -s "$d/point.json" ] && [ -s "$d/results.json" ] || complete=0; done
+if [ "$complete" -eq 1 ]; then ok; else ko "a killed sweep left an incomplete point folder"; fi
+expect_ok sweep "$tmp/more.yaml" --out "$tmp/killed" --resume --threads 1
+if grep -q "sweep: 8 point(s): $((8 - kept)) computed, $kept finished earlier, 0 failed" "$tmp/out"; then ok; else ko "resume after kill ($kept kept): $(cat "$tmp/out")"; fi
+if cmp -s "$tmp/more/results.csv" "$tmp/killed/results.csv"; then ok; else ko "killed + resumed sweep differs from an uninterrupted one"; fi
+
+# ---- value hooks, profile, technology axes ---------------------------------------------------
+mkdir -p "$tmp/prof"
+# 8-bit activations everywhere: Stripes then takes about half DaDianNao's cycles on conv layers.
+echo '{"format": "effectual-precision-profile", "version": 1, "default": {"activations": {"int_bits": 4, "frac_bits": 4}}}' > "$tmp/prof/precision_profile.json"
+cat > "$tmp/hooks.yaml" << YAML
+compute: [simulate, eval, profile]
+axes:
+  model: [models/lenet5.onnx]
+  data: [{set: "fashion-mnist:test", images: 2}]
+  design: [stripes]
+  precision: [none, $tmp/prof/precision_profile.json]
+  technology: [65nm, configs/technology/28nm.yaml]
+YAML
+expect_ok sweep "$tmp/hooks.yaml" --out "$tmp/hooks" --threads 1
+expect_ok simulate models/lenet5.onnx --data fashion-mnist:test --images 2 --designs stripes --threads 1 \
+  --precision-profile "$tmp/prof/precision_profile.json" --technology configs/technology/28nm.yaml --out "$tmp/sim28"
+if $py - "$tmp/hooks/results.json" "$tmp/sim28/totals.csv" "$tmp/one/results.json" <<'PY'
+import csv, json, sys
+pts = json.load(open(sys.argv[1]))["points"]
+assert len(pts) == 4 and all(p["status"] == "ok" for p in pts)
+by = {(p["values"]["precision"] != "none", p["values"]["technology"] != "65nm"): p["results"] for p in pts}
+# Technology prices energy, never cycles; the profile changes Stripes' cycles.
+assert by[(False, False)]["simulate"]["cycles"] == by[(False, True)]["simulate"]["cycles"]
+assert by[(False, False)]["simulate"]["energy_pj"] != by[(False, True)]["simulate"]["energy_pj"]
+assert by[(True, True)]["simulate"]["cycles"] < by[(False, True)]["simulate"]["cycles"]
+row = [r for r in csv.DictReader(open(sys.argv[2])) if r["design"] == "stripes" and r["layers"] == "all"][0]
+assert by[(True, True)]["simulate"]["cycles"] == int(row["cycles"]), (by[(True, True)]["simulate"]["cycles"], row["cycles"])
+for r in by.values():
+    assert 0 < r["profile"]["act_zero_fraction"] < 1 and 0 < r["profile"]["act_essential_bits"] <= 16, r["profile"]
+# New axes at their defaults leave ids alone: the (none, 65nm) point is the first sweep's
+# stripes/preset point.
+ids = {(p["values"]["precision"] != "none", p["values"]["technology"] != "65nm"): p["id"] for p in pts}
+first = [p for p in json.load(open(sys.argv[3]))["points"] if p["values"]["design"] == "stripes" and p["values"]["config"] == {}][0]
+assert ids[(False, False)] == first["id"], (ids, first["id"])
+PY
+then ok; else ko "precision/technology/profile points disagree with simulate"; fi
+n=$(find "$tmp/hooks/cache/captures" -mindepth 1 -maxdepth 1 -type d | wc -l)
+if [ "$n" -eq 2 ]; then ok; else ko "expected 2 captures (with and without the profile), found $n"; fi
+
 # ---- locks -----------------------------------------------------------------------------------
 sleep 30 &
 holder=$!
