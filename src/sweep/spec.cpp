@@ -274,6 +274,7 @@ Spec parse_spec(const std::string& text, const std::string& file, bool check_fil
     if (!is_axis(axis)) {
       fail<ConfigError>("{}: unknown axis (model, data, design, config, precision, thresholds, technology)", where);
     }
+    if (axes.count(axis)) fail<ConfigError>("{}: given twice", where);
     const json list = to_json(kv.second, where);
     if (!list.is_array()) {
       axes[axis].push_back(check_value(axis, list, where));
