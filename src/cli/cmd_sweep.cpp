@@ -12,6 +12,7 @@
 #include "sweep/mpi_plugin.h"
 #include "sweep/runner.h"
 #include "sweep/spec.h"
+#include "engine/executor.h"
 
 namespace eff::cli {
 
@@ -26,6 +27,7 @@ struct SweepFlags {
   bool no_merge = false;
   int threads = 0;
   int jobs = 1;
+  bool threads_given = false, jobs_given = false;
   std::string merge_dir;
 };
 
@@ -42,12 +44,17 @@ void run_sweep(const SweepFlags& f) {
   o.out = f.out;
   o.cache = f.cache;
   o.resume = f.resume;
-  o.threads = usable_threads(f.threads);
-  o.jobs = f.jobs;
+  // Default: one point per core, one thread each. Points of one thread never wait for each other,
+  // while OpenMP teams stall whenever the machine is busy (docs/sweep.md measures both).
+  const int cores = resolve_threads(0);
+  o.threads = f.threads_given ? usable_threads(f.threads) : f.jobs_given ? std::max(1, cores / f.jobs) : 1;
+  o.jobs = f.jobs_given ? f.jobs : f.threads_given ? 1 : cores;
   if (!f.shard.empty()) sweep::parse_shard(f.shard, o.shard, o.shards);
 
   if (sweep::launcher_world_size() > 1) {
     if (o.shards > 1) fail<UsageError>("--shard: under mpirun the ranks share the points; drop --shard");
+    if (f.jobs_given) fail<UsageError>("--jobs: under mpirun each rank computes one point at a time; start more ranks");
+    if (!f.threads_given) o.threads = 0;  // the node's cores shared by its ranks (mpi_driver.h)
     sweep::MergeSummary merged;
     const sweep::MpiOutcome r = sweep::run_mpi(spec, o, [&] {
       if (!f.no_merge) merged = sweep::merge_sweep(o.out);
@@ -85,15 +92,19 @@ void register_sweep_command(CLI::App& app) {
   c->add_option("--shard", f.shard, "I/N: compute only the points whose position is I mod N");
   c->add_flag("--resume", f.resume, "skip points that finished in an earlier run");
   c->add_flag("--no-merge", f.no_merge, "do not merge at the end");
-  c->add_option("--threads", f.threads, "worker threads per point (default: all cores; MPI: cores per rank)")
-      ->check(non_negative_count());
-  c->add_option("--jobs", f.jobs, "points computed at once in this process (default 1; e.g. --jobs 2 --threads 1)")
-      ->check(positive_count());
+  static CLI::Option* threads_opt =
+      c->add_option("--threads", f.threads, "threads per point (0: all cores; default 1, or cores / --jobs)")
+          ->check(non_negative_count());
+  static CLI::Option* jobs_opt =
+      c->add_option("--jobs", f.jobs, "points computed at once (default: one per core, or 1 with --threads)")
+          ->check(positive_count());
   auto* m = c->add_subcommand("merge", "merge a sweep folder's points into results.json/.csv and report.html");
   m->add_option("DIR", f.merge_dir, "the sweep folder")->required();
   m->callback([] { print_merge(f.merge_dir, sweep::merge_sweep(f.merge_dir)); });
-  c->callback([c, m] {
+  c->callback([m] {
     if (m->parsed()) return;
+    f.threads_given = threads_opt->count() > 0;
+    f.jobs_given = jobs_opt->count() > 0;
     run_sweep(f);
   });
 }

@@ -19,6 +19,10 @@
 #include "engine/transform_files.h"
 #include "profile/profiler.h"
 #include "report/trace_writer.h"
+#include "search/eval_set.h"
+#include "search/precision_search.h"
+#include "search/search_report.h"
+#include "search/target.h"
 
 namespace eff::sweep {
 
@@ -118,6 +122,7 @@ FileLock::~FileLock() {
 CaptureCache::CaptureCache(std::string root) : root_(std::move(root)) {
   make_dirs((fs::path(root_) / "captures").string());
   make_dirs((fs::path(root_) / "profiles").string());
+  make_dirs((fs::path(root_) / "searches").string());
 }
 
 std::string CaptureCache::file_hash(const std::string& path) {
@@ -222,6 +227,40 @@ json CaptureCache::profile(const CaptureRequest& r) {
     }
   }
   return json::parse(read_file(done, 1 << 20));
+}
+
+std::string CaptureCache::searched_profile(const std::string& model, const std::string& set, const json& options,
+                                          int threads) {
+  const json k = {{"format", kCacheFormat}, {"search", options}, {"model", file_hash(model)}, {"data", set}};
+  const std::string entry = (fs::path(root_) / "searches" / hash_hex(k.dump())).string();
+  const std::string done = entry + "/precision_profile.json";
+  if (fs::exists(done)) return done;
+  FileLock lock(entry + ".lock");
+  if (fs::exists(done)) return done;
+  build_entry(entry, [&](const std::string& tmp) {
+    const Model m = load_model(model);
+    const Preprocess p = m.meta.preprocessing.is_null() ? Preprocess{} : preprocess_from_json(m.meta.preprocessing);
+    const std::unique_ptr<Dataset> data = open_dataset(set, p);
+    ExecutorOptions eo;
+    eo.threads = threads;
+    eo.specialize = m.specializer();
+    Executor exec(m.graph, eo);
+    const int64_t classes = !m.meta.classes.empty() ? static_cast<int64_t>(m.meta.classes.size())
+                                                    : exec.run({data->images(0, 1)}).at(0).numel();
+    const search::SplitIndices split =
+        search::split_indices(data->size(), options["search_images"].get<int64_t>(),
+                              options["report_images"].get<int64_t>(), options["seed"].get<uint64_t>());
+    const search::EvalSet search_set = search::load_eval_set(*data, split.search, classes);
+    const search::EvalSet report_set = search::load_eval_set(*data, split.report, classes);
+    search::SearchOptions o;
+    o.target.keep = search::parse_percentage(options["keep"].get<std::string>(), "search.keep");
+    o.threads = threads;
+    o.progress = false;
+    const std::vector<LayerGeometry> geometry = model_geometry(exec, m.input_shape());
+    const search::SearchResult r = search::search_precision(m.graph, geometry, search_set, report_set, o);
+    write_file_atomic(tmp + "/precision_profile.json", search::precision_profile_json(r).dump(2) + "\n");
+  });
+  return done;
 }
 
 }  // namespace eff::sweep

@@ -41,6 +41,11 @@ class CaptureCache {
   Capture get(const CaptureRequest& r);
   // A value profile summary of `r` (profile/), cached beside the captures the same way.
   nlohmann::json profile(const CaptureRequest& r);
+  // The precision profile `effectual search precision` finds for `model` on data set `set` with
+  // the sweep file's search options ({keep, search_images, report_images, seed}): the path of its
+  // precision_profile.json, searched once per model, set and options and cached the same way.
+  std::string searched_profile(const std::string& model, const std::string& set, const nlohmann::json& options,
+                               int threads);
   const std::string& root() const { return root_; }
 
  private:

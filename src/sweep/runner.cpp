@@ -49,6 +49,11 @@ json PointRunner::compute(const Point& p, std::map<std::string, std::string>& fi
   req.model = p.model();
   req.data = p.data();
   req.precision = p.precision();
+  if (const json search = p.precision_search(); !search.is_null()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    req.precision = cache_.searched_profile(req.model, req.data.set, search, o_.threads);
+    timing["search_seconds"] = seconds_since(t0);
+  }
   req.thresholds = p.thresholds();
   req.threads = o_.threads;
   json results = json::object();

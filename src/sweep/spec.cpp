@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "search/target.h"
 #include "sim/simulator.h"
 
 namespace eff::sweep {
@@ -89,6 +90,42 @@ void need_file(const std::string& path, const std::string& where) {
   if (!std::filesystem::is_regular_file(path, ec)) fail<ConfigError>("{}: '{}' is not a readable file", where, path);
 }
 
+// A precision found by `effectual search precision` on the point's model and data set (every
+// default filled in, so that {search: {}} and the spelled-out defaults are the same point).
+json check_search_step(const json& v, const std::string& where) {
+  if (v.size() != 1 || !v.contains("search") || !(v["search"].is_object() || v["search"].is_null())) {
+    fail<ConfigError>("{}: must be none, a profile file or {{search: {{keep, search_images, report_images, seed}}}}",
+                      where);
+  }
+  json s = v["search"].is_null() ? json::object() : v["search"];
+  const std::string w = where + ".search";
+  for (const auto& [k, x] : s.items()) {
+    if (k != "keep" && k != "search_images" && k != "report_images" && k != "seed") {
+      fail<ConfigError>("{}.{}: unknown key (keep, search_images, report_images, seed)", w, k);
+    }
+  }
+  if (!s.contains("keep")) s["keep"] = "100%";
+  if (!s.contains("search_images")) s["search_images"] = 200;
+  if (!s.contains("report_images")) s["report_images"] = 100;
+  if (!s.contains("seed")) s["seed"] = 1;
+  if (s["keep"].is_number()) s["keep"] = scalar_text(s["keep"]) + "%";
+  if (!s["keep"].is_string()) fail<ConfigError>("{}.keep: must be a percentage such as 99%", w);
+  try {
+    search::parse_percentage(s["keep"].get<std::string>(), w + ".keep");
+  } catch (const UsageError& e) {
+    throw ConfigError(e.what());
+  }
+  for (const char* k : {"search_images", "report_images"}) {
+    if (!s[k].is_number_integer() || s[k].get<int64_t>() < 1 || s[k].get<int64_t>() > kMaxImages) {
+      fail<ConfigError>("{}.{}: '{}' is not a positive integer", w, k, scalar_text(s[k]));
+    }
+  }
+  if (!s["seed"].is_number_integer() || s["seed"].get<int64_t>() < 0) {
+    fail<ConfigError>("{}.seed: '{}' is not a non-negative integer", w, scalar_text(s["seed"]));
+  }
+  return json{{"search", s}};
+}
+
 // Checks one axis value and returns it in canonical form.
 json check_value(const std::string& axis, const json& v, const std::string& where) {
   if (axis == "model") {
@@ -133,6 +170,7 @@ json check_value(const std::string& axis, const json& v, const std::string& wher
     }
     return v;
   }
+  if (axis == "precision" && v.is_object()) return check_search_step(v, where);
   if (axis == "precision" || axis == "thresholds") {
     if (v.is_null()) return "none";
     if (!v.is_string() || v.get<std::string>().empty()) {
@@ -162,6 +200,7 @@ std::string short_value(const std::string& axis, const json& v) {
     for (const auto& [k, x] : v.items()) s += (s.empty() ? "" : ",") + k + "=" + scalar_text(x);
     return s;
   }
+  if (axis == "precision" && v.is_object()) return "search " + v["search"]["keep"].get<std::string>();
   if (axis == "precision" || axis == "thresholds" || axis == "technology") {
     const std::string s = v.get<std::string>();
     return s == "none" || s == "65nm" ? s : std::filesystem::path(s).stem().string();
@@ -173,6 +212,11 @@ std::string short_value(const std::string& axis, const json& v) {
 
 std::string axis_value_text(const std::string& axis, const json& v) {
   if (axis == "data" || axis == "config") return short_value(axis, v);
+  if (axis == "precision" && v.is_object()) {
+    const json& s = v["search"];
+    return fmt::format("search keep={} search_images={} report_images={} seed={}", s["keep"].get<std::string>(),
+                       s["search_images"].get<int64_t>(), s["report_images"].get<int64_t>(), s["seed"].get<int64_t>());
+  }
   return scalar_text(v);
 }
 
@@ -213,6 +257,7 @@ std::string Point::design_config_yaml() const {
 std::string Point::config_name() const { return short_value("config", values["config"]); }
 
 std::string Point::precision() const {
+  if (values["precision"].is_object()) return "";
   const std::string s = values["precision"].get<std::string>();
   return s == "none" ? "" : s;
 }

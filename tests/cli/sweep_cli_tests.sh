@@ -12,6 +12,10 @@ src=$2
 py=/usr/bin/python3
 cd "$src" || exit 1
 spec=tests/fixtures/sweep/lenet_small.yaml
+bad() {  # bad CODE PATTERN YAML: the sweep file YAML is refused with exit CODE, one line matching PATTERN
+  printf '%s\n' "$3" > "$tmp/bad.yaml"
+  expect_error "$1" "$2" -- sweep "$tmp/bad.yaml" --out "$tmp/bad"
+}
 
 # ---- one process -----------------------------------------------------------------------------
 expect_ok sweep "$spec" --out "$tmp/one" --threads 1
@@ -153,6 +157,32 @@ then ok; else ko "precision/technology/profile points disagree with simulate"; f
 n=$(find "$tmp/hooks/cache/captures" -mindepth 1 -maxdepth 1 -type d | wc -l)
 if [ "$n" -eq 2 ]; then ok; else ko "expected 2 captures (with and without the profile), found $n"; fi
 
+# A `search` step: the precision found once per model and set, the same file `search precision`
+# writes, and the points simulated with it.
+cat > "$tmp/search.yaml" << YAML
+axes:
+  model: [models/lenet5.onnx]
+  data: [{set: "fashion-mnist:test", images: 2}]
+  design: [stripes, dadiannao]
+  precision: [{search: {keep: 99%, search_images: 40, report_images: 20, seed: 3}}]
+YAML
+expect_ok sweep "$tmp/search.yaml" --out "$tmp/searched"
+expect_ok search precision models/lenet5.onnx --data fashion-mnist:test --search-images 40 --report-images 20 \
+  --seed 3 --keep 99% --sim-images 0 --out "$tmp/cli_search"
+found=$(find "$tmp/searched/cache/searches" -name precision_profile.json)
+if [ "$(echo "$found" | wc -l)" -eq 1 ] && cmp -s "$found" "$tmp/cli_search/precision_profile.json"; then ok; else ko "the search step's profile differs from search precision's"; fi
+expect_ok simulate models/lenet5.onnx --data fashion-mnist:test --images 2 --designs stripes --threads 1 \
+  --precision-profile "$tmp/cli_search/precision_profile.json" --out "$tmp/sim_searched"
+if $py - "$tmp/searched/results.json" "$tmp/sim_searched/totals.csv" <<'PY'
+import csv, json, sys
+pts = json.load(open(sys.argv[1]))["points"]
+st = [p for p in pts if p["values"]["design"] == "stripes"][0]["results"]["simulate"]
+row = [r for r in csv.DictReader(open(sys.argv[2])) if r["design"] == "stripes" and r["layers"] == "all"][0]
+assert st["cycles"] == int(row["cycles"]), (st["cycles"], row["cycles"])
+PY
+then ok; else ko "the search step's points disagree with simulate on the searched profile"; fi
+bad 7 "bad.yaml: axes.precision\[0\].search.target: unknown key" 'axes: {model: [models/lenet5.onnx], data: [fashion-mnist:test], design: [stripes], precision: [{search: {target: 1}}]}'
+
 # ---- locks -----------------------------------------------------------------------------------
 sleep 30 &
 holder=$!
@@ -198,10 +228,6 @@ else
 fi
 
 # ---- bad sweep files: one line naming the field ----------------------------------------------
-bad() {  # bad CODE PATTERN YAML
-  printf '%s\n' "$3" > "$tmp/bad.yaml"
-  expect_error "$1" "$2" -- sweep "$tmp/bad.yaml" --out "$tmp/bad"
-}
 base='axes: {model: [models/lenet5.onnx], data: [fashion-mnist:test], design: [stripes]}'
 bad 7 "bad.yaml: colour: unknown key" "$base
 colour: blue"
