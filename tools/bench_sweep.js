@@ -31,27 +31,32 @@ function benchSweep({ bin, median, rounds }) {
     fs.rmSync(out, { recursive: true, force: true });
     return { wall, work, points: t.length };
   };
-  const single = [], single1 = [], jobs2 = [], mpi = [], overhead = [];
-  for (let r = 0; r < rounds; ++r) {
-    const s = run(bin, ['sweep', spec]);
-    single.push(s.wall);
-    const s1 = run(bin, ['sweep', spec, '--threads', '1']);
-    single1.push(s1.wall);
-    overhead.push((s1.wall - s1.work) / s1.work);
-    jobs2.push(run(bin, ['sweep', spec, '--jobs', '2', '--threads', '1']).wall);
-    if (hasMpi) mpi.push(run('mpirun', ['-np', '2', '--oversubscribe', bin, 'sweep', spec]).wall);
+  // Rows: the default (one point per core, one thread each), one point at a time with one thread
+  // (what each MPI rank does) and with every core (OpenMP teams inside a point), and 2 MPI ranks.
+  const rows = [
+    { name: '`effectual sweep SPEC --out DIR` (default: --jobs <cores> --threads 1)', argv: [] },
+    { name: '`effectual sweep SPEC --out DIR --jobs 1 --threads 1`', argv: ['--jobs', '1', '--threads', '1'], overhead: true },
+    { name: '`effectual sweep SPEC --out DIR --jobs 1 --threads 0` (every core inside each point)', argv: ['--jobs', '1', '--threads', '0'] },
+  ];
+  if (hasMpi) rows.push({ name: '`mpirun -np 2 --oversubscribe effectual sweep SPEC --out DIR`', mpi: true });
+  for (const r of rows) r.walls = [];
+  const overhead = [];
+  for (let k = 0; k < rounds; ++k) {
+    for (const r of rows) {
+      const t = r.mpi ? run('mpirun', ['-np', '2', '--oversubscribe', bin, 'sweep', spec]) : run(bin, ['sweep', spec, ...r.argv]);
+      r.walls.push(t.wall);
+      if (r.overhead) overhead.push((t.wall - t.work) / t.work);
+    }
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  const m = { single: median(single), single1: median(single1), jobs2: median(jobs2), overhead: median(overhead) };
-  if (mpi.length) m.mpi = median(mpi);
-  process.stderr.write(`sweep 21 points: single ${m.single.toFixed(2)} s, --threads 1 ${m.single1.toFixed(2)} s (overhead ${(100 * m.overhead).toFixed(1)}%), --jobs 2 ${m.jobs2.toFixed(2)} s${m.mpi ? `, mpirun -np 2 ${m.mpi.toFixed(2)} s` : ''}\n`);
+  for (const r of rows) r.wall = median(r.walls);
+  const m = { overhead: median(overhead), rows: rows.map((r) => ({ name: r.name, wall: r.wall })) };
+  const one = rows[1].wall;
+  process.stderr.write(`sweep 21 points: ${rows.map((r) => `${r.wall.toFixed(2)} s`).join(', ')}; overhead ${(100 * m.overhead).toFixed(1)}%\n`);
   let md = `\n## Sweeps (goals: overhead per point < 5% of its work; 2-rank MPI < 0.6x one process)\n\n`;
-  md += `21 points (shipped vgg, 128 Fashion-MNIST test images, 7 designs x 3 configurations, simulate + eval: one capture, 21 simulations), whole commands into fresh folders, median of ${rounds} interleaved rounds. Overhead: the wall time of \`--threads 1\` minus the points' own work (their capture and simulation, timed inside each point), over that work: process start, validation, locks, point folders and the merge.\n\n`;
-  md += `| command | wall s | vs one process |\n|---|---|---|\n`;
-  md += `| \`effectual sweep SPEC --out DIR\` (one process, default threads) | ${m.single.toFixed(2)} | 1.00 |\n`;
-  md += `| \`effectual sweep SPEC --out DIR --threads 1\` | ${m.single1.toFixed(2)} | ${(m.single1 / m.single).toFixed(2)} |\n`;
-  md += `| \`effectual sweep SPEC --out DIR --jobs 2 --threads 1\` | ${m.jobs2.toFixed(2)} | ${(m.jobs2 / m.single).toFixed(2)} |\n`;
-  if (m.mpi) md += `| \`mpirun -np 2 --oversubscribe effectual sweep SPEC --out DIR\` | ${m.mpi.toFixed(2)} | ${(m.mpi / m.single).toFixed(2)} (${(m.mpi / m.single1).toFixed(2)} of --threads 1) |\n`;
+  md += `21 points (shipped vgg, 128 Fashion-MNIST test images, 7 designs x 3 configurations, simulate + eval: one capture, 21 simulations), whole commands into fresh folders, median of ${rounds} interleaved rounds. Overhead: the wall time of \`--jobs 1 --threads 1\` minus the points' own work (capture and simulation, timed inside each point), over that work: process start, validation, locks, point folders and the merge.\n\n`;
+  md += `| command | wall s | vs --jobs 1 --threads 1 |\n|---|---|---|\n`;
+  for (const r of rows) md += `| ${r.name} | ${r.wall.toFixed(2)} | ${(r.wall / one).toFixed(2)} |\n`;
   md += `\nSweep overhead: ${(100 * m.overhead).toFixed(1)}% of the points' work.\n`;
   return { markdown: md, ...m };
 }

@@ -76,7 +76,9 @@ json PointRunner::compute(const Point& p, std::map<std::string, std::string>& fi
       sim::simulate_trace_dir(c.dir, run, to);
       sim::SimResults r = run.results();
       r.notes["source"] = fmt::format("sweep point {}: {}", p.id, p.label);
-      files["results.json"] = sim::to_json(r).dump(2) + "\n";
+      // Totals only: `simulate`'s results.json holds a record per image, layer and design (7 MB
+      // per 1,000 LeNet-5 images), too much to keep for every point of a large sweep. The
+      // per-layer records come back from the point's capture (docs/sweep.md).
       files["totals.csv"] = sim::totals_csv(r);
       json s = totals_json(r, r.all.at(0));
       s["conv_speedup"] = r.conv.at(0).speedup();

@@ -112,7 +112,7 @@ kill -9 "$victim" 2> /dev/null
 wait "$victim" 2> /dev/null
 kept=$(find "$tmp/killed/points" -mindepth 2 -name point.json | grep -v '/\.tmp-' | wc -l)
 complete=1
-for d in "$tmp"/killed/points/[0-9a-f]*; do [ -s "$d/point.json" ] && [ -s "$d/results.json" ] || complete=0; done
+for d in "$tmp"/killed/points/[0-9a-f]*; do [ -s "$d/point.json" ] && [ -s "$d/totals.csv" ] || complete=0; done
 if [ "$complete" -eq 1 ]; then ok; else ko "a killed sweep left an incomplete point folder"; fi
 expect_ok sweep "$tmp/more.yaml" --out "$tmp/killed" --resume --threads 1
 if grep -q "sweep: 8 point(s): $((8 - kept)) computed, $kept finished earlier, 0 failed" "$tmp/out"; then ok; else ko "resume after kill ($kept kept): $(cat "$tmp/out")"; fi
