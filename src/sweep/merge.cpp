@@ -162,6 +162,14 @@ MergeSummary merge_sweep(const std::string& dir) {
     c.format = f;
     s.bar_chart(c);
   };
+  // A bar per point stops being readable (and the SVG grows) long before 10,000 points.
+  constexpr size_t kMaxChartPoints = 200;
+  if (categories.size() > kMaxChartPoints && (any_sim || any_eval)) {
+    s.note(fmt::format("{} points: the per-point charts are left out above {}; the table (sortable) and "
+                       "results.csv hold every point.",
+                       categories.size(), kMaxChartPoints));
+    any_sim = any_eval = false;
+  }
   if (any_sim) {
     chart("Speedup per point", "Cycles of DaDianNao over the design's, all conv and FC layers.", "speedup",
           speedup, html::NumberFormat::plain(2));
