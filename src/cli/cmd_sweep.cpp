@@ -7,12 +7,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "engine/executor.h"
 #include "sweep/merge.h"
 #include "sweep/mpi_driver.h"
 #include "sweep/mpi_plugin.h"
 #include "sweep/runner.h"
 #include "sweep/spec.h"
-#include "engine/executor.h"
 
 namespace eff::cli {
 

@@ -52,7 +52,8 @@ LoadedModel load_for(const CaptureRequest& r, LayerObserver* observer) {
   eo.observer = observer;
   eo.specialize = l.model.specializer();
   l.exec = std::make_unique<Executor>(l.model.graph, eo);
-  const Preprocess p = l.model.meta.preprocessing.is_null() ? Preprocess{} : preprocess_from_json(l.model.meta.preprocessing);
+  const Preprocess p =
+      l.model.meta.preprocessing.is_null() ? Preprocess{} : preprocess_from_json(l.model.meta.preprocessing);
   l.data = open_dataset(r.data.set, p);
   const int64_t end = r.data.first + r.data.images;
   if (end > l.data->size()) {
@@ -230,7 +231,7 @@ json CaptureCache::profile(const CaptureRequest& r) {
 }
 
 std::string CaptureCache::searched_profile(const std::string& model, const std::string& set, const json& options,
-                                          int threads) {
+                                           int threads) {
   const json k = {{"format", kCacheFormat}, {"search", options}, {"model", file_hash(model)}, {"data", set}};
   const std::string entry = (fs::path(root_) / "searches" / hash_hex(k.dump())).string();
   const std::string done = entry + "/precision_profile.json";

@@ -27,9 +27,9 @@ struct CaptureRequest {
 };
 
 struct Capture {
-  std::string dir;        // the trace directory
-  nlohmann::json eval;    // {"images", "labelled", "top1_correct", "top1"}
-  bool built = false;     // this call built it (false: found in the cache)
+  std::string dir;      // the trace directory
+  nlohmann::json eval;  // {"images", "labelled", "top1_correct", "top1"}
+  bool built = false;   // this call built it (false: found in the cache)
 };
 
 class CaptureCache {

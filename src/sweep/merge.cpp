@@ -57,7 +57,9 @@ std::optional<double> result_of(const json& point, const Column& c) {
 }
 
 // %.17g: the shortest text that reads back as the same double on every machine.
-std::string number_text(double v) { return fmt::format("{:.17g}", v); }
+std::string number_text(double v) {
+  return fmt::format("{:.17g}", v);
+}
 
 }  // namespace
 
@@ -142,9 +144,9 @@ MergeSummary merge_sweep(const std::string& dir) {
   write_file_atomic((fs::path(dir) / "results.csv").string(), csv.str());
   write_file_atomic((fs::path(dir) / "timings.json").string(), json{{"points", timings}}.dump(2) + "\n");
 
-  html::HtmlReport report("effectual sweep" + (spec.name.empty() ? "" : ": " + spec.name),
-                          fmt::format("{} point(s): {} ok, {} failed, {} missing", sum.points, sum.ok, sum.failed,
-                                      sum.missing));
+  html::HtmlReport report(
+      "effectual sweep" + (spec.name.empty() ? "" : ": " + spec.name),
+      fmt::format("{} point(s): {} ok, {} failed, {} missing", sum.points, sum.ok, sum.failed, sum.missing));
   report.set_footer("effectual 0.1.0");
   html::Section& s = report.section("points", "Points",
                                     "Speedup and energy efficiency are over the DaDianNao of the same grid "
@@ -165,14 +167,15 @@ MergeSummary merge_sweep(const std::string& dir) {
   // A bar per point stops being readable (and the SVG grows) long before 10,000 points.
   constexpr size_t kMaxChartPoints = 200;
   if (categories.size() > kMaxChartPoints && (any_sim || any_eval)) {
-    s.note(fmt::format("{} points: the per-point charts are left out above {}; the table (sortable) and "
-                       "results.csv hold every point.",
-                       categories.size(), kMaxChartPoints));
+    s.note(
+        fmt::format("{} points: the per-point charts are left out above {}; the table (sortable) and "
+                    "results.csv hold every point.",
+                    categories.size(), kMaxChartPoints));
     any_sim = any_eval = false;
   }
   if (any_sim) {
-    chart("Speedup per point", "Cycles of DaDianNao over the design's, all conv and FC layers.", "speedup",
-          speedup, html::NumberFormat::plain(2));
+    chart("Speedup per point", "Cycles of DaDianNao over the design's, all conv and FC layers.", "speedup", speedup,
+          html::NumberFormat::plain(2));
     chart("Energy efficiency per point", "On-chip energy of DaDianNao over the design's.", "energy efficiency",
           efficiency, html::NumberFormat::plain(2));
   }

@@ -39,10 +39,7 @@ json totals_json(const sim::SimResults& r, const sim::Totals& t) {
 }  // namespace
 
 PointRunner::PointRunner(const Spec& spec, const RunOptions& o)
-    : spec_(spec),
-      o_(o),
-      store_(o.out),
-      cache_(o.cache.empty() ? (fs::path(o.out) / "cache").string() : o.cache) {}
+    : spec_(spec), o_(o), store_(o.out), cache_(o.cache.empty() ? (fs::path(o.out) / "cache").string() : o.cache) {}
 
 json PointRunner::compute(const Point& p, std::map<std::string, std::string>& files, json& timing) {
   CaptureRequest req;

@@ -80,7 +80,9 @@ json to_json(const YAML::Node& n, const std::string& where) {
   }
 }
 
-std::string scalar_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string scalar_text(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 thread_local bool g_check_files = true;  // parse_spec's flag, read by need_file
 
@@ -254,7 +256,9 @@ std::string Point::design_config_yaml() const {
   return e.c_str();
 }
 
-std::string Point::config_name() const { return short_value("config", values["config"]); }
+std::string Point::config_name() const {
+  return short_value("config", values["config"]);
+}
 
 std::string Point::precision() const {
   if (values["precision"].is_object()) return "";

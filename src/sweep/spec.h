@@ -12,8 +12,7 @@
 namespace eff::sweep {
 
 // The axes in the order they appear in ids, labels and tables.
-inline constexpr const char* kAxes[] = {"model",     "data",       "design",    "config",
-                                        "precision", "thresholds", "technology"};
+inline constexpr const char* kAxes[] = {"model", "data", "design", "config", "precision", "thresholds", "technology"};
 
 struct DataRange {
   std::string set;  // a data set spec as --data takes it
@@ -33,14 +32,14 @@ struct Point {
   std::string design() const { return values["design"].get<std::string>(); }
   // The design configuration (configs/designs.yaml) of this point's design and overrides.
   std::string design_config_yaml() const;
-  std::string config_name() const;                  // the override's `name`, or "" for the preset
-  std::string precision() const;                    // a profile file, or "" for none or a search
+  std::string config_name() const;  // the override's `name`, or "" for the preset
+  std::string precision() const;    // a profile file, or "" for none or a search
   // The `search` step's options ({keep, search_images, report_images, seed}), or null.
   nlohmann::json precision_search() const {
     return values["precision"].is_object() ? values["precision"]["search"] : nlohmann::json();
   }
-  std::string thresholds() const;                   // a thresholds file, or "" for none
-  std::string technology() const;                   // a technology file, or "" for the built-in 65 nm
+  std::string thresholds() const;  // a thresholds file, or "" for none
+  std::string technology() const;  // a technology file, or "" for the built-in 65 nm
 };
 
 struct Spec {

@@ -45,7 +45,9 @@ void write_unsynced(const std::string& path, std::string_view bytes) {
   if (!f) fail<DataError>("{}: cannot write", path);
 }
 
-std::string lock_name(int shard, int shards) { return fmt::format("shard-{}-of-{}.lock", shard, shards); }
+std::string lock_name(int shard, int shards) {
+  return fmt::format("shard-{}-of-{}.lock", shard, shards);
+}
 
 }  // namespace
 
@@ -74,7 +76,8 @@ SweepLock::SweepLock(const std::string& dir, int shard, int shards) {
   if (fd < 0) {
     const std::string p = path_;
     path_.clear();
-    if (errno == EEXIST) fail<UsageError>("{}: another sweep took shard {}/{} of this folder just now", dir, shard, shards);
+    if (errno == EEXIST)
+      fail<UsageError>("{}: another sweep took shard {}/{} of this folder just now", dir, shard, shards);
     fail<DataError>("{}: cannot create: {}", p, std::strerror(errno));
   }
   const std::string text = mine.dump() + "\n";
@@ -87,9 +90,13 @@ SweepLock::~SweepLock() {
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
-SweepStore::SweepStore(std::string dir) : dir_(std::move(dir)) { make_dirs((fs::path(dir_) / "points").string()); }
+SweepStore::SweepStore(std::string dir) : dir_(std::move(dir)) {
+  make_dirs((fs::path(dir_) / "points").string());
+}
 
-std::string SweepStore::point_dir(const std::string& id) const { return (fs::path(dir_) / "points" / id).string(); }
+std::string SweepStore::point_dir(const std::string& id) const {
+  return (fs::path(dir_) / "points" / id).string();
+}
 
 std::optional<json> SweepStore::finished(const Point& p, const Spec& spec) const {
   const std::string file = point_dir(p.id) + "/point.json";

@@ -58,19 +58,27 @@ int64_t request() {
   return index;
 }
 
-int broadcast(int* value) { return MPI_Bcast(value, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : 1; }
+int broadcast(int* value) {
+  return MPI_Bcast(value, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : 1;
+}
 
-void barrier() { MPI_Barrier(MPI_COMM_WORLD); }
+void barrier() {
+  MPI_Barrier(MPI_COMM_WORLD);
+}
 
 [[noreturn]] void abort_all(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);
 }
 
-void finalize() { MPI_Finalize(); }
+void finalize() {
+  MPI_Finalize();
+}
 
 const EffMpiV1 kTable = {init, serve, request, broadcast, barrier, abort_all, finalize};
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const EffMpiV1* eff_mpi_plugin_v1() { return &kTable; }
+extern "C" __attribute__((visibility("default"))) const EffMpiV1* eff_mpi_plugin_v1() {
+  return &kTable;
+}

@@ -34,8 +34,8 @@ TEST(SweepSpec, HashIsFnv1a64) {
 }
 
 TEST(SweepSpec, ProductInFileOrderLastAxisFastest) {
-  const Spec s = parse_spec(axes("  design: [stripes, loom]\n  config: [{}, {tiles: 8}, {name: t4, tiles: 4}]\n"),
-                            "s.yaml");
+  const Spec s =
+      parse_spec(axes("  design: [stripes, loom]\n  config: [{}, {tiles: 8}, {name: t4, tiles: 4}]\n"), "s.yaml");
   ASSERT_EQ(s.points.size(), 6u);
   EXPECT_EQ(s.points[0].design(), "stripes");
   EXPECT_EQ(s.points[1].config_name(), "tiles=8");
@@ -76,8 +76,8 @@ TEST(SweepSpec, ListedPointsTakeSingleAxisValuesAndDefaults) {
 }
 
 TEST(SweepSpec, ShardsPartitionThePoints) {
-  const Spec s = parse_spec(axes("  design: [dadiannao, stripes, loom, cnvlutin, tartan]\n  config: [{}, {tiles: 8}]\n"),
-                            "s.yaml");
+  const Spec s = parse_spec(
+      axes("  design: [dadiannao, stripes, loom, cnvlutin, tartan]\n  config: [{}, {tiles: 8}]\n"), "s.yaml");
   for (int n : {1, 3, 4, 10, 11}) {
     std::multiset<std::string> seen;
     for (int i = 0; i < n; ++i) {
@@ -102,8 +102,7 @@ TEST(SweepSpec, BadFilesNameTheField) {
             "s.yaml: extra: unknown key (version, name, compute, axes, points)");
   EXPECT_EQ(error_of(axes("  design: [stripes, nope]\n")),
             "s.yaml: axes.design[1]: 'nope' is not a design (effectual simulate --list-designs)");
-  EXPECT_EQ(error_of(axes("  design: [stripes]\n  data: [{set: x, images: 0}]\n")),
-            "s.yaml: axes.data: given twice");
+  EXPECT_EQ(error_of(axes("  design: [stripes]\n  data: [{set: x, images: 0}]\n")), "s.yaml: axes.data: given twice");
   EXPECT_EQ(error_of("axes:\n  model: [" + kModel + "]\n  data: [{set: x, images: 0}]\n  design: [stripes]\n"),
             "s.yaml: axes.data[0].images: '0' is not a positive integer");
   EXPECT_EQ(error_of(axes("  design: [stripes]\n  config: [{design: loom}]\n")),
