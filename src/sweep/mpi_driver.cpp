@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "engine/executor.h"
 #include "sweep/mpi_plugin.h"
 
@@ -14,13 +16,19 @@ namespace eff::sweep {
 namespace {
 
 // The points in file order, handed out from rank 0 to its own compute thread and to the others.
+// Its progress bar counts the points handed out (a point's end is not reported back to rank 0).
 struct Dispenser {
   std::atomic<int64_t> next{0};
   int64_t count = 0;
+  std::mutex mu;
+  std::optional<Progress> bar;
   static int64_t take(void* self) {
     auto* d = static_cast<Dispenser*>(self);
     const int64_t i = d->next.fetch_add(1);
-    return i < d->count ? i : -1;
+    if (i >= d->count) return -1;
+    std::lock_guard lock(d->mu);
+    if (i > 0) d->bar->advance();  // the previous hand-out's point is under way or done
+    return i;
   }
 };
 
@@ -60,6 +68,7 @@ MpiOutcome run_mpi(const Spec& spec, RunOptions o, const std::function<void()>& 
     if (out.rank == 0) {
       Dispenser d;
       d.count = static_cast<int64_t>(spec.points.size());
+      d.bar.emplace("sweep (MPI)", d.count);
       std::exception_ptr worker_error;
       std::thread worker([&] {
         try {
@@ -70,6 +79,7 @@ MpiOutcome run_mpi(const Spec& spec, RunOptions o, const std::function<void()>& 
       });
       mpi.serve(&Dispenser::take, &d);
       worker.join();
+      d.bar->finish();
       if (worker_error) std::rethrow_exception(worker_error);
     } else {
       for (int64_t i = mpi.request(); i >= 0; i = mpi.request()) runner.run(spec.points.at(i));

@@ -75,6 +75,22 @@ TEST(SweepSpec, ListedPointsTakeSingleAxisValuesAndDefaults) {
   EXPECT_EQ(s.points[0].id, p.points[0].id);
 }
 
+TEST(SweepSpec, SearchStepFillsItsDefaults) {
+  const Spec a = parse_spec(axes("  design: [stripes]\n  precision: [{search: {}}]\n"), "s.yaml");
+  const Spec b = parse_spec(axes("  design: [stripes]\n  precision:\n    - {search: {keep: 100%, search_images: 200, "
+                                 "report_images: 100, seed: 1}}\n"),
+                            "s.yaml");
+  ASSERT_EQ(a.points.size(), 1u);
+  EXPECT_EQ(a.points[0].id, b.points[0].id);
+  EXPECT_EQ(a.points[0].precision(), "");
+  EXPECT_EQ(a.points[0].precision_search()["search_images"], 200);
+  EXPECT_EQ(error_of(axes("  design: [stripes]\n  precision: [{search: {keep: 120%}}]\n"))
+                .rfind("s.yaml: axes.precision[0].search.keep", 0),
+            0u);
+  EXPECT_EQ(error_of(axes("  design: [stripes]\n  precision: [{search: {seed: -1}}]\n")),
+            "s.yaml: axes.precision[0].search.seed: '-1' is not a non-negative integer");
+}
+
 TEST(SweepSpec, ShardsPartitionThePoints) {
   const Spec s = parse_spec(
       axes("  design: [dadiannao, stripes, loom, cnvlutin, tartan]\n  config: [{}, {tiles: 8}]\n"), "s.yaml");
