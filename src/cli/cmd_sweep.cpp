@@ -49,6 +49,8 @@ void run_sweep(const SweepFlags& f) {
   const int cores = resolve_threads(0);
   o.threads = f.threads_given ? usable_threads(f.threads) : f.jobs_given ? std::max(1, cores / f.jobs) : 1;
   o.jobs = f.jobs_given ? f.jobs : f.threads_given ? 1 : cores;
+  constexpr int kMaxJobs = 1024;  // a thread each: more is a typo, not a plan
+  if (o.jobs > kMaxJobs) fail<UsageError>("--jobs {}: at most {} points at once", o.jobs, kMaxJobs);
   if (!f.shard.empty()) sweep::parse_shard(f.shard, o.shard, o.shards);
 
   if (sweep::launcher_world_size() > 1) {
