@@ -51,39 +51,61 @@ std::string lock_name(int shard, int shards) {
 
 }  // namespace
 
-SweepLock::SweepLock(const std::string& dir, int shard, int shards) {
-  const fs::path locks = fs::path(dir) / "locks";
-  make_dirs(locks.string());
-  // Other live writers: the same shard, or a different split of the points.
+namespace {
+
+// Another live writer of `dir` that this shard must not run beside: the same shard, or a shard of a
+// different split (their points overlap). Locks of dead processes on this host are removed.
+std::optional<std::pair<LockInfo, fs::path>> conflicting_lock(const fs::path& locks, int shard, int shards,
+                                                              const std::string& own) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(locks, ec)) {
-    if (e.path().extension() != ".lock") continue;
+    if (e.path().extension() != ".lock" || e.path() == own) continue;
     const std::optional<LockInfo> other = read_lock(e.path());
     if (!other || !tag_alive(other->tag)) {
       fs::remove(e.path(), ec);  // stale: its process is gone
       continue;
     }
-    if (other->shards != shards || other->shard == shard) {
-      fail<UsageError>(
-          "{}: another sweep (process {}, shard {}/{}) is writing this folder; wait for it to end, or remove {} if "
-          "that process is gone",
-          dir, other->tag, other->shard, other->shards, e.path().string());
-    }
+    if (other->shards != shards || other->shard == shard) return std::make_pair(*other, e.path());
   }
+  return std::nullopt;
+}
+
+[[noreturn]] void refuse(const std::string& dir, const LockInfo& other, const fs::path& path) {
+  fail<UsageError>(
+      "{}: another sweep (process {}, shard {}/{}) is writing this folder; wait for it to end, or remove {} if "
+      "that process is gone",
+      dir, other.tag, other.shard, other.shards, path.string());
+}
+
+}  // namespace
+
+SweepLock::SweepLock(const std::string& dir, int shard, int shards) {
+  const fs::path locks = fs::path(dir) / "locks";
+  make_dirs(locks.string());
+  if (auto c = conflicting_lock(locks, shard, shards, "")) refuse(dir, c->first, c->second);
   path_ = (locks / lock_name(shard, shards)).string();
   const json mine = {{"process", process_tag()}, {"shard", shard}, {"shards", shards}};
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  // Written whole under a temporary name, then hard-linked to the lock's name: link() fails if the
+  // name exists (an atomic test-and-create), and nobody ever reads a half-written lock.
+  const std::string tmp = (locks / (".tmp-" + process_tag())).string();
+  write_file_atomic(tmp, mine.dump() + "\n");
+  const int linked = ::link(tmp.c_str(), path_.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
     const std::string p = path_;
     path_.clear();
-    if (errno == EEXIST)
+    if (err == EEXIST)
       fail<UsageError>("{}: another sweep took shard {}/{} of this folder just now", dir, shard, shards);
-    fail<DataError>("{}: cannot create: {}", p, std::strerror(errno));
+    fail<DataError>("{}: cannot create: {}", p, std::strerror(err));
   }
-  const std::string text = mine.dump() + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) fail<DataError>("{}: cannot write", path_);
+  // Two sweeps of different splits starting at the same instant each passed the first look; the
+  // second look sees the other's lock (both may then refuse, never both run).
+  if (auto c = conflicting_lock(locks, shard, shards, path_)) {
+    ::unlink(path_.c_str());
+    path_.clear();
+    refuse(dir, c->first, c->second);
+  }
 }
 
 SweepLock::~SweepLock() {
