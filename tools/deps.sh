@@ -8,6 +8,8 @@ pkgs=(cmake make g++ pkg-config libonnx-dev libprotobuf-dev protobuf-compiler li
       libbenchmark-dev dataset-fashion-mnist)
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libonnx-testdata clang libclang-rt-14-dev chromium)
+  # The Python module (src/python) and its tests: pybind11 and Python's headers; numpy, pytest, venv.
+  pkgs+=(pybind11-dev python3-dev python3-numpy python3-pytest python3-venv)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nodejs npm python3-torch python3-onnx)
