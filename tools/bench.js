@@ -171,7 +171,7 @@ if (sections.has('deft') && fs.existsSync(simBench)) {
 }
 
 const python = sections.has('python') ? require('./bench_python').benchPython({
-  bin, median, rounds: Number(opt('--python-rounds', String(Math.max(3, Math.min(rounds, 5))))), only: opt('--python-jobs', ''),
+  bin, median, rounds: Number(opt('--python-rounds', String(Math.max(3, Math.min(rounds, 5))))), only: opt('--python-jobs', ''), threads: Number(opt('--python-threads', '0')),
 }) : null;
 
 (async () => {

@@ -3,7 +3,7 @@
 (tools/bench_python.js): the same work as the CLI line it is compared with, timed inside the process
 (import, load, call) and as a whole process from outside by the caller.
 
-Usage: bench_python.py BUILD_DIR eval|profile|simulate MODEL IMAGES
+Usage: bench_python.py BUILD_DIR eval|profile|simulate MODEL IMAGES [THREADS]   (THREADS: 0, all cores)
 """
 import json
 import sys
@@ -11,11 +11,12 @@ import time
 
 t0 = time.perf_counter()
 build, command, model, images = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+threads = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 sys.path.insert(0, f"{build}/python")
 import effectual  # noqa: E402
 
 t1 = time.perf_counter()
-m = effectual.load(model)
+m = effectual.load(model, threads=threads)
 t2 = time.perf_counter()
 data = "fashion-mnist:test"
 if command == "eval":
