@@ -2,7 +2,9 @@
 
 The CMake build folder is build-pip/cmake in the source tree, so a second `pip install .` only
 recompiles what changed (ccache, where installed, makes the first one cheap after `make`).
-Environment: EFFECTUAL_CMAKE_ARGS adds CMake options; EFFECTUAL_BUILD_JOBS sets the parallel jobs.
+Environment: EFFECTUAL_CMAKE_ARGS adds CMake options; EFFECTUAL_BUILD_JOBS sets the parallel jobs;
+EFFECTUAL_CMAKE_BUILD_DIR=build reuses a configured build folder (after `make`: only the module's own
+files compile; its Python must be the same version as pip's).
 """
 import os
 import shutil
@@ -24,14 +26,16 @@ class CMakeExtension(Extension):
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         target = Path(self.get_ext_fullpath(ext.name)).resolve()
-        build_dir = ROOT / "build-pip" / "cmake"
+        reuse = os.environ.get("EFFECTUAL_CMAKE_BUILD_DIR", "")
+        build_dir = (ROOT / reuse).resolve() if reuse else ROOT / "build-pip" / "cmake"
         configure = [
             "cmake", "-S", str(ROOT), "-B", str(build_dir),
             "-DCMAKE_BUILD_TYPE=Release",
             f"-DPython_EXECUTABLE={sys.executable}",
             "-DEFF_PYTHON=ON",
         ] + os.environ.get("EFFECTUAL_CMAKE_ARGS", "").split()
-        subprocess.run(configure, check=True)
+        if not (reuse and (build_dir / "CMakeCache.txt").exists()):
+            subprocess.run(configure, check=True)
         jobs = os.environ.get("EFFECTUAL_BUILD_JOBS", str(os.cpu_count() or 2))
         subprocess.run(["cmake", "--build", str(build_dir), "--target", "effectual_python", "-j", jobs], check=True)
         built = sorted((build_dir / "python").glob("effectual*.so"))

@@ -91,9 +91,10 @@ std::vector<eff::Tensor> input_tensors(Session& s, const py::object& inputs) {
 DataArg data_arg(Session& s, const py::object& data, const py::object& inputs, const py::object& labels) {
   DataArg d;
   if (!data.is_none()) d.files.data = py::str(data).cast<std::string>();
-  const bool input_paths = !inputs.is_none() &&
-                           (is_text(inputs) || ((py::isinstance<py::list>(inputs) || py::isinstance<py::tuple>(inputs)) &&
-                                                py::len(inputs) > 0 && is_text(inputs[py::int_(0)])));
+  const bool input_paths =
+      !inputs.is_none() &&
+      (is_text(inputs) || ((py::isinstance<py::list>(inputs) || py::isinstance<py::tuple>(inputs)) &&
+                           py::len(inputs) > 0 && is_text(inputs[py::int_(0)])));
   if (input_paths) {
     if (is_text(inputs)) {
       d.files.input.push_back(py::str(inputs).cast<std::string>());
@@ -209,8 +210,9 @@ PYBIND11_MODULE(effectual, m) {
     return out;
   });
   model.def_property_readonly("classes", [](Session& s) { return s.model().meta.classes; });
-  model.def("info", [](Session& s) { return released([&] { return s.info(); }); },
-            "Inputs, outputs and every conv/FC layer's geometry (`effectual info --json`).");
+  model.def(
+      "info", [](Session& s) { return released([&] { return s.info(); }); },
+      "Inputs, outputs and every conv/FC layer's geometry (`effectual info --json`).");
   model.def(
       "run",
       [](Session& s, const py::object& inputs) {
@@ -239,8 +241,8 @@ PYBIND11_MODULE(effectual, m) {
       "Top-1/top-5 accuracy on labelled data (`effectual eval --json`).");
   model.def(
       "trace",
-      [](Session& s, const std::string& out, const py::object& data, const py::object& inputs,
-         const py::object& labels, int64_t images, int64_t first, int64_t batch, const std::string& format) {
+      [](Session& s, const std::string& out, const py::object& data, const py::object& inputs, const py::object& labels,
+         int64_t images, int64_t first, int64_t batch, const std::string& format) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::python::TraceArgs a;
         a.out = out;
@@ -277,7 +279,8 @@ PYBIND11_MODULE(effectual, m) {
         for (const auto& [name, speeds] : machines) {
           const eff::profile::Machine mc =
               eff::profile::parse_machine(fmt::format("{}={:.17g},{:.17g}", name, speeds.first, speeds.second));
-          auto it = std::find_if(po.machines.begin(), po.machines.end(), [&](const auto& x) { return x.name == mc.name; });
+          auto it =
+              std::find_if(po.machines.begin(), po.machines.end(), [&](const auto& x) { return x.name == mc.name; });
           if (it != po.machines.end()) {
             *it = mc;
           } else {
@@ -290,8 +293,8 @@ PYBIND11_MODULE(effectual, m) {
         return released([&] { return s.profile(d, a); });
       },
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
-      py::arg("images") = 64, py::arg("first") = 0, py::arg("batch") = 32,
-      py::arg("near_zero") = std::vector<double>{}, py::arg("relative_near_zero") = std::vector<double>{0.01, 0.05, 0.1},
+      py::arg("images") = 64, py::arg("first") = 0, py::arg("batch") = 32, py::arg("near_zero") = std::vector<double>{},
+      py::arg("relative_near_zero") = std::vector<double>{0.01, 0.05, 0.1},
       py::arg("groups") = std::vector<std::pair<int, int>>{{16, 1}, {16, 16}}, py::arg("bits") = 16,
       py::arg("machines") = std::map<std::string, std::pair<double, double>>{}, py::arg("correlations") = true,
       py::arg("psum_samples") = 32, py::arg("synapse_rows") = 512,

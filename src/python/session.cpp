@@ -221,16 +221,16 @@ json Session::profile(const DataArg& d, const ProfileArgs& a) {
   profile::run_profile(exec, *data, profiler, a.first, end - a.first, batch, Progress::enabled(), &layer_counts,
                        &input_counts);
   exec.set_observer(nullptr);
-  const json run = {
-      {"model", options_.model},
-      {"model_name", loaded_.model.meta.name},
-      {"data", source},
-      {"first", a.first},
-      {"count", end - a.first},
-      {"precision_profile", options_.precision_profile},
-      {"thresholds", options_.thresholds},
-      {"non_finite",
-       {{"inputs", {{"nan", input_counts.nan}, {"inf", input_counts.inf}}}, {"layers", non_finite_layers(layer_counts)}}}};
+  const json run = {{"model", options_.model},
+                    {"model_name", loaded_.model.meta.name},
+                    {"data", source},
+                    {"first", a.first},
+                    {"count", end - a.first},
+                    {"precision_profile", options_.precision_profile},
+                    {"thresholds", options_.thresholds},
+                    {"non_finite",
+                     {{"inputs", {{"nan", input_counts.nan}, {"inf", input_counts.inf}}},
+                      {"layers", non_finite_layers(layer_counts)}}}};
   return profile::profile_to_json(profiler, run);
 }
 
@@ -334,11 +334,11 @@ json Session::search_precision(const DataArg& d, const SearchArgs& a) {
   o.batch = a.batch;
   o.progress = Progress::enabled();
   // The command's fingerprint (it only names a checkpoint there; search.json does not hold it).
-  o.fingerprint = fmt::format("{} {} | {} {:x} | {} {:x} | {} | batch {}", options_.model,
-                              fs::file_size(options_.model), search_set.source, hash_indices(search_set.indices),
-                              report_set.source, hash_indices(report_set.indices), search::describe_target(target),
-                              a.batch) +
-                  " | " + search::objective_name(o.objective);
+  o.fingerprint =
+      fmt::format("{} {} | {} {:x} | {} {:x} | {} | batch {}", options_.model, fs::file_size(options_.model),
+                  search_set.source, hash_indices(search_set.indices), report_set.source,
+                  hash_indices(report_set.indices), search::describe_target(target), a.batch) +
+      " | " + search::objective_name(o.objective);
   const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
   const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
   sim::SimResults sim;
