@@ -119,6 +119,15 @@ DataArg data_arg(Session& s, const py::object& data, const py::object& inputs, c
   return d;
 }
 
+// designs: None (all; with a config, the config's entries, as the CLI), "stripes,loom" or a list.
+std::string designs_text(const py::object& designs, const std::string& config) {
+  if (designs.is_none()) return config.empty() ? "all" : "";
+  if (py::isinstance<py::str>(designs)) return designs.cast<std::string>();
+  std::string out;
+  for (const py::handle& x : designs) out += (out.empty() ? "" : ",") + x.cast<std::string>();
+  return out;
+}
+
 // Runs `work` without the GIL and returns its JSON as Python objects.
 template <class F>
 py::object released(F&& work) {
@@ -196,6 +205,31 @@ PYBIND11_MODULE(effectual, m) {
         return out;
       },
       "The simulator's designs (`effectual simulate --list-designs --json`).");
+
+  m.def(
+      "simulate_traces",
+      [](const py::object& dir, const py::object& designs, const py::object& config, const py::object& technology,
+         const py::object& precision_profile, const py::object& thresholds, int64_t images, int64_t first, int threads,
+         bool space_to_depth) {
+        eff::python::TraceSimulateArgs a;
+        a.dir = py::str(dir).cast<std::string>();
+        a.config = optional_path(config);
+        a.technology = optional_path(technology);
+        a.designs = designs_text(designs, a.config);
+        a.precision_profile = optional_path(precision_profile);
+        a.thresholds = optional_path(thresholds);
+        a.images = images;
+        a.first = first;
+        if (threads < 0) eff::fail<eff::UsageError>("threads {}: give 0 (all cores) or a positive count", threads);
+        a.threads = threads;
+        a.space_to_depth = space_to_depth;
+        return released([&] { return eff::python::simulate_traces(a); });
+      },
+      py::arg("dir"), py::kw_only(), py::arg("designs") = py::none(), py::arg("config") = py::none(),
+      py::arg("technology") = py::none(), py::arg("precision_profile") = py::none(), py::arg("thresholds") = py::none(),
+      py::arg("images") = 0, py::arg("first") = 0, py::arg("threads") = 0, py::arg("space_to_depth") = true,
+      "Simulate a trace directory written by Model.trace (`effectual simulate --traces DIR --json`); "
+      "images=0: all the trace holds.");
 
   model.def_property_readonly("path", [](Session& s) { return s.options().model; });
   model.def_property_readonly("name", [](Session& s) { return s.model().meta.name; });
@@ -311,14 +345,7 @@ PYBIND11_MODULE(effectual, m) {
         a.first = first;
         a.config = optional_path(config);
         a.technology = optional_path(technology);
-        if (designs.is_none()) {
-          a.designs = a.config.empty() ? "all" : "";  // with a config: its entries, as the CLI
-        } else if (py::isinstance<py::str>(designs)) {
-          a.designs = designs.cast<std::string>();
-        } else {
-          a.designs.clear();
-          for (const py::handle& x : designs) a.designs += (a.designs.empty() ? "" : ",") + x.cast<std::string>();
-        }
+        a.designs = designs_text(designs, a.config);
         a.space_to_depth = space_to_depth;
         a.check_values = check_values;
         return released([&] { return s.simulate(d, a); });

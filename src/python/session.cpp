@@ -11,6 +11,7 @@
 #include "engine/geometry.h"
 #include "engine/non_finite.h"
 #include "engine/quantized_layers.h"
+#include "engine/transform_files.h"
 #include "profile/profile_json.h"
 #include "report/trace_writer.h"
 #include "search/eval_set.h"
@@ -20,6 +21,7 @@
 #include "search/target.h"
 #include "sim/live.h"
 #include "sim/simulator.h"
+#include "sim/sources.h"
 
 namespace eff::python {
 
@@ -63,6 +65,31 @@ search::Target target_of(const SearchArgs& a) {
   if (a.min_snr_db) t.min_snr_db = *a.min_snr_db;
   search::validate_target(t);
   return t;
+}
+
+// The "precision" note `effectual simulate` writes, word for word.
+std::string precision_note(int quantized, const std::string& profile) {
+  if (!profile.empty()) return "profile: " + profile;
+  constexpr const char* kNoProfile =
+      "derived from each tensor's range (docs/simulator.md): every layer fills 16 bits, so Stripes, Dynamic "
+      "Stripes, Tartan and Loom gain little; per-layer precisions that keep accuracy come from `effectual search "
+      "precision MODEL` (--precision-profile)";
+  if (quantized == 0) return kNoProfile;
+  return fmt::format(
+      "{} quantized layer(s) of the model: their integer codes (code - zero point) at the width the 8-bit codes "
+      "and zero points need (docs/quantization.md); other layers: {}",
+      quantized, kNoProfile);
+}
+
+json simulation_json(sim::SimResults r, std::map<std::string, std::string> notes) {
+  r.notes = std::move(notes);
+  for (const sim::LayerRecord& rec : r.records) {
+    if (rec.check == 1) {
+      fail("--check-values: image {} layer '{}' design {}: relative error {:.3g}", rec.image, rec.name,
+           r.designs[rec.design], rec.check_error);
+    }
+  }
+  return sim::to_json(r);
 }
 
 uint64_t hash_indices(const std::vector<int64_t>& v) {
@@ -260,28 +287,45 @@ json Session::simulate(const DataArg& d, const SimulateArgs& a) {
   // The notes `effectual simulate` writes, word for word (results.json is the same document).
   std::map<std::string, std::string> notes;
   notes["source"] = fmt::format("live: {} on {} images [{}, {})", options_.model, source, a.first, end);
-  constexpr const char* kNoProfile =
-      "derived from each tensor's range (docs/simulator.md): every layer fills 16 bits, so Stripes, Dynamic "
-      "Stripes, Tartan and Loom gain little; per-layer precisions that keep accuracy come from `effectual search "
-      "precision MODEL` (--precision-profile)";
-  const std::string no_profile =
-      quantized == 0 ? kNoProfile
-                     : fmt::format(
-                           "{} quantized layer(s) of the model: their integer codes (code - zero point) at the "
-                           "width the 8-bit codes and zero points need (docs/quantization.md); other layers: {}",
-                           quantized, kNoProfile);
-  notes["precision"] = options_.precision_profile.empty() ? no_profile : "profile: " + options_.precision_profile;
+  notes["precision"] = precision_note(quantized, options_.precision_profile);
   if (!options_.thresholds.empty()) notes["thresholds"] = options_.thresholds;
   if (!a.config.empty()) notes["config"] = a.config;
-  sim::SimResults r = run.results();
-  r.notes = notes;
-  for (const sim::LayerRecord& rec : r.records) {
-    if (rec.check == 1) {
-      fail("--check-values: image {} layer '{}' design {}: relative error {:.3g}", rec.image, rec.name,
-           r.designs[rec.design], rec.check_error);
+  return simulation_json(run.results(), notes);
+}
+
+json simulate_traces(const TraceSimulateArgs& a) {
+  if (a.images < 0 || a.first < 0) fail<UsageError>("images and first must not be negative");
+  const int threads = resolve_threads(cli::usable_threads(a.threads));
+  const sim::DesignSet set = sim::build_designs_from_file(a.designs, a.config);
+  const sim::cost::Technology technology = sim::cost::load_technology(a.technology);
+  sim::SimRun run(set, sim::SimContext{threads, false}, &technology);
+  const auto layers = sim::read_trace_manifest(a.dir);
+  sim::TraceOptions o;
+  o.first = a.first;
+  o.images = a.images;
+  o.threads = threads;
+  o.space_to_depth = a.space_to_depth;
+  if (!a.precision_profile.empty() || !a.thresholds.empty()) {
+    std::vector<LayerInfo> infos;
+    for (const auto& g : layers) {
+      LayerInfo li;
+      li.index = g.index;
+      li.name = g.name;
+      li.op = g.op;
+      infos.push_back(li);
     }
+    o.transforms = load_layer_transforms(a.precision_profile, a.thresholds, infos);
   }
-  return sim::to_json(r);
+  Progress bar("simulate", static_cast<int64_t>(layers.size()));
+  o.on_layer_done = [&] { bar.advance(); };
+  sim::simulate_trace_dir(a.dir, run, o);
+  bar.finish();
+  std::map<std::string, std::string> notes;
+  notes["source"] = "traces: " + a.dir;
+  notes["precision"] = precision_note(0, a.precision_profile);
+  if (!a.thresholds.empty()) notes["thresholds"] = a.thresholds;
+  if (!a.config.empty()) notes["config"] = a.config;
+  return simulation_json(run.results(), notes);
 }
 
 json Session::search_precision(const DataArg& d, const SearchArgs& a) {

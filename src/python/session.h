@@ -56,6 +56,17 @@ struct SearchArgs {
   int64_t batch = 100, sim_images = 8;
 };
 
+// `effectual simulate --traces DIR --json`: a trace written by `trace` simulated without the model.
+struct TraceSimulateArgs {
+  std::string dir;
+  std::string designs = "all";  // "" with a config: the config's entries
+  std::string config, technology, precision_profile, thresholds;
+  int64_t images = 0, first = 0;  // images 0: all the trace holds
+  int threads = 0;
+  bool space_to_depth = true;
+};
+nlohmann::json simulate_traces(const TraceSimulateArgs& a);
+
 class Session {
  public:
   // Loads the model as the command line does for these flags (sidecar, input shapes, value hooks).

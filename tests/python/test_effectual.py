@@ -110,6 +110,19 @@ def test_trace_writes_what_the_cli_writes(model, lenet, cli, tmp_path):
         assert a == b or f.name == "manifest.json", f
 
 
+def test_simulate_traces_equals_the_cli(model, lenet, cli, tmp_path):
+    model.trace(str(tmp_path / "t"), FMNIST, images=2)
+    got = effectual.simulate_traces(str(tmp_path / "t"), designs="pragmatic")
+    want = cli.json("simulate", "--traces", tmp_path / "t", "--designs", "pragmatic")
+    assert got == want and got["images"] == 2
+    # The live simulation of the same images: the same cycles (the trace holds the values it saw).
+    live = model.simulate(FMNIST, images=2, designs=["pragmatic"])
+    assert [d["totals"]["all"]["cycles"] for d in got["designs"]] == \
+        [d["totals"]["all"]["cycles"] for d in live["designs"]]
+    with pytest.raises(effectual.TraceError):
+        effectual.simulate_traces(str(tmp_path / "nowhere"))
+
+
 def test_search_precision_equals_the_cli(model, lenet, cli):
     kw = dict(search_images=60, report_images=60, seed=3, keep="99%", sim_images=0)
     got = model.search_precision(FMNIST, **kw)
