@@ -11,6 +11,8 @@ if [ "$level" = test ] || [ "$level" = bench ]; then
   # MPI sweeps (docs/sweep.md): optional for a build (the plugin is built when CMake finds MPI),
   # needed for the tests' mpirun -np 2 case.
   pkgs+=(libopenmpi-dev openmpi-bin)
+  # The Python module (src/python) and its tests: pybind11 and Python's headers; numpy, pytest, venv.
+  pkgs+=(pybind11-dev python3-dev python3-numpy python3-pytest python3-venv)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nodejs npm python3-torch python3-onnx)

@@ -285,6 +285,11 @@ class TensorDataset final : public Dataset {
     }
     if (!labels_path.empty()) labels_ = labels_to_i64(read_npy(labels_path), size(), labels_path);
   }
+  TensorDataset(std::vector<std::pair<std::string, Tensor>> inputs, const Tensor& labels,
+                const std::string& labels_source)
+      : TensorDataset(std::move(inputs), "") {
+    if (labels.defined()) labels_ = labels_to_i64(labels, size(), labels_source);
+  }
 
   int64_t size() const override { return tensors_[0].dim(0); }
   Shape item_shape() const override { return Shape(tensors_[0].shape().begin() + 1, tensors_[0].shape().end()); }
@@ -377,6 +382,11 @@ std::unique_ptr<Dataset> open_npy_dataset(const std::string& input, const std::s
 std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs,
                                              const std::string& labels) {
   return std::make_unique<TensorDataset>(std::move(inputs), labels);
+}
+
+std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs, const Tensor& labels,
+                                             const std::string& labels_source) {
+  return std::make_unique<TensorDataset>(std::move(inputs), labels, labels_source);
 }
 
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& p) {

@@ -54,6 +54,10 @@ std::unique_ptr<Dataset> open_npy_dataset(const std::string& input, const std::s
 // item_shape() is its shape without the first dimension. `labels` as for open_npy_dataset.
 std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs,
                                              const std::string& labels);
+// The same with labels already in memory (integers [N] or [N, 1], undefined for none); `labels_source`
+// names them in messages (the Python module's arrays).
+std::unique_ptr<Dataset> open_tensor_dataset(std::vector<std::pair<std::string, Tensor>> inputs, const Tensor& labels,
+                                             const std::string& labels_source);
 
 // The IDX pair of images [N, H, W] (uint8) and labels [N]; `labels` may be "" for none.
 std::unique_ptr<Dataset> open_idx_dataset(const std::string& images, const std::string& labels, const Preprocess& p,

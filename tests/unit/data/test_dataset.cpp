@@ -356,6 +356,22 @@ TEST(Dataset, TensorsSliceAlongTheFirstDimension) {
   EXPECT_THROW(data->inputs(2, 2), UsageError);
 }
 
+// Labels already in memory (the Python module's arrays): any integer type, checked as a file's are.
+TEST(Dataset, TensorLabelsFromMemory) {
+  const Tensor x = Tensor::from<float>({3, 2}, {1, 2, 3, 4, 5, 6});
+  auto data = open_tensor_dataset({{"x=array", x}}, Tensor::from<uint8_t>({3, 1}, {7, 8, 9}), "labels");
+  EXPECT_EQ(data->labels(0, 3).to_i64_vector(), (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_FALSE(open_tensor_dataset({{"x=array", x}}, Tensor(), "labels")->has_labels());
+  EXPECT_EQ(error_of<DataError>([&] {
+              open_tensor_dataset({{"x", x}}, Tensor::from<int64_t>({2}, {1, 2}), "labels");
+            }),
+            "labels: 2 labels for 3 images");
+  EXPECT_EQ(error_of<DataError>([&] {
+              open_tensor_dataset({{"x", x}}, Tensor::from<float>({3}, {1, 2, 3}), "y");
+            }),
+            "y: labels must be integers, not float32");
+}
+
 TEST(Dataset, TensorsShareTheirFirstDimension) {
   EXPECT_EQ(error_of<DataError>([&] {
               open_tensor_dataset(
