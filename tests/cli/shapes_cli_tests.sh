@@ -62,6 +62,25 @@ expect_ok trace "$tf.onnx" --input "$tokens" --images 2 --out "$tmp/tftrace"
 if grep -q "wrote a trace of 8 layer(s) for 2 image(s)" "$tmp/out"; then ok; else ko "trace transformer_dynq: $(cat "$tmp/out")"; fi
 expect_ok bench "$tf.onnx" --input "$tokens" --batch 3 --repeat 2
 if grep -q "batch 3," "$tmp/out"; then ok; else ko "bench transformer_dynq --batch 3: $(cat "$tmp/out")"; fi
+# A MatMul over [batch, seq, C] is simulated over every row (a 1x1 convolution over the 12
+# rows): live and from a trace alike, and --check-values recomputes every row's outputs.
+tb=$src/tests/fixtures/real/transformer_block
+expect_ok simulate "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --designs dadiannao,stripes --json
+cp "$tmp/out" "$tmp/tb_live.json"
+expect_ok trace "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --out "$tmp/tbtrace"
+expect_ok simulate --traces "$tmp/tbtrace" --designs dadiannao,stripes --json
+if /usr/bin/python3 - "$tmp/tb_live.json" "$tmp/out" << 'PY'
+import json, sys
+live, traced = (json.load(open(f))["layers"] for f in sys.argv[1:3])
+key = lambda r: (r["image"], r["layer"], r["design"], r["kind"], r["macs"], r["cycles"])
+assert len(live) == 32 and [key(r) for r in live] == [key(r) for r in traced], "live and traced records differ"
+qkv = [r for r in live if r["name"] == "/qkv/MatMul" and r["design"] == "dadiannao"]
+# 12 rows (windows) x 1 filter set (96 filters) x 2 steps (32 channels on 16 lanes)
+assert qkv[0]["cycles"] == 24 and qkv[0]["kind"] == "fc", qkv[0]
+PY
+then ok; else ko "transformer_block: live and --traces records differ"; fi
+expect_ok simulate "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --designs all --check-values
+if grep -q "^check-values: 112 (layer, design) pair(s) recomputed from the scheduled values, all match" "$tmp/out"; then ok; else ko "transformer_block --check-values: $(tail -c 300 "$tmp/out")"; fi
 /usr/bin/python3 - "$tmp" << 'PY'
 import numpy as np, sys
 np.save(sys.argv[1] + "/tokens_33.npy", np.zeros((2, 12, 33), np.float32))
