@@ -103,6 +103,8 @@ expect_error 6 "b=.*b_3.npy has 3 item\(s\) \(first dimension\) but a=.*has 2; t
 expect_error 2 "input 'b' is not given \(the model's inputs: a, b" -- profile "$fx/two_inputs.onnx" --input "$ta"
 expect_error 2 "the model has 2 inputs \(a, b\); give each as --input NAME=FILE.npy" -- trace "$fx/two_inputs.onnx" --input "$fx/two_inputs.0.a.npy" --out "$tmp/t2"
 expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- profile "$fx/two_inputs.onnx" --data fashion-mnist:test
+# bench took the first input from --data and generated the others: refused like everywhere else.
+expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- bench "$fx/two_inputs.onnx" --data fashion-mnist:test --repeat 2
 
 # Node order: sorted on load; a cycle is named.
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
