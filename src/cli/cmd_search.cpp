@@ -375,6 +375,7 @@ void register_search_command(CLI::App& app) {
   add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");
   p->callback([] {
     f.min_snr_given = snr->count() > 0;
+    f.common.threads = usable_threads(f.common.threads);
     run_search_precision(f);
   });
   static SearchFlags a;
@@ -387,6 +388,7 @@ void register_search_command(CLI::App& app) {
   al->add_flag("--resume", a.resume, "continue an interrupted search (either stage) from --out's checkpoints");
   al->callback([] {
     a.min_snr_given = asnr->count() > 0;
+    a.common.threads = usable_threads(a.common.threads);
     run_search_all(a);
   });
   static SearchFlags t;
@@ -399,6 +401,7 @@ void register_search_command(CLI::App& app) {
   add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {
     t.min_snr_given = tsnr->count() > 0;
+    t.common.threads = usable_threads(t.common.threads);
     run_search_thresholds(t);
   });
 }

@@ -60,6 +60,8 @@ cases=(
   "simulate --synthetic --network vgg16-conv --images 1 --seed @V@ --designs stripes"
   "simulate --synthetic --network vgg16-conv --images @V@ --designs stripes"
   "info $model --input-shape 1,1,@V@,28"
+  "profile $model --input $in --images 2 --threads @V@"
+  "search precision $model --input $in --labels $src/models/lenet5.ref/labels.npy --search-images 2 --report-images 2 --sim-images 1 --threads @V@"
 )
 for c in "${cases[@]}"; do
   for v in "${values[@]}"; do

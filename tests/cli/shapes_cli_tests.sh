@@ -127,9 +127,15 @@ else
   ko "all-NaN input: stdout '$(head -c 200 "$tmp/out")' stderr '$(head -c 300 "$tmp/err")'"
 fi
 
+expect_ok simulate "$model" --input "$tmp/nan.npy" --designs stripes
+if grep -q "warning: the inputs hold 784 NaN, 0 Inf; the designs see NaN as 0" "$tmp/err"; then ok; else ko "simulate all-NaN input: $(head -c 300 "$tmp/err")"; fi
+
 # Capped with a notice, not a hang or a crash.
 expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --threads 100000
 if grep -q "note: --threads 100000: this process may run on" "$tmp/err"; then ok; else ko "--threads 100000: no notice"; fi
+# search passed --threads to its evaluators and simulator uncapped: a segmentation fault.
+expect_ok search precision "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy" --search-images 2 --report-images 2 --sim-images 1 --threads 100000
+if [ "$(grep -c "note: --threads 100000: this process may run on" "$tmp/err")" = 1 ]; then ok; else ko "search --threads 100000: not one notice: $(head -c 300 "$tmp/err")"; fi
 expect_ok trace "$model" --data fashion-mnist:test --images 100000000 --first 9998 --out "$tmp/trace"
 if grep -q "note: --images 100000000: fashion-mnist:test has 2 item(s) from index 9998; using 2" "$tmp/err"; then
   ok
