@@ -94,7 +94,7 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   }
   po.psum_samples_per_image = f.psum_samples;
   po.synapse_max_rows = f.synapse_rows;
-  po.threads = o.threads;
+  po.threads = usable_threads(o.threads);
 
   if (!o.deft.empty())
     fail<UsageError>("--deft: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --deft");

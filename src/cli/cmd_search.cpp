@@ -70,8 +70,16 @@ search::Target target_of(const SearchFlags& f) {
 
 int64_t class_count(Loaded& l, const Dataset& data) {
   if (!l.model.meta.classes.empty()) return static_cast<int64_t>(l.model.meta.classes.size());
-  const std::vector<Tensor> out = l.exec->run({data.images(0, 1)});
+  const std::vector<Tensor> out = l.exec->run(data.inputs(0, 1));
   return out.at(0).numel();
+}
+
+// Every layer's geometry at the shapes of the search set's items (models with dynamic or several
+// inputs: the shapes the tensors given have).
+std::vector<LayerGeometry> item_geometry(Loaded& l, const search::EvalSet& set) {
+  std::vector<Shape> shapes;
+  for (const Tensor& t : set.batch(0, 1)) shapes.push_back(t.shape());
+  return model_geometry(*l.exec, shapes);
 }
 
 struct Subsets {
@@ -213,7 +221,7 @@ void check_sweep_flags(const SearchFlags& f) {
 // One search per target, sharing their evaluations: the accuracy vs Stripes-ideal-speedup frontier.
 void run_precision_sweep(const SearchFlags& f, Loaded& l, const Subsets& sub, const search::SearchOptions& o) {
   const std::vector<search::Target> targets = search::sweep_targets(o.target, f.sweep_targets);
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const std::vector<LayerGeometry> geometry = item_geometry(l, sub.search);
   const auto points = search::sweep_precision(l.model.graph, geometry, sub.search, sub.report, o, targets);
   const json doc = search::precision_frontier_json(points, sub.setup);
   write_frontier(f, doc, search::precision_frontier_csv(points));
@@ -233,7 +241,7 @@ void run_search_precision(SearchFlags& f) {
   const search::SearchOptions o = precision_options(f, sub, "");
   if (f.sweep) return run_precision_sweep(f, l, sub, o);
 
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const std::vector<LayerGeometry> geometry = item_geometry(l, search_set);
   const search::SearchResult r = search::search_precision(l.model.graph, geometry, search_set, report_set, o);
   sim::SimResults sim;
   const bool simulate = f.sim_images > 0;
@@ -263,7 +271,7 @@ void run_search_thresholds(SearchFlags& f) {
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
   search::ThresholdOptions o = threshold_options(f, sub, "thresholds: ", nullptr);
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const std::vector<LayerGeometry> geometry = item_geometry(l, sub.search);
   if (f.sweep) {
     o.checkpoint.clear();  // one target's; the sweep shares its memory instead
     // Accuracy vs MAC-weighted skipped fraction, one search per target sharing their evaluations.
@@ -302,7 +310,7 @@ void run_search_all(SearchFlags& f) {
   Loaded l = load(f.common);
   const Subsets sub = load_subsets(f, l);
   const search::SearchOptions po = precision_options(f, sub, "all: ");
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  const std::vector<LayerGeometry> geometry = item_geometry(l, sub.search);
   const search::SearchResult pr = search::search_precision(l.model.graph, geometry, sub.search, sub.report, po);
   const search::ThresholdOptions to = threshold_options(f, sub, "all: " + po.fingerprint + " | thresholds: ", &pr);
   const search::ThresholdResult tr = search::search_thresholds(l.model.graph, geometry, sub.search, sub.report, to);
@@ -367,6 +375,7 @@ void register_search_command(CLI::App& app) {
   add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");
   p->callback([] {
     f.min_snr_given = snr->count() > 0;
+    f.common.threads = usable_threads(f.common.threads);
     run_search_precision(f);
   });
   static SearchFlags a;
@@ -379,6 +388,7 @@ void register_search_command(CLI::App& app) {
   al->add_flag("--resume", a.resume, "continue an interrupted search (either stage) from --out's checkpoints");
   al->callback([] {
     a.min_snr_given = asnr->count() > 0;
+    a.common.threads = usable_threads(a.common.threads);
     run_search_all(a);
   });
   static SearchFlags t;
@@ -391,6 +401,7 @@ void register_search_command(CLI::App& app) {
   add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {
     t.min_snr_given = tsnr->count() > 0;
+    t.common.threads = usable_threads(t.common.threads);
     run_search_thresholds(t);
   });
 }

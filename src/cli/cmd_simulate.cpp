@@ -163,7 +163,16 @@ void run_simulate(SimulateFlags& f) {
     lo.space_to_depth = s2d;
     lo.check_values = f.check_values;
     lo.on_image = [&] { bar.advance(); };
+    NonFinite non_finite;
+    lo.input_non_finite = &non_finite;
     sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
+    if (non_finite.any()) {
+      // Said, not hidden: the quantizer maps NaN to code 0 and saturates Inf (docs/simulator.md).
+      notes["non_finite_inputs"] = to_string(non_finite) + " (codes: NaN 0, Inf saturated)";
+      if (!f.common.json)
+        fmt::print(stderr, "warning: the inputs hold {}; the designs see NaN as 0 and Inf saturated\n",
+                   to_string(non_finite));
+    }
     for (const LayerInfo& li : l.exec->layers()) quantized += layer_quantization(l.exec->graph(), li).present ? 1 : 0;
     bar.finish();
     notes["source"] =

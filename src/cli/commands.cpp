@@ -173,9 +173,19 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
   std::vector<std::pair<std::string, Tensor>> given;  // graph-input order, from the first input on
   if (!input_args.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
   if (!data_spec.empty()) {
-    auto data = open_dataset(data_spec, model_preprocess(l.model));
+    // Every input the data set gives (Dataset::inputs); a model input it does not feed is refused
+    // as in the other commands, not filled with generated values behind the user's back.
+    Inputs in;
+    in.data = data_spec;
+    auto data = open_inputs(l.model, in);
     if (data->size() < 1) fail<DataError>("{}: the data set is empty", data->name());
-    given.emplace_back(data->name(), data->images(0, std::min(std::max<int64_t>(batch, 1), data->size())));
+    if (data->input_count() != g.inputs.size()) {
+      fail<UsageError>("{} gives {} input(s) for the model's {} ({}); give each as --input NAME=FILE.npy", data->name(),
+                       data->input_count(), g.inputs.size(), input_names(g));
+    }
+    for (Tensor& t : data->inputs(0, std::min(std::max<int64_t>(batch, 1), data->size()))) {
+      given.emplace_back(data->name(), std::move(t));
+    }
   } else if (names_inputs(g, input_args)) {
     given = load_named_inputs(l.model, input_args);
   } else if (input_args.size() > 1) {

@@ -107,7 +107,11 @@ std::map<std::string, Shape> parse_input_shapes(const std::vector<std::string>& 
 int usable_threads(int requested) {
   const int usable = resolve_threads(0);
   if (requested > usable) {
-    fmt::print(stderr, "note: --threads {}: this process may run on {} core(s); using {}\n", requested, usable, usable);
+    static bool said = false;  // once, however many parts of a command ask
+    if (!said)
+      fmt::print(stderr, "note: --threads {}: this process may run on {} core(s); using {}\n", requested, usable,
+                 usable);
+    said = true;
     return usable;
   }
   return requested;

@@ -22,10 +22,12 @@ class EvalSetDataset final : public Dataset {
   explicit EvalSetDataset(const EvalSet& s) : set_(s) {}
   int64_t size() const override { return set_.size(); }
   Shape item_shape() const override {
-    const Shape& s = set_.images.shape();
+    const Shape& s = set_.inputs.at(0).shape();
     return Shape(s.begin() + 1, s.end());
   }
-  Tensor images(int64_t begin, int64_t count) const override { return set_.batch(begin, count); }
+  Tensor images(int64_t begin, int64_t count) const override { return set_.batch(begin, count).at(0); }
+  std::vector<Tensor> inputs(int64_t begin, int64_t count) const override { return set_.batch(begin, count); }
+  size_t input_count() const override { return set_.inputs.size(); }
   Tensor labels(int64_t begin, int64_t count) const override {
     if (!set_.has_labels()) return Tensor();
     return Tensor::from<int64_t>(
@@ -40,13 +42,17 @@ class EvalSetDataset final : public Dataset {
 
 }  // namespace
 
-Tensor EvalSet::batch(int64_t begin, int64_t count) const {
-  Shape s = images.shape();
-  const int64_t per_item = images.numel() / std::max<int64_t>(1, s[0]);
-  s[0] = count;
-  Tensor out(DType::kFloat32, s);
-  std::memcpy(out.data<float>(), images.data<float>() + begin * per_item,
-              static_cast<size_t>(count * per_item) * sizeof(float));
+std::vector<Tensor> EvalSet::batch(int64_t begin, int64_t count) const {
+  std::vector<Tensor> out;
+  for (const Tensor& all : inputs) {
+    Shape s = all.shape();
+    const size_t per_item = all.nbytes() / static_cast<size_t>(std::max<int64_t>(1, s[0]));
+    s[0] = count;
+    Tensor part(all.dtype(), s);
+    std::memcpy(part.raw(), static_cast<const std::byte*>(all.raw()) + static_cast<size_t>(begin) * per_item,
+                static_cast<size_t>(count) * per_item);
+    out.push_back(std::move(part));
+  }
   return out;
 }
 
@@ -81,24 +87,28 @@ EvalSet load_eval_set(const Dataset& data, const std::vector<int64_t>& indices, 
   set.source = data.name();
   set.indices = indices;
   if (indices.empty()) fail<UsageError>("{}: the subset is empty", data.name());
-  if (data.input_count() != 1) {
-    fail<UsageError>("{}: the search feeds models with one input; these are {} inputs", data.name(),
-                     data.input_count());
+  for (int64_t k : indices) {
+    if (k < 0 || k >= data.size()) fail<UsageError>("{}: item {} is outside the data set", data.name(), k);
   }
-  Shape shape = data.item_shape();
-  shape.insert(shape.begin(), static_cast<int64_t>(indices.size()));
-  set.images = Tensor(DType::kFloat32, shape);
-  const int64_t per_item = shape_numel(data.item_shape());
+  // Every input's items, in the order given; the first item fixes each input's type and shape.
+  const std::vector<Tensor> first = data.inputs(indices[0], 1);
+  for (const Tensor& t : first) {
+    Shape shape = t.shape();
+    if (shape.empty()) fail<DataError>("{}: an input without a first (item) dimension", data.name());
+    shape[0] = static_cast<int64_t>(indices.size());
+    set.inputs.emplace_back(t.dtype(), shape);
+  }
   for (size_t i = 0; i < indices.size(); ++i) {
     const int64_t k = indices[i];
-    if (k < 0 || k >= data.size()) fail<UsageError>("{}: item {} is outside the data set", data.name(), k);
-    Tensor one = data.images(k, 1);
-    if (one.dtype() != DType::kFloat32) {
-      fail<DataError>("{}: the search takes float32 inputs, not {}", data.name(), dtype_name(one.dtype()));
+    const std::vector<Tensor> one = data.inputs(k, 1);
+    for (size_t j = 0; j < one.size() && j < set.inputs.size(); ++j) {
+      Tensor& all = set.inputs[j];
+      const size_t per_item = all.nbytes() / indices.size();
+      if (one[j].dtype() != all.dtype() || one[j].nbytes() != per_item) {
+        fail<DataError>("{}: item {} does not have the type and shape of the first item", data.name(), k);
+      }
+      std::memcpy(static_cast<std::byte*>(all.raw()) + i * per_item, one[j].raw(), per_item);
     }
-    if (one.numel() != per_item) fail<DataError>("{}: item {} does not have the shape of item 0", data.name(), k);
-    std::memcpy(set.images.data<float>() + static_cast<int64_t>(i) * per_item, one.data<float>(),
-                static_cast<size_t>(per_item) * sizeof(float));
     if (data.has_labels()) {
       const int64_t label = data.labels(k, 1).get_i64(0);
       if (classes > 0 && (label < 0 || label >= classes)) {

@@ -15,12 +15,14 @@ namespace eff::search {
 struct EvalSet {
   std::string source;            // the data set it came from, for results
   std::vector<int64_t> indices;  // item indices in that data set
-  Tensor images;                 // float32 [N, C, H, W]
-  std::vector<int64_t> labels;   // empty when the data set has none
+  // Per model input, in graph-input order, its items [N, ...] (images: float32 [N, C, H, W]).
+  std::vector<Tensor> inputs;
+  std::vector<int64_t> labels;  // empty when the data set has none
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
   bool has_labels() const { return !labels.empty(); }
-  // Images [begin, begin + count) as a batch (a copy: executors may keep their inputs).
-  Tensor batch(int64_t begin, int64_t count) const;
+  // Items [begin, begin + count) of every input, as one executor run takes them (copies:
+  // executors may keep their inputs).
+  std::vector<Tensor> batch(int64_t begin, int64_t count) const;
 };
 
 // A permutation of [0, n) that depends only on (n, seed): a Fisher-Yates shuffle driven by
@@ -34,7 +36,8 @@ struct SplitIndices {
 };
 SplitIndices split_indices(int64_t n, int64_t search, int64_t report, uint64_t seed);
 
-// Loads the given items (in the order given). DataError when a label is outside [0, classes)
+// Loads the given items (in the order given) of every input the data set gives (a model with
+// several inputs: --input NAME=FILE.npy each). DataError when a label is outside [0, classes)
 // (classes <= 0: not checked).
 EvalSet load_eval_set(const Dataset& data, const std::vector<int64_t>& indices, int64_t classes);
 

@@ -99,7 +99,7 @@ Reference Evaluator::reference(const EvalSet& set, std::vector<LayerRanges>* ran
   Reference ref;
   for (int64_t b = 0; b < set.size(); b += batch_) {
     const int64_t n = std::min(batch_, set.size() - b);
-    const std::vector<Tensor> out = ex.run({set.batch(b, n)});
+    const std::vector<Tensor> out = ex.run(set.batch(b, n));
     const Tensor& s = scores_of(out, n, graph_);
     const int64_t per = s.numel() / n;
     ref.outputs_per_image = per;
@@ -135,12 +135,12 @@ EvalSet Evaluator::layer_inputs(const EvalSet& set, const LayerInfo& layer,
     }
   }
   Executor ex(prefix, eo);
-  for (int64_t b = 0; b < set.size(); b += batch_) ex.run({set.batch(b, std::min(batch_, set.size() - b))});
+  for (int64_t b = 0; b < set.size(); b += batch_) ex.run(set.batch(b, std::min(batch_, set.size() - b)));
   EvalSet out;
   out.source = set.source;
   out.indices = set.indices;
   out.labels = set.labels;
-  out.images = capture.take();
+  out.inputs = {capture.take()};
   return out;
 }
 
@@ -193,7 +193,7 @@ Tally Evaluator::run(const EvalSet& set, const Reference& ref, const Judge& judg
   Tally t;
   for (int64_t b = 0; b < set.size(); b += batch_) {
     const int64_t n = std::min(batch_, set.size() - b);
-    const std::vector<Tensor> out = ex.run({set.batch(b, n)});
+    const std::vector<Tensor> out = ex.run(set.batch(b, n));
     const Tensor& s = scores_of(out, n, graph_);
     const int64_t per = s.numel() / n;
     if (per != ref.outputs_per_image)

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "search/checkpoint.h"
+#include "sim/fc_rows.h"
 
 namespace eff::search {
 
@@ -45,7 +46,7 @@ class PrecisionSearch {
         if (g.index != info.index) continue;
         c.kind = g.kind;
         c.shape.macs = g.macs;
-        c.shape.act_count = g.Ni * g.Nx * g.Ny;
+        c.shape.act_count = g.Ni * g.Nx * g.Ny * std::max<int64_t>(1, sim::fc_rows(g));  // FC over rows: all rows
         c.shape.wgt_count = g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Kx * g.Ky;
       }
       const LayerRanges r = static_cast<size_t>(info.index) < ranges.size() ? ranges[info.index] : LayerRanges{};

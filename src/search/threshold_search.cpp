@@ -94,7 +94,7 @@ class ThresholdSearch {
     eo.observer = &observer;
     eo.transforms = transforms;
     Executor ex(graph_, eo);
-    for (int64_t b = 0; b < set_.size(); b += o_.batch) ex.run({set_.batch(b, std::min(o_.batch, set_.size() - b))});
+    for (int64_t b = 0; b < set_.size(); b += o_.batch) ex.run(set_.batch(b, std::min(o_.batch, set_.size() - b)));
     images_ += set_.size();
   }
 

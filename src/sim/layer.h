@@ -44,9 +44,12 @@ struct SimLayer {
   // folded kernel taps with kx'*s + px >= orig_Kx carry zero weights and are not MACs).
   int64_t s2d_stride = 1, orig_Kx = 0, orig_Ky = 0;
   bool first_layer = false;  // the network's input image feeds this layer
-  int64_t macs = 0;          // real multiply-accumulates (the model's geometry, per image)
-  int64_t act_count = 0;     // input activations before padding (off-chip traffic)
-  int64_t wgt_count = 0;     // weights (off-chip traffic)
+  // An FC layer over several rows per image walked as this 1x1 convolution over them
+  // (sim/fc_rows.h); results count it among the FC layers.
+  bool fc_over_rows = false;
+  int64_t macs = 0;       // real multiply-accumulates (the model's geometry, per image)
+  int64_t act_count = 0;  // input activations before padding (off-chip traffic)
+  int64_t wgt_count = 0;  // weights (off-chip traffic)
 
   // Near-zero thresholds (--thresholds) are already applied: pruned activations are zero codes,
   // the same values for every design (the engine's prune hook, docs/value-hooks.md).

@@ -12,7 +12,11 @@ void simulate_live(Executor& exec, const Dataset& data, SimRun& run,
   try {
     for (int64_t i = o.first; i < o.end; ++i) {
       cap.set_first_image(static_cast<int>(i));
-      exec.run(data.inputs(i, 1));
+      const std::vector<Tensor> inputs = data.inputs(i, 1);
+      if (o.input_non_finite) {
+        for (const Tensor& t : inputs) *o.input_non_finite += count_non_finite(t);
+      }
+      exec.run(inputs);
       if (o.on_image) o.on_image();
     }
   } catch (...) {

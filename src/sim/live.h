@@ -10,6 +10,7 @@
 
 #include "data/dataset.h"
 #include "engine/executor.h"
+#include "engine/non_finite.h"
 #include "sim/simulator.h"
 
 namespace eff::sim {
@@ -19,7 +20,8 @@ struct LiveOptions {
   int64_t end = 0;  // one past the last image
   bool space_to_depth = true;
   bool check_values = false;
-  std::function<void()> on_image;  // progress
+  std::function<void()> on_image;         // progress
+  NonFinite* input_non_finite = nullptr;  // when set: NaN/Inf counted over every input fed
 };
 
 // `exec` must apply `transforms` itself (the engine's hooks); the simulator quantizes the values it

@@ -268,7 +268,7 @@ void SimRun::simulate(const SimLayer& layer) {
     r.image = layer.image;
     r.layer = layer.index;
     r.name = layer.name;
-    r.kind = layer.kind;
+    r.kind = layer.fc_over_rows ? LayerKind::kFC : layer.kind;
     r.design = static_cast<int>(d);
     r.stats = set_.designs[d].design->simulate(layer, ctx_);
     r.baseline_cycles = base[set_.designs[d].baseline].cycles;

@@ -14,6 +14,7 @@
 #include "data/npy.h"
 #include "engine/quantized_layers.h"
 #include "sim/code_sums.h"
+#include "sim/fc_rows.h"
 #include "sim/machinery.h"
 
 namespace eff::sim {
@@ -123,7 +124,12 @@ namespace {
 // The checks every layer passes before anything is laid out (indices below rely on them).
 void validate_geometry(const LayerGeometry& g) {
   check_layer_size(g);
-  if (g.kind == "fc") return;
+  if (g.kind == "fc") {
+    if (fc_rows(g) == 0)
+      fail<ShapeError>("layer '{}': {} MACs are not a whole number of rows of Ni {} x Nf {}", g.name, g.macs, g.Ni,
+                       g.Nf);
+    return;
+  }
   if (g.kind != "conv")
     fail<UnsupportedError>("layer '{}' ({}): the simulator models conv and FC layers", g.name, g.kind);
   const int64_t groups = std::max<int64_t>(1, g.groups);
@@ -202,6 +208,7 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const SimLayerOpt
   l.name = g.name;
   l.image = o.image;
   l.first_layer = o.first_layer;
+  l.fc_over_rows = o.fc_over_rows;
   l.macs = g.macs;
   if (g.kind == "fc") {
     l.kind = LayerKind::kFC;
@@ -339,9 +346,15 @@ SimLayer make_sim_layer_from_codes(const LayerGeometry& g, std::vector<int16_t> 
 
 void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                                 const Tensor& output) {
-  const LayerGeometry g = layer_geometry(graph_, layer, activations.shape(), weights.shape(), output.shape());
+  const LayerGeometry model_g = layer_geometry(graph_, layer, activations.shape(), weights.shape(), output.shape());
   ++layers_seen_;
-  if (g.kind != "conv" && g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
+  if (model_g.kind != "conv" && model_g.kind != "fc") return;  // deconvolutions are not modelled (docs/simulator.md)
+  // An FC layer over several rows per image is simulated as a 1x1 convolution over them
+  // (sim/fc_rows.h): its activations and outputs [rows][C] are transposed to channel-major.
+  validate_geometry(model_g);
+  const int64_t rows = fc_rows(model_g);
+  const bool row_fc = model_g.kind == "fc" && rows > 1;
+  const LayerGeometry g = simulated_geometry(model_g);
   // A quantized model's layer: the designs see its integer codes, code - zero point
   // (engine/quantized_layers.h), at the width the 8-bit codes and zero points need. The
   // --check-values reference is the exact integer sums of those codes (sim/code_sums.h).
@@ -351,19 +364,27 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   }
   const int64_t batch = std::max<int64_t>(1, activations.dim(0));
   const int64_t per_image = activations.numel() / batch;
+  if (row_fc && per_image != rows * g.Ni) {
+    fail<ShapeError>("layer '{}': input {} is not {} rows of {} per image", layer.name, shape_str(activations.shape()),
+                     rows, g.Ni);
+  }
   SimLayerOptions o;
   o.first_layer = layer.index == 0;
   o.space_to_depth = space_to_depth_;
+  o.fc_over_rows = row_fc;
   const Node& node = graph_.nodes[layer.node];
   o.fc_weights_in_by_out = layer.op == "MatMul" || layer.op == "QLinearMatMul" || layer.op == "MatMulInteger" ||
                            (layer.op == "Gemm" && node.attr_int("transB", 0) == 0);
   auto it = transforms_.find(layer.name);
   o.transform = it == transforms_.end() ? nullptr : &it->second;
   if (q.present) {
-    const std::vector<int16_t> wgt_codes = weight_codes(q, weights);
+    std::vector<int16_t> wgt_codes = weight_codes(q, weights);
+    if (row_fc && o.fc_weights_in_by_out) wgt_codes = transposed(wgt_codes.data(), g.Ni, g.Nf);
+    if (row_fc) o.fc_weights_in_by_out = false;  // [Nf][Ni] now, the convolution's [Nf][Ni][1][1]
     for (int64_t i = 0; i < batch; ++i) {
       o.image = first_image_ + static_cast<int>(i);
       std::vector<int16_t> act_codes = activation_codes(q, activations, i * per_image, per_image);
+      if (row_fc) act_codes = transposed(act_codes.data(), rows, g.Ni);
       std::vector<int64_t> sums;
       if (keep_outputs_) {  // from the codes the designs get: after the threshold, as below
         std::vector<int16_t> kept = act_codes;
@@ -389,16 +410,24 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   if (auto it = weights_.find(layer.index); keep && it != weights_.end()) {
     w = std::move(it->second);
   } else {
-    w = make_sim_weights(g, weights.data<float>(), o);
+    // The FC geometry lays FC weights out as [Nf][Ni], which is the 1x1 convolution's layout too.
+    w = make_sim_weights(model_g, weights.data<float>(), o);
   }
   for (int64_t i = 0; i < batch; ++i) {
     o.image = first_image_ + static_cast<int>(i);
-    SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, std::move(w), o);
+    const float* acts = activations.data<float>() + i * per_image;
+    std::vector<float> channel_major;
+    if (row_fc) channel_major = transposed(acts, rows, g.Ni);
+    SimLayer l = make_sim_layer(g, row_fc ? channel_major.data() : acts, std::move(w), o);
     // A HardSwish folded into the layer is not recomputed: its output stays unchecked.
     const bool checkable = layer.fused_activation != "HardSwish";
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
-      l.reference_output.assign(out, out + out_per_image);
+      if (row_fc) {
+        l.reference_output = transposed(out, rows, g.Nf);
+      } else {
+        l.reference_output.assign(out, out + out_per_image);
+      }
       l.reference_bias = bias;
       l.reference_relu = layer.fused_activation == "Relu";
       l.reference_clip = layer.fused_activation == "Clip";
@@ -620,14 +649,25 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     }
     const Tensor wgts = read_trace_npy(dir, e, "weights", where);
     const bool fc = g.kind == "fc";
-    const int64_t per_image = fc ? g.Ni : g.Ni * g.Ny * g.Nx;
+    // An FC layer over several rows per image (sim/fc_rows.h): a 1x1 convolution over the rows.
+    const int64_t rows = fc_rows(g);
+    if (rows == 0)
+      fail<TraceError>("{}: macs {} is not a whole number of rows of Ni {} x Nf {}", where, g.macs, g.Ni, g.Nf);
+    const bool row_fc = fc && rows > 1;
+    const LayerGeometry gs = simulated_geometry(g);
+    try {
+      check_layer_size(gs);
+    } catch (const std::exception& ex) {
+      fail<TraceError>("{}: {}", where, ex.what());
+    }
+    const int64_t per_image = fc ? rows * g.Ni : g.Ni * g.Ny * g.Nx;
     const int64_t wcount = fc ? g.Ni * g.Nf : g.Nf * (g.Ni / g.groups) * g.Ky * g.Kx;
     const Shape& ashape = acts->shape();
     int64_t row_elems = 1;
     for (size_t d = 1; d < ashape.size(); ++d) row_elems *= ashape[d];
     if (ashape.size() < 2 || row_elems != per_image) {
-      fail<TraceError>("{}: input shape {} does not match the geometry (Ni {}, Ny {}, Nx {})", where, shape_str(ashape),
-                       g.Ni, g.Ny, g.Nx);
+      fail<TraceError>("{}: input shape {} does not match the geometry (Ni {}, Ny {}, Nx {}{})", where,
+                       shape_str(ashape), g.Ni, g.Ny, g.Nx, row_fc ? fmt::format(", {} rows", rows) : "");
     }
     if (wgts.numel() != wcount) {
       fail<TraceError>("{}: weights shape {} does not match the geometry ({} weights)", where, shape_str(wgts.shape()),
@@ -640,6 +680,7 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     so.first_layer = g.index == 0;
     so.space_to_depth = o.space_to_depth;
     so.transform = &t;
+    so.fc_over_rows = row_fc;
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
     so.fc_weights_in_by_out = fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" ||
                                      (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
@@ -647,6 +688,8 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     // gives the designs, at the widths the manifest states.
     QuantizedTrace quant;
     if (e.contains("quantization")) quant = quantized_trace(e["quantization"], wgts, where + ".quantization");
+    if (quant.present && row_fc && so.fc_weights_in_by_out)
+      quant.wgt_codes = transposed(quant.wgt_codes.data(), g.Ni, g.Nf);
     // Weights are quantized once per layer; each image of a slab gets its own copy (images run in
     // parallel, and a copy is cheaper than quantizing again).
     SimWeights wq;
@@ -674,13 +717,19 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
         try {
           SimLayerOptions mine = so;
           mine.image = static_cast<int>(s0 + k);
+          const float* image = a + k * per_image;
+          std::vector<float> channel_major;
+          if (row_fc) {
+            channel_major = transposed(image, rows, g.Ni);
+            image = channel_major.data();
+          }
           if (quant.present) {
-            run.simulate(make_sim_layer_from_codes(g, trace_codes(a + k * per_image, per_image, quant.act_bits, where),
+            run.simulate(make_sim_layer_from_codes(gs, trace_codes(image, per_image, quant.act_bits, where),
                                                    quant.wgt_codes, quant.act_bits, quant.wgt_bits, mine));
             continue;
           }
           SimWeights copy = wq;
-          run.simulate(make_sim_layer(g, a + k * per_image, std::move(copy), mine));
+          run.simulate(make_sim_layer(gs, image, std::move(copy), mine));
         } catch (const std::exception& ex) {
 #pragma omp critical(eff_sim_trace_error)
           if (error.empty()) error = ex.what();

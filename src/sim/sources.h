@@ -26,6 +26,7 @@ struct SimLayerOptions {
   bool space_to_depth = true;                 // apply the first-layer rule of spec §2.0 item 2
   bool fc_weights_in_by_out = false;          // FC weights stored [Ni, Nf] (MatMul, Gemm transB=0)
   const LayerTransform* transform = nullptr;  // precision profile / threshold of this layer
+  bool fc_over_rows = false;                  // a 1x1 convolution standing for an FC layer over rows (fc_rows.h)
 };
 
 // The shared quantization rule (docs/simulator.md): a fixed-point format from the precision

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "sim/fc_rows.h"
 #include "sim/machinery.h"
 #include "sim/sources.h"
 
@@ -93,8 +94,10 @@ void validate_synthetic(const SyntheticSpec& s) {
   magnitude_kind(s.magnitude);
 }
 
-SimLayer synthetic_layer(const LayerGeometry& g, const SyntheticSpec& s, int image, bool first_layer,
+SimLayer synthetic_layer(const LayerGeometry& model_g, const SyntheticSpec& s, int image, bool first_layer,
                          bool space_to_depth, bool weights) {
+  // An FC layer over several rows: the 1x1 convolution the designs see (sim/fc_rows.h).
+  const LayerGeometry g = simulated_geometry(model_g);
   validate_synthetic(s);
   const Magnitude kind = magnitude_kind(s.magnitude);
   const bool fc = g.kind == "fc";
@@ -113,6 +116,7 @@ SimLayer synthetic_layer(const LayerGeometry& g, const SyntheticSpec& s, int ima
   o.image = image;
   o.first_layer = first_layer;
   o.space_to_depth = space_to_depth;
+  o.fc_over_rows = model_g.kind == "fc" && g.kind == "conv";
   return make_sim_layer_from_codes(g, std::move(acts), std::move(wgts), s.act_bits, s.wgt_bits, o);
 }
 

@@ -63,6 +63,8 @@ cases=(
   "sweep $tmp/one_point.yaml --out $tmp/sweep --threads @V@"
   "sweep $tmp/one_point.yaml --out $tmp/sweep --jobs @V@"
   "sweep $tmp/one_point.yaml --out $tmp/sweep --shard @V@/2"
+  "profile $model --input $in --images 2 --threads @V@"
+  "search precision $model --input $in --labels $src/models/lenet5.ref/labels.npy --search-images 2 --report-images 2 --sim-images 1 --threads @V@"
 )
 printf 'axes: {model: [%s], data: [fashion-mnist:test], design: [stripes]}\n' "$model" > "$tmp/one_point.yaml"
 for c in "${cases[@]}"; do

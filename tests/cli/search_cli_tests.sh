@@ -187,4 +187,25 @@ expect_ok search precision "$model" "${small[@]}" --sweep --sweep-targets 100,95
 if grep -q "Accuracy vs Stripes ideal speedup" "$tmp/sweep.html"; then ok; else ko "--sweep --html lacks the frontier chart"; fi
 expect_error 2 "goes with --sweep" -- search thresholds "$model" "${small[@]}" --html "$tmp/t.html"
 
+# Models that do not take images, and several inputs (NAME=FILE.npy each): output-snr, no labels.
+$py - "$tmp" << 'PY'
+import numpy as np, sys
+r = np.random.RandomState(3)
+np.save(sys.argv[1] + "/tokens8.npy", r.randn(8, 12, 32).astype(np.float32))
+np.save(sys.argv[1] + "/a8.npy", r.randn(8, 4).astype(np.float32))
+np.save(sys.argv[1] + "/b8.npy", r.randn(8, 4).astype(np.float32))
+PY
+tb=$src/tests/fixtures/real/transformer_block.onnx
+snr=(--metric output-snr --min-snr-db 30 --search-images 4 --report-images 4 --sim-images 1 --threads 1)
+expect_ok search precision "$tb" --input "$tmp/tokens8.npy" "${snr[@]}" --json
+if $py -c 'import json,sys; d=json.load(sys.stdin); assert len(d["layers"]) == 8 and d["accuracy"]["search"]["target_met"], d["accuracy"]' < "$tmp/out"; then
+  ok
+else ko "search precision transformer_block: $(head -c 300 "$tmp/out")"; fi
+expect_ok search thresholds "$tb" --input "$tmp/tokens8.npy" "${snr[@]}"
+two=$src/tests/fixtures/shapes/two_inputs.onnx
+expect_ok search precision "$two" --input "a=$tmp/a8.npy" --input "b=$tmp/b8.npy" "${snr[@]}"
+if grep -q "^0 *matmul" "$tmp/out"; then ok; else ko "search precision two_inputs: $(head -c 300 "$tmp/out")"; fi
+expect_ok search thresholds "$two" --input "b=$tmp/b8.npy" --input "a=$tmp/a8.npy" "${snr[@]}"
+expect_error 2 "the top-1 target needs labels: use --metric output-snr" -- search precision "$two" --input "a=$tmp/a8.npy" --input "b=$tmp/b8.npy" --search-images 4 --report-images 4
+
 finish search_cli

@@ -62,6 +62,25 @@ expect_ok trace "$tf.onnx" --input "$tokens" --images 2 --out "$tmp/tftrace"
 if grep -q "wrote a trace of 8 layer(s) for 2 image(s)" "$tmp/out"; then ok; else ko "trace transformer_dynq: $(cat "$tmp/out")"; fi
 expect_ok bench "$tf.onnx" --input "$tokens" --batch 3 --repeat 2
 if grep -q "batch 3," "$tmp/out"; then ok; else ko "bench transformer_dynq --batch 3: $(cat "$tmp/out")"; fi
+# A MatMul over [batch, seq, C] is simulated over every row (a 1x1 convolution over the 12
+# rows): live and from a trace alike, and --check-values recomputes every row's outputs.
+tb=$src/tests/fixtures/real/transformer_block
+expect_ok simulate "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --designs dadiannao,stripes --json
+cp "$tmp/out" "$tmp/tb_live.json"
+expect_ok trace "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --out "$tmp/tbtrace"
+expect_ok simulate --traces "$tmp/tbtrace" --designs dadiannao,stripes --json
+if /usr/bin/python3 - "$tmp/tb_live.json" "$tmp/out" << 'PY'
+import json, sys
+live, traced = (json.load(open(f))["layers"] for f in sys.argv[1:3])
+key = lambda r: (r["image"], r["layer"], r["design"], r["kind"], r["macs"], r["cycles"])
+assert len(live) == 32 and [key(r) for r in live] == [key(r) for r in traced], "live and traced records differ"
+qkv = [r for r in live if r["name"] == "/qkv/MatMul" and r["design"] == "dadiannao"]
+# 12 rows (windows) x 1 filter set (96 filters) x 2 steps (32 channels on 16 lanes)
+assert qkv[0]["cycles"] == 24 and qkv[0]["kind"] == "fc", qkv[0]
+PY
+then ok; else ko "transformer_block: live and --traces records differ"; fi
+expect_ok simulate "$tb.onnx" --input "$tb.ref/inputs/tokens.npy" --images 2 --designs all --check-values
+if grep -q "^check-values: 112 (layer, design) pair(s) recomputed from the scheduled values, all match" "$tmp/out"; then ok; else ko "transformer_block --check-values: $(tail -c 300 "$tmp/out")"; fi
 /usr/bin/python3 - "$tmp" << 'PY'
 import numpy as np, sys
 np.save(sys.argv[1] + "/tokens_33.npy", np.zeros((2, 12, 33), np.float32))
@@ -84,6 +103,8 @@ expect_error 6 "b=.*b_3.npy has 3 item\(s\) \(first dimension\) but a=.*has 2; t
 expect_error 2 "input 'b' is not given \(the model's inputs: a, b" -- profile "$fx/two_inputs.onnx" --input "$ta"
 expect_error 2 "the model has 2 inputs \(a, b\); give each as --input NAME=FILE.npy" -- trace "$fx/two_inputs.onnx" --input "$fx/two_inputs.0.a.npy" --out "$tmp/t2"
 expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- profile "$fx/two_inputs.onnx" --data fashion-mnist:test
+# bench took the first input from --data and generated the others: refused like everywhere else.
+expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- bench "$fx/two_inputs.onnx" --data fashion-mnist:test --repeat 2
 
 # Node order: sorted on load; a cycle is named.
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
@@ -106,9 +127,15 @@ else
   ko "all-NaN input: stdout '$(head -c 200 "$tmp/out")' stderr '$(head -c 300 "$tmp/err")'"
 fi
 
+expect_ok simulate "$model" --input "$tmp/nan.npy" --designs stripes
+if grep -q "warning: the inputs hold 784 NaN, 0 Inf; the designs see NaN as 0" "$tmp/err"; then ok; else ko "simulate all-NaN input: $(head -c 300 "$tmp/err")"; fi
+
 # Capped with a notice, not a hang or a crash.
 expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --threads 100000
 if grep -q "note: --threads 100000: this process may run on" "$tmp/err"; then ok; else ko "--threads 100000: no notice"; fi
+# search passed --threads to its evaluators and simulator uncapped: a segmentation fault.
+expect_ok search precision "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy" --search-images 2 --report-images 2 --sim-images 1 --threads 100000
+if [ "$(grep -c "note: --threads 100000: this process may run on" "$tmp/err")" = 1 ]; then ok; else ko "search --threads 100000: not one notice: $(head -c 300 "$tmp/err")"; fi
 expect_ok trace "$model" --data fashion-mnist:test --images 100000000 --first 9998 --out "$tmp/trace"
 if grep -q "note: --images 100000000: fashion-mnist:test has 2 item(s) from index 9998; using 2" "$tmp/err"; then
   ok

@@ -4,8 +4,9 @@
 //
 // A test may be listed in expected_unsupported.txt ("test_name  reason"); it must then fail with
 // eff::UnsupportedError. A listed test that passes is reported (and counts as a failure) so the
-// list gets pruned. Exit status: 0 when nothing failed, 1 otherwise, 77 (skipped) when the test
-// data is not installed.
+// list gets pruned. Tests of ops without a kernel are skipped, and every such op must be listed
+// with its reason in unsupported_ops.txt ("OpType  reason"); a listed op that has a kernel fails. Exit status: 0 when
+// nothing failed, 1 otherwise, 77 (skipped) when the test data is not installed.
 //
 // Usage: conformance_tests [-v] [substring ...]   (only tests whose name contains a substring)
 // The data directory is /usr/share/libonnx-testdata/data/node unless EFF_ONNX_TESTDATA is set.
@@ -204,6 +205,9 @@ int main(int argc, char** argv) {
   }
   const fs::path list_file = fs::path(EFF_CONFORMANCE_DIR) / "expected_unsupported.txt";
   const std::map<std::string, std::string> expected_unsupported = read_expected_unsupported(list_file);
+  // Same "name  reason" format: ops without a kernel and why.
+  const std::map<std::string, std::string> refused_ops =
+      read_expected_unsupported(fs::path(EFF_CONFORMANCE_DIR) / "unsupported_ops.txt");
 
   std::vector<fs::path> tests;
   for (const auto& e : fs::directory_iterator(root)) {
@@ -222,6 +226,7 @@ int main(int argc, char** argv) {
   int not_ours = 0, random = 0, unreadable = 0;
   std::vector<std::string> failures;
   std::set<std::string> seen_listed;
+  std::map<std::string, std::string> unlisted_ops;  // op -> a test that uses it
   for (const fs::path& dir : tests) {
     const std::string name = dir.filename().string();
     std::vector<std::string> ops, domains;
@@ -235,8 +240,10 @@ int main(int argc, char** argv) {
       continue;
     }
     bool ours = !ops.empty();
-    for (size_t i = 0; i < ops.size() && ours; ++i) {
-      ours = eff::find_op(ops[i]) != nullptr && (domains[i].empty() || domains[i] == "ai.onnx");
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (eff::find_op(ops[i]) != nullptr && (domains[i].empty() || domains[i] == "ai.onnx")) continue;
+      ours = false;
+      if (!refused_ops.count(ops[i])) unlisted_ops.emplace(ops[i], name);
     }
     if (!ours) {
       ++not_ours;
@@ -312,6 +319,21 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Only a full run sees every test, so only it judges the op list.
+  int op_list_errors = 0;
+  if (filters.empty()) {
+    for (const auto& [op, test] : unlisted_ops) {
+      std::printf("FAIL op %s (used by %s) has no kernel and no reason in unsupported_ops.txt\n", op.c_str(),
+                  test.c_str());
+      ++op_list_errors;
+    }
+    for (const auto& [op, reason] : refused_ops) {
+      if (eff::find_op(op) != nullptr) {
+        std::printf("FAIL op %s has a kernel now: remove it from unsupported_ops.txt\n", op.c_str());
+        ++op_list_errors;
+      }
+    }
+  }
   for (const std::string& f : failures) std::printf("%s\n", f.c_str());
-  return total.failed == 0 ? 0 : 1;
+  return total.failed == 0 && op_list_errors == 0 ? 0 : 1;
 }

@@ -36,6 +36,7 @@ enum class Unary {
   kCelu,
   kSoftsign,
   kThresholdedRelu,
+  kShrink,
   kSin,
   kCos,
   kTan,
@@ -119,6 +120,8 @@ const char* unary_name(Unary op) {
       return "Softsign";
     case Unary::kThresholdedRelu:
       return "ThresholdedRelu";
+    case Unary::kShrink:
+      return "Shrink";
     case Unary::kIsNaN:
       return "IsNaN";
     case Unary::kIsInf:
@@ -161,6 +164,8 @@ class UnaryKernel final : public Kernel {
     detect_negative_ = node.attr_int("detect_negative", 1) != 0;
     detect_positive_ = node.attr_int("detect_positive", 1) != 0;
     gamma_ = node.attr_float("gamma", 1.05070102214813232421875f);
+    lambd_ = node.attr_float("lambd", 0.5f);
+    bias_ = node.attr_float("bias", 0.0f);
   }
 
   void run(OpContext& ctx) override {
@@ -256,6 +261,12 @@ class UnaryKernel final : public Kernel {
             map_flat(xd, yd, n, [alpha](T v) { return v > alpha ? v : T(0); });
           }
           break;
+        case Unary::kShrink:
+          if constexpr (std::is_floating_point_v<T>) {
+            const T lambd = static_cast<T>(lambd_), bias = static_cast<T>(bias_);
+            map_flat(xd, yd, n, [lambd, bias](T v) { return v < -lambd ? v + bias : v > lambd ? v - bias : T(0); });
+          }
+          break;
         default:
           if constexpr (std::is_floating_point_v<T>) {
             if (is_float_function(op)) map_flat(xd, yd, n, [op](T v) { return float_function<T>(op, v); });
@@ -269,7 +280,7 @@ class UnaryKernel final : public Kernel {
 
  private:
   Unary op_;
-  float alpha_ = 0.f, gamma_ = 0.f;
+  float alpha_ = 0.f, gamma_ = 0.f, lambd_ = 0.5f, bias_ = 0.f;
   bool detect_negative_ = true, detect_positive_ = true;
 };
 
@@ -480,6 +491,9 @@ std::unique_ptr<Kernel> make_softsign(const Node& n, const Graph& g) {
 }
 std::unique_ptr<Kernel> make_thresholded_relu(const Node& n, const Graph& g) {
   return std::make_unique<UnaryKernel>(n, g, Unary::kThresholdedRelu);
+}
+std::unique_ptr<Kernel> make_shrink(const Node& n, const Graph& g) {
+  return std::make_unique<UnaryKernel>(n, g, Unary::kShrink);
 }
 std::unique_ptr<Kernel> make_sin(const Node& n, const Graph& g) {
   return std::make_unique<UnaryKernel>(n, g, Unary::kSin);

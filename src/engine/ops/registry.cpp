@@ -79,6 +79,7 @@ namespace eff {
   X("Celu", make_celu)                                    \
   X("Softsign", make_softsign)                            \
   X("ThresholdedRelu", make_thresholded_relu)             \
+  X("Shrink", make_shrink)                                \
   X("Sin", make_sin)                                      \
   X("Cos", make_cos)                                      \
   X("Tan", make_tan)                                      \

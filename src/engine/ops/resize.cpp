@@ -1,8 +1,9 @@
 // Resize (opsets 10, 11, 13, 18, 19) and Upsample (opsets 7 and 9): nearest and N-D linear
-// interpolation with every coordinate transformation mode. Nearest works for any dtype (it only
-// moves elements); linear interpolates float32, one axis at a time (bilinear and trilinear
-// interpolation are separable). Cubic is refused when the model is loaded.
+// and cubic interpolation with every coordinate transformation mode. Nearest works for any dtype
+// (it only moves elements); linear and cubic interpolate float32, one axis at a time (bilinear,
+// trilinear and bicubic interpolation are separable). Antialiasing is refused when loading.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -13,7 +14,7 @@ namespace eff {
 
 namespace {
 
-enum class Interp { kNearest, kLinear };
+enum class Interp { kNearest, kLinear, kCubic };
 enum class Coord {
   kHalfPixel,
   kHalfPixelSymmetric,
@@ -37,6 +38,8 @@ struct ResizeConfig {
   AspectPolicy policy = AspectPolicy::kStretch;
   Layout layout = Layout::kRoiScalesSizes;
   float extrapolation = 0.0f;
+  float cubic_a = -0.75f;              // cubic_coeff_a
+  bool exclude_outside = false;        // cubic: taps outside the input get weight 0, the rest renormalised
   std::vector<int64_t> axes;           // opset 18; empty: all axes
   std::vector<float> upsample_scales;  // Upsample-7
 };
@@ -97,13 +100,22 @@ int64_t nearest_index(Nearest mode, double x, bool downsampling) {
   return 0;
 }
 
-// Linear interpolation along one axis: out[j] = (1 - w[j]) * in[lo[j]] + w[j] * in[hi[j]],
-// or the extrapolation value where `outside[j]` (tf_crop_and_resize only).
-struct LinearAxis {
-  std::vector<int64_t> lo, hi;
+// Interpolation along one axis: out[j] = sum over t of w[j * taps + t] * in[idx[j * taps + t]]
+// (linear: 2 taps, cubic: 4), or the extrapolation value where `outside[j]` (tf_crop_and_resize).
+struct TapAxis {
+  int taps = 2;
+  std::vector<int64_t> idx;
   std::vector<float> w;
   std::vector<char> outside;
 };
+
+// Keys' cubic convolution weights of the taps at floor(x) - 1 .. floor(x) + 2 for the fraction
+// `r` of x, with coefficient a (ONNX's cubic_coeff_a; the ONNX reference's formulas).
+std::array<double, 4> cubic_weights(double r, double a) {
+  const double s = r + 1, t = 1 - r, u = 2 - r;
+  return {((a * s - 5 * a) * s + 8 * a) * s - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
+          ((a + 2) * t - (a + 3)) * t * t + 1, ((a * u - 5 * a) * u + 8 * a) * u - 4 * a};
+}
 
 class ResizeKernel final : public Kernel {
  public:
@@ -117,15 +129,16 @@ class ResizeKernel final : public Kernel {
     Shape out_shape = x.shape();
     output_geometry(ctx, x, geo, out_shape);
 
-    if (c_.interp == Interp::kLinear && x.dtype() != DType::kFloat32) {
-      fail<UnsupportedError>("{}: linear interpolation of {} is not supported", ctx.where(), dtype_name(x.dtype()));
+    if (c_.interp != Interp::kNearest && x.dtype() != DType::kFloat32) {
+      fail<UnsupportedError>("{}: {} interpolation of {} is not supported", ctx.where(),
+                             c_.interp == Interp::kLinear ? "linear" : "cubic", dtype_name(x.dtype()));
     }
     Tensor& out = ctx.output(0, x.dtype(), out_shape);
     if (out.numel() == 0) return;
     if (c_.interp == Interp::kNearest) {
       run_nearest(x, out, geo);
     } else {
-      run_linear(x, out, geo);
+      run_interpolated(x, out, geo);
     }
   }
 
@@ -280,44 +293,81 @@ class ResizeKernel final : public Kernel {
     });
   }
 
-  LinearAxis linear_axis(int64_t in_len, int64_t out_len, const AxisGeometry& g, bool& identity) const {
-    LinearAxis a;
-    a.lo.resize(static_cast<size_t>(out_len));
-    a.hi.resize(static_cast<size_t>(out_len));
-    a.w.resize(static_cast<size_t>(out_len));
+  TapAxis linear_axis(int64_t in_len, int64_t out_len, const AxisGeometry& g, bool& identity) const {
+    TapAxis a;
+    a.taps = 2;
+    a.idx.assign(static_cast<size_t>(2 * out_len), 0);
+    a.w.assign(static_cast<size_t>(2 * out_len), 0.0f);
     a.outside.assign(static_cast<size_t>(out_len), 0);
     identity = in_len == out_len;
     for (int64_t o = 0; o < out_len; ++o) {
       double xo = original_coordinate(c_, o, g, in_len, out_len);
       if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
         a.outside[o] = 1;
-        a.lo[o] = a.hi[o] = 0;
-        a.w[o] = 0;
         identity = false;
         continue;
       }
       // Outside the input the edge values continue (the reference pads with edge values).
       xo = std::clamp(xo, 0.0, static_cast<double>(in_len - 1));
       const int64_t lo = static_cast<int64_t>(std::floor(xo));
-      a.lo[o] = lo;
-      a.hi[o] = std::min(lo + 1, in_len - 1);
-      a.w[o] = static_cast<float>(xo - static_cast<double>(lo));
-      if (lo != o || a.w[o] != 0.0f) identity = false;
+      const float w = static_cast<float>(xo - static_cast<double>(lo));
+      a.idx[2 * o] = lo;
+      a.idx[2 * o + 1] = std::min(lo + 1, in_len - 1);
+      a.w[2 * o] = 1.0f - w;
+      a.w[2 * o + 1] = w;
+      if (lo != o || w != 0.0f) identity = false;
     }
     return a;
   }
 
-  void run_linear(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
+  // Cubic taps at floor(x) - 1 .. floor(x) + 2, edge values beyond the input (as the reference
+  // pads), or with exclude_outside those taps dropped and the weights renormalised.
+  TapAxis cubic_axis(int64_t in_len, int64_t out_len, const AxisGeometry& g, bool& identity) const {
+    TapAxis a;
+    a.taps = 4;
+    a.idx.assign(static_cast<size_t>(4 * out_len), 0);
+    a.w.assign(static_cast<size_t>(4 * out_len), 0.0f);
+    a.outside.assign(static_cast<size_t>(out_len), 0);
+    identity = in_len == out_len;
+    for (int64_t o = 0; o < out_len; ++o) {
+      const double xo = original_coordinate(c_, o, g, in_len, out_len);
+      if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
+        a.outside[o] = 1;
+        identity = false;
+        continue;
+      }
+      const double fl = std::floor(xo);
+      std::array<double, 4> w = cubic_weights(xo - fl, c_.cubic_a);
+      const int64_t first = static_cast<int64_t>(fl) - 1;
+      if (c_.exclude_outside) {
+        double sum = 0;
+        for (int t = 0; t < 4; ++t) {
+          if (first + t < 0 || first + t >= in_len) w[t] = 0;
+          sum += w[t];
+        }
+        for (double& v : w) v = sum != 0 ? v / sum : 0;
+      }
+      for (int t = 0; t < 4; ++t) {
+        a.idx[4 * o + t] = std::clamp<int64_t>(first + t, 0, in_len - 1);
+        a.w[4 * o + t] = static_cast<float>(w[t]);
+      }
+      if (xo != static_cast<double>(o)) identity = false;
+    }
+    return a;
+  }
+
+  void run_interpolated(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
     const int rank = x.rank();
     const Shape& out_shape = out.shape();
     struct Pass {
       int axis;
-      LinearAxis map;
+      TapAxis map;
     };
     std::vector<Pass> passes;
     for (int d = 0; d < rank; ++d) {
       bool identity = false;
-      LinearAxis m = linear_axis(x.dim(d), out_shape[d], geo[d], identity);
+      TapAxis m = c_.interp == Interp::kCubic ? cubic_axis(x.dim(d), out_shape[d], geo[d], identity)
+                                              : linear_axis(x.dim(d), out_shape[d], geo[d], identity);
       if (!identity) passes.push_back({d, std::move(m)});
     }
     if (passes.empty()) {
@@ -342,7 +392,7 @@ class ResizeKernel final : public Kernel {
     }
   }
 
-  void interpolate_axis(const float* src, const Shape& in_shape, int axis, const LinearAxis& m, float* dst,
+  void interpolate_axis(const float* src, const Shape& in_shape, int axis, const TapAxis& m, float* dst,
                         const Shape& out_shape) const {
     int64_t outer = 1;
     for (int d = 0; d < axis; ++d) outer *= in_shape[d];
@@ -361,10 +411,17 @@ class ResizeKernel final : public Kernel {
           for (int64_t i = 0; i < inner; ++i) row[i] = fill;
           continue;
         }
-        const float* a = s + m.lo[j] * inner;
-        const float* b = s + m.hi[j] * inner;
-        const float w = m.w[j], v = 1.0f - w;
-        for (int64_t i = 0; i < inner; ++i) row[i] = v * a[i] + w * b[i];
+        const int64_t* idx = m.idx.data() + j * m.taps;
+        const float* w = m.w.data() + j * m.taps;
+        const float* a = s + idx[0] * inner;
+        const float* b = s + idx[1] * inner;
+        if (m.taps == 2) {
+          for (int64_t i = 0; i < inner; ++i) row[i] = w[0] * a[i] + w[1] * b[i];
+          continue;
+        }
+        const float* c = s + idx[2] * inner;
+        const float* d = s + idx[3] * inner;
+        for (int64_t i = 0; i < inner; ++i) row[i] = w[0] * a[i] + w[1] * b[i] + w[2] * c[i] + w[3] * d[i];
       }
     }
   }
@@ -384,7 +441,9 @@ ResizeConfig parse_config(const Node& node, const Graph& graph) {
   } else if (mode == "linear" || (upsample && (mode == "bilinear" || mode == "trilinear"))) {
     c.interp = Interp::kLinear;
   } else if (mode == "cubic") {
-    fail<UnsupportedError>("{}: mode 'cubic' is not supported", where);
+    c.interp = Interp::kCubic;
+    c.cubic_a = node.attr_float("cubic_coeff_a", -0.75f);
+    c.exclude_outside = node.attr_int("exclude_outside", 0) != 0;
   } else {
     fail<UnsupportedError>("{}: mode '{}' is not supported", where, mode);
   }

@@ -62,6 +62,9 @@ TEST(OpsMathUnary, TrigonometryRoundingAndFlags) {
   // Softsign x / (1 + |x|): 1 -> 0.5, -3 -> -0.75. ThresholdedRelu (alpha 1): 1 -> 0, 2 -> 2.
   EXPECT_EQ(floats(run1({"Softsign", {F({2}, {1, -3})}})), (std::vector<float>{0.5f, -0.75f}));
   EXPECT_EQ(floats(run1({"ThresholdedRelu", {F({2}, {1, 2})}})), (std::vector<float>{0, 2}));
+  // Shrink lambd 1, bias 0.5: |x| <= 1 -> 0, else x -+ 0.5 toward zero: -3 -> -2.5, 1 -> 0, 2 -> 1.5.
+  EXPECT_EQ(floats(run1({"Shrink", {F({4}, {-3, -1, 1, 2})}, {{"lambd", float_attr(1)}, {"bias", float_attr(0.5f)}}})),
+            (std::vector<float>{-2.5f, 0, 0, 1.5f}));
   // Celu alpha 2: x > 0 kept; -2 -> 2 * (e^-1 - 1) = -1.2642411.
   expect_near_all(run1({"Celu", {F({2}, {3, -2})}, {{"alpha", float_attr(2)}}}), {3, -1.2642411f}, 1e-6f);
   const float inf = std::numeric_limits<float>::infinity();

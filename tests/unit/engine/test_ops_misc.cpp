@@ -424,13 +424,27 @@ TEST(MiscOpsResize, LinearHalfPixelAndAlignCorners) {
   expect_near_all(p, {1, 3});
 }
 
-TEST(MiscOpsResize, CubicIsRefusedAtLoad) {
+TEST(MiscOpsResize, CubicByHandAndAntialiasRefusedAtLoad) {
+  // x = {0, 1, 0, 0} doubled, asymmetric: positions 0, 0.5, ..., 3.5. Keys' weights at fraction
+  // 0.5 with a = -0.75: a/8 = -0.09375 for the outer taps, 0.5 - a/8 = 0.59375 for the inner ones;
+  // taps beyond the input take the edge value. 0.5 -> taps {x0, x0, x1, x2} -> 0.59375; 1.5 ->
+  // 0.59375; 2.5 -> taps {x1, x2, x3, x3} -> -0.09375 (linear would give 0.5, 0.5, 0).
+  const Tensor x = F({1, 1, 1, 4}, {0, 1, 0, 0});
+  const std::map<std::string, Attribute> cubic = {{"mode", string_attr("cubic")},
+                                                  {"coordinate_transformation_mode", string_attr("asymmetric")}};
+  expect_near_all(run1(resize_scales(x, {1, 1, 1, 2}, cubic)), {0, 0.59375f, 1, 0.59375f, 0, -0.09375f, 0, 0});
+  // exclude_outside: at 0.5 the tap at -1 is dropped, the rest renormalised: 0.59375 / 1.09375.
+  auto excluded = cubic;
+  excluded["exclude_outside"] = int_attr(1);
+  const std::vector<float> got = floats(run1(resize_scales(x, {1, 1, 1, 2}, excluded)));
+  EXPECT_NEAR(got.at(1), 0.59375f / 1.09375f, 1e-6f);
   std::vector<Tensor> runtime;
-  Graph g = one_node_graph(resize_scales(F({1, 1, 2, 2}, {1, 2, 3, 4}), {1, 1, 2, 2}, {{"mode", string_attr("cubic")}}),
-                           runtime);
+  auto antialias = cubic;
+  antialias["antialias"] = int_attr(1);
+  Graph g = one_node_graph(resize_scales(x, {1, 1, 1, 2}, antialias), runtime);
   try {
     Executor ex(std::move(g));
-    FAIL() << "cubic accepted";
+    FAIL() << "antialias accepted";
   } catch (const UnsupportedError& e) {
     EXPECT_NE(std::string(e.what()).find("node 'n0' (Resize)"), std::string::npos) << e.what();
   }

@@ -43,7 +43,7 @@ KnownAnswer known_answer_model() {
     k.set.labels.insert(k.set.labels.end(), {1, 0});
   }
   const int64_t n = static_cast<int64_t>(k.set.labels.size());
-  k.set.images = Tensor::from<float>({n, 2}, x);
+  k.set.inputs = {Tensor::from<float>({n, 2}, x)};
   for (int64_t i = 0; i < n; ++i) k.set.indices.push_back(i);
   k.set.source = "known-answer";
   Executor ex(k.graph);

@@ -19,7 +19,7 @@ EvalSet random_images(int64_t n, uint32_t seed) {
   std::vector<float> x(static_cast<size_t>(n * 28 * 28));
   for (float& v : x) v = u(rng);
   EvalSet s;
-  s.images = Tensor::from<float>({n, 1, 28, 28}, x);
+  s.inputs = {Tensor::from<float>({n, 1, 28, 28}, x)};
   for (int64_t i = 0; i < n; ++i) {
     s.indices.push_back(i);
     s.labels.push_back(i % 10);
