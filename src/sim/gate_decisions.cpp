@@ -1,6 +1,8 @@
 #include "sim/gate_decisions.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "sim/design.h"
 #include "sim/gates_file.h"
@@ -9,30 +11,63 @@ namespace eff::sim {
 
 namespace {
 
-// on[k * W + w] = scale * sum over (ky, kx, stored channel c of the group with take(c)) of
-// value(a) * w > threshold.
-template <class Take, class Value>
-std::vector<uint8_t> decisions(const SimLayer& l, double threshold, int threads, Take take, Value value) {
-  const int64_t W = l.windows(), fpg = l.filters_per_group();
-  const bool depthwise = l.mapping == ChannelMapping::kDepthwise;
-  const double scale = l.act_format.step() * l.wgt_format.step();
-  std::vector<uint8_t> on(static_cast<size_t>(l.K * W), 0);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && l.K > 1)
-  for (int64_t k = 0; k < l.K; ++k) {
-    const int64_t g = depthwise ? k : k / fpg;
-    const int64_t base = l.group_channel_base(g);
-    for (int64_t w = 0; w < W; ++w) {
-      int64_t sum = 0;
-      for (int64_t ky = 0; ky < l.Ky; ++ky) {
-        for (int64_t kx = 0; kx < l.Kx; ++kx) {
-          const int16_t* a = l.act_ptr(l.window_x(w, kx), l.window_y(w, ky)) + base;
-          for (int64_t c = 0; c < l.C; ++c) {
-            if (take(c)) sum += int64_t{value(a[c])} * l.wgt(k, ky, kx, c);
-          }
+// Per group: for each window, psum[n] += a x w over (ky, kx, c < c_end) with the weights
+// transposed filter-innermost, so the inner loop runs over the group's filters (vectorised) and
+// skips zero activations. Sums are doubles: exact, as every product of two 16-bit codes is below
+// 2^30 and a layer has far fewer than 2^23 terms per output.
+void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_end, int64_t g, double scale,
+                double threshold, int threads, std::vector<uint8_t>& on) {
+  constexpr int64_t kBlock = 16;  // filters whose sums stay in registers while a window's terms stream
+  const int64_t W = l.windows(), taps = l.Kx * l.Ky;
+  const int64_t fpg = l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group();
+  const int64_t padded = (fpg + kBlock - 1) / kBlock * kBlock;
+  const int64_t k0 = g * fpg, base = l.group_channel_base(g), terms = taps * c_end;
+  // wt[(block * terms + term) * kBlock + j]: filter block * kBlock + j, zero past the last filter.
+  std::vector<double> wt(static_cast<size_t>(terms * padded), 0.0);
+  for (int64_t n = 0; n < fpg; ++n) {
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t c = 0; c < c_end; ++c) {
+        wt[static_cast<size_t>(((n / kBlock) * terms + t * c_end + c) * kBlock + n % kBlock)] =
+            l.wgts[static_cast<size_t>(((k0 + n) * taps + t) * l.C + c)];
+      }
+    }
+  }
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && W > 1)
+  for (int64_t w = 0; w < W; ++w) {
+    std::vector<const int16_t*> rows(static_cast<size_t>(taps));
+    for (int64_t t = 0; t < taps; ++t) {
+      rows[static_cast<size_t>(t)] =
+          acts.data() + (l.window_y(w, t / l.Kx) * l.X + l.window_x(w, t % l.Kx)) * l.C_total + base;
+    }
+    for (int64_t b = 0; b < padded / kBlock; ++b) {
+      double acc[kBlock] = {};
+      const double* wb = wt.data() + b * terms * kBlock;
+      for (int64_t t = 0; t < taps; ++t) {
+        const int16_t* a = rows[static_cast<size_t>(t)];
+        for (int64_t c = 0; c < c_end; ++c) {
+          if (a[c] == 0) continue;
+          const double av = a[c];
+          const double* row = wb + (t * c_end + c) * kBlock;
+#pragma omp simd
+          for (int64_t j = 0; j < kBlock; ++j) acc[j] += av * row[j];
         }
       }
-      on[static_cast<size_t>(k * W + w)] = double(sum) * scale > threshold ? 1 : 0;
+      for (int64_t j = 0; j < kBlock && b * kBlock + j < fpg; ++j) {
+        on[static_cast<size_t>((k0 + b * kBlock + j) * W + w)] = acc[j] * scale > threshold ? 1 : 0;
+      }
     }
+  }
+}
+
+// on[k * W + w] = scale * sum over (ky, kx, stored channel c < c_end of the group) of
+// acts[c] * w > threshold, `acts` laid out like l.acts.
+std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_end, double threshold,
+                               int threads) {
+  const double scale = l.act_format.step() * l.wgt_format.step();
+  std::vector<uint8_t> on(static_cast<size_t>(l.K * l.windows()), 0);
+  const int64_t groups = l.mapping == ChannelMapping::kDepthwise ? l.K : l.groups;
+  for (int64_t g = 0; g < groups; ++g) {
+    group_sums(l, acts, c_end, g, scale, threshold, threads, on);
   }
   return on;
 }
@@ -42,17 +77,22 @@ std::vector<uint8_t> decisions(const SimLayer& l, double threshold, int threads,
 int64_t model_channels(const SimLayer& l) { return l.space_to_depth ? 3 : l.C; }
 
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads) {
-  const bool folded = l.space_to_depth;
-  return decisions(
-      l, threshold, threads, [&](int64_t c) { return (folded ? c % 3 : c) < base_channels; },
-      [](int16_t a) { return int32_t{a}; });
+  if (!l.space_to_depth) return decisions(l, l.acts, std::min(base_channels, l.C), threshold, threads);
+  // Folded first layer: stored channel c' holds model channel c' mod 3; zero the others.
+  std::vector<int16_t> acts = l.acts;
+  for (size_t i = 0; i < acts.size(); ++i) {
+    if (static_cast<int64_t>(i % static_cast<size_t>(l.C_total)) % 3 >= base_channels) acts[i] = 0;
+  }
+  return decisions(l, acts, l.C, threshold, threads);
 }
 
 std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, int low_bits, double threshold, int threads) {
   // Arithmetic shifts floor negative codes too: the high-order part of the two's-complement code.
-  return decisions(
-      l, threshold, threads, [](int64_t) { return true; },
-      [low_bits](int16_t a) { return (int32_t{a} >> low_bits) * (int32_t{1} << low_bits); });
+  std::vector<int16_t> high(l.acts.size());
+  for (size_t i = 0; i < high.size(); ++i) {
+    high[i] = static_cast<int16_t>((int32_t{l.acts[i]} >> low_bits) * (int32_t{1} << low_bits));
+  }
+  return decisions(l, high, l.C, threshold, threads);
 }
 
 const LayerGate* precision_gate(const SimLayer& l, const SimContext& ctx) {
