@@ -15,7 +15,7 @@ namespace {
 // transposed filter-innermost, so the inner loop runs over the group's filters (vectorised) and
 // skips zero activations. Sums are doubles: exact, as every product of two 16-bit codes is below
 // 2^30 and a layer has far fewer than 2^23 terms per output.
-void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_end, int64_t g, double scale,
+void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_end, int64_t g, double scale,
                 double threshold, int threads, std::vector<uint8_t>& on) {
   constexpr int64_t kBlock = 16;  // filters whose sums stay in registers while a window's terms stream
   const int64_t W = l.windows(), taps = l.Kx * l.Ky;
@@ -34,7 +34,7 @@ void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_e
   }
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && W > 1)
   for (int64_t w = 0; w < W; ++w) {
-    std::vector<const int16_t*> rows(static_cast<size_t>(taps));
+    std::vector<const double*> rows(static_cast<size_t>(taps));
     for (int64_t t = 0; t < taps; ++t) {
       rows[static_cast<size_t>(t)] =
           acts.data() + (l.window_y(w, t / l.Kx) * l.X + l.window_x(w, t % l.Kx)) * l.C_total + base;
@@ -43,7 +43,7 @@ void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_e
       double acc[kBlock] = {};
       const double* wb = wt.data() + b * terms * kBlock;
       for (int64_t t = 0; t < taps; ++t) {
-        const int16_t* a = rows[static_cast<size_t>(t)];
+        const double* a = rows[static_cast<size_t>(t)];
         for (int64_t c = 0; c < c_end; ++c) {
           if (a[c] == 0) continue;
           const double av = a[c];
@@ -53,7 +53,9 @@ void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_e
         }
       }
       for (int64_t j = 0; j < kBlock && b * kBlock + j < fpg; ++j) {
-        on[static_cast<size_t>((k0 + b * kBlock + j) * W + w)] = acc[j] * scale > threshold ? 1 : 0;
+        const int64_t k = k0 + b * kBlock + j;
+        const double bias = l.bias.empty() ? 0.0 : double(l.bias[static_cast<size_t>(k)]);
+        on[static_cast<size_t>(k * W + w)] = acc[j] * scale + bias > threshold ? 1 : 0;
       }
     }
   }
@@ -61,7 +63,7 @@ void group_sums(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_e
 
 // on[k * W + w] = scale * sum over (ky, kx, stored channel c < c_end of the group) of
 // acts[c] * w > threshold, `acts` laid out like l.acts.
-std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<int16_t>& acts, int64_t c_end, double threshold,
+std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<double>& acts, int64_t c_end, double threshold,
                                int threads) {
   const double scale = l.act_format.step() * l.wgt_format.step();
   std::vector<uint8_t> on(static_cast<size_t>(l.K * l.windows()), 0);
@@ -77,22 +79,29 @@ std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<int16_t>& ac
 int64_t model_channels(const SimLayer& l) { return l.space_to_depth ? 3 : l.C; }
 
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads) {
-  if (!l.space_to_depth) return decisions(l, l.acts, std::min(base_channels, l.C), threshold, threads);
+  std::vector<double> acts(l.acts.begin(), l.acts.end());
+  if (!l.space_to_depth) return decisions(l, acts, std::min(base_channels, l.C), threshold, threads);
   // Folded first layer: stored channel c' holds model channel c' mod 3; zero the others.
-  std::vector<int16_t> acts = l.acts;
   for (size_t i = 0; i < acts.size(); ++i) {
     if (static_cast<int64_t>(i % static_cast<size_t>(l.C_total)) % 3 >= base_channels) acts[i] = 0;
   }
   return decisions(l, acts, l.C, threshold, threads);
 }
 
-std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, int low_bits, double threshold, int threads) {
-  // Arithmetic shifts floor negative codes too: the high-order part of the two's-complement code.
-  std::vector<int16_t> high(l.acts.size());
-  for (size_t i = 0; i < high.size(); ++i) {
-    high[i] = static_cast<int16_t>((int32_t{l.acts[i]} >> low_bits) * (int32_t{1} << low_bits));
-  }
-  return decisions(l, high, l.C, threshold, threads);
+double high_order_part(double x, const LayerGate& g) {
+  const double scale = std::ldexp(1.0, g.frac_bits);
+  const double lo = g.is_signed ? -std::ldexp(1.0, g.bits - 1) : 0.0;
+  const double hi = g.is_signed ? std::ldexp(1.0, g.bits - 1) - 1 : std::ldexp(1.0, g.bits) - 1;
+  const double code = std::clamp(std::round(x * scale), lo, hi);  // std::round: ties away from zero
+  const double unit = std::ldexp(1.0, g.bits - g.high_bits);
+  return std::floor(code / unit) * unit / scale;
+}
+
+std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, const LayerGate& gate, int threads) {
+  const double step = l.act_format.step();
+  std::vector<double> high(l.acts.size());
+  for (size_t i = 0; i < high.size(); ++i) high[i] = high_order_part(double(l.acts[i]) * step, gate) / step;
+  return decisions(l, high, l.C, gate.threshold, threads);
 }
 
 const LayerGate* precision_gate(const SimLayer& l, const SimContext& ctx) {

@@ -1,8 +1,8 @@
 // Dynamic gate decisions of seed 003 computed from the simulated layer's real values: per output
 // (filter, window), whether the partial sum the gate sees is above the layer's threshold. Both
 // kinds compare in the float domain of the pre-activation output (code sum x activation step x
-// weight step), the domain of the gates file's thresholds (sim/gates_file.h); the bias is not
-// part of the partial sum (seed 003: "partial sum = sum over the first p channels of w x").
+// weight step, plus the layer's bias where the source knows it: SimLayer::bias), the domain of
+// the gates file's thresholds (sim/gates_file.h) and of `effectual gate` (src/gating).
 #pragma once
 
 #include <cstdint>
@@ -25,10 +25,11 @@ int64_t model_channels(const SimLayer& l);
 // (then the output also takes the conditional path). `base_channels` in [1, model_channels].
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads);
 
-// Precision gating: the high-order part of every activation code (its low `low_bits` bits
-// cleared, i.e. floor(a / 2^low_bits) * 2^low_bits) times the weights, summed over the whole
-// reduction; on = above `threshold` (the output also takes its low-order bits).
-std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, int low_bits, double threshold, int threads);
+// Precision gating: every activation re-coded in the gate's B-bit format (round to nearest, ties
+// away from zero, saturated), its low B - B_hb bits cleared (floor), times the weights, summed
+// over the whole reduction; on = above the gate's threshold (the output also takes its low bits).
+double high_order_part(double x, const LayerGate& gate);
+std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, const LayerGate& gate, int threads);
 
 // Precision gating on a bit-serial design: the layer's gate from a precision --gates file (a layer
 // the file does not list, a depthwise layer, or no such file: nullptr, the layer runs ungated).

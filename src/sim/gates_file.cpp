@@ -32,10 +32,11 @@ int64_t integer_in(const json& v, int64_t lo, int64_t hi, const std::string& fil
   return x;
 }
 
-// A finite number, or the string "-inf" (JSON has no infinity): the gate never turns off.
+// A finite number, or "-inf" / null (JSON has no infinity): the gate never turns off; "inf": never on.
 double threshold_of(const json& v, const std::string& file, const std::string& field) {
-  if (v.is_string() && v.get<std::string>() == "-inf") return -std::numeric_limits<double>::infinity();
-  if (!v.is_number()) fail<ConfigError>("{}: {}: {} is not a number (or \"-inf\")", file, field, v.dump());
+  if (v.is_null() || (v.is_string() && v.get<std::string>() == "-inf")) return -std::numeric_limits<double>::infinity();
+  if (v.is_string() && v.get<std::string>() == "inf") return std::numeric_limits<double>::infinity();
+  if (!v.is_number()) fail<ConfigError>("{}: {}: {} is not a number (or \"-inf\", \"inf\", null)", file, field, v.dump());
   const double t = v.get<double>();
   if (!std::isfinite(t)) fail<ConfigError>("{}: {}: not a finite number", file, field);
   return t;
@@ -101,12 +102,20 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
       lg.base_channels = integer_in(need(e, "base_channels", path, where), 1, int64_t{1} << 24, path,
                                     where + "base_channels");
     } else {
-      only_keys(e, {"layer", "bits", "high_bits", "threshold"}, path, where);
+      only_keys(e, {"layer", "bits", "high_bits", "frac_bits", "signed", "threshold"}, path, where);
       lg.bits = static_cast<int>(integer_in(need(e, "bits", path, where), 1, 16, path, where + "bits"));
       lg.high_bits =
           static_cast<int>(integer_in(need(e, "high_bits", path, where), 1, lg.bits, path, where + "high_bits"));
+      if (e.contains("frac_bits")) {
+        lg.frac_bits = static_cast<int>(integer_in(e["frac_bits"], -64, 64, path, where + "frac_bits"));
+      }
+      if (e.contains("signed")) {
+        if (!e["signed"].is_boolean()) fail<ConfigError>("{}: {}signed: {} is not true or false", path, where, e["signed"].dump());
+        lg.is_signed = e["signed"].get<bool>();
+      }
     }
-    lg.threshold = threshold_of(need(e, "threshold", path, where), path, where + "threshold");
+    lg.threshold = e.contains("threshold") ? threshold_of(e["threshold"], path, where + "threshold")
+                                           : -std::numeric_limits<double>::infinity();
     g.layers.push_back(std::move(lg));
   }
   return g;

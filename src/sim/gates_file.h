@@ -22,8 +22,11 @@ enum class GateKind { kChannel, kPrecision };
 struct LayerGate {
   std::string layer;  // the layer name as `effectual info` prints it (SimLayer::name)
   int64_t base_channels = 0;  // channel kind
-  int bits = 0, high_bits = 0;  // precision kind
-  double threshold = -std::numeric_limits<double>::infinity();  // "-inf" in the file: never gated off
+  int bits = 0, high_bits = 0;  // precision kind: B and B_hb of the B-bit codes
+  int frac_bits = 0;            // precision kind: value = code x 2^-frac_bits
+  bool is_signed = false;       // precision kind: two's-complement codes
+  // Gate on where the partial sum (bias included) exceeds it; "-inf", null or absent: always on.
+  double threshold = -std::numeric_limits<double>::infinity();
 };
 
 struct GatesFile {

@@ -30,7 +30,7 @@ class CGNet final : public Design {
                static_cast<int>(p.integer("cols", 32, 1, 1024, "PE columns: filters per tile", "as rows"))},
         memory_(cost::read_memory(p, systolic::equivalent_grid(array_))),
         base_fraction_(p.real("base_fraction", 0.25, 1e-9, 1.0,
-                              "base path: round(fraction x c) of each group's c input channels (at least 1); "
+                              "base path: floor(fraction x c) of each group's c input channels (at least 1, as `effectual gate`); "
                               "layers the --gates file does not set",
                               "seed 003: 1/8 and 1/16 on ResNet-18 CIFAR-10; gates file format example 0.25")),
         threshold_(p.real("threshold", 0.0, -kInf, kInf,
@@ -148,7 +148,7 @@ class CGNet final : public Design {
       return;
     }
     if (l.kind != LayerKind::kConv || l.first_layer) return;
-    base = std::clamp<int64_t>(std::llround(base_fraction_ * double(channels)), 1, channels);
+    base = std::clamp<int64_t>(static_cast<int64_t>(std::floor(base_fraction_ * double(channels))), 1, channels);
     threshold = threshold_;
   }
 

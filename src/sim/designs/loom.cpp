@@ -175,7 +175,7 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
   PassBits pg;
   if (const LayerGate* gate = precision_gate(l, ctx); gate && gate->threshold != -kInf) {
     pg.low_bits = gate->bits - gate->high_bits;
-    pg.on = precision_gate_decisions(l, pg.low_bits, gate->threshold, std::max(1, ctx.threads));
+    pg.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
     pg.pass_on = pass_any_on(l, pg.on, per_set, ws.filter_sets, l.kind == LayerKind::kFC ? 1 : sg.columns,
                              l.kind == LayerKind::kFC ? 1 : ws.window_sets);
   }

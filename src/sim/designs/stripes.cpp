@@ -37,7 +37,7 @@ PrecisionPasses precision_passes(const SimLayer& l, const SimContext& ctx, const
   const int low = gate->bits - gate->high_bits;
   p.high_bits = std::max(1, pa - low);
   p.window_sets = l.kind == LayerKind::kFC ? 1 : ws.window_sets;
-  p.on = precision_gate_decisions(l, low, gate->threshold, std::max(1, ctx.threads));
+  p.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
   p.pass_on = pass_any_on(l, p.on, static_cast<int64_t>(grid.tiles) * grid.rows, ws.filter_sets,
                           l.kind == LayerKind::kFC ? 1 : grid.columns, p.window_sets);
   return p;

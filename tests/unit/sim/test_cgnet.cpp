@@ -40,6 +40,11 @@ TEST(CGNet, KnownPartialSumsGiveKnownDecisions) {
   SimLayer halved = known_layer();
   halved.act_format.frac_bits = 1;
   EXPECT_EQ(channel_gate_decisions(halved, 2, 1.25, 1), (std::vector<uint8_t>{1, 0, 1, 0, 0, 1, 0, 0}));
+  // The bias is part of the pre-activation output the threshold is in (as `effectual gate`):
+  // bias (-1, 0) makes filter 0's sums 2, 0, 3, 1.
+  SimLayer biased = known_layer();
+  biased.bias = {-1.f, 0.f};
+  EXPECT_EQ(channel_gate_decisions(biased, 2, 2.5, 1), (std::vector<uint8_t>{0, 0, 1, 0, 0, 1, 0, 0}));
 }
 
 TEST(CGNet, KnownDecisionsGiveKnownCycles) {

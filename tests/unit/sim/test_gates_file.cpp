@@ -32,14 +32,25 @@ TEST(GatesFile, ReadsChannelAndPrecisionFiles) {
   EXPECT_DOUBLE_EQ(c.find("conv1")->threshold, 0.5);
   EXPECT_TRUE(std::isinf(c.find("conv2")->threshold) && c.find("conv2")->threshold < 0);
   EXPECT_EQ(c.find("conv3"), nullptr);
+  // No threshold, or null: every gate on (as `effectual gate` writes them); "inf": every gate off.
+  const GatesFile open_gates = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,
+          "layers":[{"layer":"a","base_channels":1},{"layer":"b","base_channels":1,"threshold":null},
+                    {"layer":"c","base_channels":1,"threshold":"inf"}]})",
+      "g.json");
+  EXPECT_TRUE(std::isinf(open_gates.find("a")->threshold) && open_gates.find("a")->threshold < 0);
+  EXPECT_TRUE(std::isinf(open_gates.find("b")->threshold) && open_gates.find("b")->threshold < 0);
+  EXPECT_TRUE(std::isinf(open_gates.find("c")->threshold) && open_gates.find("c")->threshold > 0);
   const GatesFile p = parse_gates(
       R"({"format":"effectual-gates","version":1,"kind":"precision",
-          "layers":[{"layer":"conv1","bits":8,"high_bits":4,"threshold":-1.5}]})",
+          "layers":[{"layer":"conv1","bits":8,"high_bits":4,"threshold":-1.5,"frac_bits":5,"signed":true}]})",
       "g.json");
   EXPECT_EQ(p.kind, GateKind::kPrecision);
   EXPECT_EQ(p.find("conv1")->bits, 8);
   EXPECT_EQ(p.find("conv1")->high_bits, 4);
   EXPECT_DOUBLE_EQ(p.find("conv1")->threshold, -1.5);
+  EXPECT_EQ(p.find("conv1")->frac_bits, 5);
+  EXPECT_TRUE(p.find("conv1")->is_signed);
 }
 
 TEST(GatesFile, RefusesBadFilesWithOneLine) {
@@ -61,10 +72,14 @@ TEST(GatesFile, RefusesBadFilesWithOneLine) {
             "g.json: layers[0].base_channels: 0 is outside [1, 16777216]");
   EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2.5,"threshold":1}]})"),
             "g.json: layers[0].base_channels: 2.5 is not an integer");
-  EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2}]})"),
-            "g.json: layers[0].threshold: missing");
   EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2,"threshold":"big"}]})"),
-            "g.json: layers[0].threshold: \"big\" is not a number (or \"-inf\")");
+            "g.json: layers[0].threshold: \"big\" is not a number (or \"-inf\", \"inf\", null)");
+  EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"precision",
+                           "layers":[{"layer":"a","bits":8,"high_bits":4,"signed":1}]})"),
+            "g.json: layers[0].signed: 1 is not true or false");
+  EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"precision",
+                           "layers":[{"layer":"a","bits":8,"high_bits":4,"frac_bits":65}]})"),
+            "g.json: layers[0].frac_bits: 65 is outside [-64, 64]");
   EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2,"threshold":1,"bits":8}]})"),
             "g.json: layers[0].bits: unknown key");
   EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2,"threshold":1},

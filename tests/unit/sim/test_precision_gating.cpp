@@ -38,14 +38,31 @@ uint64_t gated_cycles(const std::string& design, const SimLayer& l, const GatesF
 }
 
 TEST(PrecisionGating, DecisionsUseTheHighOrderBits) {
-  const std::vector<uint8_t> on = precision_gate_decisions(gated_layer(), 4, 100.0, 1);
+  LayerGate gate;
+  gate.bits = 8;
+  gate.high_bits = 4;
+  gate.threshold = 100.0;
+  const std::vector<uint8_t> on = precision_gate_decisions(gated_layer(), gate, 1);
   for (int64_t k = 0; k < 16; ++k) {
     for (int64_t w = 0; w < 32; ++w) EXPECT_EQ(on[static_cast<size_t>(k * 32 + w)], w < 16 ? 0 : 1) << k << " " << w;
   }
-  // Negative codes: the high-order part floors (-5 >> 4 = -1, i.e. -16).
+  // Signed codes: the high-order part floors (-5 -> -16); unsigned ones saturate at 0 first.
   const SimLayer neg = layer_from(conv_geo(1, 1, 1, 1, 1), {-5}, {1}, 8);
-  EXPECT_EQ(precision_gate_decisions(neg, 4, -16.5, 1), (std::vector<uint8_t>{1}));
-  EXPECT_EQ(precision_gate_decisions(neg, 4, -16.0, 1), (std::vector<uint8_t>{0}));
+  gate.is_signed = true;
+  gate.threshold = -16.5;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{1}));
+  gate.threshold = -16.0;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{0}));
+  gate.is_signed = false;
+  gate.threshold = -0.5;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{1}));
+  // The gate's format: frac_bits 1 re-codes 20 as 40 = 0b0010'1000, high part 32 -> value 16.
+  EXPECT_DOUBLE_EQ(high_order_part(20.0, gate), 16.0);
+  gate.frac_bits = 1;
+  EXPECT_DOUBLE_EQ(high_order_part(20.0, gate), 16.0);
+  EXPECT_DOUBLE_EQ(high_order_part(20.4, gate), 16.0);
+  gate.frac_bits = 0;
+  EXPECT_DOUBLE_EQ(high_order_part(300.0, gate), 240.0);  // saturates at 255 first
 }
 
 TEST(PrecisionGating, StripesStopsAllOffPassesAfterTheHighBits) {
