@@ -359,6 +359,37 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
       }
     }
     st.ideal_bit_products = total;
+  } else if (!pg.on.empty() && !l.space_to_depth && l.kind == LayerKind::kConv) {
+    // Precision-gated: per output, its own activation widths, the low bits dropped where its gate
+    // is off (at least one bit per value): sums per (group, window) of both, then per filter.
+    const int64_t W = l.windows();
+    std::vector<uint64_t> full(static_cast<size_t>(l.groups * W)), high(full.size());
+    for (int64_t g = 0; g < l.groups; ++g) {
+      for (int64_t w = 0; w < W; ++w) {
+        uint64_t f = 0, h = 0;
+        for (int64_t ky = 0; ky < l.Ky; ++ky) {
+          for (int64_t kx = 0; kx < l.Kx; ++kx) {
+            const int16_t* a = l.act_ptr(l.window_x(w, kx), l.window_y(w, ky)) + l.group_channel_base(g);
+            for (int64_t c = 0; c < l.C; ++c) {
+              const int width = group_width(serial_pattern(a[c]), act_signed, false);
+              f += static_cast<uint64_t>(width);
+              h += static_cast<uint64_t>(std::max(1, width - pg.low_bits));
+            }
+          }
+        }
+        full[static_cast<size_t>(g * W + w)] = f;
+        high[static_cast<size_t>(g * W + w)] = h;
+      }
+    }
+    uint64_t total = 0;
+    for (int64_t k = 0; k < l.K; ++k) {
+      const int64_t g = k / kg;
+      for (int64_t w = 0; w < W; ++w) {
+        const size_t i = static_cast<size_t>(g * W + w);
+        total += pg.on[static_cast<size_t>(k * W + w)] ? full[i] : high[i];
+      }
+    }
+    st.ideal_bit_products = total * static_cast<uint64_t>(pw);
   } else {
     st.ideal_bit_products =
         sum_over_macs(l, [act_signed](int16_t a) { return group_width(serial_pattern(a), act_signed, false); }) *

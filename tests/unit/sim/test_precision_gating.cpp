@@ -107,6 +107,13 @@ TEST(PrecisionGating, LoomDropsLowBitsOfAllOffPasses) {
   EXPECT_EQ(gated_cycles("loom", l, gates("100")), 96u);
   EXPECT_EQ(gated_cycles("loom", l, gates("\"-inf\"")), 128u);
   EXPECT_EQ(gated_cycles("loom", l, gates("1000")), 32u);
+  // Potential: per MAC width(a) x 16 weight bits; off outputs (windows 0-15) need max(1, 3 - 4) =
+  // 1 bit instead of 3, on ones 5: 16 filters x 16 channels x 16 windows x (1 + 5) x 16.
+  SimContext ctx;
+  const GatesFile g = gates("100");
+  ctx.gates = &g;
+  EXPECT_EQ(make("loom")->simulate(l, ctx).ideal_bit_products, 16u * 16 * 16 * (1 + 5) * 16);
+  EXPECT_EQ(make("loom")->simulate(l, SimContext{}).ideal_bit_products, 16u * 16 * 16 * (3 + 5) * 16);
   // FC: one window; the filter set's outputs all off -> every step drops the low bits.
   const SimLayer fc = layer_from(fc_geo(16, 8), filled(16, 20), {}, 8);
   EXPECT_LT(gated_cycles("loom", fc, gates("1e9", "fc1")), make("loom")->simulate(fc, SimContext{}).cycles);
