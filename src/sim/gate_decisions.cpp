@@ -76,7 +76,9 @@ std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<double>& act
 
 }  // namespace
 
-int64_t model_channels(const SimLayer& l) { return l.space_to_depth ? 3 : l.C; }
+int64_t model_channels(const SimLayer& l) {
+  return l.space_to_depth ? 3 : l.C;
+}
 
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads) {
   std::vector<double> acts(l.acts.begin(), l.acts.end());
@@ -116,7 +118,8 @@ std::vector<uint8_t> pass_any_on(const SimLayer& l, const std::vector<uint8_t>& 
   for (int64_t k = 0; k < l.K; ++k) {
     const int64_t g = k / fpg, f = (k % fpg) / filters_per_set;
     for (int64_t w = 0; w < W; ++w) {
-      if (on[static_cast<size_t>(k * W + w)]) any[static_cast<size_t>((g * filter_sets + f) * window_sets + w / columns)] = 1;
+      if (on[static_cast<size_t>(k * W + w)])
+        any[static_cast<size_t>((g * filter_sets + f) * window_sets + w / columns)] = 1;
     }
   }
   return any;

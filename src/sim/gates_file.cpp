@@ -36,7 +36,8 @@ int64_t integer_in(const json& v, int64_t lo, int64_t hi, const std::string& fil
 double threshold_of(const json& v, const std::string& file, const std::string& field) {
   if (v.is_null() || (v.is_string() && v.get<std::string>() == "-inf")) return -std::numeric_limits<double>::infinity();
   if (v.is_string() && v.get<std::string>() == "inf") return std::numeric_limits<double>::infinity();
-  if (!v.is_number()) fail<ConfigError>("{}: {}: {} is not a number (or \"-inf\", \"inf\", null)", file, field, v.dump());
+  if (!v.is_number())
+    fail<ConfigError>("{}: {}: {} is not a number (or \"-inf\", \"inf\", null)", file, field, v.dump());
   const double t = v.get<double>();
   if (!std::isfinite(t)) fail<ConfigError>("{}: {}: not a finite number", file, field);
   return t;
@@ -99,8 +100,8 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
     if (!seen.insert(lg.layer).second) fail<ConfigError>("{}: {}layer: '{}' is listed twice", path, where, lg.layer);
     if (g.kind == GateKind::kChannel) {
       only_keys(e, {"layer", "base_channels", "threshold"}, path, where);
-      lg.base_channels = integer_in(need(e, "base_channels", path, where), 1, int64_t{1} << 24, path,
-                                    where + "base_channels");
+      lg.base_channels =
+          integer_in(need(e, "base_channels", path, where), 1, int64_t{1} << 24, path, where + "base_channels");
     } else {
       only_keys(e, {"layer", "bits", "high_bits", "frac_bits", "signed", "threshold"}, path, where);
       lg.bits = static_cast<int>(integer_in(need(e, "bits", path, where), 1, 16, path, where + "bits"));
@@ -110,7 +111,8 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
         lg.frac_bits = static_cast<int>(integer_in(e["frac_bits"], -64, 64, path, where + "frac_bits"));
       }
       if (e.contains("signed")) {
-        if (!e["signed"].is_boolean()) fail<ConfigError>("{}: {}signed: {} is not true or false", path, where, e["signed"].dump());
+        if (!e["signed"].is_boolean())
+          fail<ConfigError>("{}: {}signed: {} is not true or false", path, where, e["signed"].dump());
         lg.is_signed = e["signed"].get<bool>();
       }
     }

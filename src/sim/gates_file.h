@@ -20,8 +20,8 @@ namespace eff::sim {
 enum class GateKind { kChannel, kPrecision };
 
 struct LayerGate {
-  std::string layer;  // the layer name as `effectual info` prints it (SimLayer::name)
-  int64_t base_channels = 0;  // channel kind
+  std::string layer;            // the layer name as `effectual info` prints it (SimLayer::name)
+  int64_t base_channels = 0;    // channel kind
   int bits = 0, high_bits = 0;  // precision kind: B and B_hb of the B-bit codes
   int frac_bits = 0;            // precision kind: value = code x 2^-frac_bits
   bool is_signed = false;       // precision kind: two's-complement codes

@@ -29,10 +29,11 @@ class CGNet final : public Design {
                                           "as `systolic` (the array CGNet shares between its paths)")),
                static_cast<int>(p.integer("cols", 32, 1, 1024, "PE columns: filters per tile", "as rows"))},
         memory_(cost::read_memory(p, systolic::equivalent_grid(array_))),
-        base_fraction_(p.real("base_fraction", 0.25, 1e-9, 1.0,
-                              "base path: floor(fraction x c) of each group's c input channels (at least 1, as `effectual gate`); "
-                              "layers the --gates file does not set",
-                              "seed 003: 1/8 and 1/16 on ResNet-18 CIFAR-10; gates file format example 0.25")),
+        base_fraction_(
+            p.real("base_fraction", 0.25, 1e-9, 1.0,
+                   "base path: floor(fraction x c) of each group's c input channels (at least 1, as `effectual gate`); "
+                   "layers the --gates file does not set",
+                   "seed 003: 1/8 and 1/16 on ResNet-18 CIFAR-10; gates file format example 0.25")),
         threshold_(p.real("threshold", 0.0, -kInf, kInf,
                           "gate threshold on the base partial sum (float domain of the pre-activation output); "
                           "-inf: every output takes the conditional path (the layer runs as `systolic`)",

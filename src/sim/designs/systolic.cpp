@@ -15,8 +15,9 @@ namespace {
 class Systolic final : public Design {
  public:
   explicit Systolic(Params& p)
-      : array_{static_cast<int>(p.integer("rows", 32, 1, 1024, "PE rows: reduction elements (taps x channels) per tile",
-                                          "seed 003 CGNet baseline: >= 577 MACs/cycle (253.8 fps x 1.82 GMAC / 800 MHz)")),
+      : array_{static_cast<int>(
+                   p.integer("rows", 32, 1, 1024, "PE rows: reduction elements (taps x channels) per tile",
+                             "seed 003 CGNet baseline: >= 577 MACs/cycle (253.8 fps x 1.82 GMAC / 800 MHz)")),
                static_cast<int>(p.integer("cols", 32, 1, 1024, "PE columns: filters per tile", "as rows"))},
         memory_(cost::read_memory(p, systolic::equivalent_grid(array_))) {}
 

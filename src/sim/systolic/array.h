@@ -41,12 +41,12 @@ inline uint64_t tile_cycles(int64_t pixels, const ArrayConfig& a) {
 // What the array did, accumulated tile by tile.
 struct Counts {
   uint64_t cycles = 0;
-  uint64_t pe_macs = 0;        // multiply-adds the PEs fired (partial tiles: only PEs with a weight)
-  uint64_t useful_macs = 0;    // of those, the model's MACs whose result is used
-  uint64_t act_values = 0;     // activations read into the array's left edge
-  uint64_t wgt_values = 0;     // weights loaded
-  uint64_t output_updates = 0; // partial sums added into the output accumulators (bottom edge)
-  uint64_t comparisons = 0;    // gate comparisons (cgnet)
+  uint64_t pe_macs = 0;         // multiply-adds the PEs fired (partial tiles: only PEs with a weight)
+  uint64_t useful_macs = 0;     // of those, the model's MACs whose result is used
+  uint64_t act_values = 0;      // activations read into the array's left edge
+  uint64_t wgt_values = 0;      // weights loaded
+  uint64_t output_updates = 0;  // partial sums added into the output accumulators (bottom edge)
+  uint64_t comparisons = 0;     // gate comparisons (cgnet)
 };
 
 // One tile: `pixels` stream through `rows_used` x `cols_used` PEs (every PE of the tile fires for
@@ -66,7 +66,9 @@ LayerStats stats_of(const Counts& c, const SimLayer& l, const ArrayConfig& a);
 
 // The DaDianNao the array is compared with: 1 tile, `cols` filters, `rows` lanes (the same
 // number of multipliers, 16-bit).
-inline Grid equivalent_grid(const ArrayConfig& a) { return Grid{1, a.cols, a.rows, 1}; }
+inline Grid equivalent_grid(const ArrayConfig& a) {
+  return Grid{1, a.cols, a.rows, 1};
+}
 
 // PEs (8x8 multiplier, 32-bit adder, weight + shadow weight, activation and partial-sum
 // registers), output accumulators, and the family's memories for the equivalent grid.

@@ -19,10 +19,10 @@ using namespace testing;
 // Threshold 2.5: filter 0 on at p0, p2; filter 1 on at p1.
 SimLayer known_layer() {
   const auto g = conv_geo(4, 2, 2, 2, 1);
-  const std::vector<int16_t> acts = {2, 2, 1, 0,    // channel 0 at p0..p3 ([c][y][x])
+  const std::vector<int16_t> acts = {2, 2,  1, 0,   // channel 0 at p0..p3 ([c][y][x])
                                      1, -1, 3, 2,   // channel 1
-                                     5, 5, 5, 5,    // channel 2
-                                     5, 5, 5, 5};   // channel 3
+                                     5, 5,  5, 5,   // channel 2
+                                     5, 5,  5, 5};  // channel 3
   const std::vector<int16_t> wgts = {1, 1, 1, 1, 1, -1, 1, 1};
   return layer_from(g, acts, wgts);
 }
@@ -34,7 +34,7 @@ std::map<std::string, std::string> params(const std::string& rows, const std::st
 
 TEST(CGNet, KnownPartialSumsGiveKnownDecisions) {
   EXPECT_EQ(channel_gate_decisions(known_layer(), 2, 2.5, 1),
-            (std::vector<uint8_t>{1, 0, 1, 0,    // filter 0: 3 > 2.5, 1, 4 > 2.5, 2
+            (std::vector<uint8_t>{1, 0, 1, 0,     // filter 0: 3 > 2.5, 1, 4 > 2.5, 2
                                   0, 1, 0, 0}));  // filter 1: 1, 3 > 2.5, -2, -2
   // The threshold compares in the float domain: with an activation step of 1/2 the sums halve.
   SimLayer halved = known_layer();
@@ -56,10 +56,10 @@ TEST(CGNet, KnownDecisionsGiveKnownCycles) {
   const LayerStats s = make("cgnet", params("2", "2.5"))->simulate(l, SimContext{});
   EXPECT_EQ(s.cycles, 13u);
   EXPECT_EQ(make("systolic", {{"rows", "2"}, {"cols", "2"}})->simulate(l, SimContext{}).cycles, 14u);
-  EXPECT_EQ(s.lane_cycles_busy, 16u + 3 * 2);             // base 4 px x 2 filters x 2; 3 gated-on outputs x 2
-  EXPECT_EQ(s.bit_products, (16u + 3 * 2 * 2) * 64);      // pixel schedule: both columns fire for 3 pixels
-  EXPECT_EQ(s.adder_tree_adds, 8u);                       // one comparison per output
-  EXPECT_EQ(s.ideal_bit_products, (16u + 3 * 2) * 256);   // ideal speedup = MAC reduction 32 / 22
+  EXPECT_EQ(s.lane_cycles_busy, 16u + 3 * 2);            // base 4 px x 2 filters x 2; 3 gated-on outputs x 2
+  EXPECT_EQ(s.bit_products, (16u + 3 * 2 * 2) * 64);     // pixel schedule: both columns fire for 3 pixels
+  EXPECT_EQ(s.adder_tree_adds, 8u);                      // one comparison per output
+  EXPECT_EQ(s.ideal_bit_products, (16u + 3 * 2) * 256);  // ideal speedup = MAC reduction 32 / 22
   // Schedule filter: each column streams its own gated-on pixels: filter 0 has 2, filter 1 has 1:
   // max(2, 2) + 2 = 4 -> 2 + 6 + 4 = 12, and only the useful products fire.
   const LayerStats f = make("cgnet", params("2", "2.5", "0.5", "filter"))->simulate(l, SimContext{});
