@@ -16,6 +16,7 @@
 #include "engine/quantized_layers.h"
 #include "engine/transform_files.h"
 #include "report/html/html_report.h"
+#include "sim/gates_file.h"
 #include "sim/live.h"
 #include "sim/sim_report.h"
 #include "sim/simulator.h"
@@ -36,6 +37,7 @@ struct SimulateFlags {
   std::string out;
   std::string html;
   std::string describe;
+  std::string gates;
   bool list = false;
   bool synthetic = false;
   bool no_space_to_depth = false;
@@ -108,7 +110,9 @@ void run_simulate(SimulateFlags& f) {
   const int threads = resolve_threads(usable_threads(f.common.threads));
   sim::DesignSet set = sim::build_designs_from_file(f.designs, f.config);
   const sim::cost::Technology technology = sim::cost::load_technology(f.technology);
-  sim::SimRun run(set, sim::SimContext{threads, f.check_values}, &technology);
+  sim::GatesFile gates;
+  if (!f.gates.empty()) gates = sim::read_gates_file(f.gates);
+  sim::SimRun run(set, sim::SimContext{threads, f.check_values, f.gates.empty() ? nullptr : &gates}, &technology);
   const bool s2d = !f.no_space_to_depth;
   std::map<std::string, std::string> notes;
   int quantized = 0;  // layers of an 8-bit model simulated on their integer codes
@@ -193,6 +197,7 @@ void run_simulate(SimulateFlags& f) {
   notes["precision"] = f.common.precision_profile.empty() ? no_profile : "profile: " + f.common.precision_profile;
   if (!f.common.thresholds.empty()) notes["thresholds"] = f.common.thresholds;
   if (!f.config.empty()) notes["config"] = f.config;
+  if (!f.gates.empty()) notes["gates"] = f.gates;
   sim::SimResults r = run.results();
   r.notes = notes;
   // The JSON document holds every record (images x layers x designs): built only when written.
@@ -252,6 +257,9 @@ void register_simulate_command(CLI::App& app) {
                 "shape of a graph input where no data says it: NAME:1,3,224,224 or 1,3,224,224");
   c->add_option("--precision-profile", f.common.precision_profile, "per-layer precisions (docs/value-hooks.md)");
   c->add_option("--thresholds", f.common.thresholds, "per-layer near-zero thresholds (docs/value-hooks.md)");
+  c->add_option("--gates", f.gates,
+                "per-layer dynamic gates (`effectual gate --out`): channel gates for cgnet, precision gates for "
+                "stripes and loom (docs/simulator-designs.md)");
   add_input_flags(c, f.inputs);
   static CLI::Option* images_opt =
       c->add_option("--images", f.images, "images to simulate (traces: all by default)")->check(positive_count());

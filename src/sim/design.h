@@ -15,6 +15,8 @@
 
 namespace eff::sim {
 
+struct GatesFile;
+
 // What one design did on one layer of one image. Integer counters only (results must not depend
 // on thread count or order). The event counts are what the energy model multiplies by energy per
 // event; each is counted over the whole grid, padding lanes included when the hardware does work
@@ -49,6 +51,8 @@ struct LayerStats {
 struct SimContext {
   int threads = 1;            // OpenMP threads a design may use inside one layer
   bool check_values = false;  // compare recompute_outputs() with the layer's reference output
+  // --gates: per-layer dynamic gates (sim/gates_file.h) for the designs that gate; null: none.
+  const GatesFile* gates = nullptr;
 };
 
 class Design {

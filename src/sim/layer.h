@@ -67,6 +67,9 @@ struct SimLayer {
   // position is contiguous). wgts: [K][Ky][Kx][C] (C = channels per group, innermost).
   std::vector<int16_t> acts;
   std::vector<int16_t> wgts;
+  // The layer's bias per filter (live runs; empty when it has none, and in traces and synthetic
+  // runs): dynamic gates compare partial sums with the bias included (sim/gate_decisions.h).
+  std::vector<float> bias;
 
   // --check-values: the engine's output, float [K][OY][OX] (empty when not captured), the bias
   // per filter (empty: none) and whether the output was taken after a fused ReLU or Clip.

@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 namespace eff::sim {
 
@@ -22,6 +24,25 @@ int64_t Params::integer(const std::string& key, int64_t def, int64_t min, int64_
   const char* end = v->data() + v->size();
   auto [p, ec] = std::from_chars(v->data(), end, x);
   if (ec != std::errc() || p != end) reject(key, fmt::format("'{}' is not an integer", *v));
+  if (x < min || x > max) reject(key, fmt::format("{} is outside [{}, {}]", x, min, max));
+  return x;
+}
+
+double Params::real(const std::string& key, double def, double min, double max, const std::string& description,
+                    const std::string& source) {
+  declared_.push_back({key, fmt::format("real [{}, {}]", min, max), fmt::format("{}", def), description, source});
+  const std::string* v = take(key);
+  if (!v) return def;
+  double x = 0;
+  if (*v == "-inf" || *v == "-.inf" || *v == "-.Inf") {
+    x = -std::numeric_limits<double>::infinity();
+  } else if (*v == "inf" || *v == ".inf" || *v == ".Inf") {
+    x = std::numeric_limits<double>::infinity();
+  } else {
+    const char* end = v->data() + v->size();
+    auto [p, ec] = std::from_chars(v->data(), end, x);
+    if (ec != std::errc() || p != end || std::isnan(x)) reject(key, fmt::format("'{}' is not a number", *v));
+  }
   if (x < min || x > max) reject(key, fmt::format("{} is outside [{}, {}]", x, min, max));
   return x;
 }

@@ -16,7 +16,7 @@ namespace eff::sim {
 
 struct ParamDecl {
   std::string key;
-  std::string type;  // "int", "bool", "choice"
+  std::string type;  // "int", "real", "bool", "choice"
   std::string default_value;
   std::string description;
   std::string source;  // paper/section the parameter and its default come from
@@ -31,6 +31,9 @@ class Params {
 
   int64_t integer(const std::string& key, int64_t def, int64_t min, int64_t max, const std::string& description,
                   const std::string& source);
+  // A real number; "-inf" / "-.inf" and "inf" / ".inf" are accepted where the range allows them.
+  double real(const std::string& key, double def, double min, double max, const std::string& description,
+              const std::string& source);
   bool flag(const std::string& key, bool def, const std::string& description, const std::string& source);
   std::string choice(const std::string& key, const std::string& def, const std::vector<std::string>& options,
                      const std::string& description, const std::string& source);

@@ -398,7 +398,7 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     return;
   }
   std::vector<float> bias;
-  if (keep_outputs_ && layer.bias != kNoValue && graph_.is_constant(layer.bias)) {
+  if (layer.bias != kNoValue && graph_.is_constant(layer.bias)) {
     bias = graph_.constant(layer.bias).cast(DType::kFloat32).to_f32_vector();
     if (static_cast<int64_t>(bias.size()) != g.Nf) bias.clear();
   }
@@ -419,6 +419,7 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     std::vector<float> channel_major;
     if (row_fc) channel_major = transposed(acts, rows, g.Ni);
     SimLayer l = make_sim_layer(g, row_fc ? channel_major.data() : acts, std::move(w), o);
+    l.bias = bias;
     // A HardSwish folded into the layer is not recomputed: its output stays unchecked.
     const bool checkable = layer.fused_activation != "HardSwish";
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {

@@ -12,7 +12,7 @@ json_ok() { /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' 
 
 # Registry and parameters.
 expect_ok simulate --list-designs
-for d in dadiannao cnvlutin stripes dstripes tartan loom pragmatic; do
+for d in dadiannao cnvlutin stripes dstripes tartan loom pragmatic systolic cgnet; do
   if grep -q "^$d " "$tmp/out"; then ok; else ko "--list-designs lacks $d"; fi
 done
 expect_ok simulate --describe pragmatic
@@ -152,5 +152,47 @@ for id in sim-energy sim-area sim-memory; do
   if grep -q "id=\"$id\"" "$tmp/simE/report.html"; then ok; else ko "report.html lacks section $id"; fi
 done
 expect_error 7 "tech.yaml: area_um2.adder_bitz" -- simulate --synthetic --network vgg16-conv --images 1 --designs stripes --technology "$tmp/tech.yaml"
+
+# Dynamic gates (--gates, seed 003): a channel-gates file drives cgnet on the layers it lists
+# (threshold "-inf": exactly the systolic array), a precision-gates file Stripes and Loom; bad
+# files are one line naming the file and the field.
+gates_for() { # KIND THRESHOLD -> $tmp/gates.json for lenet5's second conv layer
+  if [ "$1" = channel ]; then
+    printf '{"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,"layers":[{"layer":"/conv2/Conv","base_channels":3,"threshold":%s}]}\n' "$2"
+  else
+    printf '{"format":"effectual-gates","version":1,"kind":"precision","layers":[{"layer":"/conv2/Conv","bits":16,"high_bits":8,"threshold":%s}]}\n' "$2"
+  fi > "$tmp/gates.json"
+}
+gated_totals() { # JSON FILE -> "design cycles ideal_speedup" per design
+  /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+for d in j["designs"]:
+    t = d["totals"]["all"]
+    print(d["name"], t["cycles"], round(t["ideal_speedup"], 4))' "$1"
+}
+gates_for channel '"-inf"'
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs systolic,cgnet --gates "$tmp/gates.json" --out "$tmp/simG"
+gated_totals "$tmp/simG/results.json" > "$tmp/g1"
+if [ "$(awk '{print $2}' "$tmp/g1" | uniq | wc -l)" -eq 1 ]; then ok; else ko "cgnet at threshold -inf differs from systolic: $(cat "$tmp/g1")"; fi
+gates_for channel 0
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs systolic,cgnet --gates "$tmp/gates.json" --out "$tmp/simG"
+gated_totals "$tmp/simG/results.json" > "$tmp/g2"
+if awk '$1 == "cgnet" && $3 > 1.0 { found = 1 } END { exit !found }' "$tmp/g2"; then ok; else ko "cgnet skipped no MACs at threshold 0: $(cat "$tmp/g2")"; fi
+gates_for precision 0
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs stripes,loom --out "$tmp/simP0"
+expect_ok simulate "$model" --data fashion-mnist:test --images 2 --designs stripes,loom --gates "$tmp/gates.json" --out "$tmp/simP1"
+if /usr/bin/python3 -c '
+import json, sys
+a, b = (json.load(open(p))["designs"] for p in sys.argv[1:3])
+for x, y in zip(a, b):
+    assert y["totals"]["all"]["cycles"] <= x["totals"]["all"]["cycles"], (x["name"], x["totals"]["all"]["cycles"], y["totals"]["all"]["cycles"])
+    assert y["totals"]["all"]["ideal_speedup"] >= x["totals"]["all"]["ideal_speedup"]
+' "$tmp/simP0/results.json" "$tmp/simP1/results.json"; then ok; else ko "precision gating slowed Stripes or Loom down"; fi
+printf '{"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,"layers":[{"layer":"/conv2/Conv","base_channels":3,"threshold":0,"bits":8}]}\n' > "$tmp/bad_gates.json"
+expect_error 7 "bad_gates.json: layers\[0\]\.bits: unknown key" -- simulate "$model" --data fashion-mnist:test --images 1 --designs cgnet --gates "$tmp/bad_gates.json"
+printf '{"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,"layers":[{"layer":"/conv2/Conv","base_channels":99,"threshold":0}]}\n' > "$tmp/bad_gates.json"
+expect_error 7 "bad_gates.json: layer '/conv2/Conv': base_channels 99" -- simulate "$model" --data fashion-mnist:test --images 1 --designs cgnet --gates "$tmp/bad_gates.json"
+expect_error 7 "nogates.json" -- simulate "$model" --data fashion-mnist:test --images 1 --designs cgnet --gates "$tmp/nogates.json"
 
 finish "simulate CLI tests"

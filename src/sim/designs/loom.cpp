@@ -14,9 +14,12 @@
 // the same tiles, rows and lanes) is the paper's comparison point; the SIP rows are
 // rows * 256 / (columns * bits_per_cycle), the count that gives equal peak 16-bit throughput.
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "sim/design.h"
+#include "sim/gate_decisions.h"
+#include "sim/gates_file.h"
 #include "sim/machinery.h"
 #include "sim/serial/column_sync.h"
 
@@ -27,6 +30,17 @@ namespace {
 int ceil_div(int a, int b) {
   return (a + b - 1) / b;
 }
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A precision-gated layer's passes: `bits` gives the activation bits a pass streams.
+struct PassBits {
+  std::vector<uint8_t> on, pass_on;  // per output; per pass (group, filter set, window set)
+  int low_bits = 0;
+  int bits(size_t pass, int full) const {
+    return pass_on.empty() || pass_on[pass] ? full : std::max(1, full - low_bits);
+  }
+};
 
 class Loom final : public Design {
  public:
@@ -156,6 +170,16 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
     return dynamic_activations_ ? std::min(group_width(orv, l.act_signed, false), 16) : pa_profile;
   };
 
+  // Precision gating (--gates, seed 003): passes whose outputs are all gated off drop the low
+  // bits of their activations (at least one bit stays).
+  PassBits pg;
+  if (const LayerGate* gate = precision_gate(l, ctx); gate && gate->threshold != -kInf) {
+    pg.low_bits = gate->bits - gate->high_bits;
+    pg.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
+    pg.pass_on = pass_any_on(l, pg.on, per_set, ws.filter_sets, l.kind == LayerKind::kFC ? 1 : sg.columns,
+                             l.kind == LayerKind::kFC ? 1 : ws.window_sets);
+  }
+
   LayerStats st;
   st.macs = static_cast<uint64_t>(l.macs);
   uint64_t cycles = 0;
@@ -174,7 +198,7 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
     for (int64_t f = 0; f < ws.filter_sets; ++f) {
       const int64_t filters = std::min(per_set, kg - f * per_set);
       for (int64_t s = 0; s < ws.steps; ++s) {
-        const int a_bits = act_bits_of(bo.at(0, 0, l.X, s));
+        const int a_bits = pg.bits(static_cast<size_t>(f), act_bits_of(bo.at(0, 0, l.X, s)));
         const int a = ceil_div(a_bits, bpc);
         const int w = weight_bits(l, ws, 0, f, s);
         const int64_t lanes = std::min<int64_t>(sg.lanes, l.C - s * sg.lanes);
@@ -219,6 +243,35 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
           }
           cycles += step_cost;
           sip_cycles += step_cost * nwin * static_cast<uint64_t>(per_set);
+        }
+      }
+    }
+  } else if (!pg.pass_on.empty()) {
+    // Precision-gated (--gates): a pass (window set, filter set) whose outputs are all gated off
+    // streams only the high-order bits, so the sums no longer factorise: walk every pass.
+    for (int64_t g = 0; g < ws.group_passes; ++g) {
+      for (int64_t s = 0; s < ws.steps; ++s) {
+        const int64_t pos = s / ws.chunks, j = s % ws.chunks;
+        const int64_t ky = pos / l.Kx, kx = pos % l.Kx;
+        const uint64_t lanes = static_cast<uint64_t>(std::min<int64_t>(sg.lanes, l.C - j * sg.lanes));
+        std::vector<uint64_t> w_of(static_cast<size_t>(ws.filter_sets));
+        for (int64_t f = 0; f < ws.filter_sets; ++f) w_of[f] = static_cast<uint64_t>(weight_bits(l, ws, g, f, s));
+        for (int64_t wset = 0; wset < ws.window_sets; ++wset) {
+          const int64_t w0 = wset * sg.columns, w1 = std::min(w0 + sg.columns, l.windows());
+          const uint64_t nwin = static_cast<uint64_t>(w1 - w0);
+          uint16_t orv = 0;
+          for (int64_t w = w0; w < w1; ++w) orv |= bo.at(l.window_x(w, kx), l.window_y(w, ky), l.X, g * ws.chunks + j);
+          const int full_bits = act_bits_of(orv);
+          for (int64_t f = 0; f < ws.filter_sets; ++f) {
+            const int bits = pg.bits(static_cast<size_t>((g * ws.filter_sets + f) * ws.window_sets + wset), full_bits);
+            const uint64_t a = static_cast<uint64_t>(ceil_div(bits, bpc));
+            const uint64_t filters = static_cast<uint64_t>(std::min(per_set, kg - f * per_set));
+            cycles += a * w_of[f];
+            sip_cycles += a * w_of[f] * nwin * static_cast<uint64_t>(per_set);
+            pair_cycles += a * w_of[f] * nwin * filters * lanes;
+            act_bits_read += static_cast<uint64_t>(bits) * nwin * static_cast<uint64_t>(sg.lanes);
+            wgt_bits_read += w_of[f] * static_cast<uint64_t>(per_set * sg.lanes);
+          }
         }
       }
     }
@@ -306,6 +359,37 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
       }
     }
     st.ideal_bit_products = total;
+  } else if (!pg.on.empty() && !l.space_to_depth && l.kind == LayerKind::kConv) {
+    // Precision-gated: per output, its own activation widths, the low bits dropped where its gate
+    // is off (at least one bit per value): sums per (group, window) of both, then per filter.
+    const int64_t W = l.windows();
+    std::vector<uint64_t> full(static_cast<size_t>(l.groups * W)), high(full.size());
+    for (int64_t g = 0; g < l.groups; ++g) {
+      for (int64_t w = 0; w < W; ++w) {
+        uint64_t f = 0, h = 0;
+        for (int64_t ky = 0; ky < l.Ky; ++ky) {
+          for (int64_t kx = 0; kx < l.Kx; ++kx) {
+            const int16_t* a = l.act_ptr(l.window_x(w, kx), l.window_y(w, ky)) + l.group_channel_base(g);
+            for (int64_t c = 0; c < l.C; ++c) {
+              const int width = group_width(serial_pattern(a[c]), act_signed, false);
+              f += static_cast<uint64_t>(width);
+              h += static_cast<uint64_t>(std::max(1, width - pg.low_bits));
+            }
+          }
+        }
+        full[static_cast<size_t>(g * W + w)] = f;
+        high[static_cast<size_t>(g * W + w)] = h;
+      }
+    }
+    uint64_t total = 0;
+    for (int64_t k = 0; k < l.K; ++k) {
+      const int64_t g = k / kg;
+      for (int64_t w = 0; w < W; ++w) {
+        const size_t i = static_cast<size_t>(g * W + w);
+        total += pg.on[static_cast<size_t>(k * W + w)] ? full[i] : high[i];
+      }
+    }
+    st.ideal_bit_products = total * static_cast<uint64_t>(pw);
   } else {
     st.ideal_bit_products =
         sum_over_macs(l, [act_signed](int16_t a) { return group_width(serial_pattern(a), act_signed, false); }) *

@@ -12,6 +12,8 @@
   X(tartan) \
   X(loom) \
   X(pragmatic) \
+  X(systolic) \
+  X(cgnet) \
   /* end of list: add a design above this line as "  X(name) \\" */
 // clang-format on
 

@@ -24,12 +24,17 @@ DesignArea one(const std::string& yaml) {
 TEST(CostArea, EveryDesignWithinTenPercentOfSeedTable1) {
   const DesignSet set = build_designs("all", "", "");
   const auto areas = design_areas(set, tech());
-  ASSERT_EQ(areas.size(), 7u);
+  int seed_designs = 0;  // the seven of seed 001; systolic and cgnet (seed 003) have no Table 1 figure
   for (const DesignArea& a : areas) {
     const auto seed = seed_relative_area(a.id);
-    ASSERT_TRUE(seed.has_value()) << a.id;
+    if (!seed.has_value()) {
+      EXPECT_TRUE(a.id == "systolic" || a.id == "cgnet") << a.id;
+      continue;
+    }
+    ++seed_designs;
     EXPECT_NEAR(a.relative() / *seed, 1.0, 0.10) << a.id << " relative area " << a.relative() << " vs " << *seed;
   }
+  EXPECT_EQ(seed_designs, 7);
 }
 
 TEST(CostArea, DaDianNaoWithinFifteenPercentOf78mm2) {

@@ -1,0 +1,126 @@
+// Precision gating (seed 003) on Stripes and Loom: outputs whose high-order partial sum is not
+// above the threshold need only the high-order bits; a pass of the bit-serial array (window set x
+// filter set, in lock-step) stops after them when all its outputs are off. Hand-computed cycles.
+#include <limits>
+
+#include "sim/gate_decisions.h"
+#include "sim/gates_file.h"
+#include "sim_test_util.h"
+
+namespace eff::sim {
+namespace {
+
+using namespace testing;
+
+// 1x1 conv, 16 channels, 4x8 input (32 windows: two window sets of 16 columns), 16 filters of
+// weights 1. Windows 0-15 hold 5 in every channel (high-order part with the low 4 bits cleared:
+// 0, sum 0), windows 16-31 hold 20 (high part 16, sum 256). Threshold 100: the first window set
+// is all off, the second all on.
+SimLayer gated_layer() {
+  std::vector<int16_t> acts(16 * 32);
+  for (int64_t c = 0; c < 16; ++c) {
+    for (int64_t w = 0; w < 32; ++w) acts[static_cast<size_t>(c * 32 + w)] = w < 16 ? 5 : 20;
+  }
+  return layer_from(conv_geo(16, 4, 8, 16, 1), acts, {}, 8);
+}
+
+GatesFile gates(const std::string& threshold, const std::string& layer = "conv1", int bits = 8, int high = 4) {
+  return parse_gates(R"({"format":"effectual-gates","version":1,"kind":"precision","layers":[{"layer":")" + layer +
+                         R"(","bits":)" + std::to_string(bits) + R"(,"high_bits":)" + std::to_string(high) +
+                         R"(,"threshold":)" + threshold + "}]}",
+                     "pg.json");
+}
+
+uint64_t gated_cycles(const std::string& design, const SimLayer& l, const GatesFile& g) {
+  SimContext ctx;
+  ctx.gates = &g;
+  return make(design)->simulate(l, ctx).cycles;
+}
+
+TEST(PrecisionGating, DecisionsUseTheHighOrderBits) {
+  LayerGate gate;
+  gate.bits = 8;
+  gate.high_bits = 4;
+  gate.threshold = 100.0;
+  const std::vector<uint8_t> on = precision_gate_decisions(gated_layer(), gate, 1);
+  for (int64_t k = 0; k < 16; ++k) {
+    for (int64_t w = 0; w < 32; ++w) EXPECT_EQ(on[static_cast<size_t>(k * 32 + w)], w < 16 ? 0 : 1) << k << " " << w;
+  }
+  // Signed codes: the high-order part floors (-5 -> -16); unsigned ones saturate at 0 first.
+  const SimLayer neg = layer_from(conv_geo(1, 1, 1, 1, 1), {-5}, {1}, 8);
+  gate.is_signed = true;
+  gate.threshold = -16.5;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{1}));
+  gate.threshold = -16.0;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{0}));
+  gate.is_signed = false;
+  gate.threshold = -0.5;
+  EXPECT_EQ(precision_gate_decisions(neg, gate, 1), (std::vector<uint8_t>{1}));
+  // The gate's format: frac_bits 1 re-codes 20 as 40 = 0b0010'1000, high part 32 -> value 16.
+  EXPECT_DOUBLE_EQ(high_order_part(20.0, gate), 16.0);
+  gate.frac_bits = 1;
+  EXPECT_DOUBLE_EQ(high_order_part(20.0, gate), 16.0);
+  EXPECT_DOUBLE_EQ(high_order_part(20.4, gate), 16.0);
+  gate.frac_bits = 0;
+  EXPECT_DOUBLE_EQ(high_order_part(300.0, gate), 240.0);  // saturates at 255 first
+}
+
+TEST(PrecisionGating, StripesStopsAllOffPassesAfterTheHighBits) {
+  // Ungated: 2 window sets x 1 step x Pa 8 = 16 cycles. Gated 8/4: the all-off window set takes
+  // 8 - 4 = 4 bits, the other 8: 12 cycles.
+  const SimLayer l = gated_layer();
+  EXPECT_EQ(make("stripes")->simulate(l, SimContext{}).cycles, 16u);
+  EXPECT_EQ(gated_cycles("stripes", l, gates("100")), 12u);
+  // Potential: per output the bits its own gate needs: 256 off outputs x 4, 256 on x 8, 16 MACs
+  // each, 16 bit-products per bit.
+  SimContext ctx;
+  const GatesFile g = gates("100");
+  ctx.gates = &g;
+  EXPECT_EQ(make("stripes")->simulate(l, ctx).ideal_bit_products, (256u * 4 + 256u * 8) * 16 * 16);
+  // -inf, a layer the file does not list, equal bits, and a threshold below every sum: ungated.
+  EXPECT_EQ(gated_cycles("stripes", l, gates("\"-inf\"")), 16u);
+  EXPECT_EQ(gated_cycles("stripes", l, gates("100", "conv9")), 16u);
+  EXPECT_EQ(gated_cycles("stripes", l, gates("100", "conv1", 8, 8)), 16u);
+  EXPECT_EQ(gated_cycles("stripes", l, gates("-1")), 16u);
+  // Above every sum: both window sets stop after 4 bits.
+  EXPECT_EQ(gated_cycles("stripes", l, gates("1000")), 8u);
+}
+
+TEST(PrecisionGating, OneOnOutputKeepsThePassAtFullPrecision) {
+  // Lock-step: window 3 holds 16 in channel 0 (high part 16, sum 16 > 10), every other value is
+  // 5 (high part 0): that one window keeps its whole window set at 8 bits; the other takes 4.
+  std::vector<int16_t> acts(16 * 32);
+  for (int64_t c = 0; c < 16; ++c) {
+    for (int64_t w = 0; w < 32; ++w) acts[static_cast<size_t>(c * 32 + w)] = 5;
+  }
+  acts[3] = 16;
+  const SimLayer l = layer_from(conv_geo(16, 4, 8, 16, 1), acts, {}, 8);
+  EXPECT_EQ(gated_cycles("stripes", l, gates("10")), 8u + 4u);
+}
+
+TEST(PrecisionGating, LoomDropsLowBitsOfAllOffPasses) {
+  // Loom 1-8-16: 128 filter rows, 16 columns; one step per window set. Dynamic activation
+  // widths: 5 -> 3 bits, 20 -> 5 bits; weights at 16 bits. Ungated (3 + 5) x 16 = 128 cycles.
+  // Gated 8/4: the all-off window set streams max(1, 3 - 4) = 1 bit: (1 + 5) x 16 = 96.
+  const SimLayer l = gated_layer();
+  EXPECT_EQ(make("loom")->simulate(l, SimContext{}).cycles, 128u);
+  EXPECT_EQ(gated_cycles("loom", l, gates("100")), 96u);
+  EXPECT_EQ(gated_cycles("loom", l, gates("\"-inf\"")), 128u);
+  EXPECT_EQ(gated_cycles("loom", l, gates("1000")), 32u);
+  // Potential: per MAC width(a) x 16 weight bits; off outputs (windows 0-15) need max(1, 3 - 4) =
+  // 1 bit instead of 3, on ones 5: 16 filters x 16 channels x 16 windows x (1 + 5) x 16.
+  SimContext ctx;
+  const GatesFile g = gates("100");
+  ctx.gates = &g;
+  EXPECT_EQ(make("loom")->simulate(l, ctx).ideal_bit_products, 16u * 16 * 16 * (1 + 5) * 16);
+  EXPECT_EQ(make("loom")->simulate(l, SimContext{}).ideal_bit_products, 16u * 16 * 16 * (3 + 5) * 16);
+  // FC: one window; the filter set's outputs all off -> every step drops the low bits.
+  const SimLayer fc = layer_from(fc_geo(16, 8), filled(16, 20), {}, 8);
+  EXPECT_LT(gated_cycles("loom", fc, gates("1e9", "fc1")), make("loom")->simulate(fc, SimContext{}).cycles);
+  // Stripes FC: one step on one column, Pa 8 -> 4 cycles.
+  EXPECT_EQ(make("stripes")->simulate(fc, SimContext{}).cycles, 8u);
+  EXPECT_EQ(gated_cycles("stripes", fc, gates("1e9", "fc1")), 4u);
+}
+
+}  // namespace
+}  // namespace eff::sim
