@@ -1,6 +1,7 @@
 // The GatedConv kernel (registered in engine/ops/registry.cpp).
 #include "gating/gated_conv.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "deft/deft_layer.h"  // ConvShape
 #include "engine/buffer_pool.h"
 #include "engine/kernel.h"
 
@@ -29,10 +31,8 @@ float PrecisionSplit::split(float x, float& low) const {
 
 namespace {
 
-// Where conditional input q of a group reads: channel plane offset and the tap's displacement.
-struct Tap {
-  int64_t channel_offset, dy, dx;
-};
+constexpr int64_t kBlock = 16;  // output pixels whose conditional paths run together in SIMD lanes
+constexpr size_t kFilters = 16;  // filters whose conditional paths run together
 
 class GatedConvKernel final : public Kernel {
  public:
@@ -88,6 +88,7 @@ class GatedConvKernel final : public Kernel {
       cond_first_ = base_channels_;
     }
     cond_depth_ = (cg_ - cond_first_) * taps;
+    for (int64_t q = 0; q < cond_depth_; ++q) synapses_.push_back(static_cast<int32_t>(cond_first_ * taps + q));
     // Conditional weights, one contiguous row per filter.
     cond_w_.resize(static_cast<size_t>(m_ * cond_depth_));
     for (int64_t m = 0; m < m_; ++m)
@@ -159,57 +160,54 @@ class GatedConvKernel final : public Kernel {
     if (ctx.num_outputs() > 1) counts = ctx.output(1, DType::kInt64, {n}).data<int64_t>();
     if (counts) std::fill(counts, counts + n, 0);
 
-    // Conditional taps of each group (channel offsets within one image).
-    const int64_t taps = kh_ * kw_;
-    taps_.resize(static_cast<size_t>(group_ * cond_depth_));
-    for (int64_t g = 0; g < group_; ++g)
-      for (int64_t q = 0; q < cond_depth_; ++q) {
-        const int64_t ch = g * cg_ + cond_first_ + q / taps, t = q % taps;
-        taps_[g * cond_depth_ + q] = {ch * plane, (t / kw_) * dh_ - pad_top_, (t % kw_) * dw_ - pad_left_};
-      }
-    const int64_t mg = m_ / group_, depth = cond_depth_;
-    const float thr = threshold_, lo = act_lo_, hi = act_hi_;
-    const float* bp = base.data<float>();
-    float* yp = y.data<float>();
+    // The conditional path, one (image, group) at a time: its conditional inputs unrolled once
+    // (im2col: cols[q][pixel], q the conditional synapse) when any of its gates is on, then the
+    // blocks of pixels. Many images: threads take whole (image, group) tasks, each with its own
+    // cols; few: the threads share one task's blocks.
+    deft::ConvShape shape;
+    shape.c = cg_, shape.h = h, shape.w = wd, shape.kh = kh_, shape.kw = kw_, shape.sh = sh_, shape.sw = sw_;
+    shape.pad_top = pad_top_, shape.pad_left = pad_left_, shape.dh = dh_, shape.dw = dw_, shape.oh = oh, shape.ow = ow;
+    const int64_t blocks = (pixels + kBlock - 1) / kBlock, tasks = n * group_;
+    const size_t cols_size = static_cast<size_t>(cond_depth_ * pixels + kBlock);  // + one block read past the end
     const int threads = std::max(1, ctx.threads());
-    const int64_t tasks = n * group_ * pixels;
-#pragma omp parallel num_threads(threads) if (threads > 1 && tasks > 1)
+    const bool by_task = tasks >= threads;
+    const Work work{pixels, c * plane, cond_in, base.data<float>(), y.data<float>()};
+    if (!by_task) shared_cols_.resize(cols_size);
+    float* shared_cols = shared_cols_.data();
+#pragma omp parallel num_threads(threads) if (threads > 1)
     {
-      std::vector<float> row(static_cast<size_t>(depth));
-#pragma omp for schedule(static)
-      for (int64_t task = 0; task < tasks; ++task) {
-        const int64_t p = task % pixels, g = (task / pixels) % group_, img = task / (pixels * group_);
-        const int64_t oy = p / ow, ox = p % ow;
-        const float* xi = cond_in + img * c * plane;
-        bool gathered = false;
-        int64_t on = 0;
-        for (int64_t k = 0; k < mg; ++k) {
-          const int64_t m = g * mg + k;
-          const int64_t at = (img * m_ + m) * pixels + p;
-          float v = bp[at];
-          if (depth > 0 && v > thr) {
-            if (!gathered) {
-              const Tap* tp = taps_.data() + g * depth;
-              for (int64_t q = 0; q < depth; ++q) {
-                const int64_t iy = oy * sh_ + tp[q].dy, ix = ox * sw_ + tp[q].dx;
-                row[q] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? xi[tp[q].channel_offset + iy * wd + ix] : 0.f;
-              }
-              gathered = true;
-            }
-            const float* wr = cond_w_.data() + m * depth;
-            float s = 0.f;
-#pragma omp simd reduction(+ : s)
-            for (int64_t q = 0; q < depth; ++q) s += wr[q] * row[q];
-            v += s;
-            ++on;
-          }
-          if (v < lo) v = lo;  // NaN passes through, as oneDNN's eltwise leaves it
-          if (v > hi) v = hi;
-          yp[at] = v;
-        }
-        if (counts && on) {
+      std::vector<float> own_cols(by_task ? cols_size : 0);
+      std::vector<int64_t> active;
+      if (by_task) {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < tasks; ++task) {
+          const int64_t img = task / group_, g = task % group_;
+          const bool any = any_gate_on(work, img, g);
+          if (any && cond_depth_ > 0) unroll(work, shape, img, g, own_cols.data());
+          int64_t on = 0;
+          for (int64_t blk = 0; blk < blocks; ++blk)
+            on += conditional_block(work, img, g, blk, any, own_cols.data(), active);
+          if (counts && on) {
 #pragma omp atomic
-          counts[img] += on;
+            counts[img] += on;
+          }
+        }
+      } else {
+        for (int64_t task = 0; task < tasks; ++task) {
+          const int64_t img = task / group_, g = task % group_;
+          const bool any = any_gate_on(work, img, g);
+#pragma omp single
+          {
+            if (any && cond_depth_ > 0) unroll(work, shape, img, g, shared_cols);
+          }
+#pragma omp for schedule(static)
+          for (int64_t blk = 0; blk < blocks; ++blk) {
+            const int64_t on = conditional_block(work, img, g, blk, any, shared_cols, active);
+            if (counts && on) {
+#pragma omp atomic
+              counts[img] += on;
+            }
+          }
         }
       }
     }
@@ -218,6 +216,97 @@ class GatedConvKernel final : public Kernel {
   std::string impl() const override { return std::string("gated:") + (precision_ ? "precision" : "channel"); }
 
  private:
+  struct Work {
+    int64_t pixels, image_size;
+    const float* cond_in;
+    const float* base;
+    float* y;
+  };
+
+  bool any_gate_on(const Work& w, int64_t img, int64_t g) const {
+    const int64_t mg = m_ / group_;
+    const float* b = w.base + (img * m_ + g * mg) * w.pixels;
+    int any = 0;
+    for (int64_t i = 0; i < mg * w.pixels; ++i) any |= b[i] > threshold_;
+    return any != 0;
+  }
+
+  void unroll(const Work& w, const deft::ConvShape& shape, int64_t img, int64_t g, float* cols) const {
+    deft::im2col(w.cond_in + img * w.image_size + g * cg_ * shape.h * shape.w, shape, synapses_, cols);
+  }
+
+  // Block `blk` of pixels of one image and group: every filter's outputs, the conditional path added
+  // where the gate is on. The path runs for the filters with at least one gate on in the block,
+  // sixteen at a time over the block's 16 pixels in SIMD lanes, and is kept only where the gate is
+  // on. Each output's sum runs over q in order, whatever the grouping or the thread count.
+  int64_t conditional_block(const Work& w, int64_t img, int64_t g, int64_t blk, bool any_on, const float* cols,
+                            std::vector<int64_t>& active) const {
+    const int64_t mg = m_ / group_, depth = cond_depth_, p0 = blk * kBlock;
+    const int64_t count = std::min(kBlock, w.pixels - p0);
+    const float thr = threshold_;
+    active.clear();
+    for (int64_t k = 0; k < mg; ++k) {
+      const int64_t m = g * mg + k;
+      const float* b = w.base + (img * m_ + m) * w.pixels + p0;
+      float* out = w.y + (img * m_ + m) * w.pixels + p0;
+      int any = 0;
+      for (int64_t j = 0; j < count; ++j) {
+        any |= b[j] > thr;
+        out[j] = activate(b[j]);
+      }
+      if (any && any_on && depth > 0) active.push_back(m);
+    }
+    int64_t on = 0;
+    float acc[kFilters][kBlock];
+    for (size_t a = 0; a < active.size(); a += kFilters) {
+      const float* wr[kFilters];
+      for (size_t f = 0; f < kFilters; ++f)
+        wr[f] = cond_w_.data() + active[std::min(a + f, active.size() - 1)] * depth;
+      block_sums(cols + p0, w.pixels, depth, wr, acc);
+      for (size_t f = 0; f < kFilters && a + f < active.size(); ++f) {
+        const int64_t m = active[a + f];
+        const float* b = w.base + (img * m_ + m) * w.pixels + p0;
+        float* out = w.y + (img * m_ + m) * w.pixels + p0;
+        for (int64_t j = 0; j < count; ++j) {
+          if (!(b[j] > thr)) continue;
+          out[j] = activate(b[j] + acc[f][j]);
+          ++on;
+        }
+      }
+    }
+    return on;
+  }
+
+  // acc[f][j] = the sum over q in order of wr[f][q] x cols[q * stride + j], j < 16.
+  static void block_sums(const float* cols, int64_t stride, int64_t depth, const float* const* wr,
+                         float (&acc)[kFilters][kBlock]) {
+#if defined(__AVX512F__)
+    __m512 a[kFilters];
+    for (size_t f = 0; f < kFilters; ++f) a[f] = _mm512_setzero_ps();
+    for (int64_t q = 0; q < depth; ++q) {
+      const __m512 r = _mm512_loadu_ps(cols + q * stride);
+      for (size_t f = 0; f < kFilters; ++f) a[f] = _mm512_fmadd_ps(_mm512_set1_ps(wr[f][q]), r, a[f]);
+    }
+    for (size_t f = 0; f < kFilters; ++f) _mm512_storeu_ps(acc[f], a[f]);
+#else
+    for (size_t f = 0; f < kFilters; ++f)
+      for (int64_t j = 0; j < kBlock; ++j) acc[f][j] = 0.f;
+    for (int64_t q = 0; q < depth; ++q) {
+      const float* r = cols + q * stride;
+      for (size_t f = 0; f < kFilters; ++f) {
+        const float wq = wr[f][q];
+        for (int64_t j = 0; j < kBlock; ++j) acc[f][j] = std::fma(wq, r[j], acc[f][j]);
+      }
+    }
+#endif
+  }
+
+  float activate(float v) const {
+    if (v < act_lo_) v = act_lo_;  // NaN passes through, as oneDNN's eltwise leaves it
+    if (v > act_hi_) v = act_hi_;
+    return v;
+  }
+
   bool precision_ = false;
   int64_t m_ = 0, cg_ = 0, kh_ = 1, kw_ = 1, group_ = 1;
   int64_t sh_ = 1, sw_ = 1, pad_top_ = 0, pad_left_ = 0, dh_ = 1, dw_ = 1;
@@ -226,7 +315,8 @@ class GatedConvKernel final : public Kernel {
   float act_lo_ = -std::numeric_limits<float>::infinity(), act_hi_ = std::numeric_limits<float>::infinity();
   PrecisionSplit split_;
   std::vector<float> cond_w_, low_;
-  std::vector<Tap> taps_;
+  std::vector<int32_t> synapses_;  // conditional synapses of a group: (c * kh + ky) * kw + kx
+  std::vector<float> shared_cols_;
   Graph inner_;
   Node base_node_;
   std::unique_ptr<Kernel> base_;

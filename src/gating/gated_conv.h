@@ -7,9 +7,10 @@
 //   precision gating: the input activations as B-bit fixed-point codes, the base path over their
 //     top `high_bits` bits, the conditional path over the low B - high_bits bits.
 // Gated-off elements keep the base result (bias included); a fused Relu applies after. The base
-// path runs on the engine's oneDNN Conv kernel; the conditional path is one dot product per gated-on
-// element over an im2row of the conditional inputs at that pixel, so its cost follows the number of
-// gates on. Every element's sum has a fixed order, so results do not depend on the thread count.
+// path runs on the engine's oneDNN Conv kernel. The conditional path runs per block of 16 output
+// pixels and filter: skipped when every gate of the block is off, else computed for the 16 pixels
+// in SIMD lanes (the cost of one) and kept where the gate is on; so its cost follows the blocks with
+// a gate on. Every element's sum has a fixed order, so results do not depend on the thread count.
 //
 // Inputs: X [N, C, H, W], W (constant, [M, C / group, kh, kw] fp32), B (constant [M], optional).
 // Outputs: Y [N, M, OH, OW]; optionally the number of gated-on elements per image (int64 [N]),
