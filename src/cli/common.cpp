@@ -165,6 +165,7 @@ Loaded load(const Common& o, LayerObserver* observer) {
   if (!o.gates.empty()) {
     if (!o.deft.empty()) fail<UsageError>("--gates and --deft both rewrite conv layers; give one");
     auto plan = std::make_shared<const gating::GatePlan>(gating::read_gates_file(o.gates));
+    gating::check_gates(l.model.graph, *plan, o.gates);
     l.model.load_options.layer_rewrite = [plan](Graph& g) { gating::apply_gates(g, *plan); };
     l.model.graph = load_onnx(l.model.path, l.model.load_options);
   }

@@ -178,15 +178,18 @@ class GatedConvKernel final : public Kernel {
     {
       std::vector<float> own_cols(by_task ? cols_size : 0);
       std::vector<int64_t> active;
+      std::vector<float> rows(static_cast<size_t>(cond_depth_ * kBlock));
       if (by_task) {
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; ++task) {
           const int64_t img = task / group_, g = task % group_;
-          const bool any = any_gate_on(work, img, g);
-          if (any && cond_depth_ > 0) unroll(work, shape, img, g, own_cols.data());
+          const int64_t busy = busy_blocks(work, img, g, blocks);
+          const bool dense = cond_depth_ > 0 && 2 * busy >= blocks;
+          if (dense) unroll(work, shape, img, g, own_cols.data());
           int64_t on = 0;
           for (int64_t blk = 0; blk < blocks; ++blk)
-            on += conditional_block(work, img, g, blk, any, own_cols.data(), active);
+            on += conditional_block(work, shape, img, g, blk, busy > 0, dense ? own_cols.data() : nullptr, rows.data(),
+                                    active);
           if (counts && on) {
 #pragma omp atomic
             counts[img] += on;
@@ -195,14 +198,16 @@ class GatedConvKernel final : public Kernel {
       } else {
         for (int64_t task = 0; task < tasks; ++task) {
           const int64_t img = task / group_, g = task % group_;
-          const bool any = any_gate_on(work, img, g);
+          const int64_t busy = busy_blocks(work, img, g, blocks);
+          const bool dense = cond_depth_ > 0 && 2 * busy >= blocks;
 #pragma omp single
           {
-            if (any && cond_depth_ > 0) unroll(work, shape, img, g, shared_cols);
+            if (dense) unroll(work, shape, img, g, shared_cols);
           }
 #pragma omp for schedule(static)
           for (int64_t blk = 0; blk < blocks; ++blk) {
-            const int64_t on = conditional_block(work, img, g, blk, any, shared_cols, active);
+            const int64_t on = conditional_block(work, shape, img, g, blk, busy > 0, dense ? shared_cols : nullptr,
+                                                 rows.data(), active);
             if (counts && on) {
 #pragma omp atomic
               counts[img] += on;
@@ -223,12 +228,43 @@ class GatedConvKernel final : public Kernel {
     float* y;
   };
 
-  bool any_gate_on(const Work& w, int64_t img, int64_t g) const {
+  // Blocks of pixels of one image and group with at least one gate on: with many, the
+  // conditional inputs are unrolled for the whole image at once (im2col, fast copies), with few,
+  // gathered block by block (only where needed).
+  int64_t busy_blocks(const Work& w, int64_t img, int64_t g, int64_t blocks) const {
     const int64_t mg = m_ / group_;
     const float* b = w.base + (img * m_ + g * mg) * w.pixels;
-    int any = 0;
-    for (int64_t i = 0; i < mg * w.pixels; ++i) any |= b[i] > threshold_;
-    return any != 0;
+    int64_t busy = 0;
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t p0 = blk * kBlock, p1 = std::min(w.pixels, p0 + kBlock);
+      int any = 0;
+      for (int64_t k = 0; k < mg && !any; ++k)
+        for (int64_t p = p0; p < p1; ++p) any |= b[k * w.pixels + p] > threshold_;
+      busy += any;
+    }
+    return busy;
+  }
+
+  // The conditional inputs of pixels [p0, p0 + 16) of one image and group: rows[q][j].
+  void gather(const Work& w, const deft::ConvShape& s, int64_t img, int64_t g, int64_t p0, float* rows) const {
+    const float* x = w.cond_in + img * w.image_size + g * cg_ * s.h * s.w;
+    const int64_t taps = s.kh * s.kw, last = w.pixels - 1;
+    int64_t y0[kBlock], x0[kBlock];
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const int64_t p = std::min(p0 + j, last);
+      y0[j] = (p / s.ow) * s.sh - s.pad_top;
+      x0[j] = (p % s.ow) * s.sw - s.pad_left;
+    }
+    for (int64_t q = 0; q < cond_depth_; ++q) {
+      const int64_t k = synapses_[q], t = k % taps;
+      const float* plane = x + (k / taps) * s.h * s.w;
+      const int64_t dy = (t / s.kw) * s.dh, dx = (t % s.kw) * s.dw;
+      float* r = rows + q * kBlock;
+      for (int64_t j = 0; j < kBlock; ++j) {
+        const int64_t iy = y0[j] + dy, ix = x0[j] + dx;
+        r[j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? plane[iy * s.w + ix] : 0.f;
+      }
+    }
   }
 
   void unroll(const Work& w, const deft::ConvShape& shape, int64_t img, int64_t g, float* cols) const {
@@ -239,8 +275,9 @@ class GatedConvKernel final : public Kernel {
   // where the gate is on. The path runs for the filters with at least one gate on in the block,
   // sixteen at a time over the block's 16 pixels in SIMD lanes, and is kept only where the gate is
   // on. Each output's sum runs over q in order, whatever the grouping or the thread count.
-  int64_t conditional_block(const Work& w, int64_t img, int64_t g, int64_t blk, bool any_on, const float* cols,
-                            std::vector<int64_t>& active) const {
+  // `cols`: the image's unrolled inputs, or null to gather the block's into `rows`.
+  int64_t conditional_block(const Work& w, const deft::ConvShape& shape, int64_t img, int64_t g, int64_t blk,
+                            bool any_on, const float* cols, float* rows, std::vector<int64_t>& active) const {
     const int64_t mg = m_ / group_, depth = cond_depth_, p0 = blk * kBlock;
     const int64_t count = std::min(kBlock, w.pixels - p0);
     const float thr = threshold_;
@@ -256,13 +293,17 @@ class GatedConvKernel final : public Kernel {
       }
       if (any && any_on && depth > 0) active.push_back(m);
     }
+    if (active.empty()) return 0;
+    const float* src = cols ? cols + p0 : rows;
+    const int64_t stride = cols ? w.pixels : kBlock;
+    if (!cols) gather(w, shape, img, g, p0, rows);
     int64_t on = 0;
     float acc[kFilters][kBlock];
     for (size_t a = 0; a < active.size(); a += kFilters) {
       const float* wr[kFilters];
       for (size_t f = 0; f < kFilters; ++f)
         wr[f] = cond_w_.data() + active[std::min(a + f, active.size() - 1)] * depth;
-      block_sums(cols + p0, w.pixels, depth, wr, acc);
+      block_sums(src, stride, depth, wr, acc);
       for (size_t f = 0; f < kFilters && a + f < active.size(); ++f) {
         const int64_t m = active[a + f];
         const float* b = w.base + (img * m_ + m) * w.pixels + p0;

@@ -103,10 +103,10 @@ void set_ints(Node& d, const std::string& key, std::vector<int64_t> v) {
 void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
   for (const LayerGate& l : plan.layers) {
     auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == l.layer; });
-    if (it == g.nodes.end()) fail<ModelError>("{}: the gates name layer '{}', which the model lacks", g.source, l.layer);
+    if (it == g.nodes.end()) fail<ConfigError>("{}: the gates name layer '{}', which the model lacks", g.source, l.layer);
     Node& n = *it;
     std::string why;
-    if (!gate_eligible(g, n, &why)) fail<ModelError>("{}: cannot be gated: {}", g.where(n), why);
+    if (!gate_eligible(g, n, &why)) fail<ConfigError>("{}: cannot be gated: {}", g.where(n), why);
     const Tensor& w = g.constant(n.input(1));
     if (plan.kind == GateKind::kChannel && (l.base_channels < 1 || l.base_channels > w.dim(1)))
       fail<ModelError>("{}: base_channels {} must be in [1, {}]", g.where(n), l.base_channels, w.dim(1));
@@ -142,6 +142,19 @@ void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
       g.outputs.push_back(c);
     }
     n = std::move(d);
+  }
+}
+
+void check_gates(const Graph& g, const GatePlan& plan, const std::string& source) {
+  for (const LayerGate& l : plan.layers) {
+    const Node* n = g.find_node(l.layer);
+    if (!n) fail<ConfigError>("{}: layer '{}' is not in {}", source, l.layer, g.source);
+    std::string why;
+    if (!gate_eligible(g, *n, &why)) fail<ConfigError>("{}: layer '{}' cannot be gated: {}", source, l.layer, why);
+    const int64_t cg = g.constant(n->input(1)).dim(1);
+    if (plan.kind == GateKind::kChannel && l.base_channels > cg)
+      fail<ConfigError>("{}: layer '{}' has {} input channels per group, base_channels is {}", source, l.layer, cg,
+                        l.base_channels);
   }
 }
 

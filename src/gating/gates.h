@@ -60,8 +60,12 @@ double parse_fraction(const std::string& text, const std::string& flag);
 
 // Replaces the named Conv nodes by GatedConv nodes (names kept). With `count_outputs`, each also
 // produces its per-image count of gated-on outputs, appended to the graph's outputs in plan order
-// (value names "<layer>/gates_on"). ModelError if a layer is missing or not eligible.
+// (value names "<layer>/gates_on"). ConfigError if a layer is missing or not eligible.
 void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs = false);
+
+// Checks the plan against a loaded model before the rewrite (which runs inside the loader, where
+// every error becomes a ModelError): ConfigError naming `source` and the layer otherwise.
+void check_gates(const Graph& g, const GatePlan& plan, const std::string& source);
 
 // Sets the thresholds of a graph already rewritten by apply_gates (same plan layer order), without
 // touching its structure: the search's evaluations differ only in them.

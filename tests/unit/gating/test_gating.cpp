@@ -255,12 +255,12 @@ TEST(Gates, FileRoundTripAndBadFiles) {
   EXPECT_EQ(base_channels_for(0.25, 64), 16);
   EXPECT_EQ(base_channels_for(1.0 / 16, 8), 1);
   EXPECT_EQ(base_channels_for(0.5, 1), 1);
-  // A layer the model lacks is a ModelError naming it.
+  // A layer the model lacks is a ConfigError naming it.
   const Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/vgg.onnx");
   Graph g = m.graph;
   GatePlan missing;
   missing.layers = {{"no_such_layer", 0.f, 1}};
-  EXPECT_THROW(apply_gates(g, missing), ModelError);
+  EXPECT_THROW(apply_gates(g, missing), ConfigError);
 }
 
 }  // namespace eff::gating
