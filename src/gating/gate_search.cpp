@@ -270,7 +270,10 @@ class GateSearch {
     cb.progress = o_.progress;
     std::vector<int> sensitivity;
     const std::vector<int> level =
-        search::search_levels(layers_.size(), o_.levels, cb, res_.evaluations, sensitivity, "gating");
+        search::search_levels(layers_.size(), o_.levels, cb, res_.evaluations, sensitivity,
+                              o_.kind == GateKind::kPrecision
+                                  ? fmt::format("gating ({}-bit activations with every gate on)", o_.bits)
+                                  : std::string("gating"));
     // Final: complete passes on both subsets, counting the gates the kernels opened.
     std::vector<std::vector<int64_t>> on_search, on_report;
     const Tally final_search = run(set_, ref_, *judge_, level, false, &on_search);
