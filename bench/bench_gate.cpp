@@ -133,9 +133,18 @@ void BM_Gated(benchmark::State& state, bool regions) {
 BENCHMARK(BM_Conv)->Name("GateConv/ungated")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gated, random, false)
     ->Name("GateConv/gated_random")
-    ->Arg(0)->Arg(50)->Arg(75)->Arg(90)->Arg(95)->Arg(99)
+    ->Arg(0)
+    ->Arg(50)
+    ->Arg(75)
+    ->Arg(90)
+    ->Arg(95)
+    ->Arg(99)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gated, regions, true)
     ->Name("GateConv/gated_regions")
-    ->Arg(0)->Arg(25)->Arg(50)->Arg(75)->Arg(90)
+    ->Arg(0)
+    ->Arg(25)
+    ->Arg(50)
+    ->Arg(75)
+    ->Arg(90)
     ->Unit(benchmark::kMillisecond);

@@ -60,8 +60,8 @@ std::vector<double> base_fractions(const std::string& list) {
   size_t start = 0;
   for (;;) {
     const size_t comma = list.find(',', start);
-    out.push_back(gating::parse_fraction(list.substr(start, comma == std::string::npos ? comma : comma - start),
-                                         "--base"));
+    out.push_back(
+        gating::parse_fraction(list.substr(start, comma == std::string::npos ? comma : comma - start), "--base"));
     if (comma == std::string::npos) return out;
     start = comma + 1;
   }
@@ -97,7 +97,8 @@ void run_gate(GateFlags& f) {
   const search::Target target = target_of(f);
   if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
   if (f.resume && f.save.empty()) fail<UsageError>("--resume needs --save DIR (the checkpoints live there)");
-  if (!f.common.deft.empty() || !f.common.gates.empty()) fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
+  if (!f.common.deft.empty() || !f.common.gates.empty())
+    fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
   int bits = 8, high = 4;
   const bool precision = !f.precision.empty();
   if (precision) parse_precision(f.precision, bits, high);
@@ -137,8 +138,8 @@ void run_gate(GateFlags& f) {
     if (!f.common.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, o));
   }
-  gating::GateSetup setup{f.common.model, search_set.source, report_set.source, search_set.size(), report_set.size(),
-                          f.seed};
+  gating::GateSetup setup{f.common.model,    search_set.source, report_set.source,
+                          search_set.size(), report_set.size(), f.seed};
   const json doc = gating::gate_results_json(runs, setup);
   std::vector<std::string> written;
   if (!f.out.empty()) {

@@ -13,8 +13,12 @@ using nlohmann::json;
 namespace {
 
 json subset(const search::SubsetScore& s) {
-  json j = {{"images", s.images}, {"metric", s.metric}, {"fp32_metric", s.fp32_metric}, {"target_met", s.met},
-            {"top1_agreement", s.agreement}, {"output_snr_db", s.snr_db}};
+  json j = {{"images", s.images},
+            {"metric", s.metric},
+            {"fp32_metric", s.fp32_metric},
+            {"target_met", s.met},
+            {"top1_agreement", s.agreement},
+            {"output_snr_db", s.snr_db}};
   if (s.labelled) {
     j["top1"] = s.top1;
     j["fp32_top1"] = s.fp32_top1;
@@ -35,7 +39,8 @@ std::string fraction_text(double f) {
 }
 
 std::string run_label(const GateResult& r) {
-  if (r.options.kind == GateKind::kPrecision) return fmt::format("precision {}/{}", r.options.bits, r.options.high_bits);
+  if (r.options.kind == GateKind::kPrecision)
+    return fmt::format("precision {}/{}", r.options.bits, r.options.high_bits);
   return "base " + fraction_text(r.options.base_fraction);
 }
 
@@ -128,10 +133,10 @@ std::string gate_layers_csv(const std::vector<GateResult>& runs) {
       "flop_reduction,b_avg\n";
   for (const GateResult& r : runs)
     for (const GateLayerResult& l : r.layers)
-      s += fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{:.4f},{}\n", csv_field(run_label(r)), csv_field(l.name),
-                       l.macs, l.outputs, l.channels_per_group, l.base_channels, l.threshold, l.off_search,
-                       l.off_report, l.flop_reduction,
-                       r.options.kind == GateKind::kPrecision ? fmt::format("{:.4f}", l.b_avg) : "");
+      s +=
+          fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{:.4f},{}\n", csv_field(run_label(r)), csv_field(l.name),
+                      l.macs, l.outputs, l.channels_per_group, l.base_channels, l.threshold, l.off_search, l.off_report,
+                      l.flop_reduction, r.options.kind == GateKind::kPrecision ? fmt::format("{:.4f}", l.b_avg) : "");
   return s;
 }
 
@@ -171,9 +176,10 @@ std::string gate_summary_text(const std::vector<GateResult>& runs, const std::ve
       s += fmt::format("B_avg {:.2f} bits (MAC-weighted, report subset) for B={} B_hb={}\n", r.b_avg_report,
                        r.options.bits, r.options.high_bits);
     } else {
-      s += fmt::format("network FLOP reduction: {:.2f}x on the search subset, {:.2f}x on the report subset ({:.1f}% "
-                       "of {} MACs/image saved)\n",
-                       r.reduction_search, r.reduction_report, 100 * (1 - 1 / r.reduction_report), r.network_macs);
+      s += fmt::format(
+          "network FLOP reduction: {:.2f}x on the search subset, {:.2f}x on the report subset ({:.1f}% "
+          "of {} MACs/image saved)\n",
+          r.reduction_search, r.reduction_report, 100 * (1 - 1 / r.reduction_report), r.network_macs);
     }
     for (const auto& [name, sc] : {std::pair{"search", &r.search}, std::pair{"report", &r.report}}) {
       if (sc->labelled) {
@@ -193,8 +199,8 @@ std::string gate_summary_text(const std::vector<GateResult>& runs, const std::ve
                          c.easy_reduction, c.hard, c.hard_reduction, c.all_reduction);
     }
     s += fmt::format("evaluations: {} sensitivity, {} lift, {} descent, {} final ({} from checkpoint); {:.1f} s\n\n",
-                     r.evaluations.sensitivity, r.evaluations.ascent, r.evaluations.descent,
-                     r.evaluations.final_checks, r.evaluations.from_checkpoint, r.wall_seconds);
+                     r.evaluations.sensitivity, r.evaluations.ascent, r.evaluations.descent, r.evaluations.final_checks,
+                     r.evaluations.from_checkpoint, r.wall_seconds);
   }
   return s;
 }
@@ -217,7 +223,7 @@ void add_gate_section(const json& doc, const std::string& source, html::HtmlRepo
                                                   doc["report_set"].value("images", 0))}});
     html::Table summary;
     summary.caption = "One search per base fraction (or precision pair)";
-    summary.header = {"run", "target", "FLOP reduction (search)", "FLOP reduction (report)", "B_avg",
+    summary.header = {"run",          "target",       "FLOP reduction (search)", "FLOP reduction (report)", "B_avg",
                       "top-1 search", "top-1 report", "fp32 top-1 report"};
     html::BarChart layers_chart;
     layers_chart.title = "FLOP reduction per layer (report subset)";
@@ -225,20 +231,21 @@ void add_gate_section(const json& doc, const std::string& source, html::HtmlRepo
     layers_chart.y_label = "x";
     for (const json& run : doc["runs"]) {
       const bool prec = run.value("kind", "") == "precision";
-      const std::string label =
-          prec ? fmt::format("precision {}/{}", run.value("bits", 0), run.value("high_bits", 0))
-               : "base " + fraction_text(run.value("base_fraction", 1.0));
+      const std::string label = prec ? fmt::format("precision {}/{}", run.value("bits", 0), run.value("high_bits", 0))
+                                     : "base " + fraction_text(run.value("base_fraction", 1.0));
       const json& acc = run.at("accuracy");
-      auto top1 = [](const json& a) { return a.contains("top1") ? html::Cell(a["top1"].get<double>() / 100, html::NumberFormat::percent(2)) : html::Cell("-"); };
-      summary.rows.push_back({label, run.value("target", ""),
-                              html::Cell(run["flop_reduction"].value("search", 1.0), html::NumberFormat::plain(2, "x")),
-                              html::Cell(run["flop_reduction"].value("report", 1.0), html::NumberFormat::plain(2, "x")),
-                              prec ? html::Cell(run.value("b_avg", 0.0)) : html::Cell("-"), top1(acc.at("search")),
-                              top1(acc.at("report")),
-                              acc.at("report").contains("fp32_top1")
-                                  ? html::Cell(acc["report"]["fp32_top1"].get<double>() / 100,
-                                               html::NumberFormat::percent(2))
-                                  : html::Cell("-")});
+      auto top1 = [](const json& a) {
+        return a.contains("top1") ? html::Cell(a["top1"].get<double>() / 100, html::NumberFormat::percent(2))
+                                  : html::Cell("-");
+      };
+      summary.rows.push_back(
+          {label, run.value("target", ""),
+           html::Cell(run["flop_reduction"].value("search", 1.0), html::NumberFormat::plain(2, "x")),
+           html::Cell(run["flop_reduction"].value("report", 1.0), html::NumberFormat::plain(2, "x")),
+           prec ? html::Cell(run.value("b_avg", 0.0)) : html::Cell("-"), top1(acc.at("search")), top1(acc.at("report")),
+           acc.at("report").contains("fp32_top1")
+               ? html::Cell(acc["report"]["fp32_top1"].get<double>() / 100, html::NumberFormat::percent(2))
+               : html::Cell("-")});
       if (prec) continue;
       html::Series series{label, {}, ""};
       std::vector<std::string> names;

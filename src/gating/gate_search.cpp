@@ -106,7 +106,8 @@ class GateSearch {
     std::vector<SampledLayer> sampled;
     for (const LayerInfo& info : evaluator_.layers()) {
       if (std::find(cov.gated.begin(), cov.gated.end(), info.name) == cov.gated.end()) continue;
-      auto geo = std::find_if(geometry.begin(), geometry.end(), [&](const LayerGeometry& g) { return g.name == info.name; });
+      auto geo =
+          std::find_if(geometry.begin(), geometry.end(), [&](const LayerGeometry& g) { return g.name == info.name; });
       if (geo == geometry.end()) continue;
       const Node& node = model.graph.nodes[info.node];
       GateLayerResult r;
@@ -129,8 +130,8 @@ class GateSearch {
       if (o.kind == GateKind::kChannel) {
         r.base_channels = base_channels_for(o.base_fraction, r.channels_per_group);
         if (r.base_channels >= r.channels_per_group) {
-          res_.skipped.push_back(fmt::format("{}: {} channel(s) per group, all on the base path", r.name,
-                                             r.channels_per_group));
+          res_.skipped.push_back(
+              fmt::format("{}: {} channel(s) per group, all on the base path", r.name, r.channels_per_group));
           continue;
         }
         r.base_macs = r.outputs * r.base_channels * taps;
@@ -269,11 +270,10 @@ class GateSearch {
     cb.log = o_.log;
     cb.progress = o_.progress;
     std::vector<int> sensitivity;
-    const std::vector<int> level =
-        search::search_levels(layers_.size(), o_.levels, cb, res_.evaluations, sensitivity,
-                              o_.kind == GateKind::kPrecision
-                                  ? fmt::format("gating ({}-bit activations with every gate on)", o_.bits)
-                                  : std::string("gating"));
+    const std::vector<int> level = search::search_levels(
+        layers_.size(), o_.levels, cb, res_.evaluations, sensitivity,
+        o_.kind == GateKind::kPrecision ? fmt::format("gating ({}-bit activations with every gate on)", o_.bits)
+                                        : std::string("gating"));
     // Final: complete passes on both subsets, counting the gates the kernels opened.
     std::vector<std::vector<int64_t>> on_search, on_report;
     const Tally final_search = run(set_, ref_, *judge_, level, false, &on_search);

@@ -23,9 +23,9 @@ namespace eff::gating {
 struct GateSearchOptions {
   search::Target target;
   GateKind kind = GateKind::kChannel;
-  double base_fraction = 0.25;     // channel gating
-  int bits = 8, high_bits = 4;     // precision gating: B and B_hb
-  int levels = 16;                 // candidate gated-off fractions k / levels
+  double base_fraction = 0.25;  // channel gating
+  int bits = 8, high_bits = 4;  // precision gating: B and B_hb
+  int levels = 16;              // candidate gated-off fractions k / levels
   int threads = 0;
   int64_t batch = 100;
   int64_t samples_per_image = 32;  // gate values sampled per layer and image for the candidates
@@ -40,7 +40,7 @@ struct GateLayerResult {
   int64_t macs = 0;     // per image, ungated
   int64_t outputs = 0;  // output elements per image (each has one gate)
   int64_t channels_per_group = 0, base_channels = 0;
-  int64_t base_macs = 0;                // per image: the base path (channel gating)
+  int64_t base_macs = 0;                    // per image: the base path (channel gating)
   int64_t conditional_macs_per_output = 0;  // the conditional path of one gated-on output
   int level = 0, sensitivity_level = 0;
   float threshold = 0;
@@ -66,9 +66,9 @@ struct GateResult {
   std::vector<std::string> skipped;  // conv/FC layers not gated ("name: why")
   search::SubsetScore search, report;
   search::EvaluationCounts evaluations;
-  int64_t network_macs = 0;                // per image, every conv/FC layer
+  int64_t network_macs = 0;                           // per image, every conv/FC layer
   double reduction_search = 1, reduction_report = 1;  // network FLOP reduction
-  double b_avg_report = 0;                 // precision: MAC-weighted B_avg over gated layers
+  double b_avg_report = 0;                            // precision: MAC-weighted B_avg over gated layers
   std::vector<ClassView> classes;
   double wall_seconds = 0;
 };

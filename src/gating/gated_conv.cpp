@@ -31,7 +31,7 @@ float PrecisionSplit::split(float x, float& low) const {
 
 namespace {
 
-constexpr int64_t kBlock = 16;  // output pixels whose conditional paths run together in SIMD lanes
+constexpr int64_t kBlock = 16;   // output pixels whose conditional paths run together in SIMD lanes
 constexpr size_t kFilters = 16;  // filters whose conditional paths run together
 
 class GatedConvKernel final : public Kernel {
@@ -44,7 +44,8 @@ class GatedConvKernel final : public Kernel {
     if (node.num_inputs() < 2 || !graph.is_constant(node.input(1)))
       fail<ModelError>("{}: weights must be a constant", where);
     const Tensor& w = graph.constant(node.input(1));
-    if (w.dtype() != DType::kFloat32 || w.rank() != 4) fail<ModelError>("{}: weights must be fp32 [M, C, kh, kw]", where);
+    if (w.dtype() != DType::kFloat32 || w.rank() != 4)
+      fail<ModelError>("{}: weights must be fp32 [M, C, kh, kw]", where);
     m_ = w.dim(0), cg_ = w.dim(1), kh_ = w.dim(2), kw_ = w.dim(3);
     group_ = node.attr_int("group", 1);
     if (group_ < 1 || m_ % group_ != 0) fail<ModelError>("{}: group {} does not divide {} filters", where, group_, m_);
@@ -218,7 +219,9 @@ class GatedConvKernel final : public Kernel {
     }
   }
 
-  std::string impl() const override { return std::string("gated:") + (precision_ ? "precision" : "channel"); }
+  std::string impl() const override {
+    return std::string("gated:") + (precision_ ? "precision" : "channel");
+  }
 
  private:
   struct Work {
@@ -301,8 +304,7 @@ class GatedConvKernel final : public Kernel {
     float acc[kFilters][kBlock];
     for (size_t a = 0; a < active.size(); a += kFilters) {
       const float* wr[kFilters];
-      for (size_t f = 0; f < kFilters; ++f)
-        wr[f] = cond_w_.data() + active[std::min(a + f, active.size() - 1)] * depth;
+      for (size_t f = 0; f < kFilters; ++f) wr[f] = cond_w_.data() + active[std::min(a + f, active.size() - 1)] * depth;
       block_sums(src, stride, depth, wr, acc);
       for (size_t f = 0; f < kFilters && a + f < active.size(); ++f) {
         const int64_t m = active[a + f];

@@ -103,7 +103,8 @@ void set_ints(Node& d, const std::string& key, std::vector<int64_t> v) {
 void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
   for (const LayerGate& l : plan.layers) {
     auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == l.layer; });
-    if (it == g.nodes.end()) fail<ConfigError>("{}: the gates name layer '{}', which the model lacks", g.source, l.layer);
+    if (it == g.nodes.end())
+      fail<ConfigError>("{}: the gates name layer '{}', which the model lacks", g.source, l.layer);
     Node& n = *it;
     std::string why;
     if (!gate_eligible(g, n, &why)) fail<ConfigError>("{}: cannot be gated: {}", g.where(n), why);
@@ -180,7 +181,8 @@ json gates_json(const GatePlan& plan) {
   json layers = json::array();
   for (const LayerGate& l : plan.layers) {
     if (plan.kind == GateKind::kChannel) {
-      layers.push_back({{"layer", l.layer}, {"base_channels", l.base_channels}, {"threshold", threshold_json(l.threshold)}});
+      layers.push_back(
+          {{"layer", l.layer}, {"base_channels", l.base_channels}, {"threshold", threshold_json(l.threshold)}});
     } else {
       layers.push_back({{"layer", l.layer},
                         {"bits", l.bits},

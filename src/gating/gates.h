@@ -29,8 +29,8 @@ std::string kind_name(GateKind k);
 
 struct LayerGate {
   std::string layer;
-  float threshold = 0;  // -inf: every gate on
-  int64_t base_channels = 0;  // channel: per group
+  float threshold = 0;                         // -inf: every gate on
+  int64_t base_channels = 0;                   // channel: per group
   int bits = 8, high_bits = 4, frac_bits = 0;  // precision
   bool is_signed = false;
 };

@@ -215,7 +215,7 @@ TEST(GatedConv, PrecisionSplitKeepsTheTopBits) {
   EXPECT_FLOAT_EQ(low, 3.f);
   EXPECT_FLOAT_EQ(u.split(-2.f, low), 0.f);  // unsigned: negatives clamp to 0
   EXPECT_FLOAT_EQ(low, 0.f);
-  PrecisionSplit s{4, 2, 1, true};  // codes in [-8, 7], step 1/2
+  PrecisionSplit s{4, 2, 1, true};             // codes in [-8, 7], step 1/2
   EXPECT_FLOAT_EQ(s.split(-1.5f, low), -2.f);  // code -3: high floor(-3/4)*4 = -4, low 1
   EXPECT_FLOAT_EQ(low, 0.5f);
   EXPECT_FLOAT_EQ(s.split(1.25f, low), 0.f);  // code 3 (ties away from zero): high 0, low 3
@@ -232,8 +232,10 @@ TEST(Gates, FileRoundTripAndBadFiles) {
   EXPECT_TRUE(std::isinf(q.layers[0].threshold) && q.layers[0].threshold < 0);
   EXPECT_FLOAT_EQ(q.layers[1].threshold, 0.5f);
   EXPECT_EQ(q.layers[1].base_channels, 8);
-  EXPECT_EQ(gates_json(p),
-            nlohmann::json::parse(R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.25,"layers":[{"layer":"conv1","base_channels":4,"threshold":"-inf"},{"layer":"conv2","base_channels":8,"threshold":0.5}]})"));
+  EXPECT_EQ(
+      gates_json(p),
+      nlohmann::json::parse(
+          R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.25,"layers":[{"layer":"conv1","base_channels":4,"threshold":"-inf"},{"layer":"conv2","base_channels":8,"threshold":0.5}]})"));
   using nlohmann::json;
   const json good = gates_json(p);
   json j = good;
