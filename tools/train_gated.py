@@ -178,6 +178,7 @@ def main():
     ap.add_argument("--sparsity", type=float, default=1.0, help="weight of the open-gate fraction in the loss")
     ap.add_argument("--eps", type=float, default=4.0, help="sharpness of the smooth gate")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threshold-lr", type=float, default=0.05, help="learning rate of the thresholds")
     ap.add_argument("--out", default="gated")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -194,7 +195,9 @@ def main():
     print(f"before training (threshold -1 everywhere): top-1 {100 * acc0:.2f}%, FLOP reduction {red0:.2f}x")
     weights = torch.tensor([outputs * cond for _, _, cond, outputs in gated], dtype=torch.float32)
     weights = weights / weights.sum()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    thresholds = [g.threshold for _, g, _, _ in gated]
+    others = [p for p in model.parameters() if all(p is not t for t in thresholds)]
+    opt = torch.optim.Adam([{"params": others, "lr": args.lr}, {"params": thresholds, "lr": args.threshold_lr}])
     start = time.time()
     for epoch in range(args.epochs):
         model.train()
