@@ -98,6 +98,8 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
 
   if (!o.deft.empty())
     fail<UsageError>("--deft: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --deft");
+  if (!o.gates.empty())
+    fail<UsageError>("--gates: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --gates");
   Loaded l = load(o);
   po.transforms = l.transforms;
   auto data = open_inputs(l.model, in);

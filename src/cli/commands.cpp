@@ -277,6 +277,8 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   if (images < 1) fail<UsageError>("--images must be at least 1");
   if (!o.deft.empty())
     fail<UsageError>("--deft: trace records Conv/Gemm layers as the fp32 engine runs them; drop --deft");
+  if (!o.gates.empty())
+    fail<UsageError>("--gates: trace records Conv/Gemm layers as the fp32 engine runs them; drop --gates");
   Loaded l = load(o);
   TraceRecorder rec(&l.exec->graph());
   auto data = open_inputs(l.model, in);

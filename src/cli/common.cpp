@@ -8,6 +8,7 @@
 #include "data/npy.h"
 #include "deft/deft_model.h"
 #include "engine/transform_files.h"
+#include "gating/gates.h"
 #include "graph/value_shape.h"
 
 namespace eff::cli {
@@ -59,6 +60,7 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
         "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
     c->add_option("--deft-calibration", o.deft_calibration, "data set for synapse vector elimination (--deft alpha)");
     c->add_option("--deft-images", o.deft_images, "calibration images (default 256)")->check(positive_count());
+    c->add_option("--gates", o.gates, "run conv layers channel- or precision-gated per a gates file (docs/gating.md)");
   }
 }
 
@@ -164,6 +166,13 @@ Loaded load(const Common& o, LayerObserver* observer) {
     l.model.meta.preprocessing = pm.preprocessing;
   }
   if (!o.deft.empty()) apply_deft_flags(o, l.model);
+  if (!o.gates.empty()) {
+    if (!o.deft.empty()) fail<UsageError>("--gates and --deft both rewrite conv layers; give one");
+    auto plan = std::make_shared<const gating::GatePlan>(gating::read_gates_file(o.gates));
+    gating::check_gates(l.model.graph, *plan, o.gates);
+    l.model.load_options.layer_rewrite = [plan](Graph& g) { gating::apply_gates(g, *plan); };
+    l.model.graph = load_onnx(l.model.path, l.model.load_options);
+  }
   l.layers = find_layers(l.model.graph);
   l.transforms = load_layer_transforms(o.precision_profile, o.thresholds, l.layers);
   ExecutorOptions eo;

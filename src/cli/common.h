@@ -35,6 +35,8 @@ struct Common {
   std::string deft;
   std::string deft_calibration;
   int64_t deft_images = 256;
+  // Gated conv layers (src/gating, docs/gating.md): a gates file written by `effectual gate --out`.
+  std::string gates;
 };
 
 struct Inputs {

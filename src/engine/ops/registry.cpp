@@ -141,7 +141,8 @@ namespace eff {
   X("QLinearMatMul", make_qlinear_matmul)                 \
   X("ConvInteger", make_conv_integer)                     \
   X("QLinearConv", make_qlinear_conv)                     \
-  X("DeftLayer", make_deft_layer) /* src/deft/deft_layer.h: packed conv/FC, not ONNX */
+  X("DeftLayer", make_deft_layer) /* src/deft/deft_layer.h: packed conv/FC, not ONNX */ \
+  X("GatedConv", make_gated_conv) /* src/gating/gated_conv.h: channel/precision gating, not ONNX */
 
 #define EFF_DECLARE_FACTORY(op, factory) std::unique_ptr<Kernel> factory(const Node&, const Graph&);
 #define EFF_ENTRY(op, factory) {op, &factory},

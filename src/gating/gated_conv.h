@@ -1,0 +1,38 @@
+// The GatedConv node (seed 003): a 2-D conv whose output elements are computed in two parts, a
+// dense base path for every element and a conditional path only where a gate, which compares
+// the base path's result with the layer's threshold, is on.
+//   channel gating: the base path sums over the first `base_channels` input channels of each
+//     group (weights and bias as the graph has them: BatchNormalization already folded), the
+//     conditional path over the group's other channels;
+//   precision gating: the input activations as B-bit fixed-point codes, the base path over their
+//     top `high_bits` bits, the conditional path over the low B - high_bits bits.
+// Gated-off elements keep the base result (bias included); a fused Relu applies after. The base
+// path runs on the engine's oneDNN Conv kernel. The conditional path runs per block of 16 output
+// pixels and filter: skipped when every gate of the block is off, else computed for the 16 pixels
+// in SIMD lanes (the cost of one) and kept where the gate is on; so its cost follows the blocks with
+// a gate on. Every element's sum has a fixed order, so results do not depend on the thread count.
+//
+// Inputs: X [N, C, H, W], W (constant, [M, C / group, kh, kw] fp32), B (constant [M], optional).
+// Outputs: Y [N, M, OH, OW]; optionally the number of gated-on elements per image (int64 [N]),
+// which the gate search reads (gating/gate_search.h).
+// Attributes: mode ("channel" | "precision"), threshold (float, -inf: every gate on), group,
+// kernel_shape, strides, pads, dilations, activation ("Relu" or absent); channel: base_channels
+// (per group); precision: bits, high_bits, frac_bits (code = value x 2^frac_bits), signed (0/1).
+#pragma once
+
+#include <cstdint>
+
+namespace eff::gating {
+
+inline constexpr const char* kGatedConvOp = "GatedConv";
+
+// A value as a B-bit fixed-point code (round to nearest, ties away from zero; saturated), and that
+// code split into its top `high_bits` bits (floor, so the low part is never negative) and the rest.
+struct PrecisionSplit {
+  int bits = 8, high_bits = 4, frac_bits = 0;
+  bool is_signed = false;
+  // Returns the high part's value; `low` gets the low part's (high + low = the B-bit value).
+  float split(float x, float& low) const;
+};
+
+}  // namespace eff::gating

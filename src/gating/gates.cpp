@@ -1,0 +1,274 @@
+#include "gating/gates.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "engine/executor.h"
+#include "gating/gated_conv.h"
+
+namespace eff::gating {
+
+using nlohmann::json;
+
+std::string kind_name(GateKind k) {
+  return k == GateKind::kChannel ? "channel" : "precision";
+}
+
+bool gate_eligible(const Graph& g, const Node& n, std::string* why) {
+  auto no = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (n.op != "Conv") return no("not a Conv");
+  if (n.inputs.size() < 2 || !g.is_constant(n.input(1)) || g.is_constant(n.input(0))) return no("weights not constant");
+  const Tensor& w = g.constant(n.input(1));
+  if (w.dtype() != DType::kFloat32) return no("weights not float32");
+  if (w.rank() != 4) return no("not a 2-D conv");
+  if (n.input(2) != kNoValue && (!g.is_constant(n.input(2)) || g.constant(n.input(2)).numel() != w.dim(0)))
+    return no("bias not a constant per filter");
+  const std::string act = n.attr_string("activation", "");
+  if (!act.empty() && act != "Relu" && act != "Clip") return no("fused " + act);
+  for (const auto& [key, attr] : n.attrs)
+    if (key.rfind("eff.quant.", 0) == 0) return no("quantized");
+  const std::string pad = n.attr_string("auto_pad", "NOTSET");
+  if (pad != "NOTSET" && pad != "VALID") return no("auto_pad " + pad);
+  return true;
+}
+
+Coverage gate_coverage(const Graph& g) {
+  Coverage c;
+  for (const LayerInfo& l : find_layers(g)) {
+    std::string why;
+    if (gate_eligible(g, g.nodes[l.node], &why)) {
+      c.gated.push_back(l.name);
+    } else {
+      c.skipped.push_back(l.name + ": " + why);
+    }
+  }
+  return c;
+}
+
+int64_t base_channels_for(double fraction, int64_t channels_per_group) {
+  const auto p = static_cast<int64_t>(std::floor(fraction * double(channels_per_group) + 1e-9));
+  return std::clamp<int64_t>(p, 1, channels_per_group);
+}
+
+double parse_fraction(const std::string& text, const std::string& flag) {
+  double v = std::numeric_limits<double>::quiet_NaN();
+  char* end = nullptr;
+  const size_t slash = text.find('/');
+  if (slash != std::string::npos) {
+    const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+    char* ea = nullptr;
+    const double num = std::strtod(a.c_str(), &ea);
+    const double den = std::strtod(b.c_str(), &end);
+    if (!a.empty() && !b.empty() && !*ea && !*end && den != 0) v = num / den;
+  } else if (!text.empty() && text.back() == '%') {
+    const std::string a = text.substr(0, text.size() - 1);
+    const double num = std::strtod(a.c_str(), &end);
+    if (!a.empty() && !*end) v = num / 100.0;
+  } else {
+    v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end) v = std::numeric_limits<double>::quiet_NaN();
+  }
+  if (!(v > 0 && v <= 1)) fail<UsageError>("{}: '{}' is not a fraction in (0, 1] such as 1/4, 0.25 or 25%", flag, text);
+  return v;
+}
+
+namespace {
+
+void set_int(Node& d, const std::string& key, int64_t v) {
+  d.attrs[key].kind = Attribute::Kind::kInt;
+  d.attrs[key].i = v;
+}
+void set_float(Node& d, const std::string& key, float v) {
+  d.attrs[key].kind = Attribute::Kind::kFloat;
+  d.attrs[key].f = v;
+}
+void set_string(Node& d, const std::string& key, std::string v) {
+  d.attrs[key].kind = Attribute::Kind::kString;
+  d.attrs[key].s = std::move(v);
+}
+void set_ints(Node& d, const std::string& key, std::vector<int64_t> v) {
+  d.attrs[key].kind = Attribute::Kind::kInts;
+  d.attrs[key].ints = std::move(v);
+}
+
+}  // namespace
+
+void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
+  for (const LayerGate& l : plan.layers) {
+    auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == l.layer; });
+    if (it == g.nodes.end())
+      fail<ConfigError>("{}: the gates name layer '{}', which the model lacks", g.source, l.layer);
+    Node& n = *it;
+    std::string why;
+    if (!gate_eligible(g, n, &why)) fail<ConfigError>("{}: cannot be gated: {}", g.where(n), why);
+    const Tensor& w = g.constant(n.input(1));
+    if (plan.kind == GateKind::kChannel && (l.base_channels < 1 || l.base_channels > w.dim(1)))
+      fail<ModelError>("{}: base_channels {} must be in [1, {}]", g.where(n), l.base_channels, w.dim(1));
+    Node d;
+    d.op = kGatedConvOp;
+    d.name = n.name;
+    d.origin = n.origin;
+    d.inputs = {n.input(0), n.input(1)};
+    if (n.input(2) != kNoValue) d.inputs.push_back(n.input(2));
+    d.outputs = {n.outputs.at(0)};
+    set_string(d, "mode", kind_name(plan.kind));
+    set_float(d, "threshold", l.threshold);
+    set_int(d, "group", n.attr_int("group", 1));
+    set_ints(d, "kernel_shape", {w.dim(2), w.dim(3)});
+    set_ints(d, "strides", n.attr_ints("strides", {1, 1}));
+    set_ints(d, "pads", n.attr_ints("pads", {0, 0, 0, 0}));
+    set_ints(d, "dilations", n.attr_ints("dilations", {1, 1}));
+    for (const char* key : {"activation", "activation_min", "activation_max"})
+      if (n.has_attr(key)) d.attrs[key] = n.attrs.at(key);
+    if (plan.kind == GateKind::kChannel) {
+      set_int(d, "base_channels", l.base_channels);
+    } else {
+      set_int(d, "bits", l.bits);
+      set_int(d, "high_bits", l.high_bits);
+      set_int(d, "frac_bits", l.frac_bits);
+      set_int(d, "signed", l.is_signed ? 1 : 0);
+    }
+    if (count_outputs) {
+      const ValueId c = g.add_value(l.layer + "/gates_on");
+      g.value(c).dtype = DType::kInt64;
+      g.value(c).has_type = true;
+      d.outputs.push_back(c);
+      g.outputs.push_back(c);
+    }
+    n = std::move(d);
+  }
+}
+
+void check_gates(const Graph& g, const GatePlan& plan, const std::string& source) {
+  for (const LayerGate& l : plan.layers) {
+    const Node* n = g.find_node(l.layer);
+    if (!n) fail<ConfigError>("{}: layer '{}' is not in {}", source, l.layer, g.source);
+    std::string why;
+    if (!gate_eligible(g, *n, &why)) fail<ConfigError>("{}: layer '{}' cannot be gated: {}", source, l.layer, why);
+    const int64_t cg = g.constant(n->input(1)).dim(1);
+    if (plan.kind == GateKind::kChannel && l.base_channels > cg)
+      fail<ConfigError>("{}: layer '{}' has {} input channels per group, base_channels is {}", source, l.layer, cg,
+                        l.base_channels);
+  }
+}
+
+void set_thresholds(Graph& g, const std::vector<std::string>& layers, const std::vector<float>& thresholds) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto it = std::find_if(g.nodes.begin(), g.nodes.end(),
+                           [&](const Node& n) { return n.name == layers[i] && n.op == kGatedConvOp; });
+    if (it == g.nodes.end()) fail<ModelError>("{}: no gated layer '{}'", g.source, layers[i]);
+    it->attrs["threshold"].f = thresholds.at(i);
+  }
+}
+
+namespace {
+
+json threshold_json(float t) {
+  if (std::isinf(t)) return t < 0 ? json("-inf") : json("inf");
+  return t;
+}
+
+}  // namespace
+
+json gates_json(const GatePlan& plan) {
+  json layers = json::array();
+  for (const LayerGate& l : plan.layers) {
+    if (plan.kind == GateKind::kChannel) {
+      layers.push_back(
+          {{"layer", l.layer}, {"base_channels", l.base_channels}, {"threshold", threshold_json(l.threshold)}});
+    } else {
+      layers.push_back({{"layer", l.layer},
+                        {"bits", l.bits},
+                        {"high_bits", l.high_bits},
+                        {"threshold", threshold_json(l.threshold)},
+                        {"frac_bits", l.frac_bits},
+                        {"signed", l.is_signed}});
+    }
+  }
+  json j = {{"format", "effectual-gates"}, {"version", 1}, {"kind", kind_name(plan.kind)}};
+  if (plan.kind == GateKind::kChannel) j["base_fraction"] = plan.base_fraction;
+  j["layers"] = layers;
+  return j;
+}
+
+GatePlan parse_gates(const json& j, const std::string& source) {
+  auto bad = [&](const std::string& what) { fail<ConfigError>("{}: {}", source, what); };
+  if (!j.is_object()) bad("not a JSON object");
+  if (j.value("format", json()).get<std::string>() != "effectual-gates") bad("\"format\" must be \"effectual-gates\"");
+  for (const auto& [key, v] : j.items())
+    if (key != "format" && key != "version" && key != "kind" && key != "base_fraction" && key != "layers")
+      bad("unknown key \"" + key + "\"");
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
+    bad("\"version\" must be 1");
+  const std::string kind = j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
+  if (kind != "channel" && kind != "precision") bad("\"kind\" must be \"channel\" or \"precision\"");
+  GatePlan plan;
+  plan.kind = kind == "channel" ? GateKind::kChannel : GateKind::kPrecision;
+  if (j.contains("base_fraction")) {
+    if (!j["base_fraction"].is_number() || !(j["base_fraction"].get<double>() > 0) ||
+        j["base_fraction"].get<double>() > 1)
+      bad("\"base_fraction\" must be a number in (0, 1]");
+    plan.base_fraction = j["base_fraction"].get<double>();
+  }
+  if (!j.contains("layers") || !j["layers"].is_array()) bad("\"layers\" must be an array");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < j["layers"].size(); ++i) {
+    const json& e = j["layers"][i];
+    const std::string at = "layers[" + std::to_string(i) + "]";
+    if (!e.is_object()) bad(at + " is not an object");
+    auto integer = [&](const char* key, int64_t lo, int64_t hi) {
+      if (!e.contains(key) || !e[key].is_number_integer() || e[key].get<int64_t>() < lo || e[key].get<int64_t>() > hi)
+        bad(fmt::format("{}.{} must be an integer in [{}, {}]", at, key, lo, hi));
+      return e[key].get<int64_t>();
+    };
+    LayerGate l;
+    if (!e.contains("layer") || !e["layer"].is_string() || e["layer"].get<std::string>().empty())
+      bad(at + ".layer must be a layer name");
+    l.layer = e["layer"].get<std::string>();
+    if (!seen.insert(l.layer).second) bad(at + ": layer '" + l.layer + "' is given twice");
+    const json& t = e.value("threshold", json());
+    if (t.is_null() || (t.is_string() && t.get<std::string>() == "-inf")) {
+      l.threshold = -std::numeric_limits<float>::infinity();
+    } else if (t.is_string() && t.get<std::string>() == "inf") {
+      l.threshold = std::numeric_limits<float>::infinity();
+    } else if (t.is_number() && std::isfinite(t.get<double>())) {
+      l.threshold = static_cast<float>(t.get<double>());
+    } else {
+      bad(at + ".threshold must be a number, \"-inf\", \"inf\" or null");
+    }
+    std::set<std::string> allowed = {"layer", "threshold"};
+    if (plan.kind == GateKind::kChannel) {
+      l.base_channels = integer("base_channels", 1, int64_t{1} << 24);
+      allowed.insert("base_channels");
+    } else {
+      l.bits = static_cast<int>(integer("bits", 2, 16));
+      l.high_bits = static_cast<int>(integer("high_bits", 1, l.bits - 1));
+      l.frac_bits = e.contains("frac_bits") ? static_cast<int>(integer("frac_bits", -64, 64)) : 0;
+      if (e.contains("signed")) {
+        if (!e["signed"].is_boolean()) bad(at + ".signed must be true or false");
+        l.is_signed = e["signed"].get<bool>();
+      }
+      allowed.insert({"bits", "high_bits", "frac_bits", "signed"});
+    }
+    for (const auto& [key, v] : e.items())
+      if (!allowed.count(key)) bad(at + ": unknown key \"" + key + "\"");
+    plan.layers.push_back(std::move(l));
+  }
+  return plan;
+}
+
+GatePlan read_gates_file(const std::string& path) {
+  const std::string text = read_file(path, size_t{64} << 20);
+  const json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) fail<ConfigError>("{}: not valid JSON", path);
+  return parse_gates(j, path);
+}
+
+}  // namespace eff::gating

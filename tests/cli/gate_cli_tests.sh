@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# effectual gate and --gates (docs/gating.md): a small search on lenet5 writes the gates file, the
+# results and the report; eval/run take the gates file; a resumed search replays its checkpoint;
+# bad flags and bad gates files are one line and a non-zero exit.
+set -u
+bin=$1
+root=$2
+. "$(dirname "$0")/lib.sh"
+cd "$root"
+model=models/lenet5.onnx
+small=(--data fashion-mnist:test --search-images 100 --report-images 100 --levels 4 --threads 1)
+
+expect_ok gate $model "${small[@]}" --base 1/2 --out "$tmp/gates.json" --save "$tmp/s" --html "$tmp/g.html"
+grep -q '"format": "effectual-gates"' "$tmp/gates.json" && ok || ko "no gates file: $(head -c 300 "$tmp/gates.json")"
+grep -q '"layer": "/conv2/Conv"' "$tmp/gates.json" && ok || ko "conv2 not gated: $(head -c 300 "$tmp/gates.json")"
+grep -q '"base_channels": 3' "$tmp/gates.json" && ok || ko "conv2 base path is not 3 of 6 channels"
+for f in gate.json gate_layers.csv gate_classes.csv checkpoint.b2.json; do
+  [ -s "$tmp/s/$f" ] && ok || ko "--save wrote no $f"
+done
+grep -q 'Dynamic gating' "$tmp/g.html" && ok || ko "the HTML report has no gating section"
+grep -q 'network FLOP reduction' "$tmp/out" && ok || ko "no summary: $(head -c 300 "$tmp/out")"
+
+# The same search resumed answers every evaluation from the checkpoint.
+expect_ok gate $model "${small[@]}" --base 1/2 --save "$tmp/s" --resume --json
+grep -q '"from_checkpoint": 0,' "$tmp/out" && ko "the resumed search replayed nothing" || ok
+
+expect_ok eval $model --data fashion-mnist:test --limit 100 --threads 1 --gates "$tmp/gates.json"
+expect_ok run $model --data fashion-mnist:test --limit 1 -v --gates "$tmp/gates.json"
+grep -q 'GatedConv *gated:channel' "$tmp/err" && ok || ko "run -v does not show GatedConv: $(head -c 300 "$tmp/err")"
+
+expect_ok gate $model "${small[@]}" --precision 8/4 --out "$tmp/pg.json"
+grep -q '"kind": "precision"' "$tmp/pg.json" && grep -q '"high_bits": 4' "$tmp/pg.json" && ok ||
+  ko "no precision gates: $(head -c 300 "$tmp/pg.json")"
+expect_ok eval $model --data fashion-mnist:test --limit 50 --threads 1 --gates "$tmp/pg.json"
+
+expect_error 2 "--base: '3' is not a fraction" -- gate $model "${small[@]}" --base 3
+expect_error 2 "--precision: '8-4'" -- gate $model "${small[@]}" --precision 8-4
+expect_error 2 "--resume needs --save" -- gate $model "${small[@]}" --resume
+printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"/conv2/Conv","base_channels":3,"threshold":0,"colour":1}]}' > "$tmp/bad.json"
+expect_error 7 'unknown key "colour"' -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
+printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"nope","base_channels":3,"threshold":0}]}' > "$tmp/bad.json"
+expect_error 7 "layer 'nope'" -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
+expect_error 2 "profile observes" -- profile $model --data fashion-mnist:test --images 1 --gates "$tmp/gates.json"
+
+finish gate_cli
