@@ -6,6 +6,7 @@
 
 #include "data/image.h"
 #include "data/npy.h"
+#include "deft/deft_file.h"
 #include "deft/deft_model.h"
 #include "engine/transform_files.h"
 #include "graph/value_shape.h"
@@ -139,6 +140,15 @@ void apply_deft_flags(const Common& o, Model& model) {
   model.load_options.layer_rewrite = [plan](Graph& g) { deft::apply_deft(g, *plan); };
   model.graph = load_onnx(model.path, model.load_options);
 }
+// A model written by `effectual optimize`: its sidecar's plan, applied the same way.
+void apply_optimized_plan(const Common& o, Model& model) {
+  if (!o.deft.empty())
+    fail<UsageError>("--deft: {} is already optimized (its sidecar {} holds a DeftNN plan); give the original model",
+                     o.model, model.meta.path);
+  auto plan = std::make_shared<const deft::DeftModelPlan>(deft::read_optimized_plan(model.meta.deft, model.meta.path));
+  model.load_options.layer_rewrite = [plan](Graph& g) { deft::apply_deft(g, *plan); };
+  model.graph = load_onnx(model.path, model.load_options);
+}
 }  // namespace
 
 Loaded load(const Common& o, LayerObserver* observer) {
@@ -159,7 +169,11 @@ Loaded load(const Common& o, LayerObserver* observer) {
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
     l.model.meta.preprocessing = pm.preprocessing;
   }
-  if (!o.deft.empty()) apply_deft_flags(o, l.model);
+  if (!l.model.meta.deft.is_null()) {
+    apply_optimized_plan(o, l.model);
+  } else if (!o.deft.empty()) {
+    apply_deft_flags(o, l.model);
+  }
   l.layers = find_layers(l.model.graph);
   l.transforms = load_layer_transforms(o.precision_profile, o.thresholds, l.layers);
   ExecutorOptions eo;
