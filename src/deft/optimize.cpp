@@ -37,26 +37,33 @@ struct Timing {
   std::vector<std::map<std::string, double>> node_ms;  // per executor, by node name
 };
 
+// `per_node` off: end-to-end times only, without the per-node clock reads.
 Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const Tensor& input, int rounds, int runs,
-                      bool progress) {
+                      bool per_node, bool progress) {
   const size_t n = execs.size();
   std::vector<std::vector<double>> totals(n);
   std::vector<std::map<std::string, std::vector<double>>> nodes(n);
   Progress bar("timing", static_cast<int64_t>(rounds) * static_cast<int64_t>(n));
   if (!progress) bar.finish();
   for (auto& e : execs) e->run({input});  // warm-up: kernels planned, buffers allocated
+  // Medians of single runs: on a shared machine a run that lost the core is an outlier, which a
+  // mean would carry.
   for (int r = 0; r < rounds; ++r) {
     for (size_t i = 0; i < n; ++i) {
       Executor& e = *execs[i];
+      e.set_node_timing(per_node);
       std::map<std::string, double> before;
       for (const auto& t : e.node_times()) before[t.name] = t.ms;
-      e.set_node_timing(true);
-      const auto start = std::chrono::steady_clock::now();
-      for (int k = 0; k < runs; ++k) e.run({input});
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      for (int k = 0; k < runs; ++k) {
+        const auto start = std::chrono::steady_clock::now();
+        e.run({input});
+        totals[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        for (const auto& t : per_node ? e.node_times() : std::vector<Executor::NodeTime>{}) {
+          nodes[i][t.name].push_back(t.ms - before[t.name]);
+          before[t.name] = t.ms;
+        }
+      }
       e.set_node_timing(false);
-      totals[i].push_back(ms / runs);
-      for (const auto& t : e.node_times()) nodes[i][t.name].push_back((t.ms - before[t.name]) / runs);
       if (progress) bar.advance();
     }
   }
@@ -166,7 +173,7 @@ class Optimizer {
       execs.push_back(std::make_unique<Executor>(o_.load_with_plan(plan_of(uniform(static_cast<int>(c)))), eo));
     }
     const Tensor input = search_.batch(0, std::min(o_.speed_batch, search_.size()));
-    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, o_.progress);
+    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, true, o_.progress);
     r_.engine_ms = 0;
     for (const auto& [name, ms] : t.node_ms[0]) r_.engine_ms += ms;
     for (OptimizedLayer& l : r_.layers)
@@ -332,7 +339,7 @@ class Optimizer {
       execs.push_back(std::make_unique<Executor>(o_.load_with_plan(plan_of(r_.points[i].choice)), eo));
     }
     const Tensor input = search_.batch(0, std::min(o_.speed_batch, search_.size()));
-    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, o_.progress);
+    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, false, o_.progress);
     Progress bar("report subset", static_cast<int64_t>(keep.size()));
     if (!o_.progress) bar.finish();
     for (size_t k = 0; k < keep.size(); ++k) {
