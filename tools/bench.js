@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy,search,deft picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search,deft,optimize picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,optimize').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -170,6 +170,12 @@ if (sections.has('deft') && fs.existsSync(simBench)) {
   for (const r of deftRows) process.stderr.write(`deft ${r.shape}: fp32 ${(r.fp32 || 0).toFixed(1)}, oneDNN fp32 ${(r['onednn-fp32'] || 0).toFixed(1)} GFLOP/s\n`);
 }
 
+// DeftNN end to end (tools/bench_optimize.js): optimized models against the engine and ORT.
+const optimized = sections.has('optimize') ? require('./bench_optimize').benchOptimize({
+  bin, ortBench, median, runJson, models: opt('--optimize-models', models.join(',')).split(',').filter(Boolean),
+  rounds, repeat, searchImages: Number(opt('--optimize-search-images', '2000')),
+}) : null;
+
 (async () => {
 const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
@@ -233,6 +239,7 @@ if (deftRows.length) {
     md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
   }
 }
+if (optimized) md += optimized.markdown;
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
 fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -13,6 +13,7 @@
 #include "deft/deft_file.h"
 #include "deft/deft_html.h"
 #include "deft/optimize.h"
+#include "engine/geometry.h"
 #include "report/html/html_report.h"
 #include "search/eval_set.h"
 
@@ -135,7 +136,11 @@ void run_optimize(const OptimizeFlags& f) {
   json sidecar;
   if (!l.model.meta.path.empty()) sidecar = json::parse(read_file(l.model.meta.path, size_t{1} << 26));
   const std::string out_model = (fs::path(f.out) / fs::path(f.common.model).filename()).string();
-  const json doc = deft::optimize_json(r, o, search_set, report_set, f.common.model);
+  json doc = deft::optimize_json(r, o, search_set, report_set, f.common.model);
+  // MACs per image, for reading which layers are memory- or compute-bound (tools/bench_optimize.js).
+  std::map<std::string, int64_t> macs;
+  for (const LayerGeometry& g : model_geometry(*l.exec, l.model.input_shape())) macs[g.name] = g.macs;
+  for (json& layer : doc.at("layers")) layer["macs"] = macs[layer.at("name").get<std::string>()];
   json extra = {{"optimize", {{"target", doc.at("target")},
                               {"speed_batch", o.speed_batch},
                               {"threads", o.threads},
