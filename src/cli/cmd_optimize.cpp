@@ -125,10 +125,9 @@ void run_optimize(const OptimizeFlags& f) {
   std::string formats_alphas;
   for (deft::Format x : o.formats) formats_alphas += deft::format_name(x) + " ";
   for (double a : o.alphas) formats_alphas += fmt::format("{:g} ", a);
-  o.fingerprint = fmt::format("optimize {} {} | {} {:x} {:x} | {} | {}| {} | calibration {} | batch {}",
-                              f.common.model, fs::file_size(f.common.model), search_set.source,
-                              hash_indices(search_set.indices), hash_indices(report_set.indices),
-                              search::describe_target(o.target), formats_alphas,
+  o.fingerprint = fmt::format("optimize {} {} | {} {:x} {:x} | {} | {}| {} | calibration {} | batch {}", f.common.model,
+                              fs::file_size(f.common.model), search_set.source, hash_indices(search_set.indices),
+                              hash_indices(report_set.indices), search::describe_target(o.target), formats_alphas,
                               deft::compensation_name(o.compensation), o.calibration_images, o.batch);
 
   const deft::OptimizeResult r = deft::optimize(l.model.graph, search_set, report_set, o);
@@ -141,11 +140,12 @@ void run_optimize(const OptimizeFlags& f) {
   std::map<std::string, int64_t> macs;
   for (const LayerGeometry& g : model_geometry(*l.exec, l.model.input_shape())) macs[g.name] = g.macs;
   for (json& layer : doc.at("layers")) layer["macs"] = macs[layer.at("name").get<std::string>()];
-  json extra = {{"optimize", {{"target", doc.at("target")},
-                              {"speed_batch", o.speed_batch},
-                              {"threads", o.threads},
-                              {"chosen", doc.at("chosen")},
-                              {"accuracy", doc.at("accuracy")}}}};
+  json extra = {{"optimize",
+                 {{"target", doc.at("target")},
+                  {"speed_batch", o.speed_batch},
+                  {"threads", o.threads},
+                  {"chosen", doc.at("chosen")},
+                  {"accuracy", doc.at("accuracy")}}}};
   deft::write_optimized_model(f.common.model, sidecar, r.plan, extra, deft::layer_measurements(r), out_model);
   const json front = deft::frontier_json(r, o, f.common.model);
   write_file_atomic((fs::path(f.out) / "optimize.json").string(), doc.dump(2) + "\n");

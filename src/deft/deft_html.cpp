@@ -23,16 +23,17 @@ void add_optimize(const json& doc, const std::string& source, html::HtmlReport& 
   const json& c = doc.at("chosen");
   const json& rep = doc.at("accuracy").at("report");
   const json& sea = doc.at("accuracy").at("search");
-  s.key_values({{"model", doc.value("model", "")},
-                {"target", doc.value("target", "")},
-                {"timed at", fmt::format("batch {}, {} thread(s)", doc.value("speed_batch", 0), doc.value("threads", 0))},
-                {"search subset", fmt::format("{} images: top-1 {:.2f}% (fp32 {:.2f}%), {} lost", sea.value("images", 0),
-                                              sea.value("top1", 0.0), sea.value("fp32_top1", 0.0), sea.value("lost", 0))},
-                {"report subset", fmt::format("{} images: top-1 {:.2f}% (fp32 {:.2f}%), target {}", rep.value("images", 0),
-                                              rep.value("top1", 0.0), rep.value("fp32_top1", 0.0),
-                                              doc.value("report_met", false) ? "met" : "missed")},
-                {"end to end", fmt::format("{:.3f} ms vs engine {:.3f} ms (same run): {:.2f}x", c.value("measured_ms", 0.0),
-                                           c.value("engine_ms", 0.0), c.value("measured_speedup", 0.0))}});
+  s.key_values(
+      {{"model", doc.value("model", "")},
+       {"target", doc.value("target", "")},
+       {"timed at", fmt::format("batch {}, {} thread(s)", doc.value("speed_batch", 0), doc.value("threads", 0))},
+       {"search subset", fmt::format("{} images: top-1 {:.2f}% (fp32 {:.2f}%), {} lost", sea.value("images", 0),
+                                     sea.value("top1", 0.0), sea.value("fp32_top1", 0.0), sea.value("lost", 0))},
+       {"report subset", fmt::format("{} images: top-1 {:.2f}% (fp32 {:.2f}%), target {}", rep.value("images", 0),
+                                     rep.value("top1", 0.0), rep.value("fp32_top1", 0.0),
+                                     doc.value("report_met", false) ? "met" : "missed")},
+       {"end to end", fmt::format("{:.3f} ms vs engine {:.3f} ms (same run): {:.2f}x", c.value("measured_ms", 0.0),
+                                  c.value("engine_ms", 0.0), c.value("measured_speedup", 0.0))}});
   html::BarChart chart{.title = "Layer time: engine vs chosen",
                        .caption = "Each layer's node time in the engine (medians of interleaved rounds).",
                        .x_label = "layer",
@@ -96,8 +97,9 @@ void add_frontier(const json& doc, const std::string& source, html::HtmlReport& 
                              html::Cell(best->at("report").value("top1", 0.0), html::NumberFormat::plain(2, "%"))});
   }
   s.table(levels);
-  html::Table t{.caption = "The frontier's points (per layer: engine, or format@alpha)",
-                .header = {"chosen", "layers", "predicted speedup", "measured speedup", "search top-1", "report top-1"}};
+  html::Table t{
+      .caption = "The frontier's points (per layer: engine, or format@alpha)",
+      .header = {"chosen", "layers", "predicted speedup", "measured speedup", "search top-1", "report top-1"}};
   for (const json& p : points)
     t.rows.push_back({p.value("chosen", false) ? "yes" : "", p.value("layers", ""),
                       html::Cell(p.value("predicted_speedup", 0.0), html::NumberFormat::plain(2, "x")),

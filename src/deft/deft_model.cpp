@@ -186,8 +186,8 @@ SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const C
   const Node* n = g.find_node(layer);
   if (!n) fail<ModelError>("{}: no layer '{}'", g.source, layer);
   const Tensor& t = g.constant(n->input(1));
-  const int64_t k = n->op == "Conv" ? t.numel() / t.shape()[0]
-                                    : (n->attr_int("transB", 0) != 0 ? t.shape()[1] : t.shape()[0]);
+  const int64_t k =
+      n->op == "Conv" ? t.numel() / t.shape()[0] : (n->attr_int("transB", 0) != 0 ? t.shape()[1] : t.shape()[0]);
   if (alpha > 1.0) return sve_identity(k);
   if (!samples || !samples->count(layer)) fail<UsageError>("synapse vector elimination needs calibration data");
   const std::vector<float>& s = samples->at(layer);
@@ -254,8 +254,8 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
       fail<ModelError>("{}: the DeftNN plan says {}, the node is a {}", g.where(n), p.conv ? "conv" : "fc", n.op);
     if (rows != p.weights.rows || wt.numel() / rows != p.depth || p.sve.kept() != p.weights.depth ||
         static_cast<int64_t>(p.weights.weights.size()) != p.weights.rows * p.weights.depth)
-      fail<ModelError>("{}: the DeftNN plan is for a {} x {} layer, the graph's is {} x {}", g.where(n),
-                       p.weights.rows, p.depth, rows, wt.numel() / rows);
+      fail<ModelError>("{}: the DeftNN plan is for a {} x {} layer, the graph's is {} x {}", g.where(n), p.weights.rows,
+                       p.depth, rows, wt.numel() / rows);
     Node d;
     d.op = kDeftLayerOp;
     d.name = n.name;

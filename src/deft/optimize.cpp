@@ -33,7 +33,7 @@ double median(std::vector<double> v) {
 // Wall time per run of each executor and per-node times, rounds interleaved so that the machine's
 // load drifts over all of them alike; medians over the rounds.
 struct Timing {
-  std::vector<double> total_ms;                         // per executor
+  std::vector<double> total_ms;                        // per executor
   std::vector<std::map<std::string, double>> node_ms;  // per executor, by node name
 };
 
@@ -57,7 +57,8 @@ Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const Tenso
       for (int k = 0; k < runs; ++k) {
         const auto start = std::chrono::steady_clock::now();
         e.run({input});
-        totals[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        totals[i].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         for (const auto& t : per_node ? e.node_times() : std::vector<Executor::NodeTime>{}) {
           nodes[i][t.name].push_back(t.ms - before[t.name]);
           before[t.name] = t.ms;
@@ -231,7 +232,8 @@ class Optimizer {
     add_point(uniform(0), evaluate(uniform(0)));
     int64_t todo = 0;
     for (const OptimizedLayer& l : r_.layers)
-      for (size_t c = 1; c < l.options.size(); ++c) todo += l.options[c].ms < l.options[0].ms && !l.options[c].duplicate;
+      for (size_t c = 1; c < l.options.size(); ++c)
+        todo += l.options[c].ms < l.options[0].ms && !l.options[c].duplicate;
     log(fmt::format("sensitivity: {} single-layer evaluations on {} search images", todo, search_.size()));
     Progress bar("sensitivity", todo);
     if (!o_.progress) bar.finish();
@@ -287,7 +289,8 @@ class Optimizer {
           state = next;
           add_point(state, t);
           log(fmt::format("  {} -> {}: {} lost, {:.3f} ms predicted", r_.layers[m.layer].name,
-                          r_.layers[m.layer].options[m.option].candidate.name(), t.lost, r_.points.back().predicted_ms));
+                          r_.layers[m.layer].options[m.option].candidate.name(), t.lost,
+                          r_.points.back().predicted_ms));
           accepted = true;
           break;
         }

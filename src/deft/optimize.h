@@ -28,7 +28,7 @@ namespace eff::deft {
 struct Candidate {
   bool engine = true;  // the layer as the fp32 engine runs it (oneDNN conv / inner product)
   Format format = Format::kFp32;
-  double alpha = 2.0;  // above 1: no elimination
+  double alpha = 2.0;        // above 1: no elimination
   std::string name() const;  // "engine", "fp8", "fp8@0.95"
 };
 
@@ -39,12 +39,12 @@ struct OptimizeOptions {
   Compensation compensation = Compensation::kFold;
   int64_t calibration_images = 256;  // the first images of the search subset
   int threads = 1;
-  int64_t batch = 100;        // images per evaluation run
-  int64_t speed_batch = 1;    // the batch the times are measured at
-  int speed_rounds = 5;       // interleaved rounds (medians)
-  int speed_runs = 10;        // runs per round
-  int beyond_target = 6;      // moves past the target, for the frontier
-  int max_frontier = 8;       // frontier points timed end to end and evaluated on the report subset
+  int64_t batch = 100;      // images per evaluation run
+  int64_t speed_batch = 1;  // the batch the times are measured at
+  int speed_rounds = 5;     // interleaved rounds (medians)
+  int speed_runs = 10;      // runs per round
+  int beyond_target = 6;    // moves past the target, for the frontier
+  int max_frontier = 8;     // frontier points timed end to end and evaluated on the report subset
   // The model loaded again with a plan applied (the rewrite must run before the layout pass).
   std::function<Graph(const DeftModelPlan&)> load_with_plan;
   // Checkpoint (search/checkpoint.h): evaluations by configuration, replayed with `resume`.
@@ -56,9 +56,9 @@ struct OptimizeOptions {
 
 struct LayerOption {
   Candidate candidate;
-  int64_t kept = 0;     // synapses kept of the layer's depth
-  double ms = 0;        // the layer's node time at speed_batch (median)
-  int64_t lost = -1;    // search images lost with only this layer changed; -1: not evaluated
+  int64_t kept = 0;   // synapses kept of the layer's depth
+  double ms = 0;      // the layer's node time at speed_batch (median)
+  int64_t lost = -1;  // search images lost with only this layer changed; -1: not evaluated
   bool alone_meets = false;
   bool duplicate = false;  // keeps the same synapses as a milder alpha in the same format
 };

@@ -114,15 +114,10 @@ json frontier_json(const OptimizeResult& r, const OptimizeOptions& o, const std:
     if (r.points[i].frontier) points.push_back(point_json(r, r.points[i], i));
   json layers = json::array();
   for (const OptimizedLayer& l : r.layers) layers.push_back(l.name);
-  return {{"format", "effectual-deft-frontier"},
-          {"model", model},
-          {"target", search::describe_target(o.target)},
-          {"speed_batch", o.speed_batch},
-          {"threads", o.threads},
-          {"search_images", r.search_ref.images},
-          {"report_images", r.report_ref.images},
-          {"layer_names", layers},
-          {"points", points}};
+  return {
+      {"format", "effectual-deft-frontier"},  {"model", model},        {"target", search::describe_target(o.target)},
+      {"speed_batch", o.speed_batch},         {"threads", o.threads},  {"search_images", r.search_ref.images},
+      {"report_images", r.report_ref.images}, {"layer_names", layers}, {"points", points}};
 }
 
 std::string frontier_csv(const OptimizeResult& r) {
@@ -153,8 +148,8 @@ std::string optimize_text(const OptimizeResult& r, const OptimizeOptions& o) {
   }
   for (const std::string& why : r.skipped) s += "skipped " + why + "\n";
   const OptimizePoint& p = r.points.at(r.chosen);
-  s += fmt::format("search subset: top-1 {:.2f}% (fp32 {:.2f}%), {} image(s) lost\n", pct(p.search.correct,
-                   p.search.images), r.search_ref.accuracy(), p.search.lost);
+  s += fmt::format("search subset: top-1 {:.2f}% (fp32 {:.2f}%), {} image(s) lost\n",
+                   pct(p.search.correct, p.search.images), r.search_ref.accuracy(), p.search.lost);
   s += fmt::format("report subset: top-1 {:.2f}% (fp32 {:.2f}%), {:+.2f} points: target {}\n",
                    pct(p.report.correct, p.report.images), r.report_ref.accuracy(),
                    pct(p.report.correct, p.report.images) - r.report_ref.accuracy(), r.report_met ? "met" : "missed");
