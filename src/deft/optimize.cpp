@@ -49,7 +49,9 @@ Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const Tenso
   // Medians of single runs: on a shared machine a run that lost the core is an outlier, which a
   // mean would carry.
   for (int r = 0; r < rounds; ++r) {
-    for (size_t i = 0; i < n; ++i) {
+    // Each round starts at another executor, so that none always runs first after a switch.
+    for (size_t step = 0; step < n; ++step) {
+      const size_t i = (step + static_cast<size_t>(r)) % n;
       Executor& e = *execs[i];
       e.set_node_timing(per_node);
       std::map<std::string, double> before;
