@@ -13,5 +13,6 @@ void register_report_command(CLI::App& app);
 void register_search_command(CLI::App& app);
 void register_optimize_command(CLI::App& app);
 void register_area_command(CLI::App& app);
+void register_sweep_command(CLI::App& app);
 
 }  // namespace eff::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   eff::cli::register_search_command(app);
   eff::cli::register_optimize_command(app);
   eff::cli::register_area_command(app);
+  eff::cli::register_sweep_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
