@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -174,6 +174,12 @@ const python = sections.has('python') ? require('./bench_python').benchPython({
   bin, median, rounds: Number(opt('--python-rounds', String(Math.max(3, Math.min(rounds, 5))))), only: opt('--python-jobs', ''), threads: Number(opt('--python-threads', '0')),
 }) : null;
 
+// DeftNN end to end (tools/bench_optimize.js): optimized models against the engine and ORT.
+const optimized = sections.has('optimize') ? require('./bench_optimize').benchOptimize({
+  bin, ortBench, median, runJson, models: opt('--optimize-models', models.join(',')).split(',').filter(Boolean),
+  rounds, repeat, searchImages: Number(opt('--optimize-search-images', '2000')),
+}) : null;
+
 (async () => {
 const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
@@ -240,6 +246,7 @@ if (deftRows.length) {
   }
 }
 if (python) md += python.markdown;
+if (optimized) md += optimized.markdown;
 const extra = opt('--append', '');
 if (extra && fs.existsSync(extra)) md += '\n' + fs.readFileSync(extra, 'utf8');
 fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -101,6 +101,9 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   if (!o.gates.empty())
     fail<UsageError>("--gates: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --gates");
   Loaded l = load(o);
+  if (!l.model.meta.deft.is_null() && !o.json)
+    fmt::print(stderr, "note: {} layer(s) run as DeftNN layers (the model's optimize plan) and are not profiled\n",
+               l.model.meta.deft.value("layers", nlohmann::json::array()).size());
   po.transforms = l.transforms;
   auto data = open_inputs(l.model, in);
   if (f.first >= data->size()) {

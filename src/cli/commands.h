@@ -11,6 +11,7 @@ void register_profile_command(CLI::App& app);
 void register_simulate_command(CLI::App& app);
 void register_report_command(CLI::App& app);
 void register_search_command(CLI::App& app);
+void register_optimize_command(CLI::App& app);
 void register_area_command(CLI::App& app);
 void register_sweep_command(CLI::App& app);
 void register_gate_command(CLI::App& app);

@@ -6,6 +6,7 @@
 
 #include "data/image.h"
 #include "data/npy.h"
+#include "deft/deft_file.h"
 #include "deft/deft_model.h"
 #include "engine/transform_files.h"
 #include "gating/gates.h"
@@ -145,6 +146,15 @@ void apply_deft_flags(const Common& o, Model& model) {
   model.load_options.layer_rewrite = [plan](Graph& g) { deft::apply_deft(g, *plan); };
   model.graph = load_onnx(model.path, model.load_options);
 }
+// A model written by `effectual optimize`: its sidecar's plan, applied the same way.
+void apply_optimized_plan(const Common& o, Model& model) {
+  if (!o.deft.empty())
+    fail<UsageError>("--deft: {} is already optimized (its sidecar {} holds a DeftNN plan); give the original model",
+                     o.model, model.meta.path);
+  auto plan = std::make_shared<const deft::DeftModelPlan>(deft::read_optimized_plan(model.meta.deft, model.meta.path));
+  model.load_options.layer_rewrite = [plan](Graph& g) { deft::apply_deft(g, *plan); };
+  model.graph = load_onnx(model.path, model.load_options);
+}
 }  // namespace
 
 Loaded load(const Common& o, LayerObserver* observer) {
@@ -165,9 +175,15 @@ Loaded load(const Common& o, LayerObserver* observer) {
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
     l.model.meta.preprocessing = pm.preprocessing;
   }
-  if (!o.deft.empty()) apply_deft_flags(o, l.model);
+  if (!l.model.meta.deft.is_null()) {
+    apply_optimized_plan(o, l.model);
+  } else if (!o.deft.empty()) {
+    apply_deft_flags(o, l.model);
+  }
   if (!o.gates.empty()) {
-    if (!o.deft.empty()) fail<UsageError>("--gates and --deft both rewrite conv layers; give one");
+    if (!o.deft.empty() || !l.model.meta.deft.is_null()) {
+      fail<UsageError>("--gates and DeftNN layers (--deft or an optimized model) both rewrite conv layers; give one");
+    }
     auto plan = std::make_shared<const gating::GatePlan>(gating::read_gates_file(o.gates));
     gating::check_gates(l.model.graph, *plan, o.gates);
     l.model.load_options.layer_rewrite = [plan](Graph& g) { gating::apply_gates(g, *plan); };

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   eff::cli::register_simulate_command(app);
   eff::cli::register_report_command(app);
   eff::cli::register_search_command(app);
+  eff::cli::register_optimize_command(app);
   eff::cli::register_area_command(app);
   eff::cli::register_sweep_command(app);
   eff::cli::register_gate_command(app);

@@ -166,10 +166,57 @@ bool deft_eligible(const Graph& g, const Node& n, std::string* why) {
   return true;
 }
 
+CalibrationSamples collect_calibration_samples(const Graph& g, const std::vector<std::string>& layers,
+                                               const Dataset& calibration, int64_t images, int threads) {
+  CalibrationSamples samples;
+  for (const std::string& name : layers) samples[name];
+  images = std::min(images, calibration.size());
+  if (images < 2) fail<UsageError>("synapse vector elimination needs at least 2 calibration images");
+  ExecutorOptions eo;
+  eo.threads = threads;
+  SampleCollector collector(g, samples, images);
+  eo.observer = &collector;
+  Executor ex(g, eo);
+  for (int64_t at = 0; at < images; at += 32) ex.run({calibration.images(at, std::min<int64_t>(32, images - at))});
+  return samples;
+}
+
+SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const CalibrationSamples* samples,
+                 int threads) {
+  const Node* n = g.find_node(layer);
+  if (!n) fail<ModelError>("{}: no layer '{}'", g.source, layer);
+  const Tensor& t = g.constant(n->input(1));
+  const int64_t k =
+      n->op == "Conv" ? t.numel() / t.shape()[0] : (n->attr_int("transB", 0) != 0 ? t.shape()[1] : t.shape()[0]);
+  if (alpha > 1.0) return sve_identity(k);
+  if (!samples || !samples->count(layer)) fail<UsageError>("synapse vector elimination needs calibration data");
+  const std::vector<float>& s = samples->at(layer);
+  return sve_select(s.data(), static_cast<int64_t>(s.size()) / k, k, k, alpha, threads);
+}
+
+DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format, const SvePlan& sve,
+                         Compensation compensation) {
+  const Node* n = g.find_node(layer);
+  if (!n) fail<ModelError>("{}: no layer '{}'", g.source, layer);
+  DeftLayerPlan p;
+  p.name = layer;
+  p.conv = n->op == "Conv";
+  p.format = format;
+  p.compensation = sve.kept() == sve.depth ? Compensation::kNone : compensation;
+  std::vector<float> w, bias;
+  int64_t m = 0, k = 0;
+  layer_matrix(g, *n, w, bias, m, k);
+  p.depth = k;
+  p.sve = sve;
+  p.weights = sve_weights(p.sve, w.data(), m, k, bias.data(), p.compensation);
+  if (p.format == Format::kFp8) p.fp8 = choose_fp8_spec(p.weights.weights);
+  return p;
+}
+
 DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
                         int threads) {
   DeftModelPlan plan;
-  std::map<std::string, std::vector<float>> samples;
+  std::vector<std::string> names;
   for (const LayerInfo& l : find_layers(g)) {
     const Node& n = g.nodes[l.node];
     if (choice.layers != "all" && (n.op == "Conv" ? "conv" : "fc") != choice.layers) continue;
@@ -178,40 +225,17 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
       plan.skipped.push_back(l.name + ": " + why);
       continue;
     }
-    DeftLayerPlan p;
-    p.name = n.name;
-    p.conv = n.op == "Conv";
-    p.format = choice.format;
-    p.compensation = choice.sve() ? choice.compensation : Compensation::kNone;
-    plan.layers.push_back(std::move(p));
-    if (choice.sve()) samples[n.name];
+    names.push_back(n.name);
   }
+  CalibrationSamples samples;
   if (choice.sve()) {
     if (!calibration) fail<UsageError>("synapse vector elimination needs calibration data");
-    images = std::min(images, calibration->size());
-    if (images < 2) fail<UsageError>("synapse vector elimination needs at least 2 calibration images");
-    plan.calibration_images = images;
-    ExecutorOptions eo;
-    eo.threads = threads;
-    SampleCollector collector(g, samples, images);
-    eo.observer = &collector;
-    Executor ex(g, eo);
-    for (int64_t at = 0; at < images; at += 32) ex.run({calibration->images(at, std::min<int64_t>(32, images - at))});
+    samples = collect_calibration_samples(g, names, *calibration, images, threads);
+    plan.calibration_images = std::min(images, calibration->size());
   }
-  for (DeftLayerPlan& p : plan.layers) {
-    const Node& n = *g.find_node(p.name);
-    std::vector<float> w, bias;
-    int64_t m = 0, k = 0;
-    layer_matrix(g, n, w, bias, m, k);
-    p.depth = k;
-    if (choice.sve()) {
-      const std::vector<float>& s = samples.at(p.name);
-      p.sve = sve_select(s.data(), static_cast<int64_t>(s.size()) / k, k, k, choice.alpha, threads);
-    } else {
-      p.sve = sve_identity(k);
-    }
-    p.weights = sve_weights(p.sve, w.data(), m, k, bias.data(), p.compensation);
-    if (p.format == Format::kFp8) p.fp8 = choose_fp8_spec(p.weights.weights);
+  for (const std::string& name : names) {
+    const SvePlan sve = plan_sve(g, name, choice.alpha, choice.sve() ? &samples : nullptr, threads);
+    plan.layers.push_back(plan_layer(g, name, choice.format, sve, choice.compensation));
   }
   return plan;
 }
@@ -224,6 +248,14 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
     Node& n = *it;
     std::string why;
     if (!deft_eligible(g, n, &why)) fail<ModelError>("{}: cannot run as a DeftNN layer: {}", g.where(n), why);
+    const Tensor& wt = g.constant(n.input(1));
+    const int64_t rows = n.op == "Conv" ? wt.shape()[0] : (n.attr_int("transB", 0) ? wt.shape()[0] : wt.shape()[1]);
+    if (p.conv != (n.op == "Conv"))
+      fail<ModelError>("{}: the DeftNN plan says {}, the node is a {}", g.where(n), p.conv ? "conv" : "fc", n.op);
+    if (rows != p.weights.rows || wt.numel() / rows != p.depth || p.sve.kept() != p.weights.depth ||
+        static_cast<int64_t>(p.weights.weights.size()) != p.weights.rows * p.weights.depth)
+      fail<ModelError>("{}: the DeftNN plan is for a {} x {} layer, the graph's is {} x {}", g.where(n), p.weights.rows,
+                       p.depth, rows, wt.numel() / rows);
     Node d;
     d.op = kDeftLayerOp;
     d.name = n.name;
@@ -256,7 +288,6 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
     set_int("fp8_bias", p.fp8.bias);
     if (p.sve.kept() != p.depth) set_ints("synapses", std::vector<int64_t>(p.sve.order.begin(), p.sve.order.end()));
     if (p.conv) {
-      const Tensor& wt = g.constant(n.input(1));
       set_ints("kernel_shape", {wt.shape()[2], wt.shape()[3]});
       set_ints("strides", n.attr_ints("strides", {1, 1}));
       set_ints("pads", n.attr_ints("pads", {0, 0, 0, 0}));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,19 @@ bool deft_eligible(const Graph& g, const Node& n, std::string* why);
 // `calibration` (its first `images` items) is needed when the choice eliminates synapse vectors.
 DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
                         int threads);
+
+// The pieces of plan_deft, for callers that plan layer by layer (deft/optimize.h):
+// each named layer's synapse-vector samples (im2row rows / FC input rows, at most 4096 per layer)
+// as the fp32 graph runs the first `images` calibration items;
+using CalibrationSamples = std::map<std::string, std::vector<float>>;
+CalibrationSamples collect_calibration_samples(const Graph& g, const std::vector<std::string>& layers,
+                                               const Dataset& calibration, int64_t images, int threads);
+// the elimination of one layer (alpha above 1: none; else `samples` must hold the layer's);
+SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const CalibrationSamples* samples,
+                 int threads);
+// and the layer's plan in `format` for that elimination (weights reordered and compensated).
+DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format, const SvePlan& sve,
+                         Compensation compensation);
 
 // Replaces the planned nodes by DeftLayer nodes (names kept; ModelError if a node is missing or
 // no longer eligible).

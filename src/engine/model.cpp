@@ -29,6 +29,7 @@ ModelMeta load_model_meta(const std::string& path) {
     if (j.contains("preprocessing")) m.preprocessing = j["preprocessing"];
     if (j.contains("input_shape")) m.input_shape = j["input_shape"].get<Shape>();
     if (j.contains("test_accuracy_top1")) m.test_accuracy_top1 = j["test_accuracy_top1"].get<double>();
+    if (j.contains("deft")) m.deft = j["deft"];
   } catch (const json::exception& e) {
     fail<ConfigError>("{}: {}", path, e.what());
   }

@@ -21,6 +21,8 @@ struct ModelMeta {
   nlohmann::json preprocessing;  // null when the sidecar gives none
   Shape input_shape;             // per-image shape incl. a batch of 1, when known
   std::optional<double> test_accuracy_top1;
+  // A model written by `effectual optimize`: its DeftNN plan (deft/deft_file.h); null otherwise.
+  nlohmann::json deft;
 };
 
 struct Model {

@@ -33,4 +33,31 @@ expect_error 2 "unknown key 'beta'" -- eval $model --data fashion-mnist:test --d
 expect_error 2 "profile observes" -- profile $model --data fashion-mnist:test --images 1 --deft fp8
 expect_error 2 "trace records" -- trace $model --data fashion-mnist:test --images 1 --out "$tmp/t" --deft fp8
 
+# effectual optimize (docs/deft.md): a small run on lenet5 writes a model every command loads.
+opt="$tmp/opt"
+expect_ok optimize models/lenet5.onnx --data fashion-mnist:test --search-images 300 --report-images 300 \
+  --formats fp8,bf16dot --alphas 0.9 --rounds 1 --runs 3 --threads 1 --out "$opt" --html "$tmp/opt.html"
+for f in lenet5.onnx lenet5.json lenet5.deft.bin optimize.json frontier.json frontier.csv; do
+  [ -s "$opt/$f" ] && ok || ko "optimize did not write $f"
+done
+grep -q 'report subset: top-1' "$tmp/out" && ok || ko "optimize prints no report accuracy: $(head -c 300 "$tmp/out")"
+grep -q 'deft-frontier' "$tmp/opt.html" && ok || ko "optimize --html has no frontier section"
+planned=$(grep -c '"offset"' "$opt/lenet5.json")
+expect_ok eval "$opt/lenet5.onnx" --data fashion-mnist:test --limit 200 --threads 1 --json
+top1_at_least 0.8
+expect_ok run "$opt/lenet5.onnx" --data fashion-mnist:test --limit 1 -v
+shown=$(grep -c 'DeftLayer' "$tmp/err")
+[ "$shown" -eq "$planned" ] && ok || ko "run -v shows $shown DeftLayer nodes, the plan has $planned"
+expect_ok bench "$opt/lenet5.onnx" --threads 1 --repeat 3
+expect_ok profile "$opt/lenet5.onnx" --data fashion-mnist:test --images 2 --skip correlations
+expect_ok report --frontier "$opt/frontier.json" --deft "$opt/optimize.json" --out "$tmp/r.html"
+grep -q 'deft-optimize' "$tmp/r.html" && ok || ko "report --deft has no optimize section"
+expect_error 2 "already optimized" -- eval "$opt/lenet5.onnx" --data fashion-mnist:test --deft fp8
+expect_error 2 "unknown format 'fp16'" -- optimize models/lenet5.onnx --data fashion-mnist:test --out "$tmp/o2" \
+  --formats fp16
+expect_error 2 "alphas" -- optimize models/lenet5.onnx --data fashion-mnist:test --out "$tmp/o2" --alphas 1.5
+cp -r "$opt" "$tmp/broken"
+head -c 100 "$opt/lenet5.deft.bin" > "$tmp/broken/lenet5.deft.bin"
+expect_error 6 "lenet5.deft.bin: 100 bytes" -- eval "$tmp/broken/lenet5.onnx" --data fashion-mnist:test --limit 1
+
 finish deft_cli

@@ -1,0 +1,90 @@
+'use strict';
+// The DeftNN end-to-end section of tools/bench.js (issue 11): each shipped model optimized by
+// `effectual optimize --target-loss 0.5` (times at batch 1, one thread), then the optimized model
+// against our fp32 engine on the original and against ONNX Runtime fp32 on the original, same
+// input (models/NAME.ref/input.npy, rows tiled to the batch), same threads, interleaved round by
+// round. Per model, the layers the optimizer chose and why the 2x / 1.5x goal is or is not met.
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+// A layer's FLOP per byte of weights at a batch: below the ridge of this core it waits on memory.
+// Ridge ~10 FLOP/byte: one core's fp32 FMA peak (~100 GFLOP/s at AVX-512) over its share of DRAM
+// bandwidth (~10 GB/s); weights that fit in L2 (1-2 MB) make even low-intensity layers compute-bound.
+const RIDGE = 10;
+const bytesPer = (format) => (format === 'fp8' ? 1 : format.startsWith('deft16') || format === 'bf16dot' ? 2 : 4);
+
+function boundAt(l, batch) {
+  const intensity = l.macs ? (2 * l.macs * batch) / (l.rows * l.depth * 4) : 0;
+  const bound = intensity && intensity < RIDGE && l.rows * l.depth * 4 > 2 ** 20 ? 'memory' : 'compute';
+  return `${bound}-bound at batch ${batch} (${intensity.toFixed(0)} FLOP/weight byte)`;
+}
+
+function layerWhy(l) {
+  const fmtName = l.chosen.split('@')[0];
+  const weightBytes = l.rows * l.kept * (l.chosen === 'engine' ? 4 : bytesPer(fmtName));
+  const kept = l.depth ? (100 * l.kept) / l.depth : 100;
+  return `${l.name}: ${l.kind}, ${(l.rows * l.depth * 4 / 1024).toFixed(0)} KiB of fp32 weights, ${boundAt(l, 1)}, ` +
+    `${boundAt(l, 32)}; chosen ${l.chosen}` +
+    (l.chosen === 'engine' ? '' : ` (${(weightBytes / 1024).toFixed(0)} KiB packed, SVE kept ${kept.toFixed(1)}% of K=${l.depth})`) +
+    `, ${l.engine_ms.toFixed(4)} -> ${l.ms.toFixed(4)} ms at batch 1` +
+    (l.chosen === 'engine' ? `; fastest DeftNN candidate ${Math.min(...l.options.slice(1).map((o) => o.ms)).toFixed(4)} ms` : '');
+}
+
+function benchOptimize({ bin, ortBench, median, runJson, models, rounds, repeat, searchImages }) {
+  const rows = [];
+  const notes = [];
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'effectual-bench-optimize-'));
+  for (const model of models) {
+    const name = path.basename(model, '.onnx');
+    const input = path.join(path.dirname(model), `${name}.ref`, 'input.npy');
+    if (!fs.existsSync(input)) { notes.push(`- ${name}: no ${input}, skipped`); continue; }
+    const out = path.join(workDir, name);
+    let doc;
+    const t0 = Date.now();
+    try {
+      doc = runJson(bin, ['optimize', model, '--data', 'fashion-mnist:test', '--target-loss', '0.5', '--threads', '1',
+        '--search-images', String(searchImages), '--report-images', '2000', '--out', out, '--json']);
+    } catch (e) {
+      notes.push(`- ${name}: optimize failed: ${`${e.stderr || e.message}`.trim().split('\n')[0]}`);
+      continue;
+    }
+    const optSeconds = (Date.now() - t0) / 1000;
+    const optimized = path.join(out, `${name}.onnx`);
+    const rep = doc.accuracy.report;
+    for (const batch of [1, 32]) {
+      for (const threads of [1, 2]) {
+        const common = ['--batch', String(batch), '--threads', String(threads), '--repeat', String(repeat), '--input', input];
+        const eff = [], opt = [], ort = [], optTp = [];
+        for (let r = 0; r < rounds; ++r) {
+          eff.push(runJson(bin, ['bench', model, ...common, '--json']).latency_ms.median);
+          const o = runJson(bin, ['bench', optimized, ...common, '--json']);
+          opt.push(o.latency_ms.median); optTp.push(o.throughput_per_s);
+          ort.push(runJson('node', [ortBench, model, ...common]).latency_ms.median);
+        }
+        const row = { model: name, batch, threads, eff_ms: median(eff), opt_ms: median(opt), ort_ms: median(ort), opt_tp: median(optTp) };
+        row.vs_eff = row.eff_ms / row.opt_ms;
+        row.vs_ort = row.ort_ms / row.opt_ms;
+        row.loss = rep.fp32_top1 - rep.top1;
+        row.met = row.vs_eff >= 2 && row.vs_ort >= 1.5 && row.loss <= 0.5;
+        rows.push(row);
+        process.stderr.write(`optimize ${name} b${batch} t${threads}: engine ${row.eff_ms.toFixed(3)} ms, optimized ${row.opt_ms.toFixed(3)} ms (${row.vs_eff.toFixed(2)}x), ORT ${row.ort_ms.toFixed(3)} ms (${row.vs_ort.toFixed(2)}x)\n`);
+      }
+    }
+    notes.push(`- **${name}** (optimize: ${optSeconds.toFixed(0)} s, ${doc.evaluations} evaluations; report subset top-1 ` +
+      `${rep.top1.toFixed(2)}% vs fp32 ${rep.fp32_top1.toFixed(2)}%, target ${doc.report_met ? 'met' : 'missed'}):`);
+    for (const l of doc.layers) notes.push(`  - ${layerWhy(l)}`);
+  }
+  fs.rmSync(workDir, { recursive: true, force: true });
+  let md = `\n## DeftNN end to end: optimized models against our fp32 engine and ONNX Runtime fp32 (goal: >= 2.0x and >= 1.5x, <= 0.5 points top-1 loss)\n\n`;
+  md += `\`effectual optimize MODEL --data fashion-mnist:test --target-loss 0.5 --threads 1 --search-images ${searchImages} --report-images 2000\` (layer times at batch 1, one thread), then \`effectual bench\` of the optimized and the original model and ONNX Runtime on the original, input models/NAME.ref/input.npy tiled to the batch, interleaved, median of ${rounds} rounds of the median of ${repeat} runs. Loss: report subset (never searched on).\n\n`;
+  md += `| model | batch | threads | fp32 engine ms | optimized ms | ORT ms | optimized img/s | vs engine | vs ORT | top-1 loss | goal |\n|---|---|---|---|---|---|---|---|---|---|---|\n`;
+  for (const r of rows) {
+    md += `| ${r.model} | ${r.batch} | ${r.threads} | ${r.eff_ms.toFixed(3)} | ${r.opt_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.opt_tp.toFixed(0)} | ${r.vs_eff.toFixed(2)}x | ${r.vs_ort.toFixed(2)}x | ${r.loss.toFixed(2)} | ${r.met ? 'met' : 'missed'} |\n`;
+  }
+  md += `\nPer layer (engine ms and chosen ms at the optimizer's batch 1; bound from FLOP per fp32 weight byte against a ridge of ~${RIDGE} FLOP/byte, layers whose weights fit in 1 MiB counted compute-bound):\n\n${notes.join('\n')}\n`;
+  return { rows, markdown: md };
+}
+
+module.exports = { benchOptimize };
