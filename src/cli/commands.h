@@ -12,5 +12,6 @@ void register_simulate_command(CLI::App& app);
 void register_report_command(CLI::App& app);
 void register_search_command(CLI::App& app);
 void register_area_command(CLI::App& app);
+void register_quantize_command(CLI::App& app);
 
 }  // namespace eff::cli
