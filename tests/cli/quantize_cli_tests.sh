@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# effectual quantize (docs/quantize.md): the exported models are the ones ONNX Runtime ran
+# (tests/fixtures/quant_export, tools/make_quant_refs.sh) and effectual runs them to ORT's outputs
+# (top-1 identical, within one quantization step of the last layer's input); profile sees their
+# integer codes; the table runs; bad input is one line and a non-zero exit.
+bin=$1
+root=$2
+. "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+refs="$root/tests/fixtures/quant_export"
+calib=(--calib-data fashion-mnist:train --calib-images 64 --threads 1)
+
+while read -r name model flags; do
+  case "$name" in '' | '#'*) continue ;; esac
+  # shellcheck disable=SC2086
+  expect_ok quantize "$root/models/$model.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx"
+  got=$(sha256sum < "$tmp/$name.onnx" | cut -d' ' -f1)
+  if [ "$got" = "$(cat "$refs/$name/model.sha256")" ]; then ok; else
+    ko "$name: the exported model differs from the one ONNX Runtime ran (sha256 $got); re-run tools/make_quant_refs.sh"
+  fi
+  expect_ok run "$tmp/$name.onnx" --input "$root/models/$model.ref/input.npy" --out "$tmp/$name.eff"
+  if "$py" - "$tmp/$name.onnx" "$refs/$name/logits.npy" "$tmp/$name.eff/logits.npy" << 'PY'; then ok; else ko "$name: effectual's outputs are not ONNX Runtime's"; fi
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+model = onnx.load(sys.argv[1])
+ort, eff = np.load(sys.argv[2]), np.load(sys.argv[3])
+assert ort.shape == eff.shape, (ort.shape, eff.shape)
+assert (ort.argmax(1) == eff.argmax(1)).all(), "top-1 differs"
+# One quantization step of the last layer's input: a code that rounds the other way in ORT's
+# integer kernels moves an output by at most the input scale times the largest row sum of |W|.
+init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+producer = {o: n for n in model.graph.node for o in n.output}
+last = producer[model.graph.output[0].name]
+def dequantized(name):
+    n = producer[name]
+    assert n.op_type == "DequantizeLinear"
+    q, s = init[n.input[0]].astype(np.float64), init[n.input[1]]
+    z = init[n.input[2]].astype(np.float64) if len(n.input) > 2 else 0
+    axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
+    if np.ndim(s) == 1:
+        shape = [1] * q.ndim
+        shape[axis] = -1
+        s, z = s.reshape(shape), np.reshape(z, shape) if np.ndim(z) else z
+    return (q - z) * s
+w = dequantized(last.input[1])
+trans_b = next((a.i for a in last.attribute if a.name == "transB"), 0)
+rows = np.abs(w).sum(axis=1 if (last.op_type == "Gemm" and trans_b) else 0)
+a = producer.get(last.input[0])
+step = float(init[a.input[1]]) * rows.max() if a is not None and a.op_type == "DequantizeLinear" else 0.0
+bound = step + 1e-4 * max(1.0, np.abs(ort).max())
+diff = np.abs(ort - eff).max()
+assert diff <= bound, (diff, bound)
+print(f"{sys.argv[1]}: max |ORT - effectual| {diff:.3g} <= {bound:.3g}, top-1 identical")
+PY
+done < "$refs/cases.txt"
+
+# profile sees integer codes: every layer of a W4A6 model is a quantized layer needing <= 5 bits of
+# weights (4-bit symmetric codes: 4 bits).
+expect_ok quantize "$root/models/lenet5.onnx" --bits 4 --act-bits 6 --clip mse --ocs-ratio 0.02 "${calib[@]}" --out "$tmp/l4.onnx"
+expect_ok profile "$tmp/l4.onnx" --data fashion-mnist:test --images 2 --json
+if "$py" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for l in d["layers"]:
+    w, a = l["weights"]["fixed16"], l["activations"]["fixed16"]
+    assert w["source"] == "quantized-model" and a["source"] == "quantized-model", l["name"]
+    assert w["bits_needed"] <= 4, (l["name"], w["bits_needed"])
+    assert a["bits_needed"] <= 7, (l["name"], a["bits_needed"])
+' "$tmp/out"; then ok; else ko "profile of a quantized export does not see 4-bit weight codes"; fi
+
+# The table on a small grid: JSON, CSV and HTML.
+expect_ok quantize "$root/models/lenet5.onnx" --table --data fashion-mnist:test --calib-images 32 --report-images 64 \
+  --table-bits 8 --csv "$tmp/t.csv" --html "$tmp/t.html" --json
+if "$py" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["cells"]) == 2 * 4 * 3, len(d["cells"])
+assert d["report"]["images"] == 64 and d["calibration"]["images"] == 32
+assert all(0 <= c["top1"] <= 1 for c in d["cells"])
+# 8-bit weights lose little against the float model on this subset.
+assert min(c["top1"] for c in d["cells"] if not c["activations"]) >= d["float_top1"] - 0.05
+assert [o["ocs_ratio"] for o in d["size_overhead"]] == [0, 0.01, 0.02] and d["size_overhead"][0]["weights_only"] == 0
+' "$tmp/out"; then ok; else ko "quantize --table JSON"; fi
+if [ "$(wc -l < "$tmp/t.csv")" -eq 25 ] && grep -q "Data-free quantization" "$tmp/t.html"; then ok; else ko "quantize --table CSV/HTML"; fi
+
+# Bad input: one line, non-zero exit.
+m="$root/models/lenet5.onnx"
+expect_error 2 "--bits 16: give 2 to 8" -- quantize "$m" --bits 16 --out "$tmp/x.onnx"
+expect_error 2 "--clip 'entropy': give none, mse, aciq or kl" -- quantize "$m" --clip entropy --out "$tmp/x.onnx"
+expect_error 2 "--ocs-ratio 2: give a fraction" -- quantize "$m" --ocs-ratio 2 --out "$tmp/x.onnx"
+expect_error 2 "give --out FILE.onnx" -- quantize "$m"
+expect_error 2 "--out .*x.txt: the quantized model is written as .onnx" -- quantize "$m" --out "$tmp/x.txt"
+expect_error 2 "activation quantization needs calibration inputs" -- quantize "$m" --act-bits 8 --out "$tmp/x.onnx"
+expect_error 2 "give --calib-data or --calib-input, not both" -- quantize "$m" --act-bits 8 --calib-data fashion-mnist:train --calib-input "$root/models/lenet5.ref/input.npy" --out "$tmp/x.onnx"
+expect_error 3 "already quantized" -- quantize "$tmp/l4.onnx" --out "$tmp/x.onnx"
+expect_error 2 "--table needs --data" -- quantize "$m" --table
+[ ! -e "$tmp/x.onnx" ] && ok || ko "a failed quantize left an output file"
+
+finish quantize_cli
