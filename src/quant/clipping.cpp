@@ -35,7 +35,7 @@ void MagnitudeStats::add(const float* x, int64_t n) {
     const double a = std::fabs(static_cast<double>(x[i]));
     s1 += a;
     s2 += a * a;
-    if (last >= 0) bins[std::min(static_cast<int64_t>(a * inv_width), last)] += 1;
+    if (last >= 0 && a != 0) bins[std::min(static_cast<int64_t>(a * inv_width), last)] += 1;
   }
   sum_abs += s1;
   sum_sq += s2;
@@ -213,9 +213,9 @@ double kl_candidate_divergence(const std::vector<double>& bins, int keep, int le
   return kl;
 }
 
-int kl_best_bins(const std::vector<double>& bins, int levels, int max_candidates) {
+int kl_best_bins(const std::vector<double>& bins, int levels, int max_candidates, int first_candidate) {
   const int nb = static_cast<int>(bins.size());
-  const int first = levels + 1;
+  const int first = std::max(levels + 1, std::min(first_candidate, nb));
   if (nb <= first) return nb;
   const int span = nb - first;
   const int stride = max_candidates > 0 ? std::max(1, span / max_candidates) : 1;

@@ -28,7 +28,10 @@ struct MagnitudeStats {
   int64_t count = 0;
   double max_abs = 0;
   double sum_abs = 0, sum_sq = 0;
-  std::vector<double> bins;  // empty when no histogram was asked for
+  // Empty when no histogram was asked for. Exact zeros are not counted (pytorch-quantization's
+  // skip_zeros): every grid holds them exactly, and the spike of a ReLU's zeros in bin 0 would
+  // otherwise drive KL calibration to a range of a few bins.
+  std::vector<double> bins;
   double bin_width() const { return bins.empty() || max_abs <= 0 ? 0 : max_abs / static_cast<double>(bins.size()); }
   // Counts and moments of x[0..n). Values beyond max_abs go to the last bin.
   void add(const float* x, int64_t n);
@@ -63,11 +66,14 @@ double mse_threshold(const MagnitudeStats& s, int levels);
 double aciq_threshold(const MagnitudeStats& s, int levels);
 
 // TensorRT entropy calibration on `bins` (a histogram of |x| from 0 in equal bins): for every
-// candidate i (bins kept) from levels + 1 to bins.size(), P = bins[0, i) with the clipped tail
-// added to bin i - 1, Q = bins[0, i) merged into levels + 1 groups and spread back over P's
-// non-zero bins; the first i of least KL(P || Q) wins and the threshold is i bin widths. With
-// `max_candidates` > 0 the candidates are evenly thinned to about that many (per-channel weights).
-int kl_best_bins(const std::vector<double>& bins, int levels, int max_candidates = 0);
+// candidate i (bins kept) from max(levels + 1, first_candidate) to bins.size(), P = bins[0, i)
+// with the clipped tail added to bin i - 1, Q = bins[0, i) merged into levels + 1 groups and
+// spread back over P's non-zero bins; the first i of least KL(P || Q) wins and the threshold is
+// i bin widths. TensorRT starts at 128 of 2048 bins (a range of at least 1/16 of the maximum):
+// below 8 bits, starting at levels + 1 lets a histogram with a gap near zero (normalised image
+// pixels) reach KL 0 at a range of a few bins. With `max_candidates` > 0 the candidates are
+// evenly thinned to about that many (per-channel weights).
+int kl_best_bins(const std::vector<double>& bins, int levels, int max_candidates = 0, int first_candidate = 128);
 // KL(P || Q) of one candidate (exposed for tests).
 double kl_candidate_divergence(const std::vector<double>& bins, int keep, int levels);
 double kl_threshold(const MagnitudeStats& s, int levels, int max_candidates = 0);

@@ -176,7 +176,7 @@ class HistogramObserver : public LayerObserver {
         for (float f : of[ch]) {
           const double k = inv * f;
           for (int64_t i = 0; i < v.inner; ++i) {
-            h.bins[std::min(static_cast<int64_t>(std::fabs(p[i]) * k), last)] += 1;
+            if (p[i] != 0) h.bins[std::min(static_cast<int64_t>(std::fabs(p[i]) * k), last)] += 1;  // as MagnitudeStats::add
           }
         }
       }
