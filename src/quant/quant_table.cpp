@@ -351,7 +351,8 @@ json quantized_model_json(const QuantizedModel& qm, const QuantOptions& o, const
                       {"act_max", l.act_max},
                       {"act_alpha", l.act_alpha},
                       {"act_scale", l.act_scale},
-                      {"act_zero_point", l.act_zero}});
+                      {"act_zero_point", l.act_zero},
+                      {"output_step", l.output_step}});
   }
   j["layers"] = layers;
   j["seconds"] = seconds;

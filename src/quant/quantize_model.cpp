@@ -387,7 +387,20 @@ int32_t code_of(float x, const Grid& gr) {
 struct WeightQuant {
   Tensor codes, scales, zeros;
   double alpha_max = 0, sse = 0;
+  std::vector<float> dequantized;
 };
+
+// The largest sum of |w| over one output's weights.
+double max_output_l1(const std::vector<float>& w, const Shape& shape, int out_axis) {
+  const AxisView v = axis_view(shape, out_axis);
+  std::vector<double> sums(static_cast<size_t>(v.channels), 0.0);
+  for (int64_t a = 0; a < v.outer; ++a) {
+    for (int64_t c = 0; c < v.channels; ++c) {
+      for (int64_t i = 0; i < v.inner; ++i) sums[c] += std::fabs(w[(a * v.channels + c) * v.inner + i]);
+    }
+  }
+  return sums.empty() ? 0 : *std::max_element(sums.begin(), sums.end());
+}
 
 WeightQuant quantize_weights(const Tensor& w, int out_axis, const QuantOptions& o) {
   const AxisView v = o.per_channel ? axis_view(w.shape(), out_axis) : AxisView{1, 1, w.numel()};
@@ -435,6 +448,7 @@ WeightQuant quantize_weights(const Tensor& w, int out_axis, const QuantOptions& 
     q.alpha_max = std::max(q.alpha_max, grids[c].alpha);
   }
   double sse = 0;
+  q.dequantized.resize(static_cast<size_t>(w.numel()));
   for (int64_t a = 0; a < v.outer; ++a) {
     for (int64_t c = 0; c < slices; ++c) {
       const Grid& gr = grids[c];
@@ -446,8 +460,10 @@ WeightQuant quantize_weights(const Tensor& w, int out_axis, const QuantOptions& 
         } else {
           q.codes.data<int8_t>()[k] = static_cast<int8_t>(code);
         }
-        const double d = static_cast<double>(static_cast<float>(code - gr.zero) * gr.scale) - x[k];
+        const float deq = static_cast<float>(code - gr.zero) * gr.scale;
+        const double d = static_cast<double>(deq) - x[k];
         sse += d * d;
+        q.dequantized[k] = deq;
       }
     }
   }
@@ -591,6 +607,7 @@ QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& site
     WeightQuant wq = quantize_weights(we, s.out_axis, o);
     r.weight_alpha = wq.alpha_max;
     r.weight_mse = we.numel() ? wq.sse / static_cast<double>(we.numel()) : 0;
+    r.output_step = r.act_scale * max_output_l1(wq.dequantized, we.shape(), s.out_axis);
     const ValueId codes = ed.constant(s.name + "_weight_quantized", std::move(wq.codes));
     const ValueId scales = ed.constant(s.name + "_weight_scale", std::move(wq.scales));
     const ValueId zeros = ed.constant(s.name + "_weight_zero_point", std::move(wq.zeros));

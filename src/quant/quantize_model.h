@@ -92,6 +92,10 @@ struct LayerQuantReport {
   double weight_mse = 0;           // mean squared error of the quantized weights (against W')
   double act_max = 0, act_p999 = 0, act_alpha = 0, act_scale = 0;  // act_p999: from the histogram
   int act_zero = 0;
+  // How far one activation step on every input moves an output at most: act_scale x the largest
+  // sum of |dequantized w| over an output (0 without activation quantization). Two runtimes that
+  // round some input codes differently stay within it.
+  double output_step = 0;
   int64_t weights = 0, weights_added = 0;  // parameter counts
 };
 
