@@ -66,6 +66,21 @@ assert [o["ocs_ratio"] for o in d["size_overhead"]] == [0, 0.01, 0.02] and d["si
 ' "$tmp/out"; then ok; else ko "quantize --table JSON"; fi
 if [ "$(wc -l < "$tmp/t.csv")" -eq 25 ] && grep -q "Data-free quantization" "$tmp/t.html"; then ok; else ko "quantize --table CSV/HTML"; fi
 
+# search precision --clip: integer bits from the clipping threshold, never more than from the maximum.
+sp=(search precision "$root/models/lenet5.onnx" --data fashion-mnist:test --search-images 100 --report-images 100 --keep 99% --sim-images 0 --json)
+expect_ok "${sp[@]}"
+cp "$tmp/out" "$tmp/none.json"
+expect_ok "${sp[@]}" --clip kl
+if "$py" -c '
+import json, sys
+a, b = json.load(open(sys.argv[1]))["layers"], json.load(open(sys.argv[2]))["layers"]
+for x, y in zip(a, b):
+    for op in ("activations", "weights"):
+        assert y[op]["int_bits"] <= x[op]["int_bits"] and y[op]["max_abs"] <= x[op]["max_abs"], (x["name"], op)
+assert any(y[op]["max_abs"] < x[op]["max_abs"] for x, y in zip(a, b) for op in ("activations", "weights"))
+' "$tmp/none.json" "$tmp/out"; then ok; else ko "search precision --clip kl ranges"; fi
+expect_error 2 "--clip 'max': give none, mse, aciq or kl" -- "${sp[@]}" --clip max
+
 # Bad input: one line, non-zero exit.
 m="$root/models/lenet5.onnx"
 expect_error 2 "--bits 16: give 2 to 8" -- quantize "$m" --bits 16 --out "$tmp/x.onnx"
