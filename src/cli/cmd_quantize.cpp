@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/progress.h"
 #include "quant/onnx_export.h"
 #include "quant/quant_table.h"
@@ -75,6 +76,28 @@ std::vector<std::vector<Tensor>> calibration_batches(const QuantizeFlags& f, con
   return batches;
 }
 
+// The source model's sidecar beside the output (OUT.json), so that eval, profile and simulate
+// preprocess images as for the float model; its measured accuracies are the float model's, so
+// they are dropped, and the quantization is recorded.
+void write_sidecar(const std::string& meta_path, const std::string& out, const std::string& doc) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(meta_path, size_t{16} << 20));
+  } catch (const nlohmann::json::exception& e) {
+    fail<ConfigError>("{}: not valid JSON ({})", meta_path, e.what());
+  }
+  if (!j.is_object()) fail<ConfigError>("{}: not a JSON object", meta_path);
+  for (auto it = j.begin(); it != j.end();) {
+    it = it.key().rfind("test_accuracy", 0) == 0 ? j.erase(it) : std::next(it);
+  }
+  j["name"] = std::filesystem::path(out).stem().string();
+  j["quantized_from"] = meta_path;
+  j["quantization"] = doc;
+  std::filesystem::path side(out);
+  side.replace_extension(".json");
+  write_file_atomic(side.string(), j.dump(2) + "\n");
+}
+
 quant::QuantOptions options_of(const QuantizeFlags& f) {
   quant::QuantOptions o;
   o.weight_bits = f.bits;
@@ -114,6 +137,7 @@ void run_export(const QuantizeFlags& f) {
                   o.per_channel ? "per-channel" : "per-tensor", o.asymmetric ? " asymmetric" : " symmetric",
                   quant::clip_method_name(o.weight_clip), o.ocs_ratio);
   quant::write_onnx(qm.graph, f.out, doc);
+  if (!meta.empty()) write_sidecar(meta, f.out, doc);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (f.common.json) {
     print_json(quant::quantized_model_json(qm, o, f.common.model, f.out, secs));

@@ -14,13 +14,13 @@ while read -r name model flags; do
   case "$name" in '' | '#'*) continue ;; esac
   # shellcheck disable=SC2086
   expect_ok quantize "$root/models/$model.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx" --json
-  cp "$tmp/out" "$tmp/$name.json"
+  cp "$tmp/out" "$tmp/$name.report.json"
   got=$(sha256sum < "$tmp/$name.onnx" | cut -d' ' -f1)
   if [ "$got" = "$(cat "$refs/$name/model.sha256")" ]; then ok; else
     ko "$name: the exported model differs from the one ONNX Runtime ran (sha256 $got); re-run tools/make_quant_refs.sh"
   fi
   expect_ok run "$tmp/$name.onnx" --input "$root/models/$model.ref/input.npy" --out "$tmp/$name.eff"
-  if "$py" - "$tmp/$name.json" "$refs/$name/logits.npy" "$tmp/$name.eff/logits.npy" << 'PY'; then ok; else ko "$name: effectual's outputs are not ONNX Runtime's"; fi
+  if "$py" - "$tmp/$name.report.json" "$refs/$name/logits.npy" "$tmp/$name.eff/logits.npy" << 'PY'; then ok; else ko "$name: effectual's outputs are not ONNX Runtime's"; fi
 import json, sys
 import numpy as np
 report = json.load(open(sys.argv[1]))
@@ -36,6 +36,19 @@ assert diff <= bound, (diff, bound)
 print(f"{sys.argv[1]}: max |ORT - effectual| {diff:.3g} <= {bound:.3g}, top-1 identical")
 PY
 done < "$refs/cases.txt"
+
+# The sidecar goes along (preprocessing), without the float model's accuracy: eval of a W8A8 export
+# preprocesses as the float model does and stays within 2 points of it.
+if [ -f "$tmp/lenet5_w8a8_pc_mse.json" ] && ! grep -q test_accuracy "$tmp/lenet5_w8a8_pc_mse.json" &&
+  grep -q '"preprocessing"' "$tmp/lenet5_w8a8_pc_mse.json"; then ok; else ko "quantize did not write the sidecar"; fi
+expect_ok eval "$root/models/lenet5.onnx" --data fashion-mnist:test --limit 500 --json
+cp "$tmp/out" "$tmp/float_eval.json"
+expect_ok eval "$tmp/lenet5_w8a8_pc_mse.onnx" --data fashion-mnist:test --limit 500 --json
+if "$py" -c '
+import json, sys
+f, q = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert q["top1"] >= f["top1"] - 0.02, (f["top1"], q["top1"])
+' "$tmp/float_eval.json" "$tmp/out"; then ok; else ko "W8A8 lenet5 export loses more than 2 points"; fi
 
 # profile sees integer codes: every layer of a W4A6 model is a quantized layer needing <= 5 bits of
 # weights (4-bit symmetric codes: 4 bits).
