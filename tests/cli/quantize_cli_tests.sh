@@ -37,6 +37,13 @@ print(f"{sys.argv[1]}: max |ORT - effectual| {diff:.3g} <= {bound:.3g}, top-1 id
 PY
 done < "$refs/cases.txt"
 
+# Deterministic on any thread count: two threads export the bytes one thread did.
+expect_ok quantize "$root/models/resnet.onnx" --bits 4 --act-bits 6 --per-channel --asymmetric --clip aciq --ocs-ratio 0.01 \
+  --calib-data fashion-mnist:train --calib-images 64 --threads 2 --out "$tmp/t2.onnx"
+if [ "$(sha256sum < "$tmp/t2.onnx" | cut -d' ' -f1)" = "$(cat "$refs/resnet_w4a6_asym_aciq/model.sha256")" ]; then ok; else
+  ko "quantize with 2 threads wrote other bytes than with 1"
+fi
+
 # The sidecar goes along (preprocessing), without the float model's accuracy: eval of a W8A8 export
 # preprocesses as the float model does and stays within 2 points of it.
 if [ -f "$tmp/lenet5_w8a8_pc_mse.json" ] && ! grep -q test_accuracy "$tmp/lenet5_w8a8_pc_mse.json" &&
