@@ -147,7 +147,8 @@ void run_export(const QuantizeFlags& f) {
 }
 
 void run_table(const QuantizeFlags& f) {
-  if (f.data.empty()) fail<UsageError>("--table needs --data SET (labelled images; calibration and report subsets are drawn from it)");
+  if (f.data.empty())
+    fail<UsageError>("--table needs --data SET (labelled images; calibration and report subsets are drawn from it)");
   if (!f.out.empty()) fail<UsageError>("--table writes no model; drop --out (use --csv/--html/--json)");
   Loaded l = load(f.common);
   const auto data = open_dataset(f.data, model_preprocess(l.model));
@@ -157,9 +158,11 @@ void run_table(const QuantizeFlags& f) {
   const search::EvalSet report = search::load_eval_set(*data, split.report, classes);
   if (!report.has_labels()) fail<UsageError>("{}: --table needs labels", data->name());
   std::vector<std::vector<Tensor>> batches;
-  for (int64_t b = 0; b < calib.size(); b += 32) batches.push_back({calib.batch(b, std::min<int64_t>(32, calib.size() - b))});
+  for (int64_t b = 0; b < calib.size(); b += 32)
+    batches.push_back({calib.batch(b, std::min<int64_t>(32, calib.size() - b))});
   l.exec.reset();
-  quant::QuantSession session(quant::load_float_graph(f.common.model), std::move(batches), usable_threads(f.common.threads));
+  quant::QuantSession session(quant::load_float_graph(f.common.model), std::move(batches),
+                              usable_threads(f.common.threads));
   quant::TableOptions to;
   to.bits = parse_bits_list(f.bits_list);
   to.per_channel = f.per_channel;

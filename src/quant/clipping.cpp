@@ -19,10 +19,14 @@ ClipMethod parse_clip_method(const std::string& s, const std::string& flag) {
 
 const char* clip_method_name(ClipMethod m) {
   switch (m) {
-    case ClipMethod::kNone: return "none";
-    case ClipMethod::kMse: return "mse";
-    case ClipMethod::kAciq: return "aciq";
-    case ClipMethod::kKl: return "kl";
+    case ClipMethod::kNone:
+      return "none";
+    case ClipMethod::kMse:
+      return "mse";
+    case ClipMethod::kAciq:
+      return "aciq";
+    case ClipMethod::kKl:
+      return "kl";
   }
   return "?";
 }
@@ -235,10 +239,14 @@ double kl_threshold(const MagnitudeStats& s, int levels, int max_candidates) {
 
 double clip_threshold(ClipMethod m, const MagnitudeStats& s, int levels) {
   switch (m) {
-    case ClipMethod::kNone: return s.max_abs;
-    case ClipMethod::kMse: return mse_threshold(s, levels);
-    case ClipMethod::kAciq: return aciq_threshold(s, levels);
-    case ClipMethod::kKl: return kl_threshold(s, levels);
+    case ClipMethod::kNone:
+      return s.max_abs;
+    case ClipMethod::kMse:
+      return mse_threshold(s, levels);
+    case ClipMethod::kAciq:
+      return aciq_threshold(s, levels);
+    case ClipMethod::kKl:
+      return kl_threshold(s, levels);
   }
   return s.max_abs;
 }
@@ -250,9 +258,12 @@ double clip_threshold(ClipMethod m, const float* x, int64_t n, int levels) {
       for (int64_t i = 0; i < n; ++i) mx = std::max(mx, std::fabs(x[i]));
       return mx;
     }
-    case ClipMethod::kMse: return mse_threshold(x, n, levels);
-    case ClipMethod::kAciq: return aciq_threshold(magnitude_stats(x, n, 0), levels);
-    case ClipMethod::kKl: return kl_threshold(magnitude_stats(x, n), levels, 256);
+    case ClipMethod::kMse:
+      return mse_threshold(x, n, levels);
+    case ClipMethod::kAciq:
+      return aciq_threshold(magnitude_stats(x, n, 0), levels);
+    case ClipMethod::kKl:
+      return kl_threshold(magnitude_stats(x, n), levels, 256);
   }
   return 0;
 }

@@ -17,8 +17,8 @@
 namespace eff::quant {
 
 struct ChannelSplit {
-  int64_t channels = 0;             // input channels before splitting
-  std::vector<int64_t> source;      // per expanded channel: the input channel it reads
+  int64_t channels = 0;              // input channels before splitting
+  std::vector<int64_t> source;       // per expanded channel: the input channel it reads
   std::vector<float> weight_factor;  // per expanded channel: 1, 1/2, 1/4 ... of the source's weights
   std::vector<float> act_factor;     // per expanded channel: 1, 1/2, ... of the source's activations
   int weight_splits = 0, act_splits = 0;

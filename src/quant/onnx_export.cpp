@@ -14,15 +14,24 @@ namespace {
 int32_t onnx_type(DType t) {
   using TP = onnx::TensorProto;
   switch (t) {
-    case DType::kFloat32: return TP::FLOAT;
-    case DType::kFloat16: return TP::FLOAT16;
-    case DType::kFloat64: return TP::DOUBLE;
-    case DType::kInt64: return TP::INT64;
-    case DType::kInt32: return TP::INT32;
-    case DType::kInt16: return TP::INT16;
-    case DType::kInt8: return TP::INT8;
-    case DType::kUInt8: return TP::UINT8;
-    case DType::kBool: return TP::BOOL;
+    case DType::kFloat32:
+      return TP::FLOAT;
+    case DType::kFloat16:
+      return TP::FLOAT16;
+    case DType::kFloat64:
+      return TP::DOUBLE;
+    case DType::kInt64:
+      return TP::INT64;
+    case DType::kInt32:
+      return TP::INT32;
+    case DType::kInt16:
+      return TP::INT16;
+    case DType::kInt8:
+      return TP::INT8;
+    case DType::kUInt8:
+      return TP::UINT8;
+    case DType::kBool:
+      return TP::BOOL;
   }
   return TP::UNDEFINED;
 }
@@ -128,7 +137,8 @@ std::string serialize_onnx(const Graph& g, const std::string& doc) {
     }
   }
   std::string bytes;
-  if (!m.SerializeToString(&bytes)) fail<ModelError>("{}: the quantized model does not serialize (over 2 GiB?)", g.source);
+  if (!m.SerializeToString(&bytes))
+    fail<ModelError>("{}: the quantized model does not serialize (over 2 GiB?)", g.source);
   return bytes;
 }
 

@@ -20,7 +20,9 @@ using nlohmann::json;
 namespace {
 constexpr ClipMethod kClips[] = {ClipMethod::kNone, ClipMethod::kMse, ClipMethod::kAciq, ClipMethod::kKl};
 
-std::string pct(double v) { return fmt::format("{:.1f}", 100 * v); }
+std::string pct(double v) {
+  return fmt::format("{:.1f}", 100 * v);
+}
 }  // namespace
 
 double QuantTable::at(int b, bool acts, ClipMethod clip, double r) const {
@@ -111,7 +113,8 @@ QuantTable run_table(QuantSession& session, const search::EvalSet& report, const
   q.act_bits = 8;
   q.act_clip = ClipMethod::kKl;
   const QuantizedModel stats = session.quantize(q);
-  for (const LayerQuantReport& l : stats.layers) t.outliers.push_back({l.name, l.weight_max, l.weight_p999, l.act_max, l.act_p999});
+  for (const LayerQuantReport& l : stats.layers)
+    t.outliers.push_back({l.name, l.weight_max, l.weight_p999, l.act_max, l.act_p999});
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
 }
@@ -156,7 +159,9 @@ json table_json(const QuantTable& t) {
   j["table"] = rows;
   json over = json::array();
   for (size_t i = 0; i < t.ocs.size(); ++i) {
-    over.push_back({{"ocs_ratio", t.ocs[i]}, {"weights_only", t.overhead_weights[i]}, {"weights_activations", t.overhead_acts[i]}});
+    over.push_back({{"ocs_ratio", t.ocs[i]},
+                    {"weights_only", t.overhead_weights[i]},
+                    {"weights_activations", t.overhead_acts[i]}});
   }
   j["size_overhead"] = over;
   json out = json::array();
@@ -235,11 +240,14 @@ std::string format_table(const QuantTable& t) {
   } else {
     s += "Per-layer outliers (max / 99.9th percentile of |value|):\n";
   }
-  s += fmt::format("  {:<24} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}\n", "layer", "w max", "w p99.9", "ratio", "x max",
-                   "x p99.9", "ratio");
+  size_t w = 5;
+  for (const OutlierStats& o : t.outliers) w = std::max(w, o.layer.size());
+  s += fmt::format("  {:<{}} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}\n", "layer", w, "w max", "w p99.9", "ratio",
+                   "x max", "x p99.9", "ratio");
   for (const OutlierStats& o : t.outliers) {
-    s += fmt::format("  {:<24} {:>10.4g} {:>10.4g} {:>7.2f} {:>10.4g} {:>10.4g} {:>7.2f}\n", o.layer, o.w_max, o.w_p999,
-                     o.w_p999 > 0 ? o.w_max / o.w_p999 : 0, o.a_max, o.a_p999, o.a_p999 > 0 ? o.a_max / o.a_p999 : 0);
+    s += fmt::format("  {:<{}} {:>10.4g} {:>10.4g} {:>7.2f} {:>10.4g} {:>10.4g} {:>7.2f}\n", o.layer, w, o.w_max,
+                     o.w_p999, o.w_p999 > 0 ? o.w_max / o.w_p999 : 0, o.a_max, o.a_p999,
+                     o.a_p999 > 0 ? o.a_max / o.a_p999 : 0);
   }
   s += fmt::format("({} variants in {:.1f} s)\n", t.cells.size(), t.seconds);
   return s;
@@ -248,8 +256,8 @@ std::string format_table(const QuantTable& t) {
 void write_table_csv(const QuantTable& t, const std::string& path) {
   std::string s = "mode,bits,clip,ocs_ratio,top1\n";
   for (const TableCell& c : t.cells) {
-    s += fmt::format("{},{},{},{},{:.4f}\n", c.acts ? "weights+activations" : "weights", c.bits, clip_method_name(c.clip),
-                     c.ocs, c.top1);
+    s += fmt::format("{},{},{},{},{:.4f}\n", c.acts ? "weights+activations" : "weights", c.bits,
+                     clip_method_name(c.clip), c.ocs, c.top1);
   }
   write_file_atomic(path, s);
 }
@@ -281,7 +289,8 @@ void add_table_section(const QuantTable& t, html::HtmlReport& report) {
     }
     sec.table(tab);
     html::BarChart chart;
-    chart.title = acts ? "Weights + activations: best clipping, with and without OCS" : "Weights only: best clipping, with and without OCS";
+    chart.title = acts ? "Weights + activations: best clipping, with and without OCS"
+                       : "Weights only: best clipping, with and without OCS";
     chart.caption = "Top-1 per bit width; the dashed line is the float model.";
     chart.x_label = "bits";
     chart.y_label = "top-1";
@@ -301,7 +310,8 @@ void add_table_section(const QuantTable& t, html::HtmlReport& report) {
   over.caption = "OCS size overhead (parameters added / all parameters)";
   over.header = {"OCS ratio", "weights only", "weights + activations"};
   for (size_t i = 0; i < t.ocs.size(); ++i) {
-    over.rows.push_back({html::Cell(t.ocs[i], html::NumberFormat::plain(2)), html::Cell(t.overhead_weights[i], html::NumberFormat::percent(2)),
+    over.rows.push_back({html::Cell(t.ocs[i], html::NumberFormat::plain(2)),
+                         html::Cell(t.overhead_weights[i], html::NumberFormat::percent(2)),
                          html::Cell(t.overhead_acts[i], html::NumberFormat::percent(2))});
   }
   sec.table(over);
@@ -318,20 +328,24 @@ void add_table_section(const QuantTable& t, html::HtmlReport& report) {
     out.rows.push_back({html::Cell(o.layer), html::Cell(o.w_max, html::NumberFormat::plain(4)),
                         html::Cell(o.w_p999, html::NumberFormat::plain(4)),
                         html::Cell(o.w_p999 > 0 ? o.w_max / o.w_p999 : 0, html::NumberFormat::plain(2)),
-                        html::Cell(o.a_max, html::NumberFormat::plain(4)), html::Cell(o.a_p999, html::NumberFormat::plain(4)),
+                        html::Cell(o.a_max, html::NumberFormat::plain(4)),
+                        html::Cell(o.a_p999, html::NumberFormat::plain(4)),
                         html::Cell(o.a_p999 > 0 ? o.a_max / o.a_p999 : 0, html::NumberFormat::plain(2))});
   }
   sec.table(out);
 }
 
-json quantized_model_json(const QuantizedModel& qm, const QuantOptions& o, const std::string& model, const std::string& out,
-                          double seconds) {
+json quantized_model_json(const QuantizedModel& qm, const QuantOptions& o, const std::string& model,
+                          const std::string& out, double seconds) {
   json j;
   j["model"] = model;
   j["out"] = out;
-  j["options"] = {{"bits", o.weight_bits},       {"act_bits", o.act_bits},
-                  {"per_channel", o.per_channel}, {"asymmetric", o.asymmetric},
-                  {"clip", clip_method_name(o.weight_clip)}, {"act_clip", clip_method_name(o.act_clip)},
+  j["options"] = {{"bits", o.weight_bits},
+                  {"act_bits", o.act_bits},
+                  {"per_channel", o.per_channel},
+                  {"asymmetric", o.asymmetric},
+                  {"clip", clip_method_name(o.weight_clip)},
+                  {"act_clip", clip_method_name(o.act_clip)},
                   {"ocs_ratio", o.ocs_ratio}};
   j["parameters"] = qm.parameters;
   j["parameters_added"] = qm.added_parameters;
@@ -370,12 +384,14 @@ std::string format_quantized_model(const QuantizedModel& qm, const QuantOptions&
                      qm.parameters ? 100.0 * qm.added_parameters / qm.parameters : 0.0);
   }
   s += fmt::format(" in {:.2f} s\n", seconds);
-  s += fmt::format("  {:<24} {:>9} {:>7} {:>10} {:>10} {:>10} {:>11}", "layer", "channels", "splits", "w max", "w split",
-                   "w alpha", "w mse");
+  size_t w = 5;
+  for (const LayerQuantReport& l : qm.layers) w = std::max(w, l.name.size());
+  s += fmt::format("  {:<{}} {:>9} {:>7} {:>10} {:>10} {:>10} {:>11}", "layer", w, "channels", "splits", "w max",
+                   "w split", "w alpha", "w mse");
   if (o.act_bits) s += fmt::format(" {:>10} {:>10}", "x max", "x alpha");
   s += "\n";
   for (const LayerQuantReport& l : qm.layers) {
-    s += fmt::format("  {:<24} {:>9} {:>7} {:>10.4g} {:>10.4g} {:>10.4g} {:>11.3e}", l.name,
+    s += fmt::format("  {:<{}} {:>9} {:>7} {:>10.4g} {:>10.4g} {:>10.4g} {:>11.3e}", l.name, w,
                      fmt::format("{}->{}", l.in_channels, l.expanded_channels), l.weight_splits + l.act_splits,
                      l.weight_max, l.weight_max_split, l.weight_alpha, l.weight_mse);
     if (o.act_bits) s += fmt::format(" {:>10.4g} {:>10.4g}", l.act_max, l.act_alpha);

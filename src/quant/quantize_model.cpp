@@ -18,7 +18,8 @@ void validate(const QuantOptions& o) {
   if (o.act_bits != 0 && (o.act_bits < 2 || o.act_bits > 8)) {
     fail<UsageError>("--act-bits {}: give 2 to 8 (codes are stored as ONNX int8/uint8)", o.act_bits);
   }
-  if (!(o.ocs_ratio >= 0 && o.ocs_ratio <= 1)) fail<UsageError>("--ocs-ratio {}: give a fraction in [0, 1]", o.ocs_ratio);
+  if (!(o.ocs_ratio >= 0 && o.ocs_ratio <= 1))
+    fail<UsageError>("--ocs-ratio {}: give a fraction in [0, 1]", o.ocs_ratio);
 }
 
 namespace {
@@ -64,13 +65,15 @@ std::vector<LayerSite> layer_sites(const Graph& g) {
     s.name = n.name;
     s.op = n.op;
     s.node = l.node;
-    if (w.dtype() != DType::kFloat32) fail<UnsupportedError>("{}: weights are {}, not float32", g.where(n), dtype_name(w.dtype()));
+    if (w.dtype() != DType::kFloat32)
+      fail<UnsupportedError>("{}: weights are {}, not float32", g.where(n), dtype_name(w.dtype()));
     if (n.op == "Conv") {
       if (w.rank() < 3) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
       s.in_axis = 1, s.out_axis = 0, s.act_axis = 1;
       s.can_split = n.attr_int("group", 1) == 1;
     } else if (n.op == "Gemm") {
-      if (n.attr_int("transA", 0) != 0) fail<UnsupportedError>("{}: quantize takes Gemm with transA=0 only", g.where(n));
+      if (n.attr_int("transA", 0) != 0)
+        fail<UnsupportedError>("{}: quantize takes Gemm with transA=0 only", g.where(n));
       if (w.rank() != 2) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
       const bool tb = n.attr_int("transB", 0) != 0;
       s.in_axis = tb ? 1 : 0, s.out_axis = tb ? 0 : 1, s.act_axis = 1;
@@ -176,7 +179,8 @@ class HistogramObserver : public LayerObserver {
         for (float f : of[ch]) {
           const double k = inv * f;
           for (int64_t i = 0; i < v.inner; ++i) {
-            if (p[i] != 0) h.bins[std::min(static_cast<int64_t>(std::fabs(p[i]) * k), last)] += 1;  // as MagnitudeStats::add
+            if (p[i] != 0)
+              h.bins[std::min(static_cast<int64_t>(std::fabs(p[i]) * k), last)] += 1;  // as MagnitudeStats::add
           }
         }
       }
@@ -330,7 +334,8 @@ Attribute int_attr(int64_t v) {
 ValueId expand_input(GraphEditor& ed, const Graph& g, const LayerSite& s, ValueId x, const ChannelSplit& split) {
   const int64_t n = static_cast<int64_t>(split.source.size());
   const ValueId idx = ed.constant(s.name + "_ocs_channels", Tensor::from<int64_t>({n}, split.source));
-  const ValueId gathered = ed.node(s.node, "Gather", s.name + "_ocs_gather", {x, idx}, {{"axis", int_attr(s.act_axis)}});
+  const ValueId gathered =
+      ed.node(s.node, "Gather", s.name + "_ocs_gather", {x, idx}, {{"axis", int_attr(s.act_axis)}});
   if (!split.act_scaled()) return gathered;
   // Broadcast shape: [C', 1, ...] for NC... inputs, [C'] when channels are last.
   Shape shape = {n};
@@ -510,7 +515,8 @@ int64_t count_parameters(const Graph& g) {
 
 }  // namespace
 
-Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites, const std::map<std::string, ChannelSplit>& splits) {
+Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites,
+                  const std::map<std::string, ChannelSplit>& splits) {
   Graph out = g;
   GraphEditor ed(out);
   for (const LayerSite& s : sites) {
@@ -533,7 +539,8 @@ QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& site
                               const std::map<std::string, ChannelSplit>& splits, const Calibration* cal) {
   validate(o);
   if (o.per_channel && g.opset < 13) {
-    fail<UnsupportedError>("{}: opset {}: per-channel scales need DequantizeLinear's axis (opset 13)", g.source, g.opset);
+    fail<UnsupportedError>("{}: opset {}: per-channel scales need DequantizeLinear's axis (opset 13)", g.source,
+                           g.opset);
   }
   QuantizedModel qm;
   qm.graph = g;
@@ -587,7 +594,8 @@ QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& site
       const bool type_saturates = gr.is_unsigned ? gr.qmax == 255 : gr.qmax == 127;
       if (!type_saturates || gr.zero != 0) {
         // Fewer codes than the 8-bit type holds: the Clip keeps them within the grid.
-        const float cl = static_cast<float>(gr.qmin - gr.zero) * gr.scale, ch = static_cast<float>(gr.qmax - gr.zero) * gr.scale;
+        const float cl = static_cast<float>(gr.qmin - gr.zero) * gr.scale,
+                    ch = static_cast<float>(gr.qmax - gr.zero) * gr.scale;
         if (q.opset >= 11) {
           const ValueId lo_v = ed.constant(s.name + "_act_clip_min", Tensor::scalar<float>(cl));
           const ValueId hi_v = ed.constant(s.name + "_act_clip_max", Tensor::scalar<float>(ch));
@@ -613,7 +621,8 @@ QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& site
     const ValueId zeros = ed.constant(s.name + "_weight_zero_point", std::move(wq.zeros));
     std::map<std::string, Attribute> attrs;
     if (o.per_channel) attrs["axis"] = int_attr(s.out_axis);
-    const ValueId wd = ed.node(s.node, "DequantizeLinear", s.name + "_weight_dequantize", {codes, scales, zeros}, attrs);
+    const ValueId wd =
+        ed.node(s.node, "DequantizeLinear", s.name + "_weight_dequantize", {codes, scales, zeros}, attrs);
     Node& n = q.nodes[s.node];
     n.inputs[0] = x;
     n.inputs[1] = wd;

@@ -44,9 +44,9 @@ struct LayerSite {
   std::string name;
   std::string op;
   int node = 0;
-  int in_axis = 1;    // weight axis of input channels
-  int out_axis = 0;   // weight axis of output channels (per-channel scales)
-  int act_axis = 1;   // activation axis of input channels (-1: last)
+  int in_axis = 1;        // weight axis of input channels
+  int out_axis = 0;       // weight axis of output channels (per-channel scales)
+  int act_axis = 1;       // activation axis of input channels (-1: last)
   bool can_split = true;  // false for grouped convolutions (their channels cannot be re-indexed)
 };
 // Every conv/FC layer of `g`; one-line UnsupportedError for layers it cannot quantize
@@ -85,11 +85,11 @@ struct LayerQuantReport {
   std::string name, op;
   int64_t in_channels = 0, expanded_channels = 0;
   int weight_splits = 0, act_splits = 0;
-  double weight_max = 0;           // max |w| before splitting
-  double weight_p999 = 0;          // 99.9th percentile of |w|
-  double weight_max_split = 0;     // max |w| after splitting
-  double weight_alpha = 0;         // the clipping threshold (largest over channels when per-channel)
-  double weight_mse = 0;           // mean squared error of the quantized weights (against W')
+  double weight_max = 0;        // max |w| before splitting
+  double weight_p999 = 0;       // 99.9th percentile of |w|
+  double weight_max_split = 0;  // max |w| after splitting
+  double weight_alpha = 0;      // the clipping threshold (largest over channels when per-channel)
+  double weight_mse = 0;        // mean squared error of the quantized weights (against W')
   double act_max = 0, act_p999 = 0, act_alpha = 0, act_scale = 0;  // act_p999: from the histogram
   int act_zero = 0;
   // How far one activation step on every input moves an output at most: act_scale x the largest
@@ -112,6 +112,7 @@ QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& site
                               const std::map<std::string, ChannelSplit>& splits, const Calibration* cal);
 
 // The float graph with OCS applied and no quantization (the split model, for equivalence checks).
-Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites, const std::map<std::string, ChannelSplit>& splits);
+Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites,
+                  const std::map<std::string, ChannelSplit>& splits);
 
 }  // namespace eff::quant

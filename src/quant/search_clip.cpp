@@ -9,7 +9,8 @@
 namespace eff::quant {
 
 std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMethod method, int bits,
-                                                          const std::vector<std::vector<Tensor>>& batches, int threads) {
+                                                          const std::vector<std::vector<Tensor>>& batches,
+                                                          int threads) {
   std::vector<LayerSite> sites;
   for (const LayerInfo& l : find_layers(g)) {
     if (l.op != "Conv" && l.op != "Gemm" && l.op != "MatMul") continue;

@@ -7,13 +7,15 @@ namespace eff::quant {
 QuantSession::QuantSession(Graph graph, std::vector<std::vector<Tensor>> calibration, int threads)
     : graph_(std::move(graph)), calibration_(std::move(calibration)), threads_(threads) {
   sites_ = layer_sites(graph_);
-  if (sites_.empty()) fail<UsageError>("{}: no Conv, Gemm or MatMul layer with constant weights to quantize", graph_.source);
+  if (sites_.empty())
+    fail<UsageError>("{}: no Conv, Gemm or MatMul layer with constant weights to quantize", graph_.source);
 }
 
 const Calibration& QuantSession::channel_calibration() {
   if (!channels_) {
     if (calibration_.empty()) {
-      fail<UsageError>("activation quantization needs calibration inputs: give --calib-data SET or --calib-input NAME=FILE.npy");
+      fail<UsageError>(
+          "activation quantization needs calibration inputs: give --calib-data SET or --calib-input NAME=FILE.npy");
     }
     channels_ = calibrate_channels(graph_, sites_, calibration_, threads_);
   }

@@ -67,7 +67,9 @@ TEST(QuantOcs, ActivationSplitHalvesTheActivationAndCopiesTheWeights) {
   EXPECT_NEAR(ye[0], y[0], 1e-6);
 }
 
-std::string shipped(const std::string& name) { return std::string(EFF_SOURCE_DIR) + "/models/" + name + ".onnx"; }
+std::string shipped(const std::string& name) {
+  return std::string(EFF_SOURCE_DIR) + "/models/" + name + ".onnx";
+}
 
 Tensor ref_input(const std::string& name) {
   return read_npy(std::string(EFF_SOURCE_DIR) + "/models/" + name + ".ref/input.npy");
