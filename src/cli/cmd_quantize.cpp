@@ -70,7 +70,11 @@ std::vector<std::vector<Tensor>> calibration_batches(const QuantizeFlags& f, con
     for (int64_t b = 0; b < n; b += 32) batches.push_back(data->inputs(b, std::min<int64_t>(32, n - b)));
   } else if (!f.calib_input.empty()) {
     std::vector<Tensor> inputs;
-    for (auto& [arg, t] : load_named_inputs(m, f.calib_input)) inputs.push_back(std::move(t));
+    if (f.calib_input.size() == 1 && m.graph.inputs.size() == 1 && f.calib_input[0].find('=') == std::string::npos) {
+      inputs.push_back(load_input_file(m, f.calib_input[0], 0));  // FILE.npy for a one-input model
+    } else {
+      for (auto& [arg, t] : load_named_inputs(m, f.calib_input)) inputs.push_back(std::move(t));
+    }
     batches.push_back(std::move(inputs));
   }
   return batches;

@@ -101,6 +101,11 @@ assert any(y[op]["max_abs"] < x[op]["max_abs"] for x, y in zip(a, b) for op in (
 ' "$tmp/none.json" "$tmp/out"; then ok; else ko "search precision --clip kl ranges"; fi
 expect_error 2 "--clip 'max': give none, mse, aciq or kl" -- "${sp[@]}" --clip max
 
+# --calib-input as FILE.npy (one-input model) and NAME=FILE.npy give the same model.
+expect_ok quantize "$root/models/lenet5.onnx" --act-bits 8 --calib-input "$root/models/lenet5.ref/input.npy" --out "$tmp/c1.onnx"
+expect_ok quantize "$root/models/lenet5.onnx" --act-bits 8 --calib-input "input=$root/models/lenet5.ref/input.npy" --out "$tmp/c2.onnx"
+cmp -s "$tmp/c1.onnx" "$tmp/c2.onnx" && ok || ko "--calib-input FILE.npy and NAME=FILE.npy differ"
+
 # Bad input: one line, non-zero exit.
 m="$root/models/lenet5.onnx"
 expect_error 2 "--bits 16: give 2 to 8" -- quantize "$m" --bits 16 --out "$tmp/x.onnx"
@@ -112,6 +117,7 @@ expect_error 2 "activation quantization needs calibration inputs" -- quantize "$
 expect_error 2 "give --calib-data or --calib-input, not both" -- quantize "$m" --act-bits 8 --calib-data fashion-mnist:train --calib-input "$root/models/lenet5.ref/input.npy" --out "$tmp/x.onnx"
 expect_error 3 "already quantized" -- quantize "$tmp/l4.onnx" --out "$tmp/x.onnx"
 expect_error 2 "--table needs --data" -- quantize "$m" --table
+expect_error 2 "'nope=.*': give every input as NAME=FILE.npy" -- quantize "$m" --act-bits 8 --calib-input "nope=$root/models/lenet5.ref/input.npy" --out "$tmp/x.onnx"
 [ ! -e "$tmp/x.onnx" ] && ok || ko "a failed quantize left an output file"
 
 finish quantize_cli
