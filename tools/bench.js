@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy,search,deft,quant picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,quant').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,quant picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,quant').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -192,6 +192,7 @@ const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
   rounds: Number(opt('--busy-rounds', '5')), repeat: Number(opt('--busy-repeat', '200')),
 }) : null;
+const sweep = sections.has('sweep') ? require('./bench_sweep').benchSweep({ bin, median, rounds: Math.min(rounds, 5) }) : null;
 const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
 const ortVersion = (() => {
   try { return require(path.join(__dirname, 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version; } catch (e) { return '?'; }
@@ -242,6 +243,7 @@ if (quantRow) {
 }
 if (real) md += real.markdown;
 if (busy) md += busy.markdown;
+if (sweep) md += sweep.markdown;
 if (searchRows.length) {
   md += `\n## Precision search speed (goal: shipped vgg, 2,000 search images < 3 min; 10,000 < 10 min)\n\n`;
   md += `\`effectual search precision models/vgg.onnx --data DATA --search-images N --report-images 1000 --keep 99% --sim-images 0\`, whole command, default threads, one run per size (10,000 + 1,000 images exceed the test split: DATA is then fashion-mnist:train).\n\n`;

@@ -8,6 +8,9 @@ pkgs=(cmake make g++ pkg-config libonnx-dev libprotobuf-dev protobuf-compiler li
       libbenchmark-dev dataset-fashion-mnist)
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libonnx-testdata clang libclang-rt-14-dev chromium)
+  # MPI sweeps (docs/sweep.md): optional for a build (the plugin is built when CMake finds MPI),
+  # needed for the tests' mpirun -np 2 case.
+  pkgs+=(libopenmpi-dev openmpi-bin)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nodejs npm python3-torch python3-onnx)

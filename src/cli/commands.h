@@ -12,6 +12,7 @@ void register_simulate_command(CLI::App& app);
 void register_report_command(CLI::App& app);
 void register_search_command(CLI::App& app);
 void register_area_command(CLI::App& app);
+void register_sweep_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
 
 }  // namespace eff::cli

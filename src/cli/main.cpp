@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   eff::cli::register_report_command(app);
   eff::cli::register_search_command(app);
   eff::cli::register_area_command(app);
+  eff::cli::register_sweep_command(app);
   eff::cli::register_quantize_command(app);
   try {
     app.parse(argc, argv);

@@ -60,7 +60,11 @@ cases=(
   "simulate --synthetic --network vgg16-conv --images 1 --seed @V@ --designs stripes"
   "simulate --synthetic --network vgg16-conv --images @V@ --designs stripes"
   "info $model --input-shape 1,1,@V@,28"
+  "sweep $tmp/one_point.yaml --out $tmp/sweep --threads @V@"
+  "sweep $tmp/one_point.yaml --out $tmp/sweep --jobs @V@"
+  "sweep $tmp/one_point.yaml --out $tmp/sweep --shard @V@/2"
 )
+printf 'axes: {model: [%s], data: [fashion-mnist:test], design: [stripes]}\n' "$model" > "$tmp/one_point.yaml"
 for c in "${cases[@]}"; do
   for v in "${values[@]}"; do
     # shellcheck disable=SC2086
