@@ -20,8 +20,8 @@ const repeat = Number(opt('--repeat', '30'));
 const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.endsWith('.onnx')).map((f) => `models/${f}`).join(','))
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
-// --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize').split(','));
+// --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant picks sections (default: all), e.g. to try one alone.
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,7 +106,7 @@ if (sections.has('sim') && fs.existsSync(simBench)) {
 // The peer in the same run is `effectual run` on the same image: loading and inference alone.
 let vggRow = null;
 const vggModel = path.join(path.dirname(bin), 'bench-models', 'vgg16.onnx');
-if (sections.has('vgg') && !fs.existsSync(vggModel)) {
+if ((sections.has('vgg') || sections.has('quant')) && !fs.existsSync(vggModel)) {
   fs.mkdirSync(path.dirname(vggModel), { recursive: true });
   try {
     execFileSync('/usr/bin/python3', [path.join(__dirname, 'make_vgg16.py'), vggModel], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -123,6 +123,23 @@ if (sections.has('vgg') && fs.existsSync(vggModel)) {
   }
   vggRow = { rounds: vggRounds, run_ms: median(run), sim_ms: median(sim) };
   process.stderr.write(`vgg16: run ${vggRow.run_ms.toFixed(0)} ms, simulate all designs ${vggRow.sim_ms.toFixed(0)} ms\n`);
+}
+
+// Data-free quantization of the same VGG-16 (issue #12 goal: KL clipping + OCS 0.02 in under a
+// minute): `effectual quantize` against `effectual run` on one image (loading the model is most
+// of both), interleaved rounds.
+let quantRow = null;
+if (sections.has('quant') && fs.existsSync(vggModel)) {
+  const q = [], run = [];
+  const quantRounds = Math.max(3, Math.min(rounds, 5));
+  const qOut = path.join(path.dirname(vggModel), 'vgg16_w8_kl_ocs.onnx');
+  for (let r = 0; r < quantRounds; ++r) {
+    run.push(wall(bin, ['run', vggModel, '--data', 'fashion-mnist:test', '--limit', '1', '--json']));
+    q.push(wall(bin, ['quantize', vggModel, '--bits', '8', '--clip', 'kl', '--ocs-ratio', '0.02', '--out', qOut]));
+  }
+  fs.rmSync(qOut, { force: true });
+  quantRow = { rounds: quantRounds, run_ms: median(run), quant_ms: median(q) };
+  process.stderr.write(`vgg16: quantize kl + ocs 0.02 ${quantRow.quant_ms.toFixed(0)} ms\n`);
 }
 
 const real = sections.has('real') ? require('./bench_real').benchReal({
@@ -225,6 +242,14 @@ if (vggRow) {
   md += `| \`effectual run vgg16.onnx --data fashion-mnist:test --limit 1\` (load + inference: the peer) | ${vggRow.run_ms.toFixed(0)} |\n`;
   md += `| \`effectual simulate vgg16.onnx --data fashion-mnist:test --images 1 --designs all\` | ${vggRow.sim_ms.toFixed(0)} |\n`;
   md += `| simulate / run | ${(vggRow.sim_ms / vggRow.run_ms).toFixed(2)} |\n`;
+}
+if (quantRow) {
+  md += `\n## Data-free quantization of VGG-16 (goal: KL clipping + OCS 0.02 in < 60 s)\n\n`;
+  md += `The VGG-16 above (138 M weights). \`effectual quantize vgg16.onnx --bits 8 --clip kl --ocs-ratio 0.02 --out OUT.onnx\`: load, fold, split 2% of every layer's input channels, KL thresholds, 8-bit codes, write the QDQ model; whole command, default threads, median of ${quantRow.rounds} interleaved rounds with the peer.\n\n`;
+  md += `| command | median wall ms |\n|---|---|\n`;
+  md += `| \`effectual run vgg16.onnx --data fashion-mnist:test --limit 1\` (load + inference: the peer) | ${quantRow.run_ms.toFixed(0)} |\n`;
+  md += `| \`effectual quantize vgg16.onnx --bits 8 --clip kl --ocs-ratio 0.02\` | ${quantRow.quant_ms.toFixed(0)} |\n`;
+  md += `| quantize / run | ${(quantRow.quant_ms / quantRow.run_ms).toFixed(2)} |\n`;
 }
 if (real) md += real.markdown;
 if (busy) md += busy.markdown;

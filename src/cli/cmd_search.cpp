@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "engine/geometry.h"
 #include "report/html/html_report.h"
+#include "quant/search_clip.h"
 #include "search/frontier.h"
 #include "search/precision_search.h"
 #include "search/search_html.h"
@@ -44,6 +45,7 @@ struct SearchFlags {
   bool sweep = false;
   std::string sweep_targets;  // "" : the default list
   std::string html;           // the report sections of docs/search.md as one HTML file
+  std::string clip = "none";  // search precision: integer bits from this clipping (src/quant/search_clip.h)
 };
 
 search::Target target_of(const SearchFlags& f) {
@@ -155,6 +157,7 @@ search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub
     o.checkpoint = (fs::path(f.out) / "checkpoint.json").string();
   }
   o.fingerprint = fingerprint(f, sub, stage, o.target) + " | " + search::objective_name(o.objective);
+  if (f.clip != "none") o.fingerprint += " | clip " + f.clip;
   o.log = terminal_log(f);
   return o;
 }
@@ -238,7 +241,15 @@ void run_search_precision(SearchFlags& f) {
   const search::EvalSet& search_set = sub.search;
   const search::EvalSet& report_set = sub.report;
   const search::SearchSetup& setup = sub.setup;
-  const search::SearchOptions o = precision_options(f, sub, "");
+  search::SearchOptions o = precision_options(f, sub, "");
+  if (f.clip != "none") {
+    const quant::ClipMethod method = quant::parse_clip_method(f.clip);
+    std::vector<std::vector<Tensor>> batches;
+    for (int64_t b = 0; b < search_set.size(); b += f.batch) {
+      batches.push_back({search_set.batch(b, std::min(f.batch, search_set.size() - b))});
+    }
+    o.clipped_ranges = quant::clipped_ranges(l.model.graph, method, 8, batches, usable_threads(f.common.threads));
+  }
   if (f.sweep) return run_precision_sweep(f, l, sub, o);
 
   const std::vector<LayerGeometry> geometry = item_geometry(l, search_set);
@@ -370,6 +381,9 @@ void register_search_command(CLI::App& app) {
   add_shared_flags(p, f);
   static CLI::Option* snr = p->add_option("--min-snr-db", f.min_snr_db, "with --metric output-snr: the least SNR");
   p->add_option("--objective", f.objective, "activations (Stripes), products (Loom, Tartan) or memory");
+  p->add_option("--clip", f.clip,
+                "integer bits from a clipping threshold (mse, aciq, kl at 8 bits on the search set) instead of the "
+                "largest magnitude: none (default), mse, aciq, kl (docs/quantize.md)");
   p->add_option("--out", f.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
   p->add_flag("--resume", f.resume, "continue an interrupted search from --out's checkpoint");
   add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");

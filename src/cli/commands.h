@@ -15,5 +15,6 @@ void register_optimize_command(CLI::App& app);
 void register_area_command(CLI::App& app);
 void register_sweep_command(CLI::App& app);
 void register_gate_command(CLI::App& app);
+void register_quantize_command(CLI::App& app);
 
 }  // namespace eff::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   eff::cli::register_area_command(app);
   eff::cli::register_sweep_command(app);
   eff::cli::register_gate_command(app);
+  eff::cli::register_quantize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,7 +49,8 @@ class PrecisionSearch {
         c.shape.act_count = g.Ni * g.Nx * g.Ny * std::max<int64_t>(1, sim::fc_rows(g));  // FC over rows: all rows
         c.shape.wgt_count = g.Nf * (g.Ni / std::max<int64_t>(1, g.groups)) * g.Kx * g.Ky;
       }
-      const LayerRanges r = static_cast<size_t>(info.index) < ranges.size() ? ranges[info.index] : LayerRanges{};
+      LayerRanges r = static_cast<size_t>(info.index) < ranges.size() ? ranges[info.index] : LayerRanges{};
+      if (auto clipped = o.clipped_ranges.find(info.name); clipped != o.clipped_ranges.end()) r = clipped->second;
       c.activations.range = r.activations;
       c.weights.range = r.weights;
       c.activations.format = integer_format(r.activations.max_abs, r.activations.negative);

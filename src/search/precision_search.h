@@ -40,6 +40,9 @@ struct SearchOptions {
   // A sweep's shared memory of evaluations (see EvaluationMemory); null: this search's own. Give
   // no checkpoint with it (the checkpoint would hold other targets' evaluations).
   EvaluationMemory* memory = nullptr;
+  // By layer name: ranges to take the integer bits from instead of the fp32 maxima (clipping
+  // thresholds, `search precision --clip`, src/quant/search_clip.h). Layers not listed keep theirs.
+  std::map<std::string, LayerRanges> clipped_ranges;
 };
 
 struct OperandChoice {

@@ -1,0 +1,122 @@
+#include "quant/ocs.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace eff::quant {
+
+int64_t split_count(double ratio, int64_t channels) {
+  if (!(ratio > 0) || channels <= 0) return 0;
+  return static_cast<int64_t>(std::ceil(ratio * static_cast<double>(channels) - 1e-9));
+}
+
+namespace {
+
+struct View {
+  int64_t outer = 1, channels = 1, inner = 1;
+};
+
+View view_of(const Shape& s, int axis) {
+  EFF_ASSERT(axis >= 0 && axis < static_cast<int>(s.size()));
+  View v;
+  for (int i = 0; i < axis; ++i) v.outer *= s[i];
+  v.channels = s[axis];
+  for (size_t i = static_cast<size_t>(axis) + 1; i < s.size(); ++i) v.inner *= s[i];
+  return v;
+}
+
+// Index of the largest value (ties: the lowest index).
+size_t argmax(const std::vector<float>& v) {
+  size_t best = 0;
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] > v[best]) best = i;
+  }
+  return best;
+}
+
+}  // namespace
+
+ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_splits,
+                        const std::vector<float>& act_channel_max, int64_t act_splits) {
+  const View v = view_of(weights.shape(), in_axis);
+  ChannelSplit s;
+  s.channels = v.channels;
+  s.source.resize(static_cast<size_t>(v.channels));
+  for (int64_t c = 0; c < v.channels; ++c) s.source[c] = c;
+  s.weight_factor.assign(static_cast<size_t>(v.channels), 1.0f);
+  s.act_factor.assign(static_cast<size_t>(v.channels), 1.0f);
+
+  if (weight_splits > 0) {
+    // Largest |weight| per channel; a split halves it on both copies (exactly), so the running
+    // maxima need no second look at the weights.
+    std::vector<float> col_max(static_cast<size_t>(v.channels), 0.0f);
+    const float* w = weights.data<float>();
+    for (int64_t o = 0; o < v.outer; ++o) {
+      for (int64_t c = 0; c < v.channels; ++c) {
+        const float* p = w + (o * v.channels + c) * v.inner;
+        float m = col_max[c];
+        for (int64_t i = 0; i < v.inner; ++i) m = std::max(m, std::fabs(p[i]));
+        col_max[c] = m;
+      }
+    }
+    for (int64_t k = 0; k < weight_splits; ++k) {
+      const size_t j = argmax(col_max);
+      col_max[j] *= 0.5f;
+      s.weight_factor[j] *= 0.5f;
+      col_max.push_back(col_max[j]);
+      s.source.push_back(s.source[j]);
+      s.weight_factor.push_back(s.weight_factor[j]);
+      s.act_factor.push_back(s.act_factor[j]);
+      ++s.weight_splits;
+    }
+  }
+  if (act_splits > 0) {
+    if (static_cast<int64_t>(act_channel_max.size()) != v.channels) {
+      fail("internal error: activation split needs {} channel maxima, got {}", v.channels, act_channel_max.size());
+    }
+    std::vector<float> cur(s.source.size());
+    for (size_t j = 0; j < cur.size(); ++j) cur[j] = act_channel_max[s.source[j]] * s.act_factor[j];
+    for (int64_t k = 0; k < act_splits; ++k) {
+      const size_t j = argmax(cur);
+      cur[j] *= 0.5f;
+      s.act_factor[j] *= 0.5f;
+      cur.push_back(cur[j]);
+      s.source.push_back(s.source[j]);
+      s.weight_factor.push_back(s.weight_factor[j]);
+      s.act_factor.push_back(s.act_factor[j]);
+      ++s.act_splits;
+    }
+  }
+  return s;
+}
+
+Tensor expand_weights(const Tensor& weights, int in_axis, const ChannelSplit& split) {
+  const View v = view_of(weights.shape(), in_axis);
+  EFF_ASSERT(v.channels == split.channels);
+  const int64_t n = static_cast<int64_t>(split.source.size());
+  Shape shape = weights.shape();
+  shape[in_axis] = n;
+  Tensor out(DType::kFloat32, shape);
+  const float* w = weights.data<float>();
+  float* o = out.data<float>();
+  for (int64_t a = 0; a < v.outer; ++a) {
+    for (int64_t j = 0; j < n; ++j) {
+      const float* src = w + (a * v.channels + split.source[j]) * v.inner;
+      float* dst = o + (a * n + j) * v.inner;
+      const float f = split.weight_factor[j];
+      for (int64_t i = 0; i < v.inner; ++i) dst[i] = src[i] * f;
+    }
+  }
+  return out;
+}
+
+Tensor expand_activations(const Tensor& x, int axis, const ChannelSplit& split) {
+  // Same shape arithmetic as the weights: x is [outer, channels, inner] around `axis`.
+  ChannelSplit as_weights = split;
+  as_weights.weight_factor = split.act_factor;
+  return expand_weights(x, axis, as_weights);
+}
+
+}  // namespace eff::quant
