@@ -38,14 +38,14 @@ struct Timing {
 };
 
 // `per_node` off: end-to-end times only, without the per-node clock reads.
-Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const Tensor& input, int rounds, int runs,
+Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const std::vector<Tensor>& inputs, int rounds, int runs,
                       bool per_node, bool progress) {
   const size_t n = execs.size();
   std::vector<std::vector<double>> totals(n);
   std::vector<std::map<std::string, std::vector<double>>> nodes(n);
   Progress bar("timing", static_cast<int64_t>(rounds) * static_cast<int64_t>(n));
   if (!progress) bar.finish();
-  for (auto& e : execs) e->run({input});  // warm-up: kernels planned, buffers allocated
+  for (auto& e : execs) e->run(inputs);  // warm-up: kernels planned, buffers allocated
   // Medians of single runs: on a shared machine a run that lost the core is an outlier, which a
   // mean would carry.
   for (int r = 0; r < rounds; ++r) {
@@ -58,7 +58,7 @@ Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const Tenso
       for (const auto& t : e.node_times()) before[t.name] = t.ms;
       for (int k = 0; k < runs; ++k) {
         const auto start = std::chrono::steady_clock::now();
-        e.run({input});
+        e.run(inputs);
         totals[i].push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         for (const auto& t : per_node ? e.node_times() : std::vector<Executor::NodeTime>{}) {
@@ -175,8 +175,8 @@ class Optimizer {
       eo.threads = o_.threads;
       execs.push_back(std::make_unique<Executor>(o_.load_with_plan(plan_of(uniform(static_cast<int>(c)))), eo));
     }
-    const Tensor input = search_.batch(0, std::min(o_.speed_batch, search_.size()));
-    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, true, o_.progress);
+    const std::vector<Tensor> inputs = search_.batch(0, std::min(o_.speed_batch, search_.size()));
+    const Timing t = time_executors(execs, inputs, o_.speed_rounds, o_.speed_runs, true, o_.progress);
     r_.engine_ms = 0;
     for (const auto& [name, ms] : t.node_ms[0]) r_.engine_ms += ms;
     for (OptimizedLayer& l : r_.layers)
@@ -343,8 +343,8 @@ class Optimizer {
       eo.threads = o_.threads;
       execs.push_back(std::make_unique<Executor>(o_.load_with_plan(plan_of(r_.points[i].choice)), eo));
     }
-    const Tensor input = search_.batch(0, std::min(o_.speed_batch, search_.size()));
-    const Timing t = time_executors(execs, input, o_.speed_rounds, o_.speed_runs, false, o_.progress);
+    const std::vector<Tensor> inputs = search_.batch(0, std::min(o_.speed_batch, search_.size()));
+    const Timing t = time_executors(execs, inputs, o_.speed_rounds, o_.speed_runs, false, o_.progress);
     Progress bar("report subset", static_cast<int64_t>(keep.size()));
     if (!o_.progress) bar.finish();
     for (size_t k = 0; k < keep.size(); ++k) {
