@@ -394,8 +394,8 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   for (int64_t i = 0; i < batch; ++i) {
     o.image = first_image_ + static_cast<int>(i);
     SimLayer l = make_sim_layer(g, activations.data<float>() + i * per_image, std::move(w), o);
-    // A HardSwish folded into the layer is not recomputed: its output stays unchecked.
-    const bool checkable = layer.fused_activation != "HardSwish";
+    // A HardSwish or Swish folded into the layer is not recomputed: its output stays unchecked.
+    const bool checkable = layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish";
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       l.reference_output.assign(out, out + out_per_image);
