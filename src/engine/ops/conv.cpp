@@ -5,7 +5,8 @@
 // beats the im2col kernels oneDNN offers for plain NCHW. Between two convs activations stay
 // blocked where the graph pass allowed it (attributes blocked_input / blocked_output); elsewhere
 // they are plain NCHW, with a reorder on the way in and out. 3x3 stride-1 layers use
-// Winograd. A fused Relu, Clip or HardSwish (attribute activation) runs as an eltwise post-op.
+// Winograd when they have 64+ channels or small maps. A fused Relu, Clip, HardSwish or Swish
+// (attribute activation) runs as an eltwise post-op.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -436,9 +437,14 @@ class ConvKernel final : public Kernel {
       const char* env = std::getenv("EFF_CONV_ALGO");
       return env == nullptr || std::string(env) != "direct";
     }();
+    // With few channels on a large image the input and output transforms, which stream the
+    // whole feature map through memory, cost more than the multiplications they save (a
+    // U-Net's 16- and 32-channel layers at 1024x1024 ran 2-3x slower than direct); small maps
+    // (CIFAR ResNets' 16-channel 32x32 layers) stay in cache and gain.
+    const bool wino_worth = std::min(c, m) >= 64 || shape_numel(Shape(out_sp.begin(), out_sp.end())) <= 64 * 64;
     const bool wino_shape = !transpose_ && group_ == 1 && spatial == 2 && kernel[0] == 3 && kernel[1] == 3 &&
                             strides[0] == 1 && strides[1] == 1 && dilations[0] == 1 && dilations[1] == 1 && c >= 16 &&
-                            m >= 16;
+                            m >= 16 && wino_worth;
     if (wino_enabled && wino_shape) candidates.push_back({src_blocked, dst_blocked, true});
     if (i_per_g < 16 && group_ == 1) candidates.push_back({src_md, dst_blocked, false});
     candidates.push_back({src_blocked, dst_blocked, false});
