@@ -371,8 +371,9 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
 }
 
 TEST(ConvFusion, ChannelConcatOfPlainValuesWritesBlockedForTheNextConv) {
+  // 9x15 = 135 pixels: two whole tiles of the blocked Concat's copy and a partial one.
   ModelBuilder b(13);
-  b.input("x", {2, 8, 4, 5}).output("y", {2, 16, 4, 5});
+  b.input("x", {2, 8, 9, 15}).output("y", {2, 16, 9, 15});
   b.initializer("Wa", {24, 8, 1, 1}, random_values(24 * 8, 71));
   b.initializer("Wb", {12, 8, 3, 3}, random_values(12 * 8 * 9, 72));
   b.initializer("Wc", {16, 36, 1, 1}, random_values(16 * 36, 73));
@@ -387,7 +388,7 @@ TEST(ConvFusion, ChannelConcatOfPlainValuesWritesBlockedForTheNextConv) {
   EXPECT_FALSE(by_name.at("branch_a")->has_attr(kBlockedOutputAttr));  // the Concat reads plain values
   EXPECT_TRUE(by_name.at("concat")->has_attr(kBlockedOutputAttr));     // 36 channels, padded to 48
   EXPECT_TRUE(by_name.at("head")->has_attr(kBlockedInputAttr));
-  const Tensor x = Tensor::from<float>({2, 8, 4, 5}, random_values(2 * 8 * 20, 74));
+  const Tensor x = Tensor::from<float>({2, 8, 9, 15}, random_values(2 * 8 * 135, 74));
   LoadOptions raw;
   raw.run_passes = false;
   const std::vector<float> want = run_model(b.load(raw), x, 1);
