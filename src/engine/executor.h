@@ -29,7 +29,8 @@ struct LayerInfo {
   ValueId weights = kNoValue;
   ValueId bias = kNoValue;
   ValueId output = kNoValue;
-  // "Relu", "Clip" (bounds below) or "HardSwish" when the output is taken after a fused activation.
+  // "Relu", "Clip" (bounds below), "HardSwish" or "Swish" (x * sigmoid(x)) when the output is
+  // taken after a fused activation.
   std::string fused_activation;
   float activation_min = 0.f, activation_max = 0.f;
   // Dynamically quantized layers (an integer op whose activation zero point, and scale, are run-time

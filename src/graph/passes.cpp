@@ -717,6 +717,17 @@ bool constant_clip_bounds(const Graph& g, const Node& clip, float& lo, float& hi
   return lo <= hi;
 }
 
+// SiLU as exporters write it (EfficientNet, YOLO): Sigmoid(x) read only by Mul(x, Sigmoid(x)),
+// x read by nothing else. Returns the Mul's index, or -1.
+int swish_mul(const Graph& g, const Uses& uses, const std::vector<char>& dead, const Node& sigmoid) {
+  if (!is_op(sigmoid, "Sigmoid") || sigmoid.num_inputs() != 1 || sigmoid.outputs.size() != 1) return -1;
+  const ValueId x = sigmoid.inputs[0], s = sigmoid.outputs[0];
+  if (x == kNoValue || s == kNoValue || uses.graph_output[x] || uses.consumers[x].size() != 2) return -1;
+  const int m = sole_consumer(uses, dead, s);
+  if (m < 0 || !is_mul_of(g.nodes[m], x, s) || g.nodes[m].outputs[0] == kNoValue) return -1;
+  return m;
+}
+
 }  // namespace
 
 void fuse_activations(Graph& g) {
@@ -725,7 +736,8 @@ void fuse_activations(Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& act = g.nodes[i];
     const bool relu = is_op(act, "Relu"), clip = is_op(act, "Clip"), hardswish = is_op(act, "HardSwish");
-    if (!(relu || clip || hardswish) || act.input(0) == kNoValue || act.outputs.size() != 1 ||
+    const int swish = dead[i] ? -1 : swish_mul(g, uses, dead, act);
+    if (!(relu || clip || hardswish || swish >= 0) || act.input(0) == kNoValue || act.outputs.size() != 1 ||
         act.outputs[0] == kNoValue) {
       continue;
     }
@@ -733,15 +745,27 @@ void fuse_activations(Graph& g) {
     float lo = 0.f, hi = 0.f;
     if (clip && !constant_clip_bounds(g, act, lo, hi)) continue;
     const ValueId in = act.inputs[0];
-    if (!uses.internal(in) || uses.producer[in] < 0) continue;
+    if (!(uses.internal(in) || swish >= 0) || uses.producer[in] < 0) continue;
     Node& layer = g.nodes[uses.producer[in]];
-    // Relu also into ConvTranspose, Gemm and MatMul; Clip and HardSwish (MobileNets) into Conv only.
+    // Relu also into ConvTranspose, Gemm and MatMul; Clip, HardSwish (MobileNets) and Swish
+    // (x * Sigmoid(x): EfficientNets) into Conv only.
     const bool fusable = is_op(layer, "Conv") ||
                          (relu && (is_op(layer, "ConvTranspose") || is_op(layer, "Gemm") || is_op(layer, "MatMul")));
     if (!fusable || layer.outputs.size() != 1 || layer.has_attr("activation")) continue;
     Attribute name;
     name.kind = Attribute::Kind::kString;
-    name.s = relu ? "Relu" : clip ? "Clip" : "HardSwish";
+    name.s = relu ? "Relu" : clip ? "Clip" : hardswish ? "HardSwish" : "Swish";
+    if (swish >= 0) {  // the Mul goes too: the layer writes the Mul's output
+      Node& mul = g.nodes[swish];
+      layer.attrs["activation"] = name;
+      layer.outputs[0] = mul.outputs[0];
+      uses.producer[mul.outputs[0]] = uses.producer[in];
+      append_origin(layer, act);
+      append_origin(layer, mul);
+      kill(g.nodes[i], dead, i);
+      kill(mul, dead, static_cast<size_t>(swish));
+      continue;
+    }
     layer.attrs["activation"] = name;
     if (clip) {
       Attribute bound;

@@ -47,7 +47,8 @@ void fuse_hardswish(Graph& g);
 
 // Relu that is the sole consumer of a Conv/ConvTranspose/Gemm/MatMul output -> activation="Relu" on
 // that node (kind kString); likewise Clip with constant bounds (activation="Clip" plus float
-// attributes activation_min/activation_max) and HardSwish (activation="HardSwish") after a Conv.
+// attributes activation_min/activation_max), HardSwish (activation="HardSwish") and SiLU spelled
+// Mul(x, Sigmoid(x)) (activation="Swish", both nodes fused) after a Conv.
 // The kernels apply it as a post-op.
 void fuse_activations(Graph& g);
 

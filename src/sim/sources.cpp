@@ -420,8 +420,8 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     if (row_fc) channel_major = transposed(acts, rows, g.Ni);
     SimLayer l = make_sim_layer(g, row_fc ? channel_major.data() : acts, std::move(w), o);
     l.bias = bias;
-    // A HardSwish folded into the layer is not recomputed: its output stays unchecked.
-    const bool checkable = layer.fused_activation != "HardSwish";
+    // A HardSwish or Swish folded into the layer is not recomputed: its output stays unchecked.
+    const bool checkable = layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish";
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       if (row_fc) {

@@ -160,18 +160,23 @@ class BlockedConcatKernel final : public Kernel {
     }
     float* dst = y.data<float>();
     constexpr int64_t kB = kBlockedChannels;
+    // A tile of pixels at a time: its 16 channels interleave within a few KB that stay in L1
+    // (a whole channel at a time wrote every cache line of a large plane 16 times).
+    constexpr int64_t kTile = 64;
+    const int64_t tiles = (plane + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if (n * blocks * plane * kB >= kParallelMin)
-    for (int64_t nb = 0; nb < n * blocks; ++nb) {
+    for (int64_t t = 0; t < n * blocks * tiles; ++t) {
+      const int64_t nb = t / tiles, p0 = (t % tiles) * kTile, p1 = std::min(plane, p0 + kTile);
       const int64_t i = nb / blocks, cb = nb % blocks;
       float* out = dst + nb * plane * kB;
       for (int64_t l = 0; l < kB; ++l) {
         const int64_t ch = cb * kB + l;
         if (ch >= c) {
-          for (int64_t p = 0; p < plane; ++p) out[p * kB + l] = 0.f;
+          for (int64_t p = p0; p < p1; ++p) out[p * kB + l] = 0.f;
           continue;
         }
         const float* in = from[ch] + i * from_channels[ch] * plane;
-        for (int64_t p = 0; p < plane; ++p) out[p * kB + l] = in[p];
+        for (int64_t p = p0; p < p1; ++p) out[p * kB + l] = in[p];
       }
     }
   }

@@ -5,7 +5,8 @@
 // beats the im2col kernels oneDNN offers for plain NCHW. Between two convs activations stay
 // blocked where the graph pass allowed it (attributes blocked_input / blocked_output); elsewhere
 // they are plain NCHW, with a reorder on the way in and out. 3x3 stride-1 layers use
-// Winograd. A fused Relu, Clip or HardSwish (attribute activation) runs as an eltwise post-op.
+// Winograd when they have 64+ channels or small maps. A fused Relu, Clip, HardSwish or Swish
+// (attribute activation) runs as an eltwise post-op.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -414,7 +415,8 @@ class ConvKernel final : public Kernel {
         return 0;
       }
       const std::string impl = pd_base->impl_info_str();
-      return impl.find("ref") == std::string::npos && impl.find("gemm") == std::string::npos ? 2 : 1;
+      if (impl.find("ref") != std::string::npos) return 1;
+      return impl.find("gemm") == std::string::npos ? 3 : 2;
     };
     // Layouts to try, best first. The JIT kernels for channel-blocked activations (16 channels
     // innermost) beat the NHWC and im2col ones on these small images, even counting the
@@ -427,6 +429,7 @@ class ConvKernel final : public Kernel {
     struct Candidate {
       memory::desc src, dst;
       bool winograd;
+      bool gemm_ok = false;  // a GEMM kernel is as good as a JIT one here
     };
     std::vector<Candidate> candidates;
     // Winograd F(4x4, 3x3) / F(2x2, 3x3) does 2-4x fewer multiplications for 3x3 stride-1 layers;
@@ -436,9 +439,22 @@ class ConvKernel final : public Kernel {
       const char* env = std::getenv("EFF_CONV_ALGO");
       return env == nullptr || std::string(env) != "direct";
     }();
+    // With few channels on a large image the input and output transforms, which stream the
+    // whole feature map through memory, cost more than the multiplications they save (a
+    // U-Net's 16- and 32-channel layers at 1024x1024 ran 2-3x slower than direct); small maps
+    // (CIFAR ResNets' 16-channel 32x32 layers) stay in cache and gain.
+    const bool wino_worth = std::min(c, m) >= 64 || shape_numel(Shape(out_sp.begin(), out_sp.end())) <= 64 * 64;
     const bool wino_shape = !transpose_ && group_ == 1 && spatial == 2 && kernel[0] == 3 && kernel[1] == 3 &&
                             strides[0] == 1 && strides[1] == 1 && dilations[0] == 1 && dilations[1] == 1 && c >= 16 &&
-                            m >= 16;
+                            m >= 16 && wino_worth;
+    // A pointwise conv between plain tensors (e.g. after a Resize, before a Concat) is one GEMM
+    // over the NCHW planes as they are: reorders to and from the blocked layout would move the
+    // whole feature map twice more (a U-Net's 64-channel 512x512 input: more than the conv).
+    bool pointwise = !transpose_ && group_ == 1 && spatial == 2 && !blocked_in_ && !blocked_out_;
+    for (int i = 0; i < spatial; ++i) {
+      pointwise = pointwise && kernel[i] == 1 && strides[i] == 1 && pad_begin[i] == 0 && pad_end[i] == 0;
+    }
+    if (pointwise) candidates.push_back({src_md, dst_md, false, true});
     if (wino_enabled && wino_shape) candidates.push_back({src_blocked, dst_blocked, true});
     if (i_per_g < 16 && group_ == 1) candidates.push_back({src_md, dst_blocked, false});
     candidates.push_back({src_blocked, dst_blocked, false});
@@ -446,7 +462,8 @@ class ConvKernel final : public Kernel {
     candidates.push_back({src_md, dst_md, false});
     int chosen = -1;
     for (size_t i = 0; i < candidates.size() && chosen < 0; ++i) {
-      if (try_layouts(candidates[i].src, candidates[i].dst, candidates[i].winograd) == 2) chosen = static_cast<int>(i);
+      const int score = try_layouts(candidates[i].src, candidates[i].dst, candidates[i].winograd);
+      if (score == 3 || (score == 2 && candidates[i].gemm_ok)) chosen = static_cast<int>(i);
     }
     if (chosen < 0) {  // no fast kernel: take whatever runs, preferring the plain layout
       for (int i = static_cast<int>(candidates.size()) - 1; i >= 0 && chosen < 0; --i) {

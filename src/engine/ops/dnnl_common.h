@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <cstdint>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -81,10 +82,10 @@ inline void append_relu(dnnl::post_ops& ops) {
   ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
 }
 
-// Relu, Clip and HardSwish folded into a conv: a oneDNN eltwise post-op, which spares the
+// Relu, Clip, HardSwish and Swish folded into a conv: a oneDNN eltwise post-op, which spares the
 // separate pass over the layer's output (MobileNets clip every expand and depthwise output).
 struct FusedActivation {
-  enum class Kind { kNone, kRelu, kClip, kHardSwish };
+  enum class Kind { kNone, kRelu, kClip, kHardSwish, kSwish };
   Kind kind = Kind::kNone;
   float lo = 0.f, hi = 0.f;  // Clip bounds
 
@@ -102,6 +103,9 @@ struct FusedActivation {
       case Kind::kHardSwish:
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
         break;
+      case Kind::kSwish:  // x * sigmoid(1 * x)
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+        break;
     }
   }
   // The same function on one value, for outputs computed outside oneDNN (bias-only outputs).
@@ -117,6 +121,8 @@ struct FusedActivation {
         const float g = v / 6.f + 0.5f;
         return v * (g < 0.f ? 0.f : (g > 1.f ? 1.f : g));
       }
+      case Kind::kSwish:
+        return v / (1.f + std::exp(-v));
     }
     return v;
   }
@@ -137,6 +143,8 @@ inline FusedActivation fused_activation(const Node& node, const Graph& graph) {
     f.hi = node.attr_float("activation_max", 0.f);
   } else if (act == "HardSwish") {
     f.kind = FusedActivation::Kind::kHardSwish;
+  } else if (act == "Swish") {
+    f.kind = FusedActivation::Kind::kSwish;
   } else {
     fail<UnsupportedError>("{}: fused activation '{}' is not supported", graph.where(node), act);
   }

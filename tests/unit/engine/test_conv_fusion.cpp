@@ -285,6 +285,48 @@ TEST(ConvFusion, SqueezeExcitationBetweenConvsStaysBlocked) {
   }
 }
 
+// EfficientNet's MBConv as torch exports it: SiLU spelled Sigmoid + Mul after the expand and the
+// depthwise convs (x read by both), then the project conv. `shared` also feeds the depthwise
+// output to the graph output: that SiLU must stay unfused (x is read a third time).
+ModelBuilder silu_block(bool shared) {
+  ModelBuilder b(13);
+  b.input("x", {2, 8, 5, 6}).output("y", {2, 16, 5, 6});
+  if (shared) b.output("d", {2, 24, 5, 6});
+  b.initializer("W0", {24, 8, 1, 1}, random_values(24 * 8, 71));
+  b.initializer("W1", {24, 1, 5, 5}, random_values(24 * 25, 72));
+  b.initializer("B1", {24}, random_values(24, 73));
+  b.initializer("W2", {16, 24, 1, 1}, random_values(16 * 24, 74));
+  b.node("Conv", {"x", "W0"}, {"a"}, "expand");
+  b.node("Sigmoid", {"a"}, {"as"}, "expand_sigmoid");
+  b.node("Mul", {"a", "as"}, {"am"}, "expand_mul");
+  auto& dw = b.node("Conv", {"am", "W1", "B1"}, {"d"}, "depthwise");
+  set_attr(dw, "group", int64_t{24});
+  set_attr(dw, "pads", std::vector<int64_t>{2, 2, 2, 2});
+  b.node("Sigmoid", {"d"}, {"ds"}, "depthwise_sigmoid");
+  b.node("Mul", {"ds", "d"}, {"dm"}, "depthwise_mul");
+  b.node("Conv", {"dm", "W2"}, {"y"}, "project");
+  return b;
+}
+
+TEST(ConvFusion, SiluFusesIntoConvsAndActivationsStayBlocked) {
+  const Tensor x = Tensor::from<float>({2, 8, 5, 6}, random_values(2 * 8 * 30, 75, 3.f));
+  LoadOptions raw;
+  raw.run_passes = false;
+  const Graph g = silu_block(false).load();
+  EXPECT_EQ(ops_of(g), (Ops{"Conv", "Conv", "Conv"}));
+  EXPECT_EQ(g.nodes[0].attr_string("activation", ""), "Swish");
+  EXPECT_EQ(g.nodes[1].attr_string("activation", ""), "Swish");
+  EXPECT_TRUE(g.nodes[0].has_attr(kBlockedOutputAttr));
+  EXPECT_TRUE(g.nodes[2].has_attr(kBlockedInputAttr));
+  const std::vector<float> want = run_model(silu_block(false).load(raw), x, 1);
+  for (int threads : {1, 2}) expect_close(run_model(g, x, threads), want);
+
+  const Graph kept = silu_block(true).load();
+  EXPECT_EQ(ops_of(kept), (Ops{"Conv", "Conv", "Sigmoid", "Mul", "Conv"}));
+  EXPECT_EQ(kept.nodes[0].attr_string("activation", ""), "Swish");
+  EXPECT_FALSE(kept.nodes[1].has_attr("activation"));
+}
+
 // A feature pyramid's top-down step: lateral convs, nearest x2 upsampling of the coarse one, Add,
 // a 3x3 smoothing conv. Everything between the convs may stay blocked, the Resize included.
 ModelBuilder pyramid_step(const std::string& coordinates) {
@@ -329,8 +371,9 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
 }
 
 TEST(ConvFusion, ChannelConcatOfPlainValuesWritesBlockedForTheNextConv) {
+  // 9x15 = 135 pixels: two whole tiles of the blocked Concat's copy and a partial one.
   ModelBuilder b(13);
-  b.input("x", {2, 8, 4, 5}).output("y", {2, 16, 4, 5});
+  b.input("x", {2, 8, 9, 15}).output("y", {2, 16, 9, 15});
   b.initializer("Wa", {24, 8, 1, 1}, random_values(24 * 8, 71));
   b.initializer("Wb", {12, 8, 3, 3}, random_values(12 * 8 * 9, 72));
   b.initializer("Wc", {16, 36, 1, 1}, random_values(16 * 36, 73));
@@ -345,7 +388,7 @@ TEST(ConvFusion, ChannelConcatOfPlainValuesWritesBlockedForTheNextConv) {
   EXPECT_FALSE(by_name.at("branch_a")->has_attr(kBlockedOutputAttr));  // the Concat reads plain values
   EXPECT_TRUE(by_name.at("concat")->has_attr(kBlockedOutputAttr));     // 36 channels, padded to 48
   EXPECT_TRUE(by_name.at("head")->has_attr(kBlockedInputAttr));
-  const Tensor x = Tensor::from<float>({2, 8, 4, 5}, random_values(2 * 8 * 20, 74));
+  const Tensor x = Tensor::from<float>({2, 8, 9, 15}, random_values(2 * 8 * 135, 74));
   LoadOptions raw;
   raw.run_passes = false;
   const std::vector<float> want = run_model(b.load(raw), x, 1);
