@@ -401,17 +401,16 @@ class ResizeKernel final : public Kernel {
     const int64_t in_len = in_shape[axis], out_len = out_shape[axis];
     const float fill = c_.extrapolation;
     const int64_t total = outer * out_len * inner;
-    if (inner == 1 && std::none_of(m.outside.begin(), m.outside.end(), [](char c) { return c != 0; })) {
-      // The innermost axis (image width): one gathered pair per output, no per-element branch or
-      // inner loop, so that the compiler vectorises it; the same arithmetic as below.
-      const int64_t* lo = m.lo.data();
-      const int64_t* hi = m.hi.data();
+    if (inner == 1 && m.taps == 2 && std::none_of(m.outside.begin(), m.outside.end(), [](char c) { return c != 0; })) {
+      // The innermost axis (image width), linear: one gathered pair per output, no per-element
+      // branch or inner loop, so that the compiler vectorises it; the same arithmetic as below.
+      const int64_t* idx = m.idx.data();
       const float* w = m.w.data();
 #pragma omp parallel for schedule(static) if (total >= ops::kParallelElements)
       for (int64_t o = 0; o < outer; ++o) {
         const float* s = src + o * in_len;
         float* t = dst + o * out_len;
-        for (int64_t j = 0; j < out_len; ++j) t[j] = (1.0f - w[j]) * s[lo[j]] + w[j] * s[hi[j]];
+        for (int64_t j = 0; j < out_len; ++j) t[j] = w[2 * j] * s[idx[2 * j]] + w[2 * j + 1] * s[idx[2 * j + 1]];
       }
       return;
     }
