@@ -38,8 +38,8 @@ struct Timing {
 };
 
 // `per_node` off: end-to-end times only, without the per-node clock reads.
-Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const std::vector<Tensor>& inputs, int rounds, int runs,
-                      bool per_node, bool progress) {
+Timing time_executors(std::vector<std::unique_ptr<Executor>>& execs, const std::vector<Tensor>& inputs, int rounds,
+                      int runs, bool per_node, bool progress) {
   const size_t n = execs.size();
   std::vector<std::vector<double>> totals(n);
   std::vector<std::map<std::string, std::vector<double>>> nodes(n);

@@ -5,27 +5,13 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "search/search_report.h"
 
 namespace eff::gating {
 
 using nlohmann::json;
 
 namespace {
-
-json subset(const search::SubsetScore& s) {
-  json j = {{"images", s.images},
-            {"metric", s.metric},
-            {"fp32_metric", s.fp32_metric},
-            {"target_met", s.met},
-            {"top1_agreement", s.agreement},
-            {"output_snr_db", s.snr_db}};
-  if (s.labelled) {
-    j["top1"] = s.top1;
-    j["fp32_top1"] = s.fp32_top1;
-    j["lost_images"] = s.lost;
-  }
-  return j;
-}
 
 json number_or_inf(double v) {
   if (std::isinf(v)) return v < 0 ? json("-inf") : json("inf");
@@ -96,7 +82,7 @@ json gate_results_json(const std::vector<GateResult>& runs, const GateSetup& set
               {"levels", r.options.levels},
               {"network_macs", r.network_macs},
               {"flop_reduction", {{"search", r.reduction_search}, {"report", r.reduction_report}}},
-              {"accuracy", {{"search", subset(r.search)}, {"report", subset(r.report)}}},
+              {"accuracy", {{"search", search::subset_json(r.search)}, {"report", search::subset_json(r.report)}}},
               {"evaluations",
                {{"sensitivity", r.evaluations.sensitivity},
                 {"lift", r.evaluations.ascent},

@@ -7,28 +7,9 @@ namespace eff::python {
 
 namespace {
 
+// numpy's dtype names are the ones Tensor prints (core/tensor.h), for every DType there is.
 const char* numpy_code(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kInt64:
-      return "int64";
-    case DType::kInt32:
-      return "int32";
-    case DType::kInt16:
-      return "int16";
-    case DType::kInt8:
-      return "int8";
-    case DType::kUInt8:
-      return "uint8";
-    case DType::kBool:
-      return "bool";
-  }
-  return "float32";
+  return dtype_name(t);
 }
 
 Tensor wrap(const py::array& a, DType type) {

@@ -22,21 +22,6 @@ json operand_json(const OperandChoice& c) {
   return j;
 }
 
-json subset_json(const SubsetScore& s) {
-  json j = {{"images", s.images},
-            {"metric", s.metric},
-            {"fp32_metric", s.fp32_metric},
-            {"target_met", s.met},
-            {"top1_agreement", s.agreement},
-            {"output_snr_db", s.snr_db}};
-  if (s.labelled) {
-    j["top1"] = s.top1;
-    j["fp32_top1"] = s.fp32_top1;
-    j["lost_images"] = s.lost;  // fp32 right, the found formats wrong (what top-1 targets count)
-  }
-  return j;
-}
-
 std::string accuracy_line(const char* name, const SubsetScore& s) {
   if (s.labelled) {
     return fmt::format(
@@ -62,6 +47,21 @@ json simulation_json(const sim::SimResults& sim) {
 }
 
 }  // namespace
+
+json subset_json(const SubsetScore& s) {
+  json j = {{"images", s.images},
+            {"metric", s.metric},
+            {"fp32_metric", s.fp32_metric},
+            {"target_met", s.met},
+            {"top1_agreement", s.agreement},
+            {"output_snr_db", s.snr_db}};
+  if (s.labelled) {
+    j["top1"] = s.top1;
+    j["fp32_top1"] = s.fp32_top1;
+    j["lost_images"] = s.lost;  // fp32 right, the found formats wrong (what top-1 targets count)
+  }
+  return j;
+}
 
 std::vector<int> activation_bits(const SearchResult& r) {
   std::vector<int> b;

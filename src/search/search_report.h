@@ -24,6 +24,10 @@ struct SearchSetup {
   bool shuffled = false;  // subsets drawn by the seeded shuffle (else two data sets)
 };
 
+// One subset's score as every search's JSON gives it (images, metric, target met, agreement, SNR;
+// top-1 and lost images when labelled).
+nlohmann::json subset_json(const SubsetScore& s);
+
 nlohmann::json precision_profile_json(const SearchResult& r);
 
 // Activation / weight precisions P per layer in execution order, and the conv layers' only.
