@@ -232,12 +232,12 @@ class Optimizer {
   // Each layer alone, for every candidate faster there than the engine.
   void sensitivity() {
     add_point(uniform(0), evaluate(uniform(0)));
-    int64_t todo = 0;
+    int64_t pending = 0;
     for (const OptimizedLayer& l : r_.layers)
       for (size_t c = 1; c < l.options.size(); ++c)
-        todo += l.options[c].ms < l.options[0].ms && !l.options[c].duplicate;
-    log(fmt::format("sensitivity: {} single-layer evaluations on {} search images", todo, search_.size()));
-    Progress bar("sensitivity", todo);
+        pending += l.options[c].ms < l.options[0].ms && !l.options[c].duplicate;
+    log(fmt::format("sensitivity: {} single-layer evaluations on {} search images", pending, search_.size()));
+    Progress bar("sensitivity", pending);
     if (!o_.progress) bar.finish();
     for (size_t i = 0; i < r_.layers.size(); ++i) {
       OptimizedLayer& l = r_.layers[i];

@@ -36,6 +36,20 @@ size_t argmax(const std::vector<float>& v) {
   return best;
 }
 
+// Splits `count` times the channel whose running maximum is largest: both copies carry half of
+// it (`halved` is the factor the split halves: weights or activations) and the same source.
+void split_largest(ChannelSplit& s, std::vector<float>& running_max, std::vector<float>& halved, int64_t count) {
+  for (int64_t k = 0; k < count; ++k) {
+    const size_t j = argmax(running_max);
+    running_max[j] *= 0.5f;
+    halved[j] *= 0.5f;
+    running_max.push_back(running_max[j]);
+    s.source.push_back(s.source[j]);
+    s.weight_factor.push_back(s.weight_factor[j]);
+    s.act_factor.push_back(s.act_factor[j]);
+  }
+}
+
 }  // namespace
 
 ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_splits,
@@ -61,16 +75,8 @@ ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_split
         col_max[c] = m;
       }
     }
-    for (int64_t k = 0; k < weight_splits; ++k) {
-      const size_t j = argmax(col_max);
-      col_max[j] *= 0.5f;
-      s.weight_factor[j] *= 0.5f;
-      col_max.push_back(col_max[j]);
-      s.source.push_back(s.source[j]);
-      s.weight_factor.push_back(s.weight_factor[j]);
-      s.act_factor.push_back(s.act_factor[j]);
-      ++s.weight_splits;
-    }
+    split_largest(s, col_max, s.weight_factor, weight_splits);
+    s.weight_splits += static_cast<int>(weight_splits);
   }
   if (act_splits > 0) {
     if (static_cast<int64_t>(act_channel_max.size()) != v.channels) {
@@ -78,16 +84,8 @@ ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_split
     }
     std::vector<float> cur(s.source.size());
     for (size_t j = 0; j < cur.size(); ++j) cur[j] = act_channel_max[s.source[j]] * s.act_factor[j];
-    for (int64_t k = 0; k < act_splits; ++k) {
-      const size_t j = argmax(cur);
-      cur[j] *= 0.5f;
-      s.act_factor[j] *= 0.5f;
-      cur.push_back(cur[j]);
-      s.source.push_back(s.source[j]);
-      s.weight_factor.push_back(s.weight_factor[j]);
-      s.act_factor.push_back(s.act_factor[j]);
-      ++s.act_splits;
-    }
+    split_largest(s, cur, s.act_factor, act_splits);
+    s.act_splits += static_cast<int>(act_splits);
   }
   return s;
 }
