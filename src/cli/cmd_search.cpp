@@ -1,17 +1,21 @@
 // effectual search precision|thresholds: per-layer fixed-point formats and near-zero thresholds
 // found with accuracy in the loop (src/search, docs/search.md).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "quant/onnx_export.h"
 #include "quant/search_clip.h"
+#include "quant/search_ocs.h"
 #include "report/html/html_report.h"
 #include "search/frontier.h"
 #include "search/precision_search.h"
@@ -46,6 +50,7 @@ struct SearchFlags {
   std::string sweep_targets;  // "" : the default list
   std::string html;           // the report sections of docs/search.md as one HTML file
   std::string clip = "none";  // search precision: integer bits from this clipping (src/quant/search_clip.h)
+  double ocs_ratio = 0;       // search precision: search the OCS-split model (src/quant/search_ocs.h)
 };
 
 search::Target target_of(const SearchFlags& f) {
@@ -158,6 +163,7 @@ search::SearchOptions precision_options(const SearchFlags& f, const Subsets& sub
   }
   o.fingerprint = fingerprint(f, sub, stage, o.target) + " | " + search::objective_name(o.objective);
   if (f.clip != "none") o.fingerprint += " | clip " + f.clip;
+  if (f.ocs_ratio > 0) o.fingerprint += fmt::format(" | ocs {}", f.ocs_ratio);
   o.log = terminal_log(f);
   return o;
 }
@@ -233,6 +239,70 @@ void run_precision_sweep(const SearchFlags& f, Loaded& l, const Subsets& sub, co
   if (!f.out.empty()) fmt::print("\nwrote {}/frontier.json, frontier.csv\n", f.out);
 }
 
+std::vector<std::vector<Tensor>> search_batches(const SearchFlags& f, const search::EvalSet& set) {
+  std::vector<std::vector<Tensor>> batches;
+  for (int64_t b = 0; b < set.size(); b += f.batch)
+    batches.push_back({set.batch(b, std::min(f.batch, set.size() - b))});
+  return batches;
+}
+
+// --ocs-ratio: the model the search runs on becomes the split model (activation splits from the
+// search set's maxima), written to OUT/split_model.onnx (+ the sidecar) so that the profile has
+// the model it applies to; without --out it lives in a temporary file until it is loaded.
+struct SplitRun {
+  quant::SplitModel model;
+  std::string written_to;    // empty without --out
+  int64_t unsplit_macs = 0;  // per item, of the model given: the split adds MACs
+};
+
+// Stripes' ideal speedup of the profile against the unsplit model at 16 bits (the split layers'
+// MACs at their precisions), and the MACs the split adds.
+json unsplit_comparison(const SplitRun& s, const search::SearchResult& r) {
+  int64_t split_macs = 0;
+  double bit_macs = 0;
+  for (const search::LayerChoice& l : r.layers) {
+    split_macs += l.shape.macs;
+    bit_macs += static_cast<double>(l.shape.macs) * l.activations.format.total_bits();
+  }
+  return {
+      {"unsplit_macs", s.unsplit_macs},
+      {"split_macs", split_macs},
+      {"stripes_ideal_speedup_vs_unsplit", bit_macs > 0 ? 16.0 * static_cast<double>(s.unsplit_macs) / bit_macs : 0}};
+}
+
+SplitRun load_split_model(const SearchFlags& f, const search::EvalSet& set, Loaded& l) {
+  if (!(f.ocs_ratio > 0 && f.ocs_ratio <= 1))
+    fail<UsageError>("--ocs-ratio {}: give a fraction in (0, 1]", f.ocs_ratio);
+  SplitRun r;
+  for (const LayerGeometry& g : item_geometry(l, set)) r.unsplit_macs += g.macs;
+  r.model = quant::split_for_search(f.common.model, f.ocs_ratio, search_batches(f, set), f.common.threads);
+  std::string path;
+  if (!f.out.empty()) {
+    make_dirs(f.out);
+    path = r.written_to = (fs::path(f.out) / "split_model.onnx").string();
+    if (!l.model.meta.path.empty()) {
+      write_file_atomic((fs::path(f.out) / "split_model.json").string(),
+                        read_file(l.model.meta.path, size_t{16} << 20));
+    }
+  } else {
+    path = (fs::temp_directory_path() / fmt::format("effectual-ocs-{}.onnx", ::getpid())).string();
+  }
+  quant::write_onnx(r.model.graph, path,
+                    fmt::format("effectual search precision: {} split by OCS, ratio {}", f.common.model, f.ocs_ratio));
+  Common c = f.common;
+  c.model = path;
+  c.meta = l.model.meta.path;
+  l.exec.reset();
+  try {
+    l = load(c);
+  } catch (...) {
+    if (r.written_to.empty()) fs::remove(path);
+    throw;
+  }
+  if (r.written_to.empty()) fs::remove(path);
+  return r;
+}
+
 void run_search_precision(SearchFlags& f) {
   check_precision_flags(f);
   check_sweep_flags(f);
@@ -242,13 +312,12 @@ void run_search_precision(SearchFlags& f) {
   const search::EvalSet& report_set = sub.report;
   const search::SearchSetup& setup = sub.setup;
   search::SearchOptions o = precision_options(f, sub, "");
+  std::optional<SplitRun> split;
+  if (f.ocs_ratio != 0) split = load_split_model(f, search_set, l);
   if (f.clip != "none") {
     const quant::ClipMethod method = quant::parse_clip_method(f.clip);
-    std::vector<std::vector<Tensor>> batches;
-    for (int64_t b = 0; b < search_set.size(); b += f.batch) {
-      batches.push_back({search_set.batch(b, std::min(f.batch, search_set.size() - b))});
-    }
-    o.clipped_ranges = quant::clipped_ranges(l.model.graph, method, 8, batches, usable_threads(f.common.threads));
+    o.clipped_ranges = quant::clipped_ranges(l.model.graph, method, 8, search_batches(f, search_set),
+                                             usable_threads(f.common.threads));
   }
   if (f.sweep) return run_precision_sweep(f, l, sub, o);
 
@@ -257,16 +326,33 @@ void run_search_precision(SearchFlags& f) {
   sim::SimResults sim;
   const bool simulate = f.sim_images > 0;
   if (simulate) sim = search::simulate_with_profile(l.model.graph, r, report_set, f.sim_images, f.common.threads);
-  const json doc = search::search_json(r, setup, o, simulate ? &sim : nullptr);
+  json doc = search::search_json(r, setup, o, simulate ? &sim : nullptr);
+  json profile = search::precision_profile_json(r);
+  if (split) {
+    doc["ocs"] = quant::split_model_json(split->model, split->written_to);
+    doc["ocs"].update(unsplit_comparison(*split, r));
+    profile["description"] = fmt::format(
+        "found by effectual search precision on split_model.onnx beside it ({} split by OCS, ratio {}); it applies "
+        "to that model (docs/search.md)",
+        f.common.model, f.ocs_ratio);
+  }
   write_html(f, &doc, nullptr);
   if (!f.out.empty()) {
-    write_file_atomic((fs::path(f.out) / "precision_profile.json").string(),
-                      search::precision_profile_json(r).dump(2) + "\n");
+    write_file_atomic((fs::path(f.out) / "precision_profile.json").string(), profile.dump(2) + "\n");
     write_file_atomic((fs::path(f.out) / "search.json").string(), doc.dump(2) + "\n");
     if (simulate) write_file_atomic((fs::path(f.out) / "speedups.txt").string(), sim::format_table(sim));
   }
   if (f.common.json) return print_json(doc);
+  if (split) fmt::print("{}\n", quant::split_model_text(split->model, split->written_to));
   fmt::print("{}", search::summary_text(r, o, simulate ? &sim : nullptr));
+  if (split) {
+    const json c = unsplit_comparison(*split, r);
+    fmt::print(
+        "against the unsplit model at 16 bits ({} MACs per item; split {:+.2f}%): Stripes ideal speedup {:.2f}x\n",
+        c["unsplit_macs"].get<int64_t>(),
+        100.0 * (c["split_macs"].get<double>() / std::max<double>(1.0, c["unsplit_macs"].get<double>()) - 1),
+        c["stripes_ideal_speedup_vs_unsplit"].get<double>());
+  }
   if (!f.out.empty())
     fmt::print("\nwrote {}/precision_profile.json, search.json{}\n", f.out, simulate ? ", speedups.txt" : "");
 }
@@ -384,6 +470,9 @@ void register_search_command(CLI::App& app) {
   p->add_option("--clip", f.clip,
                 "integer bits from a clipping threshold (mse, aciq, kl at 8 bits on the search set) instead of the "
                 "largest magnitude: none (default), mse, aciq, kl (docs/quantize.md)");
+  p->add_option("--ocs-ratio", f.ocs_ratio,
+                "search the model with this fraction of every layer's input channels split (OCS; weights and "
+                "activations), written to --out as split_model.onnx: the profile applies to it (docs/search.md)");
   p->add_option("--out", f.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
   p->add_flag("--resume", f.resume, "continue an interrupted search from --out's checkpoint");
   add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");
