@@ -402,7 +402,9 @@ void erase_quantization(Node& n) {
 void mark_quantized_layers(Graph& g) {
   const Uses uses(g);
   for (Node& n : g.nodes) {
-    if (!(is_op(n, "Conv") || is_op(n, "Gemm") || is_op(n, "MatMul")) || n.num_inputs() < 2) continue;
+    if (!(is_op(n, "Conv") || is_op(n, "ConvTranspose") || is_op(n, "Gemm") || is_op(n, "MatMul")) ||
+        n.num_inputs() < 2)
+      continue;
     const Node* da = dequantize_source(g, uses, n.inputs[0]);
     const Node* dw = dequantize_source(g, uses, n.inputs[1]);
     if (!da || !dw || !g.is_constant(dw->inputs[0]) || dw->outputs[0] != n.inputs[1]) continue;

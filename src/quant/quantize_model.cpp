@@ -71,6 +71,12 @@ std::vector<LayerSite> layer_sites(const Graph& g) {
       if (w.rank() < 3) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
       s.in_axis = 1, s.out_axis = 0, s.act_axis = 1;
       s.can_split = n.attr_int("group", 1) == 1;
+    } else if (n.op == "ConvTranspose") {
+      // Weights [C_in, C_out / group, k...]: input channels on axis 0, output channels on axis 1
+      // (per-channel scales along axis 1: with groups, output channel j of every group shares one).
+      if (w.rank() < 3) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
+      s.in_axis = 0, s.out_axis = 1, s.act_axis = 1;
+      s.can_split = n.attr_int("group", 1) == 1;
     } else if (n.op == "Gemm") {
       if (n.attr_int("transA", 0) != 0)
         fail<UnsupportedError>("{}: quantize takes Gemm with transA=0 only", g.where(n));
@@ -83,7 +89,8 @@ std::vector<LayerSite> layer_sites(const Graph& g) {
       }
       s.in_axis = 0, s.out_axis = 1, s.act_axis = -1;
     } else {
-      fail<UnsupportedError>("{}: quantize handles Conv, Gemm and MatMul layers, not {}", g.where(n), n.op);
+      fail<UnsupportedError>("{}: quantize handles Conv, ConvTranspose, Gemm and MatMul layers, not {}", g.where(n),
+                             n.op);
     }
     sites.push_back(s);
   }
@@ -341,7 +348,8 @@ ValueId expand_input(GraphEditor& ed, const Graph& g, const LayerSite& s, ValueI
   Shape shape = {n};
   if (s.act_axis >= 0) {
     const Value& xv = g.value(x);
-    const int rank = xv.has_shape ? static_cast<int>(xv.shape.size()) : (s.op == "Conv" ? 4 : 2);
+    const int rank =
+        xv.has_shape ? static_cast<int>(xv.shape.size()) : (s.op == "Conv" || s.op == "ConvTranspose" ? 4 : 2);
     for (int i = s.act_axis + 1; i < rank; ++i) shape.push_back(1);
   }
   const ValueId f = ed.constant(s.name + "_ocs_act_factor", Tensor::from<float>(shape, split.act_factor));

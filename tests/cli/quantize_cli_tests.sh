@@ -12,14 +12,15 @@ calib=(--calib-data fashion-mnist:train --calib-images 64 --threads 1)
 
 while read -r name model flags; do
   case "$name" in '' | '#'*) continue ;; esac
+  case "$model" in */*) base="$root/$model" ;; *) base="$root/models/$model" ;; esac
   # shellcheck disable=SC2086
-  expect_ok quantize "$root/models/$model.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx" --json
+  expect_ok quantize "$base.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx" --json
   cp "$tmp/out" "$tmp/$name.report.json"
   got=$(sha256sum < "$tmp/$name.onnx" | cut -d' ' -f1)
   if [ "$got" = "$(cat "$refs/$name/model.sha256")" ]; then ok; else
     ko "$name: the exported model differs from the one ONNX Runtime ran (sha256 $got); re-run tools/make_quant_refs.sh"
   fi
-  expect_ok run "$tmp/$name.onnx" --input "$root/models/$model.ref/input.npy" --out "$tmp/$name.eff"
+  expect_ok run "$tmp/$name.onnx" --input "$base.ref/input.npy" --out "$tmp/$name.eff"
   if "$py" - "$tmp/$name.report.json" "$refs/$name/logits.npy" "$tmp/$name.eff/logits.npy" << 'PY'; then ok; else ko "$name: effectual's outputs are not ONNX Runtime's"; fi
 import json, sys
 import numpy as np
