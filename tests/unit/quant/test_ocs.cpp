@@ -104,13 +104,9 @@ TEST_P(QuantShipped, SplitModelComputesTheSameFunction) {
   o.act_bits = 8;
   o.ocs_ratio = 0.05;
   const auto splits = session.splits(o);
-  int split_layers = 0, splittable = 0;
+  int split_layers = 0;
   for (const auto& [name, s] : splits) split_layers += !s.identity();
-  for (const LayerSite& s : session.sites()) splittable += s.can_split;
-  EXPECT_EQ(split_layers, splittable);  // all but grouped (transposed) convolutions
-  if (GetParam() == "convt_net") {
-    EXPECT_EQ(splittable, 3);  // conv1, deconv1, fc
-  }
+  EXPECT_EQ(split_layers, static_cast<int>(session.sites().size()));  // grouped layers too (convt_net)
   const Graph sg = split_graph(g, session.sites(), splits);
   ExecutorOptions eo;
   eo.threads = 1;
@@ -150,6 +146,26 @@ TEST_P(QuantShipped, ExportedModelIsSeenAsIntegerCodes) {
       ASSERT_LE(std::abs(c), 7) << l.name;
     }
   }
+}
+
+// A grouped Conv (2 groups of 2 input channels, 1 output each): each group splits its own
+// largest-weight channel, the expanded channels stay group-contiguous and the output is unchanged.
+TEST(QuantOcs, GroupedConvSplitsInsideEachGroup) {
+  // W [2 outputs, 2 channels per group, 1]: group 0 reads x0, x1; group 1 reads x2, x3.
+  const Tensor w = Tensor::from<float>({2, 2, 1}, {0.5f, -3.0f, 4.0f, 1.0f});
+  const ChannelSplit s = plan_grouped_split(w, 1, 2, 1, {}, 0);
+  EXPECT_EQ(s.channels, 4);
+  EXPECT_EQ(s.source, (std::vector<int64_t>{0, 1, 1, 2, 3, 2}));
+  EXPECT_EQ(s.weight_factor, (std::vector<float>{1, 0.5f, 0.5f, 0.5f, 1, 0.5f}));
+  const Tensor we = expand_weights(w, 1, s);
+  ASSERT_EQ(we.shape(), (Shape{2, 3, 1}));
+  EXPECT_EQ(we.to_f32_vector(), (std::vector<float>{0.5f, -1.5f, -1.5f, 2.0f, 1.0f, 2.0f}));
+  // Outputs: group 0 = 0.5 x0 - 3 x1, group 1 = 4 x2 + x3, before and after.
+  const std::vector<float> x = {1, 2, 3, 4};
+  const Tensor xe = expand_activations(Tensor::from<float>({1, 4}, x), 1, s);
+  const std::vector<float> e = xe.to_f32_vector(), v = we.to_f32_vector();
+  EXPECT_FLOAT_EQ(v[0] * e[0] + v[1] * e[1] + v[2] * e[2], 0.5f * 1 - 3.0f * 2);
+  EXPECT_FLOAT_EQ(v[3] * e[3] + v[4] * e[4] + v[5] * e[5], 4.0f * 3 + 1.0f * 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, QuantShipped, ::testing::Values("lenet5", "vgg", "resnet", "convt_net"));
