@@ -13,7 +13,7 @@ std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMe
                                                           int threads) {
   std::vector<LayerSite> sites;
   for (const LayerInfo& l : find_layers(g)) {
-    if (l.op != "Conv" && l.op != "Gemm" && l.op != "MatMul") continue;
+    if (l.op != "Conv" && l.op != "ConvTranspose" && l.op != "Gemm" && l.op != "MatMul") continue;
     if (g.constant(l.weights).dtype() != DType::kFloat32) continue;
     LayerSite s;
     s.name = l.name;
