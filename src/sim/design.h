@@ -46,8 +46,8 @@ struct LayerStats {
   // weight memory (8 x the bytes the memory timeline loads for this image).
   uint64_t act_buffer_write_bits = 0;
   uint64_t wgt_buffer_write_bits = 0;
-  uint64_t offchip_act_bytes = 0;     // input activations at the layer's precision (encoding incl.)
-  uint64_t offchip_wgt_bytes = 0;     // weights at the layer's precision
+  uint64_t offchip_act_bytes = 0;  // input activations at the layer's precision (encoding incl.)
+  uint64_t offchip_wgt_bytes = 0;  // weights at the layer's precision
 
   LayerStats& operator+=(const LayerStats& o);
 };

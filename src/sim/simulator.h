@@ -109,7 +109,7 @@ struct SimResults {
   // Per design: conv, fc, all.
   std::vector<Totals> conv, fc, all;
   int images = 0;
-  std::string memory_model;  // "bandwidth only: ..." or "DRAM timing: ..." (--dram)
+  std::string memory_model;                  // "bandwidth only: ..." or "DRAM timing: ..." (--dram)
   std::map<std::string, std::string> notes;  // source, precision rule, ...
   // Cost model: the technology, and per design its area and its DaDianNao's.
   std::string technology;  // node (file)

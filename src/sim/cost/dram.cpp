@@ -16,13 +16,20 @@ namespace eff::sim::cost {
 namespace {
 
 std::vector<std::pair<const char*, double DramTiming::*>> dram_fields() {
-  return {{"channels", &DramTiming::channels},     {"bus_bits", &DramTiming::bus_bits},
-          {"data_rate_mt_s", &DramTiming::data_rate_mt_s}, {"burst_length", &DramTiming::burst_length},
-          {"banks", &DramTiming::banks},           {"row_bytes", &DramTiming::row_bytes},
-          {"tCL", &DramTiming::tCL},               {"tRCD", &DramTiming::tRCD},
-          {"tRP", &DramTiming::tRP},               {"tRAS", &DramTiming::tRAS},
-          {"tRRD_S", &DramTiming::tRRD_S},         {"tFAW", &DramTiming::tFAW},
-          {"tREFI_ns", &DramTiming::tREFI_ns},     {"tRFC_ns", &DramTiming::tRFC_ns}};
+  return {{"channels", &DramTiming::channels},
+          {"bus_bits", &DramTiming::bus_bits},
+          {"data_rate_mt_s", &DramTiming::data_rate_mt_s},
+          {"burst_length", &DramTiming::burst_length},
+          {"banks", &DramTiming::banks},
+          {"row_bytes", &DramTiming::row_bytes},
+          {"tCL", &DramTiming::tCL},
+          {"tRCD", &DramTiming::tRCD},
+          {"tRP", &DramTiming::tRP},
+          {"tRAS", &DramTiming::tRAS},
+          {"tRRD_S", &DramTiming::tRRD_S},
+          {"tFAW", &DramTiming::tFAW},
+          {"tREFI_ns", &DramTiming::tREFI_ns},
+          {"tRFC_ns", &DramTiming::tRFC_ns}};
 }
 
 double number(const YAML::Node& n, const std::string& file, const std::string& key) {
@@ -47,7 +54,8 @@ DramTiming parse_unchecked(const std::string& text, const std::string& file) {
   } catch (const YAML::Exception& e) {
     fail<ConfigError>("{}: line {}: {}", file, e.mark.line + 1, e.msg);
   }
-  if (!root.IsMap()) fail<ConfigError>("{}: a DRAM timing table must be a mapping (configs/memory/ddr4-3200.yaml)", file);
+  if (!root.IsMap())
+    fail<ConfigError>("{}: a DRAM timing table must be a mapping (configs/memory/ddr4-3200.yaml)", file);
   DramTiming d;
   d.file = file;
   std::set<std::string> seen;
@@ -75,7 +83,8 @@ DramTiming parse_unchecked(const std::string& text, const std::string& file) {
       }
     }
     if (!has_value) fail<ConfigError>("{}: {}: 'value' is required", file, key);
-    if (!has_source) fail<ConfigError>("{}: {}: 'source' is required (every number says where it comes from)", file, key);
+    if (!has_source)
+      fail<ConfigError>("{}: {}: 'source' is required (every number says where it comes from)", file, key);
     seen.insert(key);
   }
   for (const auto& [key, field] : fields) {
@@ -87,7 +96,9 @@ DramTiming parse_unchecked(const std::string& text, const std::string& file) {
 
 }  // namespace
 
-double DramTiming::activate_clocks() const { return std::max({tFAW / 4, tRRD_S, (tRAS + tRP) / banks}); }
+double DramTiming::activate_clocks() const {
+  return std::max({tFAW / 4, tRRD_S, (tRAS + tRP) / banks});
+}
 
 DramTiming parse_dram(const std::string& text, const std::string& file) {
   try {

@@ -55,7 +55,8 @@ class CostModel {
   AreaBreakdown area_;
   double frequency_hz_ = 0;
   double per_bit_product_ = 0, per_tree_add_ = 0, per_shift_ = 0, per_accumulate_ = 0, per_act_value_ = 0,
-         per_cycle_clock_ = 0, act_write_bits_per_output_ = 16, per_act_bit_ = 0, per_wgt_bit_ = 0, per_write_bit_ = 0, per_offchip_byte_ = 0, per_cycle_leakage_ = 0;
+         per_cycle_clock_ = 0, act_write_bits_per_output_ = 16, per_act_bit_ = 0, per_wgt_bit_ = 0, per_write_bit_ = 0,
+         per_offchip_byte_ = 0, per_cycle_leakage_ = 0;
 };
 
 nlohmann::json energy_json(const EnergyBreakdown& e);

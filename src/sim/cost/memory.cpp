@@ -8,7 +8,8 @@ namespace eff::sim::cost {
 namespace {
 uint64_t transfer_cycles(double bytes, const MemoryConfig& m, double run_bytes = 0) {
   if (bytes <= 0) return 0;
-  if (m.dram) return static_cast<uint64_t>(std::ceil(dram_transfer_ns(*m.dram, bytes, run_bytes) * 1e-9 * m.frequency_hz));
+  if (m.dram)
+    return static_cast<uint64_t>(std::ceil(dram_transfer_ns(*m.dram, bytes, run_bytes) * 1e-9 * m.frequency_hz));
   return static_cast<uint64_t>(std::ceil(bytes / m.bytes_per_cycle));
 }
 }  // namespace
@@ -18,8 +19,8 @@ uint64_t amortised_share(uint64_t total, int rank, int n) {
   return total * (r + 1) / images - total * r / images;
 }
 
-std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m,
-                                         int image_rank, int images) {
+std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m, int image_rank,
+                                         int images) {
   std::vector<LayerMemory> out(layers.size());
   double total_weights = 0;
   for (const LayerTraffic& l : layers) total_weights += double(l.weight_bytes);

@@ -17,7 +17,9 @@ const DramTiming& ddr4() {
 }
 
 // ns for DRAM clocks, with refresh: x tREFI / (tREFI - tRFC) = 7800 / 7450.
-double ns(double clocks) { return clocks * 0.625 * 7800.0 / 7450.0; }
+double ns(double clocks) {
+  return clocks * 0.625 * 7800.0 / 7450.0;
+}
 
 TEST(CostDram, ShippedTableIsDdr4_3200AA) {
   const DramTiming& d = ddr4();
