@@ -32,6 +32,7 @@ struct SimulateFlags {
   std::string designs = "all";
   std::string config;
   std::string technology;
+  std::string dram;
   std::string traces;
   std::string network;
   std::string out;
@@ -113,6 +114,7 @@ void run_simulate(SimulateFlags& f) {
   sim::GatesFile gates;
   if (!f.gates.empty()) gates = sim::read_gates_file(f.gates);
   sim::SimRun run(set, sim::SimContext{threads, f.check_values, f.gates.empty() ? nullptr : &gates}, &technology);
+  if (!f.dram.empty()) run.set_dram(sim::cost::load_dram(f.dram));
   const bool s2d = !f.no_space_to_depth;
   std::map<std::string, std::string> notes;
   int quantized = 0;  // layers of an 8-bit model simulated on their integer codes
@@ -269,6 +271,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--config", f.config, "YAML design configuration (configs/designs.yaml)");
   c->add_option("--technology", f.technology,
                 "technology table pricing energy and area (default: built-in configs/technology/65nm.yaml)");
+  c->add_option("--dram", f.dram,
+                "DDR4 timing table for the memory timeline (configs/memory/ddr4-3200.yaml; default: bandwidth only)");
   c->add_option("--traces", f.traces, "simulate a trace directory written by `effectual trace`");
   c->add_flag("--synthetic", f.synthetic, "draw values instead of running the model (shape-only mode)");
   c->add_option("--network", f.network, "with --synthetic: a network YAML or a preset (vgg16, vgg16-conv)");
