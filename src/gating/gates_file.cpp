@@ -137,9 +137,7 @@ GatePlan parse_gates(const json& doc, const std::string& path) {
       fail<ConfigError>("{}: base_fraction: {} is not a number in (0, 1]", path, f.dump());
     }
     g.base_fraction = f.get<double>();
-  } else if (g.kind == GateKind::kChannel) {
-    fail<ConfigError>("{}: base_fraction: missing", path);
-  }
+  }  // absent: informative only, the layers' base_channels are what runs
   const json& layers = need(doc, "layers", path, "");
   if (!layers.is_array()) fail<ConfigError>("{}: layers: expected an array", path);
   std::set<std::string> seen;
