@@ -21,7 +21,7 @@ const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
 // --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant').split(','));
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant,gate').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -187,6 +187,20 @@ if (sections.has('deft') && fs.existsSync(simBench)) {
   for (const r of deftRows) process.stderr.write(`deft ${r.shape}: fp32 ${(r.fp32 || 0).toFixed(1)}, oneDNN fp32 ${(r['onednn-fp32'] || 0).toFixed(1)} GFLOP/s\n`);
 }
 
+// Channel gating in the engine (bench/bench_gate.cpp): the gated conv's time as a ratio to the
+// ungated conv of the same run, per gated-off fraction, and the break-even fraction.
+const gateRows = [];
+if (sections.has('gate') && fs.existsSync(simBench)) {
+  const reps = String(Math.max(3, Math.min(rounds, 5)));
+  // (the coefficient of variation of a counter that is 0 in every repetition is NaN: not JSON)
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^GateConv/', `--benchmark_repetitions=${reps}`,
+    '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } }).replace(/\bNaN\b/g, 'null'));
+  for (const b of j.benchmarks.filter((x) => x.aggregate_name === 'median')) {
+    const [, kind] = (b.run_name || b.name).split('/');
+    gateRows.push({ kind, skipped: b.skipped, ms: b.cpu_time });
+  }
+}
+
 const python = sections.has('python') ? require('./bench_python').benchPython({
   bin, median, rounds: Number(opt('--python-rounds', String(Math.max(3, Math.min(rounds, 5))))), only: opt('--python-jobs', ''), threads: Number(opt('--python-threads', '0')),
 }) : null;
@@ -268,6 +282,16 @@ if (deftRows.length) {
   for (const r of deftRows) {
     const base = r['onednn-fp32'];
     md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
+  }
+}
+if (gateRows.length) {
+  const ungated = (gateRows.find((r) => r.kind === 'ungated') || {}).ms;
+  const base = (gateRows.find((r) => r.kind === 'base_only') || {}).ms;
+  md += `\n## Channel gating in the engine (bench/bench_gate.cpp, one thread)\n\n`;
+  md += `vgg's features.10 shape (64 -> 64, 3x3, 14x14, batch 32), base path 1/4 of the channels. Gated conv CPU time as a ratio to the ungated oneDNN conv of the same run (< 1: faster), median of repetitions. The base path alone: ${ungated && base ? (base / ungated).toFixed(2) : '?'}x.\n\n`;
+  md += `| gate pattern | gated-off fraction | time / ungated |\n|---|---|---|\n`;
+  for (const r of gateRows.filter((x) => x.kind.startsWith('gated_'))) {
+    md += `| ${r.kind.slice(6)} | ${(r.skipped * 100).toFixed(0)}% | ${ungated ? (r.ms / ungated).toFixed(2) : '?'} |\n`;
   }
 }
 if (python) md += python.markdown;

@@ -34,6 +34,7 @@ struct GateFlags {
   std::string base = "1/4";
   std::string precision;
   int levels = 16;
+  bool per_channel = false;
   std::string out, save, html;
   bool resume = false;
 };
@@ -122,6 +123,7 @@ void run_gate(GateFlags& f) {
     o.base_fraction = base;
     o.bits = bits, o.high_bits = high;
     o.levels = f.levels;
+    o.per_channel = f.per_channel;
     o.threads = f.common.threads;
     o.batch = f.batch;
     o.progress = !f.common.json;
@@ -131,10 +133,11 @@ void run_gate(GateFlags& f) {
     labels.push_back(label);
     if (!f.save.empty()) o.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     o.resume = f.resume;
-    o.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}",
+    o.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}",
                                 f.common.model, fs::file_size(f.common.model), search_set.source,
                                 hash_indices(split.search), search::describe_target(target), f.batch,
-                                precision ? "precision" : "channel", base, bits, high, f.levels);
+                                precision ? "precision" : "channel", base, bits, high, f.levels,
+                                f.per_channel ? " | per-channel" : "");
     if (!f.common.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, o));
   }
@@ -188,6 +191,8 @@ void register_gate_command(CLI::App& app) {
   c->add_option("--base", f.base, "base-path fractions of the input channels, e.g. 1/4 or 1/2,1/4,1/8,1/16");
   c->add_option("--precision", f.precision, "precision gating instead: B/Bhb bits, e.g. 8/4");
   c->add_option("--levels", f.levels, "threshold candidates per layer: gated-off fractions k/levels");
+  c->add_flag("--per-channel", f.per_channel,
+              "a threshold per output channel (the layer's level on values normalised per channel)");
   c->add_option("--out", f.out, "write the gates file (several runs: FILE.<run>.json each)");
   c->add_option("--save", f.save, "write gate.json, gate_layers.csv, gate_classes.csv and checkpoints to DIR");
   c->add_flag("--resume", f.resume, "continue interrupted searches from --save's checkpoints");

@@ -13,9 +13,13 @@
 #include "sim/layer.h"
 #include "sim/params.h"
 
+namespace eff::gating {
+struct GatePlan;
+}
+
 namespace eff::sim {
 
-struct GatesFile;
+using GatesFile = gating::GatePlan;  // sim/gates_file.h
 
 // What one design did on one layer of one image. Integer counters only (results must not depend
 // on thread count or order). The event counts are what the energy model multiplies by energy per
