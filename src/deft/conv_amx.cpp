@@ -64,7 +64,7 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
   for (int64_t f = 0; f < m; ++f)
     for (int64_t q = 0; q < kept; ++q) {
       const int64_t k = synapses[q], ch = k / taps, t = k % taps;
-      p.w[f * p.row() + t * p.c_pad + ch] = to_deft16(w[f * kept + q]);
+      p.w[p.tile_offset(f / 16 * 16, t, ch / 32) + f % 16 * 32 + ch % 32] = to_deft16(w[f * kept + q]);
     }
   return p;
 }
@@ -108,35 +108,59 @@ struct Geometry {
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
 };
 
-// 32 filters [f0, f0 + 32) by 32 padded pixels [q0, q0 + 32), over every tap and channel block.
-void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, float* out, int64_t f0, int64_t q0) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  const int64_t row = w.row(), a_stride = row * 2, b_stride = g.plane_len * 4, cblocks = w.c_pad / 32;
-  const uint16_t* a = w.w.data() + f0 * row;
-  const int64_t taps = static_cast<int64_t>(g.tap_offset.size());
-  for (int64_t t = 0; t < taps; ++t) {
-    for (int64_t cb = 0; cb < cblocks; ++cb) {
-      const uint16_t* at = a + t * w.c_pad + cb * 32;
-      const uint32_t* bt = planes + cb * 16 * g.plane_len + q0 + g.tap_offset[t];
-      _tile_loadd(4, at, a_stride);
-      _tile_loadd(5, at + 16 * row, a_stride);
-      _tile_loadd(6, bt, b_stride);
-      _tile_loadd(7, bt + 16, b_stride);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-  }
+// 32 filters [f0, f0 + 32) by 32 padded pixels [q0, q0 + 32), over every tap of the channel
+// block cb; the partial sums of earlier channel blocks come back from `out`.
+void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, float* out, int64_t f0, int64_t q0,
+           int64_t cb) {
   float* o = out + f0 * g.q_pad + q0;
   const int64_t o_stride = g.q_pad * 4;
+  if (cb == 0) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  } else {
+    _tile_loadd(0, o, o_stride);
+    _tile_loadd(1, o + 16, o_stride);
+    _tile_loadd(2, o + 16 * g.q_pad, o_stride);
+    _tile_loadd(3, o + 16 * g.q_pad + 16, o_stride);
+  }
+  const int64_t b_stride = g.plane_len * 4, next_filters = w.tile_offset(16, 0, 0);
+  const uint32_t* b = planes + cb * 16 * g.plane_len + q0;
+  const int64_t taps = static_cast<int64_t>(g.tap_offset.size());
+  for (int64_t t = 0; t < taps; ++t) {
+    const uint16_t* at = w.w.data() + w.tile_offset(f0, t, cb);
+    const uint32_t* bt = b + g.tap_offset[t];
+    // Tiles are not renamed: a load waits for the last product reading its tile, so loads sit
+    // right before their first use rather than all up front.
+    _tile_loadd(4, at, 64);
+    _tile_loadd(6, bt, b_stride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, bt + 16, b_stride);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, at + next_filters, 64);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
   _tile_stored(0, o, o_stride);
   _tile_stored(1, o + 16, o_stride);
   _tile_stored(2, o + 16 * g.q_pad, o_stride);
   _tile_stored(3, o + 16 * g.q_pad + 16, o_stride);
+}
+
+// The bias and ReLU while the valid columns (ox < OW) of filter f are copied out.
+void epilogue(const float* out, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f, float* y) {
+  const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f), zero = _mm512_setzero_ps();
+  for (int64_t oy = 0; oy < s.oh; ++oy) {
+    const float* src = out + f * g.q_pad + oy * g.wp;
+    float* dst = y + (f * s.oh + oy) * s.ow;
+    for (int64_t ox = 0; ox < s.ow; ox += 16) {
+      const __mmask16 mask = s.ow - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.ow - ox)) - 1);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), bias);
+      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+      _mm512_mask_storeu_ps(dst + ox, mask, v);
+    }
+  }
 }
 
 // Channel pairs of one image into the padded planes (borders and channels >= C stay 0), rounded
@@ -184,7 +208,13 @@ void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64
   lay_planes(x, s, w, g, scratch.planes.data());
   scratch.out.resize(static_cast<size_t>(w.m_pad * g.q_pad));
 
-  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, tasks = fblocks * qblocks;
+  // A task: 32 filters by up to kGroup blocks of 32 pixels. Channel blocks are the outer loop
+  // inside it, so the 32 x taps x 32 weights of one channel block stay in L1 while the pixel
+  // blocks stream past them (all of a wide layer's weights do not fit); each output still sums its
+  // channel blocks and taps in one fixed order whatever the thread count.
+  constexpr int64_t kGroup = 8;
+  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, groups = (qblocks + kGroup - 1) / kGroup;
+  const int64_t tasks = fblocks * groups, cblocks = w.c_pad / 32;
   const double flops = 2.0 * double(w.m) * double(w.row()) * double(q);
   // The tile unit is ~16x the fp32 FMA units: a team's barrier costs more than small layers take.
   const int nthreads = flops < 3e7 ? 1 : threads > 0 ? threads : omp_get_max_threads();
@@ -194,25 +224,15 @@ void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64
   {
     configure_tiles();
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) block(w, planes, g, out, task / qblocks * kBlock, task % qblocks * kBlock);
-    _tile_release();
-  }
-  // Bias and ReLU while copying the valid columns (ox < OW) out.
-  const int64_t pixels = s.oh * s.ow;
-  for (int64_t f = 0; f < w.m; ++f) {
-    const float b = e.bias ? e.bias[f] : 0.f;
-    for (int64_t oy = 0; oy < s.oh; ++oy) {
-      const float* src = out + f * g.q_pad + oy * g.wp;
-      float* dst = y + f * pixels + oy * s.ow;
-      if (e.relu) {
-        for (int64_t ox = 0; ox < s.ow; ++ox) {
-          const float v = src[ox] + b;
-          dst[ox] = v > 0.f ? v : 0.f;  // NaN becomes 0, as the other kernels' max instruction does
-        }
-      } else {
-        for (int64_t ox = 0; ox < s.ow; ++ox) dst[ox] = src[ox] + b;
-      }
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t f0 = task / groups * kBlock, qb0 = task % groups * kGroup;
+      const int64_t qb1 = std::min(qblocks, qb0 + kGroup);
+      for (int64_t cb = 0; cb < cblocks; ++cb)
+        for (int64_t qb = qb0; qb < qb1; ++qb) block(w, planes, g, out, f0, qb * kBlock, cb);
     }
+    _tile_release();
+#pragma omp for schedule(static)
+    for (int64_t f = 0; f < w.m; ++f) epilogue(out, g, s, e, f, y);
   }
 }
 
