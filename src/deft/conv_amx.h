@@ -34,13 +34,14 @@ struct AmxConvWeights {
   int64_t m = 0, m_pad = 0;  // filters, padded to 32
   int64_t c = 0, c_pad = 0;  // input channels, padded to 32
   int64_t kh = 1, kw = 1;
-  // bf16 (Deft-16) bits, one contiguous 16 x 32 tile per (16 filters, tap, 32 channels):
-  // [m_pad / 16][kh * kw][c_pad / 32][16][32]. Dropped synapses are 0. Contiguous tiles matter:
-  // rows of a row-major [m][taps][c] matrix map to half of L1's sets and evict each other.
+  // bf16 (Deft-16) bits, one contiguous 16 x 32 tile per (16 filters, 32 channels, tap):
+  // [m_pad / 16][c_pad / 32][kh * kw][16][32], in the order the kernel reads them (dropped
+  // synapses are 0). Contiguous runs matter: rows of a row-major [m][taps][c] matrix, or tiles
+  // strided by a power of two, map to a fraction of L1's sets and evict each other.
   std::vector<uint16_t> w;
   int64_t row() const { return kh * kw * c_pad; }
   int64_t tile_offset(int64_t f0, int64_t tap, int64_t cblock) const {
-    return ((f0 / 16 * kh * kw + tap) * (c_pad / 32) + cblock) * 512;
+    return ((f0 / 16 * (c_pad / 32) + cblock) * kh * kw + tap) * 512;
   }
 };
 
