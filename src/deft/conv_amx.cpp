@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/error.h"
@@ -200,7 +201,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64
     for (int64_t kx = 0; kx < s.kw; ++kx) g.tap_offset.push_back(ky * s.dh * g.wp + kx * s.dw);
   // Pixels past the last output row read past the image: those planes' tails stay 0.
   g.plane_len = round_up(std::max(g.hp * g.wp, g.q_pad + g.tap_offset.back()), 16);
-  const int64_t key = ((w.c_pad * 4099 + g.hp) * 4099 + g.wp) * 4099 + g.plane_len + s.pad_top * 7 + s.pad_left;
+  const std::array<int64_t, 5> key{w.c_pad, g.wp, g.plane_len, s.pad_top, s.pad_left};
   if (scratch.planes_key != key) {
     scratch.planes.assign(static_cast<size_t>(w.c_pad / 2 * g.plane_len), 0);
     scratch.planes_key = key;

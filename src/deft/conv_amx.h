@@ -17,6 +17,7 @@
 // vdpbf16ps path (the tile unit's internal summation order differs), only within bf16's bound.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -77,7 +78,7 @@ bool amx_conv_fits(const ConvShape& s);
 struct AmxConvScratch {
   AlignedVector<uint32_t> planes;  // channel-pair planes of the padded input
   AlignedVector<float> out;        // [m_pad][q_pad] fp32 results along the padded width
-  int64_t planes_key = -1;       // shape the zero borders were laid for
+  std::array<int64_t, 5> planes_key{};  // the layout the zero borders were laid for
 };
 
 // One image: x is C x H x W, y is M x OH x OW (s.oh, s.ow set; pad_bottom/pad_right complete the
