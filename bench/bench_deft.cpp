@@ -94,9 +94,9 @@ struct ConvCase {
 };
 
 constexpr ConvCase kConvs[] = {
-    {"vgg-features.0", 32, 1, 28},          {"vgg-features.3", 32, 32, 28},          {"vgg-features.10", 64, 64, 14},
-    {"vgg-features.17", 128, 128, 7},       {"wide-features.0", 64, 1, 28},          {"wide-features.3", 64, 64, 28},
-    {"wide-features.7", 128, 64, 14},       {"wide-features.10", 128, 128, 14},      {"wide-features.17", 256, 256, 7},
+    {"vgg-features.0", 32, 1, 28},    {"vgg-features.3", 32, 32, 28},     {"vgg-features.10", 64, 64, 14},
+    {"vgg-features.17", 128, 128, 7}, {"wide-features.0", 64, 1, 28},     {"wide-features.3", 64, 64, 28},
+    {"wide-features.7", 128, 64, 14}, {"wide-features.10", 128, 128, 14}, {"wide-features.17", 256, 256, 7},
 };
 
 void set_conv_flops(benchmark::State& state, const ConvCase& c) {

@@ -77,7 +77,7 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #if defined(__clang__)
-#pragma clang attribute push(                                                                                   \
+#pragma clang attribute push(                                                                       \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"))), \
     apply_to = function)
 #else

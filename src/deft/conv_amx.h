@@ -76,8 +76,8 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
 bool amx_conv_fits(const ConvShape& s);
 
 struct AmxConvScratch {
-  AlignedVector<uint32_t> planes;  // channel-pair planes of the padded input
-  AlignedVector<float> out;        // [m_pad][q_pad] fp32 results along the padded width
+  AlignedVector<uint32_t> planes;       // channel-pair planes of the padded input
+  AlignedVector<float> out;             // [m_pad][q_pad] fp32 results along the padded width
   std::array<int64_t, 5> planes_key{};  // the layout the zero borders were laid for
 };
 
