@@ -214,7 +214,7 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
             {"batch", s.batch},
             {"threads", l.exec->threads()},
             {"repeat", s.repeat},
-            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}}},
+            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}, {"mean", s.mean_ms}}},
             {"throughput_per_s", s.throughput_per_s}};
   if (!o.json) {
     fmt::print(
