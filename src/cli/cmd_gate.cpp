@@ -133,11 +133,11 @@ void run_gate(GateFlags& f) {
     labels.push_back(label);
     if (!f.save.empty()) o.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     o.resume = f.resume;
-    o.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}",
-                                f.common.model, fs::file_size(f.common.model), search_set.source,
-                                hash_indices(split.search), search::describe_target(target), f.batch,
-                                precision ? "precision" : "channel", base, bits, high, f.levels,
-                                f.per_channel ? " | per-channel" : "");
+    o.fingerprint =
+        fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}", f.common.model,
+                    fs::file_size(f.common.model), search_set.source, hash_indices(split.search),
+                    search::describe_target(target), f.batch, precision ? "precision" : "channel", base, bits, high,
+                    f.levels, f.per_channel ? " | per-channel" : "");
     if (!f.common.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, o));
   }
