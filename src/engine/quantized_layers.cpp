@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace eff {
 
@@ -9,6 +10,62 @@ int bits_for_range(int64_t lo, int64_t hi) {
   int b = 1;
   while (b < 32 && (lo < -(int64_t{1} << (b - 1)) || hi > (int64_t{1} << (b - 1)) - 1)) ++b;
   return b;
+}
+
+namespace {
+
+// The node writing `v` (nullptr: a graph input, a constant or no value).
+const Node* producer_of(const Graph& g, ValueId v) {
+  if (v == kNoValue) return nullptr;
+  for (const Node& n : g.nodes) {
+    if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return &n;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int used_weight_bits(const Tensor& codes, const std::vector<int64_t>& zeros, int64_t axis) {
+  const int64_t channels = static_cast<int64_t>(zeros.size());
+  int64_t inner = 1;
+  for (int d = static_cast<int>(axis) + 1; d < codes.rank(); ++d) inner *= codes.dim(d);
+  const std::vector<int64_t> c = codes.to_i64_vector();
+  int64_t lo = 0, hi = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const int64_t z = channels > 1 ? zeros[(static_cast<int64_t>(i) / inner) % channels] : zeros[0];
+    lo = std::min(lo, c[i] - z);
+    hi = std::max(hi, c[i] - z);
+  }
+  return bits_for_range(lo, hi);
+}
+
+int used_activation_bits(const Graph& g, const Node& dq, DType code_type, int64_t zero, int fallback) {
+  const Node* qp = producer_of(g, dq.inputs.empty() ? kNoValue : dq.inputs[0]);
+  if (!qp) return fallback;
+  const Node& q = *qp;
+  if (q.op != "QuantizeLinear" || !g.is_constant(q.input(1)) || g.constant(q.input(1)).numel() != 1) return fallback;
+  const int64_t qzero = q.input(2) != kNoValue && g.is_constant(q.input(2)) ? g.constant(q.input(2)).get_i64(0) : 0;
+  const Node* cp = producer_of(g, q.inputs.empty() ? kNoValue : q.inputs[0]);
+  if (qzero != zero || !cp || cp->op != "Clip") return fallback;
+  const Node& clip = *cp;
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+  if (clip.has_attr("min") || clip.has_attr("max")) {  // opset < 11
+    lo = clip.attr_float("min", -std::numeric_limits<float>::max());
+    hi = clip.attr_float("max", std::numeric_limits<float>::max());
+  }
+  for (int i : {1, 2}) {
+    const ValueId b = clip.input(i);
+    if (b == kNoValue) continue;
+    if (!g.is_constant(b) || g.constant(b).numel() != 1) return fallback;
+    (i == 1 ? lo : hi) = g.constant(b).get_f64(0);
+  }
+  const double scale = g.constant(q.input(1)).get_f64(0);
+  if (!(scale > 0) || !std::isfinite(lo) || !std::isfinite(hi)) return fallback;
+  const int64_t tlo = code_type == DType::kInt8 ? -128 : 0, thi = code_type == DType::kInt8 ? 127 : 255;
+  auto code = [&](double x) {
+    return std::clamp(static_cast<int64_t>(std::nearbyint(x / scale)) + zero, tlo, thi) - zero;
+  };
+  return std::min(fallback, bits_for_range(std::min<int64_t>(0, code(lo)), std::max<int64_t>(0, code(hi))));
 }
 
 namespace {

@@ -81,6 +81,16 @@ bool has_dynamic_layers(const std::vector<LayerInfo>& layers);
 // Smallest two's-complement width holding [lo, hi].
 int bits_for_range(int64_t lo, int64_t hi);
 
+// The widths a QDQ layer's codes really use (mark_quantized_layers records them): exports of
+// fewer than 8 bits keep their codes in int8/uint8, and this is the precision they were made with.
+// Weights: the range of code - zero point over every stored code (`zeros` one per index along
+// `axis`, or one).
+int used_weight_bits(const Tensor& codes, const std::vector<int64_t>& zeros, int64_t axis);
+// Activations: when a constant Clip bounds the input of the QuantizeLinear feeding `dq` (Clip ->
+// QuantizeLinear -> DequantizeLinear, as `effectual quantize` writes them), the width of the codes
+// of the Clip's bounds minus the zero point; `fallback` (the code type's width) otherwise.
+int used_activation_bits(const Graph& g, const Node& dq, DType code_type, int64_t zero, int fallback);
+
 // code - zero_point of `count` operand values from element `first` (count < 0: to the end): float
 // operands divided by their scale (exact for values the layer's DequantizeLinear produced),
 // 8-bit operands minus their zero point. Activations are per-tensor; weights per-axis.
