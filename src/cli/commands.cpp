@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "api/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
 #include "data/dataset.h"
@@ -36,39 +37,12 @@ namespace {
 void cmd_info(const Common& o) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
-  const std::vector<Shape> shapes = l.model.input_shapes();
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
-  int64_t macs = 0, params = 0;
-  for (const auto& x : geo) {
-    macs += x.macs;
-    params += x.params;
-  }
-  std::map<std::string, int> ops;
-  for (const Node& n : g.nodes) ops[n.op]++;
-  json j;
-  j["model"] = o.model;
-  j["name"] = l.model.meta.name;
-  j["opset"] = g.opset;
-  j["producer"] = g.producer;
-  j["nodes"] = g.nodes.size();
-  j["ops"] = ops;
-  j["input_shape"] = shapes[0];
-  json ins = json::array(), outs = json::array();
-  for (size_t i = 0; i < g.inputs.size(); ++i) {
-    const Value& v = g.value(g.inputs[i]);
-    ins.push_back({{"name", v.name},
-                   {"declared_shape", v.shape},
-                   {"dim_names", v.dim_names},
-                   {"dtype", dtype_name(v.dtype)},
-                   {"shape", shapes[i]}});
-  }
-  for (ValueId v : g.outputs) outs.push_back({{"name", g.value(v).name}});
-  j["inputs"] = ins;
-  j["outputs"] = outs;
-  j["layers"] = geo;
-  j["totals"] = {{"layers", geo.size()}, {"macs", macs}, {"params", params}};
-  if (l.model.meta.test_accuracy_top1) j["test_accuracy_top1"] = *l.model.meta.test_accuracy_top1;
+  const json j = api::info(l, o);
   if (o.json) return print_json(j);
+  const std::vector<Shape> shapes = l.model.input_shapes();
+  const std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
+  const int64_t macs = j["totals"]["macs"], params = j["totals"]["params"];
+  const auto ops = j["ops"].get<std::map<std::string, int>>();
 
   fmt::print("{} ({}): opset {}, {} nodes after passes, producer {}\n", l.model.meta.name, o.model, g.opset,
              g.nodes.size(), g.producer.empty() ? "?" : g.producer);
@@ -228,92 +202,47 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
 // ---- eval ----------------------------------------------------------------------------------
 
 void cmd_eval(const Common& o, const Inputs& in, int64_t limit, int64_t batch, int64_t first) {
-  NonFiniteObserver layer_counts;
-  Loaded l = load(o, &layer_counts);
+  api::EvalOptions a;
+  a.limit = limit;
+  a.batch = batch;
+  a.first = first;
+  a.check();
+  Loaded l = load(o);
   auto data = open_inputs(l.model, in);
-  if (first >= data->size())
-    fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
-  limit = items_to_use(*data, first, limit, "--limit", o.json);
-  EvalOptions eo;
-  eo.limit = limit;
-  eo.batch = batch;
-  eo.first = first;
-  EvalResult r = evaluate(*l.exec, *data, eo);
-  json j = {{"model", o.model},
-            {"data", data->name()},
-            {"images", r.count},
-            {"top1", r.top1()},
-            {"top5", r.top5()},
-            {"images_per_s", r.seconds > 0 ? r.count / r.seconds : 0.0},
-            {"threads", l.exec->threads()},
-            {"transforms", l.transforms.size()}};
-  json bad_layers = json::array();
-  for (const auto& e : layer_counts.layers_with_non_finite()) {
-    bad_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
-  }
-  j["non_finite"] = {{"inputs", {{"nan", r.input_non_finite.nan}, {"inf", r.input_non_finite.inf}}},
-                     {"scores", {{"nan", r.output_non_finite.nan}, {"inf", r.output_non_finite.inf}}},
-                     {"layers", bad_layers}};
+  const json j = api::evaluate(l, o, {*data, inputs_source(in)}, a);
   if (o.json) return print_json(j);
-  if (r.input_non_finite.any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(r.input_non_finite));
-  for (const auto& e : layer_counts.layers_with_non_finite()) {
-    fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e.layer, to_string(e.counts));
+  auto counts = [](const json& c) { return NonFinite{c["nan"].get<int64_t>(), c["inf"].get<int64_t>()}; };
+  const json& nf = j["non_finite"];
+  if (counts(nf["inputs"]).any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(counts(nf["inputs"])));
+  for (const json& e : nf["layers"]) {
+    fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e["layer"].get<std::string>(), to_string(counts(e)));
   }
-  if (r.output_non_finite.any()) {
+  if (counts(nf["scores"]).any()) {
     fmt::print(stderr, "warning: the class scores hold {} (those images count as wrong)\n",
-               to_string(r.output_non_finite));
+               to_string(counts(nf["scores"])));
   }
   fmt::print("{} on {}: {} images, top-1 {:.2f}%, top-5 {:.2f}%, {:.0f} images/s\n", l.model.meta.name, data->name(),
-             r.count, 100 * r.top1(), 100 * r.top5(), r.seconds > 0 ? r.count / r.seconds : 0.0);
+             j["images"].get<int64_t>(), 100 * j["top1"].get<double>(), 100 * j["top5"].get<double>(),
+             j["images_per_s"].get<double>());
 }
 
 // ---- trace ---------------------------------------------------------------------------------
 
 void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first, const std::string& out_dir,
                const std::string& format, int64_t batch) {
-  if (format != "effectual" && format != "dnnsim" && format != "both") {
-    fail<UsageError>("--format must be effectual, dnnsim or both (got '{}')", format);
-  }
-  if (images < 1) fail<UsageError>("--images must be at least 1");
-  if (!o.deft.empty())
-    fail<UsageError>("--deft: trace records Conv/Gemm layers as the fp32 engine runs them; drop --deft");
-  if (!o.gates.empty())
-    fail<UsageError>("--gates: trace records Conv/Gemm layers as the fp32 engine runs them; drop --gates");
+  api::TraceOptions a;
+  a.out = out_dir;
+  a.images = images;
+  a.first = first;
+  a.batch = batch;
+  a.format = format;
+  a.check(o);
   Loaded l = load(o);
-  TraceRecorder rec(&l.exec->graph());
   auto data = open_inputs(l.model, in);
-  if (first < 0 || first >= data->size())
-    fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
-  const int64_t end = first + items_to_use(*data, first, images, "--images", o.json);
-  std::vector<Shape> first_shapes;
-  for (const Tensor& t : data->inputs(first, 1)) first_shapes.push_back(t.shape());
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, first_shapes);
-  l.exec->set_observer(&rec);
-  // Dynamically quantized models: one image per inference, each image quantized on its own (as
-  // `simulate` runs them), so the trace gives the live simulation's values.
-  if (has_dynamic_layers(l.exec->layers())) batch = 1;
-  json labels = json::array();
-  for (int64_t b = first; b < end; b += batch) {
-    const int64_t n = std::min(batch, end - b);
-    Tensor y = data->labels(b, n);
-    if (y.defined()) {
-      for (int64_t i = 0; i < n; ++i) labels.push_back(y.get_i64(i));
-    }
-    l.exec->run(data->inputs(b, n));
-  }
-  l.exec->set_observer(nullptr);
-  TraceWriteOptions wo;
-  wo.dir = out_dir;
-  wo.effectual_layout = format != "dnnsim";
-  wo.dnnsim_layout = format != "effectual";
-  wo.manifest_extra = {
-      {"model", {{"path", o.model}, {"name", l.model.meta.name}}},
-      {"inputs", {{"source", inputs_source(in)}, {"first", first}, {"count", end - first}, {"labels", labels}}},
-      {"precision_profile", o.precision_profile},
-      {"thresholds", o.thresholds}};
-  json m = write_trace(wo, geo, l.layers, l.transforms, rec);
-  if (o.json) return print_json({{"dir", out_dir}, {"layers", m["layers"].size()}, {"images", end - first}});
-  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].size(), end - first, out_dir);
+  const json m = api::trace(l, o, {*data, inputs_source(in)}, a);
+  if (o.json) return print_json(m);
+  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].get<size_t>(), m["images"].get<int64_t>(),
+             out_dir);
 }
 
 }  // namespace

@@ -211,8 +211,7 @@ PYBIND11_MODULE(effectual, m) {
       [](const py::object& dir, const py::object& designs, const py::object& config, const py::object& technology,
          const py::object& precision_profile, const py::object& thresholds, int64_t images, int64_t first, int threads,
          bool space_to_depth) {
-        eff::python::TraceSimulateArgs a;
-        a.dir = py::str(dir).cast<std::string>();
+        eff::python::SimulateArgs a;
         a.config = optional_path(config);
         a.technology = optional_path(technology);
         a.designs = designs_text(designs, a.config);
@@ -223,7 +222,8 @@ PYBIND11_MODULE(effectual, m) {
         if (threads < 0) eff::fail<eff::UsageError>("threads {}: give 0 (all cores) or a positive count", threads);
         a.threads = threads;
         a.space_to_depth = space_to_depth;
-        return released([&] { return eff::python::simulate_traces(a); });
+        const std::string d = py::str(dir).cast<std::string>();
+        return released([&] { return eff::python::simulate_traces(d, a); });
       },
       py::arg("dir"), py::kw_only(), py::arg("designs") = py::none(), py::arg("config") = py::none(),
       py::arg("technology") = py::none(), py::arg("precision_profile") = py::none(), py::arg("thresholds") = py::none(),
@@ -268,7 +268,11 @@ PYBIND11_MODULE(effectual, m) {
       [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t limit,
          int64_t first, int64_t batch) {
         const DataArg d = data_arg(s, data, inputs, labels);
-        return released([&] { return s.evaluate(d, {limit, first, batch}); });
+        eff::python::EvalArgs a;
+        a.limit = limit;
+        a.first = first;
+        a.batch = batch;
+        return released([&] { return s.evaluate(d, a); });
       },
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
       py::arg("limit") = 0, py::arg("first") = 0, py::arg("batch") = 64,
@@ -299,6 +303,7 @@ PYBIND11_MODULE(effectual, m) {
          int64_t synapse_rows) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::python::ProfileArgs a;
+        a.images_given = false;  // as the CLI without --images: no note when the data holds fewer
         a.images = images;
         a.first = first;
         a.batch = batch;
