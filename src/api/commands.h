@@ -15,6 +15,12 @@
 
 namespace eff::api {
 
+// What a command gives back: the document --json prints and the summary the terminal shows.
+struct Output {
+  nlohmann::json doc;
+  std::string text;
+};
+
 // The data a command reads: the opened set and how to name it in reports ("--data" or the files).
 struct Data {
   Dataset& set;
