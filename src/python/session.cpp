@@ -105,6 +105,15 @@ json simulate_traces(const std::string& dir, SimulateArgs a) {
   return api::simulation_json(simulation.finish());
 }
 
+json simulate_synthetic(const std::string& network, const cli::Common& common, SimulateArgs a,
+                        const sim::SyntheticSpec& spec) {
+  a.live = false;
+  a.quiet = true;
+  api::Simulation simulation(a);
+  simulation.synthetic(api::synthetic_network(network, common), spec);
+  return api::simulation_json(simulation.finish());
+}
+
 api::SearchData Session::search_data(const DataArg& d) const {
   return {[this, &d] {
             std::string source;
@@ -126,6 +135,33 @@ json Session::search_thresholds(const DataArg& d, const SearchArgs& a) {
 json Session::search_all(const DataArg& d, const SearchArgs& a) {
   std::lock_guard lock(mutex_);
   return api::search_all(loaded_, options_, search_data(d), a).doc;
+}
+
+json Session::gate(const DataArg& d, const api::GateOptions& a) {
+  std::lock_guard lock(mutex_);
+  a.check(options_);
+  std::string source;
+  auto data = open_data(d, source);
+  return api::gate(loaded_, options_, {*data, source}, a).doc;
+}
+
+json Session::optimize(const DataArg& d, const api::OptimizeOptions& a) {
+  std::lock_guard lock(mutex_);
+  a.check(options_);
+  std::string source;
+  auto data = open_data(d, source);
+  return api::optimize(loaded_, options_, {*data, source}, a).doc;
+}
+
+json Session::bench(const std::vector<Tensor>& inputs, const api::BenchOptions& a) {
+  std::lock_guard lock(mutex_);
+  const Graph& g = loaded_.model.graph;
+  if (inputs.size() > g.inputs.size()) {
+    fail<UsageError>("the model has {} input(s) ({}); {} given", g.inputs.size(), cli::input_names(g), inputs.size());
+  }
+  std::vector<std::pair<std::string, Tensor>> given;
+  for (size_t k = 0; k < inputs.size(); ++k) given.emplace_back(fmt::format("input {}", k), inputs[k]);
+  return api::bench(loaded_, options_, std::move(given), a).doc;
 }
 
 json Session::info() {

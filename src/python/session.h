@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "api/commands.h"
+#include "api/bench.h"
+#include "api/gate.h"
+#include "api/optimize.h"
 #include "api/search.h"
 #include "api/simulate.h"
 #include "cli/common.h"
@@ -37,6 +40,10 @@ using SearchArgs = api::SearchOptions;
 // `effectual simulate --traces DIR --json`: a trace written by `trace` simulated without the model
 // (`a.images` 0: all the trace holds).
 nlohmann::json simulate_traces(const std::string& dir, SimulateArgs a);
+// `effectual simulate --synthetic --network NETWORK --json` (NETWORK: a preset, a network YAML or
+// an .onnx model whose geometry is used; `common` gives its threads and input shapes).
+nlohmann::json simulate_synthetic(const std::string& network, const cli::Common& common, SimulateArgs a,
+                                  const sim::SyntheticSpec& spec);
 
 
 class Session {
@@ -59,6 +66,12 @@ class Session {
   // `effectual search thresholds --json` and `search all --json`.
   nlohmann::json search_thresholds(const DataArg& data, const SearchArgs& a);
   nlohmann::json search_all(const DataArg& data, const SearchArgs& a);
+  // `effectual gate --json` (gate.json; files written when out/save/html are named).
+  nlohmann::json gate(const DataArg& data, const api::GateOptions& a);
+  // `effectual optimize --json` (optimize.json; the optimized model goes to a.out).
+  nlohmann::json optimize(const DataArg& data, const api::OptimizeOptions& a);
+  // `effectual bench --json`: `inputs` in graph-input order (empty: generated values).
+  nlohmann::json bench(const std::vector<Tensor>& inputs, const api::BenchOptions& a);
   // `effectual info --json`'s model part: inputs, outputs, layers with geometry.
   nlohmann::json info();
 
