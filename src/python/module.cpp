@@ -570,14 +570,14 @@ PYBIND11_MODULE(effectual, m) {
       "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file.");
   model.def(
       "optimize",
-      [](Session& s, const std::string& out, const py::object& data, const py::object& inputs,
+      [](Session& s, const py::object& out, const py::object& data, const py::object& inputs,
          const py::object& labels, int64_t search_images, int64_t report_images, uint64_t seed, double target_loss,
          const std::string& formats, const std::string& alphas, const std::string& compensation,
          int64_t calibration_images, int64_t batch, int64_t speed_batch, int rounds, int runs, bool resume,
          const py::object& html) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::api::OptimizeOptions a;
-        a.out = out;
+        a.out = py::str(out).cast<std::string>();
         a.search_images = search_images;
         a.report_images = report_images;
         a.seed = seed;
