@@ -55,8 +55,8 @@ void per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat, bool 
   text += fmt::format("{:<32} {:<20} {:>10} {:>7}\n", "node", "op", "ms/run", "share");
   for (const auto& n : t) {
     const double per_run = n.runs ? n.ms / n.runs : 0.0;
-    text += fmt::format("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name, n.op,
-               per_run, total > 0 ? 100 * n.ms / total : 0.0);
+    text += fmt::format("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name,
+                        n.op, per_run, total > 0 ? 100 * n.ms / total : 0.0);
   }
   std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
   std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -124,6 +124,5 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
   out.doc = std::move(j);
   return out;
 }
-
 
 }  // namespace eff::api

@@ -81,7 +81,8 @@ void GateOptions::check(const cli::Common& o) const {
   target_of(*this);
   if (batch < 1) fail<UsageError>("--batch must be at least 1");
   if (resume && save.empty()) fail<UsageError>("--resume needs --save DIR (the checkpoints live there)");
-  if (!o.deft.empty() || !o.gates.empty()) fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
+  if (!o.deft.empty() || !o.gates.empty())
+    fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
   int bits = 8, high = 4;
   if (!precision.empty()) {
     parse_precision(precision, bits, high);
@@ -124,15 +125,14 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     labels.push_back(label);
     if (!f.save.empty()) g.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     g.resume = f.resume;
-    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}",
-                                o.model, fs::file_size(o.model), search_set.source,
-                                hash_indices(split.search), search::describe_target(target), f.batch,
-                                precision ? "precision" : "channel", base, bits, high, f.levels);
+    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}", o.model,
+                                fs::file_size(o.model), search_set.source, hash_indices(split.search),
+                                search::describe_target(target), f.batch, precision ? "precision" : "channel", base,
+                                bits, high, f.levels);
     if (!o.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, g));
   }
-  gating::GateSetup setup{o.model,    search_set.source, report_set.source,
-                          search_set.size(), report_set.size(), f.seed};
+  gating::GateSetup setup{o.model, search_set.source, report_set.source, search_set.size(), report_set.size(), f.seed};
   const json doc = gating::gate_results_json(runs, setup);
   std::vector<std::string> written;
   if (!f.out.empty()) {
@@ -160,6 +160,5 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
   for (const std::string& w : written) out.text += fmt::format("wrote {}\n", w);
   return out;
 }
-
 
 }  // namespace eff::api

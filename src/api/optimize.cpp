@@ -143,9 +143,8 @@ Output optimize(cli::Loaded& l, const cli::Common& c, const Data& d, const Optim
     report.write(f.html);
   }
   return {doc, deft::optimize_text(r, o) + fmt::format("\nwrote {} (+ .json, .deft.bin), {}/optimize.json, "
-                                                          "frontier.json, frontier.csv\n",
-                                                          out_model, f.out)};
+                                                       "frontier.json, frontier.csv\n",
+                                                       out_model, f.out)};
 }
-
 
 }  // namespace eff::api

@@ -140,8 +140,7 @@ Output run_table(const cli::Common& o, const QuantizeOptions& f) {
   for (int64_t b = 0; b < calib.size(); b += 32)
     batches.push_back({calib.batch(b, std::min<int64_t>(32, calib.size() - b))});
   l.exec.reset();
-  quant::QuantSession session(quant::load_float_graph(o.model), std::move(batches),
-                              cli::usable_threads(o.threads));
+  quant::QuantSession session(quant::load_float_graph(o.model), std::move(batches), cli::usable_threads(o.threads));
   quant::TableOptions to;
   to.bits = parse_bits_list(f.bits_list);
   to.per_channel = f.per_channel;
@@ -162,6 +161,8 @@ Output run_table(const cli::Common& o, const QuantizeOptions& f) {
 
 }  // namespace
 
-Output quantize(const cli::Common& o, const QuantizeOptions& f) { return f.table ? run_table(o, f) : run_export(o, f); }
+Output quantize(const cli::Common& o, const QuantizeOptions& f) {
+  return f.table ? run_table(o, f) : run_export(o, f);
+}
 
 }  // namespace eff::api

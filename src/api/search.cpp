@@ -230,7 +230,8 @@ SearchOutput search_precision(cli::Loaded& l, const cli::Common& o, const Search
                       search::precision_profile_json(r).dump(2) + "\n");
     write_file_atomic((fs::path(f.out) / "search.json").string(), out.doc.dump(2) + "\n");
     if (simulate) write_file_atomic((fs::path(f.out) / "speedups.txt").string(), sim::format_table(sim));
-    out.text += fmt::format("\nwrote {}/precision_profile.json, search.json{}\n", f.out, simulate ? ", speedups.txt" : "");
+    out.text +=
+        fmt::format("\nwrote {}/precision_profile.json, search.json{}\n", f.out, simulate ? ", speedups.txt" : "");
   }
   return out;
 }

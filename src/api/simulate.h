@@ -26,8 +26,8 @@ struct SimulateOptions {
   bool space_to_depth = true;
   bool check_values = false;  // live form only
   bool live = true;           // the live form (MODEL on data), else traces or synthetic values
-  bool quiet = false;  // no warnings on stderr (--json)
-  std::string model;   // for the notes of the live form
+  bool quiet = false;         // no warnings on stderr (--json)
+  std::string model;          // for the notes of the live form
 };
 
 struct SimulationResult {

@@ -10,7 +10,6 @@
 
 namespace eff::cli {
 
-
 namespace {
 
 constexpr double kNoMaxLoss = -1e300;

@@ -11,7 +11,6 @@
 
 namespace eff::cli {
 
-
 namespace {
 
 struct OptimizeFlags {

@@ -139,7 +139,8 @@ void register_search_command(CLI::App& app) {
   add_shared_flags(th, t);
   static CLI::Option* tsnr = th->add_option("--min-snr-db", t.min_snr_db, "with --metric output-snr: the least SNR");
   th->add_option("--levels", t.a.levels, "threshold candidates per layer: max|a| x 2^-k, k < levels");
-  th->add_option("--out", t.a.out, "write thresholds.json, threshold_search.json (--sweep: frontier.*) and a checkpoint");
+  th->add_option("--out", t.a.out,
+                 "write thresholds.json, threshold_search.json (--sweep: frontier.*) and a checkpoint");
   th->add_flag("--resume", t.a.resume, "continue an interrupted search from --out's checkpoint");
   add_sweep_flags(th, t, "accuracy vs MAC-weighted skipped fraction");
   th->callback([] {

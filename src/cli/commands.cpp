@@ -157,8 +157,8 @@ void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first,
   auto data = open_inputs(l.model, in);
   const json m = api::trace(l, o, {*data, inputs_source(in)}, a);
   if (o.json) return print_json(m);
-  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].get<size_t>(), m["images"].get<int64_t>(),
-             out_dir);
+  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].get<size_t>(),
+             m["images"].get<int64_t>(), out_dir);
 }
 
 }  // namespace

@@ -523,8 +523,8 @@ PYBIND11_MODULE(effectual, m) {
         py::arg("report_images") = 500, py::arg("seed") = 1, py::arg("keep") = py::none(),
         py::arg("max_loss") = py::none(), py::arg("metric") = "top1", py::arg("objective") = "activations",
         py::arg("min_snr_db") = py::none(), py::arg("batch") = 100, py::arg("sim_images") = 8, py::arg("levels") = 12,
-        py::arg("sweep") = false, py::arg("sweep_targets") = "", py::arg("out") = py::none(),
-        py::arg("resume") = false, py::arg("clip") = "none", doc);
+        py::arg("sweep") = false, py::arg("sweep_targets") = "", py::arg("out") = py::none(), py::arg("resume") = false,
+        py::arg("clip") = "none", doc);
   };
   bind_search("search_precision", &Session::search_precision,
               "Per-layer fixed-point formats with accuracy in the loop: the dict `effectual search precision --json` "
@@ -570,11 +570,10 @@ PYBIND11_MODULE(effectual, m) {
       "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file.");
   model.def(
       "optimize",
-      [](Session& s, const py::object& out, const py::object& data, const py::object& inputs,
-         const py::object& labels, int64_t search_images, int64_t report_images, uint64_t seed, double target_loss,
-         const std::string& formats, const std::string& alphas, const std::string& compensation,
-         int64_t calibration_images, int64_t batch, int64_t speed_batch, int rounds, int runs, bool resume,
-         const py::object& html) {
+      [](Session& s, const py::object& out, const py::object& data, const py::object& inputs, const py::object& labels,
+         int64_t search_images, int64_t report_images, uint64_t seed, double target_loss, const std::string& formats,
+         const std::string& alphas, const std::string& compensation, int64_t calibration_images, int64_t batch,
+         int64_t speed_batch, int rounds, int runs, bool resume, const py::object& html) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::api::OptimizeOptions a;
         a.out = py::str(out).cast<std::string>();

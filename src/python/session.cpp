@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "data/dataset.h"
 
 namespace eff::python {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "api/commands.h"
 #include "api/bench.h"
+#include "api/commands.h"
 #include "api/gate.h"
 #include "api/optimize.h"
 #include "api/search.h"
@@ -44,7 +44,6 @@ nlohmann::json simulate_traces(const std::string& dir, SimulateArgs a);
 // an .onnx model whose geometry is used; `common` gives its threads and input shapes).
 nlohmann::json simulate_synthetic(const std::string& network, const cli::Common& common, SimulateArgs a,
                                   const sim::SyntheticSpec& spec);
-
 
 class Session {
  public:
