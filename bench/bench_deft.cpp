@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "deft/conv_amx.h"
+#include "deft/deft_layer.h"
 #include "deft/gemm.h"
 
 namespace {
@@ -83,7 +85,101 @@ void BM_OneDnn(benchmark::State& state, Shape s, bool bf16) {
   state.SetLabel(pd.impl_info_str());
 }
 
+// Conv layers as convs (3x3, stride 1, pad 1, one image): the AMX-BF16 direct conv and the
+// im2col + vdpbf16ps path (the same bf16dot operands; what runs without AMX) against oneDNN's fp32 and
+// bf16 convs with the layouts oneDNN prefers (reordered outside the timing; ours starts from NCHW fp32).
+struct ConvCase {
+  const char* name;
+  int64_t m, c, hw;
+};
+
+constexpr ConvCase kConvs[] = {
+    {"vgg-features.0", 32, 1, 28},    {"vgg-features.3", 32, 32, 28},     {"vgg-features.10", 64, 64, 14},
+    {"vgg-features.17", 128, 128, 7}, {"wide-features.0", 64, 1, 28},     {"wide-features.3", 64, 64, 28},
+    {"wide-features.7", 128, 64, 14}, {"wide-features.10", 128, 128, 14}, {"wide-features.17", 256, 256, 7},
+};
+
+void set_conv_flops(benchmark::State& state, const ConvCase& c) {
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(c.m * c.c * 9 * c.hw * c.hw) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+ConvShape conv_shape(const ConvCase& c) {
+  ConvShape s;
+  s.c = c.c, s.h = s.w = c.hw, s.kh = s.kw = 3, s.pad_top = s.pad_left = 1, s.oh = s.ow = c.hw;
+  return s;
+}
+
+void BM_DeftConv(benchmark::State& state, ConvCase c, bool amx) {
+  if (amx && !amx_available()) {
+    state.SkipWithError("no AMX-BF16 here");
+    return;
+  }
+  const ConvShape s = conv_shape(c);
+  const auto w = values(c.m * s.depth(), 1), x = values(c.c * c.hw * c.hw, 2);
+  std::vector<int32_t> all(static_cast<size_t>(s.depth()));
+  for (size_t q = 0; q < all.size(); ++q) all[q] = static_cast<int32_t>(q);
+  std::vector<float> y(c.m * s.pixels());
+  if (amx) {
+    const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, 3, 3);
+    AmxConvScratch scratch;
+    for (auto _ : state) {
+      amx_conv(p, x.data(), s, 1, 1, {}, y.data(), scratch, 1);
+      benchmark::DoNotOptimize(y.data());
+    }
+  } else {
+    const PackedWeights p = pack_weights(Format::kBf16Dot, w.data(), c.m, s.depth(), s.depth());
+    std::vector<float> cols(s.depth() * s.pixels()), tile(y.size());
+    for (auto _ : state) {
+      im2col(x.data(), s, all, cols.data());
+      gemm_strided(p, cols.data(), s.pixels(), 1, s.pixels(), tile.data(), c.m, {}, Isa::kAuto, 1);
+      benchmark::DoNotOptimize(tile.data());
+    }
+  }
+  set_conv_flops(state, c);
+  state.SetLabel(amx ? "amx-bf16" : isa_name(Isa::kAuto));
+}
+
+void BM_OneDnnConv(benchmark::State& state, ConvCase c, bool bf16) {
+  using namespace dnnl;
+  omp_set_num_threads(1);
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const auto dt = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  const memory::dims src{1, c.c, c.hw, c.hw}, wei{c.m, c.c, 3, 3}, dst{1, c.m, c.hw, c.hw};
+  const memory::desc src_any(src, dt, memory::format_tag::any), wei_any(wei, dt, memory::format_tag::any);
+  const memory::desc dst_any(dst, memory::data_type::f32, memory::format_tag::any);
+  convolution_forward::primitive_desc pd(
+      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_any, wei_any, dst_any,
+                                {1, 1}, {1, 1}, {1, 1}),
+      eng);
+  auto w = values(c.m * c.c * 9, 1), x = values(c.c * c.hw * c.hw, 2);
+  memory w_user({wei, memory::data_type::f32, memory::format_tag::oihw}, eng, w.data());
+  memory x_user({src, memory::data_type::f32, memory::format_tag::nchw}, eng, x.data());
+  memory w_mem(pd.weights_desc(), eng), x_mem(pd.src_desc(), eng), y_mem(pd.dst_desc(), eng);
+  reorder(w_user, w_mem).execute(strm, w_user, w_mem);
+  reorder(x_user, x_mem).execute(strm, x_user, x_mem);
+  convolution_forward prim(pd);
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, y_mem}});
+    strm.wait();
+  }
+  set_conv_flops(state, c);
+  state.SetLabel(pd.impl_info_str());
+}
+
 [[maybe_unused]] const bool registered = [] {
+  for (const ConvCase& c : kConvs) {
+    const std::string tail = std::string("/") + c.name;
+    benchmark::RegisterBenchmark(("DeftConv/onednn-fp32" + tail).c_str(), BM_OneDnnConv, c, false)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftConv/onednn-bf16" + tail).c_str(), BM_OneDnnConv, c, true)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftConv/amx-bf16" + tail).c_str(), BM_DeftConv, c, true)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftConv/im2col-bf16dot" + tail).c_str(), BM_DeftConv, c, false)
+        ->Unit(benchmark::kMicrosecond);
+  }
   for (const Shape& s : kShapes) {
     benchmark::RegisterBenchmark(("DeftGemm/onednn-fp32/" + std::string(s.name)).c_str(), BM_OneDnn, s, false)
         ->Unit(benchmark::kMicrosecond);

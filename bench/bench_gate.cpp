@@ -24,20 +24,20 @@ using namespace eff;
 
 constexpr int64_t kBatch = 32, kC = 64, kM = 64, kH = 14, kW = 14, kBase = 16;
 
-std::vector<float> weights() {
+std::vector<float> weights(int64_t channels = kC) {
   std::mt19937 rng(1);
   std::normal_distribution<float> d(0.f, 0.06f);
-  std::vector<float> w(static_cast<size_t>(kM * kC * 9));
+  std::vector<float> w(static_cast<size_t>(kM * channels * 9));
   for (float& x : w) x = d(rng);
   return w;
 }
 
 // Post-ReLU-like inputs; "regions": the first `zero_rows` rows of every image zero (the base path
 // there is the bias alone, so those outputs gate off together).
-Tensor input(bool regions, int64_t zero_rows) {
+Tensor input(bool regions, int64_t zero_rows, int64_t channels = kC) {
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> d(0.f, 1.f);
-  Tensor t(DType::kFloat32, {kBatch, kC, kH, kW});
+  Tensor t(DType::kFloat32, {kBatch, channels, kH, kW});
   float* v = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) {
     const int64_t row = (i / kW) % kH;
@@ -46,13 +46,13 @@ Tensor input(bool regions, int64_t zero_rows) {
   return t;
 }
 
-Graph layer(bool gated, float threshold) {
+Graph layer(bool gated, float threshold, int64_t channels = kC) {
   Graph g;
   g.source = "bench";
   const ValueId x = g.add_value("x");
   g.value(x).has_type = true;
   const ValueId w = g.add_value("w");
-  g.value(w).hold_constant(Tensor::from<float>({kM, kC, 3, 3}, weights()));
+  g.value(w).hold_constant(Tensor::from<float>({kM, channels, 3, 3}, weights(channels)));
   const ValueId b = g.add_value("b");
   g.value(b).hold_constant(Tensor::from<float>({kM}, std::vector<float>(kM, -0.2f)));
   const ValueId y = g.add_value("y");
@@ -99,12 +99,14 @@ float threshold_for(const Tensor& x, double fraction) {
   return v[std::min(v.size() - 1, static_cast<size_t>(fraction * double(v.size())))];
 }
 
+// state.range(0): input channels (kC: the ungated layer; kBase: its base path alone, the part
+// of the gated layer's cost that does not depend on the gates).
 void BM_Conv(benchmark::State& state) {
   omp_set_num_threads(1);
-  const Tensor x = input(false, 0);
+  const Tensor x = input(false, 0, state.range(0));
   ExecutorOptions o;
   o.threads = 1;
-  Executor ex(layer(false, 0), o);
+  Executor ex(layer(false, 0, state.range(0)), o);
   for (auto _ : state) benchmark::DoNotOptimize(ex.run({x}));
   state.counters["images/s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -130,7 +132,8 @@ void BM_Gated(benchmark::State& state, bool regions) {
 
 }  // namespace
 
-BENCHMARK(BM_Conv)->Name("GateConv/ungated")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv)->Name("GateConv/ungated")->Arg(kC)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv)->Name("GateConv/base_only")->Arg(kBase)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gated, random, false)
     ->Name("GateConv/gated_random")
     ->Arg(0)

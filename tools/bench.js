@@ -21,7 +21,7 @@ const models = (opt('--models', '') || fs.readdirSync('models').filter((f) => f.
   .split(',').filter(Boolean);
 const ortBench = path.join(__dirname, 'ort', 'bench_ort.js');
 // --sections latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant picks sections (default: all), e.g. to try one alone.
-const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant').split(','));
+const sections = new Set(opt('--sections', 'latency,profile,sim,vgg,real,busy,search,deft,sweep,python,optimize,quant,gate').split(','));
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -172,19 +172,34 @@ for (const n of sections.has('search') ? opt('--search-sizes', '2000,10000').spl
 // DeftNN kernels (bench/bench_deft.cpp): GFLOP/s of each packed format against oneDNN's fp32 and
 // bf16 matmul on the same shapes, one thread each; Google Benchmark interleaves nothing, so each
 // shape's runs are repeated and the medians compared (ratios against oneDNN fp32 of the same run).
-const deftRows = [];
+const deftRows = [], deftConvRows = [];
 if (sections.has('deft') && fs.existsSync(simBench)) {
   const reps = String(Math.max(3, Math.min(rounds, 5)));
-  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^DeftGemm/', `--benchmark_repetitions=${reps}`,
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^Deft(Gemm|Conv)/', `--benchmark_repetitions=${reps}`,
     '--benchmark_report_aggregates_only=true', '--benchmark_min_time=0.1'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } }));
   const byShape = new Map();
   for (const b of j.benchmarks.filter((x) => x.aggregate_name === 'median')) {
-    const [, kernel, shape] = (b.run_name || b.name).split('/');
-    if (!byShape.has(shape)) byShape.set(shape, {});
-    byShape.get(shape)[kernel] = b['GFLOP/s'];
+    const [family, kernel, shape] = (b.run_name || b.name).split('/');
+    const key = `${family}/${shape}`;
+    if (!byShape.has(key)) byShape.set(key, { conv: family === 'DeftConv' });
+    byShape.get(key)[kernel] = b['GFLOP/s'];
   }
-  for (const [shape, k] of byShape) deftRows.push({ shape, ...k });
+  for (const [key, k] of byShape) (k.conv ? deftConvRows : deftRows).push({ shape: key.split('/')[1], ...k });
   for (const r of deftRows) process.stderr.write(`deft ${r.shape}: fp32 ${(r.fp32 || 0).toFixed(1)}, oneDNN fp32 ${(r['onednn-fp32'] || 0).toFixed(1)} GFLOP/s\n`);
+}
+
+// Channel gating in the engine (bench/bench_gate.cpp): the gated conv's time as a ratio to the
+// ungated conv of the same run, per gated-off fraction, and the break-even fraction.
+const gateRows = [];
+if (sections.has('gate') && fs.existsSync(simBench)) {
+  const reps = String(Math.max(3, Math.min(rounds, 5)));
+  // (the coefficient of variation of a counter that is 0 in every repetition is NaN: not JSON)
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^GateConv/', `--benchmark_repetitions=${reps}`,
+    '--benchmark_report_aggregates_only=true'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } }).replace(/\bNaN\b/g, 'null'));
+  for (const b of j.benchmarks.filter((x) => x.aggregate_name === 'median')) {
+    const [, kind] = (b.run_name || b.name).split('/');
+    gateRows.push({ kind, skipped: b.skipped, ms: b.cpu_time });
+  }
 }
 
 const python = sections.has('python') ? require('./bench_python').benchPython({
@@ -266,6 +281,25 @@ if (deftRows.length) {
   md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster); median of repetitions. onednn-bf16 is oneDNN's own bf16 matmul (AMX or AVX-512 BF16 where the CPU has them), the strongest peer.\n\n`;
   md += `| shape (M, K, J) | oneDNN fp32 GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftRows) {
+    const base = r['onednn-fp32'];
+    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
+  }
+}
+if (gateRows.length) {
+  const ungated = (gateRows.find((r) => r.kind === 'ungated') || {}).ms;
+  const base = (gateRows.find((r) => r.kind === 'base_only') || {}).ms;
+  md += `\n## Channel gating in the engine (bench/bench_gate.cpp, one thread)\n\n`;
+  md += `vgg's features.10 shape (64 -> 64, 3x3, 14x14, batch 32), base path 1/4 of the channels. Gated conv CPU time as a ratio to the ungated oneDNN conv of the same run (< 1: faster), median of repetitions. The base path alone: ${ungated && base ? (base / ungated).toFixed(2) : '?'}x.\n\n`;
+  md += `| gate pattern | gated-off fraction | time / ungated |\n|---|---|---|\n`;
+  for (const r of gateRows.filter((x) => x.kind.startsWith('gated_'))) {
+    md += `| ${r.kind.slice(6)} | ${(r.skipped * 100).toFixed(0)}% | ${ungated ? (r.ms / ungated).toFixed(2) : '?'} |\n`;
+  }
+}
+if (deftConvRows.length) {
+  const kernels = ['amx-bf16', 'im2col-bf16dot', 'onednn-bf16'];
+  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), onednn-bf16 oneDNN's own bf16 conv (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv.\n\n`;
+  md += `| layer | oneDNN fp32 conv GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
+  for (const r of deftConvRows) {
     const base = r['onednn-fp32'];
     md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
   }

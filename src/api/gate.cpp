@@ -116,6 +116,7 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     g.base_fraction = base;
     g.bits = bits, g.high_bits = high;
     g.levels = f.levels;
+    g.per_channel = f.per_channel;
     g.threads = o.threads;
     g.batch = f.batch;
     g.progress = !o.json;
@@ -125,10 +126,10 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     labels.push_back(label);
     if (!f.save.empty()) g.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     g.resume = f.resume;
-    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}", o.model,
+    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}", o.model,
                                 fs::file_size(o.model), search_set.source, hash_indices(split.search),
                                 search::describe_target(target), f.batch, precision ? "precision" : "channel", base,
-                                bits, high, f.levels);
+                                bits, high, f.levels, f.per_channel ? " | per-channel" : "");
     if (!o.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, g));
   }

@@ -19,6 +19,7 @@ struct GateOptions {
   std::string base = "1/4";
   std::string precision;  // "B/Bhb": precision gating instead of channel gating
   int levels = 16;
+  bool per_channel = false;  // a threshold per output channel
   std::string out, save, html;
   bool resume = false;
   void check(const cli::Common& o) const;

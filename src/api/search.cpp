@@ -1,13 +1,18 @@
 #include "api/search.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
+#include "quant/onnx_export.h"
 #include "quant/search_clip.h"
+#include "quant/search_ocs.h"
 #include "search/frontier.h"
 #include "search/precision_search.h"
 #include "search/search_report.h"
@@ -127,6 +132,7 @@ search::SearchOptions precision_options(const SearchOptions& f, const cli::Commo
   }
   p.fingerprint = fingerprint(f, o, sub, stage, p.target) + " | " + search::objective_name(p.objective);
   if (f.clip != "none") p.fingerprint += " | clip " + f.clip;
+  if (f.ocs_ratio > 0) p.fingerprint += fmt::format(" | ocs {}", f.ocs_ratio);
   p.log = terminal_log(o);
   return p;
 }
@@ -176,6 +182,71 @@ SearchOutput frontier_output(const SearchOptions& f, json doc, const std::string
   return {std::move(doc), std::move(text), true};
 }
 
+std::vector<std::vector<Tensor>> search_batches(const SearchOptions& f, const search::EvalSet& set) {
+  std::vector<std::vector<Tensor>> batches;
+  for (int64_t b = 0; b < set.size(); b += f.batch)
+    batches.push_back({set.batch(b, std::min(f.batch, set.size() - b))});
+  return batches;
+}
+
+// --ocs-ratio: the model the search runs on becomes the split model (activation splits from the
+// search set's maxima), written to OUT/split_model.onnx (+ the sidecar) so that the profile has
+// the model it applies to; without --out it lives in a temporary file until it is loaded.
+struct SplitRun {
+  quant::SplitModel model;
+  std::string written_to;    // empty without --out
+  int64_t unsplit_macs = 0;  // per item, of the model given: the split adds MACs
+};
+
+// Stripes' ideal speedup of the profile against the unsplit model at 16 bits (the split layers'
+// MACs at their precisions), and the MACs the split adds.
+json unsplit_comparison(const SplitRun& s, const search::SearchResult& r) {
+  int64_t split_macs = 0;
+  double bit_macs = 0;
+  for (const search::LayerChoice& l : r.layers) {
+    split_macs += l.shape.macs;
+    bit_macs += static_cast<double>(l.shape.macs) * l.activations.format.total_bits();
+  }
+  return {
+      {"unsplit_macs", s.unsplit_macs},
+      {"split_macs", split_macs},
+      {"stripes_ideal_speedup_vs_unsplit", bit_macs > 0 ? 16.0 * static_cast<double>(s.unsplit_macs) / bit_macs : 0}};
+}
+
+SplitRun load_split_model(const SearchOptions& f, const cli::Common& o, const search::EvalSet& set, cli::Loaded& l) {
+  if (!(f.ocs_ratio > 0 && f.ocs_ratio <= 1)) {
+    fail<UsageError>("--ocs-ratio {}: give a fraction in (0, 1]", f.ocs_ratio);
+  }
+  SplitRun r;
+  for (const LayerGeometry& g : item_geometry(l, set)) r.unsplit_macs += g.macs;
+  r.model = quant::split_for_search(o.model, f.ocs_ratio, search_batches(f, set), cli::usable_threads(o.threads));
+  std::string path;
+  if (!f.out.empty()) {
+    make_dirs(f.out);
+    path = r.written_to = (fs::path(f.out) / "split_model.onnx").string();
+    if (!l.model.meta.path.empty()) {
+      write_file_atomic((fs::path(f.out) / "split_model.json").string(),
+                        read_file(l.model.meta.path, size_t{16} << 20));
+    }
+  } else {
+    path = (fs::temp_directory_path() / fmt::format("effectual-ocs-{}.onnx", ::getpid())).string();
+  }
+  quant::write_onnx(r.model.graph, path,
+                    fmt::format("effectual search precision: {} split by OCS, ratio {}", o.model, f.ocs_ratio));
+  cli::Common c = o;
+  c.model = path;
+  c.meta = l.model.meta.path;
+  l.exec.reset();
+  try {
+    l = cli::load(c);
+  } catch (...) {
+    if (r.written_to.empty()) fs::remove(path);
+    throw;
+  }
+  if (r.written_to.empty()) fs::remove(path);
+  return r;
+}
+
 }  // namespace
 
 void check_precision_options(const SearchOptions& f) {
@@ -203,13 +274,11 @@ SearchOutput search_precision(cli::Loaded& l, const cli::Common& o, const Search
   const search::EvalSet& search_set = sub.search;
   const search::EvalSet& report_set = sub.report;
   search::SearchOptions p = precision_options(f, o, sub, "");
+  std::optional<SplitRun> split;
+  if (f.ocs_ratio != 0) split = load_split_model(f, o, search_set, l);
   if (f.clip != "none") {
     const quant::ClipMethod method = quant::parse_clip_method(f.clip);
-    std::vector<std::vector<Tensor>> batches;
-    for (int64_t b = 0; b < search_set.size(); b += f.batch) {
-      batches.push_back({search_set.batch(b, std::min(f.batch, search_set.size() - b))});
-    }
-    p.clipped_ranges = quant::clipped_ranges(l.model.graph, method, 8, batches, threads);
+    p.clipped_ranges = quant::clipped_ranges(l.model.graph, method, 8, search_batches(f, search_set), threads);
   }
   const std::vector<LayerGeometry> geometry = item_geometry(l, search_set);
   if (f.sweep) {
@@ -225,9 +294,25 @@ SearchOutput search_precision(cli::Loaded& l, const cli::Common& o, const Search
   if (simulate) sim = search::simulate_with_profile(l.model.graph, r, report_set, f.sim_images, threads);
   SearchOutput out{search::search_json(r, sub.setup, p, simulate ? &sim : nullptr),
                    search::summary_text(r, p, simulate ? &sim : nullptr), false};
+  json profile = search::precision_profile_json(r);
+  if (split) {
+    out.doc["ocs"] = quant::split_model_json(split->model, split->written_to);
+    out.doc["ocs"].update(unsplit_comparison(*split, r));
+    profile["description"] = fmt::format(
+        "found by effectual search precision on split_model.onnx beside it ({} split by OCS, ratio {}); it applies "
+        "to that model (docs/search.md)",
+        o.model, f.ocs_ratio);
+    const json c = unsplit_comparison(*split, r);
+    out.text = quant::split_model_text(split->model, split->written_to) + "\n" + out.text +
+               fmt::format(
+                   "against the unsplit model at 16 bits ({} MACs per item; split {:+.2f}%): Stripes ideal speedup "
+                   "{:.2f}x\n",
+                   c["unsplit_macs"].get<int64_t>(),
+                   100.0 * (c["split_macs"].get<double>() / std::max<double>(1.0, c["unsplit_macs"].get<double>()) - 1),
+                   c["stripes_ideal_speedup_vs_unsplit"].get<double>());
+  }
   if (!f.out.empty()) {
-    write_file_atomic((fs::path(f.out) / "precision_profile.json").string(),
-                      search::precision_profile_json(r).dump(2) + "\n");
+    write_file_atomic((fs::path(f.out) / "precision_profile.json").string(), profile.dump(2) + "\n");
     write_file_atomic((fs::path(f.out) / "search.json").string(), out.doc.dump(2) + "\n");
     if (simulate) write_file_atomic((fs::path(f.out) / "speedups.txt").string(), sim::format_table(sim));
     out.text +=

@@ -29,6 +29,7 @@ struct SearchOptions {
   bool sweep = false;
   std::string sweep_targets;  // "" : the default list
   std::string clip = "none";  // precision: integer bits from this clipping (src/quant/search_clip.h)
+  double ocs_ratio = 0;       // precision: search the OCS-split model (src/quant/search_ocs.h)
   bool html = false;          // an HTML report is wanted (thresholds: only of a --sweep's frontier)
 };
 

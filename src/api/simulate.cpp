@@ -7,6 +7,7 @@
 #include "engine/geometry.h"
 #include "engine/quantized_layers.h"
 #include "engine/transform_files.h"
+#include "sim/cost/dram.h"
 #include "sim/live.h"
 
 namespace eff::api {
@@ -23,6 +24,7 @@ Simulation::Simulation(const SimulateOptions& options) : o_(options) {
   if (!o_.gates.empty()) gates_ = sim::read_gates_file(o_.gates);
   run_ = std::make_unique<sim::SimRun>(
       set_, sim::SimContext{threads_, o_.check_values, o_.gates.empty() ? nullptr : &gates_}, &technology_);
+  if (!o_.dram.empty()) run_->set_dram(sim::cost::load_dram(o_.dram));
 }
 
 void Simulation::live(cli::Loaded& l, const Data& d) {

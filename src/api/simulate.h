@@ -19,6 +19,7 @@ namespace eff::api {
 struct SimulateOptions {
   std::string designs = "all";  // "" with a config: the config's entries
   std::string config, technology, gates;
+  std::string dram;                           // DDR4 timing table for the memory timeline ("" : bandwidth only)
   std::string precision_profile, thresholds;  // the value hooks (--precision-profile, --thresholds)
   int threads = 0;                            // 0: all cores
   int64_t images = 1, first = 0;

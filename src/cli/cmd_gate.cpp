@@ -51,6 +51,8 @@ void register_gate_command(CLI::App& app) {
   c->add_option("--base", f.a.base, "base-path fractions of the input channels, e.g. 1/4 or 1/2,1/4,1/8,1/16");
   c->add_option("--precision", f.a.precision, "precision gating instead: B/Bhb bits, e.g. 8/4");
   c->add_option("--levels", f.a.levels, "threshold candidates per layer: gated-off fractions k/levels");
+  c->add_flag("--per-channel", f.a.per_channel,
+              "a threshold per output channel (the layer's level on values normalised per channel)");
   c->add_option("--out", f.a.out, "write the gates file (several runs: FILE.<run>.json each)");
   c->add_option("--save", f.a.save, "write gate.json, gate_layers.csv, gate_classes.csv and checkpoints to DIR");
   c->add_flag("--resume", f.a.resume, "continue interrupted searches from --save's checkpoints");

@@ -113,6 +113,9 @@ void register_search_command(CLI::App& app) {
   p->add_option("--clip", f.a.clip,
                 "integer bits from a clipping threshold (mse, aciq, kl at 8 bits on the search set) instead of the "
                 "largest magnitude: none (default), mse, aciq, kl (docs/quantize.md)");
+  p->add_option("--ocs-ratio", f.a.ocs_ratio,
+                "search the model with this fraction of every layer's input channels split (OCS; weights and "
+                "activations), written to --out as split_model.onnx: the profile applies to it (docs/search.md)");
   p->add_option("--out", f.a.out, "write precision_profile.json, search.json, speedups.txt (and a checkpoint)");
   p->add_flag("--resume", f.a.resume, "continue an interrupted search from --out's checkpoint");
   add_sweep_flags(p, f, "accuracy vs Stripes ideal speedup");

@@ -33,6 +33,7 @@ struct SimulateFlags {
   std::string designs = "all";
   std::string config;
   std::string technology;
+  std::string dram;
   std::string traces;
   std::string network;
   std::string out;
@@ -87,6 +88,7 @@ void run_simulate(SimulateFlags& f) {
   so.config = f.config;
   so.technology = f.technology;
   so.gates = f.gates;
+  so.dram = f.dram;
   so.precision_profile = f.common.precision_profile;
   so.thresholds = f.common.thresholds;
   so.threads = f.common.threads;
@@ -174,6 +176,8 @@ void register_simulate_command(CLI::App& app) {
   c->add_option("--config", f.config, "YAML design configuration (configs/designs.yaml)");
   c->add_option("--technology", f.technology,
                 "technology table pricing energy and area (default: built-in configs/technology/65nm.yaml)");
+  c->add_option("--dram", f.dram,
+                "DDR4 timing table for the memory timeline (configs/memory/ddr4-3200.yaml; default: bandwidth only)");
   c->add_option("--traces", f.traces, "simulate a trace directory written by `effectual trace`");
   c->add_flag("--synthetic", f.synthetic, "draw values instead of running the model (shape-only mode)");
   c->add_option("--network", f.network, "with --synthetic: a network YAML or a preset (vgg16, vgg16-conv)");

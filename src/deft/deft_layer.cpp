@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "deft/conv_amx.h"
 #include "deft/gemm.h"
 #include "engine/kernel.h"
 
@@ -108,7 +109,15 @@ class DeftLayerKernel final : public Kernel {
       shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
       pad_bottom_ = pads[2], pad_right_ = pads[3];
     }
-    impl_ = "deft:" + format_name(f) + ":" + isa_name(Isa::kAuto) + (identity_ ? "" : ":sve");
+    // bf16dot convs run on the tile unit where there is one: the same operands (Deft-16 weights,
+    // bf16 activations), a direct conv instead of im2col + vdpbf16ps.
+    std::string isa = isa_name(Isa::kAuto);
+    if (conv_ && f == Format::kBf16Dot && amx_conv_fits(shape_) && amx_available()) {
+      amx_ = amx_pack_conv(w.data<float>(), m_, synapses_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
+      use_amx_ = true;
+      isa = "amx-bf16";
+    }
+    impl_ = "deft:" + format_name(f) + ":" + isa + (identity_ ? "" : ":sve");
   }
 
   void run(OpContext& ctx) override {
@@ -141,6 +150,12 @@ class DeftLayerKernel final : public Kernel {
     if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
     const int64_t n = x.shape()[0], pixels = s.pixels();
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
+    if (use_amx_) {
+      for (int64_t img = 0; img < n; ++img)
+        amx_conv(amx_, x.data<float>() + img * s.c * s.h * s.w, s, pad_bottom_, pad_right_, e,
+                 y.data<float>() + img * m_ * pixels, amx_scratch_, ctx.threads());
+      return;
+    }
     rows_.resize(static_cast<size_t>(pixels * kept));
     tile_.resize(static_cast<size_t>(pixels * m_));
     for (int64_t img = 0; img < n; ++img) {
@@ -155,12 +170,14 @@ class DeftLayerKernel final : public Kernel {
   std::string impl() const override { return impl_; }
 
  private:
-  bool conv_ = false, relu_ = false, identity_ = true;
+  bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false;
   int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
   ConvShape shape_;
   std::vector<int32_t> synapses_;
   std::vector<float> bias_, rows_, tile_;
   PackedWeights packed_;
+  AmxConvWeights amx_;
+  AmxConvScratch amx_scratch_;
   std::string impl_;
 };
 

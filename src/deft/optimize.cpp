@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "deft/conv_amx.h"
 #include "search/checkpoint.h"
 #include "search/evaluator.h"
 
@@ -179,7 +180,12 @@ class Optimizer {
     const Timing t = time_executors(execs, inputs, o_.speed_rounds, o_.speed_runs, true, o_.progress);
     r_.engine_ms = 0;
     for (const auto& [name, ms] : t.node_ms[0]) r_.engine_ms += ms;
-    for (OptimizedLayer& l : r_.layers)
+    for (OptimizedLayer& l : r_.layers) {
+      // bf16dot convs on the AMX tile unit read every tap (SVE only zeroes weights there), so
+      // every alpha runs the same kernel as no SVE.
+      const auto strides = g_.find_node(l.name)->attr_ints("strides", {1, 1});
+      const bool amx =
+          l.conv && amx_available() && std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; });
       for (size_t c = 0; c < candidates_.size(); ++c) {
         auto it = t.node_ms[c].find(l.name);
         l.options[c].ms = it == t.node_ms[c].end() ? 0 : it->second;
@@ -187,13 +193,16 @@ class Optimizer {
         // not a move of its own (else timing noise picks between identical kernels).
         for (size_t e = 1; e < c; ++e) {
           const Candidate &a = l.options[e].candidate, &b = l.options[c].candidate;
-          if (a.format == b.format && sve_.at({l.name, a.alpha}).order == sve_.at({l.name, b.alpha}).order) {
+          const bool same_kernel = amx && a.format == Format::kBf16Dot;
+          if (a.format == b.format &&
+              (same_kernel || sve_.at({l.name, a.alpha}).order == sve_.at({l.name, b.alpha}).order)) {
             l.options[c].ms = l.options[e].ms;
             l.options[c].duplicate = true;
             break;
           }
         }
       }
+    }
   }
 
   std::string key_of(const std::vector<int>& choice) const {

@@ -36,6 +36,7 @@ struct SampledLayer {
   bool precision = false;
   PrecisionSplit split;
   std::vector<float> samples;
+  std::vector<int32_t> filters;  // the filter of each sample
 };
 
 // Samples each gated layer's gate values (bias + the base path's sum) as the fp32 model runs: a
@@ -76,6 +77,7 @@ class GateSampler final : public LayerObserver {
           }
         }
         l.samples.push_back(static_cast<float>(v));
+        l.filters.push_back(static_cast<int32_t>(f));
       }
     }
   }
@@ -162,7 +164,9 @@ class GateSearch {
     Executor ex(model.graph, eo);
     for (int64_t b = 0; b < set.size(); b += o.batch) ex.run({set.batch(b, std::min(o.batch, set.size() - b))});
     images_ += set.size();
-    for (SampledLayer& s : sampled) {
+    for (size_t l = 0; l < sampled.size(); ++l) {
+      SampledLayer& s = sampled[l];
+      if (o.per_channel) normalise(s, static_cast<int64_t>(s.bias.size()));
       std::sort(s.samples.begin(), s.samples.end());
       sorted_.push_back(std::move(s.samples));
     }
@@ -192,6 +196,43 @@ class GateSearch {
     return s[std::min(idx, s.size() - 1)];
   }
 
+  // Per channel: each channel's mean and deviation of its sampled gate values; the samples become
+  // normalised values (v - mean) / deviation, whose quantiles are the layer's candidate levels.
+  void normalise(SampledLayer& s, int64_t filters) {
+    std::vector<double> sum(static_cast<size_t>(filters), 0.0), sq(sum), count(sum);
+    for (size_t i = 0; i < s.samples.size(); ++i) {
+      const auto f = static_cast<size_t>(s.filters[i]);
+      sum[f] += s.samples[i], sq[f] += double(s.samples[i]) * s.samples[i], count[f] += 1;
+    }
+    std::vector<float> mean(static_cast<size_t>(filters), 0.f), dev(static_cast<size_t>(filters), 1.f);
+    for (size_t f = 0; f < mean.size(); ++f) {
+      if (count[f] == 0) continue;
+      const double mu = sum[f] / count[f], var = std::max(0.0, sq[f] / count[f] - mu * mu);
+      mean[f] = static_cast<float>(mu);
+      dev[f] = var > 0 ? static_cast<float>(std::sqrt(var)) : 1.f;  // a constant channel: its own values
+    }
+    for (size_t i = 0; i < s.samples.size(); ++i) {
+      const auto f = static_cast<size_t>(s.filters[i]);
+      s.samples[i] = (s.samples[i] - mean[f]) / dev[f];
+    }
+    mean_.push_back(std::move(mean));
+    dev_.push_back(std::move(dev));
+  }
+
+  // Layer l's per-channel thresholds for the normalised threshold z.
+  std::vector<float> channel_thresholds(size_t l, float z) const {
+    std::vector<float> t(mean_[l].size());
+    for (size_t f = 0; f < t.size(); ++f) t[f] = std::isinf(z) ? z : mean_[l][f] + z * dev_[l][f];
+    return t;
+  }
+
+  void set_levels(Graph& g, const std::vector<int>& level) const {
+    if (!o_.per_channel) return set_thresholds(g, names_, thresholds(level));
+    std::vector<std::vector<float>> per(level.size());
+    for (size_t l = 0; l < level.size(); ++l) per[l] = channel_thresholds(l, threshold_at(l, level[l]));
+    set_thresholds(g, names_, per);
+  }
+
   std::vector<float> thresholds(const std::vector<int>& level) const {
     std::vector<float> t(level.size());
     for (size_t l = 0; l < level.size(); ++l) t[l] = threshold_at(l, level[l]);
@@ -211,7 +252,7 @@ class GateSearch {
   Tally run(const EvalSet& set, const Reference& ref, const Judge& judge, const std::vector<int>& level,
             bool early_stop, std::vector<std::vector<int64_t>>* on) {
     Graph g = gated_;
-    set_thresholds(g, names_, thresholds(level));
+    set_levels(g, level);
     ExecutorOptions eo;
     eo.threads = o_.threads;
     Executor ex(std::move(g), eo);
@@ -290,6 +331,7 @@ class GateSearch {
       layers_[l].sensitivity_level = sensitivity[l];
       layers_[l].threshold = thr[l];
       res_.plan.layers[l].threshold = thr[l];
+      if (o_.per_channel) res_.plan.layers[l].thresholds = channel_thresholds(l, thr[l]);
     }
     summarise(on_search, on_report, report, report_ref);
     res_.options = o_;
@@ -376,6 +418,7 @@ class GateSearch {
   std::vector<GateLayerResult> layers_;
   std::vector<std::string> names_;
   std::vector<std::vector<float>> sorted_;
+  std::vector<std::vector<float>> mean_, dev_;  // per_channel: per layer and channel
   Graph gated_;
   GateResult res_;
   search::RecordedEvaluations recorded_{nullptr, o_.checkpoint, o_.fingerprint};

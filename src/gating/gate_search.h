@@ -26,6 +26,10 @@ struct GateSearchOptions {
   double base_fraction = 0.25;  // channel gating
   int bits = 8, high_bits = 4;  // precision gating: B and B_hb
   int levels = 16;              // candidate gated-off fractions k / levels
+  // One threshold per output channel: the layer's searched level is a threshold z on the gate value
+  // normalised by the channel's mean and deviation on the search subset (the seed's normalised
+  // partial sum), each channel's threshold mean + z x deviation; otherwise one raw threshold a layer.
+  bool per_channel = false;
   int threads = 0;
   int64_t batch = 100;
   int64_t samples_per_image = 32;  // gate values sampled per layer and image for the candidates
@@ -43,7 +47,7 @@ struct GateLayerResult {
   int64_t base_macs = 0;                    // per image: the base path (channel gating)
   int64_t conditional_macs_per_output = 0;  // the conditional path of one gated-on output
   int level = 0, sensitivity_level = 0;
-  float threshold = 0;
+  float threshold = 0;  // per_channel: the normalised threshold z
   int frac_bits = 0;
   bool is_signed = false;
   double off_search = 0, off_report = 0;  // fraction of gates off (precision: the sparsity Sp)

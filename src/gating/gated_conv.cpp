@@ -14,6 +14,12 @@
 #include "engine/buffer_pool.h"
 #include "engine/kernel.h"
 
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as their mask source, which trips
+// -Wmaybe-uninitialized once inlined (a false positive: the mask is all ones).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace eff::gating {
 
 float PrecisionSplit::split(float x, float& low) const {
@@ -31,8 +37,54 @@ float PrecisionSplit::split(float x, float& low) const {
 
 namespace {
 
-constexpr int64_t kBlock = 16;   // output pixels whose conditional paths run together in SIMD lanes
-constexpr size_t kFilters = 16;  // filters whose conditional paths run together
+constexpr int64_t kLanes = 16;   // floats per SIMD vector (AVX-512); conditional channels are padded to it
+constexpr int64_t kPixels = 8;   // gated-on outputs of one filter computed together (sharing weight loads)
+// The conditional path of one gated-on output costs about this many times the same MACs in oneDNN's
+// dense conv (a dot product per output against blocked GEMM / Winograd kernels, measured with
+// bench/bench_gate.cpp): above 1 / kSparseCost of the gates on, the kernel runs the whole conv
+// densely in oneDNN and selects per output instead.
+constexpr double kSparseCost = 3.0;
+
+// A Conv node over `x`'s channels with the given weights, run by the engine's own kernel.
+struct InnerConv {
+  Graph graph;
+  Node node;
+  std::unique_ptr<Kernel> kernel;
+  BufferPool pool;
+  std::vector<Tensor> out = std::vector<Tensor>(1);
+
+  void build(const Node& gated, const Graph& outer, Tensor w, const std::vector<float>& bias, const std::string& suffix,
+             int64_t group) {
+    graph.source = outer.source;
+    const ValueId x = graph.add_value(gated.name + suffix + "_input");
+    graph.value(x).has_type = true;
+    const ValueId wv = graph.add_value(gated.name + suffix + "_weights");
+    const int64_t m = w.dim(0);
+    graph.value(wv).hold_constant(std::move(w));
+    const ValueId bv = graph.add_value(gated.name + suffix + "_bias");
+    graph.value(bv).hold_constant(Tensor::from<float>({m}, bias));
+    const ValueId y = graph.add_value(gated.name + suffix);
+    node.op = "Conv";
+    node.name = gated.name + suffix;
+    node.inputs = {x, wv, bv};
+    node.outputs = {y};
+    for (const char* key : {"strides", "pads", "dilations", "kernel_shape"}) {
+      node.attrs[key].kind = Attribute::Kind::kInts;
+      node.attrs[key].ints = gated.attr_ints(key, {});
+    }
+    node.attrs["group"].i = group;
+    const OpEntry* conv = find_op("Conv");
+    if (!conv) fail<ModelError>("{}: no Conv kernel for the inner conv", outer.where(gated));
+    kernel = conv->make(node, graph);
+  }
+
+  const Tensor& run(const Tensor& x, OpContext& ctx) {
+    const Tensor* inputs[] = {&x, &graph.constant(node.inputs[1]), &graph.constant(node.inputs[2])};
+    OpContext inner(node, graph, inputs, out, pool, ctx.dnnl(), ctx.threads());
+    kernel->run(inner);
+    return out.at(0);
+  }
+};
 
 class GatedConvKernel final : public Kernel {
  public:
@@ -56,7 +108,12 @@ class GatedConvKernel final : public Kernel {
       if (b.dtype() != DType::kFloat32 || b.numel() != m_) fail<ModelError>("{}: bias must be fp32 [{}]", where, m_);
       std::copy(b.data<float>(), b.data<float>() + m_, bias.begin());
     }
-    threshold_ = node.attr_float("threshold", -std::numeric_limits<float>::infinity());
+    thresholds_ = node.attr_floats("thresholds", {});
+    if (thresholds_.empty()) {
+      thresholds_.assign(static_cast<size_t>(m_), node.attr_float("threshold", -std::numeric_limits<float>::infinity()));
+    } else if (static_cast<int64_t>(thresholds_.size()) != m_) {
+      fail<ModelError>("{}: {} per-channel thresholds for {} filters", where, thresholds_.size(), m_);
+    }
     const std::string act = node.attr_string("activation", "");
     if (act == "Relu") {
       act_lo_ = 0.f;
@@ -88,42 +145,27 @@ class GatedConvKernel final : public Kernel {
         fail<ModelError>("{}: base_channels {} must be in [1, {}]", where, base_channels_, cg_);
       cond_first_ = base_channels_;
     }
-    cond_depth_ = (cg_ - cond_first_) * taps;
-    for (int64_t q = 0; q < cond_depth_; ++q) synapses_.push_back(static_cast<int32_t>(cond_first_ * taps + q));
-    // Conditional weights, one contiguous row per filter.
-    cond_w_.resize(static_cast<size_t>(m_ * cond_depth_));
+    cond_channels_ = cg_ - cond_first_;
+    cond_padded_ = (cond_channels_ + kLanes - 1) / kLanes * kLanes;
+    // Conditional weights as [filter][tap][channel, padded with zeros]: a tap's channels are one
+    // or a few vectors, matching the transposed inputs (see transpose()).
+    cond_w_.assign(static_cast<size_t>(m_ * taps * cond_padded_), 0.f);
     for (int64_t m = 0; m < m_; ++m)
-      std::copy(w.data<float>() + (m * cg_ + cond_first_) * taps, w.data<float>() + (m + 1) * cg_ * taps,
-                cond_w_.begin() + m * cond_depth_);
-    // The base path: a plain Conv node over the base inputs, run by the engine's own kernel.
+      for (int64_t c = 0; c < cond_channels_; ++c)
+        for (int64_t t = 0; t < taps; ++t)
+          cond_w_[static_cast<size_t>((m * taps + t) * cond_padded_ + c)] =
+              w.data<float>()[((m * cg_) + cond_first_ + c) * taps + t];
+    // The base path: the first base_channels of each group; the dense fallback: every channel.
     Tensor base_w(DType::kFloat32, {m_, base_channels_, kh_, kw_});
     for (int64_t m = 0; m < m_; ++m)
       std::copy(w.data<float>() + m * cg_ * taps, w.data<float>() + (m * cg_ + base_channels_) * taps,
                 base_w.data<float>() + m * base_channels_ * taps);
-    inner_.source = graph.source;
-    const ValueId x = inner_.add_value(node.name + "/base_input");
-    inner_.value(x).has_type = true;
-    const ValueId wv = inner_.add_value(node.name + "/base_weights");
-    inner_.value(wv).hold_constant(std::move(base_w));
-    const ValueId bv = inner_.add_value(node.name + "/bias");
-    inner_.value(bv).hold_constant(Tensor::from<float>({m_}, bias));
-    const ValueId y = inner_.add_value(node.name + "/base");
-    base_node_.op = "Conv";
-    base_node_.name = node.name + "/base";
-    base_node_.inputs = {x, wv, bv};
-    base_node_.outputs = {y};
-    auto set_ints = [&](const char* key, std::vector<int64_t> v) {
-      base_node_.attrs[key].kind = Attribute::Kind::kInts;
-      base_node_.attrs[key].ints = std::move(v);
-    };
-    set_ints("strides", st);
-    set_ints("pads", pads);
-    set_ints("dilations", dil);
-    set_ints("kernel_shape", {kh_, kw_});
-    base_node_.attrs["group"].i = group_;
-    const OpEntry* conv = find_op("Conv");
-    if (!conv) fail<ModelError>("{}: no Conv kernel for the base path", where);
-    base_ = conv->make(base_node_, inner_);
+    base_.build(node, graph, std::move(base_w), bias, "/base", group_);
+    if (cond_channels_ > 0) {
+      Tensor full_w(DType::kFloat32, w.shape());
+      std::copy(w.data<float>(), w.data<float>() + w.numel(), full_w.data<float>());
+      full_.build(node, graph, std::move(full_w), bias, "/full", group_);
+    }
   }
 
   void run(OpContext& ctx) override {
@@ -133,15 +175,17 @@ class GatedConvKernel final : public Kernel {
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3), plane = h * wd;
     // Base and conditional inputs.
     const Tensor* base_in = &x;
+    const Tensor* full_in = &x;
     const float* cond_in = x.data<float>();
     if (precision_) {
       if (!high_.defined() || high_.shape() != x.shape()) high_ = Tensor(DType::kFloat32, x.shape());
-      low_.resize(static_cast<size_t>(x.numel()));
+      if (!low_.defined() || low_.shape() != x.shape()) low_ = Tensor(DType::kFloat32, x.shape());
       const float* src = x.data<float>();
       float* hi = high_.data<float>();
-      for (int64_t i = 0; i < x.numel(); ++i) hi[i] = split_.split(src[i], low_[i]);
+      float* lo = low_.data<float>();
+      for (int64_t i = 0; i < x.numel(); ++i) hi[i] = split_.split(src[i], lo[i]);
       base_in = &high_;
-      cond_in = low_.data();
+      cond_in = lo;
     } else if (base_channels_ < cg_) {
       const Shape shape{n, group_ * base_channels_, h, wd};
       if (!base_x_.defined() || base_x_.shape() != shape) base_x_ = Tensor(DType::kFloat32, shape);
@@ -151,69 +195,79 @@ class GatedConvKernel final : public Kernel {
                       base_x_.data<float>() + (i * group_ + g) * base_channels_ * plane);
       base_in = &base_x_;
     }
-    const Tensor* inputs[] = {base_in, &inner_.constant(base_node_.inputs[1]), &inner_.constant(base_node_.inputs[2])};
-    OpContext inner(base_node_, inner_, inputs, base_out_, pool_, ctx.dnnl(), ctx.threads());
-    base_->run(inner);
-    const Tensor& base = base_out_.at(0);
+    const Tensor& base = base_.run(*base_in, ctx);
     const int64_t oh = base.dim(2), ow = base.dim(3), pixels = oh * ow;
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, oh, ow});
     int64_t* counts = nullptr;
     if (ctx.num_outputs() > 1) counts = ctx.output(1, DType::kInt64, {n}).data<int64_t>();
-    if (counts) std::fill(counts, counts + n, 0);
-
-    // The conditional path, one (image, group) at a time: its conditional inputs unrolled once
-    // (im2col: cols[q][pixel], q the conditional synapse) when any of its gates is on, then the
-    // blocks of pixels. Many images: threads take whole (image, group) tasks, each with its own
-    // cols; few: the threads share one task's blocks.
-    deft::ConvShape shape;
-    shape.c = cg_, shape.h = h, shape.w = wd, shape.kh = kh_, shape.kw = kw_, shape.sh = sh_, shape.sw = sw_;
-    shape.pad_top = pad_top_, shape.pad_left = pad_left_, shape.dh = dh_, shape.dw = dw_, shape.oh = oh, shape.ow = ow;
-    const int64_t blocks = (pixels + kBlock - 1) / kBlock, tasks = n * group_;
-    const size_t cols_size = static_cast<size_t>(cond_depth_ * pixels + kBlock);  // + one block read past the end
     const int threads = std::max(1, ctx.threads());
+    const float* b = base.data<float>();
+    float* out = y.data<float>();
+
+    // Gates on per image; their total picks the sparse or the dense conditional path.
+    std::vector<int64_t> on(static_cast<size_t>(n), 0);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int64_t img = 0; img < n; ++img) {
+      int64_t k = 0;
+      for (int64_t m = 0; m < m_; ++m) k += count_above(b + (img * m_ + m) * pixels, pixels, thresholds_[size_t(m)]);
+      on[static_cast<size_t>(img)] = k;
+    }
+    if (cond_channels_ == 0) std::fill(on.begin(), on.end(), 0);  // nothing conditional: no gate opens work
+    int64_t total_on = 0;
+    for (int64_t k : on) total_on += k;
+    if (counts) std::copy(on.begin(), on.end(), counts);
+    const double cells = double(n * m_ * pixels);
+    const double sparse_work = double(total_on) * double(cond_padded_) / double(std::max<int64_t>(1, cond_channels_));
+    if (cond_channels_ > 0 && total_on > 0 && kSparseCost * sparse_work > cells) {
+      // Dense: the whole conv in oneDNN (on the B-bit values for precision gating), then per
+      // output the full or the base result.
+      if (precision_) {
+        if (!quantized_.defined() || quantized_.shape() != x.shape()) quantized_ = Tensor(DType::kFloat32, x.shape());
+        float* q = quantized_.data<float>();
+        for (int64_t i = 0; i < x.numel(); ++i) q[i] = high_.data<float>()[i] + low_.data<float>()[i];
+        full_in = &quantized_;
+      }
+      const float* f = full_.run(*full_in, ctx).data<float>();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+      for (int64_t row = 0; row < n * m_; ++row) {
+        const float thr = thresholds_[static_cast<size_t>(row % m_)];
+        for (int64_t p = row * pixels; p < (row + 1) * pixels; ++p) out[p] = activate(b[p] > thr ? f[p] : b[p]);
+      }
+      return;
+    }
+    // Sparse: per (image, group), the conditional inputs transposed to [pixel][channel] (padded),
+    // then per filter a dot product for each gated-on output. Many images: threads take whole
+    // (image, group) tasks; few: they share one task's filters.
+    deft::ConvShape s;
+    s.c = cg_, s.h = h, s.w = wd, s.kh = kh_, s.kw = kw_, s.sh = sh_, s.sw = sw_;
+    s.pad_top = pad_top_, s.pad_left = pad_left_, s.dh = dh_, s.dw = dw_, s.oh = oh, s.ow = ow;
+    const int64_t hp = std::max(pad_top_ + h, (oh - 1) * sh_ + (kh_ - 1) * dh_ + 1);
+    const int64_t wp = std::max(pad_left_ + wd, (ow - 1) * sw_ + (kw_ - 1) * dw_ + 1);
+    const Work work{pixels, c * plane, hp, wp, cond_in, b, out};
+    const int64_t tasks = n * group_, mg = m_ / group_;
     const bool by_task = tasks >= threads;
-    const Work work{pixels, c * plane, cond_in, base.data<float>(), y.data<float>()};
-    if (!by_task) shared_cols_.resize(cols_size);
-    float* shared_cols = shared_cols_.data();
+    const size_t padded_size = static_cast<size_t>(hp * wp * cond_padded_);
+    if (!by_task) shared_.assign(padded_size, 0.f);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-      std::vector<float> own_cols(by_task ? cols_size : 0);
-      std::vector<int64_t> active;
-      std::vector<float> rows(static_cast<size_t>(cond_depth_ * kBlock));
+      std::vector<float> own(by_task ? padded_size : 0, 0.f);
+      std::vector<int32_t> list;
       if (by_task) {
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; ++task) {
           const int64_t img = task / group_, g = task % group_;
-          const int64_t busy = busy_blocks(work, img, g, blocks);
-          const bool dense = cond_depth_ > 0 && 2 * busy >= blocks;
-          if (dense) unroll(work, shape, img, g, own_cols.data());
-          int64_t on = 0;
-          for (int64_t blk = 0; blk < blocks; ++blk)
-            on += conditional_block(work, shape, img, g, blk, busy > 0, dense ? own_cols.data() : nullptr, rows.data(),
-                                    active);
-          if (counts && on) {
-#pragma omp atomic
-            counts[img] += on;
-          }
+          if (on[static_cast<size_t>(img)] > 0) transpose(work, s, img, g, own.data());
+          for (int64_t k = 0; k < mg; ++k) filter_outputs(work, s, img, g * mg + k, own.data(), list);
         }
       } else {
         for (int64_t task = 0; task < tasks; ++task) {
           const int64_t img = task / group_, g = task % group_;
-          const int64_t busy = busy_blocks(work, img, g, blocks);
-          const bool dense = cond_depth_ > 0 && 2 * busy >= blocks;
 #pragma omp single
           {
-            if (dense) unroll(work, shape, img, g, shared_cols);
+            if (on[static_cast<size_t>(img)] > 0) transpose(work, s, img, g, shared_.data());
           }
 #pragma omp for schedule(static)
-          for (int64_t blk = 0; blk < blocks; ++blk) {
-            const int64_t on = conditional_block(work, shape, img, g, blk, busy > 0, dense ? shared_cols : nullptr,
-                                                 rows.data(), active);
-            if (counts && on) {
-#pragma omp atomic
-              counts[img] += on;
-            }
-          }
+          for (int64_t k = 0; k < mg; ++k) filter_outputs(work, s, img, g * mg + k, shared_.data(), list);
         }
       }
     }
@@ -225,123 +279,138 @@ class GatedConvKernel final : public Kernel {
 
  private:
   struct Work {
-    int64_t pixels, image_size;
+    int64_t pixels, image_size, hp, wp;  // hp x wp: the padded input plane
     const float* cond_in;
     const float* base;
     float* y;
   };
 
-  // Blocks of pixels of one image and group with at least one gate on: with many, the
-  // conditional inputs are unrolled for the whole image at once (im2col, fast copies), with few,
-  // gathered block by block (only where needed).
-  int64_t busy_blocks(const Work& w, int64_t img, int64_t g, int64_t blocks) const {
-    const int64_t mg = m_ / group_;
-    const float* b = w.base + (img * m_ + g * mg) * w.pixels;
-    int64_t busy = 0;
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t p0 = blk * kBlock, p1 = std::min(w.pixels, p0 + kBlock);
-      int any = 0;
-      for (int64_t k = 0; k < mg && !any; ++k)
-        for (int64_t p = p0; p < p1; ++p) any |= b[k * w.pixels + p] > threshold_;
-      busy += any;
-    }
-    return busy;
-  }
-
-  // The conditional inputs of pixels [p0, p0 + 16) of one image and group: rows[q][j].
-  void gather(const Work& w, const deft::ConvShape& s, int64_t img, int64_t g, int64_t p0, float* rows) const {
-    const float* x = w.cond_in + img * w.image_size + g * cg_ * s.h * s.w;
-    const int64_t taps = s.kh * s.kw, last = w.pixels - 1;
-    int64_t y0[kBlock], x0[kBlock];
-    for (int64_t j = 0; j < kBlock; ++j) {
-      const int64_t p = std::min(p0 + j, last);
-      y0[j] = (p / s.ow) * s.sh - s.pad_top;
-      x0[j] = (p % s.ow) * s.sw - s.pad_left;
-    }
-    for (int64_t q = 0; q < cond_depth_; ++q) {
-      const int64_t k = synapses_[q], t = k % taps;
-      const float* plane = x + (k / taps) * s.h * s.w;
-      const int64_t dy = (t / s.kw) * s.dh, dx = (t % s.kw) * s.dw;
-      float* r = rows + q * kBlock;
-      for (int64_t j = 0; j < kBlock; ++j) {
-        const int64_t iy = y0[j] + dy, ix = x0[j] + dx;
-        r[j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? plane[iy * s.w + ix] : 0.f;
+  // The conditional input channels of one image and group as padded[(iy + pad_top) * wp + ix +
+  // pad_left][channel], channels padded to kLanes; the padding stays zero (never written).
+  void transpose(const Work& w, const deft::ConvShape& s, int64_t img, int64_t g, float* padded) const {
+    const float* x = w.cond_in + img * w.image_size + (g * cg_ + cond_first_) * s.h * s.w;
+    for (int64_t c = 0; c < cond_channels_; ++c) {
+      const float* plane = x + c * s.h * s.w;
+      for (int64_t iy = 0; iy < s.h; ++iy) {
+        float* row = padded + ((iy + s.pad_top) * w.wp + s.pad_left) * cond_padded_ + c;
+        for (int64_t ix = 0; ix < s.w; ++ix) row[ix * cond_padded_] = plane[iy * s.w + ix];
       }
     }
   }
 
-  void unroll(const Work& w, const deft::ConvShape& shape, int64_t img, int64_t g, float* cols) const {
-    deft::im2col(w.cond_in + img * w.image_size + g * cg_ * shape.h * shape.w, shape, synapses_, cols);
-  }
-
-  // Block `blk` of pixels of one image and group: every filter's outputs, the conditional path added
-  // where the gate is on. The path runs for the filters with at least one gate on in the block,
-  // sixteen at a time over the block's 16 pixels in SIMD lanes, and is kept only where the gate is
-  // on. Each output's sum runs over q in order, whatever the grouping or the thread count.
-  // `cols`: the image's unrolled inputs, or null to gather the block's into `rows`.
-  int64_t conditional_block(const Work& w, const deft::ConvShape& shape, int64_t img, int64_t g, int64_t blk,
-                            bool any_on, const float* cols, float* rows, std::vector<int64_t>& active) const {
-    const int64_t mg = m_ / group_, depth = cond_depth_, p0 = blk * kBlock;
-    const int64_t count = std::min(kBlock, w.pixels - p0);
-    const float thr = threshold_;
-    active.clear();
-    for (int64_t k = 0; k < mg; ++k) {
-      const int64_t m = g * mg + k;
-      const float* b = w.base + (img * m_ + m) * w.pixels + p0;
-      float* out = w.y + (img * m_ + m) * w.pixels + p0;
-      int any = 0;
+  // Filter m of one image: every output written (the base result, activated), and the gated-on
+  // ones with the conditional path added, kPixels at a time. Each output's sum has a fixed order.
+  void filter_outputs(const Work& w, const deft::ConvShape& s, int64_t img, int64_t m, const float* padded,
+                      std::vector<int32_t>& list) const {
+    const float thr = thresholds_[static_cast<size_t>(m)];
+    const float* b = w.base + (img * m_ + m) * w.pixels;
+    float* out = w.y + (img * m_ + m) * w.pixels;
+    list.resize(static_cast<size_t>(w.pixels + kLanes));
+    const int64_t listed = activate_and_list(b, out, w.pixels, thr, list.data());
+    if (listed == 0 || cond_channels_ == 0) return;
+    const int64_t taps = kh_ * kw_;
+    // Offsets (in floats) into `padded`: of each output's first tap and of each tap from it.
+    int64_t tap_at[64];
+    std::vector<int64_t> tap_heap;
+    int64_t* tap = tap_at;
+    if (taps > 64) {
+      tap_heap.resize(static_cast<size_t>(taps));
+      tap = tap_heap.data();
+    }
+    for (int64_t t = 0; t < taps; ++t) tap[t] = ((t / s.kw) * s.dh * w.wp + (t % s.kw) * s.dw) * cond_padded_;
+    const float* wm = cond_w_.data() + m * taps * cond_padded_;
+    float sums[kPixels];
+    for (int64_t i = 0; i < listed; i += kPixels) {
+      const int64_t count = std::min<int64_t>(kPixels, listed - i);
+      const float* at[kPixels];
+      for (int64_t j = 0; j < kPixels; ++j) {
+        const int64_t p = list[i + std::min(j, count - 1)];
+        at[j] = padded + ((p / s.ow) * s.sh * w.wp + (p % s.ow) * s.sw) * cond_padded_;
+      }
+      dots(wm, at, tap, taps, sums);
       for (int64_t j = 0; j < count; ++j) {
-        any |= b[j] > thr;
-        out[j] = activate(b[j]);
-      }
-      if (any && any_on && depth > 0) active.push_back(m);
-    }
-    if (active.empty()) return 0;
-    const float* src = cols ? cols + p0 : rows;
-    const int64_t stride = cols ? w.pixels : kBlock;
-    if (!cols) gather(w, shape, img, g, p0, rows);
-    int64_t on = 0;
-    float acc[kFilters][kBlock];
-    for (size_t a = 0; a < active.size(); a += kFilters) {
-      const float* wr[kFilters];
-      for (size_t f = 0; f < kFilters; ++f) wr[f] = cond_w_.data() + active[std::min(a + f, active.size() - 1)] * depth;
-      block_sums(src, stride, depth, wr, acc);
-      for (size_t f = 0; f < kFilters && a + f < active.size(); ++f) {
-        const int64_t m = active[a + f];
-        const float* b = w.base + (img * m_ + m) * w.pixels + p0;
-        float* out = w.y + (img * m_ + m) * w.pixels + p0;
-        for (int64_t j = 0; j < count; ++j) {
-          if (!(b[j] > thr)) continue;
-          out[j] = activate(b[j] + acc[f][j]);
-          ++on;
-        }
+        const int64_t p = list[i + j];
+        out[p] = activate(b[p] + sums[j]);
       }
     }
-    return on;
   }
 
-  // acc[f][j] = the sum over q in order of wr[f][q] x cols[q * stride + j], j < 16.
-  static void block_sums(const float* cols, int64_t stride, int64_t depth, const float* const* wr,
-                         float (&acc)[kFilters][kBlock]) {
+  // sums[j] = the conditional sum of the output whose first tap is at[j]: over taps, then channel
+  // vectors, lane-wise, and the lanes added in a fixed order.
+  void dots(const float* wm, const float* const* at, const int64_t* tap, int64_t taps, float (&sums)[kPixels]) const {
+    const int64_t vectors = cond_padded_ / kLanes;
 #if defined(__AVX512F__)
-    __m512 a[kFilters];
-    for (size_t f = 0; f < kFilters; ++f) a[f] = _mm512_setzero_ps();
-    for (int64_t q = 0; q < depth; ++q) {
-      const __m512 r = _mm512_loadu_ps(cols + q * stride);
-      for (size_t f = 0; f < kFilters; ++f) a[f] = _mm512_fmadd_ps(_mm512_set1_ps(wr[f][q]), r, a[f]);
-    }
-    for (size_t f = 0; f < kFilters; ++f) _mm512_storeu_ps(acc[f], a[f]);
-#else
-    for (size_t f = 0; f < kFilters; ++f)
-      for (int64_t j = 0; j < kBlock; ++j) acc[f][j] = 0.f;
-    for (int64_t q = 0; q < depth; ++q) {
-      const float* r = cols + q * stride;
-      for (size_t f = 0; f < kFilters; ++f) {
-        const float wq = wr[f][q];
-        for (int64_t j = 0; j < kBlock; ++j) acc[f][j] = std::fma(wq, r[j], acc[f][j]);
+    __m512 acc[kPixels];
+    for (int64_t j = 0; j < kPixels; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* wt = wm + t * cond_padded_;
+      const int64_t off = tap[t];
+      for (int64_t v = 0; v < vectors; ++v) {
+        const __m512 wv = _mm512_loadu_ps(wt + v * kLanes);
+        for (int64_t j = 0; j < kPixels; ++j)
+          acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(at[j] + off + v * kLanes), acc[j]);
       }
+    }
+    for (int64_t j = 0; j < kPixels; ++j) {
+      // Halves added down to 4 lanes, then those in a fixed order.
+      // (The masked extracts: GCC 12's unmasked ones trip -Wmaybe-uninitialized.)
+      const __m512d a = _mm512_castps_pd(acc[j]);
+      const __m256 eight = _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 0)),
+                                         _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 1)));
+      const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+      const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+      sums[j] = _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
+    }
+#else
+    float acc[kPixels][kLanes] = {};
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* wt = wm + t * cond_padded_;
+      for (int64_t v = 0; v < vectors; ++v)
+        for (int64_t j = 0; j < kPixels; ++j)
+          for (int64_t l = 0; l < kLanes; ++l)
+            acc[j][l] = std::fma(wt[v * kLanes + l], at[j][tap[t] + v * kLanes + l], acc[j][l]);
+    }
+    for (int64_t j = 0; j < kPixels; ++j) {
+      float sum = 0;
+      for (int64_t l = 0; l < kLanes; ++l) sum += acc[j][l];
+      sums[j] = sum;
     }
 #endif
+  }
+
+  // How many of v[0, n) exceed thr.
+  static int64_t count_above(const float* v, int64_t n, float thr) {
+    int64_t k = 0, p = 0;
+#if defined(__AVX512F__)
+    const __m512 t = _mm512_set1_ps(thr);
+    for (; p + kLanes <= n; p += kLanes) k += __builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(v + p), t, _CMP_GT_OQ));
+#endif
+    for (; p < n; ++p) k += v[p] > thr;
+    return k;
+  }
+
+  // out[p] = activate(base[p]) for p < n; list gets the p whose base exceeds thr (room for n + kLanes),
+  // returns how many.
+  int64_t activate_and_list(const float* base, float* out, int64_t n, float thr, int32_t* list) const {
+    int64_t listed = 0, p = 0;
+#if defined(__AVX512F__)
+    const __m512 t = _mm512_set1_ps(thr), lo = _mm512_set1_ps(act_lo_), hi = _mm512_set1_ps(act_hi_);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; p + kLanes <= n; p += kLanes) {
+      const __m512 v = _mm512_loadu_ps(base + p);
+      // max/min return their second operand when one is NaN: NaN passes, as in activate().
+      _mm512_storeu_ps(out + p, _mm512_min_ps(hi, _mm512_max_ps(lo, v)));
+      const __mmask16 on = _mm512_cmp_ps_mask(v, t, _CMP_GT_OQ);
+      if (!on) continue;
+      _mm512_mask_compressstoreu_epi32(list + listed, on, _mm512_add_epi32(lanes, _mm512_set1_epi32(int32_t(p))));
+      listed += __builtin_popcount(on);
+    }
+#endif
+    for (; p < n; ++p) {
+      out[p] = activate(base[p]);
+      if (base[p] > thr) list[listed++] = static_cast<int32_t>(p);
+    }
+    return listed;
   }
 
   float activate(float v) const {
@@ -353,19 +422,14 @@ class GatedConvKernel final : public Kernel {
   bool precision_ = false;
   int64_t m_ = 0, cg_ = 0, kh_ = 1, kw_ = 1, group_ = 1;
   int64_t sh_ = 1, sw_ = 1, pad_top_ = 0, pad_left_ = 0, dh_ = 1, dw_ = 1;
-  int64_t base_channels_ = 0, cond_first_ = 0, cond_depth_ = 0;
-  float threshold_ = 0;
+  int64_t base_channels_ = 0, cond_first_ = 0, cond_channels_ = 0, cond_padded_ = 0;
+  std::vector<float> thresholds_;  // per filter
   float act_lo_ = -std::numeric_limits<float>::infinity(), act_hi_ = std::numeric_limits<float>::infinity();
   PrecisionSplit split_;
-  std::vector<float> cond_w_, low_;
-  std::vector<int32_t> synapses_;  // conditional synapses of a group: (c * kh + ky) * kw + kx
-  std::vector<float> shared_cols_;
-  Graph inner_;
-  Node base_node_;
-  std::unique_ptr<Kernel> base_;
-  BufferPool pool_;
-  std::vector<Tensor> base_out_ = std::vector<Tensor>(1);
-  Tensor base_x_, high_;
+  std::vector<float> cond_w_;  // [filter][tap][conditional channel, padded to kLanes]
+  std::vector<float> shared_;
+  InnerConv base_, full_;
+  Tensor base_x_, high_, low_, quantized_;
 };
 
 }  // namespace

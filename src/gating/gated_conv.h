@@ -7,15 +7,18 @@
 //   precision gating: the input activations as B-bit fixed-point codes, the base path over their
 //     top `high_bits` bits, the conditional path over the low B - high_bits bits.
 // Gated-off elements keep the base result (bias included); a fused Relu applies after. The base
-// path runs on the engine's oneDNN Conv kernel. The conditional path runs per block of 16 output
-// pixels and filter: skipped when every gate of the block is off, else computed for the 16 pixels
-// in SIMD lanes (the cost of one) and kept where the gate is on; so its cost follows the blocks with
-// a gate on. Every element's sum has a fixed order, so results do not depend on the thread count.
+// path runs on the engine's oneDNN Conv kernel. Then, from how many gates are on: few (below about
+// a third), the conditional path runs only for the gated-on outputs, a dot product each over the
+// conditional inputs transposed to [pixel][channel] (AVX-512, 8 outputs of a filter at a time);
+// many, the whole conv runs in oneDNN (on the B-bit values for precision gating) and each output
+// takes the full or the base result. Every output's sum has a fixed order in either path, so
+// results do not depend on the thread count (they may differ in the last bits between the paths).
 //
 // Inputs: X [N, C, H, W], W (constant, [M, C / group, kh, kw] fp32), B (constant [M], optional).
 // Outputs: Y [N, M, OH, OW]; optionally the number of gated-on elements per image (int64 [N]),
 // which the gate search reads (gating/gate_search.h).
-// Attributes: mode ("channel" | "precision"), threshold (float, -inf: every gate on), group,
+// Attributes: mode ("channel" | "precision"), threshold (float, -inf: every gate on) or thresholds
+// (floats, one per output channel), group,
 // kernel_shape, strides, pads, dilations, activation ("Relu" or absent); channel: base_channels
 // (per group); precision: bits, high_bits, frac_bits (code = value x 2^frac_bits), signed (0/1).
 #pragma once

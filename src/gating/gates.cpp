@@ -12,11 +12,6 @@
 
 namespace eff::gating {
 
-using nlohmann::json;
-
-std::string kind_name(GateKind k) {
-  return k == GateKind::kChannel ? "channel" : "precision";
-}
 
 bool gate_eligible(const Graph& g, const Node& n, std::string* why) {
   auto no = [&](const std::string& reason) {
@@ -120,6 +115,12 @@ void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
     d.outputs = {n.outputs.at(0)};
     set_string(d, "mode", kind_name(plan.kind));
     set_float(d, "threshold", l.threshold);
+    if (!l.thresholds.empty()) {
+      if (static_cast<int64_t>(l.thresholds.size()) != w.dim(0))
+        fail<ConfigError>("{}: {} thresholds for {} output channels", g.where(n), l.thresholds.size(), w.dim(0));
+      d.attrs["thresholds"].kind = Attribute::Kind::kFloats;
+      d.attrs["thresholds"].floats = l.thresholds;
+    }
     set_int(d, "group", n.attr_int("group", 1));
     set_ints(d, "kernel_shape", {w.dim(2), w.dim(3)});
     set_ints(d, "strides", n.attr_ints("strides", {1, 1}));
@@ -152,10 +153,27 @@ void check_gates(const Graph& g, const GatePlan& plan, const std::string& source
     if (!n) fail<ConfigError>("{}: layer '{}' is not in {}", source, l.layer, g.source);
     std::string why;
     if (!gate_eligible(g, *n, &why)) fail<ConfigError>("{}: layer '{}' cannot be gated: {}", source, l.layer, why);
-    const int64_t cg = g.constant(n->input(1)).dim(1);
+    const int64_t cg = g.constant(n->input(1)).dim(1), filters = g.constant(n->input(1)).dim(0);
+    if (!l.thresholds.empty() && static_cast<int64_t>(l.thresholds.size()) != filters)
+      fail<ConfigError>("{}: layer '{}' has {} output channels, thresholds lists {}", source, l.layer, filters,
+                        l.thresholds.size());
+    if (plan.kind == GateKind::kPrecision && !(l.bits >= 2 && l.high_bits < l.bits))
+      fail<ConfigError>("{}: layer '{}': the engine needs 2 <= bits and high_bits < bits (bits {}, high_bits {})",
+                        source, l.layer, l.bits, l.high_bits);
     if (plan.kind == GateKind::kChannel && l.base_channels > cg)
       fail<ConfigError>("{}: layer '{}' has {} input channels per group, base_channels is {}", source, l.layer, cg,
                         l.base_channels);
+  }
+}
+
+void set_thresholds(Graph& g, const std::vector<std::string>& layers,
+                    const std::vector<std::vector<float>>& per_channel) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto it = std::find_if(g.nodes.begin(), g.nodes.end(),
+                           [&](const Node& n) { return n.name == layers[i] && n.op == kGatedConvOp; });
+    if (it == g.nodes.end()) fail<ModelError>("{}: no gated layer '{}'", g.source, layers[i]);
+    it->attrs["thresholds"].kind = Attribute::Kind::kFloats;
+    it->attrs["thresholds"].floats = per_channel.at(i);
   }
 }
 
@@ -166,109 +184,6 @@ void set_thresholds(Graph& g, const std::vector<std::string>& layers, const std:
     if (it == g.nodes.end()) fail<ModelError>("{}: no gated layer '{}'", g.source, layers[i]);
     it->attrs["threshold"].f = thresholds.at(i);
   }
-}
-
-namespace {
-
-json threshold_json(float t) {
-  if (std::isinf(t)) return t < 0 ? json("-inf") : json("inf");
-  return t;
-}
-
-}  // namespace
-
-json gates_json(const GatePlan& plan) {
-  json layers = json::array();
-  for (const LayerGate& l : plan.layers) {
-    if (plan.kind == GateKind::kChannel) {
-      layers.push_back(
-          {{"layer", l.layer}, {"base_channels", l.base_channels}, {"threshold", threshold_json(l.threshold)}});
-    } else {
-      layers.push_back({{"layer", l.layer},
-                        {"bits", l.bits},
-                        {"high_bits", l.high_bits},
-                        {"threshold", threshold_json(l.threshold)},
-                        {"frac_bits", l.frac_bits},
-                        {"signed", l.is_signed}});
-    }
-  }
-  json j = {{"format", "effectual-gates"}, {"version", 1}, {"kind", kind_name(plan.kind)}};
-  if (plan.kind == GateKind::kChannel) j["base_fraction"] = plan.base_fraction;
-  j["layers"] = layers;
-  return j;
-}
-
-GatePlan parse_gates(const json& j, const std::string& source) {
-  auto bad = [&](const std::string& what) { fail<ConfigError>("{}: {}", source, what); };
-  if (!j.is_object()) bad("not a JSON object");
-  if (j.value("format", json()).get<std::string>() != "effectual-gates") bad("\"format\" must be \"effectual-gates\"");
-  for (const auto& [key, v] : j.items())
-    if (key != "format" && key != "version" && key != "kind" && key != "base_fraction" && key != "layers")
-      bad("unknown key \"" + key + "\"");
-  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
-    bad("\"version\" must be 1");
-  const std::string kind = j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
-  if (kind != "channel" && kind != "precision") bad("\"kind\" must be \"channel\" or \"precision\"");
-  GatePlan plan;
-  plan.kind = kind == "channel" ? GateKind::kChannel : GateKind::kPrecision;
-  if (j.contains("base_fraction")) {
-    if (!j["base_fraction"].is_number() || !(j["base_fraction"].get<double>() > 0) ||
-        j["base_fraction"].get<double>() > 1)
-      bad("\"base_fraction\" must be a number in (0, 1]");
-    plan.base_fraction = j["base_fraction"].get<double>();
-  }
-  if (!j.contains("layers") || !j["layers"].is_array()) bad("\"layers\" must be an array");
-  std::set<std::string> seen;
-  for (size_t i = 0; i < j["layers"].size(); ++i) {
-    const json& e = j["layers"][i];
-    const std::string at = "layers[" + std::to_string(i) + "]";
-    if (!e.is_object()) bad(at + " is not an object");
-    auto integer = [&](const char* key, int64_t lo, int64_t hi) {
-      if (!e.contains(key) || !e[key].is_number_integer() || e[key].get<int64_t>() < lo || e[key].get<int64_t>() > hi)
-        bad(fmt::format("{}.{} must be an integer in [{}, {}]", at, key, lo, hi));
-      return e[key].get<int64_t>();
-    };
-    LayerGate l;
-    if (!e.contains("layer") || !e["layer"].is_string() || e["layer"].get<std::string>().empty())
-      bad(at + ".layer must be a layer name");
-    l.layer = e["layer"].get<std::string>();
-    if (!seen.insert(l.layer).second) bad(at + ": layer '" + l.layer + "' is given twice");
-    const json& t = e.value("threshold", json());
-    if (t.is_null() || (t.is_string() && t.get<std::string>() == "-inf")) {
-      l.threshold = -std::numeric_limits<float>::infinity();
-    } else if (t.is_string() && t.get<std::string>() == "inf") {
-      l.threshold = std::numeric_limits<float>::infinity();
-    } else if (t.is_number() && std::isfinite(t.get<double>())) {
-      l.threshold = static_cast<float>(t.get<double>());
-    } else {
-      bad(at + ".threshold must be a number, \"-inf\", \"inf\" or null");
-    }
-    std::set<std::string> allowed = {"layer", "threshold"};
-    if (plan.kind == GateKind::kChannel) {
-      l.base_channels = integer("base_channels", 1, int64_t{1} << 24);
-      allowed.insert("base_channels");
-    } else {
-      l.bits = static_cast<int>(integer("bits", 2, 16));
-      l.high_bits = static_cast<int>(integer("high_bits", 1, l.bits - 1));
-      l.frac_bits = e.contains("frac_bits") ? static_cast<int>(integer("frac_bits", -64, 64)) : 0;
-      if (e.contains("signed")) {
-        if (!e["signed"].is_boolean()) bad(at + ".signed must be true or false");
-        l.is_signed = e["signed"].get<bool>();
-      }
-      allowed.insert({"bits", "high_bits", "frac_bits", "signed"});
-    }
-    for (const auto& [key, v] : e.items())
-      if (!allowed.count(key)) bad(at + ": unknown key \"" + key + "\"");
-    plan.layers.push_back(std::move(l));
-  }
-  return plan;
-}
-
-GatePlan read_gates_file(const std::string& path) {
-  const std::string text = read_file(path, size_t{64} << 20);
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) fail<ConfigError>("{}: not valid JSON", path);
-  return parse_gates(j, path);
 }
 
 }  // namespace eff::gating

@@ -3,16 +3,7 @@
 // graph rewrite applied at load time (LoadOptions::layer_rewrite), so `eval`, `run` and `bench`
 // use gated layers like any other.
 //
-// The gates file:
-//   {"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.25,
-//    "layers":[{"layer":"conv2","base_channels":16,"threshold":0.5}, ...]}
-//   {"format":"effectual-gates","version":1,"kind":"precision",
-//    "layers":[{"layer":"conv2","bits":8,"high_bits":4,"threshold":0.1,"frac_bits":5,"signed":false}, ...]}
-// `layer` is the layer name `effectual info` prints; `threshold` is in the float domain of the
-// layer's pre-activation output (bias and folded BatchNormalization included), a gate is on where
-// the base result exceeds it ("-inf" as a string, or null: every gate on). base_channels counts
-// the input channels of each group on the base path. frac_bits and signed (precision only) give
-// the fixed-point format of the B-bit codes: value = code x 2^-frac_bits.
+// The gates file: gating/gates_file.h.
 #pragma once
 
 #include <cstdint>
@@ -20,26 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "gating/gates_file.h"
 #include "graph/ir.h"
 
 namespace eff::gating {
-
-enum class GateKind { kChannel, kPrecision };
-std::string kind_name(GateKind k);
-
-struct LayerGate {
-  std::string layer;
-  float threshold = 0;                         // -inf: every gate on
-  int64_t base_channels = 0;                   // channel: per group
-  int bits = 8, high_bits = 4, frac_bits = 0;  // precision
-  bool is_signed = false;
-};
-
-struct GatePlan {
-  GateKind kind = GateKind::kChannel;
-  double base_fraction = 1.0;  // channel: the fraction the plan was made for (informative)
-  std::vector<LayerGate> layers;
-};
 
 // Whether the node can become a GatedConv: a 2-D Conv with constant fp32 weights (and bias), Relu,
 // Clip or no fused activation, not quantized, explicit padding. `why` says what stops it.
@@ -70,10 +45,8 @@ void check_gates(const Graph& g, const GatePlan& plan, const std::string& source
 // Sets the thresholds of a graph already rewritten by apply_gates (same plan layer order), without
 // touching its structure: the search's evaluations differ only in them.
 void set_thresholds(Graph& g, const std::vector<std::string>& layers, const std::vector<float>& thresholds);
-
-nlohmann::json gates_json(const GatePlan& plan);
-// ConfigError naming `source` and the field for anything malformed or unknown.
-GatePlan parse_gates(const nlohmann::json& j, const std::string& source);
-GatePlan read_gates_file(const std::string& path);
+// The same with a threshold per output channel of each layer.
+void set_thresholds(Graph& g, const std::vector<std::string>& layers,
+                    const std::vector<std::vector<float>>& per_channel);
 
 }  // namespace eff::gating

@@ -340,6 +340,56 @@ Attribute attr_of(int64_t i) {
   return a;
 }
 
+// The width the weight codes really use: code - zero point over every stored code (exports of
+// fewer than 8 bits keep their codes in int8/uint8; this is the precision they were made with).
+int used_weight_bits(const Tensor& codes, const std::vector<int64_t>& zeros, int64_t axis) {
+  const int64_t channels = static_cast<int64_t>(zeros.size());
+  int64_t inner = 1;
+  for (int d = static_cast<int>(axis) + 1; d < codes.rank(); ++d) inner *= codes.dim(d);
+  const std::vector<int64_t> c = codes.to_i64_vector();
+  int64_t lo = 0, hi = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const int64_t z = channels > 1 ? zeros[(static_cast<int64_t>(i) / inner) % channels] : zeros[0];
+    lo = std::min(lo, c[i] - z);
+    hi = std::max(hi, c[i] - z);
+  }
+  return bits_for_range(lo, hi);
+}
+
+// The width activation codes can reach when a constant Clip bounds QuantizeLinear's input
+// (Clip -> QuantizeLinear -> DequantizeLinear, as `effectual quantize` writes sub-8-bit
+// activations): the codes of the Clip's bounds minus the zero point. `fallback` (the code type's
+// width) otherwise.
+int used_activation_bits(const Graph& g, const Uses& uses, const Node& dq, DType code_type, int64_t zero,
+                         int fallback) {
+  const ValueId codes = dq.inputs[0];
+  if (codes == kNoValue || uses.producer[codes] < 0) return fallback;
+  const Node& q = g.nodes[uses.producer[codes]];
+  if (!is_op(q, "QuantizeLinear") || !g.is_constant(q.input(1)) || g.constant(q.input(1)).numel() != 1) return fallback;
+  const int64_t qzero = q.input(2) != kNoValue && g.is_constant(q.input(2)) ? g.constant(q.input(2)).get_i64(0) : 0;
+  if (qzero != zero || q.inputs[0] == kNoValue || uses.producer[q.inputs[0]] < 0) return fallback;
+  const Node& clip = g.nodes[uses.producer[q.inputs[0]]];
+  if (!is_op(clip, "Clip")) return fallback;
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+  if (clip.has_attr("min") || clip.has_attr("max")) {  // opset < 11
+    lo = clip.attr_float("min", -std::numeric_limits<float>::max());
+    hi = clip.attr_float("max", std::numeric_limits<float>::max());
+  }
+  for (int i : {1, 2}) {
+    const ValueId b = clip.input(i);
+    if (b == kNoValue) continue;
+    if (!g.is_constant(b) || g.constant(b).numel() != 1) return fallback;
+    (i == 1 ? lo : hi) = g.constant(b).get_f64(0);
+  }
+  const double scale = g.constant(q.input(1)).get_f64(0);
+  if (!(scale > 0) || !std::isfinite(lo) || !std::isfinite(hi)) return fallback;
+  const int64_t tlo = code_type == DType::kInt8 ? -128 : 0, thi = code_type == DType::kInt8 ? 127 : 255;
+  auto code = [&](double x) {
+    return std::clamp(static_cast<int64_t>(std::nearbyint(x / scale)) + zero, tlo, thi) - zero;
+  };
+  return std::min(fallback, bits_for_range(std::min<int64_t>(0, code(lo)), std::max<int64_t>(0, code(hi))));
+}
+
 void erase_quantization(Node& n) {
   for (const char* key :
        {kQuantActScale, kQuantActZero, kQuantActBits, kQuantWgtScale, kQuantWgtZero, kQuantWgtAxis, kQuantWgtBits}) {
@@ -352,7 +402,9 @@ void erase_quantization(Node& n) {
 void mark_quantized_layers(Graph& g) {
   const Uses uses(g);
   for (Node& n : g.nodes) {
-    if (!(is_op(n, "Conv") || is_op(n, "Gemm") || is_op(n, "MatMul")) || n.num_inputs() < 2) continue;
+    if (!(is_op(n, "Conv") || is_op(n, "ConvTranspose") || is_op(n, "Gemm") || is_op(n, "MatMul")) ||
+        n.num_inputs() < 2)
+      continue;
     const Node* da = dequantize_source(g, uses, n.inputs[0]);
     const Node* dw = dequantize_source(g, uses, n.inputs[1]);
     if (!da || !dw || !g.is_constant(dw->inputs[0]) || dw->outputs[0] != n.inputs[1]) continue;
@@ -375,7 +427,8 @@ void mark_quantized_layers(Graph& g) {
     if (az.size() != 1 || static_cast<int64_t>(wz.size()) != ws.numel()) continue;
     n.attrs[kQuantActScale] = attr_of(as.to_f32_vector()[0]);
     n.attrs[kQuantActZero] = attr_of(az[0]);
-    n.attrs[kQuantActBits] = attr_of(static_cast<int64_t>(code_bits(at, az)));
+    n.attrs[kQuantActBits] =
+        attr_of(static_cast<int64_t>(used_activation_bits(g, uses, *da, at, az[0], code_bits(at, az))));
     Attribute scales;
     scales.kind = Attribute::Kind::kFloats;
     scales.floats = ws.to_f32_vector();
@@ -385,7 +438,7 @@ void mark_quantized_layers(Graph& g) {
     zeros.ints = wz;
     n.attrs[kQuantWgtZero] = zeros;
     n.attrs[kQuantWgtAxis] = attr_of(axis);
-    n.attrs[kQuantWgtBits] = attr_of(static_cast<int64_t>(code_bits(wt, wz)));
+    n.attrs[kQuantWgtBits] = attr_of(static_cast<int64_t>(used_weight_bits(wq, wz, axis)));
   }
 }
 

@@ -466,10 +466,11 @@ PYBIND11_MODULE(effectual, m) {
       "simulate",
       [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t images,
          int64_t first, const py::object& designs, const py::object& config, const py::object& technology,
-         bool space_to_depth, bool check_values, const py::object& gates) {
+         bool space_to_depth, bool check_values, const py::object& gates, const py::object& dram) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::python::SimulateArgs a;
         a.gates = optional_path(gates);
+        a.dram = optional_path(dram);
         a.images = images;
         a.first = first;
         a.config = optional_path(config);
@@ -482,7 +483,7 @@ PYBIND11_MODULE(effectual, m) {
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
       py::arg("images") = 1, py::arg("first") = 0, py::arg("designs") = py::none(), py::arg("config") = py::none(),
       py::arg("technology") = py::none(), py::arg("space_to_depth") = true, py::arg("check_values") = false,
-      py::arg("gates") = py::none(),
+      py::arg("gates") = py::none(), py::arg("dram") = py::none(),
       "Simulate the designs on live values: the dict `effectual simulate --json` prints (results.json: "
       "'layers' per image, layer and design, 'totals' per design, 'notes').");
   // search precision | thresholds | all: one argument list (as the CLI's shared search flags).
@@ -495,7 +496,7 @@ PYBIND11_MODULE(effectual, m) {
                  int64_t report_images, uint64_t seed, const py::object& keep, std::optional<double> max_loss,
                  const std::string& metric, const std::string& objective, std::optional<double> min_snr_db,
                  int64_t batch, int64_t sim_images, int levels, bool sweep, const std::string& sweep_targets,
-                 const py::object& out, bool resume, const std::string& clip) {
+                 const py::object& out, bool resume, const std::string& clip, double ocs_ratio) {
           const DataArg d = data_arg(s, data, inputs, labels);
           eff::python::SearchArgs a;
           a.search_data = optional_path(search_data);
@@ -516,6 +517,7 @@ PYBIND11_MODULE(effectual, m) {
           a.out = optional_path(out);
           a.resume = resume;
           a.clip = clip;
+          a.ocs_ratio = ocs_ratio;
           return released([&] { return (s.*method)(d, a); });
         },
         py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
@@ -524,7 +526,7 @@ PYBIND11_MODULE(effectual, m) {
         py::arg("max_loss") = py::none(), py::arg("metric") = "top1", py::arg("objective") = "activations",
         py::arg("min_snr_db") = py::none(), py::arg("batch") = 100, py::arg("sim_images") = 8, py::arg("levels") = 12,
         py::arg("sweep") = false, py::arg("sweep_targets") = "", py::arg("out") = py::none(), py::arg("resume") = false,
-        py::arg("clip") = "none", doc);
+        py::arg("clip") = "none", py::arg("ocs_ratio") = 0.0, doc);
   };
   bind_search("search_precision", &Session::search_precision,
               "Per-layer fixed-point formats with accuracy in the loop: the dict `effectual search precision --json` "
@@ -541,7 +543,7 @@ PYBIND11_MODULE(effectual, m) {
       [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t search_images,
          int64_t report_images, uint64_t seed, const py::object& keep, std::optional<double> max_loss,
          const std::string& metric, int64_t batch, const std::string& base, const py::object& precision, int levels,
-         const py::object& out, const py::object& save, const py::object& html, bool resume) {
+         bool per_channel, const py::object& out, const py::object& save, const py::object& html, bool resume) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::api::GateOptions a;
         a.search_images = search_images;
@@ -554,6 +556,7 @@ PYBIND11_MODULE(effectual, m) {
         a.base = base;
         a.precision = precision.is_none() ? "" : py::str(precision).cast<std::string>();
         a.levels = levels;
+        a.per_channel = per_channel;
         a.out = optional_path(out);
         a.save = optional_path(save);
         a.html = optional_path(html);
@@ -564,8 +567,8 @@ PYBIND11_MODULE(effectual, m) {
       py::arg("search_images") = 1000, py::arg("report_images") = 1000, py::arg("seed") = 1,
       py::arg("keep") = py::none(), py::arg("max_loss") = py::none(), py::arg("metric") = "top1",
       py::arg("batch") = 100, py::arg("base") = "1/4", py::arg("precision") = py::none(), py::arg("levels") = 16,
-      py::arg("out") = py::none(), py::arg("save") = py::none(), py::arg("html") = py::none(),
-      py::arg("resume") = false,
+      py::arg("per_channel") = false, py::arg("out") = py::none(), py::arg("save") = py::none(),
+      py::arg("html") = py::none(), py::arg("resume") = false,
       "Channel gating (base='1/4') or precision gating (precision='8/4') with per-layer thresholds found with "
       "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file.");
   model.def(

@@ -147,28 +147,37 @@ double mse_threshold(const float* x, int64_t n, int levels) {
   return quantization_sse(x, n, refined, levels) <= best_err ? refined : m * best / kCoarse;
 }
 
+double histogram_sse(const MagnitudeStats& s, double alpha, int levels) {
+  // Values are taken as spread evenly over their bin (4 points per bin).
+  constexpr int kPoints = 4;
+  const int nb = static_cast<int>(s.bins.size());
+  const double w = s.bin_width();
+  if (nb == 0 || !(w > 0)) return 0;
+  const double step = alpha > 0 ? alpha / levels : 0;
+  double err = 0;
+  for (int j = 0; j < nb; ++j) {
+    if (s.bins[j] == 0) continue;
+    double e = 0;
+    for (int p = 0; p < kPoints; ++p) {
+      const double a = w * (j + (p + 0.5) / kPoints);
+      const double q = step > 0 ? std::min(std::nearbyint(a / step), static_cast<double>(levels)) * step : 0;
+      e += (a - q) * (a - q);
+    }
+    err += s.bins[j] * e / kPoints;
+  }
+  return err;
+}
+
 double mse_threshold(const MagnitudeStats& s, int levels) {
   if (s.bins.empty() || s.max_abs <= 0) return s.max_abs;
-  // Values are taken as spread evenly over their bin (4 points per bin); the candidates are the
-  // bin edges (at most 512 of them, evenly thinned).
-  constexpr int kPoints = 4;
+  // The candidates are the bin edges (at most 512 of them, evenly thinned).
   const int nb = static_cast<int>(s.bins.size());
   const double w = s.bin_width();
   const int stride = std::max(1, nb / 512);
   double best_alpha = s.max_abs, best_err = std::numeric_limits<double>::infinity();
   for (int k = nb; k >= 1; k -= stride) {
-    const double alpha = w * k, step = alpha / levels;
-    double err = 0;
-    for (int j = 0; j < nb; ++j) {
-      if (s.bins[j] == 0) continue;
-      double e = 0;
-      for (int p = 0; p < kPoints; ++p) {
-        const double a = w * (j + (p + 0.5) / kPoints);
-        const double q = std::min(std::nearbyint(a / step), static_cast<double>(levels)) * step;
-        e += (a - q) * (a - q);
-      }
-      err += s.bins[j] * e / kPoints;
-    }
+    const double alpha = w * k;
+    const double err = histogram_sse(s, alpha, levels);
     if (err < best_err) best_err = err, best_alpha = alpha;
   }
   return best_alpha;
@@ -237,6 +246,14 @@ double kl_threshold(const MagnitudeStats& s, int levels, int max_candidates) {
   return kl_best_bins(s.bins, levels, max_candidates) * s.bin_width();
 }
 
+double kl_guarded_threshold(const MagnitudeStats& s, int levels, int max_candidates) {
+  const double kl = kl_threshold(s, levels, max_candidates);
+  if (s.bins.empty() || !(kl > 0)) return kl;
+  const double mse = mse_threshold(s, levels);
+  const double e_kl = histogram_sse(s, kl, levels), e_mse = histogram_sse(s, mse, levels);
+  return e_kl > kKlMaxErrorRatio * e_mse ? mse : kl;
+}
+
 double clip_threshold(ClipMethod m, const MagnitudeStats& s, int levels) {
   switch (m) {
     case ClipMethod::kNone:
@@ -246,7 +263,7 @@ double clip_threshold(ClipMethod m, const MagnitudeStats& s, int levels) {
     case ClipMethod::kAciq:
       return aciq_threshold(s, levels);
     case ClipMethod::kKl:
-      return kl_threshold(s, levels);
+      return kl_guarded_threshold(s, levels);
   }
   return s.max_abs;
 }
@@ -263,7 +280,7 @@ double clip_threshold(ClipMethod m, const float* x, int64_t n, int levels) {
     case ClipMethod::kAciq:
       return aciq_threshold(magnitude_stats(x, n, 0), levels);
     case ClipMethod::kKl:
-      return kl_threshold(magnitude_stats(x, n), levels, 256);
+      return kl_guarded_threshold(magnitude_stats(x, n), levels, 256);
   }
   return 0;
 }

@@ -78,4 +78,15 @@ int kl_best_bins(const std::vector<double>& bins, int levels, int max_candidates
 double kl_candidate_divergence(const std::vector<double>& bins, int keep, int levels);
 double kl_threshold(const MagnitudeStats& s, int levels, int max_candidates = 0);
 
+// Squared quantization error of the histogram's values (spread evenly over each bin) with
+// threshold alpha: what mse_threshold minimises.
+double histogram_sse(const MagnitudeStats& s, double alpha, int levels);
+// `--clip kl`: kl_threshold, unless its squared error on the histogram is more than
+// kKlMaxErrorRatio times that of mse_threshold's; then mse_threshold. KL compares the shape of
+// the clipped distribution with its quantized copy, not what clipping loses: on a histogram
+// dominated by one value (Fashion-MNIST's normalised background, about half of the first layer's
+// inputs) it settles just above that spike at 4-6 bits and saturates every brighter pixel.
+constexpr double kKlMaxErrorRatio = 10.0;
+double kl_guarded_threshold(const MagnitudeStats& s, int levels, int max_candidates = 0);
+
 }  // namespace eff::quant

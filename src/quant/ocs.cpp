@@ -90,8 +90,66 @@ ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_split
   return s;
 }
 
+ChannelSplit plan_grouped_split(const Tensor& weights, int in_axis, int64_t groups, int64_t weight_splits,
+                                const std::vector<float>& act_channel_max, int64_t act_splits) {
+  if (groups <= 1) return plan_split(weights, in_axis, weight_splits, act_channel_max, act_splits);
+  const int64_t rows = weights.dim(0), rows_per_group = rows / groups;
+  const int64_t row_size = weights.numel() / std::max<int64_t>(rows, 1);
+  EFF_ASSERT(rows_per_group * groups == rows);
+  Shape slice_shape = weights.shape();
+  slice_shape[0] = rows_per_group;
+  ChannelSplit out;
+  out.groups = groups;
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    Tensor slice(DType::kFloat32, slice_shape);
+    std::copy_n(weights.data<float>() + grp * rows_per_group * row_size, rows_per_group * row_size,
+                slice.data<float>());
+    const int64_t local = slice.dim(in_axis);
+    std::vector<float> act;
+    if (act_splits > 0) {
+      if (static_cast<int64_t>(act_channel_max.size()) != local * groups) {
+        fail("internal error: grouped activation split needs {} channel maxima, got {}", local * groups,
+             act_channel_max.size());
+      }
+      act.assign(act_channel_max.begin() + grp * local, act_channel_max.begin() + (grp + 1) * local);
+    }
+    const ChannelSplit s = plan_split(slice, in_axis, weight_splits, act, act_splits);
+    for (size_t j = 0; j < s.source.size(); ++j) {
+      out.source.push_back(grp * local + s.source[j]);
+      out.weight_factor.push_back(s.weight_factor[j]);
+      out.act_factor.push_back(s.act_factor[j]);
+    }
+    out.channels += local;
+    out.weight_splits += s.weight_splits;
+    out.act_splits += s.act_splits;
+  }
+  return out;
+}
+
 Tensor expand_weights(const Tensor& weights, int in_axis, const ChannelSplit& split) {
   const View v = view_of(weights.shape(), in_axis);
+  if (split.groups > 1 && v.channels * split.groups == split.channels) {
+    // Grouped Conv: rows of group G (outer / groups of them) read the group's expanded channels.
+    const int64_t n = static_cast<int64_t>(split.source.size()) / split.groups;
+    const int64_t outer_per_group = v.outer / split.groups;
+    Shape shape = weights.shape();
+    shape[in_axis] = n;
+    Tensor out(DType::kFloat32, shape);
+    const float* w = weights.data<float>();
+    float* o = out.data<float>();
+    for (int64_t a = 0; a < v.outer; ++a) {
+      const int64_t grp = a / outer_per_group;
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t src = split.source[grp * n + j] - grp * v.channels;
+        EFF_ASSERT(src >= 0 && src < v.channels);
+        const float f = split.weight_factor[grp * n + j];
+        const float* from = w + (a * v.channels + src) * v.inner;
+        float* to = o + (a * n + j) * v.inner;
+        for (int64_t i = 0; i < v.inner; ++i) to[i] = from[i] * f;
+      }
+    }
+    return out;
+  }
   EFF_ASSERT(v.channels == split.channels);
   const int64_t n = static_cast<int64_t>(split.source.size());
   Shape shape = weights.shape();
@@ -114,6 +172,7 @@ Tensor expand_activations(const Tensor& x, int axis, const ChannelSplit& split) 
   // Same shape arithmetic as the weights: x is [outer, channels, inner] around `axis`.
   ChannelSplit as_weights = split;
   as_weights.weight_factor = split.act_factor;
+  as_weights.groups = 1;  // activations hold every group's channels
   return expand_weights(x, axis, as_weights);
 }
 

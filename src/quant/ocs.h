@@ -17,7 +17,11 @@
 namespace eff::quant {
 
 struct ChannelSplit {
-  int64_t channels = 0;              // input channels before splitting
+  int64_t channels = 0;  // input channels before splitting (all groups)
+  // Grouped convolutions: every group splits its own channels, the same number in each (a group
+  // must keep C'/g channels), and the expanded channels are group-contiguous; `source` holds
+  // input-channel indices over all groups.
+  int64_t groups = 1;
   std::vector<int64_t> source;       // per expanded channel: the input channel it reads
   std::vector<float> weight_factor;  // per expanded channel: 1, 1/2, 1/4 ... of the source's weights
   std::vector<float> act_factor;     // per expanded channel: 1, 1/2, ... of the source's activations
@@ -37,7 +41,15 @@ int64_t split_count(double ratio, int64_t channels);
 ChannelSplit plan_split(const Tensor& weights, int in_axis, int64_t weight_splits,
                         const std::vector<float>& act_channel_max, int64_t act_splits);
 
-// The expanded weights: W'[., j, .] = W[., source[j], .] * weight_factor[j].
+// Splits of a grouped layer: plan_split on each group's slice of `weights` (rows [G, G + 1) x
+// dim 0 / groups: a Conv's output channels of group G, a ConvTranspose's input channels of group
+// G) and of the activation maxima, `weight_splits` and `act_splits` in each group, joined.
+ChannelSplit plan_grouped_split(const Tensor& weights, int in_axis, int64_t groups, int64_t weight_splits,
+                                const std::vector<float>& act_channel_max, int64_t act_splits);
+
+// The expanded weights: W'[., j, .] = W[., source[j], .] * weight_factor[j]. With groups and
+// in_axis > 0 (a grouped Conv, whose weights hold C/g input channels), output rows of group G read
+// the group's own expanded channels.
 Tensor expand_weights(const Tensor& weights, int in_axis, const ChannelSplit& split);
 
 // x'[.., j, ..] = x[.., source[j], ..] * act_factor[j] along `axis` (the reference the ONNX

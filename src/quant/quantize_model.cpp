@@ -70,7 +70,13 @@ std::vector<LayerSite> layer_sites(const Graph& g) {
     if (n.op == "Conv") {
       if (w.rank() < 3) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
       s.in_axis = 1, s.out_axis = 0, s.act_axis = 1;
-      s.can_split = n.attr_int("group", 1) == 1;
+      s.groups = n.attr_int("group", 1);
+    } else if (n.op == "ConvTranspose") {
+      // Weights [C_in, C_out / group, k...]: input channels on axis 0, output channels on axis 1
+      // (per-channel scales along axis 1: with groups, output channel j of every group shares one).
+      if (w.rank() < 3) fail<ModelError>("{}: weights of rank {}", g.where(n), w.rank());
+      s.in_axis = 0, s.out_axis = 1, s.act_axis = 1;
+      s.groups = n.attr_int("group", 1);
     } else if (n.op == "Gemm") {
       if (n.attr_int("transA", 0) != 0)
         fail<UnsupportedError>("{}: quantize takes Gemm with transA=0 only", g.where(n));
@@ -83,7 +89,8 @@ std::vector<LayerSite> layer_sites(const Graph& g) {
       }
       s.in_axis = 0, s.out_axis = 1, s.act_axis = -1;
     } else {
-      fail<UnsupportedError>("{}: quantize handles Conv, Gemm and MatMul layers, not {}", g.where(n), n.op);
+      fail<UnsupportedError>("{}: quantize handles Conv, ConvTranspose, Gemm and MatMul layers, not {}", g.where(n),
+                             n.op);
     }
     sites.push_back(s);
   }
@@ -249,12 +256,16 @@ std::map<std::string, ChannelSplit> plan_splits(const Graph& g, const std::vecto
   std::map<std::string, ChannelSplit> out;
   for (const LayerSite& s : sites) {
     const Tensor& w = g.constant(g.nodes[s.node].inputs[1]);
-    const int64_t channels = w.dim(s.in_axis);
-    int64_t ws = 0, as = 0;
-    if (s.can_split) {
-      ws = split_count(o.ocs_ratio, channels);
-      if (o.act_bits > 0) as = split_count(o.ocs_ratio, channels);
+    // Input channels of the layer (all groups) and of one group: a grouped Conv's weights hold
+    // C/g, a grouped ConvTranspose's all C.
+    const int64_t groups = std::max<int64_t>(s.groups, 1);
+    if (groups > 1 && w.dim(0) % groups != 0) {
+      fail<ModelError>("{}: {} weight rows do not divide into {} groups", g.where(g.nodes[s.node]), w.dim(0), groups);
     }
+    const int64_t channels = s.in_axis == 0 ? w.dim(0) : w.dim(s.in_axis) * groups;
+    const int64_t per_group = channels / groups;
+    const int64_t ws = split_count(o.ocs_ratio, per_group);
+    const int64_t as = o.act_bits > 0 ? split_count(o.ocs_ratio, per_group) : 0;
     std::vector<float> act_max;
     if (as > 0) {
       if (!cal) fail("internal error: activation splitting needs calibration");
@@ -264,7 +275,7 @@ std::map<std::string, ChannelSplit> plan_splits(const Graph& g, const std::vecto
                          channels);
       }
     }
-    out.emplace(s.name, plan_split(w, s.in_axis, ws, act_max, as));
+    out.emplace(s.name, plan_grouped_split(w, s.in_axis, groups, ws, act_max, as));
   }
   return out;
 }
@@ -341,7 +352,8 @@ ValueId expand_input(GraphEditor& ed, const Graph& g, const LayerSite& s, ValueI
   Shape shape = {n};
   if (s.act_axis >= 0) {
     const Value& xv = g.value(x);
-    const int rank = xv.has_shape ? static_cast<int>(xv.shape.size()) : (s.op == "Conv" ? 4 : 2);
+    const int rank =
+        xv.has_shape ? static_cast<int>(xv.shape.size()) : (s.op == "Conv" || s.op == "ConvTranspose" ? 4 : 2);
     for (int i = s.act_axis + 1; i < rank; ++i) shape.push_back(1);
   }
   const ValueId f = ed.constant(s.name + "_ocs_act_factor", Tensor::from<float>(shape, split.act_factor));

@@ -44,13 +44,13 @@ struct LayerSite {
   std::string name;
   std::string op;
   int node = 0;
-  int in_axis = 1;        // weight axis of input channels
-  int out_axis = 0;       // weight axis of output channels (per-channel scales)
-  int act_axis = 1;       // activation axis of input channels (-1: last)
-  bool can_split = true;  // false for grouped convolutions (their channels cannot be re-indexed)
+  int in_axis = 1;     // weight axis of input channels
+  int out_axis = 0;    // weight axis of output channels (per-channel scales)
+  int act_axis = 1;    // activation axis of input channels (-1: last)
+  int64_t groups = 1;  // grouped (transposed) convolutions: each group splits its own channels
 };
-// Every conv/FC layer of `g`; one-line UnsupportedError for layers it cannot quantize
-// (ConvTranspose, Gemm with transA).
+// Every conv/FC layer of `g` (Conv, ConvTranspose, Gemm, MatMul); one-line UnsupportedError for
+// layers it cannot quantize (Gemm with transA, MatMul with weights of rank > 2).
 std::vector<LayerSite> layer_sites(const Graph& g);
 
 // Per layer, the input activations over a calibration set: per-channel |x| maxima and moments,

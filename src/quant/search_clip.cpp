@@ -13,7 +13,7 @@ std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMe
                                                           int threads) {
   std::vector<LayerSite> sites;
   for (const LayerInfo& l : find_layers(g)) {
-    if (l.op != "Conv" && l.op != "Gemm" && l.op != "MatMul") continue;
+    if (l.op != "Conv" && l.op != "ConvTranspose" && l.op != "Gemm" && l.op != "MatMul") continue;
     if (g.constant(l.weights).dtype() != DType::kFloat32) continue;
     LayerSite s;
     s.name = l.name;
@@ -34,6 +34,14 @@ std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMe
   }
   calibrate_histograms(g, sites, identity, batches, threads, cal);
   auto levels = [bits](bool negative) { return negative ? (1 << (bits - 1)) - 1 : (1 << bits) - 1; };
+  // KL without quantize's guard against clips that lose far more than MSE (kl_guarded_threshold):
+  // here the accuracy loop judges the clip, and TensorRT's own choice is what is offered to it.
+  auto activation_alpha = [method](const MagnitudeStats& st, int lv) {
+    return method == ClipMethod::kKl ? kl_threshold(st, lv) : clip_threshold(method, st, lv);
+  };
+  auto weight_alpha = [method](const float* x, int64_t n, int lv) {
+    return method == ClipMethod::kKl ? kl_threshold(magnitude_stats(x, n), lv, 256) : clip_threshold(method, x, n, lv);
+  };
   std::map<std::string, search::LayerRanges> out;
   for (const LayerSite& s : sites) {
     const ActCalibration& c = cal.at(s.name);
@@ -42,9 +50,9 @@ std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMe
     const bool wneg = std::any_of(x, x + w.numel(), [](float v) { return v < 0; });
     search::LayerRanges r;
     r.activations.negative = c.min_value < 0;
-    r.activations.max_abs = clip_threshold(method, c.expanded, levels(r.activations.negative));
+    r.activations.max_abs = activation_alpha(c.expanded, levels(r.activations.negative));
     r.weights.negative = wneg;
-    r.weights.max_abs = clip_threshold(method, x, w.numel(), levels(wneg));
+    r.weights.max_abs = weight_alpha(x, w.numel(), levels(wneg));
     out.emplace(s.name, r);
   }
   return out;

@@ -17,7 +17,7 @@ namespace eff::quant {
 
 // Per conv/FC layer of `g` (by name): the activations' threshold on `batches` (the search set)
 // and the weights' on the tensor, each for a `bits`-bit grid, with the operand's sign. Layers
-// other than Conv/Gemm/MatMul are left out (their fp32 maxima stay).
+// other than Conv/ConvTranspose/Gemm/MatMul are left out (their fp32 maxima stay).
 std::map<std::string, search::LayerRanges> clipped_ranges(const Graph& g, ClipMethod method, int bits,
                                                           const std::vector<std::vector<Tensor>>& batches, int threads);
 

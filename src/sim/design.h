@@ -13,9 +13,13 @@
 #include "sim/layer.h"
 #include "sim/params.h"
 
+namespace eff::gating {
+struct GatePlan;
+}
+
 namespace eff::sim {
 
-struct GatesFile;
+using GatesFile = gating::GatePlan;  // sim/gates_file.h
 
 // What one design did on one layer of one image. Integer counters only (results must not depend
 // on thread count or order). The event counts are what the energy model multiplies by energy per
@@ -41,8 +45,13 @@ struct LayerStats {
   uint64_t accumulator_updates = 0;   // writes of an output accumulator / partial-sum register
   uint64_t act_buffer_read_bits = 0;  // bits read from the activation memory/buffer
   uint64_t wgt_buffer_read_bits = 0;  // bits read from the weight memory/buffer
-  uint64_t offchip_act_bytes = 0;     // input activations at the layer's precision (encoding incl.)
-  uint64_t offchip_wgt_bytes = 0;     // weights at the layer's precision
+  // Writes (filled by the simulator, not the designs): output activations into the activation
+  // memory (outputs x the inventory's bits per output), and weights loaded from off-chip into the
+  // weight memory (8 x the bytes the memory timeline loads for this image).
+  uint64_t act_buffer_write_bits = 0;
+  uint64_t wgt_buffer_write_bits = 0;
+  uint64_t offchip_act_bytes = 0;  // input activations at the layer's precision (encoding incl.)
+  uint64_t offchip_wgt_bytes = 0;  // weights at the layer's precision
 
   LayerStats& operator+=(const LayerStats& o);
 };

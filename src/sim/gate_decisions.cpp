@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/error.h"
 #include "sim/design.h"
 #include "sim/gates_file.h"
 
@@ -16,7 +17,7 @@ namespace {
 // skips zero activations. Sums are doubles: exact, as every product of two 16-bit codes is below
 // 2^30 and a layer has far fewer than 2^23 terms per output.
 void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_end, int64_t g, double scale,
-                double threshold, int threads, std::vector<uint8_t>& on) {
+                const std::vector<double>& thresholds, int threads, std::vector<uint8_t>& on) {
   constexpr int64_t kBlock = 16;  // filters whose sums stay in registers while a window's terms stream
   const int64_t W = l.windows(), taps = l.Kx * l.Ky;
   const int64_t fpg = l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group();
@@ -55,21 +56,23 @@ void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_en
       for (int64_t j = 0; j < kBlock && b * kBlock + j < fpg; ++j) {
         const int64_t k = k0 + b * kBlock + j;
         const double bias = l.bias.empty() ? 0.0 : double(l.bias[static_cast<size_t>(k)]);
-        on[static_cast<size_t>(k * W + w)] = acc[j] * scale + bias > threshold ? 1 : 0;
+        on[static_cast<size_t>(k * W + w)] = acc[j] * scale + bias > thresholds[static_cast<size_t>(k)] ? 1 : 0;
       }
     }
   }
 }
 
 // on[k * W + w] = scale * sum over (ky, kx, stored channel c < c_end of the group) of
-// acts[c] * w > threshold, `acts` laid out like l.acts.
-std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<double>& acts, int64_t c_end, double threshold,
-                               int threads) {
+// acts[c] * w > thresholds[k], `acts` laid out like l.acts.
+std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<double>& acts, int64_t c_end,
+                               const std::vector<double>& thresholds, int threads) {
+  if (static_cast<int64_t>(thresholds.size()) != l.K)
+    fail<ConfigError>("layer '{}': {} gate thresholds for {} filters", l.name, thresholds.size(), l.K);
   const double scale = l.act_format.step() * l.wgt_format.step();
   std::vector<uint8_t> on(static_cast<size_t>(l.K * l.windows()), 0);
   const int64_t groups = l.mapping == ChannelMapping::kDepthwise ? l.K : l.groups;
   for (int64_t g = 0; g < groups; ++g) {
-    group_sums(l, acts, c_end, g, scale, threshold, threads, on);
+    group_sums(l, acts, c_end, g, scale, thresholds, threads, on);
   }
   return on;
 }
@@ -80,7 +83,17 @@ int64_t model_channels(const SimLayer& l) {
   return l.space_to_depth ? 3 : l.C;
 }
 
+std::vector<double> filter_thresholds(const LayerGate& gate, int64_t filters) {
+  if (gate.thresholds.empty()) return std::vector<double>(static_cast<size_t>(filters), gate.threshold);
+  return std::vector<double>(gate.thresholds.begin(), gate.thresholds.end());
+}
+
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads) {
+  return channel_gate_decisions(l, base_channels, std::vector<double>(static_cast<size_t>(l.K), threshold), threads);
+}
+
+std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels,
+                                            const std::vector<double>& threshold, int threads) {
   std::vector<double> acts(l.acts.begin(), l.acts.end());
   if (!l.space_to_depth) return decisions(l, acts, std::min(base_channels, l.C), threshold, threads);
   // Folded first layer: stored channel c' holds model channel c' mod 3; zero the others.
@@ -103,7 +116,7 @@ std::vector<uint8_t> precision_gate_decisions(const SimLayer& l, const LayerGate
   const double step = l.act_format.step();
   std::vector<double> high(l.acts.size());
   for (size_t i = 0; i < high.size(); ++i) high[i] = high_order_part(double(l.acts[i]) * step, gate) / step;
-  return decisions(l, high, l.C, gate.threshold, threads);
+  return decisions(l, high, l.C, filter_thresholds(gate, l.K), threads);
 }
 
 const LayerGate* precision_gate(const SimLayer& l, const SimContext& ctx) {

@@ -8,11 +8,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "gating/gates_file.h"
 #include "sim/layer.h"
 
 namespace eff::sim {
 
-struct LayerGate;
+using gating::LayerGate;
 struct SimContext;
 
 // The layer's channels per group as the model has them (3 for a space-to-depth first layer,
@@ -24,6 +25,11 @@ int64_t model_channels(const SimLayer& l);
 // on[k * windows + w] = 1 when the base partial sum of filter k at window w is above `threshold`
 // (then the output also takes the conditional path). `base_channels` in [1, model_channels].
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads);
+// The same with a threshold per filter (l.K of them; a gates file's per-channel thresholds).
+std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels,
+                                            const std::vector<double>& thresholds, int threads);
+// A gate's threshold for each of `filters` filters (its per-channel ones, or the layer's for all).
+std::vector<double> filter_thresholds(const LayerGate& gate, int64_t filters);
 
 // Precision gating: every activation re-coded in the gate's B-bit format (round to nearest, ties
 // away from zero, saturated), its low B - B_hb bits cleared (floor), times the weights, summed

@@ -28,6 +28,8 @@ LayerStats& LayerStats::operator+=(const LayerStats& o) {
   accumulator_updates += o.accumulator_updates;
   act_buffer_read_bits += o.act_buffer_read_bits;
   wgt_buffer_read_bits += o.wgt_buffer_read_bits;
+  act_buffer_write_bits += o.act_buffer_write_bits;
+  wgt_buffer_write_bits += o.wgt_buffer_write_bits;
   offchip_act_bytes += o.offchip_act_bytes;
   offchip_wgt_bytes += o.offchip_wgt_bytes;
   return *this;
@@ -255,11 +257,19 @@ SimRun::SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* tec
   for (const auto& b : set_.baselines) baseline_costs_.emplace_back(b->inventory(), technology_);
 }
 
+namespace {
+// Every output value is written once into the activation memory, at the design's storage width.
+uint64_t output_write_bits(const SimLayer& l, const cost::CostModel& c) {
+  return static_cast<uint64_t>(double(l.K) * double(l.windows()) * c.act_write_bits_per_output());
+}
+}  // namespace
+
 void SimRun::simulate(const SimLayer& layer) {
   std::vector<LayerStats> base(set_.baselines.size());
   std::vector<cost::EnergyBreakdown> base_energy(set_.baselines.size());
   for (size_t b = 0; b < set_.baselines.size(); ++b) {
     base[b] = set_.baselines[b]->simulate(layer, ctx_);
+    base[b].act_buffer_write_bits = output_write_bits(layer, baseline_costs_[b]);
     base_energy[b] = baseline_costs_[b].energy(base[b]);
   }
   std::vector<LayerRecord> recs;
@@ -271,6 +281,8 @@ void SimRun::simulate(const SimLayer& layer) {
     r.kind = layer.fc_over_rows ? LayerKind::kFC : layer.kind;
     r.design = static_cast<int>(d);
     r.stats = set_.designs[d].design->simulate(layer, ctx_);
+    r.stats.act_buffer_write_bits = output_write_bits(layer, costs_[d]);
+    r.baseline_stats = base[set_.designs[d].baseline];
     r.baseline_cycles = base[set_.designs[d].baseline].cycles;
     r.energy = costs_[d].energy(r.stats);
     r.baseline_energy = base_energy[set_.designs[d].baseline];
@@ -306,11 +318,15 @@ void SimRun::add_memory(SimResults& r) const {
     const cost::OnChipMemory m = set_.designs[d].design->inventory().memory;
     const Grid g = set_.designs[d].design->grid();
     const cost::MemoryConfig cfg{double(g.tiles) * double(m.wm_kib_per_tile) * 1024, double(m.am_kib) * 1024,
-                                 bytes_per_cycle};
+                                 bytes_per_cycle, dram_ ? &*dram_ : nullptr, technology_.frequency_hz()};
     std::map<int, std::vector<LayerRecord*>> by_image;
     for (LayerRecord& rec : r.records) {
       if (rec.design == static_cast<int>(d)) by_image[rec.image].push_back(&rec);
     }
+    const int images = static_cast<int>(by_image.size());
+    int rank = 0;
+    const cost::CostModel& own_cost = costs_[d];
+    const cost::CostModel& base_cost = baseline_costs_[set_.designs[d].baseline];
     for (auto& [image, recs] : by_image) {
       std::vector<cost::LayerTraffic> own, base;
       for (const LayerRecord* rec : recs) {
@@ -319,12 +335,23 @@ void SimRun::add_memory(SimResults& r) const {
         base.push_back({rec->baseline_cycles, rec->baseline_offchip_wgt_bytes, rec->baseline_offchip_act_bytes,
                         rec->output_bytes, rec->baseline_filter_sets});
       }
-      const auto mine = cost::memory_timeline(own, cfg), theirs = cost::memory_timeline(base, cfg);
+      const auto mine = cost::memory_timeline(own, cfg, rank, images);
+      const auto theirs = cost::memory_timeline(base, cfg, rank, images);
+      ++rank;
       for (size_t i = 0; i < recs.size(); ++i) {
-        recs[i]->memory_stall_cycles = mine[i].stall_cycles;
-        recs[i]->baseline_memory_stall_cycles = theirs[i].stall_cycles;
-        recs[i]->energy += costs_[d].idle_energy(mine[i].stall_cycles);
-        recs[i]->baseline_energy += baseline_costs_[set_.designs[d].baseline].idle_energy(theirs[i].stall_cycles);
+        LayerRecord& rec = *recs[i];
+        rec.memory_stall_cycles = mine[i].stall_cycles;
+        rec.baseline_memory_stall_cycles = theirs[i].stall_cycles;
+        // Off-chip weight traffic and weight-memory writes are what the timeline loads (resident
+        // weights: this image's share of the one load), so the energy is recomputed with them.
+        rec.stats.offchip_wgt_bytes = mine[i].weight_bytes_loaded;
+        rec.stats.wgt_buffer_write_bits = 8 * mine[i].weight_bytes_loaded;
+        rec.baseline_stats.offchip_wgt_bytes = theirs[i].weight_bytes_loaded;
+        rec.baseline_stats.wgt_buffer_write_bits = 8 * theirs[i].weight_bytes_loaded;
+        rec.energy = own_cost.energy(rec.stats);
+        rec.energy += own_cost.idle_energy(mine[i].stall_cycles);
+        rec.baseline_energy = base_cost.energy(rec.baseline_stats);
+        rec.baseline_energy += base_cost.idle_energy(theirs[i].stall_cycles);
       }
     }
   }
@@ -346,6 +373,8 @@ SimResults SimRun::results() const {
     r.grids.push_back(d.design->grid());
   }
   r.technology = fmt::format("{} ({})", technology_.node, technology_.file);
+  r.memory_model = dram_ ? fmt::format("DRAM timing: {} ({})", dram_->name, dram_->file)
+                         : fmt::format("bandwidth only: {} GB/s", technology_["offchip.bandwidth_gb_per_s"]);
   r.frequency_hz = technology_.frequency_hz();
   for (size_t d = 0; d < n; ++d) {
     r.areas.push_back(costs_[d].area());
@@ -390,6 +419,8 @@ nlohmann::json stats_json(const LayerStats& s) {
           {"accumulator_updates", s.accumulator_updates},
           {"act_buffer_read_bits", s.act_buffer_read_bits},
           {"wgt_buffer_read_bits", s.wgt_buffer_read_bits},
+          {"act_buffer_write_bits", s.act_buffer_write_bits},
+          {"wgt_buffer_write_bits", s.wgt_buffer_write_bits},
           {"offchip_act_bytes", s.offchip_act_bytes},
           {"offchip_wgt_bytes", s.offchip_wgt_bytes}};
 }
@@ -430,6 +461,7 @@ nlohmann::json to_json(const SimResults& r) {
   j["images"] = r.images;
   j["notes"] = r.notes;
   j["technology"] = r.technology;
+  j["memory_model"] = r.memory_model;
   j["frequency_hz"] = r.frequency_hz;
   nlohmann::json designs = nlohmann::json::array();
   for (size_t d = 0; d < r.designs.size(); ++d) {

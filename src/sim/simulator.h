@@ -9,9 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/cost/dram.h"
 #include "sim/cost/energy.h"
 #include "sim/cost/inventory.h"
 #include "sim/cost/technology.h"
@@ -48,6 +50,7 @@ struct LayerRecord {
   LayerKind kind = LayerKind::kConv;
   int design = 0;
   LayerStats stats;
+  LayerStats baseline_stats;  // its DaDianNao's (results() fills in the memory writes of both)
   uint64_t baseline_cycles = 0;
   cost::EnergyBreakdown energy;           // pJ, this design on this layer
   cost::EnergyBreakdown baseline_energy;  // the DaDianNao of the same grid on this layer
@@ -106,6 +109,7 @@ struct SimResults {
   // Per design: conv, fc, all.
   std::vector<Totals> conv, fc, all;
   int images = 0;
+  std::string memory_model;                  // "bandwidth only: ..." or "DRAM timing: ..." (--dram)
   std::map<std::string, std::string> notes;  // source, precision rule, ...
   // Cost model: the technology, and per design its area and its DaDianNao's.
   std::string technology;  // node (file)
@@ -126,6 +130,8 @@ class SimRun {
  public:
   // `technology`: the table energy and area are priced with (default: the built-in 65 nm one).
   SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* technology = nullptr);
+  // --dram: DDR4 timing for the memory timeline (cost/dram.h); unset: bandwidth only.
+  void set_dram(const cost::DramTiming& dram) { dram_ = dram; }
   // Simulates every design (and baseline) on the layer. Thread-safe.
   void simulate(const SimLayer& layer);
   // Sorted records and totals; independent of the order layers and images arrived in.
@@ -138,6 +144,7 @@ class SimRun {
   const DesignSet& set_;
   SimContext ctx_;
   cost::Technology technology_;
+  std::optional<cost::DramTiming> dram_;
   std::vector<cost::CostModel> costs_, baseline_costs_;
   mutable std::mutex mu_;
   std::vector<LayerRecord> records_;

@@ -37,7 +37,7 @@ expect_error 2 "--base: '3' is not a fraction" -- gate $model "${small[@]}" --ba
 expect_error 2 "--precision: '8-4'" -- gate $model "${small[@]}" --precision 8-4
 expect_error 2 "--resume needs --save" -- gate $model "${small[@]}" --resume
 printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"/conv2/Conv","base_channels":3,"threshold":0,"colour":1}]}' > "$tmp/bad.json"
-expect_error 7 'unknown key "colour"' -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
+expect_error 7 'layers\[0\]\.colour: unknown key' -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
 printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"nope","base_channels":3,"threshold":0}]}' > "$tmp/bad.json"
 expect_error 7 "layer 'nope'" -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
 expect_error 2 "profile observes" -- profile $model --data fashion-mnist:test --images 1 --gates "$tmp/gates.json"

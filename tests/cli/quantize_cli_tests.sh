@@ -12,14 +12,15 @@ calib=(--calib-data fashion-mnist:train --calib-images 64 --threads 1)
 
 while read -r name model flags; do
   case "$name" in '' | '#'*) continue ;; esac
+  case "$model" in */*) base="$root/$model" ;; *) base="$root/models/$model" ;; esac
   # shellcheck disable=SC2086
-  expect_ok quantize "$root/models/$model.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx" --json
+  expect_ok quantize "$base.onnx" $flags "${calib[@]}" --out "$tmp/$name.onnx" --json
   cp "$tmp/out" "$tmp/$name.report.json"
   got=$(sha256sum < "$tmp/$name.onnx" | cut -d' ' -f1)
   if [ "$got" = "$(cat "$refs/$name/model.sha256")" ]; then ok; else
     ko "$name: the exported model differs from the one ONNX Runtime ran (sha256 $got); re-run tools/make_quant_refs.sh"
   fi
-  expect_ok run "$tmp/$name.onnx" --input "$root/models/$model.ref/input.npy" --out "$tmp/$name.eff"
+  expect_ok run "$tmp/$name.onnx" --input "$base.ref/input.npy" --out "$tmp/$name.eff"
   if "$py" - "$tmp/$name.report.json" "$refs/$name/logits.npy" "$tmp/$name.eff/logits.npy" << 'PY'; then ok; else ko "$name: effectual's outputs are not ONNX Runtime's"; fi
 import json, sys
 import numpy as np
@@ -57,8 +58,10 @@ f, q = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert q["top1"] >= f["top1"] - 0.02, (f["top1"], q["top1"])
 ' "$tmp/float_eval.json" "$tmp/out"; then ok; else ko "W8A8 lenet5 export loses more than 2 points"; fi
 
-# profile sees integer codes: every layer of a W4A6 model is a quantized layer needing <= 5 bits of
-# weights (4-bit symmetric codes: 4 bits).
+# profile sees integer codes: every layer of a W4A6 model is a quantized layer needing <= 4 bits of
+# weights (4-bit symmetric codes), and reports the widths the export used (weights: the stored
+# codes' range, 4 bits; activations: the Clip in front of QuantizeLinear, 6-bit codes: 6 bits
+# signed, 7 as two's complement when unsigned), not the 8/9 bits of the int8/uint8 storage.
 expect_ok quantize "$root/models/lenet5.onnx" --bits 4 --act-bits 6 --clip mse --ocs-ratio 0.02 "${calib[@]}" --out "$tmp/l4.onnx"
 expect_ok profile "$tmp/l4.onnx" --data fashion-mnist:test --images 2 --json
 if "$py" -c '
@@ -69,7 +72,9 @@ for l in d["layers"]:
     assert w["source"] == "quantized-model" and a["source"] == "quantized-model", l["name"]
     assert w["bits_needed"] <= 4, (l["name"], w["bits_needed"])
     assert a["bits_needed"] <= 7, (l["name"], a["bits_needed"])
-' "$tmp/out"; then ok; else ko "profile of a quantized export does not see 4-bit weight codes"; fi
+    assert w["int_bits"] + w["frac_bits"] == 4, (l["name"], w)
+    assert a["int_bits"] + a["frac_bits"] == (6 if a["signed"] else 7), (l["name"], a)
+' "$tmp/out"; then ok; else ko "profile of a quantized export does not see 4-bit weight codes / report the export's widths"; fi
 
 # The table on a small grid: JSON, CSV and HTML.
 expect_ok quantize "$root/models/lenet5.onnx" --table --data fashion-mnist:test --calib-images 32 --report-images 64 \
@@ -100,6 +105,35 @@ for x, y in zip(a, b):
 assert any(y[op]["max_abs"] < x[op]["max_abs"] for x, y in zip(a, b) for op in ("activations", "weights"))
 ' "$tmp/none.json" "$tmp/out"; then ok; else ko "search precision --clip kl ranges"; fi
 expect_error 2 "--clip 'max': give none, mse, aciq or kl" -- "${sp[@]}" --clip max
+
+# search precision --ocs-ratio: the search runs on the split model, written beside the profile;
+# search.json names the split layers (channels before and after), the profile applies to the
+# split model, which computes the float model's outputs.
+expect_ok "${sp[@]}" --ocs-ratio 0.02 --clip kl --out "$tmp/so"
+if "$py" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+o = d["ocs"]
+assert o["ratio"] == 0.02 and o["split_model"].endswith("split_model.onnx") and o["added_parameters"] > 0, o
+names = [l["name"] for l in d["layers"]]
+assert [l["name"] for l in o["layers"]] == names, (names, o["layers"])
+# lenet5 by hand: 416520 MACs per image; conv1 (1 input channel) splits it twice: 3 x 117600.
+assert o["unsplit_macs"] == 416520 and o["split_macs"] == sum(l["macs"] for l in d["layers"]) > 416520, o
+assert d["layers"][0]["macs"] == 3 * 117600, d["layers"][0]
+for l in o["layers"]:
+    assert l["expanded_channels"] == l["channels"] + l["weight_splits"] + l["activation_splits"], l
+    assert l["weight_splits"] >= 1 and l["weight_max_split"] <= l["weight_max"], l
+p = json.load(open(sys.argv[2]))
+assert "split_model.onnx" in p["description"] and sorted(p["layers"]) == sorted(names)
+' "$tmp/out" "$tmp/so/precision_profile.json"; then ok; else ko "search precision --ocs-ratio: ocs section or profile"; fi
+expect_ok run "$tmp/so/split_model.onnx" --input "$root/models/lenet5.ref/input.npy" --out "$tmp/so_run"
+if "$py" -c '
+import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(b).max()), np.abs(a - b).max()
+' "$tmp/so_run/logits.npy" "$root/models/lenet5.ref/logits.npy"; then ok; else ko "the split model does not compute the float model's outputs"; fi
+expect_ok eval "$tmp/so/split_model.onnx" --data fashion-mnist:test --limit 20 --precision-profile "$tmp/so/precision_profile.json"
+expect_error 2 "--ocs-ratio 1.5: give a fraction in" -- "${sp[@]}" --ocs-ratio 1.5
 
 # --calib-input as FILE.npy (one-input model) and NAME=FILE.npy give the same model.
 expect_ok quantize "$root/models/lenet5.onnx" --act-bits 8 --calib-input "$root/models/lenet5.ref/input.npy" --out "$tmp/c1.onnx"

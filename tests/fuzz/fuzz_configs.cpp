@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes through every configuration reader users feed by hand: the
 // precision profile and thresholds JSON (--precision-profile, --thresholds), the design YAML
-// (--config), the network YAML (--synthetic --network) and the technology table (--technology).
+// (--config), the network YAML (--synthetic --network), the technology table (--technology) and the DDR4
+// timing table (--dram).
 // The first byte picks the reader.
 // ConfigError/UsageError (any eff::Error) is the expected outcome for bad input; anything else
 // (crash, sanitizer report, another exception, runaway memory) is a finding.
@@ -14,6 +15,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "engine/transform_files.h"
+#include "sim/cost/dram.h"
 #include "sim/cost/technology.h"
 #include "sim/simulator.h"
 #include "sim/sources.h"
@@ -46,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
     std::map<std::string, eff::LayerTransform> out;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
       case 0:
         eff::parse_precision_profile(text, "fuzz.json", layers, out);
         break;
@@ -58,6 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 3:
         (void)eff::sim::network_from_yaml(text, "fuzz.yaml");
+        break;
+      case 5:
+        (void)eff::sim::cost::parse_dram(text, "fuzz.yaml");
         break;
       default:
         (void)eff::sim::cost::parse_technology(text, "fuzz.yaml");

@@ -38,6 +38,8 @@ CostModel::CostModel(const Inventory& inv, const Technology& t)
   // Both memories are eDRAM in every design of the family (seed 001 §3.1).
   per_act_bit_ = t["memory.edram_read_pj_per_bit"];
   per_wgt_bit_ = t["memory.edram_read_pj_per_bit"];
+  per_write_bit_ = t["memory.edram_write_pj_per_bit"];
+  act_write_bits_per_output_ = e.act_write_bits_per_output;
   per_offchip_byte_ = 8 * t["offchip.pj_per_bit"];
   const double leakage_mw = area_.logic_mm2 * t["leakage_mw_per_mm2.logic"] +
                             area_.edram_mm2 * t["leakage_mw_per_mm2.edram"] +
@@ -53,8 +55,8 @@ EnergyBreakdown CostModel::energy(const LayerStats& s) const {
   e.accumulators = double(s.accumulator_updates) * per_accumulate_;
   e.detectors = double(s.act_buffer_read_bits) / 16.0 * per_act_value_;
   e.clock = double(s.cycles) * per_cycle_clock_;
-  e.act_memory = double(s.act_buffer_read_bits) * per_act_bit_;
-  e.wgt_memory = double(s.wgt_buffer_read_bits) * per_wgt_bit_;
+  e.act_memory = double(s.act_buffer_read_bits) * per_act_bit_ + double(s.act_buffer_write_bits) * per_write_bit_;
+  e.wgt_memory = double(s.wgt_buffer_read_bits) * per_wgt_bit_ + double(s.wgt_buffer_write_bits) * per_write_bit_;
   e.offchip = double(s.offchip_act_bytes + s.offchip_wgt_bytes) * per_offchip_byte_;
   e.leakage = double(s.cycles) * per_cycle_leakage_;
   return e;

@@ -25,8 +25,8 @@ struct EnergyBreakdown {
   double accumulators = 0;  // accumulator updates (add + register write)
   double detectors = 0;     // precision detectors, encoders, offset generators
   double clock = 0;         // every register bit of the inventory clocked every cycle
-  double act_memory = 0;    // activation memory reads
-  double wgt_memory = 0;    // weight memory reads
+  double act_memory = 0;    // activation memory reads and output writes
+  double wgt_memory = 0;    // weight memory reads and writes of weights loaded from off-chip
   double offchip = 0;       // off-chip transfers
   double leakage = 0;       // static power x time
   double total() const;
@@ -48,12 +48,15 @@ class CostModel {
   EnergyBreakdown idle_energy(uint64_t cycles) const;
   const AreaBreakdown& area() const { return area_; }
   double frequency_hz() const { return frequency_hz_; }
+  // Bits an output value writes into the activation memory (the inventory's event width).
+  double act_write_bits_per_output() const { return act_write_bits_per_output_; }
 
  private:
   AreaBreakdown area_;
   double frequency_hz_ = 0;
   double per_bit_product_ = 0, per_tree_add_ = 0, per_shift_ = 0, per_accumulate_ = 0, per_act_value_ = 0,
-         per_cycle_clock_ = 0, per_act_bit_ = 0, per_wgt_bit_ = 0, per_offchip_byte_ = 0, per_cycle_leakage_ = 0;
+         per_cycle_clock_ = 0, act_write_bits_per_output_ = 16, per_act_bit_ = 0, per_wgt_bit_ = 0, per_write_bit_ = 0,
+         per_offchip_byte_ = 0, per_cycle_leakage_ = 0;
 };
 
 nlohmann::json energy_json(const EnergyBreakdown& e);

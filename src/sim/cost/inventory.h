@@ -58,6 +58,9 @@ struct EventCosts {
   int accumulator_bits = 32;              // one update: adder + register write of this width
   double detector_ops_per_act_value = 0;  // precision detectors / encoders per activation read
   double offset_ops_per_act_value = 0;    // offset generators per activation read
+  // Bits written into the activation memory per output value: 16 (the family stores outputs at
+  // 16 bits); Cnvlutin's ZFNAf stores a 4-bit offset beside every value (fixed-size bricks).
+  double act_write_bits_per_output = 16;
 };
 
 struct Inventory {

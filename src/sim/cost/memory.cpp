@@ -6,12 +6,21 @@
 namespace eff::sim::cost {
 
 namespace {
-uint64_t transfer_cycles(double bytes, double bytes_per_cycle) {
-  return bytes <= 0 ? 0 : static_cast<uint64_t>(std::ceil(bytes / bytes_per_cycle));
+uint64_t transfer_cycles(double bytes, const MemoryConfig& m, double run_bytes = 0) {
+  if (bytes <= 0) return 0;
+  if (m.dram)
+    return static_cast<uint64_t>(std::ceil(dram_transfer_ns(*m.dram, bytes, run_bytes) * 1e-9 * m.frequency_hz));
+  return static_cast<uint64_t>(std::ceil(bytes / m.bytes_per_cycle));
 }
 }  // namespace
 
-std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m) {
+uint64_t amortised_share(uint64_t total, int rank, int n) {
+  const uint64_t images = uint64_t(std::max(1, n)), r = uint64_t(std::clamp(rank, 0, int(images) - 1));
+  return total * (r + 1) / images - total * r / images;
+}
+
+std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m, int image_rank,
+                                         int images) {
   std::vector<LayerMemory> out(layers.size());
   double total_weights = 0;
   for (const LayerTraffic& l : layers) total_weights += double(l.weight_bytes);
@@ -24,12 +33,15 @@ std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers
     const double w = double(l.weight_bytes);
     r.weights_streamed = !resident && w > m.weight_memory_bytes;
     r.acts_streamed = double(l.act_bytes + l.output_bytes) > m.activation_memory_bytes;
-    uint64_t start = prev_end, busy = l.cycles;
-    if (!resident && !r.weights_streamed) {
+    uint64_t start = prev_end, busy = l.cycles, initial_load = 0;
+    r.weight_bytes_loaded = resident ? amortised_share(l.weight_bytes, image_rank, images) : l.weight_bytes;
+    if (resident) {
+      initial_load = amortised_share(transfer_cycles(w, m, double(l.weight_run_bytes)), image_rank, images);
+    } else if (!r.weights_streamed) {
       const bool prefetch =
           i > 0 && w + double(layers[i - 1].weight_bytes) <= m.weight_memory_bytes && !out[i - 1].weights_streamed;
       const uint64_t load_start = std::max(prefetch ? prev_start : prev_end, link_free);
-      const uint64_t load_end = load_start + transfer_cycles(w, m.bytes_per_cycle);
+      const uint64_t load_end = load_start + transfer_cycles(w, m, double(l.weight_run_bytes));
       link_free = load_end;
       start = std::max(prev_end, load_end);
     } else if (r.weights_streamed) {
@@ -37,7 +49,7 @@ std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers
       // load and its compute.
       const int64_t steps = std::max<int64_t>(1, l.filter_sets);
       const double step_bytes = w / double(steps);
-      const uint64_t load = transfer_cycles(step_bytes, m.bytes_per_cycle);
+      const uint64_t load = transfer_cycles(step_bytes, m, double(l.weight_run_bytes));
       const uint64_t compute = l.cycles / uint64_t(steps);
       const uint64_t first = std::max(prev_end, link_free) + load;
       busy = uint64_t(steps - 1) * std::max(load, compute) + compute + (l.cycles - compute * uint64_t(steps));
@@ -46,12 +58,12 @@ std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers
     }
     if (r.acts_streamed) {
       // Activations share the link with any weight stream of the same layer.
-      const double bytes = double(l.act_bytes + l.output_bytes) + (r.weights_streamed ? w : 0.0);
-      busy = std::max(busy, transfer_cycles(bytes, m.bytes_per_cycle));
+      const uint64_t acts = transfer_cycles(double(l.act_bytes + l.output_bytes), m, double(l.act_run_bytes));
+      busy = std::max(busy, acts + (r.weights_streamed ? transfer_cycles(w, m, double(l.weight_run_bytes)) : 0));
       link_free = std::max(link_free, start + busy);
     }
     const uint64_t end = start + busy;
-    r.stall_cycles = end - prev_end - l.cycles;
+    r.stall_cycles = end - prev_end - l.cycles + initial_load;
     prev_start = start;
     prev_end = end;
   }

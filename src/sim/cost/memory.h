@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/cost/dram.h"
+
 namespace eff::sim::cost {
 
 // One layer of one image as the memory sees it.
@@ -17,24 +19,36 @@ struct LayerTraffic {
   uint64_t act_bytes = 0;     // input activation bytes (the design's count)
   uint64_t output_bytes = 0;  // output activation bytes at 16 bits (what the next layer reads)
   int64_t filter_sets = 1;    // steps a streamed layer is split into
+  // Access patterns for the DRAM timing model: contiguous bytes per run (0: one sequential stream).
+  uint64_t weight_run_bytes = 0;
+  uint64_t act_run_bytes = 0;
 };
 
 struct MemoryConfig {
   double weight_memory_bytes = 0;      // all tiles' weight memory
   double activation_memory_bytes = 0;  // the activation memory
-  double bytes_per_cycle = 0;          // off-chip bandwidth at the clock
+  double bytes_per_cycle = 0;          // off-chip bandwidth at the clock (the bandwidth-only model)
+  // DDR4 timing (dram.h): when set, a transfer takes dram_transfer_ns() at `frequency_hz` instead
+  // of bytes / bytes_per_cycle.
+  const DramTiming* dram = nullptr;
+  double frequency_hz = 0;
 };
 
 struct LayerMemory {
   uint64_t stall_cycles = 0;
+  // Off-chip weight bytes this image's layer loads (and writes into the weight memory): the
+  // layer's weights, or for resident weights this image's share of the one load before the run.
+  uint64_t weight_bytes_loaded = 0;
   bool weights_resident = false;  // the whole network's weights stay on chip: nothing to load
   bool weights_streamed = false;  // the layer's weights exceed the weight memory: streamed per step
   bool acts_streamed = false;     // input + output activations exceed the activation memory
 };
 
 // The layers of one image, in network order. Rules:
-//  * weights of the whole network fit the weight memory: resident (loaded before the first
-//    image, not per inference); no weight stalls.
+//  * weights of the whole network fit the weight memory: resident, loaded once before the first
+//    image of the run; that load's cycles and bytes are charged amortised over the batch, each
+//    layer's share split exactly over the `images` images (image_rank 0..images-1), so the
+//    shares of a run sum to the one load.
 //  * otherwise a layer's weights are loaded before it starts; the load overlaps the previous
 //    layer when both layers' weights fit together (seed 001 §3.1: "while the current layer is
 //    being processed, the weights for the next layer can be loaded"), else it starts when the
@@ -43,6 +57,10 @@ struct LayerMemory {
 //    buffered: its time is the first step's load, then max(load, compute) per step.
 //  * input and output activations that do not fit the activation memory together stream from and
 //    to off-chip during the layer: the layer takes at least their transfer time.
-std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m);
+std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m,
+                                         int image_rank = 0, int images = 1);
+
+// Image `rank`'s share of `total` split over `n` images: the shares of 0..n-1 sum to `total`.
+uint64_t amortised_share(uint64_t total, int rank, int n);
 
 }  // namespace eff::sim::cost

@@ -29,6 +29,7 @@ const std::vector<TechnologyKey>& technology_keys() {
       {"memory.sram_bank_mm2", "mm2", "periphery per SRAM bank"},
       {"memory.edram_read_pj_per_bit", "pJ/bit", "eDRAM read energy"},
       {"memory.sram_read_pj_per_bit", "pJ/bit", "SRAM read energy"},
+      {"memory.edram_write_pj_per_bit", "pJ/bit", "eDRAM write energy (outputs, loaded weights)"},
       {"offchip.interface_mm2", "mm2", "off-chip memory interface (PHY + controller)"},
       {"offchip.pj_per_bit", "pJ/bit", "off-chip transfer energy"},
       {"offchip.bandwidth_gb_per_s", "GB/s", "off-chip bandwidth"},

@@ -73,13 +73,14 @@ class CGNet final : public Design {
 
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override {
     int64_t base = 0;
-    double threshold = -kInf;
-    choose_gate(l, ctx, base, threshold);
+    std::vector<double> thresholds;  // per filter; empty: ungated
+    choose_gate(l, ctx, base, thresholds);
     const int64_t channels = model_channels(l);
-    if (threshold == -kInf || base >= channels) {  // configured as an ordinary layer
+    const bool all_on = std::all_of(thresholds.begin(), thresholds.end(), [](double t) { return t == -kInf; });
+    if (all_on || base >= channels) {  // configured as an ordinary layer
       return systolic::stats_of(systolic::run_layer_dense(l, array_), l, array_);
     }
-    const std::vector<uint8_t> on = channel_gate_decisions(l, base, threshold, std::max(1, ctx.threads));
+    const std::vector<uint8_t> on = channel_gate_decisions(l, base, thresholds, std::max(1, ctx.threads));
     const systolic::Gemm g = systolic::gemm_of(l);
     const int64_t M = g.pixels, W = l.windows();
     systolic::Counts c;
@@ -135,7 +136,7 @@ class CGNet final : public Design {
   // The layer's base channels and threshold: the --gates file's entry when a channel-gates file
   // is given (a layer it does not list runs ungated), else the design's parameters on every conv
   // layer but the first (CGNet keeps the image layer and the classifier dense).
-  void choose_gate(const SimLayer& l, const SimContext& ctx, int64_t& base, double& threshold) const {
+  void choose_gate(const SimLayer& l, const SimContext& ctx, int64_t& base, std::vector<double>& thresholds) const {
     const int64_t channels = model_channels(l);
     if (ctx.gates && ctx.gates->kind == GateKind::kChannel) {
       const LayerGate* lg = ctx.gates->find(l.name);
@@ -144,13 +145,17 @@ class CGNet final : public Design {
         fail<ConfigError>("{}: layer '{}': base_channels {} is more than the layer's {} input channels per group",
                           ctx.gates->path, l.name, lg->base_channels, channels);
       }
+      if (!lg->thresholds.empty() && static_cast<int64_t>(lg->thresholds.size()) != l.K) {
+        fail<ConfigError>("{}: layer '{}': {} thresholds for {} output channels", ctx.gates->path, l.name,
+                          lg->thresholds.size(), l.K);
+      }
       base = lg->base_channels;
-      threshold = lg->threshold;
+      thresholds = filter_thresholds(*lg, l.K);
       return;
     }
     if (l.kind != LayerKind::kConv || l.first_layer) return;
     base = std::clamp<int64_t>(static_cast<int64_t>(std::floor(base_fraction_ * double(channels))), 1, channels);
-    threshold = threshold_;
+    thresholds.assign(static_cast<size_t>(l.K), threshold_);
   }
 
   enum class Schedule { kPixel, kFilter, kPacked };

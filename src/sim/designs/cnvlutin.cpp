@@ -44,6 +44,7 @@ class Cnvlutin final : public Design {
     inv.add("encoder (zero detectors)", cost::Part::kPrecisionDetector, double(grid_.tiles) * grid_.lanes,
             "per tile: one per lane");
     inv.events.detector_ops_per_act_value = 1.0 / grid_.tiles;  // one encoder pass per value
+    inv.events.act_write_bits_per_output = 16 + kOffsetBits;    // ZFNAf: value + offset
     cost::add_memories(inv, grid_, memory_, double(16 + kOffsetBits) / 16.0, grid_.lanes);
     return inv;
   }

@@ -173,7 +173,7 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
   // Precision gating (--gates, seed 003): passes whose outputs are all gated off drop the low
   // bits of their activations (at least one bit stays).
   PassBits pg;
-  if (const LayerGate* gate = precision_gate(l, ctx); gate && gate->threshold != -kInf) {
+  if (const LayerGate* gate = precision_gate(l, ctx); gate && !gate->always_on()) {
     pg.low_bits = gate->bits - gate->high_bits;
     pg.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
     pg.pass_on = pass_any_on(l, pg.on, per_set, ws.filter_sets, l.kind == LayerKind::kFC ? 1 : sg.columns,

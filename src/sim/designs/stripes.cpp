@@ -33,7 +33,7 @@ PrecisionPasses precision_passes(const SimLayer& l, const SimContext& ctx, const
                                  int pa) {
   PrecisionPasses p;
   const LayerGate* gate = precision_gate(l, ctx);
-  if (!gate || gate->threshold == -std::numeric_limits<double>::infinity()) return p;
+  if (!gate || gate->always_on()) return p;
   const int low = gate->bits - gate->high_bits;
   p.high_bits = std::max(1, pa - low);
   p.window_sets = l.kind == LayerKind::kFC ? 1 : ws.window_sets;

@@ -81,7 +81,8 @@ cost::Inventory array_inventory(const ArrayConfig& a, const cost::OnChipMemory& 
   cost::add_memories(inv, equivalent_grid(a), m);
   inv.events = cost::EventCosts{};
   inv.events.bit_parallel = true;
-  inv.events.tree_add_bits = 32;  // adder_tree_adds count the gates' 32-bit comparisons
+  inv.events.tree_add_bits = 32;             // adder_tree_adds count the gates' 32-bit comparisons
+  inv.events.act_write_bits_per_output = 8;  // INT8 outputs, requantised before they are stored
   inv.events.shifter_bits = 0;
   inv.events.accumulator_bits = 32;
   return inv;

@@ -444,9 +444,11 @@ TEST(QuantLayers, QdqConvOperandsAreTheIntegerCodesMinusZeroPoint) {
   ASSERT_TRUE(capture.q.present);
   EXPECT_EQ(capture.acts, (std::vector<int16_t>{2, -2, 5, 0}));
   EXPECT_EQ(capture.wgts, (std::vector<int16_t>{3, -4}));
-  // uint8 minus 10 spans [-10, 245]: 9 bits with the sign; int8 with zero point 0: 8 bits.
+  // uint8 minus 10 spans [-10, 245]: 9 bits with the sign (no Clip bounds the codes). The weights
+  // report the width their stored codes use, [-4, 3]: 3 bits (sub-8-bit exports keep their
+  // codes in int8).
   EXPECT_EQ(capture.q.act_bits, 9);
-  EXPECT_EQ(capture.q.wgt_bits, 8);
+  EXPECT_EQ(capture.q.wgt_bits, 3);
   EXPECT_EQ(capture.q.wgt_scale, (std::vector<float>{0.25f, 0.125f}));
 }
 

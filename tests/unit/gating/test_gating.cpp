@@ -222,10 +222,18 @@ TEST(GatedConv, PrecisionSplitKeepsTheTopBits) {
   EXPECT_FLOAT_EQ(low, 1.5f);
 }
 
+namespace {
+LayerGate channel_gate(const std::string& layer, float threshold, int64_t base_channels) {
+  LayerGate l;
+  l.layer = layer, l.threshold = threshold, l.base_channels = base_channels;
+  return l;
+}
+}  // namespace
+
 TEST(Gates, FileRoundTripAndBadFiles) {
   GatePlan p;
   p.base_fraction = 0.25;
-  p.layers = {{"conv1", -kInf, 4}, {"conv2", 0.5f, 8}};
+  p.layers = {channel_gate("conv1", -kInf, 4), channel_gate("conv2", 0.5f, 8)};
   const GatePlan q = parse_gates(gates_json(p), "mem");
   ASSERT_EQ(q.layers.size(), 2u);
   EXPECT_EQ(q.kind, GateKind::kChannel);
@@ -261,8 +269,25 @@ TEST(Gates, FileRoundTripAndBadFiles) {
   const Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/vgg.onnx");
   Graph g = m.graph;
   GatePlan missing;
-  missing.layers = {{"no_such_layer", 0.f, 1}};
+  missing.layers = {channel_gate("no_such_layer", 0.f, 1)};
   EXPECT_THROW(apply_gates(g, missing), ConfigError);
+  // Per-channel thresholds: written as "thresholds", read back; their count must match the layer.
+  GatePlan per;
+  per.base_fraction = 0.5;
+  per.layers = {channel_gate("/features/features.3/Conv", 0.f, 4)};
+  per.layers[0].thresholds = {-kInf, 0.25f, kInf};
+  const nlohmann::json pj = gates_json(per);
+  EXPECT_FALSE(pj["layers"][0].contains("threshold"));
+  EXPECT_EQ(pj["layers"][0]["thresholds"], nlohmann::json::parse(R"(["-inf", 0.25, "inf"])"));
+  const GatePlan back = parse_gates(pj, "mem");
+  ASSERT_EQ(back.layers[0].thresholds.size(), 3u);
+  EXPECT_FLOAT_EQ(back.layers[0].threshold_of(1), 0.25f);
+  EXPECT_TRUE(std::isinf(back.layers[0].threshold_of(2)));
+  EXPECT_FALSE(back.layers[0].always_on());
+  EXPECT_THROW(check_gates(g, back, "mem"), ConfigError);  // vgg's features.3 has more than 3 filters
+  nlohmann::json both = pj;
+  both["layers"][0]["threshold"] = 1;
+  EXPECT_THROW(parse_gates(both, "mem"), ConfigError);
 }
 
 }  // namespace eff::gating

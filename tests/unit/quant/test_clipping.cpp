@@ -119,6 +119,52 @@ TEST(QuantClipping, KlIgnoresTheZerosOfAReluOutput) {
   EXPECT_GT(kl_threshold(s, 15), 2.0);
 }
 
+// Fashion-MNIST's first-layer input: half the pixels are background, one normalised value
+// ((0 - 0.286) / 0.353 = -0.8102), the others' intensity p in (0, 1] denser towards bright
+// (density 2p here) in steps of 1/255, normalised up to 2.02. KL alone settles just above the spike of |x| at 0.81
+// on a 4-bit signed grid and saturates every brighter pixel; the guarded form sees that clip lose
+// more than kKlMaxErrorRatio times MSE's squared error and takes MSE's threshold.
+TEST(QuantClipping, KlGuardRefusesAClipJustAboveASpike) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> x(int64_t{1} << 18);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double p = i % 2 ? std::ceil(255 * std::sqrt(u(rng))) / 255 : 0.0;  // 8-bit pixels
+    x[i] = static_cast<float>((p - 0.2860) / 0.3530);
+  }
+  const MagnitudeStats s = magnitude_stats(x.data(), static_cast<int64_t>(x.size()));
+  const int levels = 7;
+  const double kl = kl_threshold(s, levels);
+  EXPECT_LT(kl, 1.0);  // the failure the guard exists for (without the spike, KL keeps 2.0)
+  const double mse = mse_threshold(s, levels);
+  EXPECT_GT(histogram_sse(s, kl, levels), kKlMaxErrorRatio * histogram_sse(s, mse, levels));
+  EXPECT_DOUBLE_EQ(kl_guarded_threshold(s, levels), mse);
+  EXPECT_DOUBLE_EQ(clip_threshold(ClipMethod::kKl, s, levels), mse);
+  EXPECT_GT(mse, 1.5);  // keeps most bright pixels
+}
+
+// Where KL's clip is a reasonable trade (a Laplace tail), the guard leaves it alone.
+TEST(QuantClipping, KlGuardKeepsKlOnALaplaceSample) {
+  const auto x = laplace_sample(int64_t{1} << 20, 1.0, 11);
+  const MagnitudeStats s = magnitude_stats(x.data(), static_cast<int64_t>(x.size()));
+  for (int levels : {7, 31, 127}) {
+    EXPECT_DOUBLE_EQ(kl_guarded_threshold(s, levels), kl_threshold(s, levels)) << levels;
+  }
+}
+
+// histogram_sse by hand: one value per bin spread over 4 points; alpha = 2 bins, 1 level.
+TEST(QuantClipping, HistogramSseByHand) {
+  MagnitudeStats s;
+  s.max_abs = 4;
+  s.bins = {0, 0, 0, 1};  // bin [3, 4): points 3.125 3.375 3.625 3.875
+  // levels 1, alpha 2: everything saturates at 2.
+  const double e = (1.125 * 1.125 + 1.375 * 1.375 + 1.625 * 1.625 + 1.875 * 1.875) / 4;
+  EXPECT_NEAR(histogram_sse(s, 2.0, 1), e, 1e-12);
+  // alpha 4, 4 levels: step 1, the points round to 3, 3, 4, 4.
+  const double e4 = (0.125 * 0.125 + 0.375 * 0.375 + 0.375 * 0.375 + 0.125 * 0.125) / 4;
+  EXPECT_NEAR(histogram_sse(s, 4.0, 4), e4, 1e-12);
+}
+
 TEST(QuantClipping, NoneIsMaxAndZerosGiveZero) {
   const float x[] = {0.5f, -3.0f, 2.0f};
   EXPECT_FLOAT_EQ(clip_threshold(ClipMethod::kNone, x, 3, 7), 3.0f);

@@ -67,12 +67,19 @@ TEST(QuantOcs, ActivationSplitHalvesTheActivationAndCopiesTheWeights) {
   EXPECT_NEAR(ye[0], y[0], 1e-6);
 }
 
+// models/NAME, or tests/fixtures/quant_export/convt_net (ConvTranspose and grouped layers,
+// tools/make_convt_model.py).
+std::string model_base(const std::string& name) {
+  const std::string dir = name == "convt_net" ? "/tests/fixtures/quant_export/" : "/models/";
+  return std::string(EFF_SOURCE_DIR) + dir + name;
+}
+
 std::string shipped(const std::string& name) {
-  return std::string(EFF_SOURCE_DIR) + "/models/" + name + ".onnx";
+  return model_base(name) + ".onnx";
 }
 
 Tensor ref_input(const std::string& name) {
-  return read_npy(std::string(EFF_SOURCE_DIR) + "/models/" + name + ".ref/input.npy");
+  return read_npy(model_base(name) + ".ref/input.npy");
 }
 
 float max_abs_diff(const Tensor& a, const Tensor& b, float* scale) {
@@ -99,7 +106,7 @@ TEST_P(QuantShipped, SplitModelComputesTheSameFunction) {
   const auto splits = session.splits(o);
   int split_layers = 0;
   for (const auto& [name, s] : splits) split_layers += !s.identity();
-  EXPECT_EQ(split_layers, static_cast<int>(session.sites().size()));
+  EXPECT_EQ(split_layers, static_cast<int>(session.sites().size()));  // grouped layers too (convt_net)
   const Graph sg = split_graph(g, session.sites(), splits);
   ExecutorOptions eo;
   eo.threads = 1;
@@ -141,7 +148,27 @@ TEST_P(QuantShipped, ExportedModelIsSeenAsIntegerCodes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, QuantShipped, ::testing::Values("lenet5", "vgg", "resnet"));
+// A grouped Conv (2 groups of 2 input channels, 1 output each): each group splits its own
+// largest-weight channel, the expanded channels stay group-contiguous and the output is unchanged.
+TEST(QuantOcs, GroupedConvSplitsInsideEachGroup) {
+  // W [2 outputs, 2 channels per group, 1]: group 0 reads x0, x1; group 1 reads x2, x3.
+  const Tensor w = Tensor::from<float>({2, 2, 1}, {0.5f, -3.0f, 4.0f, 1.0f});
+  const ChannelSplit s = plan_grouped_split(w, 1, 2, 1, {}, 0);
+  EXPECT_EQ(s.channels, 4);
+  EXPECT_EQ(s.source, (std::vector<int64_t>{0, 1, 1, 2, 3, 2}));
+  EXPECT_EQ(s.weight_factor, (std::vector<float>{1, 0.5f, 0.5f, 0.5f, 1, 0.5f}));
+  const Tensor we = expand_weights(w, 1, s);
+  ASSERT_EQ(we.shape(), (Shape{2, 3, 1}));
+  EXPECT_EQ(we.to_f32_vector(), (std::vector<float>{0.5f, -1.5f, -1.5f, 2.0f, 1.0f, 2.0f}));
+  // Outputs: group 0 = 0.5 x0 - 3 x1, group 1 = 4 x2 + x3, before and after.
+  const std::vector<float> x = {1, 2, 3, 4};
+  const Tensor xe = expand_activations(Tensor::from<float>({1, 4}, x), 1, s);
+  const std::vector<float> e = xe.to_f32_vector(), v = we.to_f32_vector();
+  EXPECT_FLOAT_EQ(v[0] * e[0] + v[1] * e[1] + v[2] * e[2], 0.5f * 1 - 3.0f * 2);
+  EXPECT_FLOAT_EQ(v[3] * e[3] + v[4] * e[4] + v[5] * e[5], 4.0f * 3 + 1.0f * 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, QuantShipped, ::testing::Values("lenet5", "vgg", "resnet", "convt_net"));
 
 TEST(QuantErrors, RefusesAQuantizedModelAndBadOptions) {
   const std::string qdq = std::string(EFF_SOURCE_DIR) + "/tests/fixtures/models/quant/qdq_cnn.onnx";

@@ -19,12 +19,17 @@ const Technology& tech() {
 
 TEST(CostEnergy, DaDianNaoPowerWithinFifteenPercentOfSeed) {
   // A layer that fills the 16-16-16 grid: 256 channels (16 chunks of 16 lanes), 256 filters (one
-  // filter set), 3x3 kernel, 12x12 windows. Power = energy / (cycles / 980 MHz).
+  // filter set), 3x3 kernel, 12x12 windows. Power = energy / (cycles / 980 MHz). Its 1.2 MB of
+  // weights stay resident; their one load (about the compute time of one image) is amortised
+  // over a batch of 16 images, as the seed's power is the chip's while it computes.
   const auto g = conv_geo(256, 14, 14, 256, 3);
-  const SimLayer l = layer_from(g, pseudo_random(256 * 14 * 14, 0, 2000, 7));
+  SimLayer l = layer_from(g, pseudo_random(256 * 14 * 14, 0, 2000, 7));
   const DesignSet set = build_designs("dadiannao", "", "");
   SimRun run(set, SimContext{});
-  run.simulate(l);
+  for (int image = 0; image < 16; ++image) {
+    l.image = image;
+    run.simulate(l);
+  }
   const SimResults r = run.results();
   const double watts = r.power_w(r.all[0]);
   EXPECT_NEAR(watts / 17.6, 1.0, 0.15) << watts << " W";
@@ -47,6 +52,8 @@ TEST(CostEnergy, SmallCaseByHand) {
   s.wgt_buffer_read_bits = 640;
   s.offchip_act_bytes = 100;
   s.offchip_wgt_bytes = 28;
+  s.act_buffer_write_bits = 48;
+  s.wgt_buffer_write_bits = 224;
   const EnergyBreakdown e = m.energy(s);
   const Technology& t = tech();
   EXPECT_NEAR(e.datapath, 3 * t["energy_pj.multiplier_16x16_op"], 1e-9);
@@ -54,8 +61,8 @@ TEST(CostEnergy, SmallCaseByHand) {
   EXPECT_NEAR(e.accumulators, 7 * 32 * (t["energy_pj.adder_bit"] + t["energy_pj.register_bit_write"]), 1e-9);
   EXPECT_NEAR(e.shifters, 0, 1e-12);
   EXPECT_NEAR(e.clock, 10 * (64 + 32) * t["energy_pj.register_bit_clock"], 1e-9);  // 96 register bits
-  EXPECT_NEAR(e.act_memory, 320 * t["memory.edram_read_pj_per_bit"], 1e-9);
-  EXPECT_NEAR(e.wgt_memory, 640 * t["memory.edram_read_pj_per_bit"], 1e-9);
+  EXPECT_NEAR(e.act_memory, 320 * t["memory.edram_read_pj_per_bit"] + 48 * t["memory.edram_write_pj_per_bit"], 1e-9);
+  EXPECT_NEAR(e.wgt_memory, 640 * t["memory.edram_read_pj_per_bit"] + 224 * t["memory.edram_write_pj_per_bit"], 1e-9);
   EXPECT_NEAR(e.offchip, 128 * 8 * t["offchip.pj_per_bit"], 1e-9);
   const AreaBreakdown& a = m.area();
   const double mw = a.logic_mm2 * t["leakage_mw_per_mm2.logic"] + a.edram_mm2 * t["leakage_mw_per_mm2.edram"] +
@@ -75,7 +82,9 @@ TEST(CostEnergy, NeverDecreasesWhenAnEventCountGrows) {
                                           &LayerStats::act_buffer_read_bits,
                                           &LayerStats::wgt_buffer_read_bits,
                                           &LayerStats::offchip_act_bytes,
-                                          &LayerStats::offchip_wgt_bytes};
+                                          &LayerStats::offchip_wgt_bytes,
+                                          &LayerStats::act_buffer_write_bits,
+                                          &LayerStats::wgt_buffer_write_bits};
   const DesignSet set = build_designs("all", "", "");
   for (const DesignInstance& d : set.designs) {
     const CostModel m(d.design->inventory(), tech());
@@ -110,6 +119,41 @@ TEST(CostEnergy, RunTotalsAreSumsOfLayersAndBaselineIsSelf) {
     EXPECT_GT(r.power_w(r.all[d]), 0);
   }
   EXPECT_DOUBLE_EQ(r.all[0].energy_efficiency(), 1.0);  // DaDianNao against itself
+}
+
+TEST(CostEnergy, OutputWritesAndTheOneWeightLoadAreCharged) {
+  // One conv layer (8 channels, 6x6 input, 4 filters of 3x3: 4x4 windows) over 3 images. Every
+  // output is written into the activation memory: 4 x 16 outputs x 16 bits (DaDianNao), x 20 bits
+  // (Cnvlutin's value + 4-bit offset). The 288 weights (576 bytes at 16 bits) fit on chip: they
+  // are loaded once for the run, split 192/192/192 bytes over the images, each byte also written
+  // into the weight memory; the load's ceil(576 / (51.2e9 / 980e6)) = 12 cycles split 4/4/4.
+  const DesignSet set = build_designs("dadiannao,cnvlutin", "", "");
+  SimRun run(set, SimContext{});
+  for (int image = 0; image < 3; ++image) {
+    SimLayer l = layer_from(conv_geo(8, 6, 6, 4, 3), pseudo_random(8 * 36, 0, 255, 5 + image));
+    l.image = image;
+    run.simulate(l);
+  }
+  const SimResults r = run.results();
+  const Technology& t = tech();
+  const CostModel dadn(set.designs[0].design->inventory(), t);
+  ASSERT_EQ(r.records.size(), 6u);
+  for (const LayerRecord& rec : r.records) {
+    EXPECT_EQ(rec.stats.act_buffer_write_bits, rec.design == 0 ? 4u * 16 * 16 : 4u * 16 * 20);
+    EXPECT_EQ(rec.stats.offchip_wgt_bytes, 192u);
+    EXPECT_EQ(rec.stats.wgt_buffer_write_bits, 8u * 192);
+    EXPECT_EQ(rec.memory_stall_cycles, 4u);
+    EXPECT_EQ(rec.baseline_stats.offchip_wgt_bytes, 192u);
+    if (rec.design != 0) continue;
+    // DaDianNao's weight memory: its reads plus the 1536 bits written; off-chip: its share.
+    EXPECT_NEAR(rec.energy.wgt_memory,
+                double(rec.stats.wgt_buffer_read_bits) * t["memory.edram_read_pj_per_bit"] +
+                    1536 * t["memory.edram_write_pj_per_bit"],
+                1e-6);
+    EXPECT_NEAR(rec.energy.offchip, double(rec.stats.offchip_act_bytes + 192) * 8 * t["offchip.pj_per_bit"], 1e-6);
+    EXPECT_NEAR(rec.energy.leakage, dadn.energy(rec.stats).leakage + dadn.idle_energy(4).leakage, 1e-6);
+  }
+  EXPECT_EQ(r.all[0].stats.offchip_wgt_bytes, 576u);  // the run loads the weights once
 }
 
 }  // namespace

@@ -14,11 +14,22 @@ using namespace eff::sim::testing;
 // 10 bytes per cycle, 1000-byte weight memory, 10^6-byte activation memory.
 const MemoryConfig kMem{1000, 1e6, 10};
 
-TEST(CostMemory, ResidentWeightsNeverStall) {
-  const auto r = memory_timeline({{100, 400, 0, 0, 1}, {100, 500, 0, 0, 1}}, kMem);
-  EXPECT_TRUE(r[0].weights_resident);
-  EXPECT_EQ(r[0].stall_cycles, 0u);
-  EXPECT_EQ(r[1].stall_cycles, 0u);
+TEST(CostMemory, ResidentWeightsLoadOnceAmortisedOverTheBatch) {
+  // 900 bytes fit the 1000-byte weight memory: one load before the run, 40 + 50 cycles. One
+  // image bears it all; over 3 images layer 0's 40 cycles split 13/13/14 and its 400 bytes
+  // 133/133/134 (the shares sum to the one load).
+  const std::vector<LayerTraffic> layers{{100, 400, 0, 0, 1}, {100, 500, 0, 0, 1}};
+  const auto one = memory_timeline(layers, kMem);
+  EXPECT_TRUE(one[0].weights_resident);
+  EXPECT_EQ(one[0].stall_cycles, 40u);
+  EXPECT_EQ(one[1].stall_cycles, 50u);
+  EXPECT_EQ(one[1].weight_bytes_loaded, 500u);
+  const uint64_t cycles[] = {13, 13, 14}, bytes[] = {133, 133, 134};
+  for (int image = 0; image < 3; ++image) {
+    const auto r = memory_timeline(layers, kMem, image, 3);
+    EXPECT_EQ(r[0].stall_cycles, cycles[image]);
+    EXPECT_EQ(r[0].weight_bytes_loaded, bytes[image]);
+  }
 }
 
 TEST(CostMemory, LoadsOverlapThePreviousLayerWhenBothFit) {
@@ -26,8 +37,9 @@ TEST(CostMemory, LoadsOverlapThePreviousLayerWhenBothFit) {
   // stall 60, runs [60, 160). Layer 1 (300 B): 600 + 300 fit together, its load starts with
   // layer 0 at 60 once the link is free (60), ends at 90 < 160: no stall, runs [160, 260).
   // Layer 2 (300 B): 300 + 300 fit; load from max(160, link free 90) to 190: no stall, [260, 360).
-  const auto r = memory_timeline({{100, 600, 0, 0, 1}, {100, 300, 0, 0, 1}, {100, 300, 0, 0, 1}}, kMem);
+  const auto r = memory_timeline({{100, 600, 0, 0, 1}, {100, 300, 0, 0, 1}, {100, 300, 0, 0, 1}}, kMem, 1, 4);
   EXPECT_FALSE(r[0].weights_resident);
+  EXPECT_EQ(r[1].weight_bytes_loaded, 300u);  // not resident: every image loads its weights
   EXPECT_EQ(r[0].stall_cycles, 60u);
   EXPECT_EQ(r[1].stall_cycles, 0u);
   EXPECT_EQ(r[2].stall_cycles, 0u);
@@ -52,10 +64,11 @@ TEST(CostMemory, LargeWeightsStreamPerFilterSet) {
 }
 
 TEST(CostMemory, ActivationsThatDoNotFitStream) {
-  // 2 MB in + out with a 1 MB activation memory: the layer takes at least 2e6 / 10 cycles.
+  // 2 MB in + out with a 1 MB activation memory: the layer takes at least 2e6 / 10 cycles, plus
+  // the one load of its 100 bytes of resident weights (10 cycles).
   const auto r = memory_timeline({{1000, 100, 1500000, 500000, 1}}, kMem);
   EXPECT_TRUE(r[0].acts_streamed);
-  EXPECT_EQ(r[0].stall_cycles, 200000u - 1000u);
+  EXPECT_EQ(r[0].stall_cycles, 200000u - 1000u + 10u);
 }
 
 TEST(CostMemory, StallsNeverNegativeAndPackingSavesBytes) {

@@ -51,6 +51,14 @@ TEST(GatesFile, ReadsChannelAndPrecisionFiles) {
   EXPECT_DOUBLE_EQ(p.find("conv1")->threshold, -1.5);
   EXPECT_EQ(p.find("conv1")->frac_bits, 5);
   EXPECT_TRUE(p.find("conv1")->is_signed);
+  // A threshold per output channel instead of the layer's one.
+  const GatesFile per = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.25,
+          "layers":[{"layer":"conv1","base_channels":2,"thresholds":[0.5,"-inf",-2]}]})",
+      "g.json");
+  EXPECT_DOUBLE_EQ(per.find("conv1")->threshold_of(0), 0.5);
+  EXPECT_DOUBLE_EQ(per.find("conv1")->threshold_of(2), -2);
+  EXPECT_FALSE(per.find("conv1")->always_on());
 }
 
 TEST(GatesFile, RefusesBadFilesWithOneLine) {
@@ -65,7 +73,7 @@ TEST(GatesFile, RefusesBadFilesWithOneLine) {
   EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"spatial","layers":[]})"),
             "g.json: kind: \"spatial\" is not \"channel\" or \"precision\"");
   EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"channel","layers":[]})"),
-            "g.json: base_fraction: missing");
+            "accepted");  // base_fraction is informative: may be absent
   EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0,"layers":[]})"),
             "g.json: base_fraction: 0 is not a number in (0, 1]");
   EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":0,"threshold":1}]})"),
@@ -94,6 +102,10 @@ TEST(GatesFile, RefusesBadFilesWithOneLine) {
   EXPECT_EQ(message_of(R"({"format":"effectual-gates","version":1,"kind":"precision",
                            "layers":[{"layer":"a","base_channels":3,"threshold":0}]})"),
             "g.json: layers[0].base_channels: unknown key");
+  EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2,"thresholds":[1,"big"]}]})"),
+            "g.json: layers[0].thresholds[1]: \"big\" is not a number (or \"-inf\", \"inf\", null)");
+  EXPECT_EQ(message_of(head + R"("layers":[{"layer":"a","base_channels":2,"thresholds":[]}]})"),
+            "g.json: layers[0].thresholds: expected a non-empty array (one per output channel)");
 }
 
 TEST(GatesFile, MissingFileIsAConfigError) {

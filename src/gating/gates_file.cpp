@@ -1,13 +1,15 @@
-#include "sim/gates_file.h"
+#include "gating/gates_file.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/fs.h"
 
-namespace eff::sim {
+namespace eff::gating {
 
 using nlohmann::json;
 
@@ -43,29 +45,83 @@ double threshold_of(const json& v, const std::string& file, const std::string& f
   return t;
 }
 
+json threshold_json(float t) {
+  if (std::isinf(t)) return t < 0 ? json("-inf") : json("inf");
+  return t;
+}
+
 }  // namespace
 
-const LayerGate* GatesFile::find(const std::string& layer) const {
+std::string kind_name(GateKind k) {
+  return k == GateKind::kChannel ? "channel" : "precision";
+}
+
+bool LayerGate::always_on() const {
+  constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+  if (thresholds.empty()) return threshold == kMinusInf;
+  for (float t : thresholds)
+    if (t != kMinusInf) return false;
+  return true;
+}
+
+const LayerGate* GatePlan::find(const std::string& layer) const {
   for (const LayerGate& g : layers) {
     if (g.layer == layer) return &g;
   }
   return nullptr;
 }
 
-GatesFile parse_gates(const std::string& text, const std::string& path) {
+json gates_json(const GatePlan& plan) {
+  json layers = json::array();
+  for (const LayerGate& l : plan.layers) {
+    json e = {{"layer", l.layer}};
+    if (plan.kind == GateKind::kChannel) {
+      e["base_channels"] = l.base_channels;
+    } else {
+      e["bits"] = l.bits;
+      e["high_bits"] = l.high_bits;
+    }
+    if (l.thresholds.empty()) {
+      e["threshold"] = threshold_json(l.threshold);
+    } else {
+      json t = json::array();
+      for (float v : l.thresholds) t.push_back(threshold_json(v));
+      e["thresholds"] = t;
+    }
+    if (plan.kind == GateKind::kPrecision) {
+      e["frac_bits"] = l.frac_bits;
+      e["signed"] = l.is_signed;
+    }
+    layers.push_back(e);
+  }
+  json j = {{"format", "effectual-gates"}, {"version", 1}, {"kind", kind_name(plan.kind)}};
+  if (plan.kind == GateKind::kChannel) j["base_fraction"] = plan.base_fraction;
+  j["layers"] = layers;
+  return j;
+}
+
+GatePlan parse_gates(const std::string& text, const std::string& path) {
   json doc;
   try {
     doc = json::parse(text);
   } catch (const json::exception& e) {
     fail<ConfigError>("{}: not valid JSON ({})", path, e.what());
   }
+  return parse_gates(doc, path);
+}
+
+GatePlan parse_gates(const char* text, const std::string& path) {
+  return parse_gates(std::string(text), path);
+}
+
+GatePlan parse_gates(const json& doc, const std::string& path) {
   if (!doc.is_object()) fail<ConfigError>("{}: expected a JSON object at the top level", path);
   only_keys(doc, {"format", "version", "kind", "base_fraction", "layers"}, path, "");
   const json& format = need(doc, "format", path, "");
   if (format != "effectual-gates") fail<ConfigError>("{}: format: {} is not \"effectual-gates\"", path, format.dump());
   const json& version = need(doc, "version", path, "");
   if (version != 1) fail<ConfigError>("{}: version: {} is not supported (expected 1)", path, version.dump());
-  GatesFile g;
+  GatePlan g;
   g.path = path;
   const json& kind = need(doc, "kind", path, "");
   if (kind == "channel") {
@@ -81,9 +137,7 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
       fail<ConfigError>("{}: base_fraction: {} is not a number in (0, 1]", path, f.dump());
     }
     g.base_fraction = f.get<double>();
-  } else if (g.kind == GateKind::kChannel) {
-    fail<ConfigError>("{}: base_fraction: missing", path);
-  }
+  }  // absent: informative only, the layers' base_channels are what runs
   const json& layers = need(doc, "layers", path, "");
   if (!layers.is_array()) fail<ConfigError>("{}: layers: expected an array", path);
   std::set<std::string> seen;
@@ -99,11 +153,11 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
     lg.layer = name.get<std::string>();
     if (!seen.insert(lg.layer).second) fail<ConfigError>("{}: {}layer: '{}' is listed twice", path, where, lg.layer);
     if (g.kind == GateKind::kChannel) {
-      only_keys(e, {"layer", "base_channels", "threshold"}, path, where);
+      only_keys(e, {"layer", "base_channels", "threshold", "thresholds"}, path, where);
       lg.base_channels =
           integer_in(need(e, "base_channels", path, where), 1, int64_t{1} << 24, path, where + "base_channels");
     } else {
-      only_keys(e, {"layer", "bits", "high_bits", "frac_bits", "signed", "threshold"}, path, where);
+      only_keys(e, {"layer", "bits", "high_bits", "frac_bits", "signed", "threshold", "thresholds"}, path, where);
       lg.bits = static_cast<int>(integer_in(need(e, "bits", path, where), 1, 16, path, where + "bits"));
       lg.high_bits =
           static_cast<int>(integer_in(need(e, "high_bits", path, where), 1, lg.bits, path, where + "high_bits"));
@@ -116,14 +170,24 @@ GatesFile parse_gates(const std::string& text, const std::string& path) {
         lg.is_signed = e["signed"].get<bool>();
       }
     }
-    lg.threshold = e.contains("threshold") ? threshold_of(e["threshold"], path, where + "threshold")
-                                           : -std::numeric_limits<double>::infinity();
+    lg.threshold = e.contains("threshold") ? static_cast<float>(threshold_of(e["threshold"], path, where + "threshold"))
+                                           : -std::numeric_limits<float>::infinity();
+    if (e.contains("thresholds")) {
+      if (e.contains("threshold"))
+        fail<ConfigError>("{}: {}thresholds: give either threshold (the layer's) or thresholds (per channel)", path, where);
+      const json& t = e["thresholds"];
+      if (!t.is_array() || t.empty() || t.size() > (size_t{1} << 24))
+        fail<ConfigError>("{}: {}thresholds: expected a non-empty array (one per output channel)", path, where);
+      for (size_t k = 0; k < t.size(); ++k)
+        lg.thresholds.push_back(
+            static_cast<float>(threshold_of(t[k], path, fmt::format("{}thresholds[{}]", where, k))));
+    }
     g.layers.push_back(std::move(lg));
   }
   return g;
 }
 
-GatesFile read_gates_file(const std::string& path) {
+GatePlan read_gates_file(const std::string& path) {
   std::string text;
   try {
     text = read_file(path, size_t{64} << 20);
@@ -133,4 +197,4 @@ GatesFile read_gates_file(const std::string& path) {
   return parse_gates(text, path);
 }
 
-}  // namespace eff::sim
+}  // namespace eff::gating

@@ -1,0 +1,256 @@
+// The AMX-BF16 direct convolution (deft/conv_amx.h). The tile code is compiled for AMX and
+// AVX512-BF16 whatever the build's -march (target pragmas, as deft/gemm_avx512.cpp does) and only
+// called after amx_available() said yes.
+#include "deft/conv_amx.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "core/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define EFF_DEFT_AMX 1
+#endif
+
+namespace eff::deft {
+
+namespace {
+
+int64_t round_up(int64_t x, int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
+constexpr int64_t kBlock = 32;  // filters and padded pixels per block: 2 x 2 tiles of 16 x 16
+
+}  // namespace
+
+#if EFF_DEFT_AMX
+bool amx_available() {
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+    __builtin_cpu_init();
+    if (!amx_bf16 || !amx_tile || !__builtin_cpu_supports("avx512bf16") || !__builtin_cpu_supports("avx512bw"))
+      return false;
+    // Linux keeps the 8 KiB tile state off until a process asks for it (arch/x86 xstate.c).
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return ok;
+}
+#else
+bool amx_available() {
+  return false;
+}
+#endif
+
+bool amx_conv_fits(const ConvShape& s) {
+  return s.sh == 1 && s.sw == 1;
+}
+
+AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_t>& synapses, int64_t c, int64_t kh,
+                             int64_t kw) {
+  if (m <= 0 || c <= 0 || kh <= 0 || kw <= 0) throw ShapeError("deft: packing an empty conv for AMX");
+  AmxConvWeights p;
+  p.m = m, p.m_pad = round_up(m, kBlock), p.c = c, p.c_pad = round_up(c, 32), p.kh = kh, p.kw = kw;
+  p.w.assign(static_cast<size_t>(p.m_pad * p.row()), 0);
+  const int64_t taps = kh * kw, kept = static_cast<int64_t>(synapses.size());
+  for (int64_t f = 0; f < m; ++f)
+    for (int64_t q = 0; q < kept; ++q) {
+      const int64_t k = synapses[q], ch = k / taps, t = k % taps;
+      p.w[p.tile_offset(f / 16 * 16, t, ch / 32) + f % 16 * 32 + ch % 32] = to_deft16(w[f * kept + q]);
+    }
+  return p;
+}
+
+#if EFF_DEFT_AMX
+
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#if defined(__clang__)
+#pragma clang attribute push(                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"))), \
+    apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma")
+#endif
+#include <immintrin.h>
+
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0-3: C (16 filters x 16 pixels fp32); 4-5: A (16 filters x 32 channels bf16);
+// 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes.
+void configure_tiles() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  _tile_loadconfig(&cfg);
+}
+
+struct Geometry {
+  int64_t wp = 0, hp = 0, plane_len = 0, q_pad = 0;
+  std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
+};
+
+// 32 filters [f0, f0 + 32) by 32 padded pixels [q0, q0 + 32), over every tap of the channel
+// block cb; the partial sums of earlier channel blocks come back from `out`.
+void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, float* out, int64_t f0, int64_t q0,
+           int64_t cb) {
+  float* o = out + f0 * g.q_pad + q0;
+  const int64_t o_stride = g.q_pad * 4;
+  if (cb == 0) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  } else {
+    _tile_loadd(0, o, o_stride);
+    _tile_loadd(1, o + 16, o_stride);
+    _tile_loadd(2, o + 16 * g.q_pad, o_stride);
+    _tile_loadd(3, o + 16 * g.q_pad + 16, o_stride);
+  }
+  const int64_t b_stride = g.plane_len * 4, next_filters = w.tile_offset(16, 0, 0);
+  const uint32_t* b = planes + cb * 16 * g.plane_len + q0;
+  const int64_t taps = static_cast<int64_t>(g.tap_offset.size());
+  for (int64_t t = 0; t < taps; ++t) {
+    const uint16_t* at = w.w.data() + w.tile_offset(f0, t, cb);
+    const uint32_t* bt = b + g.tap_offset[t];
+    // Tiles are not renamed: a load waits for the last product reading its tile, so loads sit
+    // right before their first use rather than all up front.
+    _tile_loadd(4, at, 64);
+    _tile_loadd(6, bt, b_stride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, bt + 16, b_stride);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, at + next_filters, 64);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, o, o_stride);
+  _tile_stored(1, o + 16, o_stride);
+  _tile_stored(2, o + 16 * g.q_pad, o_stride);
+  _tile_stored(3, o + 16 * g.q_pad + 16, o_stride);
+}
+
+// The bias and ReLU while the valid columns (ox < OW) of filter f are copied out.
+void epilogue(const float* out, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f, float* y) {
+  const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f), zero = _mm512_setzero_ps();
+  for (int64_t oy = 0; oy < s.oh; ++oy) {
+    const float* src = out + f * g.q_pad + oy * g.wp;
+    float* dst = y + (f * s.oh + oy) * s.ow;
+    for (int64_t ox = 0; ox < s.ow; ox += 16) {
+      const __mmask16 mask = s.ow - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.ow - ox)) - 1);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), bias);
+      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+      _mm512_mask_storeu_ps(dst + ox, mask, v);
+    }
+  }
+}
+
+// Channel pairs of one image into the padded planes (borders and channels >= C stay 0), rounded
+// to bf16 by vcvtneps2bf16 (nearest even; denormals read as 0, as the tile unit reads them).
+void lay_planes(const float* x, const ConvShape& s, const AmxConvWeights& w, const Geometry& g, uint32_t* planes) {
+  const int64_t hw = s.h * s.w;
+  for (int64_t cp = 0; 2 * cp < s.c; ++cp) {
+    const float* lo_plane = x + 2 * cp * hw;
+    const float* hi_plane = 2 * cp + 1 < s.c ? lo_plane + hw : nullptr;
+    uint32_t* plane = planes + cp * g.plane_len + s.pad_top * g.wp + s.pad_left;
+    for (int64_t y = 0; y < s.h; ++y) {
+      for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
+        const __mmask16 mask = s.w - x0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.w - x0)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(mask, lo_plane + y * s.w + x0);
+        const __m512 hi = hi_plane ? _mm512_maskz_loadu_ps(mask, hi_plane + y * s.w + x0) : _mm512_setzero_ps();
+        const __m512i lo32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+        const __m512i hi32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+        _mm512_mask_storeu_epi32(plane + y * g.wp + x0, mask, _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16)));
+      }
+    }
+  }
+  (void)w;
+}
+
+}  // namespace
+
+void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64_t pad_bottom, int64_t pad_right,
+              const Epilogue& e, float* y, AmxConvScratch& scratch, int threads) {
+  if (!amx_conv_fits(s) || s.c != w.c || s.kh != w.kh || s.kw != w.kw)
+    throw ShapeError("deft: the AMX conv does not fit this shape");
+  Geometry g;
+  g.wp = s.w + s.pad_left + pad_right;
+  g.hp = s.h + s.pad_top + pad_bottom;
+  const int64_t q = s.oh * g.wp;
+  g.q_pad = round_up(q, kBlock);
+  for (int64_t ky = 0; ky < s.kh; ++ky)
+    for (int64_t kx = 0; kx < s.kw; ++kx) g.tap_offset.push_back(ky * s.dh * g.wp + kx * s.dw);
+  // Pixels past the last output row read past the image: those planes' tails stay 0.
+  g.plane_len = round_up(std::max(g.hp * g.wp, g.q_pad + g.tap_offset.back()), 16);
+  const std::array<int64_t, 5> key{w.c_pad, g.wp, g.plane_len, s.pad_top, s.pad_left};
+  if (scratch.planes_key != key) {
+    scratch.planes.assign(static_cast<size_t>(w.c_pad / 2 * g.plane_len), 0);
+    scratch.planes_key = key;
+  }
+  lay_planes(x, s, w, g, scratch.planes.data());
+  scratch.out.resize(static_cast<size_t>(w.m_pad * g.q_pad));
+
+  // A task: 32 filters by up to kGroup blocks of 32 pixels. Channel blocks are the outer loop
+  // inside it, so the 32 x taps x 32 weights of one channel block stay in L1 while the pixel
+  // blocks stream past them (all of a wide layer's weights do not fit); each output still sums its
+  // channel blocks and taps in one fixed order whatever the thread count.
+  constexpr int64_t kGroup = 8;
+  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, groups = (qblocks + kGroup - 1) / kGroup;
+  const int64_t tasks = fblocks * groups, cblocks = w.c_pad / 32;
+  const double flops = 2.0 * double(w.m) * double(w.row()) * double(q);
+  // A team's start and barriers cost a few microseconds on a quiet machine: the shipped models'
+  // 3x3 layers (14-60 MFLOP, 15-60 us here) gain from two threads, the 1-channel first layers not.
+  const int nthreads = flops < 1e7 ? 1 : threads > 0 ? threads : omp_get_max_threads();
+  const uint32_t* planes = scratch.planes.data();
+  float* out = scratch.out.data();
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
+  {
+    configure_tiles();
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t f0 = task / groups * kBlock, qb0 = task % groups * kGroup;
+      const int64_t qb1 = std::min(qblocks, qb0 + kGroup);
+      for (int64_t cb = 0; cb < cblocks; ++cb)
+        for (int64_t qb = qb0; qb < qb1; ++qb) block(w, planes, g, out, f0, qb * kBlock, cb);
+    }
+    _tile_release();
+#pragma omp for schedule(static)
+    for (int64_t f = 0; f < w.m; ++f) epilogue(out, g, s, e, f, y);
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else
+
+void amx_conv(const AmxConvWeights&, const float*, const ConvShape&, int64_t, int64_t, const Epilogue&, float*,
+              AmxConvScratch&, int) {
+  throw ShapeError("deft: AMX is not available on this build");
+}
+
+#endif
+
+}  // namespace eff::deft
