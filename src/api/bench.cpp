@@ -112,7 +112,7 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
             {"batch", s.batch},
             {"threads", l.exec->threads()},
             {"repeat", s.repeat},
-            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}}},
+            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}, {"mean", s.mean_ms}}},
             {"throughput_per_s", s.throughput_per_s}};
   Output out;
   if (!o.json) {

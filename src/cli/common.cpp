@@ -6,6 +6,7 @@
 
 #include "data/image.h"
 #include "data/npy.h"
+#include "data/npz.h"
 #include "deft/deft_file.h"
 #include "deft/deft_model.h"
 #include "engine/transform_files.h"
@@ -255,6 +256,51 @@ std::vector<std::pair<std::string, Tensor>> load_named_inputs(const Model& m, co
   return out;
 }
 
+Tensor fit_input(const Model& m, Tensor t, const std::string& source, size_t input, bool single_item) {
+  const Value& v = m.graph.value(m.graph.inputs.at(input));
+  const Shape given = t.shape();
+  const DType want = v.has_type ? v.dtype : DType::kFloat32;
+  if (t.dtype() != want) t = t.cast(want);
+  if (single_item && v.has_shape && t.rank() + 1 == static_cast<int>(v.shape.size())) {
+    Shape s = t.shape();
+    s.insert(s.begin(), 1);
+    t = t.reshaped(s);
+  }
+  if (!shape_admits(v, t.shape())) {
+    fail<ShapeError>("{}: input '{}' expects shape {}, got {}", source, v.name, declared_shape_text(v),
+                     shape_str(given));
+  }
+  return t;
+}
+
+std::unique_ptr<Dataset> open_npz_inputs(const Model& m, const std::string& path) {
+  const Graph& g = m.graph;
+  std::vector<std::pair<std::string, Tensor>> ordered(g.inputs.size());
+  Tensor labels;
+  std::string arrays;
+  for (auto& [name, t] : read_npz(path)) {
+    arrays += (arrays.empty() ? "" : ", ") + name;
+    const int k = input_index(g, name);
+    if (k < 0 && name == "labels") {
+      labels = std::move(t);
+      continue;
+    }
+    if (k < 0) {
+      fail<DataError>("{}: array '{}' is not a model input (the model's inputs: {}; labels go in an array 'labels')",
+                      path, name, input_names(g));
+    }
+    const std::string source = path + ": array '" + name + "'";
+    ordered[k] = {source, fit_input(m, std::move(t), source, static_cast<size_t>(k), false)};
+  }
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    if (!ordered[k].second.defined()) {
+      fail<DataError>("{}: no array '{}' for the model's input of that name (the archive holds: {})", path,
+                      g.value(g.inputs[k]).name, arrays);
+    }
+  }
+  return open_tensor_dataset(std::move(ordered), labels, path + ": array 'labels'");
+}
+
 std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in) {
   const Graph& g = m.graph;
   if (!in.data.empty() && !in.input.empty()) fail<UsageError>("give either --data or --input, not both");
@@ -270,9 +316,11 @@ std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in) {
   }
   if (!in.labels.empty()) fail<UsageError>("--labels goes with --input");
   if (in.data.empty()) fail<UsageError>("give --data SET or --input FILE.npy");
+  if (has_ext(in.data, {".npz"})) return open_npz_inputs(m, in.data);
   if (g.inputs.size() != 1) {
-    fail<UsageError>("the model has {} inputs ({}); --data feeds one; give each as --input NAME=FILE.npy",
-                     g.inputs.size(), input_names(g));
+    fail<UsageError>(
+        "the model has {} inputs ({}); --data feeds one; give each as --input NAME=FILE.npy or all in --data FILE.npz",
+        g.inputs.size(), input_names(g));
   }
   return open_dataset(in.data, model_preprocess(m));
 }
@@ -295,23 +343,7 @@ bool has_ext(const std::string& p, std::initializer_list<const char*> exts) {
 }
 
 Tensor load_input_file(const Model& m, const std::string& path, size_t input) {
-  const Value& v = m.graph.value(m.graph.inputs.at(input));
-  if (has_ext(path, {".npy"})) {
-    Tensor t = read_npy(path);
-    const Shape given = t.shape();
-    const DType want = v.has_type ? v.dtype : DType::kFloat32;
-    if (t.dtype() != want) t = t.cast(want);
-    if (v.has_shape && t.rank() + 1 == static_cast<int>(v.shape.size())) {
-      Shape s = t.shape();
-      s.insert(s.begin(), 1);
-      t = t.reshaped(s);
-    }
-    if (!shape_admits(v, t.shape())) {
-      fail<ShapeError>("{}: input '{}' expects shape {}, got {}", path, v.name, declared_shape_text(v),
-                       shape_str(given));
-    }
-    return t;
-  }
+  if (has_ext(path, {".npy"})) return fit_input(m, read_npy(path), path, input, true);
   Tensor chw = load_image(path, model_preprocess(m));
   Shape s = chw.shape();
   s.insert(s.begin(), 1);

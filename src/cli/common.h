@@ -77,8 +77,13 @@ Preprocess model_preprocess(const Model& m);
 // The data set named by --data, or the tensors of --input/--labels; a UsageError if neither or both.
 // --input for a model that takes images is an N x C x H x W .npy (open_npy_dataset); for any other
 // model, one .npy per graph input (NAME=FILE.npy, or FILE.npy for a single input) of the input's
-// rank, sharing the first dimension (open_tensor_dataset).
+// rank, sharing the first dimension (open_tensor_dataset). --data FILE.npz feeds every input at once
+// (open_npz_inputs).
 std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in);
+// A numpy.savez archive with one array per graph input, named as the input, sharing the first
+// dimension (the items); an array 'labels' (integers [N], unless an input has that name) labels
+// them. A missing, unknown, mismatched or compressed array is one line naming the file and array.
+std::unique_ptr<Dataset> open_npz_inputs(const Model& m, const std::string& path);
 // --data or the --input files, for messages and reports.
 std::string inputs_source(const Inputs& in);
 // One input of rank 4, or of unknown rank: image data (data sets, image files, N x C x H x W .npy).
@@ -96,5 +101,8 @@ bool has_ext(const std::string& p, std::initializer_list<const char*> exts);
 // tensor with one dim fewer than the input gets a batch of 1; numbers convert to the input's type;
 // a .npy whose shape does not fit the input's is a ShapeError naming the file and the input.
 Tensor load_input_file(const Model& m, const std::string& path, size_t input = 0);
+// `t` converted to graph input `input`'s type and checked against its shape (`source` names it in
+// the ShapeError); `single_item`: one dim fewer than the input gets a batch of 1.
+Tensor fit_input(const Model& m, Tensor t, const std::string& source, size_t input, bool single_item);
 
 }  // namespace eff::cli

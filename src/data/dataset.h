@@ -8,6 +8,7 @@
 //   DIR                                        a directory of images, with optional labels.txt
 //                                              lines "<file name> <label>"
 //   FILE.npy                                   already preprocessed inputs (see open_npy_dataset)
+//   (FILE.npz, one array per model input, is opened by the CLI, which knows the input names: read_npz)
 #pragma once
 
 #include <cstdint>

@@ -85,8 +85,9 @@ LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, in
     ex.run(inputs);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
   LatencyStats s;
+  for (double m : ms) s.mean_ms += m / static_cast<double>(ms.size());
+  std::sort(ms.begin(), ms.end());
   s.repeat = static_cast<int>(ms.size());
   s.batch = input.rank() > 0 ? input.dim(0) : 1;
   s.min_ms = ms.front();

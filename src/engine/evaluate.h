@@ -40,6 +40,9 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k);
 
 struct LatencyStats {
   double median_ms = 0, min_ms = 0, max_ms = 0;
+  // Wall time over runs: on a busy machine the median can look quiet while single runs wait for
+  // the cores (time another process took); the mean counts that time, the median does not.
+  double mean_ms = 0;
   double throughput_per_s = 0;  // images per second at the median latency
   int repeat = 0;
   int64_t batch = 1;

@@ -206,6 +206,9 @@ two=$src/tests/fixtures/shapes/two_inputs.onnx
 expect_ok search precision "$two" --input "a=$tmp/a8.npy" --input "b=$tmp/b8.npy" "${snr[@]}"
 if grep -q "^0 *matmul" "$tmp/out"; then ok; else ko "search precision two_inputs: $(head -c 300 "$tmp/out")"; fi
 expect_ok search thresholds "$two" --input "b=$tmp/b8.npy" --input "a=$tmp/a8.npy" "${snr[@]}"
+$py -c "import numpy as np; np.savez('$tmp/ab8.npz', a=np.load('$tmp/a8.npy'), b=np.load('$tmp/b8.npy'))"
+expect_ok search precision "$two" --data "$tmp/ab8.npz" "${snr[@]}"
+if grep -q "^0 *matmul" "$tmp/out"; then ok; else ko "search precision two_inputs --data .npz: $(head -c 300 "$tmp/out")"; fi
 expect_error 2 "the top-1 target needs labels: use --metric output-snr" -- search precision "$two" --input "a=$tmp/a8.npy" --input "b=$tmp/b8.npy" --search-images 4 --report-images 4
 
 finish search_cli

@@ -105,6 +105,38 @@ expect_error 2 "the model has 2 inputs \(a, b\); give each as --input NAME=FILE.
 expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- profile "$fx/two_inputs.onnx" --data fashion-mnist:test
 # bench took the first input from --data and generated the others: refused like everywhere else.
 expect_error 2 "the model has 2 inputs \(a, b\); --data feeds one" -- bench "$fx/two_inputs.onnx" --data fashion-mnist:test --repeat 2
+# --data FILE.npz: one numpy.savez array per input (named as the input), 'labels' optional.
+/usr/bin/python3 - "$tmp" "$fx" << 'PY'
+import numpy as np, sys
+t, fx = sys.argv[1], sys.argv[2]
+a, b = np.load(fx + "/two_inputs.0.a.npy"), np.load(fx + "/two_inputs.0.b.npy")
+np.savez(t + "/two.npz", b=b, a=a, labels=np.array([2, 0], np.int64))
+np.savez_compressed(t + "/two_z.npz", a=a, b=b)
+np.savez(t + "/two_missing.npz", a=a)
+np.savez(t + "/two_extra.npz", a=a, b=b, c=b)
+np.savez(t + "/two_rows.npz", a=a, b=np.zeros((3, 4), np.float32))
+np.savez(t + "/two_shape.npz", a=a, b=np.zeros((2, 5), np.float32))
+raw = bytearray(open(t + "/two.npz", "rb").read())
+raw[raw.index(b.tobytes()) + 1] ^= 0x40  # one flipped bit inside b's values
+open(t + "/two_crc.npz", "wb").write(bytes(raw))
+open(t + "/not_zip.npz", "wb").write(b"not a zip file at all, just text that is long enough")
+PY
+expect_ok run "$fx/two_inputs.onnx" --data "$tmp/two.npz" --out "$tmp/two_npz"
+if cmp -s "$tmp/two_npz/y.npy" "$tmp/two/y.npy"; then ok; else ko "run --data two.npz differs from NAME=FILE.npy inputs"; fi
+expect_ok profile "$fx/two_inputs.onnx" --data "$tmp/two.npz" --json
+if grep -q '"images": 2' "$tmp/out"; then ok; else ko "profile --data two.npz: not 2 items"; fi
+expect_ok eval "$fx/two_inputs.onnx" --data "$tmp/two.npz"
+if grep -q ": 2 images, top-1" "$tmp/out"; then ok; else ko "eval --data two.npz: $(cat "$tmp/out")"; fi
+expect_ok simulate "$fx/two_inputs.onnx" --data "$tmp/two.npz" --images 2 --designs stripes
+expect_ok bench "$fx/two_inputs.onnx" --data "$tmp/two.npz" --repeat 2 --json
+if grep -q '"batch": 1' "$tmp/out"; then ok; else ko "bench --data two.npz: $(cat "$tmp/out")"; fi
+expect_error 6 "two_z.npz: array 'a' is compressed \(zip method 8\); save with numpy.savez" -- run "$fx/two_inputs.onnx" --data "$tmp/two_z.npz"
+expect_error 6 "two_missing.npz: no array 'b' for the model's input of that name \(the archive holds: a\)" -- profile "$fx/two_inputs.onnx" --data "$tmp/two_missing.npz"
+expect_error 6 "two_extra.npz: array 'c' is not a model input \(the model's inputs: a, b" -- eval "$fx/two_inputs.onnx" --data "$tmp/two_extra.npz"
+expect_error 6 "two_rows.npz: array 'b' has 3 item\(s\) \(first dimension\) but .*two_rows.npz: array 'a' has 2" -- bench "$fx/two_inputs.onnx" --data "$tmp/two_rows.npz" --repeat 1
+expect_error 5 "two_shape.npz: array 'b': input 'b' expects shape" -- simulate "$fx/two_inputs.onnx" --data "$tmp/two_shape.npz"
+expect_error 6 "two_crc.npz: array 'b': CRC mismatch" -- run "$fx/two_inputs.onnx" --data "$tmp/two_crc.npz"
+expect_error 6 "not_zip.npz: not a .npz file" -- run "$fx/two_inputs.onnx" --data "$tmp/not_zip.npz"
 
 # Node order: sorted on load; a cycle is named.
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
