@@ -37,8 +37,8 @@ float PrecisionSplit::split(float x, float& low) const {
 
 namespace {
 
-constexpr int64_t kLanes = 16;   // floats per SIMD vector (AVX-512); conditional channels are padded to it
-constexpr int64_t kPixels = 8;   // gated-on outputs of one filter computed together (sharing weight loads)
+constexpr int64_t kLanes = 16;  // floats per SIMD vector (AVX-512); conditional channels are padded to it
+constexpr int64_t kPixels = 8;  // gated-on outputs of one filter computed together (sharing weight loads)
 // The conditional path of one gated-on output costs about this many times the same MACs in oneDNN's
 // dense conv (a dot product per output against blocked GEMM / Winograd kernels, measured with
 // bench/bench_gate.cpp): above 1 / kSparseCost of the gates on, the kernel runs the whole conv
@@ -110,7 +110,8 @@ class GatedConvKernel final : public Kernel {
     }
     thresholds_ = node.attr_floats("thresholds", {});
     if (thresholds_.empty()) {
-      thresholds_.assign(static_cast<size_t>(m_), node.attr_float("threshold", -std::numeric_limits<float>::infinity()));
+      thresholds_.assign(static_cast<size_t>(m_),
+                         node.attr_float("threshold", -std::numeric_limits<float>::infinity()));
     } else if (static_cast<int64_t>(thresholds_.size()) != m_) {
       fail<ModelError>("{}: {} per-channel thresholds for {} filters", where, thresholds_.size(), m_);
     }
@@ -355,8 +356,9 @@ class GatedConvKernel final : public Kernel {
       // Halves added down to 4 lanes, then those in a fixed order.
       // (The masked extracts: GCC 12's unmasked ones trip -Wmaybe-uninitialized.)
       const __m512d a = _mm512_castps_pd(acc[j]);
-      const __m256 eight = _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 0)),
-                                         _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 1)));
+      const __m256 eight =
+          _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 0)),
+                        _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, a, 1)));
       const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
       const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
       sums[j] = _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
@@ -383,7 +385,8 @@ class GatedConvKernel final : public Kernel {
     int64_t k = 0, p = 0;
 #if defined(__AVX512F__)
     const __m512 t = _mm512_set1_ps(thr);
-    for (; p + kLanes <= n; p += kLanes) k += __builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(v + p), t, _CMP_GT_OQ));
+    for (; p + kLanes <= n; p += kLanes)
+      k += __builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(v + p), t, _CMP_GT_OQ));
 #endif
     for (; p < n; ++p) k += v[p] > thr;
     return k;

@@ -12,7 +12,6 @@
 
 namespace eff::gating {
 
-
 bool gate_eligible(const Graph& g, const Node& n, std::string* why) {
   auto no = [&](const std::string& reason) {
     if (why) *why = reason;

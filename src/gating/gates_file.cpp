@@ -1,10 +1,10 @@
 #include "gating/gates_file.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -174,7 +174,8 @@ GatePlan parse_gates(const json& doc, const std::string& path) {
                                            : -std::numeric_limits<float>::infinity();
     if (e.contains("thresholds")) {
       if (e.contains("threshold"))
-        fail<ConfigError>("{}: {}thresholds: give either threshold (the layer's) or thresholds (per channel)", path, where);
+        fail<ConfigError>("{}: {}thresholds: give either threshold (the layer's) or thresholds (per channel)", path,
+                          where);
       const json& t = e["thresholds"];
       if (!t.is_array() || t.empty() || t.size() > (size_t{1} << 24))
         fail<ConfigError>("{}: {}thresholds: expected a non-empty array (one per output channel)", path, where);

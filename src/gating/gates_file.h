@@ -31,8 +31,8 @@ std::string kind_name(GateKind k);
 struct LayerGate {
   std::string layer;
   float threshold = -std::numeric_limits<float>::infinity();  // -inf: every gate on
-  int64_t base_channels = 0;                                   // channel: per group
-  int bits = 8, high_bits = 4, frac_bits = 0;                  // precision
+  int64_t base_channels = 0;                                  // channel: per group
+  int bits = 8, high_bits = 4, frac_bits = 0;                 // precision
   bool is_signed = false;
   std::vector<float> thresholds;  // per output channel; when given, `threshold` is unused
 

@@ -59,8 +59,8 @@ struct Layer {
     for (int64_t ci = c0; ci < c1; ++ci)
       for (int64_t ky = 0; ky < c.k; ++ky)
         for (int64_t kx = 0; kx < c.k; ++kx) {
-          const float a =
-              input(img, g * cg + ci, oy * c.stride + ky * c.dil - c.pad, ox * c.stride + kx * c.dil - c.pad, high, low);
+          const float a = input(img, g * cg + ci, oy * c.stride + ky * c.dil - c.pad,
+                                ox * c.stride + kx * c.dil - c.pad, high, low);
           s += double(wt[static_cast<size_t>(((f * cg + ci) * c.k + ky) * c.k + kx)]) * a;
         }
     return s;

@@ -119,6 +119,23 @@ TEST(CGNet, GatesFileSetsTheLayer) {
   SimLayer other = known_layer();
   other.name = "conv2";
   EXPECT_EQ(cgnet->simulate(other, ctx).cycles, 14u);
+  // Per-channel thresholds: filter 0 at 2.5 (on at p0, p2), filter 1 at 0.5 (sums 1, 3, -2, -2: on at
+  // p0, p1) or at 10 (never on). With filter 1 never on only p0 and p2 take the conditional tile:
+  // max(2, 2) + 2 = 4 cycles instead of 5, so 2 + 6 + 4 = 12.
+  EXPECT_EQ(channel_gate_decisions(known_layer(), 2, std::vector<double>{2.5, 0.5}, 1),
+            (std::vector<uint8_t>{1, 0, 1, 0, 1, 1, 0, 0}));
+  const GatesFile per_channel = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,
+          "layers":[{"layer":"conv1","base_channels":2,"thresholds":[2.5,10]}]})",
+      "g.json");
+  ctx.gates = &per_channel;
+  EXPECT_EQ(cgnet->simulate(known_layer(), ctx).cycles, 12u);
+  const GatesFile wrong_count = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,
+          "layers":[{"layer":"conv1","base_channels":2,"thresholds":[2.5,10,1]}]})",
+      "g.json");
+  ctx.gates = &wrong_count;
+  EXPECT_THROW(cgnet->simulate(known_layer(), ctx), ConfigError);
   const GatesFile too_many = parse_gates(
       R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,
           "layers":[{"layer":"conv1","base_channels":5,"threshold":0}]})",
