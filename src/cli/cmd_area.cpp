@@ -6,9 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api/report.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "sim/cost/area_report.h"
 
 namespace eff::cli {
 
@@ -22,11 +22,9 @@ struct AreaFlags {
 };
 
 void run_area(const AreaFlags& f) {
-  const sim::cost::Technology tech = sim::cost::load_technology(f.technology);
-  const sim::DesignSet set = sim::build_designs_from_file(f.designs, f.config);
-  const auto areas = sim::cost::design_areas(set, tech);
-  if (f.json) return print_json(sim::cost::areas_json(areas, tech));
-  fmt::print("{}", sim::cost::format_areas(areas, tech));
+  const api::Output out = api::area({f.designs, f.config, f.technology});
+  if (f.json) return print_json(out.doc);
+  fmt::print("{}", out.text);
 }
 
 }  // namespace

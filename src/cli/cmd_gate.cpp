@@ -2,22 +2,13 @@
 // with accuracy in the loop (src/gating, docs/gating.md).
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <iostream>
 
+#include "api/gate.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/fs.h"
-#include "core/progress.h"
-#include "engine/geometry.h"
-#include "gating/gate_report.h"
-#include "gating/gate_search.h"
-#include "report/html/html_report.h"
 
 namespace eff::cli {
-
-using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -26,149 +17,18 @@ constexpr double kNoMaxLoss = -1e300;
 struct GateFlags {
   Common common;
   Inputs inputs;
-  int64_t search_images = 1000, report_images = 1000;
-  uint64_t seed = 1;
-  std::string keep, metric = "top1";
+  api::GateOptions a;
   double max_loss = kNoMaxLoss;
-  int64_t batch = 100;
-  std::string base = "1/4";
-  std::string precision;
-  int levels = 16;
-  bool per_channel = false;
-  std::string out, save, html;
-  bool resume = false;
 };
 
-search::Target target_of(const GateFlags& f) {
-  search::Target t;
-  t.metric = search::parse_metric(f.metric);
-  if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--metric: gate takes top1 or top1-agreement");
-  const bool max_loss_given = f.max_loss != kNoMaxLoss;
-  if (!f.keep.empty() && max_loss_given) fail<UsageError>("give --keep or --max-loss, not both");
-  if (max_loss_given) {
-    if (!(f.max_loss >= 0)) fail<UsageError>("--max-loss {}: give a number of points >= 0", f.max_loss);
-    if (t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
-    t.max_loss_points = f.max_loss;
-  } else {
-    t.keep = search::parse_percentage(f.keep.empty() ? "99%" : f.keep, "--keep");
-  }
-  search::validate_target(t);
-  return t;
-}
-
-std::vector<double> base_fractions(const std::string& list) {
-  std::vector<double> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = list.find(',', start);
-    out.push_back(
-        gating::parse_fraction(list.substr(start, comma == std::string::npos ? comma : comma - start), "--base"));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
-void parse_precision(const std::string& s, int& bits, int& high) {
-  const size_t slash = s.find('/');
-  try {
-    size_t a = 0, b = 0;
-    bits = std::stoi(s.substr(0, slash), &a);
-    high = std::stoi(s.substr(slash + 1), &b);
-    if (slash == std::string::npos || a != slash || b != s.size() - slash - 1) throw std::invalid_argument(s);
-  } catch (const std::exception&) {
-    fail<UsageError>("--precision: '{}' is not B/Bhb such as 8/4", s);
-  }
-  if (!(high >= 1 && high < bits && bits <= 16)) fail<UsageError>("--precision {}: needs 1 <= Bhb < B <= 16", s);
-}
-
-uint64_t hash_indices(const std::vector<int64_t>& v) {
-  uint64_t h = 1469598103934665603ull;
-  for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
-  return h;
-}
-
-// With several runs, FILE.json becomes FILE.<label>.json per run.
-std::string per_run_path(const std::string& path, const std::string& label, size_t runs) {
-  if (runs == 1) return path;
-  const fs::path p(path);
-  return (p.parent_path() / (p.stem().string() + "." + label + p.extension().string())).string();
-}
-
 void run_gate(GateFlags& f) {
-  const search::Target target = target_of(f);
-  if (f.batch < 1) fail<UsageError>("--batch must be at least 1");
-  if (f.resume && f.save.empty()) fail<UsageError>("--resume needs --save DIR (the checkpoints live there)");
-  if (!f.common.deft.empty() || !f.common.gates.empty())
-    fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
-  int bits = 8, high = 4;
-  const bool precision = !f.precision.empty();
-  if (precision) parse_precision(f.precision, bits, high);
-  const std::vector<double> bases = precision ? std::vector<double>{1.0} : base_fractions(f.base);
+  if (f.max_loss != kNoMaxLoss) f.a.max_loss = f.max_loss;
+  f.a.check(f.common);
   Loaded l = load(f.common);
   const auto data = open_inputs(l.model, f.inputs);
-  if (data->size() < 2) fail<UsageError>("{}: the data set needs at least 2 items", data->name());
-  const search::SplitIndices split = search::split_indices(data->size(), f.search_images, f.report_images, f.seed);
-  const int64_t classes = static_cast<int64_t>(l.model.meta.classes.size());
-  const search::EvalSet search_set = search::load_eval_set(*data, split.search, classes);
-  const search::EvalSet report_set = search::load_eval_set(*data, split.report, classes);
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
-  if (!f.save.empty()) make_dirs(f.save);
-
-  std::vector<gating::GateResult> runs;
-  std::vector<std::string> labels;
-  for (double base : bases) {
-    gating::GateSearchOptions o;
-    o.target = target;
-    o.kind = precision ? gating::GateKind::kPrecision : gating::GateKind::kChannel;
-    o.base_fraction = base;
-    o.bits = bits, o.high_bits = high;
-    o.levels = f.levels;
-    o.per_channel = f.per_channel;
-    o.threads = f.common.threads;
-    o.batch = f.batch;
-    o.progress = !f.common.json;
-    if (!f.common.json && Progress::enabled()) o.log = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
-    const std::string label =
-        precision ? fmt::format("p{}-{}", bits, high) : fmt::format("b{}", static_cast<int>(std::lround(1 / base)));
-    labels.push_back(label);
-    if (!f.save.empty()) o.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
-    o.resume = f.resume;
-    o.fingerprint =
-        fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}", f.common.model,
-                    fs::file_size(f.common.model), search_set.source, hash_indices(split.search),
-                    search::describe_target(target), f.batch, precision ? "precision" : "channel", base, bits, high,
-                    f.levels, f.per_channel ? " | per-channel" : "");
-    if (!f.common.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
-    runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, o));
-  }
-  gating::GateSetup setup{f.common.model,    search_set.source, report_set.source,
-                          search_set.size(), report_set.size(), f.seed};
-  const json doc = gating::gate_results_json(runs, setup);
-  std::vector<std::string> written;
-  if (!f.out.empty()) {
-    for (size_t i = 0; i < runs.size(); ++i) {
-      const std::string path = per_run_path(f.out, labels[i], runs.size());
-      write_file_atomic(path, gating::gates_json(runs[i].plan).dump(2) + "\n");
-      written.push_back(path);
-    }
-  }
-  if (!f.save.empty()) {
-    const fs::path dir(f.save);
-    write_file_atomic((dir / "gate.json").string(), doc.dump(2) + "\n");
-    write_file_atomic((dir / "gate_layers.csv").string(), gating::gate_layers_csv(runs));
-    write_file_atomic((dir / "gate_classes.csv").string(), gating::gate_classes_csv(runs, l.model.meta.classes));
-    written.push_back(f.save + "/gate.json, gate_layers.csv, gate_classes.csv");
-  }
-  if (!f.html.empty()) {
-    html::HtmlReport report("effectual gate", fs::path(f.common.model).filename().string());
-    report.set_footer("effectual 0.1.0");
-    gating::add_gate_section(doc, "gate results", report);
-    report.write(f.html);
-    written.push_back(f.html);
-  }
-  if (f.common.json) return print_json(doc);
-  fmt::print("{}", gating::gate_summary_text(runs, l.model.meta.classes));
-  for (const std::string& w : written) fmt::print("wrote {}\n", w);
+  const api::Output out = api::gate(l, f.common, {*data, inputs_source(f.inputs)}, f.a);
+  if (f.common.json) return print_json(out.doc);
+  fmt::print("{}", out.text);
 }
 
 }  // namespace
@@ -179,24 +39,24 @@ void register_gate_command(CLI::App& app) {
       "gate", "channel or precision gating with per-layer thresholds found with accuracy in the loop (docs/gating.md)");
   add_model_flags(c, f.common, false);
   add_input_flags(c, f.inputs);
-  c->add_option("--search-images", f.search_images, "images of the search subset (seeded shuffle of --data)")
+  c->add_option("--search-images", f.a.search_images, "images of the search subset (seeded shuffle of --data)")
       ->check(positive_count());
-  c->add_option("--report-images", f.report_images, "images of the report subset, disjoint from the search subset")
+  c->add_option("--report-images", f.a.report_images, "images of the report subset, disjoint from the search subset")
       ->check(positive_count());
-  c->add_option("--seed", f.seed, "seed of the shuffle that draws the subsets");
-  c->add_option("--keep", f.keep, "top-1 (or agreement) kept relative to fp32 (default 99%)");
+  c->add_option("--seed", f.a.seed, "seed of the shuffle that draws the subsets");
+  c->add_option("--keep", f.a.keep, "top-1 (or agreement) kept relative to fp32 (default 99%)");
   c->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
-  c->add_option("--metric", f.metric, "top1 (labels) or top1-agreement");
-  c->add_option("--batch", f.batch, "images per inference batch");
-  c->add_option("--base", f.base, "base-path fractions of the input channels, e.g. 1/4 or 1/2,1/4,1/8,1/16");
-  c->add_option("--precision", f.precision, "precision gating instead: B/Bhb bits, e.g. 8/4");
-  c->add_option("--levels", f.levels, "threshold candidates per layer: gated-off fractions k/levels");
-  c->add_flag("--per-channel", f.per_channel,
+  c->add_option("--metric", f.a.metric, "top1 (labels) or top1-agreement");
+  c->add_option("--batch", f.a.batch, "images per inference batch");
+  c->add_option("--base", f.a.base, "base-path fractions of the input channels, e.g. 1/4 or 1/2,1/4,1/8,1/16");
+  c->add_option("--precision", f.a.precision, "precision gating instead: B/Bhb bits, e.g. 8/4");
+  c->add_option("--levels", f.a.levels, "threshold candidates per layer: gated-off fractions k/levels");
+  c->add_flag("--per-channel", f.a.per_channel,
               "a threshold per output channel (the layer's level on values normalised per channel)");
-  c->add_option("--out", f.out, "write the gates file (several runs: FILE.<run>.json each)");
-  c->add_option("--save", f.save, "write gate.json, gate_layers.csv, gate_classes.csv and checkpoints to DIR");
-  c->add_flag("--resume", f.resume, "continue interrupted searches from --save's checkpoints");
-  c->add_option("--html", f.html, "write the gating report section to this HTML file");
+  c->add_option("--out", f.a.out, "write the gates file (several runs: FILE.<run>.json each)");
+  c->add_option("--save", f.a.save, "write gate.json, gate_layers.csv, gate_classes.csv and checkpoints to DIR");
+  c->add_flag("--resume", f.a.resume, "continue interrupted searches from --save's checkpoints");
+  c->add_option("--html", f.a.html, "write the gating report section to this HTML file");
   c->callback([] { run_gate(f); });
 }
 

@@ -3,163 +3,29 @@
 // model (src/deft/optimize.h, docs/deft.md).
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <iostream>
 
+#include "api/optimize.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/fs.h"
-#include "core/progress.h"
-#include "deft/deft_file.h"
-#include "deft/deft_html.h"
-#include "deft/optimize.h"
-#include "engine/geometry.h"
-#include "report/html/html_report.h"
-#include "search/eval_set.h"
 
 namespace eff::cli {
-
-using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 
 struct OptimizeFlags {
   Common common;
   Inputs inputs;
-  int64_t search_images = 1000, report_images = 2000;
-  uint64_t seed = 1;
-  double target_loss = 0.5;
-  std::string out;
-  std::string formats = "deft16q,fp8,bf16dot";
-  std::string alphas = "0.99,0.95,0.9,0.8";
-  std::string compensation = "fold";
-  int64_t calibration_images = 256;
-  int64_t batch = 100;
-  int64_t speed_batch = 1;
-  int rounds = 5, runs = 10;
-  bool resume = false;
-  std::string html;
+  api::OptimizeOptions a;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t at = s.find(',', start);
-    const std::string tok = s.substr(start, at == std::string::npos ? std::string::npos : at - start);
-    if (!tok.empty()) out.push_back(tok);
-    if (at == std::string::npos) break;
-    start = at + 1;
-  }
-  return out;
-}
-
-deft::OptimizeOptions options_of(const OptimizeFlags& f) {
-  deft::OptimizeOptions o;
-  if (!(f.target_loss >= 0 && f.target_loss < 100))
-    fail<UsageError>("--target-loss {}: give points of top-1 in [0, 100), e.g. 0.5", f.target_loss);
-  o.target.metric = search::Metric::kTop1;
-  o.target.max_loss_points = f.target_loss;
-  o.formats.clear();
-  for (const std::string& name : split_list(f.formats)) {
-    deft::Format x;
-    if (!deft::parse_format(name, x))
-      fail<UsageError>("--formats: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot)", name);
-    o.formats.push_back(x);
-  }
-  if (o.formats.empty()) fail<UsageError>("--formats: give at least one format");
-  o.alphas.clear();
-  if (f.alphas != "none") {
-    for (const std::string& a : split_list(f.alphas)) {
-      char* end = nullptr;
-      const double v = std::strtod(a.c_str(), &end);
-      if (*end || !(v > 0 && v <= 1)) fail<UsageError>("--alphas: '{}' is not a number in (0, 1]", a);
-      o.alphas.push_back(v);
-    }
-  }
-  if (!deft::parse_compensation(f.compensation, o.compensation))
-    fail<UsageError>("--compensation: '{}' is not none, scale or fold", f.compensation);
-  if (f.batch < 1 || f.speed_batch < 1 || f.rounds < 1 || f.runs < 1)
-    fail<UsageError>("--batch, --speed-batch, --rounds and --runs must be at least 1");
-  o.calibration_images = f.calibration_images;
-  o.threads = resolve_threads(usable_threads(f.common.threads));
-  o.batch = f.batch;
-  o.speed_batch = f.speed_batch;
-  o.speed_rounds = f.rounds;
-  o.speed_runs = f.runs;
-  o.resume = f.resume;
-  o.progress = !f.common.json && Progress::enabled();
-  if (!f.common.json) o.log = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
-  return o;
-}
-
-uint64_t hash_indices(const std::vector<int64_t>& v) {
-  uint64_t h = 1469598103934665603ull;
-  for (int64_t x : v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
-  return h;
-}
-
 void run_optimize(const OptimizeFlags& f) {
-  if (f.out.empty()) fail<UsageError>("--out DIR is required (the optimized model is written there)");
-  deft::OptimizeOptions o = options_of(f);
-  if (!f.common.deft.empty()) fail<UsageError>("--deft: optimize chooses the formats itself");
+  f.a.check(f.common);
   Loaded l = load(f.common);
-  if (!l.model.meta.deft.is_null()) fail<UsageError>("{}: already optimized; give the original model", f.common.model);
   const auto data = open_inputs(l.model, f.inputs);
-  if (data->size() < 2) fail<UsageError>("{}: needs at least 2 images", data->name());
-  const search::SplitIndices split = search::split_indices(data->size(), f.search_images, f.report_images, f.seed);
-  const int64_t classes = static_cast<int64_t>(l.model.meta.classes.size());
-  const search::EvalSet search_set = search::load_eval_set(*data, split.search, classes);
-  const search::EvalSet report_set = search::load_eval_set(*data, split.report, classes);
-  if (!search_set.has_labels()) fail<UsageError>("{}: the top-1 target needs labels", data->name());
-
-  const Model& model = l.model;
-  o.load_with_plan = [&model](const deft::DeftModelPlan& plan) {
-    LoadOptions lo = model.load_options;
-    lo.layer_rewrite = [&plan](Graph& g) { deft::apply_deft(g, plan); };
-    return load_onnx(model.path, lo);
-  };
-  make_dirs(f.out);
-  o.checkpoint = (fs::path(f.out) / "checkpoint.json").string();
-  std::string formats_alphas;
-  for (deft::Format x : o.formats) formats_alphas += deft::format_name(x) + " ";
-  for (double a : o.alphas) formats_alphas += fmt::format("{:g} ", a);
-  o.fingerprint = fmt::format("optimize {} {} | {} {:x} {:x} | {} | {}| {} | calibration {} | batch {}", f.common.model,
-                              fs::file_size(f.common.model), search_set.source, hash_indices(search_set.indices),
-                              hash_indices(report_set.indices), search::describe_target(o.target), formats_alphas,
-                              deft::compensation_name(o.compensation), o.calibration_images, o.batch);
-
-  const deft::OptimizeResult r = deft::optimize(l.model.graph, search_set, report_set, o);
-
-  json sidecar;
-  if (!l.model.meta.path.empty()) sidecar = json::parse(read_file(l.model.meta.path, size_t{1} << 26));
-  const std::string out_model = (fs::path(f.out) / fs::path(f.common.model).filename()).string();
-  json doc = deft::optimize_json(r, o, search_set, report_set, f.common.model);
-  // MACs per image, for reading which layers are memory- or compute-bound (tools/bench_optimize.js).
-  std::map<std::string, int64_t> macs;
-  for (const LayerGeometry& g : model_geometry(*l.exec, l.model.input_shape())) macs[g.name] = g.macs;
-  for (json& layer : doc.at("layers")) layer["macs"] = macs[layer.at("name").get<std::string>()];
-  json extra = {{"optimize",
-                 {{"target", doc.at("target")},
-                  {"speed_batch", o.speed_batch},
-                  {"threads", o.threads},
-                  {"chosen", doc.at("chosen")},
-                  {"accuracy", doc.at("accuracy")}}}};
-  deft::write_optimized_model(f.common.model, sidecar, r.plan, extra, deft::layer_measurements(r), out_model);
-  const json front = deft::frontier_json(r, o, f.common.model);
-  write_file_atomic((fs::path(f.out) / "optimize.json").string(), doc.dump(2) + "\n");
-  write_file_atomic((fs::path(f.out) / "frontier.json").string(), front.dump(2) + "\n");
-  write_file_atomic((fs::path(f.out) / "frontier.csv").string(), deft::frontier_csv(r));
-  if (!f.html.empty()) {
-    html::HtmlReport report("effectual optimize", fs::path(f.common.model).filename().string());
-    report.set_footer("effectual 0.1.0");
-    deft::add_deft_sections(&doc, "optimize.json", &front, "frontier.json", report);
-    report.write(f.html);
-  }
-  if (f.common.json) return print_json(doc);
-  fmt::print("{}", deft::optimize_text(r, o));
-  fmt::print("\nwrote {} (+ .json, .deft.bin), {}/optimize.json, frontier.json, frontier.csv\n", out_model, f.out);
+  const api::Output out = api::optimize(l, f.common, {*data, inputs_source(f.inputs)}, f.a);
+  if (f.common.json) return print_json(out.doc);
+  fmt::print("{}", out.text);
 }
 
 }  // namespace
@@ -170,24 +36,24 @@ void register_optimize_command(CLI::App& app) {
       "optimize", "per-layer DeftNN format and synapse vector elimination under an accuracy target (docs/deft.md)");
   add_model_flags(c, f.common, false);
   add_input_flags(c, f.inputs);
-  c->add_option("--target-loss", f.target_loss, "top-1 at most this many points below fp32 (default 0.5)");
-  c->add_option("--out", f.out, "directory for the optimized model, optimize.json, frontier.json/.csv")->required();
-  c->add_option("--search-images", f.search_images, "images of the search subset (seeded shuffle of --data)")
+  c->add_option("--target-loss", f.a.target_loss, "top-1 at most this many points below fp32 (default 0.5)");
+  c->add_option("--out", f.a.out, "directory for the optimized model, optimize.json, frontier.json/.csv")->required();
+  c->add_option("--search-images", f.a.search_images, "images of the search subset (seeded shuffle of --data)")
       ->check(positive_count());
-  c->add_option("--report-images", f.report_images, "images of the report subset, disjoint from the search subset")
+  c->add_option("--report-images", f.a.report_images, "images of the report subset, disjoint from the search subset")
       ->check(positive_count());
-  c->add_option("--seed", f.seed, "seed of the shuffle that draws the subsets");
-  c->add_option("--formats", f.formats, "formats tried per layer (default deft16q,fp8,bf16dot)");
-  c->add_option("--alphas", f.alphas, "SVE correlation thresholds tried besides none (default 0.99,0.95,0.9,0.8)");
-  c->add_option("--compensation", f.compensation, "for eliminated synapses: none, scale or fold (default)");
-  c->add_option("--calibration-images", f.calibration_images, "search images SVE correlates on (default 256)")
+  c->add_option("--seed", f.a.seed, "seed of the shuffle that draws the subsets");
+  c->add_option("--formats", f.a.formats, "formats tried per layer (default deft16q,fp8,bf16dot)");
+  c->add_option("--alphas", f.a.alphas, "SVE correlation thresholds tried besides none (default 0.99,0.95,0.9,0.8)");
+  c->add_option("--compensation", f.a.compensation, "for eliminated synapses: none, scale or fold (default)");
+  c->add_option("--calibration-images", f.a.calibration_images, "search images SVE correlates on (default 256)")
       ->check(positive_count());
-  c->add_option("--batch", f.batch, "images per evaluation run (default 100)");
-  c->add_option("--speed-batch", f.speed_batch, "batch the layer times are measured at (default 1)");
-  c->add_option("--rounds", f.rounds, "interleaved timing rounds (medians; default 5)");
-  c->add_option("--runs", f.runs, "runs per timing round (default 10)");
-  c->add_flag("--resume", f.resume, "replay the evaluations of an interrupted run from --out's checkpoint");
-  c->add_option("--html", f.html, "also write the optimize and frontier sections to this HTML file");
+  c->add_option("--batch", f.a.batch, "images per evaluation run (default 100)");
+  c->add_option("--speed-batch", f.a.speed_batch, "batch the layer times are measured at (default 1)");
+  c->add_option("--rounds", f.a.rounds, "interleaved timing rounds (medians; default 5)");
+  c->add_option("--runs", f.a.runs, "runs per timing round (default 10)");
+  c->add_flag("--resume", f.a.resume, "replay the evaluations of an interrupted run from --out's checkpoint");
+  c->add_option("--html", f.a.html, "also write the optimize and frontier sections to this HTML file");
   c->callback([] { run_optimize(f); });
 }
 

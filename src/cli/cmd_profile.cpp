@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "api/commands.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
@@ -94,50 +95,34 @@ void cmd_profile(const Common& o, const Inputs& in, const ProfileFlags& f) {
   }
   po.psum_samples_per_image = f.psum_samples;
   po.synapse_max_rows = f.synapse_rows;
-  po.threads = usable_threads(o.threads);
-
-  if (!o.deft.empty())
-    fail<UsageError>("--deft: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --deft");
-  if (!o.gates.empty())
-    fail<UsageError>("--gates: profile observes Conv/Gemm layers as the fp32 engine runs them; drop --gates");
+  api::ProfileOptions a;
+  a.images = f.images;
+  a.images_given = f.images_given;
+  a.first = f.first;
+  a.batch = f.batch;
+  a.options = po;
+  a.check(o);
   Loaded l = load(o);
   if (!l.model.meta.deft.is_null() && !o.json)
     fmt::print(stderr, "note: {} layer(s) run as DeftNN layers (the model's optimize plan) and are not profiled\n",
                l.model.meta.deft.value("layers", nlohmann::json::array()).size());
-  po.transforms = l.transforms;
   auto data = open_inputs(l.model, in);
-  if (f.first >= data->size()) {
-    fail<UsageError>("--first {} is outside the data set {} ({} items)", f.first, data->name(), data->size());
+  const json doc = api::profile(l, o, {*data, inputs_source(in)}, a);
+  if (!o.json) {
+    for (const json& e : doc["run"]["non_finite"]["layers"]) {
+      fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e["layer"].get<std::string>(),
+                 to_string(NonFinite{e["nan"].get<int64_t>(), e["inf"].get<int64_t>()}));
+    }
+    const json& in_counts = doc["run"]["non_finite"]["inputs"];
+    const NonFinite input_counts{in_counts["nan"].get<int64_t>(), in_counts["inf"].get<int64_t>()};
+    if (input_counts.any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(input_counts));
   }
-  const int64_t end = f.first + items_to_use(*data, f.first, f.images, "--images", o.json || !f.images_given);
-  profile::Profiler profiler(l.exec->graph(), po);
-  NonFiniteObserver layer_counts;
-  NonFinite input_counts;
-  // Dynamically quantized models: one image per inference, so each image has its own zero point.
-  const int64_t batch = has_dynamic_layers(l.exec->layers()) ? 1 : f.batch;
-  profile::run_profile(*l.exec, *data, profiler, f.first, end - f.first, batch, !o.json, &layer_counts, &input_counts);
-
-  json bad_layers = json::array();
-  for (const auto& e : layer_counts.layers_with_non_finite()) {
-    bad_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
-    if (!o.json) fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e.layer, to_string(e.counts));
-  }
-  if (input_counts.any() && !o.json) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(input_counts));
-  json run = {
-      {"model", o.model},
-      {"model_name", l.model.meta.name},
-      {"data", inputs_source(in)},
-      {"first", f.first},
-      {"count", end - f.first},
-      {"precision_profile", o.precision_profile},
-      {"thresholds", o.thresholds},
-      {"non_finite", {{"inputs", {{"nan", input_counts.nan}, {"inf", input_counts.inf}}}, {"layers", bad_layers}}}};
-  json doc = profile::profile_to_json(profiler, run);
+  const int64_t count = doc["run"]["count"].get<int64_t>();
 
   auto write_html = [&](const std::string& path) {
     html::HtmlReport report(
         fmt::format("effectual profile: {}", l.model.meta.name.empty() ? o.model : l.model.meta.name),
-        fmt::format("{} images of {}", end - f.first, data->name()));
+        fmt::format("{} images of {}", count, data->name()));
     report.set_footer(fmt::format("effectual 0.1.0, {}", o.model));
     profile::add_profile_sections(doc, report);
     report.write(path);

@@ -5,14 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api/report.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/fs.h"
-#include "deft/deft_html.h"
-#include "profile/profile_report.h"
-#include "report/html/html_report.h"
-#include "search/search_html.h"
-#include "sim/sim_report.h"
 
 namespace eff::cli {
 
@@ -27,45 +22,17 @@ struct ReportFlags {
   std::string title = "effectual report";
 };
 
-nlohmann::json read_json(const std::string& path) {
-  const std::string text = read_file(path, size_t{1} << 30);
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) fail<DataError>("{}: not valid JSON", path);
-  return j;
-}
-
 void run_report(const ReportFlags& f) {
-  if (f.profiles.empty() && f.simulations.empty() && f.search.empty() && f.frontier.empty() && f.deft.empty()) {
-    fail<UsageError>(
-        "give at least one --profile profile.json, --simulation results.json, --search search.json, --frontier "
-        "frontier.json or --deft optimize.json");
-  }
-  if (f.profiles.size() > 1 || f.simulations.size() > 1) {
-    fail<UsageError>("one --profile and one --simulation per report (section ids must stay unique)");
-  }
-  html::HtmlReport report(f.title);
-  report.set_footer("effectual 0.1.0");
-  for (const std::string& p : f.profiles) {
-    const nlohmann::json j = read_json(p);
-    if (j.value("format", "") != "effectual-profile") fail<DataError>("{}: not an effectual-profile document", p);
-    profile::add_profile_sections(j, report);
-  }
-  for (const std::string& s : f.simulations) sim::add_simulation_sections(read_json(s), report, s);
-  const nlohmann::json frontier = f.frontier.empty() ? nlohmann::json() : read_json(f.frontier);
-  // A frontier.json of `effectual optimize` goes with the DeftNN sections.
-  const bool deft_frontier = frontier.is_object() && frontier.value("format", "") == "effectual-deft-frontier";
-  if (!f.search.empty() || (!f.frontier.empty() && !deft_frontier)) {
-    const nlohmann::json search = f.search.empty() ? nlohmann::json() : read_json(f.search);
-    search::add_search_sections(f.search.empty() ? nullptr : &search, f.search,
-                                f.frontier.empty() ? nullptr : &frontier, f.frontier, report);
-  }
-  if (!f.deft.empty() || deft_frontier) {
-    const nlohmann::json optimize = f.deft.empty() ? nlohmann::json() : read_json(f.deft);
-    deft::add_deft_sections(f.deft.empty() ? nullptr : &optimize, f.deft, deft_frontier ? &frontier : nullptr,
-                            f.frontier, report);
-  }
-  report.write(f.out);
-  fmt::print("wrote {} ({} charts)\n", f.out, report.chart_count());
+  api::ReportOptions r;
+  for (const std::string& p : f.profiles) r.profiles.emplace_back(p, api::read_json_file(p));
+  for (const std::string& p : f.simulations) r.simulations.emplace_back(p, api::read_json_file(p));
+  if (!f.search.empty()) r.search = api::NamedDoc{f.search, api::read_json_file(f.search)};
+  if (!f.frontier.empty()) r.frontier = api::NamedDoc{f.frontier, api::read_json_file(f.frontier)};
+  if (!f.deft.empty()) r.deft = api::NamedDoc{f.deft, api::read_json_file(f.deft)};
+  r.out = f.out;
+  r.title = f.title;
+  const int charts = api::report(r);
+  fmt::print("wrote {} ({} charts)\n", f.out, charts);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "api/simulate.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
@@ -77,131 +78,45 @@ void describe(const std::string& id, bool json) {
   }
 }
 
-std::vector<LayerGeometry> synthetic_network(const SimulateFlags& f) {
-  if (!f.network.empty()) {
-    std::vector<LayerGeometry> net = sim::network_preset(f.network);
-    if (!net.empty()) return net;
-    if (has_ext(f.network, {".onnx"})) {  // a model's geometry, its weights ignored
-      Common c = f.common;
-      c.model = f.network;
-      Loaded l = load(c);
-      return model_geometry(*l.exec, l.model.input_shapes());
-    }
-    std::string text;
-    try {
-      text = read_file(f.network, 1 << 20);
-    } catch (const DataError& e) {
-      fail<UsageError>("--network: '{}' is neither a preset (vgg16, vgg16-conv) nor a readable file", f.network);
-    }
-    return sim::network_from_yaml(text, f.network);
-  }
-  if (f.common.model.empty()) fail<UsageError>("--synthetic needs MODEL (its geometry) or --network FILE|vgg16");
-  Loaded l = load(f.common);
-  return model_geometry(*l.exec, l.model.input_shapes());
-}
-
 void run_simulate(SimulateFlags& f) {
   if (f.list) return list_designs(f.common.json);
   if (!f.describe.empty()) return describe(f.describe, f.common.json);
-  if (f.check_values && (!f.traces.empty() || f.synthetic)) {
-    fail<UsageError>(
-        "--check-values needs the live form (MODEL with --data or --input): it compares with the "
-        "engine's outputs");
-  }
-  const int threads = resolve_threads(usable_threads(f.common.threads));
-  sim::DesignSet set = sim::build_designs_from_file(f.designs, f.config);
-  const sim::cost::Technology technology = sim::cost::load_technology(f.technology);
-  sim::GatesFile gates;
-  if (!f.gates.empty()) gates = sim::read_gates_file(f.gates);
-  sim::SimRun run(set, sim::SimContext{threads, f.check_values, f.gates.empty() ? nullptr : &gates}, &technology);
-  if (!f.dram.empty()) run.set_dram(sim::cost::load_dram(f.dram));
-  const bool s2d = !f.no_space_to_depth;
-  std::map<std::string, std::string> notes;
-  int quantized = 0;  // layers of an 8-bit model simulated on their integer codes
+  if (!f.traces.empty() && f.synthetic) fail<UsageError>("--traces and --synthetic are alternatives");
+  const bool live = f.traces.empty() && !f.synthetic;
+  api::SimulateOptions so;
+  so.designs = f.designs;
+  so.config = f.config;
+  so.technology = f.technology;
+  so.gates = f.gates;
+  so.dram = f.dram;
+  so.precision_profile = f.common.precision_profile;
+  so.thresholds = f.common.thresholds;
+  so.threads = f.common.threads;
+  so.images = f.images;
+  so.images_given = f.images_given;
+  so.first = f.first;
+  so.space_to_depth = !f.no_space_to_depth;
+  so.check_values = f.check_values;
+  so.live = live;
+  so.quiet = f.common.json;
+  so.model = f.common.model;
+  api::Simulation simulation(so);
   if (!f.traces.empty()) {
-    if (f.synthetic) fail<UsageError>("--traces and --synthetic are alternatives");
-    const auto layers = sim::read_trace_manifest(f.traces);
-    sim::TraceOptions o;
-    o.first = f.first;
-    o.images = f.images_given ? f.images : 0;  // a trace: all its images unless told
-    o.threads = threads;
-    o.space_to_depth = s2d;
-    if (!f.common.precision_profile.empty() || !f.common.thresholds.empty()) {
-      std::vector<LayerInfo> infos;
-      for (const auto& g : layers) {
-        LayerInfo li;
-        li.index = g.index;
-        li.name = g.name;
-        li.op = g.op;
-        infos.push_back(li);
-      }
-      o.transforms = load_layer_transforms(f.common.precision_profile, f.common.thresholds, infos);
-    }
-    Progress bar("simulate", static_cast<int64_t>(layers.size()));
-    o.on_layer_done = [&] { bar.advance(); };
-    sim::simulate_trace_dir(f.traces, run, o);
-    bar.finish();
-    notes["source"] = "traces: " + f.traces;
+    simulation.traces(f.traces);
   } else if (f.synthetic) {
-    constexpr int64_t kMaxSyntheticImages = 100000;
-    if (f.images > kMaxSyntheticImages) {
-      fail<UsageError>("--images {}: synthetic runs take at most {} images", f.images, kMaxSyntheticImages);
-    }
-    const std::vector<LayerGeometry> net = synthetic_network(f);
-    Progress bar("simulate", static_cast<int64_t>(net.size()) * f.images);
-    sim::simulate_synthetic(net, f.spec, static_cast<int>(f.images), run, threads, s2d, [&] { bar.advance(); });
-    bar.finish();
-    notes["source"] =
-        fmt::format("synthetic: zero_fraction {}, magnitude {}, act_bits {}, wgt_bits {}, seed {}",
-                    f.spec.zero_fraction, f.spec.magnitude, f.spec.act_bits, f.spec.wgt_bits, f.spec.seed);
+    simulation.synthetic(api::synthetic_network(f.network, f.common), f.spec);
   } else {
     if (f.common.model.empty()) fail<UsageError>("give MODEL with --data/--input, or --traces DIR, or --synthetic");
     Loaded l = load(f.common);
     auto data = open_inputs(l.model, f.inputs);
-    if (f.first < 0 || f.first >= data->size()) {
-      fail<UsageError>("--first {} is outside the data set ({} items)", f.first, data->size());
-    }
-    const int64_t end = f.first + items_to_use(*data, f.first, f.images, "--images", f.common.json || !f.images_given);
-    Progress bar("simulate", end - f.first);
-    sim::LiveOptions lo;
-    lo.first = f.first;
-    lo.end = end;
-    lo.space_to_depth = s2d;
-    lo.check_values = f.check_values;
-    lo.on_image = [&] { bar.advance(); };
-    NonFinite non_finite;
-    lo.input_non_finite = &non_finite;
-    sim::simulate_live(*l.exec, *data, run, l.transforms, lo);
-    if (non_finite.any()) {
-      // Said, not hidden: the quantizer maps NaN to code 0 and saturates Inf (docs/simulator.md).
-      notes["non_finite_inputs"] = to_string(non_finite) + " (codes: NaN 0, Inf saturated)";
-      if (!f.common.json)
-        fmt::print(stderr, "warning: the inputs hold {}; the designs see NaN as 0 and Inf saturated\n",
-                   to_string(non_finite));
-    }
-    for (const LayerInfo& li : l.exec->layers()) quantized += layer_quantization(l.exec->graph(), li).present ? 1 : 0;
-    bar.finish();
-    notes["source"] =
-        fmt::format("live: {} on {} images [{}, {})", f.common.model, inputs_source(f.inputs), f.first, end);
+    simulation.live(l, {*data, inputs_source(f.inputs)});
   }
-  // Without a profile every format fills the 16-bit word, so the bit-serial designs cannot show
-  // what reduced precision buys: say so where the numbers are read.
-  constexpr const char* kNoProfile =
-      "derived from each tensor's range (docs/simulator.md): every layer fills 16 bits, so Stripes, Dynamic "
-      "Stripes, Tartan and Loom gain little; per-layer precisions that keep accuracy come from `effectual search "
-      "precision MODEL` (--precision-profile)";
-  const std::string no_profile =
-      quantized == 0 ? kNoProfile
-                     : fmt::format(
-                           "{} quantized layer(s) of the model: their integer codes (code - zero point) at the "
-                           "width the 8-bit codes and zero points need (docs/quantization.md); other layers: {}",
-                           quantized, kNoProfile);
-  notes["precision"] = f.common.precision_profile.empty() ? no_profile : "profile: " + f.common.precision_profile;
-  if (!f.common.thresholds.empty()) notes["thresholds"] = f.common.thresholds;
-  if (!f.config.empty()) notes["config"] = f.config;
-  if (!f.gates.empty()) notes["gates"] = f.gates;
-  sim::SimResults r = run.results();
-  r.notes = notes;
+  const api::SimulationResult result = simulation.finish();
+  const sim::SimResults& r = result.results;
+  const std::map<std::string, std::string>& notes = r.notes;
+  const std::string& no_profile = result.no_profile;
+  const int checked = result.checked;
+  const std::string& mismatch = result.mismatch;
   // The JSON document holds every record (images x layers x designs): built only when written.
   const bool want_json = !f.out.empty() || !f.html.empty() || f.common.json;
   const nlohmann::json j = want_json ? sim::to_json(r) : nlohmann::json();
@@ -212,23 +127,13 @@ void run_simulate(SimulateFlags& f) {
     write_file_atomic((std::filesystem::path(f.out) / "totals.csv").string(), sim::totals_csv(r));
   }
   auto write_html = [&](const std::string& path) {
-    html::HtmlReport report("effectual simulate", notes.count("source") ? notes["source"] : "");
+    html::HtmlReport report("effectual simulate", notes.count("source") ? notes.at("source") : "");
     report.set_footer("effectual 0.1.0");
     sim::add_simulation_sections(j, report);
     report.write(path);
   };
   if (!f.out.empty()) write_html((std::filesystem::path(f.out) / "report.html").string());
   if (!f.html.empty()) write_html(f.html);
-  int checked = 0;
-  std::string mismatch;
-  for (const sim::LayerRecord& rec : r.records) {
-    if (rec.check < 0) continue;
-    ++checked;
-    if (rec.check == 1 && mismatch.empty()) {
-      mismatch = fmt::format("image {} layer '{}' design {}: relative error {:.3g}", rec.image, rec.name,
-                             r.designs[rec.design], rec.check_error);
-    }
-  }
   if (f.common.json) {
     print_json(j);
   } else {

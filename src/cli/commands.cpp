@@ -10,6 +10,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "api/bench.h"
+#include "api/commands.h"
 #include "cli/common.h"
 #include "core/fs.h"
 #include "data/dataset.h"
@@ -36,39 +38,12 @@ namespace {
 void cmd_info(const Common& o) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
-  const std::vector<Shape> shapes = l.model.input_shapes();
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
-  int64_t macs = 0, params = 0;
-  for (const auto& x : geo) {
-    macs += x.macs;
-    params += x.params;
-  }
-  std::map<std::string, int> ops;
-  for (const Node& n : g.nodes) ops[n.op]++;
-  json j;
-  j["model"] = o.model;
-  j["name"] = l.model.meta.name;
-  j["opset"] = g.opset;
-  j["producer"] = g.producer;
-  j["nodes"] = g.nodes.size();
-  j["ops"] = ops;
-  j["input_shape"] = shapes[0];
-  json ins = json::array(), outs = json::array();
-  for (size_t i = 0; i < g.inputs.size(); ++i) {
-    const Value& v = g.value(g.inputs[i]);
-    ins.push_back({{"name", v.name},
-                   {"declared_shape", v.shape},
-                   {"dim_names", v.dim_names},
-                   {"dtype", dtype_name(v.dtype)},
-                   {"shape", shapes[i]}});
-  }
-  for (ValueId v : g.outputs) outs.push_back({{"name", g.value(v).name}});
-  j["inputs"] = ins;
-  j["outputs"] = outs;
-  j["layers"] = geo;
-  j["totals"] = {{"layers", geo.size()}, {"macs", macs}, {"params", params}};
-  if (l.model.meta.test_accuracy_top1) j["test_accuracy_top1"] = *l.model.meta.test_accuracy_top1;
+  const json j = api::info(l, o);
   if (o.json) return print_json(j);
+  const std::vector<Shape> shapes = l.model.input_shapes();
+  const std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
+  const int64_t macs = j["totals"]["macs"], params = j["totals"]["params"];
+  const auto ops = j["ops"].get<std::map<std::string, int>>();
 
   fmt::print("{} ({}): opset {}, {} nodes after passes, producer {}\n", l.model.meta.name, o.model, g.opset,
              g.nodes.size(), g.producer.empty() ? "?" : g.producer);
@@ -101,71 +76,6 @@ void cmd_info(const Common& o) {
 
 // ---- bench ---------------------------------------------------------------------------------
 
-// Deterministic non-trivial values for graph input `k` at its resolved shape with batch `batch`,
-// so that ReLU layers see a realistic mix of zeros; integer inputs get zeros.
-Tensor generated_input(const Model& m, size_t k, int64_t batch) {
-  Shape s = m.input_shapes().at(k);
-  if (!s.empty()) s[0] = batch;
-  const Value& v = m.graph.value(m.graph.inputs[k]);
-  const DType type = v.has_type ? v.dtype : DType::kFloat32;
-  Tensor x(DType::kFloat32, s);
-  float* d = x.data<float>();
-  uint32_t state = 12345;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    d[i] = static_cast<float>(state >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
-  }
-  if (type == DType::kFloat32) return x;
-  const bool is_float = type == DType::kFloat64 || type == DType::kFloat16;
-  if (!is_float) std::fill_n(d, x.numel(), 0.0f);
-  return x.cast(type);
-}
-
-// Where the time goes: every node's share of an inference, slowest first.
-void print_per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat, bool json_out, json& j) {
-  ex.set_node_timing(true);
-  for (int i = 0; i < repeat; ++i) ex.run(inputs);
-  ex.set_node_timing(false);
-  std::vector<Executor::NodeTime> t = ex.node_times();
-  double total = 0;
-  for (const auto& n : t) total += n.ms;
-  std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
-  json nodes = json::array();
-  for (const auto& n : t) {
-    const double per_run = n.runs ? n.ms / n.runs : 0.0;
-    nodes.push_back({{"node", n.name}, {"op", n.op}, {"ms", per_run}, {"share", total > 0 ? n.ms / total : 0.0}});
-  }
-  j["per_node"] = nodes;
-  if (json_out) return;
-  std::map<std::string, double> by_op;
-  for (const auto& n : t) by_op[n.op] += n.ms;
-  fmt::print("{:<32} {:<20} {:>10} {:>7}\n", "node", "op", "ms/run", "share");
-  for (const auto& n : t) {
-    const double per_run = n.runs ? n.ms / n.runs : 0.0;
-    fmt::print("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name, n.op,
-               per_run, total > 0 ? 100 * n.ms / total : 0.0);
-  }
-  std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
-  std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  std::string line;
-  for (const auto& [op, ms] : ops) line += fmt::format("  {} {:.1f}%", op, total > 0 ? 100 * ms / total : 0.0);
-  fmt::print("by op:{}\n", line);
-}
-
-// `x`'s rows tiled or cut to `n` along the first dimension (as bench_ort.js does), any element type.
-Tensor rows_to(const Tensor& x, int64_t n, const std::string& source) {
-  if (x.rank() == 0 || x.dim(0) == n) return x;
-  if (x.dim(0) == 0) fail<DataError>("{}: no rows to make a batch of {} from", source, n);
-  Shape s = x.shape();
-  s[0] = n;
-  Tensor out(x.dtype(), s);
-  const size_t row = x.nbytes() / static_cast<size_t>(x.dim(0));
-  const auto* from = static_cast<const std::byte*>(x.raw());
-  auto* to = static_cast<std::byte*>(out.raw());
-  for (int64_t i = 0; i < n && row > 0; ++i) std::memcpy(to + i * row, from + (i % x.dim(0)) * row, row);
-  return out;
-}
-
 void cmd_bench(const Common& o, const std::vector<std::string>& input_args, const std::string& data_spec, int64_t batch,
                int repeat, int warmup, bool per_layer, double max_seconds) {
   Loaded l = load(o);
@@ -194,126 +104,61 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
   } else if (!input_args.empty()) {
     given.emplace_back(input_args[0], load_input_file(l.model, input_args[0]));
   }
-  std::vector<Tensor> inputs;
-  if (!given.empty()) {
-    // batch 0: --batch not given, the first input's rows as they are.
-    const Tensor& x0 = given[0].second;
-    const int64_t rows = batch > 0 ? batch : (x0.rank() > 0 ? x0.dim(0) : 1);
-    for (const auto& [source, t] : given) inputs.push_back(rows_to(t, rows, source));
-  } else {
-    inputs.push_back(generated_input(l.model, 0, std::max<int64_t>(batch, 1)));
-  }
-  const int64_t rows = inputs[0].rank() > 0 ? inputs[0].dim(0) : 1;
-  for (size_t k = inputs.size(); k < g.inputs.size(); ++k) inputs.push_back(generated_input(l.model, k, rows));
-  LatencyStats s = measure_latency(*l.exec, inputs, repeat, warmup, max_seconds);
-  if (s.repeat < repeat && !o.json) {
-    fmt::print(stderr, "note: --repeat {}: stopped after {} timed run(s), --max-seconds {} reached\n", repeat, s.repeat,
-               max_seconds);
-  }
-  json j = {{"model", o.model},
-            {"batch", s.batch},
-            {"threads", l.exec->threads()},
-            {"repeat", s.repeat},
-            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}, {"mean", s.mean_ms}}},
-            {"throughput_per_s", s.throughput_per_s}};
-  if (!o.json) {
-    fmt::print(
-        "{}: batch {}, {} thread(s), {} runs: latency median {:.3f} ms (min {:.3f}, max {:.3f}), {:.1f} images/s\n",
-        o.model, s.batch, l.exec->threads(), s.repeat, s.median_ms, s.min_ms, s.max_ms, s.throughput_per_s);
-  }
-  if (per_layer) print_per_node(*l.exec, inputs, repeat, o.json, j);
-  if (o.json) print_json(j);
+  api::BenchOptions a;
+  a.batch = batch;
+  a.repeat = repeat;
+  a.warmup = warmup;
+  a.per_layer = per_layer;
+  a.max_seconds = max_seconds;
+  const api::Output out = api::bench(l, o, std::move(given), a);
+  if (o.json) return print_json(out.doc);
+  fmt::print("{}", out.text);
 }
 
 // ---- eval ----------------------------------------------------------------------------------
 
 void cmd_eval(const Common& o, const Inputs& in, int64_t limit, int64_t batch, int64_t first) {
-  NonFiniteObserver layer_counts;
-  Loaded l = load(o, &layer_counts);
+  api::EvalOptions a;
+  a.limit = limit;
+  a.batch = batch;
+  a.first = first;
+  a.check();
+  Loaded l = load(o);
   auto data = open_inputs(l.model, in);
-  if (first >= data->size())
-    fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
-  limit = items_to_use(*data, first, limit, "--limit", o.json);
-  EvalOptions eo;
-  eo.limit = limit;
-  eo.batch = batch;
-  eo.first = first;
-  EvalResult r = evaluate(*l.exec, *data, eo);
-  json j = {{"model", o.model},
-            {"data", data->name()},
-            {"images", r.count},
-            {"top1", r.top1()},
-            {"top5", r.top5()},
-            {"images_per_s", r.seconds > 0 ? r.count / r.seconds : 0.0},
-            {"threads", l.exec->threads()},
-            {"transforms", l.transforms.size()}};
-  json bad_layers = json::array();
-  for (const auto& e : layer_counts.layers_with_non_finite()) {
-    bad_layers.push_back({{"layer", e.layer}, {"nan", e.counts.nan}, {"inf", e.counts.inf}});
-  }
-  j["non_finite"] = {{"inputs", {{"nan", r.input_non_finite.nan}, {"inf", r.input_non_finite.inf}}},
-                     {"scores", {{"nan", r.output_non_finite.nan}, {"inf", r.output_non_finite.inf}}},
-                     {"layers", bad_layers}};
+  const json j = api::evaluate(l, o, {*data, inputs_source(in)}, a);
   if (o.json) return print_json(j);
-  if (r.input_non_finite.any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(r.input_non_finite));
-  for (const auto& e : layer_counts.layers_with_non_finite()) {
-    fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e.layer, to_string(e.counts));
+  auto counts = [](const json& c) { return NonFinite{c["nan"].get<int64_t>(), c["inf"].get<int64_t>()}; };
+  const json& nf = j["non_finite"];
+  if (counts(nf["inputs"]).any()) fmt::print(stderr, "warning: the inputs hold {}\n", to_string(counts(nf["inputs"])));
+  for (const json& e : nf["layers"]) {
+    fmt::print(stderr, "warning: layer '{}' outputs hold {}\n", e["layer"].get<std::string>(), to_string(counts(e)));
   }
-  if (r.output_non_finite.any()) {
+  if (counts(nf["scores"]).any()) {
     fmt::print(stderr, "warning: the class scores hold {} (those images count as wrong)\n",
-               to_string(r.output_non_finite));
+               to_string(counts(nf["scores"])));
   }
   fmt::print("{} on {}: {} images, top-1 {:.2f}%, top-5 {:.2f}%, {:.0f} images/s\n", l.model.meta.name, data->name(),
-             r.count, 100 * r.top1(), 100 * r.top5(), r.seconds > 0 ? r.count / r.seconds : 0.0);
+             j["images"].get<int64_t>(), 100 * j["top1"].get<double>(), 100 * j["top5"].get<double>(),
+             j["images_per_s"].get<double>());
 }
 
 // ---- trace ---------------------------------------------------------------------------------
 
 void cmd_trace(const Common& o, const Inputs& in, int64_t images, int64_t first, const std::string& out_dir,
                const std::string& format, int64_t batch) {
-  if (format != "effectual" && format != "dnnsim" && format != "both") {
-    fail<UsageError>("--format must be effectual, dnnsim or both (got '{}')", format);
-  }
-  if (images < 1) fail<UsageError>("--images must be at least 1");
-  if (!o.deft.empty())
-    fail<UsageError>("--deft: trace records Conv/Gemm layers as the fp32 engine runs them; drop --deft");
-  if (!o.gates.empty())
-    fail<UsageError>("--gates: trace records Conv/Gemm layers as the fp32 engine runs them; drop --gates");
+  api::TraceOptions a;
+  a.out = out_dir;
+  a.images = images;
+  a.first = first;
+  a.batch = batch;
+  a.format = format;
+  a.check(o);
   Loaded l = load(o);
-  TraceRecorder rec(&l.exec->graph());
   auto data = open_inputs(l.model, in);
-  if (first < 0 || first >= data->size())
-    fail<UsageError>("--first {} is outside the data set ({} items)", first, data->size());
-  const int64_t end = first + items_to_use(*data, first, images, "--images", o.json);
-  std::vector<Shape> first_shapes;
-  for (const Tensor& t : data->inputs(first, 1)) first_shapes.push_back(t.shape());
-  std::vector<LayerGeometry> geo = model_geometry(*l.exec, first_shapes);
-  l.exec->set_observer(&rec);
-  // Dynamically quantized models: one image per inference, each image quantized on its own (as
-  // `simulate` runs them), so the trace gives the live simulation's values.
-  if (has_dynamic_layers(l.exec->layers())) batch = 1;
-  json labels = json::array();
-  for (int64_t b = first; b < end; b += batch) {
-    const int64_t n = std::min(batch, end - b);
-    Tensor y = data->labels(b, n);
-    if (y.defined()) {
-      for (int64_t i = 0; i < n; ++i) labels.push_back(y.get_i64(i));
-    }
-    l.exec->run(data->inputs(b, n));
-  }
-  l.exec->set_observer(nullptr);
-  TraceWriteOptions wo;
-  wo.dir = out_dir;
-  wo.effectual_layout = format != "dnnsim";
-  wo.dnnsim_layout = format != "effectual";
-  wo.manifest_extra = {
-      {"model", {{"path", o.model}, {"name", l.model.meta.name}}},
-      {"inputs", {{"source", inputs_source(in)}, {"first", first}, {"count", end - first}, {"labels", labels}}},
-      {"precision_profile", o.precision_profile},
-      {"thresholds", o.thresholds}};
-  json m = write_trace(wo, geo, l.layers, l.transforms, rec);
-  if (o.json) return print_json({{"dir", out_dir}, {"layers", m["layers"].size()}, {"images", end - first}});
-  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].size(), end - first, out_dir);
+  const json m = api::trace(l, o, {*data, inputs_source(in)}, a);
+  if (o.json) return print_json(m);
+  fmt::print("wrote a trace of {} layer(s) for {} image(s) to {}\n", m["layers"].get<size_t>(),
+             m["images"].get<int64_t>(), out_dir);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <memory>
 #include <type_traits>
 
+#include "api/quantize.h"
+#include "api/report.h"
 #include "python/arrays.h"
 #include "python/session.h"
 #include "sim/simulator.h"
@@ -211,8 +213,7 @@ PYBIND11_MODULE(effectual, m) {
       [](const py::object& dir, const py::object& designs, const py::object& config, const py::object& technology,
          const py::object& precision_profile, const py::object& thresholds, int64_t images, int64_t first, int threads,
          bool space_to_depth) {
-        eff::python::TraceSimulateArgs a;
-        a.dir = py::str(dir).cast<std::string>();
+        eff::python::SimulateArgs a;
         a.config = optional_path(config);
         a.technology = optional_path(technology);
         a.designs = designs_text(designs, a.config);
@@ -223,13 +224,135 @@ PYBIND11_MODULE(effectual, m) {
         if (threads < 0) eff::fail<eff::UsageError>("threads {}: give 0 (all cores) or a positive count", threads);
         a.threads = threads;
         a.space_to_depth = space_to_depth;
-        return released([&] { return eff::python::simulate_traces(a); });
+        const std::string d = py::str(dir).cast<std::string>();
+        return released([&] { return eff::python::simulate_traces(d, a); });
       },
       py::arg("dir"), py::kw_only(), py::arg("designs") = py::none(), py::arg("config") = py::none(),
       py::arg("technology") = py::none(), py::arg("precision_profile") = py::none(), py::arg("thresholds") = py::none(),
       py::arg("images") = 0, py::arg("first") = 0, py::arg("threads") = 0, py::arg("space_to_depth") = true,
       "Simulate a trace directory written by Model.trace (`effectual simulate --traces DIR --json`); "
       "images=0: all the trace holds.");
+
+  m.def(
+      "simulate_synthetic",
+      [](const py::object& network, const py::object& designs, const py::object& config, const py::object& technology,
+         int64_t images, double zero_fraction, const std::string& magnitude, int act_bits, int wgt_bits, uint64_t seed,
+         int threads, bool space_to_depth, const py::object& input_shapes) {
+        eff::python::SimulateArgs a;
+        a.config = optional_path(config);
+        a.technology = optional_path(technology);
+        a.designs = designs_text(designs, a.config);
+        a.images = images;
+        if (threads < 0) eff::fail<eff::UsageError>("threads {}: give 0 (all cores) or a positive count", threads);
+        a.threads = threads;
+        a.space_to_depth = space_to_depth;
+        eff::sim::SyntheticSpec spec;
+        spec.zero_fraction = zero_fraction;
+        spec.magnitude = magnitude;
+        spec.act_bits = act_bits;
+        spec.wgt_bits = wgt_bits;
+        spec.seed = seed;
+        eff::cli::Common c;
+        c.threads = threads;
+        c.input_shapes = input_shape_specs(input_shapes);
+        const std::string net = py::str(network).cast<std::string>();
+        return released([&] { return eff::python::simulate_synthetic(net, c, a, spec); });
+      },
+      py::arg("network"), py::kw_only(), py::arg("designs") = py::none(), py::arg("config") = py::none(),
+      py::arg("technology") = py::none(), py::arg("images") = 1, py::arg("zero_fraction") = 0.44,
+      py::arg("magnitude") = "half-normal", py::arg("act_bits") = 16, py::arg("wgt_bits") = 16, py::arg("seed") = 1,
+      py::arg("threads") = 0, py::arg("space_to_depth") = true, py::arg("input_shapes") = py::none(),
+      "Simulate drawn values on a network's geometry (`effectual simulate --synthetic --network NETWORK --json`): "
+      "a preset (vgg16, vgg16-conv), a network YAML or an .onnx model (its geometry).");
+  m.def(
+      "quantize",
+      [](const std::string& model, const py::object& out, const py::object& meta, int threads, int bits, int act_bits,
+         bool per_channel, bool asymmetric, const std::string& clip, const py::object& act_clip, double ocs_ratio,
+         const py::object& calib_data, const std::vector<std::string>& calib_inputs, int64_t calib_images, bool table,
+         const py::object& data, int64_t report_images, uint64_t seed, const py::object& csv, const py::object& html,
+         const std::string& table_bits) {
+        eff::cli::Common c;
+        c.model = model;
+        c.meta = optional_path(meta);
+        if (threads < 0) eff::fail<eff::UsageError>("threads {}: give 0 (all cores) or a positive count", threads);
+        c.threads = threads;
+        c.json = true;
+        eff::api::QuantizeOptions a;
+        a.out = optional_path(out);
+        a.bits = bits;
+        a.act_bits = act_bits;
+        a.per_channel = per_channel;
+        a.asymmetric = asymmetric;
+        a.clip = clip;
+        a.act_clip = act_clip.is_none() ? "" : py::str(act_clip).cast<std::string>();
+        a.ocs_ratio = ocs_ratio;
+        a.calib_data = optional_path(calib_data);
+        a.calib_input = calib_inputs;
+        a.calib_images = calib_images;
+        a.table = table;
+        a.data = optional_path(data);
+        a.report_images = report_images;
+        a.seed = seed;
+        a.csv = optional_path(csv);
+        a.html = optional_path(html);
+        a.bits_list = table_bits;
+        return released([&] { return eff::api::quantize(c, a).doc; });
+      },
+      py::arg("model"), py::arg("out") = py::none(), py::kw_only(), py::arg("meta") = py::none(),
+      py::arg("threads") = 0, py::arg("bits") = 8, py::arg("act_bits") = 0, py::arg("per_channel") = false,
+      py::arg("asymmetric") = false, py::arg("clip") = "none", py::arg("act_clip") = py::none(),
+      py::arg("ocs_ratio") = 0.0, py::arg("calib_data") = py::none(),
+      py::arg("calib_inputs") = std::vector<std::string>{}, py::arg("calib_images") = 256, py::arg("table") = false,
+      py::arg("data") = py::none(), py::arg("report_images") = 1000, py::arg("seed") = 1, py::arg("csv") = py::none(),
+      py::arg("html") = py::none(), py::arg("table_bits") = "4,5,6,8",
+      "Quantize MODEL to OUT.onnx (ONNX QDQ; `effectual quantize --json`), or with table=True and data= seed 003's "
+      "accuracy table. Returns the command's dict.");
+  m.def(
+      "area",
+      [](const py::object& designs, const py::object& config, const py::object& technology) {
+        eff::api::AreaOptions a;
+        a.config = optional_path(config);
+        a.designs = designs.is_none() ? "" : designs_text(designs, a.config);
+        a.technology = optional_path(technology);
+        return released([&] { return eff::api::area(a).doc; });
+      },
+      py::kw_only(), py::arg("designs") = py::none(), py::arg("config") = py::none(),
+      py::arg("technology") = py::none(),
+      "Area of every configured design by component, relative to DaDianNao (`effectual area --json`).");
+  m.def(
+      "report",
+      [](const py::object& out, const py::object& profile, const py::object& simulation, const py::object& search,
+         const py::object& frontier, const py::object& deft, const std::string& title) {
+        eff::api::ReportOptions r;
+        r.out = py::str(out).cast<std::string>();
+        r.title = title;
+        // A dict (what the methods return) or the path of a saved JSON file.
+        auto doc = [](const py::object& x, const char* what) -> std::optional<eff::api::NamedDoc> {
+          if (x.is_none()) return std::nullopt;
+          if (is_text(x)) {
+            const std::string path = py::str(x).cast<std::string>();
+            return eff::api::NamedDoc{path, eff::api::read_json_file(path)};
+          }
+          const std::string text = py::module_::import("json").attr("dumps")(x).cast<std::string>();
+          return eff::api::NamedDoc{what, nlohmann::json::parse(text)};
+        };
+        if (auto d = doc(profile, "profile.json")) r.profiles.push_back(*d);
+        if (auto d = doc(simulation, "results.json")) r.simulations.push_back(*d);
+        r.search = doc(search, "search.json");
+        r.frontier = doc(frontier, "frontier.json");
+        r.deft = doc(deft, "optimize.json");
+        int charts = 0;
+        {
+          py::gil_scoped_release release;
+          charts = eff::api::report(r);
+        }
+        return charts;
+      },
+      py::arg("out"), py::kw_only(), py::arg("profile") = py::none(), py::arg("simulation") = py::none(),
+      py::arg("search") = py::none(), py::arg("frontier") = py::none(), py::arg("deft") = py::none(),
+      py::arg("title") = "effectual report",
+      "Write one HTML report (`effectual report`) from dicts returned by the methods or saved JSON files; returns "
+      "the number of charts.");
 
   model.def_property_readonly("path", [](Session& s) { return s.options().model; });
   model.def_property_readonly("name", [](Session& s) { return s.model().meta.name; });
@@ -268,7 +391,11 @@ PYBIND11_MODULE(effectual, m) {
       [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t limit,
          int64_t first, int64_t batch) {
         const DataArg d = data_arg(s, data, inputs, labels);
-        return released([&] { return s.evaluate(d, {limit, first, batch}); });
+        eff::python::EvalArgs a;
+        a.limit = limit;
+        a.first = first;
+        a.batch = batch;
+        return released([&] { return s.evaluate(d, a); });
       },
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
       py::arg("limit") = 0, py::arg("first") = 0, py::arg("batch") = 64,
@@ -299,6 +426,7 @@ PYBIND11_MODULE(effectual, m) {
          int64_t synapse_rows) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::python::ProfileArgs a;
+        a.images_given = false;  // as the CLI without --images: no note when the data holds fewer
         a.images = images;
         a.first = first;
         a.batch = batch;
@@ -338,9 +466,11 @@ PYBIND11_MODULE(effectual, m) {
       "simulate",
       [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t images,
          int64_t first, const py::object& designs, const py::object& config, const py::object& technology,
-         bool space_to_depth, bool check_values) {
+         bool space_to_depth, bool check_values, const py::object& gates, const py::object& dram) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::python::SimulateArgs a;
+        a.gates = optional_path(gates);
+        a.dram = optional_path(dram);
         a.images = images;
         a.first = first;
         a.config = optional_path(config);
@@ -353,36 +483,144 @@ PYBIND11_MODULE(effectual, m) {
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
       py::arg("images") = 1, py::arg("first") = 0, py::arg("designs") = py::none(), py::arg("config") = py::none(),
       py::arg("technology") = py::none(), py::arg("space_to_depth") = true, py::arg("check_values") = false,
+      py::arg("gates") = py::none(), py::arg("dram") = py::none(),
       "Simulate the designs on live values: the dict `effectual simulate --json` prints (results.json: "
       "'layers' per image, layer and design, 'totals' per design, 'notes').");
+  // search precision | thresholds | all: one argument list (as the CLI's shared search flags).
+  using SearchMethod = nlohmann::json (Session::*)(const DataArg&, const eff::python::SearchArgs&);
+  auto bind_search = [&model](const char* name, SearchMethod method, const char* doc) {
+    model.def(
+        name,
+        [method](Session& s, const py::object& data, const py::object& inputs, const py::object& labels,
+                 const py::object& search_data, const py::object& report_data, int64_t search_images,
+                 int64_t report_images, uint64_t seed, const py::object& keep, std::optional<double> max_loss,
+                 const std::string& metric, const std::string& objective, std::optional<double> min_snr_db,
+                 int64_t batch, int64_t sim_images, int levels, bool sweep, const std::string& sweep_targets,
+                 const py::object& out, bool resume, const std::string& clip, double ocs_ratio) {
+          const DataArg d = data_arg(s, data, inputs, labels);
+          eff::python::SearchArgs a;
+          a.search_data = optional_path(search_data);
+          a.report_data = optional_path(report_data);
+          a.search_images = search_images;
+          a.report_images = report_images;
+          a.seed = seed;
+          a.keep = keep.is_none() ? "" : py::str(keep).cast<std::string>();
+          a.max_loss = max_loss;
+          a.metric = metric;
+          a.objective = objective;
+          a.min_snr_db = min_snr_db;
+          a.batch = batch;
+          a.sim_images = sim_images;
+          a.levels = levels;
+          a.sweep = sweep;
+          a.sweep_targets = sweep_targets;
+          a.out = optional_path(out);
+          a.resume = resume;
+          a.clip = clip;
+          a.ocs_ratio = ocs_ratio;
+          return released([&] { return (s.*method)(d, a); });
+        },
+        py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
+        py::arg("search_data") = py::none(), py::arg("report_data") = py::none(), py::arg("search_images") = 500,
+        py::arg("report_images") = 500, py::arg("seed") = 1, py::arg("keep") = py::none(),
+        py::arg("max_loss") = py::none(), py::arg("metric") = "top1", py::arg("objective") = "activations",
+        py::arg("min_snr_db") = py::none(), py::arg("batch") = 100, py::arg("sim_images") = 8, py::arg("levels") = 12,
+        py::arg("sweep") = false, py::arg("sweep_targets") = "", py::arg("out") = py::none(), py::arg("resume") = false,
+        py::arg("clip") = "none", py::arg("ocs_ratio") = 0.0, doc);
+  };
+  bind_search("search_precision", &Session::search_precision,
+              "Per-layer fixed-point formats with accuracy in the loop: the dict `effectual search precision --json` "
+              "prints (search.json; frontier.json with sweep=True). keep='99%' or max_loss=0.5 (points); out=DIR "
+              "writes the command's files and checkpoint.");
+  bind_search("search_thresholds", &Session::search_thresholds,
+              "Per-layer near-zero thresholds with accuracy in the loop: the dict `effectual search thresholds "
+              "--json` prints (threshold_search.json; frontier.json with sweep=True).");
+  bind_search("search_all", &Session::search_all,
+              "Precision search, then thresholds on the found profile, then every design simulated: the dict "
+              "`effectual search all --json` prints.");
   model.def(
-      "search_precision",
-      [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels,
-         const py::object& search_data, const py::object& report_data, int64_t search_images, int64_t report_images,
-         uint64_t seed, const py::object& keep, std::optional<double> max_loss, const std::string& metric,
-         const std::string& objective, std::optional<double> min_snr_db, int64_t batch, int64_t sim_images) {
+      "gate",
+      [](Session& s, const py::object& data, const py::object& inputs, const py::object& labels, int64_t search_images,
+         int64_t report_images, uint64_t seed, const py::object& keep, std::optional<double> max_loss,
+         const std::string& metric, int64_t batch, const std::string& base, const py::object& precision, int levels,
+         bool per_channel, const py::object& out, const py::object& save, const py::object& html, bool resume) {
         const DataArg d = data_arg(s, data, inputs, labels);
-        eff::python::SearchArgs a;
-        a.search_data = optional_path(search_data);
-        a.report_data = optional_path(report_data);
+        eff::api::GateOptions a;
         a.search_images = search_images;
         a.report_images = report_images;
         a.seed = seed;
         a.keep = keep.is_none() ? "" : py::str(keep).cast<std::string>();
         a.max_loss = max_loss;
         a.metric = metric;
-        a.objective = objective;
-        a.min_snr_db = min_snr_db;
         a.batch = batch;
-        a.sim_images = sim_images;
-        return released([&] { return s.search_precision(d, a); });
+        a.base = base;
+        a.precision = precision.is_none() ? "" : py::str(precision).cast<std::string>();
+        a.levels = levels;
+        a.per_channel = per_channel;
+        a.out = optional_path(out);
+        a.save = optional_path(save);
+        a.html = optional_path(html);
+        a.resume = resume;
+        return released([&] { return s.gate(d, a); });
       },
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
-      py::arg("search_data") = py::none(), py::arg("report_data") = py::none(), py::arg("search_images") = 500,
-      py::arg("report_images") = 500, py::arg("seed") = 1, py::arg("keep") = py::none(),
-      py::arg("max_loss") = py::none(), py::arg("metric") = "top1", py::arg("objective") = "activations",
-      py::arg("min_snr_db") = py::none(), py::arg("batch") = 100, py::arg("sim_images") = 8,
-      "Per-layer fixed-point formats with accuracy in the loop: the dict `effectual search precision --json` "
-      "prints (search.json). keep='99%' or max_loss=0.5 (points).");
+      py::arg("search_images") = 1000, py::arg("report_images") = 1000, py::arg("seed") = 1,
+      py::arg("keep") = py::none(), py::arg("max_loss") = py::none(), py::arg("metric") = "top1",
+      py::arg("batch") = 100, py::arg("base") = "1/4", py::arg("precision") = py::none(), py::arg("levels") = 16,
+      py::arg("per_channel") = false, py::arg("out") = py::none(), py::arg("save") = py::none(),
+      py::arg("html") = py::none(), py::arg("resume") = false,
+      "Channel gating (base='1/4') or precision gating (precision='8/4') with per-layer thresholds found with "
+      "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file.");
+  model.def(
+      "optimize",
+      [](Session& s, const py::object& out, const py::object& data, const py::object& inputs, const py::object& labels,
+         int64_t search_images, int64_t report_images, uint64_t seed, double target_loss, const std::string& formats,
+         const std::string& alphas, const std::string& compensation, int64_t calibration_images, int64_t batch,
+         int64_t speed_batch, int rounds, int runs, bool resume, const py::object& html) {
+        const DataArg d = data_arg(s, data, inputs, labels);
+        eff::api::OptimizeOptions a;
+        a.out = py::str(out).cast<std::string>();
+        a.search_images = search_images;
+        a.report_images = report_images;
+        a.seed = seed;
+        a.target_loss = target_loss;
+        a.formats = formats;
+        a.alphas = alphas;
+        a.compensation = compensation;
+        a.calibration_images = calibration_images;
+        a.batch = batch;
+        a.speed_batch = speed_batch;
+        a.rounds = rounds;
+        a.runs = runs;
+        a.resume = resume;
+        a.html = optional_path(html);
+        return released([&] { return s.optimize(d, a); });
+      },
+      py::arg("out"), py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(),
+      py::arg("labels") = py::none(), py::arg("search_images") = 1000, py::arg("report_images") = 2000,
+      py::arg("seed") = 1, py::arg("target_loss") = 0.5, py::arg("formats") = "deft16q,fp8,bf16dot",
+      py::arg("alphas") = "0.99,0.95,0.9,0.8", py::arg("compensation") = "fold", py::arg("calibration_images") = 256,
+      py::arg("batch") = 100, py::arg("speed_batch") = 1, py::arg("rounds") = 5, py::arg("runs") = 10,
+      py::arg("resume") = false, py::arg("html") = py::none(),
+      "Per-layer DeftNN formats under a top-1 target, timed in the engine: the dict `effectual optimize --json` "
+      "prints; the optimized model is written to OUT.");
+  model.def(
+      "bench",
+      [](Session& s, const py::object& inputs, int64_t batch, int repeat, int warmup, bool per_layer,
+         double max_seconds) {
+        std::vector<eff::Tensor> in;
+        if (!inputs.is_none()) in = input_tensors(s, inputs);
+        eff::api::BenchOptions a;
+        a.batch = batch;
+        a.repeat = repeat;
+        a.warmup = warmup;
+        a.per_layer = per_layer;
+        a.max_seconds = max_seconds;
+        return released([&] { return s.bench(in, a); });
+      },
+      py::arg("inputs") = py::none(), py::kw_only(), py::arg("batch") = 0, py::arg("repeat") = 20,
+      py::arg("warmup") = 3, py::arg("per_layer") = false, py::arg("max_seconds") = 60.0,
+      "Latency and throughput (`effectual bench --json`); inputs as for run (None: deterministic generated values), "
+      "batch=0: their rows as they are.");
   model.def("__repr__", [](Session& s) { return fmt::format("<effectual.Model '{}'>", s.options().model); });
 }

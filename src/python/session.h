@@ -1,6 +1,6 @@
 // What `import effectual` does, in plain C++ over the library and the command line's shared input
 // handling (cli/common.h): one loaded model and the commands on it, each returning the JSON document
-// its command prints with --json (and writes with --out), built by the same library functions.
+// its command prints with --json (and writes with --out), computed by the commands' own bodies (src/api).
 // No Python types here: module.cpp converts arrays and dicts and releases the GIL around calls.
 #pragma once
 
@@ -11,6 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "api/bench.h"
+#include "api/commands.h"
+#include "api/gate.h"
+#include "api/optimize.h"
+#include "api/search.h"
+#include "api/simulate.h"
 #include "cli/common.h"
 #include "profile/profiler.h"
 
@@ -24,48 +30,20 @@ struct DataArg {
   Tensor labels;               // with `arrays`: integers [N], or undefined
 };
 
-struct EvalArgs {
-  int64_t limit = 0, first = 0, batch = 64;
-};
+using EvalArgs = api::EvalOptions;
+using TraceArgs = api::TraceOptions;
+using ProfileArgs = api::ProfileOptions;
+using SimulateArgs = api::SimulateOptions;  // model, hooks and threads come from the session
 
-struct TraceArgs {
-  std::string out;
-  int64_t images = 1, first = 0, batch = 16;
-  std::string format = "effectual";
-};
+using SearchArgs = api::SearchOptions;
 
-struct ProfileArgs {
-  int64_t images = 64, first = 0, batch = 32;
-  profile::ProfileOptions options;  // threads and transforms come from the model
-};
-
-struct SimulateArgs {
-  std::string designs = "all";  // "" with a config: the config's entries
-  std::string config, technology;
-  int64_t images = 1, first = 0;
-  bool space_to_depth = true;
-  bool check_values = false;
-};
-
-struct SearchArgs {
-  std::string search_data, report_data;
-  int64_t search_images = 500, report_images = 500;
-  uint64_t seed = 1;
-  std::string keep, metric = "top1", objective = "activations";
-  std::optional<double> max_loss, min_snr_db;
-  int64_t batch = 100, sim_images = 8;
-};
-
-// `effectual simulate --traces DIR --json`: a trace written by `trace` simulated without the model.
-struct TraceSimulateArgs {
-  std::string dir;
-  std::string designs = "all";  // "" with a config: the config's entries
-  std::string config, technology, precision_profile, thresholds;
-  int64_t images = 0, first = 0;  // images 0: all the trace holds
-  int threads = 0;
-  bool space_to_depth = true;
-};
-nlohmann::json simulate_traces(const TraceSimulateArgs& a);
+// `effectual simulate --traces DIR --json`: a trace written by `trace` simulated without the model
+// (`a.images` 0: all the trace holds).
+nlohmann::json simulate_traces(const std::string& dir, SimulateArgs a);
+// `effectual simulate --synthetic --network NETWORK --json` (NETWORK: a preset, a network YAML or
+// an .onnx model whose geometry is used; `common` gives its threads and input shapes).
+nlohmann::json simulate_synthetic(const std::string& network, const cli::Common& common, SimulateArgs a,
+                                  const sim::SyntheticSpec& spec);
 
 class Session {
  public:
@@ -81,9 +59,18 @@ class Session {
   // `effectual profile --json`: profile.json.
   nlohmann::json profile(const DataArg& data, const ProfileArgs& a);
   // `effectual simulate --json` (live form): results.json, per-layer records and totals.
-  nlohmann::json simulate(const DataArg& data, const SimulateArgs& a);
+  nlohmann::json simulate(const DataArg& data, SimulateArgs a);
   // `effectual search precision --json`: search.json (its "profile" is precision_profile.json's).
   nlohmann::json search_precision(const DataArg& data, const SearchArgs& a);
+  // `effectual search thresholds --json` and `search all --json`.
+  nlohmann::json search_thresholds(const DataArg& data, const SearchArgs& a);
+  nlohmann::json search_all(const DataArg& data, const SearchArgs& a);
+  // `effectual gate --json` (gate.json; files written when out/save/html are named).
+  nlohmann::json gate(const DataArg& data, const api::GateOptions& a);
+  // `effectual optimize --json` (optimize.json; the optimized model goes to a.out).
+  nlohmann::json optimize(const DataArg& data, const api::OptimizeOptions& a);
+  // `effectual bench --json`: `inputs` in graph-input order (empty: generated values).
+  nlohmann::json bench(const std::vector<Tensor>& inputs, const api::BenchOptions& a);
   // `effectual info --json`'s model part: inputs, outputs, layers with geometry.
   nlohmann::json info();
 
@@ -94,6 +81,7 @@ class Session {
 
  private:
   std::unique_ptr<Dataset> open_data(const DataArg& d, std::string& source) const;
+  api::SearchData search_data(const DataArg& d) const;
 
   std::mutex mutex_;  // one call at a time on the executor (Python threads run without the GIL)
   cli::Common options_;

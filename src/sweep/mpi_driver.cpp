@@ -15,11 +15,13 @@ namespace eff::sweep {
 
 namespace {
 
-// The points in file order, handed out from rank 0 to its own compute thread and to the others.
-// Its progress bar counts the points handed out (a point's end is not reported back to rank 0).
+// The points in capture_interleaved order, handed out (as indices into spec.points) from rank 0 to
+// its own compute thread and to the others. Its progress bar counts the points handed out (a
+// point's end is not reported back to rank 0).
 struct Dispenser {
   std::atomic<int64_t> next{0};
   int64_t count = 0;
+  std::vector<int64_t> order;
   std::mutex mu;
   std::optional<Progress> bar;
   static int64_t take(void* self) {
@@ -28,7 +30,7 @@ struct Dispenser {
     if (i >= d->count) return -1;
     std::lock_guard lock(d->mu);
     if (i > 0) d->bar->advance();  // the previous hand-out's point is under way or done
-    return i;
+    return d->order[static_cast<size_t>(i)];
   }
 };
 
@@ -68,6 +70,9 @@ MpiOutcome run_mpi(const Spec& spec, RunOptions o, const std::function<void()>& 
     if (out.rank == 0) {
       Dispenser d;
       d.count = static_cast<int64_t>(spec.points.size());
+      std::vector<const Point*> all;
+      for (const Point& p : spec.points) all.push_back(&p);
+      for (const Point* p : capture_interleaved(all)) d.order.push_back(static_cast<int64_t>(p - spec.points.data()));
       d.bar.emplace("sweep (MPI)", d.count);
       std::exception_ptr worker_error;
       std::thread worker([&] {

@@ -1,5 +1,6 @@
 #include "sweep/runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -140,14 +141,39 @@ void prepare_out(const Spec& spec, const RunOptions& o) {
   store.remove_stale_temporaries();
 }
 
+std::vector<const Point*> capture_interleaved(const std::vector<const Point*>& points) {
+  std::vector<std::string> keys;
+  std::vector<std::vector<const Point*>> groups;
+  for (const Point* p : points) {
+    const nlohmann::json& v = p->values;
+    const std::string key = nlohmann::json::array({v["model"], v["data"], v["precision"], v["thresholds"]}).dump();
+    const auto at = std::find(keys.begin(), keys.end(), key);
+    if (at == keys.end()) {
+      keys.push_back(key);
+      groups.push_back({p});
+    } else {
+      groups[static_cast<size_t>(at - keys.begin())].push_back(p);
+    }
+  }
+  std::vector<const Point*> out;
+  out.reserve(points.size());
+  for (size_t k = 0; out.size() < points.size(); ++k) {
+    for (const auto& g : groups) {
+      if (k < g.size()) out.push_back(g[k]);
+    }
+  }
+  return out;
+}
+
 RunCounts run_local(const Spec& spec, const RunOptions& o) {
   const SweepLock lock(o.out, o.shard, o.shards);
   prepare_out(spec, o);
   PointRunner runner(spec, o);
-  const std::vector<const Point*> mine = shard_points(spec, o.shard, o.shards);
+  const std::vector<const Point*> mine =
+      o.jobs > 1 ? capture_interleaved(shard_points(spec, o.shard, o.shards)) : shard_points(spec, o.shard, o.shards);
   Progress bar("sweep", static_cast<int64_t>(mine.size()));
   std::mutex bar_mu;
-  // --jobs: workers take the next point in file order until none is left (points differ a lot in
+  // --jobs: workers take the next point (capture_interleaved) until none is left (points differ a lot in
   // cost); a failure of the sweep folder itself stops every worker and is rethrown.
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};

@@ -49,6 +49,12 @@ class PointRunner {
   RunCounts counts_;
 };
 
+// The order points are handed out in when several run at once (--jobs, MPI ranks): one point of
+// each capture (model, images, value hooks) in turn, so that workers starting together build
+// different captures instead of waiting on the same one (points of one capture follow their first
+// one, which built it). Points of a single capture keep their file order.
+std::vector<const Point*> capture_interleaved(const std::vector<const Point*>& points);
+
 // The points of the shard, one after another, with a progress bar on a terminal. Returns the
 // counts; the caller merges.
 RunCounts run_local(const Spec& spec, const RunOptions& o);
