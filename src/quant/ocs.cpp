@@ -128,41 +128,27 @@ ChannelSplit plan_grouped_split(const Tensor& weights, int in_axis, int64_t grou
 
 Tensor expand_weights(const Tensor& weights, int in_axis, const ChannelSplit& split) {
   const View v = view_of(weights.shape(), in_axis);
-  if (split.groups > 1 && v.channels * split.groups == split.channels) {
-    // Grouped Conv: rows of group G (outer / groups of them) read the group's expanded channels.
-    const int64_t n = static_cast<int64_t>(split.source.size()) / split.groups;
-    const int64_t outer_per_group = v.outer / split.groups;
-    Shape shape = weights.shape();
-    shape[in_axis] = n;
-    Tensor out(DType::kFloat32, shape);
-    const float* w = weights.data<float>();
-    float* o = out.data<float>();
-    for (int64_t a = 0; a < v.outer; ++a) {
-      const int64_t grp = a / outer_per_group;
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t src = split.source[grp * n + j] - grp * v.channels;
-        EFF_ASSERT(src >= 0 && src < v.channels);
-        const float f = split.weight_factor[grp * n + j];
-        const float* from = w + (a * v.channels + src) * v.inner;
-        float* to = o + (a * n + j) * v.inner;
-        for (int64_t i = 0; i < v.inner; ++i) to[i] = from[i] * f;
-      }
-    }
-    return out;
-  }
-  EFF_ASSERT(v.channels == split.channels);
-  const int64_t n = static_cast<int64_t>(split.source.size());
+  // A grouped Conv's rows of group G (outer / groups of them) read only that group's expanded
+  // channels; without groups, one group holds every row and channel.
+  const bool grouped = split.groups > 1 && v.channels * split.groups == split.channels;
+  const int64_t groups = grouped ? split.groups : 1;
+  if (!grouped) EFF_ASSERT(v.channels == split.channels);
+  const int64_t n = static_cast<int64_t>(split.source.size()) / groups;
+  const int64_t outer_per_group = v.outer / groups;
   Shape shape = weights.shape();
   shape[in_axis] = n;
   Tensor out(DType::kFloat32, shape);
   const float* w = weights.data<float>();
   float* o = out.data<float>();
   for (int64_t a = 0; a < v.outer; ++a) {
+    const int64_t grp = a / outer_per_group;
     for (int64_t j = 0; j < n; ++j) {
-      const float* src = w + (a * v.channels + split.source[j]) * v.inner;
-      float* dst = o + (a * n + j) * v.inner;
-      const float f = split.weight_factor[j];
-      for (int64_t i = 0; i < v.inner; ++i) dst[i] = src[i] * f;
+      const int64_t src = split.source[grp * n + j] - grp * v.channels;
+      EFF_ASSERT(src >= 0 && src < v.channels);
+      const float f = split.weight_factor[grp * n + j];
+      const float* from = w + (a * v.channels + src) * v.inner;
+      float* to = o + (a * n + j) * v.inner;
+      for (int64_t i = 0; i < v.inner; ++i) to[i] = from[i] * f;
     }
   }
   return out;

@@ -517,6 +517,8 @@ double histogram_percentile(const MagnitudeStats& s, double p) {
   return s.max_abs;
 }
 
+}  // namespace
+
 int64_t count_parameters(const Graph& g) {
   int64_t n = 0;
   for (const Value& v : g.values) {
@@ -524,8 +526,6 @@ int64_t count_parameters(const Graph& g) {
   }
   return n;
 }
-
-}  // namespace
 
 Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites,
                   const std::map<std::string, ChannelSplit>& splits) {

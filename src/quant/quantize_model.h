@@ -111,6 +111,9 @@ struct QuantizedModel {
 QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& sites, const QuantOptions& o,
                               const std::map<std::string, ChannelSplit>& splits, const Calibration* cal);
 
+// fp32 constants in the graph: the parameters OCS adds to.
+int64_t count_parameters(const Graph& g);
+
 // The float graph with OCS applied and no quantization (the split model, for equivalence checks).
 Graph split_graph(const Graph& g, const std::vector<LayerSite>& sites,
                   const std::map<std::string, ChannelSplit>& splits);

@@ -20,14 +20,6 @@ double max_abs_of(const Tensor& t) {
   return m;
 }
 
-int64_t float_parameters(const Graph& g) {
-  int64_t n = 0;
-  for (const Value& v : g.values) {
-    if (v.constant && v.constant->dtype() == DType::kFloat32) n += v.constant->numel();
-  }
-  return n;
-}
-
 }  // namespace
 
 SplitModel split_for_search(const std::string& path, double ratio, std::vector<std::vector<Tensor>> batches,
@@ -42,8 +34,8 @@ SplitModel split_for_search(const std::string& path, double ratio, std::vector<s
   SplitModel m;
   m.ratio = ratio;
   m.graph = split_graph(session.graph(), session.sites(), splits);
-  m.parameters = float_parameters(session.graph());
-  m.added_parameters = float_parameters(m.graph) - m.parameters;
+  m.parameters = count_parameters(session.graph());
+  m.added_parameters = count_parameters(m.graph) - m.parameters;
   for (const LayerSite& s : session.sites()) {
     const ChannelSplit& sp = splits.at(s.name);
     const ActCalibration& c = cal.at(s.name);
