@@ -104,6 +104,13 @@ void configure_tiles() {
   _tile_loadconfig(&cfg);
 }
 
+// A function of its own, not inline in the team's region: clang outlines OpenMP regions into
+// functions that do not inherit the pragma's target attribute, and its backend then cannot
+// select the tile intrinsics there (clang 14, fuzz build).
+void release_tiles() {
+  _tile_release();
+}
+
 struct Geometry {
   int64_t wp = 0, hp = 0, plane_len = 0, q_pad = 0;
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
@@ -232,7 +239,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64
       for (int64_t cb = 0; cb < cblocks; ++cb)
         for (int64_t qb = qb0; qb < qb1; ++qb) block(w, planes, g, out, f0, qb * kBlock, cb);
     }
-    _tile_release();
+    release_tiles();
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < w.m; ++f) epilogue(out, g, s, e, f, y);
   }
