@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "api/search.h"
 #include "core/fs.h"
 #include "core/progress.h"
 #include "engine/geometry.h"
@@ -21,20 +22,10 @@ namespace fs = std::filesystem;
 namespace {
 
 search::Target target_of(const GateOptions& f) {
-  search::Target t;
-  t.metric = search::parse_metric(f.metric);
-  if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--metric: gate takes top1 or top1-agreement");
-  const bool max_loss_given = f.max_loss.has_value();
-  if (!f.keep.empty() && max_loss_given) fail<UsageError>("give --keep or --max-loss, not both");
-  if (max_loss_given) {
-    if (!(*f.max_loss >= 0)) fail<UsageError>("--max-loss {}: give a number of points >= 0", *f.max_loss);
-    if (t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
-    t.max_loss_points = *f.max_loss;
-  } else {
-    t.keep = search::parse_percentage(f.keep.empty() ? "99%" : f.keep, "--keep");
+  if (search::parse_metric(f.metric) == search::Metric::kOutputSnr) {
+    fail<UsageError>("--metric: gate takes top1 or top1-agreement");
   }
-  search::validate_target(t);
-  return t;
+  return target_from(f.metric, f.keep, f.max_loss, std::nullopt, "99%");
 }
 
 std::vector<double> base_fractions(const std::string& list) {

@@ -26,24 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 search::Target target_of(const SearchOptions& f) {
-  search::Target t;
-  t.metric = search::parse_metric(f.metric);
-  if (f.max_loss && !(*f.max_loss >= 0)) {
-    fail<UsageError>("--max-loss {}: give a number of points >= 0, e.g. --max-loss 0.5", *f.max_loss);
-  }
-  if (!f.keep.empty() && f.max_loss) fail<UsageError>("give --keep or --max-loss, not both");
-  if (f.max_loss && t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
-  if (f.min_snr_db && t.metric != search::Metric::kOutputSnr) {
-    fail<UsageError>("--min-snr-db goes with --metric output-snr");
-  }
-  if (!f.keep.empty()) {
-    if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--keep does not apply to --metric output-snr");
-    t.keep = search::parse_percentage(f.keep, "--keep");
-  }
-  t.max_loss_points = f.max_loss ? *f.max_loss : -1;
-  t.min_snr_db = f.min_snr_db ? *f.min_snr_db : 30;
-  search::validate_target(t);
-  return t;
+  return target_from(f.metric, f.keep, f.max_loss, f.min_snr_db);
 }
 
 int64_t class_count(cli::Loaded& l, const Dataset& data) {
@@ -248,6 +231,29 @@ SplitRun load_split_model(const SearchOptions& f, const cli::Common& o, const se
 }
 
 }  // namespace
+
+search::Target target_from(const std::string& metric, const std::string& keep, std::optional<double> max_loss,
+                           std::optional<double> min_snr_db, const std::string& default_keep) {
+  search::Target t;
+  t.metric = search::parse_metric(metric);
+  if (max_loss && !(*max_loss >= 0)) {
+    fail<UsageError>("--max-loss {}: give a number of points >= 0, e.g. --max-loss 0.5", *max_loss);
+  }
+  if (!keep.empty() && max_loss) fail<UsageError>("give --keep or --max-loss, not both");
+  if (max_loss && t.metric != search::Metric::kTop1) fail<UsageError>("--max-loss goes with --metric top1");
+  if (min_snr_db && t.metric != search::Metric::kOutputSnr) {
+    fail<UsageError>("--min-snr-db goes with --metric output-snr");
+  }
+  const std::string& kept = keep.empty() && !max_loss ? default_keep : keep;
+  if (!kept.empty()) {
+    if (t.metric == search::Metric::kOutputSnr) fail<UsageError>("--keep does not apply to --metric output-snr");
+    t.keep = search::parse_percentage(kept, "--keep");
+  }
+  t.max_loss_points = max_loss ? *max_loss : -1;
+  t.min_snr_db = min_snr_db ? *min_snr_db : 30;
+  search::validate_target(t);
+  return t;
+}
 
 void check_precision_options(const SearchOptions& f) {
   target_of(f);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/common.h"
+#include "search/target.h"
 
 namespace eff::api {
 
@@ -47,6 +48,11 @@ struct SearchOutput {
 };
 
 // The option checks each search makes before its model loads (bad flags fail first).
+// The accuracy target from --metric, --keep, --max-loss and --min-snr-db, each combination checked
+// (one line per misuse); default_keep applies when neither --keep nor --max-loss is given.
+search::Target target_from(const std::string& metric, const std::string& keep, std::optional<double> max_loss,
+                           std::optional<double> min_snr_db, const std::string& default_keep = "");
+
 void check_precision_options(const SearchOptions& a);
 void check_threshold_options(const SearchOptions& a);
 
