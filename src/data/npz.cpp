@@ -1,7 +1,8 @@
 #include "data/npz.h"
 
+#include <zlib.h>
+
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <set>
 
@@ -23,19 +24,15 @@ constexpr size_t kMaxComment = 0xffff;
 // An archive holds a model's inputs: several tensors, each within the tensor limit.
 constexpr size_t kMaxArrays = 4096;
 
-uint32_t crc32(std::string_view bytes) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xffffffffu;
-  for (unsigned char b : bytes) c = table[(c ^ b) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
+// zlib's CRC-32 (the zip one), fed in chunks: its length argument is 32-bit.
+uint32_t zip_crc32(std::string_view bytes) {
+  uLong c = ::crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < bytes.size();) {
+    const auto n = static_cast<uInt>(std::min<size_t>(bytes.size() - at, 1u << 30));
+    c = ::crc32(c, reinterpret_cast<const Bytef*>(bytes.data() + at), n);
+    at += n;
+  }
+  return static_cast<uint32_t>(c);
 }
 
 // Little-endian reads, bounds-checked against the archive.
@@ -169,7 +166,7 @@ std::vector<std::pair<std::string, Tensor>> parse_npz(std::string_view bytes, co
     }
     const uint64_t data_at = e.local_offset + 30 + r.u16(e.local_offset + 26) + r.u16(e.local_offset + 28);
     const std::string_view data = r.span(data_at, e.size, "array '" + array + "'");
-    if (crc32(data) != e.crc) fail<DataError>("{}: CRC mismatch (the file is corrupt)", where);
+    if (zip_crc32(data) != e.crc) fail<DataError>("{}: CRC mismatch (the file is corrupt)", where);
     arrays.emplace_back(array, parse_npy(data, where));
   }
   return arrays;
