@@ -498,13 +498,6 @@ double percentile_abs(const Tensor& w, double p) {
   return a[k];
 }
 
-double max_abs(const Tensor& w) {
-  float m = 0;
-  const float* x = w.data<float>();
-  for (int64_t i = 0; i < w.numel(); ++i) m = std::max(m, std::fabs(x[i]));
-  return m;
-}
-
 // Upper edge of the bin where the cumulative count reaches fraction p.
 double histogram_percentile(const MagnitudeStats& s, double p) {
   double total = 0;
@@ -518,6 +511,13 @@ double histogram_percentile(const MagnitudeStats& s, double p) {
 }
 
 }  // namespace
+
+double max_abs(const Tensor& w) {
+  float m = 0;
+  const float* x = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
 
 int64_t count_parameters(const Graph& g) {
   int64_t n = 0;

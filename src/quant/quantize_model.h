@@ -111,6 +111,9 @@ struct QuantizedModel {
 QuantizedModel quantize_graph(const Graph& g, const std::vector<LayerSite>& sites, const QuantOptions& o,
                               const std::map<std::string, ChannelSplit>& splits, const Calibration* cal);
 
+// Largest |value| of an fp32 tensor.
+double max_abs(const Tensor& w);
+
 // fp32 constants in the graph: the parameters OCS adds to.
 int64_t count_parameters(const Graph& g);
 

@@ -11,17 +11,6 @@
 
 namespace eff::quant {
 
-namespace {
-
-double max_abs_of(const Tensor& t) {
-  const float* p = t.data<float>();
-  double m = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, static_cast<double>(std::fabs(p[i])));
-  return m;
-}
-
-}  // namespace
-
 SplitModel split_for_search(const std::string& path, double ratio, std::vector<std::vector<Tensor>> batches,
                             int threads) {
   if (!(ratio > 0 && ratio <= 1)) fail<UsageError>("--ocs-ratio {}: give a fraction in (0, 1]", ratio);
@@ -46,8 +35,8 @@ SplitModel split_for_search(const std::string& path, double ratio, std::vector<s
     l.expanded = static_cast<int64_t>(sp.source.size());
     l.weight_splits = sp.weight_splits;
     l.act_splits = sp.act_splits;
-    l.weight_max = max_abs_of(w);
-    l.weight_max_split = sp.identity() ? l.weight_max : max_abs_of(expand_weights(w, s.in_axis, sp));
+    l.weight_max = max_abs(w);
+    l.weight_max_split = sp.identity() ? l.weight_max : max_abs(expand_weights(w, s.in_axis, sp));
     for (float v : c.channel_max) l.act_max = std::max(l.act_max, static_cast<double>(v));
     for (size_t j = 0; j < sp.source.size(); ++j) {
       l.act_max_split = std::max(l.act_max_split, static_cast<double>(c.channel_max[sp.source[j]] * sp.act_factor[j]));
