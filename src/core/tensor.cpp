@@ -19,52 +19,86 @@ void set_max_tensor_bytes(size_t bytes) {
   g_max_tensor_bytes.store(bytes);
 }
 
-size_t dtype_size(DType t) {
+namespace {
+// float16 and bool have no arithmetic C++ type of their own: they are stored as these and
+// converted by the functions that read and write them.
+struct Half {
+  uint16_t bits;
+};
+struct Bool8 {
+  uint8_t byte;
+};
+
+// The one place that maps a DType to the type its elements are stored as: calls f(T*) with a
+// null pointer of that type, so each conversion below is written once as a template.
+template <class F>
+decltype(auto) with_storage_type(DType t, F&& f) {
   switch (t) {
     case DType::kFloat32:
-      return 4;
+      return f(static_cast<float*>(nullptr));
     case DType::kFloat16:
-      return 2;
+      return f(static_cast<Half*>(nullptr));
     case DType::kFloat64:
-      return 8;
+      return f(static_cast<double*>(nullptr));
     case DType::kInt64:
-      return 8;
+      return f(static_cast<int64_t*>(nullptr));
     case DType::kInt32:
-      return 4;
+      return f(static_cast<int32_t*>(nullptr));
     case DType::kInt16:
-      return 2;
+      return f(static_cast<int16_t*>(nullptr));
     case DType::kInt8:
-      return 1;
+      return f(static_cast<int8_t*>(nullptr));
     case DType::kUInt8:
-      return 1;
+      return f(static_cast<uint8_t*>(nullptr));
     case DType::kBool:
-      return 1;
+      return f(static_cast<Bool8*>(nullptr));
   }
-  return 0;
+  fail<ShapeError>("unknown tensor element type {}", static_cast<int>(t));
+}
+
+template <class T>
+double load_f64(const std::byte* p, int64_t i) {
+  const T v = reinterpret_cast<const T*>(p)[i];
+  if constexpr (std::is_same_v<T, Half>) {
+    return half_to_float(v.bits);
+  } else if constexpr (std::is_same_v<T, Bool8>) {
+    return v.byte ? 1.0 : 0.0;
+  } else {
+    return static_cast<double>(v);
+  }
+}
+
+template <class T>
+void store_from_f64(std::byte* p, int64_t i, double v) {
+  if constexpr (std::is_same_v<T, Half>) {
+    reinterpret_cast<Half*>(p)[i] = Half{float_to_half(static_cast<float>(v))};
+  } else if constexpr (std::is_same_v<T, Bool8>) {
+    reinterpret_cast<Bool8*>(p)[i] = Bool8{static_cast<uint8_t>(v != 0.0 ? 1 : 0)};
+  } else {
+    reinterpret_cast<T*>(p)[i] = static_cast<T>(v);
+  }
+}
+
+template <class T>
+const char* storage_name() {
+  if constexpr (std::is_same_v<T, float>) return "float32";
+  if constexpr (std::is_same_v<T, Half>) return "float16";
+  if constexpr (std::is_same_v<T, double>) return "float64";
+  if constexpr (std::is_same_v<T, int64_t>) return "int64";
+  if constexpr (std::is_same_v<T, int32_t>) return "int32";
+  if constexpr (std::is_same_v<T, int16_t>) return "int16";
+  if constexpr (std::is_same_v<T, int8_t>) return "int8";
+  if constexpr (std::is_same_v<T, uint8_t>) return "uint8";
+  if constexpr (std::is_same_v<T, Bool8>) return "bool";
+}
+}  // namespace
+
+size_t dtype_size(DType t) {
+  return with_storage_type(t, []<class T>(T*) { return sizeof(T); });
 }
 
 const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kInt64:
-      return "int64";
-    case DType::kInt32:
-      return "int32";
-    case DType::kInt16:
-      return "int16";
-    case DType::kInt8:
-      return "int8";
-    case DType::kUInt8:
-      return "uint8";
-    case DType::kBool:
-      return "bool";
-  }
-  return "?";
+  return with_storage_type(t, []<class T>(T*) { return storage_name<T>(); });
 }
 
 std::string shape_str(const Shape& s) {
@@ -119,51 +153,19 @@ void Tensor::check_type(DType want) const {
 }
 
 double Tensor::get_f64(int64_t i) const {
-  const std::byte* p = storage_.get();
-  switch (dtype_) {
-    case DType::kFloat32:
-      return reinterpret_cast<const float*>(p)[i];
-    case DType::kFloat16:
-      return half_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
-    case DType::kFloat64:
-      return reinterpret_cast<const double*>(p)[i];
-    case DType::kInt64:
-      return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
-    case DType::kInt32:
-      return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::kInt16:
-      return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::kInt8:
-      return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::kUInt8:
-      return reinterpret_cast<const uint8_t*>(p)[i];
-    case DType::kBool:
-      return reinterpret_cast<const uint8_t*>(p)[i] ? 1.0 : 0.0;
-  }
-  return 0;
+  return with_storage_type(dtype_, [&]<class T>(T*) { return load_f64<T>(storage_.get(), i); });
 }
 
 int64_t Tensor::get_i64(int64_t i) const {
-  const std::byte* p = storage_.get();
-  switch (dtype_) {
-    case DType::kInt64:
-      return reinterpret_cast<const int64_t*>(p)[i];
-    case DType::kInt32:
-      return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::kInt16:
-      return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::kInt8:
-      return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::kUInt8:
-      return reinterpret_cast<const uint8_t*>(p)[i];
-    case DType::kBool:
-      return reinterpret_cast<const uint8_t*>(p)[i] ? 1 : 0;
-    default: {
-      double v = get_f64(i);
-      if (!std::isfinite(v)) return 0;
-      return static_cast<int64_t>(v);
+  return with_storage_type(dtype_, [&]<class T>(T*) -> int64_t {
+    if constexpr (std::is_integral_v<T>) {
+      return reinterpret_cast<const T*>(storage_.get())[i];
+    } else {
+      // Floats truncate toward zero (ONNX Cast); a non-finite value has no integer and reads as 0.
+      const double v = load_f64<T>(storage_.get(), i);
+      return std::isfinite(v) ? static_cast<int64_t>(v) : 0;
     }
-  }
+  });
 }
 
 std::vector<int64_t> Tensor::to_i64_vector() const {
@@ -193,55 +195,18 @@ Tensor Tensor::clone() const {
   return t;
 }
 
-namespace {
-template <class To>
-void convert_into(const Tensor& src, To* dst) {
-  const int64_t n = src.numel();
-  if constexpr (std::is_floating_point_v<To>) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<To>(src.get_f64(i));
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<To>(src.get_i64(i));
-  }
-}
-}  // namespace
-
 Tensor Tensor::cast(DType to) const {
   if (to == dtype_) return clone();
   Tensor t(to, shape_);
-  const int64_t n = numel_;
-  switch (to) {
-    case DType::kFloat32:
-      convert_into(*this, t.data<float>());
-      break;
-    case DType::kFloat64:
-      convert_into(*this, t.data<double>());
-      break;
-    case DType::kInt64:
-      convert_into(*this, t.data<int64_t>());
-      break;
-    case DType::kInt32:
-      convert_into(*this, t.data<int32_t>());
-      break;
-    case DType::kInt16:
-      convert_into(*this, t.data<int16_t>());
-      break;
-    case DType::kInt8:
-      convert_into(*this, t.data<int8_t>());
-      break;
-    case DType::kUInt8:
-      convert_into(*this, t.data<uint8_t>());
-      break;
-    case DType::kFloat16: {
-      auto* d = reinterpret_cast<uint16_t*>(t.raw());
-      for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(static_cast<float>(get_f64(i)));
-      break;
+  with_storage_type(to, [&]<class T>(T*) {
+    auto* dst = static_cast<std::byte*>(t.raw());
+    if constexpr (std::is_integral_v<T>) {
+      // Integer targets go through int64 so large int64 values are not rounded by a double.
+      for (int64_t i = 0; i < numel_; ++i) reinterpret_cast<T*>(dst)[i] = static_cast<T>(get_i64(i));
+    } else {
+      for (int64_t i = 0; i < numel_; ++i) store_from_f64<T>(dst, i, get_f64(i));
     }
-    case DType::kBool: {
-      auto* d = reinterpret_cast<uint8_t*>(t.raw());
-      for (int64_t i = 0; i < n; ++i) d[i] = get_f64(i) != 0.0 ? 1 : 0;
-      break;
-    }
-  }
+  });
   return t;
 }
 
