@@ -29,6 +29,57 @@ const std::array<uint8_t, 65536>& booth_table() {
   return table;
 }
 
+
+// Nonzero values, one bits and Booth terms of one fixed-point width, each plain and weighted by
+// how many MACs read the value: the 16-bit and 8-bit views are counted by the same rule.
+struct BitTermSums {
+  int64_t nonzero = 0, nonzero_mac = 0, popcount = 0, popcount_mac = 0, booth = 0, booth_mac = 0;
+
+  void add(int32_t magnitude, int64_t mac_weight, const std::array<uint8_t, 65536>& booth_terms) {
+    const int nz = magnitude != 0;
+    const int pc = std::popcount(static_cast<uint32_t>(magnitude));
+    const int bt = booth_terms[static_cast<size_t>(magnitude)];
+    nonzero += nz;
+    nonzero_mac += nz * mac_weight;
+    popcount += pc;
+    popcount_mac += pc * mac_weight;
+    booth += bt;
+    booth_mac += bt * mac_weight;
+  }
+};
+
+#if EFF_PROFILE_AVX512
+// BitTermSums in 16 lanes; per chunk of at most 256 values every lane sum fits in 32 bits.
+struct BitTermLanes {
+  __m512i nonzero = _mm512_setzero_si512(), nonzero_mac = _mm512_setzero_si512();
+  __m512i popcount = _mm512_setzero_si512(), popcount_mac = _mm512_setzero_si512();
+  __m512i booth = _mm512_setzero_si512(), booth_mac = _mm512_setzero_si512();
+
+  void add(__m512i magnitude, __m512i mac_weight, const std::array<uint8_t, 65536>& booth_terms) {
+    const __m512i one = _mm512_set1_epi32(1);
+    const __mmask16 nz = _mm512_test_epi32_mask(magnitude, magnitude);
+    const __m512i pc = _mm512_popcnt_epi32(magnitude);
+    // 4-byte gathers at byte offsets: magnitudes stay below 32768, so the table has room.
+    const __m512i bt =
+        _mm512_and_si512(_mm512_i32gather_epi32(magnitude, booth_terms.data(), 1), _mm512_set1_epi32(0xff));
+    nonzero = _mm512_add_epi32(nonzero, _mm512_maskz_mov_epi32(nz, one));
+    nonzero_mac = _mm512_add_epi32(nonzero_mac, _mm512_maskz_mov_epi32(nz, mac_weight));
+    popcount = _mm512_add_epi32(popcount, pc);
+    popcount_mac = _mm512_add_epi32(popcount_mac, _mm512_mullo_epi32(pc, mac_weight));
+    booth = _mm512_add_epi32(booth, bt);
+    booth_mac = _mm512_add_epi32(booth_mac, _mm512_mullo_epi32(bt, mac_weight));
+  }
+
+  void reduce_into(BitTermSums& s) const {
+    s.nonzero += _mm512_reduce_add_epi32(nonzero);
+    s.nonzero_mac += _mm512_reduce_add_epi32(nonzero_mac);
+    s.popcount += _mm512_reduce_add_epi32(popcount);
+    s.popcount_mac += _mm512_reduce_add_epi32(popcount_mac);
+    s.booth += _mm512_reduce_add_epi32(booth);
+    s.booth_mac += _mm512_reduce_add_epi32(booth_mac);
+  }
+};
+#endif
 }  // namespace
 
 int log2_bin(float v) {
@@ -188,8 +239,7 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
   int64_t hist4[4][kLog2Bins] = {};
   double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t count_mac = 0, zeros = 0, zeros_mac = 0, nonfinite = 0, saturated = 0;
-  int64_t nz16 = 0, nz16m = 0, pop16 = 0, pop16m = 0, b16 = 0, b16m = 0;
-  int64_t nz8 = 0, nz8m = 0, pop8 = 0, pop8m = 0, b8 = 0, b8m = 0;
+  BitTermSums terms16, terms8;
   int msb_max = c.msb_max, lsb_min = c.lsb_min;
   bool negative = c.negative;
   float vmin = c.min, vmax = c.max;
@@ -340,10 +390,9 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
     {
       const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
       const __m512i k31 = _mm512_set1_epi32(31), k32767 = _mm512_set1_epi32(32767);
-      const __m512i k10000 = _mm512_set1_epi32(0x10000), kff = _mm512_set1_epi32(0xff);
+      const __m512i k10000 = _mm512_set1_epi32(0x10000);
       __m512i vmax = _mm512_set1_epi32(mmax), vmin = _mm512_set1_epi32(lmin);
-      __m512i s_nz = zero, s_nzm = zero, s_pc = zero, s_pcm = zero, s_bt = zero, s_btm = zero;
-      __m512i s_nz8 = zero, s_nz8m = zero, s_pc8 = zero, s_pc8m = zero, s_bt8 = zero, s_bt8m = zero;
+      BitTermLanes lanes16, lanes8;
       __mmask16 neg_any = 0;
       for (; i0 + 16 <= m; i0 += 16) {
         const __m512i q = _mm512_load_si512(q16 + i0);
@@ -363,41 +412,15 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
           _mm_storeu_si128(reinterpret_cast<__m128i*>(nonzero + base + i0),
                            _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(nz, one)));
         }
-        const __m512i pc = _mm512_popcnt_epi32(mg);
-        const __m512i bt = _mm512_and_si512(_mm512_i32gather_epi32(mg, booth.data(), 1), kff);
-        s_nz = _mm512_add_epi32(s_nz, _mm512_maskz_mov_epi32(nz, one));
-        s_nzm = _mm512_add_epi32(s_nzm, _mm512_maskz_mov_epi32(nz, w));
-        s_pc = _mm512_add_epi32(s_pc, pc);
-        s_pcm = _mm512_add_epi32(s_pcm, _mm512_mullo_epi32(pc, w));
-        s_bt = _mm512_add_epi32(s_bt, bt);
-        s_btm = _mm512_add_epi32(s_btm, _mm512_mullo_epi32(bt, w));
-        const __m512i m8 = _mm512_abs_epi32(_mm512_load_si512(q8 + i0));
-        const __mmask16 nz8v = _mm512_test_epi32_mask(m8, m8);
-        const __m512i pc8 = _mm512_popcnt_epi32(m8);
-        const __m512i bt8 = _mm512_and_si512(_mm512_i32gather_epi32(m8, booth.data(), 1), kff);
-        s_nz8 = _mm512_add_epi32(s_nz8, _mm512_maskz_mov_epi32(nz8v, one));
-        s_nz8m = _mm512_add_epi32(s_nz8m, _mm512_maskz_mov_epi32(nz8v, w));
-        s_pc8 = _mm512_add_epi32(s_pc8, pc8);
-        s_pc8m = _mm512_add_epi32(s_pc8m, _mm512_mullo_epi32(pc8, w));
-        s_bt8 = _mm512_add_epi32(s_bt8, bt8);
-        s_bt8m = _mm512_add_epi32(s_bt8m, _mm512_mullo_epi32(bt8, w));
+        lanes16.add(mg, w, booth);
+        lanes8.add(_mm512_abs_epi32(_mm512_load_si512(q8 + i0)), w, booth);
       }
       // Per chunk (at most 16 values per lane) every lane sum fits in 32 bits.
       mmax = _mm512_reduce_max_epi32(vmax);
       lmin = _mm512_reduce_min_epi32(vmin);
       anyneg = neg_any != 0;
-      nz16 += _mm512_reduce_add_epi32(s_nz);
-      nz16m += _mm512_reduce_add_epi32(s_nzm);
-      pop16 += _mm512_reduce_add_epi32(s_pc);
-      pop16m += _mm512_reduce_add_epi32(s_pcm);
-      b16 += _mm512_reduce_add_epi32(s_bt);
-      b16m += _mm512_reduce_add_epi32(s_btm);
-      nz8 += _mm512_reduce_add_epi32(s_nz8);
-      nz8m += _mm512_reduce_add_epi32(s_nz8m);
-      pop8 += _mm512_reduce_add_epi32(s_pc8);
-      pop8m += _mm512_reduce_add_epi32(s_pc8m);
-      b8 += _mm512_reduce_add_epi32(s_bt8);
-      b8m += _mm512_reduce_add_epi32(s_bt8m);
+      lanes16.reduce_into(terms16);
+      lanes8.reduce_into(terms8);
     }
 #endif
     for (int64_t i = i0; i < m; ++i) {
@@ -413,23 +436,8 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
         width[base + i] = static_cast<uint8_t>(msb + 1 + neg);
         nonzero[base + i] = mg != 0;
       }
-      const int64_t w = wgt[i];
-      const int32_t m8 = q8[i] < 0 ? -q8[i] : q8[i];
-      const int nz = mg != 0, nz8i = m8 != 0;
-      const int pc = std::popcount(static_cast<uint32_t>(mg)), bt = booth[mg];
-      const int pc8 = std::popcount(static_cast<uint32_t>(m8)), bt8 = booth[m8];
-      nz16 += nz;
-      nz16m += nz * w;
-      pop16 += pc;
-      pop16m += pc * w;
-      b16 += bt;
-      b16m += bt * w;
-      nz8 += nz8i;
-      nz8m += nz8i * w;
-      pop8 += pc8;
-      pop8m += pc8 * w;
-      b8 += bt8;
-      b8m += bt8 * w;
+      terms16.add(mg, wgt[i], booth);
+      terms8.add(q8[i] < 0 ? -q8[i] : q8[i], wgt[i], booth);
     }
     msb_max = mmax;
     lsb_min = lmin;
@@ -445,18 +453,18 @@ void accumulate_values(const float* v, int64_t n, const int64_t* cov, int64_t co
   c.nonfinite += nonfinite;
   c.saturated += saturated;
   for (int b = 0; b < kLog2Bins; ++b) c.log2_hist[b] += hist[b];
-  c.nonzero16 += nz16;
-  c.nonzero16_mac += nz16m * cov_scale;
-  c.popcount16 += pop16;
-  c.popcount16_mac += pop16m * cov_scale;
-  c.booth16 += b16;
-  c.booth16_mac += b16m * cov_scale;
-  c.nonzero8 += nz8;
-  c.nonzero8_mac += nz8m * cov_scale;
-  c.popcount8 += pop8;
-  c.popcount8_mac += pop8m * cov_scale;
-  c.booth8 += b8;
-  c.booth8_mac += b8m * cov_scale;
+  c.nonzero16 += terms16.nonzero;
+  c.nonzero16_mac += terms16.nonzero_mac * cov_scale;
+  c.popcount16 += terms16.popcount;
+  c.popcount16_mac += terms16.popcount_mac * cov_scale;
+  c.booth16 += terms16.booth;
+  c.booth16_mac += terms16.booth_mac * cov_scale;
+  c.nonzero8 += terms8.nonzero;
+  c.nonzero8_mac += terms8.nonzero_mac * cov_scale;
+  c.popcount8 += terms8.popcount;
+  c.popcount8_mac += terms8.popcount_mac * cov_scale;
+  c.booth8 += terms8.booth;
+  c.booth8_mac += terms8.booth_mac * cov_scale;
   c.msb_max = msb_max;
   c.lsb_min = lsb_min;
   c.negative = negative;
