@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
 
 namespace eff::profile {
 
@@ -17,6 +20,28 @@ double num(const json& v) {
 std::string threshold_text(const json& e) {
   return e["relative"].is_null() ? fmt::format("|a| < {:g}", num(e["threshold"]))
                                  : fmt::format("|a| < {:g} x layer max", num(e["relative"]));
+}
+
+// A bar chart with one group of bars per conv/FC layer.
+html::BarChart layer_chart(const std::vector<std::string>& layer_names, std::string title, std::string caption,
+                           std::string y_label, html::NumberFormat format, std::optional<double> y_max) {
+  html::BarChart c;
+  c.title = std::move(title);
+  c.caption = std::move(caption);
+  c.x_label = "layer";
+  c.y_label = std::move(y_label);
+  c.categories = layer_names;
+  c.format = format;
+  c.y_max = y_max;
+  return c;
+}
+
+// One bar per layer: value_of(layer json).
+template <class ValueOf>
+html::Series layer_series(std::string name, const json& layers, ValueOf value_of) {
+  html::Series s{std::move(name), {}, ""};
+  for (const json& l : layers) s.values.push_back(value_of(l));
+  return s;
 }
 
 }  // namespace
@@ -65,26 +90,17 @@ void add_profile_sections(const json& doc, html::HtmlReport& report) {
                              "Per layer, the fraction of multiplication input activations (each activation counted "
                              "once per MAC it feeds, as in Figure 4 of seed 001) that are zero, and that fall below "
                              "a near-zero threshold on top of that.");
-    html::BarChart c;
-    c.title = "Ineffectual multiplication inputs per layer";
-    c.x_label = "layer";
-    c.y_label = "fraction of MACs";
-    c.categories = names;
+    html::BarChart c =
+        layer_chart(names, "Ineffectual multiplication inputs per layer", "", "fraction of MACs", pct, 1.0);
     c.layout = html::BarChart::Layout::stacked;
-    c.format = pct;
-    c.y_max = 1.0;
-    html::Series zero{"zero", {}, ""};
-    for (const json& l : layers) zero.values.push_back(num(l["activations"]["zero_fraction_per_mac"]));
-    c.series.push_back(zero);
+    c.series.push_back(
+        layer_series("zero", layers, [](const json& l) { return num(l["activations"]["zero_fraction_per_mac"]); }));
     if (!layers.empty() && !layers[0]["activations"]["near_zero"].empty()) {
       const json& first = layers[0]["activations"]["near_zero"][0];
-      html::Series near{"near-zero (" + threshold_text(first) + ")", {}, ""};
-      for (const json& l : layers) {
+      c.series.push_back(layer_series("near-zero (" + threshold_text(first) + ")", layers, [](const json& l) {
         const json& a = l["activations"];
-        near.values.push_back(
-            std::max(0.0, num(a["near_zero"][0]["fraction_per_mac"]) - num(a["zero_fraction_per_mac"])));
-      }
-      c.series.push_back(near);
+        return std::max(0.0, num(a["near_zero"][0]["fraction_per_mac"]) - num(a["zero_fraction_per_mac"]));
+      }));
       c.caption =
           "Zero (bottom) and additionally near-zero (top) input activations, weighted by MACs. The dashed "
           "line is the network total of zeros.";
@@ -94,20 +110,13 @@ void add_profile_sections(const json& doc, html::HtmlReport& report) {
     c.reference_lines.push_back({"network", num(doc["activation_zero_fraction_per_mac"])});
     s.bar_chart(c);
 
-    html::BarChart v;
-    v.title = "Zero activations: per stored value vs per multiplication";
-    v.caption = "The two aggregates differ when zeros sit where fewer windows read them (borders, strided layers).";
-    v.x_label = "layer";
-    v.y_label = "fraction";
-    v.categories = names;
-    v.format = pct;
-    v.y_max = 1.0;
-    html::Series pv{"per value", {}, ""}, pm{"per MAC", {}, ""};
-    for (const json& l : layers) {
-      pv.values.push_back(num(l["activations"]["zero_fraction"]));
-      pm.values.push_back(num(l["activations"]["zero_fraction_per_mac"]));
-    }
-    v.series = {pv, pm};
+    html::BarChart v =
+        layer_chart(names, "Zero activations: per stored value vs per multiplication",
+                    "The two aggregates differ when zeros sit where fewer windows read them (borders, strided layers).",
+                    "fraction", pct, 1.0);
+    v.series = {
+        layer_series("per value", layers, [](const json& l) { return num(l["activations"]["zero_fraction"]); }),
+        layer_series("per MAC", layers, [](const json& l) { return num(l["activations"]["zero_fraction_per_mac"]); })};
     s.bar_chart(v);
   }
 
@@ -116,29 +125,20 @@ void add_profile_sections(const json& doc, html::HtmlReport& report) {
     auto& s = report.section("profile-precision", "Precision",
                              "Bits a 16-bit fixed-point unit needs: statically per layer (every value of every image), "
                              "and dynamically per group of values processed together (Dynamic Stripes).");
-    html::BarChart c;
-    c.title = "Activation precision per layer";
-    c.caption =
-        "Static: msb + 1 (+1 for a sign) over all values. Dynamic: the average over groups of the group's "
-        "largest width.";
-    c.x_label = "layer";
-    c.y_label = "bits";
-    c.categories = names;
-    c.format = html::NumberFormat::plain(1);
-    c.y_max = 16;
-    html::Series st{"static", {}, ""};
-    for (const json& l : layers) st.values.push_back(num(l["activations"]["fixed16"]["bits_needed"]));
-    c.series.push_back(st);
+    html::BarChart c = layer_chart(names, "Activation precision per layer",
+                                   "Static: msb + 1 (+1 for a sign) over all values. Dynamic: the average over groups "
+                                   "of the group's largest width.",
+                                   "bits", html::NumberFormat::plain(1), 16);
+    c.series.push_back(
+        layer_series("static", layers, [](const json& l) { return num(l["activations"]["fixed16"]["bits_needed"]); }));
     const json& shapes = doc["options"]["groups"];
     for (size_t g = 0; g < shapes.size(); ++g) {
-      html::Series d{
-          fmt::format("dynamic {}x{}", shapes[g]["channels"].get<int>(), shapes[g]["windows"].get<int>()), {}, ""};
-      for (const json& l : layers) d.values.push_back(num(l["dynamic_precision"][g]["average_bits"]));
-      c.series.push_back(d);
+      c.series.push_back(
+          layer_series(fmt::format("dynamic {}x{}", shapes[g]["channels"].get<int>(), shapes[g]["windows"].get<int>()),
+                       layers, [g](const json& l) { return num(l["dynamic_precision"][g]["average_bits"]); }));
     }
-    html::Series wt{"weights (static)", {}, ""};
-    for (const json& l : layers) wt.values.push_back(num(l["weights"]["fixed16"]["bits_needed"]));
-    c.series.push_back(wt);
+    c.series.push_back(layer_series("weights (static)", layers,
+                                    [](const json& l) { return num(l["weights"]["fixed16"]["bits_needed"]); }));
     s.bar_chart(c);
   }
 
@@ -147,23 +147,17 @@ void add_profile_sections(const json& doc, html::HtmlReport& report) {
     auto& s = report.section("profile-effectual-bits", "Effectual bits",
                              "The fraction of activation bits that are one (positional), and of Booth-like recoded "
                              "terms, in 16-bit fixed point and 8-bit quantized form (seed 001 section 6).");
-    html::BarChart c;
-    c.title = "Effectual activation bits per layer";
-    c.caption = "Per stored value, all activations (zeros included).";
-    c.x_label = "layer";
-    c.y_label = "fraction of bits";
-    c.categories = names;
-    c.format = pct;
-    html::Series p16{"16-bit ones", {}, ""}, b16{"16-bit Booth terms", {}, ""}, p8{"8-bit ones", {}, ""},
-        b8{"8-bit Booth terms", {}, ""};
-    for (const json& l : layers) {
-      const json& a = l["activations"];
-      p16.values.push_back(num(a["fixed16"]["effectual_bits"]["popcount_fraction"]));
-      b16.values.push_back(num(a["fixed16"]["effectual_bits"]["booth_fraction"]));
-      p8.values.push_back(num(a["uniform8"]["effectual_bits"]["popcount_fraction"]));
-      b8.values.push_back(num(a["uniform8"]["effectual_bits"]["booth_fraction"]));
+    html::BarChart c = layer_chart(names, "Effectual activation bits per layer",
+                                   "Per stored value, all activations (zeros included).", "fraction of bits", pct, {});
+    for (const char* form : {"fixed16", "uniform8"}) {
+      const std::string width = std::string(form) == "fixed16" ? "16-bit" : "8-bit";
+      for (const char* term : {"popcount", "booth"}) {
+        const std::string key = std::string(term) + "_fraction";
+        c.series.push_back(
+            layer_series(width + (std::string(term) == "popcount" ? " ones" : " Booth terms"), layers,
+                         [&](const json& l) { return num(l["activations"][form]["effectual_bits"][key]); }));
+      }
     }
-    c.series = {p16, b16, p8, b8};
     s.bar_chart(c);
   }
 
@@ -217,23 +211,15 @@ void add_profile_sections(const json& doc, html::HtmlReport& report) {
     auto& s = report.section("profile-correlations", "Correlations",
                              "Synapse-vector redundancy (DeftNN, seed 004) and partial-sum correlation (channel "
                              "gating, seed 003).");
-    html::BarChart c;
-    c.title = "Synapse vectors represented by another";
-    c.caption =
-        "Fraction of the unrolled weight matrix's input rows that DeftNN's greedy search drops because a kept "
-        "row correlates with them at >= alpha.";
-    c.x_label = "layer";
-    c.y_label = "fraction of rows";
-    c.categories = names;
-    c.format = pct;
-    c.y_max = 1.0;
+    html::BarChart c = layer_chart(names, "Synapse vectors represented by another",
+                                   "Fraction of the unrolled weight matrix's input rows that DeftNN's greedy search "
+                                   "drops because a kept row correlates with them at >= alpha.",
+                                   "fraction of rows", pct, 1.0);
     const json& alphas = doc["options"]["alphas"];
     for (size_t a = 0; a < alphas.size(); ++a) {
-      html::Series sr{fmt::format("alpha {:g}", num(alphas[a])), {}, ""};
-      for (const json& l : layers) {
-        sr.values.push_back(l["synapse_vectors"].is_null() ? 0.0 : num(l["synapse_vectors"]["alphas"][a]["fraction"]));
-      }
-      c.series.push_back(sr);
+      c.series.push_back(layer_series(fmt::format("alpha {:g}", num(alphas[a])), layers, [a](const json& l) {
+        return l["synapse_vectors"].is_null() ? 0.0 : num(l["synapse_vectors"]["alphas"][a]["fraction"]);
+      }));
     }
     s.bar_chart(c);
     html::LineChart p;

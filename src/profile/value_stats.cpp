@@ -29,7 +29,6 @@ const std::array<uint8_t, 65536>& booth_table() {
   return table;
 }
 
-
 // Nonzero values, one bits and Booth terms of one fixed-point width, each plain and weighted by
 // how many MACs read the value: the 16-bit and 8-bit views are counted by the same rule.
 struct BitTermSums {
