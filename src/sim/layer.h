@@ -47,6 +47,10 @@ struct SimLayer {
   // An FC layer over several rows per image walked as this 1x1 convolution over them
   // (sim/fc_rows.h); results count it among the FC layers.
   bool fc_over_rows = false;
+  // Off-chip weight layout: the model's FC weights stored input-major ([Ni][Nf]: MatMul, Gemm
+  // transB=0), so a step over a block of filters reads one short run per input (the DRAM model's
+  // strided pattern); otherwise filter-major, each filter set contiguous.
+  bool wgts_input_major_offchip = false;
   int64_t macs = 0;       // real multiply-accumulates (the model's geometry, per image)
   int64_t act_count = 0;  // input activations before padding (off-chip traffic)
   int64_t wgt_count = 0;  // weights (off-chip traffic)

@@ -258,6 +258,15 @@ SimRun::SimRun(const DesignSet& set, SimContext ctx, const cost::Technology* tec
 }
 
 namespace {
+// Input-major off-chip weights ([Ni][Nf]): a filter-set step reads, for each of the filter's
+// inputs, its filters' weights side by side: weight bytes / (steps x inputs) contiguous bytes
+// per run. Filter-major weights: 0 (each step one contiguous block).
+uint64_t input_major_run_bytes(const SimLayer& l, uint64_t weight_bytes, int64_t filter_sets) {
+  if (!l.wgts_input_major_offchip || l.K <= 0 || l.wgt_count <= 0) return 0;
+  const double inputs = double(l.wgt_count) / double(l.K);
+  return std::max<uint64_t>(1, uint64_t(double(weight_bytes) / (double(std::max<int64_t>(1, filter_sets)) * inputs)));
+}
+
 // Every output value is written once into the activation memory, at the design's storage width.
 uint64_t output_write_bits(const SimLayer& l, const cost::CostModel& c) {
   return static_cast<uint64_t>(double(l.K) * double(l.windows()) * c.act_write_bits_per_output());
@@ -290,6 +299,8 @@ void SimRun::simulate(const SimLayer& layer) {
     r.filter_sets = walk_shape(layer, set_.designs[d].design->grid()).filter_sets;
     r.baseline_filter_sets = walk_shape(layer, set_.baseline_grids[set_.designs[d].baseline]).filter_sets;
     r.output_bytes = static_cast<uint64_t>(layer.K) * static_cast<uint64_t>(layer.windows()) * 2;
+    r.weight_run_bytes = input_major_run_bytes(layer, r.stats.offchip_wgt_bytes, r.filter_sets);
+    r.baseline_weight_run_bytes = input_major_run_bytes(layer, bs.offchip_wgt_bytes, r.baseline_filter_sets);
     r.baseline_offchip_act_bytes = bs.offchip_act_bytes;
     r.baseline_offchip_wgt_bytes = bs.offchip_wgt_bytes;
     r.footprint_16bit_bytes = bytes_at(layer.act_count, 16) + bytes_at(layer.wgt_count, 16);
@@ -331,9 +342,9 @@ void SimRun::add_memory(SimResults& r) const {
       std::vector<cost::LayerTraffic> own, base;
       for (const LayerRecord* rec : recs) {
         own.push_back({rec->stats.cycles, rec->stats.offchip_wgt_bytes, rec->stats.offchip_act_bytes, rec->output_bytes,
-                       rec->filter_sets});
+                       rec->filter_sets, rec->weight_run_bytes});
         base.push_back({rec->baseline_cycles, rec->baseline_offchip_wgt_bytes, rec->baseline_offchip_act_bytes,
-                        rec->output_bytes, rec->baseline_filter_sets});
+                        rec->output_bytes, rec->baseline_filter_sets, rec->baseline_weight_run_bytes});
       }
       const auto mine = cost::memory_timeline(own, cfg, rank, images);
       const auto theirs = cost::memory_timeline(base, cfg, rank, images);
@@ -352,6 +363,11 @@ void SimRun::add_memory(SimResults& r) const {
         rec.energy += own_cost.idle_energy(mine[i].stall_cycles);
         rec.baseline_energy = base_cost.energy(rec.baseline_stats);
         rec.baseline_energy += base_cost.idle_energy(theirs[i].stall_cycles);
+        if (dram_) {
+          // --dram: off-chip energy is the DRAM's for the transfers the timeline made.
+          rec.energy.offchip = mine[i].offchip_pj;
+          rec.baseline_energy.offchip = theirs[i].offchip_pj;
+        }
       }
     }
   }

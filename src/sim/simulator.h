@@ -58,6 +58,10 @@ struct LayerRecord {
   // design and for its DaDianNao (their leakage and clock energy is added to `energy`).
   int64_t filter_sets = 1, baseline_filter_sets = 1;
   uint64_t output_bytes = 0;  // the layer's outputs at 16 bits
+  // Weights stored input-major off-chip (SimLayer::wgts_input_major_offchip): the contiguous bytes
+  // one filter-set step reads per input, for the design and its DaDianNao (0: filter-major, one
+  // contiguous block per step).
+  uint64_t weight_run_bytes = 0, baseline_weight_run_bytes = 0;
   uint64_t baseline_offchip_act_bytes = 0, baseline_offchip_wgt_bytes = 0;
   uint64_t memory_stall_cycles = 0, baseline_memory_stall_cycles = 0;
   // Proteus-style packing: the layer's input activations and weights off-chip at 16 bits and at

@@ -209,6 +209,7 @@ SimLayer assemble(const LayerGeometry& g, const int16_t* acts, const SimLayerOpt
   l.image = o.image;
   l.first_layer = o.first_layer;
   l.fc_over_rows = o.fc_over_rows;
+  l.wgts_input_major_offchip = o.wgts_input_major_offchip;
   l.macs = g.macs;
   if (g.kind == "fc") {
     l.kind = LayerKind::kFC;
@@ -375,6 +376,7 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
   const Node& node = graph_.nodes[layer.node];
   o.fc_weights_in_by_out = layer.op == "MatMul" || layer.op == "QLinearMatMul" || layer.op == "MatMulInteger" ||
                            (layer.op == "Gemm" && node.attr_int("transB", 0) == 0);
+  o.wgts_input_major_offchip = o.fc_weights_in_by_out;
   auto it = transforms_.find(layer.name);
   o.transform = it == transforms_.end() ? nullptr : &it->second;
   if (q.present) {
@@ -685,6 +687,7 @@ int simulate_trace_dir(const std::string& dir, SimRun& run, const TraceOptions& 
     // FC weights: MatMul stores [Ni, Nf]; Gemm as exported by PyTorch [Nf, Ni] (transB = 1).
     so.fc_weights_in_by_out = fc && (g.op == "MatMul" || g.op == "MatMulInteger" || g.op == "QLinearMatMul" ||
                                      (wgts.rank() == 2 && wgts.dim(0) == g.Ni && wgts.dim(1) == g.Nf && g.Ni != g.Nf));
+    so.wgts_input_major_offchip = so.fc_weights_in_by_out;
     // A quantized model's layer: the files hold the integer codes (code - zero point) the live run
     // gives the designs, at the widths the manifest states.
     QuantizedTrace quant;

@@ -27,6 +27,9 @@ struct SimLayerOptions {
   bool fc_weights_in_by_out = false;          // FC weights stored [Ni, Nf] (MatMul, Gemm transB=0)
   const LayerTransform* transform = nullptr;  // precision profile / threshold of this layer
   bool fc_over_rows = false;                  // a 1x1 convolution standing for an FC layer over rows (fc_rows.h)
+  // The model stores the FC weights input-major ([Ni, Nf]) off-chip, whatever order the codes
+  // were rearranged to (SimLayer::wgts_input_major_offchip).
+  bool wgts_input_major_offchip = false;
 };
 
 // The shared quantization rule (docs/simulator.md): a fixed-point format from the precision

@@ -20,6 +20,8 @@ struct LayerTraffic {
   uint64_t output_bytes = 0;  // output activation bytes at 16 bits (what the next layer reads)
   int64_t filter_sets = 1;    // steps a streamed layer is split into
   // Access patterns for the DRAM timing model: contiguous bytes per run (0: one sequential stream).
+  // `weight_run_bytes` is the run of one filter-set step of streamed weights (a whole layer's
+  // load is one stream whatever its layout); `act_run_bytes` the run of streamed activations.
   uint64_t weight_run_bytes = 0;
   uint64_t act_run_bytes = 0;
 };
@@ -42,6 +44,9 @@ struct LayerMemory {
   bool weights_resident = false;  // the whole network's weights stay on chip: nothing to load
   bool weights_streamed = false;  // the layer's weights exceed the weight memory: streamed per step
   bool acts_streamed = false;     // input + output activations exceed the activation memory
+  // --dram: the DRAM's energy for this image's transfers of the layer (dram_transfer(): rows
+  // opened, read and write bursts, DQ termination; resident weights: this image's share), pJ.
+  double offchip_pj = 0;
 };
 
 // The layers of one image, in network order. Rules:
@@ -56,7 +61,8 @@ struct LayerMemory {
 //  * a layer whose weights exceed the weight memory streams them per filter-set step, double-
 //    buffered: its time is the first step's load, then max(load, compute) per step.
 //  * input and output activations that do not fit the activation memory together stream from and
-//    to off-chip during the layer: the layer takes at least their transfer time.
+//    to off-chip during the layer (inputs read, outputs written: with --dram, the writes pay the
+//    read/write turnarounds): the layer takes at least their transfer time.
 std::vector<LayerMemory> memory_timeline(const std::vector<LayerTraffic>& layers, const MemoryConfig& m,
                                          int image_rank = 0, int images = 1);
 

@@ -1,10 +1,12 @@
 // DDR4 timing (src/sim/cost/dram.h): the shipped table parses to the JEDEC DDR4-3200AA numbers,
 // bad tables name the key, and hand-computed transfer times: streaming reaches ~95% of the peak
 // (refresh), runs of one burst per row are slower by tFAW / 4 over the burst time, and the
-// memory timeline uses the DRAM time when --dram is given.
+// memory timeline uses the DRAM time when --dram is given; read/write turnarounds and the
+// IDD-based energy of rows, bursts and termination.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "sim/cost/dram.h"
 #include "sim/cost/memory.h"
 
@@ -27,6 +29,39 @@ TEST(CostDram, ShippedTableIsDdr4_3200AA) {
   EXPECT_DOUBLE_EQ(d.burst_bytes(), 64);
   EXPECT_DOUBLE_EQ(d.peak_bytes_per_ns(), 51.2);  // the technology table's 51.2 GB/s
   EXPECT_DOUBLE_EQ(d.activate_clocks(), 8.5);     // tFAW / 4 = 34 / 4 (tRRD_S 4, tRC / banks 4.625)
+  // Turnaround per write drain: write->read tWTR + tCL = 12 + 22, read->write
+  // tRTW + tCWL - tCL - BL/2 = 12 + 16 - 22 - 4 = 2: 36 clocks.
+  EXPECT_DOUBLE_EQ(d.turnaround_clocks(), 36);
+  // TN-40-07 with the MT40A1G8 currents, 8 devices: ACT+PRE (48 x 46.25 - 43 x 32.5 - 34 x 13.75)
+  // mA.ns x 1.2 V x 8 = 355 x 9.6 = 3408 pJ; a read burst (135 - 43) x 1.2 x 4 x 0.833 x 8 =
+  // 2942.8224 pJ; a write burst (123 - 43) x 1.2 x 4 x 0.833 x 8 = 2558.976 pJ.
+  EXPECT_NEAR(d.activate_pj(), 3408, 1e-9);
+  EXPECT_NEAR(d.read_burst_pj(), 2942.8224, 1e-9);
+  EXPECT_NEAR(d.write_burst_pj(), 2558.976, 1e-9);
+}
+
+TEST(CostDram, WritesInAReadStreamPayTheTurnarounds) {
+  // 1 MiB read + 1 MiB written: per channel 8192 read bursts (32768 clocks) + 8192 write bursts
+  // (32768), drained 19 at a time: ceil(8192 / 19) = 432 drains x 36 clocks = 15552, + 66.
+  const DramCost mixed = dram_transfer(ddr4(), 1 << 20, 0, 1 << 20);
+  EXPECT_NEAR(mixed.ns, ns(32768 + 32768 + 15552 + 66), 1e-6);
+  // The same bytes without turnarounds (writes alone) cost only their bursts.
+  EXPECT_NEAR(dram_transfer(ddr4(), 0, 0, 1 << 20).ns, ns(32768 + 66), 1e-6);
+  // Rows: 64 per channel each way, 2 channels: 256 activations.
+  EXPECT_DOUBLE_EQ(mixed.activations, 256);
+}
+
+TEST(CostDram, EnergyCountsRowsBurstsAndTermination) {
+  // A 1 MiB read stream: 2 x 64 rows x 3408 pJ + 16384 bursts x 2942.8224 pJ + 8 Mi bits x 2.7 pJ.
+  const DramCost stream = dram_transfer(ddr4(), 1 << 20);
+  EXPECT_DOUBLE_EQ(stream.activations, 128);
+  EXPECT_NEAR(stream.pj, 128 * 3408.0 + 16384 * 2942.8224 + 8388608 * 2.7, 1e-3);
+  // 64-byte runs each in its own row: 16384 activations instead of 128, same bursts and bits.
+  const DramCost strided = dram_transfer(ddr4(), 1 << 20, 64);
+  EXPECT_DOUBLE_EQ(strided.activations, 16384);
+  EXPECT_NEAR(strided.pj - stream.pj, (16384 - 128) * 3408.0, 1e-3);
+  // Writes: 16384 write bursts and 128 rows.
+  EXPECT_NEAR(dram_transfer(ddr4(), 0, 0, 1 << 20).pj, 128 * 3408.0 + 16384 * 2558.976 + 8388608 * 2.7, 1e-3);
 }
 
 TEST(CostDram, StreamingReachesNearPeak) {
@@ -77,6 +112,13 @@ TEST(CostDram, BadTablesNameTheKey) {
   EXPECT_NE(error("channels: {value: -1, source: x}\n").find("positive"), std::string::npos);
   EXPECT_NE(error("channels: {value: two, source: x}\n").find("not a number"), std::string::npos);
   EXPECT_NE(error("[1, 2]").find("must be a mapping"), std::string::npos);
+  // The shipped table with IDD0 below the standby current: no activation energy to take.
+  std::string text = read_file(std::string(EFF_SOURCE_DIR) + "/configs/memory/ddr4-3200.yaml", 1 << 20);
+  const std::string idd0 = "idd0: {value: 48,";
+  ASSERT_NE(text.find(idd0), std::string::npos);
+  text.replace(text.find(idd0), idd0.size(), "idd0: {value: 40,");
+  EXPECT_NE(error(text).find("d.yaml: idd0: must exceed"), std::string::npos);
+  EXPECT_NE(error(text + "idd9: {value: 1, source: x}\n").find("idd9: unknown key"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // serialised and streamed weights and streamed activations, and Proteus packing in a run.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "sim/cost/dram.h"
 #include "sim/cost/memory.h"
 #include "sim/simulator.h"
 #include "sim_test_util.h"
@@ -87,6 +90,37 @@ TEST(CostMemory, StallsNeverNegativeAndPackingSavesBytes) {
   // The 4096x4096 FC layer (32 MiB of 16-bit weights) exceeds DaDianNao's 32 MiB weight memory
   // with the conv layer: it waits for its weights.
   EXPECT_GT(r.fc[0].memory_stall_cycles, 0u);
+}
+
+TEST(CostMemory, InputMajorFcWeightsStreamInShortRuns) {
+  // A 4096x4096 FC layer on a DaDianNao 16-8-16 with a 1 MiB weight memory (16 x 64 KiB): its
+  // 32 MiB of 16-bit weights stream in 4096 / 128 = 32 filter-set steps of 1 MiB. Stored
+  // input-major ([Ni][Nf], MatMul), a step reads 128 filters x 2 bytes = 256 contiguous bytes per
+  // input: per channel 128-byte runs, 2 bursts (8 clocks) under the 8.5-clock activation limit,
+  // 4096 runs = 34816 + 66 clocks. Filter-major the step is one stream: 8192 bursts x 4 + 66.
+  const DesignSet set =
+      build_designs("", "designs:\n  - design: dadiannao\n    rows: 8\n    wm_kib_per_tile: 64\n", "c.yaml");
+  const DramTiming dram = load_dram(std::string(EFF_SOURCE_DIR) + "/configs/memory/ddr4-3200.yaml");
+  auto run_fc = [&](bool input_major) {
+    SimRun run(set, SimContext{});
+    run.set_dram(dram);
+    SimLayer l = layer_from(fc_geo(4096, 4096, 0), pseudo_random(4096, 0, 127, 4));
+    l.wgts_input_major_offchip = input_major;
+    run.simulate(l);
+    return run.results().records.at(0);
+  };
+  const LayerRecord in = run_fc(true), fm = run_fc(false);
+  EXPECT_EQ(in.weight_run_bytes, 256u);
+  EXPECT_EQ(fm.weight_run_bytes, 0u);
+  ASSERT_EQ(in.stats.cycles, 8192u);  // 32 steps of 4096 / 16 = 256 cycles: load-bound
+  auto cycles = [](double clocks) { return std::ceil(clocks * 0.625 * 7800.0 / 7450.0 * 0.98); };  // 980 MHz
+  const double load_in = cycles(4096 * 8.5 + 66), load_fm = cycles(8192 * 4 + 66);
+  // Load-bound double buffering: 32 loads + the last step's 256 cycles, minus the 8192 compute.
+  EXPECT_EQ(double(in.memory_stall_cycles), 32 * load_in + 256 - 8192);
+  EXPECT_EQ(double(fm.memory_stall_cycles), 32 * load_fm + 256 - 8192);
+  // DRAM energy: the same bursts and bits; 32 steps x 2 channels x (4096 - 64) more rows.
+  EXPECT_NEAR(in.energy.offchip - fm.energy.offchip, 32 * 2 * (4096 - 64) * dram.activate_pj(), 1e-3);
+  EXPECT_NEAR(in.baseline_energy.offchip, in.energy.offchip, 1e-6);  // DaDianNao against itself
 }
 
 }  // namespace
