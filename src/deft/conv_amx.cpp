@@ -278,7 +278,9 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
     }
     configure_tiles();
     float* acc = scratch.acc.data() + me * kBlock * kAccStride;
-#pragma omp for schedule(static)
+    // nowait: the region's end is the only barrier the tasks need (each team barrier is a chance
+    // to wait for a descheduled thread on a loaded machine).
+#pragma omp for schedule(static) nowait
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t gi = task % groups, img = task / groups % images, fb = task / groups / images;
       const int64_t f0 = fb * kBlock, qb0 = gi * kGroup, qb1 = std::min(qblocks, qb0 + kGroup);
