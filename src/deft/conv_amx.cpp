@@ -250,45 +250,59 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
     scratch.planes_key = key;
   }
 
-  // A task: 32 filters of one image by up to kGroup blocks of 32 pixels. Tasks run filter block
-  // outer, image inner, so a thread's consecutive tasks reuse one filter block's weights across
-  // the batch; channel blocks are the outer loop inside a task, so the 32 x taps x 32 weights of
-  // one channel block stay in L1 while the pixel blocks stream past them. Each output sums its
-  // channel blocks and taps in one fixed order whatever the thread count or batch.
-  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, groups = (qblocks + kGroup - 1) / kGroup;
-  const int64_t tasks = fblocks * images * groups, cblocks = w.c_pad / 32;
-  const int64_t lay_jobs = images * ((s.c + 1) / 2), in_len = s.c * s.h * s.w, out_len = w.m * s.oh * s.ow;
+  const int64_t image_len = g.image_len(w);
+  // Images go in chunks whose planes fit in a share of L2 (laid, then read back right away; all
+  // 32 images of a batch would spill to L3). Only the laying of a chunk ends in a barrier: a thread
+  // done with its tasks lays the next chunk's planes (other memory) while the other finishes.
+  constexpr int64_t kChunkBytes = 512 << 10;
+  const int64_t chunk = std::clamp<int64_t>(kChunkBytes / (image_len * 4), 1, images);
+  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, cblocks = w.c_pad / 32;
+  const int64_t pairs = (s.c + 1) / 2, in_len = s.c * s.h * s.w, out_len = w.m * s.oh * s.ow;
   const double flops = 2.0 * double(w.m) * double(w.row()) * double(g.q) * double(images);
   // A team's start and barriers cost a few microseconds on a quiet machine: the shipped models'
   // 3x3 layers (14-60 MFLOP, 15-60 us here) gain from two threads, the 1-channel first layers not.
   const int nthreads = flops < 1e7 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-  const int team = nthreads > 1 && tasks > 1 ? nthreads : 1;
+  const int team = nthreads > 1 && fblocks * images * qblocks > 1 ? nthreads : 1;
   scratch.acc.resize(static_cast<size_t>(team * kBlock * kAccStride));
   scratch.row.resize(static_cast<size_t>(team * round_up(s.w, 16)));
   uint32_t* planes = scratch.planes.data();
-  const int64_t image_len = g.image_len(w);
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     const int me = omp_get_thread_num();
     uint32_t* row = scratch.row.data() + me * round_up(s.w, 16);
-#pragma omp for schedule(static)
-    for (int64_t job = 0; job < lay_jobs; ++job) {
-      const int64_t img = job / ((s.c + 1) / 2), cp = job % ((s.c + 1) / 2);
-      lay_pair(x + img * in_len, s, g, cp, planes + img * image_len + cp * g.plane_len, row);
-    }
-    configure_tiles();
     float* acc = scratch.acc.data() + me * kBlock * kAccStride;
-    // nowait: the region's end is the only barrier the tasks need (each team barrier is a chance
-    // to wait for a descheduled thread on a loaded machine).
+    configure_tiles();
+    for (int64_t i0 = 0; i0 < images; i0 += chunk) {
+      const int64_t n = std::min(chunk, images - i0);
+#pragma omp for schedule(static)
+      for (int64_t job = 0; job < n * pairs; ++job) {
+        const int64_t img = i0 + job / pairs, cp = job % pairs;
+        lay_pair(x + img * in_len, s, g, cp, planes + img * image_len + cp * g.plane_len, row);
+      }
+      // A task: 32 filters by up to kGroup consecutive blocks of 32 pixels, numbered across the
+      // chunk (image by image), so a small image's few blocks share a task with the next image's
+      // and the weights of a channel block serve all of them from L1. Tasks run filter block
+      // outer, so a thread's consecutive tasks reuse one filter block's weights across images;
+      // channel blocks are the outer loop inside a task, so the 32 x taps x 32 weights of one
+      // channel block stay in L1 while the pixel blocks stream past them. Each output sums its
+      // channel blocks and taps in one fixed order whatever the thread count, batch or chunk.
+      const int64_t all_blocks = n * qblocks, groups = (all_blocks + kGroup - 1) / kGroup;
+      const uint32_t* chunk_planes = planes + i0 * image_len;
+      float* chunk_y = y + i0 * out_len;
 #pragma omp for schedule(static) nowait
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t gi = task % groups, img = task / groups % images, fb = task / groups / images;
-      const int64_t f0 = fb * kBlock, qb0 = gi * kGroup, qb1 = std::min(qblocks, qb0 + kGroup);
-      const uint32_t* image_planes = planes + img * image_len;
-      for (int64_t cb = 0; cb < cblocks; ++cb)
-        for (int64_t qb = qb0; qb < qb1; ++qb) block(w, image_planes, g, acc, (qb - qb0) * kBlock, f0, qb * kBlock, cb);
-      epilogue(acc, g, s, e, f0, std::min(w.m, f0 + kBlock), qb0 * kBlock, std::min(g.q, qb1 * kBlock),
-               y + img * out_len);
+      for (int64_t task = 0; task < fblocks * groups; ++task) {
+        const int64_t f0 = task / groups * kBlock, b0 = task % groups * kGroup, b1 = std::min(all_blocks, b0 + kGroup);
+        for (int64_t cb = 0; cb < cblocks; ++cb)
+          for (int64_t b = b0; b < b1; ++b)
+            block(w, chunk_planes + b / qblocks * image_len, g, acc, (b - b0) * kBlock, f0, b % qblocks * kBlock, cb);
+        // The epilogue image by image: blocks [first, last) of the group belong to image img.
+        for (int64_t first = b0; first < b1;) {
+          const int64_t img = first / qblocks, last = std::min(b1, (img + 1) * qblocks);
+          epilogue(acc + (first - b0) * kBlock, g, s, e, f0, std::min(w.m, f0 + kBlock), first % qblocks * kBlock,
+                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len);
+          first = last;
+        }
+      }
     }
     release_tiles();
   }

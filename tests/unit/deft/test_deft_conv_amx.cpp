@@ -119,6 +119,8 @@ TEST(DeftConvAmx, BatchSameAsImageByImage) {
   if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 (or the kernel refused the tile state)";
   check({48, 20, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3}, true, false);
   check({32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 4}, false, false, 1, 2);  // strided batch, two threads
+  // ~120 KiB of planes per image: the batch goes in chunks of 4 images (4 + 1 here).
+  check({32, 64, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5}, true, false, 1, 2);
 }
 
 TEST(DeftConvAmx, FitsAnyStride) {
