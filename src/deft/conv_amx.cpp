@@ -123,6 +123,7 @@ struct Geometry {
   int64_t plane_len = 0;          // elements of one channel pair's phases (+ the tail tiles read)
   int64_t q = 0, q_pad = 0;       // pixels along the phase width, padded to blocks
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
+  std::vector<char> phase_read;      // [sh * sw]: some tap reads this phase (1x1 stride 2: one of 4)
   int64_t image_len(const AmxConvWeights& w) const { return w.c_pad / 2 * plane_len; }
 };
 
@@ -201,6 +202,8 @@ void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp,
   const bool unit = s.sh == 1 && s.sw == 1;
   for (int64_t y = 0; y < s.h; ++y) {
     const int64_t py = y + s.pad_top;
+    const char* read = g.phase_read.data() + py % s.sh * s.sw;
+    if (std::find(read, read + s.sw, 1) == read + s.sw) continue;  // no tap reads this row
     uint32_t* dst = unit ? plane + py * g.wp + s.pad_left : row;
     for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
       const __mmask16 mask = s.w - x0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.w - x0)) - 1);
@@ -214,7 +217,7 @@ void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp,
     uint32_t* phase_row = plane + (py % s.sh) * s.sw * g.phase_len + (py / s.sh) * g.wps;
     for (int64_t x = 0; x < s.w; ++x) {
       const int64_t px = x + s.pad_left;
-      phase_row[px % s.sw * g.phase_len + px / s.sw] = row[x];
+      if (read[px % s.sw]) phase_row[px % s.sw * g.phase_len + px / s.sw] = row[x];
     }
   }
 }
@@ -235,11 +238,13 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   g.q = s.oh * g.wps;
   g.q_pad = round_up(g.q, kBlock);
   int64_t last_read = s.sh * s.sw * g.phase_len;
+  g.phase_read.assign(static_cast<size_t>(s.sh * s.sw), 0);
   for (int64_t ky = 0; ky < s.kh; ++ky)
     for (int64_t kx = 0; kx < s.kw; ++kx) {
       const int64_t dy = ky * s.dh, dx = kx * s.dw;
       const int64_t offset = (dy % s.sh * s.sw + dx % s.sw) * g.phase_len + dy / s.sh * g.wps + dx / s.sw;
       g.tap_offset.push_back(offset);
+      g.phase_read[static_cast<size_t>(dy % s.sh * s.sw + dx % s.sw)] = 1;
       last_read = std::max(last_read, offset + g.q_pad);
     }
   // Pixels past the last output row read past their phase: those tails stay 0.
