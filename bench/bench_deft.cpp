@@ -124,7 +124,7 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, bool amx) {
     const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, 3, 3);
     AmxConvScratch scratch;
     for (auto _ : state) {
-      amx_conv(p, x.data(), s, 1, 1, {}, y.data(), scratch, 1);
+      amx_conv(p, x.data(), 1, s, 1, 1, {}, y.data(), scratch, 1);
       benchmark::DoNotOptimize(y.data());
     }
   } else {

@@ -26,7 +26,7 @@ int64_t round_up(int64_t x, int64_t to) {
   return (x + to - 1) / to * to;
 }
 
-constexpr int64_t kBlock = 32;  // filters and padded pixels per block: 2 x 2 tiles of 16 x 16
+constexpr int64_t kBlock = 32;  // filters and pixels per block: 2 x 2 tiles of 16 x 16
 
 }  // namespace
 
@@ -52,7 +52,7 @@ bool amx_available() {
 #endif
 
 bool amx_conv_fits(const ConvShape& s) {
-  return s.sh == 1 && s.sw == 1;
+  return s.sh >= 1 && s.sw >= 1;
 }
 
 AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_t>& synapses, int64_t c, int64_t kh,
@@ -111,17 +111,32 @@ void release_tiles() {
   _tile_release();
 }
 
+// Stride s is folded into the layout: the padded input is split into s x s phase planes (phase
+// (py % sh, px % sw) holds the pixels of those residues, at (py / sh, px / sw)), so tap (ky, kx) of
+// output pixel (oy, ox) reads phase ((ky dh) % sh, (kx dw) % sw) at (oy + ky dh / sh, ox + kx dw / sw):
+// stride 1 again inside one phase, and 16 consecutive pixels are still one tile row.
 struct Geometry {
-  int64_t wp = 0, hp = 0, plane_len = 0, q_pad = 0;
+  int64_t images = 1;
+  int64_t wp = 0, hp = 0;         // padded input
+  int64_t wps = 0, hps = 0;       // one phase plane; pixels are numbered q = oy * wps + ox
+  int64_t phase_len = 0;          // elements of one phase plane (64-byte multiple)
+  int64_t plane_len = 0;          // elements of one channel pair's phases (+ the tail tiles read)
+  int64_t q = 0, q_pad = 0;       // pixels along the phase width, padded to blocks
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
+  std::vector<char> phase_read;      // [sh * sw]: some tap reads this phase (1x1 stride 2: one of 4)
+  int64_t image_len(const AmxConvWeights& w) const { return w.c_pad / 2 * plane_len; }
 };
 
-// 32 filters [f0, f0 + 32) by 32 padded pixels [q0, q0 + 32), over every tap of the channel
-// block cb; the partial sums of earlier channel blocks come back from `out`.
-void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, float* out, int64_t f0, int64_t q0,
-           int64_t cb) {
-  float* o = out + f0 * g.q_pad + q0;
-  const int64_t o_stride = g.q_pad * 4;
+constexpr int64_t kGroup = 8;                          // pixel blocks per task
+constexpr int64_t kAccStride = kGroup * kBlock + 16;  // floats; off a power of two for L1's sets
+
+// 32 filters [f0, f0 + 32) by 32 pixels [q0, q0 + 32) of one image, over every tap of the channel
+// block cb, into the task's accumulator columns [a0, a0 + 32); the partial sums of earlier channel
+// blocks come back from it.
+void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, float* acc, int64_t a0, int64_t f0,
+           int64_t q0, int64_t cb) {
+  float* o = acc + a0;
+  constexpr int64_t o_stride = kAccStride * 4;
   if (cb == 0) {
     _tile_zero(0);
     _tile_zero(1);
@@ -130,8 +145,8 @@ void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, f
   } else {
     _tile_loadd(0, o, o_stride);
     _tile_loadd(1, o + 16, o_stride);
-    _tile_loadd(2, o + 16 * g.q_pad, o_stride);
-    _tile_loadd(3, o + 16 * g.q_pad + 16, o_stride);
+    _tile_loadd(2, o + 16 * kAccStride, o_stride);
+    _tile_loadd(3, o + 16 * kAccStride + 16, o_stride);
   }
   const int64_t b_stride = g.plane_len * 4, next_filters = w.tile_offset(16, 0, 0);
   const uint32_t* b = planes + cb * 16 * g.plane_len + q0;
@@ -152,96 +167,149 @@ void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, f
   }
   _tile_stored(0, o, o_stride);
   _tile_stored(1, o + 16, o_stride);
-  _tile_stored(2, o + 16 * g.q_pad, o_stride);
-  _tile_stored(3, o + 16 * g.q_pad + 16, o_stride);
+  _tile_stored(2, o + 16 * kAccStride, o_stride);
+  _tile_stored(3, o + 16 * kAccStride + 16, o_stride);
 }
 
-// The bias and ReLU while the valid columns (ox < OW) of filter f are copied out.
-void epilogue(const float* out, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f, float* y) {
-  const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f), zero = _mm512_setzero_ps();
-  for (int64_t oy = 0; oy < s.oh; ++oy) {
-    const float* src = out + f * g.q_pad + oy * g.wp;
-    float* dst = y + (f * s.oh + oy) * s.ow;
-    for (int64_t ox = 0; ox < s.ow; ox += 16) {
-      const __mmask16 mask = s.ow - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.ow - ox)) - 1);
-      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), bias);
-      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-      _mm512_mask_storeu_ps(dst + ox, mask, v);
-    }
-  }
-}
-
-// Channel pairs of one image into the padded planes (borders and channels >= C stay 0), rounded
-// to bf16 by vcvtneps2bf16 (nearest even; denormals read as 0, as the tile unit reads them).
-void lay_planes(const float* x, const ConvShape& s, const AmxConvWeights& w, const Geometry& g, uint32_t* planes) {
-  const int64_t hw = s.h * s.w;
-  for (int64_t cp = 0; 2 * cp < s.c; ++cp) {
-    const float* lo_plane = x + 2 * cp * hw;
-    const float* hi_plane = 2 * cp + 1 < s.c ? lo_plane + hw : nullptr;
-    uint32_t* plane = planes + cp * g.plane_len + s.pad_top * g.wp + s.pad_left;
-    for (int64_t y = 0; y < s.h; ++y) {
-      for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
-        const __mmask16 mask = s.w - x0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.w - x0)) - 1);
-        const __m512 lo = _mm512_maskz_loadu_ps(mask, lo_plane + y * s.w + x0);
-        const __m512 hi = hi_plane ? _mm512_maskz_loadu_ps(mask, hi_plane + y * s.w + x0) : _mm512_setzero_ps();
-        const __m512i lo32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
-        const __m512i hi32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
-        _mm512_mask_storeu_epi32(plane + y * g.wp + x0, mask, _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16)));
+// The bias and ReLU while a task's valid pixels (ox < OW) of filters [f0, f1) are copied out of
+// its accumulator (pixels [qa, qe) of one image, column 0 = pixel qa) into y (that image's output).
+void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f0, int64_t f1,
+              int64_t qa, int64_t qe, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t f = f0; f < f1; ++f) {
+    const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
+    const float* src = acc + (f - f0) * kAccStride;
+    for (int64_t oy = qa / g.wps; oy * g.wps < qe; ++oy) {
+      const int64_t x0 = std::max<int64_t>(0, qa - oy * g.wps), x1 = std::min(s.ow, qe - oy * g.wps);
+      float* dst = y + (f * s.oh + oy) * s.ow;
+      for (int64_t ox = x0; ox < x1; ox += 16) {
+        const __mmask16 mask = x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + (oy * g.wps + ox - qa)), bias);
+        if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+        _mm512_mask_storeu_ps(dst + ox, mask, v);
       }
     }
   }
-  (void)w;
+}
+
+// Channel pair cp of one image into its phase planes (borders and channels >= C stay 0), rounded
+// to bf16 by vcvtneps2bf16 (nearest even; denormals read as 0, as the tile unit reads them).
+// `row` is scratch for one input row of pairs (stride > 1 scatters it into the phases).
+void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp, uint32_t* plane, uint32_t* row) {
+  const int64_t hw = s.h * s.w;
+  const float* lo_plane = x + 2 * cp * hw;
+  const float* hi_plane = 2 * cp + 1 < s.c ? lo_plane + hw : nullptr;
+  const bool unit = s.sh == 1 && s.sw == 1;
+  for (int64_t y = 0; y < s.h; ++y) {
+    const int64_t py = y + s.pad_top;
+    const char* read = g.phase_read.data() + py % s.sh * s.sw;
+    if (std::find(read, read + s.sw, 1) == read + s.sw) continue;  // no tap reads this row
+    uint32_t* dst = unit ? plane + py * g.wp + s.pad_left : row;
+    for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
+      const __mmask16 mask = s.w - x0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.w - x0)) - 1);
+      const __m512 lo = _mm512_maskz_loadu_ps(mask, lo_plane + y * s.w + x0);
+      const __m512 hi = hi_plane ? _mm512_maskz_loadu_ps(mask, hi_plane + y * s.w + x0) : _mm512_setzero_ps();
+      const __m512i lo32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+      const __m512i hi32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+      _mm512_mask_storeu_epi32(dst + x0, mask, _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16)));
+    }
+    if (unit) continue;
+    uint32_t* phase_row = plane + (py % s.sh) * s.sw * g.phase_len + (py / s.sh) * g.wps;
+    for (int64_t x = 0; x < s.w; ++x) {
+      const int64_t px = x + s.pad_left;
+      if (read[px % s.sw]) phase_row[px % s.sw * g.phase_len + px / s.sw] = row[x];
+    }
+  }
 }
 
 }  // namespace
 
-void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64_t pad_bottom, int64_t pad_right,
-              const Epilogue& e, float* y, AmxConvScratch& scratch, int threads) {
-  if (!amx_conv_fits(s) || s.c != w.c || s.kh != w.kh || s.kw != w.kw)
+void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
+              int64_t pad_right, const Epilogue& e, float* y, AmxConvScratch& scratch, int threads) {
+  if (!amx_conv_fits(s) || s.c != w.c || s.kh != w.kh || s.kw != w.kw || images <= 0)
     throw ShapeError("deft: the AMX conv does not fit this shape");
   Geometry g;
+  g.images = images;
   g.wp = s.w + s.pad_left + pad_right;
   g.hp = s.h + s.pad_top + pad_bottom;
-  const int64_t q = s.oh * g.wp;
-  g.q_pad = round_up(q, kBlock);
+  g.wps = (g.wp + s.sw - 1) / s.sw;
+  g.hps = (g.hp + s.sh - 1) / s.sh;
+  g.phase_len = round_up(g.hps * g.wps, 16);
+  g.q = s.oh * g.wps;
+  g.q_pad = round_up(g.q, kBlock);
+  int64_t last_read = s.sh * s.sw * g.phase_len;
+  g.phase_read.assign(static_cast<size_t>(s.sh * s.sw), 0);
   for (int64_t ky = 0; ky < s.kh; ++ky)
-    for (int64_t kx = 0; kx < s.kw; ++kx) g.tap_offset.push_back(ky * s.dh * g.wp + kx * s.dw);
-  // Pixels past the last output row read past the image: those planes' tails stay 0.
-  g.plane_len = round_up(std::max(g.hp * g.wp, g.q_pad + g.tap_offset.back()), 16);
-  const std::array<int64_t, 5> key{w.c_pad, g.wp, g.plane_len, s.pad_top, s.pad_left};
+    for (int64_t kx = 0; kx < s.kw; ++kx) {
+      const int64_t dy = ky * s.dh, dx = kx * s.dw;
+      const int64_t offset = (dy % s.sh * s.sw + dx % s.sw) * g.phase_len + dy / s.sh * g.wps + dx / s.sw;
+      g.tap_offset.push_back(offset);
+      g.phase_read[static_cast<size_t>(dy % s.sh * s.sw + dx % s.sw)] = 1;
+      last_read = std::max(last_read, offset + g.q_pad);
+    }
+  // Pixels past the last output row read past their phase: those tails stay 0.
+  g.plane_len = round_up(last_read, 16);
+  const std::array<int64_t, 7> key{images, w.c_pad, g.wp, g.hp, g.plane_len, s.pad_top, s.pad_left};
   if (scratch.planes_key != key) {
-    scratch.planes.assign(static_cast<size_t>(w.c_pad / 2 * g.plane_len), 0);
+    scratch.planes.assign(static_cast<size_t>(images * g.image_len(w)), 0);
     scratch.planes_key = key;
   }
-  lay_planes(x, s, w, g, scratch.planes.data());
-  scratch.out.resize(static_cast<size_t>(w.m_pad * g.q_pad));
 
-  // A task: 32 filters by up to kGroup blocks of 32 pixels. Channel blocks are the outer loop
-  // inside it, so the 32 x taps x 32 weights of one channel block stay in L1 while the pixel
-  // blocks stream past them (all of a wide layer's weights do not fit); each output still sums its
-  // channel blocks and taps in one fixed order whatever the thread count.
-  constexpr int64_t kGroup = 8;
-  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, groups = (qblocks + kGroup - 1) / kGroup;
-  const int64_t tasks = fblocks * groups, cblocks = w.c_pad / 32;
-  const double flops = 2.0 * double(w.m) * double(w.row()) * double(q);
+  const int64_t image_len = g.image_len(w);
+  // Images go in chunks whose planes fit in a share of L2 (laid, then read back right away; all
+  // 32 images of a batch would spill to L3). Only the laying of a chunk ends in a barrier: a thread
+  // done with its tasks lays the next chunk's planes (other memory) while the other finishes.
+  constexpr int64_t kChunkBytes = 512 << 10;
+  const int64_t chunk = std::clamp<int64_t>(kChunkBytes / (image_len * 4), 1, images);
+  const int64_t fblocks = w.m_pad / kBlock, qblocks = g.q_pad / kBlock, cblocks = w.c_pad / 32;
+  const int64_t pairs = (s.c + 1) / 2, in_len = s.c * s.h * s.w, out_len = w.m * s.oh * s.ow;
+  const double flops = 2.0 * double(w.m) * double(w.row()) * double(g.q) * double(images);
   // A team's start and barriers cost a few microseconds on a quiet machine: the shipped models'
   // 3x3 layers (14-60 MFLOP, 15-60 us here) gain from two threads, the 1-channel first layers not.
   const int nthreads = flops < 1e7 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-  const uint32_t* planes = scratch.planes.data();
-  float* out = scratch.out.data();
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
+  const int team = nthreads > 1 && fblocks * images * qblocks > 1 ? nthreads : 1;
+  scratch.acc.resize(static_cast<size_t>(team * kBlock * kAccStride));
+  scratch.row.resize(static_cast<size_t>(team * round_up(s.w, 16)));
+  uint32_t* planes = scratch.planes.data();
+#pragma omp parallel num_threads(team) if (team > 1)
   {
+    const int me = omp_get_thread_num();
+    uint32_t* row = scratch.row.data() + me * round_up(s.w, 16);
+    float* acc = scratch.acc.data() + me * kBlock * kAccStride;
     configure_tiles();
+    for (int64_t i0 = 0; i0 < images; i0 += chunk) {
+      const int64_t n = std::min(chunk, images - i0);
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t f0 = task / groups * kBlock, qb0 = task % groups * kGroup;
-      const int64_t qb1 = std::min(qblocks, qb0 + kGroup);
-      for (int64_t cb = 0; cb < cblocks; ++cb)
-        for (int64_t qb = qb0; qb < qb1; ++qb) block(w, planes, g, out, f0, qb * kBlock, cb);
+      for (int64_t job = 0; job < n * pairs; ++job) {
+        const int64_t img = i0 + job / pairs, cp = job % pairs;
+        lay_pair(x + img * in_len, s, g, cp, planes + img * image_len + cp * g.plane_len, row);
+      }
+      // A task: 32 filters by up to kGroup consecutive blocks of 32 pixels, numbered across the
+      // chunk (image by image), so a small image's few blocks share a task with the next image's
+      // and the weights of a channel block serve all of them from L1. Tasks run filter block
+      // outer, so a thread's consecutive tasks reuse one filter block's weights across images;
+      // channel blocks are the outer loop inside a task, so the 32 x taps x 32 weights of one
+      // channel block stay in L1 while the pixel blocks stream past them. Each output sums its
+      // channel blocks and taps in one fixed order whatever the thread count, batch or chunk.
+      const int64_t all_blocks = n * qblocks, groups = (all_blocks + kGroup - 1) / kGroup;
+      const uint32_t* chunk_planes = planes + i0 * image_len;
+      float* chunk_y = y + i0 * out_len;
+#pragma omp for schedule(static) nowait
+      for (int64_t task = 0; task < fblocks * groups; ++task) {
+        const int64_t f0 = task / groups * kBlock, b0 = task % groups * kGroup, b1 = std::min(all_blocks, b0 + kGroup);
+        for (int64_t cb = 0; cb < cblocks; ++cb)
+          for (int64_t b = b0; b < b1; ++b)
+            block(w, chunk_planes + b / qblocks * image_len, g, acc, (b - b0) * kBlock, f0, b % qblocks * kBlock, cb);
+        // The epilogue image by image: blocks [first, last) of the group belong to image img.
+        for (int64_t first = b0; first < b1;) {
+          const int64_t img = first / qblocks, last = std::min(b1, (img + 1) * qblocks);
+          epilogue(acc + (first - b0) * kBlock, g, s, e, f0, std::min(w.m, f0 + kBlock), first % qblocks * kBlock,
+                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len);
+          first = last;
+        }
+      }
     }
     release_tiles();
-#pragma omp for schedule(static)
-    for (int64_t f = 0; f < w.m; ++f) epilogue(out, g, s, e, f, y);
   }
 }
 
@@ -253,8 +321,8 @@ void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64
 
 #else
 
-void amx_conv(const AmxConvWeights&, const float*, const ConvShape&, int64_t, int64_t, const Epilogue&, float*,
-              AmxConvScratch&, int) {
+void amx_conv(const AmxConvWeights&, const float*, int64_t, const ConvShape&, int64_t, int64_t, const Epilogue&,
+              float*, AmxConvScratch&, int) {
   throw ShapeError("deft: AMX is not available on this build");
 }
 

@@ -9,6 +9,10 @@
 // along the padded width, q = oy * Wp + ox. For a stride-1 conv, the input a tap (ky, kx) reads for
 // 16 consecutive q is then 16 consecutive pairs of the plane: one tile row, no gather. The columns
 // ox >= OW this produces are discarded when the epilogue (bias, ReLU) copies the result out.
+// Stride s > 1 splits each plane into s x s phase planes (pixels by their residues mod s), inside
+// which every tap reads at stride 1 again, numbered along the phase width ceil(Wp / s).
+// A batch is one call: threads split (filter block, image, pixel blocks) tasks, filter blocks
+// outermost so each thread reuses its filters' weights across the images.
 // A tile step multiplies 16 filters x 32 channels of one tap (weights, row-major bf16) by
 // 16 channel pairs x 16 pixels (planes), 2 x 2 tiles of 16 x 16 outputs per block.
 //
@@ -72,18 +76,20 @@ struct AmxConvWeights {
 AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_t>& synapses, int64_t c, int64_t kh,
                              int64_t kw);
 
-// Convs the AMX kernel runs: one group, stride 1 (any padding and dilation).
+// Convs the AMX kernel runs: one group, any stride, padding and dilation.
 bool amx_conv_fits(const ConvShape& s);
 
 struct AmxConvScratch {
-  AlignedVector<uint32_t> planes;       // channel-pair planes of the padded input
-  AlignedVector<float> out;             // [m_pad][q_pad] fp32 results along the padded width
-  std::array<int64_t, 5> planes_key{};  // the layout the zero borders were laid for
+  AlignedVector<uint32_t> planes;       // [image][c_pad / 2] channel-pair (phase) planes of the padded input
+  AlignedVector<float> acc;             // per thread: one task's fp32 sums (32 filters x its pixels)
+  std::vector<uint32_t> row;            // per thread: one input row of pairs (strided layouts)
+  std::array<int64_t, 7> planes_key{};  // the layout the zero borders were laid for
 };
 
-// One image: x is C x H x W, y is M x OH x OW (s.oh, s.ow set; pad_bottom/pad_right complete the
-// padding). Requires amx_available() and amx_conv_fits(s). threads <= 0: OpenMP's default.
-void amx_conv(const AmxConvWeights& w, const float* x, const ConvShape& s, int64_t pad_bottom, int64_t pad_right,
-              const Epilogue& e, float* y, AmxConvScratch& scratch, int threads = 1);
+// `images` images: x is N x C x H x W, y is N x M x OH x OW (s.oh, s.ow set; pad_bottom/pad_right
+// complete the padding). Requires amx_available() and amx_conv_fits(s). threads <= 0: OpenMP's
+// default.
+void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
+              int64_t pad_right, const Epilogue& e, float* y, AmxConvScratch& scratch, int threads = 1);
 
 }  // namespace eff::deft

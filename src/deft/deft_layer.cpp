@@ -151,9 +151,7 @@ class DeftLayerKernel final : public Kernel {
     const int64_t n = x.shape()[0], pixels = s.pixels();
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
-      for (int64_t img = 0; img < n; ++img)
-        amx_conv(amx_, x.data<float>() + img * s.c * s.h * s.w, s, pad_bottom_, pad_right_, e,
-                 y.data<float>() + img * m_ * pixels, amx_scratch_, ctx.threads());
+      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), amx_scratch_, ctx.threads());
       return;
     }
     rows_.resize(static_cast<size_t>(pixels * kept));

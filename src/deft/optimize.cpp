@@ -183,9 +183,8 @@ class Optimizer {
     for (OptimizedLayer& l : r_.layers) {
       // bf16dot convs on the AMX tile unit read every tap (SVE only zeroes weights there), so
       // every alpha runs the same kernel as no SVE.
-      const auto strides = g_.find_node(l.name)->attr_ints("strides", {1, 1});
-      const bool amx =
-          l.conv && amx_available() && std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; });
+      // (Any stride: the AMX conv runs strided convs on phase planes.)
+      const bool amx = l.conv && amx_available();
       for (size_t c = 0; c < candidates_.size(); ++c) {
         auto it = t.node_ms[c].find(l.name);
         l.options[c].ms = it == t.node_ms[c].end() ? 0 : it->second;
