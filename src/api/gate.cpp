@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 #include <filesystem>
 
 #include "api/search.h"
@@ -75,6 +76,8 @@ void GateOptions::check(const cli::Common& o) const {
   if (!o.deft.empty() || !o.gates.empty())
     fail<UsageError>("gate searches the fp32 model's gates; drop --deft/--gates");
   int bits = 8, high = 4;
+  if (!evaluate.empty() && (!precision.empty() || resume))
+    fail<UsageError>("--evaluate takes the kind and bits from the gates file; drop --precision/--resume");
   if (!precision.empty()) {
     parse_precision(precision, bits, high);
   } else {
@@ -88,7 +91,13 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
   int bits = 8, high = 4;
   const bool precision = !f.precision.empty();
   if (precision) parse_precision(f.precision, bits, high);
-  const std::vector<double> bases = precision ? std::vector<double>{1.0} : base_fractions(f.base);
+  std::optional<gating::GatePlan> fixed;
+  if (!f.evaluate.empty()) {
+    fixed = gating::read_gates_file(f.evaluate);
+    gating::check_gates(l.model.graph, *fixed, f.evaluate);
+  }
+  const std::vector<double> bases =
+      precision || fixed ? std::vector<double>{fixed ? fixed->base_fraction : 1.0} : base_fractions(f.base);
   Dataset* data = &d.set;
   if (data->size() < 2) fail<UsageError>("{}: the data set needs at least 2 items", data->name());
   const search::SplitIndices split = search::split_indices(data->size(), f.search_images, f.report_images, f.seed);
@@ -108,6 +117,7 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     g.bits = bits, g.high_bits = high;
     g.levels = f.levels;
     g.per_channel = f.per_channel;
+    if (fixed) g.fixed = &*fixed;
     g.threads = o.threads;
     g.batch = f.batch;
     g.progress = !o.json;
@@ -115,7 +125,7 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     const std::string label =
         precision ? fmt::format("p{}-{}", bits, high) : fmt::format("b{}", static_cast<int>(std::lround(1 / base)));
     labels.push_back(label);
-    if (!f.save.empty()) g.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
+    if (!f.save.empty() && !fixed) g.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     g.resume = f.resume;
     g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}", o.model,
                                 fs::file_size(o.model), search_set.source, hash_indices(split.search),

@@ -53,6 +53,8 @@ void register_gate_command(CLI::App& app) {
   c->add_option("--levels", f.a.levels, "threshold candidates per layer: gated-off fractions k/levels");
   c->add_flag("--per-channel", f.a.per_channel,
               "a threshold per output channel (the layer's level on values normalised per channel)");
+  c->add_option("--evaluate", f.a.evaluate,
+                "measure this gates file (e.g. a trained model's) on both subsets instead of searching");
   c->add_option("--out", f.a.out, "write the gates file (several runs: FILE.<run>.json each)");
   c->add_option("--save", f.a.save, "write gate.json, gate_layers.csv, gate_classes.csv and checkpoints to DIR");
   c->add_flag("--resume", f.a.resume, "continue interrupted searches from --save's checkpoints");

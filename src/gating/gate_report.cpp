@@ -147,13 +147,14 @@ std::string gate_summary_text(const std::vector<GateResult>& runs, const std::ve
               : fmt::format("{:<24} {:>10} {:>9} {:>12} {:>10} {:>10} {:>8}\n", "layer", "MACs", "base/c", "threshold",
                             "off search", "off report", "FLOP red");
     for (const GateLayerResult& l : r.layers) {
+      const std::string threshold = std::isnan(l.threshold) ? "per-channel" : fmt::format("{:.4g}", l.threshold);
       if (prec) {
-        s += fmt::format("{:<24} {:>10} {:>6} {:>5} {:>12.4g} {:>8.1f}% {:>8.1f}% {:>6.2f}\n", l.name, l.macs,
-                         fmt::format("{}/{}", r.options.bits, r.options.high_bits), l.frac_bits, l.threshold,
+        s += fmt::format("{:<24} {:>10} {:>6} {:>5} {:>12} {:>8.1f}% {:>8.1f}% {:>6.2f}\n", l.name, l.macs,
+                         fmt::format("{}/{}", r.options.bits, r.options.high_bits), l.frac_bits, threshold,
                          100 * l.off_search, 100 * l.off_report, l.b_avg);
       } else {
-        s += fmt::format("{:<24} {:>10} {:>9} {:>12.4g} {:>9.1f}% {:>9.1f}% {:>7.2f}x\n", l.name, l.macs,
-                         fmt::format("{}/{}", l.base_channels, l.channels_per_group), l.threshold, 100 * l.off_search,
+        s += fmt::format("{:<24} {:>10} {:>9} {:>12} {:>9.1f}% {:>9.1f}% {:>7.2f}x\n", l.name, l.macs,
+                         fmt::format("{}/{}", l.base_channels, l.channels_per_group), threshold, 100 * l.off_search,
                          100 * l.off_report, l.flop_reduction);
       }
     }

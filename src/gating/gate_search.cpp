@@ -108,6 +108,11 @@ class GateSearch {
     std::vector<SampledLayer> sampled;
     for (const LayerInfo& info : evaluator_.layers()) {
       if (std::find(cov.gated.begin(), cov.gated.end(), info.name) == cov.gated.end()) continue;
+      const LayerGate* fixed = o.fixed ? o.fixed->find(info.name) : nullptr;
+      if (o.fixed && !fixed) {
+        res_.skipped.push_back(fmt::format("{}: not in the gates file", info.name));
+        continue;
+      }
       auto geo =
           std::find_if(geometry.begin(), geometry.end(), [&](const LayerGeometry& g) { return g.name == info.name; });
       if (geo == geometry.end()) continue;
@@ -130,7 +135,7 @@ class GateSearch {
         std::copy(b.data<float>(), b.data<float>() + geo->Nf, s.bias.begin());
       }
       if (o.kind == GateKind::kChannel) {
-        r.base_channels = base_channels_for(o.base_fraction, r.channels_per_group);
+        r.base_channels = fixed ? fixed->base_channels : base_channels_for(o.base_fraction, r.channels_per_group);
         if (r.base_channels >= r.channels_per_group) {
           res_.skipped.push_back(
               fmt::format("{}: {} channel(s) per group, all on the base path", r.name, r.channels_per_group));
@@ -142,15 +147,25 @@ class GateSearch {
       } else {
         const search::OperandRange a =
             static_cast<size_t>(info.index) < ranges.size() ? ranges[info.index].activations : search::OperandRange{};
-        r.is_signed = a.negative;
+        r.is_signed = fixed ? fixed->is_signed : a.negative;
         const int int_bits = a.max_abs > 0 ? static_cast<int>(std::ceil(std::log2(a.max_abs))) : 0;
-        r.frac_bits = o.bits - (r.is_signed ? 1 : 0) - int_bits;
+        r.frac_bits = fixed ? fixed->frac_bits : o.bits - (r.is_signed ? 1 : 0) - int_bits;
         r.base_channels = r.channels_per_group;
         r.base_macs = r.macs;
         r.conditional_macs_per_output = r.channels_per_group * taps;
         s.base_channels = r.channels_per_group;
         s.precision = true;
         s.split = {o.bits, o.high_bits, r.frac_bits, r.is_signed};
+      }
+      if (fixed) {
+        // Per-channel thresholds have no one value to show (NaN: "per-channel" in the summary).
+        r.threshold = fixed->thresholds.empty() ? fixed->threshold : std::numeric_limits<float>::quiet_NaN();
+        fixed_.push_back(fixed->thresholds.empty()
+                             ? std::vector<float>(static_cast<size_t>(geo->Nf), fixed->threshold)
+                             : fixed->thresholds);
+        if (static_cast<int64_t>(fixed_.back().size()) != geo->Nf)
+          fail<ConfigError>("{}: layer {} has {} thresholds for {} output channels", o.fixed->path, r.name,
+                            fixed_.back().size(), geo->Nf);
       }
       layers_.push_back(r);
       sampled.push_back(std::move(s));
@@ -162,9 +177,10 @@ class GateSearch {
     eo.threads = o.threads;
     eo.observer = &sampler;
     Executor ex(model.graph, eo);
-    for (int64_t b = 0; b < set.size(); b += o.batch) ex.run({set.batch(b, std::min(o.batch, set.size() - b))});
-    images_ += set.size();
-    for (size_t l = 0; l < sampled.size(); ++l) {
+    for (int64_t b = 0; !o.fixed && b < set.size(); b += o.batch)
+      ex.run({set.batch(b, std::min(o.batch, set.size() - b))});
+    if (!o.fixed) images_ += set.size();
+    for (size_t l = 0; !o.fixed && l < sampled.size(); ++l) {
       SampledLayer& s = sampled[l];
       if (o.per_channel) normalise(s, static_cast<int64_t>(s.bias.size()));
       std::sort(s.samples.begin(), s.samples.end());
@@ -227,6 +243,7 @@ class GateSearch {
   }
 
   void set_levels(Graph& g, const std::vector<int>& level) const {
+    if (o_.fixed) return set_thresholds(g, names_, fixed_);
     if (!o_.per_channel) return set_thresholds(g, names_, thresholds(level));
     std::vector<std::vector<float>> per(level.size());
     for (size_t l = 0; l < level.size(); ++l) per[l] = channel_thresholds(l, threshold_at(l, level[l]));
@@ -310,11 +327,13 @@ class GateSearch {
     cb.saving = [this](const std::vector<int>& l) { return saving(l); };
     cb.log = o_.log;
     cb.progress = o_.progress;
-    std::vector<int> sensitivity;
-    const std::vector<int> level = search::search_levels(
-        layers_.size(), o_.levels, cb, res_.evaluations, sensitivity,
-        o_.kind == GateKind::kPrecision ? fmt::format("gating ({}-bit activations with every gate on)", o_.bits)
-                                        : std::string("gating"));
+    std::vector<int> sensitivity(layers_.size(), 0);
+    const std::vector<int> level =
+        o_.fixed ? sensitivity
+                 : search::search_levels(layers_.size(), o_.levels, cb, res_.evaluations, sensitivity,
+                                         o_.kind == GateKind::kPrecision
+                                             ? fmt::format("gating ({}-bit activations with every gate on)", o_.bits)
+                                             : std::string("gating"));
     // Final: complete passes on both subsets, counting the gates the kernels opened.
     std::vector<std::vector<int64_t>> on_search, on_report;
     const Tally final_search = run(set_, ref_, *judge_, level, false, &on_search);
@@ -325,14 +344,15 @@ class GateSearch {
     const Tally final_report = run(report, report_ref, report_judge, level, false, &on_report);
     ++res_.evaluations.final_checks;
     res_.report = search::score_subset(report_ref, report_judge, final_report, report.has_labels());
-    const std::vector<float> thr = thresholds(level);
-    for (size_t l = 0; l < layers_.size(); ++l) {
+    for (size_t l = 0; l < layers_.size() && !o_.fixed; ++l) {
+      const float thr = threshold_at(l, level[l]);
       layers_[l].level = level[l];
       layers_[l].sensitivity_level = sensitivity[l];
-      layers_[l].threshold = thr[l];
-      res_.plan.layers[l].threshold = thr[l];
-      if (o_.per_channel) res_.plan.layers[l].thresholds = channel_thresholds(l, thr[l]);
+      layers_[l].threshold = thr;
+      res_.plan.layers[l].threshold = thr;
+      if (o_.per_channel) res_.plan.layers[l].thresholds = channel_thresholds(l, thr);
     }
+    for (size_t l = 0; l < layers_.size() && o_.fixed; ++l) res_.plan.layers[l] = *o_.fixed->find(names_[l]);
     summarise(on_search, on_report, report, report_ref);
     res_.options = o_;
     res_.evaluations.images = images_ + report.size();
@@ -419,6 +439,7 @@ class GateSearch {
   std::vector<std::string> names_;
   std::vector<std::vector<float>> sorted_;
   std::vector<std::vector<float>> mean_, dev_;  // per_channel: per layer and channel
+  std::vector<std::vector<float>> fixed_;       // fixed plan: per layer and channel
   Graph gated_;
   GateResult res_;
   search::RecordedEvaluations recorded_{nullptr, o_.checkpoint, o_.fingerprint};
@@ -430,7 +451,23 @@ class GateSearch {
 GateResult search_gates(const Model& model, const std::vector<LayerGeometry>& geometry, const EvalSet& search,
                         const EvalSet& report, const GateSearchOptions& options) {
   search::validate_target(options.target);
-  GateSearch s(model, geometry, search, options);
+  if (!options.fixed) {
+    GateSearch s(model, geometry, search, options);
+    return s.search(report);
+  }
+  GateSearchOptions o = options;  // the plan decides what is gated and how
+  const GatePlan& plan = *options.fixed;
+  o.kind = plan.kind;
+  o.base_fraction = plan.base_fraction;
+  o.per_channel = false;
+  for (const LayerGate& g : plan.layers) {
+    if (plan.kind != GateKind::kPrecision) break;
+    if (&g != &plan.layers.front() && (g.bits != o.bits || g.high_bits != o.high_bits))
+      fail<ConfigError>("{}: layer {} has B/B_hb {}/{}, the first layer {}/{} (give one per file)", plan.path, g.layer,
+                        g.bits, g.high_bits, o.bits, o.high_bits);
+    o.bits = g.bits, o.high_bits = g.high_bits;
+  }
+  GateSearch s(model, geometry, search, o);
   return s.search(report);
 }
 

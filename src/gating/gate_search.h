@@ -30,6 +30,9 @@ struct GateSearchOptions {
   // normalised by the channel's mean and deviation on the search subset (the seed's normalised
   // partial sum), each channel's threshold mean + z x deviation; otherwise one raw threshold a layer.
   bool per_channel = false;
+  // Evaluate this plan (its thresholds, base channels and code formats, e.g. a trained model's
+  // gates file) on both subsets instead of searching; layers it does not list run ungated.
+  const GatePlan* fixed = nullptr;
   int threads = 0;
   int64_t batch = 100;
   int64_t samples_per_image = 32;  // gate values sampled per layer and image for the candidates
@@ -77,7 +80,9 @@ struct GateResult {
   double wall_seconds = 0;
 };
 
-// `geometry`: model_geometry of the model (every conv/FC layer, execution order).
+// `geometry`: model_geometry of the model (every conv/FC layer, execution order). With
+// options.fixed, no search: the plan's gates are measured like a search's final result (kind, B and
+// B_hb are taken from the plan).
 GateResult search_gates(const Model& model, const std::vector<LayerGeometry>& geometry, const search::EvalSet& search,
                         const search::EvalSet& report, const GateSearchOptions& options);
 

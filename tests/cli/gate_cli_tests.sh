@@ -19,6 +19,18 @@ for f in gate.json gate_layers.csv gate_classes.csv checkpoint.b2.json; do
 done
 grep -q 'Dynamic gating' "$tmp/g.html" && ok || ko "the HTML report has no gating section"
 grep -q 'network FLOP reduction' "$tmp/out" && ok || ko "no summary: $(head -c 300 "$tmp/out")"
+searched=$(grep -E 'network FLOP reduction|^report ' "$tmp/out")
+
+# --evaluate measures a given gates file on the same subsets: the searched file gives the search's
+# own final numbers; every gate open (-inf) saves nothing.
+expect_ok gate $model "${small[@]}" --evaluate "$tmp/gates.json"
+[ "$(grep -E 'network FLOP reduction|^report ' "$tmp/out")" = "$searched" ] && ok ||
+  ko "--evaluate of the searched file differs: $(grep -E 'network FLOP|^report ' "$tmp/out") vs $searched"
+printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"/conv2/Conv","base_channels":3,"thresholds":["-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf","-inf"]}]}' > "$tmp/open.json"
+expect_ok gate $model "${small[@]}" --evaluate "$tmp/open.json"
+grep -q 'network FLOP reduction: 1.00x on the search subset, 1.00x' "$tmp/out" && grep -q 'per-channel' "$tmp/out" && ok ||
+  ko "open gates saved FLOPs: $(grep 'network FLOP' "$tmp/out")"
+expect_error 2 "--evaluate takes the kind" -- gate $model "${small[@]}" --evaluate "$tmp/gates.json" --precision 8/4
 
 # The same search resumed answers every evaluation from the checkpoint.
 expect_ok gate $model "${small[@]}" --base 1/2 --save "$tmp/s" --resume --json
@@ -40,6 +52,7 @@ printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"lay
 expect_error 7 'layers\[0\]\.colour: unknown key' -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
 printf '{"format":"effectual-gates","version":1,"kind":"channel","layers":[{"layer":"nope","base_channels":3,"threshold":0}]}' > "$tmp/bad.json"
 expect_error 7 "layer 'nope'" -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
+expect_error 7 "layer 'nope'" -- gate $model "${small[@]}" --evaluate "$tmp/bad.json"
 expect_error 2 "profile observes" -- profile $model --data fashion-mnist:test --images 1 --gates "$tmp/gates.json"
 
 finish gate_cli

@@ -54,6 +54,9 @@ def test_gate_equals_the_cli_and_writes_the_gates_file(model, lenet, cli, tmp_pa
                     "--out", tmp_path / "cli.json")
     assert untimed(got) == untimed(want)
     assert (tmp_path / "g.json").read_text() == (tmp_path / "cli.json").read_text()
+    # evaluate= measures that file like `gate --evaluate`: the search's own final numbers.
+    again = model.gate(FMNIST, evaluate=tmp_path / "g.json", **SMALL)
+    assert again["runs"][0]["flop_reduction"] == got["runs"][0]["flop_reduction"]
     # The gates file drives simulate's cgnet as on the command line.
     sim = model.simulate(FMNIST, images=1, designs="cgnet", gates=tmp_path / "g.json")
     want = cli.json("simulate", lenet, "--data", FMNIST, "--images", 1, "--designs", "cgnet", "--gates",

@@ -61,7 +61,12 @@ class Loom final : public Design {
                                   "weight bits per step: the layer's profiled precision, or the width of the "
                                   "step's weights over all filter rows",
                                   "seed 001 Table 1 (per-layer weight precision); DAC'18 §3 (finer weight "
-                                  "granularity)") == "dynamic") {
+                                  "granularity)") == "dynamic"),
+        precision_gating_(p.choice("precision_gating", "array", {"array", "off"},
+                                   "precision gating (--gates): a pass (window set x the array's filter rows, in "
+                                   "lock-step) drops the low-order bits when all its outputs are off, or never "
+                                   "(ungated)",
+                                   "our model of seed 003's precision gating on Loom") == "array") {
     // Equal peak 16-bit throughput: DaDianNao does rows x lanes MACs per cycle; a SIP array of
     // R rows x columns x lanes does R x columns x lanes x bits_per_cycle 1-bit products, 256 per
     // MAC. So R = rows x 256 / (columns x bits_per_cycle) (lanes cancel).
@@ -138,6 +143,7 @@ class Loom final : public Design {
   int bits_per_cycle_;
   bool dynamic_activations_;
   bool dynamic_weights_;
+  bool precision_gating_;
   int sip_rows_ = 0;
   Grid sip_grid_;
 };
@@ -173,7 +179,7 @@ LayerStats Loom::simulate(const SimLayer& l, const SimContext& ctx) const {
   // Precision gating (--gates, seed 003): passes whose outputs are all gated off drop the low
   // bits of their activations (at least one bit stays).
   PassBits pg;
-  if (const LayerGate* gate = precision_gate(l, ctx); gate && !gate->always_on()) {
+  if (const LayerGate* gate = precision_gating_ ? precision_gate(l, ctx) : nullptr; gate && !gate->always_on()) {
     pg.low_bits = gate->bits - gate->high_bits;
     pg.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
     pg.pass_on = pass_any_on(l, pg.on, per_set, ws.filter_sets, l.kind == LayerKind::kFC ? 1 : sg.columns,

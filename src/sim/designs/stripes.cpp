@@ -20,26 +20,41 @@ namespace {
 //                              tiles rows lanes columns
 constexpr Grid kStripes16_16_16{16, 16, 16, 16};  // seed 001 Table 1 "16-16-16"; MICRO'16 §4
 
+// How the passes of a precision-gated layer (--gates, seed 003) may end early (param
+// precision_gating). `array`: the whole array advances in lock-step, so a pass (window set x the
+// tiles' filter set) stops after the high-order bits only when all its outputs are gated off.
+// `tile`: each tile runs its own passes (16 windows x its 16 filters) and stops one early when all
+// of them are off; tiles drift apart, so each needs its own activation buffer fed at its own pace
+// from the activation memory, and the layer ends with the slowest tile. `off`: ungated.
+enum class GateSync { kOff, kArray, kTile };
+
 // The precision gate of a layer as passes of the step walk see it.
 struct PrecisionPasses {
   std::vector<uint8_t> on;       // per output (filter, window): the gate is on
-  std::vector<uint8_t> pass_on;  // per pass (group, filter set, window set): some output is on
+  std::vector<uint8_t> pass_on;  // per pass (group, filter pass, window set): some output is on
   int64_t window_sets = 1;
+  int64_t filters_per_pass = 1, filter_passes = 1;  // per group
   int high_bits = 0;  // bits a pass streams when all its outputs are off
   int bits(size_t pass, int pa) const { return pass_on.empty() || pass_on[pass] ? pa : high_bits; }
+  size_t pass_of(int64_t group, int64_t filter_pass, int64_t window_set) const {
+    return static_cast<size_t>((group * filter_passes + filter_pass) * window_sets + window_set);
+  }
 };
 
 PrecisionPasses precision_passes(const SimLayer& l, const SimContext& ctx, const Grid& grid, const WalkShape& ws,
-                                 int pa) {
+                                 int pa, GateSync sync) {
   PrecisionPasses p;
-  const LayerGate* gate = precision_gate(l, ctx);
+  const LayerGate* gate = sync == GateSync::kOff ? nullptr : precision_gate(l, ctx);
   if (!gate || gate->always_on()) return p;
   const int low = gate->bits - gate->high_bits;
   p.high_bits = std::max(1, pa - low);
-  p.window_sets = l.kind == LayerKind::kFC ? 1 : ws.window_sets;
+  const bool fc = l.kind == LayerKind::kFC;
+  const bool per_tile = sync == GateSync::kTile && !fc;  // FC rotates steps over the columns: array passes
+  p.window_sets = fc ? 1 : ws.window_sets;
+  p.filters_per_pass = per_tile ? grid.rows : static_cast<int64_t>(grid.tiles) * grid.rows;
+  p.filter_passes = per_tile ? ws.filter_sets * grid.tiles : ws.filter_sets;
   p.on = precision_gate_decisions(l, *gate, std::max(1, ctx.threads));
-  p.pass_on = pass_any_on(l, p.on, static_cast<int64_t>(grid.tiles) * grid.rows, ws.filter_sets,
-                          l.kind == LayerKind::kFC ? 1 : grid.columns, p.window_sets);
+  p.pass_on = pass_any_on(l, p.on, p.filters_per_pass, p.filter_passes, fc ? 1 : grid.columns, p.window_sets);
   return p;
 }
 
@@ -47,7 +62,12 @@ class Stripes final : public Design {
  public:
   explicit Stripes(Params& p)
       : grid_(read_grid(p, kStripes16_16_16, "Stripes, MICRO'16 §4; seed 001 Table 1", true)),
-        memory_(cost::read_memory(p, grid_)) {}
+        memory_(cost::read_memory(p, grid_)),
+        sync_(sync_of(p.choice("precision_gating", "tile", {"tile", "array", "off"},
+                               "precision gating (--gates): a pass ends after the high-order bits when all its "
+                               "outputs are off; pass = a tile's 16 windows x 16 filters, or the whole array's, "
+                               "or never (ungated)",
+                               "our model of seed 003's precision gating on Stripes"))) {}
 
   Grid grid() const override { return grid_; }
   bool needs_weights() const override { return false; }
@@ -84,7 +104,7 @@ class Stripes final : public Design {
     const uint64_t tiles_reading = l.mapping == ChannelMapping::kDepthwise ? grid_.tiles : 1;
     // Precision gating (--gates, seed 003): a pass (group, filter set, window set) whose outputs
     // are all gated off stops after the high-order pa_hb bits; pass_on is empty when ungated.
-    const PrecisionPasses pg = precision_passes(l, ctx, grid_, ws, pa);
+    const PrecisionPasses pg = precision_passes(l, ctx, grid_, ws, pa, sync_);
     LayerStats s;
     uint64_t steps = 0, fired_sip_cycles = 0, act_bits_read = 0;
     if (l.kind == LayerKind::kFC) {
@@ -105,11 +125,29 @@ class Stripes final : public Design {
       steps = static_cast<uint64_t>(ws.window_sets) * ws.filter_sets * ws.group_passes * ws.steps;
       if (pg.pass_on.empty()) {
         s.cycles = steps * pa;
+      } else if (pg.filters_per_pass == grid_.rows && grid_.tiles > 1) {
+        // Per tile: its passes' bits; the layer ends with the slowest tile. Every SIP is clocked
+        // until then (no clock gating, as in the lock-step modes); each tile reads its own
+        // activations, and only while it has work (no broadcast).
+        std::vector<uint64_t> tile_cycles(static_cast<size_t>(grid_.tiles), 0);
+        for (int64_t g = 0; g < ws.group_passes; ++g) {
+          for (int64_t fp = 0; fp < pg.filter_passes && fp * grid_.rows < l.filters_per_group(); ++fp) {
+            uint64_t& c = tile_cycles[static_cast<size_t>(fp % grid_.tiles)];
+            for (int64_t wset = 0; wset < pg.window_sets; ++wset)
+              c += static_cast<uint64_t>(ws.steps) * pg.bits(pg.pass_of(g, fp, wset), pa);
+          }
+        }
+        uint64_t busy = 0;
+        for (uint64_t c : tile_cycles) s.cycles = std::max(s.cycles, c), busy += c;
+        fired_sip_cycles = s.cycles * sips_per_column * grid_.columns;
+        act_bits_read = busy * grid_.columns * grid_.lanes;
       } else {
         for (size_t i = 0; i < pg.pass_on.size(); ++i) s.cycles += static_cast<uint64_t>(ws.steps) * pg.bits(i, pa);
       }
-      fired_sip_cycles = s.cycles * sips_per_column * grid_.columns;
-      act_bits_read = s.cycles * grid_.columns * grid_.lanes * tiles_reading;
+      if (fired_sip_cycles == 0) {
+        fired_sip_cycles = s.cycles * sips_per_column * grid_.columns;
+        act_bits_read = s.cycles * grid_.columns * grid_.lanes * tiles_reading;
+      }
     }
     s.macs = l.macs;
     s.lane_cycles_total = s.cycles * sips_per_column * grid_.columns * grid_.lanes;
@@ -117,14 +155,14 @@ class Stripes final : public Design {
     s.ideal_bit_products = static_cast<uint64_t>(l.macs) * pa * 16;
     if (!pg.pass_on.empty()) {
       // Per output: the bits its pass streamed (busy), the bits its own gate needs (potential).
-      const int64_t W = l.windows(), per_set = static_cast<int64_t>(sips_per_column);
+      const int64_t W = l.windows();
       const uint64_t macs_per_output = static_cast<uint64_t>(l.macs / (l.K * W));
       uint64_t streamed = 0, needed = 0;
       for (int64_t k = 0; k < l.K; ++k) {
-        const int64_t g = k / l.filters_per_group(), f = (k % l.filters_per_group()) / per_set;
+        const int64_t g = k / l.filters_per_group(), f = (k % l.filters_per_group()) / pg.filters_per_pass;
         for (int64_t w = 0; w < W; ++w) {
           const int64_t wset = l.kind == LayerKind::kFC ? 0 : w / grid_.columns;
-          streamed += static_cast<uint64_t>(pg.bits((g * ws.filter_sets + f) * pg.window_sets + wset, pa));
+          streamed += static_cast<uint64_t>(pg.bits(pg.pass_of(g, f, wset), pa));
           needed += static_cast<uint64_t>(pg.on[static_cast<size_t>(k * W + w)] ? pa : pg.high_bits);
         }
       }
@@ -143,8 +181,13 @@ class Stripes final : public Design {
   }
 
  private:
+  static GateSync sync_of(const std::string& s) {
+    return s == "off" ? GateSync::kOff : s == "array" ? GateSync::kArray : GateSync::kTile;
+  }
+
   Grid grid_;
   cost::OnChipMemory memory_;
+  GateSync sync_;
 };
 
 }  // namespace

@@ -98,6 +98,66 @@ TEST(PrecisionGating, OneOnOutputKeepsThePassAtFullPrecision) {
   EXPECT_EQ(gated_cycles("stripes", l, gates("10")), 8u + 4u);
 }
 
+// 1x1 conv, 16 channels, 4x8 input (two window sets of 16 windows), 32 filters: Stripes
+// 16-16-16 gives filters 0-15 to tile 0 and 16-31 to tile 1. Windows 0-15 hold 5 (high-order
+// part 0: every sum 0), windows 16-31 hold 20 (high part 16: sums +-256). Filters 0-15 weigh +1,
+// filters 16-31 weigh -1; per-filter thresholds t0 (filters 0-15) and t1 (16-31).
+SimLayer two_tile_layer() {
+  std::vector<int16_t> acts(16 * 32), wgts(32 * 16);
+  for (int64_t c = 0; c < 16; ++c) {
+    for (int64_t w = 0; w < 32; ++w) acts[static_cast<size_t>(c * 32 + w)] = w < 16 ? 5 : 20;
+  }
+  for (int64_t k = 0; k < 32; ++k) {
+    for (int64_t c = 0; c < 16; ++c) wgts[static_cast<size_t>(k * 16 + c)] = k < 16 ? 1 : -1;
+  }
+  return layer_from(conv_geo(16, 4, 8, 32, 1), acts, wgts, 8);
+}
+
+GatesFile two_tile_gates(const std::string& t0, const std::string& t1) {
+  std::string t;
+  for (int k = 0; k < 32; ++k) t += (k ? "," : "") + (k < 16 ? t0 : t1);
+  return parse_gates(R"({"format":"effectual-gates","version":1,"kind":"precision","layers":[{"layer":"conv1",)"
+                     R"("bits":8,"high_bits":4,"thresholds":[)" + t + "]}]}",
+                     "pg.json");
+}
+
+TEST(PrecisionGating, StripesTilesStopTheirOwnPassesEarly) {
+  const SimLayer l = two_tile_layer();
+  SimContext ctx;
+  auto run = [&](const GatesFile& g, const std::string& sync) {
+    ctx.gates = &g;
+    return make("stripes", {{"precision_gating", sync}})->simulate(l, ctx);
+  };
+  // Known decisions: t0 = 100 -> filters 0-15 on only in window set 1 (256 > 100, 0 is not);
+  // t1 = -1 -> filters 16-31 on only in window set 0 (0 > -1, -256 is not).
+  const GatesFile crossed = two_tile_gates("100", "-1");
+  const std::vector<uint8_t> on = precision_gate_decisions(l, crossed.layers.at(0), 1);
+  for (int64_t k = 0; k < 32; ++k) {
+    for (int64_t w = 0; w < 32; ++w) EXPECT_EQ(on[static_cast<size_t>(k * 32 + w)], (k < 16) == (w >= 16)) << k << w;
+  }
+  // Ungated: 2 window sets x Pa 8 = 16 cycles. Lock-step array: both window sets have an output
+  // on (in one tile or the other): 8 + 8 = 16, nothing saved. Per tile: tile 0 streams 4 bits for
+  // window set 0 and 8 for set 1, tile 1 8 and 4: 12 each, the layer 12.
+  EXPECT_EQ(run(crossed, "off").cycles, 16u);
+  EXPECT_EQ(run(crossed, "array").cycles, 16u);
+  const LayerStats tile = run(crossed, "tile");
+  EXPECT_EQ(tile.cycles, 12u);
+  // Every SIP (16 tiles x 16 rows x 16 columns, 16 lanes x 16 bit-products each) is clocked for
+  // the layer's 12 cycles; the two tiles holding filters each read their own activations for
+  // their 12 busy cycles (16 columns x 16 lanes), where the lock-step array broadcasts once.
+  EXPECT_EQ(tile.bit_products, 12u * 256 * 16 * 16 * 16);
+  EXPECT_EQ(tile.act_buffer_read_bits, (12u + 12u) * 16 * 16);
+  EXPECT_EQ(run(crossed, "array").act_buffer_read_bits, 16u * 16 * 16);
+  // Unequal tiles: t1 = 1000 turns tile 1 off everywhere (4 + 4 = 8 cycles); the layer waits for
+  // tile 0 (4 + 8 = 12). The array gets the same here: window set 0 is all off in both tiles.
+  const GatesFile tile1_off = two_tile_gates("100", "1000");
+  EXPECT_EQ(run(tile1_off, "tile").cycles, 12u);
+  EXPECT_EQ(run(tile1_off, "array").cycles, 12u);
+  EXPECT_EQ(run(tile1_off, "tile").act_buffer_read_bits, (12u + 8u) * 16 * 16);
+  // Everything off: 4 + 4 in each tile.
+  EXPECT_EQ(run(two_tile_gates("1000", "1000"), "tile").cycles, 8u);
+}
+
 TEST(PrecisionGating, LoomDropsLowBitsOfAllOffPasses) {
   // Loom 1-8-16: 128 filter rows, 16 columns; one step per window set. Dynamic activation
   // widths: 5 -> 3 bits, 20 -> 5 bits; weights at 16 bits. Ungated (3 + 5) x 16 = 128 cycles.
