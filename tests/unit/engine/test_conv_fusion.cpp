@@ -374,11 +374,16 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
   for (const std::string coordinates : {"asymmetric", "half_pixel"}) {
     SCOPED_TRACE(coordinates);
     const Graph g = pyramid_step(coordinates).load();
-    const Node& resize = g.nodes[2];
+    std::map<std::string, const Node*> by_name;
+    for (const Node& n : g.nodes) by_name[n.name] = &n;
+    const Node& resize = *by_name.at("upsample");
     ASSERT_EQ(resize.op, "Resize");
+    // The merge Add went into the fine lateral conv, whose shortcut is the blocked upsampling.
+    EXPECT_EQ(by_name.count("merge"), 0u);
+    EXPECT_EQ(by_name.at("lateral_fine")->attr_int(kResidualAddAttr, 0), 1);
     // Only asymmetric coordinates with floor are taken (half_pixel stays plain, for simplicity).
     EXPECT_EQ(resize.has_attr(kBlockedInputAttr), coordinates == "asymmetric");
-    EXPECT_EQ(g.nodes[4].has_attr(kBlockedInputAttr), coordinates == "asymmetric");
+    EXPECT_EQ(by_name.at("smooth")->has_attr(kBlockedInputAttr), coordinates == "asymmetric");
     ExecutorOptions o;
     o.threads = 1;
     Executor want(pyramid_step(coordinates).load(raw), o);

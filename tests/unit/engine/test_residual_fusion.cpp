@@ -37,10 +37,12 @@ std::vector<Tensor> run_graph(Graph g, const std::vector<Tensor>& inputs, int th
   return ex.run(inputs);
 }
 
+// Stacked 3x3 convs run Winograd in one graph and direct in the other (rounding ~1e-4 relative
+// here); a wrong shortcut, layout or order of sum and Relu is O(1).
 void expect_close(const Tensor& got, const Tensor& want) {
   ASSERT_EQ(got.shape(), want.shape());
   const std::vector<float> g = got.to_f32_vector(), w = want.to_f32_vector();
-  for (size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 1e-5f * (1 + std::fabs(w[i]))) << i;
+  for (size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 3e-4f * (1 + std::fabs(w[i]))) << i;
 }
 
 const Node* find_node(const Graph& g, const std::string& name) {
@@ -134,7 +136,8 @@ TEST(ResidualFusion, BasicBlocksEqualTheUnfusedGraph) {
       ASSERT_NE(b1, nullptr);
       EXPECT_EQ(b1->attr_int(kResidualAddAttr, 0), 1);
       EXPECT_EQ(b1->attr_string("activation", ""), "Relu");
-      EXPECT_EQ(b1->has_attr(kBlockedOutputAttr), channels == 16);
+      // (The stem's second reader, an Add that is a graph output, keeps it and so block 1 plain.)
+      EXPECT_EQ(b1->has_attr(kBlockedOutputAttr), channels == 16 && !again);
       const Node* b2 = find_node(g, "b2_down");  // the Add's first operand, ready at the Add
       ASSERT_NE(b2, nullptr);
       EXPECT_EQ(b2->attr_int(kResidualAddAttr, 0), 1);
