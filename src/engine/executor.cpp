@@ -480,10 +480,12 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   // Kernels build their oneDNN primitives (JIT code) per thread count on first use, ~40-80x a
   // small model's inference: when the governor later falls back to one thread or probes the full
   // team again, that run would be the slowest by far (the quiet bench's worst run, 37x its
-  // median). So the first run of a plan also runs once, unrecorded, at the other count.
+  // median). So the first run of a plan also runs once, unrecorded, at the other count (not
+  // while an observer watches: it would see the inputs twice).
   if (!p.warmed && !warming) {
     p.warmed = true;
-    if (governor_ && governor_->max_threads() > 1 && wall_ms < kWarmOtherCountBelowMs && !node_timing_) {
+    if (governor_ && governor_->max_threads() > 1 && wall_ms < kWarmOtherCountBelowMs && !node_timing_ &&
+        !options_.observer) {
       warm_up_threads = threads == 1 ? governor_->max_threads() : 1;
       try {
         run(inputs);
