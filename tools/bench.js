@@ -217,6 +217,7 @@ const optimized = sections.has('optimize') ? require('./bench_optimize').benchOp
 const busy = sections.has('busy') ? await require('./bench_busy').benchBusy({
   bin, ortBench, median, models: opt('--busy-models', 'models/resnet.onnx').split(',').filter(Boolean),
   rounds: Number(opt('--busy-rounds', '5')), repeat: Number(opt('--busy-repeat', '200')),
+  seconds: Number(opt('--busy-seconds', '45')),
 }) : null;
 const sweep = sections.has('sweep') ? require('./bench_sweep').benchSweep({ bin, median, rounds: Math.min(rounds, 3) }) : null;
 const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown';

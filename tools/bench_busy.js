@@ -8,6 +8,10 @@
 // latency (the median hides time another process took from the cores between or inside single
 // runs; the mean counts it), and the worst single run as a multiple of its process's median (goal: effectual median <= 1.2x ONNX Runtime's
 // in the busy scenarios, no single run over 20x the median, <= 1.0x on the quiet machine).
+// A busy machine makes single rounds swing (one round's ratio 0.8, the next 1.3), so each scenario
+// runs as many short interleaved rounds as fit its time budget (--busy-seconds, default 45 per
+// scenario: the section stays under ~3 minutes), the engine that goes first alternating, and the
+// table gives the per-round ratio's median and spread (min, quartiles, max) beside the medians.
 'use strict';
 const { spawn } = require('child_process');
 const os = require('os');
@@ -37,19 +41,30 @@ function startLoad() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function benchBusy({ bin, ortBench, median, models, rounds, repeat }) {
+// The q-quantile of xs (linear between neighbours).
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const at = (s.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
+  return s[lo] + (s[hi] - s[lo]) * (at - lo);
+}
+
+async function benchBusy({ bin, ortBench, median, models, rounds, repeat, seconds = 45, maxRounds = 60 }) {
   const rows = [];
   for (const model of models) {
     for (const scenario of ['quiet', 'pytorch', 'two-copies']) {
-      const stats = { eff: { med: [], mean: [], worst: 0 }, ort: { med: [], mean: [], worst: 0 } };
+      const stats = { eff: { med: [], mean: [], worst: [] }, ort: { med: [], mean: [], worst: [] }, ratios: [] };
       let load = null;
       if (scenario === 'pytorch') {
         load = startLoad();
         await sleep(1500);  // torch import and thread start-up
       }
       try {
-        for (let r = 0; r < rounds; ++r) {
-          for (const engine of ['eff', 'ort']) {
+        // At least `rounds` rounds, then more while the scenario's time budget lasts.
+        const started = Date.now();
+        for (let r = 0; r < maxRounds && (r < rounds || Date.now() - started < seconds * 1000); ++r) {
+          const round = { eff: [], ort: [] };
+          for (const engine of r % 2 ? ['ort', 'eff'] : ['eff', 'ort']) {
             const argv = engine === 'eff'
               ? [bin, ['bench', model, '--repeat', String(repeat), '--json']]
               : ['node', [ortBench, model, '--threads', '0', '--repeat', String(repeat)]];
@@ -58,9 +73,11 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat }) {
             for (const j of results) {
               stats[engine].med.push(j.latency_ms.median);
               stats[engine].mean.push(j.latency_ms.mean);
-              stats[engine].worst = Math.max(stats[engine].worst, j.latency_ms.max / j.latency_ms.median);
+              stats[engine].worst.push(j.latency_ms.max / j.latency_ms.median);
+              round[engine].push(j.latency_ms.median);
             }
           }
+          stats.ratios.push(median(round.eff) / median(round.ort));
         }
       } finally {
         if (load) load.kill('SIGKILL');
@@ -69,18 +86,22 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat }) {
         model: model.split('/').pop().replace(/\.onnx$/, ''), scenario,
         eff_ms: median(stats.eff.med), ort_ms: median(stats.ort.med),
         eff_mean: median(stats.eff.mean), ort_mean: median(stats.ort.mean),
-        eff_worst: stats.eff.worst, ort_worst: stats.ort.worst,
+        eff_worst: Math.max(...stats.eff.worst), ort_worst: Math.max(...stats.ort.worst),
+        eff_worst_med: median(stats.eff.worst), ort_worst_med: median(stats.ort.worst),
+        rounds: stats.ratios.length, ratio_med: median(stats.ratios),
+        ratio_min: Math.min(...stats.ratios), ratio_max: Math.max(...stats.ratios),
+        ratio_q1: quantile(stats.ratios, 0.25), ratio_q3: quantile(stats.ratios, 0.75),
       };
       row.ratio = row.eff_ms / row.ort_ms;
       rows.push(row);
-      process.stderr.write(`busy ${row.model} ${scenario}: effectual ${row.eff_ms.toFixed(3)} ms (worst x${row.eff_worst.toFixed(1)}), ORT ${row.ort_ms.toFixed(3)} ms (worst x${row.ort_worst.toFixed(1)}), ratio ${row.ratio.toFixed(2)}; means ${row.eff_mean.toFixed(3)} / ${row.ort_mean.toFixed(3)} ms\n`);
+      process.stderr.write(`busy ${row.model} ${scenario}: effectual ${row.eff_ms.toFixed(3)} ms (worst x${row.eff_worst.toFixed(1)}), ORT ${row.ort_ms.toFixed(3)} ms (worst x${row.ort_worst.toFixed(1)}), ratio ${row.ratio.toFixed(2)} (per round: median ${row.ratio_med.toFixed(2)}, ${row.ratio_min.toFixed(2)}-${row.ratio_max.toFixed(2)} over ${row.rounds} rounds); means ${row.eff_mean.toFixed(3)} / ${row.ort_mean.toFixed(3)} ms\n`);
     }
   }
   let md = `\n## Beside other work: default threads, batch 1 (goal: median <= 1.2x ONNX Runtime when busy, <= 1.0x quiet; no run over 20x its median)\n\n`;
-  md += `Both engines at their defaults: \`effectual bench MODEL --repeat ${repeat}\` (no --threads, no environment variable) and ONNX Runtime with intraOpNumThreads 0 (its default). pytorch: a /usr/bin/python3 job multiplying 768x768 matrices on every core runs throughout; two-copies: two processes of the same engine at once (both counted). Median over ${rounds} interleaved rounds of each process's median (and of its mean: the median of single runs does not count the time another process held the cores, the mean does); worst: the slowest single run over its process's median.\n\n`;
-  md += `| model | scenario | effectual ms | ORT ms | ratio eff/ORT | effectual mean ms | ORT mean ms | mean ratio | effectual worst/median | ORT worst/median |\n|---|---|---|---|---|---|---|---|---|---|\n`;
+  md += `Both engines at their defaults: \`effectual bench MODEL --repeat ${repeat}\` (no --threads, no environment variable) and ONNX Runtime with intraOpNumThreads 0 (its default). pytorch: a /usr/bin/python3 job multiplying 768x768 matrices on every core runs throughout; two-copies: two processes of the same engine at once (both counted). Each scenario runs at least ${rounds} and then as many interleaved rounds as fit ${seconds} s (at most ${maxRounds}; which engine goes first alternates); ms: the median over all rounds of each process's median (and of its mean: the median of single runs does not count the time another process held the cores, the mean does); per-round ratio: each round's effectual median over ONNX Runtime's, as median [min, quartiles, max] over the rounds, so one unlucky round no longer decides; worst: the slowest single run over its process's median, the worst process and the median process.\n\n`;
+  md += `| model | scenario | rounds | effectual ms | ORT ms | ratio eff/ORT | per-round ratio: median [min, q1-q3, max] | effectual mean ms | ORT mean ms | mean ratio | effectual worst/median (worst, median process) | ORT worst/median |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
   for (const r of rows) {
-    md += `| ${r.model} | ${r.scenario} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)} | ${r.ort_worst.toFixed(1)} |\n`;
+    md += `| ${r.model} | ${r.scenario} | ${r.rounds} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratio_med.toFixed(2)} [${r.ratio_min.toFixed(2)}, ${r.ratio_q1.toFixed(2)}-${r.ratio_q3.toFixed(2)}, ${r.ratio_max.toFixed(2)}] | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)}, ${r.eff_worst_med.toFixed(1)} | ${r.ort_worst.toFixed(1)}, ${r.ort_worst_med.toFixed(1)} |\n`;
   }
   return { rows, markdown: md };
 }

@@ -5,6 +5,7 @@
 // and add one line to src/engine/ops/registry.cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -38,6 +39,11 @@ class OpContext {
   void set_output(int i, Tensor t);
   int num_outputs() const { return static_cast<int>(outputs_.size()); }
 
+  // Whether the kernel may write its output into input i's buffer: the executor sets this for
+  // intermediate values no later node reads (the kernel still checks that no view shares it).
+  void set_reusable_inputs(uint32_t mask) { reusable_inputs_ = mask; }
+  bool input_reusable(int i) const { return i >= 0 && i < 32 && ((reusable_inputs_ >> i) & 1u) != 0; }
+
   int threads() const { return threads_; }
   DnnlEnv& dnnl() { return dnnl_; }
   // "model.onnx: node 'x' (Op)" for error messages.
@@ -51,6 +57,7 @@ class OpContext {
   BufferPool& pool_;
   DnnlEnv& dnnl_;
   int threads_;
+  uint32_t reusable_inputs_ = 0;
 };
 
 class Kernel {

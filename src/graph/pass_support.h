@@ -1,7 +1,9 @@
 // What the graph passes share: op tests that respect the domain, and who reads and writes each
-// value. Internal to src/graph (passes.cpp, layout_pass.cpp).
+// value, and the edits they make. Internal to src/graph (passes.cpp, fusion_passes.cpp,
+// residual_pass.cpp, layout_pass.cpp).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "graph/ir.h"
@@ -40,5 +42,21 @@ struct Uses {
   bool internal(ValueId v) const { return v != kNoValue && !graph_output[v] && consumers[v].size() == 1; }
   bool used(ValueId v) const { return v != kNoValue && (graph_output[v] || !consumers[v].empty()); }
 };
+
+// Removes the nodes marked dead (keeping the order of the rest).
+void erase_dead(Graph& g, const std::vector<char>& dead);
+// Marks node i for erase_dead() and detaches it, so that a fresh Uses no longer sees it.
+void kill(Node& n, std::vector<char>& dead, size_t i);
+void replace_uses(Graph& g, ValueId from, ValueId to);
+// The ONNX node names merged into `from` are now merged into `into` too.
+void append_origin(Node& into, const Node& from);
+std::string unique_value_name(const Graph& g, const std::string& base);
+ValueId add_constant(Graph& g, const std::string& base, Tensor t);
+void make_constant(Graph& g, ValueId id, Tensor t);
+bool is_float_constant(const Graph& g, ValueId v);
+// Drops the quantization attributes mark_quantized_layers set (engine/quantized_layers.h).
+void erase_quantization(Node& n);
+// A constant holding one number (any rank, e.g. [] or [1]) close to `want`.
+bool is_scalar_near(const Graph& g, ValueId v, double want);
 
 }  // namespace eff::pass_support

@@ -14,6 +14,7 @@ struct PassOptions {
   bool fuse_hardswish = true;
   bool blocked_layout = true;
   bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
+  bool fuse_residual_adds = true;  // with fuse_activations: a residual Add (+ Relu) into its Conv
   // Replaces layers after activation fusion and before the blocked layouts are assigned (so that
   // the layout pass sees the replacements): DeftNN's packed layers (src/deft/deft_model.h).
   std::function<void(Graph&)> layer_rewrite;
@@ -71,6 +72,15 @@ inline constexpr const char* kBlockedInputAttr = "blocked_input";
 inline constexpr const char* kBlockedOutputAttr = "blocked_output";
 inline constexpr const char* kBlockedOperandAttr = "blocked_operand";  // which input of a Mul
 void assign_blocked_layouts(Graph& g);
+
+// A residual block's Add(Conv(x), shortcut), and a Relu read only from it, -> one Conv node with
+// the shortcut as input 3 (inputs: x, w, bias or none, shortcut), attribute residual_add=1 and,
+// with the Relu, activation="Relu" (applied after the sum). The fused node takes the Add's place
+// in the node order. Runs after assign_blocked_layouts: the shortcut is in the layout the conv
+// writes. The layer's output (for observers: LayerInfo::output) is then the block's output, not
+// the conv's; the simulator does not check such a layer's output.
+inline constexpr const char* kResidualAddAttr = "residual_add";
+void fuse_residual_adds(Graph& g);
 
 // All of the above in a sensible order, then graph.compact().
 void run_default_passes(Graph& g, const PassOptions& options = {});

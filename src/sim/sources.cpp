@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "data/npy.h"
 #include "engine/quantized_layers.h"
+#include "graph/passes.h"
 #include "sim/code_sums.h"
 #include "sim/fc_rows.h"
 #include "sim/machinery.h"
@@ -422,8 +423,11 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     if (row_fc) channel_major = transposed(acts, rows, g.Ni);
     SimLayer l = make_sim_layer(g, row_fc ? channel_major.data() : acts, std::move(w), o);
     l.bias = bias;
-    // A HardSwish or Swish folded into the layer is not recomputed: its output stays unchecked.
-    const bool checkable = layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish";
+    // A HardSwish or Swish folded into the layer is not recomputed, nor a residual Add: its output
+    // stays unchecked.
+    const bool residual = layer.node >= 0 && static_cast<size_t>(layer.node) < graph_.nodes.size() &&
+                          graph_.nodes[layer.node].attr_int(kResidualAddAttr, 0) != 0;
+    const bool checkable = layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish" && !residual;
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       if (row_fc) {

@@ -6,9 +6,12 @@
 // blocked where the graph pass allowed it (attributes blocked_input / blocked_output); elsewhere
 // they are plain NCHW, with a reorder on the way in and out. 3x3 stride-1 layers use
 // Winograd when they have 64+ channels or small maps. A fused Relu, Clip, HardSwish or Swish
-// (attribute activation) runs as an eltwise post-op.
+// (attribute activation) runs as an eltwise post-op. A fused residual Add (attribute
+// residual_add, the shortcut as input 3) runs as a sum post-op before it: the destination is
+// preloaded with the shortcut, or is the shortcut's own buffer when no one reads it afterwards.
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 
@@ -35,7 +38,11 @@ class ConvKernel final : public Kernel {
   ConvKernel(const Node& node, const Graph& graph, bool transpose) : transpose_(transpose) {
     const std::string where = graph.where(node);
     const int n_in = node.num_inputs();
-    if (n_in < 2 || n_in > 3) fail<ModelError>("{}: expects 2 or 3 inputs, got {}", where, n_in);
+    residual_ = node.attr_int(kResidualAddAttr, 0) != 0;
+    if (residual_ && (transpose_ || n_in != 4 || node.input(3) == kNoValue)) {
+      fail("internal error: {}: a fused residual Add needs a Conv with the shortcut as input 3", where);
+    }
+    if (!residual_ && (n_in < 2 || n_in > 3)) fail<ModelError>("{}: expects 2 or 3 inputs, got {}", where, n_in);
     for (int i = 0; i < n_in; ++i) require_f32_model(node, graph, i);
     group_ = node.attr_int("group", 1);
     if (group_ < 1) fail<ModelError>("{}: group={} must be positive", where, group_);
@@ -94,8 +101,23 @@ class ConvKernel final : public Kernel {
     const Tensor& w = f32_input(ctx, 1);
     const Tensor* b = ctx.has_input(2) ? &f32_input(ctx, 2) : nullptr;
     Plan& plan = plan_for(ctx, x, w, b != nullptr);
-    Tensor y = blocked_out_ ? blocked_output(ctx, 0, plan.y_shape) : ctx.output(0, DType::kFloat32, plan.y_shape);
+    const Tensor* shortcut = residual_ ? &f32_input(ctx, 3) : nullptr;
+    if (shortcut && shortcut->shape() != plan.y_shape) {
+      fail<ShapeError>("{}: residual operand of shape {} does not match the convolution's output {}", ctx.where(),
+                       shape_str(shortcut->shape()), shape_str(plan.y_shape));
+    }
+    // The sum post-op adds to what the destination holds: write into the shortcut's buffer when
+    // the executor says nothing reads it later and no view shares it.
+    const bool in_place = shortcut && !plan.dst_reorder && ctx.input_reusable(3) &&
+                          shortcut->storage().use_count() == 1;
+    if (in_place) ctx.set_output(0, *shortcut);
+    Tensor y = in_place      ? *shortcut
+               : blocked_out_ ? blocked_output(ctx, 0, plan.y_shape)
+                              : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;
+    if (shortcut && plan.x_empty_fill) {
+      fail<UnsupportedError>("{}: a residual Add fused into a convolution without input channels", ctx.where());
+    }
     if (plan.x_empty_fill) {
       if (blocked_out_) {
         Tensor plain(DType::kFloat32, y.shape());
@@ -121,6 +143,14 @@ class ConvKernel final : public Kernel {
       if (plan.wei_reorder) plan.wei_reorder.execute(stream, plan.wei_user, plan.wei);
     }
     if (plan.src_reorder) plan.src_reorder.execute(stream, plan.src, plan.src_inner);
+    if (shortcut && !in_place) {
+      if (plan.dst_reorder) {  // into the primitive's own destination layout
+        plan.shortcut.set_data_handle(mutable_data(*shortcut));
+        plan.shortcut_reorder.execute(stream, plan.shortcut, plan.dst_inner);
+      } else {  // same layout (blocked storage includes the padding channels)
+        std::memcpy(y.raw(), shortcut->raw(), plan.dst.get_desc().get_size());
+      }
+    }
     bind_scratchpad(plan.args, ctx.dnnl());
     plan.prim.execute(stream, plan.args);
     if (plan.dst_reorder) plan.dst_reorder.execute(stream, plan.dst_inner, plan.dst);
@@ -151,6 +181,8 @@ class ConvKernel final : public Kernel {
     // between them and the plain tensors the graph passes around.
     memory src_inner, dst_inner;
     dnnl::reorder src_reorder, dst_reorder;
+    memory shortcut;  // a fused residual's operand, reordered into dst_inner when that differs
+    dnnl::reorder shortcut_reorder;
     bool weights_prepacked = false;
     std::unordered_map<int, memory> args;
   };
@@ -381,8 +413,9 @@ class ConvKernel final : public Kernel {
     const memory::desc bias_md = has_bias ? plain_desc({m}) : memory::desc();
 
     dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (activation_.any()) {
+    if (activation_.any() || residual_) {
       dnnl::post_ops ops;
+      if (residual_) ops.append_sum(1.f);
       activation_.append_to(ops);
       attr.set_post_ops(ops);
     }
@@ -505,6 +538,10 @@ class ConvKernel final : public Kernel {
     if (pd_base->dst_desc() != dst_md) {
       plan->dst_inner = memory(pd_base->dst_desc(), engine);
       plan->dst_reorder = dnnl::reorder(plan->dst_inner, plan->dst);
+      if (residual_) {
+        plan->shortcut = memory(dst_md, engine, nullptr);
+        plan->shortcut_reorder = dnnl::reorder(plan->shortcut, plan->dst_inner);
+      }
     }
     plan->args = {{DNNL_ARG_SRC, plan->src_inner}, {DNNL_ARG_WEIGHTS, plan->wei}, {DNNL_ARG_DST, plan->dst_inner}};
     if (has_bias) {
@@ -548,6 +585,7 @@ class ConvKernel final : public Kernel {
   }
 
   bool transpose_;
+  bool residual_ = false;  // input 3 added before the activation (sum post-op)
   int64_t group_ = 1;
   FusedActivation activation_;
   BufferPool pool_of_one_;                         // for the rare blocked bias-only output

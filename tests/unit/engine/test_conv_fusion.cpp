@@ -37,6 +37,18 @@ std::vector<float> run_model(Graph g, const Tensor& x, int threads, LayerObserve
   return ex.run({x}).at(0).to_f32_vector();
 }
 
+// The default passes without fuse_residual_adds: for the tests of blocked Adds and Relus as nodes
+// of their own (test_residual_fusion.cpp covers them fused into the conv).
+Graph load_keeping_adds(const ModelBuilder& b) {
+  LoadOptions raw;
+  raw.run_passes = false;
+  Graph g = b.load(raw);
+  PassOptions o;
+  o.fuse_residual_adds = false;
+  run_default_passes(g, o);
+  return g;
+}
+
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-5f) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol * (1 + std::fabs(want[i]))) << i;
@@ -71,8 +83,12 @@ ModelBuilder inverted_residual() {
 }
 
 TEST(ConvFusion, ClipAndHardSwishFuseIntoConvsAndActivationsStayBlocked) {
-  const Graph g = inverted_residual().load();
+  const Graph g = load_keeping_adds(inverted_residual());
   EXPECT_EQ(ops_of(g), (Ops{"Conv", "Conv", "Conv", "Conv", "Add", "Conv"}));
+  const Graph fused = inverted_residual().load();
+  EXPECT_EQ(ops_of(fused), (Ops{"Conv", "Conv", "Conv", "Conv", "Conv"}));
+  EXPECT_EQ(fused.nodes[3].name, "project");
+  EXPECT_EQ(fused.nodes[3].attr_int(kResidualAddAttr, 0), 1);
   std::map<std::string, const Node*> by_name;
   for (const Node& n : g.nodes) by_name[n.name] = &n;
   const Node& expand = *by_name.at("expand");
@@ -134,7 +150,8 @@ struct Recorder : LayerObserver {
 TEST(ConvFusion, ObserversSeePlainActivationsAndOutputsOfBlockedLayers) {
   const Tensor x = Tensor::from<float>({2, 8, 6, 5}, random_values(2 * 8 * 6 * 5, 8, 2.f));
   // Without fusion the Clip/HardSwish nodes sit between the convs; with it the layers' outputs
-  // are taken after the fused activation, which the unfused graph's next layer reads as input.
+  // are taken after the fused activation, which the unfused graph's next layer reads as input;
+  // the project layer's after the residual Add fused into it (the head's input).
   LoadOptions unfused;
   unfused.fuse_activations = false;
   Recorder plain, blocked;
@@ -148,7 +165,7 @@ TEST(ConvFusion, ObserversSeePlainActivationsAndOutputsOfBlockedLayers) {
   expect_close(blocked.seen.at("stem").second, plain.seen.at("stem").second);
   expect_close(blocked.seen.at("expand").second, plain.seen.at("depthwise").first);   // Clip applied
   expect_close(blocked.seen.at("depthwise").second, plain.seen.at("project").first);  // HardSwish applied
-  expect_close(blocked.seen.at("project").second, plain.seen.at("project").second);
+  expect_close(blocked.seen.at("project").second, plain.seen.at("head").first);
   expect_close(blocked.seen.at("head").second, plain.seen.at("head").second);
   EXPECT_EQ(blocked.activation.at("expand"), "Clip");
   EXPECT_EQ(blocked.activation.at("depthwise"), "HardSwish");
@@ -357,11 +374,16 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
   for (const std::string coordinates : {"asymmetric", "half_pixel"}) {
     SCOPED_TRACE(coordinates);
     const Graph g = pyramid_step(coordinates).load();
-    const Node& resize = g.nodes[2];
+    std::map<std::string, const Node*> by_name;
+    for (const Node& n : g.nodes) by_name[n.name] = &n;
+    const Node& resize = *by_name.at("upsample");
     ASSERT_EQ(resize.op, "Resize");
+    // The merge Add went into the fine lateral conv, whose shortcut is the blocked upsampling.
+    EXPECT_EQ(by_name.count("merge"), 0u);
+    EXPECT_EQ(by_name.at("lateral_fine")->attr_int(kResidualAddAttr, 0), 1);
     // Only asymmetric coordinates with floor are taken (half_pixel stays plain, for simplicity).
     EXPECT_EQ(resize.has_attr(kBlockedInputAttr), coordinates == "asymmetric");
-    EXPECT_EQ(g.nodes[4].has_attr(kBlockedInputAttr), coordinates == "asymmetric");
+    EXPECT_EQ(by_name.at("smooth")->has_attr(kBlockedInputAttr), coordinates == "asymmetric");
     ExecutorOptions o;
     o.threads = 1;
     Executor want(pyramid_step(coordinates).load(raw), o);
@@ -496,7 +518,7 @@ TEST(ConvFusion, ResidualAddAndReluBetweenConvsStayBlocked) {
   raw.run_passes = false;
   for (int64_t c : {16, 12}) {
     SCOPED_TRACE(c);
-    const Graph g = basic_block(c).load();
+    const Graph g = load_keeping_adds(basic_block(c));
     ASSERT_EQ(ops_of(g), (Ops{"Conv", "Conv", "Conv", "Add", "Relu", "Conv"}));  // relu1 fused into conv1
     std::map<std::string, const Node*> by_name;
     for (const Node& n : g.nodes) by_name[n.name] = &n;

@@ -1,0 +1,107 @@
+// A residual block's Add (and the Relu after it) into the Conv that produces one of its operands
+// (graph/passes.h fuse_residual_adds): the conv then adds the other operand as oneDNN's sum
+// post-op, so the block no longer writes the conv's result, reads it back with the shortcut and
+// writes the sum (and again for the Relu).
+#include <algorithm>
+#include <array>
+
+#include "graph/pass_support.h"
+#include "graph/passes.h"
+
+namespace eff {
+
+using pass_support::append_origin;
+using pass_support::erase_dead;
+using pass_support::is_op;
+using pass_support::kill;
+using pass_support::Uses;
+
+namespace {
+
+// A conv the kernel knows how to fuse: ONNX attributes and the layout pass's only (a quantized,
+// gated or otherwise rewritten layer carries attributes of its own and stays as it is), no
+// activation of its own (that would come before the Add), 2-3 inputs.
+bool plain_conv(const Node& n) {
+  if (!is_op(n, "Conv") || n.outputs.size() != 1 || n.num_inputs() < 2 || n.num_inputs() > 3) return false;
+  static constexpr std::array<const char*, 8> known = {"auto_pad", "dilations", "group", "kernel_shape", "pads",
+                                                       "strides", kBlockedInputAttr, kBlockedOutputAttr};
+  for (const auto& [name, attr] : n.attrs) {
+    if (std::none_of(known.begin(), known.end(), [&](const char* k) { return name == k; })) return false;
+  }
+  return true;
+}
+
+// Both values float32 of one static shape of rank 3-5 (the post-op does not broadcast). Only the
+// batch may be dynamic, and then it must be the same named dimension on both (the kernel refuses
+// a run where the two still differ).
+bool same_shape(const Graph& g, ValueId a, ValueId b) {
+  const Value& va = g.value(a);
+  const Value& vb = g.value(b);
+  if (!va.has_shape || !vb.has_shape || va.shape != vb.shape || va.shape.size() < 3 || va.shape.size() > 5) {
+    return false;
+  }
+  if (!va.has_type || !vb.has_type || va.dtype != DType::kFloat32 || vb.dtype != DType::kFloat32) return false;
+  if (va.shape[0] < 0) {
+    if (va.dim_names.empty() || vb.dim_names.empty() || va.dim_names[0].empty() || va.dim_names[0] != vb.dim_names[0]) {
+      return false;
+    }
+  }
+  return std::all_of(va.shape.begin() + 1, va.shape.end(), [](int64_t d) { return d >= 0; });
+}
+
+}  // namespace
+
+void fuse_residual_adds(Graph& g) {
+  Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& add = g.nodes[i];
+    if (dead[i] || !is_op(add, "Add") || add.num_inputs() != 2 || add.outputs.size() != 1 ||
+        add.outputs[0] == kNoValue) {
+      continue;
+    }
+    for (int k = 0; k < 2; ++k) {
+      const ValueId y = add.inputs[k], r = add.inputs[1 - k];
+      if (y == kNoValue || r == kNoValue || y == r || !uses.internal(y) || g.is_constant(r)) continue;
+      const int p = uses.producer[y];
+      // The fused node runs where the Add ran (the shortcut may be computed after the conv).
+      if (p < 0 || p >= static_cast<int>(i) || dead[p] || !plain_conv(g.nodes[p])) continue;
+      if (!same_shape(g, y, r)) continue;
+      // The layout pass made the Add blocked exactly when the conv writes blocked (both operands
+      // and the sum share one layout), so the shortcut is in the conv's output layout.
+      Node fused = std::move(g.nodes[p]);
+      kill(g.nodes[p], dead, static_cast<size_t>(p));
+      fused.inputs.resize(3, kNoValue);
+      fused.inputs.push_back(r);
+      Attribute yes;
+      yes.kind = Attribute::Kind::kInt;
+      yes.i = 1;
+      fused.attrs[kResidualAddAttr] = yes;
+      fused.outputs[0] = add.outputs[0];
+      append_origin(fused, add);
+      // A Relu read only from the sum goes in too (after the sum: sum post-op, then eltwise).
+      const ValueId z = add.outputs[0];
+      if (uses.internal(z)) {
+        const int q = uses.consumers[z][0];
+        Node& relu = g.nodes[q];
+        if (!dead[q] && is_op(relu, "Relu") && relu.num_inputs() == 1 && relu.outputs.size() == 1 &&
+            relu.outputs[0] != kNoValue) {
+          Attribute name;
+          name.kind = Attribute::Kind::kString;
+          name.s = "Relu";
+          fused.attrs["activation"] = name;
+          fused.outputs[0] = relu.outputs[0];
+          uses.producer[relu.outputs[0]] = static_cast<int>(i);
+          append_origin(fused, relu);
+          kill(relu, dead, static_cast<size_t>(q));
+        }
+      }
+      uses.producer[fused.outputs[0]] = static_cast<int>(i);
+      g.nodes[i] = std::move(fused);
+      break;
+    }
+  }
+  erase_dead(g, dead);
+}
+
+}  // namespace eff
