@@ -788,6 +788,7 @@ void fuse_activations(Graph& g) {
 void run_default_passes(Graph& g, const PassOptions& options) {
   remove_identity_and_dropout(g);
   lower_float16(g);
+  fold_float16_round_trips(g);
   mark_quantized_layers(g);
   if (options.fold_constants) fold_constants(g);
   if (options.fold_batchnorm) fold_batchnorm(g);
