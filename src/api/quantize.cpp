@@ -43,7 +43,7 @@ std::vector<std::vector<Tensor>> calibration_batches(const cli::Common& o, const
   std::vector<std::vector<Tensor>> batches;
   if (!f.calib_data.empty() && !f.calib_input.empty()) fail<UsageError>("give --calib-data or --calib-input, not both");
   if (!f.calib_data.empty()) {
-    const auto data = open_dataset(f.calib_data, cli::model_preprocess(m));
+    const auto data = cli::open_data_source(m, f.calib_data, "--calib-data");
     const int64_t n = cli::items_to_use(*data, 0, f.calib_images, "--calib-images", o.json);
     for (int64_t b = 0; b < n; b += 32) batches.push_back(data->inputs(b, std::min<int64_t>(32, n - b)));
   } else if (!f.calib_input.empty()) {
@@ -130,7 +130,7 @@ Output run_table(const cli::Common& o, const QuantizeOptions& f) {
     fail<UsageError>("--table needs --data SET (labelled images; calibration and report subsets are drawn from it)");
   if (!f.out.empty()) fail<UsageError>("--table writes no model; drop --out (use --csv/--html/--json)");
   cli::Loaded l = cli::load(o);
-  const auto data = open_dataset(f.data, cli::model_preprocess(l.model));
+  const auto data = cli::open_data_source(l.model, f.data, "--data");
   const search::SplitIndices split = search::split_indices(data->size(), f.calib_images, f.report_images, f.seed);
   const int64_t classes = l.model.meta.classes.empty() ? 0 : static_cast<int64_t>(l.model.meta.classes.size());
   const search::EvalSet calib = search::load_eval_set(*data, split.search, classes);

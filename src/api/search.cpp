@@ -55,8 +55,8 @@ Subsets load_subsets(const SearchOptions& f, const cli::Common& o, const SearchD
   if (explicit_sets) {
     if (f.search_data.empty() || f.report_data.empty()) fail<UsageError>("give both --search-data and --report-data");
     if (d.given) fail<UsageError>("--search-data/--report-data replace --data/--input");
-    const auto sd = open_dataset(f.search_data, cli::model_preprocess(l.model));
-    const auto rd = open_dataset(f.report_data, cli::model_preprocess(l.model));
+    const auto sd = cli::open_data_source(l.model, f.search_data, "--search-data");
+    const auto rd = cli::open_data_source(l.model, f.report_data, "--report-data");
     if (sd->size() < 1 || rd->size() < 1) fail<UsageError>("--search-data and --report-data must not be empty");
     const int64_t classes = class_count(l, *sd);
     auto all = [](int64_t n) {

@@ -316,13 +316,17 @@ std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in) {
   }
   if (!in.labels.empty()) fail<UsageError>("--labels goes with --input");
   if (in.data.empty()) fail<UsageError>("give --data SET or --input FILE.npy");
-  if (has_ext(in.data, {".npz"})) return open_npz_inputs(m, in.data);
+  return open_data_source(m, in.data, "--data");
+}
+
+std::unique_ptr<Dataset> open_data_source(const Model& m, const std::string& path, const std::string& flag) {
+  const Graph& g = m.graph;
+  if (has_ext(path, {".npz"})) return open_npz_inputs(m, path);
   if (g.inputs.size() != 1) {
-    fail<UsageError>(
-        "the model has {} inputs ({}); --data feeds one; give each as --input NAME=FILE.npy or all in --data FILE.npz",
-        g.inputs.size(), input_names(g));
+    fail<UsageError>("the model has {} inputs ({}); {} feeds one; give {}all in {} FILE.npz", g.inputs.size(),
+                     input_names(g), flag, flag == "--data" ? "each as --input NAME=FILE.npy or " : "", flag);
   }
-  return open_dataset(in.data, model_preprocess(m));
+  return open_dataset(path, model_preprocess(m));
 }
 
 std::string inputs_source(const Inputs& in) {

@@ -84,6 +84,10 @@ std::unique_ptr<Dataset> open_inputs(const Model& m, const Inputs& in);
 // dimension (the items); an array 'labels' (integers [N], unless an input has that name) labels
 // them. A missing, unknown, mismatched or compressed array is one line naming the file and array.
 std::unique_ptr<Dataset> open_npz_inputs(const Model& m, const std::string& path);
+// A data source named by a flag other than --data (`flag`: "--search-data", "--calib-data" ...):
+// FILE.npz feeds every input (open_npz_inputs); any other set feeds a one-input model, and a
+// model with more inputs is refused in one line naming the flag.
+std::unique_ptr<Dataset> open_data_source(const Model& m, const std::string& path, const std::string& flag);
 // --data or the --input files, for messages and reports.
 std::string inputs_source(const Inputs& in);
 // One input of rank 4, or of unknown rank: image data (data sets, image files, N x C x H x W .npy).

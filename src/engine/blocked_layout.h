@@ -36,6 +36,8 @@ std::unique_ptr<Kernel> make_blocked_resize(const Node& node, const Graph& graph
 // them, and a Mul of them (input kBlockedOperandAttr) by a per-channel gate [N, C, 1, 1].
 std::unique_ptr<Kernel> make_blocked_global_average_pool(const Node& node, const Graph& graph);
 std::unique_ptr<Kernel> make_blocked_channel_scale(const Node& node, const Graph& graph);
+// An Add of two blocked tensors with padded channels (summed over the storage).
+std::unique_ptr<Kernel> make_blocked_add(const Node& node, const Graph& graph);
 // A channel Concat of plain inputs written blocked (kBlockedOutputAttr).
 std::unique_ptr<Kernel> make_blocked_concat(const Node& node, const Graph& graph);
 

@@ -102,9 +102,11 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
+    // Partial blocks too (EfficientNet's 24- and 40-channel residuals): the padded channels are
+    // zero in both operands, so a sum over the whole storage keeps them zero (ops/blocked_ops.cpp).
     if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue &&
-        is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && whole_blocks(n.inputs[0]) &&
-        same_static_shape(g, n.inputs[0], n.inputs[1])) {
+        is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && channels[n.inputs[0]] > 0 &&
+        channels[n.inputs[0]] == channels[n.inputs[1]] && same_static_shape(g, n.inputs[0], n.inputs[1])) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
@@ -128,8 +130,7 @@ void assign_blocked_layouts(Graph& g) {
           ok = n.inputs[0] == static_cast<ValueId>(v) &&
                std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
         } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
-          ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]) &&
-               whole_blocks(static_cast<ValueId>(v));
+          ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]);
         } else if (integer_nearest_upsample(g, n, fh, fw)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
         } else if (standalone_relu(n)) {
@@ -188,6 +189,13 @@ void assign_blocked_layouts(Graph& g) {
       n.attrs[kBlockedInputAttr] = yes;
       n.attrs[kBlockedOutputAttr] = yes;
       n.attrs[kBlockedOperandAttr] = which;
+    }
+    // An Add of blocked values with padded channels sums the storage; with whole blocks the plain
+    // kernel's flat loop already covers every value.
+    if (is_op(n, "Add") && n.outputs.size() == 1 && n.outputs[0] != kNoValue && is_blocked(n.outputs[0]) &&
+        !whole_blocks(n.outputs[0])) {
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
     }
     if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
       n.attrs[kBlockedInputAttr] = yes;

@@ -417,6 +417,7 @@ void fold_constants(Graph& g) {
 void run_default_passes(Graph& g, const PassOptions& options) {
   remove_identity_and_dropout(g);
   lower_float16(g);
+  fold_float16_round_trips(g);
   mark_quantized_layers(g);
   if (options.fold_constants) fold_constants(g);
   if (options.fold_batchnorm) fold_batchnorm(g);

@@ -28,6 +28,10 @@ void remove_identity_and_dropout(Graph& g);
 // inputs are widened on entry and float16 graph outputs narrowed on exit (their declared types
 // stay). Every kernel then runs in float32 unchanged.
 void lower_float16(Graph& g);
+// Then each such Cast(to=FLOAT16) read only by a Cast back to float becomes one Cast(to=FLOAT)
+// with attribute via_float16=1: round to float16 and widen in one pass (float16_round_pass.cpp).
+inline constexpr const char* kViaFloat16Attr = "via_float16";
+void fold_float16_round_trips(Graph& g);
 
 // Conv/Gemm/MatMul fed by DequantizeLinear of 8-bit codes on both operands (activations per-tensor,
 // constant weights per-tensor or per-axis) get the quantization as internal attributes

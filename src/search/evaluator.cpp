@@ -171,7 +171,7 @@ std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer
   for (size_t i = cut; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     if (std::find(n.inputs.begin(), n.inputs.end(), layer.activations) == n.inputs.end()) continue;
-    if (reads_blocked(n) && n.inputs[0] == layer.activations) {
+    if (reads_blocked(n) && n.inputs[0] == layer.activations && n.op != "Add") {  // a blocked Add: both operands
       n.attrs.erase(kBlockedInputAttr);
     } else if (blocked) {
       return std::nullopt;

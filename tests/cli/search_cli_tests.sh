@@ -209,6 +209,15 @@ expect_ok search thresholds "$two" --input "b=$tmp/b8.npy" --input "a=$tmp/a8.np
 $py -c "import numpy as np; np.savez('$tmp/ab8.npz', a=np.load('$tmp/a8.npy'), b=np.load('$tmp/b8.npy'))"
 expect_ok search precision "$two" --data "$tmp/ab8.npz" "${snr[@]}"
 if grep -q "^0 *matmul" "$tmp/out"; then ok; else ko "search precision two_inputs --data .npz: $(head -c 300 "$tmp/out")"; fi
+# Explicit search and report sets for a multi-input model: one .npz each, read like --data FILE.npz.
+$py -c "import numpy as np; a, b = np.load('$tmp/a8.npy'), np.load('$tmp/b8.npy'); np.savez('$tmp/ab_s.npz', a=a[:4], b=b[:4]); np.savez('$tmp/ab_r.npz', a=a[4:], b=b[4:])"
+sets=(--search-data "$tmp/ab_s.npz" --report-data "$tmp/ab_r.npz" --metric output-snr --min-snr-db 30 --sim-images 1 --threads 1)
+expect_ok search precision "$two" "${sets[@]}" --json
+if $py -c 'import json,sys; d=json.load(sys.stdin); s=json.dumps(d); assert "ab_s.npz" in s and "ab_r.npz" in s and d["accuracy"]["search"]["target_met"], s[:300]' < "$tmp/out"; then
+  ok
+else ko "search precision two_inputs --search-data/--report-data .npz: $(head -c 300 "$tmp/out")"; fi
+expect_ok search thresholds "$two" "${sets[@]}"
+expect_error 2 "the model has 2 inputs \(a, b\); --search-data feeds one; give all in --search-data FILE.npz" -- search precision "$two" --search-data fashion-mnist:test --report-data "$tmp/ab_r.npz" --metric output-snr
 expect_error 2 "the top-1 target needs labels: use --metric output-snr" -- search precision "$two" --input "a=$tmp/a8.npy" --input "b=$tmp/b8.npy" --search-images 4 --report-images 4
 
 finish search_cli

@@ -3,7 +3,8 @@
 // - nearest-neighbour upsampling by whole factors (a feature pyramid's top-down path: Resize then
 //   Add with the next lateral conv): each output pixel copies one input pixel's 16-channel block;
 // - a squeeze-and-excitation block's GlobalAveragePool (blocked in, plain [N, C, 1, 1] out) and
-//   its Mul of the activations by the per-channel gate (blocked in and out).
+//   its Mul of the activations by the per-channel gate (blocked in and out);
+// - a residual Add of activations whose channels do not fill whole blocks.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -129,6 +130,31 @@ class BlockedChannelScaleKernel final : public Kernel {
   int x_;
 };
 
+// The sum of two blocked tensors of one shape whose channels do not fill whole blocks: over the
+// whole storage, so the padded channels (zero in both) stay zero for the convs that read them.
+class BlockedAddKernel final : public Kernel {
+ public:
+  void run(OpContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    if (a.rank() != 4 || a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32 || a.shape() != b.shape()) {
+      fail("internal error: {}: blocked sum of {} and {}", ctx.where(), shape_str(a.shape()), shape_str(b.shape()));
+    }
+    const int64_t stored = shape_numel(blocked_storage_shape(a.shape()));
+    EFF_ASSERT(a.capacity() >= static_cast<size_t>(stored) * sizeof(float) &&
+               b.capacity() >= static_cast<size_t>(stored) * sizeof(float));
+    Tensor y = blocked_output(ctx, 0, a.shape());
+    const float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    float* out = y.data<float>();
+#pragma omp parallel for simd schedule(static) if (stored >= kParallelMin)
+    for (int64_t i = 0; i < stored; ++i) out[i] = pa[i] + pb[i];
+  }
+  std::string impl() const override {
+    return "loop:blocked_add";
+  }
+};
+
 // Plain [N, C_k, H, W] inputs joined along the channels straight into one blocked output (the
 // feature pyramid's Concat before its head conv): one pass instead of a copy and a reorder.
 class BlockedConcatKernel final : public Kernel {
@@ -189,6 +215,10 @@ class BlockedConcatKernel final : public Kernel {
 
 std::unique_ptr<Kernel> make_blocked_concat(const Node&, const Graph&) {
   return std::make_unique<BlockedConcatKernel>();
+}
+
+std::unique_ptr<Kernel> make_blocked_add(const Node&, const Graph&) {
+  return std::make_unique<BlockedAddKernel>();
 }
 
 std::unique_ptr<Kernel> make_blocked_global_average_pool(const Node&, const Graph&) {

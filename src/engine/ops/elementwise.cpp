@@ -273,6 +273,7 @@ std::unique_ptr<Kernel> make_binary_kernel(const Node& node, const Graph& graph)
 }  // namespace
 
 std::unique_ptr<Kernel> make_add(const Node& n, const Graph& g) {
+  if (reads_blocked(n)) return make_blocked_add(n, g);  // ops/blocked_ops.cpp
   return make_binary_kernel<BinaryOp::kAdd>(n, g);
 }
 std::unique_ptr<Kernel> make_sub(const Node& n, const Graph& g) {

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "engine/ops/tensor_helpers.h"
+#include "graph/passes.h"
 #include "onnx/tensor_proto.h"
 
 namespace eff {
@@ -156,15 +157,34 @@ bool half_float_fast_path(const Tensor& in, Tensor& out) {
   return false;
 }
 
+// float32 rounded to the nearest float16 (half to even) and widened again, in one pass: the fused
+// round trip of graph/float16_round_pass.cpp.
+void round_through_half(const float* src, float* dst, int64_t n) {
+  int64_t vec = 0;
+#ifdef __F16C__
+  vec = n / 8 * 8;
+#pragma omp parallel for schedule(static) if (n >= ops::kParallelElements)
+  for (int64_t i = 0; i < vec; i += 8) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT)));
+  }
+#endif
+  for (int64_t i = vec; i < n; ++i) dst[i] = half_to_float(float_to_half(src[i]));
+}
+
 class CastKernel final : public Kernel {
  public:
-  explicit CastKernel(DType to, bool to_like = false) : to_(to), to_like_(to_like) {}
+  explicit CastKernel(DType to, bool to_like = false, bool via_half = false)
+      : to_(to), to_like_(to_like), via_half_(via_half) {}
 
   void run(OpContext& ctx) override {
     const Tensor& in = ctx.input(0);
     if (to_like_) to_ = ctx.input(1).dtype();
     Tensor& out = ctx.output(0, to_, in.shape());
     const int64_t n = in.numel();
+    if (via_half_ && in.dtype() == DType::kFloat32) {
+      round_through_half(in.data<float>(), out.data<float>(), n);
+      return;
+    }
     if (in.dtype() == to_) {
       if (in.nbytes()) std::memcpy(out.raw(), in.raw(), in.nbytes());
       return;
@@ -185,6 +205,7 @@ class CastKernel final : public Kernel {
  private:
   DType to_;
   bool to_like_;
+  bool via_half_;  // float32 input: rounded to float16 first (a float16 input widens exactly)
 };
 
 // ---- Dropout -----------------------------------------------------------------------------------
@@ -270,7 +291,10 @@ std::unique_ptr<Kernel> make_cast(const Node& node, const Graph& graph) {
   } else {
     onnx_type = static_cast<int32_t>(node.attr_int("to", 0));
   }
-  return std::make_unique<CastKernel>(dtype_from_onnx(onnx_type, where + ": attribute 'to'"));
+  const DType to = dtype_from_onnx(onnx_type, where + ": attribute 'to'");
+  const bool via_half = node.attr_int(kViaFloat16Attr, 0) != 0;
+  if (via_half && to != DType::kFloat32) fail<ModelError>("{}: via_float16 needs to=FLOAT", where);
+  return std::make_unique<CastKernel>(to, false, via_half);
 }
 
 std::unique_ptr<Kernel> make_cast_like(const Node& node, const Graph& graph) {

@@ -1,0 +1,61 @@
+// fp16 round trips as one pass over the data: lower_float16 leaves every Cast(to=FLOAT16) inside
+// the graph as that Cast and a Cast back to float (the value keeps float16 precision in float32).
+// The pair becomes one Cast(to=FLOAT) with kViaFloat16Attr, which rounds each value to float16 and
+// widens it in registers (ops/value_ops.cpp): the fp16 U-Net's casts around its float32 Resize and
+// at its input wrote a half-size copy of a 64 MB map and read it back.
+#include <string>
+#include <vector>
+
+#include "graph/pass_support.h"
+#include "graph/passes.h"
+
+namespace eff {
+
+using pass_support::is_op;
+using pass_support::Uses;
+
+namespace {
+
+constexpr int64_t kOnnxFloat = 1;     // TensorProto::FLOAT
+constexpr int64_t kOnnxFloat16 = 10;  // TensorProto::FLOAT16
+
+bool is_cast_to(const Node& n, int64_t to) {
+  return is_op(n, "Cast") && n.attr_int("to", -1) == to && n.num_inputs() == 1 && n.outputs.size() == 1 &&
+         n.outputs[0] != kNoValue && n.inputs[0] != kNoValue;
+}
+
+}  // namespace
+
+void fold_float16_round_trips(Graph& g) {
+  const Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& narrow = g.nodes[i];
+    if (!is_cast_to(narrow, kOnnxFloat16) || !uses.internal(narrow.outputs[0])) continue;
+    const int reader = uses.consumers[narrow.outputs[0]][0];
+    Node& widen = g.nodes[reader];
+    if (!is_cast_to(widen, kOnnxFloat)) continue;
+    const Value& in = g.value(narrow.inputs[0]);
+    if (!in.has_type || (in.dtype != DType::kFloat32 && in.dtype != DType::kFloat16)) continue;
+    // The fused node takes the widening Cast's place (its output's readers come after it) and the
+    // model's name for the rounding.
+    Node fused = widen;
+    fused.name = narrow.name;
+    fused.origin = narrow.origin;
+    fused.inputs = {narrow.inputs[0]};
+    Attribute yes;
+    yes.kind = Attribute::Kind::kInt;
+    yes.i = 1;
+    fused.attrs[kViaFloat16Attr] = yes;
+    widen = std::move(fused);
+    dead[i] = 1;
+  }
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+}
+
+}  // namespace eff
