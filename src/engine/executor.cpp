@@ -65,6 +65,7 @@ std::vector<LayerInfo> find_layers(const Graph& g) {
     l.bias = is_integer_layer ? (integer.bias >= 0 ? n.input(integer.bias) : kNoValue) : n.input(2);
     l.output = n.outputs.empty() ? kNoValue : n.outputs[0];
     l.fused_activation = n.attr_string("activation", "");
+    l.fused_residual_add = n.attr_int(kResidualAddAttr, 0) != 0;
     l.activation_min = n.attr_float("activation_min", 0.f);
     l.activation_max = n.attr_float("activation_max", 0.f);
     if (is_integer_layer) runtime_act_values(g, n, integer, l.act_zero_value, l.act_scale_value);
@@ -124,6 +125,10 @@ bool has_fused_activation(const Graph& g) {
   return std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.has_attr("activation"); });
 }
 
+bool has_fused_residual_add(const Graph& g) {
+  return std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.has_attr(kResidualAddAttr); });
+}
+
 // A dynamically quantized layer's run-time scale or zero point: one element.
 const Tensor& scalar_of(const Tensor& t, const Graph& g, const Node& n) {
   if (!t.defined() || t.numel() != 1) {
@@ -164,6 +169,7 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   }
   shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
   nan_sensitive_ = options_.specialize && has_fused_activation(graph);
+  has_residual_adds_ = options_.specialize && has_fused_residual_add(graph);
   base_ = make_plan(std::move(graph));
 }
 
@@ -265,6 +271,7 @@ Executor::Plan& Executor::plan_for(const std::vector<Tensor>& inputs) {
   if (shape_dependent_) {
     for (const Tensor& t : inputs) want.input_shapes.push_back(t.shape());
   }
+  want.separate_residual_adds = has_residual_adds_ && options_.observer && options_.observer->reads_output_values();
   if (want == GraphVariant{}) return *base_;
   ++clock_;
   for (auto& p : specialized_) {
@@ -446,9 +453,21 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       Tensor out_plain = writes_blocked(n) ? unblocked_copy(values[n.outputs[0]], *pool_) : Tensor();
       const LayerInfo& info = base_->layers[p.base_layer[layer]];
       const LayerInfo& here = p.layers[layer];
-      LayerInfo runtime;  // with this run's activation quantization (dynamically quantized layers)
-      if (here.act_zero_value != kNoValue || here.act_scale_value != kNoValue) {
+      // The base layer, with what this plan does differently: this run's activation quantization
+      // (dynamically quantized layers), what is fused into the layer (a plan that keeps
+      // activations or residual Adds apart).
+      const bool runtime_act = here.act_zero_value != kNoValue || here.act_scale_value != kNoValue;
+      const bool adjusted = runtime_act || here.fused_residual_add != info.fused_residual_add ||
+                            here.fused_activation != info.fused_activation;
+      LayerInfo runtime;
+      if (adjusted) {
         runtime = info;
+        runtime.fused_residual_add = here.fused_residual_add;
+        runtime.fused_activation = here.fused_activation;
+        runtime.activation_min = here.activation_min;
+        runtime.activation_max = here.activation_max;
+      }
+      if (runtime_act) {
         runtime.has_runtime_act = true;
         if (here.act_zero_value != kNoValue) {
           runtime.runtime_act_zero = static_cast<int32_t>(scalar_of(values[here.act_zero_value], g, n).get_i64(0));
@@ -457,7 +476,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
           runtime.runtime_act_scale = static_cast<float>(scalar_of(values[here.act_scale_value], g, n).get_f64(0));
         }
       }
-      options_.observer->on_layer(runtime.has_runtime_act ? runtime : info, in_plain.defined() ? in_plain : *in_ptrs[0],
+      options_.observer->on_layer(adjusted ? runtime : info, in_plain.defined() ? in_plain : *in_ptrs[0],
                                   values[p.layers[layer].weights],
                                   out_plain.defined() ? out_plain : values[n.outputs[0]]);
       if (in_plain.defined()) pool_->release(in_plain);

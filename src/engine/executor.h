@@ -33,6 +33,8 @@ struct LayerInfo {
   // taken after a fused activation.
   std::string fused_activation;
   float activation_min = 0.f, activation_max = 0.f;
+  // A residual block's Add (the conv's 4th input) was fused in: the output is the block's sum.
+  bool fused_residual_add = false;
   // Dynamically quantized layers (an integer op whose activation zero point, and scale, are run-time
   // values, e.g. DynamicQuantizeLinear's outputs): those values (kNoValue: constant or none). The
   // LayerInfo an observer receives then carries their values for this run in `runtime_act_*`.
@@ -50,6 +52,10 @@ class LayerObserver {
   // `activations` and `weights` are exactly what the layer consumed (after any transform).
   virtual void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                         const Tensor& output) = 0;
+  // True for an observer that reads the values of `output`, not only its shape: runs then use a
+  // graph where no residual Add is fused into its conv, so that `output` is the conv's own result
+  // (GraphVariant::separate_residual_adds).
+  virtual bool reads_output_values() const { return false; }
 };
 
 // The graph loaded again for particular inputs (Model::specializer): with every graph input's shape
@@ -59,6 +65,9 @@ class LayerObserver {
 struct GraphVariant {
   std::vector<Shape> input_shapes;  // empty: as declared
   bool separate_activations = false;
+  // A residual Add fused into its conv makes the layer's output the block's sum: observers that
+  // read output values (trace, simulate's output check) run a graph where the Add stays apart.
+  bool separate_residual_adds = false;
   bool operator==(const GraphVariant&) const = default;
 };
 using GraphSpecializer = std::function<Graph(const GraphVariant&)>;
@@ -118,8 +127,9 @@ class Executor {
   ExecutorOptions options_;
   int threads_ = 1;
   std::unique_ptr<Plan> base_;
-  bool shape_dependent_ = false;  // whether inputs' shapes pick a specialised plan
-  bool nan_sensitive_ = false;    // whether inputs holding NaN/Inf need a plan without fused activations
+  bool shape_dependent_ = false;    // whether inputs' shapes pick a specialised plan
+  bool nan_sensitive_ = false;      // whether inputs holding NaN/Inf need a plan without fused activations
+  bool has_residual_adds_ = false;  // whether an observer needs a plan without fused residual Adds
   std::vector<std::unique_ptr<Plan>> specialized_;
   uint64_t clock_ = 0;  // for least-recently-used eviction of specialisations
   bool node_timing_ = false;

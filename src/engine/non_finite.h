@@ -2,6 +2,7 @@
 // propagates them; commands report where they appear instead of hiding them in class scores.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ class ObserverList final : public LayerObserver {
     for (LayerObserver* o : observers_) {
       if (o) o->on_layer(layer, activations, weights, output);
     }
+  }
+  bool reads_output_values() const override {
+    return std::any_of(observers_.begin(), observers_.end(),
+                       [](const LayerObserver* o) { return o && o->reads_output_values(); });
   }
 
  private:

@@ -573,6 +573,7 @@ Graph load_unchecked(const void* data, size_t size, const std::string& name, con
   if (options.run_passes) {
     PassOptions po;
     po.fuse_activations = options.fuse_activations;
+    po.fuse_residual_adds = options.fuse_residual_adds;
     po.fold_constants = options.fold_constants;
     po.layer_rewrite = options.layer_rewrite;
     run_default_passes(g, po);

@@ -17,6 +17,7 @@ namespace eff {
 struct LoadOptions {
   bool run_passes = true;                      // run_default_passes() after conversion
   bool fuse_activations = true;                // PassOptions::fuse_activations
+  bool fuse_residual_adds = true;              // PassOptions::fuse_residual_adds
   bool fold_constants = true;                  // PassOptions::fold_constants
   bool require_supported = true;               // throw UnsupportedError for the first node without a kernel
   bool verbose = false;                        // notes (e.g. checks skipped for opset 18) go to stderr

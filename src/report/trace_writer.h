@@ -22,6 +22,7 @@ class TraceRecorder final : public LayerObserver {
   explicit TraceRecorder(const Graph* graph = nullptr) : graph_(graph) {}
   void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                 const Tensor& output) override;
+  bool reads_output_values() const override { return true; }  // output.npy
   // Per layer index: batches of activations/outputs in run order, and the weights.
   struct LayerCapture {
     std::vector<Tensor> activations;

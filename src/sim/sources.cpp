@@ -423,11 +423,11 @@ void CaptureSimulator::on_layer(const LayerInfo& layer, const Tensor& activation
     if (row_fc) channel_major = transposed(acts, rows, g.Ni);
     SimLayer l = make_sim_layer(g, row_fc ? channel_major.data() : acts, std::move(w), o);
     l.bias = bias;
-    // A HardSwish or Swish folded into the layer is not recomputed, nor a residual Add: its output
+    // A HardSwish or Swish folded into the layer is not recomputed, nor a residual Add (runs that
+    // this observer watches keep the Adds apart where the model can be loaded again): its output
     // stays unchecked.
-    const bool residual = layer.node >= 0 && static_cast<size_t>(layer.node) < graph_.nodes.size() &&
-                          graph_.nodes[layer.node].attr_int(kResidualAddAttr, 0) != 0;
-    const bool checkable = layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish" && !residual;
+    const bool checkable =
+        layer.fused_activation != "HardSwish" && layer.fused_activation != "Swish" && !layer.fused_residual_add;
     if (keep_outputs_ && checkable && output.dtype() == DType::kFloat32 && out_per_image == l.K * l.windows()) {
       const float* out = output.data<float>() + i * out_per_image;
       if (row_fc) {

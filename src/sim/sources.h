@@ -82,6 +82,7 @@ class CaptureSimulator final : public LayerObserver {
   void set_keep_weights(bool keep) { keep_weights_ = keep; }
   void on_layer(const LayerInfo& layer, const Tensor& activations, const Tensor& weights,
                 const Tensor& output) override;
+  bool reads_output_values() const override { return true; }  // the output check
   int layers_seen() const { return layers_seen_; }
 
  private:

@@ -69,6 +69,12 @@ expect_ok simulate "$model" --data fashion-mnist:test --images 1 --designs all -
 if grep -q "check-values: 35 (layer, design) pair(s) recomputed.*all match" "$tmp/out"; then ok; else
   ko "check-values did not cover 7 designs x 5 layers: $(tail -1 "$tmp/out")"
 fi
+# resnet's residual Adds are fused into their convs for speed; while the simulator watches they
+# stay apart, so all 10 conv/FC layers (3 with a residual Add) are recomputed and compared too.
+expect_ok simulate "$src/models/resnet.onnx" --data fashion-mnist:test --images 1 --designs all --check-values
+if grep -q "check-values: 70 (layer, design) pair(s) recomputed.*all match" "$tmp/out"; then ok; else
+  ko "resnet check-values did not cover 7 designs x 10 layers: $(tail -1 "$tmp/out")"
+fi
 
 # Bad input.
 printf 'version: 1\ndesigns:\n  - design: stripes\n    lanez: 4\n' > "$tmp/bad.yaml"
