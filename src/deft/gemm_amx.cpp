@@ -143,6 +143,22 @@ void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
   }
 }
 
+// A contiguous row of k activations as bf16 pairs, 32 values per vcvtne2ps2bf16 (nearest even, as
+// pack_bf16_pairs rounds; the tile unit reads bf16 denormals as 0 either way): consecutive bf16 in
+// memory are the pairs (s[2p] low, s[2p+1] high). Returns the pairs written.
+int64_t pack_row(const float* s, int64_t k, uint32_t* out) {
+  for (int64_t x = 0; x < k; x += 32) {
+    const int64_t n = std::min<int64_t>(32, k - x);
+    const __mmask16 lo = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __mmask16 hi = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + x + 16), _mm512_maskz_loadu_ps(lo, s + x));
+    const int64_t pairs = (n + 1) / 2;
+    _mm512_mask_storeu_epi32(out + x / 2, pairs >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << pairs) - 1),
+                             (__m512i)v);
+  }
+  return (k + 1) / 2;
+}
+
 }  // namespace
 
 void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
@@ -152,9 +168,20 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
   const int64_t row_tiles = j > 16 ? 32 : 16;
   const int64_t j_pad = round_up(j, row_tiles), a_stride = round_up(w.steps, 16);
   thread_local AlignedVector<uint32_t> pairs;
-  pairs.assign(static_cast<size_t>(j_pad * a_stride), 0);
-  for (int64_t r = 0; r < j; ++r)
-    pack_bf16_pairs(s + r * row_stride, 1, w.depth, row_stride, step_stride, pairs.data() + r * a_stride);
+  pairs.resize(static_cast<size_t>(j_pad * a_stride));
+  for (int64_t r = 0; r < j_pad; ++r) {
+    uint32_t* row = pairs.data() + r * a_stride;
+    int64_t done = 0;
+    if (r >= j) {
+      done = 0;
+    } else if (step_stride == 1) {
+      done = pack_row(s + r * row_stride, w.depth, row);
+    } else {
+      pack_bf16_pairs(s + r * row_stride, 1, w.depth, row_stride, step_stride, row);
+      done = w.steps;
+    }
+    std::fill(row + done, row + a_stride, 0u);
+  }
   const Operands o{&w, pairs.data(), a_stride, j, c, ldc, e};
   const int rows = static_cast<int>(std::min<int64_t>(j, 16));
   const int64_t panels = w.panels(), row_blocks = j_pad / row_tiles, tasks = panels * row_blocks;
