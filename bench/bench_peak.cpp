@@ -20,8 +20,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #if defined(__clang__)
-#pragma clang attribute push(                                                                                     \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx512vnni,amx-tile,amx-bf16,amx-int8,fma"))), \
+#pragma clang attribute push(                                                                                \
+    __attribute__((                                                                                          \
+        target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx512vnni,amx-tile,amx-bf16,amx-int8,fma"))), \
     apply_to = function)
 #else
 #pragma GCC push_options
@@ -44,7 +45,8 @@ bool has_vnni() {
 }
 
 void set_ops(benchmark::State& state, double ops_per_iteration) {
-  state.counters["GFLOP/s"] = benchmark::Counter(ops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(ops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The zmm families: kAcc chains of one instruction on constant operands.
@@ -62,14 +64,16 @@ void zmm_loop(benchmark::State& state, Step step, double ops_per_instruction) {
 
 void BM_PeakFma(benchmark::State& state) {
   const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-6f);
-  zmm_loop(state, [&](__m512 a) { return _mm512_fmadd_ps(a, x, y); }, 32);
+  zmm_loop(
+      state, [&](__m512 a) { return _mm512_fmadd_ps(a, x, y); }, 32);
   state.SetLabel("vfmadd231ps zmm");
 }
 
 void BM_PeakBf16(benchmark::State& state) {
   if (!has_bf16()) return state.SkipWithError("no AVX512-BF16");
   const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3F803F80), y = (__m512bh)_mm512_set1_epi32(0x33803380);
-  zmm_loop(state, [&](__m512 a) { return _mm512_dpbf16_ps(a, x, y); }, 64);
+  zmm_loop(
+      state, [&](__m512 a) { return _mm512_dpbf16_ps(a, x, y); }, 64);
   state.SetLabel("vdpbf16ps zmm");
 }
 
@@ -77,8 +81,7 @@ void BM_PeakVnni(benchmark::State& state) {
   if (!has_vnni()) return state.SkipWithError("no AVX512-VNNI");
   const __m512i x = _mm512_set1_epi32(0x01010101), y = _mm512_set1_epi32(0x01FF01FF);
   zmm_loop(
-      state,
-      [&](__m512 a) { return _mm512_castsi512_ps(_mm512_dpbusd_epi32(_mm512_castps_si512(a), x, y)); }, 128);
+      state, [&](__m512 a) { return _mm512_castsi512_ps(_mm512_dpbusd_epi32(_mm512_castps_si512(a), x, y)); }, 128);
   state.SetLabel("vpdpbusd zmm");
 }
 

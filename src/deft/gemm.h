@@ -83,7 +83,7 @@ struct GemmTask {
 void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
 // The whole GEMM on the tile unit (kBf16Dot only, after amx_available()); S as in gemm_strided.
-void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
-                   float* c, int64_t ldc, const Epilogue& e, int threads);
+void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                   int64_t ldc, const Epilogue& e, int threads);
 
 }  // namespace eff::deft

@@ -153,16 +153,15 @@ int64_t pack_row(const float* s, int64_t k, uint32_t* out) {
     const __mmask16 hi = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
     const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + x + 16), _mm512_maskz_loadu_ps(lo, s + x));
     const int64_t pairs = (n + 1) / 2;
-    _mm512_mask_storeu_epi32(out + x / 2, pairs >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << pairs) - 1),
-                             (__m512i)v);
+    _mm512_mask_storeu_epi32(out + x / 2, pairs >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << pairs) - 1), (__m512i)v);
   }
   return (k + 1) / 2;
 }
 
 }  // namespace
 
-void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
-                   float* c, int64_t ldc, const Epilogue& e, int threads) {
+void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                   int64_t ldc, const Epilogue& e, int threads) {
   if (w.format != Format::kBf16Dot) throw ShapeError("deft: the AMX GEMM runs bf16dot weights only");
   // Rows padded to the row tiles, pairs to whole chunks, zeros in the padding.
   const int64_t row_tiles = j > 16 ? 32 : 16;

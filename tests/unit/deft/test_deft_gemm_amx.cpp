@@ -33,8 +33,8 @@ void check(int64_t m, int64_t k, int64_t j, bool relu, bool strided, int threads
   for (float& v : w) v = d(rng);
   for (float& v : s) v = d(rng);
   for (float& v : bias) v = d(rng);
-  s[0] = 0.f;                // an exact zero
-  s[1] = 1.0f + 1.0f / 1024;  // rounds in bf16
+  s[0] = 0.f;                       // an exact zero
+  s[1] = 1.0f + 1.0f / 1024;        // rounds in bf16
   std::vector<float> st(s.size());  // K x J, as a conv's im2col
   for (int64_t r = 0; r < j; ++r)
     for (int64_t q = 0; q < k; ++q) st[q * j + r] = s[r * k + q];
@@ -54,7 +54,8 @@ void check(int64_t m, int64_t k, int64_t j, bool relu, bool strided, int threads
     for (int64_t i = 0; i < ldc; ++i) {
       const size_t at = static_cast<size_t>(r * ldc + i);
       if (i >= m) {
-        if ((c[at] != 7.f || c2[at] != 7.f) && bad++ == 0) ADD_FAILURE() << "row " << r << " column " << i << " written";
+        if ((c[at] != 7.f || c2[at] != 7.f) && bad++ == 0)
+          ADD_FAILURE() << "row " << r << " column " << i << " written";
         continue;
       }
       double exact = bias[i], rounded = bias[i], magnitude = std::fabs(bias[i]);
@@ -81,11 +82,11 @@ TEST(DeftGemmAmx, MatchesTheGemmWithinBf16Bounds) {
   if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 (or the kernel refused the tile state)";
   EXPECT_EQ(isa_for(Format::kBf16Dot), Isa::kAmx);
   EXPECT_EQ(isa_for(Format::kFp8, Isa::kAmx), best_isa());  // only bf16dot runs on the tiles
-  check(45, 37, 1, true, false);    // batch 1: one-row tiles; K tail (19 pairs = 16 + 3)
-  check(5, 64, 13, false, false);   // whole chunks of K (32 pairs), one output tile, few rows
-  check(100, 300, 32, true, false);  // two row tiles, a partial third panel
-  check(64, 1153, 45, false, false); // padded second row block, odd K
-  check(40, 21, 17, true, true);     // strided (K x J) activations, as the im2col convs read them
+  check(45, 37, 1, true, false);                            // batch 1: one-row tiles; K tail (19 pairs = 16 + 3)
+  check(5, 64, 13, false, false);                           // whole chunks of K (32 pairs), one output tile, few rows
+  check(100, 300, 32, true, false);                         // two row tiles, a partial third panel
+  check(64, 1153, 45, false, false);                        // padded second row block, odd K
+  check(40, 21, 17, true, true);  // strided (K x J) activations, as the im2col convs read them
 }
 
 TEST(DeftGemmAmx, SameOnOneAndTwoThreads) {
