@@ -1,9 +1,12 @@
 // DeftNN kernels (src/deft) against oneDNN on the same GEMM shapes, one thread each: our kernel
-// family in every packed format, oneDNN's fp32 matmul and its bf16 matmul (bf16 activations and
-// weights, fp32 output: the strongest peer Debian's oneDNN 2.6 offers on this CPU). Shapes are
-// conv/FC layers as GEMMs, Out (J x M) = In (J x K) W^T: the shipped vgg model's layers and large
-// VGG-16 ones (conv in im2col view, J = output pixels; FC at batch 1 and 32). Reported as GFLOP/s
-// counters; tools/bench.js turns them into ratios against oneDNN fp32 of the same run.
+// family in every packed format, oneDNN's fp32 matmul, its bf16 matmul (bf16 activations and
+// weights, fp32 output) and its int8 matmul (u8 activations, s8 weights, per-channel output scales,
+// fp32 output; oneDNN picks AMX-INT8 or VNNI itself): the strongest peers Debian's oneDNN 2.6 offers
+// on this CPU. Shapes are conv/FC layers as GEMMs, Out (J x M) = In (J x K) W^T: the shipped vgg
+// model's layers and large VGG-16 ones (conv in im2col view, J = output pixels; FC at batch 1 and
+// 32). bf16dot runs on the AMX tiles where the CPU has them; bf16dot-avx512 is the same format on
+// vdpbf16ps. Reported as GFLOP/s counters (GOP/s for int8); tools/bench.js turns them into ratios
+// against oneDNN fp32 of the same run and fractions of the peaks bench_peak.cpp measures.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -22,6 +25,7 @@ using namespace eff::deft;
 struct Shape {
   const char* name;
   int64_t m, k, j;
+  bool every_format = true;  // false: only bf16dot and the peers (fc6's 400 MB of fp32 weights)
 };
 
 constexpr Shape kShapes[] = {
@@ -31,8 +35,23 @@ constexpr Shape kShapes[] = {
     {"vgg-fc1-b32", 256, 1152, 32},     // classifier, batch 32
     {"vgg16-conv5_2", 512, 4608, 196},  // VGG-16 at 224x224, 14x14 outputs
     {"vgg16-conv4_2", 512, 4608, 784},  // 28x28 outputs
-    {"vgg16-fc7-b1", 4096, 4096, 1},   {"vgg16-fc7-b32", 4096, 4096, 32},
+    {"vgg16-fc7-b1", 4096, 4096, 1},
+    {"vgg16-fc7-b32", 4096, 4096, 32},
+    {"vgg16-fc6-b1", 4096, 25088, 1, false},
+    {"vgg16-fc6-b32", 4096, 25088, 32, false},
+    {"vgg16-fc8-b1", 1000, 4096, 1, false},
+    {"vgg16-fc8-b32", 1000, 4096, 32, false},
 };
+
+enum class Peer { kFp32, kBf16, kInt8 };
+
+std::vector<uint8_t> bytes(size_t n, uint32_t seed, int lo, int hi) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& x : v) x = static_cast<uint8_t>(d(rng));
+  return v;
+}
 
 std::vector<float> values(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -47,32 +66,41 @@ void set_flops(benchmark::State& state, const Shape& s) {
       benchmark::Counter(2.0 * double(s.m * s.k * s.j) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_Deft(benchmark::State& state, Shape s, Format f) {
+void BM_Deft(benchmark::State& state, Shape s, Format f, Isa isa) {
   const auto w = values(s.m * s.k, 1), in = values(s.j * s.k, 2);
   const PackedWeights p = pack_weights(f, w.data(), s.m, s.k, s.k);
   std::vector<float> out(s.j * s.m);
   for (auto _ : state) {
-    gemm(p, in.data(), s.j, s.k, out.data(), s.m, {}, Isa::kAuto, 1);
+    gemm(p, in.data(), s.j, s.k, out.data(), s.m, {}, isa, 1);
     benchmark::DoNotOptimize(out.data());
   }
   set_flops(state, s);
-  state.SetLabel(isa_name(Isa::kAuto));
+  state.SetLabel(isa_name(isa_for(f, isa)));
 }
 
-void BM_OneDnn(benchmark::State& state, Shape s, bool bf16) {
+void BM_OneDnn(benchmark::State& state, Shape s, Peer peer) {
   using namespace dnnl;
   omp_set_num_threads(1);
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
-  const auto dt = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  const memory::desc src_md({s.j, s.k}, dt, memory::format_tag::ab);
-  const memory::desc wei_any({s.k, s.m}, dt, memory::format_tag::any);
-  const memory::desc dst_md({s.j, s.m}, memory::data_type::f32, memory::format_tag::ab);
-  matmul::primitive_desc pd(matmul::desc(src_md, wei_any, dst_md), eng);
-  const auto w = values(s.m * s.k, 1), in = values(s.j * s.k, 2);
-  // fp32 user data, converted (and the weights laid out as oneDNN prefers) outside the timing.
-  memory w_user({{s.k, s.m}, memory::data_type::f32, memory::format_tag::ba}, eng, const_cast<float*>(w.data()));
-  memory in_user({{s.j, s.k}, memory::data_type::f32, memory::format_tag::ab}, eng, const_cast<float*>(in.data()));
+  using dt = memory::data_type;
+  const dt src_dt = peer == Peer::kInt8 ? dt::u8 : peer == Peer::kBf16 ? dt::bf16 : dt::f32;
+  const dt wei_dt = peer == Peer::kInt8 ? dt::s8 : src_dt;
+  const memory::desc src_md({s.j, s.k}, src_dt, memory::format_tag::ab);
+  const memory::desc wei_any({s.k, s.m}, wei_dt, memory::format_tag::any);
+  const memory::desc dst_md({s.j, s.m}, dt::f32, memory::format_tag::ab);
+  primitive_attr attr;  // int8: per-output-channel scales, as a quantized FC dequantizes
+  if (peer == Peer::kInt8) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(s.m), 1e-3f));
+  matmul::primitive_desc pd(matmul::desc(src_md, wei_any, dst_md), attr, eng);
+  // User data (fp32, or u8 / s8 for int8), converted and laid out as oneDNN prefers outside the timing.
+  auto w = values(s.m * s.k, 1), in = values(s.j * s.k, 2);
+  auto w8 = bytes(peer == Peer::kInt8 ? s.m * s.k : 0, 1, -127, 127),
+       in8 = bytes(peer == Peer::kInt8 ? s.j * s.k : 0, 2, 0, 255);
+  const bool q = peer == Peer::kInt8;
+  memory w_user({{s.k, s.m}, q ? dt::s8 : dt::f32, memory::format_tag::ba}, eng,
+                q ? (void*)w8.data() : (void*)w.data());
+  memory in_user({{s.j, s.k}, q ? dt::u8 : dt::f32, memory::format_tag::ab}, eng,
+                 q ? (void*)in8.data() : (void*)in.data());
   memory w_mem(pd.weights_desc(), eng), in_mem(src_md, eng), out_mem(dst_md, eng);
   reorder(w_user, w_mem).execute(strm, w_user, w_mem);
   reorder(in_user, in_mem).execute(strm, in_user, in_mem);
@@ -132,30 +160,36 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, bool amx) {
     std::vector<float> cols(s.depth() * s.pixels()), tile(y.size());
     for (auto _ : state) {
       im2col(x.data(), s, all, cols.data());
-      gemm_strided(p, cols.data(), s.pixels(), 1, s.pixels(), tile.data(), c.m, {}, Isa::kAuto, 1);
+      // vdpbf16ps: the path without AMX (kAuto would run this GEMM on the tiles too)
+      gemm_strided(p, cols.data(), s.pixels(), 1, s.pixels(), tile.data(), c.m, {}, Isa::kAvx512, 1);
       benchmark::DoNotOptimize(tile.data());
     }
   }
   set_conv_flops(state, c);
-  state.SetLabel(amx ? "amx-bf16" : isa_name(Isa::kAuto));
+  state.SetLabel(amx ? "amx-bf16" : isa_name(isa_for(Format::kBf16Dot, Isa::kAvx512)));
 }
 
-void BM_OneDnnConv(benchmark::State& state, ConvCase c, bool bf16) {
+void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
   using namespace dnnl;
   omp_set_num_threads(1);
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
-  const auto dt = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  using dt = memory::data_type;
+  const bool q = peer == Peer::kInt8;
+  const dt src_dt = q ? dt::u8 : peer == Peer::kBf16 ? dt::bf16 : dt::f32, wei_dt = q ? dt::s8 : src_dt;
   const memory::dims src{1, c.c, c.hw, c.hw}, wei{c.m, c.c, 3, 3}, dst{1, c.m, c.hw, c.hw};
-  const memory::desc src_any(src, dt, memory::format_tag::any), wei_any(wei, dt, memory::format_tag::any);
-  const memory::desc dst_any(dst, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc src_any(src, src_dt, memory::format_tag::any), wei_any(wei, wei_dt, memory::format_tag::any);
+  const memory::desc dst_any(dst, dt::f32, memory::format_tag::any);
+  primitive_attr attr;
+  if (q) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(c.m), 1e-3f));
   convolution_forward::primitive_desc pd(
       convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_any, wei_any, dst_any,
                                 {1, 1}, {1, 1}, {1, 1}),
-      eng);
+      attr, eng);
   auto w = values(c.m * c.c * 9, 1), x = values(c.c * c.hw * c.hw, 2);
-  memory w_user({wei, memory::data_type::f32, memory::format_tag::oihw}, eng, w.data());
-  memory x_user({src, memory::data_type::f32, memory::format_tag::nchw}, eng, x.data());
+  auto w8 = bytes(q ? c.m * c.c * 9 : 0, 1, -127, 127), x8 = bytes(q ? c.c * c.hw * c.hw : 0, 2, 0, 255);
+  memory w_user({wei, q ? dt::s8 : dt::f32, memory::format_tag::oihw}, eng, q ? (void*)w8.data() : (void*)w.data());
+  memory x_user({src, q ? dt::u8 : dt::f32, memory::format_tag::nchw}, eng, q ? (void*)x8.data() : (void*)x.data());
   memory w_mem(pd.weights_desc(), eng), x_mem(pd.src_desc(), eng), y_mem(pd.dst_desc(), eng);
   reorder(w_user, w_mem).execute(strm, w_user, w_mem);
   reorder(x_user, x_mem).execute(strm, x_user, x_mem);
@@ -171,9 +205,11 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, bool bf16) {
 [[maybe_unused]] const bool registered = [] {
   for (const ConvCase& c : kConvs) {
     const std::string tail = std::string("/") + c.name;
-    benchmark::RegisterBenchmark(("DeftConv/onednn-fp32" + tail).c_str(), BM_OneDnnConv, c, false)
+    benchmark::RegisterBenchmark(("DeftConv/onednn-fp32" + tail).c_str(), BM_OneDnnConv, c, Peer::kFp32)
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("DeftConv/onednn-bf16" + tail).c_str(), BM_OneDnnConv, c, true)
+    benchmark::RegisterBenchmark(("DeftConv/onednn-bf16" + tail).c_str(), BM_OneDnnConv, c, Peer::kBf16)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftConv/onednn-int8" + tail).c_str(), BM_OneDnnConv, c, Peer::kInt8)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/amx-bf16" + tail).c_str(), BM_DeftConv, c, true)
         ->Unit(benchmark::kMicrosecond);
@@ -181,13 +217,19 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, bool bf16) {
         ->Unit(benchmark::kMicrosecond);
   }
   for (const Shape& s : kShapes) {
-    benchmark::RegisterBenchmark(("DeftGemm/onednn-fp32/" + std::string(s.name)).c_str(), BM_OneDnn, s, false)
+    const std::string tail = std::string("/") + s.name;
+    benchmark::RegisterBenchmark(("DeftGemm/onednn-fp32" + tail).c_str(), BM_OneDnn, s, Peer::kFp32)
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("DeftGemm/onednn-bf16/" + std::string(s.name)).c_str(), BM_OneDnn, s, true)
+    benchmark::RegisterBenchmark(("DeftGemm/onednn-bf16" + tail).c_str(), BM_OneDnn, s, Peer::kBf16)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftGemm/onednn-int8" + tail).c_str(), BM_OneDnn, s, Peer::kInt8)
         ->Unit(benchmark::kMicrosecond);
     for (Format f : all_formats())
-      benchmark::RegisterBenchmark(("DeftGemm/" + format_name(f) + "/" + s.name).c_str(), BM_Deft, s, f)
-          ->Unit(benchmark::kMicrosecond);
+      if (s.every_format || f == Format::kBf16Dot)
+        benchmark::RegisterBenchmark(("DeftGemm/" + format_name(f) + tail).c_str(), BM_Deft, s, f, Isa::kAuto)
+            ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftGemm/bf16dot-avx512" + tail).c_str(), BM_Deft, s, Format::kBf16Dot, Isa::kAvx512)
+        ->Unit(benchmark::kMicrosecond);
   }
   return true;
 }();

@@ -172,17 +172,32 @@ for (const n of sections.has('search') ? opt('--search-sizes', '2000,10000').spl
 // DeftNN kernels (bench/bench_deft.cpp): GFLOP/s of each packed format against oneDNN's fp32 and
 // bf16 matmul on the same shapes, one thread each; Google Benchmark interleaves nothing, so each
 // shape's runs are repeated and the medians compared (ratios against oneDNN fp32 of the same run).
-const deftRows = [], deftConvRows = [];
+const deftRows = [], deftConvRows = [], deftPeaks = {};
+// The peak (bench/bench_peak.cpp) a kernel is held to: its instruction family, from its name and
+// the ISA label it reports (oneDNN's implementation string, our isa_name).
+const deftPeakOf = (kernel, label) => {
+  if (kernel === 'onednn-int8') return /amx/.test(label) ? 'amx-int8' : 'vnni-int8';
+  if (['fp32', 'deft16', 'deft16q', 'fp8', 'onednn-fp32'].includes(kernel)) return 'fp32-fma';
+  if (/amx/.test(label)) return 'amx-bf16';
+  return /bf16/.test(label) ? 'avx512-bf16' : 'fp32-fma';
+};
+const deftCell = (r, k, base) => {
+  if (!r[k] || !base) return '';
+  const peak = deftPeaks[deftPeakOf(k, r[`${k}:label`] || '')];
+  return `${(r[k] / base).toFixed(2)}${peak ? ` (${((100 * r[k]) / peak).toFixed(0)}%)` : ''}`;
+};
 if (sections.has('deft') && fs.existsSync(simBench)) {
   const reps = String(Math.max(3, Math.min(rounds, 5)));
-  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^Deft(Gemm|Conv)/', `--benchmark_repetitions=${reps}`,
+  const j = JSON.parse(execFileSync(simBench, ['--benchmark_format=json', '--benchmark_filter=^Deft(Gemm|Conv|Peak)/', `--benchmark_repetitions=${reps}`,
     '--benchmark_report_aggregates_only=true', '--benchmark_min_time=0.1'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } }));
   const byShape = new Map();
   for (const b of j.benchmarks.filter((x) => x.aggregate_name === 'median')) {
     const [family, kernel, shape] = (b.run_name || b.name).split('/');
+    if (family === 'DeftPeak') { deftPeaks[kernel] = b['GFLOP/s']; continue; }
     const key = `${family}/${shape}`;
     if (!byShape.has(key)) byShape.set(key, { conv: family === 'DeftConv' });
     byShape.get(key)[kernel] = b['GFLOP/s'];
+    byShape.get(key)[`${kernel}:label`] = b.label || '';
   }
   for (const [key, k] of byShape) (k.conv ? deftConvRows : deftRows).push({ shape: key.split('/')[1], ...k });
   for (const r of deftRows) process.stderr.write(`deft ${r.shape}: fp32 ${(r.fp32 || 0).toFixed(1)}, oneDNN fp32 ${(r['onednn-fp32'] || 0).toFixed(1)} GFLOP/s\n`);
@@ -278,13 +293,18 @@ if (searchRows.length) {
   for (const r of searchRows) md += `| ${r.images} | ${r.data} | ${(r.ms / 1000).toFixed(1)} | ${r.evaluations} | ${r.prefix_passes} | ${r.notation} | ${r.report} |\n`;
 }
 if (deftRows.length) {
-  const kernels = ['fp32', 'deft16', 'deft16q', 'fp8', 'bf16dot', 'onednn-bf16'];
+  const kernels = ['fp32', 'deft16', 'deft16q', 'fp8', 'bf16dot', 'bf16dot-avx512', 'onednn-bf16', 'onednn-int8'];
   md += `\n## DeftNN kernels against oneDNN (bench/bench_deft.cpp, one thread)\n\n`;
-  md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster); median of repetitions. onednn-bf16 is oneDNN's own bf16 matmul (AMX or AVX-512 BF16 where the CPU has them), the strongest peer.\n\n`;
+  const peakNames = ['fp32-fma', 'avx512-bf16', 'vnni-int8', 'amx-bf16', 'amx-int8'].filter((k) => deftPeaks[k]);
+  if (peakNames.length) {
+    md += `This CPU's measured peak, one thread, register-only loops (bench/bench_peak.cpp; GOP/s for int8):\n\n| ${peakNames.join(' | ')} |\n|${peakNames.map(() => '---').join('|')}|\n| ${peakNames.map((k) => deftPeaks[k].toFixed(0)).join(' | ')} |\n\n`;
+  }
+  md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster), and in parentheses its fraction of the peak of the instruction family it runs on (fp32 FMA for fp32/deft16/deft16q/fp8; AMX-BF16 or vdpbf16ps for bf16dot and onednn-bf16; AMX-INT8 or VNNI for onednn-int8); median of repetitions. bf16dot runs on the AMX tiles where the CPU has them, bf16dot-avx512 is the same format on vdpbf16ps. onednn-bf16 / onednn-int8 are oneDNN's own bf16 and u8s8 (per-channel scales, fp32 out) matmuls, the strongest peers. VGG-16 fc6/fc8 rows run only bf16dot (400 MB of fp32 weights).\n\n`;
   md += `| shape (M, K, J) | oneDNN fp32 GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftRows) {
     const base = r['onednn-fp32'];
-    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
+    const basePeak = deftPeaks['fp32-fma'] && base ? ` (${((100 * base) / deftPeaks['fp32-fma']).toFixed(0)}%)` : '';
+    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'}${basePeak} | ${kernels.map((k) => deftCell(r, k, base)).join(' | ')} |\n`;
   }
 }
 if (gateRows.length) {
@@ -298,12 +318,13 @@ if (gateRows.length) {
   }
 }
 if (deftConvRows.length) {
-  const kernels = ['amx-bf16', 'im2col-bf16dot', 'onednn-bf16'];
-  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), onednn-bf16 oneDNN's own bf16 conv (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv.\n\n`;
+  const kernels = ['amx-bf16', 'im2col-bf16dot', 'onednn-bf16', 'onednn-int8'];
+  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), onednn-bf16 / onednn-int8 oneDNN's own bf16 and u8s8 convs (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv, fraction of the family's peak in parentheses.\n\n`;
   md += `| layer | oneDNN fp32 conv GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftConvRows) {
     const base = r['onednn-fp32'];
-    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'} | ${kernels.map((k) => (r[k] && base ? (r[k] / base).toFixed(2) : '')).join(' | ')} |\n`;
+    const basePeak = deftPeaks['fp32-fma'] && base ? ` (${((100 * base) / deftPeaks['fp32-fma']).toFixed(0)}%)` : '';
+    md += `| ${r.shape} | ${base ? base.toFixed(1) : '?'}${basePeak} | ${kernels.map((k) => deftCell(r, k, base)).join(' | ')} |\n`;
   }
 }
 if (python) md += python.markdown;

@@ -111,7 +111,7 @@ class DeftLayerKernel final : public Kernel {
     }
     // bf16dot convs run on the tile unit where there is one: the same operands (Deft-16 weights,
     // bf16 activations), a direct conv instead of im2col + vdpbf16ps.
-    std::string isa = isa_name(Isa::kAuto);
+    std::string isa = isa_name(isa_for(f));
     if (conv_ && f == Format::kBf16Dot && amx_conv_fits(shape_) && amx_available()) {
       amx_ = amx_pack_conv(w.data<float>(), m_, synapses_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
       use_amx_ = true;

@@ -42,8 +42,12 @@ struct Epilogue {
   bool relu = false;            // max(x, 0); NaN becomes 0 as with the CPU's max instruction
 };
 
-enum class Isa { kAuto, kPortable, kAvx512 };
+// kAmx: bf16dot on the AMX tile unit (deft/gemm_amx.cpp); other formats run kAvx512 under it.
+enum class Isa { kAuto, kPortable, kAvx512, kAmx };
 Isa best_isa();  // kAvx512 when the CPU has AVX-512 F/BW/VL and BF16
+// What gemm() runs for format f when asked for `isa`: kAuto is kAmx for kBf16Dot where
+// amx_available() (deft/conv_amx.h), else best_isa(); an ISA the CPU lacks falls back the same way.
+Isa isa_for(Format f, Isa isa = Isa::kAuto);
 std::string isa_name(Isa isa);
 
 // C (J x M, row stride ldc) from S (J x K, row stride lds). threads <= 0: OpenMP's default.
@@ -78,5 +82,8 @@ struct GemmTask {
 };
 void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
+// The whole GEMM on the tile unit (kBf16Dot only, after amx_available()); S as in gemm_strided.
+void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                   int64_t ldc, const Epilogue& e, int threads);
 
 }  // namespace eff::deft

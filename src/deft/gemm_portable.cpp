@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "deft/conv_amx.h"
 #include "deft/gemm.h"
 #include "deft/gemm_body.h"
 
@@ -113,8 +114,16 @@ std::string isa_name(Isa isa) {
       return "portable";
     case Isa::kAvx512:
       return "avx512-bf16";
+    case Isa::kAmx:
+      return "amx-bf16";
   }
   return "?";
+}
+
+Isa isa_for(Format f, Isa isa) {
+  if ((isa == Isa::kAuto || isa == Isa::kAmx) && f == Format::kBf16Dot && amx_available()) return Isa::kAmx;
+  if (isa == Isa::kAuto || isa == Isa::kAmx) return best_isa();
+  return isa == Isa::kAvx512 && best_isa() != Isa::kAvx512 ? Isa::kPortable : isa;
 }
 
 PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64_t ldw, const Fp8Spec* fp8) {
@@ -239,8 +248,11 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
 void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                   int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
-  if (isa == Isa::kAuto) isa = best_isa();
-  if (isa == Isa::kAvx512 && best_isa() != Isa::kAvx512) isa = Isa::kPortable;
+  isa = isa_for(w.format, isa);
+  if (isa == Isa::kAmx) {
+    gemm_amx_bf16(w, s, j, row_stride, step_stride, c, ldc, e, threads);
+    return;
+  }
   GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e};
   thread_local std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {

@@ -1,0 +1,214 @@
+// The bf16dot GEMM on the AMX tile unit (TDPBF16PS): FC / MatMul / Gemm layers and the im2col convs
+// of the `bf16dot` format. It reads the very packed panels the rest of the family reads (no second
+// copy of the weights): a bf16dot panel step is 32 weight rows of one bf16 pair (128 bytes), so 16
+// consecutive steps of 16 lanes are exactly a B tile (16 pair rows x 16 columns, row stride 128).
+// The activations are the same bf16 pairs as the vdpbf16ps kernel's, laid out with rows padded to
+// 16 and pairs padded to a multiple of 16 (zeros) so every A tile is a plain load. A task is one
+// panel (32 outputs) by up to 32 activation rows: 2 x 2 tiles of 16 x 16 fp32 accumulated over the
+// whole of K, then bias and ReLU on the way out. Every output is one fixed sequence of tile products
+// whatever the thread count; the tile unit's own summation order makes it differ from the vdpbf16ps
+// kernel within bf16's bound (tests/unit/deft/test_deft_gemm_amx.cpp).
+//
+// Compiled for AMX and AVX-512 whatever the build's -march (target pragmas, as deft/gemm_avx512.cpp
+// does) and only called after amx_available() (deft/conv_amx.h) said yes.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "deft/conv_amx.h"
+#include "deft/gemm.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define EFF_DEFT_AMX_GEMM 1
+#endif
+
+namespace eff::deft {
+
+namespace {
+
+int64_t round_up(int64_t x, int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
+}  // namespace
+
+#if EFF_DEFT_AMX_GEMM
+
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#if defined(__clang__)
+#pragma clang attribute push(                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"))), \
+    apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma")
+#endif
+#include <immintrin.h>
+
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0-3: C (rows x 16 outputs, fp32); 4-5: A (rows x 16 activation pairs); 6-7: B (16 weight
+// pair steps x 16 outputs). rows = 16, or J itself when the whole batch is smaller (a tile product
+// costs by its rows, and batch 1 would otherwise multiply 15 rows of zeros).
+void configure_tiles(int rows) {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = static_cast<uint8_t>(t >= 6 ? 16 : rows);
+  _tile_loadconfig(&cfg);
+}
+
+// Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
+// functions without the pragma's target attribute and cannot select tile instructions there.
+void release_tiles() {
+  _tile_release();
+}
+
+struct Operands {
+  const PackedWeights* w;
+  const uint32_t* a;  // activation pairs, [j_pad][a_stride]
+  int64_t a_stride;   // pairs per row, a multiple of 16
+  int64_t j;          // valid rows
+  float* c;
+  int64_t ldc;
+  Epilogue e;
+};
+
+// One panel by rows [j0, j0 + 32) (the second row tile only when `two`).
+void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
+  const PackedWeights& w = *o.w;
+  const int64_t full = w.steps / 16, tail = w.steps % 16;
+  const uint8_t* wp = w.panel(panel);
+  // The K tail's B tile: the panel's last steps, then zero pairs (the padded activations are zero
+  // there too), so no tile reads past the panel.
+  alignas(64) uint8_t tail_tile[16 * 128];
+  if (tail) {
+    std::memcpy(tail_tile, wp + full * 16 * 128, static_cast<size_t>(tail * 128));
+    std::memset(tail_tile + tail * 128, 0, static_cast<size_t>((16 - tail) * 128));
+  }
+  const uint32_t* a0 = o.a + j0 * o.a_stride;
+  const uint32_t* a1 = a0 + 16 * o.a_stride;
+  const int64_t as = o.a_stride * 4;
+  _tile_zero(0);
+  _tile_zero(1);
+  if (two) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  const int64_t chunks = full + (tail ? 1 : 0);
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const uint8_t* b = ch < full ? wp + ch * 16 * 128 : tail_tile;
+    _tile_loadd(4, a0 + ch * 16, as);
+    _tile_loadd(6, b, 128);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, b + 64, 128);
+    _tile_dpbf16ps(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, a1 + ch * 16, as);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  alignas(64) float out[32][32];
+  _tile_stored(0, &out[0][0], 128);
+  _tile_stored(1, &out[0][16], 128);
+  if (two) {
+    _tile_stored(2, &out[16][0], 128);
+    _tile_stored(3, &out[16][16], 128);
+  }
+  const int64_t i0 = panel * kPanelLanes, lanes = std::min<int64_t>(kPanelLanes, w.rows - i0);
+  const int64_t rows = std::min<int64_t>(two ? 32 : 16, o.j - j0);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
+    const int64_t n = std::min<int64_t>(16, lanes - half * 16);
+    const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __m512 bias = o.e.bias ? _mm512_maskz_loadu_ps(mask, o.e.bias + i0 + half * 16) : zero;
+    for (int64_t r = 0; r < rows; ++r) {
+      __m512 v = _mm512_add_ps(_mm512_load_ps(&out[r][half * 16]), bias);
+      if (o.e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+      _mm512_mask_storeu_ps(o.c + (j0 + r) * o.ldc + i0 + half * 16, mask, v);
+    }
+  }
+}
+
+// A contiguous row of k activations as bf16 pairs, 32 values per vcvtne2ps2bf16 (nearest even, as
+// pack_bf16_pairs rounds; the tile unit reads bf16 denormals as 0 either way): consecutive bf16 in
+// memory are the pairs (s[2p] low, s[2p+1] high). Returns the pairs written.
+int64_t pack_row(const float* s, int64_t k, uint32_t* out) {
+  for (int64_t x = 0; x < k; x += 32) {
+    const int64_t n = std::min<int64_t>(32, k - x);
+    const __mmask16 lo = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __mmask16 hi = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + x + 16), _mm512_maskz_loadu_ps(lo, s + x));
+    const int64_t pairs = (n + 1) / 2;
+    _mm512_mask_storeu_epi32(out + x / 2, pairs >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << pairs) - 1), (__m512i)v);
+  }
+  return (k + 1) / 2;
+}
+
+}  // namespace
+
+void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
+                   int64_t ldc, const Epilogue& e, int threads) {
+  if (w.format != Format::kBf16Dot) throw ShapeError("deft: the AMX GEMM runs bf16dot weights only");
+  // Rows padded to the row tiles, pairs to whole chunks, zeros in the padding.
+  const int64_t row_tiles = j > 16 ? 32 : 16;
+  const int64_t j_pad = round_up(j, row_tiles), a_stride = round_up(w.steps, 16);
+  thread_local AlignedVector<uint32_t> pairs;
+  pairs.resize(static_cast<size_t>(j_pad * a_stride));
+  for (int64_t r = 0; r < j_pad; ++r) {
+    uint32_t* row = pairs.data() + r * a_stride;
+    int64_t done = 0;
+    if (r >= j) {
+      done = 0;
+    } else if (step_stride == 1) {
+      done = pack_row(s + r * row_stride, w.depth, row);
+    } else {
+      pack_bf16_pairs(s + r * row_stride, 1, w.depth, row_stride, step_stride, row);
+      done = w.steps;
+    }
+    std::fill(row + done, row + a_stride, 0u);
+  }
+  const Operands o{&w, pairs.data(), a_stride, j, c, ldc, e};
+  const int rows = static_cast<int>(std::min<int64_t>(j, 16));
+  const int64_t panels = w.panels(), row_blocks = j_pad / row_tiles, tasks = panels * row_blocks;
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
+  {
+    configure_tiles(rows);
+    // Row blocks outer: consecutive tasks share the activation rows while the panels stream past.
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) task(o, t % panels, t / panels * row_tiles, row_tiles == 32);
+    release_tiles();
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else
+
+void gemm_amx_bf16(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t, const Epilogue&,
+                   int) {
+  throw ShapeError("deft: AMX is not available on this build");
+}
+
+#endif
+
+}  // namespace eff::deft
