@@ -23,9 +23,10 @@ namespace {
 // activation of its own (that would come before the Add), 2-3 inputs.
 bool plain_conv(const Node& n) {
   if (!is_op(n, "Conv") || n.outputs.size() != 1 || n.num_inputs() < 2 || n.num_inputs() > 3) return false;
-  static constexpr std::array<const char*, 8> known = {"auto_pad", "dilations", "group", "kernel_shape", "pads",
-                                                       "strides", kBlockedInputAttr, kBlockedOutputAttr};
-  for (const auto& [name, attr] : n.attrs) {
+  static constexpr std::array<const char*, 8> known = {"auto_pad", "dilations", "group",           "kernel_shape",
+                                                       "pads",     "strides",   kBlockedInputAttr, kBlockedOutputAttr};
+  for (const auto& attr : n.attrs) {
+    const std::string& name = attr.first;  // not a structured binding: clang 14 cannot capture one
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return name == k; })) return false;
   }
   return true;
