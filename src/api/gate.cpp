@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <optional>
 #include <filesystem>
+#include <optional>
 
 #include "api/search.h"
 #include "core/fs.h"

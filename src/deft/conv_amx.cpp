@@ -117,17 +117,17 @@ void release_tiles() {
 // stride 1 again inside one phase, and 16 consecutive pixels are still one tile row.
 struct Geometry {
   int64_t images = 1;
-  int64_t wp = 0, hp = 0;         // padded input
-  int64_t wps = 0, hps = 0;       // one phase plane; pixels are numbered q = oy * wps + ox
-  int64_t phase_len = 0;          // elements of one phase plane (64-byte multiple)
-  int64_t plane_len = 0;          // elements of one channel pair's phases (+ the tail tiles read)
-  int64_t q = 0, q_pad = 0;       // pixels along the phase width, padded to blocks
+  int64_t wp = 0, hp = 0;           // padded input
+  int64_t wps = 0, hps = 0;         // one phase plane; pixels are numbered q = oy * wps + ox
+  int64_t phase_len = 0;            // elements of one phase plane (64-byte multiple)
+  int64_t plane_len = 0;            // elements of one channel pair's phases (+ the tail tiles read)
+  int64_t q = 0, q_pad = 0;         // pixels along the phase width, padded to blocks
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
-  std::vector<char> phase_read;      // [sh * sw]: some tap reads this phase (1x1 stride 2: one of 4)
+  std::vector<char> phase_read;     // [sh * sw]: some tap reads this phase (1x1 stride 2: one of 4)
   int64_t image_len(const AmxConvWeights& w) const { return w.c_pad / 2 * plane_len; }
 };
 
-constexpr int64_t kGroup = 8;                          // pixel blocks per task
+constexpr int64_t kGroup = 8;                         // pixel blocks per task
 constexpr int64_t kAccStride = kGroup * kBlock + 16;  // floats; off a power of two for L1's sets
 
 // 32 filters [f0, f0 + 32) by 32 pixels [q0, q0 + 32) of one image, over every tap of the channel
@@ -321,8 +321,8 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
 
 #else
 
-void amx_conv(const AmxConvWeights&, const float*, int64_t, const ConvShape&, int64_t, int64_t, const Epilogue&,
-              float*, AmxConvScratch&, int) {
+void amx_conv(const AmxConvWeights&, const float*, int64_t, const ConvShape&, int64_t, int64_t, const Epilogue&, float*,
+              AmxConvScratch&, int) {
   throw ShapeError("deft: AMX is not available on this build");
 }
 

@@ -160,9 +160,8 @@ class GateSearch {
       if (fixed) {
         // Per-channel thresholds have no one value to show (NaN: "per-channel" in the summary).
         r.threshold = fixed->thresholds.empty() ? fixed->threshold : std::numeric_limits<float>::quiet_NaN();
-        fixed_.push_back(fixed->thresholds.empty()
-                             ? std::vector<float>(static_cast<size_t>(geo->Nf), fixed->threshold)
-                             : fixed->thresholds);
+        fixed_.push_back(fixed->thresholds.empty() ? std::vector<float>(static_cast<size_t>(geo->Nf), fixed->threshold)
+                                                   : fixed->thresholds);
         if (static_cast<int64_t>(fixed_.back().size()) != geo->Nf)
           fail<ConfigError>("{}: layer {} has {} thresholds for {} output channels", o.fixed->path, r.name,
                             fixed_.back().size(), geo->Nf);

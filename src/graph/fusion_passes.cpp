@@ -1,12 +1,11 @@
 // Fusions: BatchNormalization into the layer before it, HardSwish spelled out in primitive ops,
 // and activations into the layer that produces their input (graph/passes.h).
-#include "graph/passes.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "graph/pass_support.h"
+#include "graph/passes.h"
 
 namespace eff {
 

@@ -13,7 +13,7 @@ struct PassOptions {
   bool fold_batchnorm = true;
   bool fuse_hardswish = true;
   bool blocked_layout = true;
-  bool fuse_activations = true;  // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
+  bool fuse_activations = true;    // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
   bool fuse_residual_adds = true;  // with fuse_activations: a residual Add (+ Relu) into its Conv
   // Replaces layers after activation fusion and before the blocked layouts are assigned (so that
   // the layout pass sees the replacements): DeftNN's packed layers (src/deft/deft_model.h).

@@ -108,10 +108,10 @@ class ConvKernel final : public Kernel {
     }
     // The sum post-op adds to what the destination holds: write into the shortcut's buffer when
     // the executor says nothing reads it later and no view shares it.
-    const bool in_place = shortcut && !plan.dst_reorder && ctx.input_reusable(3) &&
-                          shortcut->storage().use_count() == 1;
+    const bool in_place =
+        shortcut && !plan.dst_reorder && ctx.input_reusable(3) && shortcut->storage().use_count() == 1;
     if (in_place) ctx.set_output(0, *shortcut);
-    Tensor y = in_place      ? *shortcut
+    Tensor y = in_place       ? *shortcut
                : blocked_out_ ? blocked_output(ctx, 0, plan.y_shape)
                               : ctx.output(0, DType::kFloat32, plan.y_shape);
     if (y.numel() == 0) return;

@@ -34,7 +34,7 @@ struct PrecisionPasses {
   std::vector<uint8_t> pass_on;  // per pass (group, filter pass, window set): some output is on
   int64_t window_sets = 1;
   int64_t filters_per_pass = 1, filter_passes = 1;  // per group
-  int high_bits = 0;  // bits a pass streams when all its outputs are off
+  int high_bits = 0;                                // bits a pass streams when all its outputs are off
   int bits(size_t pass, int pa) const { return pass_on.empty() || pass_on[pass] ? pa : high_bits; }
   size_t pass_of(int64_t group, int64_t filter_pass, int64_t window_set) const {
     return static_cast<size_t>((group * filter_passes + filter_pass) * window_sets + window_set);

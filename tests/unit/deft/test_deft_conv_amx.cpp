@@ -59,32 +59,32 @@ void check(const Case& k, bool relu, bool drop_some, int threads_a = 1, int thre
     amx_conv(p, x.data() + i * in_len, 1, s, k.pb, k.pr, e, y1.data() + i * out_len, scratch1, threads_a);
   int bad = 0;
   for (int64_t i = 0; i < k.n; ++i)
-  for (int64_t f = 0; f < k.m; ++f)
-    for (int64_t oy = 0; oy < s.oh; ++oy)
-      for (int64_t ox = 0; ox < s.ow; ++ox) {
-        double exact = bias[f], rounded = bias[f], magnitude = std::fabs(bias[f]);
-        int64_t terms = 1;
-        for (int64_t q = 0; q < kept; ++q) {
-          const int64_t ch = syn[q] / taps, t = syn[q] % taps;
-          const int64_t iy = oy * k.sh + (t / k.kw) * k.dh - k.pt, ix = ox * k.sw + (t % k.kw) * k.dw - k.pl;
-          if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
-          const float xv = x[i * in_len + (ch * k.h + iy) * k.w + ix], wv = w[f * kept + q];
-          exact += double(xv) * wv;
-          rounded += double(round_bf16(xv)) * round_bf16(wv);
-          magnitude += std::fabs(double(xv) * wv);
-          ++terms;
+    for (int64_t f = 0; f < k.m; ++f)
+      for (int64_t oy = 0; oy < s.oh; ++oy)
+        for (int64_t ox = 0; ox < s.ow; ++ox) {
+          double exact = bias[f], rounded = bias[f], magnitude = std::fabs(bias[f]);
+          int64_t terms = 1;
+          for (int64_t q = 0; q < kept; ++q) {
+            const int64_t ch = syn[q] / taps, t = syn[q] % taps;
+            const int64_t iy = oy * k.sh + (t / k.kw) * k.dh - k.pt, ix = ox * k.sw + (t % k.kw) * k.dw - k.pl;
+            if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
+            const float xv = x[i * in_len + (ch * k.h + iy) * k.w + ix], wv = w[f * kept + q];
+            exact += double(xv) * wv;
+            rounded += double(round_bf16(xv)) * round_bf16(wv);
+            magnitude += std::fabs(double(xv) * wv);
+            ++terms;
+          }
+          if (relu) exact = std::max(exact, 0.0), rounded = std::max(rounded, 0.0);
+          const size_t at = static_cast<size_t>(i * out_len + (f * s.oh + oy) * s.ow + ox);
+          const double got = y[at];
+          const double accumulation = double(terms + 1) * std::ldexp(magnitude, -24);
+          const bool off_rounded = std::fabs(got - rounded) > accumulation;
+          const bool off_exact = std::fabs(got - exact) > std::ldexp(magnitude, -7) + accumulation;
+          if ((off_rounded || off_exact || y[at] != y2[at] || y[at] != y1[at]) && bad++ == 0)
+            ADD_FAILURE() << "image " << i << " filter " << f << " pixel (" << oy << "," << ox << "): got " << got
+                          << " (other threads " << y2[at] << ", alone " << y1[at] << "), bf16 operands " << rounded
+                          << ", fp32 " << exact;
         }
-        if (relu) exact = std::max(exact, 0.0), rounded = std::max(rounded, 0.0);
-        const size_t at = static_cast<size_t>(i * out_len + (f * s.oh + oy) * s.ow + ox);
-        const double got = y[at];
-        const double accumulation = double(terms + 1) * std::ldexp(magnitude, -24);
-        const bool off_rounded = std::fabs(got - rounded) > accumulation;
-        const bool off_exact = std::fabs(got - exact) > std::ldexp(magnitude, -7) + accumulation;
-        if ((off_rounded || off_exact || y[at] != y2[at] || y[at] != y1[at]) && bad++ == 0)
-          ADD_FAILURE() << "image " << i << " filter " << f << " pixel (" << oy << "," << ox << "): got " << got
-                        << " (other threads " << y2[at] << ", alone " << y1[at] << "), bf16 operands " << rounded
-                        << ", fp32 " << exact;
-      }
   EXPECT_EQ(bad, 0);
 }
 
@@ -102,7 +102,7 @@ TEST(DeftConvAmx, MatchesTheConvWithinBf16Bounds) {
 
 TEST(DeftConvAmx, SameOnOneAndTwoThreads) {
   if (!amx_available()) GTEST_SKIP() << "no AMX-BF16 (or the kernel refused the tile state)";
-  check({64, 64, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, true, false, 1, 2);  // 62 MFLOP: a team of two
+  check({64, 64, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, true, false, 1, 2);           // 62 MFLOP: a team of two
   check({64, 32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8}, true, false, 1, 2);  // 8 images: tasks across the batch
 }
 

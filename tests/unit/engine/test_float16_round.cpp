@@ -29,9 +29,10 @@ ModelBuilder round_trip(int64_t n) {
 
 TEST(Float16RoundTrip, FusedCastEqualsTheTwoCastsBitForBit) {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v = {1.f / 3,  2049.f,   2051.f,    65504.f,  65519.f, 65520.f,  1e6f,     inf,
-                          6e-8f,    3e-8f,    2.98e-8f,  1e-5f,    0.1f,    0.f,      1.00048828125f,
-                          1.0009765625f, 1.00146484375f, 7.77f, 12345.678f, 5.9604645e-8f, 0.5f};
+  std::vector<float> v = {
+      1.f / 3,        2049.f, 2051.f,     65504.f,       65519.f, 65520.f, 1e6f,           inf,
+      6e-8f,          3e-8f,  2.98e-8f,   1e-5f,         0.1f,    0.f,     1.00048828125f, 1.0009765625f,
+      1.00146484375f, 7.77f,  12345.678f, 5.9604645e-8f, 0.5f};
   for (int k = 0; k < 12; ++k) v.push_back(0.37f * static_cast<float>(k * k) + 1e-3f);
   v.push_back(std::numeric_limits<float>::quiet_NaN());
   const int64_t n = static_cast<int64_t>(v.size());  // 34: four vectors of 8 and a tail of 2

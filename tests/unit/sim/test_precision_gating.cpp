@@ -117,7 +117,8 @@ GatesFile two_tile_gates(const std::string& t0, const std::string& t1) {
   std::string t;
   for (int k = 0; k < 32; ++k) t += (k ? "," : "") + (k < 16 ? t0 : t1);
   return parse_gates(R"({"format":"effectual-gates","version":1,"kind":"precision","layers":[{"layer":"conv1",)"
-                     R"("bits":8,"high_bits":4,"thresholds":[)" + t + "]}]}",
+                     R"("bits":8,"high_bits":4,"thresholds":[)" +
+                         t + "]}]}",
                      "pg.json");
 }
 
