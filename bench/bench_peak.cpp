@@ -32,6 +32,8 @@
 
 namespace {
 
+using eff::deft::TileConfig;
+
 constexpr int64_t kInner = 1024;  // loop trips per benchmark iteration
 constexpr int kAcc = 16;          // independent zmm accumulators
 
@@ -84,14 +86,6 @@ void BM_PeakVnni(benchmark::State& state) {
       state, [&](__m512 a) { return _mm512_castsi512_ps(_mm512_dpbusd_epi32(_mm512_castps_si512(a), x, y)); }, 128);
   state.SetLabel("vpdpbusd zmm");
 }
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // Four independent C tiles (0-3) from two A (4-5) and two B (6-7) tiles loaded once, the 2 x 2
 // blocking the kernels use, without the loads.

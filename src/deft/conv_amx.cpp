@@ -88,14 +88,6 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
 
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0-3: C (16 filters x 16 pixels fp32); 4-5: A (16 filters x 32 channels bf16);
 // 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes.
 void configure_tiles() {

@@ -92,4 +92,14 @@ struct AmxConvScratch {
 void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
               int64_t pad_right, const Epilogue& e, float* y, AmxConvScratch& scratch, int threads = 1);
 
+// The 64-byte operand of LDTILECFG (palette 1): rows and bytes per row of each of the 16 tiles.
+// Shared by the AMX conv, the AMX GEMM and the peak benchmark.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
 }  // namespace eff::deft

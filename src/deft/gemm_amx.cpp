@@ -53,14 +53,6 @@ int64_t round_up(int64_t x, int64_t to) {
 
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0-3: C (rows x 16 outputs, fp32); 4-5: A (rows x 16 activation pairs); 6-7: B (16 weight
 // pair steps x 16 outputs). rows = 16, or J itself when the whole batch is smaller (a tile product
 // costs by its rows, and batch 1 would otherwise multiply 15 rows of zeros).
