@@ -177,7 +177,7 @@ CalibrationSamples collect_calibration_samples(const Graph& g, const std::vector
   SampleCollector collector(g, samples, images);
   eo.observer = &collector;
   Executor ex(g, eo);
-  for (int64_t at = 0; at < images; at += 32) ex.run({calibration.images(at, std::min<int64_t>(32, images - at))});
+  for (int64_t at = 0; at < images; at += 32) ex.run(calibration.inputs(at, std::min<int64_t>(32, images - at)));
   return samples;
 }
 

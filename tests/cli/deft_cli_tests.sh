@@ -23,6 +23,12 @@ done
 expect_ok eval $model --data fashion-mnist:test --limit 200 --threads 1 --json \
   --deft deft16,alpha=0.95,compensation=fold --deft-calibration fashion-mnist:train --deft-images 32
 top1_at_least 0.9
+# Calibration data in any form --data takes: here the 8 preprocessed images stored beside the model.
+expect_ok eval $model --data fashion-mnist:test --limit 200 --threads 1 --json \
+  --deft deft16,alpha=0.95,compensation=fold --deft-calibration models/vgg.ref/input.npy --deft-images 8
+top1_at_least 0.9
+expect_error 6 "no-such.npz: no such file" -- eval $model --data fashion-mnist:test --limit 10 \
+  --deft deft16,alpha=0.95 --deft-calibration "$tmp/no-such.npz"
 expect_ok run $model --data fashion-mnist:test --limit 1 -v --deft fp8
 grep -q 'DeftLayer *deft:fp8' "$tmp/err" && ok || ko "run -v does not show DeftLayer nodes: $(head -c 300 "$tmp/err")"
 
