@@ -11,8 +11,7 @@
 
 namespace eff {
 
-using pass_support::is_op;
-using pass_support::Uses;
+using namespace pass_support;  // the vocabulary every pass shares (graph/pass_support.h)
 
 namespace {
 

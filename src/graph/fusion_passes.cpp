@@ -9,19 +9,7 @@
 
 namespace eff {
 
-using pass_support::add_constant;
-using pass_support::append_origin;
-using pass_support::erase_dead;
-using pass_support::erase_quantization;
-using pass_support::is_default_domain;
-using pass_support::is_float_constant;
-using pass_support::is_op;
-using pass_support::is_scalar_near;
-using pass_support::kill;
-using pass_support::make_constant;
-using pass_support::replace_uses;
-using pass_support::unique_value_name;
-using pass_support::Uses;
+using namespace pass_support;  // the vocabulary every pass shares (graph/pass_support.h)
 
 // ---- BatchNormalization into Conv / ConvTranspose / Gemm ---------------------------------------
 

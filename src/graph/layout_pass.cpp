@@ -10,8 +10,7 @@
 
 namespace eff {
 
-using pass_support::is_op;
-using pass_support::Uses;
+using namespace pass_support;  // the vocabulary every pass shares (graph/pass_support.h)
 
 // ---- channel-blocked activations between convs ------------------------------------------------
 

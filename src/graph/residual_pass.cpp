@@ -10,11 +10,7 @@
 
 namespace eff {
 
-using pass_support::append_origin;
-using pass_support::erase_dead;
-using pass_support::is_op;
-using pass_support::kill;
-using pass_support::Uses;
+using namespace pass_support;  // the vocabulary every pass shares (graph/pass_support.h)
 
 namespace {
 
