@@ -13,11 +13,7 @@ A model ONNX Runtime refuses is reported and not written. See README.md in the o
 folder for what each model exercises. Needs `(cd tools/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install)`.
 """
 import argparse
-import glob
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -25,20 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-F = TensorProto.FLOAT
-
-
-def rnd(seed, *shape, scale=0.5):
-    return (np.random.RandomState(seed).standard_normal(shape) * scale).astype(np.float32)
-
-
-def init(name, array):
-    return numpy_helper.from_array(np.asarray(array), name)
-
-
-def vi(name, shape, elem=F):
-    return helper.make_tensor_value_info(name, elem, shape)
+from fixture_common import F, ROOT, init, rnd, vi, write_fixtures
 
 
 def make(graph, opset, ir_version, producer, producer_version=""):
@@ -473,12 +456,11 @@ BUILDERS = {
 }
 
 
-def run_ort(model_path, input_path, out_dir):
-    script = os.path.join(ROOT, "tools", "ort", "run_ort.js")
-    res = subprocess.run(["node", script, model_path, input_path, out_dir], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(res.stderr.strip() or res.stdout.strip())
-    return json.loads(res.stdout.strip().splitlines()[-1])["outputs"]
+def describe(name, model, x, size, outs):
+    desc = ", ".join(f"{oname}{info['shape']}" for oname, info in outs.items())
+    ops = " ".join(sorted({n.op_type for n in model.graph.node}))
+    return (f"{name}: opset {model.opset_import[0].version}, IR {model.ir_version}, {size} bytes, "
+            f"input {list(x.shape)}, outputs {desc}; ops {ops}")
 
 
 def main():
@@ -486,42 +468,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "models"))
     ap.add_argument("--only", default=None, help="comma-separated subset of " + ",".join(BUILDERS))
     args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
     names = args.only.split(",") if args.only else list(BUILDERS)
-    failed = []
-    for name in names:
-        try:
-            model, x = BUILDERS[name]()
-        except Exception as e:  # noqa: BLE001
-            print(f"{name}: could not build: {e}", file=sys.stderr)
-            failed.append(name)
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            mpath = os.path.join(tmp, f"{name}.onnx")
-            ipath = os.path.join(tmp, "input.npy")
-            onnx.save(model, mpath)
-            np.save(ipath, np.ascontiguousarray(x, dtype=np.float32))
-            odir = os.path.join(tmp, "out")
-            try:
-                outs = run_ort(mpath, ipath, odir)
-            except Exception as e:  # noqa: BLE001
-                print(f"{name}: ONNX Runtime refused it, not written: {e}", file=sys.stderr)
-                failed.append(name)
-                continue
-            for old in glob.glob(os.path.join(args.out, f"{name}.*")):
-                os.remove(old)
-            shutil.copy(mpath, os.path.join(args.out, f"{name}.onnx"))
-            shutil.copy(ipath, os.path.join(args.out, f"{name}.input.npy"))
-            desc = []
-            for oname, info in outs.items():
-                shutil.copy(info["file"], os.path.join(args.out, f"{name}.{os.path.basename(info['file'])}"))
-                desc.append(f"{oname}{info['shape']}")
-            size = os.path.getsize(mpath)
-            ops = sorted({n.op_type for n in model.graph.node})
-            print(f"{name}: opset {model.opset_import[0].version}, IR {model.ir_version}, {size} bytes, "
-                  f"input {list(x.shape)}, outputs {', '.join(desc)}; ops {' '.join(ops)}")
-    if failed:
-        print(f"not written: {', '.join(failed)}", file=sys.stderr)
+    write_fixtures(BUILDERS, names, args.out, describe, input_dtype=np.float32)
     return 0
 
 

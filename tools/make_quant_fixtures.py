@@ -13,32 +13,16 @@ ONNX Runtime's quantizer does (min/max including 0; int8 weights symmetric per o
 uint8 activations asymmetric). See README.md in the output folder.
 """
 import argparse
-import glob
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-F, F16, U8, I8, I32 = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32
+from fixture_common import F, ROOT, init, rnd, vi, write_fixtures
 
-
-def rnd(seed, *shape, scale=0.5):
-    return (np.random.RandomState(seed).standard_normal(shape) * scale).astype(np.float32)
-
-
-def init(name, array):
-    return numpy_helper.from_array(np.asarray(array), name)
-
-
-def vi(name, shape, elem=F):
-    return helper.make_tensor_value_info(name, elem, shape)
+F16, U8, I8, I32 = TensorProto.FLOAT16, TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32
 
 
 def make(graph, opset=13, producer="fixture-quant"):
@@ -287,12 +271,10 @@ def bad_models():
 BUILDERS = {"fp16_cnn": fp16_cnn, "qdq_cnn": qdq_cnn, "qlinear_ops": qlinear_ops, "integer_ops": integer_ops}
 
 
-def run_ort(model_path, input_path, out_dir):
-    script = os.path.join(ROOT, "tools", "ort", "run_ort.js")
-    res = subprocess.run(["node", script, model_path, input_path, out_dir], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(res.stderr.strip() or res.stdout.strip())
-    return json.loads(res.stdout.strip().splitlines()[-1])["outputs"]
+def describe(name, model, x, size, outs):
+    desc = ", ".join(f"{oname}{info['shape']} {info['type']}" for oname, info in outs.items())
+    ops = " ".join(sorted({n.op_type for n in model.graph.node}))
+    return f"{name}: {size} bytes, input {list(x.shape)} {x.dtype}, outputs {desc}; ops {ops}"
 
 
 def main():
@@ -300,42 +282,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "models", "quant"))
     ap.add_argument("--only", default=None, help="comma-separated subset of " + ",".join(BUILDERS))
     args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
     names = args.only.split(",") if args.only else list(BUILDERS)
-    failed = []
-    for name in names:
-        model, x = BUILDERS[name]()
-        with tempfile.TemporaryDirectory() as tmp:
-            mpath = os.path.join(tmp, f"{name}.onnx")
-            ipath = os.path.join(tmp, "input.npy")
-            onnx.save(model, mpath)
-            np.save(ipath, np.ascontiguousarray(x))
-            try:
-                outs = run_ort(mpath, ipath, os.path.join(tmp, "out"))
-            except Exception as e:  # noqa: BLE001
-                print(f"{name}: ONNX Runtime refused it, not written: {e}", file=sys.stderr)
-                failed.append(name)
-                continue
-            for old in glob.glob(os.path.join(args.out, f"{name}.*")):
-                os.remove(old)
-            shutil.copy(mpath, os.path.join(args.out, f"{name}.onnx"))
-            shutil.copy(ipath, os.path.join(args.out, f"{name}.input.npy"))
-            desc = []
-            for oname, info in outs.items():
-                shutil.copy(info["file"], os.path.join(args.out, f"{name}.{os.path.basename(info['file'])}"))
-                desc.append(f"{oname}{info['shape']} {info['type']}")
-            ops = sorted({n.op_type for n in model.graph.node})
-            print(f"{name}: {os.path.getsize(mpath)} bytes, input {list(x.shape)} {x.dtype}, "
-                  f"outputs {', '.join(desc)}; ops {' '.join(ops)}")
+    failed = write_fixtures(BUILDERS, names, args.out, describe)
     if not args.only:
         bad_dir = os.path.join(ROOT, "tests", "fixtures", "bad")
         for name, m in bad_models().items():
             onnx.save(m, os.path.join(bad_dir, f"{name}.onnx"))
             print(f"{name}: written to tests/fixtures/bad")
-    if failed:
-        print(f"not written: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
