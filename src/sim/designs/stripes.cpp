@@ -25,8 +25,49 @@ constexpr Grid kStripes16_16_16{16, 16, 16, 16};  // seed 001 Table 1 "16-16-16"
 // tiles' filter set) stops after the high-order bits only when all its outputs are gated off.
 // `tile`: each tile runs its own passes (16 windows x its 16 filters) and stops one early when all
 // of them are off; tiles drift apart, so each needs its own activation buffer fed at its own pace
-// from the activation memory, and the layer ends with the slowest tile. `off`: ungated.
-enum class GateSync { kOff, kArray, kTile };
+// from the activation memory, and the layer ends with the slowest tile. `sip`: every SIP runs its
+// own outputs one after another and stops each off output after the high-order bits, the upper
+// bound of what precision gating can give a bit-serial array; a SIP then needs its own activation
+// and weight streams (no sharing along rows or columns), which the buffer reads charge. `off`:
+// ungated. Depthwise layers are never precision-gated (gate_decisions.cpp), so every gated conv
+// here has the dense mapping: filter f of a group sits on tile (f mod 256) / 16, row f mod 16.
+enum class GateSync { kOff, kArray, kTile, kSip };
+
+// Per unit (a tile, or a SIP: tile x row x column), its busy cycles and passes run, from the
+// outputs' own gate decisions: a unit's pass (group, filter set, window set) streams Pa bits when
+// one of its outputs is on, the high-order bits when all are off, nothing when it has no output.
+struct UnitWork {
+  std::vector<uint64_t> cycles, passes;
+};
+
+UnitWork unit_work(const SimLayer& l, const Grid& grid, const WalkShape& ws, const std::vector<uint8_t>& on, int pa,
+                   int high_bits, bool per_sip) {
+  const int64_t W = l.windows(), fpg = l.filters_per_group(), per_set = int64_t{grid.tiles} * grid.rows;
+  const int64_t units = per_sip ? per_set * grid.columns : grid.tiles;
+  const int64_t passes = l.groups * ws.filter_sets * ws.window_sets;
+  // 0: the unit has no output in the pass, 1: all its outputs are off, 2: one is on.
+  std::vector<uint8_t> state(static_cast<size_t>(units * passes), 0);
+  for (int64_t k = 0; k < l.K; ++k) {
+    const int64_t g = k / fpg, f = k % fpg, slot = f % per_set, set = (g * ws.filter_sets + f / per_set);
+    for (int64_t w = 0; w < W; ++w) {
+      const int64_t unit = per_sip ? slot * grid.columns + w % grid.columns : slot / grid.rows;
+      uint8_t& st = state[static_cast<size_t>(unit * passes + set * ws.window_sets + w / grid.columns)];
+      st = std::max<uint8_t>(st, on[static_cast<size_t>(k * W + w)] ? 2 : 1);
+    }
+  }
+  UnitWork u;
+  u.cycles.assign(static_cast<size_t>(units), 0);
+  u.passes.assign(static_cast<size_t>(units), 0);
+  for (int64_t unit = 0; unit < units; ++unit) {
+    for (int64_t p = 0; p < passes; ++p) {
+      const uint8_t st = state[static_cast<size_t>(unit * passes + p)];
+      if (st == 0) continue;
+      u.cycles[static_cast<size_t>(unit)] += static_cast<uint64_t>(ws.steps) * (st == 2 ? pa : high_bits);
+      ++u.passes[static_cast<size_t>(unit)];
+    }
+  }
+  return u;
+}
 
 // The precision gate of a layer as passes of the step walk see it.
 struct PrecisionPasses {
@@ -49,7 +90,7 @@ PrecisionPasses precision_passes(const SimLayer& l, const SimContext& ctx, const
   const int low = gate->bits - gate->high_bits;
   p.high_bits = std::max(1, pa - low);
   const bool fc = l.kind == LayerKind::kFC;
-  const bool per_tile = sync == GateSync::kTile && !fc;  // FC rotates steps over the columns: array passes
+  const bool per_tile = (sync == GateSync::kTile || sync == GateSync::kSip) && !fc;  // FC: array passes
   p.window_sets = fc ? 1 : ws.window_sets;
   p.filters_per_pass = per_tile ? grid.rows : static_cast<int64_t>(grid.tiles) * grid.rows;
   p.filter_passes = per_tile ? ws.filter_sets * grid.tiles : ws.filter_sets;
@@ -63,10 +104,10 @@ class Stripes final : public Design {
   explicit Stripes(Params& p)
       : grid_(read_grid(p, kStripes16_16_16, "Stripes, MICRO'16 §4; seed 001 Table 1", true)),
         memory_(cost::read_memory(p, grid_)),
-        sync_(sync_of(p.choice("precision_gating", "tile", {"tile", "array", "off"},
+        sync_(sync_of(p.choice("precision_gating", "tile", {"tile", "array", "sip", "off"},
                                "precision gating (--gates): a pass ends after the high-order bits when all its "
-                               "outputs are off; pass = a tile's 16 windows x 16 filters, or the whole array's, "
-                               "or never (ungated)",
+                               "outputs are off; pass = a tile's 16 windows x 16 filters, the whole array's, one "
+                               "SIP's own output (own activation and weight streams), or never (ungated)",
                                "our model of seed 003's precision gating on Stripes"))) {}
 
   Grid grid() const override { return grid_; }
@@ -106,7 +147,7 @@ class Stripes final : public Design {
     // are all gated off stops after the high-order pa_hb bits; pass_on is empty when ungated.
     const PrecisionPasses pg = precision_passes(l, ctx, grid_, ws, pa, sync_);
     LayerStats s;
-    uint64_t steps = 0, fired_sip_cycles = 0, act_bits_read = 0;
+    uint64_t steps = 0, fired_sip_cycles = 0, act_bits_read = 0, own_weight_bits = 0;
     if (l.kind == LayerKind::kFC) {
       std::vector<uint32_t> costs;
       for (int64_t g = 0; g < ws.group_passes; ++g) {
@@ -125,22 +166,22 @@ class Stripes final : public Design {
       steps = static_cast<uint64_t>(ws.window_sets) * ws.filter_sets * ws.group_passes * ws.steps;
       if (pg.pass_on.empty()) {
         s.cycles = steps * pa;
-      } else if (pg.filters_per_pass == grid_.rows && grid_.tiles > 1) {
-        // Per tile: its passes' bits; the layer ends with the slowest tile. Every SIP is clocked
-        // until then (no clock gating, as in the lock-step modes); each tile reads its own
-        // activations, and only while it has work (no broadcast).
-        std::vector<uint64_t> tile_cycles(static_cast<size_t>(grid_.tiles), 0);
-        for (int64_t g = 0; g < ws.group_passes; ++g) {
-          for (int64_t fp = 0; fp < pg.filter_passes && fp * grid_.rows < l.filters_per_group(); ++fp) {
-            uint64_t& c = tile_cycles[static_cast<size_t>(fp % grid_.tiles)];
-            for (int64_t wset = 0; wset < pg.window_sets; ++wset)
-              c += static_cast<uint64_t>(ws.steps) * pg.bits(pg.pass_of(g, fp, wset), pa);
-          }
+      } else if (sync_ == GateSync::kTile || sync_ == GateSync::kSip) {
+        // Per tile or per SIP: its own passes' bits; the layer ends with the slowest unit. Every
+        // SIP is clocked until then (no clock gating, as in the lock-step modes). A tile reads its
+        // own activations while it has work (16 columns x lanes a cycle, no broadcast across
+        // tiles); a SIP reads its own lanes, and its own weights once per step of each pass.
+        const bool per_sip = sync_ == GateSync::kSip;
+        const UnitWork u = unit_work(l, grid_, ws, pg.on, pa, pg.high_bits, per_sip);
+        uint64_t busy = 0, passes = 0;
+        for (size_t i = 0; i < u.cycles.size(); ++i) {
+          s.cycles = std::max(s.cycles, u.cycles[i]);
+          busy += u.cycles[i];
+          passes += u.passes[i];
         }
-        uint64_t busy = 0;
-        for (uint64_t c : tile_cycles) s.cycles = std::max(s.cycles, c), busy += c;
         fired_sip_cycles = s.cycles * sips_per_column * grid_.columns;
-        act_bits_read = busy * grid_.columns * grid_.lanes;
+        act_bits_read = busy * grid_.lanes * (per_sip ? 1 : grid_.columns);
+        if (per_sip) own_weight_bits = passes * static_cast<uint64_t>(ws.steps) * grid_.lanes * 16;
       } else {
         for (size_t i = 0; i < pg.pass_on.size(); ++i) s.cycles += static_cast<uint64_t>(ws.steps) * pg.bits(i, pa);
       }
@@ -162,8 +203,10 @@ class Stripes final : public Design {
         const int64_t g = k / l.filters_per_group(), f = (k % l.filters_per_group()) / pg.filters_per_pass;
         for (int64_t w = 0; w < W; ++w) {
           const int64_t wset = l.kind == LayerKind::kFC ? 0 : w / grid_.columns;
-          streamed += static_cast<uint64_t>(pg.bits(pg.pass_of(g, f, wset), pa));
-          needed += static_cast<uint64_t>(pg.on[static_cast<size_t>(k * W + w)] ? pa : pg.high_bits);
+          const auto own = static_cast<uint64_t>(pg.on[static_cast<size_t>(k * W + w)] ? pa : pg.high_bits);
+          const bool own_pass = sync_ == GateSync::kSip && l.kind != LayerKind::kFC;
+          streamed += own_pass ? own : static_cast<uint64_t>(pg.bits(pg.pass_of(g, f, wset), pa));
+          needed += own;
         }
       }
       s.lane_cycles_busy = streamed * macs_per_output;
@@ -174,7 +217,8 @@ class Stripes final : public Design {
     s.shifter_ops = fired_sip_cycles;
     s.accumulator_updates = fired_sip_cycles;
     s.act_buffer_read_bits = act_bits_read;
-    s.wgt_buffer_read_bits = steps * sips_per_column * grid_.lanes * 16;  // held for Pa cycles
+    // Held for Pa cycles and shared by a row's columns; per-SIP streams read their own.
+    s.wgt_buffer_read_bits = own_weight_bits ? own_weight_bits : steps * sips_per_column * grid_.lanes * 16;
     s.offchip_act_bytes = bytes_at(l.act_count, pa);
     s.offchip_wgt_bytes = bytes_at(l.wgt_count, 16);
     return s;
@@ -182,7 +226,9 @@ class Stripes final : public Design {
 
  private:
   static GateSync sync_of(const std::string& s) {
-    return s == "off" ? GateSync::kOff : s == "array" ? GateSync::kArray : GateSync::kTile;
+    if (s == "off") return GateSync::kOff;
+    if (s == "array") return GateSync::kArray;
+    return s == "sip" ? GateSync::kSip : GateSync::kTile;
   }
 
   Grid grid_;

@@ -159,6 +159,43 @@ TEST(PrecisionGating, StripesTilesStopTheirOwnPassesEarly) {
   EXPECT_EQ(run(two_tile_gates("1000", "1000"), "tile").cycles, 8u);
 }
 
+TEST(PrecisionGating, StripesSipsRunTheirOwnOutputs) {
+  // gated_layer's shape with every value 5 (sums 0, off at threshold 10) except channel 0 of
+  // window 3 (window set 0, column 3) and of window 20 (window set 1, column 4), which hold 16
+  // (high part 16: that window on for all 16 filters). Lock-step array and per tile: each window
+  // set has an output on, 8 + 8 = 16 cycles. Per SIP: the SIPs of column 3 stream 8 + 4 bits,
+  // those of column 4 4 + 8, every other 4 + 4: the layer ends after 12.
+  std::vector<int16_t> acts(16 * 32, 5);
+  acts[3] = 16;
+  acts[20] = 16;
+  const SimLayer l = layer_from(conv_geo(16, 4, 8, 16, 1), acts, {}, 8);
+  const GatesFile g = gates("10");
+  SimContext ctx;
+  ctx.gates = &g;
+  auto run = [&](const std::string& sync) {
+    return make("stripes", {{"precision_gating", sync}})->simulate(l, ctx);
+  };
+  EXPECT_EQ(run("array").cycles, 16u);
+  EXPECT_EQ(run("tile").cycles, 16u);
+  const LayerStats sip = run("sip");
+  EXPECT_EQ(sip.cycles, 12u);
+  // Each of the 16 filters' SIPs reads its own 16 lanes while busy: per row 2 x 12 + 14 x 8 = 136
+  // cycles; and its own 16 x 16-bit weights once per pass (2 passes of 1 step), where the
+  // lock-step array reads a row's weights once for all 16 columns (2 steps x 256 rows).
+  EXPECT_EQ(sip.act_buffer_read_bits, 16u * 136 * 16);
+  EXPECT_EQ(sip.wgt_buffer_read_bits, 16u * 16 * 2 * 16 * 16);
+  EXPECT_EQ(run("tile").wgt_buffer_read_bits, 2u * 256 * 16 * 16);
+  // Every SIP clocked for the layer; busy lanes: each output's own bits (32 on x 8, 480 off x 4)
+  // x 16 MACs, the same as the potential.
+  EXPECT_EQ(sip.bit_products, 12u * 256 * 16 * 16 * 16);
+  EXPECT_EQ(sip.lane_cycles_busy, (32u * 8 + 480u * 4) * 16);
+  EXPECT_EQ(sip.ideal_bit_products, sip.lane_cycles_busy * 16);
+  // Ungated thresholds give the ungated cycles in every mode.
+  const GatesFile none = gates("\"-inf\"");
+  ctx.gates = &none;
+  EXPECT_EQ(run("sip").cycles, 16u);
+}
+
 TEST(PrecisionGating, LoomDropsLowBitsOfAllOffPasses) {
   // Loom 1-8-16: 128 filter rows, 16 columns; one step per window set. Dynamic activation
   // widths: 5 -> 3 bits, 20 -> 5 bits; weights at 16 bits. Ungated (3 + 5) x 16 = 128 cycles.
