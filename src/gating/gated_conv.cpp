@@ -13,6 +13,7 @@
 #include "deft/deft_layer.h"  // ConvShape
 #include "engine/buffer_pool.h"
 #include "engine/kernel.h"
+#include "gating/gates_file.h"
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as their mask source, which trips
 // -Wmaybe-uninitialized once inlined (a false positive: the mask is all ones).
@@ -144,24 +145,48 @@ class GatedConvKernel final : public Kernel {
       base_channels_ = node.attr_int("base_channels", cg_);
       if (base_channels_ < 1 || base_channels_ > cg_)
         fail<ModelError>("{}: base_channels {} must be in [1, {}]", where, base_channels_, cg_);
-      cond_first_ = base_channels_;
+      const std::string grouping = node.attr_string("grouping", "first");
+      if (!parse_grouping(grouping, grouping_))
+        fail<ModelError>("{}: grouping '{}' is not first, contiguous or shuffle", where, grouping);
+      if (grouping_ != Grouping::kFirst) {
+        gate_groups_ = node.attr_int("gate_groups", 1);
+        const int64_t mg = m_ / group_;
+        if (gate_groups_ < 1 || cg_ % gate_groups_ != 0 || mg % gate_groups_ != 0 ||
+            base_channels_ != cg_ / gate_groups_)
+          fail<ModelError>("{}: gate_groups {} must divide {} input and {} output channels per group, base_channels = {}",
+                           where, gate_groups_, cg_, mg, cg_ / std::max<int64_t>(1, gate_groups_));
+      }
+      // Grouped: every channel is streamed on the conditional path, a filter's base channels with
+      // zero weights (one transposed input serves all the filters whatever their base set).
+      cond_first_ = grouping_ == Grouping::kFirst || base_channels_ == cg_ ? base_channels_ : 0;
     }
     cond_channels_ = cg_ - cond_first_;
     cond_padded_ = (cond_channels_ + kLanes - 1) / kLanes * kLanes;
+    const bool grouped = grouping_ != Grouping::kFirst;
+    const int64_t mg = m_ / group_;
     // Conditional weights as [filter][tap][channel, padded with zeros]: a tap's channels are one
     // or a few vectors, matching the transposed inputs (see transpose()).
     cond_w_.assign(static_cast<size_t>(m_ * taps * cond_padded_), 0.f);
     for (int64_t m = 0; m < m_; ++m)
-      for (int64_t c = 0; c < cond_channels_; ++c)
+      for (int64_t c = 0; c < cond_channels_; ++c) {
+        if (grouped && on_base_path(grouping_, gate_groups_, base_channels_, cg_, mg, c, m % mg)) continue;
         for (int64_t t = 0; t < taps; ++t)
           cond_w_[static_cast<size_t>((m * taps + t) * cond_padded_ + c)] =
               w.data<float>()[((m * cg_) + cond_first_ + c) * taps + t];
-    // The base path: the first base_channels of each group; the dense fallback: every channel.
+      }
+    // The base path: each filter's base channels in the order base_input() lays them out (first:
+    // the first base_channels of each group; grouped: a conv of group x gate_groups groups, input
+    // set k of a group being its base channels in increasing order); the dense fallback: every channel.
     Tensor base_w(DType::kFloat32, {m_, base_channels_, kh_, kw_});
-    for (int64_t m = 0; m < m_; ++m)
-      std::copy(w.data<float>() + m * cg_ * taps, w.data<float>() + (m * cg_ + base_channels_) * taps,
-                base_w.data<float>() + m * base_channels_ * taps);
-    base_.build(node, graph, std::move(base_w), bias, "/base", group_);
+    for (int64_t m = 0; m < m_; ++m) {
+      float* dst = base_w.data<float>() + m * base_channels_ * taps;
+      for (int64_t c = 0; c < cg_; ++c) {
+        if (!on_base_path(grouping_, gate_groups_, base_channels_, cg_, mg, c, m % mg)) continue;
+        std::copy_n(w.data<float>() + (m * cg_ + c) * taps, taps, dst);
+        dst += taps;
+      }
+    }
+    base_.build(node, graph, std::move(base_w), bias, "/base", group_ * gate_groups_);
     if (cond_channels_ > 0) {
       Tensor full_w(DType::kFloat32, w.shape());
       std::copy(w.data<float>(), w.data<float>() + w.numel(), full_w.data<float>());
@@ -187,7 +212,18 @@ class GatedConvKernel final : public Kernel {
       for (int64_t i = 0; i < x.numel(); ++i) hi[i] = split_.split(src[i], lo[i]);
       base_in = &high_;
       cond_in = lo;
-    } else if (base_channels_ < cg_) {
+    } else if (grouping_ == Grouping::kShuffle && gate_groups_ > 1) {
+      // Input set k of each group ({c : c mod G = k}) gathered as one consecutive block.
+      if (!base_x_.defined() || base_x_.shape() != x.shape()) base_x_ = Tensor(DType::kFloat32, x.shape());
+      const int64_t per_set = cg_ / gate_groups_;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t g = 0; g < group_; ++g)
+          for (int64_t k = 0; k < gate_groups_; ++k)
+            for (int64_t j = 0; j < per_set; ++j)
+              std::copy_n(x.data<float>() + (i * c + g * cg_ + j * gate_groups_ + k) * plane, plane,
+                          base_x_.data<float>() + (i * c + g * cg_ + k * per_set + j) * plane);
+      base_in = &base_x_;
+    } else if (grouping_ == Grouping::kFirst && base_channels_ < cg_) {
       const Shape shape{n, group_ * base_channels_, h, wd};
       if (!base_x_.defined() || base_x_.shape() != shape) base_x_ = Tensor(DType::kFloat32, shape);
       for (int64_t i = 0; i < n; ++i)
@@ -218,7 +254,8 @@ class GatedConvKernel final : public Kernel {
     for (int64_t k : on) total_on += k;
     if (counts) std::copy(on.begin(), on.end(), counts);
     const double cells = double(n * m_ * pixels);
-    const double sparse_work = double(total_on) * double(cond_padded_) / double(std::max<int64_t>(1, cond_channels_));
+    const double sparse_work =
+        double(total_on) * double(cond_padded_) / double(std::max<int64_t>(1, cg_ - base_channels_));
     if (cond_channels_ > 0 && total_on > 0 && kSparseCost * sparse_work > cells) {
       // Dense: the whole conv in oneDNN (on the B-bit values for precision gating), then per
       // output the full or the base result.
@@ -426,6 +463,8 @@ class GatedConvKernel final : public Kernel {
   int64_t m_ = 0, cg_ = 0, kh_ = 1, kw_ = 1, group_ = 1;
   int64_t sh_ = 1, sw_ = 1, pad_top_ = 0, pad_left_ = 0, dh_ = 1, dw_ = 1;
   int64_t base_channels_ = 0, cond_first_ = 0, cond_channels_ = 0, cond_padded_ = 0;
+  Grouping grouping_ = Grouping::kFirst;
+  int64_t gate_groups_ = 1;  // grouped: G sets of base channels per conv group
   std::vector<float> thresholds_;  // per filter
   float act_lo_ = -std::numeric_limits<float>::infinity(), act_hi_ = std::numeric_limits<float>::infinity();
   PrecisionSplit split_;
