@@ -148,6 +148,7 @@ BENCHMARK_CAPTURE(BM_Gated, random, false, "first")
     ->Arg(90)
     ->Arg(95)
     ->Arg(99)
+    ->Arg(100)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gated, regions, true, "first")
     ->Name("GateConv/gated_regions")
@@ -163,4 +164,5 @@ BENCHMARK_CAPTURE(BM_Gated, shuffle, false, "shuffle")
     ->Arg(75)
     ->Arg(90)
     ->Arg(95)
+    ->Arg(100)
     ->Unit(benchmark::kMillisecond);
