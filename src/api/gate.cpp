@@ -137,7 +137,8 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}{}", o.model,
                                 fs::file_size(o.model), search_set.source, hash_indices(split.search),
                                 search::describe_target(target), f.batch, precision ? "precision" : "channel", base,
-                                bits, high, f.levels, f.per_channel ? " | per-channel" : "", grouped.empty() ? "" : " | grouping " + f.grouping);
+                                bits, high, f.levels, f.per_channel ? " | per-channel" : "",
+                                grouped.empty() ? "" : " | grouping " + f.grouping);
     if (!o.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, g));
   }

@@ -51,7 +51,7 @@ struct GateLayerResult {
   int64_t macs = 0;     // per image, ungated
   int64_t outputs = 0;  // output elements per image (each has one gate)
   int64_t channels_per_group = 0, base_channels = 0;
-  int64_t groups = 1;  // grouped channel gating: the layer's G
+  int64_t groups = 1;                       // grouped channel gating: the layer's G
   int64_t base_macs = 0;                    // per image: the base path (channel gating)
   int64_t conditional_macs_per_output = 0;  // the conditional path of one gated-on output
   int level = 0, sensitivity_level = 0;

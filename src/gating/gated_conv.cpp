@@ -153,8 +153,9 @@ class GatedConvKernel final : public Kernel {
         const int64_t mg = m_ / group_;
         if (gate_groups_ < 1 || cg_ % gate_groups_ != 0 || mg % gate_groups_ != 0 ||
             base_channels_ != cg_ / gate_groups_)
-          fail<ModelError>("{}: gate_groups {} must divide {} input and {} output channels per group, base_channels = {}",
-                           where, gate_groups_, cg_, mg, cg_ / std::max<int64_t>(1, gate_groups_));
+          fail<ModelError>(
+              "{}: gate_groups {} must divide {} input and {} output channels per group, base_channels = {}", where,
+              gate_groups_, cg_, mg, cg_ / std::max<int64_t>(1, gate_groups_));
       }
       cond_first_ = base_channels_;
     }
@@ -361,7 +362,9 @@ class GatedConvKernel final : public Kernel {
   }
 
   // Filter block k's first conditional slot in a transposed row.
-  int64_t block_offset(int64_t k) const { return blocks_ == 1 ? 0 : (k + 1) * base_channels_; }
+  int64_t block_offset(int64_t k) const {
+    return blocks_ == 1 ? 0 : (k + 1) * base_channels_;
+  }
 
   // Filter m of one image: every output written (the base result, activated), and the gated-on
   // ones with the conditional path added, kPixels at a time. Each output's sum has a fixed order.
@@ -493,11 +496,11 @@ class GatedConvKernel final : public Kernel {
   int64_t sh_ = 1, sw_ = 1, pad_top_ = 0, pad_left_ = 0, dh_ = 1, dw_ = 1;
   int64_t base_channels_ = 0, cond_first_ = 0, cond_channels_ = 0, cond_padded_ = 0;
   Grouping grouping_ = Grouping::kFirst;
-  int64_t gate_groups_ = 1;                    // grouped: G sets of base channels per conv group
-  int64_t blocks_ = 1;                         // filter blocks with their own conditional channels
+  int64_t gate_groups_ = 1;            // grouped: G sets of base channels per conv group
+  int64_t blocks_ = 1;                 // filter blocks with their own conditional channels
   std::vector<int32_t> slot_channel_;  // the channel in each slot of a transposed row (see the constructor)
   int64_t row_ = 0;                    // floats per pixel of the transposed inputs
-  std::vector<float> thresholds_;  // per filter
+  std::vector<float> thresholds_;      // per filter
   float act_lo_ = -std::numeric_limits<float>::infinity(), act_hi_ = std::numeric_limits<float>::infinity();
   PrecisionSplit split_;
   std::vector<float> cond_w_;  // [filter][tap][conditional channel, padded to kLanes]

@@ -83,8 +83,8 @@ std::string grouping_problem(const LayerGate& l, int64_t cg, int64_t mg) {
   if (l.groups < 1 || cg % l.groups != 0 || mg % l.groups != 0)
     return fmt::format("groups {} must divide the {} input and {} output channels per group", l.groups, cg, mg);
   if (l.base_channels != cg / l.groups)
-    return fmt::format("base_channels {} must be the {} input channels per group / groups {} = {}", l.base_channels,
-                       cg, l.groups, cg / l.groups);
+    return fmt::format("base_channels {} must be the {} input channels per group / groups {} = {}", l.base_channels, cg,
+                       l.groups, cg / l.groups);
   return "";
 }
 
@@ -119,7 +119,8 @@ void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
     if (plan.kind == GateKind::kChannel && (l.base_channels < 1 || l.base_channels > w.dim(1)))
       fail<ModelError>("{}: base_channels {} must be in [1, {}]", g.where(n), l.base_channels, w.dim(1));
     if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst) {
-      const std::string why_not = grouping_problem(l, w.dim(1), w.dim(0) / std::max<int64_t>(1, n.attr_int("group", 1)));
+      const std::string why_not =
+          grouping_problem(l, w.dim(1), w.dim(0) / std::max<int64_t>(1, n.attr_int("group", 1)));
       if (!why_not.empty()) fail<ModelError>("{}: {}", g.where(n), why_not);
     }
     Node d;

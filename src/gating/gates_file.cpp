@@ -118,7 +118,8 @@ json gates_json(const GatePlan& plan) {
   }
   json j = {{"format", "effectual-gates"}, {"version", 1}, {"kind", kind_name(plan.kind)}};
   if (plan.kind == GateKind::kChannel) j["base_fraction"] = plan.base_fraction;
-  if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst) j["grouping"] = grouping_name(plan.grouping);
+  if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst)
+    j["grouping"] = grouping_name(plan.grouping);
   j["layers"] = layers;
   return j;
 }
@@ -160,7 +161,7 @@ GatePlan parse_gates(const json& doc, const std::string& path) {
       fail<ConfigError>("{}: base_fraction: {} is not a number in (0, 1]", path, f.dump());
     }
     g.base_fraction = f.get<double>();
-  }  // absent: informative only, the layers' base_channels are what runs
+  }                                // absent: informative only, the layers' base_channels are what runs
   if (doc.contains("grouping")) {  // absent (files before it): "first"
     const json& gr = doc["grouping"];
     if (!gr.is_string() || !parse_grouping(gr.get<std::string>(), g.grouping))

@@ -53,7 +53,7 @@ struct LayerGate {
   float threshold = -std::numeric_limits<float>::infinity();  // -inf: every gate on
   int64_t base_channels = 0;                                  // channel: per group
   int64_t groups = 1;  // channel, grouped plans: G (base_channels = input channels per group / G)
-  int bits = 8, high_bits = 4, frac_bits = 0;                 // precision
+  int bits = 8, high_bits = 4, frac_bits = 0;  // precision
   bool is_signed = false;
   std::vector<float> thresholds;  // per output channel; when given, `threshold` is unused
 
@@ -67,7 +67,7 @@ struct LayerGate {
 struct GatePlan {
   std::string path;  // the file it was read from (for messages), empty when built in memory
   GateKind kind = GateKind::kChannel;
-  double base_fraction = 1.0;  // channel: the fraction the thresholds were found for (informative)
+  double base_fraction = 1.0;            // channel: the fraction the thresholds were found for (informative)
   Grouping grouping = Grouping::kFirst;  // channel
   std::vector<LayerGate> layers;
   // The layer's gate, nullptr when the plan does not list it (the layer runs ungated).

@@ -573,7 +573,8 @@ PYBIND11_MODULE(effectual, m) {
       py::arg("per_channel") = false, py::arg("out") = py::none(), py::arg("save") = py::none(),
       py::arg("html") = py::none(), py::arg("resume") = false, py::arg("evaluate") = py::none(),
       py::arg("grouping") = "first",
-      "Channel gating (base='1/4'; grouping='shuffle' or 'contiguous': G = 1/base groups) or precision gating (precision='8/4') with per-layer thresholds found with "
+      "Channel gating (base='1/4'; grouping='shuffle' or 'contiguous': G = 1/base groups) or precision gating "
+      "(precision='8/4') with per-layer thresholds found with "
       "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file; evaluate=FILE "
       "measures that gates file instead of searching.");
   model.def(

@@ -109,8 +109,12 @@ std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_chan
                                             gating::Grouping grouping, int64_t groups) {
   std::vector<double> acts(l.acts.begin(), l.acts.end());
   if (grouping != gating::Grouping::kFirst) {
-    const BaseSet set{grouping, groups, base_channels, model_channels(l),
-                      l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group(), l.space_to_depth};
+    const BaseSet set{grouping,
+                      groups,
+                      base_channels,
+                      model_channels(l),
+                      l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group(),
+                      l.space_to_depth};
     return decisions(l, acts, l.C, threshold, threads, &set);
   }
   if (!l.space_to_depth) return decisions(l, acts, std::min(base_channels, l.C), threshold, threads);

@@ -5,8 +5,9 @@
 // threshold; the conditional path (the other c - p channels) then streams only the pixels whose
 // gate is on, through the same array (seed 003: "base (dense) & conditional (sparse) paths reuse
 // the same systolic array"). Grouped gates (gates file `grouping`): filter block k's base path is
-// input set k, so filter tiles stay within a block (gating/gates_file.h). Decisions come from the layer's real values (sim/gate_decisions.h).
-// What the schedule assumes, and how it compares with the seed's 2.3x: docs/simulator-designs.md.
+// input set k, so filter tiles stay within a block (gating/gates_file.h). Decisions come from the layer's real values
+// (sim/gate_decisions.h). What the schedule assumes, and how it compares with the seed's 2.3x:
+// docs/simulator-designs.md.
 #include <cmath>
 #include <limits>
 
@@ -160,9 +161,10 @@ class CGNet final : public Design {
       if (ctx.gates->grouping != gating::Grouping::kFirst) {
         const int64_t filters = l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group();
         if (channels % lg->groups != 0 || filters % lg->groups != 0 || lg->base_channels != channels / lg->groups)
-          fail<ConfigError>("{}: layer '{}': groups {} must divide its {} input and {} output channels per group, "
-                            "base_channels = input channels / groups",
-                            ctx.gates->path, l.name, lg->groups, channels, filters);
+          fail<ConfigError>(
+              "{}: layer '{}': groups {} must divide its {} input and {} output channels per group, "
+              "base_channels = input channels / groups",
+              ctx.gates->path, l.name, lg->groups, channels, filters);
         grouping = ctx.gates->grouping;
         blocks = lg->groups;
       }

@@ -33,8 +33,7 @@ struct GroupedLayer {
     const ValueId x = g.add_value("x");
     g.value(x).has_type = true;
     const ValueId w = g.add_value("w");
-    g.value(w).hold_constant(
-        Tensor::from<float>({4, 4, 1, 1}, {1, 2, 3, 4, 1, 0, -1, 0, 0, 1, 1, 1, 2, -1, 0, 1}));
+    g.value(w).hold_constant(Tensor::from<float>({4, 4, 1, 1}, {1, 2, 3, 4, 1, 0, -1, 0, 0, 1, 1, 1, 2, -1, 0, 1}));
     const ValueId b = g.add_value("b");
     g.value(b).hold_constant(Tensor::from<float>({4}, {0, 0, 1, 0}));
     const ValueId y = g.add_value("y");

@@ -166,8 +166,9 @@ TEST(CGNet, GroupedGatesFileGatesEachBlockOnItsOwnChannels) {
   EXPECT_EQ(channel_gate_decisions(known_layer(), 2, std::vector<double>{6.5, 3.5}, 1, gating::Grouping::kShuffle, 2),
             (std::vector<uint8_t>{1, 1, 0, 0, 1, 1, 0, 0}));
   // contiguous: filter 0 reads {0, 1}: 3, 1, 4, 2; filter 1 reads {2, 3}: 10 at every pixel.
-  EXPECT_EQ(channel_gate_decisions(known_layer(), 2, std::vector<double>{2.5, 2.5}, 1, gating::Grouping::kContiguous, 2),
-            (std::vector<uint8_t>{1, 0, 1, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(
+      channel_gate_decisions(known_layer(), 2, std::vector<double>{2.5, 2.5}, 1, gating::Grouping::kContiguous, 2),
+      (std::vector<uint8_t>{1, 0, 1, 0, 1, 1, 1, 1}));
   // Cycles on the 2x2 array: a filter tile stays within a block, so each filter is its own tile
   // (one column of two used). Per block: base 2 rows x 4 pixels: max(4, 2) + 2 + 2 - 2 = 6;
   // conditional 2 rows for the 2 gated-on pixels: max(2, 2) + 2 = 4. 2 (first load) + 2 x (6 + 4) = 22.
