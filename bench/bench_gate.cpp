@@ -6,6 +6,7 @@
 // 16 pixels only when all 16 are off) and "regions" (inputs zero in rows of the image, as the
 // seed's unimportant regions: gated-off outputs come in runs). Counters: images/s and the measured
 // skipped fraction; the break-even skipped fraction is where BM_Gated's rate reaches BM_Conv's.
+// "shuffle": the seed's grouped base path (4 groups of 16 channels, strided) at random gates.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -46,7 +47,9 @@ Tensor input(bool regions, int64_t zero_rows, int64_t channels = kC) {
   return t;
 }
 
-Graph layer(bool gated, float threshold, int64_t channels = kC) {
+// grouping "first": the first kBase channels for every filter; "shuffle": 4 groups (kC / kBase),
+// filter block k reading channels c mod 4 = k (seed 003's grouped base path, the same MACs).
+Graph layer(bool gated, float threshold, int64_t channels = kC, const char* grouping = "first") {
   Graph g;
   g.source = "bench";
   const ValueId x = g.add_value("x");
@@ -75,6 +78,9 @@ Graph layer(bool gated, float threshold, int64_t channels = kC) {
     n.attrs["threshold"].kind = Attribute::Kind::kFloat;
     n.attrs["threshold"].f = threshold;
     n.attrs["base_channels"].i = kBase;
+    n.attrs["grouping"].kind = Attribute::Kind::kString;
+    n.attrs["grouping"].s = grouping;
+    n.attrs["gate_groups"].i = kC / kBase;
     const ValueId c = g.add_value("on");
     n.outputs.push_back(c);
     g.outputs = {y, c};
@@ -88,11 +94,11 @@ Graph layer(bool gated, float threshold, int64_t channels = kC) {
 
 // The threshold that gates off `fraction` of the outputs: that quantile of the base results (the
 // gated layer with every gate off outputs them).
-float threshold_for(const Tensor& x, double fraction) {
+float threshold_for(const Tensor& x, double fraction, const char* grouping) {
   if (fraction <= 0) return -std::numeric_limits<float>::infinity();
   ExecutorOptions o;
   o.threads = 1;
-  Executor ex(layer(true, std::numeric_limits<float>::infinity()), o);
+  Executor ex(layer(true, std::numeric_limits<float>::infinity(), kC, grouping), o);
   const Tensor base = ex.run({x})[0];
   std::vector<float> v(base.data<float>(), base.data<float>() + base.numel());
   std::sort(v.begin(), v.end());
@@ -111,15 +117,15 @@ void BM_Conv(benchmark::State& state) {
   state.counters["images/s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_Gated(benchmark::State& state, bool regions) {
+void BM_Gated(benchmark::State& state, bool regions, const char* grouping) {
   omp_set_num_threads(1);
   const double fraction = double(state.range(0)) / 100.0;
   // Regions: that fraction of the rows zero, the rest gated by threshold as needed.
   const Tensor x = input(regions, regions ? static_cast<int64_t>(fraction * kH) : 0);
-  const float t = threshold_for(x, fraction);
+  const float t = threshold_for(x, fraction, grouping);
   ExecutorOptions o;
   o.threads = 1;
-  Executor ex(layer(true, t), o);
+  Executor ex(layer(true, t, kC, grouping), o);
   int64_t on = 0;
   for (auto _ : state) {
     const std::vector<Tensor> out = ex.run({x});
@@ -134,7 +140,7 @@ void BM_Gated(benchmark::State& state, bool regions) {
 
 BENCHMARK(BM_Conv)->Name("GateConv/ungated")->Arg(kC)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Conv)->Name("GateConv/base_only")->Arg(kBase)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Gated, random, false)
+BENCHMARK_CAPTURE(BM_Gated, random, false, "first")
     ->Name("GateConv/gated_random")
     ->Arg(0)
     ->Arg(50)
@@ -142,12 +148,21 @@ BENCHMARK_CAPTURE(BM_Gated, random, false)
     ->Arg(90)
     ->Arg(95)
     ->Arg(99)
+    ->Arg(100)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Gated, regions, true)
+BENCHMARK_CAPTURE(BM_Gated, regions, true, "first")
     ->Name("GateConv/gated_regions")
     ->Arg(0)
     ->Arg(25)
     ->Arg(50)
     ->Arg(75)
     ->Arg(90)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Gated, shuffle, false, "shuffle")
+    ->Name("GateConv/gated_shuffle")
+    ->Arg(0)
+    ->Arg(75)
+    ->Arg(90)
+    ->Arg(95)
+    ->Arg(100)
     ->Unit(benchmark::kMillisecond);

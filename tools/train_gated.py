@@ -12,7 +12,8 @@ Starts from models/<model>.onnx's weights. BatchNormalization is folded into the
 conv with a learnable threshold per output channel, in the float domain of the pre-activation:
 
 * channel: the base path is the first max(1, floor(base x channels)) input channels (layers with
-  one input channel are not gated); the conditional path adds the other channels where
+  one input channel are not gated), or with --grouping contiguous|shuffle output block k's input
+  set k of G = 1/base (docs/gating.md); the conditional path adds the other channels where
   base result (bias included) > threshold;
 * precision: the inputs become B-bit fixed-point codes (frac_bits from the largest input on the
   first training batches, the engine's rule), the top B_hb bits feed the base path, the low bits
@@ -60,8 +61,18 @@ def quantize_split(x, bits, high_bits, frac_bits, signed):
 class GatedConv(nn.Module):
     """A conv with BN folded, gated per output element; no activation (the model's own follows)."""
 
-    def __init__(self, conv, weight, bias, kind, base, eps):
+    def __init__(self, conv, weight, bias, kind, base, eps, grouping="first", groups=1):
         super().__init__()
+        # Grouped channel gating (--grouping contiguous|shuffle): mask[o, c] = 1 where input channel
+        # c is on output o's base path (gating/gates_file.h's on_base_path); base = channels / G.
+        self.grouping, self.groups = grouping, groups
+        self.mask = None
+        if kind == "channel" and grouping != "first":
+            cout, cin = weight.shape[0], weight.shape[1]
+            block = torch.arange(cout)[:, None] // (cout // groups)
+            c = torch.arange(cin)[None, :]
+            self.mask = ((c // (cin // groups) if grouping == "contiguous" else c % groups) == block).float()
+            self.mask = self.mask[:, :, None, None]
         self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(bias)
         self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
@@ -77,6 +88,8 @@ class GatedConv(nn.Module):
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation)
 
     def paths(self, x):
+        if self.kind == "channel" and self.mask is not None:
+            return (self.conv(x, self.weight * self.mask, self.bias), self.conv(x, self.weight * (1 - self.mask), None))
         if self.kind == "channel":
             return (self.conv(x[:, :self.base], self.weight[:, :self.base], self.bias),
                     self.conv(x[:, self.base:], self.weight[:, self.base:], None))
@@ -134,7 +147,7 @@ def set_module(model, path, module):
     setattr(model.get_submodule(parent) if parent else model, leaf, module)
 
 
-def gate_model(model, kind, base_fraction, eps):
+def gate_model(model, kind, base_fraction, eps, grouping="first"):
     """Replaces each gatable conv (+ the BatchNormalization right after it) by a GatedConv;
     returns {module path: GatedConv} in execution order."""
     mods = list(model.named_modules())
@@ -142,12 +155,17 @@ def gate_model(model, kind, base_fraction, eps):
     for i, (path, m) in enumerate(mods):
         if not isinstance(m, nn.Conv2d) or m.groups != 1:
             continue
-        base = max(1, int(base_fraction * m.in_channels + 1e-9)) if kind == "channel" else m.in_channels
+        groups = 1
+        if kind == "channel" and grouping != "first":  # as effectual gate: G = 1/base, or the gcd
+            groups = math.gcd(math.gcd(round(1 / base_fraction), m.in_channels), m.out_channels)
+            base = m.in_channels // groups
+        else:
+            base = max(1, int(base_fraction * m.in_channels + 1e-9)) if kind == "channel" else m.in_channels
         if kind == "channel" and base >= m.in_channels:
             continue  # every channel on the base path: not gated (as the engine)
         bn = mods[i + 1][1] if i + 1 < len(mods) and isinstance(mods[i + 1][1], nn.BatchNorm2d) else None
         w, b = folded(m, bn)
-        g = GatedConv(m, w, b, kind, base, eps)
+        g = GatedConv(m, w, b, kind, base, eps, grouping, groups)
         set_module(model, path, g)
         if bn is not None:
             set_module(model, mods[i + 1][0], nn.Identity())
@@ -241,6 +259,8 @@ def export(model, gated, name, args, out_dir, stats):
         entry = {"layer": node, "thresholds": [float(t) for t in g.threshold]}
         if g.kind == "channel":
             entry["base_channels"] = g.base
+            if g.grouping != "first":
+                entry["groups"] = g.groups
         else:
             bits, high, frac, signed = g.split
             entry.update({"bits": bits, "high_bits": high, "frac_bits": frac, "signed": signed})
@@ -248,6 +268,8 @@ def export(model, gated, name, args, out_dir, stats):
     gates = {"format": "effectual-gates", "version": 1, "kind": args.kind, "layers": layers}
     if args.kind == "channel":
         gates["base_fraction"] = args.base
+        if args.grouping != "first":
+            gates["grouping"] = args.grouping
     with open(os.path.join(out_dir, f"{name}_gated.gates.json"), "w") as f:
         json.dump(gates, f, indent=2)
         f.write("\n")
@@ -268,6 +290,8 @@ def main():
     ap.add_argument("--model", default="vgg", choices=["lenet5", "vgg", "resnet"])
     ap.add_argument("--kind", default="channel", choices=["channel", "precision"])
     ap.add_argument("--base", type=float, default=0.25, help="channel: base-path fraction of the input channels")
+    ap.add_argument("--grouping", default="first", choices=["first", "contiguous", "shuffle"],
+                    help="channel: base channels, as effectual gate --grouping (grouped: G = 1/base)")
     ap.add_argument("--bits", default="8/4", help="precision: B/Bhb")
     ap.add_argument("--images", type=int, default=58000, help="training images (first N of the train split)")
     ap.add_argument("--val-images", type=int, default=2000, help="validation: the last N of the train split")
@@ -293,7 +317,9 @@ def main():
     xva, yva = tm.preprocess(xall[-args.val_images:]), yall[-args.val_images:]
 
     model = load_shipped(args.model)
-    gated = gate_model(model, args.kind, args.base, args.eps)
+    if args.kind == "channel" and args.grouping != "first" and abs(round(1 / args.base) * args.base - 1) > 1e-6:
+        sys.exit("--grouping contiguous/shuffle needs --base 1/G (0.5, 0.25, ...)")
+    gated = gate_model(model, args.kind, args.base, args.eps, args.grouping)
     calibrate(model, gated, xtr[:500], bits, high_bits, args.init_quantile)
     acc0, red0 = evaluate(model, gated, xva, yva)
     what = "FLOP reduction" if args.kind == "channel" else "B_avg"

@@ -78,6 +78,11 @@ void GateOptions::check(const cli::Common& o) const {
   int bits = 8, high = 4;
   if (!evaluate.empty() && (!precision.empty() || resume))
     fail<UsageError>("--evaluate takes the kind and bits from the gates file; drop --precision/--resume");
+  gating::Grouping grouped = gating::Grouping::kFirst;
+  if (!gating::parse_grouping(grouping, grouped))
+    fail<UsageError>("--grouping: '{}' is not first, contiguous or shuffle", grouping);
+  if (grouped != gating::Grouping::kFirst && (!precision.empty() || !evaluate.empty()))
+    fail<UsageError>("--grouping applies to a channel gating search (--evaluate takes it from the gates file)");
   if (!precision.empty()) {
     parse_precision(precision, bits, high);
   } else {
@@ -117,20 +122,23 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
     g.bits = bits, g.high_bits = high;
     g.levels = f.levels;
     g.per_channel = f.per_channel;
+    gating::parse_grouping(f.grouping, g.grouping);
     if (fixed) g.fixed = &*fixed;
     g.threads = o.threads;
     g.batch = f.batch;
     g.progress = !o.json;
     if (!o.json && Progress::enabled()) g.log = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
-    const std::string label =
-        precision ? fmt::format("p{}-{}", bits, high) : fmt::format("b{}", static_cast<int>(std::lround(1 / base)));
+    const std::string grouped = g.grouping == gating::Grouping::kFirst ? "" : "-" + f.grouping;
+    const std::string label = precision ? fmt::format("p{}-{}", bits, high)
+                                        : fmt::format("b{}{}", static_cast<int>(std::lround(1 / base)), grouped);
     labels.push_back(label);
     if (!f.save.empty() && !fixed) g.checkpoint = (fs::path(f.save) / ("checkpoint." + label + ".json")).string();
     g.resume = f.resume;
-    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}", o.model,
+    g.fingerprint = fmt::format("gate {} {} | {} {:x} | {} | batch {} | {} base {} bits {}/{} | levels {}{}{}", o.model,
                                 fs::file_size(o.model), search_set.source, hash_indices(split.search),
                                 search::describe_target(target), f.batch, precision ? "precision" : "channel", base,
-                                bits, high, f.levels, f.per_channel ? " | per-channel" : "");
+                                bits, high, f.levels, f.per_channel ? " | per-channel" : "",
+                                grouped.empty() ? "" : " | grouping " + f.grouping);
     if (!o.json && Progress::enabled()) fmt::print(stderr, "gating: {}\n", precision ? f.precision : label);
     runs.push_back(gating::search_gates(l.model, geometry, search_set, report_set, g));
   }

@@ -19,8 +19,9 @@ struct GateOptions {
   std::string base = "1/4";
   std::string precision;  // "B/Bhb": precision gating instead of channel gating
   int levels = 16;
-  bool per_channel = false;  // a threshold per output channel
-  std::string evaluate;      // a gates file to measure on both subsets instead of searching
+  bool per_channel = false;        // a threshold per output channel
+  std::string grouping = "first";  // channel gating: first | contiguous | shuffle (G = 1 / base)
+  std::string evaluate;            // a gates file to measure on both subsets instead of searching
   std::string out, save, html;
   bool resume = false;
   void check(const cli::Common& o) const;

@@ -49,6 +49,9 @@ void register_gate_command(CLI::App& app) {
   c->add_option("--metric", f.a.metric, "top1 (labels) or top1-agreement");
   c->add_option("--batch", f.a.batch, "images per inference batch");
   c->add_option("--base", f.a.base, "base-path fractions of the input channels, e.g. 1/4 or 1/2,1/4,1/8,1/16");
+  c->add_option("--grouping", f.a.grouping,
+                "channel gating's base channels: first (of each group, every output; default), or G = 1/base groups: "
+                "contiguous or shuffle (input set c mod G = k) feeding output block k");
   c->add_option("--precision", f.a.precision, "precision gating instead: B/Bhb bits, e.g. 8/4");
   c->add_option("--levels", f.a.levels, "threshold candidates per layer: gated-off fractions k/levels");
   c->add_flag("--per-channel", f.a.per_channel,

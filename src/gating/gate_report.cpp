@@ -27,7 +27,9 @@ std::string fraction_text(double f) {
 std::string run_label(const GateResult& r) {
   if (r.options.kind == GateKind::kPrecision)
     return fmt::format("precision {}/{}", r.options.bits, r.options.high_bits);
-  return "base " + fraction_text(r.options.base_fraction);
+  const std::string grouping =
+      r.options.grouping == Grouping::kFirst ? "" : ", " + grouping_name(r.options.grouping) + " groups";
+  return "base " + fraction_text(r.options.base_fraction) + grouping;
 }
 
 std::string class_name(const std::vector<std::string>& names, int64_t k) {
@@ -53,6 +55,7 @@ json gate_results_json(const std::vector<GateResult>& runs, const GateSetup& set
                 {"outputs", l.outputs},
                 {"channels_per_group", l.channels_per_group},
                 {"base_channels", l.base_channels},
+                {"groups", l.groups},
                 {"level", l.level},
                 {"sensitivity_level", l.sensitivity_level},
                 {"threshold", number_or_inf(l.threshold)},
@@ -97,6 +100,7 @@ json gate_results_json(const std::vector<GateResult>& runs, const GateSetup& set
               {"gates", gates_json(r.plan)}};
     if (r.options.kind == GateKind::kChannel) {
       j["base_fraction"] = r.options.base_fraction;
+      j["grouping"] = grouping_name(r.options.grouping);
     } else {
       j["bits"] = r.options.bits;
       j["high_bits"] = r.options.high_bits;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 
 #include "core/error.h"
@@ -31,6 +32,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 struct SampledLayer {
   int index = 0;  // find_layers index in the fp32 graph
   int64_t base_channels = 0, cg = 0, group = 1;
+  Grouping grouping = Grouping::kFirst;
+  int64_t gate_groups = 1;
   int64_t sh = 1, sw = 1, pad_top = 0, pad_left = 0, dh = 1, dw = 1;
   std::vector<float> bias;
   bool precision = false;
@@ -62,7 +65,8 @@ class GateSampler final : public LayerObserver {
         const int64_t at = std::min(total - 1, s * total / count + offset);
         const int64_t f = at / (oh * ow), p = at % (oh * ow), oy = p / ow, ox = p % ow, g = f / mg;
         double v = l.bias[f];
-        for (int64_t ci = 0; ci < l.base_channels; ++ci) {
+        for (int64_t ci = 0; ci < l.cg; ++ci) {
+          if (!on_base_path(l.grouping, l.gate_groups, l.base_channels, l.cg, mg, ci, f % mg)) continue;
           const float* plane = xp + (img * c + g * l.cg + ci) * h * wd;
           for (int64_t ky = 0; ky < kh; ++ky) {
             const int64_t iy = oy * l.sh + ky * l.dh - l.pad_top;
@@ -89,6 +93,14 @@ class GateSampler final : public LayerObserver {
   int64_t image_ = 0;
 };
 
+// Grouped channel gating: G for a base fraction 1/G; UsageError for other fractions.
+int64_t groups_of(double base_fraction) {
+  const auto g = static_cast<int64_t>(std::lround(1.0 / base_fraction));
+  if (g < 1 || std::fabs(double(g) * base_fraction - 1.0) > 1e-6)
+    fail<UsageError>("--grouping contiguous/shuffle needs base fractions 1/G (1/2, 1/4, ...), not {:g}", base_fraction);
+  return g;
+}
+
 class GateSearch {
  public:
   GateSearch(const Model& model, const std::vector<LayerGeometry>& geometry, const EvalSet& set,
@@ -104,6 +116,10 @@ class GateSearch {
     res_.skipped = cov.skipped;
     res_.plan.kind = o.kind;
     res_.plan.base_fraction = o.kind == GateKind::kChannel ? o.base_fraction : 1.0;
+    res_.plan.grouping = o.kind == GateKind::kChannel ? o.grouping : Grouping::kFirst;
+    if (o.kind == GateKind::kPrecision && o.grouping != Grouping::kFirst)
+      fail<UsageError>("--grouping applies to channel gating, not --precision");
+    if (!o.fixed && o.kind == GateKind::kChannel && o.grouping != Grouping::kFirst) groups_of(o.base_fraction);
     for (const LayerGeometry& g : geometry) res_.network_macs += g.macs;
     std::vector<SampledLayer> sampled;
     for (const LayerInfo& info : evaluator_.layers()) {
@@ -135,7 +151,15 @@ class GateSearch {
         std::copy(b.data<float>(), b.data<float>() + geo->Nf, s.bias.begin());
       }
       if (o.kind == GateKind::kChannel) {
-        r.base_channels = fixed ? fixed->base_channels : base_channels_for(o.base_fraction, r.channels_per_group);
+        const int64_t mg = geo->Nf / std::max<int64_t>(1, geo->groups);
+        if (o.grouping != Grouping::kFirst) {
+          r.groups = fixed ? fixed->groups : std::gcd(std::gcd(groups_of(o.base_fraction), r.channels_per_group), mg);
+          r.base_channels = r.channels_per_group / r.groups;
+        } else {
+          r.base_channels = fixed ? fixed->base_channels : base_channels_for(o.base_fraction, r.channels_per_group);
+        }
+        s.grouping = o.grouping;
+        s.gate_groups = r.groups;
         if (r.base_channels >= r.channels_per_group) {
           res_.skipped.push_back(
               fmt::format("{}: {} channel(s) per group, all on the base path", r.name, r.channels_per_group));
@@ -191,6 +215,7 @@ class GateSearch {
       g.layer = r.name;
       g.threshold = -kInf;
       g.base_channels = r.base_channels;
+      g.groups = r.groups;
       g.bits = o.bits, g.high_bits = o.high_bits, g.frac_bits = r.frac_bits, g.is_signed = r.is_signed;
       res_.plan.layers.push_back(g);
       names_.push_back(r.name);
@@ -458,6 +483,7 @@ GateResult search_gates(const Model& model, const std::vector<LayerGeometry>& ge
   const GatePlan& plan = *options.fixed;
   o.kind = plan.kind;
   o.base_fraction = plan.base_fraction;
+  o.grouping = plan.grouping;
   o.per_channel = false;
   for (const LayerGate& g : plan.layers) {
     if (plan.kind != GateKind::kPrecision) break;

@@ -24,6 +24,10 @@ struct GateSearchOptions {
   search::Target target;
   GateKind kind = GateKind::kChannel;
   double base_fraction = 0.25;  // channel gating
+  // Channel gating: kFirst, the first base_fraction of each group's input channels for every output;
+  // grouped (base_fraction = 1/G), G groups per layer (fewer where G does not divide the layer's
+  // input and output channels per group: their greatest common divisor), gating/gates_file.h.
+  Grouping grouping = Grouping::kFirst;
   int bits = 8, high_bits = 4;  // precision gating: B and B_hb
   int levels = 16;              // candidate gated-off fractions k / levels
   // One threshold per output channel: the layer's searched level is a threshold z on the gate value
@@ -47,6 +51,7 @@ struct GateLayerResult {
   int64_t macs = 0;     // per image, ungated
   int64_t outputs = 0;  // output elements per image (each has one gate)
   int64_t channels_per_group = 0, base_channels = 0;
+  int64_t groups = 1;                       // grouped channel gating: the layer's G
   int64_t base_macs = 0;                    // per image: the base path (channel gating)
   int64_t conditional_macs_per_output = 0;  // the conditional path of one gated-on output
   int level = 0, sensitivity_level = 0;

@@ -13,6 +13,7 @@
 #include "deft/deft_layer.h"  // ConvShape
 #include "engine/buffer_pool.h"
 #include "engine/kernel.h"
+#include "gating/gates_file.h"
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as their mask source, which trips
 // -Wmaybe-uninitialized once inlined (a false positive: the mask is all ones).
@@ -144,24 +145,66 @@ class GatedConvKernel final : public Kernel {
       base_channels_ = node.attr_int("base_channels", cg_);
       if (base_channels_ < 1 || base_channels_ > cg_)
         fail<ModelError>("{}: base_channels {} must be in [1, {}]", where, base_channels_, cg_);
+      const std::string grouping = node.attr_string("grouping", "first");
+      if (!parse_grouping(grouping, grouping_))
+        fail<ModelError>("{}: grouping '{}' is not first, contiguous or shuffle", where, grouping);
+      if (grouping_ != Grouping::kFirst) {
+        gate_groups_ = node.attr_int("gate_groups", 1);
+        const int64_t mg = m_ / group_;
+        if (gate_groups_ < 1 || cg_ % gate_groups_ != 0 || mg % gate_groups_ != 0 ||
+            base_channels_ != cg_ / gate_groups_)
+          fail<ModelError>(
+              "{}: gate_groups {} must divide {} input and {} output channels per group, base_channels = {}", where,
+              gate_groups_, cg_, mg, cg_ / std::max<int64_t>(1, gate_groups_));
+      }
       cond_first_ = base_channels_;
     }
     cond_channels_ = cg_ - cond_first_;
     cond_padded_ = (cond_channels_ + kLanes - 1) / kLanes * kLanes;
+    const int64_t mg = m_ / group_;
+    // The transposed conditional inputs (transpose()): per pixel a row of row_ floats whose slot q
+    // holds channel slot_channel_[q]. First and precision: the conditional channels, one block.
+    // Grouped: every channel, input set by input set, then sets 0 .. G-2 again, so that filter
+    // block k's conditional channels (sets k+1, ..., G-1, 0, ..., k-1) are the consecutive slots
+    // from (k + 1) x base: one transpose serves every block and each block multiplies only its own.
+    blocks_ = grouping_ == Grouping::kFirst ? 1 : gate_groups_;
+    const int64_t per_block = mg / blocks_;
+    slot_channel_.clear();
+    if (blocks_ == 1) {
+      for (int64_t c = cond_first_; c < cg_; ++c) slot_channel_.push_back(static_cast<int32_t>(c));
+    } else {
+      for (int64_t k = 0; k < blocks_; ++k)
+        for (int64_t c = 0; c < cg_; ++c)
+          if (on_base_path(grouping_, gate_groups_, base_channels_, cg_, mg, c, k * per_block))
+            slot_channel_.push_back(static_cast<int32_t>(c));
+    }
+    const int64_t slots = static_cast<int64_t>(slot_channel_.size());
+    row_ = blocks_ == 1 ? cond_padded_ : (blocks_ * base_channels_ + cond_padded_ + kLanes - 1) / kLanes * kLanes;
     // Conditional weights as [filter][tap][channel, padded with zeros]: a tap's channels are one
-    // or a few vectors, matching the transposed inputs (see transpose()).
+    // or a few vectors, matching the filter's block's slots.
     cond_w_.assign(static_cast<size_t>(m_ * taps * cond_padded_), 0.f);
-    for (int64_t m = 0; m < m_; ++m)
-      for (int64_t c = 0; c < cond_channels_; ++c)
+    for (int64_t m = 0; m < m_; ++m) {
+      const int64_t first_slot = block_offset((m % mg) / per_block);
+      for (int64_t c = 0; c < cond_channels_; ++c) {
+        const int64_t channel = slot_channel_[static_cast<size_t>((first_slot + c) % slots)];
         for (int64_t t = 0; t < taps; ++t)
           cond_w_[static_cast<size_t>((m * taps + t) * cond_padded_ + c)] =
-              w.data<float>()[((m * cg_) + cond_first_ + c) * taps + t];
-    // The base path: the first base_channels of each group; the dense fallback: every channel.
+              w.data<float>()[((m * cg_) + channel) * taps + t];
+      }
+    }
+    // The base path: each filter's base channels in the order base_input() lays them out (first:
+    // the first base_channels of each group; grouped: a conv of group x gate_groups groups, input
+    // set k of a group being its base channels in increasing order); the dense fallback: every channel.
     Tensor base_w(DType::kFloat32, {m_, base_channels_, kh_, kw_});
-    for (int64_t m = 0; m < m_; ++m)
-      std::copy(w.data<float>() + m * cg_ * taps, w.data<float>() + (m * cg_ + base_channels_) * taps,
-                base_w.data<float>() + m * base_channels_ * taps);
-    base_.build(node, graph, std::move(base_w), bias, "/base", group_);
+    for (int64_t m = 0; m < m_; ++m) {
+      float* dst = base_w.data<float>() + m * base_channels_ * taps;
+      for (int64_t c = 0; c < cg_; ++c) {
+        if (!on_base_path(grouping_, gate_groups_, base_channels_, cg_, mg, c, m % mg)) continue;
+        std::copy_n(w.data<float>() + (m * cg_ + c) * taps, taps, dst);
+        dst += taps;
+      }
+    }
+    base_.build(node, graph, std::move(base_w), bias, "/base", group_ * gate_groups_);
     if (cond_channels_ > 0) {
       Tensor full_w(DType::kFloat32, w.shape());
       std::copy(w.data<float>(), w.data<float>() + w.numel(), full_w.data<float>());
@@ -187,7 +230,18 @@ class GatedConvKernel final : public Kernel {
       for (int64_t i = 0; i < x.numel(); ++i) hi[i] = split_.split(src[i], lo[i]);
       base_in = &high_;
       cond_in = lo;
-    } else if (base_channels_ < cg_) {
+    } else if (grouping_ == Grouping::kShuffle && gate_groups_ > 1) {
+      // Input set k of each group ({c : c mod G = k}) gathered as one consecutive block.
+      if (!base_x_.defined() || base_x_.shape() != x.shape()) base_x_ = Tensor(DType::kFloat32, x.shape());
+      const int64_t per_set = cg_ / gate_groups_;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t g = 0; g < group_; ++g)
+          for (int64_t k = 0; k < gate_groups_; ++k)
+            for (int64_t j = 0; j < per_set; ++j)
+              std::copy_n(x.data<float>() + (i * c + g * cg_ + j * gate_groups_ + k) * plane, plane,
+                          base_x_.data<float>() + (i * c + g * cg_ + k * per_set + j) * plane);
+      base_in = &base_x_;
+    } else if (grouping_ == Grouping::kFirst && base_channels_ < cg_) {
       const Shape shape{n, group_ * base_channels_, h, wd};
       if (!base_x_.defined() || base_x_.shape() != shape) base_x_ = Tensor(DType::kFloat32, shape);
       for (int64_t i = 0; i < n; ++i)
@@ -247,7 +301,7 @@ class GatedConvKernel final : public Kernel {
     const Work work{pixels, c * plane, hp, wp, cond_in, b, out};
     const int64_t tasks = n * group_, mg = m_ / group_;
     const bool by_task = tasks >= threads;
-    const size_t padded_size = static_cast<size_t>(hp * wp * cond_padded_);
+    const size_t padded_size = static_cast<size_t>(hp * wp * row_);
     if (!by_task) shared_.assign(padded_size, 0.f);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
@@ -289,14 +343,27 @@ class GatedConvKernel final : public Kernel {
   // The conditional input channels of one image and group as padded[(iy + pad_top) * wp + ix +
   // pad_left][channel], channels padded to kLanes; the padding stays zero (never written).
   void transpose(const Work& w, const deft::ConvShape& s, int64_t img, int64_t g, float* padded) const {
-    const float* x = w.cond_in + img * w.image_size + (g * cg_ + cond_first_) * s.h * s.w;
-    for (int64_t c = 0; c < cond_channels_; ++c) {
-      const float* plane = x + c * s.h * s.w;
+    const float* x = w.cond_in + img * w.image_size + g * cg_ * s.h * s.w;
+    const int64_t slots = static_cast<int64_t>(slot_channel_.size());
+    for (int64_t c = 0; c < slots; ++c) {
+      const float* plane = x + slot_channel_[static_cast<size_t>(c)] * s.h * s.w;
       for (int64_t iy = 0; iy < s.h; ++iy) {
-        float* row = padded + ((iy + s.pad_top) * w.wp + s.pad_left) * cond_padded_ + c;
-        for (int64_t ix = 0; ix < s.w; ++ix) row[ix * cond_padded_] = plane[iy * s.w + ix];
+        float* row = padded + ((iy + s.pad_top) * w.wp + s.pad_left) * row_ + c;
+        for (int64_t ix = 0; ix < s.w; ++ix) row[ix * row_] = plane[iy * s.w + ix];
       }
     }
+    if (blocks_ == 1) return;
+    // Grouped: sets 0 .. G-2 again after the last set (contiguous copies per pixel).
+    const int64_t again = (blocks_ - 1) * base_channels_;
+    for (int64_t iy = 0; iy < s.h; ++iy) {
+      float* row = padded + ((iy + s.pad_top) * w.wp + s.pad_left) * row_;
+      for (int64_t ix = 0; ix < s.w; ++ix) std::copy_n(row + ix * row_, again, row + ix * row_ + slots);
+    }
+  }
+
+  // Filter block k's first conditional slot in a transposed row.
+  int64_t block_offset(int64_t k) const {
+    return blocks_ == 1 ? 0 : (k + 1) * base_channels_;
   }
 
   // Filter m of one image: every output written (the base result, activated), and the gated-on
@@ -318,7 +385,9 @@ class GatedConvKernel final : public Kernel {
       tap_heap.resize(static_cast<size_t>(taps));
       tap = tap_heap.data();
     }
-    for (int64_t t = 0; t < taps; ++t) tap[t] = ((t / s.kw) * s.dh * w.wp + (t % s.kw) * s.dw) * cond_padded_;
+    for (int64_t t = 0; t < taps; ++t) tap[t] = ((t / s.kw) * s.dh * w.wp + (t % s.kw) * s.dw) * row_;
+    const int64_t mg = m_ / group_;
+    const float* block_start = padded + block_offset((m % mg) / (mg / blocks_));
     const float* wm = cond_w_.data() + m * taps * cond_padded_;
     float sums[kPixels];
     for (int64_t i = 0; i < listed; i += kPixels) {
@@ -326,7 +395,7 @@ class GatedConvKernel final : public Kernel {
       const float* at[kPixels];
       for (int64_t j = 0; j < kPixels; ++j) {
         const int64_t p = list[i + std::min(j, count - 1)];
-        at[j] = padded + ((p / s.ow) * s.sh * w.wp + (p % s.ow) * s.sw) * cond_padded_;
+        at[j] = block_start + ((p / s.ow) * s.sh * w.wp + (p % s.ow) * s.sw) * row_;
       }
       dots(wm, at, tap, taps, sums);
       for (int64_t j = 0; j < count; ++j) {
@@ -426,7 +495,12 @@ class GatedConvKernel final : public Kernel {
   int64_t m_ = 0, cg_ = 0, kh_ = 1, kw_ = 1, group_ = 1;
   int64_t sh_ = 1, sw_ = 1, pad_top_ = 0, pad_left_ = 0, dh_ = 1, dw_ = 1;
   int64_t base_channels_ = 0, cond_first_ = 0, cond_channels_ = 0, cond_padded_ = 0;
-  std::vector<float> thresholds_;  // per filter
+  Grouping grouping_ = Grouping::kFirst;
+  int64_t gate_groups_ = 1;            // grouped: G sets of base channels per conv group
+  int64_t blocks_ = 1;                 // filter blocks with their own conditional channels
+  std::vector<int32_t> slot_channel_;  // the channel in each slot of a transposed row (see the constructor)
+  int64_t row_ = 0;                    // floats per pixel of the transposed inputs
+  std::vector<float> thresholds_;      // per filter
   float act_lo_ = -std::numeric_limits<float>::infinity(), act_hi_ = std::numeric_limits<float>::infinity();
   PrecisionSplit split_;
   std::vector<float> cond_w_;  // [filter][tap][conditional channel, padded to kLanes]

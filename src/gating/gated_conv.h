@@ -20,7 +20,11 @@
 // Attributes: mode ("channel" | "precision"), threshold (float, -inf: every gate on) or thresholds
 // (floats, one per output channel), group,
 // kernel_shape, strides, pads, dilations, activation ("Relu" or absent); channel: base_channels
-// (per group); precision: bits, high_bits, frac_bits (code = value x 2^frac_bits), signed (0/1).
+// (per group), grouping ("first" default | "contiguous" | "shuffle") and gate_groups (G, grouped:
+// filter block k of a group reads input set k on its base path, gating/gates_file.h; the base path
+// runs as one conv of group x G groups; the sparse conditional path transposes each block's own
+// conditional channels); precision: bits, high_bits,
+// frac_bits (code = value x 2^frac_bits), signed (0/1).
 #pragma once
 
 #include <cstdint>

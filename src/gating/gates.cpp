@@ -1,5 +1,7 @@
 #include "gating/gates.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -75,6 +77,17 @@ double parse_fraction(const std::string& text, const std::string& flag) {
 
 namespace {
 
+// What is wrong with a grouped layer entry for a conv of cg input and mg output channels per
+// group ("" when nothing).
+std::string grouping_problem(const LayerGate& l, int64_t cg, int64_t mg) {
+  if (l.groups < 1 || cg % l.groups != 0 || mg % l.groups != 0)
+    return fmt::format("groups {} must divide the {} input and {} output channels per group", l.groups, cg, mg);
+  if (l.base_channels != cg / l.groups)
+    return fmt::format("base_channels {} must be the {} input channels per group / groups {} = {}", l.base_channels, cg,
+                       l.groups, cg / l.groups);
+  return "";
+}
+
 void set_int(Node& d, const std::string& key, int64_t v) {
   d.attrs[key].kind = Attribute::Kind::kInt;
   d.attrs[key].i = v;
@@ -105,6 +118,11 @@ void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
     const Tensor& w = g.constant(n.input(1));
     if (plan.kind == GateKind::kChannel && (l.base_channels < 1 || l.base_channels > w.dim(1)))
       fail<ModelError>("{}: base_channels {} must be in [1, {}]", g.where(n), l.base_channels, w.dim(1));
+    if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst) {
+      const std::string why_not =
+          grouping_problem(l, w.dim(1), w.dim(0) / std::max<int64_t>(1, n.attr_int("group", 1)));
+      if (!why_not.empty()) fail<ModelError>("{}: {}", g.where(n), why_not);
+    }
     Node d;
     d.op = kGatedConvOp;
     d.name = n.name;
@@ -129,6 +147,10 @@ void apply_gates(Graph& g, const GatePlan& plan, bool count_outputs) {
       if (n.has_attr(key)) d.attrs[key] = n.attrs.at(key);
     if (plan.kind == GateKind::kChannel) {
       set_int(d, "base_channels", l.base_channels);
+      if (plan.grouping != Grouping::kFirst) {
+        set_string(d, "grouping", grouping_name(plan.grouping));
+        set_int(d, "gate_groups", l.groups);
+      }
     } else {
       set_int(d, "bits", l.bits);
       set_int(d, "high_bits", l.high_bits);
@@ -162,6 +184,10 @@ void check_gates(const Graph& g, const GatePlan& plan, const std::string& source
     if (plan.kind == GateKind::kChannel && l.base_channels > cg)
       fail<ConfigError>("{}: layer '{}' has {} input channels per group, base_channels is {}", source, l.layer, cg,
                         l.base_channels);
+    if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst) {
+      const std::string why_not = grouping_problem(l, cg, filters / std::max<int64_t>(1, n->attr_int("group", 1)));
+      if (!why_not.empty()) fail<ConfigError>("{}: layer '{}': {}", source, l.layer, why_not);
+    }
   }
 }
 

@@ -56,6 +56,27 @@ std::string kind_name(GateKind k) {
   return k == GateKind::kChannel ? "channel" : "precision";
 }
 
+std::string grouping_name(Grouping g) {
+  return g == Grouping::kFirst ? "first" : g == Grouping::kContiguous ? "contiguous" : "shuffle";
+}
+
+bool parse_grouping(const std::string& text, Grouping& out) {
+  for (Grouping g : {Grouping::kFirst, Grouping::kContiguous, Grouping::kShuffle}) {
+    if (text == grouping_name(g)) {
+      out = g;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool on_base_path(Grouping grouping, int64_t groups, int64_t base_channels, int64_t cg, int64_t mg, int64_t c,
+                  int64_t i) {
+  if (grouping == Grouping::kFirst) return c < base_channels;
+  const int64_t block = i / (mg / groups);
+  return grouping == Grouping::kContiguous ? c / (cg / groups) == block : c % groups == block;
+}
+
 bool LayerGate::always_on() const {
   constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
   if (thresholds.empty()) return threshold == kMinusInf;
@@ -77,6 +98,7 @@ json gates_json(const GatePlan& plan) {
     json e = {{"layer", l.layer}};
     if (plan.kind == GateKind::kChannel) {
       e["base_channels"] = l.base_channels;
+      if (plan.grouping != Grouping::kFirst) e["groups"] = l.groups;
     } else {
       e["bits"] = l.bits;
       e["high_bits"] = l.high_bits;
@@ -96,6 +118,8 @@ json gates_json(const GatePlan& plan) {
   }
   json j = {{"format", "effectual-gates"}, {"version", 1}, {"kind", kind_name(plan.kind)}};
   if (plan.kind == GateKind::kChannel) j["base_fraction"] = plan.base_fraction;
+  if (plan.kind == GateKind::kChannel && plan.grouping != Grouping::kFirst)
+    j["grouping"] = grouping_name(plan.grouping);
   j["layers"] = layers;
   return j;
 }
@@ -116,7 +140,7 @@ GatePlan parse_gates(const char* text, const std::string& path) {
 
 GatePlan parse_gates(const json& doc, const std::string& path) {
   if (!doc.is_object()) fail<ConfigError>("{}: expected a JSON object at the top level", path);
-  only_keys(doc, {"format", "version", "kind", "base_fraction", "layers"}, path, "");
+  only_keys(doc, {"format", "version", "kind", "base_fraction", "grouping", "layers"}, path, "");
   const json& format = need(doc, "format", path, "");
   if (format != "effectual-gates") fail<ConfigError>("{}: format: {} is not \"effectual-gates\"", path, format.dump());
   const json& version = need(doc, "version", path, "");
@@ -137,7 +161,15 @@ GatePlan parse_gates(const json& doc, const std::string& path) {
       fail<ConfigError>("{}: base_fraction: {} is not a number in (0, 1]", path, f.dump());
     }
     g.base_fraction = f.get<double>();
-  }  // absent: informative only, the layers' base_channels are what runs
+  }                                // absent: informative only, the layers' base_channels are what runs
+  if (doc.contains("grouping")) {  // absent (files before it): "first"
+    const json& gr = doc["grouping"];
+    if (!gr.is_string() || !parse_grouping(gr.get<std::string>(), g.grouping))
+      fail<ConfigError>("{}: grouping: {} is not \"first\", \"contiguous\" or \"shuffle\"", path, gr.dump());
+    if (g.kind != GateKind::kChannel && g.grouping != Grouping::kFirst)
+      fail<ConfigError>("{}: grouping: {} applies to kind \"channel\" only", path, gr.dump());
+  }
+  const bool grouped = g.grouping != Grouping::kFirst;
   const json& layers = need(doc, "layers", path, "");
   if (!layers.is_array()) fail<ConfigError>("{}: layers: expected an array", path);
   std::set<std::string> seen;
@@ -153,9 +185,12 @@ GatePlan parse_gates(const json& doc, const std::string& path) {
     lg.layer = name.get<std::string>();
     if (!seen.insert(lg.layer).second) fail<ConfigError>("{}: {}layer: '{}' is listed twice", path, where, lg.layer);
     if (g.kind == GateKind::kChannel) {
-      only_keys(e, {"layer", "base_channels", "threshold", "thresholds"}, path, where);
+      if (!grouped && e.contains("groups"))
+        fail<ConfigError>("{}: {}groups: only with \"grouping\": \"contiguous\" or \"shuffle\"", path, where);
+      only_keys(e, {"layer", "base_channels", "groups", "threshold", "thresholds"}, path, where);
       lg.base_channels =
           integer_in(need(e, "base_channels", path, where), 1, int64_t{1} << 24, path, where + "base_channels");
+      if (grouped) lg.groups = integer_in(need(e, "groups", path, where), 1, int64_t{1} << 24, path, where + "groups");
     } else {
       only_keys(e, {"layer", "bits", "high_bits", "frac_bits", "signed", "threshold", "thresholds"}, path, where);
       lg.bits = static_cast<int>(integer_in(need(e, "bits", path, where), 1, 16, path, where + "bits"));

@@ -544,7 +544,7 @@ PYBIND11_MODULE(effectual, m) {
          int64_t report_images, uint64_t seed, const py::object& keep, std::optional<double> max_loss,
          const std::string& metric, int64_t batch, const std::string& base, const py::object& precision, int levels,
          bool per_channel, const py::object& out, const py::object& save, const py::object& html, bool resume,
-         const py::object& evaluate) {
+         const py::object& evaluate, const std::string& grouping) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::api::GateOptions a;
         a.search_images = search_images;
@@ -563,6 +563,7 @@ PYBIND11_MODULE(effectual, m) {
         a.html = optional_path(html);
         a.resume = resume;
         a.evaluate = optional_path(evaluate);
+        a.grouping = grouping;
         return released([&] { return s.gate(d, a); });
       },
       py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(), py::arg("labels") = py::none(),
@@ -571,7 +572,9 @@ PYBIND11_MODULE(effectual, m) {
       py::arg("batch") = 100, py::arg("base") = "1/4", py::arg("precision") = py::none(), py::arg("levels") = 16,
       py::arg("per_channel") = false, py::arg("out") = py::none(), py::arg("save") = py::none(),
       py::arg("html") = py::none(), py::arg("resume") = false, py::arg("evaluate") = py::none(),
-      "Channel gating (base='1/4') or precision gating (precision='8/4') with per-layer thresholds found with "
+      py::arg("grouping") = "first",
+      "Channel gating (base='1/4'; grouping='shuffle' or 'contiguous': G = 1/base groups) or precision gating "
+      "(precision='8/4') with per-layer thresholds found with "
       "accuracy in the loop: the dict `effectual gate --json` prints; out= writes the gates file; evaluate=FILE "
       "measures that gates file instead of searching.");
   model.def(

@@ -16,8 +16,19 @@ namespace {
 // transposed filter-innermost, so the inner loop runs over the group's filters (vectorised) and
 // skips zero activations. Sums are doubles: exact, as every product of two 16-bit codes is below
 // 2^30 and a layer has far fewer than 2^23 terms per output.
+// Grouped channel gating: which stored channels are on a filter's base path.
+struct BaseSet {
+  gating::Grouping grouping = gating::Grouping::kFirst;
+  int64_t groups = 1, base = 0, cg = 0, mg = 0;
+  bool folded = false;  // space-to-depth first layer: stored channel c holds model channel c mod 3
+  bool has(int64_t c, int64_t n) const {
+    return gating::on_base_path(grouping, groups, base, cg, mg, folded ? c % 3 : c, n);
+  }
+};
+
 void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_end, int64_t g, double scale,
-                const std::vector<double>& thresholds, int threads, std::vector<uint8_t>& on) {
+                const std::vector<double>& thresholds, int threads, std::vector<uint8_t>& on,
+                const BaseSet* set = nullptr) {
   constexpr int64_t kBlock = 16;  // filters whose sums stay in registers while a window's terms stream
   const int64_t W = l.windows(), taps = l.Kx * l.Ky;
   const int64_t fpg = l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group();
@@ -28,6 +39,7 @@ void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_en
   for (int64_t n = 0; n < fpg; ++n) {
     for (int64_t t = 0; t < taps; ++t) {
       for (int64_t c = 0; c < c_end; ++c) {
+        if (set && !set->has(c, n)) continue;  // not on filter n's base path: weight 0
         wt[static_cast<size_t>(((n / kBlock) * terms + t * c_end + c) * kBlock + n % kBlock)] =
             l.wgts[static_cast<size_t>(((k0 + n) * taps + t) * l.C + c)];
       }
@@ -65,14 +77,14 @@ void group_sums(const SimLayer& l, const std::vector<double>& acts, int64_t c_en
 // on[k * W + w] = scale * sum over (ky, kx, stored channel c < c_end of the group) of
 // acts[c] * w > thresholds[k], `acts` laid out like l.acts.
 std::vector<uint8_t> decisions(const SimLayer& l, const std::vector<double>& acts, int64_t c_end,
-                               const std::vector<double>& thresholds, int threads) {
+                               const std::vector<double>& thresholds, int threads, const BaseSet* set = nullptr) {
   if (static_cast<int64_t>(thresholds.size()) != l.K)
     fail<ConfigError>("layer '{}': {} gate thresholds for {} filters", l.name, thresholds.size(), l.K);
   const double scale = l.act_format.step() * l.wgt_format.step();
   std::vector<uint8_t> on(static_cast<size_t>(l.K * l.windows()), 0);
   const int64_t groups = l.mapping == ChannelMapping::kDepthwise ? l.K : l.groups;
   for (int64_t g = 0; g < groups; ++g) {
-    group_sums(l, acts, c_end, g, scale, thresholds, threads, on);
+    group_sums(l, acts, c_end, g, scale, thresholds, threads, on, set);
   }
   return on;
 }
@@ -93,8 +105,18 @@ std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_chan
 }
 
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels,
-                                            const std::vector<double>& threshold, int threads) {
+                                            const std::vector<double>& threshold, int threads,
+                                            gating::Grouping grouping, int64_t groups) {
   std::vector<double> acts(l.acts.begin(), l.acts.end());
+  if (grouping != gating::Grouping::kFirst) {
+    const BaseSet set{grouping,
+                      groups,
+                      base_channels,
+                      model_channels(l),
+                      l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group(),
+                      l.space_to_depth};
+    return decisions(l, acts, l.C, threshold, threads, &set);
+  }
   if (!l.space_to_depth) return decisions(l, acts, std::min(base_channels, l.C), threshold, threads);
   // Folded first layer: stored channel c' holds model channel c' mod 3; zero the others.
   for (size_t i = 0; i < acts.size(); ++i) {

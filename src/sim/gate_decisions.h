@@ -25,9 +25,12 @@ int64_t model_channels(const SimLayer& l);
 // on[k * windows + w] = 1 when the base partial sum of filter k at window w is above `threshold`
 // (then the output also takes the conditional path). `base_channels` in [1, model_channels].
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels, double threshold, int threads);
-// The same with a threshold per filter (l.K of them; a gates file's per-channel thresholds).
+// The same with a threshold per filter (l.K of them; a gates file's per-channel thresholds), and
+// a grouped base path (gating::on_base_path: `groups` divides model_channels(l) and the filters
+// per group, base_channels = model_channels / groups).
 std::vector<uint8_t> channel_gate_decisions(const SimLayer& l, int64_t base_channels,
-                                            const std::vector<double>& thresholds, int threads);
+                                            const std::vector<double>& thresholds, int threads,
+                                            gating::Grouping grouping = gating::Grouping::kFirst, int64_t groups = 1);
 // A gate's threshold for each of `filters` filters (its per-channel ones, or the layer's for all).
 std::vector<double> filter_thresholds(const LayerGate& gate, int64_t filters);
 

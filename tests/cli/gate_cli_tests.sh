@@ -45,6 +45,23 @@ grep -q '"kind": "precision"' "$tmp/pg.json" && grep -q '"high_bits": 4' "$tmp/p
   ko "no precision gates: $(head -c 300 "$tmp/pg.json")"
 expect_ok eval $model --data fashion-mnist:test --limit 50 --threads 1 --gates "$tmp/pg.json"
 
+# Grouped base paths: conv2 (6 -> 16 channels) in 2 shuffled groups of 3; the file records it, eval
+# and --evaluate run it (the search's own numbers again).
+expect_ok gate $model "${small[@]}" --base 1/2 --grouping shuffle --out "$tmp/sg.json"
+grep -q '"grouping": "shuffle"' "$tmp/sg.json" && grep -q '"groups": 2' "$tmp/sg.json" && ok ||
+  ko "no grouped gates: $(head -c 400 "$tmp/sg.json")"
+grep -q 'base 1/2, shuffle groups' "$tmp/out" && ok || ko "the summary does not name the grouping: $(head -c 300 "$tmp/out")"
+grouped=$(grep -E 'network FLOP reduction|^report ' "$tmp/out")
+expect_ok gate $model "${small[@]}" --evaluate "$tmp/sg.json"
+[ "$(grep -E 'network FLOP reduction|^report ' "$tmp/out")" = "$grouped" ] && ok ||
+  ko "--evaluate of the grouped file differs: $(grep -E 'network FLOP|^report ' "$tmp/out") vs $grouped"
+expect_ok eval $model --data fashion-mnist:test --limit 50 --threads 1 --gates "$tmp/sg.json"
+expect_error 2 "needs base fractions 1/G" -- gate $model "${small[@]}" --base 0.3 --grouping contiguous
+expect_error 2 "--grouping: 'diagonal'" -- gate $model "${small[@]}" --grouping diagonal
+expect_error 2 "--grouping applies" -- gate $model "${small[@]}" --grouping shuffle --precision 8/4
+printf '{"format":"effectual-gates","version":1,"kind":"channel","grouping":"shuffle","layers":[{"layer":"/conv2/Conv","base_channels":1,"groups":4,"threshold":0}]}' > "$tmp/bad.json"
+expect_error 7 "groups 4 must divide the 6 input" -- eval $model --data fashion-mnist:test --gates "$tmp/bad.json"
+
 expect_error 2 "--base: '3' is not a fraction" -- gate $model "${small[@]}" --base 3
 expect_error 2 "--precision: '8-4'" -- gate $model "${small[@]}" --precision 8-4
 expect_error 2 "--resume needs --save" -- gate $model "${small[@]}" --resume

@@ -62,6 +62,12 @@ def test_gate_equals_the_cli_and_writes_the_gates_file(model, lenet, cli, tmp_pa
     want = cli.json("simulate", lenet, "--data", FMNIST, "--images", 1, "--designs", "cgnet", "--gates",
                     tmp_path / "g.json", "--threads", 1)
     assert sim == want and sim["notes"]["gates"] == str(tmp_path / "g.json")
+    # grouping= as --grouping: the grouped search's gates file is the CLI's.
+    model.gate(FMNIST, base="1/2", grouping="shuffle", levels=4, out=tmp_path / "s.json", **SMALL)
+    cli.json("gate", lenet, "--data", FMNIST, *SMALL_FLAGS, "--base", "1/2", "--grouping", "shuffle", "--levels", 4,
+             "--threads", 1, "--out", tmp_path / "cli_s.json")
+    assert (tmp_path / "s.json").read_text() == (tmp_path / "cli_s.json").read_text()
+    assert '"grouping": "shuffle"' in (tmp_path / "s.json").read_text()
 
 
 def test_quantize_writes_the_same_model_as_the_cli(lenet, cli, tmp_path):

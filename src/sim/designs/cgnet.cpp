@@ -4,8 +4,10 @@
 // ungated array would; the gate compares each output's base partial sum with the layer's
 // threshold; the conditional path (the other c - p channels) then streams only the pixels whose
 // gate is on, through the same array (seed 003: "base (dense) & conditional (sparse) paths reuse
-// the same systolic array"). Decisions come from the layer's real values (sim/gate_decisions.h).
-// What the schedule assumes, and how it compares with the seed's 2.3x: docs/simulator-designs.md.
+// the same systolic array"). Grouped gates (gates file `grouping`): filter block k's base path is
+// input set k, so filter tiles stay within a block (gating/gates_file.h). Decisions come from the layer's real values
+// (sim/gate_decisions.h). What the schedule assumes, and how it compares with the seed's 2.3x:
+// docs/simulator-designs.md.
 #include <cmath>
 #include <limits>
 
@@ -72,24 +74,30 @@ class CGNet final : public Design {
   }
 
   LayerStats simulate(const SimLayer& l, const SimContext& ctx) const override {
-    int64_t base = 0;
+    int64_t base = 0, blocks = 1;
+    gating::Grouping grouping = gating::Grouping::kFirst;
     std::vector<double> thresholds;  // per filter; empty: ungated
-    choose_gate(l, ctx, base, thresholds);
+    choose_gate(l, ctx, base, thresholds, grouping, blocks);
     const int64_t channels = model_channels(l);
     const bool all_on = std::all_of(thresholds.begin(), thresholds.end(), [](double t) { return t == -kInf; });
     if (all_on || base >= channels) {  // configured as an ordinary layer
       return systolic::stats_of(systolic::run_layer_dense(l, array_), l, array_);
     }
-    const std::vector<uint8_t> on = channel_gate_decisions(l, base, thresholds, std::max(1, ctx.threads));
+    const std::vector<uint8_t> on =
+        channel_gate_decisions(l, base, thresholds, std::max(1, ctx.threads), grouping, blocks);
     const systolic::Gemm g = systolic::gemm_of(l);
     const int64_t M = g.pixels, W = l.windows();
     systolic::Counts c;
     c.cycles = static_cast<uint64_t>(array_.rows);
     std::vector<uint8_t> any_on(static_cast<size_t>(M));
     std::vector<int64_t> on_count;
+    // Grouped gating: each block of filters has its own base channels, so a filter tile stays
+    // within one block (the base path is a grouped conv; the conditional path streams the other
+    // channels of the block's filters).
+    const int64_t per_block = g.filters / blocks;
     for (int64_t group = 0; group < g.groups; ++group) {
-      for (int64_t n0 = 0; n0 < g.filters; n0 += array_.cols) {
-        const int64_t cols_used = std::min<int64_t>(array_.cols, g.filters - n0);
+      for (int64_t n0 = 0; n0 < g.filters; n0 += std::min<int64_t>(array_.cols, per_block - n0 % per_block)) {
+        const int64_t cols_used = std::min<int64_t>(array_.cols, per_block - n0 % per_block);
         systolic::run_dense(c, array_, M, g.taps * base, cols_used);  // base path: every pixel
         c.comparisons += static_cast<uint64_t>(M * cols_used);
         std::fill(any_on.begin(), any_on.end(), 0);
@@ -136,7 +144,8 @@ class CGNet final : public Design {
   // The layer's base channels and threshold: the --gates file's entry when a channel-gates file
   // is given (a layer it does not list runs ungated), else the design's parameters on every conv
   // layer but the first (CGNet keeps the image layer and the classifier dense).
-  void choose_gate(const SimLayer& l, const SimContext& ctx, int64_t& base, std::vector<double>& thresholds) const {
+  void choose_gate(const SimLayer& l, const SimContext& ctx, int64_t& base, std::vector<double>& thresholds,
+                   gating::Grouping& grouping, int64_t& blocks) const {
     const int64_t channels = model_channels(l);
     if (ctx.gates && ctx.gates->kind == GateKind::kChannel) {
       const LayerGate* lg = ctx.gates->find(l.name);
@@ -148,6 +157,16 @@ class CGNet final : public Design {
       if (!lg->thresholds.empty() && static_cast<int64_t>(lg->thresholds.size()) != l.K) {
         fail<ConfigError>("{}: layer '{}': {} thresholds for {} output channels", ctx.gates->path, l.name,
                           lg->thresholds.size(), l.K);
+      }
+      if (ctx.gates->grouping != gating::Grouping::kFirst) {
+        const int64_t filters = l.mapping == ChannelMapping::kDepthwise ? 1 : l.filters_per_group();
+        if (channels % lg->groups != 0 || filters % lg->groups != 0 || lg->base_channels != channels / lg->groups)
+          fail<ConfigError>(
+              "{}: layer '{}': groups {} must divide its {} input and {} output channels per group, "
+              "base_channels = input channels / groups",
+              ctx.gates->path, l.name, lg->groups, channels, filters);
+        grouping = ctx.gates->grouping;
+        blocks = lg->groups;
       }
       base = lg->base_channels;
       thresholds = filter_thresholds(*lg, l.K);

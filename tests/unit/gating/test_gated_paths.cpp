@@ -12,6 +12,7 @@
 
 #include "engine/executor.h"
 #include "gating/gated_conv.h"
+#include "gating/gates_file.h"
 
 namespace eff::gating {
 
@@ -20,6 +21,8 @@ namespace {
 struct Case {
   int64_t n = 2, c = 40, m = 24, h = 9, w = 11, k = 3, stride = 1, pad = 1, dil = 1, group = 1, base = 10;
   bool relu = false, per_channel = false, precision = false;
+  Grouping grouping = Grouping::kFirst;  // grouped: base = c / group / gate_groups
+  int64_t gate_groups = 1;
 };
 
 struct Layer {
@@ -67,6 +70,16 @@ struct Layer {
   }
 
   double base(int64_t img, int64_t f, int64_t oy, int64_t ox) const {
+    if (c.grouping != Grouping::kFirst) {
+      // Channel by channel: those on filter f's base path (the shared definition, hand-checked in
+      // test_grouped_gating.cpp).
+      const int64_t cg = c.c / c.group, mg = c.m / c.group;
+      double s = bias[static_cast<size_t>(f)];
+      for (int64_t ci = 0; ci < cg; ++ci)
+        if (on_base_path(c.grouping, c.gate_groups, c.base, cg, mg, ci, f % mg))
+          s += sum(img, f, oy, ox, ci, ci + 1, true, true, false);
+      return s;
+    }
     return c.precision ? sum(img, f, oy, ox, 0, c.c / c.group, true, false, true)
                        : sum(img, f, oy, ox, 0, c.base, true, true, true);
   }
@@ -125,6 +138,10 @@ struct Layer {
     ints("dilations", {c.dil, c.dil});
     n.attrs["group"].i = c.group;
     n.attrs["base_channels"].i = c.base;
+    if (c.grouping != Grouping::kFirst) {
+      str("grouping", grouping_name(c.grouping));
+      n.attrs["gate_groups"].i = c.gate_groups;
+    }
     n.attrs["bits"].i = split.bits;
     n.attrs["high_bits"].i = split.high_bits;
     n.attrs["frac_bits"].i = split.frac_bits;
@@ -196,6 +213,19 @@ TEST(GatedConvPaths, PerChannelThresholdsNoPadding) {
 TEST(GatedConvPaths, PrecisionGating) {
   Case cs;
   cs.precision = true, cs.c = 20, cs.per_channel = true;
+  check_both_paths(cs);
+}
+
+TEST(GatedConvPaths, ShuffledGroupsWithConvGroupsStrideRelu) {
+  Case cs;
+  cs.stride = 2, cs.pad = 2, cs.dil = 2, cs.group = 2, cs.relu = true;
+  cs.grouping = Grouping::kShuffle, cs.gate_groups = 4, cs.base = 5;  // 20 channels per group, 12 filters
+  check_both_paths(cs);
+}
+
+TEST(GatedConvPaths, ContiguousGroupsPerChannelThresholds) {
+  Case cs;
+  cs.grouping = Grouping::kContiguous, cs.gate_groups = 8, cs.base = 5, cs.per_channel = true;  // 40 / 8, 24 / 8
   check_both_paths(cs);
 }
 

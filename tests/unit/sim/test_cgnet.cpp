@@ -159,5 +159,37 @@ TEST(CGNet, FoldedFirstLayerGatesTheModelChannels) {
   EXPECT_EQ(channel_gate_decisions(folded, 2, -3.0, 2), channel_gate_decisions(plain, 2, -3.0, 1));
 }
 
+TEST(CGNet, GroupedGatesFileGatesEachBlockOnItsOwnChannels) {
+  // G = 2 on known_layer: filter 0 is block 0, filter 1 block 1.
+  // shuffle: filter 0 reads channels {0, 2}: sums 7, 7, 6, 5; filter 1 reads {1, 3} with weights
+  // (-1, 1): 4, 6, 2, 3. Thresholds (6.5, 3.5): filter 0 on at p0, p1; filter 1 at p0, p1.
+  EXPECT_EQ(channel_gate_decisions(known_layer(), 2, std::vector<double>{6.5, 3.5}, 1, gating::Grouping::kShuffle, 2),
+            (std::vector<uint8_t>{1, 1, 0, 0, 1, 1, 0, 0}));
+  // contiguous: filter 0 reads {0, 1}: 3, 1, 4, 2; filter 1 reads {2, 3}: 10 at every pixel.
+  EXPECT_EQ(
+      channel_gate_decisions(known_layer(), 2, std::vector<double>{2.5, 2.5}, 1, gating::Grouping::kContiguous, 2),
+      (std::vector<uint8_t>{1, 0, 1, 0, 1, 1, 1, 1}));
+  // Cycles on the 2x2 array: a filter tile stays within a block, so each filter is its own tile
+  // (one column of two used). Per block: base 2 rows x 4 pixels: max(4, 2) + 2 + 2 - 2 = 6;
+  // conditional 2 rows for the 2 gated-on pixels: max(2, 2) + 2 = 4. 2 (first load) + 2 x (6 + 4) = 22.
+  const GatesFile grouped = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","base_fraction":0.5,"grouping":"shuffle",
+          "layers":[{"layer":"conv1","base_channels":2,"groups":2,"thresholds":[6.5,3.5]}]})",
+      "g.json");
+  SimContext ctx;
+  ctx.gates = &grouped;
+  const auto cgnet = make("cgnet", params("2", "-inf", "1"));
+  const LayerStats s = cgnet->simulate(known_layer(), ctx);
+  EXPECT_EQ(s.cycles, 22u);
+  EXPECT_EQ(s.lane_cycles_busy, 16u + 4 * 2);  // base 4 px x 2 filters x 2 rows; 4 gated-on outputs x 2 rows
+  // groups must divide the layer's channels and filters (2 filters: 4 does not).
+  const GatesFile bad = parse_gates(
+      R"({"format":"effectual-gates","version":1,"kind":"channel","grouping":"shuffle",
+          "layers":[{"layer":"conv1","base_channels":1,"groups":4,"threshold":0}]})",
+      "g.json");
+  ctx.gates = &bad;
+  EXPECT_THROW(cgnet->simulate(known_layer(), ctx), ConfigError);
+}
+
 }  // namespace
 }  // namespace eff::sim
