@@ -374,6 +374,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) work += t.numel();
   const bool warming = warm_up_threads > 0;
   const int threads = warming ? warm_up_threads : governor_ ? governor_->next() : threads_;
+  if (!warming) last_run_threads_ = threads;
   const auto started = std::chrono::steady_clock::now();
   omp_set_num_threads(threads);
   Plan& p = plan_for(inputs);
