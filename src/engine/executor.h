@@ -105,6 +105,8 @@ class Executor {
   int last_run_threads() const { return last_run_threads_; }
   // Runs that fell back to one thread because the team stalled (0 with an explicit thread count).
   int thread_fallbacks() const;
+  // Runs that went over the governor's stall budget part-way and finished on one thread.
+  int64_t runs_cut_to_one_thread() const { return runs_cut_to_one_thread_; }
   void set_observer(LayerObserver* o) { options_.observer = o; }
   size_t pool_allocations() const;
   // Per-node wall time, for `bench --per-layer`: accumulated over the runs made while enabled, for
@@ -129,6 +131,7 @@ class Executor {
   ExecutorOptions options_;
   int threads_ = 1;
   int last_run_threads_ = 0;
+  int64_t runs_cut_to_one_thread_ = 0;
   std::unique_ptr<Plan> base_;
   bool shape_dependent_ = false;    // whether inputs' shapes pick a specialised plan
   bool nan_sensitive_ = false;      // whether inputs holding NaN/Inf need a plan without fused activations
