@@ -12,9 +12,28 @@
 // runs as many short interleaved rounds as fit its time budget (--busy-seconds, default 45 per
 // scenario: the section stays under ~3 minutes), the engine that goes first alternating, and the
 // table gives the per-round ratio's median and spread (min, quartiles, max) beside the medians.
+// Every process also writes each run's time (--runs-out, both engines), so a second table shows
+// the slow single runs for both engines alike: how many went over 20x their process's median,
+// the 99.9th percentile, and the worst one (ms, where in its process, thread count) with the
+// context switches the process had during it: an involuntary switch means another task (or the
+// host) took a core from us; a run with none was slow by itself.
 'use strict';
 const { spawn } = require('child_process');
+const fs = require('fs');
 const os = require('os');
+const path = require('path');
+
+// The rows of a --runs-out CSV (both engines write the same columns).
+function readRuns(file) {
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const cols = lines[0].split(',');
+  return lines.slice(1).map((l) => {
+    const v = l.split(',');
+    const r = {};
+    cols.forEach((c, i) => { r[c] = v[i] === '' ? null : Number(v[i]); });
+    return r;
+  });
+}
 
 function runJsonAsync(cmd, argv) {
   return new Promise((resolve, reject) => {
@@ -54,6 +73,13 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
   for (const model of models) {
     for (const scenario of ['quiet', 'pytorch', 'two-copies']) {
       const stats = { eff: { med: [], mean: [], worst: [] }, ort: { med: [], mean: [], worst: [] }, ratios: [] };
+      // Per engine: every single run over its process's median, and the worst run's details.
+      const slow = {
+        eff: { over: [], count20: 0, worst: null },
+        ort: { over: [], count20: 0, worst: null },
+      };
+      const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-busy-'));
+      let procs = 0;
       let load = null;
       if (scenario === 'pytorch') {
         load = startLoad();
@@ -65,12 +91,24 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
         for (let r = 0; r < maxRounds && (r < rounds || Date.now() - started < seconds * 1000); ++r) {
           const round = { eff: [], ort: [] };
           for (const engine of r % 2 ? ['ort', 'eff'] : ['eff', 'ort']) {
-            const argv = engine === 'eff'
-              ? [bin, ['bench', model, '--repeat', String(repeat), '--json']]
-              : ['node', [ortBench, model, '--threads', '0', '--repeat', String(repeat)]];
             const copies = scenario === 'two-copies' ? 2 : 1;
-            const results = await Promise.all(Array.from({ length: copies }, () => runJsonAsync(...argv)));
-            for (const j of results) {
+            const files = Array.from({ length: copies }, () => path.join(runsDir, `${procs++}.csv`));
+            const argv = (file) => (engine === 'eff'
+              ? [bin, ['bench', model, '--repeat', String(repeat), '--json', '--runs-out', file]]
+              : ['node', [ortBench, model, '--threads', '0', '--repeat', String(repeat), '--runs-out', file]]);
+            const results = await Promise.all(files.map((f) => runJsonAsync(...argv(f))));
+            for (const [k, j] of results.entries()) {
+              const runs = readRuns(files[k]);
+              fs.unlinkSync(files[k]);
+              const med = j.latency_ms.median;
+              runs.forEach((x, at) => {
+                const over = x.ms / med;
+                slow[engine].over.push(over);
+                if (over > 20) slow[engine].count20 += 1;
+                if (!slow[engine].worst || over > slow[engine].worst.over) {
+                  slow[engine].worst = { ...x, over, at, of: runs.length, round: r };
+                }
+              });
               stats[engine].med.push(j.latency_ms.median);
               stats[engine].mean.push(j.latency_ms.mean);
               stats[engine].worst.push(j.latency_ms.max / j.latency_ms.median);
@@ -81,6 +119,7 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
         }
       } finally {
         if (load) load.kill('SIGKILL');
+        fs.rmSync(runsDir, { recursive: true, force: true });
       }
       const row = {
         model: model.split('/').pop().replace(/\.onnx$/, ''), scenario,
@@ -93,6 +132,11 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
         ratio_q1: quantile(stats.ratios, 0.25), ratio_q3: quantile(stats.ratios, 0.75),
       };
       row.ratio = row.eff_ms / row.ort_ms;
+      for (const e of ['eff', 'ort']) {
+        row[`${e}_slow`] = {
+          runs: slow[e].over.length, count20: slow[e].count20, p999: quantile(slow[e].over, 0.999), worst: slow[e].worst,
+        };
+      }
       rows.push(row);
       process.stderr.write(`busy ${row.model} ${scenario}: effectual ${row.eff_ms.toFixed(3)} ms (worst x${row.eff_worst.toFixed(1)}), ORT ${row.ort_ms.toFixed(3)} ms (worst x${row.ort_worst.toFixed(1)}), ratio ${row.ratio.toFixed(2)} (per round: median ${row.ratio_med.toFixed(2)}, ${row.ratio_min.toFixed(2)}-${row.ratio_max.toFixed(2)} over ${row.rounds} rounds); means ${row.eff_mean.toFixed(3)} / ${row.ort_mean.toFixed(3)} ms\n`);
     }
@@ -102,6 +146,15 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
   md += `| model | scenario | rounds | effectual ms | ORT ms | ratio eff/ORT | per-round ratio: median [min, q1-q3, max] | effectual mean ms | ORT mean ms | mean ratio | effectual worst/median (worst, median process) | ORT worst/median |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
   for (const r of rows) {
     md += `| ${r.model} | ${r.scenario} | ${r.rounds} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratio_med.toFixed(2)} [${r.ratio_min.toFixed(2)}, ${r.ratio_q1.toFixed(2)}-${r.ratio_q3.toFixed(2)}, ${r.ratio_max.toFixed(2)}] | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)}, ${r.eff_worst_med.toFixed(1)} | ${r.ort_worst.toFixed(1)}, ${r.ort_worst_med.toFixed(1)} |\n`;
+  }
+  md += `\nSlow single runs, both engines measured alike (each process writes every run's time with \`--runs-out\`; each run over its own process's median, pooled over the scenario's processes): how many went over 20x, the 99.9th percentile, and the worst run with where it fell (run index in its process, counting from 0 after the warm-up runs), the threads it ran on (effectual's governor may change them between runs; ORT does not say) and the context switches its process had during it (involuntary: another task or the host took a core; voluntary: a thread slept, e.g. at a barrier).\n\n`;
+  md += `| model | scenario | engine | runs | over 20x | 99.9th pct / median | worst / median | worst ms | worst at run (round) | threads | involuntary, voluntary switches |\n|---|---|---|---|---|---|---|---|---|---|---|\n`;
+  for (const r of rows) {
+    for (const [e, name] of [['eff', 'effectual'], ['ort', 'ONNX Runtime']]) {
+      const x = r[`${e}_slow`];
+      const w = x.worst || {};
+      md += `| ${r.model} | ${r.scenario} | ${name} | ${x.runs} | ${x.count20} | ${x.p999.toFixed(1)} | ${(w.over || 0).toFixed(1)} | ${(w.ms || 0).toFixed(2)} | ${w.at}/${w.of} (${w.round}) | ${w.threads ?? '-'} | ${w.nivcsw}, ${w.nvcsw} |\n`;
+    }
   }
   return { rows, markdown: md };
 }

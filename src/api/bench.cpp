@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/fs.h"
 #include "engine/evaluate.h"
 
 namespace eff::api {
@@ -112,8 +113,20 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
             {"batch", s.batch},
             {"threads", l.exec->threads()},
             {"repeat", s.repeat},
-            {"latency_ms", {{"median", s.median_ms}, {"min", s.min_ms}, {"max", s.max_ms}, {"mean", s.mean_ms}}},
+            {"latency_ms",
+             {{"median", s.median_ms},
+              {"min", s.min_ms},
+              {"max", s.max_ms},
+              {"mean", s.mean_ms},
+              {"p99", s.p99_ms},
+              {"p999", s.p999_ms}}},
+            {"runs_over_20x_median", s.runs_over_20x_median},
+            // The thread governor's interventions (default threads only): runs after which it fell
+            // back to one thread, and runs that went over its stall budget and finished on one.
+            {"thread_fallbacks", l.exec->thread_fallbacks()},
+            {"runs_finished_on_one_thread", l.exec->runs_cut_to_one_thread()},
             {"throughput_per_s", s.throughput_per_s}};
+  if (!a.runs_out.empty()) write_file_atomic(a.runs_out, runs_csv(s.runs));
   Output out;
   if (!o.json) {
     out.text = fmt::format(

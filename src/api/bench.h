@@ -15,6 +15,7 @@ struct BenchOptions {
   int repeat = 20, warmup = 3;
   bool per_layer = false;
   double max_seconds = 60;  // 0: no limit
+  std::string runs_out;     // non-empty: every timed run written there as CSV (runs_csv)
   void check() const;
 };
 

@@ -77,7 +77,7 @@ void cmd_info(const Common& o) {
 // ---- bench ---------------------------------------------------------------------------------
 
 void cmd_bench(const Common& o, const std::vector<std::string>& input_args, const std::string& data_spec, int64_t batch,
-               int repeat, int warmup, bool per_layer, double max_seconds) {
+               int repeat, int warmup, bool per_layer, double max_seconds, const std::string& runs_out) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
   std::vector<std::pair<std::string, Tensor>> given;  // graph-input order, from the first input on
@@ -110,6 +110,7 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
   a.warmup = warmup;
   a.per_layer = per_layer;
   a.max_seconds = max_seconds;
+  a.runs_out = runs_out;
   const api::Output out = api::bench(l, o, std::move(given), a);
   if (o.json) return print_json(out.doc);
   fmt::print("{}", out.text);
@@ -191,7 +192,11 @@ void register_commands(CLI::App& app) {
   bench->add_option("--max-seconds", max_seconds, "stop timing after this long (0: no limit)")
       ->check(CLI::Range(0.0, 1e6));
   bench->add_flag("--per-layer", per_layer, "time every node too: its share of an inference, slowest first");
-  bench->callback([] { cmd_bench(common, bench_inputs, bench_data, batch, repeat, warmup, per_layer, max_seconds); });
+  static std::string runs_out;
+  bench->add_option("--runs-out", runs_out,
+                    "write every timed run (ms, threads, page faults, context switches) to this CSV file");
+  bench->callback(
+      [] { cmd_bench(common, bench_inputs, bench_data, batch, repeat, warmup, per_layer, max_seconds, runs_out); });
 
   auto* eval = app.add_subcommand("eval", "top-1 / top-5 accuracy on labelled data");
   add_model_flags(eval, common, true);

@@ -1,5 +1,8 @@
 #include "engine/evaluate.h"
 
+#include <fmt/format.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -78,14 +81,29 @@ LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, in
            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > max_seconds;
   };
   for (int i = 0; i < warmup && !over_budget(); ++i) ex.run(inputs);
-  std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(std::min(repeat, 1 << 20)));
+  LatencyStats s;
+  s.runs.reserve(static_cast<size_t>(std::min(repeat, 1 << 20)));
+  rusage before{}, after{};
   for (int i = 0; i < repeat && (i == 0 || !over_budget()); ++i) {
+    const size_t allocs = ex.pool_allocations();
+    getrusage(RUSAGE_SELF, &before);
     auto t0 = std::chrono::steady_clock::now();
     ex.run(inputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const auto t1 = std::chrono::steady_clock::now();
+    getrusage(RUSAGE_SELF, &after);
+    RunSample r;
+    r.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    r.threads = ex.last_run_threads();
+    r.minflt = after.ru_minflt - before.ru_minflt;
+    r.majflt = after.ru_majflt - before.ru_majflt;
+    r.nvcsw = after.ru_nvcsw - before.ru_nvcsw;
+    r.nivcsw = after.ru_nivcsw - before.ru_nivcsw;
+    r.pool_allocations = static_cast<int64_t>(ex.pool_allocations() - allocs);
+    s.runs.push_back(r);
   }
-  LatencyStats s;
+  std::vector<double> ms;
+  ms.reserve(s.runs.size());
+  for (const RunSample& r : s.runs) ms.push_back(r.ms);
   for (double m : ms) s.mean_ms += m / static_cast<double>(ms.size());
   std::sort(ms.begin(), ms.end());
   s.repeat = static_cast<int>(ms.size());
@@ -93,8 +111,26 @@ LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, in
   s.min_ms = ms.front();
   s.max_ms = ms.back();
   s.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  auto nearest_rank = [&](double q) {
+    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(ms.size())));
+    return ms[std::clamp<size_t>(rank, 1, ms.size()) - 1];
+  };
+  s.p99_ms = nearest_rank(0.99);
+  s.p999_ms = nearest_rank(0.999);
+  s.runs_over_20x_median =
+      static_cast<int>(std::count_if(ms.begin(), ms.end(), [&](double m) { return m > 20 * s.median_ms; }));
   s.throughput_per_s = s.median_ms > 0 ? static_cast<double>(s.batch) * 1000.0 / s.median_ms : 0.0;
   return s;
+}
+
+std::string runs_csv(const std::vector<RunSample>& runs) {
+  std::string out = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunSample& r = runs[i];
+    out += fmt::format("{},{:.6f},{},{},{},{},{},{}\n", i, r.ms, r.threads, r.minflt, r.majflt, r.nvcsw, r.nivcsw,
+                       r.pool_allocations);
+  }
+  return out;
 }
 
 }  // namespace eff

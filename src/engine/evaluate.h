@@ -38,15 +38,34 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts);
 // Indices of the k largest scores of row `row` of a [N, C] tensor, best first (ties: lower index).
 std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k);
 
+// One timed run, in the order run: wall time, the thread count the run used (the governor may
+// change it between runs), and what the process did meanwhile (getrusage deltas over all
+// threads): minor/major page faults, voluntary/involuntary context switches, buffer-pool
+// allocations. They tell a stall of our own (faults, allocations) from preemption (involuntary
+// switches) when one run takes far longer than the others.
+struct RunSample {
+  double ms = 0;
+  int threads = 0;
+  long minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+  int64_t pool_allocations = 0;
+};
+
 struct LatencyStats {
   double median_ms = 0, min_ms = 0, max_ms = 0;
+  double p99_ms = 0, p999_ms = 0;  // nearest-rank percentiles of the single runs
+  int runs_over_20x_median = 0;    // the busy goal's count (issue 8: none over 20x)
   // Wall time over runs: on a busy machine the median can look quiet while single runs wait for
   // the cores (time another process took); the mean counts that time, the median does not.
   double mean_ms = 0;
   double throughput_per_s = 0;  // images per second at the median latency
   int repeat = 0;
   int64_t batch = 1;
+  std::vector<RunSample> runs;  // every timed run, in order
 };
+
+// The CSV `bench --runs-out` writes: a header line, then one line per run (index from 0, ms,
+// threads, minflt, majflt, nvcsw, nivcsw, pool_allocations).
+std::string runs_csv(const std::vector<RunSample>& runs);
 
 LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup);
 // Several graph inputs; the batch is the first input's dim 0. Stops early (stats.repeat says how

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "engine/blocked_layout.h"
@@ -374,8 +375,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) work += t.numel();
   const bool warming = warm_up_threads > 0;
   const int threads = warming ? warm_up_threads : governor_ ? governor_->next() : threads_;
+  if (!warming) last_run_threads_ = threads;
   const auto started = std::chrono::steady_clock::now();
   omp_set_num_threads(threads);
+  // A run on the governor's full team that is already over its stall budget finishes on one
+  // thread (kernels give the same bits on any thread count; both counts' primitives are warm).
+  int node_threads = threads;
+  const double stall_budget_ms =
+      governor_ && !warming ? governor_->stall_budget_ms(work, threads) : std::numeric_limits<double>::infinity();
   Plan& p = plan_for(inputs);
   const Graph& g = p.graph;
   last_plan_ = &p;
@@ -430,7 +437,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
 
     outs.assign(n.outputs.size(), Tensor());
-    OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, threads);
+    if (node_threads > 1 && i > 0 &&
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count() >
+            stall_budget_ms) {
+      node_threads = 1;
+      omp_set_num_threads(1);
+      ++runs_cut_to_one_thread_;
+    }
+    OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, node_threads);
     ctx.set_reusable_inputs(p.reusable_inputs[i]);
     if (node_timing_) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -495,7 +509,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   }
   for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
   const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  if (governor_ && !warming) governor_->record(work, threads, wall_ms);
+  if (governor_) {
+    if (warming) {
+      governor_->note(work, threads, wall_ms);
+    } else {
+      governor_->record(work, threads, wall_ms);
+    }
+  }
+  if (node_threads != threads) omp_set_num_threads(threads);
   // Kernels build their oneDNN primitives (JIT code) per thread count on first use, ~40-80x a
   // small model's inference: when the governor later falls back to one thread or probes the full
   // team again, that run would be the slowest by far (the quiet bench's worst run, 37x its
@@ -507,6 +528,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
         !options_.observer) {
       warm_up_threads = threads == 1 ? governor_->max_threads() : 1;
       try {
+        // Twice: the first builds that count's kernels; the second's time is the governor's
+        // reference for it (a full team slower than one thread is stalling: thread_governor.h).
+        run(inputs);
         run(inputs);
       } catch (...) {
         warm_up_threads = 0;

@@ -101,8 +101,12 @@ class Executor {
   const std::vector<LayerInfo>& layers() const;
   std::string kernel_impl(size_t node) const;
   int threads() const { return threads_; }
+  // The thread count the last run used (the governor's choice when threads were not given).
+  int last_run_threads() const { return last_run_threads_; }
   // Runs that fell back to one thread because the team stalled (0 with an explicit thread count).
   int thread_fallbacks() const;
+  // Runs that went over the governor's stall budget part-way and finished on one thread.
+  int64_t runs_cut_to_one_thread() const { return runs_cut_to_one_thread_; }
   void set_observer(LayerObserver* o) { options_.observer = o; }
   size_t pool_allocations() const;
   // Per-node wall time, for `bench --per-layer`: accumulated over the runs made while enabled, for
@@ -126,6 +130,8 @@ class Executor {
 
   ExecutorOptions options_;
   int threads_ = 1;
+  int last_run_threads_ = 0;
+  int64_t runs_cut_to_one_thread_ = 0;
   std::unique_ptr<Plan> base_;
   bool shape_dependent_ = false;    // whether inputs' shapes pick a specialised plan
   bool nan_sensitive_ = false;      // whether inputs holding NaN/Inf need a plan without fused activations

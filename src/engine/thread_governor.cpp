@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 namespace eff {
 
@@ -51,8 +52,28 @@ int ThreadGovernor::next(Clock::time_point now) {
   return current_;
 }
 
+double ThreadGovernor::reference_ms(int64_t work, int threads) const {
+  double ref = std::numeric_limits<double>::infinity();
+  for (const int t : {threads, 1}) {
+    const auto it = best_ms_.find({work, t});
+    if (it != best_ms_.end()) ref = std::min(ref, it->second);
+  }
+  return ref;
+}
+
+double ThreadGovernor::stall_budget_ms(int64_t work, int threads) const {
+  if (threads <= 1) return std::numeric_limits<double>::infinity();
+  return kStallFactor * reference_ms(work, threads);
+}
+
+void ThreadGovernor::note(int64_t work, int threads, double wall_ms) {
+  double& best = best_ms_.try_emplace({work, threads}, wall_ms).first->second;
+  best = std::min(best, wall_ms);
+}
+
 void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::time_point now) {
   if (max_ == 1) return;
+  const double reference = std::min(reference_ms(work, threads), wall_ms);
   double& best = best_ms_.try_emplace({work, threads}, wall_ms).first->second;
   const double before = best;
   best = std::min(best, wall_ms);
@@ -69,7 +90,7 @@ void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::ti
     return;
   }
   // One slow run is noise (a page fault, a timer); two in a row at the full team is a stall.
-  const bool slow = threads > 1 && wall_ms > kStallFactor * before;
+  const bool slow = threads > 1 && wall_ms > kStallFactor * reference;
   slow_runs_ = slow ? slow_runs_ + 1 : 0;
   if (slow_runs_ >= 2) {
     slow_runs_ = 0;

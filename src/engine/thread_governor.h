@@ -5,10 +5,12 @@
 // because its calling thread can do all the work itself; an OpenMP team cannot.
 //
 // So the governor watches what each run costs. Two runs in a row far slower than the best seen for
-// their inputs at that thread count mean the team stalls: it falls back to one thread (which never waits for
-// anyone), and only tries the full team again after a back-off, and only while the machine has a
-// core free for each team thread (/proc/loadavg's count of runnable tasks, read at most every
-// 20 ms: a read costs ~5 us, over 1% of a small model's inference). On a quiet machine it
+// their inputs (at that thread count or with one thread: a team that stalls from its first run
+// has no fast run of its own to compare with) mean the team stalls: it falls back to one thread
+// (which never waits for anyone; a run already over that budget part-way finishes its remaining
+// nodes on one thread, Executor::run), and only tries the full team again after a back-off, and
+// only while the machine has a core free for each team thread (/proc/loadavg's count of runnable
+// tasks, read at most every 20 ms: a read costs ~5 us, over 1% of a small model's inference). On a quiet machine it
 // never leaves the full team. Results do not depend on the thread count (kernels split work
 // without changing any sum's order), so this changes speed only.
 //
@@ -41,6 +43,15 @@ class ThreadGovernor {
   int next(Clock::time_point now = Clock::now());
   // What that run took.
   void record(int64_t work, int threads, double wall_ms, Clock::time_point now = Clock::now());
+  // How long a run of `work` at `threads` (> 1) may take before it counts as stalling, so that
+  // the rest of that run goes on one thread (Executor::run checks between nodes); infinite until
+  // one such run has been seen. A run's nodes are many OpenMP regions: a team whose thread lost its
+  // core waits at each of them (measured: 18 sleeps at barriers in one 600 ms run), so stopping
+  // after the first stalled node bounds the run instead of paying every node's stall.
+  double stall_budget_ms(int64_t work, int threads) const;
+  // A run made outside the governor's choice (the executor's warm-up at the other thread count):
+  // only its time is kept, as the best for (work, threads) if it is faster.
+  void note(int64_t work, int threads, double wall_ms);
 
   int max_threads() const { return max_; }
   int current() const { return current_; }
@@ -53,6 +64,10 @@ class ThreadGovernor {
 
  private:
   bool machine_has_room() const;
+  // What a run of `work` at `threads` is judged against: the fastest run seen at that count or
+  // with one thread, whichever is faster. Against its own count's best alone, a team that stalls
+  // from its first run on (two copies started at once) looks normal: every run it makes is slow.
+  double reference_ms(int64_t work, int threads) const;
 
   int max_;
   LoadProbe probe_;

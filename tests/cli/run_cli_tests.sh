@@ -53,6 +53,28 @@ expect_ok bench "$model" --data fashion-mnist:test --batch 4 --repeat 2 --json
 if grep -q '"batch": 4' "$tmp/out"; then ok; else ko "bench --data --batch 4 did not bench a batch of 4"; fi
 expect_ok bench "$model" --repeat 3 --json
 if grep -q '"median"' "$tmp/out" && grep -q '"throughput_per_s"' "$tmp/out"; then ok; else ko "bench --json schema"; fi
+# --runs-out: one CSV line per timed run, in the columns documented; its median and slowest run are
+# the ones the JSON reports (recomputed here from the file), and p99.9 of 7 runs is the slowest.
+expect_ok bench "$model" --repeat 7 --warmup 1 --json --runs-out "$tmp/runs.csv"
+if [ "$(head -1 "$tmp/runs.csv")" = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations" ] &&
+  [ "$(tail -n +2 "$tmp/runs.csv" | awk -F, 'NF == 8 && $2 > 0 && $3 >= 1' | wc -l)" -eq 7 ] &&
+  [ "$(tail -n +2 "$tmp/runs.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 1 2 3 4 5 6 " ]; then
+  ok
+else
+  ko "bench --runs-out wrote $(cat "$tmp/runs.csv")"
+fi
+csv_median=$(tail -n +2 "$tmp/runs.csv" | cut -d, -f2 | sort -g | sed -n 4p)
+csv_max=$(tail -n +2 "$tmp/runs.csv" | cut -d, -f2 | sort -g | tail -1)
+json_of() { grep "\"$1\":" "$tmp/out" | head -1 | sed 's/.*: *//; s/,$//'; }
+if awk -v a="$csv_median" -v b="$(json_of median)" -v c="$csv_max" -v d="$(json_of max)" -v e="$(json_of p999)" \
+  'BEGIN { exit !((a - b) ^ 2 < 1e-10 && (c - d) ^ 2 < 1e-10 && (c - e) ^ 2 < 1e-10) }' &&
+  grep -q '"runs_over_20x_median"' "$tmp/out"; then
+  ok
+else
+  ko "bench --runs-out median $csv_median / max $csv_max disagree with the JSON: $(cat "$tmp/out")"
+fi
+if ls "$tmp" | grep -q 'runs.csv.tmp'; then ko "bench --runs-out left a temporary file"; else ok; fi
+expect_error 6 "/nonexistent-dir/r.csv" -- bench "$model" --repeat 1 --runs-out /nonexistent-dir/r.csv
 expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json
 if grep -q '"top1"' "$tmp/out"; then ok; else ko "eval --json lacks top1"; fi
 expect_ok eval "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy"

@@ -3,6 +3,7 @@
 // ONNX Runtime (CPU) latency baseline for effectual's benchmarks.
 //
 //   node bench_ort.js MODEL.onnx --batch B --threads T --repeat R [--warmup W] [--input X.npy]
+//                     [--runs-out FILE.csv]
 //
 // Session: intraOpNumThreads=T, interOpNumThreads=1, graphOptimizationLevel 'all',
 // executionMode 'sequential'. Without --input, the input is deterministic pseudo-random
@@ -10,7 +11,11 @@
 // dimensions must be fixed in the model). With --input, its first dimension is tiled or
 // cut to B rows. Prints one JSON line:
 //   {"model":..,"batch":B,"threads":T,"repeat":R,
-//    "latency_ms":{"median":..,"min":..,"max":..,"mean":..},"throughput_per_s":..}
+//    "latency_ms":{"median":..,"min":..,"max":..,"mean":..,"p99":..,"p999":..},
+//    "runs_over_20x_median":..,"throughput_per_s":..}
+// (p99/p999: nearest-rank percentiles of the single runs.) --runs-out writes every timed run as
+// CSV in the columns of `effectual bench --runs-out` (threads and pool_allocations empty: ONNX
+// Runtime does not say), so the two engines' runs can be laid side by side.
 // where throughput_per_s = B * 1000 / median latency (samples per second).
 const { readNpy } = require('./npy');
 
@@ -24,12 +29,12 @@ try {
 
 function usage(msg) {
   if (msg) process.stderr.write(`bench_ort: ${msg}\n`);
-  process.stderr.write('usage: node bench_ort.js MODEL.onnx --batch B --threads T --repeat R [--warmup W] [--input X.npy]\n');
+  process.stderr.write('usage: node bench_ort.js MODEL.onnx --batch B --threads T --repeat R [--warmup W] [--input X.npy] [--runs-out FILE.csv]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opt = { model: null, batch: 1, threads: 1, repeat: 20, warmup: null, input: null };
+  const opt = { model: null, batch: 1, threads: 1, repeat: 20, warmup: null, input: null, runsOut: null };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     const next = () => {
@@ -47,6 +52,7 @@ function parseArgs(argv) {
     else if (a === '--repeat') opt.repeat = int(next());
     else if (a === '--warmup') opt.warmup = int(next());
     else if (a === '--input') opt.input = next();
+    else if (a === '--runs-out') opt.runsOut = next();
     else if (a === '-h' || a === '--help') usage();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else if (opt.model === null) opt.model = a;
@@ -128,16 +134,31 @@ async function main() {
   const feeds = { [name]: tensor };
   for (let i = 0; i < opt.warmup; i += 1) await session.run(feeds);
   const times = [];
+  const usage = [];
   for (let i = 0; i < opt.repeat; i += 1) {
+    const u0 = opt.runsOut ? process.resourceUsage() : null;
     const t0 = process.hrtime.bigint();
     await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (u0) {
+      const u1 = process.resourceUsage();
+      usage.push(['minorPageFault', 'majorPageFault', 'voluntaryContextSwitches', 'involuntaryContextSwitches'].map((k) => u1[k] - u0[k]));
+    }
+  }
+  if (opt.runsOut) {
+    const fs = require('fs');
+    let csv = 'run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations\n';
+    times.forEach((t, i) => { csv += `${i},${t.toFixed(6)},,${usage[i].join(',')},\n`; });
+    const tmp = `${opt.runsOut}.tmp.${process.pid}`;
+    fs.writeFileSync(tmp, csv);
+    fs.renameSync(tmp, opt.runsOut);
   }
   const sorted = [...times].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   const round = (v) => Math.round(v * 1000) / 1000;
+  const nearestRank = (q) => sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1];
   const out = {
     model: opt.model,
     runtime: `onnxruntime-node ${ort.env.versions ? ort.env.versions.node : ''}`.trim(),
@@ -145,7 +166,11 @@ async function main() {
     threads: opt.threads,
     repeat: opt.repeat,
     warmup: opt.warmup,
-    latency_ms: { median: round(median), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), mean: round(mean) },
+    latency_ms: {
+      median: round(median), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), mean: round(mean),
+      p99: round(nearestRank(0.99)), p999: round(nearestRank(0.999)),
+    },
+    runs_over_20x_median: times.filter((t) => t > 20 * median).length,
     throughput_per_s: round((opt.batch * 1000) / median),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);

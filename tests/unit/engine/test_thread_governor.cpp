@@ -5,6 +5,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <memory>
+#include <thread>
 
 #include "data/npy.h"
 #include "engine/executor.h"
@@ -71,6 +74,34 @@ TEST(ThreadGovernor, StallsFallBackAndProbesWaitForRoomAndBackOff) {
   EXPECT_EQ(g.next(t), 2);
 }
 
+// Two copies started at once: the team stalls from its very first run, so every full-team run is
+// as slow as the best one. The warm-up's one-thread time (noted, not chosen by the governor) is
+// the reference: full-team runs over 3x it are stalls, and two of them make it fall back. Its
+// stall budget (when Executor::run finishes a run on one thread) is 3x that reference.
+TEST(ThreadGovernor, ATeamStallingFromItsFirstRunIsJudgedAgainstOneThread) {
+  Scripted load;
+  ThreadGovernor g = load.make(2);
+  Clock::time_point t{};
+  EXPECT_EQ(g.stall_budget_ms(100, 2), std::numeric_limits<double>::infinity());
+  g.note(100, 1, 0.45);  // the executor's warm-up at one thread
+  EXPECT_EQ(g.current(), 2);
+  EXPECT_DOUBLE_EQ(g.stall_budget_ms(100, 2), 3 * 0.45);
+  EXPECT_EQ(g.stall_budget_ms(100, 1), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(g.stall_budget_ms(200, 2), std::numeric_limits<double>::infinity());  // other work
+  g.record(100, g.next(t), 260.0, t);
+  EXPECT_EQ(g.current(), 2);  // one slow run is not enough
+  g.record(100, g.next(t), 255.0, t);
+  EXPECT_EQ(g.current(), 1);
+  EXPECT_EQ(g.fallbacks(), 1);
+  // A full team faster than one thread lowers the reference to its own best.
+  ThreadGovernor quiet = load.make(2);
+  quiet.note(100, 1, 0.45);
+  quiet.record(100, quiet.next(t), 0.25, t);
+  EXPECT_DOUBLE_EQ(quiet.stall_budget_ms(100, 2), 3 * 0.25);
+  for (int i = 0; i < 10; ++i) quiet.record(100, quiet.next(t), 0.6, t);  // 2.4x: not a stall
+  EXPECT_EQ(quiet.fallbacks(), 0);
+}
+
 // On a full machine the run queue is read at most every 20 ms, not before every run: reading
 // /proc/loadavg costs about 1% of a small model's inference.
 TEST(ThreadGovernor, LooksAtTheRunQueueAtMostEvery20ms) {
@@ -104,6 +135,28 @@ TEST(ThreadGovernor, StartsWithOneThreadOnAFullMachine) {
 TEST(ThreadGovernor, ReadsTheMachinesRunQueue) {
   // On Linux /proc/loadavg exists; the count excludes the caller and is never negative then.
   EXPECT_GE(other_runnable_tasks(), 0);
+}
+
+// A run over the governor's stall budget finishes on one thread, node by node, with the same bits
+// as a one-thread run (a budget of nanoseconds: every full-team run is cut after its first node).
+TEST(ThreadCounts, ARunCutToOneThreadPartWayGivesTheSameBits) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 cores for a team";
+  const std::filesystem::path root(EFF_SOURCE_DIR);
+  const Model m = load_model((root / "models/resnet.onnx").string());
+  const Tensor x = read_npy((root / "models/resnet.ref/input.npy").string());
+  ExecutorOptions one;
+  one.threads = 1;
+  const std::vector<Tensor> want = Executor(m.graph, one).run({x});
+  ExecutorOptions o;
+  o.governor = std::make_shared<ThreadGovernor>(2, [] { return 0; });
+  o.governor->note(x.numel(), 1, 1e-6);
+  Executor ex(m.graph, o);
+  const std::vector<Tensor> got = ex.run({x});
+  EXPECT_EQ(ex.last_run_threads(), 2);
+  EXPECT_EQ(ex.runs_cut_to_one_thread(), 1);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_EQ(got[0].nbytes(), want[0].nbytes());
+  EXPECT_EQ(std::memcmp(got[0].raw(), want[0].raw(), want[0].nbytes()), 0);
 }
 
 }  // namespace
