@@ -35,6 +35,18 @@ bool standalone_relu(const Node& n) {
          n.input(0) != kNoValue;
 }
 
+// A 2-D MaxPool of float activations without the Indices output: oneDNN pools the blocked layout
+// directly (ResNet's stem pool, a U-Net's encoder pools), so the convs around it need no reorders.
+bool blockable_max_pool(const Graph& g, const Node& n) {
+  if (!is_op(n, "MaxPool") || n.num_inputs() != 1 || n.input(0) == kNoValue || n.outputs.empty() ||
+      n.outputs[0] == kNoValue || (n.outputs.size() > 1 && n.outputs[1] != kNoValue)) {
+    return false;
+  }
+  if (!n.has_attr("kernel_shape") || n.attr_ints("kernel_shape").size() != 2) return false;
+  const Value& x = g.value(n.input(0));
+  return x.has_type && x.dtype == DType::kFloat32 && x.has_shape && x.shape.size() == 4;
+}
+
 bool same_static_shape(const Graph& g, ValueId a, ValueId b) {
   const Value& va = g.value(a);
   const Value& vb = g.value(b);
@@ -82,6 +94,20 @@ void assign_blocked_layouts(Graph& g) {
     }
     return total;
   };
+  // Whether a blocked Concat can copy `v` as whole blocks: each place it takes starts on a block
+  // boundary, and a partial last block (zeros past its channels) only at the end of the output.
+  auto concat_reads_blocked = [&](const Node& n, ValueId v) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int64_t c = g.value(n.inputs[k]).shape[1];
+      if (n.inputs[k] == v &&
+          (offset % kBlockedChannels != 0 || (c % kBlockedChannels != 0 && k + 1 != n.inputs.size()))) {
+        return false;
+      }
+      offset += c;
+    }
+    return true;
+  };
   // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
   for (const Node& n : g.nodes) {
     if (const int64_t c = concat_channels(n); c > 0) {
@@ -114,6 +140,10 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
+    if (blockable_max_pool(g, n) && is_blocked(n.inputs[0])) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
   }
   // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
   // as its activations, an Add reads it when its other operand and its result are blocked too.
@@ -135,6 +165,10 @@ void assign_blocked_layouts(Graph& g) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
         } else if (standalone_relu(n)) {
           ok = is_blocked(n.outputs[0]) && whole_blocks(static_cast<ValueId>(v));
+        } else if (blockable_max_pool(g, n)) {
+          ok = is_blocked(n.outputs[0]);
+        } else if (concat_channels(n) > 0) {
+          ok = is_blocked(n.outputs[0]) && concat_reads_blocked(n, static_cast<ValueId>(v));
         } else if (is_op(n, "GlobalAveragePool")) {
           ok = n.inputs.size() == 1 && n.outputs.size() == 1;
         } else if (const int k = gate_operand(n); k >= 0) {
@@ -162,6 +196,12 @@ void assign_blocked_layouts(Graph& g) {
         changed = true;
       }
     }
+    for (const Node& n : g.nodes) {  // a pool's result is blocked only if its input is
+      if (blockable_max_pool(g, n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
     for (const Node& n : g.nodes) {  // a Relu's result is blocked only if its input is
       if (standalone_relu(n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
         blocked[n.outputs[0]] = 0;
@@ -182,7 +222,17 @@ void assign_blocked_layouts(Graph& g) {
   for (Node& n : g.nodes) {
     int64_t ci = 0, co = 0, fh = 0, fw = 0;
     if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
-    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) n.attrs[kBlockedOutputAttr] = yes;
+    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedOutputAttr] = yes;
+      Attribute which;
+      which.kind = Attribute::Kind::kInts;
+      for (ValueId x : n.inputs) which.ints.push_back(is_blocked(x) ? 1 : 0);
+      if (std::count(which.ints.begin(), which.ints.end(), 1) > 0) n.attrs[kBlockedInputsAttr] = which;
+    }
+    if (blockable_max_pool(g, n) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+    }
     if (const int k = gate_operand(n); k >= 0 && is_blocked(n.outputs[0])) {
       Attribute which = yes;
       which.i = k;
