@@ -216,6 +216,25 @@ void assign_blocked_layouts(Graph& g) {
       }
     }
   }
+  // A pointwise conv on plain input read only by Concats (a U-Net's conv after its upsampling)
+  // writes plain: it then runs as one GEMM over the NCHW planes (ops/conv.cpp), where a blocked
+  // output would make oneDNN reorder its whole input first; the Concats read plain inputs too.
+  for (const Node& n : g.nodes) {
+    int64_t ci = 0, co = 0;
+    if (!blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
+        n.attr_int("group", 1) != 1) {
+      continue;
+    }
+    const Tensor& w = g.constant(n.input(1));
+    const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
+    const bool pointwise = w.dim(2) == 1 && w.dim(3) == 1 && std::all_of(strides.begin(), strides.end(), [](int64_t v) {
+      return v == 1;
+    }) && std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
+    const auto& readers = uses.consumers[n.outputs[0]];
+    if (pointwise && std::all_of(readers.begin(), readers.end(), [&](int c) { return is_op(g.nodes[c], "Concat"); })) {
+      blocked[n.outputs[0]] = 0;
+    }
+  }
   Attribute yes;
   yes.kind = Attribute::Kind::kInt;
   yes.i = 1;

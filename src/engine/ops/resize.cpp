@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <numeric>
+#include <vector>
 
 #include "engine/blocked_layout.h"
 #include "engine/ops/tensor_helpers.h"
@@ -379,6 +380,12 @@ class ResizeKernel final : public Kernel {
       return static_cast<double>(out_shape[a.axis]) / static_cast<double>(x.dim(a.axis)) <
              static_cast<double>(out_shape[b.axis]) / static_cast<double>(x.dim(b.axis));
     });
+    if (passes.size() == 2 && rank >= 2 && passes[0].axis == rank - 2 && passes[1].axis == rank - 1 &&
+        passes[0].map.taps == 2 && passes[1].map.taps == 2 && !any_outside(passes[0].map) &&
+        !any_outside(passes[1].map)) {
+      bilinear_planes(x.data<float>(), x.shape(), passes[0].map, passes[1].map, out.data<float>(), out_shape);
+      return;
+    }
     Shape shape = x.shape();
     Tensor current = x;
     for (size_t p = 0; p < passes.size(); ++p) {
@@ -389,6 +396,37 @@ class ResizeKernel final : public Kernel {
       interpolate_axis(current.data<float>(), shape, pass.axis, pass.map, next.data<float>(), next_shape);
       current = next;
       shape = std::move(next_shape);
+    }
+  }
+
+  static bool any_outside(const TapAxis& m) {
+    return std::any_of(m.outside.begin(), m.outside.end(), [](char c) { return c != 0; });
+  }
+
+  // Bilinear over the last two axes (a U-Net's upsampling): each output row interpolates its two
+  // input rows into a row buffer that stays in L1, then gathers pairs along it. The same arithmetic,
+  // in the same order, as the height pass then the width pass of interpolate_axis, without their
+  // intermediate tensor (the size of the output over 2: allocated and faulted in on every run).
+  static void bilinear_planes(const float* src, const Shape& in_shape, const TapAxis& rows, const TapAxis& cols,
+                              float* dst, const Shape& out_shape) {
+    const size_t r = in_shape.size();
+    int64_t planes = 1;
+    for (size_t d = 0; d + 2 < r; ++d) planes *= in_shape[d];
+    const int64_t ih = in_shape[r - 2], iw = in_shape[r - 1], oh = out_shape[r - 2], ow = out_shape[r - 1];
+    const int64_t* cidx = cols.idx.data();
+    const float* cw = cols.w.data();
+#pragma omp parallel for schedule(static) if (planes * oh * ow >= ops::kParallelElements)
+    for (int64_t pr = 0; pr < planes * oh; ++pr) {
+      thread_local std::vector<float> row;
+      if (row.size() < static_cast<size_t>(iw)) row.resize(static_cast<size_t>(iw));
+      const int64_t p = pr / oh, j = pr % oh;
+      const float* a = src + (p * ih + rows.idx[2 * j]) * iw;
+      const float* b = src + (p * ih + rows.idx[2 * j + 1]) * iw;
+      const float w0 = rows.w[2 * j], w1 = rows.w[2 * j + 1];
+      float* t = row.data();
+      for (int64_t i = 0; i < iw; ++i) t[i] = w0 * a[i] + w1 * b[i];
+      float* o = dst + pr * ow;
+      for (int64_t i = 0; i < ow; ++i) o[i] = cw[2 * i] * t[cidx[2 * i]] + cw[2 * i + 1] * t[cidx[2 * i + 1]];
     }
   }
 
