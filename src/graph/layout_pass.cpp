@@ -47,6 +47,33 @@ bool blockable_max_pool(const Graph& g, const Node& n) {
   return x.has_type && x.dtype == DType::kFloat32 && x.has_shape && x.shape.size() == 4;
 }
 
+// A 2-D ConvTranspose whose kernel equals its stride (a U-Net's or DBNet's 2x upsampling), with
+// constant float weights: its patch kernel reads and writes the blocked layout
+// (ops/conv_transpose_direct.h). Returns its input and output channel counts.
+bool blockable_patch_deconv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (!is_op(n, "ConvTranspose") || n.outputs.size() != 1 || n.outputs[0] == kNoValue || n.input(0) == kNoValue) {
+    return false;
+  }
+  const ValueId w = n.input(1);
+  if (!g.is_constant(w) || g.constant(w).dtype() != DType::kFloat32 || g.constant(w).rank() != 4) return false;
+  if (n.attr_int("group", 1) != 1 || n.has_attr("output_shape") || n.has_attr("output_padding") ||
+      n.attr_string("auto_pad", "NOTSET") != "NOTSET") {
+    return false;
+  }
+  const Tensor& wt = g.constant(w);
+  const std::vector<int64_t> kernel = n.attr_ints("kernel_shape", {wt.dim(2), wt.dim(3)});
+  const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dilations = n.attr_ints("dilations", {1, 1});
+  const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+  if (kernel.size() != 2 || strides != kernel || kernel[0] != wt.dim(2) || kernel[1] != wt.dim(3) ||
+      dilations != std::vector<int64_t>{1, 1} || std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+    return false;
+  }
+  in_channels = wt.dim(0);
+  out_channels = wt.dim(1);
+  return true;
+}
+
 bool same_static_shape(const Graph& g, ValueId a, ValueId b) {
   const Value& va = g.value(a);
   const Value& vb = g.value(b);
@@ -144,6 +171,10 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
+    if (blockable_patch_deconv(g, n, ci, co) && is_blocked(n.inputs[0]) && ci == channels[n.inputs[0]]) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = co;
+    }
   }
   // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
   // as its activations, an Add reads it when its other operand and its result are blocked too.
@@ -167,6 +198,10 @@ void assign_blocked_layouts(Graph& g) {
           ok = is_blocked(n.outputs[0]) && whole_blocks(static_cast<ValueId>(v));
         } else if (blockable_max_pool(g, n)) {
           ok = is_blocked(n.outputs[0]);
+        } else if (blockable_patch_deconv(g, n, ci, co)) {
+          ok = n.inputs[0] == static_cast<ValueId>(v) &&
+               std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v] &&
+               is_blocked(n.outputs[0]);
         } else if (concat_channels(n) > 0) {
           ok = is_blocked(n.outputs[0]) && concat_reads_blocked(n, static_cast<ValueId>(v));
         } else if (is_op(n, "GlobalAveragePool")) {
@@ -196,8 +231,10 @@ void assign_blocked_layouts(Graph& g) {
         changed = true;
       }
     }
-    for (const Node& n : g.nodes) {  // a pool's result is blocked only if its input is
-      if (blockable_max_pool(g, n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
+    for (const Node& n : g.nodes) {  // a pool's or a patch deconv's result is blocked only if its input is
+      int64_t ci = 0, co = 0;
+      if ((blockable_max_pool(g, n) || blockable_patch_deconv(g, n, ci, co)) && is_blocked(n.outputs[0]) &&
+          !is_blocked(n.inputs[0])) {
         blocked[n.outputs[0]] = 0;
         changed = true;
       }
@@ -248,7 +285,8 @@ void assign_blocked_layouts(Graph& g) {
       for (ValueId x : n.inputs) which.ints.push_back(is_blocked(x) ? 1 : 0);
       if (std::count(which.ints.begin(), which.ints.end(), 1) > 0) n.attrs[kBlockedInputsAttr] = which;
     }
-    if (blockable_max_pool(g, n) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
+    if ((blockable_max_pool(g, n) || blockable_patch_deconv(g, n, ci, co)) && is_blocked(n.input(0)) &&
+        is_blocked(n.outputs[0])) {
       n.attrs[kBlockedInputAttr] = yes;
       n.attrs[kBlockedOutputAttr] = yes;
     }

@@ -1,5 +1,6 @@
-// A MaxPool between convs and a skip Concat that reads channel-blocked inputs (a U-Net's encoder,
-// ResNet's stem pool; graph/layout_pass.cpp, ops/pool.cpp, ops/blocked_ops.cpp): the layout pass
+// A MaxPool between convs, a ConvTranspose whose kernel is its stride and a skip Concat that read
+// channel-blocked inputs (a U-Net's encoder and decoder, ResNet's stem pool; graph/layout_pass.cpp,
+// ops/pool.cpp, ops/conv_transpose_direct.cpp, ops/blocked_ops.cpp): the layout pass
 // keeps them blocked only where the kernels can copy whole blocks, and the graph computes what it
 // computes without any pass, with the same bits at 1 and 2 threads.
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include "../onnx/model_builder.h"
 #include "engine/executor.h"
+#include "engine/ops/conv_transpose_direct.h"
 #include "graph/passes.h"
 
 namespace eff {
@@ -64,19 +66,21 @@ ModelBuilder skip_model(const Skip& s) {
 }
 
 TEST(BlockedPoolConcat, SkipConcatReadsWholeBlocksAndMatchesThePlainGraph) {
+  // Up's bias and weights are not zero and 8 of its 16 lanes are padding in cases 1 and 5.
   const Tensor x = Tensor::from<float>({2, 4, 10, 14}, random_values(2 * 4 * 140, 21, 2.f));
   LoadOptions raw;
   raw.run_passes = false;
   struct Case {
     Skip skip;
-    bool enc_blocked;  // what the layout pass may do
+    bool enc_blocked;  // what the layout pass may do with the skip value (and the pool)
+    bool up_blocked;   // ... and with the ConvTranspose (in and out)
   };
   const Case cases[] = {
-      {{16, 8, true, false}, true},   // skip at channel 0, whole block
-      {{32, 16, false, false}, true},  // skip at channel 16, two whole blocks, last
-      {{24, 16, false, true}, true},   // skip at channel 16 with a partial block, last; padded pool
-      {{24, 8, true, false}, false},   // partial block first: the next input would land inside it
-      {{16, 8, false, true}, false},   // skip at channel 8: not on a block boundary
+      {{16, 8, true, false}, true, true},    // skip at channel 0; up at 16, a partial block, last
+      {{32, 16, false, false}, true, true},  // up at channel 0; skip at 16, two whole blocks, last
+      {{24, 16, false, true}, true, true},   // skip at channel 16 with a partial block, last; padded pool
+      {{24, 8, true, false}, false, false},  // partial block first: the next input would land inside it
+      {{16, 8, false, true}, false, false},  // up's partial block first; skip at channel 8
   };
   for (const Case& c : cases) {
     const Skip& s = c.skip;
@@ -87,15 +91,19 @@ TEST(BlockedPoolConcat, SkipConcatReadsWholeBlocksAndMatchesThePlainGraph) {
     for (const Node& n : g.nodes) by_name[n.name] = &n;
     const Node& enc = *by_name.at("enc");
     const Node& pool = *by_name.at("pool");
+    const Node& up = *by_name.at("up");
     const Node& concat = *by_name.at("concat");
     EXPECT_EQ(enc.has_attr(kBlockedOutputAttr), c.enc_blocked);
     EXPECT_EQ(pool.has_attr(kBlockedInputAttr), c.enc_blocked);
     EXPECT_EQ(pool.has_attr(kBlockedOutputAttr), c.enc_blocked);
     EXPECT_EQ(by_name.at("mid")->has_attr(kBlockedInputAttr), c.enc_blocked);
+    EXPECT_EQ(by_name.at("mid")->has_attr(kBlockedOutputAttr), c.up_blocked);
+    EXPECT_EQ(up.has_attr(kBlockedInputAttr), c.up_blocked);
+    EXPECT_EQ(up.has_attr(kBlockedOutputAttr), c.up_blocked);
     EXPECT_TRUE(concat.has_attr(kBlockedOutputAttr));
     const std::vector<int64_t> want_inputs =
-        s.skip_first ? std::vector<int64_t>{c.enc_blocked, 0} : std::vector<int64_t>{0, c.enc_blocked};
-    if (c.enc_blocked) {
+        s.skip_first ? std::vector<int64_t>{c.enc_blocked, c.up_blocked} : std::vector<int64_t>{c.up_blocked, c.enc_blocked};
+    if (c.enc_blocked || c.up_blocked) {
       EXPECT_EQ(concat.attr_ints(kBlockedInputsAttr), want_inputs);
     } else {
       EXPECT_FALSE(concat.has_attr(kBlockedInputsAttr));
@@ -131,6 +139,38 @@ TEST(BlockedPoolConcat, PoolWhoseOutputIsAGraphOutputStaysPlain) {
       EXPECT_FALSE(n.has_attr(kBlockedInputAttr));
       EXPECT_FALSE(n.has_attr(kBlockedOutputAttr));
     }
+  }
+}
+
+// The blocked patch kernel by hand: 1 input pixel, 2 input channels (x = 1, 2), 2x2 kernel, 3
+// output channels; y[m, a, b] = bias[m] + x0 * w[0, m, a, b] + x1 * w[1, m, a, b], then Relu.
+// Blocked or not, the same bits, and the 13 padded lanes stay zero.
+TEST(BlockedPoolConcat, BlockedPatchDeconvByHand) {
+  ops::PatchGeometry geo{1, 2, 1, 1, 3, 2, 2};
+  const std::vector<float> w = {1, 2, 3, 4, 0, 0, 0, 0, -1, -1, -1, -1,    // c = 0: m = 0, 1, 2
+                                0.5f, 0.5f, 0.5f, 0.5f, 1, -1, 1, -1, 0, 0, 0, -3};  // c = 1
+  const std::vector<float> bias = {0, 0.25f, 1};
+  // m = 0: 1 * {1, 2, 3, 4} + 2 * 0.5 = {2, 3, 4, 5}; m = 1: 0.25 + 2 * {1, -1, 1, -1} = {2.25, 0, 2.25, 0}
+  // (Relu of -1.75); m = 2: 1 - 1 + 2 * {0, 0, 0, -3} = {0, 0, 0, 0} (Relu of -6 last).
+  const float want[3][4] = {{2, 3, 4, 5}, {2.25f, 0, 2.25f, 0}, {0, 0, 0, 0}};
+  ops::FusedActivation relu;
+  relu.kind = ops::FusedActivation::Kind::kRelu;
+  std::vector<float> xb(16, 0.f);  // blocked input: one pixel, lanes 0 and 1
+  xb[0] = 1;
+  xb[1] = 2;
+  std::vector<float> yb(4 * 16, -7.f);  // blocked output: 2x2 pixels x 16 lanes
+  ops::conv_transpose_patches_blocked(xb.data(), w.data(), bias.data(), yb.data(), geo, relu);
+  const std::vector<float> xp = {1, 2};
+  std::vector<float> yp(3 * 4, -7.f);
+  ops::conv_transpose_patches(xp.data(), w.data(), bias.data(), yp.data(), geo, relu);
+  for (int m = 0; m < 3; ++m) {
+    for (int p = 0; p < 4; ++p) {
+      EXPECT_EQ(yb[p * 16 + m], want[m][p]) << m << " " << p;
+      EXPECT_EQ(yp[m * 4 + p], want[m][p]) << m << " " << p;
+    }
+  }
+  for (int p = 0; p < 4; ++p) {
+    for (int l = 3; l < 16; ++l) EXPECT_EQ(yb[p * 16 + l], 0.f) << p << " " << l;
   }
 }
 
