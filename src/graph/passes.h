@@ -29,7 +29,8 @@ void remove_identity_and_dropout(Graph& g);
 // stay). Every kernel then runs in float32 unchanged.
 void lower_float16(Graph& g);
 // Then each such Cast(to=FLOAT16) read only by a Cast back to float becomes one Cast(to=FLOAT)
-// with attribute via_float16=1: round to float16 and widen in one pass (float16_round_pass.cpp).
+// with attribute via_float16=1: round to float16 and widen in one pass (float16_round_pass.cpp);
+// after a linear or cubic Resize read only by it, the Resize itself rounds (via_float16 on it).
 inline constexpr const char* kViaFloat16Attr = "via_float16";
 void fold_float16_round_trips(Graph& g);
 
