@@ -66,7 +66,8 @@ bool blockable_patch_deconv(const Graph& g, const Node& n, int64_t& in_channels,
   const std::vector<int64_t> dilations = n.attr_ints("dilations", {1, 1});
   const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
   if (kernel.size() != 2 || strides != kernel || kernel[0] != wt.dim(2) || kernel[1] != wt.dim(3) ||
-      dilations != std::vector<int64_t>{1, 1} || std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+      dilations != std::vector<int64_t>{1, 1} ||
+      std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
     return false;
   }
   in_channels = wt.dim(0);
@@ -264,9 +265,9 @@ void assign_blocked_layouts(Graph& g) {
     }
     const Tensor& w = g.constant(n.input(1));
     const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
-    const bool pointwise = w.dim(2) == 1 && w.dim(3) == 1 && std::all_of(strides.begin(), strides.end(), [](int64_t v) {
-      return v == 1;
-    }) && std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
+    const bool pointwise = w.dim(2) == 1 && w.dim(3) == 1 &&
+                           std::all_of(strides.begin(), strides.end(), [](int64_t v) { return v == 1; }) &&
+                           std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
     const auto& readers = uses.consumers[n.outputs[0]];
     if (pointwise && std::all_of(readers.begin(), readers.end(), [&](int c) { return is_op(g.nodes[c], "Concat"); })) {
       blocked[n.outputs[0]] = 0;

@@ -185,8 +185,8 @@ class BlockedConcatKernel final : public Kernel {
                          shape_str(first.shape()));
       }
       // The layout pass placed blocked inputs on block boundaries, partial blocks last.
-      if (blocked_[k] && (c % kBlockedChannels != 0 ||
-                          (x.dim(1) % kBlockedChannels != 0 && k + 1 != ctx.num_inputs()))) {
+      if (blocked_[k] &&
+          (c % kBlockedChannels != 0 || (x.dim(1) % kBlockedChannels != 0 && k + 1 != ctx.num_inputs()))) {
         fail("internal error: {}: blocked input {} at channel {}", ctx.where(), k, c);
       }
       c += x.dim(1);

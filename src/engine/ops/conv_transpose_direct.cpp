@@ -156,8 +156,8 @@ void conv_transpose_patches(const float* x, const float* w, const float* bias, f
   }
 }
 
-void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y,
-                                    const PatchGeometry& g, const FusedActivation& act) {
+void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                                    const FusedActivation& act) {
   const int64_t cb = (g.c + kLanes - 1) / kLanes, mbs = (g.m + kLanes - 1) / kLanes;
   const int64_t oh = g.h * g.kh, ow = g.w * g.kw;
   // Weights as [M block][kernel row][kernel column][C][16 output channels], zero past M.

@@ -26,7 +26,7 @@ void conv_transpose_patches(const float* x, const float* w, const float* bias, f
 // 16], graph/passes.h assign_blocked_layouts): 16 output channels per vector, each a sum over C in
 // the same order as above plus the bias, so both layouts give the same bits; padded output
 // channels are zero.
-void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y,
-                                    const PatchGeometry& g, const FusedActivation& act);
+void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                                    const FusedActivation& act);
 
 }  // namespace eff::ops

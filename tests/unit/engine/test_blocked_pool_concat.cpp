@@ -58,8 +58,8 @@ ModelBuilder skip_model(const Skip& s) {
   auto& up = b.node("ConvTranspose", {"m", "Wu", "Bu"}, {"up"}, "up");
   set_attr(up, "kernel_shape", std::vector<int64_t>{2, 2});
   set_attr(up, "strides", std::vector<int64_t>{2, 2});
-  const std::vector<std::string> cat = s.skip_first ? std::vector<std::string>{"enc_out", "up"}
-                                                    : std::vector<std::string>{"up", "enc_out"};
+  const std::vector<std::string> cat =
+      s.skip_first ? std::vector<std::string>{"enc_out", "up"} : std::vector<std::string>{"up", "enc_out"};
   set_attr(b.node("Concat", cat, {"cat"}, "concat"), "axis", int64_t{1});
   b.node("Conv", {"cat", "Wh"}, {"y"}, "head");
   return b;
@@ -101,8 +101,8 @@ TEST(BlockedPoolConcat, SkipConcatReadsWholeBlocksAndMatchesThePlainGraph) {
     EXPECT_EQ(up.has_attr(kBlockedInputAttr), c.up_blocked);
     EXPECT_EQ(up.has_attr(kBlockedOutputAttr), c.up_blocked);
     EXPECT_TRUE(concat.has_attr(kBlockedOutputAttr));
-    const std::vector<int64_t> want_inputs =
-        s.skip_first ? std::vector<int64_t>{c.enc_blocked, c.up_blocked} : std::vector<int64_t>{c.up_blocked, c.enc_blocked};
+    const std::vector<int64_t> want_inputs = s.skip_first ? std::vector<int64_t>{c.enc_blocked, c.up_blocked}
+                                                          : std::vector<int64_t>{c.up_blocked, c.enc_blocked};
     if (c.enc_blocked || c.up_blocked) {
       EXPECT_EQ(concat.attr_ints(kBlockedInputsAttr), want_inputs);
     } else {
@@ -147,8 +147,8 @@ TEST(BlockedPoolConcat, PoolWhoseOutputIsAGraphOutputStaysPlain) {
 // Blocked or not, the same bits, and the 13 padded lanes stay zero.
 TEST(BlockedPoolConcat, BlockedPatchDeconvByHand) {
   ops::PatchGeometry geo{1, 2, 1, 1, 3, 2, 2};
-  const std::vector<float> w = {1, 2, 3, 4, 0, 0, 0, 0, -1, -1, -1, -1,    // c = 0: m = 0, 1, 2
-                                0.5f, 0.5f, 0.5f, 0.5f, 1, -1, 1, -1, 0, 0, 0, -3};  // c = 1
+  const std::vector<float> w = {1,    2,    3,    4,    0, 0,  0, 0,  -1, -1, -1, -1,   // c = 0: m = 0, 1, 2
+                                0.5f, 0.5f, 0.5f, 0.5f, 1, -1, 1, -1, 0,  0,  0,  -3};  // c = 1
   const std::vector<float> bias = {0, 0.25f, 1};
   // m = 0: 1 * {1, 2, 3, 4} + 2 * 0.5 = {2, 3, 4, 5}; m = 1: 0.25 + 2 * {1, -1, 1, -1} = {2.25, 0, 2.25, 0}
   // (Relu of -1.75); m = 2: 1 - 1 + 2 * {0, 0, 0, -3} = {0, 0, 0, 0} (Relu of -6 last).
