@@ -38,7 +38,7 @@ std::unique_ptr<Kernel> make_blocked_global_average_pool(const Node& node, const
 std::unique_ptr<Kernel> make_blocked_channel_scale(const Node& node, const Graph& graph);
 // An Add of two blocked tensors with padded channels (summed over the storage).
 std::unique_ptr<Kernel> make_blocked_add(const Node& node, const Graph& graph);
-// A channel Concat of plain inputs written blocked (kBlockedOutputAttr).
+// A channel Concat written blocked (kBlockedOutputAttr) from plain or blocked inputs (kBlockedInputsAttr).
 std::unique_ptr<Kernel> make_blocked_concat(const Node& node, const Graph& graph);
 
 // `t` (blocked) as plain NCHW, and back (padded channels zero), in buffers from `pool`.

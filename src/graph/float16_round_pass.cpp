@@ -2,7 +2,8 @@
 // the graph as that Cast and a Cast back to float (the value keeps float16 precision in float32).
 // The pair becomes one Cast(to=FLOAT) with kViaFloat16Attr, which rounds each value to float16 and
 // widens it in registers (ops/value_ops.cpp): the fp16 U-Net's casts around its float32 Resize and
-// at its input wrote a half-size copy of a 64 MB map and read it back.
+// at its input wrote a half-size copy of a 64 MB map and read it back. Such a Cast right after an
+// interpolating Resize becomes the Resize's own rounding (attribute via_float16 on the Resize).
 #include <string>
 #include <vector>
 
@@ -21,6 +22,46 @@ constexpr int64_t kOnnxFloat16 = 10;  // TensorProto::FLOAT16
 bool is_cast_to(const Node& n, int64_t to) {
   return is_op(n, "Cast") && n.attr_int("to", -1) == to && n.num_inputs() == 1 && n.outputs.size() == 1 &&
          n.outputs[0] != kNoValue && n.inputs[0] != kNoValue;
+}
+
+// A fused round trip whose input is a float32 Resize read by nothing else (the fp16 U-Net's
+// upsampling output): the Resize rounds each value as it writes it (ops/resize.cpp), one pass over
+// a 64 MB map fewer.
+void fold_rounding_into_resizes(Graph& g) {
+  const Uses uses(g);
+  std::vector<int> producer(g.values.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (ValueId v : g.nodes[i].outputs) {
+      if (v != kNoValue) producer[v] = static_cast<int>(i);
+    }
+  }
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& cast = g.nodes[i];
+    if (!is_cast_to(cast, kOnnxFloat) || cast.attr_int(kViaFloat16Attr, 0) == 0) continue;
+    const ValueId mid = cast.inputs[0];
+    if (producer[mid] < 0 || !uses.internal(mid)) continue;
+    Node& resize = g.nodes[producer[mid]];
+    const Value& v = g.value(mid);
+    // Interpolating modes only: a nearest upsampling may run on the blocked layout's own kernel.
+    if (!is_op(resize, "Resize") || resize.outputs.size() != 1 || resize.has_attr(kViaFloat16Attr) || !v.has_type ||
+        v.dtype != DType::kFloat32 || resize.attr_string("mode", "nearest") == "nearest") {
+      continue;
+    }
+    Attribute yes;
+    yes.kind = Attribute::Kind::kInt;
+    yes.i = 1;
+    resize.attrs[kViaFloat16Attr] = yes;
+    resize.outputs[0] = cast.outputs[0];
+    resize.origin.insert(resize.origin.end(), cast.origin.begin(), cast.origin.end());
+    dead[i] = 1;
+  }
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
 }
 
 }  // namespace
@@ -55,6 +96,7 @@ void fold_float16_round_trips(Graph& g) {
     if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
   }
   g.nodes = std::move(kept);
+  fold_rounding_into_resizes(g);
 }
 
 }  // namespace eff

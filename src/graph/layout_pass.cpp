@@ -34,6 +34,46 @@ bool standalone_relu(const Node& n) {
          n.input(0) != kNoValue;
 }
 
+// A 2-D MaxPool of float activations without the Indices output: oneDNN pools the blocked layout
+// directly (ResNet's stem pool, a U-Net's encoder pools), so the convs around it need no reorders.
+bool blockable_max_pool(const Graph& g, const Node& n) {
+  if (!is_op(n, "MaxPool") || n.num_inputs() != 1 || n.input(0) == kNoValue || n.outputs.empty() ||
+      n.outputs[0] == kNoValue || (n.outputs.size() > 1 && n.outputs[1] != kNoValue)) {
+    return false;
+  }
+  if (!n.has_attr("kernel_shape") || n.attr_ints("kernel_shape").size() != 2) return false;
+  const Value& x = g.value(n.input(0));
+  return x.has_type && x.dtype == DType::kFloat32 && x.has_shape && x.shape.size() == 4;
+}
+
+// A 2-D ConvTranspose whose kernel equals its stride (a U-Net's or DBNet's 2x upsampling), with
+// constant float weights: its patch kernel reads and writes the blocked layout
+// (ops/conv_transpose_direct.h). Returns its input and output channel counts.
+bool blockable_patch_deconv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (!is_op(n, "ConvTranspose") || n.outputs.size() != 1 || n.outputs[0] == kNoValue || n.input(0) == kNoValue) {
+    return false;
+  }
+  const ValueId w = n.input(1);
+  if (!g.is_constant(w) || g.constant(w).dtype() != DType::kFloat32 || g.constant(w).rank() != 4) return false;
+  if (n.attr_int("group", 1) != 1 || n.has_attr("output_shape") || n.has_attr("output_padding") ||
+      n.attr_string("auto_pad", "NOTSET") != "NOTSET") {
+    return false;
+  }
+  const Tensor& wt = g.constant(w);
+  const std::vector<int64_t> kernel = n.attr_ints("kernel_shape", {wt.dim(2), wt.dim(3)});
+  const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dilations = n.attr_ints("dilations", {1, 1});
+  const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+  if (kernel.size() != 2 || strides != kernel || kernel[0] != wt.dim(2) || kernel[1] != wt.dim(3) ||
+      dilations != std::vector<int64_t>{1, 1} ||
+      std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+    return false;
+  }
+  in_channels = wt.dim(0);
+  out_channels = wt.dim(1);
+  return true;
+}
+
 bool same_static_shape(const Graph& g, ValueId a, ValueId b) {
   const Value& va = g.value(a);
   const Value& vb = g.value(b);
@@ -81,6 +121,20 @@ void assign_blocked_layouts(Graph& g) {
     }
     return total;
   };
+  // Whether a blocked Concat can copy `v` as whole blocks: each place it takes starts on a block
+  // boundary, and a partial last block (zeros past its channels) only at the end of the output.
+  auto concat_reads_blocked = [&](const Node& n, ValueId v) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int64_t c = g.value(n.inputs[k]).shape[1];
+      if (n.inputs[k] == v &&
+          (offset % kBlockedChannels != 0 || (c % kBlockedChannels != 0 && k + 1 != n.inputs.size()))) {
+        return false;
+      }
+      offset += c;
+    }
+    return true;
+  };
   // Candidates: outputs of convs, and sums of two candidates with whole blocks of channels.
   for (const Node& n : g.nodes) {
     if (const int64_t c = concat_channels(n); c > 0) {
@@ -113,6 +167,14 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
+    if (blockable_max_pool(g, n) && is_blocked(n.inputs[0])) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = channels[n.inputs[0]];
+    }
+    if (blockable_patch_deconv(g, n, ci, co) && is_blocked(n.inputs[0]) && ci == channels[n.inputs[0]]) {
+      blocked[n.outputs[0]] = 1;
+      channels[n.outputs[0]] = co;
+    }
   }
   // Drop every value some consumer could not read blocked, until nothing changes: a conv reads it
   // as its activations, an Add reads it when its other operand and its result are blocked too.
@@ -134,6 +196,14 @@ void assign_blocked_layouts(Graph& g) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
         } else if (standalone_relu(n)) {
           ok = is_blocked(n.outputs[0]) && whole_blocks(static_cast<ValueId>(v));
+        } else if (blockable_max_pool(g, n)) {
+          ok = is_blocked(n.outputs[0]);
+        } else if (blockable_patch_deconv(g, n, ci, co)) {
+          ok = n.inputs[0] == static_cast<ValueId>(v) &&
+               std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v] &&
+               is_blocked(n.outputs[0]);
+        } else if (concat_channels(n) > 0) {
+          ok = is_blocked(n.outputs[0]) && concat_reads_blocked(n, static_cast<ValueId>(v));
         } else if (is_op(n, "GlobalAveragePool")) {
           ok = n.inputs.size() == 1 && n.outputs.size() == 1;
         } else if (const int k = gate_operand(n); k >= 0) {
@@ -161,6 +231,14 @@ void assign_blocked_layouts(Graph& g) {
         changed = true;
       }
     }
+    for (const Node& n : g.nodes) {  // a pool's or a patch deconv's result is blocked only if its input is
+      int64_t ci = 0, co = 0;
+      if ((blockable_max_pool(g, n) || blockable_patch_deconv(g, n, ci, co)) && is_blocked(n.outputs[0]) &&
+          !is_blocked(n.inputs[0])) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
     for (const Node& n : g.nodes) {  // a Relu's result is blocked only if its input is
       if (standalone_relu(n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
         blocked[n.outputs[0]] = 0;
@@ -175,13 +253,43 @@ void assign_blocked_layouts(Graph& g) {
       }
     }
   }
+  // A pointwise conv on plain input read only by Concats (a U-Net's conv after its upsampling)
+  // writes plain: it then runs as one GEMM over the NCHW planes (ops/conv.cpp), where a blocked
+  // output would make oneDNN reorder its whole input first; the Concats read plain inputs too.
+  for (const Node& n : g.nodes) {
+    int64_t ci = 0, co = 0;
+    if (!blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
+        n.attr_int("group", 1) != 1) {
+      continue;
+    }
+    const Tensor& w = g.constant(n.input(1));
+    const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
+    const bool pointwise = w.dim(2) == 1 && w.dim(3) == 1 &&
+                           std::all_of(strides.begin(), strides.end(), [](int64_t v) { return v == 1; }) &&
+                           std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
+    const auto& readers = uses.consumers[n.outputs[0]];
+    if (pointwise && std::all_of(readers.begin(), readers.end(), [&](int c) { return is_op(g.nodes[c], "Concat"); })) {
+      blocked[n.outputs[0]] = 0;
+    }
+  }
   Attribute yes;
   yes.kind = Attribute::Kind::kInt;
   yes.i = 1;
   for (Node& n : g.nodes) {
     int64_t ci = 0, co = 0, fh = 0, fw = 0;
     if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
-    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) n.attrs[kBlockedOutputAttr] = yes;
+    if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedOutputAttr] = yes;
+      Attribute which;
+      which.kind = Attribute::Kind::kInts;
+      for (ValueId x : n.inputs) which.ints.push_back(is_blocked(x) ? 1 : 0);
+      if (std::count(which.ints.begin(), which.ints.end(), 1) > 0) n.attrs[kBlockedInputsAttr] = which;
+    }
+    if ((blockable_max_pool(g, n) || blockable_patch_deconv(g, n, ci, co)) && is_blocked(n.input(0)) &&
+        is_blocked(n.outputs[0])) {
+      n.attrs[kBlockedInputAttr] = yes;
+      n.attrs[kBlockedOutputAttr] = yes;
+    }
     if (const int k = gate_operand(n); k >= 0 && is_blocked(n.outputs[0])) {
       Attribute which = yes;
       which.i = k;

@@ -29,7 +29,8 @@ void remove_identity_and_dropout(Graph& g);
 // stay). Every kernel then runs in float32 unchanged.
 void lower_float16(Graph& g);
 // Then each such Cast(to=FLOAT16) read only by a Cast back to float becomes one Cast(to=FLOAT)
-// with attribute via_float16=1: round to float16 and widen in one pass (float16_round_pass.cpp).
+// with attribute via_float16=1: round to float16 and widen in one pass (float16_round_pass.cpp);
+// after a linear or cubic Resize read only by it, the Resize itself rounds (via_float16 on it).
 inline constexpr const char* kViaFloat16Attr = "via_float16";
 void fold_float16_round_trips(Graph& g);
 
@@ -65,8 +66,9 @@ void fuse_activations(Graph& g);
 // block's Add then Relu) and nearest upsampling by
 // whole factors (a feature pyramid's Resize; both attributes), and a squeeze-and-excitation
 // block's GlobalAveragePool (blocked_input) and Mul by the per-channel gate (both, plus
-// blocked_operand: which input is the blocked one); a channel Concat of plain values may write
-// its result blocked (blocked_output). Such tensors keep their
+// blocked_operand: which input is the blocked one), a 2-D MaxPool (both attributes); a channel
+// Concat may write its result blocked (blocked_output), reading each input plain or, where it
+// starts on a block boundary, blocked (blocked_inputs). Such tensors keep their
 // logical NCHW shape; their bytes are in blocked order, with the channels padded to a whole
 // number of blocks (zeros) in storage beyond the logical size, so the Adds and Relus, which see
 // only the logical size, take whole blocks only. Graph outputs stay plain; observers and value transforms
@@ -75,6 +77,8 @@ constexpr int64_t kBlockedChannels = 16;
 inline constexpr const char* kBlockedInputAttr = "blocked_input";
 inline constexpr const char* kBlockedOutputAttr = "blocked_output";
 inline constexpr const char* kBlockedOperandAttr = "blocked_operand";  // which input of a Mul
+// A blocked Concat's inputs: 1 for each one that arrives blocked (copied as whole blocks).
+inline constexpr const char* kBlockedInputsAttr = "blocked_inputs";
 void assign_blocked_layouts(Graph& g);
 
 // A residual block's Add(Conv(x), shortcut), and a Relu read only from it, -> one Conv node with

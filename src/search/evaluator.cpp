@@ -171,7 +171,9 @@ std::optional<Graph> graph_from_layer(const Graph& graph, const LayerInfo& layer
   for (size_t i = cut; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     if (std::find(n.inputs.begin(), n.inputs.end(), layer.activations) == n.inputs.end()) continue;
-    if (reads_blocked(n) && n.inputs[0] == layer.activations && n.op != "Add") {  // a blocked Add: both operands
+    // Convs and a GlobalAveragePool read plain input without the attribute; the other blocked
+    // readers (Add, MaxPool, Resize, the gate's Mul, Concat) write blocked from blocked input only.
+    if (reads_blocked(n) && n.inputs[0] == layer.activations && (n.op == "Conv" || n.op == "GlobalAveragePool")) {
       n.attrs.erase(kBlockedInputAttr);
     } else if (blocked) {
       return std::nullopt;

@@ -4,7 +4,8 @@
 //   Add with the next lateral conv): each output pixel copies one input pixel's 16-channel block;
 // - a squeeze-and-excitation block's GlobalAveragePool (blocked in, plain [N, C, 1, 1] out) and
 //   its Mul of the activations by the per-channel gate (blocked in and out);
-// - a residual Add of activations whose channels do not fill whole blocks.
+// - a residual Add of activations whose channels do not fill whole blocks;
+// - a channel Concat written blocked from plain and blocked inputs.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -155,10 +156,24 @@ class BlockedAddKernel final : public Kernel {
   }
 };
 
-// Plain [N, C_k, H, W] inputs joined along the channels straight into one blocked output (the
-// feature pyramid's Concat before its head conv): one pass instead of a copy and a reorder.
+// [N, C_k, H, W] inputs joined along the channels straight into one blocked output (a feature
+// pyramid's Concat before its head conv, a U-Net's skip Concat): one pass instead of a copy and
+// a reorder. Plain inputs are interleaved lane by lane; blocked ones (blocked_inputs: the layout
+// pass lets them start on a block boundary, a partial block only last) are copied block by block.
 class BlockedConcatKernel final : public Kernel {
  public:
+  BlockedConcatKernel(const Node& node, const Graph& graph) {
+    blocked_.assign(node.inputs.size(), 0);
+    if (node.has_attr(kBlockedInputsAttr)) {
+      const std::vector<int64_t> which = node.attr_ints(kBlockedInputsAttr);
+      if (which.size() != node.inputs.size()) {
+        fail("internal error: {}: {} blocked_inputs for {} inputs", graph.where(node), which.size(),
+             node.inputs.size());
+      }
+      for (size_t k = 0; k < which.size(); ++k) blocked_[k] = which[k] != 0;
+    }
+  }
+
   void run(OpContext& ctx) override {
     const Tensor& first = ctx.input(0);
     int64_t c = 0;
@@ -169,23 +184,40 @@ class BlockedConcatKernel final : public Kernel {
         fail<ShapeError>("{}: input {} of shape {} does not fit {}", ctx.where(), k, shape_str(x.shape()),
                          shape_str(first.shape()));
       }
+      // The layout pass placed blocked inputs on block boundaries, partial blocks last.
+      if (blocked_[k] &&
+          (c % kBlockedChannels != 0 || (x.dim(1) % kBlockedChannels != 0 && k + 1 != ctx.num_inputs()))) {
+        fail("internal error: {}: blocked input {} at channel {}", ctx.where(), k, c);
+      }
       c += x.dim(1);
     }
     const int64_t n = first.dim(0), plane = first.dim(2) * first.dim(3);
-    const int64_t blocks = (c + kBlockedChannels - 1) / kBlockedChannels;
+    constexpr int64_t kB = kBlockedChannels;
+    const int64_t blocks = (c + kB - 1) / kB;
     Tensor y = blocked_output(ctx, 0, {n, c, first.dim(2), first.dim(3)});
-    // Where each output channel comes from.
-    std::vector<const float*> from(static_cast<size_t>(c));
-    std::vector<int64_t> from_channels(static_cast<size_t>(c));
+    // Where each output channel of a plain input comes from, and each output block of a blocked one.
+    std::vector<const float*> from(static_cast<size_t>(c), nullptr);
+    std::vector<int64_t> from_channels(static_cast<size_t>(c), 0);
+    std::vector<const float*> block_from(static_cast<size_t>(blocks), nullptr);
+    std::vector<int64_t> block_stride(static_cast<size_t>(blocks), 0);  // floats per image of its input
     for (int k = 0, at = 0; k < ctx.num_inputs(); ++k) {
       const Tensor& x = ctx.input(k);
-      for (int64_t j = 0; j < x.dim(1); ++j, ++at) {
+      const int64_t xc = x.dim(1);
+      if (blocked_[k]) {
+        const int64_t xb = (xc + kB - 1) / kB;
+        for (int64_t b = 0; b < xb; ++b) {
+          block_from[at / kB + b] = x.data<float>() + b * plane * kB;
+          block_stride[at / kB + b] = xb * plane * kB;
+        }
+        at += static_cast<int>(xc);
+        continue;
+      }
+      for (int64_t j = 0; j < xc; ++j, ++at) {
         from[at] = x.data<float>() + j * plane;
-        from_channels[at] = x.dim(1);
+        from_channels[at] = xc;
       }
     }
     float* dst = y.data<float>();
-    constexpr int64_t kB = kBlockedChannels;
     // A tile of pixels at a time: its 16 channels interleave within a few KB that stay in L1
     // (a whole channel at a time wrote every cache line of a large plane 16 times).
     constexpr int64_t kTile = 64;
@@ -195,6 +227,11 @@ class BlockedConcatKernel final : public Kernel {
       const int64_t nb = t / tiles, p0 = (t % tiles) * kTile, p1 = std::min(plane, p0 + kTile);
       const int64_t i = nb / blocks, cb = nb % blocks;
       float* out = dst + nb * plane * kB;
+      if (block_from[cb] != nullptr) {
+        std::copy(block_from[cb] + i * block_stride[cb] + p0 * kB, block_from[cb] + i * block_stride[cb] + p1 * kB,
+                  out + p0 * kB);
+        continue;
+      }
       for (int64_t l = 0; l < kB; ++l) {
         const int64_t ch = cb * kB + l;
         if (ch >= c) {
@@ -207,14 +244,18 @@ class BlockedConcatKernel final : public Kernel {
     }
   }
   std::string impl() const override {
-    return "loop:blocked_concat";
+    return std::count(blocked_.begin(), blocked_.end(), 1) > 0 ? "loop:blocked_concat(blocked inputs)"
+                                                               : "loop:blocked_concat";
   }
+
+ private:
+  std::vector<char> blocked_;  // per input: arrives blocked
 };
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_blocked_concat(const Node&, const Graph&) {
-  return std::make_unique<BlockedConcatKernel>();
+std::unique_ptr<Kernel> make_blocked_concat(const Node& node, const Graph& graph) {
+  return std::make_unique<BlockedConcatKernel>(node, graph);
 }
 
 std::unique_ptr<Kernel> make_blocked_add(const Node&, const Graph&) {

@@ -49,6 +49,9 @@ class ConvKernel final : public Kernel {
     activation_ = fused_activation(node, graph);
     blocked_in_ = node.attr_int(kBlockedInputAttr, 0) != 0;
     blocked_out_ = node.attr_int(kBlockedOutputAttr, 0) != 0;
+    if (transpose_ && blocked_in_ != blocked_out_) {
+      fail("internal error: {}: a blocked ConvTranspose reads and writes the blocked layout", where);
+    }
 
     int spatial_hint = -1;
     if (graph.is_constant(node.inputs[1])) {
@@ -130,8 +133,11 @@ class ConvKernel final : public Kernel {
       return;
     }
     if (plan.patches) {
-      conv_transpose_patches(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
-                             plan.patch_geometry, activation_);
+      // The layout pass blocks a ConvTranspose only in and out together, and only where its
+      // kernel equals its stride (graph/layout_pass.cpp), i.e. here.
+      (blocked_in_ ? conv_transpose_patches_blocked : conv_transpose_patches)(
+          x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(), plan.patch_geometry,
+          activation_);
       return;
     }
     plan.src.set_data_handle(mutable_data(x));

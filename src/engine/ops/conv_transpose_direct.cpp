@@ -156,4 +156,62 @@ void conv_transpose_patches(const float* x, const float* w, const float* bias, f
   }
 }
 
+void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                                    const FusedActivation& act) {
+  const int64_t cb = (g.c + kLanes - 1) / kLanes, mbs = (g.m + kLanes - 1) / kLanes;
+  const int64_t oh = g.h * g.kh, ow = g.w * g.kw;
+  // Weights as [M block][kernel row][kernel column][C][16 output channels], zero past M.
+  std::vector<float> packed(static_cast<size_t>(mbs * g.kh * g.kw * g.c * kLanes), 0.f);
+  for (int64_t c = 0; c < g.c; ++c) {
+    for (int64_t m = 0; m < g.m; ++m) {
+      for (int64_t a = 0; a < g.kh; ++a) {
+        for (int64_t b = 0; b < g.kw; ++b) {
+          packed[((((m / kLanes) * g.kh + a) * g.kw + b) * g.c + c) * kLanes + m % kLanes] =
+              w[((c * g.m + m) * g.kh + a) * g.kw + b];
+        }
+      }
+    }
+  }
+  const int64_t rows = g.n * mbs * g.h;
+  const bool parallel = rows > 1 && g.n * g.m * g.h * g.w * g.c * g.kh * g.kw >= kParallelMin;
+  constexpr int64_t kPixels = 8;  // accumulators per step: 8 input pixels, one kernel position
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = r % g.h, mb = (r / g.h) % mbs, n = r / (g.h * mbs);
+    v16 bv{};
+    for (int64_t l = 0; l < kLanes && mb * kLanes + l < g.m; ++l) bv[l] = bias ? bias[mb * kLanes + l] : 0.f;
+    const int64_t live = std::min(kLanes, g.m - mb * kLanes);  // output lanes that are channels
+    for (int64_t a = 0; a < g.kh; ++a) {
+      float* out_row = y + ((n * mbs + mb) * oh + i * g.kh + a) * ow * kLanes;
+      for (int64_t b = 0; b < g.kw; ++b) {
+        const float* wk = packed.data() + ((mb * g.kh + a) * g.kw + b) * g.c * kLanes;
+        for (int64_t j0 = 0; j0 < g.w; j0 += kPixels) {
+          const int64_t pixels = std::min(kPixels, g.w - j0);
+          v16 acc[kPixels];
+          for (int64_t p = 0; p < kPixels; ++p) acc[p] = v16{};
+          for (int64_t c = 0; c < g.c; ++c) {
+            const v16 wv = load16(wk + c * kLanes);
+            const float* xc = x + ((n * cb + c / kLanes) * g.h + i) * g.w * kLanes + c % kLanes;
+            if (pixels == kPixels) {
+#pragma GCC unroll 8
+              for (int64_t p = 0; p < kPixels; ++p) acc[p] += xc[(j0 + p) * kLanes] * wv;
+            } else {
+              for (int64_t p = 0; p < pixels; ++p) acc[p] += xc[(j0 + p) * kLanes] * wv;
+            }
+          }
+          for (int64_t p = 0; p < pixels; ++p) {
+            v16 v = acc[p] + bv;
+            if (act.kind == FusedActivation::Kind::kRelu) {
+              v = v > 0.f ? v : 0.f;
+            } else if (act.any()) {
+              for (int64_t l = 0; l < live; ++l) v[l] = act.apply(v[l]);
+            }
+            std::memcpy(out_row + ((j0 + p) * g.kw + b) * kLanes, &v, sizeof(v));
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace eff::ops

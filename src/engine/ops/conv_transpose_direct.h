@@ -22,4 +22,11 @@ struct PatchGeometry {
 void conv_transpose_patches(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
                             const FusedActivation& act);
 
+// The same on channel-blocked activations (x: [N, ceil(C/16), H, W, 16], y: [N, ceil(M/16), OH, OW,
+// 16], graph/passes.h assign_blocked_layouts): 16 output channels per vector, each a sum over C in
+// the same order as above plus the bias, so both layouts give the same bits; padded output
+// channels are zero.
+void conv_transpose_patches_blocked(const float* x, const float* w, const float* bias, float* y, const PatchGeometry& g,
+                                    const FusedActivation& act);
+
 }  // namespace eff::ops

@@ -1,5 +1,6 @@
 // MaxPool and AveragePool (1-D to 3-D, dilations, auto_pad, ceil_mode) on oneDNN's pooling_v2,
-// one primitive per input shape and thread count; GlobalAveragePool and GlobalMaxPool as plain
+// one primitive per input shape and thread count (a 2-D MaxPool between convs reads and writes
+// their channel-blocked layout); GlobalAveragePool and GlobalMaxPool as plain
 // per-plane loops. MaxPool's optional Indices output (which oneDNN does not produce) takes a
 // direct loop.
 //
@@ -161,6 +162,11 @@ class PoolKernel final : public Kernel {
       count_include_pad_ = node.attr_int("count_include_pad", 0) != 0;
     }
     window_ = parse_window(node, graph, -1);
+    // The layout pass marks both or neither (graph/layout_pass.cpp); only a MaxPool without Indices.
+    blocked_ = reads_blocked(node);
+    if (blocked_ && (!writes_blocked(node) || !max_ || with_indices_ || window_.kernel.size() != 2)) {
+      fail("internal error: {}: a blocked pool must be a 2-D MaxPool, blocked in and out", where);
+    }
   }
 
   void run(OpContext& ctx) override {
@@ -169,8 +175,11 @@ class PoolKernel final : public Kernel {
     if (dt == memory::data_type::undef || (!max_ && dt != memory::data_type::f32)) {
       fail<ShapeError>("{}: input type {} is not supported", ctx.where(), dtype_name(x.dtype()));
     }
+    if (blocked_ && (x.rank() != 4 || x.dtype() != DType::kFloat32)) {
+      fail("internal error: {}: blocked input of shape {}", ctx.where(), shape_str(x.shape()));
+    }
     Plan& plan = plan_for(ctx, x);
-    Tensor& y = ctx.output(0, x.dtype(), plan.y_shape);
+    Tensor y = blocked_ ? blocked_output(ctx, 0, plan.y_shape) : ctx.output(0, x.dtype(), plan.y_shape);
     if (with_indices_) {
       Tensor& indices = ctx.output(1, DType::kInt64, plan.y_shape);
       if (y.numel() == 0) return;
@@ -271,8 +280,10 @@ class PoolKernel final : public Kernel {
       return plan;
     }
     const memory::data_type dt = dnnl_type(x.dtype());
-    const memory::desc src_md = typed_plain_desc(x.shape(), dt);
-    const memory::desc dst_md = typed_plain_desc(plan->y_shape, dt);
+    const memory::desc src_md = blocked_ ? memory::desc(to_dnnl_dims(x.shape()), dt, memory::format_tag::nChw16c)
+                                         : typed_plain_desc(x.shape(), dt);
+    const memory::desc dst_md = blocked_ ? memory::desc(to_dnnl_dims(plan->y_shape), dt, memory::format_tag::nChw16c)
+                                         : typed_plain_desc(plan->y_shape, dt);
     const dnnl::algorithm alg = max_                 ? dnnl::algorithm::pooling_max
                                 : count_include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
                                                      : dnnl::algorithm::pooling_avg_exclude_padding;
@@ -300,6 +311,7 @@ class PoolKernel final : public Kernel {
   bool count_include_pad_ = false;
   bool with_indices_ = false;
   bool column_major_ = false;
+  bool blocked_ = false;  // nChw16c in and out (graph/passes.h assign_blocked_layouts)
   WindowAttrs window_;
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;

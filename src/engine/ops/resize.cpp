@@ -3,12 +3,17 @@
 // (it only moves elements); linear and cubic interpolate float32, one axis at a time (bilinear,
 // trilinear and bicubic interpolation are separable). Antialiasing is refused when loading.
 #include <algorithm>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 #include <array>
 #include <cmath>
 #include <numeric>
+#include <vector>
 
 #include "engine/blocked_layout.h"
 #include "engine/ops/tensor_helpers.h"
+#include "graph/passes.h"
 
 namespace eff {
 
@@ -32,6 +37,7 @@ enum class AspectPolicy { kStretch, kNotLarger, kNotSmaller };
 enum class Layout { kUpsampleAttr, kScalesInput1, kRoiScalesSizes };
 
 struct ResizeConfig {
+  bool round_half = false;  // via_float16: each output rounded to float16 (a fused fp16 round trip)
   Interp interp = Interp::kNearest;
   Coord coord = Coord::kHalfPixel;
   Nearest nearest = Nearest::kRoundPreferFloor;
@@ -117,6 +123,20 @@ std::array<double, 4> cubic_weights(double r, double a) {
           ((a + 2) * t - (a + 3)) * t * t + 1, ((a * u - 5 * a) * u + 8 * a) * u - 4 * a};
 }
 
+// float32 rounded to the nearest float16 (half to even) and widened again, in place: the rounding
+// of a Cast to float16 and back fused into the Resize before it (graph/float16_round_pass.cpp),
+// the same conversion instructions as that Cast's kernel (ops/value_ops.cpp).
+void round_through_half_in_place(float* v, int64_t n) {
+  int64_t vec = 0;
+#ifdef __F16C__
+  vec = n / 8 * 8;
+  for (int64_t i = 0; i < vec; i += 8) {
+    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT)));
+  }
+#endif
+  for (int64_t i = vec; i < n; ++i) v[i] = half_to_float(float_to_half(v[i]));
+}
+
 class ResizeKernel final : public Kernel {
  public:
   explicit ResizeKernel(ResizeConfig config) : c_(std::move(config)) {}
@@ -137,8 +157,14 @@ class ResizeKernel final : public Kernel {
     if (out.numel() == 0) return;
     if (c_.interp == Interp::kNearest) {
       run_nearest(x, out, geo);
-    } else {
-      run_interpolated(x, out, geo);
+    } else if (run_interpolated(x, out, geo)) {
+      return;  // rounded row by row already
+    }
+    if (c_.round_half) {
+      const int64_t n = out.numel(), chunk = 4096;
+      float* v = out.data<float>();
+#pragma omp parallel for schedule(static) if (n >= ops::kParallelElements)
+      for (int64_t i = 0; i < n; i += chunk) round_through_half_in_place(v + i, std::min(chunk, n - i));
     }
   }
 
@@ -356,7 +382,8 @@ class ResizeKernel final : public Kernel {
     return a;
   }
 
-  void run_interpolated(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
+  // Returns whether the output is already rounded through float16 (c_.round_half).
+  bool run_interpolated(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
     const int rank = x.rank();
     const Shape& out_shape = out.shape();
     struct Pass {
@@ -372,13 +399,20 @@ class ResizeKernel final : public Kernel {
     }
     if (passes.empty()) {
       std::memcpy(out.raw(), x.raw(), x.nbytes());
-      return;
+      return false;
     }
     // Shrinking axes first keeps the intermediate tensors small.
     std::stable_sort(passes.begin(), passes.end(), [&](const Pass& a, const Pass& b) {
       return static_cast<double>(out_shape[a.axis]) / static_cast<double>(x.dim(a.axis)) <
              static_cast<double>(out_shape[b.axis]) / static_cast<double>(x.dim(b.axis));
     });
+    if (passes.size() == 2 && rank >= 2 && passes[0].axis == rank - 2 && passes[1].axis == rank - 1 &&
+        passes[0].map.taps == 2 && passes[1].map.taps == 2 && !any_outside(passes[0].map) &&
+        !any_outside(passes[1].map)) {
+      bilinear_planes(x.data<float>(), x.shape(), passes[0].map, passes[1].map, out.data<float>(), out_shape,
+                      c_.round_half);
+      return c_.round_half;
+    }
     Shape shape = x.shape();
     Tensor current = x;
     for (size_t p = 0; p < passes.size(); ++p) {
@@ -389,6 +423,39 @@ class ResizeKernel final : public Kernel {
       interpolate_axis(current.data<float>(), shape, pass.axis, pass.map, next.data<float>(), next_shape);
       current = next;
       shape = std::move(next_shape);
+    }
+    return false;
+  }
+
+  static bool any_outside(const TapAxis& m) {
+    return std::any_of(m.outside.begin(), m.outside.end(), [](char c) { return c != 0; });
+  }
+
+  // Bilinear over the last two axes (a U-Net's upsampling): each output row interpolates its two
+  // input rows into a row buffer that stays in L1, then gathers pairs along it. The same arithmetic,
+  // in the same order, as the height pass then the width pass of interpolate_axis, without their
+  // intermediate tensor (the size of the output over 2: allocated and faulted in on every run).
+  static void bilinear_planes(const float* src, const Shape& in_shape, const TapAxis& rows, const TapAxis& cols,
+                              float* dst, const Shape& out_shape, bool round_half) {
+    const size_t r = in_shape.size();
+    int64_t planes = 1;
+    for (size_t d = 0; d + 2 < r; ++d) planes *= in_shape[d];
+    const int64_t ih = in_shape[r - 2], iw = in_shape[r - 1], oh = out_shape[r - 2], ow = out_shape[r - 1];
+    const int64_t* cidx = cols.idx.data();
+    const float* cw = cols.w.data();
+#pragma omp parallel for schedule(static) if (planes * oh * ow >= ops::kParallelElements)
+    for (int64_t pr = 0; pr < planes * oh; ++pr) {
+      thread_local std::vector<float> row;
+      if (row.size() < static_cast<size_t>(iw)) row.resize(static_cast<size_t>(iw));
+      const int64_t p = pr / oh, j = pr % oh;
+      const float* a = src + (p * ih + rows.idx[2 * j]) * iw;
+      const float* b = src + (p * ih + rows.idx[2 * j + 1]) * iw;
+      const float w0 = rows.w[2 * j], w1 = rows.w[2 * j + 1];
+      float* t = row.data();
+      for (int64_t i = 0; i < iw; ++i) t[i] = w0 * a[i] + w1 * b[i];
+      float* o = dst + pr * ow;
+      for (int64_t i = 0; i < ow; ++i) o[i] = cw[2 * i] * t[cidx[2 * i]] + cw[2 * i + 1] * t[cidx[2 * i + 1]];
+      if (round_half) round_through_half_in_place(o, ow);  // while the row is in L1
     }
   }
 
@@ -528,7 +595,9 @@ ResizeConfig parse_config(const Node& node, const Graph& graph) {
 
 std::unique_ptr<Kernel> make_resize(const Node& node, const Graph& graph) {
   if (reads_blocked(node)) return make_blocked_resize(node, graph);  // ops/blocked_ops.cpp
-  return std::make_unique<ResizeKernel>(parse_config(node, graph));
+  ResizeConfig config = parse_config(node, graph);
+  config.round_half = node.attr_int(kViaFloat16Attr, 0) != 0;
+  return std::make_unique<ResizeKernel>(std::move(config));
 }
 
 std::unique_ptr<Kernel> make_upsample(const Node& node, const Graph& graph) {

@@ -71,5 +71,45 @@ TEST(Float16RoundTrip, CastWithOtherReadersIsNotFused) {
   }
 }
 
+// A round trip right after a bilinear Resize (the fp16 U-Net's upsampling) becomes the Resize's own
+// rounding: the same bits as Resize then the two Casts, for the one-pass bilinear path (2-D) and
+// the axis-by-axis one (3 resized axes), at 1 and 2 threads; 1/3 rounds to 0.333251953125.
+TEST(Float16RoundTrip, RoundingFusedIntoABilinearResize) {
+  for (bool three_axes : {false, true}) {
+    SCOPED_TRACE(three_axes);
+    const Shape in_shape = {1, 2, 5, 7};
+    const std::vector<float> scales = {1, three_axes ? 2.f : 1.f, 2, 3};
+    const Shape out_shape = {1, three_axes ? 4 : 2, 10, 21};
+    auto model = [&] {
+      ModelBuilder b(13);
+      b.input("x", in_shape).output("y", out_shape);
+      b.initializer("scales", {4}, scales);
+      set_attr(b.node("Resize", {"x", "", "scales"}, {"r"}, "upsample"), "mode", std::string("linear"));
+      set_attr(b.node("Cast", {"r"}, {"h"}, "to_half"), "to", int64_t{10});
+      set_attr(b.node("Cast", {"h"}, {"y"}, "to_float"), "to", int64_t{1});
+      return b;
+    };
+    std::vector<float> v(70);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = 1.f / 3 + 0.0137f * static_cast<float>(i * i % 17);
+    const Tensor x = Tensor::from<float>(in_shape, v);
+    const Graph fused = model().load();
+    EXPECT_EQ(ops_of(fused), (std::vector<std::string>{"Resize"}));
+    ASSERT_TRUE(fused.nodes[0].has_attr(kViaFloat16Attr));
+    LoadOptions raw;
+    raw.run_passes = false;
+    for (int threads : {1, 2}) {
+      ExecutorOptions o;
+      o.threads = threads;
+      const std::vector<float> want = Executor(model().load(raw), o).run({x}).at(0).to_f32_vector();
+      const std::vector<float> got = Executor(fused, o).run({x}).at(0).to_f32_vector();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(std::memcmp(&got[i], &want[i], sizeof(float)), 0) << i << ": " << got[i] << " vs " << want[i];
+      }
+      EXPECT_EQ(got[0], 0.333251953125f);  // the corner output is the corner input, rounded
+    }
+  }
+}
+
 }  // namespace
 }  // namespace eff

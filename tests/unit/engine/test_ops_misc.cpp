@@ -412,6 +412,15 @@ TEST(MiscOpsResize, LinearHalfPixelAndAlignCorners) {
   Tensor h = run1(resize_scales(x, {1, 1, 2, 2}, {{"mode", string_attr("linear")}}));
   EXPECT_EQ(h.shape(), (Shape{1, 1, 4, 4}));
   expect_near_all(h, {1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3, 3.25f, 3.75f, 4});
+  // Several planes (the one-pass bilinear kernel indexes rows per plane): plane k is x + 10k.
+  Tensor planes = F({1, 3, 2, 2}, {1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 23, 24});
+  const std::vector<float> one = {1,    1.25f, 1.75f, 2,    1.5f, 1.75f, 2.25f, 2.5f,
+                                  2.5f, 2.75f, 3.25f, 3.5f, 3,    3.25f, 3.75f, 4};
+  std::vector<float> three;
+  for (float add : {0.f, 10.f, 20.f}) {
+    for (float v : one) three.push_back(v + add);
+  }
+  expect_near_all(run1(resize_scales(planes, {1, 1, 2, 2}, {{"mode", string_attr("linear")}})), three);
   // align_corners to 3x3: coordinates 0, 0.5, 1.
   Tensor a = run1(resize_sizes(
       x, {1, 1, 3, 3},
