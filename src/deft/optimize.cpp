@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "deft/conv_amx.h"
+#include "deft/conv_small.h"
 #include "search/checkpoint.h"
 #include "search/evaluator.h"
 
@@ -183,8 +184,17 @@ class Optimizer {
     for (OptimizedLayer& l : r_.layers) {
       // bf16dot convs on the AMX tile unit read every tap (SVE only zeroes weights there), so
       // every alpha runs the same kernel as no SVE.
-      // (Any stride: the AMX conv runs strided convs on phase planes.)
-      const bool amx = l.conv && amx_available();
+      // (Any stride: the AMX conv runs strided convs on phase planes.) Convs with few input
+      // channels run the direct conv of deft/conv_small.h instead, which skips dropped synapses.
+      bool amx = l.conv && amx_available();
+      if (amx) {
+        const Node& n = *g_.find_node(l.name);
+        ConvShape s;
+        s.c = g_.constant(n.input(1)).shape()[1];
+        const auto strides = n.attr_ints("strides", {1, 1});
+        s.sh = strides.empty() ? 1 : strides[0], s.sw = strides.size() < 2 ? 1 : strides[1];
+        amx = !small_conv_fits(s);
+      }
       for (size_t c = 0; c < candidates_.size(); ++c) {
         auto it = t.node_ms[c].find(l.name);
         l.options[c].ms = it == t.node_ms[c].end() ? 0 : it->second;
