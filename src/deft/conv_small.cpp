@@ -48,16 +48,29 @@ struct Geometry {
   int64_t blocks() const { return static_cast<int64_t>(in.size()) / kVectors; }
 };
 
-Geometry geometry(const SmallConvWeights& w, const ConvShape& s, int64_t pad_bottom, int64_t pad_right) {
+Geometry geometry(const SmallConvWeights& w, const ConvShape& s, int64_t pad_bottom, int64_t pad_right, bool pool) {
   Geometry g;
   g.wp = s.w + s.pad_left + pad_right;
   g.hp = s.h + s.pad_top + pad_bottom;
-  for (int64_t oy = 0; oy < s.oh; ++oy)
-    for (int64_t ox = 0; ox < s.ow; ox += 16) {
-      g.in.push_back(oy * g.wp + ox);
-      g.out.push_back(oy * s.ow + ox);
-      g.lanes.push_back(static_cast<uint16_t>((1u << std::min<int64_t>(16, s.ow - ox)) - 1));
-    }
+  if (pool) {
+    // A block: the same columns of conv rows 2 py and 2 py + 1 (one pooled row); segments start
+    // on even columns so that lanes (2t, 2t + 1) are one pooling window.
+    const int64_t ph = s.oh / 2, pw = s.ow / 2;
+    for (int64_t py = 0; py < ph; ++py)
+      for (int64_t ox = 0; ox < 2 * pw; ox += 16)
+        for (int64_t r = 0; r < 2; ++r) {
+          g.in.push_back((2 * py + r) * g.wp + ox);
+          g.out.push_back(py * pw + ox / 2);
+          g.lanes.push_back(static_cast<uint16_t>((1u << std::min<int64_t>(16, 2 * pw - ox)) - 1));
+        }
+  } else {
+    for (int64_t oy = 0; oy < s.oh; ++oy)
+      for (int64_t ox = 0; ox < s.ow; ox += 16) {
+        g.in.push_back(oy * g.wp + ox);
+        g.out.push_back(oy * s.ow + ox);
+        g.lanes.push_back(static_cast<uint16_t>((1u << std::min<int64_t>(16, s.ow - ox)) - 1));
+      }
+  }
   while (g.in.size() % kVectors) g.in.push_back(0), g.out.push_back(0), g.lanes.push_back(0);
   const int64_t last_tap = (s.kh - 1) * s.dh * g.wp + (s.kw - 1) * s.dw;
   g.plane_len = round_up(std::max(g.hp * g.wp, (s.oh - 1) * g.wp + round_up(s.ow, 16) + last_tap), 16);
@@ -86,8 +99,8 @@ float finish(float acc, const Epilogue& e, int64_t i) {
 }
 
 // Filters [f0, f0 + 8) x the segments of register block b of one image.
-void block_portable(const SmallConvWeights& w, const Geometry& g, const ConvShape& s, const float* planes, int64_t f0,
-                    int64_t b, const Epilogue& e, float* y) {
+void block_portable(const SmallConvWeights& w, const Geometry& g, const float* planes, int64_t f0, int64_t b,
+                    const Epilogue& e, bool pool, int64_t pixels, float* y) {
   float acc[kFilters][kVectors][16] = {};
   const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
   for (int64_t st = 0; st < w.steps; ++st) {
@@ -103,13 +116,27 @@ void block_portable(const SmallConvWeights& w, const Geometry& g, const ConvShap
         for (int64_t t = 0; t < 16; ++t) acc[f][v][t] = std::fma(xp[t], wv, acc[f][v][t]);
       }
   }
-  const int64_t pixels = s.oh * s.ow;
-  for (int64_t f = 0; f < kFilters && f0 + f < w.m; ++f)
-    for (int64_t v = 0; v < kVectors; ++v) {
-      const size_t seg = static_cast<size_t>(b * kVectors + v);
-      for (int64_t t = 0; t < 16; ++t)
-        if (g.lanes[seg] >> t & 1) y[(f0 + f) * pixels + g.out[seg] + t] = finish(acc[f][v][t], e, f0 + f);
+  const size_t seg0 = static_cast<size_t>(b * kVectors);
+  for (int64_t f = 0; f < kFilters && f0 + f < w.m; ++f) {
+    float* out = y + (f0 + f) * pixels;
+    if (pool) {  // the AVX-512 kernel's order: rows first, then the column pair
+      for (int64_t t = 0; t < 16; t += 2) {
+        if (!(g.lanes[seg0] >> t & 1)) break;
+        float m[2];
+        for (int64_t d = 0; d < 2; ++d) {
+          const float a = finish(acc[f][0][t + d], e, f0 + f), c = finish(acc[f][1][t + d], e, f0 + f);
+          m[d] = a > c ? a : c;
+        }
+        out[g.out[seg0] + t / 2] = m[0] > m[1] ? m[0] : m[1];
+      }
+      continue;
     }
+    for (int64_t v = 0; v < kVectors; ++v) {
+      const size_t seg = seg0 + static_cast<size_t>(v);
+      for (int64_t t = 0; t < 16; ++t)
+        if (g.lanes[seg] >> t & 1) out[g.out[seg] + t] = finish(acc[f][v][t], e, f0 + f);
+    }
+  }
 }
 
 }  // namespace
@@ -152,12 +179,14 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0,
-                             const Epilogue& e, float* y);
+                             const Epilogue& e, bool pool, float* y);
 
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
-                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads) {
-  const Geometry g = geometry(w, s, pad_bottom, pad_right);
-  const int64_t image_len = g.image_len(s.c), in_len = s.c * s.h * s.w, out_len = w.m * s.oh * s.ow;
+                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads,
+                bool pool) {
+  const Geometry g = geometry(w, s, pad_bottom, pad_right, pool);
+  const int64_t pixels = pool ? (s.oh / 2) * (s.ow / 2) : s.pixels();
+  const int64_t image_len = g.image_len(s.c), in_len = s.c * s.h * s.w, out_len = w.m * pixels;
   const int64_t fblocks = (w.m + kFilters - 1) / kFilters, qblocks = g.blocks();
   const double flops = 2.0 * double(w.m) * double(w.steps) * double(s.pixels()) * double(images);
   // A team's start and barrier cost microseconds: a layer below ~2 MFLOP runs on one thread.
@@ -173,9 +202,10 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
     for (int64_t b = b0; b < b1; ++b) {
       const size_t seg = static_cast<size_t>(b * kVectors);
       if (avx512)
-        small_conv_block_avx512(w, g.offset.data(), &g.in[seg], &g.out[seg], &g.lanes[seg], s.pixels(), pl, f0, e, out);
+        small_conv_block_avx512(w, g.offset.data(), &g.in[seg], &g.out[seg], &g.lanes[seg], pixels, pl, f0, e, pool,
+                                out);
       else
-        block_portable(w, g, s, pl, f0, b, e, out);
+        block_portable(w, g, pl, f0, b, e, pool, pixels, out);
     }
   };
   auto lay = [&](int64_t img, float* pl) {
@@ -228,7 +258,7 @@ namespace {
 template <int F>
 void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                   const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& epilogue,
-                  float* y) {
+                  bool pool, float* y) {
   const Epilogue e = epilogue;  // a local copy: the stores to y could alias it, forcing reloads
   __m512 acc[F][kVectors];
   for (int f = 0; f < F; ++f)
@@ -248,6 +278,26 @@ void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_
       for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
     }
   }
+  if (pool) {
+    // Rows first (lane by lane), then each lane pair: max(a, b) is a > b ? a : b, as the
+    // portable kernel's.
+    const __m512i even = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[0]) / 2)) - 1);
+    for (int f = 0; f < F; ++f) {
+      const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
+      __m512 r[kVectors];
+      for (int v = 0; v < kVectors; ++v) {
+        r[v] = acc[f][v];
+        if (e.bias) r[v] = _mm512_add_ps(r[v], bias);
+        if (e.relu) r[v] = _mm512_max_ps(r[v], _mm512_setzero_ps());
+      }
+      const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
+      const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
+      _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[0], store, m);
+    }
+    return;
+  }
   for (int f = 0; f < F; ++f) {
     const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
     for (int v = 0; v < kVectors; ++v) {
@@ -263,16 +313,16 @@ void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0,
-                             const Epilogue& e, float* y) {
+                             const Epilogue& e, bool pool, float* y) {
   switch (std::min<int64_t>(kFilters, w.m - f0)) {
-    case 1: return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 2: return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 3: return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 4: return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 5: return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 6: return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    case 7: return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
-    default: return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, y);
+    case 1: return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 2: return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 3: return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 4: return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 5: return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 6: return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 7: return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    default: return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
   }
 }
 
@@ -286,7 +336,7 @@ void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, c
 #else
 namespace eff::deft {
 void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int64_t*, const int64_t*, const uint16_t*,
-                             int64_t, const float*, int64_t, const Epilogue&, float*) {
+                             int64_t, const float*, int64_t, const Epilogue&, bool, float*) {
   throw ShapeError("deft: AVX-512 is not available on this build");
 }
 }  // namespace eff::deft

@@ -48,7 +48,11 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 
 // x is N x C x H x W, y is N x M x OH x OW (s.oh, s.ow set; pad_bottom / pad_right complete the
 // padding). `planes` is scratch. `isa` kAvx512 (where best_isa() has it) or kPortable.
+// `pool`: a 2 x 2, stride 2 MaxPool (no padding, floor) fused after the epilogue: y is then
+// N x M x OH/2 x OW/2, each the max of its window's outputs (rows first, then columns; x > y ? x : y),
+// and the conv's own output is never stored.
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
-                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads = 1);
+                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads = 1,
+                bool pool = false);
 
 }  // namespace eff::deft

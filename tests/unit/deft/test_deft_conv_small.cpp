@@ -3,7 +3,8 @@
 // layout): bit for bit, for every format, on the AVX-512 and the portable kernel, 1 and 2 threads,
 // whole batches vs image by image. Shapes: lenet5's conv1 / conv2, the 1-channel 3x3 first layers,
 // uneven padding, dilation, filter tails (M = 1, 6, 13), odd K (the bf16 pair's zero half) and
-// dropped synapses (SVE).
+// dropped synapses (SVE); the fused 2 x 2 MaxPool against the max of the reference's windows (odd
+// output sizes: the last row / column dropped).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -67,6 +68,20 @@ void check(const Case& k, Format f, bool relu, bool drop_some) {
       for (int64_t i = 0; i < k.n; ++i)
         small_conv(sw, x.data() + i * in_len, 1, s, k.pb, k.pr, e, y1.data() + i * out_len, planes, isa, threads);
       EXPECT_EQ(0, std::memcmp(y1.data(), want.data(), y1.size() * sizeof(float)));
+      // The fused 2 x 2 MaxPool: the max of each window of the reference output (floor: an odd
+      // last row / column is dropped).
+      const int64_t ph = s.oh / 2, pw = s.ow / 2;
+      std::vector<float> pooled(k.n * k.m * ph * pw), yp(pooled.size(), 7.f);
+      auto mx = [](float a, float b) { return a > b ? a : b; };
+      for (int64_t i = 0; i < k.n * k.m; ++i)
+        for (int64_t py = 0; py < ph; ++py)
+          for (int64_t px = 0; px < pw; ++px) {
+            const float* at = want.data() + i * pixels + 2 * py * s.ow + 2 * px;
+            pooled[(i * ph + py) * pw + px] = mx(mx(at[0], at[s.ow]), mx(at[1], at[s.ow + 1]));
+          }
+      small_conv(sw, x.data(), k.n, s, k.pb, k.pr, e, yp.data(), planes, isa, threads, true);
+      EXPECT_EQ(0, std::memcmp(yp.data(), pooled.data(), yp.size() * sizeof(float)))
+          << "pooled " << format_name(f) << " " << isa_name(isa) << " m " << k.m << " c " << k.c;
     }
 }
 
