@@ -1,7 +1,8 @@
 // Direct convolution for layers with few input channels (the 1-channel first layers of the shipped
 // models, lenet5's 6-channel conv2): their im2col GEMM is a few microseconds of copying around a
 // small product, and on the tile unit they fill 1-6 of a tile's 32 channel rows. Here every output
-// is one fused multiply-add chain over the layer's kept synapses, vectorised over 16 output pixels.
+// is one fused multiply-add chain over the layer's kept synapses, vectorised over 16 output pixels
+// (or, with a fused pool and 16 or more filters on AVX-512, over 16 filters).
 //
 // As in the AMX conv, the input is copied once into zero-padded planes and output pixels are
 // numbered along the padded width, q = oy * Wp + ox: for a stride-1 conv the input a synapse
@@ -40,6 +41,9 @@ struct SmallConvWeights {
   std::vector<int32_t> c, ky, kx;  // of each kept synapse
   // [m / 8 blocks][steps][8] decoded weights (filters past m: 0), the kernel's broadcast order.
   std::vector<float> w;
+  // The same as [m / 16 blocks][steps][16]: for 16 or more filters and a fused pool the AVX-512
+  // kernel puts filters in the lanes instead (no lane idles on a short row) and broadcasts the input.
+  std::vector<float> w16;
 };
 
 // From the layer's packed weights (their decoded values) whose column q is synapse synapses[q]
