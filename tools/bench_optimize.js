@@ -97,7 +97,14 @@ function benchOptimize({ bin, ortBench, median, runJson, models, rounds, repeat,
     // Where a row misses the goal: `bench --per-layer` of both models at that batch and thread
     // count, the nodes taking most of the optimized model's time (what is left to win).
     for (const m of missed) {
-      const perNode = (file) => new Map(runJson(bin, ['bench', file, ...m.common, '--per-layer', '--json']).per_node.map((n) => [n.node, n]));
+      // Per-node times are means over the runs (one descheduled run moves them): the median of
+      // three such runs per node.
+      const perNode = (file) => {
+        const runs = [0, 1, 2].map(() => runJson(bin, ['bench', file, ...m.common, '--per-layer', '--json']).per_node);
+        const nodes = runs[0].map((n) => ({ ...n, ms: median(runs.map((r) => (r.find((x) => x.node === n.node) || n).ms)) }));
+        const total = nodes.reduce((a, n) => a + n.ms, 0);
+        return new Map(nodes.map((n) => [n.node, { ...n, share: total > 0 ? n.ms / total : 0 }]));
+      };
       const base = perNode(model), mine = perNode(m.optimized);
       const top = [...mine.values()].sort((a, b) => b.ms - a.ms).slice(0, 6).map((n) => {
         const b = base.get(n.node);
