@@ -161,7 +161,7 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, ConvPath path) {
   for (size_t q = 0; q < all.size(); ++q) all[q] = static_cast<int32_t>(q);
   std::vector<float> y(c.m * s.pixels());
   if (amx) {
-    const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, 3, 3);
+    const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, c.k, c.k);
     AmxConvScratch scratch;
     for (auto _ : state) {
       amx_conv(p, x.data(), 1, s, c.pad, c.pad, {}, y.data(), scratch, 1);
