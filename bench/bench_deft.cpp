@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deft/conv_amx.h"
+#include "deft/conv_small.h"
 #include "deft/deft_layer.h"
 #include "deft/gemm.h"
 
@@ -119,40 +120,60 @@ void BM_OneDnn(benchmark::State& state, Shape s, Peer peer) {
 struct ConvCase {
   const char* name;
   int64_t m, c, hw;
+  int64_t k = 3, pad = 1;  // kernel size, padding
 };
 
 constexpr ConvCase kConvs[] = {
     {"vgg-features.0", 32, 1, 28},    {"vgg-features.3", 32, 32, 28},     {"vgg-features.10", 64, 64, 14},
     {"vgg-features.17", 128, 128, 7}, {"wide-features.0", 64, 1, 28},     {"wide-features.3", 64, 64, 28},
     {"wide-features.7", 128, 64, 14}, {"wide-features.10", 128, 128, 14}, {"wide-features.17", 256, 256, 7},
+    {"lenet5-conv1", 6, 1, 28, 5, 2},  {"lenet5-conv2", 16, 6, 14, 5, 0},
 };
 
 void set_conv_flops(benchmark::State& state, const ConvCase& c) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(c.m * c.c * 9 * c.hw * c.hw) * 1e-9,
+  const int64_t out = c.hw + 2 * c.pad - c.k + 1;
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(c.m * c.c * c.k * c.k * out * out) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
 ConvShape conv_shape(const ConvCase& c) {
   ConvShape s;
-  s.c = c.c, s.h = s.w = c.hw, s.kh = s.kw = 3, s.pad_top = s.pad_left = 1, s.oh = s.ow = c.hw;
+  s.c = c.c, s.h = s.w = c.hw, s.kh = s.kw = c.k, s.pad_top = s.pad_left = c.pad;
+  s.oh = s.ow = c.hw + 2 * c.pad - c.k + 1;
   return s;
 }
 
-void BM_DeftConv(benchmark::State& state, ConvCase c, bool amx) {
+enum class ConvPath { kAmx, kIm2col, kSmall };
+
+void BM_DeftConv(benchmark::State& state, ConvCase c, ConvPath path) {
+  const bool amx = path == ConvPath::kAmx;
   if (amx && !amx_available()) {
     state.SkipWithError("no AMX-BF16 here");
     return;
   }
   const ConvShape s = conv_shape(c);
+  if (amx && !amx_conv_fits(s)) {
+    state.SkipWithError("the AMX conv does not fit this shape");
+    return;
+  }
   const auto w = values(c.m * s.depth(), 1), x = values(c.c * c.hw * c.hw, 2);
   std::vector<int32_t> all(static_cast<size_t>(s.depth()));
   for (size_t q = 0; q < all.size(); ++q) all[q] = static_cast<int32_t>(q);
   std::vector<float> y(c.m * s.pixels());
   if (amx) {
-    const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, 3, 3);
+    const AmxConvWeights p = amx_pack_conv(w.data(), c.m, all, c.c, c.k, c.k);
     AmxConvScratch scratch;
     for (auto _ : state) {
-      amx_conv(p, x.data(), 1, s, 1, 1, {}, y.data(), scratch, 1);
+      amx_conv(p, x.data(), 1, s, c.pad, c.pad, {}, y.data(), scratch, 1);
+      benchmark::DoNotOptimize(y.data());
+    }
+  } else if (path == ConvPath::kSmall) {
+    // The small-channel direct conv (deft/conv_small.h) on the same bf16dot operands.
+    const SmallConvWeights p =
+        small_pack_conv(pack_weights(Format::kBf16Dot, w.data(), c.m, s.depth(), s.depth()), all, c.k, c.k);
+    std::vector<float> planes;
+    for (auto _ : state) {
+      small_conv(p, x.data(), 1, s, c.pad, c.pad, {}, y.data(), planes, best_isa(), 1);
       benchmark::DoNotOptimize(y.data());
     }
   } else {
@@ -166,7 +187,9 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, bool amx) {
     }
   }
   set_conv_flops(state, c);
-  state.SetLabel(amx ? "amx-bf16" : isa_name(isa_for(Format::kBf16Dot, Isa::kAvx512)));
+  state.SetLabel(amx ? "amx-bf16"
+                     : path == ConvPath::kSmall ? "direct-fp32-fma"
+                                                : isa_name(isa_for(Format::kBf16Dot, Isa::kAvx512)));
 }
 
 void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
@@ -177,17 +200,18 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
   using dt = memory::data_type;
   const bool q = peer == Peer::kInt8;
   const dt src_dt = q ? dt::u8 : peer == Peer::kBf16 ? dt::bf16 : dt::f32, wei_dt = q ? dt::s8 : src_dt;
-  const memory::dims src{1, c.c, c.hw, c.hw}, wei{c.m, c.c, 3, 3}, dst{1, c.m, c.hw, c.hw};
+  const int64_t out = c.hw + 2 * c.pad - c.k + 1;
+  const memory::dims src{1, c.c, c.hw, c.hw}, wei{c.m, c.c, c.k, c.k}, dst{1, c.m, out, out};
   const memory::desc src_any(src, src_dt, memory::format_tag::any), wei_any(wei, wei_dt, memory::format_tag::any);
   const memory::desc dst_any(dst, dt::f32, memory::format_tag::any);
   primitive_attr attr;
   if (q) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(c.m), 1e-3f));
   convolution_forward::primitive_desc pd(
       convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_any, wei_any, dst_any,
-                                {1, 1}, {1, 1}, {1, 1}),
+                                {1, 1}, {c.pad, c.pad}, {c.pad, c.pad}),
       attr, eng);
-  auto w = values(c.m * c.c * 9, 1), x = values(c.c * c.hw * c.hw, 2);
-  auto w8 = bytes(q ? c.m * c.c * 9 : 0, 1, -127, 127), x8 = bytes(q ? c.c * c.hw * c.hw : 0, 2, 0, 255);
+  auto w = values(c.m * c.c * c.k * c.k, 1), x = values(c.c * c.hw * c.hw, 2);
+  auto w8 = bytes(q ? c.m * c.c * c.k * c.k : 0, 1, -127, 127), x8 = bytes(q ? c.c * c.hw * c.hw : 0, 2, 0, 255);
   memory w_user({wei, q ? dt::s8 : dt::f32, memory::format_tag::oihw}, eng, q ? (void*)w8.data() : (void*)w.data());
   memory x_user({src, q ? dt::u8 : dt::f32, memory::format_tag::nchw}, eng, q ? (void*)x8.data() : (void*)x.data());
   memory w_mem(pd.weights_desc(), eng), x_mem(pd.src_desc(), eng), y_mem(pd.dst_desc(), eng);
@@ -211,10 +235,13 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/onednn-int8" + tail).c_str(), BM_OneDnnConv, c, Peer::kInt8)
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("DeftConv/amx-bf16" + tail).c_str(), BM_DeftConv, c, true)
+    benchmark::RegisterBenchmark(("DeftConv/amx-bf16" + tail).c_str(), BM_DeftConv, c, ConvPath::kAmx)
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("DeftConv/im2col-bf16dot" + tail).c_str(), BM_DeftConv, c, false)
+    benchmark::RegisterBenchmark(("DeftConv/im2col-bf16dot" + tail).c_str(), BM_DeftConv, c, ConvPath::kIm2col)
         ->Unit(benchmark::kMicrosecond);
+    if (c.c <= kSmallConvChannels)
+      benchmark::RegisterBenchmark(("DeftConv/direct-bf16dot" + tail).c_str(), BM_DeftConv, c, ConvPath::kSmall)
+          ->Unit(benchmark::kMicrosecond);
   }
   for (const Shape& s : kShapes) {
     const std::string tail = std::string("/") + s.name;

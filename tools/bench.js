@@ -318,8 +318,8 @@ if (gateRows.length) {
   }
 }
 if (deftConvRows.length) {
-  const kernels = ['amx-bf16', 'im2col-bf16dot', 'onednn-bf16', 'onednn-int8'];
-  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), onednn-bf16 / onednn-int8 oneDNN's own bf16 and u8s8 convs (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv, fraction of the family's peak in parentheses.\n\n`;
+  const kernels = ['amx-bf16', 'im2col-bf16dot', 'direct-bf16dot', 'onednn-bf16', 'onednn-int8'];
+  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), direct-bf16dot the same operands on the few-channel direct conv (fp32 FMA; lenet5's 5x5 convs are rows of their own), onednn-bf16 / onednn-int8 oneDNN's own bf16 and u8s8 convs (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv, fraction of the family's peak in parentheses.\n\n`;
   md += `| layer | oneDNN fp32 conv GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftConvRows) {
     const base = r['onednn-fp32'];

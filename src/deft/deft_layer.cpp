@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "deft/conv_amx.h"
+#include "deft/conv_small.h"
 #include "deft/gemm.h"
 #include "engine/kernel.h"
 
@@ -108,16 +109,31 @@ class DeftLayerKernel final : public Kernel {
       shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
       shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
       pad_bottom_ = pads[2], pad_right_ = pads[3];
+      const auto pool = node.attr_ints("pool");
+      if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
+        fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
+      pool_ = !pool.empty();
     }
     // bf16dot convs run on the tile unit where there is one: the same operands (Deft-16 weights,
     // bf16 activations), a direct conv instead of im2col + vdpbf16ps.
     std::string isa = isa_name(isa_for(f));
-    if (conv_ && f == Format::kBf16Dot && amx_conv_fits(shape_) && amx_available()) {
+    ConvShape fits = shape_;
+    fits.c = conv_ ? depth_ / (shape_.kh * shape_.kw) : 0;
+    if (conv_ && small_conv_fits(fits)) {
+      // Few input channels (first layers): a direct conv vectorised over pixels, any format.
+      small_ = small_pack_conv(packed_, synapses_, shape_.kh, shape_.kw);
+      use_small_ = true;
+      small_isa_ = best_isa();
+      isa = "direct-" + isa_name(small_isa_);
+    } else if (pool_) {
+      fail<ModelError>("{}: a fused MaxPool needs a stride-1 conv of at most {} input channels", where,
+                       kSmallConvChannels);
+    } else if (conv_ && f == Format::kBf16Dot && amx_conv_fits(shape_) && amx_available()) {
       amx_ = amx_pack_conv(w.data<float>(), m_, synapses_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
       use_amx_ = true;
       isa = "amx-bf16";
     }
-    impl_ = "deft:" + format_name(f) + ":" + isa + (identity_ ? "" : ":sve");
+    impl_ = "deft:" + format_name(f) + ":" + isa + (identity_ ? "" : ":sve") + (pool_ ? ":maxpool" : "");
   }
 
   void run(OpContext& ctx) override {
@@ -149,6 +165,13 @@ class DeftLayerKernel final : public Kernel {
     s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
     if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
     const int64_t n = x.shape()[0], pixels = s.pixels();
+    if (use_small_) {
+      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
+      if (pool_ && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
+      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), rows_, small_isa_,
+                 ctx.threads(), pool_);
+      return;
+    }
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
       amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), amx_scratch_, ctx.threads());
@@ -168,13 +191,15 @@ class DeftLayerKernel final : public Kernel {
   std::string impl() const override { return impl_; }
 
  private:
-  bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false;
+  bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false, use_small_ = false, pool_ = false;
   int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
   ConvShape shape_;
   std::vector<int32_t> synapses_;
   std::vector<float> bias_, rows_, tile_;
   PackedWeights packed_;
   AmxConvWeights amx_;
+  SmallConvWeights small_;
+  Isa small_isa_ = Isa::kPortable;
   AmxConvScratch amx_scratch_;
   std::string impl_;
 };

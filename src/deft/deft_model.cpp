@@ -8,8 +8,10 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "deft/conv_small.h"
 #include "deft/deft_layer.h"
 #include "engine/executor.h"
+#include "graph/pass_support.h"
 
 namespace eff::deft {
 
@@ -240,6 +242,43 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
   return plan;
 }
 
+namespace {
+
+// A DeftLayer conv on the small-channel direct conv (deft/conv_small.h) whose only reader is a
+// 2 x 2, stride 2 MaxPool (no padding, floor, no indices) takes the pool into its epilogue: the
+// conv's full-size output is never written nor read back (lenet5: both pools, 2 nodes of 8).
+void fuse_pools(Graph& g) {
+  using namespace pass_support;
+  std::vector<char> dead(g.nodes.size(), 0);
+  const Uses uses(g);
+  for (Node& n : g.nodes) {
+    if (n.op != kDeftLayerOp || n.attr_string("kind", "") != "conv" || n.outputs.size() != 1) continue;
+    const auto k = n.attr_ints("kernel_shape"), st = n.attr_ints("strides", {1, 1});
+    ConvShape s;
+    s.c = k.size() == 2 ? n.attr_int("depth", 0) / (k[0] * k[1]) : 0;
+    s.sh = st.size() == 2 ? st[0] : 0, s.sw = st.size() == 2 ? st[1] : 0;
+    if (!small_conv_fits(s) || !uses.internal(n.outputs[0])) continue;
+    const int pool_index = uses.consumers[n.outputs[0]][0];
+    Node& pool = g.nodes[static_cast<size_t>(pool_index)];
+    const bool indices = pool.outputs.size() > 1 && pool.outputs[1] != kNoValue && uses.used(pool.outputs[1]);
+    const auto pads = pool.attr_ints("pads", {0, 0, 0, 0}), dil = pool.attr_ints("dilations", {1, 1});
+    if (!is_op(pool, "MaxPool") || indices || pool.attr_ints("kernel_shape") != std::vector<int64_t>{2, 2} ||
+        pool.attr_ints("strides", {1, 1}) != std::vector<int64_t>{2, 2} ||
+        std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }) ||
+        dil != std::vector<int64_t>{1, 1} || pool.attr_int("ceil_mode", 0) != 0 ||
+        pool.attr_string("auto_pad", "NOTSET") != "NOTSET" || pool.attr_int("storage_order", 0) != 0)
+      continue;
+    n.attrs["pool"].kind = Attribute::Kind::kInts;
+    n.attrs["pool"].ints = {2, 2};
+    n.outputs = {pool.outputs[0]};
+    append_origin(n, pool);
+    kill(pool, dead, static_cast<size_t>(pool_index));
+  }
+  erase_dead(g, dead);
+}
+
+}  // namespace
+
 void apply_deft(Graph& g, const DeftModelPlan& plan) {
   for (const DeftLayerPlan& p : plan.layers) {
     auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == p.name; });
@@ -295,6 +334,7 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
     }
     n = std::move(d);
   }
+  fuse_pools(g);
 }
 
 std::string describe_plan(const DeftModelPlan& plan) {

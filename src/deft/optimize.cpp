@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "deft/conv_amx.h"
+#include "deft/conv_small.h"
 #include "search/checkpoint.h"
 #include "search/evaluator.h"
 
@@ -180,14 +181,42 @@ class Optimizer {
     const Timing t = time_executors(execs, inputs, o_.speed_rounds, o_.speed_runs, true, o_.progress);
     r_.engine_ms = 0;
     for (const auto& [name, ms] : t.node_ms[0]) r_.engine_ms += ms;
+    // A DeftLayer that took a following node into its epilogue (a fused MaxPool: the node is gone
+    // from the candidate's graph, its ONNX name in the layer's origin) does that node's work too:
+    // the engine option's time then includes that node's engine time, so moves compare like with
+    // like (and predicted_ms, the engine total less the savings, stays right).
+    auto credit = [&](size_t c, const std::string& layer) {
+      const Node* n = execs[c]->graph().find_node(layer);
+      double ms = 0;
+      if (n)
+        for (const std::string& o : n->origin)
+          if (o != layer && t.node_ms[0].count(o) && !t.node_ms[c].count(o)) ms += t.node_ms[0].at(o);
+      return ms;
+    };
     for (OptimizedLayer& l : r_.layers) {
       // bf16dot convs on the AMX tile unit read every tap (SVE only zeroes weights there), so
       // every alpha runs the same kernel as no SVE.
-      // (Any stride: the AMX conv runs strided convs on phase planes.)
-      const bool amx = l.conv && amx_available();
+      // (Any stride: the AMX conv runs strided convs on phase planes.) Convs with few input
+      // channels run the direct conv of deft/conv_small.h instead, which skips dropped synapses.
+      bool amx = l.conv && amx_available();
+      if (amx) {
+        const Node& n = *g_.find_node(l.name);
+        ConvShape s;
+        s.c = g_.constant(n.input(1)).shape()[1];
+        const auto strides = n.attr_ints("strides", {1, 1});
+        s.sh = strides.empty() ? 1 : strides[0], s.sw = strides.size() < 2 ? 1 : strides[1];
+        amx = !small_conv_fits(s);
+      }
       for (size_t c = 0; c < candidates_.size(); ++c) {
         auto it = t.node_ms[c].find(l.name);
         l.options[c].ms = it == t.node_ms[c].end() ? 0 : it->second;
+      }
+      std::vector<double> fused(candidates_.size(), 0.0);
+      for (size_t c = 1; c < candidates_.size(); ++c) fused[c] = credit(c, l.name);
+      const double most = *std::max_element(fused.begin(), fused.end());
+      l.options[0].ms += most;
+      for (size_t c = 1; c < candidates_.size(); ++c) l.options[c].ms += most - fused[c];
+      for (size_t c = 1; c < candidates_.size(); ++c) {
         // An alpha that eliminates nothing more than a milder one is the same layer: same time, and
         // not a move of its own (else timing noise picks between identical kernels).
         for (size_t e = 1; e < c; ++e) {
