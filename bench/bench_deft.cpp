@@ -127,7 +127,7 @@ constexpr ConvCase kConvs[] = {
     {"vgg-features.0", 32, 1, 28},    {"vgg-features.3", 32, 32, 28},     {"vgg-features.10", 64, 64, 14},
     {"vgg-features.17", 128, 128, 7}, {"wide-features.0", 64, 1, 28},     {"wide-features.3", 64, 64, 28},
     {"wide-features.7", 128, 64, 14}, {"wide-features.10", 128, 128, 14}, {"wide-features.17", 256, 256, 7},
-    {"lenet5-conv1", 6, 1, 28, 5, 2},  {"lenet5-conv2", 16, 6, 14, 5, 0},
+    {"lenet5-conv1", 6, 1, 28, 5, 2}, {"lenet5-conv2", 16, 6, 14, 5, 0},
 };
 
 void set_conv_flops(benchmark::State& state, const ConvCase& c) {
@@ -187,9 +187,9 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, ConvPath path) {
     }
   }
   set_conv_flops(state, c);
-  state.SetLabel(amx ? "amx-bf16"
-                     : path == ConvPath::kSmall ? "direct-fp32-fma"
-                                                : isa_name(isa_for(Format::kBf16Dot, Isa::kAvx512)));
+  state.SetLabel(amx                        ? "amx-bf16"
+                 : path == ConvPath::kSmall ? "direct-fp32-fma"
+                                            : isa_name(isa_for(Format::kBf16Dot, Isa::kAvx512)));
 }
 
 void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {

@@ -60,7 +60,9 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
         "--deft", o.deft,
         "run conv/FC layers on DeftNN kernels: FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv] "
         "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
-    c->add_option("--deft-calibration", o.deft_calibration, "calibration data for synapse vector elimination (--deft alpha): a set, folder, .npy or .npz, as --data");
+    c->add_option(
+        "--deft-calibration", o.deft_calibration,
+        "calibration data for synapse vector elimination (--deft alpha): a set, folder, .npy or .npz, as --data");
     c->add_option("--deft-images", o.deft_images, "calibration images (default 256)")->check(positive_count());
     c->add_option("--gates", o.gates, "run conv layers channel- or precision-gated per a gates file (docs/gating.md)");
   }

@@ -15,8 +15,8 @@ namespace eff::deft {
 
 namespace {
 
-constexpr int64_t kFilters = 8;   // filters per register block
-constexpr int64_t kVectors = 2;   // 16-pixel row segments per register block
+constexpr int64_t kFilters = 8;     // filters per register block
+constexpr int64_t kVectors = 2;     // 16-pixel row segments per register block
 constexpr int64_t kTaskBlocks = 8;  // register blocks (of pixels) per task
 
 int64_t round_up(int64_t x, int64_t m) {
@@ -184,8 +184,8 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 }
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0,
-                             const Epilogue& e, bool pool, float* y);
+                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
+                             bool pool, float* y);
 
 void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
                                const float* planes, int64_t f0, const Epilogue& e, float* y);
@@ -224,8 +224,7 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
     }
   };
   auto lay = [&](int64_t img, float* pl) {
-    for (int64_t c = 0; c < s.c; ++c)
-      lay_plane(x + img * in_len + c * s.h * s.w, s, g, w.bf16, pl + c * g.plane_len);
+    for (int64_t c = 0; c < s.c; ++c) lay_plane(x + img * in_len + c * s.h * s.w, s, g, w.bf16, pl + c * g.plane_len);
   };
   // Each output's chain is the same whoever runs it: results do not depend on the split.
 #pragma omp parallel num_threads(team) if (team > 1)
@@ -388,25 +387,37 @@ void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset,
     if (use > best_use + 1e-9) best = r, best_use = use;
   }
   switch (best) {
-    case 8: return filters_avx512<8>(w, offset, wp, s, planes, f0, e, y);
-    case 10: return filters_avx512<10>(w, offset, wp, s, planes, f0, e, y);
-    case 12: return filters_avx512<12>(w, offset, wp, s, planes, f0, e, y);
-    default: return filters_avx512<14>(w, offset, wp, s, planes, f0, e, y);
+    case 8:
+      return filters_avx512<8>(w, offset, wp, s, planes, f0, e, y);
+    case 10:
+      return filters_avx512<10>(w, offset, wp, s, planes, f0, e, y);
+    case 12:
+      return filters_avx512<12>(w, offset, wp, s, planes, f0, e, y);
+    default:
+      return filters_avx512<14>(w, offset, wp, s, planes, f0, e, y);
   }
 }
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0,
-                             const Epilogue& e, bool pool, float* y) {
+                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
+                             bool pool, float* y) {
   switch (std::min<int64_t>(kFilters, w.m - f0)) {
-    case 1: return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 2: return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 3: return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 4: return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 5: return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 6: return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    case 7: return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    default: return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 1:
+      return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 2:
+      return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 3:
+      return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 4:
+      return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 5:
+      return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 6:
+      return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    case 7:
+      return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+    default:
+      return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
   }
 }
 
@@ -423,8 +434,8 @@ void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int6
                              int64_t, const float*, int64_t, const Epilogue&, bool, float*) {
   throw ShapeError("deft: AVX-512 is not available on this build");
 }
-void small_conv_filters_avx512(const SmallConvWeights&, const int64_t*, int64_t, const ConvShape&, const float*, int64_t,
-                               const Epilogue&, float*) {
+void small_conv_filters_avx512(const SmallConvWeights&, const int64_t*, int64_t, const ConvShape&, const float*,
+                               int64_t, const Epilogue&, float*) {
   throw ShapeError("deft: AVX-512 is not available on this build");
 }
 }  // namespace eff::deft

@@ -167,7 +167,8 @@ class DeftLayerKernel final : public Kernel {
     const int64_t n = x.shape()[0], pixels = s.pixels();
     if (use_small_) {
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
-      if (pool_ && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
+      if (pool_ && (s.oh < 2 || s.ow < 2))
+        fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
       small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), rows_, small_isa_,
                  ctx.threads(), pool_);
       return;

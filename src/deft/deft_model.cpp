@@ -264,9 +264,9 @@ void fuse_pools(Graph& g) {
     const auto pads = pool.attr_ints("pads", {0, 0, 0, 0}), dil = pool.attr_ints("dilations", {1, 1});
     if (!is_op(pool, "MaxPool") || indices || pool.attr_ints("kernel_shape") != std::vector<int64_t>{2, 2} ||
         pool.attr_ints("strides", {1, 1}) != std::vector<int64_t>{2, 2} ||
-        std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }) ||
-        dil != std::vector<int64_t>{1, 1} || pool.attr_int("ceil_mode", 0) != 0 ||
-        pool.attr_string("auto_pad", "NOTSET") != "NOTSET" || pool.attr_int("storage_order", 0) != 0)
+        std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }) || dil != std::vector<int64_t>{1, 1} ||
+        pool.attr_int("ceil_mode", 0) != 0 || pool.attr_string("auto_pad", "NOTSET") != "NOTSET" ||
+        pool.attr_int("storage_order", 0) != 0)
       continue;
     n.attrs["pool"].kind = Attribute::Kind::kInts;
     n.attrs["pool"].ints = {2, 2};

@@ -592,7 +592,9 @@ std::string totals_csv(const SimResults& r) {
 
 namespace {
 // Small shares keep a decimal: a layer that uses 0.4% of the lanes is not "0%".
-std::string percent_text(double p) { return p < 9.95 ? fmt::format("{:.1f}%", p) : fmt::format("{:.0f}%", p); }
+std::string percent_text(double p) {
+  return p < 9.95 ? fmt::format("{:.1f}%", p) : fmt::format("{:.0f}%", p);
+}
 }  // namespace
 
 std::string format_table(const SimResults& r) {
@@ -611,7 +613,8 @@ std::string format_table(const SimResults& r) {
         "{:<16} {:<10} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7.2f}x {:>6.1f}W {:>8} {:>6} {:>14} {:>7.2f}x {:>14}\n",
         r.designs[d], fmt::format("{}-{}-{}", g.tiles, g.rows, g.lanes), cell(r.conv[d]), cell(r.fc[d]), cell(a),
         eff(r.conv[d]), eff(r.fc[d]), r.relative_area(d), r.power_w(a), fmt::format("{:.2f}x", a.ideal_speedup()),
-        percent_text(100.0 * a.utilisation()), a.stats.cycles, a.speedup_with_memory(), a.stats.cycles + a.memory_stall_cycles);
+        percent_text(100.0 * a.utilisation()), a.stats.cycles, a.speedup_with_memory(),
+        a.stats.cycles + a.memory_stall_cycles);
   }
   out += fmt::format(
       "\nperformance conv/FC/all and energy efficiency (conv, FC) relative to the DaDianNao of the same grid "

@@ -86,12 +86,12 @@ void check(const Case& k, Format f, bool relu, bool drop_some) {
 }
 
 const Case kCases[] = {
-    {6, 1, 28, 28, 5, 5, 2, 2, 2, 2},          // lenet5 conv1
+    {6, 1, 28, 28, 5, 5, 2, 2, 2, 2},            // lenet5 conv1
     {16, 6, 14, 14, 5, 5, 0, 0, 0, 0, 1, 1, 3},  // lenet5 conv2, a batch of 3
     {32, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 2},  // vgg / resnet first layer
-    {13, 3, 9, 17, 3, 2, 2, 0, 1, 3},          // uneven padding, filter tail, odd K
-    {1, 2, 11, 7, 3, 3, 2, 2, 2, 2, 2, 1},     // dilation 2 x 1, one filter
-    {20, 2, 9, 31, 3, 3, 1, 1, 1, 1, 1, 1, 2},  // 16 + 4 filters in the lanes, odd rows, long rows
+    {13, 3, 9, 17, 3, 2, 2, 0, 1, 3},            // uneven padding, filter tail, odd K
+    {1, 2, 11, 7, 3, 3, 2, 2, 2, 2, 2, 1},       // dilation 2 x 1, one filter
+    {20, 2, 9, 31, 3, 3, 1, 1, 1, 1, 1, 1, 2},   // 16 + 4 filters in the lanes, odd rows, long rows
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 // DeftNN layers in the engine (src/deft/deft_model.h): every conv/FC layer of the shipped models
 // rewritten as a DeftLayer gives the fp32 engine's outputs (fp32 format: only the summation order
-// differs; lenet5's MaxPools fused into its convs), graphs specialised for other input shapes keep the rewrite, and bad choices are one
-// clear UsageError.
+// differs; lenet5's MaxPools fused into its convs), graphs specialised for other input shapes keep the rewrite, and bad
+// choices are one clear UsageError.
 #include <gtest/gtest.h>
 
 #include <cmath>

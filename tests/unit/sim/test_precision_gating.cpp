@@ -172,9 +172,7 @@ TEST(PrecisionGating, StripesSipsRunTheirOwnOutputs) {
   const GatesFile g = gates("10");
   SimContext ctx;
   ctx.gates = &g;
-  auto run = [&](const std::string& sync) {
-    return make("stripes", {{"precision_gating", sync}})->simulate(l, ctx);
-  };
+  auto run = [&](const std::string& sync) { return make("stripes", {{"precision_gating", sync}})->simulate(l, ctx); };
   EXPECT_EQ(run("array").cycles, 16u);
   EXPECT_EQ(run("tile").cycles, 16u);
   const LayerStats sip = run("sip");
