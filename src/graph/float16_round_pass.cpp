@@ -56,12 +56,7 @@ void fold_rounding_into_resizes(Graph& g) {
     resize.origin.insert(resize.origin.end(), cast.origin.begin(), cast.origin.end());
     dead[i] = 1;
   }
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(kept);
+  erase_dead(g, dead);
 }
 
 }  // namespace
@@ -90,12 +85,7 @@ void fold_float16_round_trips(Graph& g) {
     widen = std::move(fused);
     dead[i] = 1;
   }
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(kept);
+  erase_dead(g, dead);
   fold_rounding_into_resizes(g);
 }
 
