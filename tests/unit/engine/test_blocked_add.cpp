@@ -17,15 +17,8 @@ namespace eff {
 namespace {
 
 using test::ModelBuilder;
+using test::random_values;
 using test::set_attr;
-
-std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(gen);
-  return v;
-}
 
 // The Adds under test as nodes of their own (by default a residual Add is fused into its conv).
 LoadOptions kept_adds() {

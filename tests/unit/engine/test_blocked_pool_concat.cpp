@@ -18,15 +18,8 @@ namespace eff {
 namespace {
 
 using test::ModelBuilder;
+using test::random_values;
 using test::set_attr;
-
-std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(gen);
-  return v;
-}
 
 struct Skip {
   int64_t enc_channels;  // the encoder conv: pooled, and the skip input of the Concat

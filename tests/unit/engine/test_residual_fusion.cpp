@@ -17,16 +17,9 @@ namespace {
 
 using test::ModelBuilder;
 using test::ops_of;
+using test::random_values;
 using test::set_attr;
 using Ops = std::vector<std::string>;
-
-std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(gen);
-  return v;
-}
 
 std::vector<Tensor> run_graph(Graph g, const std::vector<Tensor>& inputs, int threads) {
   ExecutorOptions o;

@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,15 @@ inline std::vector<std::string> ops_of(const Graph& g) {
   std::vector<std::string> ops;
   for (const Node& n : g.nodes) ops.push_back(n.op);
   return ops;
+}
+
+// Seeded weights and inputs for graph tests: uniform in [-scale, scale].
+inline std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(gen);
+  return v;
 }
 
 }  // namespace eff::test
