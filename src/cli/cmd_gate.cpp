@@ -39,11 +39,7 @@ void register_gate_command(CLI::App& app) {
       "gate", "channel or precision gating with per-layer thresholds found with accuracy in the loop (docs/gating.md)");
   add_model_flags(c, f.common, false);
   add_input_flags(c, f.inputs);
-  c->add_option("--search-images", f.a.search_images, "images of the search subset (seeded shuffle of --data)")
-      ->check(positive_count());
-  c->add_option("--report-images", f.a.report_images, "images of the report subset, disjoint from the search subset")
-      ->check(positive_count());
-  c->add_option("--seed", f.a.seed, "seed of the shuffle that draws the subsets");
+  add_subset_flags(c, f.a.search_images, f.a.report_images, f.a.seed);
   c->add_option("--keep", f.a.keep, "top-1 (or agreement) kept relative to fp32 (default 99%)");
   c->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
   c->add_option("--metric", f.a.metric, "top1 (labels) or top1-agreement");

@@ -38,11 +38,7 @@ void register_optimize_command(CLI::App& app) {
   add_input_flags(c, f.inputs);
   c->add_option("--target-loss", f.a.target_loss, "top-1 at most this many points below fp32 (default 0.5)");
   c->add_option("--out", f.a.out, "directory for the optimized model, optimize.json, frontier.json/.csv")->required();
-  c->add_option("--search-images", f.a.search_images, "images of the search subset (seeded shuffle of --data)")
-      ->check(positive_count());
-  c->add_option("--report-images", f.a.report_images, "images of the report subset, disjoint from the search subset")
-      ->check(positive_count());
-  c->add_option("--seed", f.a.seed, "seed of the shuffle that draws the subsets");
+  add_subset_flags(c, f.a.search_images, f.a.report_images, f.a.seed);
   c->add_option("--formats", f.a.formats, "formats tried per layer (default deft16q,fp8,bf16dot)");
   c->add_option("--alphas", f.a.alphas, "SVE correlation thresholds tried besides none (default 0.99,0.95,0.9,0.8)");
   c->add_option("--compensation", f.a.compensation, "for eliminated synapses: none, scale or fold (default)");

@@ -82,9 +82,7 @@ void add_shared_flags(CLI::App* p, SearchFlags& f) {
   add_input_flags(p, f.inputs);
   p->add_option("--search-data", f.a.search_data, "data set searched on (with --report-data, instead of --data)");
   p->add_option("--report-data", f.a.report_data, "data set the result is reported on");
-  p->add_option("--search-images", f.a.search_images, "images of the search subset (seeded shuffle of --data)");
-  p->add_option("--report-images", f.a.report_images, "images of the report subset, disjoint from the search subset");
-  p->add_option("--seed", f.a.seed, "seed of the shuffle that draws the subsets");
+  add_subset_flags(p, f.a.search_images, f.a.report_images, f.a.seed);
   p->add_option("--keep", f.a.keep, "top-1 (or agreement) kept relative to fp32, e.g. 100% or 99%");
   p->add_option("--max-loss", f.max_loss, "top-1 at most this many points below fp32");
   p->add_option("--metric", f.a.metric, "top1 (labels), output-snr or top1-agreement (no labels needed)");

@@ -68,6 +68,12 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
   }
 }
 
+void add_subset_flags(CLI::App* c, int64_t& search_images, int64_t& report_images, uint64_t& seed) {
+  c->add_option("--search-images", search_images, "images of the search subset (seeded shuffle of --data)");
+  c->add_option("--report-images", report_images, "images of the report subset, disjoint from the search subset");
+  c->add_option("--seed", seed, "seed of the shuffle that draws the subsets");
+}
+
 void add_input_flags(CLI::App* c, Inputs& in) {
   c->add_option("--data", in.data, "data set: fashion-mnist:test, fashion-mnist:train, a folder of images, ...");
   c->add_option("--input", in.input,

@@ -62,6 +62,9 @@ CLI::Validator non_negative_count();
 void add_model_flags(CLI::App* c, Common& o, bool hooks);
 // --data, --input, --labels.
 void add_input_flags(CLI::App* c, Inputs& in);
+// --search-images, --report-images, --seed: the disjoint subsets an accuracy target is searched on
+// and reported on (the library checks the counts, for `import effectual` too).
+void add_subset_flags(CLI::App* c, int64_t& search_images, int64_t& report_images, uint64_t& seed);
 Shape parse_shape(const std::string& s);
 // "--input-shape" values: "dims" (the first input, key "") or "name:dims".
 std::map<std::string, Shape> parse_input_shapes(const std::vector<std::string>& specs);
