@@ -44,20 +44,31 @@ memory::desc typed_plain_desc(const Shape& shape, memory::data_type dt) {
   return memory::desc(dims, dt, strides);
 }
 
+// A 1-D to 3-D window as [D, H, W] (a missing leading axis: size 1, no pads), for the direct
+// loops; pad_end is ONNX's explicit end pads (without what ceil_mode adds).
+struct Window3d {
+  int64_t in[3], out[3], kernel[3], strides[3], dilations[3], pad_begin[3], pad_end[3];
+  explicit Window3d(const WindowGeometry& g) {
+    const size_t n = g.in.size();
+    auto fill = [n](int64_t* dst, const dnnl_dims& v, int64_t missing) {
+      for (size_t back = 0; back < 3; ++back) dst[2 - back] = back < n ? v[n - 1 - back] : missing;
+    };
+    fill(in, g.in, 1);
+    fill(out, g.out, 1);
+    fill(kernel, g.kernel, 1);
+    fill(strides, g.strides, 1);
+    fill(dilations, g.dilations, 1);
+    fill(pad_begin, g.pad_begin, 0);
+    fill(pad_end, g.onnx_pad_end, 0);
+  }
+};
+
 // AveragePool with count_include_pad where ceil_mode extends the window past the explicit end
 // pads: taps in the explicit pads count, taps past them do not. Input viewed as [NC, D, H, W].
 void average_pool_direct(const float* x, float* y, int64_t planes, const WindowGeometry& g) {
-  const size_t n = g.in.size();
-  auto dim = [&](const dnnl_dims& v, size_t back, int64_t dflt) {  // axis counted from the last
-    return back < n ? v[n - 1 - back] : dflt;
-  };
-  const int64_t in[3] = {dim(g.in, 2, 1), dim(g.in, 1, 1), dim(g.in, 0, 1)};
-  const int64_t out[3] = {dim(g.out, 2, 1), dim(g.out, 1, 1), dim(g.out, 0, 1)};
-  const int64_t k[3] = {dim(g.kernel, 2, 1), dim(g.kernel, 1, 1), dim(g.kernel, 0, 1)};
-  const int64_t s[3] = {dim(g.strides, 2, 1), dim(g.strides, 1, 1), dim(g.strides, 0, 1)};
-  const int64_t d[3] = {dim(g.dilations, 2, 1), dim(g.dilations, 1, 1), dim(g.dilations, 0, 1)};
-  const int64_t pb[3] = {dim(g.pad_begin, 2, 0), dim(g.pad_begin, 1, 0), dim(g.pad_begin, 0, 0)};
-  const int64_t pe[3] = {dim(g.onnx_pad_end, 2, 0), dim(g.onnx_pad_end, 1, 0), dim(g.onnx_pad_end, 0, 0)};
+  const Window3d w(g);
+  const auto &in = w.in, &out = w.out, &k = w.kernel, &s = w.strides, &d = w.dilations, &pb = w.pad_begin,
+             &pe = w.pad_end;
   const int64_t in_plane = in[0] * in[1] * in[2];
   const int64_t out_plane = out[0] * out[1] * out[2];
 #pragma omp parallel for schedule(static) if (planes * out_plane >= kParallelMin)
@@ -97,14 +108,8 @@ void average_pool_direct(const float* x, float* y, int64_t planes, const WindowG
 template <class T>
 void max_pool_with_indices(const T* x, T* y, int64_t* indices, int64_t planes, const WindowGeometry& g,
                            bool column_major) {
-  const size_t n = g.in.size();
-  auto dim = [&](const dnnl_dims& v, size_t back, int64_t dflt) { return back < n ? v[n - 1 - back] : dflt; };
-  const int64_t in[3] = {dim(g.in, 2, 1), dim(g.in, 1, 1), dim(g.in, 0, 1)};
-  const int64_t out[3] = {dim(g.out, 2, 1), dim(g.out, 1, 1), dim(g.out, 0, 1)};
-  const int64_t k[3] = {dim(g.kernel, 2, 1), dim(g.kernel, 1, 1), dim(g.kernel, 0, 1)};
-  const int64_t s[3] = {dim(g.strides, 2, 1), dim(g.strides, 1, 1), dim(g.strides, 0, 1)};
-  const int64_t d[3] = {dim(g.dilations, 2, 1), dim(g.dilations, 1, 1), dim(g.dilations, 0, 1)};
-  const int64_t pb[3] = {dim(g.pad_begin, 2, 0), dim(g.pad_begin, 1, 0), dim(g.pad_begin, 0, 0)};
+  const Window3d w(g);
+  const auto &in = w.in, &out = w.out, &k = w.kernel, &s = w.strides, &d = w.dilations, &pb = w.pad_begin;
   const int64_t in_plane = in[0] * in[1] * in[2];
   const int64_t out_plane = out[0] * out[1] * out[2];
 #pragma omp parallel for schedule(static) if (planes * out_plane >= kParallelMin)
