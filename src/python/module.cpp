@@ -47,6 +47,19 @@ std::string optional_path(const py::object& o) {
   return o.is_none() ? std::string() : py::str(o).cast<std::string>();
 }
 
+// The accuracy-in-the-loop arguments search_* and gate share (as the CLI's add_subset_flags and
+// --keep/--max-loss/--metric): the disjoint search and report subsets and the target.
+template <class Options>
+void set_subsets_and_target(Options& a, int64_t search_images, int64_t report_images, uint64_t seed,
+                            const py::object& keep, std::optional<double> max_loss, const std::string& metric) {
+  a.search_images = search_images;
+  a.report_images = report_images;
+  a.seed = seed;
+  a.keep = keep.is_none() ? "" : py::str(keep).cast<std::string>();
+  a.max_loss = max_loss;
+  a.metric = metric;
+}
+
 bool is_text(const py::handle& o) {
   return py::isinstance<py::str>(o) || py::hasattr(o, "__fspath__");
 }
@@ -501,12 +514,7 @@ PYBIND11_MODULE(effectual, m) {
           eff::python::SearchArgs a;
           a.search_data = optional_path(search_data);
           a.report_data = optional_path(report_data);
-          a.search_images = search_images;
-          a.report_images = report_images;
-          a.seed = seed;
-          a.keep = keep.is_none() ? "" : py::str(keep).cast<std::string>();
-          a.max_loss = max_loss;
-          a.metric = metric;
+          set_subsets_and_target(a, search_images, report_images, seed, keep, max_loss, metric);
           a.objective = objective;
           a.min_snr_db = min_snr_db;
           a.batch = batch;
@@ -547,12 +555,7 @@ PYBIND11_MODULE(effectual, m) {
          const py::object& evaluate, const std::string& grouping) {
         const DataArg d = data_arg(s, data, inputs, labels);
         eff::api::GateOptions a;
-        a.search_images = search_images;
-        a.report_images = report_images;
-        a.seed = seed;
-        a.keep = keep.is_none() ? "" : py::str(keep).cast<std::string>();
-        a.max_loss = max_loss;
-        a.metric = metric;
+        set_subsets_and_target(a, search_images, report_images, seed, keep, max_loss, metric);
         a.batch = batch;
         a.base = base;
         a.precision = precision.is_none() ? "" : py::str(precision).cast<std::string>();
