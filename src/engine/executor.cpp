@@ -412,6 +412,19 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       // Every transform is elementwise or takes a range per sample. A blocked tensor with whole
       // blocks of channels holds exactly each sample's values, only in another order, so it is
       // transformed as it is; with padding channels in storage, through a plain NCHW copy.
+      // Fixed point maps the padding's zeros to zeros, so it runs over the padded storage as well.
+      const Tensor& in = *in_ptrs[0];
+      const bool fixed = xf->activations.kind == OperandTransform::kFixedPoint;
+      const bool padded = reads_blocked(n) && (in.rank() != 4 || in.dim(1) % kBlockedChannels != 0);
+      if (padded && fixed && in.rank() == 4 && in.dtype() == DType::kFloat32) {
+        transformed = acquire_blocked(*pool_, in.shape());
+        const int64_t storage = shape_numel(blocked_storage_shape(in.shape()));
+        prune_and_quantize_fixed(in.data<float>(), transformed.data<float>(), storage, xf->prune_threshold,
+                                 xf->activations.fixed);
+        in_ptrs[0] = &transformed;
+      }
+    }
+    if (xf && !transformed.defined() && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
       const Tensor& in = *in_ptrs[0];
       const bool padded = reads_blocked(n) && (in.rank() != 4 || in.dim(1) % kBlockedChannels != 0);
       Tensor plain = padded ? unblocked_copy(in, *pool_) : Tensor();
