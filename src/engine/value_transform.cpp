@@ -126,9 +126,9 @@ void quantize_block(const float* __restrict src, float* __restrict dst, int64_t 
   }
 }
 
-void quantize_block_in_place(float* data, int64_t n, float scale, float inv, int32_t lo, int32_t hi) {
-  for (int64_t i = quantize_vectors(data, data, n, 0.0f, scale, inv, lo, hi); i < n; ++i) {
-    data[i] = quantize_one(data[i], 0.0f, scale, inv, lo, hi);
+void quantize_block_in_place(float* data, int64_t n, float threshold, float scale, float inv, int32_t lo, int32_t hi) {
+  for (int64_t i = quantize_vectors(data, data, n, threshold, scale, inv, lo, hi); i < n; ++i) {
+    data[i] = quantize_one(data[i], threshold, scale, inv, lo, hi);
   }
 }
 
@@ -154,7 +154,7 @@ void apply_fixed(float* data, int64_t n, const FixedPointFormat& f) {
 #pragma omp parallel for schedule(static) if (chunks >= kParallelChunks)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * kChunk;
-    quantize_block_in_place(data + begin, std::min(kChunk, n - begin), k.scale, k.inv, k.lo, k.hi);
+    quantize_block_in_place(data + begin, std::min(kChunk, n - begin), 0.0f, k.scale, k.inv, k.lo, k.hi);
   }
 }
 
@@ -168,6 +168,17 @@ void prune_and_quantize_fixed(const float* src, float* dst, int64_t n, float thr
     const int64_t begin = c * kChunk;
     quantize_block(src + begin, dst + begin, std::min(kChunk, n - begin), std::max(threshold, 0.0f), k.scale, k.inv,
                    k.lo, k.hi);
+  }
+}
+
+void prune_and_quantize_fixed_in_place(float* data, int64_t n, float threshold, const FixedPointFormat& f) {
+  const FixedConstants k(f);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks >= kParallelChunks)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * kChunk;
+    quantize_block_in_place(data + begin, std::min(kChunk, n - begin), std::max(threshold, 0.0f), k.scale, k.inv, k.lo,
+                            k.hi);
   }
 }
 
