@@ -1,7 +1,8 @@
 #include "engine/blocked_layout.h"
 
 #include <algorithm>
-#include <cmath>
+#include <string>
+#include <vector>
 
 #include "engine/buffer_pool.h"
 #include "engine/kernel.h"
@@ -63,23 +64,36 @@ Tensor blocked_output(OpContext& ctx, int i, const Shape& s) {
   return t;
 }
 
-bool integer_nearest_upsample(const Graph& g, const Node& n, int64_t& fh, int64_t& fw) {
-  if (n.op != "Resize" || !(n.domain.empty() || n.domain == "ai.onnx") || n.outputs.size() != 1) return false;
-  if (n.attr_string("mode", "nearest") != "nearest" ||
-      n.attr_string("coordinate_transformation_mode", "half_pixel") != "asymmetric" ||
-      n.attr_string("nearest_mode", "round_prefer_floor") != "floor" || n.input(3) != kNoValue) {
+bool blockable_resize(const Graph& g, const Node& n) {
+  if (n.op != "Resize" || !(n.domain.empty() || n.domain == "ai.onnx") || n.outputs.size() != 1 ||
+      n.outputs[0] == kNoValue || n.input(0) == kNoValue) {
     return false;
   }
-  const ValueId sv = n.input(2);
-  if (!g.is_constant(sv) || g.constant(sv).dtype() != DType::kFloat32 || g.constant(sv).numel() != 4) return false;
-  const float* s = g.constant(sv).data<float>();
-  if (s[0] != 1.f || s[1] != 1.f) return false;
-  for (int k = 2; k < 4; ++k) {
-    if (!(s[k] >= 1.f && s[k] <= 64.f) || s[k] != std::floor(s[k])) return false;
+  const std::string mode = n.attr_string("mode", "nearest");
+  if ((mode != "nearest" && mode != "linear") ||
+      n.attr_string("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize" ||
+      n.attr_int("antialias", 0) != 0 || n.attr_string("keep_aspect_ratio_policy", "stretch") != "stretch") {
+    return false;
   }
-  fh = static_cast<int64_t>(s[2]);
-  fw = static_cast<int64_t>(s[3]);
-  return true;
+  const Value& x = g.value(n.input(0));
+  if (!x.has_type || x.dtype != DType::kFloat32 || !x.has_shape || x.shape.size() != 4) return false;
+  std::vector<int64_t> axes = n.attr_ints("axes");
+  for (int64_t& a : axes) a = a < 0 ? a + 4 : a;
+  if (axes == std::vector<int64_t>{2, 3}) return true;  // N and C are not resized at all
+  if (!axes.empty()) return false;
+  // Otherwise N and C must keep their length with a scale of exactly 1, so that they map to
+  // themselves in every coordinate mode.
+  const bool old_resize = g.opset > 0 && g.opset < 11;
+  const ValueId sizes = old_resize ? kNoValue : n.input(3);
+  const ValueId scales = old_resize ? n.input(1) : n.input(2);
+  if (sizes != kNoValue && !(g.is_constant(sizes) && g.constant(sizes).numel() == 0)) {
+    if (!g.is_constant(sizes) || g.constant(sizes).numel() != 4) return false;
+    const std::vector<int64_t> s = g.constant(sizes).to_i64_vector();
+    return x.shape[0] > 0 && x.shape[1] > 0 && s[0] == x.shape[0] && s[1] == x.shape[1];
+  }
+  if (scales == kNoValue || !g.is_constant(scales) || g.constant(scales).numel() != 4) return false;
+  const std::vector<float> s = g.constant(scales).to_f32_vector();
+  return s[0] == 1.f && s[1] == 1.f;
 }
 
 Tensor unblocked_copy(const Tensor& t, BufferPool& pool) {

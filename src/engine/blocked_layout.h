@@ -27,10 +27,10 @@ Tensor acquire_blocked(BufferPool& pool, const Shape& s);
 // Output `i` of a kernel as a blocked tensor of logical shape `s`.
 Tensor blocked_output(OpContext& ctx, int i, const Shape& s);
 
-// Resize that nearest-neighbour upsamples H and W by whole factors (asymmetric coordinates, floor):
-// the factors, or false for any other Resize. The blocked layout takes these only.
-bool integer_nearest_upsample(const Graph& g, const Node& n, int64_t& fh, int64_t& fw);
-std::unique_ptr<Kernel> make_blocked_resize(const Node& node, const Graph& graph);
+// A 4-D float Resize that the blocked layout can pass through (ops/resize.cpp): nearest or linear,
+// any coordinate mode but tf_crop_and_resize, only H and W resized (scales of exactly 1, or sizes
+// equal to the input, on N and C), the default stretch policy.
+bool blockable_resize(const Graph& g, const Node& n);
 
 // The other kernels for blocked activations (ops/blocked_ops.cpp): a GlobalAveragePool reading
 // them, and a Mul of them (input kBlockedOperandAttr) by a per-channel gate [N, C, 1, 1].

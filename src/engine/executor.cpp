@@ -408,10 +408,30 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       auto it = options_.transforms.find(p.layers[layer].name);
       if (it != options_.transforms.end() && it->second.active()) xf = &it->second;
     }
+    bool in_done = false;  // the activations are transformed (in place or into `transformed`)
     if (xf && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
       // Every transform is elementwise or takes a range per sample. A blocked tensor with whole
       // blocks of channels holds exactly each sample's values, only in another order, so it is
       // transformed as it is; with padding channels in storage, through a plain NCHW copy.
+      // Fixed point maps the padding's zeros to zeros, so it runs over the padded storage as well;
+      // on activations no later node reads (nor a view of them), in place.
+      Tensor& in = values[n.inputs[0]];
+      const bool fixed = xf->activations.kind == OperandTransform::kFixedPoint;
+      const bool padded = reads_blocked(n) && (in.rank() != 4 || in.dim(1) % kBlockedChannels != 0);
+      if (fixed && in.dtype() == DType::kFloat32 && (!padded || in.rank() == 4)) {
+        const int64_t count = padded ? shape_numel(blocked_storage_shape(in.shape())) : in.numel();
+        if ((p.reusable_inputs[i] & 1u) != 0 && in.storage() && in.storage().use_count() == 1) {
+          prune_and_quantize_fixed_in_place(in.data<float>(), count, xf->prune_threshold, xf->activations.fixed);
+        } else {
+          transformed = padded ? acquire_blocked(*pool_, in.shape()) : pool_->acquire(DType::kFloat32, in.shape());
+          prune_and_quantize_fixed(in.data<float>(), transformed.data<float>(), count, xf->prune_threshold,
+                                   xf->activations.fixed);
+          in_ptrs[0] = &transformed;
+        }
+        in_done = true;
+      }
+    }
+    if (xf && !in_done && (xf->prune_threshold > 0 || xf->activations.kind != OperandTransform::kNone)) {
       const Tensor& in = *in_ptrs[0];
       const bool padded = reads_blocked(n) && (in.rank() != 4 || in.dim(1) % kBlockedChannels != 0);
       Tensor plain = padded ? unblocked_copy(in, *pool_) : Tensor();

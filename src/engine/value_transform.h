@@ -68,5 +68,7 @@ void apply_prune(float* data, int64_t n, float threshold);
 // Out of place, in one pass: dst = quantize_fixed(|src| < threshold ? 0 : src). The executor's
 // fast path for the common hook (fixed point, optionally with pruning). `dst` must not overlap.
 void prune_and_quantize_fixed(const float* src, float* dst, int64_t n, float threshold, const FixedPointFormat& f);
+// The same in place: for activations no later node reads (no copy to write and read back).
+void prune_and_quantize_fixed_in_place(float* data, int64_t n, float threshold, const FixedPointFormat& f);
 
 }  // namespace eff

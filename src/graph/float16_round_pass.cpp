@@ -2,8 +2,8 @@
 // the graph as that Cast and a Cast back to float (the value keeps float16 precision in float32).
 // The pair becomes one Cast(to=FLOAT) with kViaFloat16Attr, which rounds each value to float16 and
 // widens it in registers (ops/value_ops.cpp): the fp16 U-Net's casts around its float32 Resize and
-// at its input wrote a half-size copy of a 64 MB map and read it back. Such a Cast right after an
-// interpolating Resize becomes the Resize's own rounding (attribute via_float16 on the Resize).
+// at its input wrote a half-size copy of a 64 MB map and read it back. Such a Cast right after a
+// Resize becomes the Resize's own rounding (attribute via_float16 on the Resize).
 #include <string>
 #include <vector>
 
@@ -43,9 +43,8 @@ void fold_rounding_into_resizes(Graph& g) {
     if (producer[mid] < 0 || !uses.internal(mid)) continue;
     Node& resize = g.nodes[producer[mid]];
     const Value& v = g.value(mid);
-    // Interpolating modes only: a nearest upsampling may run on the blocked layout's own kernel.
     if (!is_op(resize, "Resize") || resize.outputs.size() != 1 || resize.has_attr(kViaFloat16Attr) || !v.has_type ||
-        v.dtype != DType::kFloat32 || resize.attr_string("mode", "nearest") == "nearest") {
+        v.dtype != DType::kFloat32) {
       continue;
     }
     Attribute yes;

@@ -150,8 +150,7 @@ void assign_blocked_layouts(Graph& g) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = co;
     }
-    int64_t fh = 0, fw = 0;
-    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && n.outputs[0] != kNoValue) {
+    if (blockable_resize(g, n) && is_blocked(n.input(0))) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = channels[n.inputs[0]];
     }
@@ -186,13 +185,13 @@ void assign_blocked_layouts(Graph& g) {
       for (int c : uses.consumers[v]) {
         if (!ok) break;
         const Node& n = g.nodes[c];
-        int64_t ci = 0, co = 0, fh = 0, fw = 0;
+        int64_t ci = 0, co = 0;
         if (blockable_conv(g, n, ci, co)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) &&
                std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
         } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
           ok = is_blocked(n.inputs[0]) && is_blocked(n.inputs[1]) && is_blocked(n.outputs[0]);
-        } else if (integer_nearest_upsample(g, n, fh, fw)) {
+        } else if (blockable_resize(g, n)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) && is_blocked(n.outputs[0]);
         } else if (standalone_relu(n)) {
           ok = is_blocked(n.outputs[0]) && whole_blocks(static_cast<ValueId>(v));
@@ -224,9 +223,8 @@ void assign_blocked_layouts(Graph& g) {
         changed = true;
       }
     }
-    for (const Node& n : g.nodes) {  // an upsampling's result is blocked only if its input is
-      int64_t fh = 0, fw = 0;
-      if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.outputs[0]) && !is_blocked(n.input(0))) {
+    for (const Node& n : g.nodes) {  // a Resize's result is blocked only if its input is
+      if (blockable_resize(g, n) && is_blocked(n.outputs[0]) && !is_blocked(n.input(0))) {
         blocked[n.outputs[0]] = 0;
         changed = true;
       }
@@ -276,7 +274,7 @@ void assign_blocked_layouts(Graph& g) {
   yes.kind = Attribute::Kind::kInt;
   yes.i = 1;
   for (Node& n : g.nodes) {
-    int64_t ci = 0, co = 0, fh = 0, fw = 0;
+    int64_t ci = 0, co = 0;
     if (is_op(n, "GlobalAveragePool") && is_blocked(n.input(0))) n.attrs[kBlockedInputAttr] = yes;
     if (concat_channels(n) > 0 && is_blocked(n.outputs[0])) {
       n.attrs[kBlockedOutputAttr] = yes;
@@ -304,7 +302,7 @@ void assign_blocked_layouts(Graph& g) {
       n.attrs[kBlockedInputAttr] = yes;
       n.attrs[kBlockedOutputAttr] = yes;
     }
-    if (integer_nearest_upsample(g, n, fh, fw) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
+    if (blockable_resize(g, n) && is_blocked(n.input(0)) && is_blocked(n.outputs[0])) {
       n.attrs[kBlockedInputAttr] = yes;
       n.attrs[kBlockedOutputAttr] = yes;
     }

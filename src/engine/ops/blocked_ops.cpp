@@ -1,7 +1,6 @@
 // Kernels for the few non-conv nodes that read channel-blocked activations (graph/passes.h
-// assign_blocked_layouts), so that the activations around them stay blocked:
-// - nearest-neighbour upsampling by whole factors (a feature pyramid's top-down path: Resize then
-//   Add with the next lateral conv): each output pixel copies one input pixel's 16-channel block;
+// assign_blocked_layouts), so that the activations around them stay blocked (a blocked Resize is
+// in ops/resize.cpp):
 // - a squeeze-and-excitation block's GlobalAveragePool (blocked in, plain [N, C, 1, 1] out) and
 //   its Mul of the activations by the per-channel gate (blocked in and out);
 // - a residual Add of activations whose channels do not fill whole blocks;
@@ -19,44 +18,6 @@ namespace eff {
 namespace {
 
 using ops::kParallelMin;
-
-class BlockedResizeKernel final : public Kernel {
- public:
-  BlockedResizeKernel(const Node& node, const Graph& graph) {
-    if (!integer_nearest_upsample(graph, node, fh_, fw_) || !writes_blocked(node)) {
-      fail("internal error: {}: not a blocked nearest upsampling", graph.where(node));
-    }
-  }
-
-  void run(OpContext& ctx) override {
-    const Tensor& x = ctx.input(0);
-    if (x.rank() != 4 || x.dtype() != DType::kFloat32) {
-      fail("internal error: {}: blocked input of shape {}", ctx.where(), shape_str(x.shape()));
-    }
-    const int64_t n = x.dim(0), h = x.dim(2), w = x.dim(3);
-    const int64_t blocks = (x.dim(1) + kBlockedChannels - 1) / kBlockedChannels;
-    const int64_t oh = h * fh_, ow = w * fw_;
-    Tensor y = blocked_output(ctx, 0, {n, x.dim(1), oh, ow});
-    const float* src = x.data<float>();
-    float* dst = y.data<float>();
-    constexpr int64_t kB = kBlockedChannels;
-    const int64_t rows = n * blocks * oh;
-#pragma omp parallel for schedule(static) if (rows * ow * kB >= kParallelMin)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t plane = r / oh, orow = r % oh;
-      const float* in = src + (plane * h + orow / fh_) * w * kB;
-      float* out = dst + r * ow * kB;
-      for (int64_t j = 0; j < ow; ++j) std::copy_n(in + (j / fw_) * kB, kB, out + j * kB);
-    }
-  }
-
-  std::string impl() const override {
-    return "loop:blocked_nearest_upsample";
-  }
-
- private:
-  int64_t fh_ = 1, fw_ = 1;
-};
 
 // Channel means of a blocked [N, C, H, W]: plain [N, C, 1, 1]. Each mean sums its plane in order,
 // whatever the thread count.
@@ -270,10 +231,6 @@ std::unique_ptr<Kernel> make_blocked_channel_scale(const Node& node, const Graph
   const int64_t k = node.attr_int(kBlockedOperandAttr, -1);
   if (k != 0 && k != 1) fail("internal error: {}: blocked operand {}", graph.where(node), k);
   return std::make_unique<BlockedChannelScaleKernel>(static_cast<int>(k));
-}
-
-std::unique_ptr<Kernel> make_blocked_resize(const Node& node, const Graph& graph) {
-  return std::make_unique<BlockedResizeKernel>(node, graph);
 }
 
 }  // namespace eff

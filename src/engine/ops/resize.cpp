@@ -38,6 +38,7 @@ enum class Layout { kUpsampleAttr, kScalesInput1, kRoiScalesSizes };
 
 struct ResizeConfig {
   bool round_half = false;  // via_float16: each output rounded to float16 (a fused fp16 round trip)
+  bool blocked = false;     // reads and writes nChw16c (graph/layout_pass.cpp, blockable_resize)
   Interp interp = Interp::kNearest;
   Coord coord = Coord::kHalfPixel;
   Nearest nearest = Nearest::kRoundPreferFloor;
@@ -141,6 +142,11 @@ class ResizeKernel final : public Kernel {
  public:
   explicit ResizeKernel(ResizeConfig config) : c_(std::move(config)) {}
 
+  std::string impl() const override {
+    if (!c_.blocked) return "ref";
+    return c_.interp == Interp::kNearest ? "loop:blocked_nearest_resize" : "loop:blocked_linear_resize";
+  }
+
   void run(OpContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const int rank = x.rank();
@@ -152,6 +158,10 @@ class ResizeKernel final : public Kernel {
     if (c_.interp != Interp::kNearest && x.dtype() != DType::kFloat32) {
       fail<UnsupportedError>("{}: {} interpolation of {} is not supported", ctx.where(),
                              c_.interp == Interp::kLinear ? "linear" : "cubic", dtype_name(x.dtype()));
+    }
+    if (c_.blocked) {
+      run_blocked(ctx, x, geo, out_shape);
+      return;
     }
     Tensor& out = ctx.output(0, x.dtype(), out_shape);
     if (out.numel() == 0) return;
@@ -263,24 +273,25 @@ class ResizeKernel final : public Kernel {
     }
   }
 
+  // Source index along axis d of each output position; -1: the extrapolation value.
+  std::vector<int64_t> nearest_map(int64_t in_len, int64_t out_len, const AxisGeometry& g) const {
+    std::vector<int64_t> map(static_cast<size_t>(out_len));
+    for (int64_t o = 0; o < out_len; ++o) {
+      const double xo = original_coordinate(c_, o, g, in_len, out_len);
+      if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
+        map[o] = -1;
+        continue;
+      }
+      map[o] = std::clamp<int64_t>(nearest_index(c_.nearest, xo, g.scale < 1.0), 0, in_len - 1);
+    }
+    return map;
+  }
+
   void run_nearest(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
     const int rank = x.rank();
     const Shape& out_shape = out.shape();
-    // Source index along each axis of each output position; -1: the extrapolation value.
     std::vector<std::vector<int64_t>> source(static_cast<size_t>(rank));
-    for (int d = 0; d < rank; ++d) {
-      const int64_t in_len = x.dim(d), out_len = out_shape[d];
-      std::vector<int64_t>& map = source[d];
-      map.resize(static_cast<size_t>(out_len));
-      for (int64_t o = 0; o < out_len; ++o) {
-        const double xo = original_coordinate(c_, o, geo[d], in_len, out_len);
-        if (c_.coord == Coord::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in_len - 1))) {
-          map[o] = -1;
-          continue;
-        }
-        map[o] = std::clamp<int64_t>(nearest_index(c_.nearest, xo, geo[d].scale < 1.0), 0, in_len - 1);
-      }
-    }
+    for (int d = 0; d < rank; ++d) source[d] = nearest_map(x.dim(d), out_shape[d], geo[d]);
     const uint64_t fill_bits = ops::element_bits_from_double(x.dtype(), c_.extrapolation);
     const std::vector<int64_t> in_strides = ops::strides_of(x.shape());
     ops::visit_element_bits(x.dtype(), [&](auto tag) {
@@ -382,30 +393,38 @@ class ResizeKernel final : public Kernel {
     return a;
   }
 
+  struct Pass {
+    int axis;
+    TapAxis map;
+  };
+
+  // The axes that interpolation changes (identity axes are skipped: no arithmetic on them), in
+  // the order the passes run: shrinking axes first keeps the intermediate tensors small.
+  std::vector<Pass> interpolation_passes(const Shape& in_shape, const Shape& out_shape,
+                                         const std::vector<AxisGeometry>& geo) const {
+    std::vector<Pass> passes;
+    for (size_t d = 0; d < in_shape.size(); ++d) {
+      bool identity = false;
+      TapAxis m = c_.interp == Interp::kCubic ? cubic_axis(in_shape[d], out_shape[d], geo[d], identity)
+                                              : linear_axis(in_shape[d], out_shape[d], geo[d], identity);
+      if (!identity) passes.push_back({static_cast<int>(d), std::move(m)});
+    }
+    std::stable_sort(passes.begin(), passes.end(), [&](const Pass& a, const Pass& b) {
+      return static_cast<double>(out_shape[a.axis]) / static_cast<double>(in_shape[a.axis]) <
+             static_cast<double>(out_shape[b.axis]) / static_cast<double>(in_shape[b.axis]);
+    });
+    return passes;
+  }
+
   // Returns whether the output is already rounded through float16 (c_.round_half).
   bool run_interpolated(const Tensor& x, Tensor& out, const std::vector<AxisGeometry>& geo) const {
     const int rank = x.rank();
     const Shape& out_shape = out.shape();
-    struct Pass {
-      int axis;
-      TapAxis map;
-    };
-    std::vector<Pass> passes;
-    for (int d = 0; d < rank; ++d) {
-      bool identity = false;
-      TapAxis m = c_.interp == Interp::kCubic ? cubic_axis(x.dim(d), out_shape[d], geo[d], identity)
-                                              : linear_axis(x.dim(d), out_shape[d], geo[d], identity);
-      if (!identity) passes.push_back({d, std::move(m)});
-    }
+    std::vector<Pass> passes = interpolation_passes(x.shape(), out_shape, geo);
     if (passes.empty()) {
       std::memcpy(out.raw(), x.raw(), x.nbytes());
       return false;
     }
-    // Shrinking axes first keeps the intermediate tensors small.
-    std::stable_sort(passes.begin(), passes.end(), [&](const Pass& a, const Pass& b) {
-      return static_cast<double>(out_shape[a.axis]) / static_cast<double>(x.dim(a.axis)) <
-             static_cast<double>(out_shape[b.axis]) / static_cast<double>(x.dim(b.axis));
-    });
     if (passes.size() == 2 && rank >= 2 && passes[0].axis == rank - 2 && passes[1].axis == rank - 1 &&
         passes[0].map.taps == 2 && passes[1].map.taps == 2 && !any_outside(passes[0].map) &&
         !any_outside(passes[1].map)) {
@@ -506,6 +525,103 @@ class ResizeKernel final : public Kernel {
     }
   }
 
+  // nChw16c in and out (a U-Net's bilinear upsampling between blocked convs, a feature pyramid's
+  // nearest upsampling): each output pixel's 16 channels are one vector. Per value, the arithmetic
+  // and its order are the plain kernels' (the same passes in the same order, the same expressions),
+  // so the outputs are the same bits; padded channels are zero in and stay zero (0 * w + 0 * w).
+  void run_blocked(OpContext& ctx, const Tensor& x, const std::vector<AxisGeometry>& geo,
+                   const Shape& out_shape) const {
+    if (x.rank() != 4 || x.dtype() != DType::kFloat32 || out_shape[0] != x.dim(0) || out_shape[1] != x.dim(1)) {
+      fail("internal error: {}: blocked resize of {} to {}", ctx.where(), shape_str(x.shape()), shape_str(out_shape));
+    }
+    Tensor y = blocked_output(ctx, 0, out_shape);
+    if (y.numel() == 0) return;
+    constexpr int64_t kB = kBlockedChannels;
+    const int64_t planes = x.dim(0) * ((x.dim(1) + kB - 1) / kB);
+    const int64_t ih = x.dim(2), iw = x.dim(3), oh = out_shape[2], ow = out_shape[3];
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    const bool parallel = planes * oh * ow * kB >= ops::kParallelElements;
+    const bool round_half = c_.round_half;
+    if (c_.interp == Interp::kNearest) {
+      for (int d = 0; d < 2; ++d) {
+        const std::vector<int64_t> map = nearest_map(x.dim(d), out_shape[d], geo[d]);
+        for (int64_t o = 0; o < out_shape[d]; ++o) {
+          if (map[o] != o) fail("internal error: {}: blocked resize moves axis {}", ctx.where(), d);
+        }
+      }
+      const std::vector<int64_t> rows = nearest_map(ih, oh, geo[2]), cols = nearest_map(iw, ow, geo[3]);
+      if (std::find(rows.begin(), rows.end(), -1) != rows.end() ||
+          std::find(cols.begin(), cols.end(), -1) != cols.end()) {
+        fail("internal error: {}: blocked resize with extrapolation", ctx.where());
+      }
+#pragma omp parallel for schedule(static) if (parallel)
+      for (int64_t pr = 0; pr < planes * oh; ++pr) {
+        const int64_t p = pr / oh, j = pr % oh;
+        const float* in = src + (p * ih + rows[j]) * iw * kB;
+        float* o = dst + pr * ow * kB;
+        for (int64_t i = 0; i < ow; ++i) std::copy_n(in + cols[i] * kB, kB, o + i * kB);
+        if (round_half) round_through_half_in_place(o, ow * kB);
+      }
+      return;
+    }
+    const std::vector<Pass> passes = interpolation_passes(x.shape(), out_shape, geo);
+    const TapAxis* hmap = nullptr;
+    const TapAxis* wmap = nullptr;
+    const bool rows_first = passes.empty() || passes[0].axis == 2;
+    for (const Pass& pass : passes) {
+      if ((pass.axis != 2 && pass.axis != 3) || pass.map.taps != 2 || any_outside(pass.map)) {
+        fail("internal error: {}: blocked resize along axis {}", ctx.where(), pass.axis);
+      }
+      (pass.axis == 2 ? hmap : wmap) = &pass.map;
+    }
+    const int64_t buffer_floats = (rows_first ? iw : 2 * ow) * kB;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t pr = 0; pr < planes * oh; ++pr) {
+      thread_local std::vector<float> buffer;
+      if (buffer.size() < static_cast<size_t>(buffer_floats)) buffer.resize(static_cast<size_t>(buffer_floats));
+      const int64_t p = pr / oh, j = pr % oh;
+      const float* plane = src + p * ih * iw * kB;
+      float* o = dst + pr * ow * kB;
+      if (hmap == nullptr && wmap == nullptr) {
+        std::copy_n(plane + j * iw * kB, iw * kB, o);
+      } else if (hmap == nullptr) {
+        blocked_width_pass(plane + j * iw * kB, *wmap, ow, o);
+      } else if (wmap == nullptr) {
+        blend_rows(plane + hmap->idx[2 * j] * iw * kB, plane + hmap->idx[2 * j + 1] * iw * kB, hmap->w[2 * j],
+                   hmap->w[2 * j + 1], iw * kB, o);
+      } else if (rows_first) {  // as bilinear_planes: the two input rows blended, then gathered
+        float* t = buffer.data();
+        blend_rows(plane + hmap->idx[2 * j] * iw * kB, plane + hmap->idx[2 * j + 1] * iw * kB, hmap->w[2 * j],
+                   hmap->w[2 * j + 1], iw * kB, t);
+        blocked_width_pass(t, *wmap, ow, o);
+      } else {  // as interpolate_axis along W, then along H
+        float* ta = buffer.data();
+        float* tb = ta + ow * kB;
+        blocked_width_pass(plane + hmap->idx[2 * j] * iw * kB, *wmap, ow, ta);
+        blocked_width_pass(plane + hmap->idx[2 * j + 1] * iw * kB, *wmap, ow, tb);
+        blend_rows(ta, tb, hmap->w[2 * j], hmap->w[2 * j + 1], ow * kB, o);
+      }
+      if (round_half) round_through_half_in_place(o, ow * kB);
+    }
+  }
+
+  static void blend_rows(const float* a, const float* b, float w0, float w1, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = w0 * a[i] + w1 * b[i];
+  }
+
+  // One blocked row along W: output pixel i blends input pixels idx[2i] and idx[2i + 1], 16 lanes each.
+  static void blocked_width_pass(const float* row, const TapAxis& m, int64_t ow, float* out) {
+    constexpr int64_t kB = kBlockedChannels;
+    for (int64_t i = 0; i < ow; ++i) {
+      const float w0 = m.w[2 * i], w1 = m.w[2 * i + 1];
+      const float* a = row + m.idx[2 * i] * kB;
+      const float* b = row + m.idx[2 * i + 1] * kB;
+      float* o = out + i * kB;
+      for (int64_t l = 0; l < kB; ++l) o[l] = w0 * a[l] + w1 * b[l];
+    }
+  }
+
   ResizeConfig c_;
 };
 
@@ -594,9 +710,13 @@ ResizeConfig parse_config(const Node& node, const Graph& graph) {
 }  // namespace
 
 std::unique_ptr<Kernel> make_resize(const Node& node, const Graph& graph) {
-  if (reads_blocked(node)) return make_blocked_resize(node, graph);  // ops/blocked_ops.cpp
   ResizeConfig config = parse_config(node, graph);
   config.round_half = node.attr_int(kViaFloat16Attr, 0) != 0;
+  config.blocked = reads_blocked(node);
+  if (config.blocked != writes_blocked(node) ||
+      (config.blocked && (config.interp == Interp::kCubic || config.coord == Coord::kTfCropAndResize))) {
+    fail("internal error: {}: not a blocked resize", graph.where(node));
+  }
   return std::make_unique<ResizeKernel>(std::move(config));
 }
 

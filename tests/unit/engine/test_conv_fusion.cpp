@@ -374,9 +374,9 @@ TEST(ConvFusion, NearestUpsamplingBetweenConvsStaysBlocked) {
     // The merge Add went into the fine lateral conv, whose shortcut is the blocked upsampling.
     EXPECT_EQ(by_name.count("merge"), 0u);
     EXPECT_EQ(by_name.at("lateral_fine")->attr_int(kResidualAddAttr, 0), 1);
-    // Only asymmetric coordinates with floor are taken (half_pixel stays plain, for simplicity).
-    EXPECT_EQ(resize.has_attr(kBlockedInputAttr), coordinates == "asymmetric");
-    EXPECT_EQ(by_name.at("smooth")->has_attr(kBlockedInputAttr), coordinates == "asymmetric");
+    // Any coordinate mode stays blocked (ops/resize.cpp run_blocked).
+    EXPECT_TRUE(resize.has_attr(kBlockedInputAttr));
+    EXPECT_TRUE(by_name.at("smooth")->has_attr(kBlockedInputAttr));
     ExecutorOptions o;
     o.threads = 1;
     Executor want(pyramid_step(coordinates).load(raw), o);

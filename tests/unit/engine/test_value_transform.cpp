@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -96,6 +97,86 @@ TEST(FixedPoint, BulkTransformAgreesWithDefinitionOnEdgeCases) {
         const double pcode = std::clamp(std::round(pruned * std::ldexp(1.0, frac_bits)), lo, hi);
         ASSERT_EQ(fused[i], static_cast<float>(pcode * std::ldexp(1.0, -frac_bits))) << "pruned x=" << v[i];
       }
+    }
+  }
+}
+
+// The AVX-512 path (16 values a step) and the scalar tail against the scalar rule (quantize_fixed:
+// round half away from zero in double, saturate, NaN -> 0), bit for bit (+0, never -0), signed and
+// unsigned, with pruning at the threshold's edge. Each edge value is placed at every offset 0-16,
+// so it passes through every vector lane and the tail; the last array is large enough to run on
+// several chunks (and threads).
+TEST(FixedPoint, FastPathBitForBitWithTheScalarRule) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float step = 1.0f / 256;  // frac_bits 8
+  std::vector<float> edges = {0.0f,
+                              -0.0f,
+                              nan,
+                              -nan,
+                              inf,
+                              -inf,
+                              1e30f,
+                              -1e30f,
+                              std::numeric_limits<float>::denorm_min(),
+                              -std::numeric_limits<float>::denorm_min(),
+                              0.5f * step,
+                              -0.5f * step,
+                              1.5f * step,
+                              -1.5f * step,
+                              2.5f * step,
+                              -2.5f * step,
+                              std::nextafter(0.5f * step, 0.0f),
+                              -std::nextafter(0.5f * step, 0.0f),
+                              127.99609375f,
+                              127.998046875f,
+                              128.0f,
+                              -128.0f,
+                              -128.001953125f,
+                              -129.0f,
+                              255.99f,
+                              0.25f,
+                              -0.25f,
+                              std::nextafter(0.25f, 0.0f),
+                              -std::nextafter(0.25f, 0.0f),
+                              0.3f,
+                              -7.77f};
+  for (const bool is_signed : {true, false}) {
+    FixedPointFormat f;
+    f.int_bits = is_signed ? 8 : 7;
+    f.frac_bits = 8;
+    f.is_signed = is_signed;
+    for (const float threshold : {0.0f, 0.25f}) {
+      SCOPED_TRACE(testing::Message() << (is_signed ? "signed" : "unsigned") << " threshold " << threshold);
+      auto expect = [&](float x) { return quantize_fixed(std::fabs(x) < threshold ? 0.0f : x, f); };
+      for (int offset = 0; offset <= 16; ++offset) {
+        std::vector<float> v(static_cast<size_t>(offset), 3.0f);
+        v.insert(v.end(), edges.begin(), edges.end());
+        std::vector<float> got(v.size());
+        prune_and_quantize_fixed(v.data(), got.data(), static_cast<int64_t>(v.size()), threshold, f);
+        for (size_t i = 0; i < v.size(); ++i) {
+          const float want = expect(v[i]);
+          ASSERT_EQ(std::memcmp(&got[i], &want, sizeof(float)), 0)
+              << "x=" << v[i] << " at " << i << ": " << got[i] << " vs " << want;
+        }
+        if (threshold == 0.0f) {  // the in-place transform (weights, activations without pruning)
+          OperandSpec spec;
+          spec.kind = OperandTransform::kFixedPoint;
+          spec.fixed = f;
+          apply_operand_transform(v.data(), static_cast<int64_t>(v.size()), spec);
+          ASSERT_EQ(std::memcmp(v.data(), got.data(), v.size() * sizeof(float)), 0) << "offset " << offset;
+        }
+      }
+    }
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> wide(-200.0f, 200.0f);
+    std::vector<float> big(300001);
+    for (float& x : big) x = wide(rng);
+    for (size_t i = 0; i < big.size(); i += 997) big[i] = edges[i % edges.size()];
+    std::vector<float> got(big.size());
+    prune_and_quantize_fixed(big.data(), got.data(), static_cast<int64_t>(big.size()), 0.0f, f);
+    for (size_t i = 0; i < big.size(); ++i) {
+      const float want = quantize_fixed(big[i], f);
+      ASSERT_EQ(std::memcmp(&got[i], &want, sizeof(float)), 0) << "x=" << big[i] << " at " << i;
     }
   }
 }
