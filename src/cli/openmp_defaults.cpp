@@ -7,7 +7,9 @@
 // region with the default, 0.67 ms with 20000; the quiet bench's worst runs (12.6-15 ms, 26-32x the
 // median, 2-3 sleeps each) are two or three default spins. A thread that waits less than the spin,
 // as every team thread does between the back-to-back regions of an inference, never sleeps, so a
-// quiet machine's speed is unchanged (interleaved A/B, resnet b1, 2 threads: same medians).
+// quiet machine's speed is unchanged (interleaved A/B, resnet b1, 2 threads: same medians). Only
+// when the thread count is effectual's to choose: the governor (engine/thread_governor.h) then
+// keeps a team off cores that other work holds, where short spins would cost (below).
 //
 // libgomp reads the variable once, when it is loaded: before main, and before an executable's
 // pre-initialisers could set it for good (libc's start-up resets the environment after them). So
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace eff::cli {
@@ -24,10 +27,29 @@ namespace eff::cli {
 namespace {
 // ~0.3 ms of pause loops on current Xeons (~15 ns each), less on older cores.
 constexpr const char* kSpinCount = "20000";
+
+// Whether the command line fixes the thread count (`--threads N` or `--threads=N`, N not 0): then
+// no governor watches the team, and libgomp's long spin keeps such a team's median when other
+// work contends for the cores (measured: forced 2-thread teams beside other work ran at 12-16 ms
+// medians with the short spin, waking at every region, against 0.28 ms with the long one).
+bool threads_fixed(char** argv) {
+  for (char** a = argv + 1; *a; ++a) {
+    const char* value = nullptr;
+    if (std::strcmp(*a, "--threads") == 0) {
+      value = a[1];
+    } else if (std::strncmp(*a, "--threads=", 10) == 0) {
+      value = *a + 10;
+    }
+    if (value && std::strtol(value, nullptr, 10) != 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void apply_openmp_defaults(char** argv) {
   if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (threads_fixed(argv)) return;
   if (std::thread::hardware_concurrency() < 2) return;  // no team, nothing to wait for
   if (setenv("GOMP_SPINCOUNT", kSpinCount, 0) != 0) return;
   execv("/proc/self/exe", argv);
