@@ -19,9 +19,11 @@
 // (kernels split work without changing any sum's order), so this changes speed only.
 //
 // Measured alternatives (issue 8; shipped resnet, batch 1, 2 cores shared with other work):
-// libgomp's wait policy cannot help, as it is read once at start and every setting
-// fails somewhere (beside PyTorch, GOMP_SPINCOUNT=1e5 had one run at a 119 ms median, passive
-// waiting was slower than one thread, the default spin had single runs 1000x the median). A pool
+// libgomp's wait policy alone cannot help, as it is read once at start and every setting
+// fails somewhere for a team kept on busy cores (beside PyTorch, GOMP_SPINCOUNT=1e5 had one run at
+// a 119 ms median, passive waiting was slower than one thread, the default spin had single runs
+// 1000x the median). With the governor keeping teams off busy cores, the command line does set a
+// shorter spin (cli/openmp_defaults.cpp): it bounds what one stalled region costs. A pool
 // where the caller finishes chunks no worker took (as ONNX Runtime's) avoids the stalls, but
 // oneDNN here is built for OpenMP, so each convolution must be split into separate one-thread
 // primitives: halves over output channels cost 5-20% more work (Winograd halves transform the
