@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -125,6 +126,8 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
             // back to one thread, and runs that went over its stall budget and finished on one.
             {"thread_fallbacks", l.exec->thread_fallbacks()},
             {"runs_finished_on_one_thread", l.exec->runs_cut_to_one_thread()},
+            // How long OpenMP threads spin at a barrier before sleeping (src/cli/openmp_defaults.cpp).
+            {"gomp_spincount", std::getenv("GOMP_SPINCOUNT") ? json(std::getenv("GOMP_SPINCOUNT")) : json(nullptr)},
             {"throughput_per_s", s.throughput_per_s}};
   if (!a.runs_out.empty()) write_file_atomic(a.runs_out, runs_csv(s.runs));
   Output out;

@@ -7,9 +7,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/openmp_defaults.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  eff::cli::apply_openmp_defaults(argv);
   CLI::App app{"effectual: find and exploit ineffectual work in DNN inference"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "effectual 0.1.0");

@@ -383,6 +383,19 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   int node_threads = threads;
   const double stall_budget_ms =
       governor_ && !warming ? governor_->stall_budget_ms(work, threads) : std::numeric_limits<double>::infinity();
+  // With no reference time yet, the team is judged by how long its threads waited for a core (a
+  // run cut for that builds the remaining nodes' one-thread primitives if no warm-up did).
+  const bool judge_by_wait = governor_ && !warming && governor_->judges_by_wait(work, threads);
+  const double wait_at_start = judge_by_wait ? governor_->wait_ms() : -1;
+  bool starved = false;
+  const auto team_starved = [&](double elapsed_ms) {
+    if (wait_at_start < 0 || elapsed_ms < ThreadGovernor::kWaitJudgeAfterMs) return false;
+    starved = ThreadGovernor::team_starved(elapsed_ms, governor_->wait_ms() - wait_at_start);
+    return starved;
+  };
+  const auto team_stalling = [&](double elapsed_ms) {
+    return elapsed_ms > stall_budget_ms || team_starved(elapsed_ms);
+  };
   Plan& p = plan_for(inputs);
   const Graph& g = p.graph;
   last_plan_ = &p;
@@ -458,8 +471,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
 
     outs.assign(n.outputs.size(), Tensor());
     if (node_threads > 1 && i > 0 &&
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count() >
-            stall_budget_ms) {
+        team_stalling(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count())) {
       node_threads = 1;
       omp_set_num_threads(1);
       ++runs_cut_to_one_thread_;
@@ -533,7 +545,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     if (warming) {
       governor_->note(work, threads, wall_ms);
     } else {
-      governor_->record(work, threads, wall_ms);
+      // A run cut to one thread for its wait was starved; otherwise judge the whole run's wait.
+      if (!starved && node_threads == threads) team_starved(wall_ms);
+      governor_->record(work, threads, wall_ms, std::chrono::steady_clock::now(), starved);
     }
   }
   if (node_threads != threads) omp_set_num_threads(threads);

@@ -1,8 +1,11 @@
 #include "engine/thread_governor.h"
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <string>
 
 namespace eff {
 
@@ -25,9 +28,31 @@ int other_runnable_tasks() {
   return running - 1;  // the count includes the thread reading it
 }
 
-ThreadGovernor::ThreadGovernor(int max_threads, LoadProbe probe)
+double process_run_queue_wait_ms() {
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return -1;
+  double total_ns = 0;
+  bool any = false;
+  while (const dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + e->d_name + "/schedstat";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) continue;  // the thread ended meanwhile
+    unsigned long long run_ns = 0, wait_ns = 0;
+    if (std::fscanf(f, "%llu %llu", &run_ns, &wait_ns) == 2) {
+      total_ns += static_cast<double>(wait_ns);
+      any = true;
+    }
+    std::fclose(f);
+  }
+  closedir(dir);
+  return any ? total_ns * 1e-6 : -1;
+}
+
+ThreadGovernor::ThreadGovernor(int max_threads, LoadProbe probe, WaitProbe wait)
     : max_(std::max(1, max_threads)),
       probe_(probe ? std::move(probe) : LoadProbe(other_runnable_tasks)),
+      wait_(wait ? std::move(wait) : WaitProbe(process_run_queue_wait_ms)),
       current_(max_),
       backoff_(kFirstBackoff) {
   // Start small when the machine is already full: the first run would stall otherwise.
@@ -66,20 +91,29 @@ double ThreadGovernor::stall_budget_ms(int64_t work, int threads) const {
   return kStallFactor * reference_ms(work, threads);
 }
 
+bool ThreadGovernor::judges_by_wait(int64_t work, int threads) const {
+  return threads > 1 && reference_ms(work, threads) == std::numeric_limits<double>::infinity();
+}
+
 void ThreadGovernor::note(int64_t work, int threads, double wall_ms) {
   double& best = best_ms_.try_emplace({work, threads}, wall_ms).first->second;
   best = std::min(best, wall_ms);
 }
 
-void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::time_point now) {
+void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::time_point now, bool starved) {
   if (max_ == 1) return;
-  const double reference = std::min(reference_ms(work, threads), wall_ms);
-  double& best = best_ms_.try_emplace({work, threads}, wall_ms).first->second;
-  const double before = best;
-  best = std::min(best, wall_ms);
+  // A team that waited for cores is no reference for its own count: every run of a team that
+  // stalls from its first run on would look normal against it.
+  starved = starved && threads > 1;
+  const double reference =
+      std::min(reference_ms(work, threads), starved ? std::numeric_limits<double>::infinity() : wall_ms);
+  const auto key = std::make_pair(work, threads);
+  const auto found = best_ms_.find(key);
+  const double before = found != best_ms_.end() ? found->second : wall_ms;
+  if (!starved) best_ms_[key] = std::min(before, wall_ms);
   if (probing_) {
     probing_ = false;
-    if (threads == max_ && wall_ms <= kProbeFactor * before) {
+    if (threads == max_ && !starved && wall_ms <= kProbeFactor * before) {
       current_ = max_;
       backoff_ = kFirstBackoff;
     } else {
@@ -90,7 +124,7 @@ void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::ti
     return;
   }
   // One slow run is noise (a page fault, a timer); two in a row at the full team is a stall.
-  const bool slow = threads > 1 && wall_ms > kStallFactor * reference;
+  const bool slow = threads > 1 && (starved || wall_ms > kStallFactor * reference);
   slow_runs_ = slow ? slow_runs_ + 1 : 0;
   if (slow_runs_ >= 2) {
     slow_runs_ = 0;

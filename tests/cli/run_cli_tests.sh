@@ -75,6 +75,19 @@ else
 fi
 if ls "$tmp" | grep -q 'runs.csv.tmp'; then ko "bench --runs-out left a temporary file"; else ok; fi
 expect_error 6 "/nonexistent-dir/r.csv" -- bench "$model" --repeat 1 --runs-out /nonexistent-dir/r.csv
+# OpenMP threads spin ~0.3 ms, not libgomp's ~4.5 ms, at a barrier before sleeping (a team stall costs
+# that per region: src/cli/openmp_defaults.cpp) when the user set neither variable nor --threads N;
+# the user's choice wins.
+want_default=20000
+[ "$(nproc)" -lt 2 ] && want_default=null
+for case in "-|$want_default|0" "GOMP_SPINCOUNT=77|\"77\"|0" "OMP_WAIT_POLICY=passive|null|0" "-|null|2"; do
+  setting=${case%%|*} rest=${case#*|}
+  want=${rest%%|*} threads=${rest#*|}
+  [ "$want" = 20000 ] && want='"20000"'
+  env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY ${setting#-} "$bin" bench "$model" --repeat 1 --json --threads "$threads" \
+    > "$tmp/out" 2> "$tmp/err"
+  if grep -q "\"gomp_spincount\": $want" "$tmp/out"; then ok; else ko "bench with '$setting': $(grep gomp "$tmp/out")"; fi
+done
 expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json
 if grep -q '"top1"' "$tmp/out"; then ok; else ko "eval --json lacks top1"; fi
 expect_ok eval "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy"

@@ -2,6 +2,8 @@
 // falls back to one thread after two stalled runs, probes back only after its back-off and only
 // while the machine has room, and doubles the back-off when a probe stalls again.
 #include <gtest/gtest.h>
+#include <omp.h>
+#include <sched.h>
 
 #include <cstring>
 #include <filesystem>
@@ -102,6 +104,34 @@ TEST(ThreadGovernor, ATeamStallingFromItsFirstRunIsJudgedAgainstOneThread) {
   EXPECT_EQ(quiet.fallbacks(), 0);
 }
 
+// A team with no reference time yet (a process that starts straight into a stall) is judged by
+// how long its threads waited for a core: runs that waited over a quarter of their time are
+// stalls, two of them make it fall back, and they are never kept as the reference. Judged by
+// time alone, each such run would be its own reference and the team would never fall back.
+TEST(ThreadGovernor, ATeamWaitingForCoresWithNoReferenceIsAStall) {
+  Scripted load;
+  ThreadGovernor g = load.make(2);
+  Clock::time_point t{};
+  EXPECT_TRUE(g.judges_by_wait(100, 2));
+  EXPECT_FALSE(g.judges_by_wait(100, 1));
+  EXPECT_TRUE(ThreadGovernor::team_starved(10.0, 5.0));
+  EXPECT_FALSE(ThreadGovernor::team_starved(10.0, 1.0));   // 10% waiting: a core each
+  EXPECT_FALSE(ThreadGovernor::team_starved(0.5, 0.4));    // too short to judge
+  EXPECT_FALSE(ThreadGovernor::team_starved(10.0, -1.0));  // wait unknown
+  g.record(100, g.next(t), 12.0, t, true);
+  EXPECT_EQ(g.current(), 2);  // one slow run is not enough
+  EXPECT_TRUE(g.judges_by_wait(100, 2));
+  g.record(100, g.next(t), 11.0, t, true);
+  EXPECT_EQ(g.current(), 1);
+  EXPECT_EQ(g.fallbacks(), 1);
+  EXPECT_EQ(g.stall_budget_ms(100, 2), std::numeric_limits<double>::infinity());
+  // The same times without the wait: each run is as fast as the best seen, no fallback.
+  ThreadGovernor blind = load.make(2);
+  for (int i = 0; i < 5; ++i) blind.record(100, blind.next(t), 12.0, t);
+  EXPECT_EQ(blind.fallbacks(), 0);
+  EXPECT_FALSE(blind.judges_by_wait(100, 2));
+}
+
 // On a full machine the run queue is read at most every 20 ms, not before every run: reading
 // /proc/loadavg costs about 1% of a small model's inference.
 TEST(ThreadGovernor, LooksAtTheRunQueueAtMostEvery20ms) {
@@ -157,6 +187,80 @@ TEST(ThreadCounts, ARunCutToOneThreadPartWayGivesTheSameBits) {
   ASSERT_EQ(got.size(), want.size());
   ASSERT_EQ(got[0].nbytes(), want[0].nbytes());
   EXPECT_EQ(std::memcmp(got[0].raw(), want[0].raw(), want[0].nbytes()), 0);
+}
+
+namespace {
+struct ResnetCase {
+  Model model;
+  Tensor input;
+  std::vector<Tensor> one_thread;
+};
+ResnetCase resnet_case() {
+  const std::filesystem::path root(EFF_SOURCE_DIR);
+  ResnetCase c{load_model((root / "models/resnet.onnx").string()),
+               read_npy((root / "models/resnet.ref/input.npy").string()),
+               {}};
+  ExecutorOptions one;
+  one.threads = 1;
+  c.one_thread = Executor(c.model.graph, one).run({c.input});
+  return c;
+}
+bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  return a.size() == b.size() && a[0].nbytes() == b[0].nbytes() &&
+         std::memcmp(a[0].raw(), b[0].raw(), a[0].nbytes()) == 0;
+}
+}  // namespace
+
+// With no reference time, a first run whose threads report waiting for cores (a scripted wait
+// that grows by a second per look) finishes on one thread with the same bits; the same run with
+// no waiting keeps its team.
+TEST(ThreadCounts, AFirstRunWaitingForCoresFinishesOnOneThread) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 cores for a team";
+  const ResnetCase c = resnet_case();
+  for (const bool waiting : {true, false}) {
+    SCOPED_TRACE(waiting ? "waiting" : "not waiting");
+    double waited = 0;
+    ExecutorOptions o;
+    o.governor = std::make_shared<ThreadGovernor>(
+        2, [] { return 0; }, [&] { return waited += waiting ? 1000 : 0; });
+    Executor ex(c.model.graph, o);
+    const std::vector<Tensor> got = ex.run({c.input});
+    EXPECT_EQ(ex.last_run_threads(), 2);
+    EXPECT_EQ(ex.runs_cut_to_one_thread(), waiting ? 1 : 0);
+    EXPECT_TRUE(same_bits(got, c.one_thread));
+  }
+}
+
+// A team member really held back: both team threads pinned to one core while libgomp still
+// counts two, so the worker waits for the core its leader spins on at every barrier. The
+// machine's own run-queue accounting (/proc/self/task/*/schedstat) shows the wait, and the first
+// run, which has no reference time, finishes on one thread with the same bits.
+TEST(ThreadCounts, ATeamWithAMemberHeldBackFinishesOnOneThread) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 cores for a team";
+  if (process_run_queue_wait_ms() < 0) GTEST_SKIP() << "no /proc/self/task/*/schedstat";
+  const ResnetCase c = resnet_case();
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  int pinned = 0;
+#pragma omp parallel num_threads(2) reduction(+ : pinned)
+  pinned += sched_setaffinity(0, sizeof(one), &one) == 0 ? 1 : 0;
+  ExecutorOptions o;
+  o.governor = std::make_shared<ThreadGovernor>(2, [] { return 0; });
+  Executor ex(c.model.graph, o);
+  const std::vector<Tensor> got = ex.run({c.input});
+  const int64_t cut = ex.runs_cut_to_one_thread();
+  omp_set_num_threads(2);
+#pragma omp parallel num_threads(2)
+  sched_setaffinity(0, sizeof(all), &all);
+  ASSERT_EQ(pinned, 2);
+  EXPECT_EQ(ex.last_run_threads(), 2);
+  EXPECT_EQ(cut, 1);
+  EXPECT_TRUE(same_bits(got, c.one_thread));
 }
 
 }  // namespace
