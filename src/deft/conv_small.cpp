@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -34,9 +35,11 @@ inline float bf16_operand(float x) {
   return bits_to_float(r);
 }
 
+}  // namespace
+
 // Output pixels go in row segments of up to 16 (a row of 28: 16 + 12), two segments per register
 // block; a segment's 16 inputs for a synapse are 16 consecutive floats of the padded plane.
-struct Geometry {
+struct SmallConvGeometry {
   int64_t wp = 0, hp = 0;
   int64_t plane_len = 0;        // floats per channel plane (+ what the last segment's taps read)
   std::vector<int64_t> offset;  // per step: plane offset (channel * plane_len + tap), or -1
@@ -47,6 +50,10 @@ struct Geometry {
   int64_t image_len(int64_t c) const { return c * plane_len; }
   int64_t blocks() const { return static_cast<int64_t>(in.size()) / kVectors; }
 };
+
+namespace {
+
+using Geometry = SmallConvGeometry;
 
 Geometry geometry(const SmallConvWeights& w, const ConvShape& s, int64_t pad_bottom, int64_t pad_right, bool pool) {
   Geometry g;
@@ -147,7 +154,9 @@ bool small_conv_fits(const ConvShape& s) {
 }
 
 SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32_t>& synapses, int64_t kh, int64_t kw) {
+  static std::atomic<uint64_t> next_id{1};
   SmallConvWeights w;
+  w.id = next_id++;
   w.m = p.rows;
   w.bf16 = p.format == Format::kBf16Dot;
   const int64_t kept = static_cast<int64_t>(synapses.size());
@@ -191,9 +200,31 @@ void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset,
                                const float* planes, int64_t f0, const Epilogue& e, float* y);
 
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
-                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads,
+                int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads,
                 bool pool) {
-  const Geometry g = geometry(w, s, pad_bottom, pad_right, pool);
+  const std::array<int64_t, 17> key{s.c,
+                                    s.h,
+                                    s.w,
+                                    s.kh,
+                                    s.kw,
+                                    s.sh,
+                                    s.sw,
+                                    s.pad_top,
+                                    s.pad_left,
+                                    s.dh,
+                                    s.dw,
+                                    s.oh,
+                                    s.ow,
+                                    pad_bottom,
+                                    pad_right,
+                                    pool,
+                                    static_cast<int64_t>(w.id)};
+  if (!scratch.geometry || scratch.key != key) {
+    scratch.geometry = std::make_shared<const Geometry>(geometry(w, s, pad_bottom, pad_right, pool));
+    scratch.key = key;
+  }
+  const Geometry& g = *scratch.geometry;
+  std::vector<float>& planes = scratch.planes;
   const int64_t pixels = pool ? (s.oh / 2) * (s.ow / 2) : s.pixels();
   const int64_t image_len = g.image_len(s.c), in_len = s.c * s.h * s.w, out_len = w.m * pixels;
   const bool avx512 = isa == Isa::kAvx512 && best_isa() == Isa::kAvx512;
@@ -226,25 +257,33 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   auto lay = [&](int64_t img, float* pl) {
     for (int64_t c = 0; c < s.c; ++c) lay_plane(x + img * in_len + c * s.h * s.w, s, g, w.bf16, pl + c * g.plane_len);
   };
+  auto image_task = [&](float* mine, int64_t img) {
+    lay(img, mine);
+    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
+  };
+  auto block_task = [&](float* mine, int64_t img, int64_t task) {
+    const int64_t b0 = task % qtasks * kTaskBlocks;
+    run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
+  };
+  // One thread: no OpenMP region at all (libgomp allocates a team even for one thread: a few
+  // hundred ns a layer at batch 1).
+  if (team == 1) {
+    for (int64_t img = 0; img < images; ++img) image_task(planes.data(), img);
+    return;
+  }
   // Each output's chain is the same whoever runs it: results do not depend on the split.
-#pragma omp parallel num_threads(team) if (team > 1)
+#pragma omp parallel num_threads(team)
   {
     float* mine = planes.data() + omp_get_thread_num() * image_len;
     if (by_image) {
 #pragma omp for schedule(static)
-      for (int64_t img = 0; img < images; ++img) {
-        lay(img, mine);
-        for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
-      }
+      for (int64_t img = 0; img < images; ++img) image_task(mine, img);
     } else {
       for (int64_t img = 0; img < images; ++img) {
         // Every thread lays the image in its own buffer (a few KiB): no barrier between laying and use.
         lay(img, mine);
 #pragma omp for schedule(static)
-        for (int64_t task = 0; task < fblocks * qtasks; ++task) {
-          const int64_t b0 = task % qtasks * kTaskBlocks;
-          run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
-        }
+        for (int64_t task = 0; task < fblocks * qtasks; ++task) block_task(mine, img, task);
       }
     }
   }

@@ -169,7 +169,7 @@ class DeftLayerKernel final : public Kernel {
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
       if (pool_ && (s.oh < 2 || s.ow < 2))
         fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
-      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), rows_, small_isa_,
+      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), small_scratch_, small_isa_,
                  ctx.threads(), pool_);
       return;
     }
@@ -200,6 +200,7 @@ class DeftLayerKernel final : public Kernel {
   PackedWeights packed_;
   AmxConvWeights amx_;
   SmallConvWeights small_;
+  SmallConvScratch small_scratch_;
   Isa small_isa_ = Isa::kPortable;
   AmxConvScratch amx_scratch_;
   std::string impl_;

@@ -82,6 +82,9 @@ struct GemmTask {
 };
 void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
+// Rows [j0, j1) one at a time over panels [p0, p1), several panels at once (small batches).
+void gemm_rows_portable(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
 // The whole GEMM on the tile unit (kBf16Dot only, after amx_available()); S as in gemm_strided.
 void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                    int64_t ldc, const Epilogue& e, int threads);

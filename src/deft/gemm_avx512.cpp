@@ -79,6 +79,10 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
   body::run_block(t, Avx512{}, panel, j0, j1);
 }
 
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  body::run_rows(t, Avx512{}, p0, p1, j0, j1);
+}
+
 }  // namespace eff::deft
 
 #if defined(__clang__)
@@ -90,6 +94,9 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
 namespace eff::deft {
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1) {
   gemm_block_portable(t, panel, j0, j1);
+}
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  gemm_rows_portable(t, p0, p1, j0, j1);
 }
 }  // namespace eff::deft
 #endif

@@ -101,6 +101,10 @@ void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j
   body::run_block(t, Portable{}, panel, j0, j1);
 }
 
+void gemm_rows_portable(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  body::run_rows(t, Portable{}, p0, p1, j0, j1);
+}
+
 Isa best_isa() {
   static const Isa isa = cpu_has_avx512_bf16() ? Isa::kAvx512 : Isa::kPortable;
   return isa;
@@ -160,7 +164,11 @@ PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64
           }
           case Format::kDeft16:
           case Format::kDeft16Q: {
-            const uint16_t h = to_deft16(at(i, s));
+            // Rows past M are never stored, but in Deft-16Q a high lane's whole word is its value:
+            // a padding 0 above a real low half would be a denormal, and FMAs on denormals take
+            // a microcode assist each (lenet5's fc1, M = 120: 4x slower). 1.0 there keeps the
+            // discarded lanes normal.
+            const uint16_t h = f == Format::kDeft16Q && i >= m && l >= 16 ? to_deft16(1.f) : to_deft16(at(i, s));
             std::memcpy(dst + 4 * (l % 16) + 2 * (l / 16), &h, 2);  // little endian: lane l+16 high
             break;
           }
@@ -245,6 +253,8 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
   gemm_strided(w, s, j, lds, 1, c, ldc, e, isa, threads);
 }
 
+constexpr int64_t kRowsPerPanelGroup = 2;
+
 void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                   int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
@@ -263,17 +273,35 @@ void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row
     t.row_stride = w.steps;
     t.step_stride = 1;
   }
+  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
+  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
+  // One or two rows (batch 1 FC layers): each row over several panels at once, tasks of groups
+  // of panels (a row tile of one panel would leave its two FMA chains latency-bound).
+  if (j <= kRowsPerPanelGroup) {
+    auto rows = isa == Isa::kAvx512 ? gemm_rows_avx512 : gemm_rows_portable;
+    const int64_t panels = w.panels(), groups = (panels + 3) / 4;
+    if (nthreads == 1 || groups == 1) {  // no OpenMP region: libgomp allocates even a team of one
+      rows(t, 0, panels, 0, j);
+      return;
+    }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t g = 0; g < groups; ++g) rows(t, g * 4, std::min(panels, g * 4 + 4), 0, j);
+    return;
+  }
   // Tasks: one panel by a block of rows sized so that the panel's packed weights are reused
   // across rows while they sit in L2; every output belongs to one task, so results do not
   // depend on the thread count.
   constexpr int64_t kRowsPerTask = 48;
   const int64_t panels = w.panels(), row_blocks = (j + kRowsPerTask - 1) / kRowsPerTask;
   const int64_t tasks = panels * row_blocks;
-  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
-  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
-  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
-  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && tasks > 1)
+  if (nthreads == 1 || tasks == 1) {
+    for (int64_t task = 0; task < tasks; ++task)
+      block(t, task % panels, task / panels * kRowsPerTask, std::min(j, (task / panels + 1) * kRowsPerTask));
+    return;
+  }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t rb = task / panels, pn = task % panels;
     block(t, pn, rb * kRowsPerTask, std::min(j, (rb + 1) * kRowsPerTask));
