@@ -399,9 +399,13 @@ void filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp
           continue;
         }
         const __m512 wv = _mm512_loadu_ps(wf + st * 16);
+        // One pointer per row and constant displacements: indexing pa[off + r] made the compiler
+        // compute every address with its own lea/add, which compete with the FMAs for ports.
+        const float* qa = pa + off;
+        const float* qb = pb + off;
         for (int r = 0; r < R; ++r) {
-          a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(pa[off + r]), wv, a0[r]);
-          a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(pb[off + r]), wv, a1[r]);
+          a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(qa[r]), wv, a0[r]);
+          a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(qb[r]), wv, a1[r]);
         }
       }
       for (int64_t r = 0; r < n; r += 2) {
