@@ -36,6 +36,7 @@ struct Avx512 {
   F bcast(float x) const { return _mm512_set1_ps(x); }
   U bcast32(uint32_t x) const { return _mm512_set1_epi32(static_cast<int>(x)); }
   U load_u(const uint8_t* p) const { return _mm512_loadu_si512(p); }
+  void prefetch(const uint8_t* p) const { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
   F fma(F a, F b, F acc) const { return _mm512_fmadd_ps(a, b, acc); }
   F dot(F acc, U a, U b) const { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
   template <Format FMT>

@@ -5,7 +5,7 @@
 //
 // V provides: F (16 floats), U (16 x 32 bits), zero(), bcast(float), bcast32(uint32_t),
 // decode<FORMAT>(step pointer, w0, w1, ctx) for lanes 0-15 and 16-31, fma(a, b, acc),
-// dot(acc, u, v) (vdpbf16ps), load_u(pointer) and store(dst, v, lanes, bias, relu).
+// dot(acc, u, v) (vdpbf16ps), load_u(pointer), prefetch(pointer) and store(dst, v, lanes, bias, relu).
 #pragma once
 
 #include <cstdint>
@@ -91,6 +91,8 @@ inline void block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p
 // accumulators, so its chains of K dependent multiply-adds leave the FMA units idle for most of
 // each latency; NP panels give 2*NP independent chains. Each output's chain is the same sequence
 // over k as in tile(), so the results are the same bits.
+constexpr int64_t kPrefetchSteps = 16;  // how far ahead a row tile asks for its weights
+
 template <class V, Format FMT, int NP>
 inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p0, int64_t j) {
   using F = typename V::F;
@@ -104,6 +106,10 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
     for (int64_t s = 0; s < steps; ++s, wp += sb) {
       const auto b = v.bcast32(sp[s]);
       for (int q = 0; q < NP; ++q) {
+        v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
+        v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb + 64);
+      }
+      for (int q = 0; q < NP; ++q) {
         acc[q][0] = v.dot(acc[q][0], v.load_u(wp + q * panel_bytes), b);
         acc[q][1] = v.dot(acc[q][1], v.load_u(wp + q * panel_bytes + 64), b);
       }
@@ -112,6 +118,8 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
     const float* sp = t.s + j * t.row_stride;
     for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
       const F b = v.bcast(*sp);
+      // At one row each weight is used once: it streams from L2, and the FMAs that read it wait.
+      for (int q = 0; q < NP; ++q) v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
       for (int q = 0; q < NP; ++q) {
         F w0, w1;
         v.template decode<FMT>(wp + q * panel_bytes, w0, w1, ctx);
