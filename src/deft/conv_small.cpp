@@ -194,7 +194,7 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y);
+                             bool pool, float* y, bool two);
 
 void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
                                const float* planes, int64_t f0, const Epilogue& e, float* y);
@@ -245,13 +245,19 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   planes.resize(static_cast<size_t>(team * image_len));
   auto run_blocks = [&](const float* pl, float* out, int64_t f0, int64_t b0, int64_t b1) {
     if (lanes_filters) return small_conv_filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, e, out);
-    for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t b = b0; b < b1;) {
       const size_t seg = static_cast<size_t>(b * kVectors);
-      if (avx512)
+      if (avx512) {
+        // Up to 6 filters leave registers for two blocks at once (4 x F accumulators): each
+        // broadcast weight then feeds 4 FMAs, and the loop overhead is paid once for both.
+        const bool two = b + 1 < b1 && w.m - f0 <= 6;
         small_conv_block_avx512(w, g.offset.data(), &g.in[seg], &g.out[seg], &g.lanes[seg], pixels, pl, f0, e, pool,
-                                out);
-      else
+                                out, two);
+        b += two ? 2 : 1;
+      } else {
         block_portable(w, g, pl, f0, b, e, pool, pixels, out);
+        ++b;
+      }
     }
   };
   auto lay = [&](int64_t img, float* pl) {
@@ -308,27 +314,28 @@ namespace eff::deft {
 
 namespace {
 
-template <int F>
+// V segments (one register block, or two when few filters leave registers for 4 x F accumulators).
+template <int F, int V>
 void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                   const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& epilogue,
                   bool pool, float* y) {
   const Epilogue e = epilogue;  // a local copy: the stores to y could alias it, forcing reloads
-  __m512 acc[F][kVectors];
+  __m512 acc[F][V];
   for (int f = 0; f < F; ++f)
-    for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[f][v] = _mm512_setzero_ps();
   const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
   for (int64_t st = 0; st < w.steps; ++st, wt += kFilters) {
     const int64_t off = offset[st];
     if (off < 0) {  // the zero half of an odd K's last bf16 pair: acc + (+0), as the reference
       for (int f = 0; f < F; ++f)
-        for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_add_ps(acc[f][v], _mm512_setzero_ps());
+        for (int v = 0; v < V; ++v) acc[f][v] = _mm512_add_ps(acc[f][v], _mm512_setzero_ps());
       continue;
     }
-    __m512 xv[kVectors];
-    for (int v = 0; v < kVectors; ++v) xv[v] = _mm512_loadu_ps(planes + off + in[v]);
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(planes + off + in[v]);
     for (int f = 0; f < F; ++f) {
       const __m512 wv = _mm512_set1_ps(wt[f]);
-      for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
+      for (int v = 0; v < V; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
     }
   }
   if (pool) {
@@ -336,24 +343,26 @@ void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_
     // portable kernel's.
     const __m512i even = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 15, 13, 11, 9, 7, 5, 3, 1);
-    const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[0]) / 2)) - 1);
-    for (int f = 0; f < F; ++f) {
-      const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-      __m512 r[kVectors];
-      for (int v = 0; v < kVectors; ++v) {
-        r[v] = acc[f][v];
-        if (e.bias) r[v] = _mm512_add_ps(r[v], bias);
-        if (e.relu) r[v] = _mm512_max_ps(r[v], _mm512_setzero_ps());
+    for (int v = 0; v < V; v += 2) {  // segments (v, v + 1): the two conv rows of one pooled row
+      const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[v]) / 2)) - 1);
+      for (int f = 0; f < F; ++f) {
+        const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
+        __m512 r[2];
+        for (int h = 0; h < 2; ++h) {
+          r[h] = acc[f][v + h];
+          if (e.bias) r[h] = _mm512_add_ps(r[h], bias);
+          if (e.relu) r[h] = _mm512_max_ps(r[h], _mm512_setzero_ps());
+        }
+        const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
+        const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
+        _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[v], store, m);
       }
-      const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
-      const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
-      _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[0], store, m);
     }
     return;
   }
   for (int f = 0; f < F; ++f) {
     const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-    for (int v = 0; v < kVectors; ++v) {
+    for (int v = 0; v < V; ++v) {
       __m512 r = acc[f][v];
       if (e.bias) r = _mm512_add_ps(r, bias);
       if (e.relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
@@ -443,25 +452,29 @@ void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset,
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y) {
+                             bool pool, float* y, bool two) {
+#define EFF_SMALL_BLOCK(F)                                                                              \
+  return two ? block_avx512<F, 2 * kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y) \
+             : block_avx512<F, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y)
   switch (std::min<int64_t>(kFilters, w.m - f0)) {
     case 1:
-      return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(1);
     case 2:
-      return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(2);
     case 3:
-      return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(3);
     case 4:
-      return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(4);
     case 5:
-      return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(5);
     case 6:
-      return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(6);
     case 7:
-      return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block_avx512<7, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
     default:
-      return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block_avx512<8, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
   }
+#undef EFF_SMALL_BLOCK
 }
 
 }  // namespace eff::deft
@@ -474,7 +487,7 @@ void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, c
 #else
 namespace eff::deft {
 void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int64_t*, const int64_t*, const uint16_t*,
-                             int64_t, const float*, int64_t, const Epilogue&, bool, float*) {
+                             int64_t, const float*, int64_t, const Epilogue&, bool, float*, bool) {
   throw ShapeError("deft: AVX-512 is not available on this build");
 }
 void small_conv_filters_avx512(const SmallConvWeights&, const int64_t*, int64_t, const ConvShape&, const float*,
