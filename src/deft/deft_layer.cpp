@@ -141,8 +141,10 @@ class DeftLayerKernel final : public Kernel {
     const Epilogue e{bias_.data(), relu_};
     const int64_t kept = static_cast<int64_t>(synapses_.size());
     if (!conv_) {
-      if (x.shape().size() != 2 || x.shape()[1] != depth_)
-        fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
+      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
+      int64_t row = x.shape().size() >= 2 ? 1 : 0;
+      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
+      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
       const int64_t n = x.shape()[0];
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
       const float* s = x.data<float>();
