@@ -202,23 +202,7 @@ void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset,
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
                 int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads,
                 bool pool) {
-  const std::array<int64_t, 17> key{s.c,
-                                    s.h,
-                                    s.w,
-                                    s.kh,
-                                    s.kw,
-                                    s.sh,
-                                    s.sw,
-                                    s.pad_top,
-                                    s.pad_left,
-                                    s.dh,
-                                    s.dw,
-                                    s.oh,
-                                    s.ow,
-                                    pad_bottom,
-                                    pad_right,
-                                    pool,
-                                    static_cast<int64_t>(w.id)};
+  const SmallConvScratch::Key key{s, pad_bottom, pad_right, pool, w.id};
   if (!scratch.geometry || scratch.key != key) {
     scratch.geometry = std::make_shared<const Geometry>(geometry(w, s, pad_bottom, pad_right, pool));
     scratch.key = key;

@@ -18,7 +18,6 @@
 // layers the format fixes the values, not the storage.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -59,7 +58,13 @@ struct SmallConvGeometry;
 struct SmallConvScratch {
   std::vector<float> planes;
   std::shared_ptr<const SmallConvGeometry> geometry;
-  std::array<int64_t, 17> key{};  // the shape, padding, pool and weights (id) the geometry is for
+  struct Key {  // what the geometry is for
+    ConvShape shape;
+    int64_t pad_bottom = 0, pad_right = 0;
+    bool pool = false;
+    uint64_t weights = 0;  // SmallConvWeights::id
+    bool operator==(const Key&) const = default;
+  } key;
 };
 
 // x is N x C x H x W, y is N x M x OH x OW (s.oh, s.ow set; pad_bottom / pad_right complete the
