@@ -147,16 +147,13 @@ class DeftLayerKernel final : public Kernel {
       if (row != depth_) fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
       const int64_t n = x.shape()[0];
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
-      const float* s = x.data<float>();
-      int64_t lds = depth_;
-      if (!identity_) {
-        rows_.resize(static_cast<size_t>(n * kept));
-        for (int64_t r = 0; r < n; ++r)
-          for (int64_t q = 0; q < kept; ++q) rows_[r * kept + q] = s[r * depth_ + synapses_[q]];
-        s = rows_.data();
-        lds = kept;
+      if (identity_) {
+        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
+      } else {
+        // The kept inputs (the input tensor may be read by other nodes: not swapped in place).
+        gemm_columns(packed_, x.data<float>(), n, depth_, synapses_.data(), y.data<float>(), m_, rows_, e, Isa::kAuto,
+                     ctx.threads());
       }
-      gemm(packed_, s, n, lds, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
       return;
     }
     if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)

@@ -115,9 +115,10 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
       }
     }
   } else {
-    const float* sp = t.s + j * t.row_stride;
+    const float* row = t.s + j * t.row_stride;
+    const float* sp = row;
     for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
-      const F b = v.bcast(*sp);
+      const F b = v.bcast(t.columns ? row[t.columns[s]] : *sp);
       // At one row each weight is used once: it streams from L2, and the FMAs that read it wait.
       for (int q = 0; q < NP; ++q) v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
       for (int q = 0; q < NP; ++q) {

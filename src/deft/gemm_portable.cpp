@@ -256,8 +256,31 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
 
 constexpr int64_t kRowsPerPanelGroup = 2;
 
+namespace {
+void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+               const int32_t* columns, float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads);
+}  // namespace
+
 void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                   int64_t ldc, const Epilogue& e, Isa isa, int threads) {
+  gemm_impl(w, s, j, row_stride, step_stride, nullptr, c, ldc, e, isa, threads);
+}
+
+void gemm_columns(const PackedWeights& w, const float* s, int64_t j, int64_t lds, const int32_t* columns, float* c,
+                  int64_t ldc, std::vector<float>& scratch, const Epilogue& e, Isa isa, int threads) {
+  if (j <= kRowsPerPanelGroup && w.format != Format::kBf16Dot) {
+    gemm_impl(w, s, j, lds, 1, columns, c, ldc, e, isa, threads);
+    return;
+  }
+  scratch.resize(static_cast<size_t>(j * w.depth));
+  for (int64_t r = 0; r < j; ++r)
+    for (int64_t q = 0; q < w.depth; ++q) scratch[r * w.depth + q] = s[r * lds + columns[q]];
+  gemm_impl(w, scratch.data(), j, w.depth, 1, nullptr, c, ldc, e, isa, threads);
+}
+
+namespace {
+void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+               const int32_t* columns, float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
   const bool chosen = isa == Isa::kAuto;
   isa = isa_for(w.format, isa);
@@ -268,7 +291,7 @@ void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row
     gemm_amx_bf16(w, s, j, row_stride, step_stride, c, ldc, e, threads);
     return;
   }
-  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e};
+  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e, columns};
   thread_local std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {
     pairs.resize(static_cast<size_t>(j * w.steps));
@@ -312,5 +335,7 @@ void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row
     block(t, pn, rb * kRowsPerTask, std::min(j, (rb + 1) * kRowsPerTask));
   }
 }
+
+}  // namespace
 
 }  // namespace eff::deft
