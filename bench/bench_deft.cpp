@@ -171,7 +171,7 @@ void BM_DeftConv(benchmark::State& state, ConvCase c, ConvPath path) {
     // The small-channel direct conv (deft/conv_small.h) on the same bf16dot operands.
     const SmallConvWeights p =
         small_pack_conv(pack_weights(Format::kBf16Dot, w.data(), c.m, s.depth(), s.depth()), all, c.k, c.k);
-    std::vector<float> planes;
+    SmallConvScratch planes;
     for (auto _ : state) {
       small_conv(p, x.data(), 1, s, c.pad, c.pad, {}, y.data(), planes, best_isa(), 1);
       benchmark::DoNotOptimize(y.data());

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -34,9 +35,11 @@ inline float bf16_operand(float x) {
   return bits_to_float(r);
 }
 
+}  // namespace
+
 // Output pixels go in row segments of up to 16 (a row of 28: 16 + 12), two segments per register
 // block; a segment's 16 inputs for a synapse are 16 consecutive floats of the padded plane.
-struct Geometry {
+struct SmallConvGeometry {
   int64_t wp = 0, hp = 0;
   int64_t plane_len = 0;        // floats per channel plane (+ what the last segment's taps read)
   std::vector<int64_t> offset;  // per step: plane offset (channel * plane_len + tap), or -1
@@ -47,6 +50,10 @@ struct Geometry {
   int64_t image_len(int64_t c) const { return c * plane_len; }
   int64_t blocks() const { return static_cast<int64_t>(in.size()) / kVectors; }
 };
+
+namespace {
+
+using Geometry = SmallConvGeometry;
 
 Geometry geometry(const SmallConvWeights& w, const ConvShape& s, int64_t pad_bottom, int64_t pad_right, bool pool) {
   Geometry g;
@@ -147,7 +154,9 @@ bool small_conv_fits(const ConvShape& s) {
 }
 
 SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32_t>& synapses, int64_t kh, int64_t kw) {
+  static std::atomic<uint64_t> next_id{1};
   SmallConvWeights w;
+  w.id = next_id++;
   w.m = p.rows;
   w.bf16 = p.format == Format::kBf16Dot;
   const int64_t kept = static_cast<int64_t>(synapses.size());
@@ -185,15 +194,21 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y);
+                             bool pool, float* y, bool two);
 
 void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
                                const float* planes, int64_t f0, const Epilogue& e, float* y);
 
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
-                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads,
+                int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads,
                 bool pool) {
-  const Geometry g = geometry(w, s, pad_bottom, pad_right, pool);
+  const SmallConvScratch::Key key{s, pad_bottom, pad_right, pool, w.id};
+  if (!scratch.geometry || scratch.key != key) {
+    scratch.geometry = std::make_shared<const Geometry>(geometry(w, s, pad_bottom, pad_right, pool));
+    scratch.key = key;
+  }
+  const Geometry& g = *scratch.geometry;
+  std::vector<float>& planes = scratch.planes;
   const int64_t pixels = pool ? (s.oh / 2) * (s.ow / 2) : s.pixels();
   const int64_t image_len = g.image_len(s.c), in_len = s.c * s.h * s.w, out_len = w.m * pixels;
   const bool avx512 = isa == Isa::kAvx512 && best_isa() == Isa::kAvx512;
@@ -214,37 +229,51 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   planes.resize(static_cast<size_t>(team * image_len));
   auto run_blocks = [&](const float* pl, float* out, int64_t f0, int64_t b0, int64_t b1) {
     if (lanes_filters) return small_conv_filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, e, out);
-    for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t b = b0; b < b1;) {
       const size_t seg = static_cast<size_t>(b * kVectors);
-      if (avx512)
+      if (avx512) {
+        // Up to 6 filters leave registers for two blocks at once (4 x F accumulators): each
+        // broadcast weight then feeds 4 FMAs, and the loop overhead is paid once for both.
+        const bool two = b + 1 < b1 && w.m - f0 <= 6;
         small_conv_block_avx512(w, g.offset.data(), &g.in[seg], &g.out[seg], &g.lanes[seg], pixels, pl, f0, e, pool,
-                                out);
-      else
+                                out, two);
+        b += two ? 2 : 1;
+      } else {
         block_portable(w, g, pl, f0, b, e, pool, pixels, out);
+        ++b;
+      }
     }
   };
   auto lay = [&](int64_t img, float* pl) {
     for (int64_t c = 0; c < s.c; ++c) lay_plane(x + img * in_len + c * s.h * s.w, s, g, w.bf16, pl + c * g.plane_len);
   };
+  auto image_task = [&](float* mine, int64_t img) {
+    lay(img, mine);
+    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
+  };
+  auto block_task = [&](float* mine, int64_t img, int64_t task) {
+    const int64_t b0 = task % qtasks * kTaskBlocks;
+    run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
+  };
+  // One thread: no OpenMP region at all (libgomp allocates a team even for one thread: a few
+  // hundred ns a layer at batch 1).
+  if (team == 1) {
+    for (int64_t img = 0; img < images; ++img) image_task(planes.data(), img);
+    return;
+  }
   // Each output's chain is the same whoever runs it: results do not depend on the split.
-#pragma omp parallel num_threads(team) if (team > 1)
+#pragma omp parallel num_threads(team)
   {
     float* mine = planes.data() + omp_get_thread_num() * image_len;
     if (by_image) {
 #pragma omp for schedule(static)
-      for (int64_t img = 0; img < images; ++img) {
-        lay(img, mine);
-        for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
-      }
+      for (int64_t img = 0; img < images; ++img) image_task(mine, img);
     } else {
       for (int64_t img = 0; img < images; ++img) {
         // Every thread lays the image in its own buffer (a few KiB): no barrier between laying and use.
         lay(img, mine);
 #pragma omp for schedule(static)
-        for (int64_t task = 0; task < fblocks * qtasks; ++task) {
-          const int64_t b0 = task % qtasks * kTaskBlocks;
-          run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
-        }
+        for (int64_t task = 0; task < fblocks * qtasks; ++task) block_task(mine, img, task);
       }
     }
   }
@@ -269,27 +298,28 @@ namespace eff::deft {
 
 namespace {
 
-template <int F>
+// V segments (one register block, or two when few filters leave registers for 4 x F accumulators).
+template <int F, int V>
 void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                   const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& epilogue,
                   bool pool, float* y) {
   const Epilogue e = epilogue;  // a local copy: the stores to y could alias it, forcing reloads
-  __m512 acc[F][kVectors];
+  __m512 acc[F][V];
   for (int f = 0; f < F; ++f)
-    for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[f][v] = _mm512_setzero_ps();
   const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
   for (int64_t st = 0; st < w.steps; ++st, wt += kFilters) {
     const int64_t off = offset[st];
     if (off < 0) {  // the zero half of an odd K's last bf16 pair: acc + (+0), as the reference
       for (int f = 0; f < F; ++f)
-        for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_add_ps(acc[f][v], _mm512_setzero_ps());
+        for (int v = 0; v < V; ++v) acc[f][v] = _mm512_add_ps(acc[f][v], _mm512_setzero_ps());
       continue;
     }
-    __m512 xv[kVectors];
-    for (int v = 0; v < kVectors; ++v) xv[v] = _mm512_loadu_ps(planes + off + in[v]);
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(planes + off + in[v]);
     for (int f = 0; f < F; ++f) {
       const __m512 wv = _mm512_set1_ps(wt[f]);
-      for (int v = 0; v < kVectors; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
+      for (int v = 0; v < V; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
     }
   }
   if (pool) {
@@ -297,24 +327,26 @@ void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_
     // portable kernel's.
     const __m512i even = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 15, 13, 11, 9, 7, 5, 3, 1);
-    const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[0]) / 2)) - 1);
-    for (int f = 0; f < F; ++f) {
-      const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-      __m512 r[kVectors];
-      for (int v = 0; v < kVectors; ++v) {
-        r[v] = acc[f][v];
-        if (e.bias) r[v] = _mm512_add_ps(r[v], bias);
-        if (e.relu) r[v] = _mm512_max_ps(r[v], _mm512_setzero_ps());
+    for (int v = 0; v < V; v += 2) {  // segments (v, v + 1): the two conv rows of one pooled row
+      const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[v]) / 2)) - 1);
+      for (int f = 0; f < F; ++f) {
+        const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
+        __m512 r[2];
+        for (int h = 0; h < 2; ++h) {
+          r[h] = acc[f][v + h];
+          if (e.bias) r[h] = _mm512_add_ps(r[h], bias);
+          if (e.relu) r[h] = _mm512_max_ps(r[h], _mm512_setzero_ps());
+        }
+        const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
+        const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
+        _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[v], store, m);
       }
-      const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
-      const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
-      _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[0], store, m);
     }
     return;
   }
   for (int f = 0; f < F; ++f) {
     const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-    for (int v = 0; v < kVectors; ++v) {
+    for (int v = 0; v < V; ++v) {
       __m512 r = acc[f][v];
       if (e.bias) r = _mm512_add_ps(r, bias);
       if (e.relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
@@ -360,9 +392,13 @@ void filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp
           continue;
         }
         const __m512 wv = _mm512_loadu_ps(wf + st * 16);
+        // One pointer per row and constant displacements: indexing pa[off + r] made the compiler
+        // compute every address with its own lea/add, which compete with the FMAs for ports.
+        const float* qa = pa + off;
+        const float* qb = pb + off;
         for (int r = 0; r < R; ++r) {
-          a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(pa[off + r]), wv, a0[r]);
-          a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(pb[off + r]), wv, a1[r]);
+          a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(qa[r]), wv, a0[r]);
+          a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(qb[r]), wv, a1[r]);
         }
       }
       for (int64_t r = 0; r < n; r += 2) {
@@ -400,25 +436,29 @@ void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset,
 
 void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                              const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y) {
+                             bool pool, float* y, bool two) {
+#define EFF_SMALL_BLOCK(F)                                                                              \
+  return two ? block_avx512<F, 2 * kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y) \
+             : block_avx512<F, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y)
   switch (std::min<int64_t>(kFilters, w.m - f0)) {
     case 1:
-      return block_avx512<1>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(1);
     case 2:
-      return block_avx512<2>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(2);
     case 3:
-      return block_avx512<3>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(3);
     case 4:
-      return block_avx512<4>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(4);
     case 5:
-      return block_avx512<5>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(5);
     case 6:
-      return block_avx512<6>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      EFF_SMALL_BLOCK(6);
     case 7:
-      return block_avx512<7>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block_avx512<7, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
     default:
-      return block_avx512<8>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block_avx512<8, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
   }
+#undef EFF_SMALL_BLOCK
 }
 
 }  // namespace eff::deft
@@ -431,7 +471,7 @@ void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, c
 #else
 namespace eff::deft {
 void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int64_t*, const int64_t*, const uint16_t*,
-                             int64_t, const float*, int64_t, const Epilogue&, bool, float*) {
+                             int64_t, const float*, int64_t, const Epilogue&, bool, float*, bool) {
   throw ShapeError("deft: AVX-512 is not available on this build");
 }
 void small_conv_filters_avx512(const SmallConvWeights&, const int64_t*, int64_t, const ConvShape&, const float*,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "deft/deft_layer.h"
@@ -44,19 +45,35 @@ struct SmallConvWeights {
   // The same as [m / 16 blocks][steps][16]: for 16 or more filters and a fused pool the AVX-512
   // kernel puts filters in the lanes instead (no lane idles on a short row) and broadcasts the input.
   std::vector<float> w16;
+  uint64_t id = 0;  // distinct per small_pack_conv() call: the key of a scratch's cached geometry
 };
 
 // From the layer's packed weights (their decoded values) whose column q is synapse synapses[q]
 // ((c * kh + ky) * kw + kx).
 SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32_t>& synapses, int64_t kh, int64_t kw);
 
+// A layer's scratch: the input planes, and the plane geometry of the last shape run (offsets per
+// synapse, segments per output row: computed once, not on every run).
+struct SmallConvGeometry;
+struct SmallConvScratch {
+  std::vector<float> planes;
+  std::shared_ptr<const SmallConvGeometry> geometry;
+  struct Key {  // what the geometry is for
+    ConvShape shape;
+    int64_t pad_bottom = 0, pad_right = 0;
+    bool pool = false;
+    uint64_t weights = 0;  // SmallConvWeights::id
+    bool operator==(const Key&) const = default;
+  } key;
+};
+
 // x is N x C x H x W, y is N x M x OH x OW (s.oh, s.ow set; pad_bottom / pad_right complete the
-// padding). `planes` is scratch. `isa` kAvx512 (where best_isa() has it) or kPortable.
+// padding). `isa` kAvx512 (where best_isa() has it) or kPortable.
 // `pool`: a 2 x 2, stride 2 MaxPool (no padding, floor) fused after the epilogue: y is then
 // N x M x OH/2 x OW/2, each the max of its window's outputs (rows first, then columns; x > y ? x : y),
 // and the conv's own output is never stored.
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
-                int64_t pad_right, const Epilogue& e, float* y, std::vector<float>& planes, Isa isa, int threads = 1,
+                int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads = 1,
                 bool pool = false);
 
 }  // namespace eff::deft

@@ -141,20 +141,19 @@ class DeftLayerKernel final : public Kernel {
     const Epilogue e{bias_.data(), relu_};
     const int64_t kept = static_cast<int64_t>(synapses_.size());
     if (!conv_) {
-      if (x.shape().size() != 2 || x.shape()[1] != depth_)
-        fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
+      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
+      int64_t row = x.shape().size() >= 2 ? 1 : 0;
+      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
+      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
       const int64_t n = x.shape()[0];
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
-      const float* s = x.data<float>();
-      int64_t lds = depth_;
-      if (!identity_) {
-        rows_.resize(static_cast<size_t>(n * kept));
-        for (int64_t r = 0; r < n; ++r)
-          for (int64_t q = 0; q < kept; ++q) rows_[r * kept + q] = s[r * depth_ + synapses_[q]];
-        s = rows_.data();
-        lds = kept;
+      if (identity_) {
+        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
+      } else {
+        // The kept inputs (the input tensor may be read by other nodes: not swapped in place).
+        gemm_columns(packed_, x.data<float>(), n, depth_, synapses_.data(), y.data<float>(), m_, rows_, e, Isa::kAuto,
+                     ctx.threads());
       }
-      gemm(packed_, s, n, lds, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
       return;
     }
     if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
@@ -169,7 +168,7 @@ class DeftLayerKernel final : public Kernel {
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
       if (pool_ && (s.oh < 2 || s.ow < 2))
         fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
-      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), rows_, small_isa_,
+      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), small_scratch_, small_isa_,
                  ctx.threads(), pool_);
       return;
     }
@@ -200,6 +199,7 @@ class DeftLayerKernel final : public Kernel {
   PackedWeights packed_;
   AmxConvWeights amx_;
   SmallConvWeights small_;
+  SmallConvScratch small_scratch_;
   Isa small_isa_ = Isa::kPortable;
   AmxConvScratch amx_scratch_;
   std::string impl_;

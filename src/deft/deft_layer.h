@@ -25,6 +25,7 @@ struct ConvShape {
   int64_t oh = 0, ow = 0;
   int64_t depth() const { return c * kh * kw; }
   int64_t pixels() const { return oh * ow; }
+  bool operator==(const ConvShape&) const = default;
 };
 
 // One image (C x H x W) unrolled: out[p][q] = the input value synapse `synapses[q]` (index

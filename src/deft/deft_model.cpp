@@ -277,6 +277,28 @@ void fuse_pools(Graph& g) {
   erase_dead(g, dead);
 }
 
+// A Flatten (axis 1) between a DeftLayer and the FC DeftLayer that alone reads it goes: the FC
+// reads the N x C x H x W tensor as N rows of C*H*W (a DeftLayer writes plain row-major NCHW, so
+// the bytes are the Flatten's). One node fewer per run (lenet5: conv2 -> Flatten -> fc1).
+void absorb_flattens(Graph& g) {
+  using namespace pass_support;
+  std::vector<char> dead(g.nodes.size(), 0);
+  const Uses uses(g);
+  for (Node& n : g.nodes) {
+    if (n.op != kDeftLayerOp || n.attr_string("kind", "") != "fc" || n.inputs.empty()) continue;
+    const int flat_index = uses.producer[n.inputs[0]];
+    if (flat_index < 0 || !uses.internal(n.inputs[0])) continue;
+    Node& flat = g.nodes[static_cast<size_t>(flat_index)];
+    if (!is_op(flat, "Flatten") || flat.attr_int("axis", 1) != 1 || flat.inputs.size() != 1) continue;
+    const int from = uses.producer[flat.inputs[0]];
+    if (from < 0 || g.nodes[static_cast<size_t>(from)].op != kDeftLayerOp) continue;
+    n.inputs[0] = flat.inputs[0];
+    append_origin(n, flat);
+    kill(flat, dead, static_cast<size_t>(flat_index));
+  }
+  erase_dead(g, dead);
+}
+
 }  // namespace
 
 void apply_deft(Graph& g, const DeftModelPlan& plan) {
@@ -335,6 +357,7 @@ void apply_deft(Graph& g, const DeftModelPlan& plan) {
     n = std::move(d);
   }
   fuse_pools(g);
+  absorb_flattens(g);
 }
 
 std::string describe_plan(const DeftModelPlan& plan) {

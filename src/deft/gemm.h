@@ -58,6 +58,13 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
 void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                   int64_t ldc, const Epilogue& e = {}, Isa isa = Isa::kAuto, int threads = 1);
 
+// C from the columns `columns[0..w.depth)` of S (J x lds): an FC layer's kept synapses after SVE.
+// The same bits as gemm() on the gathered rows; one or two rows (not kBf16Dot) read through the list,
+// more are gathered into `scratch` first.
+void gemm_columns(const PackedWeights& w, const float* s, int64_t j, int64_t lds, const int32_t* columns, float* c,
+                  int64_t ldc, std::vector<float>& scratch, const Epilogue& e = {}, Isa isa = Isa::kAuto,
+                  int threads = 1);
+
 // The scalar definition the kernels must equal bit for bit: per output, acc = 0, then for each k in
 // order acc = fma(S[j][k], decoded W[i][k], acc) (kBf16Dot: for each pair p, bf16_dot_step with
 // S rounded to bf16), then the epilogue.
@@ -79,9 +86,13 @@ struct GemmTask {
   float* c;
   int64_t ldc;
   Epilogue e;
+  const int32_t* columns = nullptr;  // row tiles only: step k reads S[r][columns[k]] (gemm_columns)
 };
 void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1);
+// Rows [j0, j1) one at a time over panels [p0, p1), several panels at once (small batches).
+void gemm_rows_portable(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
 // The whole GEMM on the tile unit (kBf16Dot only, after amx_available()); S as in gemm_strided.
 void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                    int64_t ldc, const Epilogue& e, int threads);

@@ -36,6 +36,7 @@ struct Avx512 {
   F bcast(float x) const { return _mm512_set1_ps(x); }
   U bcast32(uint32_t x) const { return _mm512_set1_epi32(static_cast<int>(x)); }
   U load_u(const uint8_t* p) const { return _mm512_loadu_si512(p); }
+  void prefetch(const uint8_t* p) const { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
   F fma(F a, F b, F acc) const { return _mm512_fmadd_ps(a, b, acc); }
   F dot(F acc, U a, U b) const { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
   template <Format FMT>
@@ -79,6 +80,10 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
   body::run_block(t, Avx512{}, panel, j0, j1);
 }
 
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  body::run_rows(t, Avx512{}, p0, p1, j0, j1);
+}
+
 }  // namespace eff::deft
 
 #if defined(__clang__)
@@ -90,6 +95,9 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
 namespace eff::deft {
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1) {
   gemm_block_portable(t, panel, j0, j1);
+}
+void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  gemm_rows_portable(t, p0, p1, j0, j1);
 }
 }  // namespace eff::deft
 #endif

@@ -5,7 +5,7 @@
 //
 // V provides: F (16 floats), U (16 x 32 bits), zero(), bcast(float), bcast32(uint32_t),
 // decode<FORMAT>(step pointer, w0, w1, ctx) for lanes 0-15 and 16-31, fma(a, b, acc),
-// dot(acc, u, v) (vdpbf16ps), load_u(pointer) and store(dst, v, lanes, bias, relu).
+// dot(acc, u, v) (vdpbf16ps), load_u(pointer), prefetch(pointer) and store(dst, v, lanes, bias, relu).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +84,104 @@ inline void block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p
       break;
     default:
       break;
+  }
+}
+
+// One activation row by NP panels at once (small batches): a row tile of one panel has 2
+// accumulators, so its chains of K dependent multiply-adds leave the FMA units idle for most of
+// each latency; NP panels give 2*NP independent chains. Each output's chain is the same sequence
+// over k as in tile(), so the results are the same bits.
+constexpr int64_t kPrefetchSteps = 16;  // how far ahead a row tile asks for its weights
+
+template <class V, Format FMT, int NP>
+inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p0, int64_t j) {
+  using F = typename V::F;
+  const PackedWeights& w = *t.w;
+  F acc[NP][2];
+  for (int q = 0; q < NP; ++q) acc[q][0] = acc[q][1] = v.zero();
+  const uint8_t* wp = w.panel(p0);
+  const int64_t steps = w.steps, sb = w.step_bytes, panel_bytes = w.steps * w.step_bytes;
+  if constexpr (FMT == Format::kBf16Dot) {
+    const uint32_t* sp = t.pairs + j * t.row_stride;
+    for (int64_t s = 0; s < steps; ++s, wp += sb) {
+      const auto b = v.bcast32(sp[s]);
+      for (int q = 0; q < NP; ++q) {
+        v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
+        v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb + 64);
+      }
+      for (int q = 0; q < NP; ++q) {
+        acc[q][0] = v.dot(acc[q][0], v.load_u(wp + q * panel_bytes), b);
+        acc[q][1] = v.dot(acc[q][1], v.load_u(wp + q * panel_bytes + 64), b);
+      }
+    }
+  } else {
+    const float* row = t.s + j * t.row_stride;
+    const float* sp = row;
+    for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
+      const F b = v.bcast(t.columns ? row[t.columns[s]] : *sp);
+      // At one row each weight is used once: it streams from L2, and the FMAs that read it wait.
+      for (int q = 0; q < NP; ++q) v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
+      for (int q = 0; q < NP; ++q) {
+        F w0, w1;
+        v.template decode<FMT>(wp + q * panel_bytes, w0, w1, ctx);
+        acc[q][0] = v.fma(b, w0, acc[q][0]);
+        acc[q][1] = v.fma(b, w1, acc[q][1]);
+      }
+    }
+  }
+  for (int q = 0; q < NP; ++q) {
+    const int64_t i0 = (p0 + q) * kPanelLanes;
+    const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
+    const float* bias = t.e.bias ? t.e.bias + i0 : nullptr;
+    float* dst = t.c + j * t.ldc + i0;
+    v.store(dst, acc[q][0], lanes < 16 ? lanes : 16, bias, t.e.relu);
+    if (lanes > 16) v.store(dst + 16, acc[q][1], lanes - 16, bias ? bias + 16 : nullptr, t.e.relu);
+  }
+}
+
+constexpr int kPanelsPerRowTile = 4;  // 8 accumulators: enough chains to cover the FMA latency
+
+template <class V, Format FMT>
+inline void row_block(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t p0, int64_t p1, int64_t j) {
+  int64_t p = p0;
+  for (; p + kPanelsPerRowTile <= p1; p += kPanelsPerRowTile) row_tile<V, FMT, kPanelsPerRowTile>(t, ctx, v, p, j);
+  switch (p1 - p) {
+    case 3:
+      row_tile<V, FMT, 3>(t, ctx, v, p, j);
+      break;
+    case 2:
+      row_tile<V, FMT, 2>(t, ctx, v, p, j);
+      break;
+    case 1:
+      row_tile<V, FMT, 1>(t, ctx, v, p, j);
+      break;
+    default:
+      break;
+  }
+}
+
+template <class V>
+inline void run_rows(const GemmTask& t, const V& v, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  const int e = t.w->fp8.exp_bits;
+  const DecodeCtx ctx{e, t.w->fp8.exponent_offset(), (0x7Fu >> (7 - e)) << (7 - e)};
+  for (int64_t j = j0; j < j1; ++j) {
+    switch (t.w->format) {
+      case Format::kFp32:
+        row_block<V, Format::kFp32>(t, ctx, v, p0, p1, j);
+        break;
+      case Format::kDeft16:
+        row_block<V, Format::kDeft16>(t, ctx, v, p0, p1, j);
+        break;
+      case Format::kDeft16Q:
+        row_block<V, Format::kDeft16Q>(t, ctx, v, p0, p1, j);
+        break;
+      case Format::kFp8:
+        row_block<V, Format::kFp8>(t, ctx, v, p0, p1, j);
+        break;
+      case Format::kBf16Dot:
+        row_block<V, Format::kBf16Dot>(t, ctx, v, p0, p1, j);
+        break;
+    }
   }
 }
 

@@ -38,6 +38,7 @@ struct Portable {
     std::memcpy(r.v, p, sizeof(r.v));
     return r;
   }
+  void prefetch(const uint8_t*) const {}
   F fma(const F& a, const F& b, const F& acc) const {
     F r;
     for (int l = 0; l < 16; ++l) r.v[l] = std::fma(a.v[l], b.v[l], acc.v[l]);
@@ -101,6 +102,10 @@ void gemm_block_portable(const GemmTask& t, int64_t panel, int64_t j0, int64_t j
   body::run_block(t, Portable{}, panel, j0, j1);
 }
 
+void gemm_rows_portable(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  body::run_rows(t, Portable{}, p0, p1, j0, j1);
+}
+
 Isa best_isa() {
   static const Isa isa = cpu_has_avx512_bf16() ? Isa::kAvx512 : Isa::kPortable;
   return isa;
@@ -160,7 +165,11 @@ PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64
           }
           case Format::kDeft16:
           case Format::kDeft16Q: {
-            const uint16_t h = to_deft16(at(i, s));
+            // Rows past M are never stored, but in Deft-16Q a high lane's whole word is its value:
+            // a padding 0 above a real low half would be a denormal, and FMAs on denormals take
+            // a microcode assist each (lenet5's fc1, M = 120: 4x slower). 1.0 there keeps the
+            // discarded lanes normal.
+            const uint16_t h = f == Format::kDeft16Q && i >= m && l >= 16 ? to_deft16(1.f) : to_deft16(at(i, s));
             std::memcpy(dst + 4 * (l % 16) + 2 * (l / 16), &h, 2);  // little endian: lane l+16 high
             break;
           }
@@ -245,15 +254,44 @@ void gemm(const PackedWeights& w, const float* s, int64_t j, int64_t lds, float*
   gemm_strided(w, s, j, lds, 1, c, ldc, e, isa, threads);
 }
 
+constexpr int64_t kRowsPerPanelGroup = 2;
+
+namespace {
+void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+               const int32_t* columns, float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads);
+}  // namespace
+
 void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
                   int64_t ldc, const Epilogue& e, Isa isa, int threads) {
+  gemm_impl(w, s, j, row_stride, step_stride, nullptr, c, ldc, e, isa, threads);
+}
+
+void gemm_columns(const PackedWeights& w, const float* s, int64_t j, int64_t lds, const int32_t* columns, float* c,
+                  int64_t ldc, std::vector<float>& scratch, const Epilogue& e, Isa isa, int threads) {
+  if (j <= kRowsPerPanelGroup && w.format != Format::kBf16Dot) {
+    gemm_impl(w, s, j, lds, 1, columns, c, ldc, e, isa, threads);
+    return;
+  }
+  scratch.resize(static_cast<size_t>(j * w.depth));
+  for (int64_t r = 0; r < j; ++r)
+    for (int64_t q = 0; q < w.depth; ++q) scratch[r * w.depth + q] = s[r * lds + columns[q]];
+  gemm_impl(w, scratch.data(), j, w.depth, 1, nullptr, c, ldc, e, isa, threads);
+}
+
+namespace {
+void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
+               const int32_t* columns, float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
+  const bool chosen = isa == Isa::kAuto;
   isa = isa_for(w.format, isa);
+  // One or two rows fill 1-2 of a tile's 16 rows: vdpbf16ps over several panels at once is faster
+  // there (lenet5's fc1 at batch 1: 3.7 -> ~1 us). Asked for kAmx explicitly, the tiles still run.
+  if (isa == Isa::kAmx && chosen && j <= kRowsPerPanelGroup) isa = best_isa();
   if (isa == Isa::kAmx) {
     gemm_amx_bf16(w, s, j, row_stride, step_stride, c, ldc, e, threads);
     return;
   }
-  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e};
+  GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e, columns};
   thread_local std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {
     pairs.resize(static_cast<size_t>(j * w.steps));
@@ -263,21 +301,41 @@ void gemm_strided(const PackedWeights& w, const float* s, int64_t j, int64_t row
     t.row_stride = w.steps;
     t.step_stride = 1;
   }
+  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
+  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
+  // One or two rows (batch 1 FC layers): each row over several panels at once, tasks of groups
+  // of panels (a row tile of one panel would leave its two FMA chains latency-bound).
+  if (j <= kRowsPerPanelGroup) {
+    auto rows = isa == Isa::kAvx512 ? gemm_rows_avx512 : gemm_rows_portable;
+    const int64_t panels = w.panels(), groups = (panels + 3) / 4;
+    if (nthreads == 1 || groups == 1) {  // no OpenMP region: libgomp allocates even a team of one
+      rows(t, 0, panels, 0, j);
+      return;
+    }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t g = 0; g < groups; ++g) rows(t, g * 4, std::min(panels, g * 4 + 4), 0, j);
+    return;
+  }
   // Tasks: one panel by a block of rows sized so that the panel's packed weights are reused
   // across rows while they sit in L2; every output belongs to one task, so results do not
   // depend on the thread count.
   constexpr int64_t kRowsPerTask = 48;
   const int64_t panels = w.panels(), row_blocks = (j + kRowsPerTask - 1) / kRowsPerTask;
   const int64_t tasks = panels * row_blocks;
-  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
-  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
-  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
-  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && tasks > 1)
+  if (nthreads == 1 || tasks == 1) {
+    for (int64_t task = 0; task < tasks; ++task)
+      block(t, task % panels, task / panels * kRowsPerTask, std::min(j, (task / panels + 1) * kRowsPerTask));
+    return;
+  }
+#pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t rb = task / panels, pn = task % panels;
     block(t, pn, rb * kRowsPerTask, std::min(j, (rb + 1) * kRowsPerTask));
   }
 }
+
+}  // namespace
 
 }  // namespace eff::deft

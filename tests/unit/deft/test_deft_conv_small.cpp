@@ -56,7 +56,7 @@ void check(const Case& k, Format f, bool relu, bool drop_some) {
   }
   std::vector<Isa> isas{Isa::kPortable};
   if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
-  std::vector<float> planes;
+  SmallConvScratch planes;
   for (Isa isa : isas)
     for (int threads : {1, 2}) {
       std::vector<float> y(want.size(), 7.f);

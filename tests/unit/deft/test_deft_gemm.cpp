@@ -114,6 +114,74 @@ TEST(DeftGemm, EveryKernelEqualsItsReferenceBitForBit) {
   }
 }
 
+TEST(DeftGemm, SmallBatchesOverPanelGroupsEqualTheReference) {
+  // Batches of 1 and 2 run each row over up to 4 panels at once: panel groups 4 + 3 (m = 200) and
+  // 4 + 4 + 1 with a tail of 8 lanes (m = 264), strided S too; the larger one is past the size
+  // where the GEMM takes a team, so 2 threads split its panel groups (fastest ISA, two formats, one row: the test stays
+  // cheap).
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
+  for (const auto& [m, k] : {std::pair<int64_t, int64_t>{200, 37}, {264, 15200}}) {
+    const auto w = random_values(m * k, 11, 0.05f), s = random_values(2 * k, 12, 1.0f);
+    const auto bias = random_values(m, 13, 0.5f);
+    std::vector<float> st(2 * k);  // S stored K x 2
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t kk = 0; kk < k; ++kk) st[kk * 2 + r] = s[r * k + kk];
+    for (Format f : all_formats()) {
+      if (k > 1000 && f != Format::kDeft16Q && f != Format::kBf16Dot) continue;  // seconds, not more
+      const PackedWeights p = pack_weights(f, w.data(), m, k, k);
+      const Epilogue e{bias.data(), f == Format::kFp8};
+      for (int64_t j : {1, 2}) {
+        if (k > 1000 && j == 2) continue;
+        std::vector<float> ref(j * (m + 1), 7.f);
+        gemm_reference(p, s.data(), j, k, ref.data(), m + 1, e);
+        for (Isa isa : isas) {
+          if (k > 1000 && isa != isas.back()) continue;  // the large case: the fastest ISA only
+          for (int threads : {1, 2}) {
+            std::vector<float> got(j * (m + 1), 7.f), strided(j * (m + 1), 7.f);
+            gemm(p, s.data(), j, k, got.data(), m + 1, e, isa, threads);
+            gemm_strided(p, st.data(), j, 1, 2, strided.data(), m + 1, e, isa, threads);
+            EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)))
+                << format_name(f) << " m " << m << " j " << j << " on " << isa_name(isa) << ", threads " << threads;
+            EXPECT_EQ(0, std::memcmp(strided.data(), ref.data(), got.size() * sizeof(float)))
+                << "strided " << format_name(f) << " m " << m << " j " << j << " on " << isa_name(isa);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(DeftGemm, ColumnsEqualTheGatheredRows) {
+  // An FC layer after SVE reads the kept inputs S[r][columns[k]]: 1-2 rows through the list, more
+  // rows (and bf16dot) gathered first; either way the reference on the gathered rows, bit for bit.
+  const int64_t m = 75, depth = 50, k = 31;
+  const auto w = random_values(m * k, 21, 0.2f), s = random_values(6 * depth, 22, 1.0f);
+  const auto bias = random_values(m, 23, 0.5f);
+  std::vector<int32_t> columns;
+  for (int64_t q = 0; q < k; ++q) columns.push_back(static_cast<int32_t>((q * 7 + 3) % depth));  // distinct, unordered
+  std::vector<float> gathered(6 * k);
+  for (int64_t r = 0; r < 6; ++r)
+    for (int64_t q = 0; q < k; ++q) gathered[r * k + q] = s[r * depth + columns[q]];
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
+  for (Format f : all_formats()) {
+    const PackedWeights p = pack_weights(f, w.data(), m, k, k);
+    const Epilogue e{bias.data(), true};
+    for (int64_t j : {1, 2, 6}) {
+      std::vector<float> ref(j * m);
+      gemm_reference(p, gathered.data(), j, k, ref.data(), m, e);
+      for (Isa isa : isas)
+        for (int threads : {1, 2}) {
+          std::vector<float> got(j * m), scratch;
+          gemm_columns(p, s.data(), j, depth, columns.data(), got.data(), m, scratch, e, isa, threads);
+          EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)))
+              << format_name(f) << " j " << j << " on " << isa_name(isa) << ", threads " << threads;
+        }
+    }
+  }
+}
+
 TEST(DeftGemm, StridedOperandGivesTheSameBits) {
   // S stored K x J (a conv's im2col) read with row stride 1 and step stride J.
   const int64_t m = 40, k = 21, j = 17;
