@@ -206,10 +206,23 @@ void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp,
       _mm512_mask_storeu_epi32(dst + x0, mask, _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16)));
     }
     if (unit) continue;
+    // Deinterleave the row into its column phases: the pixels of phase p are every sw-th one, so
+    // a compress of those lanes is a run of consecutive phase columns (a scalar scatter with two
+    // divisions per pixel was most of a strided layer's time: resnet's shortcuts, 1x1 stride 2).
     uint32_t* phase_row = plane + (py % s.sh) * s.sw * g.phase_len + (py / s.sh) * g.wps;
-    for (int64_t x = 0; x < s.w; ++x) {
-      const int64_t px = x + s.pad_left;
-      if (read[px % s.sw]) phase_row[px % s.sw * g.phase_len + px / s.sw] = row[x];
+    for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
+      const __m512i v = _mm512_loadu_si512(row + x0);
+      const int64_t n = std::min<int64_t>(16, s.w - x0), r0 = (x0 + s.pad_left) % s.sw;
+      for (int64_t p = 0; p < s.sw; ++p) {
+        if (!read[p]) continue;
+        const int64_t j0 = (p - r0 + s.sw) % s.sw;  // first lane of phase p
+        uint32_t lanes = 0, count = 0;
+        for (int64_t j = j0; j < n; j += s.sw) lanes |= 1u << j, ++count;
+        if (!count) continue;
+        const __m512i packed = _mm512_maskz_compress_epi32(__mmask16(lanes), v);
+        _mm512_mask_storeu_epi32(phase_row + p * g.phase_len + (x0 + j0 + s.pad_left) / s.sw,
+                                 __mmask16((1u << count) - 1), packed);
+      }
     }
   }
 }
