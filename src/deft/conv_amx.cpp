@@ -163,10 +163,12 @@ void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, f
   _tile_stored(3, o + 16 * kAccStride + 16, o_stride);
 }
 
-// The bias and ReLU while a task's valid pixels (ox < OW) of filters [f0, f1) are copied out of
-// its accumulator (pixels [qa, qe) of one image, column 0 = pixel qa) into y (that image's output).
+// The bias, the residual (r: that image's shortcut, laid out as y, or null) and ReLU while a
+// task's valid pixels (ox < OW) of filters [f0, f1) are copied out of its accumulator (pixels
+// [qa, qe) of one image, column 0 = pixel qa) into y (that image's output). Each output is
+// ((acc + bias) + r) then max(., 0): the unfused Add and Relu nodes' sums, bit for bit.
 void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f0, int64_t f1,
-              int64_t qa, int64_t qe, float* y) {
+              int64_t qa, int64_t qe, float* y, const float* r) {
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t f = f0; f < f1; ++f) {
     const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
@@ -177,6 +179,7 @@ void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epi
       for (int64_t ox = x0; ox < x1; ox += 16) {
         const __mmask16 mask = x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1);
         __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + (oy * g.wps + ox - qa)), bias);
+        if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, r + (dst - y) + ox));
         if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
         _mm512_mask_storeu_ps(dst + ox, mask, v);
       }
@@ -309,7 +312,8 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
         for (int64_t first = b0; first < b1;) {
           const int64_t img = first / qblocks, last = std::min(b1, (img + 1) * qblocks);
           epilogue(acc + (first - b0) * kBlock, g, s, e, f0, std::min(w.m, f0 + kBlock), first % qblocks * kBlock,
-                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len);
+                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len,
+                   e.residual ? e.residual + (i0 + img) * out_len : nullptr);
           first = last;
         }
       }
