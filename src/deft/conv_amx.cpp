@@ -178,20 +178,34 @@ void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, f
 // ((acc + bias) + r) then max(., 0): the unfused Add and Relu nodes' sums, bit for bit.
 void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f0, int64_t f1,
               int64_t qa, int64_t qe, float* y, const float* r) {
+  // The task's row segments (at most 16 pixels each) once for all its filters: where each starts in
+  // the accumulator and in a filter's output plane, and which lanes are valid. Worked out per filter
+  // (divisions, bounds) this loop cost a third of the epilogue (resnet's layers 15-35% faster).
+  // Every segment holds at least one of the task's at most kGroup * kBlock pixels.
+  struct Segment {
+    int32_t src, dst;
+    __mmask16 mask;
+  };
+  Segment seg[kGroup * kBlock];
+  int n = 0;
+  for (int64_t oy = qa / g.wps; oy * g.wps < qe; ++oy) {
+    const int64_t x0 = std::max<int64_t>(0, qa - oy * g.wps), x1 = std::min(s.ow, qe - oy * g.wps);
+    for (int64_t ox = x0; ox < x1; ox += 16)
+      seg[n++] = {static_cast<int32_t>(oy * g.wps + ox - qa), static_cast<int32_t>(oy * s.ow + ox),
+                  x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1)};
+  }
   const __m512 zero = _mm512_setzero_ps();
+  const int64_t plane = s.oh * s.ow;
   for (int64_t f = f0; f < f1; ++f) {
     const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
     const float* src = acc + (f - f0) * kAccStride;
-    for (int64_t oy = qa / g.wps; oy * g.wps < qe; ++oy) {
-      const int64_t x0 = std::max<int64_t>(0, qa - oy * g.wps), x1 = std::min(s.ow, qe - oy * g.wps);
-      float* dst = y + (f * s.oh + oy) * s.ow;
-      for (int64_t ox = x0; ox < x1; ox += 16) {
-        const __mmask16 mask = x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + (oy * g.wps + ox - qa)), bias);
-        if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, r + (dst - y) + ox));
-        if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-        _mm512_mask_storeu_ps(dst + ox, mask, v);
-      }
+    float* dst = y + f * plane;
+    const float* res = r ? r + f * plane : nullptr;
+    for (int k = 0; k < n; ++k) {
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(seg[k].mask, src + seg[k].src), bias);
+      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(seg[k].mask, res + seg[k].dst));
+      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+      _mm512_mask_storeu_ps(dst + seg[k].dst, seg[k].mask, v);
     }
   }
 }
