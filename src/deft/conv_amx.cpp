@@ -116,6 +116,15 @@ struct Geometry {
   int64_t q = 0, q_pad = 0;         // pixels along the phase width, padded to blocks
   std::vector<int64_t> tap_offset;  // plane index of tap t relative to the output pixel's q
   std::vector<char> phase_read;     // [sh * sw]: some tap reads this phase (1x1 stride 2: one of 4)
+  // Stride > 1: where the 16 input columns [x0, x0 + 16) of a row go. Phase p takes every sw-th
+  // lane (`lanes`, `count` of them), which land on consecutive columns of its phase row from
+  // `dest` on (phase p's offset included). Worked out once per call: the divisions by the stride
+  // per pixel, then per 16 pixels, were most of a strided layer's time (resnet's shortcuts).
+  struct ColumnRun {
+    int64_t x0, dest;
+    uint32_t lanes, count;
+  };
+  std::vector<ColumnRun> column_runs;  // by x0, only the column phases some tap reads
   int64_t image_len(const AmxConvWeights& w) const { return w.c_pad / 2 * plane_len; }
 };
 
@@ -163,53 +172,78 @@ void block(const AmxConvWeights& w, const uint32_t* planes, const Geometry& g, f
   _tile_stored(3, o + 16 * kAccStride + 16, o_stride);
 }
 
-// The bias and ReLU while a task's valid pixels (ox < OW) of filters [f0, f1) are copied out of
-// its accumulator (pixels [qa, qe) of one image, column 0 = pixel qa) into y (that image's output).
+// The bias, the residual (r: that image's shortcut, laid out as y, or null) and ReLU while a
+// task's valid pixels (ox < OW) of filters [f0, f1) are copied out of its accumulator (pixels
+// [qa, qe) of one image, column 0 = pixel qa) into y (that image's output). Each output is
+// ((acc + bias) + r) then max(., 0): the unfused Add and Relu nodes' sums, bit for bit.
 void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epilogue& e, int64_t f0, int64_t f1,
-              int64_t qa, int64_t qe, float* y) {
+              int64_t qa, int64_t qe, float* y, const float* r) {
+  // The task's row segments (at most 16 pixels each) once for all its filters: where each starts in
+  // the accumulator and in a filter's output plane, and which lanes are valid. Worked out per filter
+  // (divisions, bounds) this loop cost a third of the epilogue (resnet's layers 15-35% faster).
+  // Every segment holds at least one of the task's at most kGroup * kBlock pixels.
+  struct Segment {
+    int32_t src, dst;
+    __mmask16 mask;
+  };
+  Segment seg[kGroup * kBlock];
+  int n = 0;
+  for (int64_t oy = qa / g.wps; oy * g.wps < qe; ++oy) {
+    const int64_t x0 = std::max<int64_t>(0, qa - oy * g.wps), x1 = std::min(s.ow, qe - oy * g.wps);
+    for (int64_t ox = x0; ox < x1; ox += 16)
+      seg[n++] = {static_cast<int32_t>(oy * g.wps + ox - qa), static_cast<int32_t>(oy * s.ow + ox),
+                  x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1)};
+  }
   const __m512 zero = _mm512_setzero_ps();
+  const int64_t plane = s.oh * s.ow;
   for (int64_t f = f0; f < f1; ++f) {
     const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
     const float* src = acc + (f - f0) * kAccStride;
-    for (int64_t oy = qa / g.wps; oy * g.wps < qe; ++oy) {
-      const int64_t x0 = std::max<int64_t>(0, qa - oy * g.wps), x1 = std::min(s.ow, qe - oy * g.wps);
-      float* dst = y + (f * s.oh + oy) * s.ow;
-      for (int64_t ox = x0; ox < x1; ox += 16) {
-        const __mmask16 mask = x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + (oy * g.wps + ox - qa)), bias);
-        if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-        _mm512_mask_storeu_ps(dst + ox, mask, v);
-      }
+    float* dst = y + f * plane;
+    const float* res = r ? r + f * plane : nullptr;
+    for (int k = 0; k < n; ++k) {
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(seg[k].mask, src + seg[k].src), bias);
+      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(seg[k].mask, res + seg[k].dst));
+      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
+      _mm512_mask_storeu_ps(dst + seg[k].dst, seg[k].mask, v);
     }
   }
 }
 
 // Channel pair cp of one image into its phase planes (borders and channels >= C stay 0), rounded
 // to bf16 by vcvtneps2bf16 (nearest even; denormals read as 0, as the tile unit reads them).
-// `row` is scratch for one input row of pairs (stride > 1 scatters it into the phases).
-void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp, uint32_t* plane, uint32_t* row) {
+// Stride > 1 deinterleaves each row into its column phases: a compress of phase p's lanes is a run
+// of consecutive phase columns (g.column_runs).
+void lay_pair(const float* x, const ConvShape& s, const Geometry& g, int64_t cp, uint32_t* plane) {
   const int64_t hw = s.h * s.w;
   const float* lo_plane = x + 2 * cp * hw;
   const float* hi_plane = 2 * cp + 1 < s.c ? lo_plane + hw : nullptr;
   const bool unit = s.sh == 1 && s.sw == 1;
+  int64_t row_phase = s.pad_top % s.sh, phase_y = s.pad_top / s.sh;  // of py = y + pad_top
   for (int64_t y = 0; y < s.h; ++y) {
     const int64_t py = y + s.pad_top;
-    const char* read = g.phase_read.data() + py % s.sh * s.sw;
+    const char* read = g.phase_read.data() + row_phase * s.sw;
+    uint32_t* phase_row = plane + row_phase * s.sw * g.phase_len + phase_y * g.wps;
+    if (++row_phase == s.sh) row_phase = 0, ++phase_y;
     if (std::find(read, read + s.sw, 1) == read + s.sw) continue;  // no tap reads this row
-    uint32_t* dst = unit ? plane + py * g.wp + s.pad_left : row;
+    uint32_t* dst = unit ? plane + py * g.wp + s.pad_left : nullptr;
+    size_t run = 0;
     for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
       const __mmask16 mask = s.w - x0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.w - x0)) - 1);
       const __m512 lo = _mm512_maskz_loadu_ps(mask, lo_plane + y * s.w + x0);
       const __m512 hi = hi_plane ? _mm512_maskz_loadu_ps(mask, hi_plane + y * s.w + x0) : _mm512_setzero_ps();
       const __m512i lo32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
       const __m512i hi32 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
-      _mm512_mask_storeu_epi32(dst + x0, mask, _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16)));
-    }
-    if (unit) continue;
-    uint32_t* phase_row = plane + (py % s.sh) * s.sw * g.phase_len + (py / s.sh) * g.wps;
-    for (int64_t x = 0; x < s.w; ++x) {
-      const int64_t px = x + s.pad_left;
-      if (read[px % s.sw]) phase_row[px % s.sw * g.phase_len + px / s.sw] = row[x];
+      const __m512i pairs = _mm512_or_si512(lo32, _mm512_slli_epi32(hi32, 16));
+      if (unit) {
+        _mm512_mask_storeu_epi32(dst + x0, mask, pairs);
+        continue;
+      }
+      for (; run < g.column_runs.size() && g.column_runs[run].x0 == x0; ++run) {
+        const Geometry::ColumnRun& r = g.column_runs[run];
+        _mm512_mask_storeu_epi32(phase_row + r.dest, __mmask16((1u << r.count) - 1),
+                                 _mm512_maskz_compress_epi32(__mmask16(r.lanes), pairs));
+      }
     }
   }
 }
@@ -239,6 +273,19 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
       g.phase_read[static_cast<size_t>(dy % s.sh * s.sw + dx % s.sw)] = 1;
       last_read = std::max(last_read, offset + g.q_pad);
     }
+  if (s.sh > 1 || s.sw > 1)
+    for (int64_t x0 = 0; x0 < s.w; x0 += 16) {
+      const int64_t n = std::min<int64_t>(16, s.w - x0);
+      for (int64_t p = 0; p < s.sw; ++p) {
+        // Some row phase reads column phase p (rows no tap reads are skipped before this).
+        bool read = false;
+        for (int64_t rp = 0; rp < s.sh; ++rp) read = read || g.phase_read[static_cast<size_t>(rp * s.sw + p)];
+        const int64_t j0 = (p - (x0 + s.pad_left) % s.sw + s.sw) % s.sw;  // first lane of phase p
+        Geometry::ColumnRun r{x0, p * g.phase_len + (x0 + j0 + s.pad_left) / s.sw, 0, 0};
+        for (int64_t j = j0; j < n; j += s.sw) r.lanes |= 1u << j, ++r.count;
+        if (read && r.count) g.column_runs.push_back(r);
+      }
+    }
   // Pixels past the last output row read past their phase: those tails stay 0.
   g.plane_len = round_up(last_read, 16);
   const std::array<int64_t, 7> key{images, w.c_pad, g.wp, g.hp, g.plane_len, s.pad_top, s.pad_left};
@@ -261,12 +308,10 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   const int nthreads = flops < 1e7 ? 1 : threads > 0 ? threads : omp_get_max_threads();
   const int team = nthreads > 1 && fblocks * images * qblocks > 1 ? nthreads : 1;
   scratch.acc.resize(static_cast<size_t>(team * kBlock * kAccStride));
-  scratch.row.resize(static_cast<size_t>(team * round_up(s.w, 16)));
   uint32_t* planes = scratch.planes.data();
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     const int me = omp_get_thread_num();
-    uint32_t* row = scratch.row.data() + me * round_up(s.w, 16);
     float* acc = scratch.acc.data() + me * kBlock * kAccStride;
     configure_tiles();
     for (int64_t i0 = 0; i0 < images; i0 += chunk) {
@@ -274,7 +319,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
 #pragma omp for schedule(static)
       for (int64_t job = 0; job < n * pairs; ++job) {
         const int64_t img = i0 + job / pairs, cp = job % pairs;
-        lay_pair(x + img * in_len, s, g, cp, planes + img * image_len + cp * g.plane_len, row);
+        lay_pair(x + img * in_len, s, g, cp, planes + img * image_len + cp * g.plane_len);
       }
       // A task: 32 filters by up to kGroup consecutive blocks of 32 pixels, numbered across the
       // chunk (image by image), so a small image's few blocks share a task with the next image's
@@ -296,7 +341,8 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
         for (int64_t first = b0; first < b1;) {
           const int64_t img = first / qblocks, last = std::min(b1, (img + 1) * qblocks);
           epilogue(acc + (first - b0) * kBlock, g, s, e, f0, std::min(w.m, f0 + kBlock), first % qblocks * kBlock,
-                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len);
+                   std::min(g.q, (last - img * qblocks) * kBlock), chunk_y + img * out_len,
+                   e.residual ? e.residual + (i0 + img) * out_len : nullptr);
           first = last;
         }
       }

@@ -82,7 +82,6 @@ bool amx_conv_fits(const ConvShape& s);
 struct AmxConvScratch {
   AlignedVector<uint32_t> planes;       // [image][c_pad / 2] channel-pair (phase) planes of the padded input
   AlignedVector<float> acc;             // per thread: one task's fp32 sums (32 filters x its pixels)
-  std::vector<uint32_t> row;            // per thread: one input row of pairs (strided layouts)
   std::array<int64_t, 7> planes_key{};  // the layout the zero borders were laid for
 };
 

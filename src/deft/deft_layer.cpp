@@ -101,6 +101,11 @@ class DeftLayerKernel final : public Kernel {
     if (spec.exp_bits < 1 || spec.exp_bits > 7) fail<ModelError>("{}: fp8_exp_bits must be 1..7", where);
     packed_ = pack_weights(f, w.data<float>(), m_, w.shape()[1], w.shape()[1], f == Format::kFp8 ? &spec : nullptr);
     relu_ = node.attr_string("activation", "") == "Relu";
+    // A fused residual Add (deft_model.cpp): input 3 is added after the bias, before the Relu.
+    if (node.inputs.size() != 3 && node.inputs.size() != 4)
+      fail<ModelError>("{}: needs 3 inputs (X, W, bias) or 4 (and a residual)", where);
+    residual_ = node.inputs.size() == 4;
+    if (residual_ && !conv_) fail<ModelError>("{}: a residual input needs kind conv", where);
     if (conv_) {
       const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
       const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
@@ -113,6 +118,7 @@ class DeftLayerKernel final : public Kernel {
       if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
         fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
       pool_ = !pool.empty();
+      if (pool_ && residual_) fail<ModelError>("{}: a fused MaxPool and a residual input do not go together", where);
     }
     // bf16dot convs run on the tile unit where there is one: the same operands (Deft-16 weights,
     // bf16 activations), a direct conv instead of im2col + vdpbf16ps.
@@ -133,12 +139,16 @@ class DeftLayerKernel final : public Kernel {
       use_amx_ = true;
       isa = "amx-bf16";
     }
-    impl_ = "deft:" + format_name(f) + ":" + isa + (identity_ ? "" : ":sve") + (pool_ ? ":maxpool" : "");
+    impl_ = "deft:" + format_name(f) + ":" + isa + (identity_ ? "" : ":sve") + (pool_ ? ":maxpool" : "") +
+            (residual_ ? ":residual" : "");
   }
 
   void run(OpContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const Epilogue e{bias_.data(), relu_};
+    // Kernels without a residual epilogue: bias only, then add_residual adds it and the Relu, in
+    // the order the AMX epilogue and the unfused Add and Relu nodes use.
+    const Epilogue unfused{bias_.data(), relu_ && !residual_};
     const int64_t kept = static_cast<int64_t>(synapses_.size());
     if (!conv_) {
       // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
@@ -164,34 +174,54 @@ class DeftLayerKernel final : public Kernel {
     s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
     if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
     const int64_t n = x.shape()[0], pixels = s.pixels();
+    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
+    if (r && (r->dtype() != DType::kFloat32 || r->shape() != Shape{n, m_, s.oh, s.ow}))
+      fail<ShapeError>("{}: the residual input must be float32 {} x {} x {} x {}, as the output", ctx.where(), n, m_,
+                       s.oh, s.ow);
     if (use_small_) {
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
       if (pool_ && (s.oh < 2 || s.ow < 2))
         fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
-      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), small_scratch_, small_isa_,
-                 ctx.threads(), pool_);
+      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, unfused, y.data<float>(), small_scratch_,
+                 small_isa_, ctx.threads(), pool_);
+      add_residual(r, y);
       return;
     }
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
-      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, e, y.data<float>(), amx_scratch_, ctx.threads());
+      const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
+      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_,
+               ctx.threads());
       return;
     }
     rows_.resize(static_cast<size_t>(pixels * kept));
     tile_.resize(static_cast<size_t>(pixels * m_));
     for (int64_t img = 0; img < n; ++img) {
       im2col(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, rows_.data());
-      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, e, Isa::kAuto, ctx.threads());
+      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, unfused, Isa::kAuto, ctx.threads());
       float* out = y.data<float>() + img * m_ * pixels;
       for (int64_t p = 0; p < pixels; ++p)
         for (int64_t i = 0; i < m_; ++i) out[i * pixels + p] = tile_[p * m_ + i];
     }
+    add_residual(r, y);
   }
 
   std::string impl() const override { return impl_; }
 
  private:
-  bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false, use_small_ = false, pool_ = false;
+  void add_residual(const Tensor* r, Tensor& y) const {
+    if (!r) return;
+    const float* a = r->data<float>();
+    float* out = y.data<float>();
+    const int64_t count = y.numel();
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = out[i] + a[i];
+      out[i] = relu_ ? (v > 0.f ? v : 0.f) : v;  // NaN becomes 0, as the vector max does
+    }
+  }
+
+  bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false, use_small_ = false, pool_ = false,
+       residual_ = false;
   int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
   ConvShape shape_;
   std::vector<int32_t> synapses_;

@@ -40,6 +40,10 @@ PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64
 struct Epilogue {
   const float* bias = nullptr;  // M values, or none
   bool relu = false;            // max(x, 0); NaN becomes 0 as with the CPU's max instruction
+  // A residual block's shortcut, laid out as the output, added after the bias and before the ReLU
+  // (a fused Add + Relu). Only amx_conv (deft/conv_amx.h) reads it; the GEMMs and the small conv
+  // must be given none (DeftLayer adds it after them).
+  const float* residual = nullptr;
 };
 
 // kAmx: bf16dot on the AMX tile unit (deft/gemm_amx.cpp); other formats run kAvx512 under it.

@@ -67,8 +67,9 @@ struct OptimizedLayer {
   std::string name;
   bool conv = false;
   int64_t depth = 0, rows = 0;
-  std::vector<LayerOption> options;  // [0]: the engine
+  std::vector<LayerOption> options;  // [0]: the engine, timed among the fastest candidate's layers
   int chosen = 0;
+  double engine_blocked_ms = 0;  // the engine option's node time in the all-engine graph
 };
 
 struct OptimizePoint {

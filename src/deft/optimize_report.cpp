@@ -81,6 +81,7 @@ json optimize_json(const OptimizeResult& r, const OptimizeOptions& o, const sear
                       {"chosen", c.candidate.name()},
                       {"kept", c.kept},
                       {"engine_ms", l.options[0].ms},
+                      {"engine_all_engine_ms", l.engine_blocked_ms},
                       {"ms", c.ms},
                       {"options", options}});
   }
