@@ -64,4 +64,47 @@ bool is_scalar_near(const Graph& g, ValueId v, double want) {
   return std::fabs(g.constant(v).get_f64(0) - want) <= 1e-5 * std::max(1.0, std::fabs(want));
 }
 
+void fold_residual_adds(Graph& g, const std::function<bool(const Node&, ValueId, ValueId)>& accepts,
+                        const std::function<void(Node&, ValueId)>& attach) {
+  Uses uses(g);
+  std::vector<char> dead(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& add = g.nodes[i];
+    if (dead[i] || !is_op(add, "Add") || add.num_inputs() != 2 || add.outputs.size() != 1 ||
+        add.outputs[0] == kNoValue) {
+      continue;
+    }
+    for (int k = 0; k < 2; ++k) {
+      const ValueId y = add.inputs[k], r = add.inputs[1 - k];
+      if (y == kNoValue || r == kNoValue || y == r || !uses.internal(y) || g.is_constant(r)) continue;
+      const int p = uses.producer[y];
+      if (p < 0 || p >= static_cast<int>(i) || dead[p] || !accepts(g.nodes[p], y, r)) continue;
+      Node fused = std::move(g.nodes[p]);
+      kill(g.nodes[p], dead, static_cast<size_t>(p));
+      attach(fused, r);
+      fused.outputs[0] = add.outputs[0];
+      append_origin(fused, add);
+      const ValueId z = add.outputs[0];
+      if (uses.internal(z)) {
+        const int q = uses.consumers[z][0];
+        Node& relu = g.nodes[q];
+        if (!dead[q] && is_op(relu, "Relu") && relu.num_inputs() == 1 && relu.outputs.size() == 1 &&
+            relu.outputs[0] != kNoValue) {
+          Attribute name;
+          name.kind = Attribute::Kind::kString;
+          name.s = "Relu";
+          fused.attrs["activation"] = name;
+          fused.outputs[0] = relu.outputs[0];
+          append_origin(fused, relu);
+          kill(relu, dead, static_cast<size_t>(q));
+        }
+      }
+      uses.producer[fused.outputs[0]] = static_cast<int>(i);
+      g.nodes[i] = std::move(fused);
+      break;
+    }
+  }
+  erase_dead(g, dead);
+}
+
 }  // namespace eff::pass_support

@@ -3,6 +3,7 @@
 // residual_pass.cpp, layout_pass.cpp).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,5 +59,13 @@ bool is_float_constant(const Graph& g, ValueId v);
 void erase_quantization(Node& n);
 // A constant holding one number (any rank, e.g. [] or [1]) close to `want`.
 bool is_scalar_near(const Graph& g, ValueId v, double want);
+
+// Folds each residual block's Add (and the Relu read only from its sum, as attribute
+// activation=Relu) into the node producing one of its operands, when `accepts(producer, operand,
+// shortcut)` holds; `attach(fused, shortcut)` gives the fused node the other operand. Operand 0 is
+// tried first; the fused node runs where the Add ran (the shortcut may be computed after the
+// producer). Shared by the engine's conv sum post-op (residual_pass.cpp) and DeftLayer convs.
+void fold_residual_adds(Graph& g, const std::function<bool(const Node&, ValueId, ValueId)>& accepts,
+                        const std::function<void(Node&, ValueId)>& attach);
 
 }  // namespace eff::pass_support

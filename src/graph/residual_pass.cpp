@@ -49,56 +49,21 @@ bool same_shape(const Graph& g, ValueId a, ValueId b) {
 }  // namespace
 
 void fuse_residual_adds(Graph& g) {
-  Uses uses(g);
-  std::vector<char> dead(g.nodes.size(), 0);
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& add = g.nodes[i];
-    if (dead[i] || !is_op(add, "Add") || add.num_inputs() != 2 || add.outputs.size() != 1 ||
-        add.outputs[0] == kNoValue) {
-      continue;
-    }
-    for (int k = 0; k < 2; ++k) {
-      const ValueId y = add.inputs[k], r = add.inputs[1 - k];
-      if (y == kNoValue || r == kNoValue || y == r || !uses.internal(y) || g.is_constant(r)) continue;
-      const int p = uses.producer[y];
-      // The fused node runs where the Add ran (the shortcut may be computed after the conv).
-      if (p < 0 || p >= static_cast<int>(i) || dead[p] || !plain_conv(g.nodes[p])) continue;
-      if (!same_shape(g, y, r)) continue;
-      // The layout pass made the Add blocked exactly when the conv writes blocked (both operands
-      // and the sum share one layout), so the shortcut is in the conv's output layout.
-      Node fused = std::move(g.nodes[p]);
-      kill(g.nodes[p], dead, static_cast<size_t>(p));
-      fused.inputs.resize(3, kNoValue);
-      fused.inputs.push_back(r);
-      Attribute yes;
-      yes.kind = Attribute::Kind::kInt;
-      yes.i = 1;
-      fused.attrs[kResidualAddAttr] = yes;
-      fused.outputs[0] = add.outputs[0];
-      append_origin(fused, add);
-      // A Relu read only from the sum goes in too (after the sum: sum post-op, then eltwise).
-      const ValueId z = add.outputs[0];
-      if (uses.internal(z)) {
-        const int q = uses.consumers[z][0];
-        Node& relu = g.nodes[q];
-        if (!dead[q] && is_op(relu, "Relu") && relu.num_inputs() == 1 && relu.outputs.size() == 1 &&
-            relu.outputs[0] != kNoValue) {
-          Attribute name;
-          name.kind = Attribute::Kind::kString;
-          name.s = "Relu";
-          fused.attrs["activation"] = name;
-          fused.outputs[0] = relu.outputs[0];
-          uses.producer[relu.outputs[0]] = static_cast<int>(i);
-          append_origin(fused, relu);
-          kill(relu, dead, static_cast<size_t>(q));
-        }
-      }
-      uses.producer[fused.outputs[0]] = static_cast<int>(i);
-      g.nodes[i] = std::move(fused);
-      break;
-    }
-  }
-  erase_dead(g, dead);
+  fold_residual_adds(
+      g,
+      [&g](const Node& producer, ValueId operand, ValueId shortcut) {
+        return plain_conv(producer) && same_shape(g, operand, shortcut);
+      },
+      [](Node& fused, ValueId shortcut) {
+        // The layout pass made the Add blocked exactly when the conv writes blocked (both operands
+        // and the sum share one layout), so the shortcut is in the conv's output layout.
+        fused.inputs.resize(3, kNoValue);
+        fused.inputs.push_back(shortcut);
+        Attribute yes;
+        yes.kind = Attribute::Kind::kInt;
+        yes.i = 1;
+        fused.attrs[kResidualAddAttr] = yes;
+      });
 }
 
 }  // namespace eff
