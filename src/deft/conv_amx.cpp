@@ -351,11 +351,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "deft/target_pop.h"
 
 #else
 

@@ -463,11 +463,7 @@ void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, c
 
 }  // namespace eff::deft
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "deft/target_pop.h"
 #else
 namespace eff::deft {
 void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int64_t*, const int64_t*, const uint16_t*,

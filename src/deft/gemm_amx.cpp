@@ -188,11 +188,7 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
   }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "deft/target_pop.h"
 
 #else
 

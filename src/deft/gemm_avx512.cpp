@@ -86,11 +86,7 @@ void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int
 
 }  // namespace eff::deft
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "deft/target_pop.h"
 #else
 namespace eff::deft {
 void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1) {
