@@ -282,17 +282,8 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
 }  // namespace eff::deft
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
-#endif
-#include <immintrin.h>
+#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,fma"
+#include "deft/target_push.h"
 
 namespace eff::deft {
 

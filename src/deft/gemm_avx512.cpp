@@ -8,21 +8,9 @@
 #include "deft/gemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-// GCC 12 reads the intrinsics' deliberately undefined pass-through operand (_mm512_undefined_*)
-// as maybe uninitialised once they are inlined into the kernel templates.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
-#endif
-#include <immintrin.h>
-
+#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma"
+#include "deft/target_push.h"
+// The kernel template, inside the target region so its functions build for it.
 #include "deft/gemm_body.h"
 
 namespace eff::deft {
