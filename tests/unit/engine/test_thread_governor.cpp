@@ -249,18 +249,28 @@ TEST(ThreadCounts, ATeamWithAMemberHeldBackFinishesOnOneThread) {
   int pinned = 0;
 #pragma omp parallel num_threads(2) reduction(+ : pinned)
   pinned += sched_setaffinity(0, sizeof(one), &one) == 0 ? 1 : 0;
-  ExecutorOptions o;
-  o.governor = std::make_shared<ThreadGovernor>(2, [] { return 0; });
-  Executor ex(c.model.graph, o);
-  const std::vector<Tensor> got = ex.run({c.input});
-  const int64_t cut = ex.runs_cut_to_one_thread();
+  // How long the member waits is up to the scheduler (under OMP_WAIT_POLICY=passive, as ctest
+  // runs, the team sleeps at barriers and waits less), so up to three fresh executors, each with
+  // no reference time, get their first run; without the wait check none is ever cut.
+  int64_t cut = 0;
+  int runs = 0;
+  bool bits = true, team = true;
+  for (; runs < 3 && cut == 0; ++runs) {
+    ExecutorOptions o;
+    o.governor = std::make_shared<ThreadGovernor>(2, [] { return 0; });
+    Executor ex(c.model.graph, o);
+    const std::vector<Tensor> got = ex.run({c.input});
+    cut = ex.runs_cut_to_one_thread();
+    team = team && ex.last_run_threads() == 2;
+    bits = bits && same_bits(got, c.one_thread);
+  }
   omp_set_num_threads(2);
 #pragma omp parallel num_threads(2)
   sched_setaffinity(0, sizeof(all), &all);
   ASSERT_EQ(pinned, 2);
-  EXPECT_EQ(ex.last_run_threads(), 2);
-  EXPECT_EQ(cut, 1);
-  EXPECT_TRUE(same_bits(got, c.one_thread));
+  EXPECT_TRUE(team);
+  EXPECT_EQ(cut, 1) << "after " << runs << " first runs";
+  EXPECT_TRUE(bits);
 }
 
 }  // namespace
