@@ -56,8 +56,8 @@ if grep -q '"median"' "$tmp/out" && grep -q '"throughput_per_s"' "$tmp/out"; the
 # --runs-out: one CSV line per timed run, in the columns documented; its median and slowest run are
 # the ones the JSON reports (recomputed here from the file), and p99.9 of 7 runs is the slowest.
 expect_ok bench "$model" --repeat 7 --warmup 1 --json --runs-out "$tmp/runs.csv"
-if [ "$(head -1 "$tmp/runs.csv")" = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations" ] &&
-  [ "$(tail -n +2 "$tmp/runs.csv" | awk -F, 'NF == 8 && $2 > 0 && $3 >= 1' | wc -l)" -eq 7 ] &&
+if [ "$(head -1 "$tmp/runs.csv")" = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations,start_ms" ] &&
+  [ "$(tail -n +2 "$tmp/runs.csv" | awk -F, 'NF == 9 && $2 > 0 && $3 >= 1 && $9 > 0' | wc -l)" -eq 7 ] &&
   [ "$(tail -n +2 "$tmp/runs.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 1 2 3 4 5 6 " ]; then
   ok
 else
