@@ -88,6 +88,15 @@ for case in "-|$want_default|0" "GOMP_SPINCOUNT=77|\"77\"|0" "OMP_WAIT_POLICY=pa
     > "$tmp/out" 2> "$tmp/err"
   if grep -q "\"gomp_spincount\": $want" "$tmp/out"; then ok; else ko "bench with '$setting': $(grep gomp "$tmp/out")"; fi
 done
+# The restarted command keeps its name in ps/top (the kernel's comm), not "exe" of /proc/self/exe.
+if [ "$want_default" = 20000 ]; then
+  env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY "$bin" bench "$model" --repeat 1000000 --max-seconds 5 > /dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do tr '\0' '\n' < /proc/$pid/environ 2>/dev/null | grep -q '^GOMP_SPINCOUNT=' && break; sleep 0.1; done
+  comm=$(cat /proc/$pid/comm 2>/dev/null)
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  if [ "$comm" = "$(basename "$bin" | cut -c1-15)" ]; then ok; else ko "restarted bench is named '$comm'"; fi
+fi
 expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json
 if grep -q '"top1"' "$tmp/out"; then ok; else ko "eval --json lacks top1"; fi
 expect_ok eval "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy"
