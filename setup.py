@@ -38,9 +38,9 @@ class CMakeBuild(build_ext):
             subprocess.run(configure, check=True)
         jobs = os.environ.get("EFFECTUAL_BUILD_JOBS", str(os.cpu_count() or 2))
         subprocess.run(["cmake", "--build", str(build_dir), "--target", "effectual_python", "-j", jobs], check=True)
-        built = sorted((build_dir / "python").glob("effectual*.so"))
+        built = sorted((build_dir / "python" / "effectual").glob("_effectual*.so"))
         if not built:
-            raise RuntimeError(f"CMake did not build the module (no {build_dir}/python/effectual*.so); "
+            raise RuntimeError(f"CMake did not build the module (no {build_dir}/python/effectual/_effectual*.so); "
                                "are pybind11-dev and python3-dev installed?")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built[-1], target)
@@ -48,7 +48,10 @@ class CMakeBuild(build_ext):
 
 (ROOT / "build-pip").mkdir(exist_ok=True)
 setup(
-    ext_modules=[CMakeExtension("effectual")],
+    # The package effectual (src/python/effectual/__init__.py) around the compiled effectual._effectual.
+    packages=["effectual"],
+    package_dir={"effectual": "src/python/effectual"},
+    ext_modules=[CMakeExtension("effectual._effectual")],
     cmdclass={"build_ext": CMakeBuild},
     options={"build": {"build_base": "build-pip"}, "egg_info": {"egg_base": "build-pip"}},
     zip_safe=False,

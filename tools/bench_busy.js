@@ -16,7 +16,10 @@
 // the slow single runs for both engines alike: how many went over 20x their process's median,
 // the 99.9th percentile, and the worst one (ms, where in its process, thread count) with the
 // context switches the process had during it: an involuntary switch means another task (or the
-// host) took a core from us; a run with none was slow by itself.
+// host) took a core from us; a run with none was slow by itself. In two-copies, each run over 20x
+// is also lined up with the other copy's runs (start_ms, the machine-wide monotonic clock both
+// engines write): was the other copy running a team (threads > 1: the governor probing or
+// warming the full team), one thread, or not timing yet / any more (starting up, exiting).
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -60,12 +63,33 @@ function startLoad() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// What the other copy was doing during `run` (both from --runs-out CSVs with start_ms): 'team' if any
+// of its runs overlapping it had threads > 1, 'one thread' (effectual at 1 thread) or 'timing' (ORT:
+// its threads are not known), 'starting' before its first timed run, 'done' after its last,
+// 'between runs' in a gap between two of its runs.
+function partnerState(run, other) {
+  if (!other.length || run.start_ms == null || other[0].start_ms == null) return null;
+  const t0 = run.start_ms, t1 = run.start_ms + run.ms;
+  const last = other[other.length - 1];
+  if (t1 < other[0].start_ms) return 'starting';
+  if (t0 > last.start_ms + last.ms) return 'done';
+  const overlapping = other.filter((o) => o.start_ms <= t1 && o.start_ms + o.ms >= t0);
+  if (!overlapping.length) return 'between runs';
+  if (overlapping.some((o) => o.threads > 1)) return 'team';
+  return overlapping.every((o) => o.threads === 1) ? 'one thread' : 'timing';
+}
+
 // The q-quantile of xs (linear between neighbours).
 function quantile(xs, q) {
   const s = [...xs].sort((a, b) => a - b);
   if (!s.length) return NaN;
   const at = (s.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
   return s[lo] + (s[hi] - s[lo]) * (at - lo);
+}
+
+function partnerCell(worst, counts) {
+  const spread = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  return worst.partner ? `${worst.partner}; ${spread}` : '-';
 }
 
 async function benchBusy({ bin, ortBench, median, models, rounds, repeat, seconds = 45, maxRounds = 60 }) {
@@ -75,8 +99,8 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
       const stats = { eff: { med: [], mean: [], worst: [] }, ort: { med: [], mean: [], worst: [] }, ratios: [] };
       // Per engine: every single run over its process's median, and the worst run's details.
       const slow = {
-        eff: { over: [], count20: 0, worst: null },
-        ort: { over: [], count20: 0, worst: null },
+        eff: { over: [], count20: 0, worst: null, partner: {} },
+        ort: { over: [], count20: 0, worst: null, partner: {} },
       };
       const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-busy-'));
       let procs = 0;
@@ -97,16 +121,20 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
               ? [bin, ['bench', model, '--repeat', String(repeat), '--json', '--runs-out', file]]
               : ['node', [ortBench, model, '--threads', '0', '--repeat', String(repeat), '--runs-out', file]]);
             const results = await Promise.all(files.map((f) => runJsonAsync(...argv(f))));
+            const runsOf = files.map((f) => readRuns(f));
+            files.forEach((f) => fs.unlinkSync(f));
             for (const [k, j] of results.entries()) {
-              const runs = readRuns(files[k]);
-              fs.unlinkSync(files[k]);
+              const runs = runsOf[k];
+              const other = copies === 2 ? runsOf[1 - k] : [];
               const med = j.latency_ms.median;
               runs.forEach((x, at) => {
                 const over = x.ms / med;
                 slow[engine].over.push(over);
+                const partner = over > 20 ? partnerState(x, other) : null;
                 if (over > 20) slow[engine].count20 += 1;
+                if (partner) slow[engine].partner[partner] = (slow[engine].partner[partner] || 0) + 1;
                 if (!slow[engine].worst || over > slow[engine].worst.over) {
-                  slow[engine].worst = { ...x, over, at, of: runs.length, round: r };
+                  slow[engine].worst = { ...x, over, at, of: runs.length, round: r, partner: partnerState(x, other) };
                 }
               });
               stats[engine].med.push(j.latency_ms.median);
@@ -135,6 +163,7 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
       for (const e of ['eff', 'ort']) {
         row[`${e}_slow`] = {
           runs: slow[e].over.length, count20: slow[e].count20, p999: quantile(slow[e].over, 0.999), worst: slow[e].worst,
+          partner: slow[e].partner,
         };
       }
       rows.push(row);
@@ -147,16 +176,16 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
   for (const r of rows) {
     md += `| ${r.model} | ${r.scenario} | ${r.rounds} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratio_med.toFixed(2)} [${r.ratio_min.toFixed(2)}, ${r.ratio_q1.toFixed(2)}-${r.ratio_q3.toFixed(2)}, ${r.ratio_max.toFixed(2)}] | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)}, ${r.eff_worst_med.toFixed(1)} | ${r.ort_worst.toFixed(1)}, ${r.ort_worst_med.toFixed(1)} |\n`;
   }
-  md += `\nSlow single runs, both engines measured alike (each process writes every run's time with \`--runs-out\`; each run over its own process's median, pooled over the scenario's processes): how many went over 20x, the 99.9th percentile, and the worst run with where it fell (run index in its process, counting from 0 after the warm-up runs), the threads it ran on (effectual's governor may change them between runs; ORT does not say) and the context switches its process had during it (involuntary: another task or the host took a core; voluntary: a thread slept, e.g. at a barrier).\n\n`;
-  md += `| model | scenario | engine | runs | over 20x | 99.9th pct / median | worst / median | worst ms | worst at run (round) | threads | involuntary, voluntary switches |\n|---|---|---|---|---|---|---|---|---|---|---|\n`;
+  md += `\nSlow single runs, both engines measured alike (each process writes every run's time with \`--runs-out\`; each run over its own process's median, pooled over the scenario's processes): how many went over 20x, the 99.9th percentile, and the worst run with where it fell (run index in its process, counting from 0 after the warm-up runs), the threads it ran on (effectual's governor may change them between runs; ORT does not say) and the context switches its process had during it (involuntary: another task or the host took a core; voluntary: a thread slept, e.g. at a barrier). two-copies, other copy meanwhile: what the other process of the pair was doing during each run over 20x (its runs lined up by start time): running a team (effectual threads > 1), one thread, timing (ORT), between runs, starting (before its first timed run) or done; the worst run's first.\n\n`;
+  md += `| model | scenario | engine | runs | over 20x | 99.9th pct / median | worst / median | worst ms | worst at run (round) | threads | involuntary, voluntary switches | other copy meanwhile: worst run; runs over 20x |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
   for (const r of rows) {
     for (const [e, name] of [['eff', 'effectual'], ['ort', 'ONNX Runtime']]) {
       const x = r[`${e}_slow`];
       const w = x.worst || {};
-      md += `| ${r.model} | ${r.scenario} | ${name} | ${x.runs} | ${x.count20} | ${x.p999.toFixed(1)} | ${(w.over || 0).toFixed(1)} | ${(w.ms || 0).toFixed(2)} | ${w.at}/${w.of} (${w.round}) | ${w.threads ?? '-'} | ${w.nivcsw}, ${w.nvcsw} |\n`;
+      md += `| ${r.model} | ${r.scenario} | ${name} | ${x.runs} | ${x.count20} | ${x.p999.toFixed(1)} | ${(w.over || 0).toFixed(1)} | ${(w.ms || 0).toFixed(2)} | ${w.at}/${w.of} (${w.round}) | ${w.threads ?? '-'} | ${w.nivcsw}, ${w.nvcsw} | ${partnerCell(w, x.partner)} |\n`;
     }
   }
   return { rows, markdown: md };
 }
 
-module.exports = { benchBusy };
+module.exports = { benchBusy, partnerState };

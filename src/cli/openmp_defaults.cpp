@@ -13,13 +13,17 @@
 //
 // libgomp reads the variable once, when it is loaded: before main, and before an executable's
 // pre-initialisers could set it for good (libc's start-up resets the environment after them). So
-// the program restarts itself once with it set. The Python module cannot do this: docs/python.md.
+// the program restarts itself once with it set. (The Python package sets it in its __init__.py
+// before the compiled module loads libgomp: docs/python.md.)
 #include "cli/openmp_defaults.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
 namespace eff::cli {
@@ -45,6 +49,24 @@ bool threads_fixed(char** argv) {
   return false;
 }
 
+// What to restart: the executable's own path when it still names this very file, so that the
+// process keeps its name (the kernel names it after the file exec'd: through /proc/self/exe every
+// restarted command showed as "exe" in ps, top and perf); /proc/self/exe when the file was
+// replaced or removed meanwhile (a rebuild), which still is the program running.
+std::string restart_path() {
+  char path[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return "/proc/self/exe";
+  path[n] = '\0';
+  struct stat running {
+  }, named{};
+  if (stat("/proc/self/exe", &running) != 0 || stat(path, &named) != 0 || running.st_dev != named.st_dev ||
+      running.st_ino != named.st_ino) {
+    return "/proc/self/exe";
+  }
+  return path;
+}
+
 }  // namespace
 
 void apply_openmp_defaults(char** argv) {
@@ -52,7 +74,7 @@ void apply_openmp_defaults(char** argv) {
   if (threads_fixed(argv)) return;
   if (std::thread::hardware_concurrency() < 2) return;  // no team, nothing to wait for
   if (setenv("GOMP_SPINCOUNT", kSpinCount, 0) != 0) return;
-  execv("/proc/self/exe", argv);
+  execv(restart_path().c_str(), argv);
   // Still here: exec failed (no /proc). The variable is set but this libgomp never reads it.
 }
 

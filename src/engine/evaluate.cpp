@@ -93,6 +93,7 @@ LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, in
     getrusage(RUSAGE_SELF, &after);
     RunSample r;
     r.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    r.start_ms = std::chrono::duration<double, std::milli>(t0.time_since_epoch()).count();
     r.threads = ex.last_run_threads();
     r.minflt = after.ru_minflt - before.ru_minflt;
     r.majflt = after.ru_majflt - before.ru_majflt;
@@ -124,11 +125,11 @@ LatencyStats measure_latency(Executor& ex, const std::vector<Tensor>& inputs, in
 }
 
 std::string runs_csv(const std::vector<RunSample>& runs) {
-  std::string out = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations\n";
+  std::string out = "run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations,start_ms\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunSample& r = runs[i];
-    out += fmt::format("{},{:.6f},{},{},{},{},{},{}\n", i, r.ms, r.threads, r.minflt, r.majflt, r.nvcsw, r.nivcsw,
-                       r.pool_allocations);
+    out += fmt::format("{},{:.6f},{},{},{},{},{},{},{:.3f}\n", i, r.ms, r.threads, r.minflt, r.majflt, r.nvcsw,
+                       r.nivcsw, r.pool_allocations, r.start_ms);
   }
   return out;
 }

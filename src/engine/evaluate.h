@@ -42,9 +42,12 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k);
 // change it between runs), and what the process did meanwhile (getrusage deltas over all
 // threads): minor/major page faults, voluntary/involuntary context switches, buffer-pool
 // allocations. They tell a stall of our own (faults, allocations) from preemption (involuntary
-// switches) when one run takes far longer than the others.
+// switches) when one run takes far longer than the others. `start_ms`: when the run began on the
+// machine-wide monotonic clock (CLOCK_MONOTONIC, ms since boot), so the runs of processes that
+// ran at the same time line up (what the other copy was doing while this run was slow).
 struct RunSample {
   double ms = 0;
+  double start_ms = 0;
   int threads = 0;
   long minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
   int64_t pool_allocations = 0;
@@ -64,7 +67,7 @@ struct LatencyStats {
 };
 
 // The CSV `bench --runs-out` writes: a header line, then one line per run (index from 0, ms,
-// threads, minflt, majflt, nvcsw, nivcsw, pool_allocations).
+// threads, minflt, majflt, nvcsw, nivcsw, pool_allocations, start_ms).
 std::string runs_csv(const std::vector<RunSample>& runs);
 
 LatencyStats measure_latency(Executor& ex, const Tensor& input, int repeat, int warmup);

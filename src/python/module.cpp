@@ -195,7 +195,8 @@ void register_errors(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(effectual, m) {
+// The compiled part of the package `effectual` (src/python/effectual/__init__.py re-exports it).
+PYBIND11_MODULE(_effectual, m) {
   m.doc() = "effectual: run ONNX models, profile their values and simulate value-based accelerators (docs/python.md)";
   m.attr("__version__") = "0.1.0";
   register_errors(m);

@@ -134,10 +134,12 @@ async function main() {
   const feeds = { [name]: tensor };
   for (let i = 0; i < opt.warmup; i += 1) await session.run(feeds);
   const times = [];
+  const starts = [];  // CLOCK_MONOTONIC ms (hrtime), as effectual's start_ms
   const usage = [];
   for (let i = 0; i < opt.repeat; i += 1) {
     const u0 = opt.runsOut ? process.resourceUsage() : null;
     const t0 = process.hrtime.bigint();
+    if (opt.runsOut) starts.push(Number(t0) / 1e6);
     await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (u0) {
@@ -147,8 +149,8 @@ async function main() {
   }
   if (opt.runsOut) {
     const fs = require('fs');
-    let csv = 'run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations\n';
-    times.forEach((t, i) => { csv += `${i},${t.toFixed(6)},,${usage[i].join(',')},\n`; });
+    let csv = 'run,ms,threads,minflt,majflt,nvcsw,nivcsw,pool_allocations,start_ms\n';
+    times.forEach((t, i) => { csv += `${i},${t.toFixed(6)},,${usage[i].join(',')},,${starts[i].toFixed(3)}\n`; });
     const tmp = `${opt.runsOut}.tmp.${process.pid}`;
     fs.writeFileSync(tmp, csv);
     fs.renameSync(tmp, opt.runsOut);
