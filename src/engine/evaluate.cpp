@@ -32,6 +32,17 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k) {
   return idx;
 }
 
+bool row_is_finite(const Tensor& scores, int64_t row) {
+  const int64_t c = scores.rank() >= 2 ? scores.numel() / scores.dim(0) : scores.numel();
+  auto finite = [](auto x) { return std::isfinite(static_cast<double>(x)); };
+  if (scores.dtype() == DType::kFloat32) {  // the common case, without a copy per row
+    const float* r = scores.data<float>() + row * c;
+    return std::all_of(r, r + c, finite);
+  }
+  const std::vector<float> v = scores.to_f32_vector();
+  return std::all_of(v.begin() + row * c, v.begin() + (row + 1) * c, finite);
+}
+
 EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
   EvalResult res;
   const int64_t end = opts.limit > 0 ? std::min(data.size(), opts.first + opts.limit) : data.size();
@@ -54,6 +65,7 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
                        shape_str(scores.shape()), n);
     }
     for (int64_t i = 0; i < n; ++i) {
+      if (!row_is_finite(scores, i)) continue;
       const int64_t label = labels.get_i64(i);
       auto top = top_k(scores, i, 5);
       if (!top.empty() && top[0] == label) ++res.top1_correct;
