@@ -95,6 +95,23 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
   a.check();
   const Graph& g = l.model.graph;
   std::vector<Tensor> inputs;
+  // A batch or a shape past the tensor limit is the option's fault: say which before allocating.
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const Value& v = g.value(g.inputs[k]);
+    const bool is_given = k < given.size();
+    Shape s = is_given ? given[k].second.shape() : l.model.input_shapes().at(k);
+    const DType type = is_given ? given[k].second.dtype() : (v.has_type ? v.dtype : DType::kFloat32);
+    if (!s.empty() && (a.batch > 0 || !is_given)) s[0] = std::max<int64_t>(a.batch, 1);
+    if (s.empty() ||
+        static_cast<size_t>(s[0]) <=
+            max_tensor_bytes() / dtype_size(type) / static_cast<size_t>(std::max<int64_t>(1, shape_numel(s) / s[0]))) {
+      continue;
+    }
+    if (a.batch > 1)
+      fail<UsageError>("--batch {}: input '{}' would exceed the {} byte limit", a.batch, v.name, max_tensor_bytes());
+    fail<ShapeError>("{}: input '{}' of shape {} ({}) exceeds the {} byte limit", g.source, v.name, shape_str(s),
+                     dtype_name(type), max_tensor_bytes());
+  }
   if (!given.empty()) {
     // batch 0: --batch not given, the first input's rows as they are.
     const Tensor& x0 = given[0].second;

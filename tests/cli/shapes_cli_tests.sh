@@ -159,6 +159,15 @@ else
   ko "all-NaN input: stdout '$(head -c 200 "$tmp/out")' stderr '$(head -c 300 "$tmp/err")'"
 fi
 
+# eval: an all-NaN row's classes ranked by index put class 0 first, and label 0 counted as right.
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([0], np.int64))' "$tmp/label0.npy"
+expect_ok eval "$model" --input "$tmp/nan.npy" --labels "$tmp/label0.npy"
+if grep -q "1 images, top-1 0.00%, top-5 0.00%" "$tmp/out" && grep -q "those images count as wrong" "$tmp/err"; then
+  ok
+else
+  ko "eval all-NaN input labelled 0: $(cat "$tmp/out")"
+fi
+
 expect_ok simulate "$model" --input "$tmp/nan.npy" --designs stripes
 if grep -q "warning: the inputs hold 784 NaN, 0 Inf; the designs see NaN as 0" "$tmp/err"; then ok; else ko "simulate all-NaN input: $(head -c 300 "$tmp/err")"; fi
 
@@ -174,6 +183,12 @@ if grep -q "note: --images 100000000: fashion-mnist:test has 2 item(s) from inde
 else
   ko "--images beyond the data: $(head -c 300 "$tmp/err")"
 fi
+# bench tiles the data to the batch (say so); a batch or shape past the tensor limit names its option/input.
+expect_ok bench "$model" --data fashion-mnist:test --batch 10001 --repeat 1 --warmup 0
+if grep -q "note: --batch 10001: fashion-mnist:test has 10000 item(s); they are repeated" "$tmp/err"; then ok; else ko "bench --batch 10001: $(cat "$tmp/err")"; fi
+expect_error 2 "^effectual: --batch 100000000: input 'input' would exceed the [0-9]+ byte limit$" -- bench "$model" --batch 100000000
+expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
+expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- bench "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
 expect_error 2 "synthetic runs take at most" -- simulate --synthetic --network vgg16 --images 100000000
 
 # A number too large for a double in a configuration file (found by tests/fuzz/fuzz_configs.cpp:
