@@ -144,11 +144,11 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
     const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
     const std::string where0 =
         item.first_index >= 0 ? fmt::format("{}#{}", item.source, item.first_index) : fmt::format("{}", item.source);
-    if (!is_class_scores(l.model, 0, scores)) {
-      // Not class scores: what each output is, per inference.
-      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
+    // What outputs other than class scores are (all of them, or those after the class scores),
+    // per inference.
+    auto summarize_outputs = [&](size_t from) {
       json outs = json::array();
-      for (size_t k = 0; k < out.size(); ++k) {
+      for (size_t k = from; k < out.size(); ++k) {
         const Summary s = summarize(out[k]);
         const std::string name = g.value(g.outputs[k]).name;
         outs.push_back({{"name", name},
@@ -166,7 +166,11 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
                      s.non_finite.any() ? ", " + to_string(s.non_finite) : "");
         }
       }
-      r["outputs"] = outs;
+      return outs;
+    };
+    if (!is_class_scores(l.model, 0, scores)) {
+      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
+      r["outputs"] = summarize_outputs(0);
       results.push_back(r);
       continue;
     }
@@ -182,7 +186,12 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
       r["top"] = tk;
       std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
                                                : fmt::format("{}[{}]:", item.source, i);
-      for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
+      for (int64_t k : best) {
+        // NaN prints as "nan" whatever its sign bit; without a class list the index is the name.
+        const float score = std::isnan(v[i * c + k]) ? std::fabs(v[i * c + k]) : v[i * c + k];
+        line += l.model.meta.classes.empty() ? fmt::format("  class {} {:.4f}", k, score)
+                                             : fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, score);
+      }
       if (item.labels.defined()) {
         const int64_t label = item.labels.data<int64_t>()[i];
         r["label"] = label;
@@ -191,8 +200,10 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
         line += fmt::format("   [label: {}{}]", l.model.class_name(label),
                             !best.empty() && best[0] == label ? "" : ", wrong");
       }
-      results.push_back(r);
       if (!o.json) fmt::print("{}\n", line);
+      // Outputs beside the class scores (boxes, an auxiliary head) are summarised, not dropped.
+      if (out.size() > 1 && i + 1 == n) r["outputs"] = summarize_outputs(1);
+      results.push_back(r);
     }
   }
   if (labelled > 0 && !o.json) fmt::print("top-1 on the {} labelled input(s): {}/{}\n", labelled, correct, labelled);

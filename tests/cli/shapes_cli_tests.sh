@@ -28,6 +28,13 @@ py_nan() {  # writes a .npy of the given shape filled with NaN, without Python: 
 # Dynamic N, H, W: the tensor says its shape, every size runs.
 expect_ok run "$fx/dynamic_hw.onnx" "$fx/dynamic_hw.0.x.npy" "$fx/dynamic_hw.1.x.npy" --json
 if grep -q '"index": 1' "$tmp/out"; then ok; else ko "dynamic_hw: the second image of the batch of 2 is missing"; fi
+# Class scores (no class list: indices) and, beside them, the probability map summarised, not dropped.
+expect_ok run "$fx/dynamic_hw.onnx" "$fx/dynamic_hw.0.x.npy"
+if grep -q "dynamic_hw.0.x.npy\[0\]:  class [0-4] 0\." "$tmp/out" && grep -q "output 'prob_map' float32 \[1, 1, 20, 24\]: min" "$tmp/out"; then
+  ok
+else
+  ko "dynamic_hw: class scores and the prob_map summary: $(head -c 300 "$tmp/out")"
+fi
 expect_error 2 "input 'x' has dynamic dimension\(s\) 2 \(H\), 3 \(W\); give --input-shape x:" -- info "$fx/dynamic_hw.onnx"
 expect_ok info "$fx/dynamic_hw.onnx" --input-shape x:1,3,40,30 --json
 if grep -q '"Nx": 30' "$tmp/out"; then ok; else ko "info --input-shape x:1,3,40,30 did not give conv1 Nx=30"; fi
