@@ -54,11 +54,21 @@ void per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat, bool 
   if (json_out) return;
   std::map<std::string, double> by_op;
   for (const auto& n : t) by_op[n.op] += n.ms;
-  text += fmt::format("{:<32} {:<20} {:>10} {:>7}\n", "node", "op", "ms/run", "share");
+  // Exported names differ at their ends (/features.2/conv/conv.0/conv.0.0/Conv vs .../conv.1/Conv):
+  // a long one keeps its start and its end, the middle elided.
+  constexpr size_t kMaxName = 56;
+  size_t width = 4;
+  for (const auto& n : t) width = std::max(width, std::min(n.name.size(), kMaxName));
+  auto shown = [&](const std::string& name) {
+    if (name.size() <= kMaxName) return name;
+    const size_t head = 16, tail = kMaxName - head - 1;
+    return name.substr(0, head) + "~" + name.substr(name.size() - tail);
+  };
+  text += fmt::format("{:<{}} {:<20} {:>10} {:>7}\n", "node", width, "op", "ms/run", "share");
   for (const auto& n : t) {
     const double per_run = n.runs ? n.ms / n.runs : 0.0;
-    text += fmt::format("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name,
-                        n.op, per_run, total > 0 ? 100 * n.ms / total : 0.0);
+    text += fmt::format("{:<{}} {:<20} {:>10.4f} {:>6.1f}%\n", shown(n.name), width, n.op, per_run,
+                        total > 0 ? 100 * n.ms / total : 0.0);
   }
   std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
   std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
