@@ -57,5 +57,27 @@ TEST(Evaluate, RowsHoldingNaNOrInfCountAsWrong) {
   EXPECT_EQ(r.output_non_finite.inf, 1);
 }
 
+// eval on a probability map counted its 6144 pixels as classes; a label past the classes was
+// silently wrong (a 1-based label file gives a plausible-looking, low top-1).
+TEST(Evaluate, RefusesOutputsThatAreNotClassScoresAndLabelsOutsideTheClasses) {
+  try {
+    evaluate_scores(F({1, 1, 2, 3}, {0, 1, 2, 3, 4, 5}), {0});
+    ADD_FAILURE() << "a [1, 1, 2, 3] map was taken for class scores";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("output 'out0' has shape [1, 1, 2, 3]; eval needs class scores"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(evaluate_scores(F({1, 3, 1, 1}, {0, 5, 1}), {1}).top1_correct, 1);  // a conv head's [N, C, 1, 1]
+  try {
+    evaluate_scores(F({2, 3}, {0, 1, 2, 3, 4, 5}), {2, 3});
+    ADD_FAILURE() << "label 3 of 3 classes was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("label 3 of item 1 is not one of the model's 3 classes (0 to 2)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace eff
