@@ -180,6 +180,7 @@ fi
 
 # eval on a probability map (it counted the pixels as classes) or with labels past the classes.
 expect_error 5 "seg_map.onnx: output 'prob_map' has shape \[1, 1, 20, 24\]; eval needs class scores \[1, classes\]" -- eval "$fx/seg_map.onnx" --input "$fx/seg_map.0.x.npy" --labels "$tmp/label0.npy"
+expect_error 5 "seg_map.onnx: output 'prob_map' has shape \[1, 1, 33, 17\] per item, not class scores \[1, classes\]; --metric top1-agreement needs them" -- search precision "$fx/seg_map.onnx" --input "$fx/dynamic_hw.1.x.npy" --search-images 1 --report-images 1 --metric top1-agreement --out "$tmp/seg_search"
 /usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([10], np.int64))' "$tmp/label10.npy"
 expect_error 6 "nan.npy: label 10 of item 0 is not one of the model's 10 classes \(0 to 9\)" -- eval "$model" --input "$tmp/nan.npy" --labels "$tmp/label10.npy"
 
