@@ -46,6 +46,16 @@ if grep -q "^/features/features.2/conv/conv.0/conv.0.0/Conv  *Conv " "$tmp/out";
 expect_error 2 "has no input named 'nope'" -- info "$fx/dynamic_hw.onnx" --input-shape nope:1,3,8,8
 expect_error 5 "input 'x' expects shape \[N, 3, H, W\], got \[1, 2, 8, 8\]" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,2,8,8
 
+# gate and optimize took the layers' geometry from the model's own (dynamic) shape and refused.
+/usr/bin/python3 - "$tmp" << 'PY'
+import numpy as np, sys
+r = np.random.RandomState(0)
+np.save(sys.argv[1] + "/dh6.npy", r.standard_normal((6, 3, 16, 16)).astype(np.float32))
+np.save(sys.argv[1] + "/dh6_labels.npy", r.randint(0, 5, 6).astype(np.int64))
+PY
+expect_ok gate "$fx/dynamic_hw.onnx" --input "$tmp/dh6.npy" --labels "$tmp/dh6_labels.npy" --search-images 3 --report-images 3 --threads 1
+expect_ok optimize "$fx/dynamic_hw.onnx" --input "$tmp/dh6.npy" --labels "$tmp/dh6_labels.npy" --search-images 3 --report-images 3 --threads 1 --out "$tmp/dh_opt"
+
 # Several named inputs.
 expect_ok run "$fx/two_inputs.onnx" "a=$fx/two_inputs.0.a.npy" "b=$fx/two_inputs.0.b.npy" --out "$tmp/two"
 if [ -f "$tmp/two/y.npy" ]; then ok; else ko "two_inputs: y.npy not written"; fi
