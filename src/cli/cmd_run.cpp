@@ -52,7 +52,7 @@ std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::st
   }
   if (!in.data.empty() || !in.input.empty()) {
     auto data = open_inputs(m, in);
-    if (first > data->size()) {
+    if (first >= data->size()) {
       fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
     }
     const int64_t count = items_to_use(*data, first, limit, "--limit", quiet || !limit_given);

@@ -215,6 +215,7 @@ if grep -q "note: --batch 10001: fashion-mnist:test has 10000 item(s); they are 
 expect_error 2 "^effectual: --batch 100000000: input 'input' would exceed the [0-9]+ byte limit$" -- bench "$model" --batch 100000000
 expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
 expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- bench "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
+expect_error 2 "--first 10000 is past the end of fashion-mnist:test \(10000 items\)" -- run "$model" --data fashion-mnist:test --first 10000
 expect_error 2 "synthetic runs take at most" -- simulate --synthetic --network vgg16 --images 100000000
 
 # A number too large for a double in a configuration file (found by tests/fuzz/fuzz_configs.cpp:
