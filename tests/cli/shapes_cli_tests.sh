@@ -162,6 +162,17 @@ expect_error 6 "not_zip.npz: not a .npz file" -- run "$fx/two_inputs.onnx" --dat
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
 expect_error 3 "cycle.onnx: the graph has a cycle: 'first' \(Add\) -> 'second' \(Relu\) -> 'third' \(Neg\)" -- info "$bad/cycle.onnx"
 
+# No conv/FC layer: run works, profile and simulate say there is nothing to look at (they printed
+# "0 images, 0 layers" tables).
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 3], [4, 5, 49]], np.int64))' "$tmp/ids.npy"
+expect_ok run "$bad/no_layers.onnx" "$tmp/ids.npy"
+# Token ids from a float file: whole numbers convert, 3.5 was truncated to id 3 without a word.
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 3]], np.float32)); np.save(sys.argv[2], np.array([[1, 2, 3.5]], np.float32))' "$tmp/ids_f.npy" "$tmp/ids_half.npy"
+expect_ok run "$bad/no_layers.onnx" "$tmp/ids_f.npy"
+expect_error 6 "ids_half.npy: input 'ids' takes int64 values; element 2 of the file \(float32\) is 3.5, which it cannot hold" -- run "$bad/no_layers.onnx" "$tmp/ids_half.npy"
+expect_error 2 "no_layers.onnx: the model has no conv/FC layer to profile" -- profile "$bad/no_layers.onnx" --input "$tmp/ids.npy"
+expect_error 2 "no_layers.onnx: the model has no conv/FC layer to simulate" -- simulate "$bad/no_layers.onnx" --input "$tmp/ids.npy" --designs stripes
+
 # Not a classifier: each output's shape and statistics, no class list.
 expect_ok run "$fx/seg_map.onnx" "$fx/seg_map.0.x.npy"
 if grep -q "output 'prob_map' float32 \[1, 1, 20, 24\]: min" "$tmp/out" && ! grep -q "(0)" "$tmp/out"; then
