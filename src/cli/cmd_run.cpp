@@ -130,6 +130,7 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
   json results = json::array();
   json non_finite_inputs = json::array();
   int64_t labelled = 0, correct = 0;
+  bool classes_noted = false;
   for (const RunItem& item : gather_run_inputs(l.model, files, in, limit, limit_given, first, o.json)) {
     for (size_t k = 0; k < item.inputs.size(); ++k) {
       const NonFinite nf = count_non_finite(item.inputs[k]);
@@ -168,6 +169,13 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
       }
       return outs;
     };
+    const auto& classes = l.model.meta.classes;
+    if (!classes_noted && !o.json && !classes.empty() && scores.rank() == 2 &&
+        static_cast<int64_t>(classes.size()) != scores.dim(1)) {
+      classes_noted = true;  // a sidecar for another model: said once, not taken as this one's classes
+      fmt::print(stderr, "note: {}: {} class name(s), but output '{}' has {} values per item; not read as classes\n",
+                 l.model.meta.path, classes.size(), g.value(g.outputs[0]).name, scores.dim(1));
+    }
     if (!is_class_scores(l.model, 0, scores)) {
       json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
       r["outputs"] = summarize_outputs(0);

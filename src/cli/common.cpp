@@ -185,6 +185,11 @@ Loaded load(const Common& o, LayerObserver* observer) {
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
     l.model.meta.preprocessing = pm.preprocessing;
   }
+  // Checked now, naming its file (the first image would otherwise say only "preprocessing: ...").
+  if (!l.model.meta.preprocessing.is_null()) {
+    preprocess_from_json(l.model.meta.preprocessing,
+                         fmt::format("{}: preprocessing", o.preprocess.empty() ? l.model.meta.path : o.preprocess));
+  }
   if (!l.model.meta.deft.is_null()) {
     apply_optimized_plan(o, l.model);
   } else if (!o.deft.empty()) {

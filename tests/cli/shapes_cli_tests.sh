@@ -181,6 +181,19 @@ else
   ko "seg_map: expected a summary of prob_map, got: $(head -c 300 "$tmp/out")"
 fi
 
+# Sidecars: a wrong type names its key and file; a class list for another model is said, not used.
+printf '{"classes": 5}' > "$tmp/meta_classes.json"
+expect_error 7 "meta_classes.json: 'classes': .*type must be array" -- run "$model" "$src/models/images/0000_ankle_boot.png" --meta "$tmp/meta_classes.json"
+printf '{"preprocessing": {"mean": [1, 2, 3, 4]}}' > "$tmp/meta_mean.json"
+expect_error 7 "meta_mean.json: preprocessing: 'mean' has 4 values; channel_order gray needs 1$" -- run "$model" "$src/models/lenet5.ref/input.npy" --preprocess "$tmp/meta_mean.json"
+printf '{"classes": ["a", "b"]}' > "$tmp/meta_two.json"
+expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --meta "$tmp/meta_two.json"
+if grep -q "note: .*meta_two.json: 2 class name(s), but output 'logits' has 10 values per item" "$tmp/err" && grep -q "output 'logits' float32 \[8, 10\]" "$tmp/out"; then
+  ok
+else
+  ko "class list of another model: $(head -c 300 "$tmp/err")"
+fi
+
 # NaN in, NaN out, and said so.
 py_nan "$tmp/nan.npy" 784 "1, 1, 28, 28"
 expect_ok run "$model" "$tmp/nan.npy"
