@@ -48,10 +48,12 @@ inline int32_t code_at(const Tensor& t, int64_t i) {
   }
 }
 
-// float -> nearest code, half to even, saturated; NaN becomes the zero point as in ORT.
+// float -> nearest code, half to even, saturated; NaN becomes the lowest code, as in ONNX Runtime
+// 1.30 (its vector max against the lower bound keeps the bound: uint8 0, int8 -128), for
+// QuantizeLinear and DynamicQuantizeLinear alike.
 inline int32_t quantize_value(float v, float scale, int32_t zero, int32_t lo, int32_t hi) {
   float q = std::nearbyint(v / scale) + static_cast<float>(zero);
-  if (!(q == q)) return zero;
+  if (!(q == q)) return lo;
   q = std::clamp(q, static_cast<float>(lo), static_cast<float>(hi));
   return static_cast<int32_t>(q);
 }
@@ -148,7 +150,7 @@ void quantize_typed(const In* x, Out* y, int64_t n, const QuantParams& p, const 
     const float scale = p.scale[c], zero = static_cast<float>(p.zero[c]);
     for (int64_t i = begin; i < end; ++i) {
       const float q = std::nearbyint(static_cast<float>(x[i]) / scale) + zero;
-      y[i] = static_cast<Out>(q == q ? std::min(std::max(q, lo), hi) : zero);  // NaN -> the zero point
+      y[i] = static_cast<Out>(q == q ? std::min(std::max(q, lo), hi) : lo);  // NaN -> the lowest code (ORT)
     }
   });
 }
