@@ -284,14 +284,19 @@ class DynamicQuantizeLinearKernel final : public Kernel {
     const float* xd = x.data<float>();
     const int64_t n = x.numel();
     float lo = 0.f, hi = 0.f;
-#pragma omp parallel for reduction(min : lo) reduction(max : hi) schedule(static) if (n >= kParallelElements)
+    int64_t nans = 0;
+#pragma omp parallel for reduction(min : lo) reduction(max : hi) reduction(+ : nans) schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
-      lo = std::min(lo, xd[i]);
+      lo = std::min(lo, xd[i]);  // NaN is skipped (std::min keeps lo), as ORT's range search mostly does
       hi = std::max(hi, xd[i]);
+      nans += xd[i] != xd[i];
     }
-    const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    // An all-NaN tensor has no range: ORT gives scale NaN and zero point 255 (every code 0), so the
+    // NaN reaches the outputs through the rescaling Mul instead of looking like an all-zero input.
+    const bool all_nan = n > 0 && nans == n;
+    const float scale = all_nan ? std::numeric_limits<float>::quiet_NaN() : hi == lo ? 1.0f : (hi - lo) / 255.0f;
     const float zero_from_min = 0.0f - lo / scale;
-    const auto zero = static_cast<int32_t>(std::nearbyint(std::clamp(zero_from_min, 0.0f, 255.0f)));
+    const auto zero = all_nan ? 255 : static_cast<int32_t>(std::nearbyint(std::clamp(zero_from_min, 0.0f, 255.0f)));
     Tensor& y = ctx.output(0, DType::kUInt8, x.shape());
     uint8_t* yd = y.data<uint8_t>();
 #pragma omp parallel for schedule(static) if (n >= kParallelElements)

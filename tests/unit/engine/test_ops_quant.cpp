@@ -111,6 +111,12 @@ TEST(QuantOps, NaNQuantizesToTheLowestCodeAsOnnxRuntime) {
   const std::vector<Tensor> d = run_op({"DynamicQuantizeLinear", {F({4}, {-1, nan, 2, 0})}, {}, 3});
   EXPECT_EQ(ints(d.at(2)), (std::vector<int64_t>{85}));
   EXPECT_EQ(ints(d.at(0)), (std::vector<int64_t>{0, 0, 255, 85}));
+  // All NaN: no range; ORT gives scale NaN, zero point 255 and every code 0 (an all-NaN image then
+  // gives NaN scores in a dynamically quantized model, not ordinary-looking ones).
+  const std::vector<Tensor> all = run_op({"DynamicQuantizeLinear", {F({3}, {nan, nan, nan})}, {}, 3});
+  EXPECT_TRUE(std::isnan(all.at(1).to_f32_vector()[0]));
+  EXPECT_EQ(ints(all.at(2)), (std::vector<int64_t>{255}));
+  EXPECT_EQ(ints(all.at(0)), (std::vector<int64_t>{0, 0, 0}));
 }
 
 TEST(QuantOps, QuantizeLinearWithoutZeroPointIsUint8) {
