@@ -17,7 +17,8 @@ Models (see README.md beside them):
     unsorted     dynamic_hw's graph with its node list shuffled (seeded): the first node consumes a
                  value made much later, as fp16 converters and graph surgery tools leave it.
     seg_map      dynamic_hw with only its probability map as output: not a classifier.
-Also writes tests/fixtures/bad/cycle.onnx, a graph with a cycle (refused by name).
+Also writes tests/fixtures/bad/cycle.onnx, a graph with a cycle (refused by name), and
+tests/fixtures/bad/no_layers.onnx, a model without conv/FC layers (profile/simulate refuse it).
 Needs Debian's python3-onnx and python3-numpy, and (cd tools/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install).
 """
 import argparse
@@ -125,6 +126,18 @@ def write_cycle(path):
     onnx.save(model, path)
 
 
+def write_no_layers(path):
+    """Token ids -> embedding Gather -> ReduceMean: runs, but has no conv/FC layer to profile or simulate."""
+    emb = init("emb", rnd(20, 50, 8))
+    nodes = [helper.make_node("Gather", ["emb", "ids"], ["e"], name="lookup"),
+             helper.make_node("ReduceMean", ["e"], ["y"], name="pool", axes=[1], keepdims=0)]
+    graph = helper.make_graph(nodes, "no_layers", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "S"])],
+                              [helper.make_tensor_value_info("y", F, ["B", 8])], [emb])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="effectual-fixtures")
+    model.ir_version = 7
+    onnx.save(model, path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "shapes"))
@@ -149,6 +162,7 @@ def main():
                     os.replace(info["file"], os.path.join(args.out, f"{name}.{k}.{oname}.npy"))
             print(f"{name} case {k}: inputs {[a.shape for a in case.values()]}, outputs {sorted(outs)}")
     write_cycle(os.path.join(ROOT, "tests", "fixtures", "bad", "cycle.onnx"))
+    write_no_layers(os.path.join(ROOT, "tests", "fixtures", "bad", "no_layers.onnx"))
 
 
 if __name__ == "__main__":

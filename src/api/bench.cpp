@@ -54,11 +54,21 @@ void per_node(Executor& ex, const std::vector<Tensor>& inputs, int repeat, bool 
   if (json_out) return;
   std::map<std::string, double> by_op;
   for (const auto& n : t) by_op[n.op] += n.ms;
-  text += fmt::format("{:<32} {:<20} {:>10} {:>7}\n", "node", "op", "ms/run", "share");
+  // Exported names differ at their ends (/features.2/conv/conv.0/conv.0.0/Conv vs .../conv.1/Conv):
+  // a long one keeps its start and its end, the middle elided.
+  constexpr size_t kMaxName = 56;
+  size_t width = 4;
+  for (const auto& n : t) width = std::max(width, std::min(n.name.size(), kMaxName));
+  auto shown = [&](const std::string& name) {
+    if (name.size() <= kMaxName) return name;
+    const size_t head = 16, tail = kMaxName - head - 1;
+    return name.substr(0, head) + "~" + name.substr(name.size() - tail);
+  };
+  text += fmt::format("{:<{}} {:<20} {:>10} {:>7}\n", "node", width, "op", "ms/run", "share");
   for (const auto& n : t) {
     const double per_run = n.runs ? n.ms / n.runs : 0.0;
-    text += fmt::format("{:<32} {:<20} {:>10.4f} {:>6.1f}%\n", n.name.size() > 32 ? n.name.substr(0, 31) + "~" : n.name,
-                        n.op, per_run, total > 0 ? 100 * n.ms / total : 0.0);
+    text += fmt::format("{:<{}} {:<20} {:>10.4f} {:>6.1f}%\n", shown(n.name), width, n.op, per_run,
+                        total > 0 ? 100 * n.ms / total : 0.0);
   }
   std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
   std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -95,6 +105,23 @@ Output bench(cli::Loaded& l, const cli::Common& o, std::vector<std::pair<std::st
   a.check();
   const Graph& g = l.model.graph;
   std::vector<Tensor> inputs;
+  // A batch or a shape past the tensor limit is the option's fault: say which before allocating.
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const Value& v = g.value(g.inputs[k]);
+    const bool is_given = k < given.size();
+    Shape s = is_given ? given[k].second.shape() : l.model.input_shapes().at(k);
+    const DType type = is_given ? given[k].second.dtype() : (v.has_type ? v.dtype : DType::kFloat32);
+    if (!s.empty() && (a.batch > 0 || !is_given)) s[0] = std::max<int64_t>(a.batch, 1);
+    if (s.empty() ||
+        static_cast<size_t>(s[0]) <=
+            max_tensor_bytes() / dtype_size(type) / static_cast<size_t>(std::max<int64_t>(1, shape_numel(s) / s[0]))) {
+      continue;
+    }
+    if (a.batch > 1)
+      fail<UsageError>("--batch {}: input '{}' would exceed the {} byte limit", a.batch, v.name, max_tensor_bytes());
+    fail<ShapeError>("{}: input '{}' of shape {} ({}) exceeds the {} byte limit", g.source, v.name, shape_str(s),
+                     dtype_name(type), max_tensor_bytes());
+  }
   if (!given.empty()) {
     // batch 0: --batch not given, the first input's rows as they are.
     const Tensor& x0 = given[0].second;

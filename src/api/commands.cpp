@@ -142,6 +142,11 @@ json profile(cli::Loaded& l, const cli::Common& o, const Data& d, const ProfileO
   if (a.first >= data.size()) {
     fail<UsageError>("--first {} is outside the data set {} ({} items)", a.first, data.name(), data.size());
   }
+  // Otherwise a summary of "0 images, 0 layers" with every fraction 0. (An optimized model whose
+  // layers all run as DeftNN layers is profiled as before: the command notes they are skipped.)
+  if (exec.layers().empty() && l.model.meta.deft.is_null()) {
+    fail<UsageError>("{}: the model has no conv/FC layer to profile", exec.graph().source);
+  }
   const int64_t end = a.first + cli::items_to_use(data, a.first, a.images, "--images", o.json || !a.images_given);
   profile::Profiler profiler(exec.graph(), po);
   NonFiniteObserver layer_counts;

@@ -109,7 +109,10 @@ Output gate(cli::Loaded& l, const cli::Common& o, const Data& d, const GateOptio
   const int64_t classes = static_cast<int64_t>(l.model.meta.classes.size());
   const search::EvalSet search_set = search::load_eval_set(*data, split.search, classes);
   const search::EvalSet report_set = search::load_eval_set(*data, split.report, classes);
-  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, l.model.input_shape());
+  // At the items' own shapes: a model with dynamic dimensions has no shape of its own.
+  std::vector<Shape> item_shapes;
+  for (const Tensor& t : search_set.batch(0, 1)) item_shapes.push_back(t.shape());
+  const std::vector<LayerGeometry> geometry = model_geometry(*l.exec, item_shapes);
   if (!f.save.empty()) make_dirs(f.save);
 
   std::vector<gating::GateResult> runs;

@@ -123,7 +123,10 @@ Output optimize(cli::Loaded& l, const cli::Common& c, const Data& d, const Optim
   json doc = deft::optimize_json(r, o, search_set, report_set, c.model);
   // MACs per image, for reading which layers are memory- or compute-bound (tools/bench_optimize.js).
   std::map<std::string, int64_t> macs;
-  for (const LayerGeometry& g : model_geometry(*l.exec, l.model.input_shape())) macs[g.name] = g.macs;
+  // At the items' own shapes: a model with dynamic dimensions has no shape of its own.
+  std::vector<Shape> item_shapes;
+  for (const Tensor& t : search_set.batch(0, 1)) item_shapes.push_back(t.shape());
+  for (const LayerGeometry& g : model_geometry(*l.exec, item_shapes)) macs[g.name] = g.macs;
   for (json& layer : doc.at("layers")) layer["macs"] = macs[layer.at("name").get<std::string>()];
   json extra = {{"optimize",
                  {{"target", doc.at("target")},

@@ -29,9 +29,20 @@ search::Target target_of(const SearchOptions& f) {
   return target_from(f.metric, f.keep, f.max_loss, f.min_snr_db);
 }
 
-int64_t class_count(cli::Loaded& l, const Dataset& data) {
+// The classes of the first output; for the top-1 metrics it must be class scores [1, C] (or
+// [1, C, 1, 1]): a detector's probability map taken as classes made a meaningless search.
+int64_t class_count(cli::Loaded& l, const Dataset& data, const std::string& metric) {
   if (!l.model.meta.classes.empty()) return static_cast<int64_t>(l.model.meta.classes.size());
   const std::vector<Tensor> out = l.exec->run(data.inputs(0, 1));
+  const Shape& s = out.at(0).shape();
+  const bool class_scores =
+      s.size() >= 2 && s[0] == 1 && s[1] >= 2 && std::all_of(s.begin() + 2, s.end(), [](int64_t d) { return d == 1; });
+  if (!class_scores && search::parse_metric(metric) != search::Metric::kOutputSnr) {
+    fail<ShapeError>(
+        "{}: output '{}' has shape {} per item, not class scores [1, classes]; --metric {} needs them "
+        "(--metric output-snr compares any output)",
+        l.model.graph.source, l.model.graph.value(l.model.graph.outputs.at(0)).name, shape_str(s), metric);
+  }
   return out.at(0).numel();
 }
 
@@ -58,7 +69,7 @@ Subsets load_subsets(const SearchOptions& f, const cli::Common& o, const SearchD
     const auto sd = cli::open_data_source(l.model, f.search_data, "--search-data");
     const auto rd = cli::open_data_source(l.model, f.report_data, "--report-data");
     if (sd->size() < 1 || rd->size() < 1) fail<UsageError>("--search-data and --report-data must not be empty");
-    const int64_t classes = class_count(l, *sd);
+    const int64_t classes = class_count(l, *sd, f.metric);
     auto all = [](int64_t n) {
       std::vector<int64_t> v(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) v[i] = i;
@@ -70,7 +81,7 @@ Subsets load_subsets(const SearchOptions& f, const cli::Common& o, const SearchD
     const auto data = d.open();
     if (data->size() < 1) fail<UsageError>("{}: the data set is empty", data->name());
     const search::SplitIndices split = search::split_indices(data->size(), f.search_images, f.report_images, f.seed);
-    const int64_t classes = class_count(l, *data);
+    const int64_t classes = class_count(l, *data, f.metric);
     s.search = search::load_eval_set(*data, split.search, classes);
     s.report = search::load_eval_set(*data, split.report, classes);
     s.setup.seed = f.seed;

@@ -34,6 +34,10 @@ void Simulation::live(cli::Loaded& l, const Data& d) {
     fail<UsageError>("--first {} is outside the data set ({} items)", o_.first, data.size());
   }
   if (o_.images < 1) fail<UsageError>("--images must be at least 1");
+  // Otherwise an empty table of "0 image(s), 0 layer record(s)" and speedups of 0.00x.
+  if (l.exec->layers().empty() && l.model.meta.deft.is_null()) {
+    fail<UsageError>("{}: the model has no conv/FC layer to simulate", l.exec->graph().source);
+  }
   const int64_t end = o_.first + cli::items_to_use(data, o_.first, o_.images, "--images", o_.quiet || !o_.images_given);
   Progress bar("simulate", end - o_.first);
   sim::LiveOptions lo;

@@ -52,7 +52,7 @@ std::vector<RunItem> gather_run_inputs(const Model& m, const std::vector<std::st
   }
   if (!in.data.empty() || !in.input.empty()) {
     auto data = open_inputs(m, in);
-    if (first > data->size()) {
+    if (first >= data->size()) {
       fail<UsageError>("--first {} is past the end of {} ({} items)", first, data->name(), data->size());
     }
     const int64_t count = items_to_use(*data, first, limit, "--limit", quiet || !limit_given);
@@ -130,6 +130,7 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
   json results = json::array();
   json non_finite_inputs = json::array();
   int64_t labelled = 0, correct = 0;
+  bool classes_noted = false;
   for (const RunItem& item : gather_run_inputs(l.model, files, in, limit, limit_given, first, o.json)) {
     for (size_t k = 0; k < item.inputs.size(); ++k) {
       const NonFinite nf = count_non_finite(item.inputs[k]);
@@ -144,11 +145,11 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
     const int64_t n = scores.rank() >= 1 ? scores.dim(0) : 1;
     const std::string where0 =
         item.first_index >= 0 ? fmt::format("{}#{}", item.source, item.first_index) : fmt::format("{}", item.source);
-    if (!is_class_scores(l.model, 0, scores)) {
-      // Not class scores: what each output is, per inference.
-      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
+    // What outputs other than class scores are (all of them, or those after the class scores),
+    // per inference.
+    auto summarize_outputs = [&](size_t from) {
       json outs = json::array();
-      for (size_t k = 0; k < out.size(); ++k) {
+      for (size_t k = from; k < out.size(); ++k) {
         const Summary s = summarize(out[k]);
         const std::string name = g.value(g.outputs[k]).name;
         outs.push_back({{"name", name},
@@ -166,7 +167,18 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
                      s.non_finite.any() ? ", " + to_string(s.non_finite) : "");
         }
       }
-      r["outputs"] = outs;
+      return outs;
+    };
+    const auto& classes = l.model.meta.classes;
+    if (!classes_noted && !o.json && !classes.empty() && scores.rank() == 2 &&
+        static_cast<int64_t>(classes.size()) != scores.dim(1)) {
+      classes_noted = true;  // a sidecar for another model: said once, not taken as this one's classes
+      fmt::print(stderr, "note: {}: {} class name(s), but output '{}' has {} values per item; not read as classes\n",
+                 l.model.meta.path, classes.size(), g.value(g.outputs[0]).name, scores.dim(1));
+    }
+    if (!is_class_scores(l.model, 0, scores)) {
+      json r = {{"input", item.source}, {"index", item.first_index >= 0 ? item.first_index : 0}};
+      r["outputs"] = summarize_outputs(0);
       results.push_back(r);
       continue;
     }
@@ -182,7 +194,12 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
       r["top"] = tk;
       std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
                                                : fmt::format("{}[{}]:", item.source, i);
-      for (int64_t k : best) line += fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, v[i * c + k]);
+      for (int64_t k : best) {
+        // NaN prints as "nan" whatever its sign bit; without a class list the index is the name.
+        const float score = std::isnan(v[i * c + k]) ? std::fabs(v[i * c + k]) : v[i * c + k];
+        line += l.model.meta.classes.empty() ? fmt::format("  class {} {:.4f}", k, score)
+                                             : fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, score);
+      }
       if (item.labels.defined()) {
         const int64_t label = item.labels.data<int64_t>()[i];
         r["label"] = label;
@@ -191,8 +208,10 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
         line += fmt::format("   [label: {}{}]", l.model.class_name(label),
                             !best.empty() && best[0] == label ? "" : ", wrong");
       }
-      results.push_back(r);
       if (!o.json) fmt::print("{}\n", line);
+      // Outputs beside the class scores (boxes, an auxiliary head) are summarised, not dropped.
+      if (out.size() > 1 && i + 1 == n) r["outputs"] = summarize_outputs(1);
+      results.push_back(r);
     }
   }
   if (labelled > 0 && !o.json) fmt::print("top-1 on the {} labelled input(s): {}/{}\n", labelled, correct, labelled);

@@ -81,6 +81,7 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
   Loaded l = load(o);
   const Graph& g = l.model.graph;
   std::vector<std::pair<std::string, Tensor>> given;  // graph-input order, from the first input on
+  std::string repeated_note;                          // printed once bench has accepted the batch
   if (!input_args.empty() && !data_spec.empty()) fail<UsageError>("give either --data or --input, not both");
   if (!data_spec.empty()) {
     // Every input the data set gives (Dataset::inputs); a model input it does not feed is refused
@@ -92,6 +93,10 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
     if (data->input_count() != g.inputs.size()) {
       fail<UsageError>("{} gives {} input(s) for the model's {} ({}); give each as --input NAME=FILE.npy", data->name(),
                        data->input_count(), g.inputs.size(), input_names(g));
+    }
+    if (batch > data->size()) {
+      repeated_note = fmt::format("note: --batch {}: {} has {} item(s); they are repeated to fill the batch\n", batch,
+                                  data->name(), data->size());
     }
     for (Tensor& t : data->inputs(0, std::min(std::max<int64_t>(batch, 1), data->size()))) {
       given.emplace_back(data->name(), std::move(t));
@@ -113,6 +118,7 @@ void cmd_bench(const Common& o, const std::vector<std::string>& input_args, cons
   a.runs_out = runs_out;
   const api::Output out = api::bench(l, o, std::move(given), a);
   if (o.json) return print_json(out.doc);
+  fmt::print(stderr, "{}", repeated_note);
   fmt::print("{}", out.text);
 }
 

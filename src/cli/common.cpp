@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -184,6 +185,11 @@ Loaded load(const Common& o, LayerObserver* observer) {
     if (pm.preprocessing.is_null()) fail<ConfigError>("{}: no \"preprocessing\" object", o.preprocess);
     l.model.meta.preprocessing = pm.preprocessing;
   }
+  // Checked now, naming its file (the first image would otherwise say only "preprocessing: ...").
+  if (!l.model.meta.preprocessing.is_null()) {
+    preprocess_from_json(l.model.meta.preprocessing,
+                         fmt::format("{}: preprocessing", o.preprocess.empty() ? l.model.meta.path : o.preprocess));
+  }
   if (!l.model.meta.deft.is_null()) {
     apply_optimized_plan(o, l.model);
   } else if (!o.deft.empty()) {
@@ -264,11 +270,53 @@ std::vector<std::pair<std::string, Tensor>> load_named_inputs(const Model& m, co
   return out;
 }
 
+namespace {
+
+// Converting a file's values to an integer input (token ids, indices) must not change them: 3.5 or
+// 300 for a uint8 input would silently become another id. ONNX Runtime refuses any other type.
+void check_fits_integer_input(const Tensor& t, DType want, const std::string& source, const std::string& name) {
+  double lo = 0, hi = 0;
+  switch (want) {
+    case DType::kInt64:
+      lo = -9223372036854775808.0, hi = 9223372036854775807.0;
+      break;
+    case DType::kInt32:
+      lo = -2147483648.0, hi = 2147483647.0;
+      break;
+    case DType::kInt16:
+      lo = -32768, hi = 32767;
+      break;
+    case DType::kInt8:
+      lo = -128, hi = 127;
+      break;
+    case DType::kUInt8:
+      lo = 0, hi = 255;
+      break;
+    case DType::kBool:
+      lo = 0, hi = 1;
+      break;
+    default:
+      return;  // float inputs: converting is rounding, as for float16
+  }
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double x = t.get_f64(i);
+    if (!(x >= lo && x <= hi) || x != std::trunc(x)) {
+      fail<DataError>("{}: input '{}' takes {} values; element {} of the file ({}) is {}, which it cannot hold", source,
+                      name, dtype_name(want), i, dtype_name(t.dtype()), x);
+    }
+  }
+}
+
+}  // namespace
+
 Tensor fit_input(const Model& m, Tensor t, const std::string& source, size_t input, bool single_item) {
   const Value& v = m.graph.value(m.graph.inputs.at(input));
   const Shape given = t.shape();
   const DType want = v.has_type ? v.dtype : DType::kFloat32;
-  if (t.dtype() != want) t = t.cast(want);
+  if (t.dtype() != want) {
+    check_fits_integer_input(t, want, source, v.name);
+    t = t.cast(want);
+  }
   if (single_item && v.has_shape && t.rank() + 1 == static_cast<int>(v.shape.size())) {
     Shape s = t.shape();
     s.insert(s.begin(), 1);

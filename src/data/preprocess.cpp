@@ -58,11 +58,12 @@ void Preprocess::validate(const std::string& source) const {
   if (!std::isfinite(scale) || scale <= 0) fail<ConfigError>("{}: 'scale' must be positive (got {})", source, scale);
   const size_t c = static_cast<size_t>(channels());
   if (mean.size() > 1 && mean.size() != c) {
-    fail<ConfigError>("{}: 'mean' has {} values; channel_order {} needs 1 or {}", source, mean.size(), channel_order,
-                      c);
+    fail<ConfigError>("{}: 'mean' has {} values; channel_order {} needs {}", source, mean.size(), channel_order,
+                      c == 1 ? std::string("1") : fmt::format("1 or {}", c));
   }
   if (std.size() > 1 && std.size() != c) {
-    fail<ConfigError>("{}: 'std' has {} values; channel_order {} needs 1 or {}", source, std.size(), channel_order, c);
+    fail<ConfigError>("{}: 'std' has {} values; channel_order {} needs {}", source, std.size(), channel_order,
+                      c == 1 ? std::string("1") : fmt::format("1 or {}", c));
   }
   for (float m : mean) {
     if (!std::isfinite(m)) fail<ConfigError>("{}: 'mean' values must be finite", source);

@@ -32,6 +32,17 @@ std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k) {
   return idx;
 }
 
+bool row_is_finite(const Tensor& scores, int64_t row) {
+  const int64_t c = scores.rank() >= 2 ? scores.numel() / scores.dim(0) : scores.numel();
+  auto finite = [](auto x) { return std::isfinite(static_cast<double>(x)); };
+  if (scores.dtype() == DType::kFloat32) {  // the common case, without a copy per row
+    const float* r = scores.data<float>() + row * c;
+    return std::all_of(r, r + c, finite);
+  }
+  const std::vector<float> v = scores.to_f32_vector();
+  return std::all_of(v.begin() + row * c, v.begin() + (row + 1) * c, finite);
+}
+
 EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
   EvalResult res;
   const int64_t end = opts.limit > 0 ? std::min(data.size(), opts.first + opts.limit) : data.size();
@@ -49,12 +60,22 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts) {
     const Tensor& scores = out.at(0);
     for (const Tensor& t : inputs) res.input_non_finite += count_non_finite(t);
     res.output_non_finite += count_non_finite(scores);
-    if (scores.rank() < 1 || scores.dim(0) != n) {
-      fail<ShapeError>("{}: output 0 has shape {}, expected [{}, classes]", ex.graph().source,
-                       shape_str(scores.shape()), n);
+    // Class scores are [N, C] (or [N, C, 1, 1] from a conv head); a probability map or a
+    // sequence flattened into "classes" would give a meaningless top-1.
+    const Shape& s = scores.shape();
+    const bool class_scores = s.size() >= 2 && s[0] == n && s[1] >= 2 &&
+                              std::all_of(s.begin() + 2, s.end(), [](int64_t d) { return d == 1; });
+    if (!class_scores) {
+      fail<ShapeError>("{}: output '{}' has shape {}; eval needs class scores [{}, classes] (run shows other outputs)",
+                       ex.graph().source, ex.graph().value(ex.graph().outputs.at(0)).name, shape_str(s), n);
     }
     for (int64_t i = 0; i < n; ++i) {
       const int64_t label = labels.get_i64(i);
+      if (label < 0 || label >= s[1]) {
+        fail<DataError>("{}: label {} of item {} is not one of the model's {} classes (0 to {})", data.name(), label,
+                        b + i, s[1], s[1] - 1);
+      }
+      if (!row_is_finite(scores, i)) continue;
       auto top = top_k(scores, i, 5);
       if (!top.empty() && top[0] == label) ++res.top1_correct;
       if (std::find(top.begin(), top.end(), label) != top.end()) ++res.top5_correct;

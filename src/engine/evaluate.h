@@ -37,6 +37,9 @@ EvalResult evaluate(Executor& ex, Dataset& data, const EvalOptions& opts);
 
 // Indices of the k largest scores of row `row` of a [N, C] tensor, best first (ties: lower index).
 std::vector<int64_t> top_k(const Tensor& scores, int64_t row, int64_t k);
+// Whether row `row` of a [N, C] tensor holds no NaN/Inf. A row that does counts as wrong in every
+// accuracy (an all-NaN row's top_k is its classes in index order, which would "find" label 0).
+bool row_is_finite(const Tensor& scores, int64_t row);
 
 // One timed run, in the order run: wall time, the thread count the run used (the governor may
 // change it between runs), and what the process did meanwhile (getrusage deltas over all

@@ -110,7 +110,12 @@ std::vector<LayerGeometry> model_geometry(Executor& ex, const std::vector<Shape>
   std::vector<Tensor> zeros;
   for (size_t i = 0; i < input_shapes.size(); ++i) {
     const Value& v = graph.value(graph.inputs[i]);
-    Tensor t(v.has_type ? v.dtype : DType::kFloat32, input_shapes[i]);
+    const DType type = v.has_type ? v.dtype : DType::kFloat32;
+    if (static_cast<size_t>(shape_numel(input_shapes[i])) > max_tensor_bytes() / dtype_size(type)) {
+      fail<ShapeError>("{}: input '{}' of shape {} ({}) exceeds the {} byte limit", graph.source, v.name,
+                       shape_str(input_shapes[i]), dtype_name(type), max_tensor_bytes());
+    }
+    Tensor t(type, input_shapes[i]);
     std::memset(t.raw(), 0, t.nbytes());
     zeros.push_back(std::move(t));
   }

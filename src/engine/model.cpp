@@ -23,16 +23,21 @@ ModelMeta load_model_meta(const std::string& path) {
     fail<ConfigError>("{}: not valid JSON ({})", path, e.what());
   }
   if (!j.is_object()) fail<ConfigError>("{}: expected a JSON object", path);
-  try {
-    if (j.contains("name")) m.name = j["name"].get<std::string>();
-    if (j.contains("classes")) m.classes = j["classes"].get<std::vector<std::string>>();
-    if (j.contains("preprocessing")) m.preprocessing = j["preprocessing"];
-    if (j.contains("input_shape")) m.input_shape = j["input_shape"].get<Shape>();
-    if (j.contains("test_accuracy_top1")) m.test_accuracy_top1 = j["test_accuracy_top1"].get<double>();
-    if (j.contains("deft")) m.deft = j["deft"];
-  } catch (const json::exception& e) {
-    fail<ConfigError>("{}: {}", path, e.what());
-  }
+  // Each key parsed on its own, so a wrong type names the key ("classes": 5).
+  auto read = [&](const char* key, auto&& assign) {
+    if (!j.contains(key)) return;
+    try {
+      assign(j[key]);
+    } catch (const json::exception& e) {
+      fail<ConfigError>("{}: '{}': {}", path, key, e.what());
+    }
+  };
+  read("name", [&](const json& v) { m.name = v.get<std::string>(); });
+  read("classes", [&](const json& v) { m.classes = v.get<std::vector<std::string>>(); });
+  read("preprocessing", [&](const json& v) { m.preprocessing = v; });
+  read("input_shape", [&](const json& v) { m.input_shape = v.get<Shape>(); });
+  read("test_accuracy_top1", [&](const json& v) { m.test_accuracy_top1 = v.get<double>(); });
+  read("deft", [&](const json& v) { m.deft = v; });
   return m;
 }
 

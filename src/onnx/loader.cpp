@@ -485,6 +485,11 @@ class Converter {
       fail<UnsupportedError>("{}: graph {} '{}' is a {} value; only dense tensors are supported", source_, role,
                              vi.name(), kind);
     }
+    // An input or output of a type the engine does not hold (bfloat16, string, uint16...) would
+    // otherwise be read as float32 and give a float32 result for a bfloat16 model.
+    const int32_t elem = t.has_tensor_type() ? t.tensor_type().elem_type() : onnx::TensorProto::UNDEFINED;
+    if (elem != onnx::TensorProto::UNDEFINED)
+      dtype_from_onnx(elem, fmt::format("{}: graph {} '{}'", source_, role, vi.name()));
   }
 
   void convert() {

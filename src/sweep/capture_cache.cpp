@@ -173,7 +173,8 @@ Capture CaptureCache::get(const CaptureRequest& r) {
           const std::vector<Tensor> out = l.exec->run(l.data->inputs(b, n));
           if (!labelled) continue;
           const Tensor y = l.data->labels(b, n);
-          for (int64_t i = 0; i < n; ++i) correct += top_k(out.at(0), i, 1).at(0) == y.get_i64(i) ? 1 : 0;
+          for (int64_t i = 0; i < n; ++i)
+            correct += row_is_finite(out.at(0), i) && top_k(out.at(0), i, 1).at(0) == y.get_i64(i) ? 1 : 0;
         }
         l.exec->set_observer(nullptr);
         TraceWriteOptions wo;

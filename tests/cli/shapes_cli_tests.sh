@@ -28,13 +28,33 @@ py_nan() {  # writes a .npy of the given shape filled with NaN, without Python: 
 # Dynamic N, H, W: the tensor says its shape, every size runs.
 expect_ok run "$fx/dynamic_hw.onnx" "$fx/dynamic_hw.0.x.npy" "$fx/dynamic_hw.1.x.npy" --json
 if grep -q '"index": 1' "$tmp/out"; then ok; else ko "dynamic_hw: the second image of the batch of 2 is missing"; fi
+# Class scores (no class list: indices) and, beside them, the probability map summarised, not dropped.
+expect_ok run "$fx/dynamic_hw.onnx" "$fx/dynamic_hw.0.x.npy"
+if grep -q "dynamic_hw.0.x.npy\[0\]:  class [0-4] 0\." "$tmp/out" && grep -q "output 'prob_map' float32 \[1, 1, 20, 24\]: min" "$tmp/out"; then
+  ok
+else
+  ko "dynamic_hw: class scores and the prob_map summary: $(head -c 300 "$tmp/out")"
+fi
 expect_error 2 "input 'x' has dynamic dimension\(s\) 2 \(H\), 3 \(W\); give --input-shape x:" -- info "$fx/dynamic_hw.onnx"
 expect_ok info "$fx/dynamic_hw.onnx" --input-shape x:1,3,40,30 --json
 if grep -q '"Nx": 30' "$tmp/out"; then ok; else ko "info --input-shape x:1,3,40,30 did not give conv1 Nx=30"; fi
 expect_ok bench "$fx/dynamic_hw.onnx" --input-shape 1,3,32,32 --repeat 2 --per-layer
 if grep -q "^conv1 .*Conv" "$tmp/out" && grep -q "^by op:" "$tmp/out"; then ok; else ko "bench --per-layer table"; fi
+# Exported node names differ at their ends: the table keeps them (was cut to 31 characters + '~').
+expect_ok bench "$src/tests/fixtures/real/mobilenetv2_small.onnx" --per-layer --repeat 1 --warmup 0
+if grep -q "^/features/features.2/conv/conv.0/conv.0.0/Conv  *Conv " "$tmp/out"; then ok; else ko "bench --per-layer names: $(head -c 300 "$tmp/out")"; fi
 expect_error 2 "has no input named 'nope'" -- info "$fx/dynamic_hw.onnx" --input-shape nope:1,3,8,8
 expect_error 5 "input 'x' expects shape \[N, 3, H, W\], got \[1, 2, 8, 8\]" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,2,8,8
+
+# gate and optimize took the layers' geometry from the model's own (dynamic) shape and refused.
+/usr/bin/python3 - "$tmp" << 'PY'
+import numpy as np, sys
+r = np.random.RandomState(0)
+np.save(sys.argv[1] + "/dh6.npy", r.standard_normal((6, 3, 16, 16)).astype(np.float32))
+np.save(sys.argv[1] + "/dh6_labels.npy", r.randint(0, 5, 6).astype(np.int64))
+PY
+expect_ok gate "$fx/dynamic_hw.onnx" --input "$tmp/dh6.npy" --labels "$tmp/dh6_labels.npy" --search-images 3 --report-images 3 --threads 1
+expect_ok optimize "$fx/dynamic_hw.onnx" --input "$tmp/dh6.npy" --labels "$tmp/dh6_labels.npy" --search-images 3 --report-images 3 --threads 1 --out "$tmp/dh_opt"
 
 # Several named inputs.
 expect_ok run "$fx/two_inputs.onnx" "a=$fx/two_inputs.0.a.npy" "b=$fx/two_inputs.0.b.npy" --out "$tmp/two"
@@ -142,12 +162,36 @@ expect_error 6 "not_zip.npz: not a .npz file" -- run "$fx/two_inputs.onnx" --dat
 expect_ok run "$fx/unsorted.onnx" "$fx/unsorted.0.x.npy"
 expect_error 3 "cycle.onnx: the graph has a cycle: 'first' \(Add\) -> 'second' \(Relu\) -> 'third' \(Neg\)" -- info "$bad/cycle.onnx"
 
+# No conv/FC layer: run works, profile and simulate say there is nothing to look at (they printed
+# "0 images, 0 layers" tables).
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 3], [4, 5, 49]], np.int64))' "$tmp/ids.npy"
+expect_ok run "$bad/no_layers.onnx" "$tmp/ids.npy"
+# Token ids from a float file: whole numbers convert, 3.5 was truncated to id 3 without a word.
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 3]], np.float32)); np.save(sys.argv[2], np.array([[1, 2, 3.5]], np.float32))' "$tmp/ids_f.npy" "$tmp/ids_half.npy"
+expect_ok run "$bad/no_layers.onnx" "$tmp/ids_f.npy"
+expect_error 6 "ids_half.npy: input 'ids' takes int64 values; element 2 of the file \(float32\) is 3.5, which it cannot hold" -- run "$bad/no_layers.onnx" "$tmp/ids_half.npy"
+expect_error 2 "no_layers.onnx: the model has no conv/FC layer to profile" -- profile "$bad/no_layers.onnx" --input "$tmp/ids.npy"
+expect_error 2 "no_layers.onnx: the model has no conv/FC layer to simulate" -- simulate "$bad/no_layers.onnx" --input "$tmp/ids.npy" --designs stripes
+
 # Not a classifier: each output's shape and statistics, no class list.
 expect_ok run "$fx/seg_map.onnx" "$fx/seg_map.0.x.npy"
 if grep -q "output 'prob_map' float32 \[1, 1, 20, 24\]: min" "$tmp/out" && ! grep -q "(0)" "$tmp/out"; then
   ok
 else
   ko "seg_map: expected a summary of prob_map, got: $(head -c 300 "$tmp/out")"
+fi
+
+# Sidecars: a wrong type names its key and file; a class list for another model is said, not used.
+printf '{"classes": 5}' > "$tmp/meta_classes.json"
+expect_error 7 "meta_classes.json: 'classes': .*type must be array" -- run "$model" "$src/models/images/0000_ankle_boot.png" --meta "$tmp/meta_classes.json"
+printf '{"preprocessing": {"mean": [1, 2, 3, 4]}}' > "$tmp/meta_mean.json"
+expect_error 7 "meta_mean.json: preprocessing: 'mean' has 4 values; channel_order gray needs 1$" -- run "$model" "$src/models/lenet5.ref/input.npy" --preprocess "$tmp/meta_mean.json"
+printf '{"classes": ["a", "b"]}' > "$tmp/meta_two.json"
+expect_ok run "$model" "$src/models/lenet5.ref/input.npy" --meta "$tmp/meta_two.json"
+if grep -q "note: .*meta_two.json: 2 class name(s), but output 'logits' has 10 values per item" "$tmp/err" && grep -q "output 'logits' float32 \[8, 10\]" "$tmp/out"; then
+  ok
+else
+  ko "class list of another model: $(head -c 300 "$tmp/err")"
 fi
 
 # NaN in, NaN out, and said so.
@@ -158,6 +202,21 @@ if grep -q "input 'input' holds 784 NaN, 0 Inf" "$tmp/err" && grep -qi "nan" "$t
 else
   ko "all-NaN input: stdout '$(head -c 200 "$tmp/out")' stderr '$(head -c 300 "$tmp/err")'"
 fi
+
+# eval: an all-NaN row's classes ranked by index put class 0 first, and label 0 counted as right.
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([0], np.int64))' "$tmp/label0.npy"
+expect_ok eval "$model" --input "$tmp/nan.npy" --labels "$tmp/label0.npy"
+if grep -q "1 images, top-1 0.00%, top-5 0.00%" "$tmp/out" && grep -q "those images count as wrong" "$tmp/err"; then
+  ok
+else
+  ko "eval all-NaN input labelled 0: $(cat "$tmp/out")"
+fi
+
+# eval on a probability map (it counted the pixels as classes) or with labels past the classes.
+expect_error 5 "seg_map.onnx: output 'prob_map' has shape \[1, 1, 20, 24\]; eval needs class scores \[1, classes\]" -- eval "$fx/seg_map.onnx" --input "$fx/seg_map.0.x.npy" --labels "$tmp/label0.npy"
+expect_error 5 "seg_map.onnx: output 'prob_map' has shape \[1, 1, 33, 17\] per item, not class scores \[1, classes\]; --metric top1-agreement needs them" -- search precision "$fx/seg_map.onnx" --input "$fx/dynamic_hw.1.x.npy" --search-images 1 --report-images 1 --metric top1-agreement --out "$tmp/seg_search"
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([10], np.int64))' "$tmp/label10.npy"
+expect_error 6 "nan.npy: label 10 of item 0 is not one of the model's 10 classes \(0 to 9\)" -- eval "$model" --input "$tmp/nan.npy" --labels "$tmp/label10.npy"
 
 expect_ok simulate "$model" --input "$tmp/nan.npy" --designs stripes
 if grep -q "warning: the inputs hold 784 NaN, 0 Inf; the designs see NaN as 0" "$tmp/err"; then ok; else ko "simulate all-NaN input: $(head -c 300 "$tmp/err")"; fi
@@ -174,6 +233,13 @@ if grep -q "note: --images 100000000: fashion-mnist:test has 2 item(s) from inde
 else
   ko "--images beyond the data: $(head -c 300 "$tmp/err")"
 fi
+# bench tiles the data to the batch (say so); a batch or shape past the tensor limit names its option/input.
+expect_ok bench "$model" --data fashion-mnist:test --batch 10001 --repeat 1 --warmup 0
+if grep -q "note: --batch 10001: fashion-mnist:test has 10000 item(s); they are repeated" "$tmp/err"; then ok; else ko "bench --batch 10001: $(cat "$tmp/err")"; fi
+expect_error 2 "^effectual: --batch 100000000: input 'input' would exceed the [0-9]+ byte limit$" -- bench "$model" --batch 100000000
+expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- info "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
+expect_error 5 "dynamic_hw.onnx: input 'x' of shape \[1, 3, 99999999, 99999999\] \(float32\) exceeds" -- bench "$fx/dynamic_hw.onnx" --input-shape x:1,3,99999999,99999999
+expect_error 2 "--first 10000 is past the end of fashion-mnist:test \(10000 items\)" -- run "$model" --data fashion-mnist:test --first 10000
 expect_error 2 "synthetic runs take at most" -- simulate --synthetic --network vgg16 --images 100000000
 
 # A number too large for a double in a configuration file (found by tests/fuzz/fuzz_configs.cpp:

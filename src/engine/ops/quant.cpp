@@ -48,10 +48,12 @@ inline int32_t code_at(const Tensor& t, int64_t i) {
   }
 }
 
-// float -> nearest code, half to even, saturated; NaN becomes the zero point as in ORT.
+// float -> nearest code, half to even, saturated; NaN becomes the lowest code, as in ONNX Runtime
+// 1.30 (its vector max against the lower bound keeps the bound: uint8 0, int8 -128), for
+// QuantizeLinear and DynamicQuantizeLinear alike.
 inline int32_t quantize_value(float v, float scale, int32_t zero, int32_t lo, int32_t hi) {
   float q = std::nearbyint(v / scale) + static_cast<float>(zero);
-  if (!(q == q)) return zero;
+  if (!(q == q)) return lo;
   q = std::clamp(q, static_cast<float>(lo), static_cast<float>(hi));
   return static_cast<int32_t>(q);
 }
@@ -148,7 +150,7 @@ void quantize_typed(const In* x, Out* y, int64_t n, const QuantParams& p, const 
     const float scale = p.scale[c], zero = static_cast<float>(p.zero[c]);
     for (int64_t i = begin; i < end; ++i) {
       const float q = std::nearbyint(static_cast<float>(x[i]) / scale) + zero;
-      y[i] = static_cast<Out>(q == q ? std::min(std::max(q, lo), hi) : zero);  // NaN -> the zero point
+      y[i] = static_cast<Out>(q == q ? std::min(std::max(q, lo), hi) : lo);  // NaN -> the lowest code (ORT)
     }
   });
 }
@@ -282,14 +284,19 @@ class DynamicQuantizeLinearKernel final : public Kernel {
     const float* xd = x.data<float>();
     const int64_t n = x.numel();
     float lo = 0.f, hi = 0.f;
-#pragma omp parallel for reduction(min : lo) reduction(max : hi) schedule(static) if (n >= kParallelElements)
+    int64_t nans = 0;
+#pragma omp parallel for reduction(min : lo) reduction(max : hi) reduction(+ : nans) schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
-      lo = std::min(lo, xd[i]);
+      lo = std::min(lo, xd[i]);  // NaN is skipped (std::min keeps lo), as ORT's range search mostly does
       hi = std::max(hi, xd[i]);
+      nans += xd[i] != xd[i];
     }
-    const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    // An all-NaN tensor has no range: ORT gives scale NaN and zero point 255 (every code 0), so the
+    // NaN reaches the outputs through the rescaling Mul instead of looking like an all-zero input.
+    const bool all_nan = n > 0 && nans == n;
+    const float scale = all_nan ? std::numeric_limits<float>::quiet_NaN() : hi == lo ? 1.0f : (hi - lo) / 255.0f;
     const float zero_from_min = 0.0f - lo / scale;
-    const auto zero = static_cast<int32_t>(std::nearbyint(std::clamp(zero_from_min, 0.0f, 255.0f)));
+    const auto zero = all_nan ? 255 : static_cast<int32_t>(std::nearbyint(std::clamp(zero_from_min, 0.0f, 255.0f)));
     Tensor& y = ctx.output(0, DType::kUInt8, x.shape());
     uint8_t* yd = y.data<uint8_t>();
 #pragma omp parallel for schedule(static) if (n >= kParallelElements)

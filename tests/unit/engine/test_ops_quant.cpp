@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -95,6 +96,27 @@ TEST(QuantOps, QuantizeLinearRoundsHalfToEvenAndSaturates) {
   const Tensor y = run1({"QuantizeLinear", {F({7}, {1, 3, 5, -1, 300, -300, 1.4f}), F({}, {2.0f}), U8({}, {128})}});
   EXPECT_EQ(y.dtype(), DType::kUInt8);
   EXPECT_EQ(ints(y), (std::vector<int64_t>{128, 130, 130, 128, 255, 0, 129}));
+}
+
+// ONNX Runtime 1.30 quantizes NaN to the lowest code (uint8 0, int8 -128) in QuantizeLinear and
+// DynamicQuantizeLinear, measured on 37-element tensors with NaN in the vector body and the tail;
+// the zero point (what effectual gave) made a NaN image look like a grey one to a QDQ model.
+TEST(QuantOps, NaNQuantizesToTheLowestCodeAsOnnxRuntime) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(ints(run1({"QuantizeLinear", {F({3}, {nan, 1, -nan}), F({}, {0.1f}), U8({}, {128})}})),
+            (std::vector<int64_t>{0, 138, 0}));
+  EXPECT_EQ(ints(run1({"QuantizeLinear", {F({3}, {nan, 1, -nan}), F({}, {0.1f}), I8({}, {3})}})),
+            (std::vector<int64_t>{-128, 13, -128}));
+  // Range [-1, 2] (NaN ignored): scale 3/255, zero point round(1 / scale) = 85; NaN -> 0.
+  const std::vector<Tensor> d = run_op({"DynamicQuantizeLinear", {F({4}, {-1, nan, 2, 0})}, {}, 3});
+  EXPECT_EQ(ints(d.at(2)), (std::vector<int64_t>{85}));
+  EXPECT_EQ(ints(d.at(0)), (std::vector<int64_t>{0, 0, 255, 85}));
+  // All NaN: no range; ORT gives scale NaN, zero point 255 and every code 0 (an all-NaN image then
+  // gives NaN scores in a dynamically quantized model, not ordinary-looking ones).
+  const std::vector<Tensor> all = run_op({"DynamicQuantizeLinear", {F({3}, {nan, nan, nan})}, {}, 3});
+  EXPECT_TRUE(std::isnan(all.at(1).to_f32_vector()[0]));
+  EXPECT_EQ(ints(all.at(2)), (std::vector<int64_t>{255}));
+  EXPECT_EQ(ints(all.at(0)), (std::vector<int64_t>{0, 0, 0}));
 }
 
 TEST(QuantOps, QuantizeLinearWithoutZeroPointIsUint8) {

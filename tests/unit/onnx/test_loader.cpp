@@ -184,6 +184,21 @@ TEST(OnnxLoader, CustomDomainOpIsUnsupported) {
   EXPECT_NE(msg.find("com.example"), std::string::npos) << msg;
 }
 
+// A bfloat16 input was read as float32 (has_type off) and the model ran, giving a float32 result.
+TEST(OnnxLoader, GraphInputsAndOutputsOfTypesTheEngineDoesNotHoldAreRefusedByName) {
+  ModelBuilder in;
+  in.input("x", {1, 4}, onnx::TensorProto::BFLOAT16).output("y", {1, 4});
+  in.node("Relu", {"x"}, {"y"}, "relu0");
+  std::string msg = error_of<UnsupportedError>([&] { in.load(); });
+  EXPECT_NE(msg.find("graph input 'x': data type BFLOAT16 is not supported"), std::string::npos) << msg;
+  ModelBuilder out;
+  out.input("x", {1, 4}).output("y", {1, 4}, onnx::TensorProto::UINT16);
+  out.node("Cast", {"x"}, {"y"}, "cast0");
+  set_attr(*out.proto().mutable_graph()->mutable_node(0), "to", int64_t{onnx::TensorProto::UINT16});
+  msg = error_of<UnsupportedError>([&] { out.load(); });
+  EXPECT_NE(msg.find("graph output 'y': data type UINT16 is not supported"), std::string::npos) << msg;
+}
+
 TEST(OnnxLoader, ControlFlowIsUnsupportedNamingTheNode) {
   ModelBuilder b;
   b.input("c", {}, onnx::TensorProto::BOOL).output("y", {});
