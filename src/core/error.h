@@ -36,6 +36,13 @@ class ShapeError : public Error {
   int exit_code() const override { return 5; }
 };
 
+// A tensor past max_tensor_bytes() or the memory the machine gives. Thrown where the tensor is
+// allocated, which knows no node: the executor adds the node that asked for it.
+class TensorLimitError : public ShapeError {
+ public:
+  using ShapeError::ShapeError;
+};
+
 // A data file (dataset, .npy, image, labels) is missing or corrupt.
 class DataError : public Error {
  public:

@@ -125,7 +125,7 @@ int64_t shape_numel(const Shape& s) {
 std::shared_ptr<std::byte[]> aligned_alloc_bytes(size_t bytes) {
   size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
-  if (!p) fail<ShapeError>("out of memory allocating {} bytes", bytes);
+  if (!p) fail<TensorLimitError>("out of memory allocating {} bytes", bytes);
   std::memset(p, 0, rounded);
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
 }
@@ -133,7 +133,7 @@ std::shared_ptr<std::byte[]> aligned_alloc_bytes(size_t bytes) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   if (static_cast<size_t>(numel_) > max_tensor_bytes() / dtype_size(dtype_)) {
-    fail<ShapeError>("tensor of shape {} ({}) exceeds the {} byte limit", shape_str(shape_), dtype_name(dtype_),
+    fail<TensorLimitError>("tensor of shape {} ({}) exceeds the {} byte limit", shape_str(shape_), dtype_name(dtype_),
                      max_tensor_bytes());
   }
   capacity_ = nbytes();

@@ -478,12 +478,16 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
     OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, node_threads);
     ctx.set_reusable_inputs(p.reusable_inputs[i]);
-    if (node_timing_) {
-      const auto t0 = std::chrono::steady_clock::now();
-      p.kernels[i]->run(ctx);
-      p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    } else {
-      p.kernels[i]->run(ctx);
+    try {
+      if (node_timing_) {
+        const auto t0 = std::chrono::steady_clock::now();
+        p.kernels[i]->run(ctx);
+        p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        p.kernels[i]->run(ctx);
+      }
+    } catch (const TensorLimitError& e) {
+      fail<ShapeError>("{}: {}", g.where(n), e.what());
     }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k] == kNoValue) {

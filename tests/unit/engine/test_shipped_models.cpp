@@ -117,4 +117,25 @@ TEST(ShippedModels, AccuracyMatchesOnnxRuntimeOnTestSet) {
   }
 }
 
+// An intermediate tensor past the size limit names the node that asked for it (the allocation
+// itself knows only a shape).
+TEST(ShippedModels, TensorPastTheLimitNamesItsNode) {
+  Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/lenet5.onnx");
+  Tensor x(DType::kFloat32, {1, 1, 28, 28});
+  Executor ex(m.graph, {});
+  const size_t saved = max_tensor_bytes();
+  set_max_tensor_bytes(x.nbytes() + 64);  // the input fits, conv1's 6-channel output does not
+  std::string message;
+  try {
+    ex.run({x});
+  } catch (const TensorLimitError&) {
+    message = "TensorLimitError escaped without a node";
+  } catch (const ShapeError& e) {
+    message = e.what();
+  }
+  set_max_tensor_bytes(saved);
+  EXPECT_NE(message.find("node '"), std::string::npos) << message;
+  EXPECT_NE(message.find("exceeds the"), std::string::npos) << message;
+}
+
 }  // namespace eff
