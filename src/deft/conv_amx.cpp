@@ -70,10 +70,17 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
   return p;
 }
 
+}  // namespace eff::deft
+
 #if EFF_DEFT_AMX
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
 #include "deft/target_push.h"
+// The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_body.h"
+#include "deft/gemm_vec_avx512.h"
+
+namespace eff::deft {
 
 namespace {
 
@@ -183,19 +190,17 @@ void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epi
       seg[n++] = {static_cast<int32_t>(oy * g.wps + ox - qa), static_cast<int32_t>(oy * s.ow + ox),
                   x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1)};
   }
-  const __m512 zero = _mm512_setzero_ps();
+  // The family's epilogue (deft/gemm_body.h); the bias is added as 0 where there is none.
+  const body::Avx512 v;
   const int64_t plane = s.oh * s.ow;
   for (int64_t f = f0; f < f1; ++f) {
-    const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
+    const __m512 bias = v.bcast(e.bias ? e.bias[f] : 0.f);
     const float* src = acc + (f - f0) * kAccStride;
     float* dst = y + f * plane;
     const float* res = r ? r + f * plane : nullptr;
-    for (int k = 0; k < n; ++k) {
-      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(seg[k].mask, src + seg[k].src), bias);
-      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(seg[k].mask, res + seg[k].dst));
-      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-      _mm512_mask_storeu_ps(dst + seg[k].dst, seg[k].mask, v);
-    }
+    for (int k = 0; k < n; ++k)
+      body::finish_store(v, dst + seg[k].dst, v.load(src + seg[k].src, seg[k].mask), seg[k].mask, &bias,
+                         res ? res + seg[k].dst : nullptr, e.relu);
   }
 }
 
@@ -340,15 +345,19 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   }
 }
 
+}  // namespace eff::deft
+
 #include "deft/target_pop.h"
 
 #else
+
+namespace eff::deft {
 
 void amx_conv(const AmxConvWeights&, const float*, int64_t, const ConvShape&, int64_t, int64_t, const Epilogue&, float*,
               AmxConvScratch&, int) {
   throw ShapeError("deft: AMX is not available on this build");
 }
 
-#endif
-
 }  // namespace eff::deft
+
+#endif

@@ -25,6 +25,14 @@
 #define EFF_DEFT_AMX_GEMM 1
 #endif
 
+#if EFF_DEFT_AMX_GEMM
+
+#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
+#include "deft/target_push.h"
+// The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_body.h"
+#include "deft/gemm_vec_avx512.h"
+
 namespace eff::deft {
 
 namespace {
@@ -32,15 +40,6 @@ namespace {
 int64_t round_up(int64_t x, int64_t to) {
   return (x + to - 1) / to * to;
 }
-
-}  // namespace
-
-#if EFF_DEFT_AMX_GEMM
-
-#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
-#include "deft/target_push.h"
-
-namespace {
 
 // Tiles 0-3: C (rows x 16 outputs, fp32); 4-5: A (rows x 16 activation pairs); 6-7: B (16 weight
 // pair steps x 16 outputs). rows = 16, or J itself when the whole batch is smaller (a tile product
@@ -109,18 +108,16 @@ void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
     _tile_stored(2, &out[16][0], 128);
     _tile_stored(3, &out[16][16], 128);
   }
+  // The family's epilogue (deft/gemm_body.h); the bias is added as 0 where there is none.
+  const body::Avx512 v;
   const int64_t i0 = panel * kPanelLanes, lanes = std::min<int64_t>(kPanelLanes, w.rows - i0);
   const int64_t rows = std::min<int64_t>(two ? 32 : 16, o.j - j0);
-  const __m512 zero = _mm512_setzero_ps();
   for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
-    const int64_t n = std::min<int64_t>(16, lanes - half * 16);
-    const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-    const __m512 bias = o.e.bias ? _mm512_maskz_loadu_ps(mask, o.e.bias + i0 + half * 16) : zero;
-    for (int64_t r = 0; r < rows; ++r) {
-      __m512 v = _mm512_add_ps(_mm512_load_ps(&out[r][half * 16]), bias);
-      if (o.e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-      _mm512_mask_storeu_ps(o.c + (j0 + r) * o.ldc + i0 + half * 16, mask, v);
-    }
+    const __mmask16 mask = body::Avx512::prefix(lanes - half * 16);
+    const __m512 bias = o.e.bias ? v.load(o.e.bias + i0 + half * 16, mask) : v.zero();
+    for (int64_t r = 0; r < rows; ++r)
+      body::finish_store(v, o.c + (j0 + r) * o.ldc + i0 + half * 16, v.load(&out[r][half * 16]), mask, &bias, nullptr,
+                         o.e.relu);
   }
 }
 
@@ -177,15 +174,19 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
   }
 }
 
+}  // namespace eff::deft
+
 #include "deft/target_pop.h"
 
 #else
+
+namespace eff::deft {
 
 void gemm_amx_bf16(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t, const Epilogue&,
                    int) {
   throw ShapeError("deft: AMX is not available on this build");
 }
 
-#endif
-
 }  // namespace eff::deft
+
+#endif

@@ -10,75 +10,13 @@
 #include "deft/conv_amx.h"
 #include "deft/gemm.h"
 #include "deft/gemm_body.h"
+#include "deft/gemm_vec_portable.h"
 
 namespace eff::deft {
 
 namespace {
 
-struct Portable {
-  struct F {
-    float v[16];
-  };
-  struct U {
-    uint32_t v[16];
-  };
-  F zero() const { return F{}; }
-  F bcast(float x) const {
-    F r;
-    for (float& e : r.v) e = x;
-    return r;
-  }
-  U bcast32(uint32_t x) const {
-    U r;
-    for (uint32_t& e : r.v) e = x;
-    return r;
-  }
-  U load_u(const uint8_t* p) const {
-    U r;
-    std::memcpy(r.v, p, sizeof(r.v));
-    return r;
-  }
-  void prefetch(const uint8_t*) const {}
-  F fma(const F& a, const F& b, const F& acc) const {
-    F r;
-    for (int l = 0; l < 16; ++l) r.v[l] = std::fma(a.v[l], b.v[l], acc.v[l]);
-    return r;
-  }
-  F dot(const F& acc, const U& a, const U& b) const {
-    F r;
-    for (int l = 0; l < 16; ++l) r.v[l] = bf16_dot_step(acc.v[l], a.v[l], b.v[l]);
-    return r;
-  }
-  template <Format FMT>
-  void decode(const uint8_t* p, F& w0, F& w1, const body::DecodeCtx& ctx) const {
-    if constexpr (FMT == Format::kFp32) {
-      std::memcpy(w0.v, p, 64);
-      std::memcpy(w1.v, p + 64, 64);
-    } else if constexpr (FMT == Format::kDeft16 || FMT == Format::kDeft16Q) {
-      uint32_t words[16];
-      std::memcpy(words, p, 64);
-      for (int l = 0; l < 16; ++l) {
-        w0.v[l] = bits_to_float(words[l] << 16);
-        w1.v[l] = bits_to_float(FMT == Format::kDeft16 ? words[l] & 0xFFFF0000u : words[l]);
-      }
-    } else if constexpr (FMT == Format::kFp8) {
-      for (int l = 0; l < 32; ++l) {
-        const uint32_t x = p[l];
-        const uint32_t bits =
-            ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
-        (l < 16 ? w0.v[l] : w1.v[l - 16]) = (x & ctx.fp8_exponent_mask) ? bits_to_float(bits) : 0.f;
-      }
-    }
-  }
-  void store(float* dst, const F& acc, int64_t lanes, const float* bias, bool relu) const {
-    for (int64_t l = 0; l < lanes; ++l) {
-      float x = acc.v[l];
-      if (bias) x += bias[l];
-      if (relu) x = x > 0.f ? x : 0.f;
-      dst[l] = x;
-    }
-  }
-};
+using body::Portable;
 
 float epilogue(float acc, const Epilogue& e, int64_t i) {
   if (e.bias) acc += e.bias[i];
