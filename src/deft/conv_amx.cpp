@@ -89,6 +89,10 @@ namespace {
 void configure_tiles() {
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64: without this, the
+  // stores of the tiles' rows and widths can be dropped as dead (inlined into amx_gemm_begin they
+  // were, and LDTILECFG faulted on the half-written config).
+  __asm__ volatile("" : : "m"(cfg));
   _tile_loadconfig(&cfg);
 }
 

@@ -47,28 +47,19 @@ int64_t round_up(int64_t x, int64_t to) {
 void configure_tiles(int rows) {
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = static_cast<uint8_t>(t >= 6 ? 16 : rows);
+  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64: without this, the
+  // stores of the tiles' rows and widths can be dropped as dead (inlined into amx_gemm_begin they
+  // were, and LDTILECFG faulted on the half-written config).
+  __asm__ volatile("" : : "m"(cfg));
   _tile_loadconfig(&cfg);
 }
 
-// Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
-// functions without the pragma's target attribute and cannot select tile instructions there.
-void release_tiles() {
-  _tile_release();
-}
+}  // namespace
 
-struct Operands {
-  const PackedWeights* w;
-  const uint32_t* a;  // activation pairs, [j_pad][a_stride]
-  int64_t a_stride;   // pairs per row, a multiple of 16
-  int64_t j;          // valid rows
-  float* c;
-  int64_t ldc;
-  Epilogue e;
-};
-
-// One panel by rows [j0, j0 + 32) (the second row tile only when `two`).
-void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
+// One panel by rows [j0, j1) of at most 32 (the second row tile only when t.row_tile is 32).
+void amx_gemm_block(const AmxGemmTask& o, int64_t panel, int64_t j0, int64_t j1) {
   const PackedWeights& w = *o.w;
+  const bool two = o.row_tile == 32;
   const int64_t full = w.steps / 16, tail = w.steps % 16;
   const uint8_t* wp = w.panel(panel);
   // The K tail's B tile: the panel's last steps, then zero pairs (the padded activations are zero
@@ -111,7 +102,7 @@ void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
   // The family's epilogue (deft/gemm_body.h); the bias is added as 0 where there is none.
   const body::Avx512 v;
   const int64_t i0 = panel * kPanelLanes, lanes = std::min<int64_t>(kPanelLanes, w.rows - i0);
-  const int64_t rows = std::min<int64_t>(two ? 32 : 16, o.j - j0);
+  const int64_t rows = j1 - j0;
   for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
     const __mmask16 mask = body::Avx512::prefix(lanes - half * 16);
     const __m512 bias = o.e.bias ? v.load(o.e.bias + i0 + half * 16, mask) : v.zero();
@@ -120,6 +111,8 @@ void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
                          o.e.relu);
   }
 }
+
+namespace {
 
 // A contiguous row of k activations as bf16 pairs, 32 values per vcvtne2ps2bf16 (nearest even, as
 // pack_bf16_pairs rounds; the tile unit reads bf16 denormals as 0 either way): consecutive bf16 in
@@ -138,8 +131,8 @@ int64_t pack_row(const float* s, int64_t k, uint32_t* out) {
 
 }  // namespace
 
-void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
-                   int64_t ldc, const Epilogue& e, int threads) {
+AmxGemmTask amx_gemm_operands(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride,
+                              int64_t step_stride, float* c, int64_t ldc, const Epilogue& e) {
   if (w.format != Format::kBf16Dot) throw ShapeError("deft: the AMX GEMM runs bf16dot weights only");
   // Rows padded to the row tiles, pairs to whole chunks, zeros in the padding.
   const int64_t row_tiles = j > 16 ? 32 : 16;
@@ -159,19 +152,17 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
     }
     std::fill(row + done, row + a_stride, 0u);
   }
-  const Operands o{&w, pairs.data(), a_stride, j, c, ldc, e};
-  const int rows = static_cast<int>(std::min<int64_t>(j, 16));
-  const int64_t panels = w.panels(), row_blocks = j_pad / row_tiles, tasks = panels * row_blocks;
-  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
-  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
-  {
-    configure_tiles(rows);
-    // Row blocks outer: consecutive tasks share the activation rows while the panels stream past.
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; ++t) task(o, t % panels, t / panels * row_tiles, row_tiles == 32);
-    release_tiles();
-  }
+  return {&w, pairs.data(), a_stride, j, row_tiles, c, ldc, e};
+}
+
+// Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
+// functions without the pragma's target attribute and cannot select tile instructions there.
+void amx_gemm_begin(const AmxGemmTask& t) {
+  configure_tiles(static_cast<int>(std::min<int64_t>(t.j, 16)));
+}
+
+void amx_gemm_end() {
+  _tile_release();
 }
 
 }  // namespace eff::deft
@@ -182,10 +173,13 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
 
 namespace eff::deft {
 
-void gemm_amx_bf16(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t, const Epilogue&,
-                   int) {
+AmxGemmTask amx_gemm_operands(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t,
+                              const Epilogue&) {
   throw ShapeError("deft: AMX is not available on this build");
 }
+void amx_gemm_begin(const AmxGemmTask&) {}
+void amx_gemm_block(const AmxGemmTask&, int64_t, int64_t, int64_t) {}
+void amx_gemm_end() {}
 
 }  // namespace eff::deft
 
