@@ -150,6 +150,7 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
                 int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads,
                 bool pool) {
+  if (pool && e.residual) throw ShapeError("deft: the small conv fuses a residual or a pool, not both");
   const SmallConvScratch::Key key{s, pad_bottom, pad_right, pool, w.id};
   if (!scratch.geometry || scratch.key != key) {
     scratch.geometry = std::make_shared<const Geometry>(geometry(w, s, pad_bottom, pad_right, pool));
@@ -175,15 +176,18 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   const int64_t qtasks = (qblocks + kTaskBlocks - 1) / kTaskBlocks;
   const int team = nthreads > 1 && (by_image || fblocks * qtasks > 1) ? nthreads : 1;
   planes.resize(static_cast<size_t>(team * image_len));
-  auto run_blocks = [&](const float* pl, float* out, int64_t f0, int64_t b0, int64_t b1) {
-    if (lanes_filters) return small::filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, e, out);
+  auto run_blocks = [&](const float* pl, int64_t img, int64_t f0, int64_t b0, int64_t b1) {
+    float* out = y + img * out_len;
+    Epilogue ei = e;  // the image's shortcut
+    if (e.residual) ei.residual = e.residual + img * out_len;
+    if (lanes_filters) return small::filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, ei, out);
     for (int64_t b = b0; b < b1;) {
       const size_t seg = static_cast<size_t>(b * kVectors);
       // Up to 6 filters leave registers for two blocks at once (4 x F accumulators): each
       // broadcast weight then feeds 4 FMAs, and the loop overhead is paid once for both.
       const bool two = b + 1 < b1 && w.m - f0 <= 6;
       (avx512 ? small::blocks_avx512 : small::blocks_portable)(w, g.offset.data(), &g.in[seg], &g.out[seg],
-                                                               &g.lanes[seg], pixels, pl, f0, e, pool, out, two);
+                                                               &g.lanes[seg], pixels, pl, f0, ei, pool, out, two);
       b += two ? 2 : 1;
     }
   };
@@ -192,11 +196,11 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   };
   auto image_task = [&](float* mine, int64_t img) {
     lay(img, mine);
-    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
+    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, img, f0, 0, qblocks);
   };
   auto block_task = [&](float* mine, int64_t img, int64_t task) {
     const int64_t b0 = task % qtasks * kTaskBlocks;
-    run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
+    run_blocks(mine, img, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
   };
   // One thread: no OpenMP region at all (libgomp allocates a team even for one thread: a few
   // hundred ns a layer at batch 1).

@@ -19,9 +19,10 @@ constexpr int64_t kTaskBlocks = 8;  // register blocks (of pixels) per task
 
 // Filters [f0, f0 + F) by NV row segments (one register block, or two when few filters leave
 // registers for 4 x F accumulators). Segment v's 16 inputs of step st start at planes + offset[st]
-// + in[v]; its outputs go to y + filter * pixels + out[v], in the lanes of lanes[v]. With `pool`,
-// segments (v, v + 1) are the two conv rows of one pooled row, starting on an even column.
-template <class V, int F, int NV>
+// + in[v]; its outputs go to y + filter * pixels + out[v], in the lanes of lanes[v] (the shortcut
+// e.residual, if any, laid out as y). With `pool` (and no residual), segments (v, v + 1) are the two
+// conv rows of one pooled row, starting on an even column.
+template <class V, int F, int NV, bool RESIDUAL>
 void block(const V& v, const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
            const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& epilogue, bool pool,
            float* y) {
@@ -62,20 +63,21 @@ void block(const V& v, const SmallConvWeights& w, const int64_t* offset, const i
   }
   for (int f = 0; f < F; ++f) {
     const Vec bias = v.bcast(e.bias ? e.bias[f0 + f] : 0.f);
-    for (int s = 0; s < NV; ++s)
-      body::finish_store(v, y + (f0 + f) * pixels + out[s], acc[f][s], static_cast<Mask>(lanes[s]),
-                         e.bias ? &bias : nullptr, nullptr, e.relu);
+    for (int s = 0; s < NV; ++s) {
+      const int64_t at = (f0 + f) * pixels + out[s];
+      body::finish_store(v, y + at, acc[f][s], static_cast<Mask>(lanes[s]), e.bias ? &bias : nullptr,
+                         RESIDUAL ? e.residual + at : nullptr, e.relu);
+    }
   }
 }
 
-// The register block of filters [f0, min(m, f0 + 8)), or of two pixel blocks (`two`, up to 6 filters).
-template <class V>
-void blocks(const V& v, const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-            const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e, bool pool,
-            float* y, bool two) {
-#define EFF_SMALL_BLOCK(F)                                                                             \
-  return two ? block<V, F, 2 * kVectors>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y) \
-             : block<V, F, kVectors>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y)
+template <class V, bool RESIDUAL>
+void blocks_of(const V& v, const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
+               const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e, bool pool,
+               float* y, bool two) {
+#define EFF_SMALL_BLOCK(F)                                                                                       \
+  return two ? block<V, F, 2 * kVectors, RESIDUAL>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y) \
+             : block<V, F, kVectors, RESIDUAL>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y)
   switch (f0 + kFilters <= w.m ? kFilters : w.m - f0) {
     case 1:
       EFF_SMALL_BLOCK(1);
@@ -90,11 +92,22 @@ void blocks(const V& v, const SmallConvWeights& w, const int64_t* offset, const 
     case 6:
       EFF_SMALL_BLOCK(6);
     case 7:
-      return block<V, 7, kVectors>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block<V, 7, kVectors, RESIDUAL>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
     default:
-      return block<V, 8, kVectors>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
+      return block<V, 8, kVectors, RESIDUAL>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
   }
 #undef EFF_SMALL_BLOCK
+}
+
+// The register block of filters [f0, min(m, f0 + 8)), or of two pixel blocks (`two`, up to 6 filters).
+template <class V>
+void blocks(const V& v, const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
+            const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e, bool pool,
+            float* y, bool two) {
+  // The shortcut a template argument: a run-time test per store made the loop 15% slower
+  // (vgg features.0, where the epilogue is a large share).
+  if (e.residual && !pool) return blocks_of<V, true>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y, two);
+  return blocks_of<V, false>(v, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y, two);
 }
 
 // The instances (conv_small.cpp, conv_small_avx512.cpp): blocks<V> of each backend, and the

@@ -41,8 +41,8 @@ struct Epilogue {
   const float* bias = nullptr;  // M values, or none
   bool relu = false;            // max(x, 0); NaN becomes 0 as with the CPU's max instruction
   // A residual block's shortcut, laid out as the output, added after the bias and before the ReLU
-  // (a fused Add + Relu). Only amx_conv (deft/conv_amx.h) reads it; the GEMMs and the small conv
-  // must be given none (DeftLayer adds it after them).
+  // (a fused Add + Relu). The direct convs read it (amx_conv, small_conv without a pool); the GEMMs
+  // must be given none (their output is not laid out as the conv's: DeftLayer adds it after them).
   const float* residual = nullptr;
 };
 
