@@ -22,10 +22,6 @@ namespace eff::deft {
 
 namespace {
 
-int64_t round_up(int64_t x, int64_t to) {
-  return (x + to - 1) / to * to;
-}
-
 constexpr int64_t kBlock = 32;  // filters and pixels per block: 2 x 2 tiles of 16 x 16
 
 }  // namespace
@@ -77,6 +73,7 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
 #include "deft/target_push.h"
 // The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_amx_tiles.h"
 #include "deft/gemm_body.h"
 #include "deft/gemm_vec_avx512.h"
 
@@ -85,23 +82,7 @@ namespace eff::deft {
 namespace {
 
 // Tiles 0-3: C (16 filters x 16 pixels fp32); 4-5: A (16 filters x 32 channels bf16);
-// 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes.
-void configure_tiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64: without this, the
-  // stores of the tiles' rows and widths can be dropped as dead (inlined into amx_gemm_begin they
-  // were, and LDTILECFG faulted on the half-written config).
-  __asm__ volatile("" : : "m"(cfg));
-  _tile_loadconfig(&cfg);
-}
-
-// A function of its own, not inline in the team's region: clang outlines OpenMP regions into
-// functions that do not inherit the pragma's target attribute, and its backend then cannot
-// select the tile intrinsics there (clang 14, fuzz build).
-void release_tiles() {
-  _tile_release();
-}
+// 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes (body::configure_tiles).
 
 // Stride s is folded into the layout: the padded input is split into s x s phase planes (phase
 // (py % sh, px % sw) holds the pixels of those residues, at (py / sh, px / sw)), so tap (ky, kx) of
@@ -311,7 +292,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   {
     const int me = omp_get_thread_num();
     float* acc = scratch.acc.data() + me * kBlock * kAccStride;
-    configure_tiles();
+    body::configure_tiles(16);
     for (int64_t i0 = 0; i0 < images; i0 += chunk) {
       const int64_t n = std::min(chunk, images - i0);
 #pragma omp for schedule(static)
@@ -345,7 +326,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
         }
       }
     }
-    release_tiles();
+    body::release_tiles();
   }
 }
 

@@ -22,10 +22,6 @@ using small::kFilters;
 using small::kTaskBlocks;
 using small::kVectors;
 
-int64_t round_up(int64_t x, int64_t m) {
-  return (x + m - 1) / m * m;
-}
-
 // How vdpbf16ps reads an fp32 activation: rounded to bf16 (to_bf16's rule), a denormal read as
 // zero. Branch-free so that the plane copy vectorises.
 inline float bf16_operand(float x) {

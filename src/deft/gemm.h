@@ -17,6 +17,11 @@ namespace eff::deft {
 
 constexpr int64_t kPanelLanes = 32;
 
+// x rounded up to a multiple of `to` (x >= 0, to > 0): panels, tiles, padded rows and planes.
+constexpr int64_t round_up(int64_t x, int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
 struct PackedWeights {
   Format format = Format::kFp32;
   Fp8Spec fp8;

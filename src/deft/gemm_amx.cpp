@@ -30,31 +30,11 @@
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
 #include "deft/target_push.h"
 // The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_amx_tiles.h"
 #include "deft/gemm_body.h"
 #include "deft/gemm_vec_avx512.h"
 
 namespace eff::deft {
-
-namespace {
-
-int64_t round_up(int64_t x, int64_t to) {
-  return (x + to - 1) / to * to;
-}
-
-// Tiles 0-3: C (rows x 16 outputs, fp32); 4-5: A (rows x 16 activation pairs); 6-7: B (16 weight
-// pair steps x 16 outputs). rows = 16, or J itself when the whole batch is smaller (a tile product
-// costs by its rows, and batch 1 would otherwise multiply 15 rows of zeros).
-void configure_tiles(int rows) {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = static_cast<uint8_t>(t >= 6 ? 16 : rows);
-  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64: without this, the
-  // stores of the tiles' rows and widths can be dropped as dead (inlined into amx_gemm_begin they
-  // were, and LDTILECFG faulted on the half-written config).
-  __asm__ volatile("" : : "m"(cfg));
-  _tile_loadconfig(&cfg);
-}
-
-}  // namespace
 
 // One panel by rows [j0, j1) of at most 32 (the second row tile only when t.row_tile is 32).
 void amx_gemm_block(const AmxGemmTask& o, int64_t panel, int64_t j0, int64_t j1) {
@@ -158,11 +138,11 @@ AmxGemmTask amx_gemm_operands(const PackedWeights& w, const float* s, int64_t j,
 // Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
 // functions without the pragma's target attribute and cannot select tile instructions there.
 void amx_gemm_begin(const AmxGemmTask& t) {
-  configure_tiles(static_cast<int>(std::min<int64_t>(t.j, 16)));
+  body::configure_tiles(static_cast<int>(std::min<int64_t>(t.j, 16)));
 }
 
 void amx_gemm_end() {
-  _tile_release();
+  body::release_tiles();
 }
 
 }  // namespace eff::deft

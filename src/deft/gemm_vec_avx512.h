@@ -1,7 +1,8 @@
 // The AVX-512 backend V of the kernel family's templates (deft/gemm_body.h, deft/conv_small_body.h)
 // and of the AMX kernels' epilogues: 16 fp32 lanes per zmm register. Include it inside a target
-// region (deft/target_push.h) that has AVX-512 F/BW/VL/DQ and BF16; the dispatcher calls what is
-// built from it only where the CPU has them (best_isa()).
+// region (deft/target_push.h) that has AVX-512 F/BW/VL/DQ and BF16, after deft/gemm.h was included
+// outside it (so that no non-template code of that header is built for the region); the dispatcher
+// calls what is built from it only where the CPU has them (best_isa()).
 //
 // In an anonymous namespace: every kernel file gets its own copy, built for its own target region,
 // so no out-of-line copy built for another region's instruction set can be picked by the linker.
