@@ -12,7 +12,6 @@
 
 #include "core/error.h"
 #include "deft/conv_small_body.h"
-#include "deft/gemm_vec_portable.h"
 
 namespace eff::deft {
 
@@ -226,10 +225,68 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
 
 namespace eff::deft::small {
 
+namespace {
+
+float finish(float acc, const Epilogue& e, int64_t i, const float* residual) {
+  if (e.bias) acc += e.bias[i];
+  if (residual) acc += *residual;
+  if (e.relu) acc = acc > 0.f ? acc : 0.f;
+  return acc;
+}
+
+// Filters [f0, f0 + 8) x the kVectors segments of one register block: the portable instance keeps
+// plain scalar loops over arrays rather than block<body::Portable, ...>. Those are the same
+// operations per output (same bits: DeftConvSmall), but GCC 12 vectorises these loops and not the
+// template's 16-float structs returned by value: the template instance ran 2-5x slower on blocks of
+// 8 filters (lenet5 conv2, vgg features.0; -march=native on this CPU, one thread).
+void block_scalar(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
+                  const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e, bool pool,
+                  float* y) {
+  float acc[kFilters][kVectors][16] = {};
+  const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
+  for (int64_t st = 0; st < w.steps; ++st) {
+    const int64_t off = offset[st];
+    for (int64_t f = 0; f < kFilters; ++f)
+      for (int64_t v = 0; v < kVectors; ++v) {
+        if (off < 0) {
+          for (float& a : acc[f][v]) a += 0.f;
+          continue;
+        }
+        const float wv = wt[st * kFilters + f];
+        const float* xp = planes + off + in[v];
+        for (int64_t t = 0; t < 16; ++t) acc[f][v][t] = std::fma(xp[t], wv, acc[f][v][t]);
+      }
+  }
+  for (int64_t f = 0; f < kFilters && f0 + f < w.m; ++f) {
+    float* dst = y + (f0 + f) * pixels;
+    if (pool) {  // the AVX-512 kernel's order: rows first, then the column pair
+      for (int64_t t = 0; t < 16; t += 2) {
+        if (!(lanes[0] >> t & 1)) break;
+        float m[2];
+        for (int64_t d = 0; d < 2; ++d) {
+          const float a = finish(acc[f][0][t + d], e, f0 + f, nullptr);
+          const float c = finish(acc[f][1][t + d], e, f0 + f, nullptr);
+          m[d] = a > c ? a : c;
+        }
+        dst[out[0] + t / 2] = m[0] > m[1] ? m[0] : m[1];
+      }
+      continue;
+    }
+    const float* r = e.residual ? e.residual + (f0 + f) * pixels : nullptr;
+    for (int64_t v = 0; v < kVectors; ++v)
+      for (int64_t t = 0; t < 16; ++t)
+        if (lanes[v] >> t & 1) dst[out[v] + t] = finish(acc[f][v][t], e, f0 + f, r ? r + out[v] + t : nullptr);
+  }
+}
+
+}  // namespace
+
 void blocks_portable(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
                      const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
                      bool pool, float* y, bool two) {
-  blocks(body::Portable{}, w, offset, in, out, lanes, pixels, planes, f0, e, pool, y, two);
+  for (int64_t b = 0; b < (two ? 2 : 1); ++b)
+    block_scalar(w, offset, in + b * kVectors, out + b * kVectors, lanes + b * kVectors, pixels, planes, f0, e, pool,
+                 y);
 }
 
 }  // namespace eff::deft::small

@@ -43,28 +43,17 @@ inline void finish_store(const V& v, float* dst, typename V::F acc, typename V::
   v.store(dst, finish(v, acc, bias, residual, m, relu), m);
 }
 
-// A panel's 32 outputs of one row (lanes 0-15 in a0, 16-31 in a1) with the panel's biases (b0, b1,
-// read when `bias`) and ReLU; `lanes` of them are real (rows past M are not stored).
+// A panel's 32 outputs of one row (lanes 0-15 in a0, 16-31 in a1) with the panel's biases (`bias`:
+// its 32, or null) and ReLU; `lanes` of them are real (rows past M are not stored).
 template <class V>
 inline void store_panel_row(const V& v, float* dst, const typename V::F& a0, const typename V::F& a1, int64_t lanes,
-                            const typename V::F* b0, const typename V::F* b1, bool relu) {
-  finish_store(v, dst, a0, V::prefix(lanes), b0, nullptr, relu);
-  if (lanes > 16) finish_store(v, dst + 16, a1, V::prefix(lanes - 16), b1, nullptr, relu);
-}
-
-// The biases of panel lanes [i0, i0 + 32) of the `lanes` real ones (zeros past them), or none.
-template <class V>
-struct PanelBias {
-  typename V::F b0, b1;
-  bool on;
-  PanelBias(const V& v, const float* bias, int64_t i0, int64_t lanes) : b0(v.zero()), b1(v.zero()), on(bias) {
-    if (!on) return;
-    b0 = v.load(bias + i0, V::prefix(lanes));
-    if (lanes > 16) b1 = v.load(bias + i0 + 16, V::prefix(lanes - 16));
+                            const float* bias, bool relu) {
+  for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
+    const typename V::Mask m = V::prefix(lanes - half * 16);
+    const typename V::F b = bias ? v.load(bias + half * 16, m) : v.zero();
+    finish_store(v, dst + half * 16, half ? a1 : a0, m, bias ? &b : nullptr, nullptr, relu);
   }
-  const typename V::F* lo() const { return on ? &b0 : nullptr; }
-  const typename V::F* hi() const { return on ? &b1 : nullptr; }
-};
+}
 
 template <class V, Format FMT, int JR>
 inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t panel, int64_t j0) {
@@ -98,9 +87,9 @@ inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t pa
   }
   const int64_t i0 = panel * kPanelLanes;
   const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
-  const PanelBias<V> bias(v, t.e.bias, i0, lanes);
+  const float* bias = t.e.bias ? t.e.bias + i0 : nullptr;
   for (int r = 0; r < JR; ++r)
-    store_panel_row(v, t.c + (j0 + r) * t.ldc + i0, acc[r][0], acc[r][1], lanes, bias.lo(), bias.hi(), t.e.relu);
+    store_panel_row(v, t.c + (j0 + r) * t.ldc + i0, acc[r][0], acc[r][1], lanes, bias, t.e.relu);
 }
 
 constexpr int kRowsPerTile = 6;  // 12 accumulators + 2 weight vectors + 1 broadcast
@@ -175,8 +164,7 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
   for (int q = 0; q < NP; ++q) {
     const int64_t i0 = (p0 + q) * kPanelLanes;
     const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
-    const PanelBias<V> bias(v, t.e.bias, i0, lanes);
-    store_panel_row(v, t.c + j * t.ldc + i0, acc[q][0], acc[q][1], lanes, bias.lo(), bias.hi(), t.e.relu);
+    store_panel_row(v, t.c + j * t.ldc + i0, acc[q][0], acc[q][1], lanes, t.e.bias ? t.e.bias + i0 : nullptr, t.e.relu);
   }
 }
 
