@@ -22,10 +22,6 @@ namespace eff::deft {
 
 namespace {
 
-int64_t round_up(int64_t x, int64_t to) {
-  return (x + to - 1) / to * to;
-}
-
 constexpr int64_t kBlock = 32;  // filters and pixels per block: 2 x 2 tiles of 16 x 16
 
 }  // namespace
@@ -70,27 +66,23 @@ AmxConvWeights amx_pack_conv(const float* w, int64_t m, const std::vector<int32_
   return p;
 }
 
+}  // namespace eff::deft
+
 #if EFF_DEFT_AMX
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
 #include "deft/target_push.h"
+// The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_amx_tiles.h"
+#include "deft/gemm_body.h"
+#include "deft/gemm_vec_avx512.h"
+
+namespace eff::deft {
 
 namespace {
 
 // Tiles 0-3: C (16 filters x 16 pixels fp32); 4-5: A (16 filters x 32 channels bf16);
-// 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes.
-void configure_tiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  _tile_loadconfig(&cfg);
-}
-
-// A function of its own, not inline in the team's region: clang outlines OpenMP regions into
-// functions that do not inherit the pragma's target attribute, and its backend then cannot
-// select the tile intrinsics there (clang 14, fuzz build).
-void release_tiles() {
-  _tile_release();
-}
+// 6-7: B (16 channel pairs x 16 pixels): every tile is 16 rows of 64 bytes (body::configure_tiles).
 
 // Stride s is folded into the layout: the padded input is split into s x s phase planes (phase
 // (py % sh, px % sw) holds the pixels of those residues, at (py / sh, px / sw)), so tap (ky, kx) of
@@ -183,19 +175,17 @@ void epilogue(const float* acc, const Geometry& g, const ConvShape& s, const Epi
       seg[n++] = {static_cast<int32_t>(oy * g.wps + ox - qa), static_cast<int32_t>(oy * s.ow + ox),
                   x1 - ox >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (x1 - ox)) - 1)};
   }
-  const __m512 zero = _mm512_setzero_ps();
+  // The family's epilogue (deft/gemm_body.h); the bias is added as 0 where there is none.
+  const body::Avx512 v;
   const int64_t plane = s.oh * s.ow;
   for (int64_t f = f0; f < f1; ++f) {
-    const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[f] : 0.f);
+    const __m512 bias = v.bcast(e.bias ? e.bias[f] : 0.f);
     const float* src = acc + (f - f0) * kAccStride;
     float* dst = y + f * plane;
     const float* res = r ? r + f * plane : nullptr;
-    for (int k = 0; k < n; ++k) {
-      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(seg[k].mask, src + seg[k].src), bias);
-      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(seg[k].mask, res + seg[k].dst));
-      if (e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-      _mm512_mask_storeu_ps(dst + seg[k].dst, seg[k].mask, v);
-    }
+    for (int k = 0; k < n; ++k)
+      body::finish_store(v, dst + seg[k].dst, v.load(src + seg[k].src, seg[k].mask), seg[k].mask, &bias,
+                         res ? res + seg[k].dst : nullptr, e.relu);
   }
 }
 
@@ -302,7 +292,7 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
   {
     const int me = omp_get_thread_num();
     float* acc = scratch.acc.data() + me * kBlock * kAccStride;
-    configure_tiles();
+    body::configure_tiles(16);
     for (int64_t i0 = 0; i0 < images; i0 += chunk) {
       const int64_t n = std::min(chunk, images - i0);
 #pragma omp for schedule(static)
@@ -336,19 +326,23 @@ void amx_conv(const AmxConvWeights& w, const float* x, int64_t images, const Con
         }
       }
     }
-    release_tiles();
+    body::release_tiles();
   }
 }
+
+}  // namespace eff::deft
 
 #include "deft/target_pop.h"
 
 #else
+
+namespace eff::deft {
 
 void amx_conv(const AmxConvWeights&, const float*, int64_t, const ConvShape&, int64_t, int64_t, const Epilogue&, float*,
               AmxConvScratch&, int) {
   throw ShapeError("deft: AMX is not available on this build");
 }
 
-#endif
-
 }  // namespace eff::deft
+
+#endif

@@ -1,6 +1,6 @@
-// The small-channel direct conv (deft/conv_small.h): plane layout, weights, the portable kernel and
-// the AVX-512 one (compiled for AVX-512 whatever the build's -march, called only where best_isa()
-// has it).
+// The small-channel direct conv (deft/conv_small.h): plane layout, weights, the driver and the
+// portable instance of the register-block template (deft/conv_small_body.h); the AVX-512 instance
+// is in conv_small_avx512.cpp.
 #include "deft/conv_small.h"
 
 #include <omp.h>
@@ -11,18 +11,15 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "deft/conv_small_body.h"
 
 namespace eff::deft {
 
 namespace {
 
-constexpr int64_t kFilters = 8;     // filters per register block
-constexpr int64_t kVectors = 2;     // 16-pixel row segments per register block
-constexpr int64_t kTaskBlocks = 8;  // register blocks (of pixels) per task
-
-int64_t round_up(int64_t x, int64_t m) {
-  return (x + m - 1) / m * m;
-}
+using small::kFilters;
+using small::kTaskBlocks;
+using small::kVectors;
 
 // How vdpbf16ps reads an fp32 activation: rounded to bf16 (to_bf16's rule), a denormal read as
 // zero. Branch-free so that the plane copy vectorises.
@@ -100,53 +97,6 @@ void lay_plane(const float* x, const ConvShape& s, const Geometry& g, bool bf16,
   }
 }
 
-float finish(float acc, const Epilogue& e, int64_t i) {
-  if (e.bias) acc += e.bias[i];
-  if (e.relu) acc = acc > 0.f ? acc : 0.f;
-  return acc;
-}
-
-// Filters [f0, f0 + 8) x the segments of register block b of one image.
-void block_portable(const SmallConvWeights& w, const Geometry& g, const float* planes, int64_t f0, int64_t b,
-                    const Epilogue& e, bool pool, int64_t pixels, float* y) {
-  float acc[kFilters][kVectors][16] = {};
-  const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
-  for (int64_t st = 0; st < w.steps; ++st) {
-    const int64_t off = g.offset[static_cast<size_t>(st)];
-    for (int64_t f = 0; f < kFilters; ++f)
-      for (int64_t v = 0; v < kVectors; ++v) {
-        if (off < 0) {
-          for (float& a : acc[f][v]) a += 0.f;
-          continue;
-        }
-        const float wv = wt[st * kFilters + f];
-        const float* xp = planes + off + g.in[static_cast<size_t>(b * kVectors + v)];
-        for (int64_t t = 0; t < 16; ++t) acc[f][v][t] = std::fma(xp[t], wv, acc[f][v][t]);
-      }
-  }
-  const size_t seg0 = static_cast<size_t>(b * kVectors);
-  for (int64_t f = 0; f < kFilters && f0 + f < w.m; ++f) {
-    float* out = y + (f0 + f) * pixels;
-    if (pool) {  // the AVX-512 kernel's order: rows first, then the column pair
-      for (int64_t t = 0; t < 16; t += 2) {
-        if (!(g.lanes[seg0] >> t & 1)) break;
-        float m[2];
-        for (int64_t d = 0; d < 2; ++d) {
-          const float a = finish(acc[f][0][t + d], e, f0 + f), c = finish(acc[f][1][t + d], e, f0 + f);
-          m[d] = a > c ? a : c;
-        }
-        out[g.out[seg0] + t / 2] = m[0] > m[1] ? m[0] : m[1];
-      }
-      continue;
-    }
-    for (int64_t v = 0; v < kVectors; ++v) {
-      const size_t seg = seg0 + static_cast<size_t>(v);
-      for (int64_t t = 0; t < 16; ++t)
-        if (g.lanes[seg] >> t & 1) out[g.out[seg] + t] = finish(acc[f][v][t], e, f0 + f);
-    }
-  }
-}
-
 }  // namespace
 
 bool small_conv_fits(const ConvShape& s) {
@@ -192,16 +142,10 @@ SmallConvWeights small_pack_conv(const PackedWeights& p, const std::vector<int32
   return w;
 }
 
-void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y, bool two);
-
-void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
-                               const float* planes, int64_t f0, const Epilogue& e, float* y);
-
 void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const ConvShape& s, int64_t pad_bottom,
                 int64_t pad_right, const Epilogue& e, float* y, SmallConvScratch& scratch, Isa isa, int threads,
                 bool pool) {
+  if (pool && e.residual) throw ShapeError("deft: the small conv fuses a residual or a pool, not both");
   const SmallConvScratch::Key key{s, pad_bottom, pad_right, pool, w.id};
   if (!scratch.geometry || scratch.key != key) {
     scratch.geometry = std::make_shared<const Geometry>(geometry(w, s, pad_bottom, pad_right, pool));
@@ -227,21 +171,19 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   const int64_t qtasks = (qblocks + kTaskBlocks - 1) / kTaskBlocks;
   const int team = nthreads > 1 && (by_image || fblocks * qtasks > 1) ? nthreads : 1;
   planes.resize(static_cast<size_t>(team * image_len));
-  auto run_blocks = [&](const float* pl, float* out, int64_t f0, int64_t b0, int64_t b1) {
-    if (lanes_filters) return small_conv_filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, e, out);
+  auto run_blocks = [&](const float* pl, int64_t img, int64_t f0, int64_t b0, int64_t b1) {
+    float* out = y + img * out_len;
+    Epilogue ei = e;  // the image's shortcut
+    if (e.residual) ei.residual = e.residual + img * out_len;
+    if (lanes_filters) return small::filters_avx512(w, g.offset.data(), g.wp, s, pl, f0, ei, out);
     for (int64_t b = b0; b < b1;) {
       const size_t seg = static_cast<size_t>(b * kVectors);
-      if (avx512) {
-        // Up to 6 filters leave registers for two blocks at once (4 x F accumulators): each
-        // broadcast weight then feeds 4 FMAs, and the loop overhead is paid once for both.
-        const bool two = b + 1 < b1 && w.m - f0 <= 6;
-        small_conv_block_avx512(w, g.offset.data(), &g.in[seg], &g.out[seg], &g.lanes[seg], pixels, pl, f0, e, pool,
-                                out, two);
-        b += two ? 2 : 1;
-      } else {
-        block_portable(w, g, pl, f0, b, e, pool, pixels, out);
-        ++b;
-      }
+      // Up to 6 filters leave registers for two blocks at once (4 x F accumulators): each
+      // broadcast weight then feeds 4 FMAs, and the loop overhead is paid once for both.
+      const bool two = b + 1 < b1 && w.m - f0 <= 6;
+      (avx512 ? small::blocks_avx512 : small::blocks_portable)(w, g.offset.data(), &g.in[seg], &g.out[seg],
+                                                               &g.lanes[seg], pixels, pl, f0, ei, pool, out, two);
+      b += two ? 2 : 1;
     }
   };
   auto lay = [&](int64_t img, float* pl) {
@@ -249,11 +191,11 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
   };
   auto image_task = [&](float* mine, int64_t img) {
     lay(img, mine);
-    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, y + img * out_len, f0, 0, qblocks);
+    for (int64_t f0 = 0; f0 < w.m; f0 += block_filters) run_blocks(mine, img, f0, 0, qblocks);
   };
   auto block_task = [&](float* mine, int64_t img, int64_t task) {
     const int64_t b0 = task % qtasks * kTaskBlocks;
-    run_blocks(mine, y + img * out_len, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
+    run_blocks(mine, img, task / qtasks * block_filters, b0, std::min(qblocks, b0 + kTaskBlocks));
   };
   // One thread: no OpenMP region at all (libgomp allocates a team even for one thread: a few
   // hundred ns a layer at batch 1).
@@ -281,189 +223,70 @@ void small_conv(const SmallConvWeights& w, const float* x, int64_t images, const
 
 }  // namespace eff::deft
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,fma"
-#include "deft/target_push.h"
-
-namespace eff::deft {
+namespace eff::deft::small {
 
 namespace {
 
-// V segments (one register block, or two when few filters leave registers for 4 x F accumulators).
-template <int F, int V>
-void block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-                  const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& epilogue,
-                  bool pool, float* y) {
-  const Epilogue e = epilogue;  // a local copy: the stores to y could alias it, forcing reloads
-  __m512 acc[F][V];
-  for (int f = 0; f < F; ++f)
-    for (int v = 0; v < V; ++v) acc[f][v] = _mm512_setzero_ps();
-  const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
-  for (int64_t st = 0; st < w.steps; ++st, wt += kFilters) {
-    const int64_t off = offset[st];
-    if (off < 0) {  // the zero half of an odd K's last bf16 pair: acc + (+0), as the reference
-      for (int f = 0; f < F; ++f)
-        for (int v = 0; v < V; ++v) acc[f][v] = _mm512_add_ps(acc[f][v], _mm512_setzero_ps());
-      continue;
-    }
-    __m512 xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(planes + off + in[v]);
-    for (int f = 0; f < F; ++f) {
-      const __m512 wv = _mm512_set1_ps(wt[f]);
-      for (int v = 0; v < V; ++v) acc[f][v] = _mm512_fmadd_ps(xv[v], wv, acc[f][v]);
-    }
-  }
-  if (pool) {
-    // Rows first (lane by lane), then each lane pair: max(a, b) is a > b ? a : b, as the
-    // portable kernel's.
-    const __m512i even = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (int v = 0; v < V; v += 2) {  // segments (v, v + 1): the two conv rows of one pooled row
-      const __mmask16 store = static_cast<__mmask16>((1u << (__builtin_popcount(lanes[v]) / 2)) - 1);
-      for (int f = 0; f < F; ++f) {
-        const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-        __m512 r[2];
-        for (int h = 0; h < 2; ++h) {
-          r[h] = acc[f][v + h];
-          if (e.bias) r[h] = _mm512_add_ps(r[h], bias);
-          if (e.relu) r[h] = _mm512_max_ps(r[h], _mm512_setzero_ps());
-        }
-        const __m512 rows = _mm512_max_ps(r[0], r[1]);  // r0 > r1 ? r0 : r1
-        const __m512 m = _mm512_max_ps(_mm512_permutexvar_ps(even, rows), _mm512_permutexvar_ps(odd, rows));
-        _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[v], store, m);
-      }
-    }
-    return;
-  }
-  for (int f = 0; f < F; ++f) {
-    const __m512 bias = e.bias ? _mm512_set1_ps(e.bias[f0 + f]) : _mm512_setzero_ps();
-    for (int v = 0; v < V; ++v) {
-      __m512 r = acc[f][v];
-      if (e.bias) r = _mm512_add_ps(r, bias);
-      if (e.relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
-      _mm512_mask_storeu_ps(y + (f0 + f) * pixels + out[v], static_cast<__mmask16>(lanes[v]), r);
-    }
-  }
+float finish(float acc, const Epilogue& e, int64_t i, const float* residual) {
+  if (e.bias) acc += e.bias[i];
+  if (residual) acc += *residual;
+  if (e.relu) acc = acc > 0.f ? acc : 0.f;
+  return acc;
 }
 
-// With a fused pool: 16 filters [f0, f0 + 16) in the lanes, R pixels of the two conv rows of one
-// pooled row per register block, each input value broadcast. Same chains as the pixel kernel.
-template <int R>
-void filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
-                    const float* planes, int64_t f0, const Epilogue& epilogue, float* y) {
-  const Epilogue e = epilogue;
-  const int64_t width = s.ow / 2 * 2, pairs = s.oh / 2;
-  const int64_t out_w = s.ow / 2, pixels = (s.oh / 2) * out_w;
-  const __mmask16 fm = static_cast<__mmask16>(w.m - f0 >= 16 ? 0xFFFF : (1u << (w.m - f0)) - 1);
-  const __m512i index = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(static_cast<int>(pixels)));
-  const __m512 bias = e.bias ? _mm512_maskz_loadu_ps(fm, e.bias + f0) : _mm512_setzero_ps();
-  const float* wf = w.w16.data() + f0 / 16 * w.steps * 16;
-  float* yf = y + f0 * pixels;
-  auto finish = [&](__m512 r) {
-    if (e.bias) r = _mm512_add_ps(r, bias);
-    if (e.relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
-    return r;
-  };
-  for (int64_t rp = 0; rp < pairs; ++rp) {
-    const int64_t ya = 2 * rp, yb = ya + 1;
-    for (int64_t ox0 = 0; ox0 < width; ox0 += R) {
-      const int64_t n = std::min<int64_t>(R, width - ox0);
-      const float* pa = planes + ya * wp + ox0;
-      const float* pb = planes + yb * wp + ox0;
-      __m512 a0[R], a1[R];
-      for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
-      for (int64_t st = 0; st < w.steps; ++st) {
-        const int64_t off = offset[st];
+// Filters [f0, f0 + 8) x the kVectors segments of one register block: the portable instance keeps
+// plain scalar loops over arrays rather than block<body::Portable, ...>. Those are the same
+// operations per output (same bits: DeftConvSmall), but GCC 12 vectorises these loops and not the
+// template's 16-float structs returned by value: the template instance ran 2-5x slower on blocks of
+// 8 filters (lenet5 conv2, vgg features.0; -march=native on this CPU, one thread).
+void block_scalar(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
+                  const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e, bool pool,
+                  float* y) {
+  float acc[kFilters][kVectors][16] = {};
+  const float* wt = w.w.data() + f0 / kFilters * w.steps * kFilters;
+  for (int64_t st = 0; st < w.steps; ++st) {
+    const int64_t off = offset[st];
+    for (int64_t f = 0; f < kFilters; ++f)
+      for (int64_t v = 0; v < kVectors; ++v) {
         if (off < 0) {
-          for (int r = 0; r < R; ++r) {
-            a0[r] = _mm512_add_ps(a0[r], _mm512_setzero_ps());
-            a1[r] = _mm512_add_ps(a1[r], _mm512_setzero_ps());
-          }
+          for (float& a : acc[f][v]) a += 0.f;
           continue;
         }
-        const __m512 wv = _mm512_loadu_ps(wf + st * 16);
-        // One pointer per row and constant displacements: indexing pa[off + r] made the compiler
-        // compute every address with its own lea/add, which compete with the FMAs for ports.
-        const float* qa = pa + off;
-        const float* qb = pb + off;
-        for (int r = 0; r < R; ++r) {
-          a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(qa[r]), wv, a0[r]);
-          a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(qb[r]), wv, a1[r]);
+        const float wv = wt[st * kFilters + f];
+        const float* xp = planes + off + in[v];
+        for (int64_t t = 0; t < 16; ++t) acc[f][v][t] = std::fma(xp[t], wv, acc[f][v][t]);
+      }
+  }
+  for (int64_t f = 0; f < kFilters && f0 + f < w.m; ++f) {
+    float* dst = y + (f0 + f) * pixels;
+    if (pool) {  // the AVX-512 kernel's order: rows first, then the column pair
+      for (int64_t t = 0; t < 16; t += 2) {
+        if (!(lanes[0] >> t & 1)) break;
+        float m[2];
+        for (int64_t d = 0; d < 2; ++d) {
+          const float a = finish(acc[f][0][t + d], e, f0 + f, nullptr);
+          const float c = finish(acc[f][1][t + d], e, f0 + f, nullptr);
+          m[d] = a > c ? a : c;
         }
+        dst[out[0] + t / 2] = m[0] > m[1] ? m[0] : m[1];
       }
-      for (int64_t r = 0; r < n; r += 2) {
-        const __m512 even = _mm512_max_ps(finish(a0[r]), finish(a1[r]));
-        const __m512 odd = _mm512_max_ps(finish(a0[r + 1]), finish(a1[r + 1]));
-        _mm512_mask_i32scatter_ps(yf + rp * out_w + (ox0 + r) / 2, fm, index, _mm512_max_ps(even, odd), 4);
-      }
+      continue;
     }
+    const float* r = e.residual ? e.residual + (f0 + f) * pixels : nullptr;
+    for (int64_t v = 0; v < kVectors; ++v)
+      for (int64_t t = 0; t < 16; ++t)
+        if (lanes[v] >> t & 1) dst[out[v] + t] = finish(acc[f][v][t], e, f0 + f, r ? r + out[v] + t : nullptr);
   }
 }
 
 }  // namespace
 
-void small_conv_filters_avx512(const SmallConvWeights& w, const int64_t* offset, int64_t wp, const ConvShape& s,
-                               const float* planes, int64_t f0, const Epilogue& e, float* y) {
-  // The run length that wastes the fewest lanes on the row width (ties: the longer run).
-  const int64_t width = s.ow / 2 * 2;
-  int best = 14;
-  double best_use = 0;
-  for (int r : {14, 12, 10, 8}) {
-    const double use = double(width) / double((width + r - 1) / r * r);
-    if (use > best_use + 1e-9) best = r, best_use = use;
-  }
-  switch (best) {
-    case 8:
-      return filters_avx512<8>(w, offset, wp, s, planes, f0, e, y);
-    case 10:
-      return filters_avx512<10>(w, offset, wp, s, planes, f0, e, y);
-    case 12:
-      return filters_avx512<12>(w, offset, wp, s, planes, f0, e, y);
-    default:
-      return filters_avx512<14>(w, offset, wp, s, planes, f0, e, y);
-  }
+void blocks_portable(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
+                     const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
+                     bool pool, float* y, bool two) {
+  for (int64_t b = 0; b < (two ? 2 : 1); ++b)
+    block_scalar(w, offset, in + b * kVectors, out + b * kVectors, lanes + b * kVectors, pixels, planes, f0, e, pool,
+                 y);
 }
 
-void small_conv_block_avx512(const SmallConvWeights& w, const int64_t* offset, const int64_t* in, const int64_t* out,
-                             const uint16_t* lanes, int64_t pixels, const float* planes, int64_t f0, const Epilogue& e,
-                             bool pool, float* y, bool two) {
-#define EFF_SMALL_BLOCK(F)                                                                              \
-  return two ? block_avx512<F, 2 * kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y) \
-             : block_avx512<F, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y)
-  switch (std::min<int64_t>(kFilters, w.m - f0)) {
-    case 1:
-      EFF_SMALL_BLOCK(1);
-    case 2:
-      EFF_SMALL_BLOCK(2);
-    case 3:
-      EFF_SMALL_BLOCK(3);
-    case 4:
-      EFF_SMALL_BLOCK(4);
-    case 5:
-      EFF_SMALL_BLOCK(5);
-    case 6:
-      EFF_SMALL_BLOCK(6);
-    case 7:
-      return block_avx512<7, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-    default:
-      return block_avx512<8, kVectors>(w, offset, in, out, lanes, pixels, planes, f0, e, pool, y);
-  }
-#undef EFF_SMALL_BLOCK
-}
-
-}  // namespace eff::deft
-
-#include "deft/target_pop.h"
-#else
-namespace eff::deft {
-void small_conv_block_avx512(const SmallConvWeights&, const int64_t*, const int64_t*, const int64_t*, const uint16_t*,
-                             int64_t, const float*, int64_t, const Epilogue&, bool, float*, bool) {
-  throw ShapeError("deft: AVX-512 is not available on this build");
-}
-void small_conv_filters_avx512(const SmallConvWeights&, const int64_t*, int64_t, const ConvShape&, const float*,
-                               int64_t, const Epilogue&, float*) {
-  throw ShapeError("deft: AVX-512 is not available on this build");
-}
-}  // namespace eff::deft
-#endif
+}  // namespace eff::deft::small

@@ -68,7 +68,8 @@ struct SmallConvScratch {
 };
 
 // x is N x C x H x W, y is N x M x OH x OW (s.oh, s.ow set; pad_bottom / pad_right complete the
-// padding). `isa` kAvx512 (where best_isa() has it) or kPortable.
+// padding). `isa` kAvx512 (where best_isa() has it) or kPortable. e.residual (N x M x OH x OW, or
+// null) is added after the bias and before the ReLU, as the AMX conv does; not with `pool`.
 // `pool`: a 2 x 2, stride 2 MaxPool (no padding, floor) fused after the epilogue: y is then
 // N x M x OH/2 x OW/2, each the max of its window's outputs (rows first, then columns; x > y ? x : y),
 // and the conv's own output is never stored.

@@ -17,6 +17,11 @@ namespace eff::deft {
 
 constexpr int64_t kPanelLanes = 32;
 
+// x rounded up to a multiple of `to` (x >= 0, to > 0): panels, tiles, padded rows and planes.
+constexpr int64_t round_up(int64_t x, int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
 struct PackedWeights {
   Format format = Format::kFp32;
   Fp8Spec fp8;
@@ -41,8 +46,8 @@ struct Epilogue {
   const float* bias = nullptr;  // M values, or none
   bool relu = false;            // max(x, 0); NaN becomes 0 as with the CPU's max instruction
   // A residual block's shortcut, laid out as the output, added after the bias and before the ReLU
-  // (a fused Add + Relu). Only amx_conv (deft/conv_amx.h) reads it; the GEMMs and the small conv
-  // must be given none (DeftLayer adds it after them).
+  // (a fused Add + Relu). The direct convs read it (amx_conv, small_conv without a pool); the GEMMs
+  // must be given none (their output is not laid out as the conv's: DeftLayer adds it after them).
   const float* residual = nullptr;
 };
 
@@ -97,8 +102,24 @@ void gemm_block_avx512(const GemmTask& t, int64_t panel, int64_t j0, int64_t j1)
 // Rows [j0, j1) one at a time over panels [p0, p1), several panels at once (small batches).
 void gemm_rows_portable(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
 void gemm_rows_avx512(const GemmTask& t, int64_t p0, int64_t p1, int64_t j0, int64_t j1);
-// The whole GEMM on the tile unit (kBf16Dot only, after amx_available()); S as in gemm_strided.
-void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
-                   int64_t ldc, const Epilogue& e, int threads);
+// The AMX micro-kernel (deft/gemm_amx.cpp; kBf16Dot only, after amx_available()): gemm() lays out
+// its operands with amx_gemm_operands(), then runs its panel tasks with the same driver as the
+// vector blocks', each thread configuring the tiles before its first task (amx_gemm_begin) and
+// releasing them after its last (amx_gemm_end).
+struct AmxGemmTask {
+  const PackedWeights* w;
+  const uint32_t* a;  // activation pairs, [j rounded up to row_tile][a_stride], zeros in the padding
+  int64_t a_stride;   // pairs per row, a multiple of 16
+  int64_t j;          // valid rows
+  int64_t row_tile;   // rows per task: 32 (2 x 2 tiles), or 16 when J <= 16
+  float* c;
+  int64_t ldc;
+  Epilogue e;
+};
+AmxGemmTask amx_gemm_operands(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride,
+                              int64_t step_stride, float* c, int64_t ldc, const Epilogue& e);
+void amx_gemm_begin(const AmxGemmTask& t);
+void amx_gemm_block(const AmxGemmTask& t, int64_t panel, int64_t j0, int64_t j1);
+void amx_gemm_end();
 
 }  // namespace eff::deft

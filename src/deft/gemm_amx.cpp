@@ -25,51 +25,21 @@
 #define EFF_DEFT_AMX_GEMM 1
 #endif
 
-namespace eff::deft {
-
-namespace {
-
-int64_t round_up(int64_t x, int64_t to) {
-  return (x + to - 1) / to * to;
-}
-
-}  // namespace
-
 #if EFF_DEFT_AMX_GEMM
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma"
 #include "deft/target_push.h"
+// The family's backend and epilogue, inside the target region so their functions build for it.
+#include "deft/gemm_amx_tiles.h"
+#include "deft/gemm_body.h"
+#include "deft/gemm_vec_avx512.h"
 
-namespace {
+namespace eff::deft {
 
-// Tiles 0-3: C (rows x 16 outputs, fp32); 4-5: A (rows x 16 activation pairs); 6-7: B (16 weight
-// pair steps x 16 outputs). rows = 16, or J itself when the whole batch is smaller (a tile product
-// costs by its rows, and batch 1 would otherwise multiply 15 rows of zeros).
-void configure_tiles(int rows) {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = static_cast<uint8_t>(t >= 6 ? 16 : rows);
-  _tile_loadconfig(&cfg);
-}
-
-// Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
-// functions without the pragma's target attribute and cannot select tile instructions there.
-void release_tiles() {
-  _tile_release();
-}
-
-struct Operands {
-  const PackedWeights* w;
-  const uint32_t* a;  // activation pairs, [j_pad][a_stride]
-  int64_t a_stride;   // pairs per row, a multiple of 16
-  int64_t j;          // valid rows
-  float* c;
-  int64_t ldc;
-  Epilogue e;
-};
-
-// One panel by rows [j0, j0 + 32) (the second row tile only when `two`).
-void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
+// One panel by rows [j0, j1) of at most 32 (the second row tile only when t.row_tile is 32).
+void amx_gemm_block(const AmxGemmTask& o, int64_t panel, int64_t j0, int64_t j1) {
   const PackedWeights& w = *o.w;
+  const bool two = o.row_tile == 32;
   const int64_t full = w.steps / 16, tail = w.steps % 16;
   const uint8_t* wp = w.panel(panel);
   // The K tail's B tile: the panel's last steps, then zero pairs (the padded activations are zero
@@ -109,20 +79,20 @@ void task(const Operands& o, int64_t panel, int64_t j0, bool two) {
     _tile_stored(2, &out[16][0], 128);
     _tile_stored(3, &out[16][16], 128);
   }
+  // The family's epilogue (deft/gemm_body.h); the bias is added as 0 where there is none.
+  const body::Avx512 v;
   const int64_t i0 = panel * kPanelLanes, lanes = std::min<int64_t>(kPanelLanes, w.rows - i0);
-  const int64_t rows = std::min<int64_t>(two ? 32 : 16, o.j - j0);
-  const __m512 zero = _mm512_setzero_ps();
+  const int64_t rows = j1 - j0;
   for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
-    const int64_t n = std::min<int64_t>(16, lanes - half * 16);
-    const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-    const __m512 bias = o.e.bias ? _mm512_maskz_loadu_ps(mask, o.e.bias + i0 + half * 16) : zero;
-    for (int64_t r = 0; r < rows; ++r) {
-      __m512 v = _mm512_add_ps(_mm512_load_ps(&out[r][half * 16]), bias);
-      if (o.e.relu) v = _mm512_max_ps(v, zero);  // NaN becomes 0, as in the other kernels
-      _mm512_mask_storeu_ps(o.c + (j0 + r) * o.ldc + i0 + half * 16, mask, v);
-    }
+    const __mmask16 mask = body::Avx512::prefix(lanes - half * 16);
+    const __m512 bias = o.e.bias ? v.load(o.e.bias + i0 + half * 16, mask) : v.zero();
+    for (int64_t r = 0; r < rows; ++r)
+      body::finish_store(v, o.c + (j0 + r) * o.ldc + i0 + half * 16, v.load(&out[r][half * 16]), mask, &bias, nullptr,
+                         o.e.relu);
   }
 }
+
+namespace {
 
 // A contiguous row of k activations as bf16 pairs, 32 values per vcvtne2ps2bf16 (nearest even, as
 // pack_bf16_pairs rounds; the tile unit reads bf16 denormals as 0 either way): consecutive bf16 in
@@ -141,8 +111,8 @@ int64_t pack_row(const float* s, int64_t k, uint32_t* out) {
 
 }  // namespace
 
-void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride, float* c,
-                   int64_t ldc, const Epilogue& e, int threads) {
+AmxGemmTask amx_gemm_operands(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride,
+                              int64_t step_stride, float* c, int64_t ldc, const Epilogue& e) {
   if (w.format != Format::kBf16Dot) throw ShapeError("deft: the AMX GEMM runs bf16dot weights only");
   // Rows padded to the row tiles, pairs to whole chunks, zeros in the padding.
   const int64_t row_tiles = j > 16 ? 32 : 16;
@@ -162,30 +132,35 @@ void gemm_amx_bf16(const PackedWeights& w, const float* s, int64_t j, int64_t ro
     }
     std::fill(row + done, row + a_stride, 0u);
   }
-  const Operands o{&w, pairs.data(), a_stride, j, c, ldc, e};
-  const int rows = static_cast<int>(std::min<int64_t>(j, 16));
-  const int64_t panels = w.panels(), row_blocks = j_pad / row_tiles, tasks = panels * row_blocks;
-  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
-  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && tasks > 1)
-  {
-    configure_tiles(rows);
-    // Row blocks outer: consecutive tasks share the activation rows while the panels stream past.
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; ++t) task(o, t % panels, t / panels * row_tiles, row_tiles == 32);
-    release_tiles();
-  }
+  return {&w, pairs.data(), a_stride, j, row_tiles, c, ldc, e};
 }
+
+// Functions of their own, not inline in the team's region: clang 14 outlines OpenMP regions into
+// functions without the pragma's target attribute and cannot select tile instructions there.
+void amx_gemm_begin(const AmxGemmTask& t) {
+  body::configure_tiles(static_cast<int>(std::min<int64_t>(t.j, 16)));
+}
+
+void amx_gemm_end() {
+  body::release_tiles();
+}
+
+}  // namespace eff::deft
 
 #include "deft/target_pop.h"
 
 #else
 
-void gemm_amx_bf16(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t, const Epilogue&,
-                   int) {
+namespace eff::deft {
+
+AmxGemmTask amx_gemm_operands(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*, int64_t,
+                              const Epilogue&) {
   throw ShapeError("deft: AMX is not available on this build");
 }
-
-#endif
+void amx_gemm_begin(const AmxGemmTask&) {}
+void amx_gemm_block(const AmxGemmTask&, int64_t, int64_t, int64_t) {}
+void amx_gemm_end() {}
 
 }  // namespace eff::deft
+
+#endif

@@ -1,11 +1,14 @@
 // The one template behind every kernel of the family (included by gemm_portable.cpp and
-// gemm_avx512.cpp, each with its vector backend V). A tile is JR activation rows by one panel of
-// 32 weight rows: 2*JR accumulators stay in registers for the whole of K, the packed weights are
-// unpacked (fission) once per k step and used by JR multiply-adds.
+// gemm_avx512.cpp, each with its vector backend V: deft/gemm_vec_portable.h, deft/gemm_vec_avx512.h).
+// A tile is JR activation rows by one panel of 32 weight rows: 2*JR accumulators stay in registers
+// for the whole of K, the packed weights are unpacked (fission) once per k step and used by JR
+// multiply-adds. The epilogue at the end of this file is the family's one way out of an accumulator
+// (bias, residual, ReLU, masked store): the AMX kernels and the small-channel conv use it too.
 //
-// V provides: F (16 floats), U (16 x 32 bits), zero(), bcast(float), bcast32(uint32_t),
-// decode<FORMAT>(step pointer, w0, w1, ctx) for lanes 0-15 and 16-31, fma(a, b, acc),
-// dot(acc, u, v) (vdpbf16ps), load_u(pointer), prefetch(pointer) and store(dst, v, lanes, bias, relu).
+// V provides: F (16 floats), U (16 x 32 bits), Mask (16 lanes), prefix(n), zero(), bcast(float),
+// bcast32(uint32_t), decode<FORMAT>(step pointer, w0, w1, ctx) for lanes 0-15 and 16-31, fma(a, b,
+// acc), dot(acc, u, v) (vdpbf16ps), add, max, max_lane_pairs, load_u(pointer), load(pointer[, mask]),
+// store(dst, v, mask) and prefetch(pointer).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,38 @@ struct DecodeCtx {
   uint32_t fp8_exponent_offset = 0;
   uint32_t fp8_exponent_mask = 0;  // the exponent bits of a code: 0 there means the value 0
 };
+
+// The family's one epilogue for one vector of outputs: (acc + bias) + residual, then max(., 0) (NaN
+// becomes 0, as with the CPU's max), stored in the lanes of m. `bias` is a vector laid as the lanes
+// are (a GEMM's outputs in the lanes: their biases; a conv's pixels in the lanes: the filter's bias
+// broadcast) or null; `residual` points at the shortcut of the lanes' outputs, or is null. The order
+// of the unfused Add and Relu nodes, so a fused residual block gives their bits.
+template <class V>
+inline typename V::F finish(const V& v, typename V::F acc, const typename V::F* bias, const float* residual,
+                            typename V::Mask m, bool relu) {
+  if (bias) acc = v.add(acc, *bias);
+  if (residual) acc = v.add(acc, v.load(residual, m));
+  if (relu) acc = v.max(acc, v.zero());
+  return acc;
+}
+
+template <class V>
+inline void finish_store(const V& v, float* dst, typename V::F acc, typename V::Mask m, const typename V::F* bias,
+                         const float* residual, bool relu) {
+  v.store(dst, finish(v, acc, bias, residual, m, relu), m);
+}
+
+// A panel's 32 outputs of one row (lanes 0-15 in a0, 16-31 in a1) with the panel's biases (`bias`:
+// its 32, or null) and ReLU; `lanes` of them are real (rows past M are not stored).
+template <class V>
+inline void store_panel_row(const V& v, float* dst, const typename V::F& a0, const typename V::F& a1, int64_t lanes,
+                            const float* bias, bool relu) {
+  for (int half = 0; half < 2 && half * 16 < lanes; ++half) {
+    const typename V::Mask m = V::prefix(lanes - half * 16);
+    const typename V::F b = bias ? v.load(bias + half * 16, m) : v.zero();
+    finish_store(v, dst + half * 16, half ? a1 : a0, m, bias ? &b : nullptr, nullptr, relu);
+  }
+}
 
 template <class V, Format FMT, int JR>
 inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t panel, int64_t j0) {
@@ -53,11 +88,8 @@ inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t pa
   const int64_t i0 = panel * kPanelLanes;
   const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
   const float* bias = t.e.bias ? t.e.bias + i0 : nullptr;
-  for (int r = 0; r < JR; ++r) {
-    float* dst = t.c + (j0 + r) * t.ldc + i0;
-    v.store(dst, acc[r][0], lanes < 16 ? lanes : 16, bias, t.e.relu);
-    if (lanes > 16) v.store(dst + 16, acc[r][1], lanes - 16, bias ? bias + 16 : nullptr, t.e.relu);
-  }
+  for (int r = 0; r < JR; ++r)
+    store_panel_row(v, t.c + (j0 + r) * t.ldc + i0, acc[r][0], acc[r][1], lanes, bias, t.e.relu);
 }
 
 constexpr int kRowsPerTile = 6;  // 12 accumulators + 2 weight vectors + 1 broadcast
@@ -132,10 +164,7 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
   for (int q = 0; q < NP; ++q) {
     const int64_t i0 = (p0 + q) * kPanelLanes;
     const int64_t lanes = w.rows - i0 < kPanelLanes ? w.rows - i0 : kPanelLanes;
-    const float* bias = t.e.bias ? t.e.bias + i0 : nullptr;
-    float* dst = t.c + j * t.ldc + i0;
-    v.store(dst, acc[q][0], lanes < 16 ? lanes : 16, bias, t.e.relu);
-    if (lanes > 16) v.store(dst + 16, acc[q][1], lanes - 16, bias ? bias + 16 : nullptr, t.e.relu);
+    store_panel_row(v, t.c + j * t.ldc + i0, acc[q][0], acc[q][1], lanes, t.e.bias ? t.e.bias + i0 : nullptr, t.e.relu);
   }
 }
 

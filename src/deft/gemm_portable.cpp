@@ -10,75 +10,13 @@
 #include "deft/conv_amx.h"
 #include "deft/gemm.h"
 #include "deft/gemm_body.h"
+#include "deft/gemm_vec_portable.h"
 
 namespace eff::deft {
 
 namespace {
 
-struct Portable {
-  struct F {
-    float v[16];
-  };
-  struct U {
-    uint32_t v[16];
-  };
-  F zero() const { return F{}; }
-  F bcast(float x) const {
-    F r;
-    for (float& e : r.v) e = x;
-    return r;
-  }
-  U bcast32(uint32_t x) const {
-    U r;
-    for (uint32_t& e : r.v) e = x;
-    return r;
-  }
-  U load_u(const uint8_t* p) const {
-    U r;
-    std::memcpy(r.v, p, sizeof(r.v));
-    return r;
-  }
-  void prefetch(const uint8_t*) const {}
-  F fma(const F& a, const F& b, const F& acc) const {
-    F r;
-    for (int l = 0; l < 16; ++l) r.v[l] = std::fma(a.v[l], b.v[l], acc.v[l]);
-    return r;
-  }
-  F dot(const F& acc, const U& a, const U& b) const {
-    F r;
-    for (int l = 0; l < 16; ++l) r.v[l] = bf16_dot_step(acc.v[l], a.v[l], b.v[l]);
-    return r;
-  }
-  template <Format FMT>
-  void decode(const uint8_t* p, F& w0, F& w1, const body::DecodeCtx& ctx) const {
-    if constexpr (FMT == Format::kFp32) {
-      std::memcpy(w0.v, p, 64);
-      std::memcpy(w1.v, p + 64, 64);
-    } else if constexpr (FMT == Format::kDeft16 || FMT == Format::kDeft16Q) {
-      uint32_t words[16];
-      std::memcpy(words, p, 64);
-      for (int l = 0; l < 16; ++l) {
-        w0.v[l] = bits_to_float(words[l] << 16);
-        w1.v[l] = bits_to_float(FMT == Format::kDeft16 ? words[l] & 0xFFFF0000u : words[l]);
-      }
-    } else if constexpr (FMT == Format::kFp8) {
-      for (int l = 0; l < 32; ++l) {
-        const uint32_t x = p[l];
-        const uint32_t bits =
-            ((x << 24) & 0x80000000u) | (((x << 25) >> (9 - ctx.fp8_exp_bits)) + ctx.fp8_exponent_offset);
-        (l < 16 ? w0.v[l] : w1.v[l - 16]) = (x & ctx.fp8_exponent_mask) ? bits_to_float(bits) : 0.f;
-      }
-    }
-  }
-  void store(float* dst, const F& acc, int64_t lanes, const float* bias, bool relu) const {
-    for (int64_t l = 0; l < lanes; ++l) {
-      float x = acc.v[l];
-      if (bias) x += bias[l];
-      if (relu) x = x > 0.f ? x : 0.f;
-      dst[l] = x;
-    }
-  }
-};
+using body::Portable;
 
 float epilogue(float acc, const Epilogue& e, int64_t i) {
   if (e.bias) acc += e.bias[i];
@@ -279,6 +217,36 @@ void gemm_columns(const PackedWeights& w, const float* s, int64_t j, int64_t lds
 }
 
 namespace {
+
+// The family's task driver: tasks of one panel by a block of `rows` activation rows (the last one
+// shorter), row blocks outer, so consecutive tasks share activation rows while the panels stream
+// past, and a panel's packed weights are reused across a block's rows while they sit in L2. Every
+// output belongs to one task, so results do not depend on the thread count. `block(panel, j0, j1)`
+// is the micro-kernel policy (vector tiles, vdpbf16ps tiles, AMX tiles); `begin()` and `end()` run
+// on each thread of the team around its tasks (the AMX policy configures and releases the tiles).
+template <class Block, class Begin, class End>
+void run_panel_tasks(int64_t panels, int64_t j, int64_t rows, int nthreads, const Block& block, const Begin& begin,
+                     const End& end) {
+  const int64_t row_blocks = (j + rows - 1) / rows, tasks = panels * row_blocks;
+  auto task = [&](int64_t t) {
+    const int64_t rb = t / panels;
+    block(t % panels, rb * rows, std::min(j, (rb + 1) * rows));
+  };
+  if (nthreads == 1 || tasks == 1) {  // no OpenMP region: libgomp allocates even a team of one
+    begin();
+    for (int64_t t = 0; t < tasks; ++t) task(t);
+    end();
+    return;
+  }
+#pragma omp parallel num_threads(nthreads)
+  {
+    begin();
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) task(t);
+    end();
+  }
+}
+
 void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_stride, int64_t step_stride,
                const int32_t* columns, float* c, int64_t ldc, const Epilogue& e, Isa isa, int threads) {
   if (j <= 0) return;
@@ -287,8 +255,14 @@ void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_st
   // One or two rows fill 1-2 of a tile's 16 rows: vdpbf16ps over several panels at once is faster
   // there (lenet5's fc1 at batch 1: 3.7 -> ~1 us). Asked for kAmx explicitly, the tiles still run.
   if (isa == Isa::kAmx && chosen && j <= kRowsPerPanelGroup) isa = best_isa();
+  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
+  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
+  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
   if (isa == Isa::kAmx) {
-    gemm_amx_bf16(w, s, j, row_stride, step_stride, c, ldc, e, threads);
+    const AmxGemmTask a = amx_gemm_operands(w, s, j, row_stride, step_stride, c, ldc, e);
+    run_panel_tasks(
+        w.panels(), j, a.row_tile, nthreads, [&](int64_t p, int64_t j0, int64_t j1) { amx_gemm_block(a, p, j0, j1); },
+        [&] { amx_gemm_begin(a); }, amx_gemm_end);
     return;
   }
   GemmTask t{&w, s, nullptr, row_stride, step_stride, c, ldc, e, columns};
@@ -301,10 +275,6 @@ void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_st
     t.row_stride = w.steps;
     t.step_stride = 1;
   }
-  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
-  // A team costs a barrier; on a loaded machine a small GEMM waits longer for it than it computes.
-  const double flops = 2.0 * double(w.rows) * double(w.depth) * double(j);
-  const int nthreads = flops < 8e6 ? 1 : threads > 0 ? threads : omp_get_max_threads();
   // One or two rows (batch 1 FC layers): each row over several panels at once, tasks of groups
   // of panels (a row tile of one panel would leave its two FMA chains latency-bound).
   if (j <= kRowsPerPanelGroup) {
@@ -318,22 +288,12 @@ void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_st
     for (int64_t g = 0; g < groups; ++g) rows(t, g * 4, std::min(panels, g * 4 + 4), 0, j);
     return;
   }
-  // Tasks: one panel by a block of rows sized so that the panel's packed weights are reused
-  // across rows while they sit in L2; every output belongs to one task, so results do not
-  // depend on the thread count.
+  // Blocks of 48 rows: 8 tiles of 6 rows per panel task.
   constexpr int64_t kRowsPerTask = 48;
-  const int64_t panels = w.panels(), row_blocks = (j + kRowsPerTask - 1) / kRowsPerTask;
-  const int64_t tasks = panels * row_blocks;
-  if (nthreads == 1 || tasks == 1) {
-    for (int64_t task = 0; task < tasks; ++task)
-      block(t, task % panels, task / panels * kRowsPerTask, std::min(j, (task / panels + 1) * kRowsPerTask));
-    return;
-  }
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t rb = task / panels, pn = task % panels;
-    block(t, pn, rb * kRowsPerTask, std::min(j, (rb + 1) * kRowsPerTask));
-  }
+  auto block = isa == Isa::kAvx512 ? gemm_block_avx512 : gemm_block_portable;
+  run_panel_tasks(
+      w.panels(), j, kRowsPerTask, nthreads, [&](int64_t p, int64_t j0, int64_t j1) { block(t, p, j0, j1); }, [] {},
+      [] {});
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // whole batches vs image by image. Shapes: lenet5's conv1 / conv2, the 1-channel 3x3 first layers,
 // uneven padding, dilation, filter tails (M = 1, 6, 13), odd K (the bf16 pair's zero half) and
 // dropped synapses (SVE); the fused 2 x 2 MaxPool against the max of the reference's windows (odd
-// output sizes: the last row / column dropped).
+// output sizes: the last row / column dropped); a fused residual shortcut against the reference's
+// sum plus the shortcut, then the ReLU.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -54,6 +55,20 @@ void check(const Case& k, Format f, bool relu, bool drop_some) {
     for (int64_t pix = 0; pix < pixels; ++pix)
       for (int64_t f2 = 0; f2 < k.m; ++f2) want[i * out_len + f2 * pixels + pix] = c[pix * k.m + f2];
   }
+  // The same with a shortcut added after the bias (reference without its ReLU), then the ReLU.
+  std::vector<float> shortcut(want.size()), with_shortcut(want.size());
+  for (float& v : shortcut) v = d(rng);
+  const Epilogue bias_only{bias.data(), false};
+  for (int64_t i = 0; i < k.n; ++i) {
+    im2row(x.data() + i * in_len, s, syn, 0, pixels, rows.data(), kept);
+    gemm_reference(p, rows.data(), pixels, kept, c.data(), k.m, bias_only);
+    for (int64_t pix = 0; pix < pixels; ++pix)
+      for (int64_t f2 = 0; f2 < k.m; ++f2) {
+        const int64_t at = i * out_len + f2 * pixels + pix;
+        const float sum = c[pix * k.m + f2] + shortcut[at];
+        with_shortcut[at] = relu ? (sum > 0.f ? sum : 0.f) : sum;
+      }
+  }
   std::vector<Isa> isas{Isa::kPortable};
   if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
   SmallConvScratch planes;
@@ -82,6 +97,12 @@ void check(const Case& k, Format f, bool relu, bool drop_some) {
       small_conv(sw, x.data(), k.n, s, k.pb, k.pr, e, yp.data(), planes, isa, threads, true);
       EXPECT_EQ(0, std::memcmp(yp.data(), pooled.data(), yp.size() * sizeof(float)))
           << "pooled " << format_name(f) << " " << isa_name(isa) << " m " << k.m << " c " << k.c;
+      // A fused residual: (conv + bias) + shortcut, then the ReLU, as the unfused Add and Relu nodes.
+      std::vector<float> yr(want.size(), 7.f);
+      small_conv(sw, x.data(), k.n, s, k.pb, k.pr, Epilogue{bias.data(), relu, shortcut.data()}, yr.data(), planes, isa,
+                 threads);
+      EXPECT_EQ(0, std::memcmp(yr.data(), with_shortcut.data(), yr.size() * sizeof(float)))
+          << "residual " << format_name(f) << " " << isa_name(isa) << " m " << k.m << " c " << k.c;
     }
 }
 
