@@ -101,6 +101,8 @@ class DeftLayerKernel final : public Kernel {
     if (spec.exp_bits < 1 || spec.exp_bits > 7) fail<ModelError>("{}: fp8_exp_bits must be 1..7", where);
     packed_ = pack_weights(f, w.data<float>(), m_, w.shape()[1], w.shape()[1], f == Format::kFp8 ? &spec : nullptr);
     relu_ = node.attr_string("activation", "") == "Relu";
+    max_threads_ = node.attr_int("threads", 0);
+    if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
     // A fused residual Add (deft_model.cpp): input 3 is added after the bias, before the Relu.
     if (node.inputs.size() != 3 && node.inputs.size() != 4)
       fail<ModelError>("{}: needs 3 inputs (X, W, bias) or 4 (and a residual)", where);
@@ -144,6 +146,9 @@ class DeftLayerKernel final : public Kernel {
   }
 
   void run(OpContext& ctx) override {
+    const int threads = max_threads_ > 0 && (ctx.threads() <= 0 || ctx.threads() > max_threads_)
+                            ? static_cast<int>(max_threads_)
+                            : ctx.threads();
     const Tensor& x = ctx.input(0);
     const Epilogue e{bias_.data(), relu_};
     // Kernels without a residual epilogue: bias only, then add_residual adds it and the Relu, in
@@ -158,11 +163,11 @@ class DeftLayerKernel final : public Kernel {
       const int64_t n = x.shape()[0];
       Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
       if (identity_) {
-        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
+        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, threads);
       } else {
         // The kept inputs (the input tensor may be read by other nodes: not swapped in place).
         gemm_columns(packed_, x.data<float>(), n, depth_, synapses_.data(), y.data<float>(), m_, rows_, e, Isa::kAuto,
-                     ctx.threads());
+                     threads);
       }
       return;
     }
@@ -183,22 +188,21 @@ class DeftLayerKernel final : public Kernel {
       if (pool_ && (s.oh < 2 || s.ow < 2))
         fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
       small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, unfused, y.data<float>(), small_scratch_,
-                 small_isa_, ctx.threads(), pool_);
+                 small_isa_, threads, pool_);
       add_residual(r, y);
       return;
     }
     Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
       const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
-      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_,
-               ctx.threads());
+      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_, threads);
       return;
     }
     rows_.resize(static_cast<size_t>(pixels * kept));
     tile_.resize(static_cast<size_t>(pixels * m_));
     for (int64_t img = 0; img < n; ++img) {
       im2col(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, rows_.data());
-      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, unfused, Isa::kAuto, ctx.threads());
+      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, unfused, Isa::kAuto, threads);
       float* out = y.data<float>() + img * m_ * pixels;
       for (int64_t p = 0; p < pixels; ++p)
         for (int64_t i = 0; i < m_; ++i) out[i * pixels + p] = tile_[p * m_ + i];
@@ -222,7 +226,7 @@ class DeftLayerKernel final : public Kernel {
 
   bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false, use_small_ = false, pool_ = false,
        residual_ = false;
-  int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
+  int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0, max_threads_ = 0;
   ConvShape shape_;
   std::vector<int32_t> synapses_;
   std::vector<float> bias_, rows_, tile_;

@@ -379,6 +379,7 @@ void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds) {
     set_int("depth", p.depth);
     set_int("fp8_exp_bits", p.fp8.exp_bits);
     set_int("fp8_bias", p.fp8.bias);
+    if (p.threads > 0) set_int("threads", p.threads);
     if (p.sve.kept() != p.depth) set_ints("synapses", std::vector<int64_t>(p.sve.order.begin(), p.sve.order.end()));
     if (p.conv) {
       set_ints("kernel_shape", {wt.shape()[2], wt.shape()[3]});

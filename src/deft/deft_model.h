@@ -41,6 +41,10 @@ struct DeftLayerPlan {
   SvePlan sve;
   Compensation compensation = Compensation::kNone;
   SveWeights weights;  // M x (K - D), bias M
+  // At most this many threads run the layer (0: as many as the run has). `optimize` sets 1 where a
+  // team costs more than it saves (small layers at batch 1: a team start, barriers, and the other
+  // core's half of the input and output moving between the cores' caches).
+  int threads = 0;
 };
 
 struct DeftModelPlan {
