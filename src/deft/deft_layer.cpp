@@ -1,7 +1,10 @@
 // The DeftLayer kernel (registered in engine/ops/registry.cpp) and the im2row it runs on.
 #include "deft/deft_layer.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <memory>
 #include <numeric>
 
@@ -146,22 +149,48 @@ class DeftLayerKernel final : public Kernel {
   }
 
   void run(OpContext& ctx) override {
-    const int threads = max_threads_ > 0 && (ctx.threads() <= 0 || ctx.threads() > max_threads_)
-                            ? static_cast<int>(max_threads_)
-                            : ctx.threads();
     const Tensor& x = ctx.input(0);
+    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
+    Tensor& y = ctx.output(0, DType::kFloat32, output_shape(x, r, ctx.where()));
+    compute(x, r, y, threads_for(ctx.threads()));
+  }
+
+  // The run's threads under the plan's cap.
+  int threads_for(int run_threads) const {
+    return max_threads_ > 0 && (run_threads <= 0 || run_threads > max_threads_) ? static_cast<int>(max_threads_)
+                                                                                : run_threads;
+  }
+
+  // The output's shape for input x (and residual r); ShapeError naming `where` if they do not fit.
+  Shape output_shape(const Tensor& x, const Tensor* r, const std::string& where) const {
+    if (!conv_) {
+      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
+      int64_t row = x.shape().size() >= 2 ? 1 : 0;
+      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
+      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", where, depth_);
+      return {x.shape()[0], m_};
+    }
+    if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
+      fail<ShapeError>("{}: input must be N x C x H x W with C * Kh * Kw = {}", where, depth_);
+    const ConvShape s = conv_shape(x);
+    if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", where);
+    const int64_t n = x.shape()[0];
+    if (r && (r->dtype() != DType::kFloat32 || r->shape() != Shape{n, m_, s.oh, s.ow}))
+      fail<ShapeError>("{}: the residual input must be float32 {} x {} x {} x {}, as the output", where, n, m_, s.oh,
+                       s.ow);
+    if (pool_ && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", where);
+    return {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow};
+  }
+
+  // y: allocated with output_shape(x, r).
+  void compute(const Tensor& x, const Tensor* r, Tensor& y, int threads) {
     const Epilogue e{bias_.data(), relu_};
     // Kernels without a residual epilogue: bias only, then add_residual adds it and the Relu, in
     // the order the AMX epilogue and the unfused Add and Relu nodes use.
     const Epilogue unfused{bias_.data(), relu_ && !residual_};
     const int64_t kept = static_cast<int64_t>(synapses_.size());
+    const int64_t n = x.shape()[0];
     if (!conv_) {
-      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
-      int64_t row = x.shape().size() >= 2 ? 1 : 0;
-      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
-      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
-      const int64_t n = x.shape()[0];
-      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
       if (identity_) {
         gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, threads);
       } else {
@@ -171,28 +200,14 @@ class DeftLayerKernel final : public Kernel {
       }
       return;
     }
-    if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
-      fail<ShapeError>("{}: input must be N x C x H x W with C * Kh * Kw = {}", ctx.where(), depth_);
-    ConvShape s = shape_;
-    s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
-    s.oh = (s.h + s.pad_top + pad_bottom_ - (s.kh - 1) * s.dh - 1) / s.sh + 1;
-    s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
-    if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
-    const int64_t n = x.shape()[0], pixels = s.pixels();
-    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
-    if (r && (r->dtype() != DType::kFloat32 || r->shape() != Shape{n, m_, s.oh, s.ow}))
-      fail<ShapeError>("{}: the residual input must be float32 {} x {} x {} x {}, as the output", ctx.where(), n, m_,
-                       s.oh, s.ow);
+    const ConvShape s = conv_shape(x);
+    const int64_t pixels = s.pixels();
     if (use_small_) {
-      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
-      if (pool_ && (s.oh < 2 || s.ow < 2))
-        fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
       small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, unfused, y.data<float>(), small_scratch_,
                  small_isa_, threads, pool_);
       add_residual(r, y);
       return;
     }
-    Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
       const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
       amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_, threads);
@@ -213,6 +228,14 @@ class DeftLayerKernel final : public Kernel {
   std::string impl() const override { return impl_; }
 
  private:
+  ConvShape conv_shape(const Tensor& x) const {
+    ConvShape s = shape_;
+    s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
+    s.oh = (s.h + s.pad_top + pad_bottom_ - (s.kh - 1) * s.dh - 1) / s.sh + 1;
+    s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
+    return s;
+  }
+
   void add_residual(const Tensor* r, Tensor& y) const {
     if (!r) return;
     const float* a = r->data<float>();
@@ -239,12 +262,78 @@ class DeftLayerKernel final : public Kernel {
   std::string impl_;
 };
 
+// Two DeftLayers that read the same input (apply_deft's pair_siblings: resnet's stage conv1 and its
+// 1x1 stride-2 shortcut) as one node: inputs X, W, bias, W', bias'; outputs Y, Y'; the second
+// layer's attributes prefixed "pair." (its name in "pair.name"). When the run has a team and both
+// layers are capped at one thread (optimize's choice where a team does not pay), each runs on a
+// core of its own at the same time; otherwise one after the other, each as it would alone. Either
+// way each output is what that layer computes alone, bit for bit.
+class DeftPairKernel final : public Kernel {
+ public:
+  DeftPairKernel(const Node& node, const Graph& graph) {
+    const std::string where = graph.where(node);
+    if (node.inputs.size() != 5 || node.outputs.size() != 2 || node.attr_string("pair.name", "").empty())
+      fail<ModelError>("{}: a DeftLayer pair needs 5 inputs, 2 outputs and pair.name", where);
+    Node first = node, second;
+    first.inputs.resize(3);
+    first.outputs.resize(1);
+    second.op = node.op;
+    second.name = node.attr_string("pair.name", "");
+    second.inputs = {node.inputs[0], node.inputs[3], node.inputs[4]};
+    second.outputs = {node.outputs[1]};
+    for (const auto& [key, attr] : node.attrs) {
+      if (key.rfind("pair.", 0) != 0) continue;
+      first.attrs.erase(key);
+      if (key != "pair.name") second.attrs[key.substr(5)] = attr;
+    }
+    first_ = std::make_unique<DeftLayerKernel>(first, graph);
+    second_ = std::make_unique<DeftLayerKernel>(second, graph);
+    where_second_ = graph.where(second);
+    impl_ = "pair(" + first_->impl() + ", " + second_->impl() + ")";
+  }
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    Tensor& y0 = ctx.output(0, DType::kFloat32, first_->output_shape(x, nullptr, ctx.where()));
+    Tensor& y1 = ctx.output(1, DType::kFloat32, second_->output_shape(x, nullptr, where_second_));
+    const int t0 = first_->threads_for(ctx.threads()), t1 = second_->threads_for(ctx.threads());
+    if (ctx.threads() == 1 || t0 != 1 || t1 != 1) {
+      first_->compute(x, nullptr, y0, t0);
+      second_->compute(x, nullptr, y1, t1);
+      return;
+    }
+    std::exception_ptr failed[2];
+#pragma omp parallel num_threads(2)
+    {
+      // A team of one (nested region, dynamic threads) runs both.
+      const int me = omp_get_thread_num(), team = omp_get_num_threads();
+      try {
+        if (me == 0) first_->compute(x, nullptr, y0, 1);
+        if (me == 1 || team == 1) second_->compute(x, nullptr, y1, 1);
+      } catch (...) {
+        failed[me] = std::current_exception();
+      }
+    }
+    for (const std::exception_ptr& e : failed)
+      if (e) std::rethrow_exception(e);
+  }
+
+  std::string impl() const override {
+    return impl_;
+  }
+
+ private:
+  std::unique_ptr<DeftLayerKernel> first_, second_;
+  std::string where_second_, impl_;
+};
+
 }  // namespace
 
 }  // namespace eff::deft
 
 namespace eff {
 std::unique_ptr<Kernel> make_deft_layer(const Node& node, const Graph& graph) {
+  if (node.has_attr("pair.name")) return std::make_unique<deft::DeftPairKernel>(node, graph);
   return std::make_unique<deft::DeftLayerKernel>(node, graph);
 }
 }  // namespace eff

@@ -76,8 +76,10 @@ DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format
 
 // Replaces the planned nodes by DeftLayer nodes (names kept; ModelError if a node is missing or
 // no longer eligible). A residual Add (and its Relu) after a DeftLayer conv goes into the conv's
-// epilogue unless `fuse_residual_adds` is off (the tests compare both: same bits).
-void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds = true);
+// epilogue unless `fuse_residual_adds` is off (the tests compare both: same bits). Two DeftLayer
+// convs reading the same input become one node that can run them at once unless `pair_layers` is
+// off (same bits either way).
+void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds = true, bool pair_layers = true);
 
 // One line per layer: name, kind, format, K -> K - D, weight bytes.
 std::string describe_plan(const DeftModelPlan& plan);
