@@ -426,7 +426,7 @@ void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds, bo
   fuse_pools(g);
   absorb_flattens(g);
   if (fuse_residual_adds) fuse_residuals(g);
-  if (pair_layers) pair_siblings(g);
+  if (pair_layers && plan.pair_layers) pair_siblings(g);
 }
 
 std::string describe_plan(const DeftModelPlan& plan) {

@@ -51,6 +51,9 @@ struct DeftModelPlan {
   std::vector<DeftLayerPlan> layers;
   std::vector<std::string> skipped;  // "name: why" for conv/FC layers the kernels do not cover
   int64_t calibration_images = 0;
+  // apply_deft pairs DeftLayers that read one input (below). Off in optimize's per-layer timing, so
+  // that each layer has a node time of its own (a pair's time would all go to its first layer).
+  bool pair_layers = true;
 };
 
 // Whether the node (Conv 2-D one group, or Gemm without transA/alpha/beta, constant weights,

@@ -154,9 +154,11 @@ class Optimizer {
     bar.finish();
   }
 
+  // Without pairs (deft_model.h): every layer's node time is its own. The written plan has them.
   DeftModelPlan plan_of(const std::vector<int>& choice) const {
     DeftModelPlan p;
     p.calibration_images = r_.calibration_images;
+    p.pair_layers = false;
     for (size_t i = 0; i < r_.layers.size(); ++i) {
       const OptimizedLayer& l = r_.layers[i];
       const Candidate& c = l.options[choice[i]].candidate;
@@ -444,6 +446,7 @@ class Optimizer {
     const OptimizePoint& p = r_.points[r_.chosen];
     for (size_t i = 0; i < r_.layers.size(); ++i) r_.layers[i].chosen = p.choice[i];
     r_.plan = plan_of(p.choice);
+    r_.plan.pair_layers = true;
     r_.report_met = p.report.met;
     r_.resumed = recorded_.resumed();
   }
