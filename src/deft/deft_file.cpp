@@ -47,6 +47,7 @@ void write_optimized_model(const std::string& source_model, const json& sidecar,
               {"offset", bytes.size()}};
     if (p.format == Format::kFp8) l["fp8"] = {{"exp_bits", p.fp8.exp_bits}, {"bias", p.fp8.bias}};
     if (p.sve.kept() != p.depth) l["synapses"] = p.sve.order;
+    if (p.threads > 0) l["threads"] = p.threads;
     if (layer_extra.is_object() && layer_extra.contains(p.name)) l["measured"] = layer_extra.at(p.name);
     append_floats(bytes, p.weights.weights);
     append_floats(bytes, p.weights.bias);
@@ -115,6 +116,8 @@ DeftModelPlan read_optimized_plan(const json& deft, const std::string& sidecar_p
         p.fp8.bias = l.at("fp8").at("bias").get<int>();
         if (p.fp8.exp_bits < 1 || p.fp8.exp_bits > 7) fail<ConfigError>("{}.fp8.exp_bits must be 1..7", lw);
       }
+      p.threads = l.value("threads", 0);
+      if (p.threads < 0 || p.threads > 4096) fail<ConfigError>("{}.threads: {} must be 0 (any) .. 4096", lw, p.threads);
       const size_t offset = l.at("offset").get<size_t>();
       const size_t count = static_cast<size_t>(rows * kept + rows);
       if (offset % sizeof(float) || offset > bytes.size() || count > (bytes.size() - offset) / sizeof(float))

@@ -1,7 +1,10 @@
 // The DeftLayer kernel (registered in engine/ops/registry.cpp) and the im2row it runs on.
 #include "deft/deft_layer.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <memory>
 #include <numeric>
 
@@ -101,6 +104,8 @@ class DeftLayerKernel final : public Kernel {
     if (spec.exp_bits < 1 || spec.exp_bits > 7) fail<ModelError>("{}: fp8_exp_bits must be 1..7", where);
     packed_ = pack_weights(f, w.data<float>(), m_, w.shape()[1], w.shape()[1], f == Format::kFp8 ? &spec : nullptr);
     relu_ = node.attr_string("activation", "") == "Relu";
+    max_threads_ = node.attr_int("threads", 0);
+    if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
     // A fused residual Add (deft_model.cpp): input 3 is added after the bias, before the Relu.
     if (node.inputs.size() != 3 && node.inputs.size() != 4)
       fail<ModelError>("{}: needs 3 inputs (X, W, bias) or 4 (and a residual)", where);
@@ -145,60 +150,74 @@ class DeftLayerKernel final : public Kernel {
 
   void run(OpContext& ctx) override {
     const Tensor& x = ctx.input(0);
+    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
+    Tensor& y = ctx.output(0, DType::kFloat32, output_shape(x, r, ctx.where()));
+    compute(x, r, y, threads_for(ctx.threads()));
+  }
+
+  // The run's threads under the plan's cap.
+  int threads_for(int run_threads) const {
+    return max_threads_ > 0 && (run_threads <= 0 || run_threads > max_threads_) ? static_cast<int>(max_threads_)
+                                                                                : run_threads;
+  }
+
+  // The output's shape for input x (and residual r); ShapeError naming `where` if they do not fit.
+  Shape output_shape(const Tensor& x, const Tensor* r, const std::string& where) const {
+    if (!conv_) {
+      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
+      int64_t row = x.shape().size() >= 2 ? 1 : 0;
+      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
+      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", where, depth_);
+      return {x.shape()[0], m_};
+    }
+    if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
+      fail<ShapeError>("{}: input must be N x C x H x W with C * Kh * Kw = {}", where, depth_);
+    const ConvShape s = conv_shape(x);
+    if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", where);
+    const int64_t n = x.shape()[0];
+    if (r && (r->dtype() != DType::kFloat32 || r->shape() != Shape{n, m_, s.oh, s.ow}))
+      fail<ShapeError>("{}: the residual input must be float32 {} x {} x {} x {}, as the output", where, n, m_, s.oh,
+                       s.ow);
+    if (pool_ && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", where);
+    return {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow};
+  }
+
+  // y: allocated with output_shape(x, r).
+  void compute(const Tensor& x, const Tensor* r, Tensor& y, int threads) {
     const Epilogue e{bias_.data(), relu_};
     // Kernels without a residual epilogue: bias only, then add_residual adds it and the Relu, in
     // the order the AMX epilogue and the unfused Add and Relu nodes use.
     const Epilogue unfused{bias_.data(), relu_ && !residual_};
     const int64_t kept = static_cast<int64_t>(synapses_.size());
+    const int64_t n = x.shape()[0];
     if (!conv_) {
-      // N x depth, or N x C x H x W read as N rows (a Flatten absorbed by apply_deft).
-      int64_t row = x.shape().size() >= 2 ? 1 : 0;
-      for (size_t d = 1; d < x.shape().size(); ++d) row *= x.shape()[d];
-      if (row != depth_) fail<ShapeError>("{}: input must be N x {}", ctx.where(), depth_);
-      const int64_t n = x.shape()[0];
-      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_});
       if (identity_) {
-        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, ctx.threads());
+        gemm(packed_, x.data<float>(), n, depth_, y.data<float>(), m_, e, Isa::kAuto, threads);
       } else {
         // The kept inputs (the input tensor may be read by other nodes: not swapped in place).
         gemm_columns(packed_, x.data<float>(), n, depth_, synapses_.data(), y.data<float>(), m_, rows_, e, Isa::kAuto,
-                     ctx.threads());
+                     threads);
       }
       return;
     }
-    if (x.shape().size() != 4 || x.shape()[1] * shape_.kh * shape_.kw != depth_)
-      fail<ShapeError>("{}: input must be N x C x H x W with C * Kh * Kw = {}", ctx.where(), depth_);
-    ConvShape s = shape_;
-    s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
-    s.oh = (s.h + s.pad_top + pad_bottom_ - (s.kh - 1) * s.dh - 1) / s.sh + 1;
-    s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
-    if (s.oh <= 0 || s.ow <= 0) fail<ShapeError>("{}: the kernel is larger than the padded input", ctx.where());
-    const int64_t n = x.shape()[0], pixels = s.pixels();
-    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
-    if (r && (r->dtype() != DType::kFloat32 || r->shape() != Shape{n, m_, s.oh, s.ow}))
-      fail<ShapeError>("{}: the residual input must be float32 {} x {} x {} x {}, as the output", ctx.where(), n, m_,
-                       s.oh, s.ow);
+    const ConvShape s = conv_shape(x);
+    const int64_t pixels = s.pixels();
     if (use_small_) {
-      Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, pool_ ? s.oh / 2 : s.oh, pool_ ? s.ow / 2 : s.ow});
-      if (pool_ && (s.oh < 2 || s.ow < 2))
-        fail<ShapeError>("{}: the conv output is smaller than its 2 x 2 pool", ctx.where());
       small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, unfused, y.data<float>(), small_scratch_,
-                 small_isa_, ctx.threads(), pool_);
+                 small_isa_, threads, pool_);
       add_residual(r, y);
       return;
     }
-    Tensor& y = ctx.output(0, DType::kFloat32, {n, m_, s.oh, s.ow});
     if (use_amx_) {
       const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
-      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_,
-               ctx.threads());
+      amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_, threads);
       return;
     }
     rows_.resize(static_cast<size_t>(pixels * kept));
     tile_.resize(static_cast<size_t>(pixels * m_));
     for (int64_t img = 0; img < n; ++img) {
       im2col(x.data<float>() + img * s.c * s.h * s.w, s, synapses_, rows_.data());
-      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, unfused, Isa::kAuto, ctx.threads());
+      gemm_strided(packed_, rows_.data(), pixels, 1, pixels, tile_.data(), m_, unfused, Isa::kAuto, threads);
       float* out = y.data<float>() + img * m_ * pixels;
       for (int64_t p = 0; p < pixels; ++p)
         for (int64_t i = 0; i < m_; ++i) out[i * pixels + p] = tile_[p * m_ + i];
@@ -209,6 +228,14 @@ class DeftLayerKernel final : public Kernel {
   std::string impl() const override { return impl_; }
 
  private:
+  ConvShape conv_shape(const Tensor& x) const {
+    ConvShape s = shape_;
+    s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
+    s.oh = (s.h + s.pad_top + pad_bottom_ - (s.kh - 1) * s.dh - 1) / s.sh + 1;
+    s.ow = (s.w + s.pad_left + pad_right_ - (s.kw - 1) * s.dw - 1) / s.sw + 1;
+    return s;
+  }
+
   void add_residual(const Tensor* r, Tensor& y) const {
     if (!r) return;
     const float* a = r->data<float>();
@@ -222,7 +249,7 @@ class DeftLayerKernel final : public Kernel {
 
   bool conv_ = false, relu_ = false, identity_ = true, use_amx_ = false, use_small_ = false, pool_ = false,
        residual_ = false;
-  int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0;
+  int64_t m_ = 0, depth_ = 0, pad_bottom_ = 0, pad_right_ = 0, max_threads_ = 0;
   ConvShape shape_;
   std::vector<int32_t> synapses_;
   std::vector<float> bias_, rows_, tile_;
@@ -235,12 +262,78 @@ class DeftLayerKernel final : public Kernel {
   std::string impl_;
 };
 
+// Two DeftLayers that read the same input (apply_deft's pair_siblings: resnet's stage conv1 and its
+// 1x1 stride-2 shortcut) as one node: inputs X, W, bias, W', bias'; outputs Y, Y'; the second
+// layer's attributes prefixed "pair." (its name in "pair.name"). When the run has a team and both
+// layers are capped at one thread (optimize's choice where a team does not pay), each runs on a
+// core of its own at the same time; otherwise one after the other, each as it would alone. Either
+// way each output is what that layer computes alone, bit for bit.
+class DeftPairKernel final : public Kernel {
+ public:
+  DeftPairKernel(const Node& node, const Graph& graph) {
+    const std::string where = graph.where(node);
+    if (node.inputs.size() != 5 || node.outputs.size() != 2 || node.attr_string("pair.name", "").empty())
+      fail<ModelError>("{}: a DeftLayer pair needs 5 inputs, 2 outputs and pair.name", where);
+    Node first = node, second;
+    first.inputs.resize(3);
+    first.outputs.resize(1);
+    second.op = node.op;
+    second.name = node.attr_string("pair.name", "");
+    second.inputs = {node.inputs[0], node.inputs[3], node.inputs[4]};
+    second.outputs = {node.outputs[1]};
+    for (const auto& [key, attr] : node.attrs) {
+      if (key.rfind("pair.", 0) != 0) continue;
+      first.attrs.erase(key);
+      if (key != "pair.name") second.attrs[key.substr(5)] = attr;
+    }
+    first_ = std::make_unique<DeftLayerKernel>(first, graph);
+    second_ = std::make_unique<DeftLayerKernel>(second, graph);
+    where_second_ = graph.where(second);
+    impl_ = "pair(" + first_->impl() + ", " + second_->impl() + ")";
+  }
+
+  void run(OpContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    Tensor& y0 = ctx.output(0, DType::kFloat32, first_->output_shape(x, nullptr, ctx.where()));
+    Tensor& y1 = ctx.output(1, DType::kFloat32, second_->output_shape(x, nullptr, where_second_));
+    const int t0 = first_->threads_for(ctx.threads()), t1 = second_->threads_for(ctx.threads());
+    if (ctx.threads() == 1 || t0 != 1 || t1 != 1) {
+      first_->compute(x, nullptr, y0, t0);
+      second_->compute(x, nullptr, y1, t1);
+      return;
+    }
+    std::exception_ptr failed[2];
+#pragma omp parallel num_threads(2)
+    {
+      // A team of one (nested region, dynamic threads) runs both.
+      const int me = omp_get_thread_num(), team = omp_get_num_threads();
+      try {
+        if (me == 0) first_->compute(x, nullptr, y0, 1);
+        if (me == 1 || team == 1) second_->compute(x, nullptr, y1, 1);
+      } catch (...) {
+        failed[me] = std::current_exception();
+      }
+    }
+    for (const std::exception_ptr& e : failed)
+      if (e) std::rethrow_exception(e);
+  }
+
+  std::string impl() const override {
+    return impl_;
+  }
+
+ private:
+  std::unique_ptr<DeftLayerKernel> first_, second_;
+  std::string where_second_, impl_;
+};
+
 }  // namespace
 
 }  // namespace eff::deft
 
 namespace eff {
 std::unique_ptr<Kernel> make_deft_layer(const Node& node, const Graph& graph) {
+  if (node.has_attr("pair.name")) return std::make_unique<deft::DeftPairKernel>(node, graph);
   return std::make_unique<deft::DeftLayerKernel>(node, graph);
 }
 }  // namespace eff

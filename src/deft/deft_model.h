@@ -41,12 +41,19 @@ struct DeftLayerPlan {
   SvePlan sve;
   Compensation compensation = Compensation::kNone;
   SveWeights weights;  // M x (K - D), bias M
+  // At most this many threads run the layer (0: as many as the run has). `optimize` sets 1 where a
+  // team costs more than it saves (small layers at batch 1: a team start, barriers, and the other
+  // core's half of the input and output moving between the cores' caches).
+  int threads = 0;
 };
 
 struct DeftModelPlan {
   std::vector<DeftLayerPlan> layers;
   std::vector<std::string> skipped;  // "name: why" for conv/FC layers the kernels do not cover
   int64_t calibration_images = 0;
+  // apply_deft pairs DeftLayers that read one input (below). Off in optimize's per-layer timing, so
+  // that each layer has a node time of its own (a pair's time would all go to its first layer).
+  bool pair_layers = true;
 };
 
 // Whether the node (Conv 2-D one group, or Gemm without transA/alpha/beta, constant weights,
@@ -72,8 +79,10 @@ DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format
 
 // Replaces the planned nodes by DeftLayer nodes (names kept; ModelError if a node is missing or
 // no longer eligible). A residual Add (and its Relu) after a DeftLayer conv goes into the conv's
-// epilogue unless `fuse_residual_adds` is off (the tests compare both: same bits).
-void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds = true);
+// epilogue unless `fuse_residual_adds` is off (the tests compare both: same bits). Two DeftLayer
+// convs reading the same input become one node that can run them at once unless `pair_layers` is
+// off (same bits either way).
+void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds = true, bool pair_layers = true);
 
 // One line per layer: name, kind, format, K -> K - D, weight bytes.
 std::string describe_plan(const DeftModelPlan& plan);

@@ -100,6 +100,7 @@ class Optimizer {
     greedy();
     frontier();
     finish();
+    choose_threads();
     return std::move(r_);
   }
 
@@ -153,9 +154,11 @@ class Optimizer {
     bar.finish();
   }
 
+  // Without pairs (deft_model.h): every layer's node time is its own. The written plan has them.
   DeftModelPlan plan_of(const std::vector<int>& choice) const {
     DeftModelPlan p;
     p.calibration_images = r_.calibration_images;
+    p.pair_layers = false;
     for (size_t i = 0; i < r_.layers.size(); ++i) {
       const OptimizedLayer& l = r_.layers[i];
       const Candidate& c = l.options[choice[i]].candidate;
@@ -443,8 +446,62 @@ class Optimizer {
     const OptimizePoint& p = r_.points[r_.chosen];
     for (size_t i = 0; i < r_.layers.size(); ++i) r_.layers[i].chosen = p.choice[i];
     r_.plan = plan_of(p.choice);
+    r_.plan.pair_layers = true;
     r_.report_met = p.report.met;
     r_.resumed = recorded_.resumed();
+  }
+
+  // On a team (threads > 1): which DeftLayers of the chosen plan run on one thread. A small layer at
+  // batch 1 pays for a team (its start, the barriers, and the other core's share of the input and
+  // output moving between the cores' caches, also for the next layer) more than it saves: resnet's
+  // AMX convs (7-25 us each) ran faster end to end with every layer on one thread than with the
+  // team. Timed end to end (node times cannot see what a layer costs its neighbours), interleaved:
+  // the plan with the team everywhere, with every DeftLayer on one thread, and with one layer at a
+  // time given the team back; the layers whose team run beat all-one-thread by 1% get it (mixed),
+  // and the fastest of team, one thread and mixed, timed again together, is written. Results do not
+  // depend on it (every kernel's sums are the same on any thread count), only speed.
+  void choose_threads() {
+    if (o_.threads <= 1 || r_.plan.layers.empty()) return;
+    const std::vector<Tensor> inputs = search_.batch(0, std::min(o_.speed_batch, search_.size()));
+    auto time = [&](const std::vector<DeftModelPlan>& plans) {
+      std::vector<std::unique_ptr<Executor>> execs;
+      for (const DeftModelPlan& p : plans) {
+        ExecutorOptions eo;
+        eo.threads = o_.threads;
+        execs.push_back(std::make_unique<Executor>(o_.load_with_plan(p), eo));
+      }
+      return time_executors(execs, inputs, o_.speed_rounds, o_.speed_runs, false, o_.progress).total_ms;
+    };
+    const DeftModelPlan team = r_.plan;
+    DeftModelPlan one = r_.plan;
+    for (DeftLayerPlan& l : one.layers) l.threads = 1;
+    std::vector<DeftModelPlan> plans{team, one};
+    const size_t n = one.layers.size();
+    if (n > 1)
+      for (size_t i = 0; i < n; ++i) {
+        plans.push_back(one);
+        plans.back().layers[i].threads = 0;
+      }
+    log(fmt::format("timing the chosen plan on {} threads and on one thread per DeftLayer", o_.threads));
+    const std::vector<double> t = time(plans);
+    DeftModelPlan mixed = one;
+    size_t teams = 0;
+    for (size_t i = 0; n > 1 && i < n; ++i)
+      if (t[2 + i] < 0.99 * t[1]) mixed.layers[i].threads = 0, ++teams;
+    OptimizeResult::ThreadChoice& c = r_.thread_choice;
+    std::vector<double> u = t;
+    if (teams > 0 && teams < n) u = time({team, one, mixed});
+    c.team_ms = u[0], c.one_ms = u[1], c.mixed_ms = teams > 0 && teams < n ? u[2] : 0;
+    const DeftModelPlan* pick = &team;
+    c.chosen = "team";
+    if (u[1] < u[0]) pick = &one, c.chosen = "one";
+    if (c.mixed_ms > 0 && c.mixed_ms < std::min(u[0], u[1])) pick = &mixed, c.chosen = "mixed";
+    r_.plan = *pick;
+    for (const DeftLayerPlan& l : r_.plan.layers)
+      for (OptimizedLayer& o : r_.layers)
+        if (o.name == l.name) o.threads = l.threads;
+    log(fmt::format("threads: team {:.4f} ms, one thread per layer {:.4f} ms{}; writing {}", c.team_ms, c.one_ms,
+                    c.mixed_ms > 0 ? fmt::format(", mixed {:.4f} ms", c.mixed_ms) : "", c.chosen));
   }
 
   const Graph& g_;

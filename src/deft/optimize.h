@@ -12,6 +12,8 @@
 //    more moves past the target (the lossy end of the frontier, seed 004 Figure 14).
 // 4. The Pareto frontier of the evaluated models (predicted time vs search accuracy); its points
 //    timed end to end against the engine in the same run and evaluated on the report subset.
+// 5. On more than one thread: which DeftLayers of the chosen plan run on one thread (timed end to
+//    end; the plan records it, so run/bench/eval use it).
 #pragma once
 
 #include <functional>
@@ -70,6 +72,7 @@ struct OptimizedLayer {
   std::vector<LayerOption> options;  // [0]: the engine, timed among the fastest candidate's layers
   int chosen = 0;
   double engine_blocked_ms = 0;  // the engine option's node time in the all-engine graph
+  int threads = 0;               // a DeftLayer's thread cap in the written plan (0: the run's)
 };
 
 struct OptimizePoint {
@@ -94,6 +97,13 @@ struct OptimizeResult {
   DeftModelPlan plan;                 // the chosen point's
   int evaluations = 0, resumed = 0;
   int64_t calibration_images = 0;
+  // With threads > 1: the chosen plan timed end to end with the team on every DeftLayer, with every
+  // DeftLayer on one thread, and mixed (the team only where it paid per layer); "team", "one" or
+  // "mixed" was written. Empty with one thread.
+  struct ThreadChoice {
+    double team_ms = 0, one_ms = 0, mixed_ms = 0;
+    std::string chosen;
+  } thread_choice;
 };
 
 OptimizeResult optimize(const Graph& graph, const search::EvalSet& search, const search::EvalSet& report,

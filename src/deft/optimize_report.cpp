@@ -59,6 +59,7 @@ json layer_measurements(const OptimizeResult& r) {
   for (const OptimizedLayer& l : r.layers) {
     const LayerOption& c = l.options[l.chosen];
     out[l.name] = {{"engine_ms", l.options[0].ms}, {"ms", c.ms}, {"lost_alone", c.lost}};
+    if (l.threads > 0) out[l.name]["threads"] = l.threads;
   }
   return out;
 }
@@ -83,6 +84,7 @@ json optimize_json(const OptimizeResult& r, const OptimizeOptions& o, const sear
                       {"engine_ms", l.options[0].ms},
                       {"engine_all_engine_ms", l.engine_blocked_ms},
                       {"ms", c.ms},
+                      {"threads", l.threads},
                       {"options", options}});
   }
   const OptimizePoint& p = r.points.at(r.chosen);
@@ -98,6 +100,11 @@ json optimize_json(const OptimizeResult& r, const OptimizeOptions& o, const sear
           {"threads", o.threads},
           {"speed_batch", o.speed_batch},
           {"engine_ms", r.engine_ms},
+          {"layer_threads", r.thread_choice.chosen.empty() ? json(nullptr)
+                                                           : json{{"chosen", r.thread_choice.chosen},
+                                                                  {"team_ms", r.thread_choice.team_ms},
+                                                                  {"one_thread_ms", r.thread_choice.one_ms},
+                                                                  {"mixed_ms", r.thread_choice.mixed_ms}}},
           {"chosen", point_json(r, p, static_cast<size_t>(r.chosen))},
           {"accuracy",
            {{"search", subset_json(r.search_ref, p.search, search)},

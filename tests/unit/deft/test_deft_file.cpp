@@ -70,6 +70,7 @@ json sidecar_of(const fs::path& dir) {
 
 TEST(DeftFile, WrittenPlanReadsBackAndRunsTheSame) {
   Fixture f = make_fixture("rt");
+  f.plan.layers[1].threads = 1;  // optimize's per-layer thread cap
   write_optimized_model(f.model.path, json::object(), f.plan, {{"note", 1}}, json::object(),
                         (f.dir / "lenet5.onnx").string());
   ASSERT_TRUE(fs::exists(f.dir / "lenet5.onnx"));
@@ -85,11 +86,14 @@ TEST(DeftFile, WrittenPlanReadsBackAndRunsTheSame) {
     EXPECT_EQ(a.fp8, b.fp8);
     EXPECT_EQ(a.depth, b.depth);
     EXPECT_EQ(a.sve.order, b.sve.order);
+    EXPECT_EQ(a.threads, b.threads);
     ASSERT_EQ(a.weights.weights.size(), b.weights.weights.size());
     EXPECT_EQ(0, std::memcmp(a.weights.weights.data(), b.weights.weights.data(), a.weights.weights.size() * 4));
     EXPECT_EQ(0, std::memcmp(a.weights.bias.data(), b.weights.bias.data(), a.weights.bias.size() * 4));
   }
   EXPECT_EQ(back.layers[0].sve.kept(), 200);
+  EXPECT_FALSE(side.at("deft").at("layers")[0].contains("threads"));  // absent: the run's threads
+  EXPECT_EQ(side.at("deft").at("layers")[1].at("threads"), 1);
   const Tensor want = outputs_with(f.model, f.plan), got = outputs_with(f.model, back);
   ASSERT_EQ(want.numel(), got.numel());
   EXPECT_EQ(0, std::memcmp(want.data<float>(), got.data<float>(), want.nbytes()));
@@ -117,6 +121,7 @@ TEST(DeftFile, DamagedFilesAreOneClearError) {
   expect_config_error([](json& d) { d["layers"][0]["synapses"][3] = 400; }, "outside [0, 400)");
   expect_config_error([](json& d) { d["layers"][0]["kept"] = 201; }, "kept says 201");
   expect_config_error([](json& d) { d["layers"][1]["format"] = "fp16"; }, "unknown format");
+  expect_config_error([](json& d) { d["layers"][1]["threads"] = -1; }, "threads: -1");
   expect_config_error([](json& d) { d["layers"][1]["offset"] = 1u << 30; }, "do not fit");
   expect_config_error([](json& d) { d["weights"] = "../x.bin"; }, "beside the sidecar");
   expect_config_error([](json& d) { d.erase("layers"); }, "missing or malformed");

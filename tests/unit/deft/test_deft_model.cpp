@@ -43,14 +43,17 @@ TEST(DeftModel, Fp32LayersMatchTheEngineOnShippedModels) {
     LoadOptions lo = m.load_options;
     lo.layer_rewrite = [&](Graph& g) { apply_deft(g, plan); };
     Graph g = load_onnx(m.path, lo);
-    int deft_nodes = 0, pools = 0, fused = 0, flattens = 0;
+    int deft_nodes = 0, pools = 0, fused = 0, flattens = 0, pairs = 0;
     for (const Node& n : g.nodes) {
-      deft_nodes += n.op == kDeftLayerOp;
+      // A pair (two layers reading one input, resnet's conv1 and shortcut) is two layers.
+      deft_nodes += n.op == kDeftLayerOp ? (n.has_attr("pair.name") ? 2 : 1) : 0;
+      pairs += n.has_attr("pair.name");
       pools += n.op == "MaxPool";
       flattens += n.op == "Flatten";
       fused += !n.attr_ints("pool").empty();
     }
     EXPECT_EQ(deft_nodes, static_cast<int>(plan.layers.size()));
+    EXPECT_EQ(pairs, std::string(name) == "resnet" ? 2 : 0);
     // lenet5's 2 x 2 MaxPools follow its few-channel convs and run in their epilogue; its Flatten
     // between conv2 and fc1 (both DeftLayers) goes, fc1 reading conv2's N x 16 x 5 x 5 output.
     if (std::string(name) == "lenet5") {

@@ -166,5 +166,42 @@ TEST(DeftResidual, FusedEqualsUnfusedBitForBitOnResnet) {
   }
 }
 
+// A plan's per-layer thread cap (`optimize` writes 1 where a team costs more than it saves) and the
+// pairs of layers reading one input (resnet's conv1 + shortcut, run at once on two threads when both
+// are capped) change no bit: resnet on bf16dot (AMX where present) with every layer capped at one
+// thread, with every other layer capped, and uncapped, run on 2 threads, against the graph without
+// pairs on one thread.
+TEST(DeftResidual, LayerThreadCapsChangeNoBit) {
+  Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/resnet.onnx");
+  Shape shape = m.input_shape();
+  shape[0] = 2;
+  Tensor x(DType::kFloat32, shape);
+  const std::vector<float> values = random_values(static_cast<size_t>(x.numel()), 12);
+  std::memcpy(x.data<float>(), values.data(), values.size() * sizeof(float));
+  const DeftModelPlan plan = plan_deft(m.graph, parse_deft_choice("bf16dot", "--deft"), nullptr, 0, 1);
+  auto graph_of = [&](const DeftModelPlan& p, bool pairs) {
+    LoadOptions lo = m.load_options;
+    lo.layer_rewrite = [&](Graph& g) { apply_deft(g, p, true, pairs); };
+    return load_onnx(m.path, lo);
+  };
+  const Graph unpaired = graph_of(plan, false);
+  EXPECT_EQ(count_ops(unpaired, kDeftLayerOp), 10);
+  const Tensor want = run_once(unpaired, x, 1);
+  for (int every : {1, 2, 0}) {
+    SCOPED_TRACE(every);
+    DeftModelPlan capped = plan;
+    for (size_t i = 0; i < capped.layers.size(); ++i) capped.layers[i].threads = every && i % every == 0 ? 1 : 0;
+    const Graph g = graph_of(capped, true);
+    EXPECT_EQ(count_ops(g, kDeftLayerOp), 8);  // two pairs
+    int caps = 0;
+    for (const Node& n : g.nodes)
+      caps += n.op == kDeftLayerOp ? (n.attr_int("threads", 0) == 1) + (n.attr_int("pair.threads", 0) == 1) : 0;
+    EXPECT_EQ(caps, every == 0 ? 0 : every == 1 ? 10 : 5);
+    const Tensor got = run_once(g, x, 2);
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(got.data<float>(), want.data<float>(), static_cast<size_t>(got.numel()) * sizeof(float)), 0);
+  }
+}
+
 }  // namespace
 }  // namespace eff::deft
