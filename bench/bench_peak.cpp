@@ -92,6 +92,7 @@ void BM_PeakVnni(benchmark::State& state) {
 void amx_setup(const void* operands) {
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  __asm__ volatile("" : : "m"(cfg));  // GCC 12's _tile_loadconfig claims to read 8 of the 64 bytes
   _tile_loadconfig(&cfg);
   _tile_zero(0);  // tile numbers are immediates
   _tile_zero(1);

@@ -67,6 +67,21 @@ std::string restart_path() {
   return path;
 }
 
+// libgomp's rule for OMP_NUM_THREADS: positive integers, comma-separated, blanks around them.
+bool valid_thread_list(const char* v) {
+  const char* p = v;
+  for (;;) {
+    while (*p == ' ' || *p == '\t') ++p;
+    char* end = nullptr;
+    const long n = std::strtol(p, &end, 10);
+    if (end == p || n < 1 || *p == '-' || *p == '+') return false;
+    p = end;
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p == '\0') return true;
+    if (*p++ != ',') return false;
+  }
+}
+
 }  // namespace
 
 void apply_openmp_defaults(char** argv) {
@@ -74,6 +89,9 @@ void apply_openmp_defaults(char** argv) {
   if (threads_fixed(argv)) return;
   if (std::thread::hardware_concurrency() < 2) return;  // no team, nothing to wait for
   if (setenv("GOMP_SPINCOUNT", kSpinCount, 0) != 0) return;
+  // An invalid OMP_NUM_THREADS was warned about and ignored by this process's libgomp: the
+  // restarted one would warn again, so it goes without it (and ignores nothing more).
+  if (const char* v = std::getenv("OMP_NUM_THREADS"); v && !valid_thread_list(v)) unsetenv("OMP_NUM_THREADS");
   execv(restart_path().c_str(), argv);
   // Still here: exec failed (no /proc). The variable is set but this libgomp never reads it.
 }

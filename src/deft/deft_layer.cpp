@@ -202,14 +202,15 @@ class DeftLayerKernel final : public Kernel {
     }
     const ConvShape s = conv_shape(x);
     const int64_t pixels = s.pixels();
+    // The direct and AMX convs add the shortcut in their epilogue (a residual never comes with a
+    // fused pool: fuse_residuals skips those).
+    const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
     if (use_small_) {
-      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, unfused, y.data<float>(), small_scratch_,
+      small_conv(small_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), small_scratch_,
                  small_isa_, threads, pool_);
-      add_residual(r, y);
       return;
     }
     if (use_amx_) {
-      const Epilogue fused{bias_.data(), relu_, r ? r->data<float>() : nullptr};
       amx_conv(amx_, x.data<float>(), n, s, pad_bottom_, pad_right_, fused, y.data<float>(), amx_scratch_, threads);
       return;
     }

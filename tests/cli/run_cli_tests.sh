@@ -97,6 +97,10 @@ if [ "$want_default" = 20000 ]; then
   kill $pid 2>/dev/null; wait $pid 2>/dev/null
   if [ "$comm" = "$(basename "$bin" | cut -c1-15)" ]; then ok; else ko "restarted bench is named '$comm'"; fi
 fi
+# An invalid OMP_NUM_THREADS: libgomp's warning once, not again from the restarted command.
+env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY OMP_NUM_THREADS=abc "$bin" info "$model" > /dev/null 2> "$tmp/err"
+n=$(grep -c 'Invalid value for environment variable OMP_NUM_THREADS' "$tmp/err")
+if [ "$n" = 1 ]; then ok; else ko "OMP_NUM_THREADS=abc warned $n times"; fi
 expect_ok eval "$model" --data fashion-mnist:test --limit 200 --json
 if grep -q '"top1"' "$tmp/out"; then ok; else ko "eval --json lacks top1"; fi
 expect_ok eval "$model" --input "$src/models/lenet5.ref/input.npy" --labels "$src/models/lenet5.ref/labels.npy"
