@@ -134,7 +134,7 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   numel_ = shape_numel(shape_);
   if (static_cast<size_t>(numel_) > max_tensor_bytes() / dtype_size(dtype_)) {
     fail<TensorLimitError>("tensor of shape {} ({}) exceeds the {} byte limit", shape_str(shape_), dtype_name(dtype_),
-                     max_tensor_bytes());
+                           max_tensor_bytes());
   }
   capacity_ = nbytes();
   storage_ = aligned_alloc_bytes(capacity_);

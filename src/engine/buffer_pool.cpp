@@ -6,7 +6,7 @@ Tensor BufferPool::acquire(DType dtype, const Shape& shape) {
   const int64_t n = shape_numel(shape);
   if (static_cast<size_t>(n) > max_tensor_bytes() / dtype_size(dtype)) {
     fail<TensorLimitError>("tensor of shape {} ({}) exceeds the {} byte limit", shape_str(shape), dtype_name(dtype),
-                     max_tensor_bytes());
+                           max_tensor_bytes());
   }
   const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
   // Best fit, but never waste more than half of a buffer.
