@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "data/image.h"
 #include "data/npy.h"
@@ -272,35 +273,44 @@ std::vector<std::pair<std::string, Tensor>> load_named_inputs(const Model& m, co
 
 namespace {
 
+// [lowest, max + 1) of an integer type, exactly as doubles (max + 1 is a power of two; max itself
+// is not exact for int64).
+template <class T>
+std::pair<double, double> integer_range() {
+  return {static_cast<double>(std::numeric_limits<T>::lowest()),
+          static_cast<double>(std::numeric_limits<T>::max()) + 1.0};
+}
+
 // Converting a file's values to an integer input (token ids, indices) must not change them: 3.5 or
 // 300 for a uint8 input would silently become another id. ONNX Runtime refuses any other type.
 void check_fits_integer_input(const Tensor& t, DType want, const std::string& source, const std::string& name) {
-  double lo = 0, hi = 0;
+  std::pair<double, double> range;
   switch (want) {
     case DType::kInt64:
-      lo = -9223372036854775808.0, hi = 9223372036854775807.0;
+      range = integer_range<int64_t>();
       break;
     case DType::kInt32:
-      lo = -2147483648.0, hi = 2147483647.0;
+      range = integer_range<int32_t>();
       break;
     case DType::kInt16:
-      lo = -32768, hi = 32767;
+      range = integer_range<int16_t>();
       break;
     case DType::kInt8:
-      lo = -128, hi = 127;
+      range = integer_range<int8_t>();
       break;
     case DType::kUInt8:
-      lo = 0, hi = 255;
+      range = integer_range<uint8_t>();
       break;
     case DType::kBool:
-      lo = 0, hi = 1;
+      range = {0.0, 2.0};
       break;
     default:
       return;  // float inputs: converting is rounding, as for float16
   }
+  const auto [lo, end_excl] = range;
   for (int64_t i = 0; i < t.numel(); ++i) {
     const double x = t.get_f64(i);
-    if (!(x >= lo && x <= hi) || x != std::trunc(x)) {
+    if (!(x >= lo && x < end_excl) || x != std::trunc(x)) {
       fail<DataError>("{}: input '{}' takes {} values; element {} of the file ({}) is {}, which it cannot hold", source,
                       name, dtype_name(want), i, dtype_name(t.dtype()), x);
     }

@@ -170,6 +170,9 @@ expect_ok run "$bad/no_layers.onnx" "$tmp/ids.npy"
 /usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 3]], np.float32)); np.save(sys.argv[2], np.array([[1, 2, 3.5]], np.float32))' "$tmp/ids_f.npy" "$tmp/ids_half.npy"
 expect_ok run "$bad/no_layers.onnx" "$tmp/ids_f.npy"
 expect_error 6 "ids_half.npy: input 'ids' takes int64 values; element 2 of the file \(float32\) is 3.5, which it cannot hold" -- run "$bad/no_layers.onnx" "$tmp/ids_half.npy"
+# 2^63 is one past int64's range (as a double it equals the rounded INT64_MAX): refused, not wrapped.
+/usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[1, 2, 2.0**63]], np.float64))' "$tmp/ids_big.npy"
+expect_error 6 "ids_big.npy: input 'ids' takes int64 values; element 2 of the file \(float64\) is 9.223372036854776e\+18, which it cannot hold" -- run "$bad/no_layers.onnx" "$tmp/ids_big.npy"
 expect_error 2 "no_layers.onnx: the model has no conv/FC layer to profile" -- profile "$bad/no_layers.onnx" --input "$tmp/ids.npy"
 expect_error 2 "no_layers.onnx: the model has no conv/FC layer to simulate" -- simulate "$bad/no_layers.onnx" --input "$tmp/ids.npy" --designs stripes
 

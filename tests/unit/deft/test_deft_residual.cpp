@@ -27,6 +27,16 @@ int count_ops(const Graph& g, const std::string& op) {
   return k;
 }
 
+// `batch` images of random values in the model's input shape.
+Tensor random_input(const Model& m, int64_t batch, unsigned seed) {
+  Shape shape = m.input_shape();
+  shape[0] = batch;
+  Tensor x(DType::kFloat32, shape);
+  const std::vector<float> values = random_values(static_cast<size_t>(x.numel()), seed);
+  std::memcpy(x.data<float>(), values.data(), values.size() * sizeof(float));
+  return x;
+}
+
 Tensor run_once(const Graph& g, const Tensor& x, int threads) {
   ExecutorOptions o;
   o.threads = threads;
@@ -131,11 +141,7 @@ TEST(DeftResidual, FusedBlockEqualsUnfusedBitForBit) {
 // outputs are the unfused graph's bit for bit, on 1 and 2 threads.
 TEST(DeftResidual, FusedEqualsUnfusedBitForBitOnResnet) {
   Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/resnet.onnx");
-  Shape shape = m.input_shape();
-  shape[0] = 3;
-  Tensor x(DType::kFloat32, shape);
-  const std::vector<float> values = random_values(static_cast<size_t>(x.numel()), 11);
-  std::memcpy(x.data<float>(), values.data(), values.size() * sizeof(float));
+  const Tensor x = random_input(m, 3, 11);
   for (const char* format : {"bf16dot", "fp32", "deft16q"}) {
     SCOPED_TRACE(format);
     const DeftModelPlan plan = plan_deft(m.graph, parse_deft_choice(format, "--deft"), nullptr, 0, 1);
@@ -173,11 +179,7 @@ TEST(DeftResidual, FusedEqualsUnfusedBitForBitOnResnet) {
 // pairs on one thread.
 TEST(DeftResidual, LayerThreadCapsChangeNoBit) {
   Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/resnet.onnx");
-  Shape shape = m.input_shape();
-  shape[0] = 2;
-  Tensor x(DType::kFloat32, shape);
-  const std::vector<float> values = random_values(static_cast<size_t>(x.numel()), 12);
-  std::memcpy(x.data<float>(), values.data(), values.size() * sizeof(float));
+  const Tensor x = random_input(m, 2, 12);
   const DeftModelPlan plan = plan_deft(m.graph, parse_deft_choice("bf16dot", "--deft"), nullptr, 0, 1);
   auto graph_of = [&](const DeftModelPlan& p, bool pairs) {
     LoadOptions lo = m.load_options;
