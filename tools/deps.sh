@@ -15,7 +15,7 @@ if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(pybind11-dev python3-dev python3-numpy python3-pytest python3-venv)
 fi
 if [ "$level" = bench ]; then
-  pkgs+=(nodejs npm python3-torch python3-onnx)
+  pkgs+=(nodejs npm python3-torch python3-torchvision python3-pil python3-onnx)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
