@@ -28,6 +28,17 @@
 // oneDNN here is built for OpenMP, so each convolution must be split into separate one-thread
 // primitives: halves over output channels cost 5-20% more work (Winograd halves transform the
 // input twice), and on a loaded machine the second core was rarely there to repay it.
+// Keeping the team beside other work when its runs are faster by median (busy8g, 2026-12-07, on
+// a 2-core AMD EPYC (Zen 5) KVM guest under load 9-10 from other builds, shipped resnet b1,
+// interleaved rounds of 200 runs beside a 2-thread PyTorch job): the governor's one thread had a
+// 0.224-0.239 ms median, ONNX Runtime's default 0.338-0.359 (0.64-0.67x). A team forced on with
+// libgomp's default spin: median 0.230 ms, but 525 of 2000 runs over 20x it and a mean of 85 ms;
+// with the command's short spin, a 26 ms median. A team the governor never drops (its stall cut
+// to one thread kept): medians 3.0 ms (spin 20000), 18.7 ms (100000), 29.7 ms (300000). So judged
+// by a median of its recent runs the team would never win there, and only a long spin buys the
+// median at the cost of the 20x tail. Nor can one thread be made much faster: a profile of 20,000
+// one-thread runs has 89% of its samples in oneDNN's JIT kernels, 6% in libdnnl, under 2% in the
+// executor and allocation.
 #pragma once
 
 #include <chrono>
