@@ -580,6 +580,7 @@ Graph load_unchecked(const void* data, size_t size, const std::string& name, con
     po.fuse_activations = options.fuse_activations;
     po.fuse_residual_adds = options.fuse_residual_adds;
     po.fold_constants = options.fold_constants;
+    po.non_finite_inputs = options.non_finite_inputs;
     po.layer_rewrite = options.layer_rewrite;
     run_default_passes(g, po);
   }

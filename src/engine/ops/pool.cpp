@@ -14,6 +14,8 @@
 
 #include "engine/blocked_layout.h"
 #include "engine/ops/dnnl_common.h"
+#include "engine/ops/max_pool_ort_order.h"
+#include "graph/passes.h"
 
 namespace eff {
 
@@ -167,6 +169,12 @@ class PoolKernel final : public Kernel {
       count_include_pad_ = node.attr_int("count_include_pad", 0) != 0;
     }
     window_ = parse_window(node, graph, -1);
+    // Inputs holding NaN/Inf: ONNX Runtime's fold order (graph/passes.h mark_non_finite_orders).
+    if (max_ && node.has_attr(kMaxPoolFoldAttr)) {
+      fold_ = node.attr_int(kMaxPoolFoldAttr, 2) == 1 ? MaxPoolFoldOrder::kTaps : MaxPoolFoldOrder::kColumns;
+      ort_order_ = true;
+      lowest_ = node.attr_float(kMaxPoolLowestAttr, std::numeric_limits<float>::lowest());
+    }
     // The layout pass marks both or neither (graph/layout_pass.cpp); only a MaxPool without Indices.
     blocked_ = reads_blocked(node);
     if (blocked_ && (!writes_blocked(node) || !max_ || with_indices_ || window_.kernel.size() != 2)) {
@@ -206,6 +214,10 @@ class PoolKernel final : public Kernel {
       return;
     }
     if (y.numel() == 0) return;
+    if (plan.ort_order) {
+      max_pool_ort_order(x.data<float>(), y.data<float>(), x.dim(0) * x.dim(1), plan.window, fold_, lowest_);
+      return;
+    }
     if (plan.direct) {
       average_pool_direct(x.data<float>(), y.data<float>(), x.dim(0) * x.dim(1), plan.geometry);
       return;
@@ -227,6 +239,8 @@ class PoolKernel final : public Kernel {
     Shape y_shape;
     std::string impl;
     bool direct = false;
+    bool ort_order = false;  // max_pool_ort_order on `window`
+    MaxPoolWindow2d window;
     WindowGeometry geometry;
     dnnl::primitive prim;
     memory src, dst;
@@ -279,6 +293,23 @@ class PoolKernel final : public Kernel {
       plan->impl = "ref:max_pool_with_indices";
       return plan;
     }
+    if (ort_order_ && x.dtype() == DType::kFloat32 && spatial == 2 && !blocked_) {
+      MaxPoolWindow2d& w = plan->window;
+      w.in_h = in[0];
+      w.in_w = in[1];
+      w.out_h = g.out[0];
+      w.out_w = g.out[1];
+      w.kernel_h = g.kernel[0];
+      w.kernel_w = g.kernel[1];
+      w.stride_h = g.strides[0];
+      w.stride_w = g.strides[1];
+      w.pad_top = g.pad_begin[0];
+      w.pad_left = g.pad_begin[1];
+      plan->ort_order = true;
+      plan->impl =
+          fold_ == MaxPoolFoldOrder::kTaps ? "loop:max_pool_ort_order(taps)" : "loop:max_pool_ort_order(columns)";
+      return plan;
+    }
     if (!max_ && count_include_pad_ && past_explicit_pads) {
       plan->direct = true;
       plan->impl = "ref:average_pool_direct";
@@ -317,6 +348,9 @@ class PoolKernel final : public Kernel {
   bool with_indices_ = false;
   bool column_major_ = false;
   bool blocked_ = false;  // nChw16c in and out (graph/passes.h assign_blocked_layouts)
+  bool ort_order_ = false;
+  MaxPoolFoldOrder fold_ = MaxPoolFoldOrder::kColumns;
+  float lowest_ = 0.f;
   WindowAttrs window_;
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;
