@@ -57,11 +57,15 @@ void cmd_info(const Common& o) {
     for (size_t d = 0; d < v.shape.size(); ++d) {
       const std::string name = v.dim_names.size() > d && !v.dim_names[d].empty() ? v.dim_names[d] : "?";
       declared += (d ? "," : "") + (v.shape[d] >= 0 ? std::to_string(v.shape[d]) : name);
-      suggested += (d ? "," : "") + (v.shape[d] >= 0           ? std::to_string(v.shape[d])
-                                     : d == 0                  ? std::string("1")
-                                     : d + 2 == v.shape.size() ? std::string("H")
-                                     : d + 1 == v.shape.size() ? std::string("W")
-                                                               : std::string("D") + std::to_string(d));
+      // An image's H and W by those letters, other dims by their symbolic name (or D<index>).
+      const bool image = v.shape.size() == 4;
+      const bool named = name != "?" && name.find('.') == std::string::npos;
+      suggested += (d ? "," : "") + (v.shape[d] >= 0   ? std::to_string(v.shape[d])
+                                     : d == 0          ? std::string("1")
+                                     : image && d == 2 ? std::string("H")
+                                     : image && d == 3 ? std::string("W")
+                                     : named           ? name
+                                                       : std::string("D") + std::to_string(d));
     }
     if (!v.has_shape) declared = "no declared shape";
     if (i == 0) example = fmt::format("{}:{}", v.name, v.has_shape ? suggested : "1,3,H,W");

@@ -149,6 +149,8 @@ std::vector<LayerGeometry> static_model_geometry(const Graph& g) {
     const Node& n = g.nodes[l.node];
     const Shape wgt = declared(l.weights);
     Shape act = declared(l.activations), res = declared(l.output);
+    // Gemm's A is always [rows, K], one row per image; a MatMul's of unknown rank may have more.
+    const bool act_rank_known = !act.empty() || l.op == "Gemm";
     const bool conv = l.op == "Conv" || l.op == "QLinearConv" || l.op == "ConvInteger";
     const int64_t groups = std::max<int64_t>(1, n.attr_int("group", 1));
     if ((conv || l.op == "ConvTranspose") && wgt.size() >= 2) {
@@ -167,7 +169,7 @@ std::vector<LayerGeometry> static_model_geometry(const Graph& g) {
     bool sized = r.Ni >= 0 && r.Nf >= 0;
     if (r.kind == "fc") {
       for (int64_t d : act) sized = sized && d >= 0;
-      if (act.empty()) sized = false;
+      sized = sized && act_rank_known;  // rows unknown
     } else {
       sized = sized && r.Nx >= 0 && r.Ny >= 0 && r.Ox >= 0 && r.Oy >= 0;
     }

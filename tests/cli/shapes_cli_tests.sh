@@ -63,6 +63,17 @@ if grep -q "input 'x' float32 \[p2o.DynamicDimension.0,3,p2o.DynamicDimension.1,
 else
   ko "info on ppocr_det_small: $(head -c 600 "$tmp/out")"
 fi
+# A sequence model: a MatMul's rows follow the sequence length, so its MACs are unknown too; the
+# hint names the symbolic dim.
+expect_ok info "$src/tests/fixtures/real/transformer_block.onnx" --json
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+mm = [l for l in j["layers"] if l["op"] == "MatMul"]
+assert mm and all(l["macs"] is None and l["Ni"] in (32, 128) for l in mm), mm
+' "$tmp/out"; then ok; else ko "info --json transformer_block: $(head -c 400 "$tmp/out")"; fi
+expect_ok info "$src/tests/fixtures/real/transformer_block.onnx"
+if grep -q "hint: .*--input-shape tokens:1,seq,32" "$tmp/out"; then ok; else ko "info transformer_block hint: $(tail -3 "$tmp/out")"; fi
 expect_ok info "$fx/dynamic_hw.onnx" --input-shape x:1,3,40,30 --json
 if grep -q '"Nx": 30' "$tmp/out"; then ok; else ko "info --input-shape x:1,3,40,30 did not give conv1 Nx=30"; fi
 expect_ok bench "$fx/dynamic_hw.onnx" --input-shape 1,3,32,32 --repeat 2 --per-layer
