@@ -17,6 +17,8 @@ Models (see README.md beside them):
     unsorted     dynamic_hw's graph with its node list shuffled (seeded): the first node consumes a
                  value made much later, as fp16 converters and graph surgery tools leave it.
     seg_map      dynamic_hw with only its probability map as output: not a classifier.
+    no_shape     dynamic_hw whose input x has a type but no shape field at all (not even a rank), as
+                 some converters and graph editors leave it; ONNX Runtime takes the shape from the tensor.
 Also writes tests/fixtures/bad/cycle.onnx, a graph with a cycle (refused by name), and
 tests/fixtures/bad/no_layers.onnx, a model without conv/FC layers (profile/simulate refuse it).
 Needs Debian's python3-onnx and python3-numpy, and (cd tools/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install).
@@ -110,7 +112,17 @@ def seg_map():
     return model, cases[:1]
 
 
-BUILDERS = {"dynamic_hw": dynamic_hw, "two_inputs": two_inputs, "unsorted": unsorted, "seg_map": seg_map}
+def no_shape():
+    model, cases = dynamic_hw()
+    x = model.graph.input[0]
+    x.type.tensor_type.ClearField("shape")
+    assert not x.type.tensor_type.HasField("shape")
+    model.graph.name = "no_shape"
+    return model, cases[:1]
+
+
+BUILDERS = {"dynamic_hw": dynamic_hw, "two_inputs": two_inputs, "unsorted": unsorted, "seg_map": seg_map,
+            "no_shape": no_shape}
 
 
 def write_cycle(path):
@@ -141,10 +153,13 @@ def write_no_layers(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "shapes"))
+    ap.add_argument("--only", choices=sorted(BUILDERS), help="write this model (and its cases) only")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     script = os.path.join(ROOT, "tools", "ort", "run_ort.js")
     for name, build in BUILDERS.items():
+        if args.only and name != args.only:
+            continue
         model, cases = build()
         mpath = os.path.join(args.out, f"{name}.onnx")
         onnx.save(model, mpath)
@@ -161,6 +176,8 @@ def main():
                 for oname, info in outs.items():
                     os.replace(info["file"], os.path.join(args.out, f"{name}.{k}.{oname}.npy"))
             print(f"{name} case {k}: inputs {[a.shape for a in case.values()]}, outputs {sorted(outs)}")
+    if args.only:
+        return
     write_cycle(os.path.join(ROOT, "tests", "fixtures", "bad", "cycle.onnx"))
     write_no_layers(os.path.join(ROOT, "tests", "fixtures", "bad", "no_layers.onnx"))
 

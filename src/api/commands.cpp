@@ -169,11 +169,21 @@ json profile(cli::Loaded& l, const cli::Common& o, const Data& d, const ProfileO
 
 json info(cli::Loaded& l, const cli::Common& o) {
   const Graph& g = l.model.graph;
-  const std::vector<Shape> shapes = l.model.input_shapes();
-  const std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
+  // Input sizes from --input-shape, the sidecar or the declared shape; a model with dynamic H/W
+  // (or an input without a declared shape) and none of those gets the geometry the graph alone
+  // gives, with what depends on the input marked as such (null in JSON).
+  std::vector<Shape> shapes;
+  std::string unknown_sizes;
+  try {
+    shapes = l.model.input_shapes();
+  } catch (const UsageError& e) {
+    unknown_sizes = e.what();
+  }
+  const bool sized = unknown_sizes.empty();
+  const std::vector<LayerGeometry> geo = sized ? model_geometry(*l.exec, shapes) : static_model_geometry(g);
   int64_t macs = 0, params = 0;
   for (const auto& x : geo) {
-    macs += x.macs;
+    macs = macs < 0 || x.macs < 0 ? -1 : macs + x.macs;
     params += x.params;
   }
   std::map<std::string, int> ops;
@@ -185,21 +195,23 @@ json info(cli::Loaded& l, const cli::Common& o) {
   j["producer"] = g.producer;
   j["nodes"] = g.nodes.size();
   j["ops"] = ops;
-  j["input_shape"] = shapes[0];
+  j["input_shape"] = sized ? json(shapes[0]) : json(nullptr);
   json ins = json::array(), outs = json::array();
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     const Value& v = g.value(g.inputs[i]);
     ins.push_back({{"name", v.name},
-                   {"declared_shape", v.shape},
+                   {"declared_shape", v.has_shape ? json(v.shape) : json(nullptr)},
                    {"dim_names", v.dim_names},
                    {"dtype", dtype_name(v.dtype)},
-                   {"shape", shapes[i]}});
+                   {"shape", sized ? json(shapes[i]) : json(nullptr)}});
   }
   for (ValueId v : g.outputs) outs.push_back({{"name", g.value(v).name}});
   j["inputs"] = ins;
   j["outputs"] = outs;
   j["layers"] = geo;
-  j["totals"] = {{"layers", geo.size()}, {"macs", macs}, {"params", params}};
+  j["totals"] = {{"layers", geo.size()}, {"macs", macs < 0 ? json(nullptr) : json(macs)}, {"params", params}};
+  // Why sizes and MACs are missing, and what gives them (--input-shape NAME:dims).
+  if (!sized) j["sizes_unknown"] = unknown_sizes;
   if (l.model.meta.test_accuracy_top1) j["test_accuracy_top1"] = *l.model.meta.test_accuracy_top1;
   return j;
 }

@@ -75,17 +75,43 @@ const Node* producer_of(const Graph& g, ValueId v) {
   return nullptr;
 }
 
-// Class scores: a float [N, C] output (C >= 2) made by Softmax/LogSoftmax, by a fully connected
-// layer (logits), or matching the sidecar's class list. Anything else (a probability map, boxes,
-// a sequence) is summarised instead of being read as classes.
-bool is_class_scores(const Model& m, size_t k, const Tensor& t) {
+bool is_float_rows(const Tensor& t) {
   if (t.rank() != 2 || t.dim(1) < 2) return false;
-  if (t.dtype() != DType::kFloat32 && t.dtype() != DType::kFloat64 && t.dtype() != DType::kFloat16) return false;
+  return t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64 || t.dtype() == DType::kFloat16;
+}
+
+// Class scores, as issue 8 words it: a float [N, C] output (C >= 2) made by Softmax/LogSoftmax, or
+// logits with a class list (the sidecar's classes, C of them). Anything else (logits without a
+// class list, an embedding, a probability map, boxes, a sequence) is summarised instead.
+bool is_class_scores(const Model& m, size_t k, const Tensor& t) {
+  if (!is_float_rows(t)) return false;
   if (!m.meta.classes.empty()) return static_cast<int64_t>(m.meta.classes.size()) == t.dim(1);
   const Node* n = producer_of(m.graph, m.graph.outputs[k]);
-  if (!n) return false;
-  static const char* kScoreOps[] = {"Softmax", "LogSoftmax", "Gemm", "MatMul"};
-  return std::any_of(std::begin(kScoreOps), std::end(kScoreOps), [&](const char* op) { return n->op == op; });
+  return n && (n->op == "Softmax" || n->op == "LogSoftmax");
+}
+
+// Logits without a class list ([N, C] from a fully connected layer): their summary adds each row's
+// arg-max index, labelled as an index, so that a torchvision export still says what it picked.
+bool is_unnamed_logits(const Model& m, size_t k, const Tensor& t) {
+  if (!is_float_rows(t) || !m.meta.classes.empty()) return false;
+  const Node* n = producer_of(m.graph, m.graph.outputs[k]);
+  return n && (n->op == "Gemm" || n->op == "MatMul");
+}
+
+// Each row's largest finite value's index (-1 for a row without one), first on ties.
+std::vector<int64_t> row_argmax(const Tensor& t) {
+  const std::vector<float> v = t.to_f32_vector();
+  const int64_t rows = t.dim(0), cols = t.dim(1);
+  std::vector<int64_t> out;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t best = -1;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float x = v[r * cols + c];
+      if (std::isfinite(x) && (best < 0 || x > v[r * cols + best])) best = c;
+    }
+    out.push_back(best);
+  }
+  return out;
 }
 
 struct Summary {
@@ -152,19 +178,32 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
       for (size_t k = from; k < out.size(); ++k) {
         const Summary s = summarize(out[k]);
         const std::string name = g.value(g.outputs[k]).name;
-        outs.push_back({{"name", name},
-                        {"shape", out[k].shape()},
-                        {"dtype", dtype_name(out[k].dtype())},
-                        {"min", s.min},
-                        {"max", s.max},
-                        {"mean", s.mean},
-                        {"std", s.std},
-                        {"nan", s.non_finite.nan},
-                        {"inf", s.non_finite.inf}});
+        json entry = {{"name", name},
+                      {"shape", out[k].shape()},
+                      {"dtype", dtype_name(out[k].dtype())},
+                      {"min", s.min},
+                      {"max", s.max},
+                      {"mean", s.mean},
+                      {"std", s.std},
+                      {"nan", s.non_finite.nan},
+                      {"inf", s.non_finite.inf}};
+        std::string argmax_text;
+        if (is_unnamed_logits(l.model, k, out[k])) {
+          const std::vector<int64_t> idx = row_argmax(out[k]);
+          entry["argmax_index"] = idx;  // indices, not classes: the model names none
+          for (size_t r = 0; r < idx.size(); ++r) {
+            argmax_text += (r ? ", " : "") + (idx[r] < 0 ? std::string("none") : std::to_string(idx[r]));
+          }
+          argmax_text = fmt::format(
+              "; arg-max index {} (logits without a class list: --meta FILE.json with "
+              "\"classes\" names them)",
+              idx.size() == 1 ? argmax_text : "per row " + argmax_text);
+        }
+        outs.push_back(entry);
         if (!o.json) {
-          fmt::print("{}: output '{}' {} {}: min {:.6g}, max {:.6g}, mean {:.6g}, std {:.6g}{}\n", where0, name,
+          fmt::print("{}: output '{}' {} {}: min {:.6g}, max {:.6g}, mean {:.6g}, std {:.6g}{}{}\n", where0, name,
                      dtype_name(out[k].dtype()), shape_str(out[k].shape()), s.min, s.max, s.mean, s.std,
-                     s.non_finite.any() ? ", " + to_string(s.non_finite) : "");
+                     s.non_finite.any() ? ", " + to_string(s.non_finite) : "", argmax_text);
         }
       }
       return outs;
@@ -195,7 +234,8 @@ void cmd_run(const Common& o, const std::vector<std::string>& files, const Input
       std::string line = item.first_index >= 0 ? fmt::format("{}#{}:", item.source, item.first_index + i)
                                                : fmt::format("{}[{}]:", item.source, i);
       for (int64_t k : best) {
-        // NaN prints as "nan" whatever its sign bit; without a class list the index is the name.
+        // NaN prints as "nan" whatever its sign bit; without a class list (Softmax output) the
+        // index is the name.
         const float score = std::isnan(v[i * c + k]) ? std::fabs(v[i * c + k]) : v[i * c + k];
         line += l.model.meta.classes.empty() ? fmt::format("  class {} {:.4f}", k, score)
                                              : fmt::format("  {} ({}) {:.4f}", l.model.class_name(k), k, score);

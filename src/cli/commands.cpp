@@ -35,40 +35,67 @@ namespace {
 
 // ---- info ----------------------------------------------------------------------------------
 
+// A size the input decides (null in info's JSON) prints as "?".
+std::string size_text(const json& v) {
+  return v.is_null() ? "?" : std::to_string(v.get<int64_t>());
+}
+
 void cmd_info(const Common& o) {
   Loaded l = load(o);
   const Graph& g = l.model.graph;
   const json j = api::info(l, o);
   if (o.json) return print_json(j);
-  const std::vector<Shape> shapes = l.model.input_shapes();
-  const std::vector<LayerGeometry> geo = model_geometry(*l.exec, shapes);
-  const int64_t macs = j["totals"]["macs"], params = j["totals"]["params"];
+  const bool sized = !j.contains("sizes_unknown");
   const auto ops = j["ops"].get<std::map<std::string, int>>();
 
   fmt::print("{} ({}): opset {}, {} nodes after passes, producer {}\n", l.model.meta.name, o.model, g.opset,
              g.nodes.size(), g.producer.empty() ? "?" : g.producer);
+  std::string example;  // an --input-shape value to suggest, from the first input's declared dims
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     const Value& v = g.value(g.inputs[i]);
-    std::string declared;
+    std::string declared, suggested;
     for (size_t d = 0; d < v.shape.size(); ++d) {
-      declared +=
-          (d ? "," : "") +
-          (v.shape[d] >= 0 ? std::to_string(v.shape[d])
-                           : (v.dim_names.size() > d && !v.dim_names[d].empty() ? v.dim_names[d] : std::string("?")));
+      const std::string name = v.dim_names.size() > d && !v.dim_names[d].empty() ? v.dim_names[d] : "?";
+      declared += (d ? "," : "") + (v.shape[d] >= 0 ? std::to_string(v.shape[d]) : name);
+      // An image's H and W by those letters, other dims by their symbolic name (or D<index>).
+      const bool image = v.shape.size() == 4;
+      const bool named = name != "?" && name.find('.') == std::string::npos;
+      suggested += (d ? "," : "") + (v.shape[d] >= 0   ? std::to_string(v.shape[d])
+                                     : d == 0          ? std::string("1")
+                                     : image && d == 2 ? std::string("H")
+                                     : image && d == 3 ? std::string("W")
+                                     : named           ? name
+                                                       : std::string("D") + std::to_string(d));
     }
-    fmt::print("input '{}' {} [{}]: geometry for {}\n", v.name, dtype_name(v.dtype), declared, shape_str(shapes[i]));
+    if (!v.has_shape) declared = "no declared shape";
+    if (i == 0) example = fmt::format("{}:{}", v.name, v.has_shape ? suggested : "1,3,H,W");
+    fmt::print("input '{}' {} [{}]: {}\n", v.name, dtype_name(v.dtype), declared,
+               sized ? "geometry for " + shape_str(j["inputs"][i]["shape"].get<Shape>())
+                     : std::string("sizes depend on the input"));
   }
   fmt::print("{} output(s)\n", g.outputs.size());
   fmt::print("{:>3} {:<24} {:<6} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>6} {:>9} {:>3} {:>4} {:>12} {:>10}\n", "#",
              "layer", "type", "Nx", "Ny", "Ni", "Kx", "Ky", "Nf", "stride", "pad", "grp", "dil", "MACs", "params");
-  for (const auto& x : geo) {
+  for (const json& x : j["layers"]) {
+    const std::string name = x["name"];
+    const auto stride = x["stride"].get<std::vector<int64_t>>(), pad = x["pad"].get<std::vector<int64_t>>(),
+               dil = x["dilation"].get<std::vector<int64_t>>();
     fmt::print("{:>3} {:<24} {:<6} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>6} {:>9} {:>3} {:>4} {:>12} {:>10}\n",
-               x.index, x.name.size() > 24 ? x.name.substr(0, 23) + "~" : x.name, x.kind, x.Nx, x.Ny, x.Ni, x.Kx, x.Ky,
-               x.Nf, fmt::format("{}x{}", x.stride_y, x.stride_x),
-               fmt::format("{},{},{},{}", x.pad_top, x.pad_left, x.pad_bottom, x.pad_right), x.groups,
-               fmt::format("{}x{}", x.dilation_y, x.dilation_x), x.macs, x.params);
+               x["index"].get<int>(), name.size() > 24 ? name.substr(0, 23) + "~" : name, x["kind"].get<std::string>(),
+               size_text(x["Nx"]), size_text(x["Ny"]), size_text(x["Ni"]), x["Kx"].get<int64_t>(),
+               x["Ky"].get<int64_t>(), size_text(x["Nf"]), fmt::format("{}x{}", stride[0], stride[1]),
+               fmt::format("{},{},{},{}", pad[0], pad[1], pad[2], pad[3]), x["groups"].get<int64_t>(),
+               fmt::format("{}x{}", dil[0], dil[1]), size_text(x["macs"]), x["params"].get<int64_t>());
   }
-  fmt::print("total: {} conv/FC layers, {} MACs per image, {} parameters\n", geo.size(), macs, params);
+  const int64_t params = j["totals"]["params"];
+  if (sized) {
+    fmt::print("total: {} conv/FC layers, {} MACs per image, {} parameters\n", j["layers"].size(),
+               j["totals"]["macs"].get<int64_t>(), params);
+  } else {
+    fmt::print("total: {} conv/FC layers, MACs depend on the input size (?), {} parameters\n", j["layers"].size(),
+               params);
+    fmt::print("hint: for sizes and MACs give the input's size, e.g. --input-shape {}\n", example);
+  }
   std::string opsline;
   for (const auto& [k, v] : ops) opsline += fmt::format(" {}x{}", k, v);
   fmt::print("ops:{}\n", opsline);

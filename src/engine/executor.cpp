@@ -122,8 +122,12 @@ bool shapes_depend_on_inputs(const Graph& g) {
   return false;
 }
 
-bool has_fused_activation(const Graph& g) {
-  return std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.has_attr("activation"); });
+// Whether inputs holding NaN/Inf need a graph of their own: fused activations (oneDNN's ReLU post-op
+// turns NaN into 0, ONNX Runtime's Relu keeps it) or a MaxPool (with NaN in a window, the result
+// depends on the fold order: graph/passes.h mark_non_finite_orders).
+bool differs_on_non_finite(const Graph& g) {
+  return std::any_of(g.nodes.begin(), g.nodes.end(),
+                     [](const Node& n) { return n.has_attr("activation") || n.op == "MaxPool"; });
 }
 
 bool has_fused_residual_add(const Graph& g) {
@@ -169,7 +173,7 @@ Executor::Executor(Graph graph, ExecutorOptions options)
     }
   }
   shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
-  nan_sensitive_ = options_.specialize && has_fused_activation(graph);
+  nan_sensitive_ = options_.specialize && differs_on_non_finite(graph);
   has_residual_adds_ = options_.specialize && has_fused_residual_add(graph);
   base_ = make_plan(std::move(graph));
 }

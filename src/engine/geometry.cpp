@@ -139,6 +139,46 @@ std::vector<LayerGeometry> model_geometry(Executor& ex, const std::vector<Shape>
   return out;
 }
 
+std::vector<LayerGeometry> static_model_geometry(const Graph& g) {
+  auto declared = [&](ValueId v) -> Shape {
+    if (v == kNoValue || !g.value(v).has_shape) return {};
+    return g.value(v).shape;
+  };
+  std::vector<LayerGeometry> out;
+  for (const LayerInfo& l : find_layers(g)) {
+    const Node& n = g.nodes[l.node];
+    const Shape wgt = declared(l.weights);
+    Shape act = declared(l.activations), res = declared(l.output);
+    // Gemm's A is always [rows, K], one row per image; a MatMul's of unknown rank may have more.
+    const bool act_rank_known = !act.empty() || l.op == "Gemm";
+    const bool conv = l.op == "Conv" || l.op == "QLinearConv" || l.op == "ConvInteger";
+    const int64_t groups = std::max<int64_t>(1, n.attr_int("group", 1));
+    if ((conv || l.op == "ConvTranspose") && wgt.size() >= 2) {
+      // Activations and outputs have the weights' rank; their channels follow from the weights.
+      if (act.size() != wgt.size()) act.assign(wgt.size(), -1);
+      if (res.size() != wgt.size()) res.assign(wgt.size(), -1);
+      if (act[1] < 0) act[1] = conv ? wgt[1] * groups : wgt[0];
+      if (res[1] < 0) res[1] = conv ? wgt[0] : wgt[1] * groups;
+    } else if (!conv && l.op != "ConvTranspose" && wgt.size() == 2 && n.attr_int("transA", 0) == 0) {
+      const int64_t k = l.op == "Gemm" && n.attr_int("transB", 0) != 0 ? wgt[1] : wgt[0];  // K from the weights
+      if (act.empty()) act = {-1, k};                                                      // rows unknown
+      if (act.back() < 0) act.back() = k;
+    }
+    if (!act.empty() && act[0] < 0) act[0] = 1;  // per image
+    LayerGeometry r = layer_geometry(g, l, act, wgt, res);
+    bool sized = r.Ni >= 0 && r.Nf >= 0;
+    if (r.kind == "fc") {
+      for (int64_t d : act) sized = sized && d >= 0;
+      sized = sized && act_rank_known;  // rows unknown
+    } else {
+      sized = sized && r.Nx >= 0 && r.Ny >= 0 && r.Ox >= 0 && r.Oy >= 0;
+    }
+    if (!sized) r.macs = -1;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void to_json(nlohmann::json& j, const LayerGeometry& g) {
   j = nlohmann::json{{"index", g.index},
                      {"name", g.name},
@@ -160,6 +200,9 @@ void to_json(nlohmann::json& j, const LayerGeometry& g) {
                      {"macs", g.macs},
                      {"params", g.params},
                      {"fused_activation", g.fused_activation}};
+  for (const char* key : {"Nx", "Ny", "Ni", "Nf", "Ox", "Oy", "macs"}) {
+    if (j[key].get<int64_t>() < 0) j[key] = nullptr;
+  }
 }
 
 }  // namespace eff

@@ -39,6 +39,13 @@ std::vector<LayerGeometry> model_geometry(Executor& ex, const Shape& input_shape
 // The same for a model with several inputs (zeros of each input's type and shape).
 std::vector<LayerGeometry> model_geometry(Executor& ex, const std::vector<Shape>& input_shapes);
 
+// Without running: every layer's geometry as far as the graph says it (weights, attributes and the
+// shapes ONNX shape inference found), for a model whose input sizes are not known (dynamic H/W and
+// no --input-shape). Sizes that depend on the input are -1 (Nx, Ny, Ox, Oy; an FC layer's rows),
+// and so is `macs` then; channels, kernel, stride, pad, groups and params come from the weights.
+std::vector<LayerGeometry> static_model_geometry(const Graph& g);
+
+// -1 sizes and MACs (unknown until the input size is) are written as null.
 void to_json(nlohmann::json& j, const LayerGeometry& g);
 
 }  // namespace eff

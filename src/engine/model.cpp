@@ -110,7 +110,10 @@ GraphSpecializer Model::specializer() const {
       }
       for (size_t i = 0; i < names.size(); ++i) o.input_shapes[names[i]] = variant.input_shapes[i];
     }
-    if (variant.separate_activations) o.fuse_activations = false;
+    if (variant.separate_activations) {
+      o.fuse_activations = false;
+      o.non_finite_inputs = true;
+    }
     if (variant.separate_residual_adds) o.fuse_residual_adds = false;
     return load_onnx(path, o);
   };

@@ -42,6 +42,7 @@ bool blockable_max_pool(const Graph& g, const Node& n) {
     return false;
   }
   if (!n.has_attr("kernel_shape") || n.attr_ints("kernel_shape").size() != 2) return false;
+  if (n.has_attr(kMaxPoolFoldAttr)) return false;  // ONNX Runtime's fold order, on plain planes
   const Value& x = g.value(n.input(0));
   return x.has_type && x.dtype == DType::kFloat32 && x.has_shape && x.shape.size() == 4;
 }

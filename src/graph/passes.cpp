@@ -404,6 +404,7 @@ void fold_constants(Graph& g) {
 
 void run_default_passes(Graph& g, const PassOptions& options) {
   remove_identity_and_dropout(g);
+  if (options.non_finite_inputs) mark_non_finite_orders(g);
   lower_float16(g);
   fold_float16_round_trips(g);
   mark_quantized_layers(g);

@@ -15,6 +15,9 @@ struct PassOptions {
   bool blocked_layout = true;
   bool fuse_activations = true;    // Relu into Conv/Gemm/MatMul, Clip and HardSwish into Conv
   bool fuse_residual_adds = true;  // with fuse_activations: a residual Add (+ Relu) into its Conv
+  // The graph runs inputs holding NaN/Inf: ops whose result then depends on the kernel's order
+  // take ONNX Runtime's (mark_non_finite_orders).
+  bool non_finite_inputs = false;
   // Replaces layers after activation fusion and before the blocked layouts are assigned (so that
   // the layout pass sees the replacements): DeftNN's packed layers (src/deft/deft_model.h).
   std::function<void(Graph&)> layer_rewrite;
@@ -89,6 +92,19 @@ void assign_blocked_layouts(Graph& g);
 // the conv's; the simulator does not check such a layer's output.
 inline constexpr const char* kResidualAddAttr = "residual_add";
 void fuse_residual_adds(Graph& g);
+
+// For inputs holding NaN/Inf: each 2-D float MaxPool (no Indices output, no dilation) gets the
+// fold order ONNX Runtime's kernel would use on it (engine/ops/max_pool_ort_order.h), measured on
+// an AVX-512 machine: its channel-blocked kernel (taps in order) where the channels fill blocks of
+// 16 and the pool is float32 or reads a node's output, else MLAS's plain kernel (columns, then
+// rows); and the fold's starting value (-inf for a float16 pool, which ONNX Runtime runs in float32
+// and casts). Runs before lower_float16. Such pools stay in the plain layout. Each Conv gets
+// direct_conv=1: Winograd's tile transforms spread a NaN over its whole 4 x 4 output tile, where a
+// direct convolution (and ONNX Runtime) make NaN only within the 3 x 3 window.
+inline constexpr const char* kMaxPoolFoldAttr = "ort_max_fold";      // 1: taps, 2: columns
+inline constexpr const char* kMaxPoolLowestAttr = "ort_max_lowest";  // the fold's start and pad value
+inline constexpr const char* kDirectConvAttr = "direct_conv";
+void mark_non_finite_orders(Graph& g);
 
 // All of the above in a sensible order, then graph.compact().
 void run_default_passes(Graph& g, const PassOptions& options = {});

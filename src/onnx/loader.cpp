@@ -343,6 +343,17 @@ class Converter {
 
   void check_and_infer() {
     constants_to_initializers();
+    // A graph input with a type but no shape field (some converters and graph editors write them;
+    // ONNX Runtime takes the shape from the tensor): libonnx's checker requires the field, so it
+    // checks an empty one, cleared again before shape inference (rank unknown: the shapes come
+    // from the tensors given, or --input-shape).
+    std::vector<onnx::ValueInfoProto*> shapeless;
+    for (auto& in : *model_.mutable_graph()->mutable_input()) {
+      if (in.type().has_tensor_type() && !in.type().tensor_type().has_shape() && !initializers_.count(in.name())) {
+        in.mutable_type()->mutable_tensor_type()->mutable_shape();
+        shapeless.push_back(&in);
+      }
+    }
     try {
       onnx::checker::CheckerContext ctx;
       ctx.set_ir_version(static_cast<int>(model_.ir_version()));
@@ -355,6 +366,7 @@ class Converter {
     } catch (const std::exception& e) {
       fail<ModelError>("{}: the ONNX checker refuses the model: {}", source_, one_line(e.what()));
     }
+    for (onnx::ValueInfoProto* in : shapeless) in->mutable_type()->mutable_tensor_type()->clear_shape();
     try {
       // Data propagation lets Reshape(x, Concat(Shape(x)...)) outputs keep a static shape.
       onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
@@ -580,6 +592,7 @@ Graph load_unchecked(const void* data, size_t size, const std::string& name, con
     po.fuse_activations = options.fuse_activations;
     po.fuse_residual_adds = options.fuse_residual_adds;
     po.fold_constants = options.fold_constants;
+    po.non_finite_inputs = options.non_finite_inputs;
     po.layer_rewrite = options.layer_rewrite;
     run_default_passes(g, po);
   }

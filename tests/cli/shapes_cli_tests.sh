@@ -35,7 +35,45 @@ if grep -q "dynamic_hw.0.x.npy\[0\]:  class [0-4] 0\." "$tmp/out" && grep -q "ou
 else
   ko "dynamic_hw: class scores and the prob_map summary: $(head -c 300 "$tmp/out")"
 fi
-expect_error 2 "input 'x' has dynamic dimension\(s\) 2 \(H\), 3 \(W\); give --input-shape x:" -- info "$fx/dynamic_hw.onnx"
+# info without --input-shape on dynamic H/W: what the graph says, sizes and MACs as "?" (null in
+# JSON), and a hint; it refused with "has dynamic dimension(s)" before.
+expect_ok info "$fx/dynamic_hw.onnx"
+if grep -q "input 'x' float32 \[N,3,H,W\]: sizes depend on the input" "$tmp/out" &&
+  grep -Eq "^ +0 conv1 +conv +\? +\? +3 +3 +3 +8 +1x1 +1,1,1,1 +1 +1x1 +\? +224$" "$tmp/out" &&
+  grep -q "hint: for sizes and MACs give the input's size, e.g. --input-shape x:1,3,H,W" "$tmp/out"; then
+  ok
+else
+  ko "info on dynamic H/W without --input-shape: $(head -c 600 "$tmp/out")"
+fi
+expect_ok info "$fx/dynamic_hw.onnx" --json
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+conv1, fc = j["layers"][0], j["layers"][2]
+assert (conv1["Nx"], conv1["Ny"], conv1["Ni"], conv1["Nf"], conv1["Kx"], conv1["macs"]) == (None, None, 3, 8, 3, None), conv1
+assert conv1["stride"] == [1, 1] and conv1["pad"] == [1, 1, 1, 1] and conv1["groups"] == 1 and conv1["params"] == 224
+assert (fc["kind"], fc["Ni"], fc["Nf"], fc["macs"]) == ("fc", 8, 5, 40), fc  # known without H/W
+assert j["totals"]["macs"] is None and j["totals"]["params"] == 224 + 9 + 45 and "--input-shape" in j["sizes_unknown"]
+assert j["inputs"][0]["dim_names"] == ["N", "", "H", "W"] and j["inputs"][0]["shape"] is None
+' "$tmp/out"; then ok; else ko "info --json on dynamic H/W: $(head -c 600 "$tmp/out")"; fi
+expect_ok info "$src/tests/fixtures/real/ppocr_det_small.onnx"
+if grep -q "input 'x' float32 \[p2o.DynamicDimension.0,3,p2o.DynamicDimension.1,p2o.DynamicDimension.2\]" "$tmp/out" &&
+  grep -q "hint: .*--input-shape x:1,3,H,W" "$tmp/out"; then
+  ok
+else
+  ko "info on ppocr_det_small: $(head -c 600 "$tmp/out")"
+fi
+# A sequence model: a MatMul's rows follow the sequence length, so its MACs are unknown too; the
+# hint names the symbolic dim.
+expect_ok info "$src/tests/fixtures/real/transformer_block.onnx" --json
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+mm = [l for l in j["layers"] if l["op"] == "MatMul"]
+assert mm and all(l["macs"] is None and l["Ni"] in (32, 128) for l in mm), mm
+' "$tmp/out"; then ok; else ko "info --json transformer_block: $(head -c 400 "$tmp/out")"; fi
+expect_ok info "$src/tests/fixtures/real/transformer_block.onnx"
+if grep -q "hint: .*--input-shape tokens:1,seq,32" "$tmp/out"; then ok; else ko "info transformer_block hint: $(tail -3 "$tmp/out")"; fi
 expect_ok info "$fx/dynamic_hw.onnx" --input-shape x:1,3,40,30 --json
 if grep -q '"Nx": 30' "$tmp/out"; then ok; else ko "info --input-shape x:1,3,40,30 did not give conv1 Nx=30"; fi
 expect_ok bench "$fx/dynamic_hw.onnx" --input-shape 1,3,32,32 --repeat 2 --per-layer
@@ -175,6 +213,39 @@ expect_error 6 "ids_half.npy: input 'ids' takes int64 values; element 2 of the f
 expect_error 6 "ids_big.npy: input 'ids' takes int64 values; element 2 of the file \(float64\) is 9.223372036854776e\+18, which it cannot hold" -- run "$bad/no_layers.onnx" "$tmp/ids_big.npy"
 expect_error 2 "no_layers.onnx: the model has no conv/FC layer to profile" -- profile "$bad/no_layers.onnx" --input "$tmp/ids.npy"
 expect_error 2 "no_layers.onnx: the model has no conv/FC layer to simulate" -- simulate "$bad/no_layers.onnx" --input "$tmp/ids.npy" --designs stripes
+
+# An input without a shape field (no rank either): the shape comes from the tensor, as in ONNX
+# Runtime; with no tensor (bench on zeros, info's sizes) the input is named and --input-shape asked for.
+expect_ok run "$fx/no_shape.onnx" "$fx/no_shape.0.x.npy" --out "$tmp/no_shape"
+if /usr/bin/python3 -c '
+import numpy as np, sys
+for name in ("scores", "prob_map"):
+    got, want = np.load(f"{sys.argv[1]}/{name}.npy"), np.load(f"{sys.argv[2]}.0.{name}.npy")
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), name
+' "$tmp/no_shape" "$fx/no_shape"; then ok; else ko "no_shape: outputs differ from ONNX Runtime's"; fi
+expect_error 2 "no_shape.onnx: input 'x' has no declared shape; give --input-shape x:<dims> or an input tensor" -- bench "$fx/no_shape.onnx" --repeat 1
+expect_ok bench "$fx/no_shape.onnx" --input-shape x:1,3,16,16 --repeat 1
+expect_ok info "$fx/no_shape.onnx"
+if grep -q "input 'x' float32 \[no declared shape\]: sizes depend on the input" "$tmp/out"; then ok; else ko "info no_shape: $(head -c 300 "$tmp/out")"; fi
+
+# Logits without a class list (a torchvision-style export: Gemm output, no sidecar) are not class
+# scores: shape and statistics, and each row's arg-max labelled as an index (ONNX Runtime's argmax).
+real=$src/tests/fixtures/real
+expect_ok run "$real/mobilenetv2_small.onnx" "$real/mobilenetv2_small.ref/inputs/input.npy" --json
+if /usr/bin/python3 -c '
+import json, sys, numpy as np
+j = json.load(open(sys.argv[1]))
+want = np.load(sys.argv[2]).argmax(axis=1).tolist()
+r = j["results"][0]
+assert "top" not in r, r
+assert r["outputs"][0]["argmax_index"] == want, (r, want)
+' "$tmp/out" "$real/mobilenetv2_small.ref/outputs/output.npy"; then ok; else ko "logits without classes: $(head -c 400 "$tmp/out")"; fi
+expect_ok run "$real/mobilenetv2_small.onnx" "$real/mobilenetv2_small.ref/inputs/input.npy"
+if grep -q "output 'output' float32 \[2, 10\]: min .*; arg-max index per row [0-9], [0-9] (logits without a class list" "$tmp/out" && ! grep -q "class [0-9]" "$tmp/out"; then
+  ok
+else
+  ko "logits without classes, text: $(head -c 400 "$tmp/out")"
+fi
 
 # Not a classifier: each output's shape and statistics, no class list.
 expect_ok run "$fx/seg_map.onnx" "$fx/seg_map.0.x.npy"

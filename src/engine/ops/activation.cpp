@@ -67,7 +67,8 @@ class LinearActivationKernel final : public Kernel {
         map_elements(xd, yd, n, [alpha](float v) { return v < 0.f ? v * alpha : v; });
         break;
       case Linear::kHardSigmoid:
-        map_elements(xd, yd, n, [alpha, beta](float v) { return std::min(1.f, std::max(0.f, alpha * v + beta)); });
+        // NaN stays NaN, as in ONNX Runtime (std::max(0, NaN) is 0; std::max(NaN, 0) is NaN).
+        map_elements(xd, yd, n, [alpha, beta](float v) { return std::min(std::max(alpha * v + beta, 0.f), 1.f); });
         break;
       case Linear::kHardSwish:
         map_elements(xd, yd, n, [alpha, beta](float v) { return v * std::min(1.f, std::max(0.f, alpha * v + beta)); });

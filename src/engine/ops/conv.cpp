@@ -49,6 +49,8 @@ class ConvKernel final : public Kernel {
     activation_ = fused_activation(node, graph);
     blocked_in_ = node.attr_int(kBlockedInputAttr, 0) != 0;
     blocked_out_ = node.attr_int(kBlockedOutputAttr, 0) != 0;
+    // Inputs holding NaN/Inf: no Winograd (its tiles spread NaN; graph/passes.h mark_non_finite_orders).
+    direct_only_ = node.attr_int(kDirectConvAttr, 0) != 0;
     if (transpose_ && blocked_in_ != blocked_out_) {
       fail("internal error: {}: a blocked ConvTranspose reads and writes the blocked layout", where);
     }
@@ -494,7 +496,7 @@ class ConvKernel final : public Kernel {
       pointwise = pointwise && kernel[i] == 1 && strides[i] == 1 && pad_begin[i] == 0 && pad_end[i] == 0;
     }
     if (pointwise) candidates.push_back({src_md, dst_md, false, true});
-    if (wino_enabled && wino_shape) candidates.push_back({src_blocked, dst_blocked, true});
+    if (wino_enabled && wino_shape && !direct_only_) candidates.push_back({src_blocked, dst_blocked, true});
     if (i_per_g < 16 && group_ == 1) candidates.push_back({src_md, dst_blocked, false});
     candidates.push_back({src_blocked, dst_blocked, false});
     candidates.push_back({src_any, dst_any, false});
@@ -596,6 +598,7 @@ class ConvKernel final : public Kernel {
   FusedActivation activation_;
   BufferPool pool_of_one_;                         // for the rare blocked bias-only output
   bool blocked_in_ = false, blocked_out_ = false;  // activations in nChw16c between kernels
+  bool direct_only_ = false;                       // never Winograd (kDirectConvAttr)
   WindowAttrs window_;
   std::vector<int64_t> output_padding_, output_shape_;
   PackedWeights weights_;  // constant weights (undefined when computed at run time)

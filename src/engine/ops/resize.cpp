@@ -352,6 +352,9 @@ class ResizeKernel final : public Kernel {
       a.idx[2 * o + 1] = std::min(lo + 1, in_len - 1);
       a.w[2 * o] = 1.0f - w;
       a.w[2 * o + 1] = w;
+      // At the last input position both taps are the same value: half each, as ONNX Runtime
+      // weighs them (the same sum for finite values; 1 and 0 made an Inf there NaN, 0 * Inf).
+      if (a.idx[2 * o] == a.idx[2 * o + 1]) a.w[2 * o] = a.w[2 * o + 1] = 0.5f;
       if (lo != o || w != 0.0f) identity = false;
     }
     return a;

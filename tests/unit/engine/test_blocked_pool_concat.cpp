@@ -118,6 +118,11 @@ TEST(BlockedPoolConcat, SkipConcatReadsWholeBlocksAndMatchesThePlainGraph) {
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << "threads " << threads << " run " << run;
       }
+      // A blocked pool runs our loop over whole blocks (ops/blocked_max_pool.h), a plain one oneDNN's.
+      for (size_t i = 0; i < ex.graph().nodes.size(); ++i) {
+        if (ex.graph().nodes[i].name != "pool") continue;
+        EXPECT_EQ(ex.kernel_impl(i) == "loop:blocked_max_pool", c.enc_blocked) << ex.kernel_impl(i);
+      }
     }
   }
 }
