@@ -19,6 +19,7 @@ struct LoadOptions {
   bool fuse_activations = true;                // PassOptions::fuse_activations
   bool fuse_residual_adds = true;              // PassOptions::fuse_residual_adds
   bool fold_constants = true;                  // PassOptions::fold_constants
+  bool fuse_qdq = true;                        // PassOptions::fuse_qdq
   bool require_supported = true;               // throw UnsupportedError for the first node without a kernel
   bool verbose = false;                        // notes (e.g. checks skipped for opset 18) go to stderr
   size_t max_file_bytes = size_t{2047} << 20;  // protobuf cannot parse messages of 2 GiB or more
