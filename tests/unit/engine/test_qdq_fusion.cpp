@@ -8,6 +8,8 @@
 
 #include "../onnx/model_builder.h"
 #include "engine/executor.h"
+#include "engine/value_transform.h"
+#include "onnx/loader.h"
 #include "op_test_util.h"
 
 namespace eff {
@@ -137,16 +139,27 @@ TEST(QdqKernels, QLinearConvOnOneDnnEqualsTheIntegerLoops) {
     const std::map<std::string, Attribute> attrs{{"group", int_attr(cs.group)},
                                                  {"strides", ints_attr({cs.stride, cs.stride})},
                                                  {"pads", ints_attr({cs.pad, cs.pad, cs.pad, cs.pad})}};
+    std::string impl;
     auto run = [&](const std::vector<int8_t>& wv, int8_t wz) {
-      return run1({"QLinearConv",
-                   {U8(xs, x), F({}, {0.05f}), U8({}, {77}), I8(ws, wv), F({cs.m}, scales),
-                    I8({cs.m}, std::vector<int8_t>(static_cast<size_t>(cs.m), wz)), F({}, {0.2f}), U8({}, {120}),
-                    I32({cs.m}, bias)},
-                   attrs,
-                   1,
-                   {3}});
+      const Spec spec{"QLinearConv",
+                      {U8(xs, x), F({}, {0.05f}), U8({}, {77}), I8(ws, wv), F({cs.m}, scales),
+                       I8({cs.m}, std::vector<int8_t>(static_cast<size_t>(cs.m), wz)), F({}, {0.2f}), U8({}, {120}),
+                       I32({cs.m}, bias)},
+                      attrs,
+                      1,
+                      {3}};
+      std::vector<Tensor> runtime;
+      ExecutorOptions options;
+      options.threads = 1;
+      Executor ex(op_test::one_node_graph(spec, runtime), options);
+      Tensor y = ex.run(runtime).at(0);
+      impl = ex.kernel_impl(0);
+      return y;
     };
-    const Tensor fast = run(w, 0), loops = run(w_plus, 1);
+    const Tensor fast = run(w, 0);
+    EXPECT_NE(impl.find("dnnl:"), std::string::npos) << impl;  // oneDNN's int8 kernel ran
+    const Tensor loops = run(w_plus, 1);
+    EXPECT_EQ(impl, "integer loops");
     ASSERT_EQ(fast.shape(), loops.shape());
     EXPECT_EQ(ints(fast), ints(loops)) << "c=" << cs.c << " group=" << cs.group << " k=" << cs.k;
   }
@@ -225,6 +238,24 @@ TEST(QdqFusion, ReluStaysWhenTheZeroPointIsNotTheLowestCode) {
   Executor ex(plain, options);
   EXPECT_EQ(ex.run({F({1, 1, 1, 2}, {3.0f, -1.0f})}).at(0).to_f32_vector(),
             (std::vector<float>{2.0f, 0.0f, -2.0f, 0.0f}));
+}
+
+// Value hooks act on a QDQ layer's dequantized floats: with fuse_qdq off (what the CLI sets when
+// hooks are given) the layer stays a float Conv, and the executor accepts a hook on it.
+TEST(QdqFusion, OffKeepsTheFloatLayerForValueHooks) {
+  LoadOptions keep;
+  keep.fuse_qdq = false;
+  const Graph g = qdq_conv_model(false, 100).load(keep);
+  EXPECT_TRUE(has_op(g, "Conv"));
+  EXPECT_FALSE(has_op(g, "QLinearConv"));
+  ExecutorOptions options;
+  options.threads = 1;
+  LayerTransform prune;
+  prune.prune_threshold = 0.5f;
+  options.transforms["conv"] = prune;
+  EXPECT_NO_THROW(Executor(g, options));
+  // Fused, the same hook is refused: the layer computes on 8-bit codes.
+  EXPECT_THROW(Executor(qdq_conv_model(false, 100).load(), options), UnsupportedError);
 }
 
 }  // namespace
