@@ -344,6 +344,10 @@ void propagate_dq_through_data_movement(Graph& g) {
     Node dq;
     dq.op = "DequantizeLinear";
     dq.name = n.name + "_dequantize";
+    while (g.find_node(dq.name) != nullptr ||
+           std::any_of(nodes.begin(), nodes.end(), [&](const Node& m) { return m.name == dq.name; })) {
+      dq.name += "_";
+    }
     dq.origin = {dq.name};
     dq.inputs = {codes, x.scale};
     if (x.zero != kNoValue) dq.inputs.push_back(x.zero);
