@@ -59,6 +59,7 @@ void finish(const SearchFlags& f, const api::SearchOutput& out) {
 void run_search_precision(SearchFlags& f) {
   const api::SearchOptions a = options_of(f);
   api::check_precision_options(a);
+  f.common.float_qdq = true;  // the search's hooks act on QDQ layers' floats
   Loaded l = load(f.common);
   finish(f, api::search_precision(l, f.common, search_data(f, l), a));
 }
@@ -66,6 +67,7 @@ void run_search_precision(SearchFlags& f) {
 void run_search_thresholds(SearchFlags& f) {
   const api::SearchOptions a = options_of(f);
   api::check_threshold_options(a);
+  f.common.float_qdq = true;  // the search's hooks act on QDQ layers' floats
   Loaded l = load(f.common);
   finish(f, api::search_thresholds(l, f.common, search_data(f, l), a));
 }
@@ -73,6 +75,7 @@ void run_search_thresholds(SearchFlags& f) {
 void run_search_all(SearchFlags& f) {
   const api::SearchOptions a = options_of(f);
   api::check_precision_options(a);
+  f.common.float_qdq = true;  // the search's hooks act on QDQ layers' floats
   Loaded l = load(f.common);
   finish(f, api::search_all(l, f.common, search_data(f, l), a));
 }

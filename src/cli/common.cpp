@@ -172,6 +172,7 @@ Loaded load(const Common& o, LayerObserver* observer) {
   Loaded l;
   ModelLoadOptions mo;
   mo.meta_path = o.meta;
+  mo.fuse_qdq = !o.float_qdq && o.precision_profile.empty() && o.thresholds.empty();
   l.model = load_model(o.model, mo);
   l.model.shape_overrides = parse_input_shapes(o.input_shapes);
   for (const auto& [name, shape] : l.model.shape_overrides) {

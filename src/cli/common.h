@@ -37,6 +37,10 @@ struct Common {
   int64_t deft_images = 256;
   // Gated conv layers (src/gating, docs/gating.md): a gates file written by `effectual gate --out`.
   std::string gates;
+  // QDQ layers keep their float kernels instead of ORT's integer ops (graph/passes.h, fuse_qdq):
+  // for value hooks, which act on the dequantized floats (set by load() when hooks are given, and
+  // by the searches, which apply hooks of their own).
+  bool float_qdq = false;
 };
 
 struct Inputs {

@@ -45,6 +45,7 @@ Model load_model(const std::string& path, const ModelLoadOptions& opts) {
   Model m;
   m.path = path;
   m.load_options.fuse_activations = opts.fuse_activations;
+  m.load_options.fuse_qdq = opts.fuse_qdq;
   m.graph = load_onnx(path, m.load_options);
   std::string meta = opts.meta_path;
   if (meta.empty()) {

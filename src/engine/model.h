@@ -50,6 +50,7 @@ struct Model {
 struct ModelLoadOptions {
   std::string meta_path;  // explicit sidecar; empty: <model>.json if it exists
   bool fuse_activations = true;
+  bool fuse_qdq = true;  // LoadOptions::fuse_qdq
 };
 
 Model load_model(const std::string& path, const ModelLoadOptions& opts = {});

@@ -196,6 +196,10 @@ LayerQuantization layer_quantization(const Graph& g, const LayerInfo& layer) {
   const Node& n = g.nodes.at(layer.node);
   IntegerLayerInputs in;
   if (integer_layer_inputs(g, n, in, &q)) {
+    // A QDQ layer the fusion pass turned into an integer op keeps the widths its codes really
+    // use (mark_quantized_layers: sub-8-bit exports stored in 8-bit types).
+    if (n.has_attr(kQuantActBits)) q.act_bits = static_cast<int>(n.attr_int(kQuantActBits, q.act_bits));
+    if (n.has_attr(kQuantWgtBits)) q.wgt_bits = static_cast<int>(n.attr_int(kQuantWgtBits, q.wgt_bits));
     if (layer.has_runtime_act) {
       q.dynamic = true;
       if (layer.act_zero_value != kNoValue) q.act_zero = layer.runtime_act_zero;

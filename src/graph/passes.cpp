@@ -408,6 +408,7 @@ void run_default_passes(Graph& g, const PassOptions& options) {
   lower_float16(g);
   fold_float16_round_trips(g);
   mark_quantized_layers(g);
+  if (options.fuse_qdq) fuse_qdq_to_integer_ops(g);
   if (options.fold_constants) fold_constants(g);
   if (options.fold_batchnorm) fold_batchnorm(g);
   if (options.fuse_hardswish) fuse_hardswish(g);

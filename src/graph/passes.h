@@ -10,6 +10,9 @@ namespace eff {
 
 struct PassOptions {
   bool fold_constants = true;
+  // QDQ node groups -> integer ops as ONNX Runtime fuses them (fuse_qdq_to_integer_ops); off when
+  // value hooks must act on a QDQ layer's dequantized floats.
+  bool fuse_qdq = true;
   bool fold_batchnorm = true;
   bool fuse_hardswish = true;
   bool blocked_layout = true;
@@ -42,6 +45,13 @@ void fold_float16_round_trips(Graph& g);
 // (engine/quantized_layers.h), so that profile and simulate see the integer codes after constant
 // folding has dequantized the weights.
 void mark_quantized_layers(Graph& g);
+
+// DequantizeLinear -> Conv/MatMul/Gemm/Add/GlobalAveragePool -> QuantizeLinear groups become
+// QLinearConv, QLinearMatMul (Gemm: weights transposed, int32 bias as a 9th input), QLinearAdd and
+// QLinearGlobalAveragePool, and Q/DQ pairs around Reshape-like ops vanish, as ONNX Runtime's CPU
+// provider rewrites them (qdq_fusion_pass.cpp; docs/quantization.md), so that QDQ models compute
+// ORT's codes exactly. Runs after mark_quantized_layers (the fused nodes keep its attributes).
+void fuse_qdq_to_integer_ops(Graph& g);
 
 // Evaluates, with the registered kernels, every deterministic node whose inputs are all constant,
 // and Shape of values whose static shape is fully known (dynamic dims stay dynamic).

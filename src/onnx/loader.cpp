@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -593,6 +594,12 @@ Graph load_unchecked(const void* data, size_t size, const std::string& name, con
     po.fuse_residual_adds = options.fuse_residual_adds;
     po.fold_constants = options.fold_constants;
     po.non_finite_inputs = options.non_finite_inputs;
+    // EFF_QDQ=float keeps QDQ layers on the float kernels (to compare with the integer path).
+    static const bool qdq_float = [] {
+      const char* env = std::getenv("EFF_QDQ");
+      return env != nullptr && std::string(env) == "float";
+    }();
+    po.fuse_qdq = options.fuse_qdq && !qdq_float;
     po.layer_rewrite = options.layer_rewrite;
     run_default_passes(g, po);
   }

@@ -20,6 +20,7 @@ struct LoadOptions {
   bool fuse_residual_adds = true;              // PassOptions::fuse_residual_adds
   bool fold_constants = true;                  // PassOptions::fold_constants
   bool non_finite_inputs = false;              // PassOptions::non_finite_inputs
+  bool fuse_qdq = true;                        // PassOptions::fuse_qdq
   bool require_supported = true;               // throw UnsupportedError for the first node without a kernel
   bool verbose = false;                        // notes (e.g. checks skipped for opset 18) go to stderr
   size_t max_file_bytes = size_t{2047} << 20;  // protobuf cannot parse messages of 2 GiB or more

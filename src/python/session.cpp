@@ -13,6 +13,12 @@ Session::Session(cli::Common options) : options_(std::move(options)) {
   loaded_ = cli::load(options_);
 }
 
+void Session::use_float_qdq() {
+  if (options_.float_qdq) return;
+  options_.float_qdq = true;
+  loaded_ = cli::load(options_);
+}
+
 DType Session::input_dtype(size_t k) const {
   const Graph& g = loaded_.model.graph;
   if (k >= g.inputs.size()) return DType::kFloat32;
@@ -123,16 +129,19 @@ api::SearchData Session::search_data(const DataArg& d) const {
 
 json Session::search_precision(const DataArg& d, const SearchArgs& a) {
   std::lock_guard lock(mutex_);
+  use_float_qdq();
   return api::search_precision(loaded_, options_, search_data(d), a).doc;
 }
 
 json Session::search_thresholds(const DataArg& d, const SearchArgs& a) {
   std::lock_guard lock(mutex_);
+  use_float_qdq();
   return api::search_thresholds(loaded_, options_, search_data(d), a).doc;
 }
 
 json Session::search_all(const DataArg& d, const SearchArgs& a) {
   std::lock_guard lock(mutex_);
+  use_float_qdq();
   return api::search_all(loaded_, options_, search_data(d), a).doc;
 }
 

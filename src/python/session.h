@@ -80,6 +80,9 @@ class Session {
   DType input_dtype(size_t k) const;
 
  private:
+  // The searches apply value hooks of their own, which act on QDQ layers' floats: the model is
+  // loaded again without the QDQ fusion (cli::Common::float_qdq) before the first search.
+  void use_float_qdq();
   std::unique_ptr<Dataset> open_data(const DataArg& d, std::string& source) const;
   api::SearchData search_data(const DataArg& d) const;
 

@@ -44,7 +44,9 @@ struct LoadedModel {
 
 LoadedModel load_for(const CaptureRequest& r, LayerObserver* observer) {
   LoadedModel l;
-  l.model = load_model(r.model);
+  ModelLoadOptions mo;
+  mo.fuse_qdq = r.precision.empty() && r.thresholds.empty();  // hooks act on QDQ layers' floats
+  l.model = load_model(r.model, mo);
   l.transforms = load_layer_transforms(r.precision, r.thresholds, find_layers(l.model.graph));
   ExecutorOptions eo;
   eo.threads = r.threads;

@@ -141,6 +141,8 @@ namespace eff {
   X("QLinearMatMul", make_qlinear_matmul)                                               \
   X("ConvInteger", make_conv_integer)                                                   \
   X("QLinearConv", make_qlinear_conv)                                                   \
+  X("QLinearAdd", make_qlinear_add) /* QDQ Add as ORT fuses it (qlinear_ops.cpp) */     \
+  X("QLinearGlobalAveragePool", make_qlinear_global_average_pool)                       \
   X("DeftLayer", make_deft_layer) /* src/deft/deft_layer.h: packed conv/FC, not ONNX */ \
   X("GatedConv", make_gated_conv) /* src/gating/gated_conv.h: channel/precision gating, not ONNX */
 
