@@ -499,10 +499,12 @@ class Optimizer {
     r_.plan = *pick;
     // A batch of 2 or more: each thread's share of the images through the whole network on its own
     // (no team start or barrier per layer; resnet at batch 32 on two threads: see docs/deft.md),
-    // timed against the plan just chosen.
-    if (o_.speed_batch >= 2) {
-      DeftModelPlan split = r_.plan;
-      split.batch_split = true;
+    // timed against the plan just chosen; only where the executor would split (no engine conv or FC
+    // left: kBatchSplitAttr), else the two runs are the same and noise would choose.
+    DeftModelPlan split = r_.plan;
+    split.batch_split = true;
+    const Graph split_graph = o_.speed_batch >= 2 ? o_.load_with_plan(split) : Graph();
+    if (o_.speed_batch >= 2 && std::all_of(split_graph.nodes.begin(), split_graph.nodes.end(), computes_images_apart)) {
       const std::vector<double> s = time({r_.plan, split});
       c.split_ms = s[1];
       if (s[1] < s[0]) r_.plan = split, c.chosen = "split";
