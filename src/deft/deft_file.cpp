@@ -60,6 +60,7 @@ void write_optimized_model(const std::string& source_model, const json& sidecar,
                {"weights_bytes", bytes.size()},
                {"calibration_images", plan.calibration_images},
                {"layers", layers}};
+  if (plan.batch_split) deft["batch_split"] = true;
   if (extra.is_object()) deft.update(extra);
   json side = sidecar.is_object() ? sidecar : json::object();
   if (!side.contains("name")) side["name"] = fs::path(source_model).stem().string();
@@ -86,6 +87,9 @@ DeftModelPlan read_optimized_plan(const json& deft, const std::string& sidecar_p
       fail<DataError>("{}: {} bytes, the plan in {} says {}", bin_path, bytes.size(), sidecar_path,
                       deft.at("weights_bytes").get<size_t>());
     plan.calibration_images = deft.value("calibration_images", int64_t{0});
+    if (deft.contains("batch_split") && !deft.at("batch_split").is_boolean())
+      fail<ConfigError>("{}.batch_split: must be true or false", where);
+    plan.batch_split = deft.value("batch_split", false);
     for (const json& l : deft.at("layers")) {
       DeftLayerPlan p;
       p.name = l.at("name").get<std::string>();

@@ -126,8 +126,11 @@ DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag) {
       if (kv[1] != "all" && kv[1] != "fc" && kv[1] != "conv")
         fail<UsageError>("{}: layers must be all, fc or conv, got '{}'", flag, kv[1]);
       c.layers = kv[1];
+    } else if (kv[0] == "batch_split") {
+      if (kv[1] != "0" && kv[1] != "1") fail<UsageError>("{}: batch_split must be 0 or 1, got '{}'", flag, kv[1]);
+      c.batch_split = kv[1] == "1";
     } else {
-      fail<UsageError>("{}: unknown key '{}' (alpha, compensation, layers)", flag, kv[0]);
+      fail<UsageError>("{}: unknown key '{}' (alpha, compensation, layers, batch_split)", flag, kv[0]);
     }
   }
   return c;
@@ -218,6 +221,7 @@ DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format
 DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
                         int threads) {
   DeftModelPlan plan;
+  plan.batch_split = choice.batch_split;
   std::vector<std::string> names;
   for (const LayerInfo& l : find_layers(g)) {
     const Node& n = g.nodes[l.node];
@@ -414,6 +418,7 @@ void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds, bo
     set_int("fp8_exp_bits", p.fp8.exp_bits);
     set_int("fp8_bias", p.fp8.bias);
     if (p.threads > 0) set_int("threads", p.threads);
+    if (plan.batch_split) set_int(kBatchSplitAttr, 1);
     if (p.sve.kept() != p.depth) set_ints("synapses", std::vector<int64_t>(p.sve.order.begin(), p.sve.order.end()));
     if (p.conv) {
       set_ints("kernel_shape", {wt.shape()[2], wt.shape()[3]});

@@ -26,9 +26,10 @@ struct DeftChoice {
   Compensation compensation = Compensation::kFold;
   // Which layers: "all", "fc" (memory-bound at small batches: where 8/16-bit weights pay) or "conv".
   std::string layers = "all";
+  bool batch_split = false;  // DeftModelPlan::batch_split
   bool sve() const { return alpha <= 1.0; }
 };
-// "FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv]"; UsageError naming `flag`
+// "FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv][,batch_split=0|1]"; UsageError naming `flag`
 // otherwise.
 DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag);
 
@@ -54,6 +55,10 @@ struct DeftModelPlan {
   // apply_deft pairs DeftLayers that read one input (below). Off in optimize's per-layer timing, so
   // that each layer has a node time of its own (a pair's time would all go to its first layer).
   bool pair_layers = true;
+  // Run each thread's share of a batch through the whole network on that thread (no team per
+  // layer; engine/executor.h, kBatchSplitAttr): `optimize` sets it where its end-to-end timing at
+  // batch 2 or more says it beats the team. Results are the same bits either way.
+  bool batch_split = false;
 };
 
 // Whether the node (Conv 2-D one group, or Gemm without transA/alpha/beta, constant weights,

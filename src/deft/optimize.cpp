@@ -497,11 +497,24 @@ class Optimizer {
     if (u[1] < u[0]) pick = &one, c.chosen = "one";
     if (c.mixed_ms > 0 && c.mixed_ms < std::min(u[0], u[1])) pick = &mixed, c.chosen = "mixed";
     r_.plan = *pick;
+    // A batch of 2 or more: each thread's share of the images through the whole network on its own
+    // (no team start or barrier per layer; resnet at batch 32 on two threads: see docs/deft.md),
+    // timed against the plan just chosen; only where the executor would split (no engine conv or FC
+    // left: kBatchSplitAttr), else the two runs are the same and noise would choose.
+    DeftModelPlan split = r_.plan;
+    split.batch_split = true;
+    const Graph split_graph = o_.speed_batch >= 2 ? o_.load_with_plan(split) : Graph();
+    if (o_.speed_batch >= 2 && std::all_of(split_graph.nodes.begin(), split_graph.nodes.end(), computes_images_apart)) {
+      const std::vector<double> s = time({r_.plan, split});
+      c.split_ms = s[1];
+      if (s[1] < s[0]) r_.plan = split, c.chosen = "split";
+    }
     for (const DeftLayerPlan& l : r_.plan.layers)
       for (OptimizedLayer& o : r_.layers)
         if (o.name == l.name) o.threads = l.threads;
-    log(fmt::format("threads: team {:.4f} ms, one thread per layer {:.4f} ms{}; writing {}", c.team_ms, c.one_ms,
-                    c.mixed_ms > 0 ? fmt::format(", mixed {:.4f} ms", c.mixed_ms) : "", c.chosen));
+    log(fmt::format("threads: team {:.4f} ms, one thread per layer {:.4f} ms{}{}; writing {}", c.team_ms, c.one_ms,
+                    c.mixed_ms > 0 ? fmt::format(", mixed {:.4f} ms", c.mixed_ms) : "",
+                    c.split_ms > 0 ? fmt::format(", batch split {:.4f} ms", c.split_ms) : "", c.chosen));
   }
 
   const Graph& g_;

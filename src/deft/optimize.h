@@ -99,9 +99,11 @@ struct OptimizeResult {
   int64_t calibration_images = 0;
   // With threads > 1: the chosen plan timed end to end with the team on every DeftLayer, with every
   // DeftLayer on one thread, and mixed (the team only where it paid per layer); "team", "one" or
-  // "mixed" was written. Empty with one thread.
+  // "mixed" was written. At a speed batch of 2 or more, that plan with the batch split too
+  // (DeftModelPlan::batch_split; split_ms, 0 when not timed): "split" where it was faster. Empty with
+  // one thread.
   struct ThreadChoice {
-    double team_ms = 0, one_ms = 0, mixed_ms = 0;
+    double team_ms = 0, one_ms = 0, mixed_ms = 0, split_ms = 0;
     std::string chosen;
   } thread_choice;
 };

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <thread>
 
@@ -81,6 +82,17 @@ int resolve_threads(int requested) {
   return hw ? static_cast<int>(hw) : 1;
 }
 
+bool computes_images_apart(const Node& n) {
+  // DeftLayer: every output is one fixed sequence of operations over its own image's inputs
+  // (docs/deft.md; a batch equals its images run one by one, bit for bit). The others are
+  // elementwise, per image plane, or a per-image view. The engine's oneDNN convs and matmuls are not
+  // here: oneDNN may pick another algorithm (another order of sums) for another batch size.
+  if (n.op == "DeftLayer" || n.op == "Relu" || n.op == "Add" || n.op == "GlobalAveragePool" ||
+      n.op == "GlobalMaxPool" || n.op == "MaxPool" || n.op == "Identity")
+    return true;
+  return n.op == "Flatten" && n.attr_int("axis", 1) == 1;
+}
+
 // ---- Executor ----------------------------------------------------------------------------------
 
 // A graph made ready to run: its kernels, liveness and value slots.
@@ -98,6 +110,12 @@ struct Executor::Plan {
   std::vector<double> node_ms;  // with node timing on
   int64_t timed_runs = 0;
   bool warmed = false;  // the first run (and the other thread count's warm-up) is done
+};
+
+struct Executor::SplitPart {
+  std::unique_ptr<Plan> plan;
+  BufferPool pool;
+  DnnlEnv dnnl;
 };
 
 namespace {
@@ -175,6 +193,10 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   shape_dependent_ = options_.specialize && shapes_depend_on_inputs(graph);
   nan_sensitive_ = options_.specialize && differs_on_non_finite(graph);
   has_residual_adds_ = options_.specialize && has_fused_residual_add(graph);
+  batch_split_ = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                             [](const Node& n) { return n.attr_int(kBatchSplitAttr, 0) != 0; }) &&
+                 std::all_of(graph.nodes.begin(), graph.nodes.end(), computes_images_apart) &&
+                 options_.transforms.empty();
   base_ = make_plan(std::move(graph));
 }
 
@@ -407,13 +429,19 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     p.node_ms.resize(g.nodes.size(), 0.0);
     ++p.timed_runs;
   }
+  // The batch split: each thread's share of the images through every node (no stall cut part-way:
+  // a part cannot hand its images to the other thread).
+  const int parts = split_parts(p, inputs, threads);
+  if (!warming) last_run_parts_ = parts;
+  std::vector<Tensor> result;
+  if (parts > 1) result = run_split(p, inputs, parts);
   std::vector<Tensor>& values = p.values;
-  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = inputs[i];
+  for (size_t i = 0; parts == 1 && i < inputs.size(); ++i) values[g.inputs[i]] = inputs[i];
 
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
   Tensor transformed;  // a layer's activations after its transform
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
+  for (size_t i = 0; parts == 1 && i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     in_ptrs.assign(n.inputs.size(), nullptr);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
@@ -540,14 +568,15 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     for (ValueId v : p.release_after[i]) pool_->release(values[v]);
   }
 
-  std::vector<Tensor> result;
-  result.reserve(g.outputs.size());
-  for (ValueId v : g.outputs) result.push_back(values[v]);
-  // Graph outputs are handed to the caller; inputs are the caller's. Drop our references.
-  for (ValueId v : g.outputs) {
-    if (!g.values[v].constant) values[v] = Tensor();
+  if (parts == 1) {
+    result.reserve(g.outputs.size());
+    for (ValueId v : g.outputs) result.push_back(values[v]);
+    // Graph outputs are handed to the caller; inputs are the caller's. Drop our references.
+    for (ValueId v : g.outputs) {
+      if (!g.values[v].constant) values[v] = Tensor();
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
   }
-  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
   const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (governor_) {
     if (warming) {
@@ -582,6 +611,128 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       omp_set_num_threads(threads);
     }
   }
+  return result;
+}
+
+int Executor::split_parts(const Plan& p, const std::vector<Tensor>& inputs, int threads) const {
+  // Only the base plan (specialisations may fuse less or fold shapes) and only without an observer
+  // (it would see the parts' layers as separate calls).
+  if (!batch_split_ || threads < 2 || &p != base_.get() || options_.observer || inputs.empty()) return 1;
+  const Tensor& first = inputs[0];
+  if (first.rank() < 1 || first.dim(0) < 2) return 1;
+  for (const Tensor& t : inputs)
+    if (t.rank() < 1 || t.dim(0) != first.dim(0)) return 1;
+  return static_cast<int>(std::min<int64_t>(threads, first.dim(0)));
+}
+
+namespace {
+// Images [begin, end) of a tensor whose first dimension is the batch: a view of its storage.
+Tensor batch_slice(const Tensor& t, int64_t begin, int64_t end) {
+  Shape shape = t.shape();
+  const size_t image_bytes = t.nbytes() / static_cast<size_t>(shape[0]);
+  shape[0] = end - begin;
+  std::shared_ptr<std::byte[]> at(t.storage(), t.storage().get() + static_cast<size_t>(begin) * image_bytes);
+  return Tensor(t.dtype(), std::move(shape), std::move(at), static_cast<size_t>(end - begin) * image_bytes);
+}
+}  // namespace
+
+std::vector<Tensor> Executor::run_split(Plan& p, const std::vector<Tensor>& inputs, int parts) {
+  while (static_cast<int>(split_parts_.size()) + 1 < parts) {
+    auto part = std::make_unique<SplitPart>();
+    part->plan = make_plan(base_->graph);
+    split_parts_.push_back(std::move(part));
+  }
+  const int64_t n = inputs[0].dim(0);
+  std::vector<std::vector<Tensor>> outs(static_cast<size_t>(parts));
+  std::vector<std::exception_ptr> failed(static_cast<size_t>(parts));
+#pragma omp parallel num_threads(parts)
+  {
+    // A smaller team (dynamic threads, a nested region) runs several parts per thread.
+    for (int k = omp_get_thread_num(); k < parts; k += omp_get_num_threads()) {
+      try {
+        std::vector<Tensor> slices;
+        for (const Tensor& t : inputs) slices.push_back(batch_slice(t, n * k / parts, n * (k + 1) / parts));
+        outs[k] =
+            k == 0 ? run_part(p, *pool_, *dnnl_, slices)
+                   : run_part(*split_parts_[k - 1]->plan, split_parts_[k - 1]->pool, split_parts_[k - 1]->dnnl, slices);
+      } catch (...) {
+        failed[k] = std::current_exception();
+      }
+    }
+  }
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
+  // The parts' outputs one after another along the batch.
+  std::vector<Tensor> result;
+  for (size_t o = 0; o < outs[0].size(); ++o) {
+    Shape shape = outs[0][o].shape();
+    int64_t total = 0;
+    for (int k = 0; k < parts; ++k) {
+      const Tensor& t = outs[k][o];
+      const int64_t images = n * (k + 1) / parts - n * k / parts;
+      if (t.rank() < 1 || t.dim(0) != images || t.dtype() != outs[0][o].dtype())
+        fail<ShapeError>("internal error: {}: output {} of a batch split part is not {} image(s)", base_->graph.source,
+                         o, images);
+      total += images;
+    }
+    shape[0] = total;
+    Tensor joined(outs[0][o].dtype(), std::move(shape));
+    size_t at = 0;
+    for (int k = 0; k < parts; ++k) {
+      std::memcpy(static_cast<std::byte*>(joined.raw()) + at, outs[k][o].raw(), outs[k][o].nbytes());
+      at += outs[k][o].nbytes();
+    }
+    result.push_back(std::move(joined));
+  }
+  return result;
+}
+
+std::vector<Tensor> Executor::run_part(Plan& p, BufferPool& pool, DnnlEnv& dnnl, const std::vector<Tensor>& inputs) {
+  const Graph& g = p.graph;
+  if (node_timing_ && &p != base_.get()) {
+    p.node_ms.resize(g.nodes.size(), 0.0);
+    ++p.timed_runs;
+  }
+  std::vector<Tensor>& values = p.values;
+  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = inputs[i];
+  std::vector<const Tensor*> in_ptrs;
+  std::vector<Tensor> outs;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    in_ptrs.assign(n.inputs.size(), nullptr);
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (n.inputs[k] != kNoValue) in_ptrs[k] = &values[n.inputs[k]];
+    }
+    outs.assign(n.outputs.size(), Tensor());
+    OpContext ctx(n, g, in_ptrs, outs, pool, dnnl, 1);
+    ctx.set_reusable_inputs(p.reusable_inputs[i]);
+    try {
+      if (node_timing_) {
+        const auto t0 = std::chrono::steady_clock::now();
+        p.kernels[i]->run(ctx);
+        p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        p.kernels[i]->run(ctx);
+      }
+    } catch (const TensorLimitError& e) {
+      fail<ShapeError>("{}: {}", g.where(n), e.what());
+    }
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      if (n.outputs[k] == kNoValue) {
+        pool.release(outs[k]);
+        continue;
+      }
+      if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", g.where(n), k);
+      values[n.outputs[k]] = std::move(outs[k]);
+    }
+    for (ValueId v : p.release_after[i]) pool.release(values[v]);
+  }
+  std::vector<Tensor> result;
+  for (ValueId v : g.outputs) result.push_back(values[v]);
+  for (ValueId v : g.outputs) {
+    if (!g.values[v].constant) values[v] = Tensor();
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs[i]] = Tensor();
   return result;
 }
 

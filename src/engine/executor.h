@@ -86,6 +86,9 @@ struct ExecutorOptions {
   std::shared_ptr<class ThreadGovernor> governor;
 };
 
+class BufferPool;
+struct DnnlEnv;
+
 class Executor {
  public:
   Executor(Graph graph, ExecutorOptions options = {});
@@ -103,6 +106,8 @@ class Executor {
   int threads() const { return threads_; }
   // The thread count the last run used (the governor's choice when threads were not given).
   int last_run_threads() const { return last_run_threads_; }
+  // How many parts the last run split its batch into (kBatchSplitAttr; 1: no split).
+  int last_run_parts() const { return last_run_parts_; }
   // Runs that fell back to one thread because the team stalled (0 with an explicit thread count).
   int thread_fallbacks() const;
   // Runs that went over the governor's stall budget part-way and finished on one thread.
@@ -126,16 +131,27 @@ class Executor {
   struct Plan;
   std::unique_ptr<Plan> make_plan(Graph graph) const;
   Plan& plan_for(const std::vector<Tensor>& inputs);
+  // The batch split (kBatchSplitAttr): how many parts this run's batch goes in (1: none).
+  int split_parts(const Plan& p, const std::vector<Tensor>& inputs, int threads) const;
+  std::vector<Tensor> run_split(Plan& p, const std::vector<Tensor>& inputs, int parts);
+  // One part's images through every node on the calling thread, one thread per kernel.
+  std::vector<Tensor> run_part(Plan& p, BufferPool& pool, DnnlEnv& dnnl, const std::vector<Tensor>& inputs);
   void check_input(size_t i, const Tensor& t) const;
 
   ExecutorOptions options_;
   int threads_ = 1;
   int last_run_threads_ = 0;
+  int last_run_parts_ = 1;
   int64_t runs_cut_to_one_thread_ = 0;
   std::unique_ptr<Plan> base_;
   bool shape_dependent_ = false;    // whether inputs' shapes pick a specialised plan
   bool nan_sensitive_ = false;      // whether inputs holding NaN/Inf need a plan without fused activations
   bool has_residual_adds_ = false;  // whether an observer needs a plan without fused residual Adds
+  bool batch_split_ = false;        // the graph asks for the batch split and every node allows it
+  // The batch split's parts after the first (which runs on the base plan, pool and oneDNN
+  // environment): kernels hold scratch, so each part has its own.
+  struct SplitPart;
+  std::vector<std::unique_ptr<SplitPart>> split_parts_;
   std::vector<std::unique_ptr<Plan>> specialized_;
   uint64_t clock_ = 0;  // for least-recently-used eviction of specialisations
   bool node_timing_ = false;
@@ -144,6 +160,15 @@ class Executor {
   std::unique_ptr<struct DnnlEnv> dnnl_;
   std::shared_ptr<class ThreadGovernor> governor_;  // when the thread count is ours to choose
 };
+
+// A node attribute: a graph where some node carries it (non-zero) and every node computes each
+// image of the batch from that image alone, the same bits at any batch size (batch_separable below),
+// runs each thread's share of the batch through the whole graph on that thread (Executor::run):
+// no team starts or barriers per node. `effectual optimize` sets it on DeftLayer nodes where its
+// end-to-end timing says the split pays (deft/optimize.h).
+inline constexpr const char* kBatchSplitAttr = "batch_split";
+// Whether node `n` computes each image from that image alone, bit for bit the same at any batch.
+bool computes_images_apart(const Node& n);
 
 // Resolves a thread-count flag: 0 -> all cores.
 int resolve_threads(int requested);

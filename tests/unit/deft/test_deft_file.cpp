@@ -71,6 +71,7 @@ json sidecar_of(const fs::path& dir) {
 TEST(DeftFile, WrittenPlanReadsBackAndRunsTheSame) {
   Fixture f = make_fixture("rt");
   f.plan.layers[1].threads = 1;  // optimize's per-layer thread cap
+  f.plan.batch_split = true;     // and its batch split
   write_optimized_model(f.model.path, json::object(), f.plan, {{"note", 1}}, json::object(),
                         (f.dir / "lenet5.onnx").string());
   ASSERT_TRUE(fs::exists(f.dir / "lenet5.onnx"));
@@ -92,6 +93,8 @@ TEST(DeftFile, WrittenPlanReadsBackAndRunsTheSame) {
     EXPECT_EQ(0, std::memcmp(a.weights.bias.data(), b.weights.bias.data(), a.weights.bias.size() * 4));
   }
   EXPECT_EQ(back.layers[0].sve.kept(), 200);
+  EXPECT_EQ(side.at("deft").at("batch_split"), true);
+  EXPECT_TRUE(back.batch_split);
   EXPECT_FALSE(side.at("deft").at("layers")[0].contains("threads"));  // absent: the run's threads
   EXPECT_EQ(side.at("deft").at("layers")[1].at("threads"), 1);
   const Tensor want = outputs_with(f.model, f.plan), got = outputs_with(f.model, back);
@@ -123,6 +126,7 @@ TEST(DeftFile, DamagedFilesAreOneClearError) {
   expect_config_error([](json& d) { d["layers"][1]["format"] = "fp16"; }, "unknown format");
   expect_config_error([](json& d) { d["layers"][1]["threads"] = -1; }, "threads: -1");
   expect_config_error([](json& d) { d["layers"][1]["offset"] = 1u << 30; }, "do not fit");
+  expect_config_error([](json& d) { d["batch_split"] = 1; }, "batch_split: must be true or false");
   expect_config_error([](json& d) { d["weights"] = "../x.bin"; }, "beside the sidecar");
   expect_config_error([](json& d) { d.erase("layers"); }, "missing or malformed");
   expect_config_error([](json& d) { d["weights_bytes"] = 12; }, "the plan in");
