@@ -390,6 +390,32 @@ thread_local int warm_up_threads = 0;
 constexpr double kWarmOtherCountBelowMs = 100.0;
 }  // namespace
 
+// Node i's kernel, its time added to `node_ms` when that is not null, its outputs kept in
+// `values`; a tensor over the size limit is reported naming the node.
+static void run_node(const Graph& g, size_t i, Kernel& kernel, double* node_ms, OpContext& ctx,
+                     std::vector<Tensor>& outs, std::vector<Tensor>& values, BufferPool& pool) {
+  const Node& n = g.nodes[i];
+  try {
+    if (node_ms != nullptr) {
+      const auto t0 = std::chrono::steady_clock::now();
+      kernel.run(ctx);
+      *node_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      kernel.run(ctx);
+    }
+  } catch (const TensorLimitError& e) {
+    fail<ShapeError>("{}: {}", g.where(n), e.what());
+  }
+  for (size_t k = 0; k < n.outputs.size(); ++k) {
+    if (n.outputs[k] == kNoValue) {
+      pool.release(outs[k]);
+      continue;
+    }
+    if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", g.where(n), k);
+    values[n.outputs[k]] = std::move(outs[k]);
+  }
+}
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   const Graph& base_graph = base_->graph;
   if (inputs.size() != base_graph.inputs.size()) {
@@ -510,25 +536,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
     OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, node_threads);
     ctx.set_reusable_inputs(p.reusable_inputs[i]);
-    try {
-      if (node_timing_) {
-        const auto t0 = std::chrono::steady_clock::now();
-        p.kernels[i]->run(ctx);
-        p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      } else {
-        p.kernels[i]->run(ctx);
-      }
-    } catch (const TensorLimitError& e) {
-      fail<ShapeError>("{}: {}", g.where(n), e.what());
-    }
-    for (size_t k = 0; k < n.outputs.size(); ++k) {
-      if (n.outputs[k] == kNoValue) {
-        pool_->release(outs[k]);
-        continue;
-      }
-      if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", g.where(n), k);
-      values[n.outputs[k]] = std::move(outs[k]);
-    }
+    run_node(g, i, *p.kernels[i], node_timing_ ? &p.node_ms[i] : nullptr, ctx, outs, values, *pool_);
     if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
       // Observers see plain NCHW, whatever layout the convs pass between them.
       Tensor in_plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();
@@ -706,25 +714,7 @@ std::vector<Tensor> Executor::run_part(Plan& p, BufferPool& pool, DnnlEnv& dnnl,
     outs.assign(n.outputs.size(), Tensor());
     OpContext ctx(n, g, in_ptrs, outs, pool, dnnl, 1);
     ctx.set_reusable_inputs(p.reusable_inputs[i]);
-    try {
-      if (node_timing_) {
-        const auto t0 = std::chrono::steady_clock::now();
-        p.kernels[i]->run(ctx);
-        p.node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      } else {
-        p.kernels[i]->run(ctx);
-      }
-    } catch (const TensorLimitError& e) {
-      fail<ShapeError>("{}: {}", g.where(n), e.what());
-    }
-    for (size_t k = 0; k < n.outputs.size(); ++k) {
-      if (n.outputs[k] == kNoValue) {
-        pool.release(outs[k]);
-        continue;
-      }
-      if (!outs[k].defined()) fail<ShapeError>("internal error: {}: output {} was not produced", g.where(n), k);
-      values[n.outputs[k]] = std::move(outs[k]);
-    }
+    run_node(g, i, *p.kernels[i], node_timing_ ? &p.node_ms[i] : nullptr, ctx, outs, values, pool);
     for (ValueId v : p.release_after[i]) pool.release(values[v]);
   }
   std::vector<Tensor> result;
