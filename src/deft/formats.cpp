@@ -56,12 +56,6 @@ std::span<const Format> all_formats() {
   return kFormats;
 }
 
-uint16_t to_deft16(float x) {
-  const uint32_t u = float_to_bits(x);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
 float fp8_decode(uint8_t code, const Fp8Spec& s) {
   if ((code & 0x7F) >> (7 - s.exp_bits) == 0) return 0.f;
   const uint32_t bits =

@@ -84,6 +84,9 @@ void gemm_reference(const PackedWeights& w, const float* s, int64_t j, int64_t l
 // its low half and S[j][2p+1] (0 past K) in its high half, each rounded to nearest even. S[r][k] is
 // at s[r * row_stride + k * step_stride].
 void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, int64_t step_stride, uint32_t* out);
+// The same pairs step-major, out[p][r] = out[p * j + r], from S stored step-major (a conv's im2col,
+// S[r][k] at s[r + k * step_stride]): reads and writes both run along r.
+void pack_bf16_pairs_by_step(const float* s, int64_t j, int64_t k, int64_t step_stride, uint32_t* out);
 
 // Kernels per ISA (deft/gemm_portable.cpp, deft/gemm_avx512.cpp). Panels [p0, p1), rows [j0, j1).
 struct GemmTask {
@@ -91,7 +94,7 @@ struct GemmTask {
   const float* s;         // fp32 rows, or null for kBf16Dot
   const uint32_t* pairs;  // bf16 pair rows for kBf16Dot
   int64_t row_stride;     // of s or pairs, in elements
-  int64_t step_stride;    // between k steps of s (pairs: 1)
+  int64_t step_stride;    // between k steps of s or pairs
   float* c;
   int64_t ldc;
   Epilogue e;

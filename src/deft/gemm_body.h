@@ -65,10 +65,10 @@ inline void tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_t pa
   const int64_t steps = w.steps, sb = w.step_bytes;
   if constexpr (FMT == Format::kBf16Dot) {
     const uint32_t* sp = t.pairs + j0 * t.row_stride;
-    for (int64_t s = 0; s < steps; ++s, wp += sb) {
+    for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
       const auto w0 = v.load_u(wp), w1 = v.load_u(wp + 64);
       for (int r = 0; r < JR; ++r) {
-        const auto b = v.bcast32(sp[r * t.row_stride + s]);
+        const auto b = v.bcast32(sp[r * t.row_stride]);
         acc[r][0] = v.dot(acc[r][0], w0, b);
         acc[r][1] = v.dot(acc[r][1], w1, b);
       }
@@ -135,8 +135,8 @@ inline void row_tile(const GemmTask& t, const DecodeCtx& ctx, const V& v, int64_
   const int64_t steps = w.steps, sb = w.step_bytes, panel_bytes = w.steps * w.step_bytes;
   if constexpr (FMT == Format::kBf16Dot) {
     const uint32_t* sp = t.pairs + j * t.row_stride;
-    for (int64_t s = 0; s < steps; ++s, wp += sb) {
-      const auto b = v.bcast32(sp[s]);
+    for (int64_t s = 0; s < steps; ++s, wp += sb, sp += t.step_stride) {
+      const auto b = v.bcast32(*sp);
       for (int q = 0; q < NP; ++q) {
         v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb);
         v.prefetch(wp + q * panel_bytes + kPrefetchSteps * sb + 64);

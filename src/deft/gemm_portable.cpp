@@ -153,12 +153,44 @@ float PackedWeights::decoded(int64_t i, int64_t k) const {
 
 void pack_bf16_pairs(const float* s, int64_t j, int64_t k, int64_t row_stride, int64_t step_stride, uint32_t* out) {
   const int64_t pairs = (k + 1) / 2;
+  if (row_stride == 1 && step_stride != 1) {
+    // A conv's im2col (a step's rows contiguous): blocks of 16 rows, so each step is read as one
+    // contiguous run (the row-by-row loop read one float per cache line).
+    constexpr int64_t kRows = 16;
+    for (int64_t r0 = 0; r0 < j; r0 += kRows) {
+      const int64_t rows = std::min(kRows, j - r0);
+      for (int64_t p = 0; p < pairs; ++p) {
+        const float* lo = s + r0 + 2 * p * step_stride;
+        const float* hi = lo + step_stride;
+        uint32_t* o = out + r0 * pairs + p;
+        if (2 * p + 1 < k) {
+          for (int64_t r = 0; r < rows; ++r) o[r * pairs] = uint32_t(to_bf16(lo[r])) | uint32_t(to_bf16(hi[r])) << 16;
+        } else {
+          for (int64_t r = 0; r < rows; ++r) o[r * pairs] = to_bf16(lo[r]);
+        }
+      }
+    }
+    return;
+  }
   for (int64_t r = 0; r < j; ++r) {
     const float* row = s + r * row_stride;
     for (int64_t p = 0; p < pairs; ++p) {
       const uint32_t lo = to_bf16(row[2 * p * step_stride]);
       const uint32_t hi = 2 * p + 1 < k ? to_bf16(row[(2 * p + 1) * step_stride]) : 0;
       out[r * pairs + p] = lo | hi << 16;
+    }
+  }
+}
+
+void pack_bf16_pairs_by_step(const float* s, int64_t j, int64_t k, int64_t step_stride, uint32_t* out) {
+  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
+    const float* lo = s + 2 * p * step_stride;
+    const float* hi = lo + step_stride;
+    uint32_t* o = out + p * j;
+    if (2 * p + 1 < k) {
+      for (int64_t r = 0; r < j; ++r) o[r] = uint32_t(to_bf16(lo[r])) | uint32_t(to_bf16(hi[r])) << 16;
+    } else {
+      for (int64_t r = 0; r < j; ++r) o[r] = to_bf16(lo[r]);
     }
   }
 }
@@ -269,11 +301,19 @@ void gemm_impl(const PackedWeights& w, const float* s, int64_t j, int64_t row_st
   thread_local std::vector<uint32_t> pairs;
   if (w.format == Format::kBf16Dot) {
     pairs.resize(static_cast<size_t>(j * w.steps));
-    pack_bf16_pairs(s, j, w.depth, row_stride, step_stride, pairs.data());
     t.s = nullptr;
     t.pairs = pairs.data();
-    t.row_stride = w.steps;
-    t.step_stride = 1;
+    if (row_stride == 1 && step_stride != 1) {
+      // A conv's im2col: step-major pairs, packed along contiguous runs (row-major packing here
+      // was a strided transpose: a fifth of resnet's bf16dot time without AMX).
+      pack_bf16_pairs_by_step(s, j, w.depth, step_stride, pairs.data());
+      t.row_stride = 1;
+      t.step_stride = j;
+    } else {
+      pack_bf16_pairs(s, j, w.depth, row_stride, step_stride, pairs.data());
+      t.row_stride = w.steps;
+      t.step_stride = 1;
+    }
   }
   // One or two rows (batch 1 FC layers): each row over several panels at once, tasks of groups
   // of panels (a row tile of one panel would leave its two FMA chains latency-bound).

@@ -184,18 +184,46 @@ TEST(DeftGemm, ColumnsEqualTheGatheredRows) {
 
 TEST(DeftGemm, StridedOperandGivesTheSameBits) {
   // S stored K x J (a conv's im2col) read with row stride 1 and step stride J.
-  const int64_t m = 40, k = 21, j = 17;
-  const auto w = random_values(m * k, 6, 0.2f), s = random_values(j * k, 7, 1.0f);
-  std::vector<float> st(k * j);
-  for (int64_t r = 0; r < j; ++r)
-    for (int64_t kk = 0; kk < k; ++kk) st[kk * j + r] = s[r * k + kk];
-  for (Format f : all_formats()) {
-    const PackedWeights p = pack_weights(f, w.data(), m, k, k);
-    std::vector<float> ref(j * m), got(j * m);
-    gemm_reference(p, s.data(), j, k, ref.data(), m);
-    gemm_strided(p, st.data(), j, 1, j, got.data(), m, {}, best_isa());  // kAuto: bf16dot on AMX, not bit-equal
-    EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), got.size() * sizeof(float))) << format_name(f);
+  // 2 rows: the row tiles; 17: the 6-row tiles and a tail.
+  for (const int64_t j : {2, 17}) {
+    const int64_t m = 40, k = 21;
+    const auto w = random_values(m * k, 6, 0.2f), s = random_values(j * k, 7, 1.0f);
+    std::vector<float> st(k * j);
+    for (int64_t r = 0; r < j; ++r)
+      for (int64_t kk = 0; kk < k; ++kk) st[kk * j + r] = s[r * k + kk];
+    for (Format f : all_formats()) {
+      const PackedWeights p = pack_weights(f, w.data(), m, k, k);
+      std::vector<float> ref(j * m), got(j * m);
+      gemm_reference(p, s.data(), j, k, ref.data(), m);
+      gemm_strided(p, st.data(), j, 1, j, got.data(), m, {}, best_isa());  // kAuto: bf16dot on AMX, not bit-equal
+      EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), got.size() * sizeof(float))) << format_name(f) << " j " << j;
+    }
   }
+}
+
+TEST(DeftGemm, StridedBf16PairsAreEachValueRounded) {
+  // K x J storage (a conv's im2col) packed as J rows of K/2 pairs: pair p of row r holds
+  // to_bf16(S[2p][r]) low and to_bf16(S[2p+1][r]) high (0 past odd K), NaN quieted, ties to even,
+  // denormals rounded as normals; 37 rows cross two blocks of 16 and a tail.
+  const int64_t k = 5, j = 37;
+  const float specials[] = {
+      1.0f,  bits_to_float(0x3F808000), bits_to_float(0x3F818000), bits_to_float(0x7F800001), bits_to_float(0x007FFFFF),
+      -0.0f, bits_to_float(0xFF800000)};
+  std::vector<float> st(k * j);
+  for (int64_t i = 0; i < k * j; ++i) st[i] = i % 3 ? specials[i % 7] : float(i) * 0.37f - 20.f;
+  std::vector<uint32_t> got(j * 3);
+  pack_bf16_pairs(st.data(), j, k, 1, j, got.data());
+  for (int64_t r = 0; r < j; ++r)
+    for (int64_t p = 0; p < 3; ++p) {
+      const uint32_t lo = to_bf16(st[2 * p * j + r]), hi = 2 * p + 1 < k ? to_bf16(st[(2 * p + 1) * j + r]) : 0;
+      EXPECT_EQ(got[r * 3 + p], lo | hi << 16) << "row " << r << " pair " << p;
+    }
+  std::vector<uint32_t> by_step(3 * j);
+  pack_bf16_pairs_by_step(st.data(), j, k, j, by_step.data());
+  for (int64_t r = 0; r < j; ++r)
+    for (int64_t p = 0; p < 3; ++p) EXPECT_EQ(by_step[p * j + r], got[r * 3 + p]) << "row " << r << " pair " << p;
+  EXPECT_EQ(to_bf16(bits_to_float(0x7F800001)), 0x7FC0);  // quiet NaN
+  EXPECT_EQ(to_bf16(bits_to_float(0x007FFFFF)), 0x0080);  // the largest denormal rounds up to a normal
 }
 
 TEST(DeftGemm, FormatsStayWithinTheirErrorBound) {
