@@ -102,6 +102,8 @@ struct OptimizeResult {
   // "mixed" was written. At a speed batch of 2 or more, that plan with the batch split too
   // (DeftModelPlan::batch_split; split_ms, 0 when not timed): "split" where it was faster. Empty with
   // one thread.
+  // The plan the search chose ran slower end to end than the engine, so the engine was written.
+  bool engine_kept = false;
   struct ThreadChoice {
     double team_ms = 0, one_ms = 0, mixed_ms = 0, split_ms = 0;
     std::string chosen;
@@ -110,6 +112,10 @@ struct OptimizeResult {
 
 OptimizeResult optimize(const Graph& graph, const search::EvalSet& search, const search::EvalSet& report,
                         const OptimizeOptions& o);
+
+// The point optimize writes: `chosen`, or the engine's (points[0]) when `chosen` ran slower end to
+// end than the engine in the frontier's timing (both in one run).
+int point_to_write(const std::vector<OptimizePoint>& points, int chosen);
 
 // optimize.json: the setup, the per-layer table (every candidate's time, kept synapses, lost
 // images), the chosen configuration and its accuracy on both subsets.

@@ -107,6 +107,7 @@ json optimize_json(const OptimizeResult& r, const OptimizeOptions& o, const sear
                                                                   {"mixed_ms", r.thread_choice.mixed_ms},
                                                                   {"split_ms", r.thread_choice.split_ms}}},
           {"chosen", point_json(r, p, static_cast<size_t>(r.chosen))},
+          {"engine_kept", r.engine_kept},
           {"accuracy",
            {{"search", subset_json(r.search_ref, p.search, search)},
             {"report", subset_json(r.report_ref, p.report, report)}}},
