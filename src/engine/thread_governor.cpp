@@ -15,6 +15,11 @@ constexpr auto kMaxBackoff = std::chrono::seconds(16);
 // While the machine is full, how often to look again: reading /proc/loadavg costs ~5 us, over 1%
 // of a 0.4 ms inference if done before every run.
 constexpr auto kRoomRecheck = std::chrono::milliseconds(20);
+// The back-off in runs as well as time: a short process (a bench of 200 runs of 0.2 ms, a sweep
+// point) that fell back while its second core woke up ended before 250 ms had passed, and ran all
+// its runs on one thread (on a 2-core EPYC, 5 of 8 such processes on a quiet machine).
+constexpr int64_t kFirstRetryRuns = 16;
+constexpr int64_t kMaxRetryRuns = 4096;
 }  // namespace
 
 int other_runnable_tasks() {
@@ -54,7 +59,8 @@ ThreadGovernor::ThreadGovernor(int max_threads, LoadProbe probe, WaitProbe wait)
       probe_(probe ? std::move(probe) : LoadProbe(other_runnable_tasks)),
       wait_(wait ? std::move(wait) : WaitProbe(process_run_queue_wait_ms)),
       current_(max_),
-      backoff_(kFirstBackoff) {
+      backoff_(kFirstBackoff),
+      retry_runs_(kFirstRetryRuns) {
   // Start small when the machine is already full: the first run would stall otherwise.
   if (max_ > 1 && !machine_has_room()) current_ = 1;
 }
@@ -67,12 +73,15 @@ bool ThreadGovernor::machine_has_room() const {
 
 int ThreadGovernor::next(Clock::time_point now) {
   if (max_ == 1) return 1;
-  if (current_ == 1 && now >= retry_at_) {
+  if (current_ == 1 && (now >= retry_at_ || runs_at_one_ >= retry_runs_)) {
     if (machine_has_room()) {
       probing_ = true;
       return max_;
     }
+    // No room: look again in 20 ms, or after twice the runs (a busy machine's reads thin out).
     retry_at_ = now + kRoomRecheck;
+    runs_at_one_ = 0;
+    retry_runs_ = std::min(retry_runs_ * 2, kMaxRetryRuns);
   }
   return current_;
 }
@@ -113,16 +122,20 @@ void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::ti
   if (!starved) best_ms_[key] = std::min(before, wall_ms);
   if (probing_) {
     probing_ = false;
+    runs_at_one_ = 0;
     if (threads == max_ && !starved && wall_ms <= kProbeFactor * before) {
       current_ = max_;
       backoff_ = kFirstBackoff;
+      retry_runs_ = kFirstRetryRuns;
     } else {
       current_ = 1;
       backoff_ = std::min<Clock::duration>(backoff_ * 2, kMaxBackoff);
       retry_at_ = now + backoff_;
+      retry_runs_ = std::min(retry_runs_ * 2, kMaxRetryRuns);
     }
     return;
   }
+  if (threads == 1 && current_ == 1) ++runs_at_one_;
   // One slow run is noise (a page fault, a timer); two in a row at the full team is a stall.
   const bool slow = threads > 1 && (starved || wall_ms > kStallFactor * reference);
   slow_runs_ = slow ? slow_runs_ + 1 : 0;
@@ -131,6 +144,7 @@ void ThreadGovernor::record(int64_t work, int threads, double wall_ms, Clock::ti
     current_ = 1;
     ++fallbacks_;
     retry_at_ = now + backoff_;
+    runs_at_one_ = 0;
   }
 }
 

@@ -8,7 +8,8 @@
 // their inputs (at that thread count or with one thread: a team that stalls from its first run
 // has no fast run of its own to compare with) mean the team stalls: it falls back to one thread
 // (which never waits for anyone; a run already over that budget part-way finishes its remaining
-// nodes on one thread, Executor::run), and only tries the full team again after a back-off, and
+// nodes on one thread, Executor::run), and only tries the full team again after a back-off (in time,
+// or in runs: a short process ends before 250 ms have passed), and
 // only while the machine has a core free for each team thread (/proc/loadavg's count of runnable
 // tasks, read at most every 20 ms: a read costs ~5 us, over 1% of a small model's inference). On a quiet machine it
 // never leaves the full team. A team run with no one-thread reference yet (a process that starts
@@ -116,6 +117,8 @@ class ThreadGovernor {
   int fallbacks_ = 0;
   Clock::duration backoff_;
   Clock::time_point retry_at_{};
+  int64_t retry_runs_;                                 // or after this many one-thread runs, whichever comes first
+  int64_t runs_at_one_ = 0;                            // one-thread runs since the fallback or the last look
   std::map<std::pair<int64_t, int>, double> best_ms_;  // (work, threads) -> fastest run
 };
 

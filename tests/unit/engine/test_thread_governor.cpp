@@ -76,6 +76,35 @@ TEST(ThreadGovernor, StallsFallBackAndProbesWaitForRoomAndBackOff) {
   EXPECT_EQ(g.next(t), 2);
 }
 
+// A short process (200 runs of 0.2 ms) ends long before a 250 ms back-off: after 16 runs on one
+// thread it probes the team whatever the time; a failed probe doubles the runs to wait.
+TEST(ThreadGovernor, AShortProcessRetriesTheTeamAfterRunsNotOnlyTime) {
+  Scripted load;
+  ThreadGovernor g = load.make(2);
+  const Clock::time_point t{};  // the clock never reaches the back-off
+  g.record(100, g.next(t), 0.2, t);
+  g.record(100, g.next(t), 5.0, t);  // the second core woke up late, twice
+  g.record(100, g.next(t), 5.0, t);
+  ASSERT_EQ(g.current(), 1);
+  for (int run = 0; run < 15; ++run) {
+    ASSERT_EQ(g.next(t), 1) << run;
+    g.record(100, 1, 0.3, t);
+  }
+  g.record(100, g.next(t), 0.3, t);  // the 16th
+  ASSERT_EQ(g.next(t), 2);           // probe
+  g.record(100, 2, 5.0, t);          // stalls: 32 runs now
+  EXPECT_EQ(g.current(), 1);
+  for (int run = 0; run < 31; ++run) {
+    ASSERT_EQ(g.next(t), 1) << run;
+    g.record(100, 1, 0.3, t);
+  }
+  g.record(100, g.next(t), 0.3, t);
+  ASSERT_EQ(g.next(t), 2);
+  g.record(100, 2, 0.21, t);  // full speed: the team again
+  EXPECT_EQ(g.current(), 2);
+  EXPECT_EQ(g.next(t), 2);
+}
+
 // Two copies started at once: the team stalls from its very first run, so every full-team run is
 // as slow as the best one. The warm-up's one-thread time (noted, not chosen by the governor) is
 // the reference: full-team runs over 3x it are stalls, and two of them make it fall back. Its
@@ -134,7 +163,8 @@ TEST(ThreadGovernor, ATeamWaitingForCoresWithNoReferenceIsAStall) {
 
 // On a full machine the run queue is read at most every 20 ms, not before every run: reading
 // /proc/loadavg costs about 1% of a small model's inference.
-TEST(ThreadGovernor, LooksAtTheRunQueueAtMostEvery20ms) {
+// On a busy machine: every 20 ms, or after a number of runs that doubles at each look.
+TEST(ThreadGovernor, LooksAtTheRunQueueEvery20msOrAfterDoublingRuns) {
   int reads = 0;
   ThreadGovernor g(2, [&reads] {
     ++reads;
@@ -147,7 +177,7 @@ TEST(ThreadGovernor, LooksAtTheRunQueueAtMostEvery20ms) {
     g.record(100, 1, 0.4, t);
     t += std::chrono::microseconds(400);
   }
-  EXPECT_EQ(reads, 1 + 2);  // at 0 ms and 20 ms
+  EXPECT_EQ(reads, 1 + 3);  // at 0 ms, after 32 more runs (12.8 ms), and at 20 ms
 }
 
 TEST(ThreadGovernor, StartsWithOneThreadOnAFullMachine) {
