@@ -51,6 +51,15 @@ inline Attribute string_attr(std::string v) {
 inline Tensor F(Shape s, std::vector<float> v) {
   return Tensor::from<float>(std::move(s), v);
 }
+inline Tensor U8(Shape s, std::vector<uint8_t> v) {
+  return Tensor::from<uint8_t>(std::move(s), v);
+}
+inline Tensor I8(Shape s, std::vector<int8_t> v) {
+  return Tensor::from<int8_t>(std::move(s), v);
+}
+inline Tensor I32(Shape s, std::vector<int32_t> v) {
+  return Tensor::from<int32_t>(std::move(s), v);
+}
 inline Tensor iota_f(Shape shape) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
   for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);

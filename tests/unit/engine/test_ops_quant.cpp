@@ -37,18 +37,10 @@ Attribute ints_attr(std::vector<int64_t> v) {
   return a;
 }
 
-Tensor F(Shape s, std::vector<float> v) {
-  return Tensor::from<float>(std::move(s), v);
-}
-Tensor U8(Shape s, std::vector<uint8_t> v) {
-  return Tensor::from<uint8_t>(std::move(s), v);
-}
-Tensor I8(Shape s, std::vector<int8_t> v) {
-  return Tensor::from<int8_t>(std::move(s), v);
-}
-Tensor I32(Shape s, std::vector<int32_t> v) {
-  return Tensor::from<int32_t>(std::move(s), v);
-}
+using op_test::F;
+using op_test::I32;
+using op_test::I8;
+using op_test::U8;
 
 struct OpSpec {
   std::string op;

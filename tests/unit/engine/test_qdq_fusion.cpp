@@ -20,19 +20,12 @@ using op_test::ints_attr;
 using test::ModelBuilder;
 using test::set_attr;
 
-Tensor F(Shape s, std::vector<float> v) {
-  return Tensor::from<float>(std::move(s), v);
-}
-Tensor U8(Shape s, std::vector<uint8_t> v) {
-  return Tensor::from<uint8_t>(std::move(s), v);
-}
-Tensor I8(Shape s, std::vector<int8_t> v) {
-  return Tensor::from<int8_t>(std::move(s), v);
-}
-Tensor I32(Shape s, std::vector<int32_t> v) {
-  return Tensor::from<int32_t>(std::move(s), v);
-}
+using op_test::F;
+using op_test::I32;
+using op_test::I8;
+using op_test::U8;
 
+// op_test::OpSpec has no constructor argument for constant inputs; the QLinearConv case needs one.
 struct Spec {
   std::string op;
   std::vector<std::optional<Tensor>> inputs;
@@ -41,18 +34,8 @@ struct Spec {
   std::vector<int> constant_inputs = {};
 };
 
-Tensor run1(const Spec& spec) {
-  std::vector<Tensor> runtime;
-  Graph g = op_test::one_node_graph(spec, runtime);
-  ExecutorOptions options;
-  options.threads = 1;
-  Executor ex(std::move(g), options);
-  return ex.run(runtime).at(0);
-}
-
-std::vector<int64_t> ints(const Tensor& t) {
-  return t.to_i64_vector();
-}
+using op_test::ints;
+using op_test::run1;
 
 // ---- kernels -----------------------------------------------------------------------------------
 
