@@ -55,10 +55,37 @@ function runJsonAsync(cmd, argv) {
   });
 }
 
+// Convolutions through PyTorch's own oneDNN, one OpenMP thread per core: a training-like job that
+// keeps every core busy whatever BLAS Debian's alternatives pick (with the reference libblas a
+// matrix-product loop ran on one core only: 106% CPU on 2 cores).
 function startLoad() {
   const threads = os.cpus().length;
-  const code = `import torch\ntorch.set_num_threads(${threads})\na = torch.randn(768, 768)\nwhile True:\n    a = (a @ a).clamp_(-1, 1)\n`;
+  const code = [
+    'import torch', `torch.set_num_threads(${threads})`,
+    'x = torch.randn(8, 64, 56, 56)', 'w = torch.randn(64, 64, 3, 3) * 0.05',
+    'while True:', '    x = torch.nn.functional.conv2d(x, w, padding=1).clamp_(-1, 1)', ''].join('\n');
   return spawn('/usr/bin/python3', ['-c', code], { stdio: 'ignore' });
+}
+
+// CPU seconds a process (all its threads) has used so far, from /proc/PID/stat.
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;  // utime + stime, USER_HZ ticks
+  } catch (e) {
+    return null;
+  }
+}
+
+// The share of a copy's timed window (first run's start to last run's end) during which the other
+// copy was timing too: two short processes started together may barely overlap.
+function overlapShare(runs, other) {
+  if (!runs.length || !other.length) return null;
+  const span = (rs) => [Math.min(...rs.map((r) => r.start_ms)), Math.max(...rs.map((r) => r.start_ms + r.ms))];
+  const [a0, a1] = span(runs);
+  const [b0, b1] = span(other);
+  return a1 > a0 ? Math.max(0, Math.min(a1, b1) - Math.max(a0, b0)) / (a1 - a0) : null;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -105,10 +132,16 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
       const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-busy-'));
       let procs = 0;
       let load = null;
+      let loadCpu0 = null;
+      let loadT0 = 0;
+      const overlaps = { eff: [], ort: [] };
       if (scenario === 'pytorch') {
         load = startLoad();
         await sleep(1500);  // torch import and thread start-up
+        loadCpu0 = cpuSeconds(load.pid);
+        loadT0 = Date.now();
       }
+      let loadShare = null;
       try {
         // At least `rounds` rounds, then more while the scenario's time budget lasts.
         const started = Date.now();
@@ -126,6 +159,7 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
             for (const [k, j] of results.entries()) {
               const runs = runsOf[k];
               const other = copies === 2 ? runsOf[1 - k] : [];
+              if (copies === 2) overlaps[engine].push(overlapShare(runs, other));
               const med = j.latency_ms.median;
               runs.forEach((x, at) => {
                 const over = x.ms / med;
@@ -145,6 +179,10 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
           }
           stats.ratios.push(median(round.eff) / median(round.ort));
         }
+        if (load && loadCpu0 !== null) {
+          const used = cpuSeconds(load.pid);
+          if (used !== null) loadShare = (used - loadCpu0) / ((Date.now() - loadT0) / 1000) / os.cpus().length;
+        }
       } finally {
         if (load) load.kill('SIGKILL');
         fs.rmSync(runsDir, { recursive: true, force: true });
@@ -158,6 +196,9 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
         rounds: stats.ratios.length, ratio_med: median(stats.ratios),
         ratio_min: Math.min(...stats.ratios), ratio_max: Math.max(...stats.ratios),
         ratio_q1: quantile(stats.ratios, 0.25), ratio_q3: quantile(stats.ratios, 0.75),
+        load_share: loadShare,
+        eff_overlap: overlaps.eff.length ? median(overlaps.eff.filter((x) => x !== null)) : null,
+        ort_overlap: overlaps.ort.length ? median(overlaps.ort.filter((x) => x !== null)) : null,
       };
       row.ratio = row.eff_ms / row.ort_ms;
       for (const e of ['eff', 'ort']) {
@@ -167,14 +208,14 @@ async function benchBusy({ bin, ortBench, median, models, rounds, repeat, second
         };
       }
       rows.push(row);
-      process.stderr.write(`busy ${row.model} ${scenario}: effectual ${row.eff_ms.toFixed(3)} ms (worst x${row.eff_worst.toFixed(1)}), ORT ${row.ort_ms.toFixed(3)} ms (worst x${row.ort_worst.toFixed(1)}), ratio ${row.ratio.toFixed(2)} (per round: median ${row.ratio_med.toFixed(2)}, ${row.ratio_min.toFixed(2)}-${row.ratio_max.toFixed(2)} over ${row.rounds} rounds); means ${row.eff_mean.toFixed(3)} / ${row.ort_mean.toFixed(3)} ms\n`);
+      process.stderr.write(`busy ${row.model} ${scenario}: effectual ${row.eff_ms.toFixed(3)} ms (worst x${row.eff_worst.toFixed(1)}), ORT ${row.ort_ms.toFixed(3)} ms (worst x${row.ort_worst.toFixed(1)}), ratio ${row.ratio.toFixed(2)} (per round: median ${row.ratio_med.toFixed(2)}, ${row.ratio_min.toFixed(2)}-${row.ratio_max.toFixed(2)} over ${row.rounds} rounds); means ${row.eff_mean.toFixed(3)} / ${row.ort_mean.toFixed(3)} ms${row.load_share !== null ? `; PyTorch used ${(100 * row.load_share).toFixed(0)}% of the cores` : ''}${row.eff_overlap !== null ? `; copies overlapped ${(100 * row.eff_overlap).toFixed(0)}% / ${(100 * row.ort_overlap).toFixed(0)}%` : ''}\n`);
     }
   }
   let md = `\n## Beside other work: default threads, batch 1 (goal: median <= 1.2x ONNX Runtime when busy, <= 1.0x quiet; no run over 20x its median)\n\n`;
-  md += `Both engines at their defaults: \`effectual bench MODEL --repeat ${repeat}\` (no --threads, no environment variable) and ONNX Runtime with intraOpNumThreads 0 (its default). pytorch: a /usr/bin/python3 job multiplying 768x768 matrices on every core runs throughout; two-copies: two processes of the same engine at once (both counted). Each scenario runs at least ${rounds} and then as many interleaved rounds as fit ${seconds} s (at most ${maxRounds}; which engine goes first alternates); ms: the median over all rounds of each process's median (and of its mean: the median of single runs does not count the time another process held the cores, the mean does); per-round ratio: each round's effectual median over ONNX Runtime's, as median [min, quartiles, max] over the rounds, so one unlucky round no longer decides; worst: the slowest single run over its process's median, the worst process and the median process.\n\n`;
-  md += `| model | scenario | rounds | effectual ms | ORT ms | ratio eff/ORT | per-round ratio: median [min, q1-q3, max] | effectual mean ms | ORT mean ms | mean ratio | effectual worst/median (worst, median process) | ORT worst/median |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
+  md += `Both engines at their defaults: \`effectual bench MODEL --repeat ${repeat}\` (no --threads, no environment variable) and ONNX Runtime with intraOpNumThreads 0 (its default). pytorch: a /usr/bin/python3 job running 3x3 convolutions (64 channels, 8 x 56 x 56, PyTorch's oneDNN) with one thread per core runs throughout, its measured share of the cores in the last column; two-copies: two processes of the same engine started at once (both counted), with the median share of each copy's timed runs during which the other copy was timing too (overlap). Each scenario runs at least ${rounds} and then as many interleaved rounds as fit ${seconds} s (at most ${maxRounds}; which engine goes first alternates); ms: the median over all rounds of each process's median (and of its mean: the median of single runs does not count the time another process held the cores, the mean does); per-round ratio: each round's effectual median over ONNX Runtime's, as median [min, quartiles, max] over the rounds, so one unlucky round no longer decides; worst: the slowest single run over its process's median, the worst process and the median process.\n\n`;
+  md += `| model | scenario | rounds | effectual ms | ORT ms | ratio eff/ORT | per-round ratio: median [min, q1-q3, max] | effectual mean ms | ORT mean ms | mean ratio | effectual worst/median (worst, median process) | ORT worst/median | other work: PyTorch's share of the cores, or the copies' overlap (effectual / ORT) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
   for (const r of rows) {
-    md += `| ${r.model} | ${r.scenario} | ${r.rounds} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratio_med.toFixed(2)} [${r.ratio_min.toFixed(2)}, ${r.ratio_q1.toFixed(2)}-${r.ratio_q3.toFixed(2)}, ${r.ratio_max.toFixed(2)}] | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)}, ${r.eff_worst_med.toFixed(1)} | ${r.ort_worst.toFixed(1)}, ${r.ort_worst_med.toFixed(1)} |\n`;
+    md += `| ${r.model} | ${r.scenario} | ${r.rounds} | ${r.eff_ms.toFixed(3)} | ${r.ort_ms.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratio_med.toFixed(2)} [${r.ratio_min.toFixed(2)}, ${r.ratio_q1.toFixed(2)}-${r.ratio_q3.toFixed(2)}, ${r.ratio_max.toFixed(2)}] | ${r.eff_mean.toFixed(3)} | ${r.ort_mean.toFixed(3)} | ${(r.eff_mean / r.ort_mean).toFixed(2)} | ${r.eff_worst.toFixed(1)}, ${r.eff_worst_med.toFixed(1)} | ${r.ort_worst.toFixed(1)}, ${r.ort_worst_med.toFixed(1)} | ${r.load_share !== null ? `${(100 * r.load_share).toFixed(0)}%` : r.eff_overlap !== null ? `${(100 * r.eff_overlap).toFixed(0)}% / ${(100 * r.ort_overlap).toFixed(0)}%` : '-'} |\n`;
   }
   md += `\nSlow single runs, both engines measured alike (each process writes every run's time with \`--runs-out\`; each run over its own process's median, pooled over the scenario's processes): how many went over 20x, the 99.9th percentile, and the worst run with where it fell (run index in its process, counting from 0 after the warm-up runs), the threads it ran on (effectual's governor may change them between runs; ORT does not say) and the context switches its process had during it (involuntary: another task or the host took a core; voluntary: a thread slept, e.g. at a barrier). two-copies, other copy meanwhile: what the other process of the pair was doing during each run over 20x (its runs lined up by start time): running a team (effectual threads > 1), one thread, timing (ORT), between runs, starting (before its first timed run) or done; the worst run's first.\n\n`;
   md += `| model | scenario | engine | runs | over 20x | 99.9th pct / median | worst / median | worst ms | worst at run (round) | threads | involuntary, voluntary switches | other copy meanwhile: worst run; runs over 20x |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`;
