@@ -16,9 +16,25 @@ using namespace pass_support;  // the vocabulary every pass shares (graph/pass_s
 
 namespace {
 
-// A 2-D Conv with constant float weights: the kind whose kernel can read and write the blocked
-// layout. Returns its input and output channel counts.
+// An int8 DeftLayer conv (deft/int8_layer.h, one layer: not a pair, no fused pool or residual): it
+// quantizes its input from, and writes its output to, either layout. Returns its channel counts.
+bool blockable_int8_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (n.op != "DeftLayer" || n.attr_string("kind", "") != "conv" || n.attr_string("format", "") != "int8" ||
+      n.inputs.size() != 3 || n.outputs.size() != 1 || n.input(0) == kNoValue || n.has_attr("pool") ||
+      n.has_attr("pair.name") || !g.is_constant(n.input(1)) || g.constant(n.input(1)).rank() != 2) {
+    return false;
+  }
+  const std::vector<int64_t> k = n.attr_ints("kernel_shape");
+  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) return false;
+  out_channels = g.constant(n.input(1)).dim(0);
+  in_channels = n.attr_int("depth", 0) / (k[0] * k[1]);
+  return in_channels > 0;
+}
+
+// A 2-D Conv with constant float weights (or an int8 DeftLayer conv): the kind whose kernel can read
+// and write the blocked layout. Returns its input and output channel counts.
 bool blockable_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (blockable_int8_conv(g, n, in_channels, out_channels)) return true;
   if (!is_op(n, "Conv") || n.outputs.size() != 1 || n.input(0) == kNoValue) return false;
   const ValueId w = n.input(1);
   if (!g.is_constant(w) || g.constant(w).dtype() != DType::kFloat32 || g.constant(w).rank() != 4) return false;
@@ -257,7 +273,7 @@ void assign_blocked_layouts(Graph& g) {
   // output would make oneDNN reorder its whole input first; the Concats read plain inputs too.
   for (const Node& n : g.nodes) {
     int64_t ci = 0, co = 0;
-    if (!blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
+    if (!is_op(n, "Conv") || !blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
         n.attr_int("group", 1) != 1) {
       continue;
     }
