@@ -238,20 +238,23 @@ class DeftLayerKernel final : public Kernel {
 
   std::string impl() const override {
     if (!int8_) return impl_;
-    return "deft:int8:" + (conv_ ? int8_conv_.impl() : int8_fc_.impl()) + (blocked_in_ ? ":blocked-in" : "") +
-           (blocked_out_ ? ":blocked-out" : "");
+    return "deft:int8:" + (conv_ ? int8_conv_.impl() : int8_fc_.impl()) + (residual_ ? ":residual" : "") +
+           (blocked_in_ ? ":blocked-in" : "") + (blocked_out_ ? ":blocked-out" : "");
   }
 
  private:
-  // An int8 layer (deft/int8_layer.h): no synapse vector elimination, no fused pool or residual; a
-  // conv reads and writes the channel-blocked layout where the layout pass says so.
+  // An int8 layer (deft/int8_layer.h): no synapse vector elimination, no fused pool; a conv may take
+  // a residual block's shortcut (input 3, laid out as its output) and reads and writes the
+  // channel-blocked layout where the layout pass says so.
   void init_int8(const Node& node, const std::string& where, const Tensor& w) {
     if (!identity_) fail<ModelError>("{}: int8 runs without synapse vector elimination (no synapses attribute)", where);
     const Int8Input in{node.attr_float("int8_scale", 0.f), static_cast<int32_t>(node.attr_int("int8_zero", -1))};
     if (!valid_int8_input(in))
       fail<ModelError>("{}: int8_scale ({}) must be a positive finite number and int8_zero ({}) 0..255", where,
                        in.scale, in.zero);
-    if (node.inputs.size() != 3) fail<ModelError>("{}: an int8 layer takes 3 inputs (X, W, bias)", where);
+    if (node.inputs.size() != 3 && !(conv_ && node.inputs.size() == 4))
+      fail<ModelError>("{}: an int8 layer takes 3 inputs (X, W, bias), a conv 4 with a residual", where);
+    residual_ = node.inputs.size() == 4;
     max_threads_ = node.attr_int("threads", 0);
     if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
     if (conv_) {
@@ -278,7 +281,8 @@ class DeftLayerKernel final : public Kernel {
 
   void run_int8(OpContext& ctx) {
     const Tensor& x = ctx.input(0);
-    const Shape shape = output_shape(x, nullptr, ctx.where());
+    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
+    const Shape shape = output_shape(x, r, ctx.where());
     Tensor y = blocked_out_ ? blocked_output(ctx, 0, shape) : ctx.output(0, DType::kFloat32, shape);
     // oneDNN runs on the OpenMP thread count: the plan's cap applies to it too.
     const int threads = threads_for(ctx.threads()), before = omp_get_max_threads();
@@ -287,7 +291,7 @@ class DeftLayerKernel final : public Kernel {
       if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                        x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
-                       blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads);
+                       blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr);
       } else {
         int8_fc_.run(ctx.dnnl(), *int8_, x.data<float>(), x.shape()[0], y.data<float>(), threads);
       }

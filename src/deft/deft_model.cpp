@@ -374,10 +374,9 @@ void fuse_residuals(Graph& g) {
   pass_support::fold_residual_adds(
       g,
       [&g](const Node& conv, ValueId operand, ValueId shortcut) {
-        // (int8: the engine's Add reads and writes its blocked output.)
         return conv.op == kDeftLayerOp && conv.attr_string("kind", "") == "conv" && conv.inputs.size() == 3 &&
-               conv.attr_string("format", "") != "int8" && !conv.has_attr("activation") && !conv.has_attr("pool") &&
-               conv.outputs.size() == 1 && same_activation_shape(g, operand, shortcut);
+               !conv.has_attr("activation") && !conv.has_attr("pool") && conv.outputs.size() == 1 &&
+               same_activation_shape(g, operand, shortcut);
       },
       [](Node& fused, ValueId shortcut) { fused.inputs.push_back(shortcut); });
 }

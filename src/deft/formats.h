@@ -123,5 +123,10 @@ inline float int8_output(int32_t acc, float combined_scale, float bias, bool rel
   const float v = std::fma(static_cast<float>(acc), combined_scale, bias);
   return relu ? (v > 0.f ? v : 0.f) : v;  // NaN becomes 0, as the vector max does
 }
+// A residual block fused in (the unfused Add and Relu nodes' bits): (fma(...) + shortcut), then the Relu.
+inline float int8_output_residual(int32_t acc, float combined_scale, float bias, float shortcut, bool relu) {
+  const float v = std::fma(static_cast<float>(acc), combined_scale, bias) + shortcut;
+  return relu ? (v > 0.f ? v : 0.f) : v;
+}
 
 }  // namespace eff::deft

@@ -64,12 +64,14 @@ void quantize_row_avx512(const float* src, int64_t count, uint8_t* dst, float in
 
 // `pixels` sums of 16 channels (`acc_stride` apart, the first `lanes` read, the rest 0) to fp32 vectors
 // 16 apart: fma(float(acc), combined, bias), then the Relu.
+// `residual` (or null): 16 shortcut values per pixel, laid out as `out`, added before the Relu.
 void epilogue_pixels_avx512(const int32_t* acc, int64_t acc_stride, int64_t pixels, int64_t lanes,
-                            const float* combined, const float* bias, bool relu, float* out) {
+                            const float* combined, const float* bias, bool relu, const float* residual, float* out) {
   const __m512 c = _mm512_loadu_ps(combined), b = _mm512_loadu_ps(bias), zero = _mm512_setzero_ps();
   const __mmask16 m = lane_mask(lanes);
   for (int64_t p = 0; p < pixels; ++p) {
     __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + p * acc_stride)), c, b);
+    if (residual) v = _mm512_add_ps(v, _mm512_loadu_ps(residual + p * kB));
     if (relu) v = _mm512_max_ps(v, zero);  // v > 0 ? v : 0
     _mm512_storeu_ps(out + p * kB, v);
   }
@@ -123,10 +125,13 @@ void quantize_pixels_scalar(const float* src, int64_t pixels, uint8_t* dst, int6
 }
 
 void epilogue_pixels_scalar(const int32_t* acc, int64_t acc_stride, int64_t pixels, int64_t lanes,
-                            const float* combined, const float* bias, bool relu, float* out) {
+                            const float* combined, const float* bias, bool relu, const float* residual, float* out) {
   for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t l = 0; l < kB; ++l)
-      out[p * kB + l] = int8_output(l < lanes ? acc[p * acc_stride + l] : 0, combined[l], bias[l], relu);
+    for (int64_t l = 0; l < kB; ++l) {
+      const int32_t a = l < lanes ? acc[p * acc_stride + l] : 0;
+      out[p * kB + l] = residual ? int8_output_residual(a, combined[l], bias[l], residual[p * kB + l], relu)
+                                 : int8_output(a, combined[l], bias[l], relu);
+    }
 }
 
 // Channel-blocked <-> plain copies of one image (C channels, P pixels), padded channels 0.
@@ -171,7 +176,8 @@ Int8Layer make_int8_layer(const float* w, int64_t m, int64_t k, const float* bia
   return l;
 }
 
-void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const ConvShape& s, float* y) {
+void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const ConvShape& s, float* y,
+                         const float* residual) {
   const int64_t in_pixels = s.h * s.w, taps = s.kh * s.kw;
   const float inverse = l.input.inverse();
   const int32_t zero = l.input.zero;
@@ -191,7 +197,9 @@ void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const Co
                 if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;  // the zero point: 0
                 acc += q[c * in_pixels + iy * s.w + ix] * int32_t{wm[(c * s.kh + ky) * s.kw + kx]};
               }
-          y[((img * l.rows + m) * s.oh + oy) * s.ow + ox] = int8_output(acc, l.combined[m], l.bias[m], l.relu);
+          const int64_t at = ((img * l.rows + m) * s.oh + oy) * s.ow + ox;
+          y[at] = residual ? int8_output_residual(acc, l.combined[m], l.bias[m], residual[at], l.relu)
+                           : int8_output(acc, l.combined[m], l.bias[m], l.relu);
         }
     }
   }
@@ -230,7 +238,8 @@ std::string Int8ConvKernel::impl() const {
 }
 
 void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
-                         int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads) {
+                         int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads,
+                         const float* residual) {
   (void)pad_bottom, (void)pad_right;  // the output size (s.oh, s.ow) already says where the padding ends
   State& st = *st_;
   const int64_t c = s.c, m = l.rows, in_pixels = s.h * s.w, out_pixels = s.oh * s.ow;
@@ -273,14 +282,17 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
         const float* cs = l.combined.data() + b * kB;
         const float* bs = l.bias.data() + b * kB;
         if (out == ActLayout::kBlocked) {
-          float* o = y + (img * mb + b) * out_pixels * kB;
-          (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu, o);
+          const int64_t at = (img * mb + b) * out_pixels * kB;
+          (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu,
+                                                                     residual ? residual + at : nullptr, y + at);
         } else {
-          float* o = y + (img * m + b * kB) * out_pixels;
-          float v[kB];
+          const int64_t at = (img * m + b * kB) * out_pixels;
+          float v[kB], r[kB] = {};
           for (int64_t p = 0; p < out_pixels; ++p) {
-            epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, v);
-            for (int64_t k = 0; k < lanes; ++k) o[k * out_pixels + p] = v[k];
+            if (residual)
+              for (int64_t k = 0; k < lanes; ++k) r[k] = residual[at + k * out_pixels + p];
+            epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, residual ? r : nullptr, v);
+            for (int64_t k = 0; k < lanes; ++k) y[at + k * out_pixels + p] = v[k];
           }
         }
       });
@@ -291,6 +303,13 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
   // oneDNN has no fast int8 kernel for this shape: the scalar reference (same bits, slowly).
   st.impl = "reference";
   const float* xp = x;
+  std::vector<float> plain_residual;
+  if (residual && out == ActLayout::kBlocked) {
+    plain_residual.resize(static_cast<size_t>(n * m * out_pixels));
+    for (int64_t img = 0; img < n; ++img)
+      to_plain(residual + img * mb * kB * out_pixels, m, out_pixels, plain_residual.data() + img * m * out_pixels);
+  }
+  const float* rp = residual && out == ActLayout::kBlocked ? plain_residual.data() : residual;
   if (in == ActLayout::kBlocked) {
     st.plain_in.resize(static_cast<size_t>(n * c * in_pixels));
     for (int64_t img = 0; img < n; ++img)
@@ -298,11 +317,11 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
     xp = st.plain_in.data();
   }
   if (out == ActLayout::kPlain) {
-    int8_conv_reference(l, xp, n, s, y);
+    int8_conv_reference(l, xp, n, s, y, rp);
     return;
   }
   st.plain_out.resize(static_cast<size_t>(n * m * out_pixels));
-  int8_conv_reference(l, xp, n, s, st.plain_out.data());
+  int8_conv_reference(l, xp, n, s, st.plain_out.data(), rp);
   for (int64_t img = 0; img < n; ++img)
     to_blocked(st.plain_out.data() + img * m * out_pixels, m, out_pixels, y + img * mb * kB * out_pixels);
 }

@@ -41,8 +41,10 @@ struct Int8Layer {
 Int8Layer make_int8_layer(const float* w, int64_t m, int64_t k, const float* bias, const Int8Input& input, bool relu);
 
 // The scalar definitions the kernels equal bit for bit. Conv: x NCHW (n images), y NCHW; padding
-// reads as the zero point (the value 0). FC: x n x K, y n x M.
-void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const ConvShape& s, float* y);
+// reads as the zero point (the value 0); `residual` (NCHW as y, or null): a residual block's
+// shortcut, added after the fma and before the Relu (int8_output_residual). FC: x n x K, y n x M.
+void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const ConvShape& s, float* y,
+                         const float* residual = nullptr);
 void int8_fc_reference(const Int8Layer& l, const float* x, int64_t n, float* y);
 
 // The layout of a conv's fp32 activations: NCHW, or nChw16c with C padded to whole blocks.
@@ -53,10 +55,12 @@ class Int8ConvKernel {
  public:
   Int8ConvKernel();
   ~Int8ConvKernel();
-  // y: n x M x oh x ow in `out` layout. Runs on the caller's OpenMP thread count (oneDNN's team),
-  // the quantization and epilogue on `threads`. `pad_bottom`, `pad_right`: as in ONNX pads.
+  // y: n x M x oh x ow in `out` layout (and `residual`, if given, laid out as y). Runs on the
+  // caller's OpenMP thread count (oneDNN's team), the quantization and epilogue on `threads`.
+  // `pad_bottom`, `pad_right`: as in ONNX pads.
   void run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
-           int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads);
+           int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads,
+           const float* residual = nullptr);
   // oneDNN's implementation ("dnnl-u8s8" until the first run; "reference" when oneDNN had no fast kernel
   // for the shape and the scalar reference ran).
   std::string impl() const;

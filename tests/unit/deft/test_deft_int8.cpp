@@ -221,6 +221,17 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
         std::vector<float> yp(ref.size());
         k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, c.pad, c.pad, yp.data(), ActLayout::kPlain, threads);
         EXPECT_TRUE(same_bits(yp, ref));
+        // A fused residual block's shortcut, laid out as the output: blocked and plain.
+        const auto r = uniform(ref.size(), -1.f, 1.f, 8);
+        std::vector<float> ref_r(ref.size());
+        int8_conv_reference(l, x.data(), c.n, s, ref_r.data(), r.data());
+        const std::vector<float> rb = blocked_of(r, c.n, c.m, out_pixels);
+        k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, c.pad, c.pad, yb.data(), ActLayout::kBlocked, threads,
+              rb.data());
+        EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref_r));
+        k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, c.pad, c.pad, yp.data(), ActLayout::kPlain, threads,
+              r.data());
+        EXPECT_TRUE(same_bits(yp, ref_r));
       }
     }
   }
@@ -257,6 +268,54 @@ TEST(DeftInt8, ChoicesAndPlansRefuseEliminationAndMissingCalibration) {
   Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/lenet5.onnx");
   EXPECT_THROW(plan_deft(m.graph, parse_deft_choice("int8", "--deft"), nullptr, 0, 1), UsageError);
   EXPECT_THROW(plan_layer(m.graph, "/fc2/Gemm", Format::kInt8, sve_identity(120), Compensation::kNone), UsageError);
+}
+
+TEST(DeftInt8, ResidualAddFusedIsTheUnfusedAddAndReluBitForBit) {
+  // resnet with every layer in int8 (any valid input quantization will do): each stage's Add (and
+  // its Relu) goes into the conv2's epilogue, which reads the shortcut in its blocked output layout.
+  Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/resnet.onnx");
+  DeftModelPlan plan;
+  const Int8Input q{0.05f, 12};
+  for (const LayerInfo& l : find_layers(m.graph)) {
+    const Node& n = m.graph.nodes[l.node];
+    if (!deft_eligible(m.graph, n, nullptr)) continue;
+    plan.layers.push_back(plan_layer(m.graph, n.name, Format::kInt8, plan_sve(m.graph, n.name, 2.0, nullptr, 1),
+                                     Compensation::kNone, &q));
+  }
+  ASSERT_GE(plan.layers.size(), 8u);
+  auto load = [&](bool fuse) {
+    LoadOptions lo = m.load_options;
+    lo.layer_rewrite = [&](Graph& g) { apply_deft(g, plan, fuse); };
+    return load_onnx(m.path, lo);
+  };
+  const Graph fused = load(true), unfused = load(false);
+  int adds = 0, residual_convs = 0;
+  for (const Node& n : fused.nodes) {
+    adds += n.op == "Add";
+    if (n.op != kDeftLayerOp || n.inputs.size() != 4) continue;
+    ++residual_convs;
+    EXPECT_EQ(n.attr_string("activation", ""), "Relu");
+    EXPECT_EQ(n.attr_int(kBlockedOutputAttr, 0), 1) << n.name;
+  }
+  EXPECT_EQ(adds, 0);
+  EXPECT_EQ(residual_convs, 3);
+  int unfused_adds = 0;
+  for (const Node& n : unfused.nodes) unfused_adds += n.op == "Add";
+  EXPECT_EQ(unfused_adds, 3);
+  Shape shape = m.input_shape();
+  shape[0] = 3;
+  Tensor x(DType::kFloat32, shape);
+  const auto v = uniform(static_cast<size_t>(x.numel()), -1.f, 1.f, 9);
+  std::copy(v.begin(), v.end(), x.data<float>());
+  ExecutorOptions eo;
+  eo.threads = 1;
+  const Tensor want = Executor(unfused, eo).run({x})[0];
+  for (int threads : {1, 2}) {
+    eo.threads = threads;
+    const Tensor got = Executor(fused, eo).run({x})[0];
+    ASSERT_EQ(got.numel(), want.numel());
+    EXPECT_EQ(0, std::memcmp(got.data<float>(), want.data<float>(), want.nbytes())) << threads << " threads";
+  }
 }
 
 TEST(DeftInt8, ShippedModelKeepsAccuracyAndTheBlockedLayout) {
