@@ -24,6 +24,8 @@ namespace {
 constexpr int64_t kB = 16;  // channels per block (nChw16c) and lanes per vector
 // 33000 * 255 * 127 < 2^31 / 2: a sum of u8 x s8 products (and oneDNN's zero-point correction) fits int32.
 constexpr int64_t kMaxDepth = 33000;
+// A conv's batch runs in chunks of images whose buffers take about this much (half of Zen 5's L2).
+constexpr int64_t kChunkBytes = int64_t{512} << 10;
 
 int64_t blocks(int64_t c) {
   return (c + kB - 1) / kB;
@@ -222,7 +224,7 @@ void int8_fc_reference(const Int8Layer& l, const float* x, int64_t n, float* y) 
 struct Int8ConvKernel::State {
   // oneDNN 2.6's VNNI convs (brgconv, jit_int8) take u8 NHWC in and int32 NHWC out; given nChw16c
   // they fall to ref_int8. Without a fast kernel: the scalar reference.
-  ops::DnnlInt8Conv conv;
+  ops::DnnlInt8Conv conv, tail;  // a chunk of images, and the last, shorter chunk
   bool reference = false;
   std::vector<uint8_t> src;
   std::vector<int32_t> acc;
@@ -248,22 +250,25 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
   const int32_t zero = l.input.zero;
   const bool avx512 = has_avx512();
   ops::Int8ConvGeometry g;
-  g.batch = n, g.channels = c, g.out_channels = m;
+  g.channels = c, g.out_channels = m;
   g.in[0] = s.h, g.in[1] = s.w, g.kernel[0] = s.kh, g.kernel[1] = s.kw, g.out[0] = s.oh, g.out[1] = s.ow;
   g.stride[0] = s.sh, g.stride[1] = s.sw, g.dilation[0] = s.dh, g.dilation[1] = s.dw;
   g.pad_begin[0] = s.pad_top, g.pad_begin[1] = s.pad_left;
-  if (!st.reference) {
+  const int64_t in_image = in == ActLayout::kBlocked ? cb * kB * in_pixels : c * in_pixels;
+  const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : m * out_pixels;
+  // Images `count` from `x` (their outputs to `y`, shortcut `r`) through `conv`; false: no fast kernel.
+  auto run_images = [&](const float* xc, int64_t count, float* yc, const float* rc, ops::DnnlInt8Conv& conv) {
     // Quantize into NHWC u8: one task per (image, channel block), its 16 channels of every pixel.
-    st.src.resize(static_cast<size_t>(n * in_pixels * c));
+    st.src.resize(static_cast<size_t>(count * in_pixels * c));
     uint8_t* src = st.src.data();
-    for_tasks(n * cb, threads, [&](int64_t t) {
+    for_tasks(count * cb, threads, [&](int64_t t) {
       const int64_t img = t / cb, b = t % cb, lanes = std::min(kB, c - b * kB);
       uint8_t* dst = src + img * in_pixels * c + b * kB;
       if (in == ActLayout::kBlocked) {
-        const float* xs = x + (img * cb + b) * in_pixels * kB;
+        const float* xs = xc + (img * cb + b) * in_pixels * kB;
         (avx512 ? quantize_pixels_avx512 : quantize_pixels_scalar)(xs, in_pixels, dst, c, lanes, inverse, zero);
       } else {
-        const float* xs = x + (img * c + b * kB) * in_pixels;
+        const float* xs = xc + (img * c + b * kB) * in_pixels;
         float v[kB] = {};
         for (int64_t p = 0; p < in_pixels; ++p) {
           for (int64_t k = 0; k < lanes; ++k) v[k] = xs[k * in_pixels + p];
@@ -271,33 +276,48 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
         }
       }
     });
-    st.acc.resize(static_cast<size_t>(n * out_pixels * m));
-    if (st.conv.compute_u8(env, g, src, zero, l.codes.data(), st.acc.data())) {
-      st.impl = st.conv.impl();
-      // Epilogue: one task per (image, output channel block).
-      const int32_t* acc = st.acc.data();
-      for_tasks(n * mb, threads, [&](int64_t t) {
-        const int64_t img = t / mb, b = t % mb, lanes = std::min(kB, m - b * kB);
-        const int32_t* a = acc + img * out_pixels * m + b * kB;
-        const float* cs = l.combined.data() + b * kB;
-        const float* bs = l.bias.data() + b * kB;
-        if (out == ActLayout::kBlocked) {
-          const int64_t at = (img * mb + b) * out_pixels * kB;
-          (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu,
-                                                                     residual ? residual + at : nullptr, y + at);
-        } else {
-          const int64_t at = (img * m + b * kB) * out_pixels;
-          float v[kB], r[kB] = {};
-          for (int64_t p = 0; p < out_pixels; ++p) {
-            if (residual)
-              for (int64_t k = 0; k < lanes; ++k) r[k] = residual[at + k * out_pixels + p];
-            epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, residual ? r : nullptr, v);
-            for (int64_t k = 0; k < lanes; ++k) y[at + k * out_pixels + p] = v[k];
-          }
+    st.acc.resize(static_cast<size_t>(count * out_pixels * m));
+    g.batch = count;
+    if (!conv.compute_u8(env, g, src, zero, l.codes.data(), st.acc.data())) return false;
+    st.impl = conv.impl();
+    // Epilogue: one task per (image, output channel block).
+    const int32_t* acc = st.acc.data();
+    for_tasks(count * mb, threads, [&](int64_t t) {
+      const int64_t img = t / mb, b = t % mb, lanes = std::min(kB, m - b * kB);
+      const int32_t* a = acc + img * out_pixels * m + b * kB;
+      const float* cs = l.combined.data() + b * kB;
+      const float* bs = l.bias.data() + b * kB;
+      if (out == ActLayout::kBlocked) {
+        const int64_t at = (img * mb + b) * out_pixels * kB;
+        (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu,
+                                                                   rc ? rc + at : nullptr, yc + at);
+      } else {
+        const int64_t at = (img * m + b * kB) * out_pixels;
+        float v[kB], rv[kB] = {};
+        for (int64_t p = 0; p < out_pixels; ++p) {
+          if (rc)
+            for (int64_t k = 0; k < lanes; ++k) rv[k] = rc[at + k * out_pixels + p];
+          epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, rc ? rv : nullptr, v);
+          for (int64_t k = 0; k < lanes; ++k) yc[at + k * out_pixels + p] = v[k];
         }
-      });
-      return;
+      }
+    });
+    return true;
+  };
+  if (!st.reference) {
+    // A batch in chunks of images whose u8 input, int32 sums and fp32 input and output fit in L2
+    // together, so that the epilogue reads the sums (and oneDNN the codes) from cache: vgg's
+    // features.3 at batch 32 went through 3 MB of sums per pass. Each image's sums are exact, so
+    // chunks change no bit. Two plans: the chunk and the last, shorter one.
+    const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
+    const int64_t chunk = std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(per_image, 1), 1, n);
+    bool fast = true;
+    for (int64_t i0 = 0; i0 < n && fast; i0 += chunk) {
+      const int64_t count = std::min(chunk, n - i0);
+      fast = run_images(x + i0 * in_image, count, y + i0 * out_image, residual ? residual + i0 * out_image : nullptr,
+                        count == chunk ? st.conv : st.tail);
     }
+    if (fast) return;
     st.reference = true;
   }
   // oneDNN has no fast int8 kernel for this shape: the scalar reference (same bits, slowly).

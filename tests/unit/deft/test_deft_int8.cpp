@@ -190,7 +190,9 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
   const Case cases[] = {{3, 20, 24, 9, 3, 2, 1, -1.f},
                         {2, 32, 40, 8, 3, 1, 1, 0.f},
                         {1, 16, 17, 7, 1, 2, 0, 0.f},
-                        {2, 5, 16, 6, 3, 1, 1, -0.5f}};
+                        {2, 5, 16, 6, 3, 1, 1, -0.5f},
+                        // ~166 KB per image: the batch of 5 runs as chunks of 3 and 2 (two plans).
+                        {5, 32, 32, 20, 3, 1, 1, 0.f}};
   DnnlEnv env;
   const int before = omp_get_max_threads();
   for (const Case& c : cases) {
