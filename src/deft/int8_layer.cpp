@@ -310,7 +310,9 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
     // features.3 at batch 32 went through 3 MB of sums per pass. Each image's sums are exact, so
     // chunks change no bit. Two plans: the chunk and the last, shorter one.
     const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
-    const int64_t chunk = std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(per_image, 1), 1, n);
+    // (Per thread: a team shares a chunk's work, each core with its own L2.)
+    const int64_t team = std::max(1, threads);
+    const int64_t chunk = std::clamp<int64_t>(kChunkBytes * team / std::max<int64_t>(per_image, 1), team, n);
     bool fast = true;
     for (int64_t i0 = 0; i0 < n && fast; i0 += chunk) {
       const int64_t count = std::min(chunk, n - i0);
