@@ -256,7 +256,7 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
   g.pad_begin[0] = s.pad_top, g.pad_begin[1] = s.pad_left;
   const int64_t in_image = in == ActLayout::kBlocked ? cb * kB * in_pixels : c * in_pixels;
   const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : m * out_pixels;
-  // Images `count` from `x` (their outputs to `y`, shortcut `r`) through `conv`; false: no fast kernel.
+  // Images `count` from `xc` (their outputs to `yc`, shortcut `rc`) through `conv`; false: no fast kernel.
   auto run_images = [&](const float* xc, int64_t count, float* yc, const float* rc, ops::DnnlInt8Conv& conv) {
     // Quantize into NHWC u8: one task per (image, channel block), its 16 channels of every pixel.
     st.src.resize(static_cast<size_t>(count * in_pixels * c));
@@ -312,7 +312,7 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
     const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
     // (Per thread: a team shares a chunk's work, each core with its own L2.)
     const int64_t team = std::max(1, threads);
-    const int64_t chunk = std::clamp<int64_t>(kChunkBytes * team / std::max<int64_t>(per_image, 1), team, n);
+    const int64_t chunk = std::min(n, std::max(team, kChunkBytes * team / std::max<int64_t>(per_image, 1)));
     bool fast = true;
     for (int64_t i0 = 0; i0 < n && fast; i0 += chunk) {
       const int64_t count = std::min(chunk, n - i0);
