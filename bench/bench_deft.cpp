@@ -18,6 +18,8 @@
 #include "deft/conv_small.h"
 #include "deft/deft_layer.h"
 #include "deft/gemm.h"
+#include "deft/int8_layer.h"
+#include "engine/dnnl_env.h"
 
 namespace {
 
@@ -226,6 +228,41 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
   state.SetLabel(pd.impl_info_str());
 }
 
+// The DeftNN int8 FC (deft/int8_layer.h): fp32 rows in, fp32 out, quantization and epilogue timed.
+void BM_Int8Gemm(benchmark::State& state, Shape s) {
+  omp_set_num_threads(1);
+  const auto w = values(s.m * s.k, 1), in = values(s.j * s.k, 2);
+  // Zero point 0, as for an FC after a ReLU (a zero point other than 0 makes oneDNN's matmul correct
+  // the sums with the weights' column sums each run: 2.2x slower at VGG-16 fc7 batch 1 here).
+  const Int8Layer l = make_int8_layer(w.data(), s.m, s.k, nullptr, choose_int8_input(0.f, 0.4f), false);
+  eff::DnnlEnv env;
+  Int8FcKernel fc;
+  std::vector<float> out(s.j * s.m);
+  for (auto _ : state) {
+    fc.run(env, l, in.data(), s.j, out.data(), 1);
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, s);
+  state.SetLabel(fc.impl());
+}
+
+// The DeftNN int8 conv from channel-blocked fp32 to channel-blocked fp32 (as between the engine's convs).
+void BM_Int8Conv(benchmark::State& state, ConvCase c) {
+  omp_set_num_threads(1);
+  const ConvShape s = conv_shape(c);
+  const auto w = values(c.m * s.depth(), 1), x = values(((c.c + 15) / 16) * 16 * c.hw * c.hw, 2);
+  const Int8Layer l = make_int8_layer(w.data(), c.m, s.depth(), nullptr, choose_int8_input(0.f, 0.4f), true);
+  eff::DnnlEnv env;
+  Int8ConvKernel conv;
+  std::vector<float> y(((c.m + 15) / 16) * 16 * s.pixels());
+  for (auto _ : state) {
+    conv.run(env, l, x.data(), ActLayout::kBlocked, 1, s, c.pad, c.pad, y.data(), ActLayout::kBlocked, 1);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_conv_flops(state, c);
+  state.SetLabel(conv.impl());
+}
+
 [[maybe_unused]] const bool registered = [] {
   for (const ConvCase& c : kConvs) {
     const std::string tail = std::string("/") + c.name;
@@ -235,6 +272,7 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/onednn-int8" + tail).c_str(), BM_OneDnnConv, c, Peer::kInt8)
         ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("DeftConv/int8" + tail).c_str(), BM_Int8Conv, c)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/amx-bf16" + tail).c_str(), BM_DeftConv, c, ConvPath::kAmx)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/im2col-bf16dot" + tail).c_str(), BM_DeftConv, c, ConvPath::kIm2col)
@@ -251,7 +289,9 @@ void BM_OneDnnConv(benchmark::State& state, ConvCase c, Peer peer) {
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftGemm/onednn-int8" + tail).c_str(), BM_OneDnn, s, Peer::kInt8)
         ->Unit(benchmark::kMicrosecond);
-    for (Format f : all_formats())
+    if (s.every_format)
+      benchmark::RegisterBenchmark(("DeftGemm/int8" + tail).c_str(), BM_Int8Gemm, s)->Unit(benchmark::kMicrosecond);
+    for (Format f : gemm_formats())
       if (s.every_format || f == Format::kBf16Dot)
         benchmark::RegisterBenchmark(("DeftGemm/" + format_name(f) + tail).c_str(), BM_Deft, s, f, Isa::kAuto)
             ->Unit(benchmark::kMicrosecond);

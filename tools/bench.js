@@ -176,7 +176,7 @@ const deftRows = [], deftConvRows = [], deftPeaks = {};
 // The peak (bench/bench_peak.cpp) a kernel is held to: its instruction family, from its name and
 // the ISA label it reports (oneDNN's implementation string, our isa_name).
 const deftPeakOf = (kernel, label) => {
-  if (kernel === 'onednn-int8') return /amx/.test(label) ? 'amx-int8' : 'vnni-int8';
+  if (kernel === 'onednn-int8' || kernel === 'int8') return /amx/.test(label) ? 'amx-int8' : 'vnni-int8';
   if (['fp32', 'deft16', 'deft16q', 'fp8', 'onednn-fp32'].includes(kernel)) return 'fp32-fma';
   if (/amx/.test(label)) return 'amx-bf16';
   return /bf16/.test(label) ? 'avx512-bf16' : 'fp32-fma';
@@ -293,13 +293,13 @@ if (searchRows.length) {
   for (const r of searchRows) md += `| ${r.images} | ${r.data} | ${(r.ms / 1000).toFixed(1)} | ${r.evaluations} | ${r.prefix_passes} | ${r.notation} | ${r.report} |\n`;
 }
 if (deftRows.length) {
-  const kernels = ['fp32', 'deft16', 'deft16q', 'fp8', 'bf16dot', 'bf16dot-avx512', 'onednn-bf16', 'onednn-int8'];
+  const kernels = ['fp32', 'deft16', 'deft16q', 'fp8', 'bf16dot', 'bf16dot-avx512', 'int8', 'onednn-bf16', 'onednn-int8'];
   md += `\n## DeftNN kernels against oneDNN (bench/bench_deft.cpp, one thread)\n\n`;
   const peakNames = ['fp32-fma', 'avx512-bf16', 'vnni-int8', 'amx-bf16', 'amx-int8'].filter((k) => deftPeaks[k]);
   if (peakNames.length) {
     md += `This CPU's measured peak, one thread, register-only loops (bench/bench_peak.cpp; GOP/s for int8):\n\n| ${peakNames.join(' | ')} |\n|${peakNames.map(() => '---').join('|')}|\n| ${peakNames.map((k) => deftPeaks[k].toFixed(0)).join(' | ')} |\n\n`;
   }
-  md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster), and in parentheses its fraction of the peak of the instruction family it runs on (fp32 FMA for fp32/deft16/deft16q/fp8; AMX-BF16 or vdpbf16ps for bf16dot and onednn-bf16; AMX-INT8 or VNNI for onednn-int8); median of repetitions. bf16dot runs on the AMX tiles where the CPU has them, bf16dot-avx512 is the same format on vdpbf16ps. onednn-bf16 / onednn-int8 are oneDNN's own bf16 and u8s8 (per-channel scales, fp32 out) matmuls, the strongest peers. VGG-16 fc6/fc8 rows run only bf16dot (400 MB of fp32 weights).\n\n`;
+  md += `GEMM Out (J x M) = In (J x K) W^T for conv layers in im2col view (J = output pixels) and FC layers (J = batch). Each cell: our kernel's GFLOP/s as a ratio to oneDNN fp32 matmul on the same shape in the same run (> 1: faster), and in parentheses its fraction of the peak of the instruction family it runs on (fp32 FMA for fp32/deft16/deft16q/fp8; AMX-BF16 or vdpbf16ps for bf16dot and onednn-bf16; AMX-INT8 or VNNI for onednn-int8); median of repetitions. bf16dot runs on the AMX tiles where the CPU has them, bf16dot-avx512 is the same format on vdpbf16ps. int8 is the DeftNN int8 FC (fp32 rows quantized to u8, oneDNN's u8s8 int32 matmul, our epilogue to fp32: all three timed). onednn-bf16 / onednn-int8 are oneDNN's own bf16 and u8s8 (per-channel scales, fp32 out) matmuls, the strongest peers. VGG-16 fc6/fc8 rows run only bf16dot (400 MB of fp32 weights).\n\n`;
   md += `| shape (M, K, J) | oneDNN fp32 GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftRows) {
     const base = r['onednn-fp32'];
@@ -318,8 +318,8 @@ if (gateRows.length) {
   }
 }
 if (deftConvRows.length) {
-  const kernels = ['amx-bf16', 'im2col-bf16dot', 'direct-bf16dot', 'onednn-bf16', 'onednn-int8'];
-  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), direct-bf16dot the same operands on the few-channel direct conv (fp32 FMA; lenet5's 5x5 convs are rows of their own), onednn-bf16 / onednn-int8 oneDNN's own bf16 and u8s8 convs (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv, fraction of the family's peak in parentheses.\n\n`;
+  const kernels = ['amx-bf16', 'im2col-bf16dot', 'direct-bf16dot', 'int8', 'onednn-bf16', 'onednn-int8'];
+  md += `\nConv layers as convs (3x3, stride 1, one image, one thread): amx-bf16 is the DeftNN direct conv on the AMX tile unit (Deft-16 weights, activations rounded to bf16, timed from NCHW fp32 input to NCHW fp32 output), im2col-bf16dot the same operands without AMX (im2col + vdpbf16ps), direct-bf16dot the same operands on the few-channel direct conv (fp32 FMA; lenet5's 5x5 convs are rows of their own), int8 the DeftNN int8 conv from channel-blocked fp32 to channel-blocked fp32 (quantization to u8, oneDNN's u8s8 int32 conv, our epilogue: all timed), onednn-bf16 / onednn-int8 oneDNN's own bf16 and u8s8 convs (its layouts, reorders not timed). Ratios to oneDNN's fp32 conv, fraction of the family's peak in parentheses.\n\n`;
   md += `| layer | oneDNN fp32 conv GFLOP/s | ${kernels.join(' | ')} |\n|---|---|${kernels.map(() => '---').join('|')}|\n`;
   for (const r of deftConvRows) {
     const base = r['onednn-fp32'];

@@ -44,7 +44,7 @@ deft::OptimizeOptions options_of(const cli::Common& c, const OptimizeOptions& f)
   for (const std::string& name : split_list(f.formats)) {
     deft::Format x;
     if (!deft::parse_format(name, x))
-      fail<UsageError>("--formats: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot)", name);
+      fail<UsageError>("--formats: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot, int8)", name);
     o.formats.push_back(x);
   }
   if (o.formats.empty()) fail<UsageError>("--formats: give at least one format");

@@ -14,7 +14,7 @@ struct OptimizeOptions {
   uint64_t seed = 1;
   double target_loss = 0.5;
   std::string out;
-  std::string formats = "deft16q,fp8,bf16dot";
+  std::string formats = "deft16q,fp8,bf16dot,int8";
   std::string alphas = "0.99,0.95,0.9,0.8";
   std::string compensation = "fold";
   int64_t calibration_images = 256;

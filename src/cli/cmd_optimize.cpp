@@ -39,7 +39,8 @@ void register_optimize_command(CLI::App& app) {
   c->add_option("--target-loss", f.a.target_loss, "top-1 at most this many points below fp32 (default 0.5)");
   c->add_option("--out", f.a.out, "directory for the optimized model, optimize.json, frontier.json/.csv")->required();
   add_subset_flags(c, f.a.search_images, f.a.report_images, f.a.seed);
-  c->add_option("--formats", f.a.formats, "formats tried per layer (default deft16q,fp8,bf16dot)");
+  c->add_option("--formats", f.a.formats,
+                "formats tried per layer (default deft16q,fp8,bf16dot,int8; int8 without elimination)");
   c->add_option("--alphas", f.a.alphas, "SVE correlation thresholds tried besides none (default 0.99,0.95,0.9,0.8)");
   c->add_option("--compensation", f.a.compensation, "for eliminated synapses: none, scale or fold (default)");
   c->add_option("--calibration-images", f.a.calibration_images, "search images SVE correlates on (default 256)")

@@ -61,10 +61,11 @@ void add_model_flags(CLI::App* c, Common& o, bool hooks) {
     c->add_option(
         "--deft", o.deft,
         "run conv/FC layers on DeftNN kernels: FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv] "
-        "(formats fp32, deft16, deft16q, fp8, bf16dot; docs/deft.md)");
+        "(formats fp32, deft16, deft16q, fp8, bf16dot, int8; docs/deft.md)");
     c->add_option(
         "--deft-calibration", o.deft_calibration,
-        "calibration data for synapse vector elimination (--deft alpha): a set, folder, .npy or .npz, as --data");
+        "calibration data for synapse vector elimination (--deft alpha) and int8's activation ranges: a set, folder, "
+        ".npy or .npz, as --data");
     c->add_option("--deft-images", o.deft_images, "calibration images (default 256)")->check(positive_count());
     c->add_option("--gates", o.gates, "run conv layers channel- or precision-gated per a gates file (docs/gating.md)");
   }
@@ -147,8 +148,9 @@ namespace {
 void apply_deft_flags(const Common& o, Model& model) {
   const deft::DeftChoice choice = deft::parse_deft_choice(o.deft, "--deft");
   std::unique_ptr<Dataset> calibration;
-  if (choice.sve()) {
-    if (o.deft_calibration.empty()) fail<UsageError>("--deft with alpha needs --deft-calibration SET");
+  if (choice.needs_calibration()) {
+    if (o.deft_calibration.empty())
+      fail<UsageError>("--deft {} needs --deft-calibration SET", choice.sve() ? "with alpha" : "int8");
     calibration = open_data_source(model, o.deft_calibration, "--deft-calibration");
   }
   auto plan = std::make_shared<const deft::DeftModelPlan>(

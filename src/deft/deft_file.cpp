@@ -46,6 +46,7 @@ void write_optimized_model(const std::string& source_model, const json& sidecar,
               {"kept", p.sve.kept()},
               {"offset", bytes.size()}};
     if (p.format == Format::kFp8) l["fp8"] = {{"exp_bits", p.fp8.exp_bits}, {"bias", p.fp8.bias}};
+    if (p.format == Format::kInt8) l["int8"] = {{"scale", p.int8.scale}, {"zero", p.int8.zero}};
     if (p.sve.kept() != p.depth) l["synapses"] = p.sve.order;
     if (p.threads > 0) l["threads"] = p.threads;
     if (layer_extra.is_object() && layer_extra.contains(p.name)) l["measured"] = layer_extra.at(p.name);
@@ -119,6 +120,24 @@ DeftModelPlan read_optimized_plan(const json& deft, const std::string& sidecar_p
         p.fp8.exp_bits = l.at("fp8").at("exp_bits").get<int>();
         p.fp8.bias = l.at("fp8").at("bias").get<int>();
         if (p.fp8.exp_bits < 1 || p.fp8.exp_bits > 7) fail<ConfigError>("{}.fp8.exp_bits must be 1..7", lw);
+      }
+      if (p.format == Format::kInt8) {
+        // The activation quantization: a finite scale above 0, a zero point 0..255, no elimination.
+        if (!l.contains("int8") || !l.at("int8").is_object())
+          fail<ConfigError>("{}.int8: an int8 layer needs {{\"scale\": S, \"zero\": Z}}", lw);
+        const json& q = l.at("int8");
+        if (!q.contains("scale") || !q.at("scale").is_number())
+          fail<ConfigError>("{}.int8.scale: must be a number", lw);
+        if (!q.contains("zero") || !q.at("zero").is_number_integer())
+          fail<ConfigError>("{}.int8.zero: must be an integer", lw);
+        const double scale = q.at("scale").get<double>();
+        const int64_t zero = q.at("zero").get<int64_t>();
+        p.int8.scale = static_cast<float>(scale);
+        if (!(scale > 0) || !valid_int8_input({p.int8.scale, 0}))
+          fail<ConfigError>("{}.int8.scale: {} must be a finite number above 0", lw, scale);
+        if (zero < 0 || zero > 255) fail<ConfigError>("{}.int8.zero: {} is outside 0..255", lw, zero);
+        p.int8.zero = static_cast<int32_t>(zero);
+        if (p.sve.kept() != p.depth) fail<ConfigError>("{}.synapses: int8 runs without synapse vector elimination", lw);
       }
       p.threads = l.value("threads", 0);
       if (p.threads < 0 || p.threads > 4096) fail<ConfigError>("{}.threads: {} must be 0 (any) .. 4096", lw, p.threads);

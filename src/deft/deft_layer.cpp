@@ -12,6 +12,8 @@
 #include "deft/conv_amx.h"
 #include "deft/conv_small.h"
 #include "deft/gemm.h"
+#include "deft/int8_layer.h"
+#include "engine/blocked_layout.h"
 #include "engine/kernel.h"
 
 namespace eff::deft {
@@ -100,10 +102,14 @@ class DeftLayerKernel final : public Kernel {
     for (int64_t q = 0; identity_ && q < depth_; ++q) identity_ = synapses_[q] == q;
     if (b.numel() != m_) fail<ModelError>("{}: bias must have {} values", where, m_);
     bias_.assign(b.data<float>(), b.data<float>() + m_);
+    relu_ = node.attr_string("activation", "") == "Relu";
+    if (f == Format::kInt8) {
+      init_int8(node, where, w);
+      return;
+    }
     Fp8Spec spec{static_cast<int>(node.attr_int("fp8_exp_bits", 4)), static_cast<int>(node.attr_int("fp8_bias", 7))};
     if (spec.exp_bits < 1 || spec.exp_bits > 7) fail<ModelError>("{}: fp8_exp_bits must be 1..7", where);
     packed_ = pack_weights(f, w.data<float>(), m_, w.shape()[1], w.shape()[1], f == Format::kFp8 ? &spec : nullptr);
-    relu_ = node.attr_string("activation", "") == "Relu";
     max_threads_ = node.attr_int("threads", 0);
     if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
     // A fused residual Add (deft_model.cpp): input 3 is added after the bias, before the Relu.
@@ -149,6 +155,10 @@ class DeftLayerKernel final : public Kernel {
   }
 
   void run(OpContext& ctx) override {
+    if (int8_) {
+      run_int8(ctx);
+      return;
+    }
     const Tensor& x = ctx.input(0);
     const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
     Tensor& y = ctx.output(0, DType::kFloat32, output_shape(x, r, ctx.where()));
@@ -226,9 +236,72 @@ class DeftLayerKernel final : public Kernel {
     add_residual(r, y);
   }
 
-  std::string impl() const override { return impl_; }
+  std::string impl() const override {
+    if (!int8_) return impl_;
+    return "deft:int8:" + (conv_ ? int8_conv_.impl() : int8_fc_.impl()) + (residual_ ? ":residual" : "") +
+           (blocked_in_ ? ":blocked-in" : "") + (blocked_out_ ? ":blocked-out" : "");
+  }
 
  private:
+  // An int8 layer (deft/int8_layer.h): no synapse vector elimination, no fused pool; a conv may take
+  // a residual block's shortcut (input 3, laid out as its output) and reads and writes the
+  // channel-blocked layout where the layout pass says so.
+  void init_int8(const Node& node, const std::string& where, const Tensor& w) {
+    if (!identity_) fail<ModelError>("{}: int8 runs without synapse vector elimination (no synapses attribute)", where);
+    const Int8Input in{node.attr_float("int8_scale", 0.f), static_cast<int32_t>(node.attr_int("int8_zero", -1))};
+    if (!valid_int8_input(in))
+      fail<ModelError>("{}: int8_scale ({}) must be a positive finite number and int8_zero ({}) 0..255", where,
+                       in.scale, in.zero);
+    if (node.inputs.size() != 3 && !(conv_ && node.inputs.size() == 4))
+      fail<ModelError>("{}: an int8 layer takes 3 inputs (X, W, bias), a conv 4 with a residual", where);
+    residual_ = node.inputs.size() == 4;
+    max_threads_ = node.attr_int("threads", 0);
+    if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
+    if (conv_) {
+      const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
+      const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
+      if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
+        fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
+      if (node.has_attr("pool")) fail<ModelError>("{}: an int8 conv takes no fused pool", where);
+      shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
+      shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
+      pad_bottom_ = pads[2], pad_right_ = pads[3];
+      if (depth_ % (shape_.kh * shape_.kw) != 0) fail<ModelError>("{}: depth is not C x kernel_shape", where);
+    }
+    blocked_in_ = reads_blocked(node);
+    blocked_out_ = writes_blocked(node);
+    if ((blocked_in_ || blocked_out_) && !conv_)
+      fail<ModelError>("{}: only an int8 conv reads or writes blocked", where);
+    try {
+      int8_ = std::make_unique<Int8Layer>(make_int8_layer(w.data<float>(), m_, depth_, bias_.data(), in, relu_));
+    } catch (const ShapeError& e) {
+      fail<ModelError>("{}: {}", where, e.what());
+    }
+  }
+
+  void run_int8(OpContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
+    const Shape shape = output_shape(x, r, ctx.where());
+    Tensor y = blocked_out_ ? blocked_output(ctx, 0, shape) : ctx.output(0, DType::kFloat32, shape);
+    // oneDNN runs on the OpenMP thread count: the plan's cap applies to it too.
+    const int threads = threads_for(ctx.threads()), before = omp_get_max_threads();
+    if (threads > 0 && threads != before) omp_set_num_threads(threads);
+    try {
+      if (conv_) {
+        int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
+                       x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
+                       blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr);
+      } else {
+        int8_fc_.run(ctx.dnnl(), *int8_, x.data<float>(), x.shape()[0], y.data<float>(), threads);
+      }
+    } catch (...) {
+      if (threads > 0 && threads != before) omp_set_num_threads(before);
+      throw;
+    }
+    if (threads > 0 && threads != before) omp_set_num_threads(before);
+  }
+
   ConvShape conv_shape(const Tensor& x) const {
     ConvShape s = shape_;
     s.c = x.shape()[1], s.h = x.shape()[2], s.w = x.shape()[3];
@@ -261,6 +334,10 @@ class DeftLayerKernel final : public Kernel {
   Isa small_isa_ = Isa::kPortable;
   AmxConvScratch amx_scratch_;
   std::string impl_;
+  std::unique_ptr<Int8Layer> int8_;
+  Int8ConvKernel int8_conv_;
+  Int8FcKernel int8_fc_;
+  bool blocked_in_ = false, blocked_out_ = false;
 };
 
 // Two DeftLayers that read the same input (apply_deft's pair_siblings: resnet's stage conv1 and its

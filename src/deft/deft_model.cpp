@@ -104,13 +104,30 @@ class SampleCollector final : public LayerObserver {
   int64_t images_;
 };
 
+// The min and max of each named layer's input as the fp32 graph runs.
+class RangeCollector final : public LayerObserver {
+ public:
+  explicit RangeCollector(InputRanges& ranges) : ranges_(ranges) {}
+  void on_layer(const LayerInfo& layer, const Tensor& x, const Tensor&, const Tensor&) override {
+    auto it = ranges_.find(layer.name);
+    if (it == ranges_.end() || x.dtype() != DType::kFloat32) return;
+    auto& [lo, hi] = it->second;
+    const float* v = x.data<float>();
+    for (int64_t i = 0; i < x.numel(); ++i)
+      if (std::isfinite(v[i])) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  }
+
+ private:
+  InputRanges& ranges_;
+};
+
 }  // namespace
 
 DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag) {
   DeftChoice c;
   const auto parts = split(spec, ',');
   if (!parse_format(parts[0], c.format))
-    fail<UsageError>("{}: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot)", flag, parts[0]);
+    fail<UsageError>("{}: unknown format '{}' (fp32, deft16, deft16q, fp8, bf16dot, int8)", flag, parts[0]);
   for (size_t i = 1; i < parts.size(); ++i) {
     const auto kv = split(parts[i], '=');
     if (kv.size() != 2) fail<UsageError>("{}: '{}' is not key=value", flag, parts[i]);
@@ -133,6 +150,8 @@ DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag) {
       fail<UsageError>("{}: unknown key '{}' (alpha, compensation, layers, batch_split)", flag, kv[0]);
     }
   }
+  if (c.format == Format::kInt8 && c.sve())
+    fail<UsageError>("{}: int8 runs without synapse vector elimination (no alpha)", flag);
   return c;
 }
 
@@ -186,6 +205,21 @@ CalibrationSamples collect_calibration_samples(const Graph& g, const std::vector
   return samples;
 }
 
+InputRanges collect_input_ranges(const Graph& g, const std::vector<std::string>& layers, const Dataset& calibration,
+                                 int64_t images, int threads) {
+  InputRanges ranges;
+  for (const std::string& name : layers) ranges[name] = {0.f, 0.f};
+  images = std::min(images, calibration.size());
+  if (images < 1) fail<UsageError>("int8 needs at least 1 calibration image");
+  ExecutorOptions eo;
+  eo.threads = threads;
+  RangeCollector collector(ranges);
+  eo.observer = &collector;
+  Executor ex(g, eo);
+  for (int64_t at = 0; at < images; at += 32) ex.run(calibration.inputs(at, std::min<int64_t>(32, images - at)));
+  return ranges;
+}
+
 SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const CalibrationSamples* samples,
                  int threads) {
   const Node* n = g.find_node(layer);
@@ -200,9 +234,12 @@ SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const C
 }
 
 DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format, const SvePlan& sve,
-                         Compensation compensation) {
+                         Compensation compensation, const Int8Input* int8) {
   const Node* n = g.find_node(layer);
   if (!n) fail<ModelError>("{}: no layer '{}'", g.source, layer);
+  if (format == Format::kInt8 && !int8) fail<UsageError>("{}: int8 needs calibration data (its input range)", layer);
+  if (format == Format::kInt8 && sve.kept() != sve.depth)
+    fail<UsageError>("{}: int8 runs without synapse vector elimination", layer);
   DeftLayerPlan p;
   p.name = layer;
   p.conv = n->op == "Conv";
@@ -215,6 +252,7 @@ DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format
   p.sve = sve;
   p.weights = sve_weights(p.sve, w.data(), m, k, bias.data(), p.compensation);
   if (p.format == Format::kFp8) p.fp8 = choose_fp8_spec(p.weights.weights);
+  if (p.format == Format::kInt8) p.int8 = *int8;
   return p;
 }
 
@@ -239,9 +277,17 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
     samples = collect_calibration_samples(g, names, *calibration, images, threads);
     plan.calibration_images = std::min(images, calibration->size());
   }
+  InputRanges ranges;
+  if (choice.format == Format::kInt8) {
+    if (!calibration) fail<UsageError>("int8 needs calibration data (each layer's input range)");
+    ranges = collect_input_ranges(g, names, *calibration, images, threads);
+    plan.calibration_images = std::min(images, calibration->size());
+  }
   for (const std::string& name : names) {
     const SvePlan sve = plan_sve(g, name, choice.alpha, choice.sve() ? &samples : nullptr, threads);
-    plan.layers.push_back(plan_layer(g, name, choice.format, sve, choice.compensation));
+    Int8Input q;
+    if (choice.format == Format::kInt8) q = choose_int8_input(ranges.at(name).first, ranges.at(name).second);
+    plan.layers.push_back(plan_layer(g, name, choice.format, sve, choice.compensation, &q));
   }
   return plan;
 }
@@ -256,7 +302,9 @@ void fuse_pools(Graph& g) {
   std::vector<char> dead(g.nodes.size(), 0);
   const Uses uses(g);
   for (Node& n : g.nodes) {
-    if (n.op != kDeftLayerOp || n.attr_string("kind", "") != "conv" || n.outputs.size() != 1) continue;
+    if (n.op != kDeftLayerOp || n.attr_string("kind", "") != "conv" || n.outputs.size() != 1 ||
+        n.attr_string("format", "") == "int8")  // the engine's MaxPool reads its blocked output
+      continue;
     const auto k = n.attr_ints("kernel_shape"), st = n.attr_ints("strides", {1, 1});
     ConvShape s;
     s.c = k.size() == 2 ? n.attr_int("depth", 0) / (k[0] * k[1]) : 0;
@@ -345,7 +393,7 @@ void pair_siblings(Graph& g) {
   using namespace pass_support;
   auto single = [](const Node& n) {
     return n.op == kDeftLayerOp && n.attr_string("kind", "") == "conv" && n.inputs.size() == 3 &&
-           n.outputs.size() == 1 && !n.has_attr("pair.name");
+           n.outputs.size() == 1 && !n.has_attr("pair.name") && n.attr_string("format", "") != "int8";
   };
   std::vector<char> dead(g.nodes.size(), 0);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -417,6 +465,11 @@ void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds, bo
     set_int("depth", p.depth);
     set_int("fp8_exp_bits", p.fp8.exp_bits);
     set_int("fp8_bias", p.fp8.bias);
+    if (p.format == Format::kInt8) {
+      d.attrs["int8_scale"].kind = Attribute::Kind::kFloat;
+      d.attrs["int8_scale"].f = p.int8.scale;
+      set_int("int8_zero", p.int8.zero);
+    }
     if (p.threads > 0) set_int("threads", p.threads);
     if (plan.batch_split) set_int(kBatchSplitAttr, 1);
     if (p.sve.kept() != p.depth) set_ints("synapses", std::vector<int64_t>(p.sve.order.begin(), p.sve.order.end()));
@@ -437,11 +490,17 @@ void apply_deft(Graph& g, const DeftModelPlan& plan, bool fuse_residual_adds, bo
 std::string describe_plan(const DeftModelPlan& plan) {
   std::string s;
   for (const DeftLayerPlan& p : plan.layers) {
-    const double bytes_per_weight = p.format == Format::kFp32 ? 4 : p.format == Format::kFp8 ? 1 : 2;
+    const double bytes_per_weight = p.format == Format::kFp32                                 ? 4
+                                    : (p.format == Format::kFp8 || p.format == Format::kInt8) ? 1
+                                                                                              : 2;
     s += fmt::format("{:<32} {:<4} {:<8} K {:>6} -> {:>6} ({:5.1f}% kept) {:>9.0f} weight bytes\n", p.name,
                      p.conv ? "conv" : "fc", format_name(p.format), p.depth, p.sve.kept(),
                      100.0 * double(p.sve.kept()) / double(p.depth),
                      bytes_per_weight * double(p.weights.rows * p.weights.depth));
+    if (p.format == Format::kInt8) {
+      s.pop_back();
+      s += fmt::format(", input scale {:g} zero point {}\n", p.int8.scale, p.int8.zero);
+    }
   }
   for (const std::string& why : plan.skipped) s += "skipped " + why + "\n";
   return s;

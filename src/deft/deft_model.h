@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deft/formats.h"
@@ -28,9 +29,11 @@ struct DeftChoice {
   std::string layers = "all";
   bool batch_split = false;  // DeftModelPlan::batch_split
   bool sve() const { return alpha <= 1.0; }
+  // Whether planning runs the fp32 graph on calibration data (SVE's correlations, int8's ranges).
+  bool needs_calibration() const { return sve() || format == Format::kInt8; }
 };
 // "FORMAT[,alpha=A][,compensation=none|scale|fold][,layers=all|fc|conv][,batch_split=0|1]"; UsageError naming `flag`
-// otherwise.
+// otherwise (also for int8 with an alpha: int8 runs without elimination).
 DeftChoice parse_deft_choice(const std::string& spec, const std::string& flag);
 
 struct DeftLayerPlan {
@@ -46,6 +49,8 @@ struct DeftLayerPlan {
   // team costs more than it saves (small layers at batch 1: a team start, barriers, and the other
   // core's half of the input and output moving between the cores' caches).
   int threads = 0;
+  // kInt8: the layer's input scale and zero point from calibration (deft/formats.h).
+  Int8Input int8;
 };
 
 struct DeftModelPlan {
@@ -65,7 +70,8 @@ struct DeftModelPlan {
 // fused Relu or none) can become a DeftLayer; `why` says what stops it.
 bool deft_eligible(const Graph& g, const Node& n, std::string* why);
 
-// `calibration` (its first `images` items) is needed when the choice eliminates synapse vectors.
+// `calibration` (its first `images` items) is needed when the choice eliminates synapse vectors or
+// is int8.
 DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset* calibration, int64_t images,
                         int threads);
 
@@ -75,12 +81,18 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
 using CalibrationSamples = std::map<std::string, std::vector<float>>;
 CalibrationSamples collect_calibration_samples(const Graph& g, const std::vector<std::string>& layers,
                                                const Dataset& calibration, int64_t images, int threads);
+// each named layer's input range [min, max] over the first `images` calibration items (int8's
+// activation scale and zero point: choose_int8_input);
+using InputRanges = std::map<std::string, std::pair<float, float>>;
+InputRanges collect_input_ranges(const Graph& g, const std::vector<std::string>& layers, const Dataset& calibration,
+                                 int64_t images, int threads);
 // the elimination of one layer (alpha above 1: none; else `samples` must hold the layer's);
 SvePlan plan_sve(const Graph& g, const std::string& layer, double alpha, const CalibrationSamples* samples,
                  int threads);
-// and the layer's plan in `format` for that elimination (weights reordered and compensated).
+// and the layer's plan in `format` for that elimination (weights reordered and compensated). kInt8
+// needs the layer's input quantization (`int8`; UsageError without it) and no elimination.
 DeftLayerPlan plan_layer(const Graph& g, const std::string& layer, Format format, const SvePlan& sve,
-                         Compensation compensation);
+                         Compensation compensation, const Int8Input* int8 = nullptr);
 
 // Replaces the planned nodes by DeftLayer nodes (names kept; ModelError if a node is missing or
 // no longer eligible). A residual Add (and its Relu) after a DeftLayer conv goes into the conv's

@@ -8,9 +8,9 @@
 namespace eff::deft {
 
 namespace {
-constexpr std::array<Format, 5> kFormats = {Format::kFp32, Format::kDeft16, Format::kDeft16Q, Format::kFp8,
-                                            Format::kBf16Dot};
-constexpr std::array<const char*, 5> kNames = {"fp32", "deft16", "deft16q", "fp8", "bf16dot"};
+constexpr std::array<Format, 6> kFormats = {Format::kFp32, Format::kDeft16,  Format::kDeft16Q,
+                                            Format::kFp8,  Format::kBf16Dot, Format::kInt8};
+constexpr std::array<const char*, 6> kNames = {"fp32", "deft16", "deft16q", "fp8", "bf16dot", "int8"};
 
 // Sorted magnitudes of the 128 non-negative codes (the format is monotone in the code).
 std::array<float, 128> fp8_magnitudes(const Fp8Spec& s) {
@@ -54,6 +54,43 @@ bool parse_format(const std::string& name, Format& out) {
 
 std::span<const Format> all_formats() {
   return kFormats;
+}
+
+std::span<const Format> gemm_formats() {
+  return std::span<const Format>(kFormats).first(5);
+}
+
+Int8Input choose_int8_input(float lo, float hi) {
+  lo = std::min(lo, 0.f);
+  hi = std::max(hi, 0.f);
+  Int8Input q;
+  if (!(hi - lo > 0.f) || !std::isfinite(hi - lo)) return q;  // only zeros seen (or no range): scale 1, zero 0
+  if (lo == 0.f) {
+    q.scale = hi / 255.f;
+  } else {
+    q.scale = (hi - lo) / 255.f;
+    q.zero = std::clamp(static_cast<int32_t>(std::nearbyint(-lo / q.scale)), 0, 255);
+  }
+  if (!(q.scale > 0.f) || !std::isfinite(1.f / q.scale)) q.scale = 1.f;  // a denormal range
+  return q;
+}
+
+bool valid_int8_input(const Int8Input& q) {
+  return q.scale > 0.f && std::isfinite(q.scale) && std::isfinite(q.inverse()) && q.zero >= 0 && q.zero <= 255;
+}
+
+float int8_weight_scale(const float* row, int64_t k) {
+  float m = 0.f;
+  for (int64_t i = 0; i < k; ++i)
+    if (std::isfinite(row[i])) m = std::max(m, std::fabs(row[i]));
+  const float s = m / 127.f;
+  return s > 0.f ? s : 1.f;  // a channel of zeros (or of denormals too small to scale): codes 0
+}
+
+int8_t quantize_int8_weight(float w, float scale) {
+  const float v = w / scale;
+  if (!(v == v)) return 0;
+  return static_cast<int8_t>(std::nearbyint(std::clamp(v, -127.f, 127.f)));
 }
 
 float fp8_decode(uint8_t code, const Fp8Spec& s) {

@@ -210,6 +210,8 @@ inline void run_rows(const GemmTask& t, const V& v, int64_t p0, int64_t p1, int6
       case Format::kBf16Dot:
         row_block<V, Format::kBf16Dot>(t, ctx, v, p0, p1, j);
         break;
+      case Format::kInt8:  // never packed (pack_weights refuses it)
+        break;
     }
   }
 }
@@ -233,6 +235,8 @@ inline void run_block(const GemmTask& t, const V& v, int64_t panel, int64_t j0, 
       break;
     case Format::kBf16Dot:
       block<V, Format::kBf16Dot>(t, ctx, v, panel, j0, j1);
+      break;
+    case Format::kInt8:  // never packed (pack_weights refuses it)
       break;
   }
 }

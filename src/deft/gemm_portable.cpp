@@ -71,6 +71,7 @@ Isa isa_for(Format f, Isa isa) {
 
 PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64_t ldw, const Fp8Spec* fp8) {
   if (m <= 0 || k <= 0) throw ShapeError("deft: packing an empty weight matrix");
+  if (f == Format::kInt8) throw ShapeError("deft: int8 is not a packed-GEMM format (deft/int8_layer.h)");
   PackedWeights p;
   p.format = f;
   p.rows = m;
@@ -119,6 +120,8 @@ PackedWeights pack_weights(Format f, const float* w, int64_t m, int64_t k, int64
             std::memcpy(dst + 4 * l, &word, 4);
             break;
           }
+          case Format::kInt8:  // refused above
+            break;
         }
       }
     }
@@ -147,6 +150,8 @@ float PackedWeights::decoded(int64_t i, int64_t k) const {
     case Format::kBf16Dot:
       std::memcpy(&word, step + 4 * l, 4);
       return bits_to_float(k % 2 ? word & 0xFFFF0000u : word << 16);
+    case Format::kInt8:  // never packed
+      break;
   }
   return 0;
 }

@@ -125,13 +125,20 @@ class Optimizer {
     std::vector<double> alphas{2.0};
     for (double a : o_.alphas) alphas.push_back(a);
     for (double a : alphas)
-      for (Format f : o_.formats) candidates_.push_back({false, f, a});
+      for (Format f : o_.formats)
+        if (f != Format::kInt8 || a > 1.0) candidates_.push_back({false, f, a});
     CalibrationSamples samples;
-    if (!o_.alphas.empty()) {
+    const bool int8 = std::find(o_.formats.begin(), o_.formats.end(), Format::kInt8) != o_.formats.end();
+    if (!o_.alphas.empty() || int8) {
       const auto calib = search::as_dataset(search_);
       r_.calibration_images = std::min(o_.calibration_images, search_.size());
       log(fmt::format("calibration: {} search images", r_.calibration_images));
-      samples = collect_calibration_samples(g_, names, *calib, r_.calibration_images, o_.threads);
+      if (!o_.alphas.empty())
+        samples = collect_calibration_samples(g_, names, *calib, r_.calibration_images, o_.threads);
+      if (int8) {
+        for (const auto& [name, range] : collect_input_ranges(g_, names, *calib, r_.calibration_images, o_.threads))
+          int8_inputs_[name] = choose_int8_input(range.first, range.second);
+      }
     }
     Progress bar("eliminating", static_cast<int64_t>(names.size() * alphas.size()));
     if (!o_.progress) bar.finish();
@@ -163,7 +170,9 @@ class Optimizer {
       const OptimizedLayer& l = r_.layers[i];
       const Candidate& c = l.options[choice[i]].candidate;
       if (c.engine) continue;
-      p.layers.push_back(plan_layer(g_, l.name, c.format, sve_.at({l.name, c.alpha}), o_.compensation));
+      const auto q = int8_inputs_.find(l.name);
+      p.layers.push_back(plan_layer(g_, l.name, c.format, sve_.at({l.name, c.alpha}), o_.compensation,
+                                    q == int8_inputs_.end() ? nullptr : &q->second));
     }
     return p;
   }
@@ -538,6 +547,7 @@ class Optimizer {
   search::RecordedEvaluations recorded_{nullptr, o_.checkpoint, o_.fingerprint};
   std::vector<Candidate> candidates_;
   std::map<std::pair<std::string, double>, SvePlan> sve_;
+  std::map<std::string, Int8Input> int8_inputs_;  // per layer, from the calibration images
   OptimizeResult r_;
 };
 

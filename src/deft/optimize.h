@@ -36,10 +36,11 @@ struct Candidate {
 
 struct OptimizeOptions {
   search::Target target;
-  std::vector<Format> formats{Format::kDeft16Q, Format::kFp8, Format::kBf16Dot};
+  // kInt8 is tried without elimination only (its kernels run the whole depth).
+  std::vector<Format> formats{Format::kDeft16Q, Format::kFp8, Format::kBf16Dot, Format::kInt8};
   std::vector<double> alphas{0.99, 0.95, 0.9, 0.8};  // besides no elimination
   Compensation compensation = Compensation::kFold;
-  int64_t calibration_images = 256;  // the first images of the search subset
+  int64_t calibration_images = 256;  // the first images of the search subset (SVE, int8 ranges)
   int threads = 1;
   int64_t batch = 100;      // images per evaluation run
   int64_t speed_batch = 1;  // the batch the times are measured at

@@ -16,9 +16,27 @@ using namespace pass_support;  // the vocabulary every pass shares (graph/pass_s
 
 namespace {
 
-// A 2-D Conv with constant float weights: the kind whose kernel can read and write the blocked
-// layout. Returns its input and output channel counts.
+// An int8 DeftLayer conv (deft/int8_layer.h, one layer: not a pair, no fused pool): it quantizes its
+// input from, and writes its output to, either layout; a fused residual's shortcut (input 3) it
+// reads in its output's layout. Returns its channel counts.
+bool blockable_int8_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (n.op != "DeftLayer" || n.attr_string("kind", "") != "conv" || n.attr_string("format", "") != "int8" ||
+      (n.inputs.size() != 3 && n.inputs.size() != 4) || n.outputs.size() != 1 || n.input(0) == kNoValue ||
+      n.has_attr("pool") || n.has_attr("pair.name") || !g.is_constant(n.input(1)) ||
+      g.constant(n.input(1)).rank() != 2) {
+    return false;
+  }
+  const std::vector<int64_t> k = n.attr_ints("kernel_shape");
+  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) return false;
+  out_channels = g.constant(n.input(1)).dim(0);
+  in_channels = n.attr_int("depth", 0) / (k[0] * k[1]);
+  return in_channels > 0;
+}
+
+// A 2-D Conv with constant float weights (or an int8 DeftLayer conv): the kind whose kernel can read
+// and write the blocked layout. Returns its input and output channel counts.
 bool blockable_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
+  if (blockable_int8_conv(g, n, in_channels, out_channels)) return true;
   if (!is_op(n, "Conv") || n.outputs.size() != 1 || n.input(0) == kNoValue) return false;
   const ValueId w = n.input(1);
   if (!g.is_constant(w) || g.constant(w).dtype() != DType::kFloat32 || g.constant(w).rank() != 4) return false;
@@ -187,7 +205,10 @@ void assign_blocked_layouts(Graph& g) {
         if (!ok) break;
         const Node& n = g.nodes[c];
         int64_t ci = 0, co = 0;
-        if (blockable_conv(g, n, ci, co)) {
+        if (blockable_int8_conv(g, n, ci, co) && n.inputs.size() == 4 && n.inputs[3] == static_cast<ValueId>(v)) {
+          // The shortcut of a fused residual: read in the output's layout.
+          ok = n.inputs[0] != static_cast<ValueId>(v) && co == channels[v] && is_blocked(n.outputs[0]);
+        } else if (blockable_conv(g, n, ci, co)) {
           ok = n.inputs[0] == static_cast<ValueId>(v) &&
                std::count(n.inputs.begin(), n.inputs.end(), static_cast<ValueId>(v)) == 1 && ci == channels[v];
         } else if (is_op(n, "Add") && n.num_inputs() == 2 && n.outputs.size() == 1 && n.outputs[0] != kNoValue) {
@@ -244,6 +265,14 @@ void assign_blocked_layouts(Graph& g) {
         changed = true;
       }
     }
+    for (const Node& n : g.nodes) {  // an int8 residual conv's result is blocked only if its shortcut is
+      int64_t ci = 0, co = 0;
+      if (blockable_int8_conv(g, n, ci, co) && n.inputs.size() == 4 && is_blocked(n.outputs[0]) &&
+          !is_blocked(n.inputs[3])) {
+        blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
     for (const Node& n : g.nodes) {  // an Add's result is blocked only if both operands are
       if (is_op(n, "Add") && n.outputs.size() == 1 && n.outputs[0] != kNoValue && blocked[n.outputs[0]] &&
           !(is_blocked(n.input(0)) && is_blocked(n.input(1)))) {
@@ -257,7 +286,7 @@ void assign_blocked_layouts(Graph& g) {
   // output would make oneDNN reorder its whole input first; the Concats read plain inputs too.
   for (const Node& n : g.nodes) {
     int64_t ci = 0, co = 0;
-    if (!blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
+    if (!is_op(n, "Conv") || !blockable_conv(g, n, ci, co) || is_blocked(n.inputs[0]) || !is_blocked(n.outputs[0]) ||
         n.attr_int("group", 1) != 1) {
       continue;
     }

@@ -608,7 +608,7 @@ PYBIND11_MODULE(_effectual, m) {
       },
       py::arg("out"), py::arg("data") = py::none(), py::kw_only(), py::arg("inputs") = py::none(),
       py::arg("labels") = py::none(), py::arg("search_images") = 1000, py::arg("report_images") = 2000,
-      py::arg("seed") = 1, py::arg("target_loss") = 0.5, py::arg("formats") = "deft16q,fp8,bf16dot",
+      py::arg("seed") = 1, py::arg("target_loss") = 0.5, py::arg("formats") = "deft16q,fp8,bf16dot,int8",
       py::arg("alphas") = "0.99,0.95,0.9,0.8", py::arg("compensation") = "fold", py::arg("calibration_images") = 256,
       py::arg("batch") = 100, py::arg("speed_batch") = 1, py::arg("rounds") = 5, py::arg("runs") = 10,
       py::arg("resume") = false, py::arg("html") = py::none(),

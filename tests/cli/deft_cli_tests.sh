@@ -29,6 +29,17 @@ expect_ok eval $model --data fashion-mnist:test --limit 200 --threads 1 --json \
 top1_at_least 0.9
 expect_error 6 "no-such.npz: no such file" -- eval $model --data fashion-mnist:test --limit 10 \
   --deft deft16,alpha=0.95 --deft-calibration "$tmp/no-such.npz"
+# int8 (beyond the paper): activation ranges from another split; refused without one, and with an alpha.
+expect_ok eval $model --data fashion-mnist:test --limit 200 --threads 1 --json \
+  --deft int8 --deft-calibration fashion-mnist:train --deft-images 64
+top1_at_least 0.9
+expect_error 2 "--deft int8 needs --deft-calibration" -- eval $model --data fashion-mnist:test --deft int8
+expect_error 2 "int8 runs without synapse vector elimination" -- eval $model --data fashion-mnist:test \
+  --deft int8,alpha=0.9 --deft-calibration fashion-mnist:train
+expect_ok run $model --data fashion-mnist:test --limit 1 -v --deft int8 --deft-calibration fashion-mnist:train \
+  --deft-images 8
+grep -q 'DeftLayer *deft:int8:.*:blocked-in:blocked-out' "$tmp/err" && ok ||
+  ko "run -v shows no int8 conv between blocked layers: $(head -c 600 "$tmp/err")"
 expect_ok run $model --data fashion-mnist:test --limit 1 -v --deft fp8
 grep -q 'DeftLayer *deft:fp8' "$tmp/err" && ok || ko "run -v does not show DeftLayer nodes: $(head -c 300 "$tmp/err")"
 

@@ -35,12 +35,19 @@ class DnnlInt8Conv {
   // The sums conv(x - x_zero, w) as int32 in NHWC order ([batch, out[0], out[1], out_channels]),
   // written to `out`. False (nothing written) when oneDNN has no fast kernel for this layer.
   bool compute(DnnlEnv& env, const Int8ConvGeometry& g, const Tensor& x, int32_t x_zero, const Tensor& w, int32_t* out);
+  // The same from u8 activations already in NHWC order (no reorder; oneDNN 2.6's VNNI convs take
+  // nothing else: given nChw16c they fall to ref_int8), s8 weights [M, C, kh, kw] at `w` (reordered
+  // once per plan: they must stay where they are). Without a source zero point when x_zero is 0.
+  bool compute_u8(DnnlEnv& env, const Int8ConvGeometry& g, const uint8_t* x, int32_t x_zero, const int8_t* w,
+                  int32_t* out);
   // oneDNN's implementation name once compute() succeeded, else empty.
   std::string impl() const { return impl_; }
 
  private:
-  std::string impl_;
   struct Plan;
+  // Plan_ for this call (made again when anything it was made for changed); false when unusable.
+  bool prepare(DnnlEnv& env, const Int8ConvGeometry& g, DType src_type, bool nchw_user, const void* w, bool zero_point);
+  std::string impl_;
   std::shared_ptr<Plan> plan_;
   bool unusable_ = false;  // oneDNN refused this geometry: the caller's own loops run
 };

@@ -140,4 +140,49 @@ TEST(DeftFile, DamagedFilesAreOneClearError) {
   fs::remove_all(f.dir);
 }
 
+TEST(DeftFile, Int8LayersRoundTripAndBadFieldsNameTheField) {
+  Fixture f = make_fixture("int8");
+  const Int8Input q{0.0625f, 3};
+  f.plan.layers[1] = plan_layer(f.model.graph, "/fc2/Gemm", Format::kInt8, sve_identity(120), Compensation::kNone, &q);
+  const std::string out = (f.dir / "lenet5.onnx").string(), side_path = (f.dir / "lenet5.json").string();
+  write_optimized_model(f.model.path, json::object(), f.plan, json::object(), json::object(), out);
+  const json side = sidecar_of(f.dir);
+  const json& entry = side.at("deft").at("layers")[1];
+  EXPECT_EQ(entry.at("int8").at("scale"), 0.0625);
+  EXPECT_EQ(entry.at("int8").at("zero"), 3);
+  const DeftModelPlan back = read_optimized_plan(side.at("deft"), side_path);
+  EXPECT_EQ(back.layers[1].format, Format::kInt8);
+  EXPECT_EQ(back.layers[1].int8, q);
+  const Tensor want = outputs_with(f.model, f.plan), got = outputs_with(f.model, back);
+  EXPECT_EQ(0, std::memcmp(want.data<float>(), got.data<float>(), want.nbytes()));
+  auto expect_error = [&](const std::function<void(json&)>& damage, const std::string& needle) {
+    json d = side.at("deft");
+    damage(d);
+    try {
+      read_optimized_plan(d, side_path);
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(side_path), std::string::npos) << e.what();
+    }
+  };
+  expect_error([](json& d) { d["layers"][1].erase("int8"); }, "[/fc2/Gemm].int8: an int8 layer needs");
+  expect_error([](json& d) { d["layers"][1]["int8"] = 5; }, ".int8: an int8 layer needs");
+  expect_error([](json& d) { d["layers"][1]["int8"]["scale"] = "big"; }, ".int8.scale: must be a number");
+  expect_error([](json& d) { d["layers"][1]["int8"]["scale"] = 0; }, ".int8.scale: 0 must be a finite number");
+  expect_error([](json& d) { d["layers"][1]["int8"]["scale"] = -1.5; }, ".int8.scale: -1.5 must be");
+  expect_error([](json& d) { d["layers"][1]["int8"]["scale"] = 1e300; }, ".int8.scale: 1e+300 must be");
+  expect_error([](json& d) { d["layers"][1]["int8"].erase("zero"); }, ".int8.zero: must be an integer");
+  expect_error([](json& d) { d["layers"][1]["int8"]["zero"] = 1.5; }, ".int8.zero: must be an integer");
+  expect_error([](json& d) { d["layers"][1]["int8"]["zero"] = 256; }, ".int8.zero: 256 is outside 0..255");
+  expect_error([](json& d) { d["layers"][1]["int8"]["zero"] = -1; }, ".int8.zero: -1 is outside 0..255");
+  expect_error(
+      [](json& d) {
+        d["layers"][1]["synapses"] = std::vector<int>{0, 1};
+        d["layers"][1]["kept"] = 2;
+      },
+      ".synapses: int8 runs without synapse vector elimination");
+  fs::remove_all(f.dir);
+}
+
 }  // namespace eff::deft

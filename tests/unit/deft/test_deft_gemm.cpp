@@ -96,7 +96,7 @@ TEST(DeftGemm, EveryKernelEqualsItsReferenceBitForBit) {
   const auto bias = random_values(m, 3, 0.5f);
   std::vector<Isa> isas = {Isa::kPortable};
   if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
-  for (Format f : all_formats()) {
+  for (Format f : gemm_formats()) {
     const PackedWeights p = pack_weights(f, w.data(), m, k, k);
     for (bool relu : {false, true}) {
       const Epilogue e{bias.data(), relu};
@@ -127,7 +127,7 @@ TEST(DeftGemm, SmallBatchesOverPanelGroupsEqualTheReference) {
     std::vector<float> st(2 * k);  // S stored K x 2
     for (int64_t r = 0; r < 2; ++r)
       for (int64_t kk = 0; kk < k; ++kk) st[kk * 2 + r] = s[r * k + kk];
-    for (Format f : all_formats()) {
+    for (Format f : gemm_formats()) {
       if (k > 1000 && f != Format::kDeft16Q && f != Format::kBf16Dot) continue;  // seconds, not more
       const PackedWeights p = pack_weights(f, w.data(), m, k, k);
       const Epilogue e{bias.data(), f == Format::kFp8};
@@ -165,7 +165,7 @@ TEST(DeftGemm, ColumnsEqualTheGatheredRows) {
     for (int64_t q = 0; q < k; ++q) gathered[r * k + q] = s[r * depth + columns[q]];
   std::vector<Isa> isas = {Isa::kPortable};
   if (best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
-  for (Format f : all_formats()) {
+  for (Format f : gemm_formats()) {
     const PackedWeights p = pack_weights(f, w.data(), m, k, k);
     const Epilogue e{bias.data(), true};
     for (int64_t j : {1, 2, 6}) {
@@ -191,7 +191,7 @@ TEST(DeftGemm, StridedOperandGivesTheSameBits) {
     std::vector<float> st(k * j);
     for (int64_t r = 0; r < j; ++r)
       for (int64_t kk = 0; kk < k; ++kk) st[kk * j + r] = s[r * k + kk];
-    for (Format f : all_formats()) {
+    for (Format f : gemm_formats()) {
       const PackedWeights p = pack_weights(f, w.data(), m, k, k);
       std::vector<float> ref(j * m), got(j * m);
       gemm_reference(p, s.data(), j, k, ref.data(), m);

@@ -1,0 +1,427 @@
+// The int8 format's conv and FC kernels (deft/int8_layer.h): quantize, oneDNN's u8s8 int32 sums,
+// our epilogue. The AVX-512 loops and the scalar ones do the same operations per value (the
+// rules of deft/formats.h), so either gives the reference's bits.
+#include "deft/int8_layer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "engine/dnnl_env.h"
+#include "engine/ops/dnnl_common.h"
+#include "engine/ops/int8_conv_dnnl.h"
+
+#define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,fma"
+#include "deft/target_push.h"
+
+namespace eff::deft {
+
+namespace {
+
+constexpr int64_t kB = 16;  // channels per block (nChw16c) and lanes per vector
+// 33000 * 255 * 127 < 2^31 / 2: a sum of u8 x s8 products (and oneDNN's zero-point correction) fits int32.
+constexpr int64_t kMaxDepth = 33000;
+// A conv's batch runs in chunks of images whose buffers take about this much (half of Zen 5's L2).
+constexpr int64_t kChunkBytes = int64_t{512} << 10;
+
+int64_t blocks(int64_t c) {
+  return (c + kB - 1) / kB;
+}
+
+__mmask16 lane_mask(int64_t lanes) {
+  return lanes >= kB ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1);
+}
+
+// `pixels` vectors of 16 fp32 (16 apart) to u8 codes, `dst_stride` bytes apart, the first `lanes` of each.
+void quantize_pixels_avx512(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
+                            float inverse, int32_t zero) {
+  const __m512 inv = _mm512_set1_ps(inverse), lo = _mm512_set1_ps(static_cast<float>(-zero)),
+               hi = _mm512_set1_ps(static_cast<float>(255 - zero));
+  const __m512i z = _mm512_set1_epi32(zero);
+  const __mmask16 m = lane_mask(lanes);
+  for (int64_t p = 0; p < pixels; ++p) {
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(src + p * kB), inv);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);                   // (v > lo ? v : lo), then (v < hi ? v : hi)
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);  // nearest even (MXCSR default)
+    _mm_mask_storeu_epi8(dst + p * dst_stride, m, _mm512_cvtepi32_epi8(q));
+  }
+}
+
+// A contiguous row of `count` fp32 to u8 codes.
+void quantize_row_avx512(const float* src, int64_t count, uint8_t* dst, float inverse, int32_t zero) {
+  const __m512 inv = _mm512_set1_ps(inverse), lo = _mm512_set1_ps(static_cast<float>(-zero)),
+               hi = _mm512_set1_ps(static_cast<float>(255 - zero));
+  const __m512i z = _mm512_set1_epi32(zero);
+  for (int64_t k = 0; k < count; k += kB) {
+    const __mmask16 m = lane_mask(count - k);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + k), inv);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
+    _mm_mask_storeu_epi8(dst + k, m, _mm512_cvtepi32_epi8(q));
+  }
+}
+
+// `pixels` sums of 16 channels (`acc_stride` apart, the first `lanes` read, the rest 0) to fp32 vectors
+// 16 apart: fma(float(acc), combined, bias), then the Relu.
+// `residual` (or null): 16 shortcut values per pixel, laid out as `out`, added before the Relu.
+void epilogue_pixels_avx512(const int32_t* acc, int64_t acc_stride, int64_t pixels, int64_t lanes,
+                            const float* combined, const float* bias, bool relu, const float* residual, float* out) {
+  const __m512 c = _mm512_loadu_ps(combined), b = _mm512_loadu_ps(bias), zero = _mm512_setzero_ps();
+  const __mmask16 m = lane_mask(lanes);
+  for (int64_t p = 0; p < pixels; ++p) {
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + p * acc_stride)), c, b);
+    if (residual) v = _mm512_add_ps(v, _mm512_loadu_ps(residual + p * kB));
+    if (relu) v = _mm512_max_ps(v, zero);  // v > 0 ? v : 0
+    _mm512_storeu_ps(out + p * kB, v);
+  }
+}
+
+// A row of `count` sums to fp32 (combined and bias hold whole blocks).
+void epilogue_row_avx512(const int32_t* acc, int64_t count, const float* combined, const float* bias, bool relu,
+                         float* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t i = 0; i < count; i += kB) {
+    const __mmask16 m = lane_mask(count - i);
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + i)), _mm512_loadu_ps(combined + i),
+                               _mm512_loadu_ps(bias + i));
+    if (relu) v = _mm512_max_ps(v, zero);
+    _mm512_mask_storeu_ps(out + i, m, v);
+  }
+}
+
+}  // namespace
+
+}  // namespace eff::deft
+
+#include "deft/target_pop.h"
+
+namespace eff::deft {
+
+namespace {
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+// Tasks 0..count-1 on `threads` (no OpenMP region for one: libgomp starts a team even then).
+template <class F>
+void for_tasks(int64_t count, int threads, const F& f) {
+  if (threads <= 1 || count <= 1) {
+    for (int64_t t = 0; t < count; ++t) f(t);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t t = 0; t < count; ++t) f(t);
+}
+
+// The scalar forms of the loops above: the same rules per value.
+void quantize_pixels_scalar(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
+                            float inverse, int32_t zero) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t l = 0; l < lanes; ++l) dst[p * dst_stride + l] = quantize_int8_input(src[p * kB + l], inverse, zero);
+}
+
+void epilogue_pixels_scalar(const int32_t* acc, int64_t acc_stride, int64_t pixels, int64_t lanes,
+                            const float* combined, const float* bias, bool relu, const float* residual, float* out) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t l = 0; l < kB; ++l) {
+      const int32_t a = l < lanes ? acc[p * acc_stride + l] : 0;
+      out[p * kB + l] = residual ? int8_output_residual(a, combined[l], bias[l], residual[p * kB + l], relu)
+                                 : int8_output(a, combined[l], bias[l], relu);
+    }
+}
+
+// Channel-blocked <-> plain copies of one image (C channels, P pixels), padded channels 0.
+void to_blocked(const float* plain, int64_t c, int64_t pixels, float* blocked) {
+  for (int64_t b = 0; b < blocks(c); ++b)
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t l = 0; l < kB; ++l) {
+        const int64_t ch = b * kB + l;
+        blocked[(b * pixels + p) * kB + l] = ch < c ? plain[ch * pixels + p] : 0.f;
+      }
+}
+
+void to_plain(const float* blocked, int64_t c, int64_t pixels, float* plain) {
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t p = 0; p < pixels; ++p) plain[ch * pixels + p] = blocked[((ch / kB) * pixels + p) * kB + ch % kB];
+}
+
+}  // namespace
+
+Int8Layer make_int8_layer(const float* w, int64_t m, int64_t k, const float* bias, const Int8Input& input, bool relu) {
+  if (m <= 0 || k <= 0) fail<ShapeError>("deft int8: an empty weight matrix");
+  if (k > kMaxDepth) fail<ShapeError>("deft int8: depth {} is above {} (int32 sums could overflow)", k, kMaxDepth);
+  if (!valid_int8_input(input))
+    fail<ShapeError>("deft int8: input scale {} / zero point {} unusable", input.scale, input.zero);
+  Int8Layer l;
+  l.rows = m;
+  l.depth = k;
+  l.input = input;
+  l.relu = relu;
+  l.codes.resize(static_cast<size_t>(m * k));
+  l.weight_scale.resize(static_cast<size_t>(m));
+  const int64_t padded = blocks(m) * kB;
+  l.combined.assign(static_cast<size_t>(padded), 0.f);
+  l.bias.assign(static_cast<size_t>(padded), 0.f);
+  for (int64_t i = 0; i < m; ++i) {
+    const float s = int8_weight_scale(w + i * k, k);
+    l.weight_scale[i] = s;
+    for (int64_t j = 0; j < k; ++j) l.codes[i * k + j] = quantize_int8_weight(w[i * k + j], s);
+    l.combined[i] = input.scale * s;
+    l.bias[i] = bias ? bias[i] : 0.f;
+  }
+  return l;
+}
+
+void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const ConvShape& s, float* y,
+                         const float* residual) {
+  const int64_t in_pixels = s.h * s.w, taps = s.kh * s.kw;
+  const float inverse = l.input.inverse();
+  const int32_t zero = l.input.zero;
+  std::vector<int32_t> q(static_cast<size_t>(s.c * in_pixels));  // codes less the zero point
+  for (int64_t img = 0; img < n; ++img) {
+    const float* xi = x + img * s.c * in_pixels;
+    for (size_t i = 0; i < q.size(); ++i) q[i] = int32_t{quantize_int8_input(xi[i], inverse, zero)} - zero;
+    for (int64_t m = 0; m < l.rows; ++m) {
+      const int8_t* wm = l.codes.data() + m * s.c * taps;
+      for (int64_t oy = 0; oy < s.oh; ++oy)
+        for (int64_t ox = 0; ox < s.ow; ++ox) {
+          int32_t acc = 0;
+          for (int64_t c = 0; c < s.c; ++c)
+            for (int64_t ky = 0; ky < s.kh; ++ky)
+              for (int64_t kx = 0; kx < s.kw; ++kx) {
+                const int64_t iy = oy * s.sh + ky * s.dh - s.pad_top, ix = ox * s.sw + kx * s.dw - s.pad_left;
+                if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;  // the zero point: 0
+                acc += q[c * in_pixels + iy * s.w + ix] * int32_t{wm[(c * s.kh + ky) * s.kw + kx]};
+              }
+          const int64_t at = ((img * l.rows + m) * s.oh + oy) * s.ow + ox;
+          y[at] = residual ? int8_output_residual(acc, l.combined[m], l.bias[m], residual[at], l.relu)
+                           : int8_output(acc, l.combined[m], l.bias[m], l.relu);
+        }
+    }
+  }
+}
+
+void int8_fc_reference(const Int8Layer& l, const float* x, int64_t n, float* y) {
+  const float inverse = l.input.inverse();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t m = 0; m < l.rows; ++m) {
+      int32_t acc = 0;
+      for (int64_t k = 0; k < l.depth; ++k)
+        acc += (int32_t{quantize_int8_input(x[r * l.depth + k], inverse, l.input.zero)} - l.input.zero) *
+               int32_t{l.codes[m * l.depth + k]};
+      y[r * l.rows + m] = int8_output(acc, l.combined[m], l.bias[m], l.relu);
+    }
+}
+
+// ---- conv ----------------------------------------------------------------------------------------
+
+struct Int8ConvKernel::State {
+  // oneDNN 2.6's VNNI convs (brgconv, jit_int8) take u8 NHWC in and int32 NHWC out; given nChw16c
+  // they fall to ref_int8. Without a fast kernel: the scalar reference.
+  ops::DnnlInt8Conv conv, tail;  // a chunk of images, and the last, shorter chunk
+  bool reference = false;
+  std::vector<uint8_t> src;
+  std::vector<int32_t> acc;
+  std::vector<float> plain_in, plain_out;  // the reference's NCHW copies
+  std::string impl = "dnnl-u8s8";          // until the first run names oneDNN's kernel
+};
+
+Int8ConvKernel::Int8ConvKernel() : st_(std::make_unique<State>()) {}
+Int8ConvKernel::~Int8ConvKernel() = default;
+
+std::string Int8ConvKernel::impl() const {
+  return st_->impl;
+}
+
+void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
+                         int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads,
+                         const float* residual) {
+  (void)pad_bottom, (void)pad_right;  // the output size (s.oh, s.ow) already says where the padding ends
+  State& st = *st_;
+  const int64_t c = s.c, m = l.rows, in_pixels = s.h * s.w, out_pixels = s.oh * s.ow;
+  const int64_t cb = blocks(c), mb = blocks(m);
+  const float inverse = l.input.inverse();
+  const int32_t zero = l.input.zero;
+  const bool avx512 = has_avx512();
+  ops::Int8ConvGeometry g;
+  g.channels = c, g.out_channels = m;
+  g.in[0] = s.h, g.in[1] = s.w, g.kernel[0] = s.kh, g.kernel[1] = s.kw, g.out[0] = s.oh, g.out[1] = s.ow;
+  g.stride[0] = s.sh, g.stride[1] = s.sw, g.dilation[0] = s.dh, g.dilation[1] = s.dw;
+  g.pad_begin[0] = s.pad_top, g.pad_begin[1] = s.pad_left;
+  const int64_t in_image = in == ActLayout::kBlocked ? cb * kB * in_pixels : c * in_pixels;
+  const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : m * out_pixels;
+  // Images `count` from `xc` (their outputs to `yc`, shortcut `rc`) through `conv`; false: no fast kernel.
+  auto run_images = [&](const float* xc, int64_t count, float* yc, const float* rc, ops::DnnlInt8Conv& conv) {
+    // Quantize into NHWC u8: one task per (image, channel block), its 16 channels of every pixel.
+    st.src.resize(static_cast<size_t>(count * in_pixels * c));
+    uint8_t* src = st.src.data();
+    for_tasks(count * cb, threads, [&](int64_t t) {
+      const int64_t img = t / cb, b = t % cb, lanes = std::min(kB, c - b * kB);
+      uint8_t* dst = src + img * in_pixels * c + b * kB;
+      if (in == ActLayout::kBlocked) {
+        const float* xs = xc + (img * cb + b) * in_pixels * kB;
+        (avx512 ? quantize_pixels_avx512 : quantize_pixels_scalar)(xs, in_pixels, dst, c, lanes, inverse, zero);
+      } else {
+        const float* xs = xc + (img * c + b * kB) * in_pixels;
+        float v[kB] = {};
+        for (int64_t p = 0; p < in_pixels; ++p) {
+          for (int64_t k = 0; k < lanes; ++k) v[k] = xs[k * in_pixels + p];
+          quantize_pixels_scalar(v, 1, dst + p * c, c, lanes, inverse, zero);
+        }
+      }
+    });
+    st.acc.resize(static_cast<size_t>(count * out_pixels * m));
+    g.batch = count;
+    if (!conv.compute_u8(env, g, src, zero, l.codes.data(), st.acc.data())) return false;
+    st.impl = conv.impl();
+    // Epilogue: one task per (image, output channel block).
+    const int32_t* acc = st.acc.data();
+    for_tasks(count * mb, threads, [&](int64_t t) {
+      const int64_t img = t / mb, b = t % mb, lanes = std::min(kB, m - b * kB);
+      const int32_t* a = acc + img * out_pixels * m + b * kB;
+      const float* cs = l.combined.data() + b * kB;
+      const float* bs = l.bias.data() + b * kB;
+      if (out == ActLayout::kBlocked) {
+        const int64_t at = (img * mb + b) * out_pixels * kB;
+        (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu,
+                                                                   rc ? rc + at : nullptr, yc + at);
+      } else {
+        const int64_t at = (img * m + b * kB) * out_pixels;
+        float v[kB], rv[kB] = {};
+        for (int64_t p = 0; p < out_pixels; ++p) {
+          if (rc)
+            for (int64_t k = 0; k < lanes; ++k) rv[k] = rc[at + k * out_pixels + p];
+          epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, rc ? rv : nullptr, v);
+          for (int64_t k = 0; k < lanes; ++k) yc[at + k * out_pixels + p] = v[k];
+        }
+      }
+    });
+    return true;
+  };
+  if (!st.reference) {
+    // A batch in chunks of images whose u8 input, int32 sums and fp32 input and output fit in L2
+    // together, so that the epilogue reads the sums (and oneDNN the codes) from cache: vgg's
+    // features.3 at batch 32 went through 3 MB of sums per pass. Each image's sums are exact, so
+    // chunks change no bit. Two plans: the chunk and the last, shorter one.
+    const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
+    // (Per thread: a team shares a chunk's work, each core with its own L2.)
+    const int64_t team = std::max(1, threads);
+    const int64_t chunk = std::min(n, std::max(team, kChunkBytes * team / std::max<int64_t>(per_image, 1)));
+    bool fast = true;
+    for (int64_t i0 = 0; i0 < n && fast; i0 += chunk) {
+      const int64_t count = std::min(chunk, n - i0);
+      fast = run_images(x + i0 * in_image, count, y + i0 * out_image, residual ? residual + i0 * out_image : nullptr,
+                        count == chunk ? st.conv : st.tail);
+    }
+    if (fast) return;
+    st.reference = true;
+  }
+  // oneDNN has no fast int8 kernel for this shape: the scalar reference (same bits, slowly).
+  st.impl = "reference";
+  const float* xp = x;
+  std::vector<float> plain_residual;
+  if (residual && out == ActLayout::kBlocked) {
+    plain_residual.resize(static_cast<size_t>(n * m * out_pixels));
+    for (int64_t img = 0; img < n; ++img)
+      to_plain(residual + img * mb * kB * out_pixels, m, out_pixels, plain_residual.data() + img * m * out_pixels);
+  }
+  const float* rp = residual && out == ActLayout::kBlocked ? plain_residual.data() : residual;
+  if (in == ActLayout::kBlocked) {
+    st.plain_in.resize(static_cast<size_t>(n * c * in_pixels));
+    for (int64_t img = 0; img < n; ++img)
+      to_plain(x + img * cb * kB * in_pixels, c, in_pixels, st.plain_in.data() + img * c * in_pixels);
+    xp = st.plain_in.data();
+  }
+  if (out == ActLayout::kPlain) {
+    int8_conv_reference(l, xp, n, s, y, rp);
+    return;
+  }
+  st.plain_out.resize(static_cast<size_t>(n * m * out_pixels));
+  int8_conv_reference(l, xp, n, s, st.plain_out.data(), rp);
+  for (int64_t img = 0; img < n; ++img)
+    to_blocked(st.plain_out.data() + img * m * out_pixels, m, out_pixels, y + img * mb * kB * out_pixels);
+}
+
+// ---- FC ------------------------------------------------------------------------------------------
+
+struct Int8FcKernel::State {
+  int64_t rows = -1;
+  int threads = 0;
+  const void* weights = nullptr;
+  dnnl::matmul prim;
+  dnnl::memory src, wei, dst, zero;
+  std::unordered_map<int, dnnl::memory> args;
+  std::vector<uint8_t> q;
+  std::vector<int32_t> acc;
+  std::string impl = "dnnl-u8s8";  // until the first run names oneDNN's kernel
+};
+
+Int8FcKernel::Int8FcKernel() : st_(std::make_unique<State>()) {}
+Int8FcKernel::~Int8FcKernel() = default;
+
+std::string Int8FcKernel::impl() const {
+  return st_->impl;
+}
+
+void Int8FcKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, int64_t n, float* y, int threads) {
+  using memory = dnnl::memory;
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  State& st = *st_;
+  const int64_t k = l.depth, m = l.rows;
+  const int32_t zero = l.input.zero;
+  const int omp_threads = ops::current_threads();
+  if (st.rows != n || st.threads != omp_threads || st.weights != l.codes.data()) {
+    dnnl::primitive_attr attr = ops::user_scratchpad_attr();
+    if (zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    const dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(memory::desc({n, k}, dt::u8, tag::ab), memory::desc({k, m}, dt::s8, tag::any),
+                           memory::desc({n, m}, dt::s32, tag::ab)),
+        attr, env.engine);
+    st.prim = dnnl::matmul(pd);
+    st.impl = ops::dnnl_impl_name(pd);
+    st.src = memory(pd.src_desc(), env.engine, nullptr);
+    st.dst = memory(pd.dst_desc(), env.engine, nullptr);
+    memory wei_user(memory::desc({k, m}, dt::s8, tag::ba), env.engine, const_cast<int8_t*>(l.codes.data()));
+    st.wei = memory(pd.weights_desc(), env.engine);
+    dnnl::reorder(wei_user, st.wei).execute(env.stream, wei_user, st.wei);
+    st.zero = memory(memory::desc({1}, dt::s32, tag::a), env.engine);
+    st.args = {{DNNL_ARG_SRC, st.src}, {DNNL_ARG_WEIGHTS, st.wei}, {DNNL_ARG_DST, st.dst}};
+    if (zero != 0) st.args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = st.zero;
+    if (pd.scratchpad_desc().get_size() > 0)
+      st.args[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), env.engine, nullptr);
+    st.rows = n, st.threads = omp_threads, st.weights = l.codes.data();
+  }
+  const bool avx512 = has_avx512();
+  const float inverse = l.input.inverse();
+  st.q.resize(static_cast<size_t>(n * k));
+  st.acc.resize(static_cast<size_t>(n * m));
+  for_tasks(n, n * k >= 4096 ? threads : 1, [&](int64_t r) {
+    if (avx512) {
+      quantize_row_avx512(x + r * k, k, st.q.data() + r * k, inverse, zero);
+    } else {
+      for (int64_t i = 0; i < k; ++i) st.q[r * k + i] = quantize_int8_input(x[r * k + i], inverse, zero);
+    }
+  });
+  *static_cast<int32_t*>(st.zero.get_data_handle()) = zero;
+  st.src.set_data_handle(st.q.data());
+  st.dst.set_data_handle(st.acc.data());
+  ops::bind_scratchpad(st.args, env);
+  st.prim.execute(env.stream, st.args);
+  env.stream.wait();
+  for_tasks(n, n * m >= 4096 ? threads : 1, [&](int64_t r) {
+    if (avx512) {
+      epilogue_row_avx512(st.acc.data() + r * m, m, l.combined.data(), l.bias.data(), l.relu, y + r * m);
+    } else {
+      for (int64_t i = 0; i < m; ++i) y[r * m + i] = int8_output(st.acc[r * m + i], l.combined[i], l.bias[i], l.relu);
+    }
+  });
+}
+
+}  // namespace eff::deft
