@@ -225,7 +225,7 @@ const python = sections.has('python') ? require('./bench_python').benchPython({
 const optimized = sections.has('optimize') ? require('./bench_optimize').benchOptimize({
   bin, ortBench, median, runJson, models: opt('--optimize-models', models.join(',')).split(',').filter(Boolean),
   rounds, repeat, searchImages: Number(opt('--optimize-search-images', '2000')),
-  smallSearchImages: Number(opt('--optimize-small-search-images', '500')),
+  smallSearchImages: Number(opt('--optimize-small-search-images', '1000')),
 }) : null;
 
 (async () => {
