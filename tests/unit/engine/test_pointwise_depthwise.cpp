@@ -1,10 +1,11 @@
 // A 1x1 conv read only by a 3x3 depthwise conv runs as one oneDNN primitive
 // (engine/ops/pointwise_depthwise.h): the same bits as the two convs run apart (which an observer
 // forces, as it must see the 1x1 conv's output), on 1 and 2 threads, and the pair stays apart
-// where the 1x1 conv's output has another reader.
+// where the 1x1 conv's output has another reader or a value hook acts on the depthwise layer.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "../onnx/model_builder.h"
@@ -72,9 +73,11 @@ struct Watcher : LayerObserver {
   }
 };
 
-BlockRun run_block(const ModelBuilder& b, const Tensor& x, int threads, bool observed) {
+BlockRun run_block(const ModelBuilder& b, const Tensor& x, int threads, bool observed,
+                   const std::map<std::string, LayerTransform>& transforms = {}) {
   ExecutorOptions o;
   o.threads = threads;
+  o.transforms = transforms;
   Executor ex(b.load(), o);
   Watcher watcher;
   if (observed) ex.set_observer(&watcher);
@@ -146,6 +149,23 @@ TEST(PointwiseDepthwise, AnExpandedMapReadElsewhereKeepsThePairApart) {
   EXPECT_FALSE(fused(got)) << got.expand_impl;
   ASSERT_EQ(got.outputs.size(), 2u);
   for (size_t k = 0; k < 2; ++k) EXPECT_TRUE(same_bits(got.outputs[k], apart.outputs[k])) << "output " << k;
+}
+
+// A value hook on the depthwise layer (near-zero pruning of its input, the expanded map) must see
+// that map: the pair runs apart and gives what the observed, apart run gives with the same hook.
+TEST(PointwiseDepthwise, AValueHookOnTheDepthwiseLayerKeepsThePairApart) {
+  const ModelBuilder b = block(1, 16, 96, 112, 2, false);
+  const Tensor x = Tensor::from<float>({1, 8, 112, 112}, random_values(8 * 112 * 112, 7, 2.f));
+  LayerTransform prune;
+  prune.prune_threshold = 1.f;
+  const std::map<std::string, LayerTransform> hooks = {{"depthwise", prune}};
+  const BlockRun plain = run_block(b, x, 2, false);
+  const BlockRun apart = run_block(b, x, 1, true, hooks);
+  const BlockRun got = run_block(b, x, 2, false, hooks);
+  EXPECT_TRUE(fused(plain)) << plain.expand_impl;
+  EXPECT_FALSE(fused(got)) << got.expand_impl;
+  EXPECT_TRUE(same_bits(got.outputs[0], apart.outputs[0]));
+  EXPECT_FALSE(same_bits(got.outputs[0], plain.outputs[0]));  // the hook changed the result
 }
 
 }  // namespace
