@@ -16,6 +16,7 @@
 #include "engine/dnnl_env.h"
 #include "engine/kernel.h"
 #include "engine/non_finite.h"
+#include "engine/ops/pointwise_depthwise.h"
 #include "engine/quantized_layers.h"
 #include "engine/thread_governor.h"
 #include "graph/passes.h"
@@ -108,6 +109,12 @@ struct Executor::Plan {
   std::vector<uint32_t> reusable_inputs;            // OpContext::input_reusable, per node
   std::vector<Tensor> values;
   std::vector<double> node_ms;  // with node timing on
+  // A 1x1 conv whose only reader is a depthwise conv, both run as one primitive
+  // (ops/pointwise_depthwise.h) when no observer needs the 1x1 conv's output: at the 1x1 conv's
+  // index, the pair's kernel and the depthwise node's index; null where there is no such pair.
+  std::vector<std::unique_ptr<PointwiseDepthwiseKernel>> pair_kernels;
+  std::vector<int> pair_partner;
+  std::vector<char> skip;  // this run: the node's output was computed with the node before it
   int64_t timed_runs = 0;
   bool warmed = false;  // the first run (and the other thread count's warm-up) is done
 };
@@ -200,6 +207,39 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   base_ = make_plan(std::move(graph));
 }
 
+namespace {
+// Each 1x1 conv whose only reader is a depthwise conv it can run with as one primitive
+// (ops/pointwise_depthwise.h): its pair kernel, and the depthwise node's index in `partner`.
+void pair_pointwise_depthwise(const Graph& g, const std::map<std::string, LayerTransform>& transforms,
+                              std::vector<std::unique_ptr<PointwiseDepthwiseKernel>>& kernels,
+                              std::vector<int>& partner) {
+  std::vector<int> readers(g.values.size(), 0), reader(g.values.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (ValueId v : g.nodes[i].inputs) {
+      if (v == kNoValue) continue;
+      ++readers[v];
+      reader[v] = static_cast<int>(i);
+    }
+  }
+  for (ValueId v : g.outputs) ++readers[v];  // a graph output is read by the caller
+  // A layer with an active value transform must see its own activations.
+  const auto transformed = [&](const Node& n) {
+    auto it = transforms.find(n.name);
+    return it != transforms.end() && it->second.active();
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& pw = g.nodes[i];
+    if (pw.op != "Conv" || pw.outputs.size() != 1 || pw.outputs[0] == kNoValue) continue;
+    const ValueId mid = pw.outputs[0];
+    if (readers[mid] != 1 || reader[mid] <= static_cast<int>(i)) continue;
+    const Node& dw = g.nodes[reader[mid]];
+    if (transformed(pw) || transformed(dw) || !fusable_pointwise_depthwise(g, pw, dw)) continue;
+    kernels[i] = std::make_unique<PointwiseDepthwiseKernel>(pw, dw, g);
+    partner[i] = reader[mid];
+  }
+}
+}  // namespace
+
 std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
   auto plan = std::make_unique<Plan>();
   Plan& p = *plan;
@@ -241,6 +281,11 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
     }
     p.kernels[i] = e->make(n, g);
   }
+
+  p.pair_kernels.resize(g.nodes.size());
+  p.pair_partner.assign(g.nodes.size(), -1);
+  p.skip.assign(g.nodes.size(), 0);
+  pair_pointwise_depthwise(g, options_.transforms, p.pair_kernels, p.pair_partner);
 
   // Liveness: release each intermediate value right after its last consumer.
   const size_t nv = g.values.size();
@@ -342,6 +387,11 @@ std::vector<Executor::NodeTime> Executor::node_times() const {
   const Plan& p = *last_plan_;
   for (size_t i = 0; i < p.graph.nodes.size(); ++i) {
     out.push_back({p.graph.nodes[i].name, p.graph.nodes[i].op, p.node_ms[i], p.timed_runs});
+    // A 1x1 conv and the depthwise conv it ran with as one primitive in the last run: the pair's
+    // time is the 1x1 conv's.
+    const int partner = p.pair_partner[i];
+    if (partner >= 0 && p.skip[partner]) out.back().op = "Conv+DepthwiseConv";
+    if (p.skip[i]) out.back().op = "(in 1x1 Conv before)";
   }
   return out;
 }
@@ -359,7 +409,11 @@ size_t Executor::pool_allocations() const {
 }
 
 std::string Executor::kernel_impl(size_t node) const {
-  return base_->kernels.at(node)->impl();
+  const Plan& p = *base_;
+  if (node < p.pair_kernels.size() && p.pair_kernels[node] && !p.pair_kernels[node]->impl().empty()) {
+    return fmt::format("{} + depthwise post-op (node {})", p.pair_kernels[node]->impl(), p.pair_partner[node]);
+  }
+  return p.kernels.at(node)->impl();
 }
 
 void Executor::check_input(size_t i, const Tensor& t) const {
@@ -416,6 +470,23 @@ static void run_node(const Graph& g, size_t i, Kernel& kernel, double* node_ms, 
   }
 }
 
+// The pair of 1x1 conv `i` and the depthwise conv reading it as one primitive: the depthwise conv's
+// output into `pair_output`; false when oneDNN has no kernel for the pair here (nothing computed).
+static bool run_pair(const Graph& g, size_t i, PointwiseDepthwiseKernel& kernel, double* node_ms, OpContext& ctx,
+                     std::vector<Tensor>& outs, Tensor& pair_output) {
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    if (!kernel.run(ctx)) return false;
+  } catch (const TensorLimitError& e) {
+    fail<ShapeError>("{}: {}", g.where(g.nodes[i]), e.what());
+  }
+  if (node_ms != nullptr) {
+    *node_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  pair_output = std::move(outs[0]);
+  return true;
+}
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   const Graph& base_graph = base_->graph;
   if (inputs.size() != base_graph.inputs.size()) {
@@ -467,8 +538,13 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
   Tensor transformed;  // a layer's activations after its transform
+  std::fill(p.skip.begin(), p.skip.end(), 0);
   for (size_t i = 0; parts == 1 && i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
+    if (p.skip[i]) {  // computed with the 1x1 conv before it
+      for (ValueId v : p.release_after[i]) pool_->release(values[v]);
+      continue;
+    }
     in_ptrs.assign(n.inputs.size(), nullptr);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (n.inputs[k] != kNoValue) in_ptrs[k] = &values[n.inputs[k]];
@@ -536,7 +612,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
     OpContext ctx(n, g, in_ptrs, outs, *pool_, *dnnl_, node_threads);
     ctx.set_reusable_inputs(p.reusable_inputs[i]);
-    run_node(g, i, *p.kernels[i], node_timing_ ? &p.node_ms[i] : nullptr, ctx, outs, values, *pool_);
+    // An observer sees every layer's output, the 1x1 conv's too: the pair then runs apart.
+    if (p.pair_partner[i] < 0 || options_.observer ||
+        !run_pair(g, i, *p.pair_kernels[i], node_timing_ ? &p.node_ms[i] : nullptr, ctx, outs,
+                  values[g.nodes[p.pair_partner[i]].outputs[0]])) {
+      run_node(g, i, *p.kernels[i], node_timing_ ? &p.node_ms[i] : nullptr, ctx, outs, values, *pool_);
+    } else {
+      p.skip[p.pair_partner[i]] = 1;
+    }
     if (layer >= 0 && options_.observer && p.base_layer[layer] >= 0) {
       // Observers see plain NCHW, whatever layout the convs pass between them.
       Tensor in_plain = reads_blocked(n) ? unblocked_copy(*in_ptrs[0], *pool_) : Tensor();

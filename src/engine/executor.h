@@ -118,6 +118,9 @@ class Executor {
   // the nodes of the graph that ran last (a specialisation's nodes are named as in the model).
   struct NodeTime {
     std::string name;
+    // The node's op; "Conv+DepthwiseConv" for a 1x1 conv that ran as one primitive with the
+    // depthwise conv reading it (ops/pointwise_depthwise.h), whose own row then reads
+    // "(in 1x1 Conv before)", with no time of its own.
     std::string op;
     double ms = 0;  // total over `runs`
     int64_t runs = 0;
