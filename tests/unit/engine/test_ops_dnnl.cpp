@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -164,6 +165,24 @@ TEST(DnnlConv, SameResultWithTwoThreads) {
   spec.threads = 2;
   Tensor two = run1(spec);
   expect_close(two, one, 1e-5f);
+  expect_close(one, conv_ref(x, w, &b, 1, {{}, {1, 1, 1, 1}, {}}));
+}
+
+// The governor changes thread counts between runs, so the bits must not follow them. oneDNN picks
+// its Winograd kernel by thread count (F(2x2, 3x3) with 2 threads on 2 cores for ResNet-18's 56x56
+// layers, F(4x4, 3x3) with 1): the engine always takes the F(4x4, 3x3) one.
+TEST(DnnlConv, WinogradLayerHasTheSameBitsOnOneAndTwoThreads) {
+  Tensor x = random_tensor({2, 64, 56, 56}, 33), w = random_tensor({64, 64, 3, 3}, 34), b = random_tensor({64}, 35);
+  OpSpec spec{"Conv", {x, w, b}};
+  spec.attrs = {{"pads", ints_attr({1, 1, 1, 1})}};
+  spec.constant_inputs = {1, 2};
+  std::string impl_one, impl_two;
+  Tensor one = run1(spec, &impl_one);
+  spec.threads = 2;
+  Tensor two = run1(spec, &impl_two);
+  EXPECT_EQ(impl_one, impl_two);
+  ASSERT_EQ(one.nbytes(), two.nbytes());
+  EXPECT_EQ(std::memcmp(one.raw(), two.raw(), one.nbytes()), 0);
   expect_close(one, conv_ref(x, w, &b, 1, {{}, {1, 1, 1, 1}, {}}));
 }
 
