@@ -9,6 +9,8 @@
 // (attribute activation) runs as an eltwise post-op. A fused residual Add (attribute
 // residual_add, the shortcut as input 3) runs as a sum post-op before it: the destination is
 // preloaded with the shortcut, or is the shortcut's own buffer when no one reads it afterwards.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +26,24 @@
 namespace eff {
 
 namespace {
+// Whether oneDNN takes its F(2x2, 3x3) Winograd kernel for `d` both at one thread and at as many
+// threads as the machine has (oneDNN decides by the thread count it sees when the primitive is made).
+bool wino_2x3_at_any_thread_count(const dnnl::convolution_forward::desc& d, const dnnl::primitive_attr& attr,
+                                  const dnnl::engine& engine) {
+  const int saved = omp_get_max_threads();
+  bool offered = true;
+  for (const int threads : {1, omp_get_num_procs()}) {
+    omp_set_num_threads(threads);
+    try {
+      const dnnl::convolution_forward::primitive_desc pd(d, attr, engine);
+      offered = offered && std::string(pd.impl_info_str()).find("wino_2x3") != std::string::npos;
+    } catch (const dnnl::error&) {
+      offered = false;
+    }
+  }
+  omp_set_num_threads(saved);
+  return offered;
+}
 
 using namespace ops;
 using dnnl::memory;
@@ -450,11 +470,16 @@ class ConvKernel final : public Kernel {
               wei_any_md, bias_md, dst_req, strides, dnnl_dil, pad_begin, pad_end);
           conv_pd = dnnl::convolution_forward::primitive_desc(d, attr, engine);
           pd_base = &conv_pd;
-          // oneDNN takes its F(2x2, 3x3) kernel only when it has enough threads for it (on 2 cores:
-          // ResNet-18's 56x56 layers at 2 threads, F(4x4, 3x3) at 1). The two round differently, so
-          // results would depend on the thread count: always the F(4x4, 3x3) one.
-          while (winograd && std::string(conv_pd.impl_info_str()).find("wino_2x3") != std::string::npos) {
-            if (!conv_pd.next_impl()) return 0;
+          // oneDNN offers its F(2x2, 3x3) kernel depending on the thread count it sees (ResNet-18's
+          // 56x56 layers on 2 cores: at 2 threads, not at 1, which takes F(4x4, 3x3)). The two
+          // round differently, so the choice must not follow the thread count: F(2x2, 3x3) only
+          // where oneDNN offers it at one thread and at every core, else F(4x4, 3x3).
+          if (winograd) {
+            const bool two_by_three = wino_2x3_at_any_thread_count(d, attr, engine);
+            while (std::string(conv_pd.impl_info_str()).find(two_by_three ? "wino_2x3" : "wino_4x3") ==
+                   std::string::npos) {
+              if (!conv_pd.next_impl()) return 0;
+            }
           }
         }
       } catch (const dnnl::error& e) {

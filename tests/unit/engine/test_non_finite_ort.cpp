@@ -105,7 +105,8 @@ TEST(NonFiniteOrt, FiniteInputsKeepTheFastGraph) {
     eo.threads = 1;
     Executor variant(load_onnx(path, o), eo);
     // The variant's convs are direct (Winograd spreads one NaN over its tile); the fast graph's 3x3
-    // conv is Winograd F(4x4, 3x3), whose rounding differs by a few float16 steps of the output.
+    // conv may be Winograd (F(4x4, 3x3) where oneDNN would not take F(2x2, 3x3) at every thread
+    // count), whose rounding differs by a few float16 steps of the output.
     const double tol = name.find("conv") != std::string::npos ? 2e-3 : 0.0;
     EXPECT_EQ(compare(variant.run({finite})[0], fast, tol), "");
     const Graph& vg = variant.graph();

@@ -170,7 +170,7 @@ TEST(DnnlConv, SameResultWithTwoThreads) {
 
 // The governor changes thread counts between runs, so the bits must not follow them. oneDNN picks
 // its Winograd kernel by thread count (F(2x2, 3x3) with 2 threads on 2 cores for ResNet-18's 56x56
-// layers, F(4x4, 3x3) with 1): the engine always takes the F(4x4, 3x3) one.
+// layers, F(4x4, 3x3) with 1): the engine takes F(2x2, 3x3) only where every count would.
 TEST(DnnlConv, WinogradLayerHasTheSameBitsOnOneAndTwoThreads) {
   Tensor x = random_tensor({2, 64, 56, 56}, 33), w = random_tensor({64, 64, 3, 3}, 34), b = random_tensor({64}, 35);
   OpSpec spec{"Conv", {x, w, b}};
