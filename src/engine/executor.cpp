@@ -207,39 +207,6 @@ Executor::Executor(Graph graph, ExecutorOptions options)
   base_ = make_plan(std::move(graph));
 }
 
-namespace {
-// Each 1x1 conv whose only reader is a depthwise conv it can run with as one primitive
-// (ops/pointwise_depthwise.h): its pair kernel, and the depthwise node's index in `partner`.
-void pair_pointwise_depthwise(const Graph& g, const std::map<std::string, LayerTransform>& transforms,
-                              std::vector<std::unique_ptr<PointwiseDepthwiseKernel>>& kernels,
-                              std::vector<int>& partner) {
-  std::vector<int> readers(g.values.size(), 0), reader(g.values.size(), -1);
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    for (ValueId v : g.nodes[i].inputs) {
-      if (v == kNoValue) continue;
-      ++readers[v];
-      reader[v] = static_cast<int>(i);
-    }
-  }
-  for (ValueId v : g.outputs) ++readers[v];  // a graph output is read by the caller
-  // A layer with an active value transform must see its own activations.
-  const auto transformed = [&](const Node& n) {
-    auto it = transforms.find(n.name);
-    return it != transforms.end() && it->second.active();
-  };
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& pw = g.nodes[i];
-    if (pw.op != "Conv" || pw.outputs.size() != 1 || pw.outputs[0] == kNoValue) continue;
-    const ValueId mid = pw.outputs[0];
-    if (readers[mid] != 1 || reader[mid] <= static_cast<int>(i)) continue;
-    const Node& dw = g.nodes[reader[mid]];
-    if (transformed(pw) || transformed(dw) || !fusable_pointwise_depthwise(g, pw, dw)) continue;
-    kernels[i] = std::make_unique<PointwiseDepthwiseKernel>(pw, dw, g);
-    partner[i] = reader[mid];
-  }
-}
-}  // namespace
-
 std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
   auto plan = std::make_unique<Plan>();
   Plan& p = *plan;
@@ -285,7 +252,12 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(Graph graph) const {
   p.pair_kernels.resize(g.nodes.size());
   p.pair_partner.assign(g.nodes.size(), -1);
   p.skip.assign(g.nodes.size(), 0);
-  pair_pointwise_depthwise(g, options_.transforms, p.pair_kernels, p.pair_partner);
+  // A layer with an active value transform must see its own activations.
+  const auto transformed = [&](const Node& n) {
+    auto it = options_.transforms.find(n.name);
+    return it != options_.transforms.end() && it->second.active();
+  };
+  pair_pointwise_depthwise(g, transformed, p.pair_kernels, p.pair_partner);
 
   // Liveness: release each intermediate value right after its last consumer.
   const size_t nv = g.values.size();

@@ -202,4 +202,28 @@ const std::string& PointwiseDepthwiseKernel::impl() const {
   return s_->impl;
 }
 
+void pair_pointwise_depthwise(const Graph& g, const std::function<bool(const Node&)>& keep_apart,
+                              std::vector<std::unique_ptr<PointwiseDepthwiseKernel>>& kernels,
+                              std::vector<int>& partner) {
+  std::vector<int> readers(g.values.size(), 0), reader(g.values.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (ValueId v : g.nodes[i].inputs) {
+      if (v == kNoValue) continue;
+      ++readers[v];
+      reader[v] = static_cast<int>(i);
+    }
+  }
+  for (ValueId v : g.outputs) ++readers[v];  // a graph output is read by the caller
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& pw = g.nodes[i];
+    if (pw.op != "Conv" || pw.outputs.size() != 1 || pw.outputs[0] == kNoValue) continue;
+    const ValueId mid = pw.outputs[0];
+    if (readers[mid] != 1 || reader[mid] <= static_cast<int>(i)) continue;
+    const Node& dw = g.nodes[reader[mid]];
+    if (keep_apart(pw) || keep_apart(dw) || !fusable_pointwise_depthwise(g, pw, dw)) continue;
+    kernels[i] = std::make_unique<PointwiseDepthwiseKernel>(pw, dw, g);
+    partner[i] = reader[mid];
+  }
+}
+
 }  // namespace eff

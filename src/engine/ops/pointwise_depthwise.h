@@ -11,8 +11,10 @@
 // one after the other, as the nodes do already).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/kernel.h"
 #include "graph/ir.h"
@@ -41,5 +43,13 @@ class PointwiseDepthwiseKernel {
   struct State;
   std::unique_ptr<State> s_;
 };
+
+// Each 1x1 conv whose only reader is a depthwise conv it can run with as one primitive, unless
+// `keep_apart` says either node must run alone (a layer whose value transform must see its own
+// activations): at the 1x1 conv's index its pair kernel in `kernels`, and the depthwise node's index
+// in `partner` (both sized to the graph's nodes by the caller; untouched elsewhere).
+void pair_pointwise_depthwise(const Graph& g, const std::function<bool(const Node&)>& keep_apart,
+                              std::vector<std::unique_ptr<PointwiseDepthwiseKernel>>& kernels,
+                              std::vector<int>& partner);
 
 }  // namespace eff
