@@ -256,7 +256,7 @@ void BM_Int8Conv(benchmark::State& state, ConvCase c) {
   Int8ConvKernel conv;
   std::vector<float> y(((c.m + 15) / 16) * 16 * s.pixels());
   for (auto _ : state) {
-    conv.run(env, l, x.data(), ActLayout::kBlocked, 1, s, c.pad, c.pad, y.data(), ActLayout::kBlocked, 1);
+    conv.run(env, l, x.data(), ActLayout::kBlocked, 1, s, y.data(), ActLayout::kBlocked, 1);
     benchmark::DoNotOptimize(y.data());
   }
   set_conv_flops(state, c);

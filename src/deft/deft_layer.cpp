@@ -290,7 +290,7 @@ class DeftLayerKernel final : public Kernel {
     try {
       if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
-                       x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
+                       x.shape()[0], conv_shape(x), y.data<float>(),
                        blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr);
       } else {
         int8_fc_.run(ctx.dnnl(), *int8_, x.data<float>(), x.shape()[0], y.data<float>(), threads);

@@ -240,9 +240,7 @@ std::string Int8ConvKernel::impl() const {
 }
 
 void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
-                         int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads,
-                         const float* residual) {
-  (void)pad_bottom, (void)pad_right;  // the output size (s.oh, s.ow) already says where the padding ends
+                         float* y, ActLayout out, int threads, const float* residual) {
   State& st = *st_;
   const int64_t c = s.c, m = l.rows, in_pixels = s.h * s.w, out_pixels = s.oh * s.ow;
   const int64_t cb = blocks(c), mb = blocks(m);

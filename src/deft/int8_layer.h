@@ -56,11 +56,10 @@ class Int8ConvKernel {
   Int8ConvKernel();
   ~Int8ConvKernel();
   // y: n x M x oh x ow in `out` layout (and `residual`, if given, laid out as y). Runs on the
-  // caller's OpenMP thread count (oneDNN's team), the quantization and epilogue on `threads`.
-  // `pad_bottom`, `pad_right`: as in ONNX pads.
-  void run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
-           int64_t pad_bottom, int64_t pad_right, float* y, ActLayout out, int threads,
-           const float* residual = nullptr);
+  // caller's OpenMP thread count (oneDNN's team), the quantization and epilogue on `threads`. The
+  // bottom and right padding follow from the output size `s` gives.
+  void run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s, float* y,
+           ActLayout out, int threads, const float* residual = nullptr);
   // oneDNN's implementation ("dnnl-u8s8" until the first run; "reference" when oneDNN had no fast kernel
   // for the shape and the scalar reference ran).
   std::string impl() const;

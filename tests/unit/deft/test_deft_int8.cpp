@@ -178,7 +178,7 @@ TEST(DeftInt8, PaddingHoldsTheZeroPoint) {
   Int8ConvKernel k;
   std::vector<float> got(16 * 4);
   const std::vector<float> xb = blocked_of(x, 1, 1, 4);
-  k.run(env, l, xb.data(), ActLayout::kBlocked, 1, s, 1, 1, got.data(), ActLayout::kBlocked, 1);
+  k.run(env, l, xb.data(), ActLayout::kBlocked, 1, s, got.data(), ActLayout::kBlocked, 1);
   EXPECT_TRUE(same_bits(plain_of(got, 1, 1, 4), ref)) << k.impl();
 }
 
@@ -212,7 +212,7 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
         omp_set_num_threads(threads);
         Int8ConvKernel k;
         std::vector<float> yb(static_cast<size_t>(c.n * ((c.m + 15) / 16) * 16 * out_pixels), -7.f);
-        k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, c.pad, c.pad, yb.data(), ActLayout::kBlocked, threads);
+        k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, yb.data(), ActLayout::kBlocked, threads);
         EXPECT_EQ(k.impl().find("reference"), std::string::npos) << k.impl();  // oneDNN's kernel ran
         EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref)) << k.impl();
         // The padded output channels hold 0, as the blocked layout needs.
@@ -221,18 +221,16 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
             EXPECT_EQ(yb[((i * ((c.m + 15) / 16) + ch / 16) * out_pixels) * 16 + ch % 16], 0.f);
         // Plain NCHW in and out, the same kernel (and a second call reusing its plan).
         std::vector<float> yp(ref.size());
-        k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, c.pad, c.pad, yp.data(), ActLayout::kPlain, threads);
+        k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, yp.data(), ActLayout::kPlain, threads);
         EXPECT_TRUE(same_bits(yp, ref));
         // A fused residual block's shortcut, laid out as the output: blocked and plain.
         const auto r = uniform(ref.size(), -1.f, 1.f, 8);
         std::vector<float> ref_r(ref.size());
         int8_conv_reference(l, x.data(), c.n, s, ref_r.data(), r.data());
         const std::vector<float> rb = blocked_of(r, c.n, c.m, out_pixels);
-        k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, c.pad, c.pad, yb.data(), ActLayout::kBlocked, threads,
-              rb.data());
+        k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, yb.data(), ActLayout::kBlocked, threads, rb.data());
         EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref_r));
-        k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, c.pad, c.pad, yp.data(), ActLayout::kPlain, threads,
-              r.data());
+        k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, yp.data(), ActLayout::kPlain, threads, r.data());
         EXPECT_TRUE(same_bits(yp, ref_r));
       }
     }
