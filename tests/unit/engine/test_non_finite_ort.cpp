@@ -104,11 +104,7 @@ TEST(NonFiniteOrt, FiniteInputsKeepTheFastGraph) {
     ExecutorOptions eo;
     eo.threads = 1;
     Executor variant(load_onnx(path, o), eo);
-    // The variant's convs are direct (Winograd spreads one NaN over its tile); the fast graph's 3x3
-    // conv may be Winograd (F(4x4, 3x3) where oneDNN would not take F(2x2, 3x3) at every thread
-    // count), whose rounding differs by a few float16 steps of the output.
-    const double tol = name.find("conv") != std::string::npos ? 2e-3 : 0.0;
-    EXPECT_EQ(compare(variant.run({finite})[0], fast, tol), "");
+    EXPECT_EQ(compare(variant.run({finite})[0], fast, 0.0), "");
     const Graph& vg = variant.graph();
     for (size_t i = 0; i < vg.nodes.size(); ++i) {
       if (vg.nodes[i].op == "MaxPool") {
