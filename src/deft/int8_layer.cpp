@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
@@ -228,6 +229,14 @@ struct Int8ConvKernel::State {
   bool reference = false;
   std::vector<uint8_t> src;
   std::vector<int32_t> acc;
+  // Split runs: one worker per thread, each its own one-thread oneDNN plans, buffers, stream and scratchpad.
+  struct Worker {
+    DnnlEnv env;
+    ops::DnnlInt8Conv conv, tail;
+    std::vector<uint8_t> src;
+    std::vector<int32_t> acc;
+  };
+  std::vector<std::unique_ptr<Worker>> workers;
   std::vector<float> plain_in, plain_out;  // the reference's NCHW copies
   std::string impl = "dnnl-u8s8";          // until the first run names oneDNN's kernel
 };
@@ -254,70 +263,183 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
   g.pad_begin[0] = s.pad_top, g.pad_begin[1] = s.pad_left;
   const int64_t in_image = in == ActLayout::kBlocked ? cb * kB * in_pixels : c * in_pixels;
   const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : m * out_pixels;
-  // Images `count` from `xc` (their outputs to `yc`, shortcut `rc`) through `conv`; false: no fast kernel.
-  auto run_images = [&](const float* xc, int64_t count, float* yc, const float* rc, ops::DnnlInt8Conv& conv) {
-    // Quantize into NHWC u8: one task per (image, channel block), its 16 channels of every pixel.
-    st.src.resize(static_cast<size_t>(count * in_pixels * c));
-    uint8_t* src = st.src.data();
-    for_tasks(count * cb, threads, [&](int64_t t) {
-      const int64_t img = t / cb, b = t % cb, lanes = std::min(kB, c - b * kB);
-      uint8_t* dst = src + img * in_pixels * c + b * kB;
-      if (in == ActLayout::kBlocked) {
-        const float* xs = xc + (img * cb + b) * in_pixels * kB;
-        (avx512 ? quantize_pixels_avx512 : quantize_pixels_scalar)(xs, in_pixels, dst, c, lanes, inverse, zero);
-      } else {
-        const float* xs = xc + (img * c + b * kB) * in_pixels;
-        float v[kB] = {};
-        for (int64_t p = 0; p < in_pixels; ++p) {
-          for (int64_t k = 0; k < lanes; ++k) v[k] = xs[k * in_pixels + p];
-          quantize_pixels_scalar(v, 1, dst + p * c, c, lanes, inverse, zero);
-        }
+  // Pixels [p0, p1) of image `img` of `xc`, channel block `b`, quantized into the NHWC u8 codes at `src`
+  // (images of p1 - p0 pixels).
+  auto quantize_block = [&](const float* xc, int64_t img, int64_t b, uint8_t* src, int64_t p0, int64_t p1) {
+    const int64_t lanes = std::min(kB, c - b * kB);
+    uint8_t* dst = src + img * (p1 - p0) * c + b * kB;
+    if (in == ActLayout::kBlocked) {
+      const float* xs = xc + ((img * cb + b) * in_pixels + p0) * kB;
+      (avx512 ? quantize_pixels_avx512 : quantize_pixels_scalar)(xs, p1 - p0, dst, c, lanes, inverse, zero);
+    } else {
+      const float* xs = xc + (img * c + b * kB) * in_pixels + p0;
+      float v[kB] = {};
+      for (int64_t p = 0; p < p1 - p0; ++p) {
+        for (int64_t k = 0; k < lanes; ++k) v[k] = xs[k * in_pixels + p];
+        quantize_pixels_scalar(v, 1, dst + p * c, c, lanes, inverse, zero);
       }
-    });
-    st.acc.resize(static_cast<size_t>(count * out_pixels * m));
-    g.batch = count;
-    if (!conv.compute_u8(env, g, src, zero, l.codes.data(), st.acc.data())) return false;
-    st.impl = conv.impl();
-    // Epilogue: one task per (image, output channel block).
-    const int32_t* acc = st.acc.data();
-    for_tasks(count * mb, threads, [&](int64_t t) {
-      const int64_t img = t / mb, b = t % mb, lanes = std::min(kB, m - b * kB);
-      const int32_t* a = acc + img * out_pixels * m + b * kB;
-      const float* cs = l.combined.data() + b * kB;
-      const float* bs = l.bias.data() + b * kB;
-      if (out == ActLayout::kBlocked) {
-        const int64_t at = (img * mb + b) * out_pixels * kB;
-        (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, m, out_pixels, lanes, cs, bs, l.relu,
-                                                                   rc ? rc + at : nullptr, yc + at);
-      } else {
-        const int64_t at = (img * m + b * kB) * out_pixels;
-        float v[kB], rv[kB] = {};
-        for (int64_t p = 0; p < out_pixels; ++p) {
-          if (rc)
-            for (int64_t k = 0; k < lanes; ++k) rv[k] = rc[at + k * out_pixels + p];
-          epilogue_pixels_scalar(a + p * m, m, 1, lanes, cs, bs, l.relu, rc ? rv : nullptr, v);
-          for (int64_t k = 0; k < lanes; ++k) yc[at + k * out_pixels + p] = v[k];
-        }
+    }
+  };
+  // Output pixels [p0, p1) of image `img`'s channel block `b` of `yc` (shortcut `rc`) from their sums `a`,
+  // pixels `stride` apart.
+  auto epilogue_block = [&](const int32_t* a, int64_t stride, int64_t img, int64_t b, float* yc, const float* rc,
+                            int64_t p0, int64_t p1) {
+    const int64_t lanes = std::min(kB, m - b * kB);
+    const float* cs = l.combined.data() + b * kB;
+    const float* bs = l.bias.data() + b * kB;
+    if (out == ActLayout::kBlocked) {
+      const int64_t at = ((img * mb + b) * out_pixels + p0) * kB;
+      (avx512 ? epilogue_pixels_avx512 : epilogue_pixels_scalar)(a, stride, p1 - p0, lanes, cs, bs, l.relu,
+                                                                 rc ? rc + at : nullptr, yc + at);
+    } else {
+      const int64_t at = (img * m + b * kB) * out_pixels + p0;
+      float v[kB], rv[kB] = {};
+      for (int64_t p = 0; p < p1 - p0; ++p) {
+        if (rc)
+          for (int64_t k = 0; k < lanes; ++k) rv[k] = rc[at + k * out_pixels + p];
+        epilogue_pixels_scalar(a + p * stride, stride, 1, lanes, cs, bs, l.relu, rc ? rv : nullptr, v);
+        for (int64_t k = 0; k < lanes; ++k) yc[at + k * out_pixels + p] = v[k];
       }
+    }
+  };
+  // Output rows [r0, r1) of every image on one thread: the input rows they read quantized, and a
+  // conv over those rows alone (padding where the layer has it). False: no fast kernel.
+  auto run_rows = [&](State::Worker& worker, int64_t r0, int64_t r1) {
+    const int64_t top = r0 * s.sh - s.pad_top, bottom = (r1 - 1) * s.sh - s.pad_top + (s.kh - 1) * s.dh;
+    const int64_t ia = std::max<int64_t>(0, top), ib = std::min(s.h, bottom + 1);  // input rows read
+    const int64_t p0 = ia * s.w, p1 = ib * s.w, q0 = r0 * s.ow, q1 = r1 * s.ow;
+    worker.src.resize(static_cast<size_t>(n * (p1 - p0) * c));
+    for (int64_t img = 0; img < n; ++img)
+      for (int64_t b = 0; b < cb; ++b) quantize_block(x, img, b, worker.src.data(), p0, p1);
+    ops::Int8ConvGeometry gc = g;
+    gc.batch = n, gc.in[0] = ib - ia, gc.out[0] = r1 - r0, gc.pad_begin[0] = ia - top;
+    worker.acc.resize(static_cast<size_t>(n * (q1 - q0) * m));
+    if (!worker.conv.compute_u8(worker.env, gc, worker.src.data(), zero, l.codes.data(), worker.acc.data()))
+      return false;
+    for (int64_t img = 0; img < n; ++img)
+      for (int64_t b = 0; b < mb; ++b)
+        epilogue_block(worker.acc.data() + img * (q1 - q0) * m + b * kB, m, img, b, y, residual, q0, q1);
+    return true;
+  };
+  // Images `count` from `xc` (their outputs to `yc`, shortcut `rc`) through `conv` on `cenv`, the quantization and
+  // epilogue split into tasks on `task_threads`; false: no fast kernel.
+  auto run_images = [&](DnnlEnv& cenv, const float* xc, int64_t count, float* yc, const float* rc,
+                        ops::DnnlInt8Conv& conv, std::vector<uint8_t>& src, std::vector<int32_t>& acc,
+                        int task_threads) {
+    src.resize(static_cast<size_t>(count * in_pixels * c));
+    for_tasks(count * cb, task_threads,
+              [&](int64_t t) { quantize_block(xc, t / cb, t % cb, src.data(), 0, in_pixels); });
+    acc.resize(static_cast<size_t>(count * out_pixels * m));
+    ops::Int8ConvGeometry gc = g;
+    gc.batch = count;
+    if (!conv.compute_u8(cenv, gc, src.data(), zero, l.codes.data(), acc.data())) return false;
+    for_tasks(count * mb, task_threads, [&](int64_t t) {
+      epilogue_block(acc.data() + (t / mb) * out_pixels * m + (t % mb) * kB, m, t / mb, t % mb, yc, rc, 0, out_pixels);
     });
     return true;
   };
-  if (!st.reference) {
-    // A batch in chunks of images whose u8 input, int32 sums and fp32 input and output fit in L2
-    // together, so that the epilogue reads the sums (and oneDNN the codes) from cache: vgg's
-    // features.3 at batch 32 went through 3 MB of sums per pass. Each image's sums are exact, so
-    // chunks change no bit. Two plans: the chunk and the last, shorter one.
-    const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
-    // (Per thread: a team shares a chunk's work, each core with its own L2.)
-    const int64_t team = std::max(1, threads);
-    const int64_t chunk = std::min(n, std::max(team, kChunkBytes * team / std::max<int64_t>(per_image, 1)));
-    bool fast = true;
-    for (int64_t i0 = 0; i0 < n && fast; i0 += chunk) {
-      const int64_t count = std::min(chunk, n - i0);
-      fast = run_images(x + i0 * in_image, count, y + i0 * out_image, residual ? residual + i0 * out_image : nullptr,
-                        count == chunk ? st.conv : st.tail);
+  // A batch in chunks of images whose u8 input, int32 sums and fp32 input and output fit in L2
+  // together, so that the epilogue reads the sums (and oneDNN the codes) from cache: vgg's
+  // features.3 at batch 32 went through 3 MB of sums per pass. Each image's sums are exact, so
+  // chunks and splits change no bit.
+  const int64_t per_image = in_pixels * c + out_pixels * m * 4 + in_image * 4 + out_image * 4;
+  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(per_image, 1));
+  // Images [i0, i1) in chunks on one thread: the chunk's plan and the last, shorter chunk's.
+  auto run_range = [&](DnnlEnv& cenv, int64_t i0, int64_t i1, ops::DnnlInt8Conv& conv, ops::DnnlInt8Conv& tail,
+                       std::vector<uint8_t>& src, std::vector<int32_t>& acc) {
+    for (int64_t i = i0; i < i1; i += chunk) {
+      const int64_t count = std::min(chunk, i1 - i);
+      if (!run_images(cenv, x + i * in_image, count, y + i * out_image, residual ? residual + i * out_image : nullptr,
+                      count == chunk ? conv : tail, src, acc, 1))
+        return false;
     }
-    if (fast) return;
+    return true;
+  };
+  if (!st.reference) {
+    // Two threads or more: one worker per thread, each with one-thread oneDNN plans, instead of
+    // oneDNN's team plus two team splits of our own. A team splits a small conv poorly and meets
+    // three times per layer (fmnist_wide's features.3 at batch 1: 0.060 ms on one thread, 0.039 on
+    // two; 0.036 by rows); workers meet never (by images or output rows) or once (output channels,
+    // after the shared quantization). Rows where the input rows two workers both read are few
+    // (14 x 14 maps and up; resnet at batch 1 on two threads: 0.075 -> 0.068 ms), channels on
+    // smaller maps (resnet's 7 x 7 3x3 convs: 0.0094 ms by channels, 0.0101 by rows).
+    const int team = std::max(1, threads);
+    const bool by_images = n >= team && (n % team == 0 || n >= 8 * team || mb < team);
+    int64_t most_rows_read = 0;
+    for (int t = 0; t < team; ++t) {
+      const int64_t r0 = s.oh * t / team, r1 = s.oh * (t + 1) / team;
+      if (r1 == r0) continue;
+      const int64_t top = r0 * s.sh - s.pad_top, bottom = (r1 - 1) * s.sh - s.pad_top + (s.kh - 1) * s.dh;
+      most_rows_read = std::max(most_rows_read, std::min(s.h, bottom + 1) - std::max<int64_t>(0, top));
+    }
+    const bool few_rows_twice = most_rows_read * team * 10 <= s.h * 13;  // at most 30% more than a share
+    const bool by_rows = !by_images && s.oh >= team && (few_rows_twice || mb < 2);
+    const bool by_channels = !by_images && !by_rows && mb >= 2;
+    if (team >= 2 && (by_images || by_rows || by_channels)) {
+      while (st.workers.size() < static_cast<size_t>(team)) st.workers.push_back(std::make_unique<State::Worker>());
+      if (by_channels) st.src.resize(static_cast<size_t>(n * in_pixels * c));
+      int failed = 0;
+      std::vector<std::exception_ptr> errors(static_cast<size_t>(team));
+#pragma omp parallel num_threads(team) reduction(+ : failed)
+      {
+        const int t = omp_get_thread_num(), workers = omp_get_num_threads();
+        omp_set_num_threads(1);  // this thread's oneDNN plans: for one thread (this region's copy of the setting)
+        State::Worker& worker = *st.workers[static_cast<size_t>(t)];
+        try {
+          if (by_rows) {
+            failed += !run_rows(worker, s.oh * t / workers, s.oh * (t + 1) / workers);
+          } else if (by_images) {
+            failed += !run_range(worker.env, n * t / workers, n * (t + 1) / workers, worker.conv, worker.tail,
+                                 worker.src, worker.acc);
+          } else {
+#pragma omp for schedule(static)
+            for (int64_t task = 0; task < n * cb; ++task)
+              quantize_block(x, task / cb, task % cb, st.src.data(), 0, in_pixels);
+            const int64_t b0 = mb * t / workers, b1 = mb * (t + 1) / workers;
+            if (b1 > b0) {
+              const int64_t m0 = b0 * kB, mt = std::min(m, b1 * kB) - m0;
+              ops::Int8ConvGeometry gc = g;
+              gc.batch = n, gc.out_channels = mt;
+              worker.acc.resize(static_cast<size_t>(n * out_pixels * mt));
+              if (worker.conv.compute_u8(worker.env, gc, st.src.data(), zero, l.codes.data() + m0 * s.depth(),
+                                         worker.acc.data())) {
+                for (int64_t img = 0; img < n; ++img)
+                  for (int64_t b = b0; b < b1; ++b)
+                    epilogue_block(worker.acc.data() + img * out_pixels * mt + (b - b0) * kB, mt, img, b, y, residual,
+                                   0, out_pixels);
+              } else {
+                failed += 1;
+              }
+            }
+          }
+        } catch (...) {  // out of memory in a plan or buffer: rethrown after the region
+          errors[static_cast<size_t>(t)] = std::current_exception();
+        }
+      }
+      for (const std::exception_ptr& e : errors)
+        if (e) std::rethrow_exception(e);
+      if (failed == 0) {
+        st.impl = (st.workers[0]->conv.impl().empty() ? st.workers[0]->tail.impl() : st.workers[0]->conv.impl()) +
+                  (by_images ? "/workers-by-images"
+                   : by_rows ? "/workers-by-rows"
+                             : "/workers-by-channels");
+        return;
+      }
+    } else {
+      // One thread, or a layer too small to split: oneDNN's team on a chunk of `team` times as many images.
+      const int64_t team_chunk = std::min(n, std::max<int64_t>(team, chunk * team));
+      bool fast = true;
+      for (int64_t i0 = 0; i0 < n && fast; i0 += team_chunk) {
+        const int64_t count = std::min(team_chunk, n - i0);
+        fast = run_images(env, x + i0 * in_image, count, y + i0 * out_image,
+                          residual ? residual + i0 * out_image : nullptr, count == team_chunk ? st.conv : st.tail,
+                          st.src, st.acc, threads);
+      }
+      if (fast) {
+        st.impl = st.conv.impl().empty() ? st.tail.impl() : st.conv.impl();
+        return;
+      }
+    }
     st.reference = true;
   }
   // oneDNN has no fast int8 kernel for this shape: the scalar reference (same bits, slowly).

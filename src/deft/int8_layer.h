@@ -55,9 +55,10 @@ class Int8ConvKernel {
  public:
   Int8ConvKernel();
   ~Int8ConvKernel();
-  // y: n x M x oh x ow in `out` layout (and `residual`, if given, laid out as y). Runs on the
-  // caller's OpenMP thread count (oneDNN's team), the quantization and epilogue on `threads`. The
-  // bottom and right padding follow from the output size `s` gives.
+  // y: n x M x oh x ow in `out` layout (and `residual`, if given, laid out as y). On `threads` >= 2
+  // each thread runs its own share (images, output rows or output channels) through one-thread
+  // oneDNN plans; a layer too small to split runs oneDNN's team on the caller's OpenMP thread count.
+  // Every split gives the same bits. The bottom and right padding follow from the output size `s` gives.
   void run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s, float* y,
            ActLayout out, int threads, const float* residual = nullptr);
   // oneDNN's implementation ("dnnl-u8s8" until the first run; "reference" when oneDNN had no fast kernel

@@ -192,10 +192,23 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
                         {1, 16, 17, 7, 1, 2, 0, 0.f},
                         {2, 5, 16, 6, 3, 1, 1, -0.5f},
                         // ~166 KB per image: the batch of 5 runs as chunks of 3 and 2 (two plans).
-                        {5, 32, 32, 20, 3, 1, 1, 0.f}};
+                        {5, 32, 32, 20, 3, 1, 1, 0.f},
+                        // Two threads: 4 images per worker, each in chunks of 3 and 1.
+                        {8, 32, 32, 20, 3, 1, 1, -1.f},
+                        // One block of output channels at batch 1: split by rows.
+                        {1, 8, 16, 6, 3, 1, 1, 0.f},
+                        // A 7 x 7 map at batch 1: rows would read 5 of 7 input rows each, so by channels.
+                        {1, 40, 48, 7, 3, 1, 1, -1.f},
+                        // One output row and one block of channels: two threads share oneDNN's team.
+                        {1, 8, 16, 1, 1, 1, 0, 0.f}};
+  // How two threads split each case: by images, by output rows, by output channels (the 24 and 48
+  // channels in blocks of 16, the last one partial), or one team.
+  const char* const split_at_two[] = {"by-channels", "by-images", "by-rows",     "by-images", "by-rows",
+                                      "by-images",   "by-rows",   "by-channels", ""};
   DnnlEnv env;
   const int before = omp_get_max_threads();
-  for (const Case& c : cases) {
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    const Case& c = cases[ci];
     SCOPED_TRACE(::testing::Message() << "n " << c.n << " c " << c.c << " m " << c.m << " stride " << c.stride);
     const ConvShape s = shape_of(c.c, c.hw, c.hw, c.k, c.stride, c.pad);
     const int64_t depth = c.c * c.k * c.k, in_pixels = c.hw * c.hw, out_pixels = s.oh * s.ow;
@@ -214,6 +227,11 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
         std::vector<float> yb(static_cast<size_t>(c.n * ((c.m + 15) / 16) * 16 * out_pixels), -7.f);
         k.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, yb.data(), ActLayout::kBlocked, threads);
         EXPECT_EQ(k.impl().find("reference"), std::string::npos) << k.impl();  // oneDNN's kernel ran
+        const std::string split = threads == 1 ? "" : split_at_two[ci];
+        EXPECT_EQ(k.impl().find("workers-") != std::string::npos, !split.empty()) << k.impl();
+        if (!split.empty()) {
+          EXPECT_NE(k.impl().find(split), std::string::npos) << k.impl();
+        }
         EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref)) << k.impl();
         // The padded output channels hold 0, as the blocked layout needs.
         for (int64_t i = 0; i < c.n; ++i)
