@@ -13,6 +13,7 @@
 #include "deft/conv_small.h"
 #include "deft/gemm.h"
 #include "deft/int8_layer.h"
+#include "deft/int8_small_conv.h"
 #include "engine/blocked_layout.h"
 #include "engine/kernel.h"
 
@@ -238,12 +239,17 @@ class DeftLayerKernel final : public Kernel {
 
   std::string impl() const override {
     if (!int8_) return impl_;
-    return "deft:int8:" + (conv_ ? int8_conv_.impl() : int8_fc_.impl()) + (residual_ ? ":residual" : "") +
+    const std::string kernel = use_small_int8_
+                                   ? std::string(int8_small_conv_has_vnni() ? "direct-vnni" : "direct-scalar")
+                               : conv_ ? int8_conv_.impl()
+                                       : int8_fc_.impl();
+    return "deft:int8:" + kernel + (pool_ ? ":maxpool" : "") + (residual_ ? ":residual" : "") +
            (blocked_in_ ? ":blocked-in" : "") + (blocked_out_ ? ":blocked-out" : "");
   }
 
  private:
-  // An int8 layer (deft/int8_layer.h): no synapse vector elimination, no fused pool; a conv may take
+  // An int8 layer (deft/int8_layer.h): no synapse vector elimination; a fused pool only on the small
+  // direct conv (deft/int8_small_conv.h); a conv may take
   // a residual block's shortcut (input 3, laid out as its output) and reads and writes the
   // channel-blocked layout where the layout pass says so.
   void init_int8(const Node& node, const std::string& where, const Tensor& w) {
@@ -262,11 +268,22 @@ class DeftLayerKernel final : public Kernel {
       const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
       if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
         fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
-      if (node.has_attr("pool")) fail<ModelError>("{}: an int8 conv takes no fused pool", where);
       shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
       shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
       pad_bottom_ = pads[2], pad_right_ = pads[3];
       if (depth_ % (shape_.kh * shape_.kw) != 0) fail<ModelError>("{}: depth is not C x kernel_shape", where);
+      ConvShape fits = shape_;
+      fits.c = depth_ / (shape_.kh * shape_.kw);
+      // Few input channels: the direct VNNI conv (deft/int8_small_conv.h), which may take a pool.
+      use_small_int8_ = int8_small_conv_fits(fits) && !residual_;
+      const auto pool = node.attr_ints("pool");
+      if (!pool.empty() && (pool != std::vector<int64_t>{2, 2} || !use_small_int8_))
+        fail<ModelError>(
+            "{}: an int8 conv takes a fused pool (2, 2) only on its small direct conv (stride 1, dilation 1, at most "
+            "{} "
+            "input channels, no residual)",
+            where, kSmallConvChannels);
+      pool_ = !pool.empty();
     }
     blocked_in_ = reads_blocked(node);
     blocked_out_ = writes_blocked(node);
@@ -274,6 +291,8 @@ class DeftLayerKernel final : public Kernel {
       fail<ModelError>("{}: only an int8 conv reads or writes blocked", where);
     try {
       int8_ = std::make_unique<Int8Layer>(make_int8_layer(w.data<float>(), m_, depth_, bias_.data(), in, relu_));
+      if (use_small_int8_)
+        small_int8_ = int8_small_pack(*int8_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
     } catch (const ShapeError& e) {
       fail<ModelError>("{}: {}", where, e.what());
     }
@@ -288,7 +307,11 @@ class DeftLayerKernel final : public Kernel {
     const int threads = threads_for(ctx.threads()), before = omp_get_max_threads();
     if (threads > 0 && threads != before) omp_set_num_threads(threads);
     try {
-      if (conv_) {
+      if (use_small_int8_) {
+        int8_small_conv(*int8_, small_int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
+                        x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
+                        blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, pool_, small_int8_planes_);
+      } else if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                        x.shape()[0], conv_shape(x), y.data<float>(),
                        blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr);
@@ -336,6 +359,9 @@ class DeftLayerKernel final : public Kernel {
   std::string impl_;
   std::unique_ptr<Int8Layer> int8_;
   Int8ConvKernel int8_conv_;
+  bool use_small_int8_ = false;
+  Int8SmallConvWeights small_int8_;
+  std::vector<uint8_t> small_int8_planes_;
   Int8FcKernel int8_fc_;
   bool blocked_in_ = false, blocked_out_ = false;
 };

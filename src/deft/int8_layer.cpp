@@ -154,6 +154,19 @@ void to_plain(const float* blocked, int64_t c, int64_t pixels, float* plain) {
 
 }  // namespace
 
+void quantize_int8_row(const float* src, int64_t count, uint8_t* dst, float inverse, int32_t zero) {
+  if (has_avx512()) {
+    quantize_row_avx512(src, count, dst, inverse, zero);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) dst[i] = quantize_int8_input(src[i], inverse, zero);
+}
+
+void quantize_int8_pixels(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
+                          float inverse, int32_t zero) {
+  (has_avx512() ? quantize_pixels_avx512 : quantize_pixels_scalar)(src, pixels, dst, dst_stride, lanes, inverse, zero);
+}
+
 Int8Layer make_int8_layer(const float* w, int64_t m, int64_t k, const float* bias, const Int8Input& input, bool relu) {
   if (m <= 0 || k <= 0) fail<ShapeError>("deft int8: an empty weight matrix");
   if (k > kMaxDepth) fail<ShapeError>("deft int8: depth {} is above {} (int32 sums could overflow)", k, kMaxDepth);

@@ -47,6 +47,13 @@ void int8_conv_reference(const Int8Layer& l, const float* x, int64_t n, const Co
                          const float* residual = nullptr);
 void int8_fc_reference(const Int8Layer& l, const float* x, int64_t n, float* y);
 
+// Activation codes by quantize_int8_input's rule, on AVX-512 where the CPU has it: `count`
+// contiguous values; or `pixels` vectors of 16 (16 apart), the first `lanes` of each to
+// dst + p * dst_stride.
+void quantize_int8_row(const float* src, int64_t count, uint8_t* dst, float inverse, int32_t zero);
+void quantize_int8_pixels(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
+                          float inverse, int32_t zero);
+
 // The layout of a conv's fp32 activations: NCHW, or nChw16c with C padded to whole blocks.
 enum class ActLayout { kPlain, kBlocked };
 
