@@ -248,8 +248,8 @@ class DeftLayerKernel final : public Kernel {
   }
 
  private:
-  // An int8 layer (deft/int8_layer.h): no synapse vector elimination; a fused pool only on the small
-  // direct conv (deft/int8_small_conv.h); a conv may take
+  // An int8 layer (deft/int8_layer.h): no synapse vector elimination; a conv may take a fused 2 x 2
+  // MaxPool or
   // a residual block's shortcut (input 3, laid out as its output) and reads and writes the
   // channel-blocked layout where the layout pass says so.
   void init_int8(const Node& node, const std::string& where, const Tensor& w) {
@@ -277,12 +277,10 @@ class DeftLayerKernel final : public Kernel {
       // Few input channels: the direct VNNI conv (deft/int8_small_conv.h), which may take a pool.
       use_small_int8_ = int8_small_conv_fits(fits) && !residual_;
       const auto pool = node.attr_ints("pool");
-      if (!pool.empty() && (pool != std::vector<int64_t>{2, 2} || !use_small_int8_))
-        fail<ModelError>(
-            "{}: an int8 conv takes a fused pool (2, 2) only on its small direct conv (stride 1, dilation 1, at most "
-            "{} "
-            "input channels, no residual)",
-            where, kSmallConvChannels);
+      if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
+        fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
+      if (!pool.empty() && residual_)
+        fail<ModelError>("{}: a fused MaxPool and a residual input do not go together", where);
       pool_ = !pool.empty();
     }
     blocked_in_ = reads_blocked(node);
@@ -314,7 +312,8 @@ class DeftLayerKernel final : public Kernel {
       } else if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                        x.shape()[0], conv_shape(x), y.data<float>(),
-                       blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr);
+                       blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, r ? r->data<float>() : nullptr,
+                       pool_);
       } else {
         int8_fc_.run(ctx.dnnl(), *int8_, x.data<float>(), x.shape()[0], y.data<float>(), threads);
       }

@@ -10,7 +10,6 @@
 #include "data/dataset.h"
 #include "deft/conv_small.h"
 #include "deft/deft_layer.h"
-#include "deft/int8_small_conv.h"
 #include "engine/executor.h"
 #include "graph/pass_support.h"
 
@@ -295,7 +294,7 @@ DeftModelPlan plan_deft(const Graph& g, const DeftChoice& choice, const Dataset*
 
 namespace {
 
-// A DeftLayer conv on a small-channel direct conv (deft/conv_small.h, deft/int8_small_conv.h) whose only reader is a
+// A DeftLayer conv on a small-channel direct conv (deft/conv_small.h), or any int8 conv, whose only reader is a
 // 2 x 2, stride 2 MaxPool (no padding, floor, no indices) takes the pool into its epilogue: the
 // conv's full-size output is never written nor read back (lenet5: both pools, 2 nodes of 8).
 void fuse_pools(Graph& g) {
@@ -310,9 +309,8 @@ void fuse_pools(Graph& g) {
     s.c = k.size() == 2 ? n.attr_int("depth", 0) / (k[0] * k[1]) : 0;
     s.sh = st.size() == 2 ? st[0] : 0, s.sw = st.size() == 2 ? st[1] : 0;
     s.dh = dilations.size() == 2 ? dilations[0] : 0, s.dw = dilations.size() == 2 ? dilations[1] : 0;
-    // int8: only its small direct conv pools (elsewhere the engine's MaxPool reads its blocked output).
-    const bool fits =
-        n.attr_string("format", "") == "int8" ? int8_small_conv_fits(s) && n.inputs.size() == 3 : small_conv_fits(s);
+    // int8: every conv pools in its epilogue (not with a residual: fuse_residuals skips pooled convs).
+    const bool fits = n.attr_string("format", "") == "int8" ? n.inputs.size() == 3 : small_conv_fits(s);
     if (!fits || !uses.internal(n.outputs[0])) continue;
     const int pool_index = uses.consumers[n.outputs[0]][0];
     Node& pool = g.nodes[static_cast<size_t>(pool_index)];

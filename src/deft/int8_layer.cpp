@@ -80,6 +80,26 @@ void epilogue_pixels_avx512(const int32_t* acc, int64_t acc_stride, int64_t pixe
   }
 }
 
+// `pooled` 2 x 2 windows of sums (16 channels a pixel, `acc_stride` apart; the window's top left
+// corners `acc_step` apart, the pixel to its right `acc_stride` on, the one below `acc_row` on) to fp32
+// vectors 16 apart: each sum finished as epilogue_pixels_avx512 does, then max(max(a, c), max(b, d))
+// with x > y ? x : y (rows first, then the column pair, as conv_small's pool).
+void epilogue_pooled_avx512(const int32_t* acc, int64_t acc_stride, int64_t acc_row, int64_t acc_step, int64_t pooled,
+                            int64_t lanes, const float* combined, const float* bias, bool relu, float* out) {
+  const __m512 c = _mm512_loadu_ps(combined), b = _mm512_loadu_ps(bias), zero = _mm512_setzero_ps();
+  const __mmask16 m = lane_mask(lanes);
+  auto finish = [&](const int32_t* a) {
+    const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, a)), c, b);
+    return relu ? _mm512_max_ps(v, zero) : v;
+  };
+  for (int64_t p = 0; p < pooled; ++p) {
+    const int32_t* a = acc + p * acc_step;
+    const __m512 m0 = _mm512_max_ps(finish(a), finish(a + acc_row));
+    const __m512 m1 = _mm512_max_ps(finish(a + acc_stride), finish(a + acc_stride + acc_row));
+    _mm512_storeu_ps(out + p * kB, _mm512_max_ps(m0, m1));
+  }
+}
+
 // A row of `count` sums to fp32 (combined and bias hold whole blocks).
 void epilogue_row_avx512(const int32_t* acc, int64_t count, const float* combined, const float* bias, bool relu,
                          float* out) {
@@ -135,6 +155,31 @@ void epilogue_pixels_scalar(const int32_t* acc, int64_t acc_stride, int64_t pixe
       out[p * kB + l] = residual ? int8_output_residual(a, combined[l], bias[l], residual[p * kB + l], relu)
                                  : int8_output(a, combined[l], bias[l], relu);
     }
+}
+
+void epilogue_pooled_scalar(const int32_t* acc, int64_t acc_stride, int64_t acc_row, int64_t acc_step, int64_t pooled,
+                            int64_t lanes, const float* combined, const float* bias, bool relu, float* out) {
+  for (int64_t p = 0; p < pooled; ++p)
+    for (int64_t l = 0; l < kB; ++l) {
+      auto finish = [&](const int32_t* a) { return int8_output(l < lanes ? a[l] : 0, combined[l], bias[l], relu); };
+      const int32_t* a = acc + p * acc_step;
+      const float v00 = finish(a), v10 = finish(a + acc_row), v01 = finish(a + acc_stride),
+                  v11 = finish(a + acc_stride + acc_row);
+      const float m0 = v00 > v10 ? v00 : v10, m1 = v01 > v11 ? v01 : v11;
+      out[p * kB + l] = m0 > m1 ? m0 : m1;
+    }
+}
+
+// A 2 x 2, stride 2 MaxPool (floor) of `planes` NCHW planes, in epilogue_pooled's order.
+void pool_planes(const float* in, int64_t planes, int64_t oh, int64_t ow, float* out) {
+  const int64_t ph = oh / 2, pw = ow / 2;
+  for (int64_t q = 0; q < planes; ++q)
+    for (int64_t r = 0; r < ph; ++r)
+      for (int64_t c = 0; c < pw; ++c) {
+        const float* a = in + q * oh * ow + 2 * r * ow + 2 * c;
+        const float m0 = a[0] > a[ow] ? a[0] : a[ow], m1 = a[1] > a[ow + 1] ? a[1] : a[ow + 1];
+        out[(q * ph + r) * pw + c] = m0 > m1 ? m0 : m1;
+      }
 }
 
 // Channel-blocked <-> plain copies of one image (C channels, P pixels), padded channels 0.
@@ -262,9 +307,13 @@ std::string Int8ConvKernel::impl() const {
 }
 
 void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s,
-                         float* y, ActLayout out, int threads, const float* residual) {
+                         float* y, ActLayout out, int threads, const float* residual, bool pool) {
   State& st = *st_;
+  if (pool && residual) fail<ShapeError>("deft int8: a conv fuses a residual or a pool, not both");
+  if (pool && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("deft int8: the conv output is smaller than its 2 x 2 pool");
   const int64_t c = s.c, m = l.rows, in_pixels = s.h * s.w, out_pixels = s.oh * s.ow;
+  // What y holds per channel: the conv's pixels, or with `pool` the pooled ones (an odd last row or column dropped).
+  const int64_t y_pixels = pool ? (s.oh / 2) * (s.ow / 2) : out_pixels;
   const int64_t cb = blocks(c), mb = blocks(m);
   const float inverse = l.input.inverse();
   const int32_t zero = l.input.zero;
@@ -275,7 +324,7 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
   g.stride[0] = s.sh, g.stride[1] = s.sw, g.dilation[0] = s.dh, g.dilation[1] = s.dw;
   g.pad_begin[0] = s.pad_top, g.pad_begin[1] = s.pad_left;
   const int64_t in_image = in == ActLayout::kBlocked ? cb * kB * in_pixels : c * in_pixels;
-  const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : m * out_pixels;
+  const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * y_pixels : m * y_pixels;
   // Pixels [p0, p1) of image `img` of `xc`, channel block `b`, quantized into the NHWC u8 codes at `src`
   // (images of p1 - p0 pixels).
   auto quantize_block = [&](const float* xc, int64_t img, int64_t b, uint8_t* src, int64_t p0, int64_t p1) {
@@ -315,6 +364,29 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
       }
     }
   };
+  // Conv rows [r0, r1) (even r0) of image `img`'s channel block `b` from their sums `a` (row r0's first, pixels
+  // `stride` apart); with `pool` the pooled rows [r0 / 2, r1 / 2).
+  auto epilogue_rows = [&](const int32_t* a, int64_t stride, int64_t img, int64_t b, float* yc, const float* rc,
+                           int64_t r0, int64_t r1) {
+    if (!pool) return epilogue_block(a, stride, img, b, yc, rc, r0 * s.ow, r1 * s.ow);
+    const int64_t lanes = std::min(kB, m - b * kB), pw = s.ow / 2;
+    const float* cs = l.combined.data() + b * kB;
+    const float* bs = l.bias.data() + b * kB;
+    float v[kB * 8];
+    for (int64_t pr = r0 / 2; pr < r1 / 2; ++pr) {
+      const int32_t* ar = a + (2 * pr - r0) * s.ow * stride;
+      for (int64_t px = 0; px < pw; px += 8) {
+        const int64_t count = std::min<int64_t>(8, pw - px);
+        const int64_t at = pr * pw + px;
+        float* dst = out == ActLayout::kBlocked ? yc + ((img * mb + b) * y_pixels + at) * kB : v;
+        (avx512 ? epilogue_pooled_avx512 : epilogue_pooled_scalar)(ar + 2 * px * stride, stride, s.ow * stride,
+                                                                   2 * stride, count, lanes, cs, bs, l.relu, dst);
+        if (out == ActLayout::kPlain)
+          for (int64_t k = 0; k < lanes; ++k)
+            for (int64_t p = 0; p < count; ++p) yc[(img * m + b * kB + k) * y_pixels + at + p] = v[p * kB + k];
+      }
+    }
+  };
   // Output rows [r0, r1) of every image on one thread: the input rows they read quantized, and a
   // conv over those rows alone (padding where the layer has it). False: no fast kernel.
   auto run_rows = [&](State::Worker& worker, int64_t r0, int64_t r1) {
@@ -331,7 +403,7 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
       return false;
     for (int64_t img = 0; img < n; ++img)
       for (int64_t b = 0; b < mb; ++b)
-        epilogue_block(worker.acc.data() + img * (q1 - q0) * m + b * kB, m, img, b, y, residual, q0, q1);
+        epilogue_rows(worker.acc.data() + img * (q1 - q0) * m + b * kB, m, img, b, y, residual, r0, r1);
     return true;
   };
   // Images `count` from `xc` (their outputs to `yc`, shortcut `rc`) through `conv` on `cenv`, the quantization and
@@ -347,7 +419,7 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
     gc.batch = count;
     if (!conv.compute_u8(cenv, gc, src.data(), zero, l.codes.data(), acc.data())) return false;
     for_tasks(count * mb, task_threads, [&](int64_t t) {
-      epilogue_block(acc.data() + (t / mb) * out_pixels * m + (t % mb) * kB, m, t / mb, t % mb, yc, rc, 0, out_pixels);
+      epilogue_rows(acc.data() + (t / mb) * out_pixels * m + (t % mb) * kB, m, t / mb, t % mb, yc, rc, 0, s.oh);
     });
     return true;
   };
@@ -378,15 +450,21 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
     // smaller maps (resnet's 7 x 7 3x3 convs: 0.0094 ms by channels, 0.0101 by rows).
     const int team = std::max(1, threads);
     const bool by_images = n >= team && (n % team == 0 || n >= 8 * team || mb < team);
+    // Worker t's conv rows (with `pool`, a share of the pooled rows: two conv rows each).
+    const int64_t row_units = pool ? s.oh / 2 : s.oh, row_scale = pool ? 2 : 1;
+    auto rows_of = [&](int t, int workers) {
+      return std::pair<int64_t, int64_t>{row_units * t / workers * row_scale,
+                                         row_units * (t + 1) / workers * row_scale};
+    };
     int64_t most_rows_read = 0;
     for (int t = 0; t < team; ++t) {
-      const int64_t r0 = s.oh * t / team, r1 = s.oh * (t + 1) / team;
+      const auto [r0, r1] = rows_of(t, team);
       if (r1 == r0) continue;
       const int64_t top = r0 * s.sh - s.pad_top, bottom = (r1 - 1) * s.sh - s.pad_top + (s.kh - 1) * s.dh;
       most_rows_read = std::max(most_rows_read, std::min(s.h, bottom + 1) - std::max<int64_t>(0, top));
     }
     const bool few_rows_twice = most_rows_read * team * 10 <= s.h * 13;  // at most 30% more than a share
-    const bool by_rows = !by_images && s.oh >= team && (few_rows_twice || mb < 2);
+    const bool by_rows = !by_images && row_units >= team && (few_rows_twice || mb < 2);
     const bool by_channels = !by_images && !by_rows && mb >= 2;
     if (team >= 2 && (by_images || by_rows || by_channels)) {
       while (st.workers.size() < static_cast<size_t>(team)) st.workers.push_back(std::make_unique<State::Worker>());
@@ -400,7 +478,8 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
         State::Worker& worker = *st.workers[static_cast<size_t>(t)];
         try {
           if (by_rows) {
-            failed += !run_rows(worker, s.oh * t / workers, s.oh * (t + 1) / workers);
+            const auto [r0, r1] = rows_of(t, workers);
+            failed += !run_rows(worker, r0, r1);
           } else if (by_images) {
             failed += !run_range(worker.env, n * t / workers, n * (t + 1) / workers, worker.conv, worker.tail,
                                  worker.src, worker.acc);
@@ -418,8 +497,8 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
                                          worker.acc.data())) {
                 for (int64_t img = 0; img < n; ++img)
                   for (int64_t b = b0; b < b1; ++b)
-                    epilogue_block(worker.acc.data() + img * out_pixels * mt + (b - b0) * kB, mt, img, b, y, residual,
-                                   0, out_pixels);
+                    epilogue_rows(worker.acc.data() + img * out_pixels * mt + (b - b0) * kB, mt, img, b, y, residual, 0,
+                                  s.oh);
               } else {
                 failed += 1;
               }
@@ -471,14 +550,25 @@ void Int8ConvKernel::run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLa
       to_plain(x + img * cb * kB * in_pixels, c, in_pixels, st.plain_in.data() + img * c * in_pixels);
     xp = st.plain_in.data();
   }
-  if (out == ActLayout::kPlain) {
+  if (out == ActLayout::kPlain && !pool) {
     int8_conv_reference(l, xp, n, s, y, rp);
     return;
   }
   st.plain_out.resize(static_cast<size_t>(n * m * out_pixels));
   int8_conv_reference(l, xp, n, s, st.plain_out.data(), rp);
+  const float* result = st.plain_out.data();
+  std::vector<float> pooled;
+  if (pool) {
+    pooled.resize(static_cast<size_t>(n * m * y_pixels));
+    pool_planes(result, n * m, s.oh, s.ow, pooled.data());
+    result = pooled.data();
+  }
+  if (out == ActLayout::kPlain) {
+    std::copy(result, result + n * m * y_pixels, y);
+    return;
+  }
   for (int64_t img = 0; img < n; ++img)
-    to_blocked(st.plain_out.data() + img * m * out_pixels, m, out_pixels, y + img * mb * kB * out_pixels);
+    to_blocked(result + img * m * y_pixels, m, y_pixels, y + img * mb * kB * y_pixels);
 }
 
 // ---- FC ------------------------------------------------------------------------------------------

@@ -66,8 +66,10 @@ class Int8ConvKernel {
   // each thread runs its own share (images, output rows or output channels) through one-thread
   // oneDNN plans; a layer too small to split runs oneDNN's team on the caller's OpenMP thread count.
   // Every split gives the same bits. The bottom and right padding follow from the output size `s` gives.
+  // With `pool` (and no residual) a 2 x 2, stride 2 MaxPool follows in the epilogue, in conv_small's
+  // order: y is then n x M x oh/2 x ow/2.
   void run(DnnlEnv& env, const Int8Layer& l, const float* x, ActLayout in, int64_t n, const ConvShape& s, float* y,
-           ActLayout out, int threads, const float* residual = nullptr);
+           ActLayout out, int threads, const float* residual = nullptr, bool pool = false);
   // oneDNN's implementation ("dnnl-u8s8" until the first run; "reference" when oneDNN had no fast kernel
   // for the shape and the scalar reference ran).
   std::string impl() const;

@@ -16,14 +16,13 @@ using namespace pass_support;  // the vocabulary every pass shares (graph/pass_s
 
 namespace {
 
-// An int8 DeftLayer conv (deft/int8_layer.h, one layer: not a pair, no fused pool): it quantizes its
+// An int8 DeftLayer conv (deft/int8_layer.h, one layer: not a pair; a fused pool or not): it quantizes its
 // input from, and writes its output to, either layout; a fused residual's shortcut (input 3) it
 // reads in its output's layout. Returns its channel counts.
 bool blockable_int8_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
   if (n.op != "DeftLayer" || n.attr_string("kind", "") != "conv" || n.attr_string("format", "") != "int8" ||
       (n.inputs.size() != 3 && n.inputs.size() != 4) || n.outputs.size() != 1 || n.input(0) == kNoValue ||
-      n.has_attr("pool") || n.has_attr("pair.name") || !g.is_constant(n.input(1)) ||
-      g.constant(n.input(1)).rank() != 2) {
+      n.has_attr("pair.name") || !g.is_constant(n.input(1)) || g.constant(n.input(1)).rank() != 2) {
     return false;
   }
   const std::vector<int64_t> k = n.attr_ints("kernel_shape");

@@ -58,6 +58,21 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// A 2 x 2, stride 2 MaxPool of NCHW planes (floor), rows first: max(max(a, c), max(b, d)) with
+// x > y ? x : y, as conv_small's fused pool.
+std::vector<float> pool_of(const std::vector<float>& y, int64_t planes, int64_t oh, int64_t ow) {
+  const int64_t ph = oh / 2, pw = ow / 2;
+  auto mx = [](float a, float b) { return a > b ? a : b; };
+  std::vector<float> out(static_cast<size_t>(planes * ph * pw));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t r = 0; r < ph; ++r)
+      for (int64_t c = 0; c < pw; ++c) {
+        const float* at = y.data() + p * oh * ow + 2 * r * ow + 2 * c;
+        out[(p * ph + r) * pw + c] = mx(mx(at[0], at[ow]), mx(at[1], at[ow + 1]));
+      }
+  return out;
+}
+
 ConvShape shape_of(int64_t c, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t pad) {
   ConvShape s;
   s.c = c, s.h = h, s.w = w, s.kh = k, s.kw = k, s.sh = stride, s.sw = stride, s.pad_top = pad, s.pad_left = pad;
@@ -250,6 +265,20 @@ TEST(DeftInt8, ConvEqualsTheReferenceBitForBit) {
         EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref_r));
         k.run(env, l, x.data(), ActLayout::kPlain, c.n, s, yp.data(), ActLayout::kPlain, threads, r.data());
         EXPECT_TRUE(same_bits(yp, ref_r));
+        // A fused 2 x 2 MaxPool (odd edges dropped): blocked and plain, each split of its own (rows
+        // split at even conv rows).
+        if (s.oh >= 2 && s.ow >= 2) {
+          const std::vector<float> ref_p = pool_of(ref, c.n * c.m, s.oh, s.ow);
+          const int64_t pooled = (s.oh / 2) * (s.ow / 2);
+          Int8ConvKernel kp;
+          std::vector<float> ybp(static_cast<size_t>(c.n * ((c.m + 15) / 16) * 16 * pooled), -7.f);
+          kp.run(env, l, xb.data(), ActLayout::kBlocked, c.n, s, ybp.data(), ActLayout::kBlocked, threads, nullptr,
+                 true);
+          EXPECT_TRUE(same_bits(plain_of(ybp, c.n, c.m, pooled), ref_p)) << kp.impl();
+          std::vector<float> ypp(ref_p.size(), -7.f);
+          kp.run(env, l, x.data(), ActLayout::kPlain, c.n, s, ypp.data(), ActLayout::kPlain, threads, nullptr, true);
+          EXPECT_TRUE(same_bits(ypp, ref_p)) << kp.impl();
+        }
       }
     }
   }
