@@ -19,6 +19,7 @@
 #include "deft/deft_layer.h"
 #include "deft/gemm.h"
 #include "deft/int8_layer.h"
+#include "deft/int8_small_conv.h"
 #include "engine/dnnl_env.h"
 
 namespace {
@@ -263,6 +264,26 @@ void BM_Int8Conv(benchmark::State& state, ConvCase c) {
   state.SetLabel(conv.impl());
 }
 
+// The DeftNN int8 direct conv for few input channels (deft/int8_small_conv.h): NCHW fp32 in
+// (quantized to u8 planes), out as the shipped models' next layer reads it: channel-blocked where
+// an int8 conv follows (vgg, fmnist_wide), NCHW for lenet5 (its pool and conv2 read plain).
+void BM_Int8SmallConv(benchmark::State& state, ConvCase c) {
+  omp_set_num_threads(1);
+  const ConvShape s = conv_shape(c);
+  const auto w = values(c.m * s.depth(), 1), x = values(c.c * c.hw * c.hw, 2);
+  const Int8Layer l = make_int8_layer(w.data(), c.m, s.depth(), nullptr, choose_int8_input(0.f, 0.4f), true);
+  const Int8SmallConvWeights packed = int8_small_pack(l, c.c, c.k, c.k);
+  std::vector<uint8_t> planes;
+  const ActLayout out = c.m % 16 == 0 ? ActLayout::kBlocked : ActLayout::kPlain;
+  std::vector<float> y(((c.m + 15) / 16) * 16 * s.pixels());
+  for (auto _ : state) {
+    int8_small_conv(l, packed, x.data(), ActLayout::kPlain, 1, s, c.pad, c.pad, y.data(), out, 1, false, planes);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_conv_flops(state, c);
+  state.SetLabel(int8_small_conv_has_vnni() ? "direct-vnni" : "direct-scalar");
+}
+
 [[maybe_unused]] const bool registered = [] {
   for (const ConvCase& c : kConvs) {
     const std::string tail = std::string("/") + c.name;
@@ -277,9 +298,12 @@ void BM_Int8Conv(benchmark::State& state, ConvCase c) {
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("DeftConv/im2col-bf16dot" + tail).c_str(), BM_DeftConv, c, ConvPath::kIm2col)
         ->Unit(benchmark::kMicrosecond);
-    if (c.c <= kSmallConvChannels)
+    if (c.c <= kSmallConvChannels) {
       benchmark::RegisterBenchmark(("DeftConv/direct-bf16dot" + tail).c_str(), BM_DeftConv, c, ConvPath::kSmall)
           ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(("DeftConv/direct-int8" + tail).c_str(), BM_Int8SmallConv, c)
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
   for (const Shape& s : kShapes) {
     const std::string tail = std::string("/") + s.name;
