@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "deft/tasks.h"
 #include "engine/dnnl_env.h"
 #include "engine/ops/dnnl_common.h"
 #include "engine/ops/int8_conv_dnnl.h"
@@ -127,17 +128,6 @@ bool has_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
   return yes;
-}
-
-// Tasks 0..count-1 on `threads` (no OpenMP region for one: libgomp starts a team even then).
-template <class F>
-void for_tasks(int64_t count, int threads, const F& f) {
-  if (threads <= 1 || count <= 1) {
-    for (int64_t t = 0; t < count; ++t) f(t);
-    return;
-  }
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t t = 0; t < count; ++t) f(t);
 }
 
 // The scalar forms of the loops above: the same rules per value.

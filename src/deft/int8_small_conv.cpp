@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "deft/conv_small.h"
+#include "deft/tasks.h"
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512vnni,fma"
 #include "deft/target_push.h"
@@ -179,17 +180,6 @@ bool has_vnni() {
 
 int64_t blocks(int64_t c) {
   return (c + kB - 1) / kB;
-}
-
-// Tasks 0..count-1 on `threads` (no OpenMP region for one: libgomp starts a team even then).
-template <class F>
-void for_tasks(int64_t count, int threads, const F& f) {
-  if (threads <= 1 || count <= 1) {
-    for (int64_t t = 0; t < count; ++t) f(t);
-    return;
-  }
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t t = 0; t < count; ++t) f(t);
 }
 
 }  // namespace

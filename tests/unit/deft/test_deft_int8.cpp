@@ -21,57 +21,13 @@
 #include "engine/executor.h"
 #include "engine/model.h"
 #include "graph/passes.h"
+#include "int8_test_support.h"
 
 namespace eff::deft {
 
+using namespace int8_test;
+
 namespace {
-
-std::vector<float> uniform(size_t n, float lo, float hi, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// NCHW <-> nChw16c (channels padded with zeros), one batch.
-std::vector<float> blocked_of(const std::vector<float>& plain, int64_t n, int64_t c, int64_t pixels) {
-  const int64_t cb = (c + 15) / 16;
-  std::vector<float> b(static_cast<size_t>(n * cb * 16 * pixels), 0.f);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < pixels; ++p)
-        b[((i * cb + ch / 16) * pixels + p) * 16 + ch % 16] = plain[(i * c + ch) * pixels + p];
-  return b;
-}
-std::vector<float> plain_of(const std::vector<float>& blocked, int64_t n, int64_t c, int64_t pixels) {
-  const int64_t cb = (c + 15) / 16;
-  std::vector<float> p(static_cast<size_t>(n * c * pixels));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t q = 0; q < pixels; ++q)
-        p[(i * c + ch) * pixels + q] = blocked[((i * cb + ch / 16) * pixels + q) * 16 + ch % 16];
-  return p;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// A 2 x 2, stride 2 MaxPool of NCHW planes (floor), rows first: max(max(a, c), max(b, d)) with
-// x > y ? x : y, as conv_small's fused pool.
-std::vector<float> pool_of(const std::vector<float>& y, int64_t planes, int64_t oh, int64_t ow) {
-  const int64_t ph = oh / 2, pw = ow / 2;
-  auto mx = [](float a, float b) { return a > b ? a : b; };
-  std::vector<float> out(static_cast<size_t>(planes * ph * pw));
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t r = 0; r < ph; ++r)
-      for (int64_t c = 0; c < pw; ++c) {
-        const float* at = y.data() + p * oh * ow + 2 * r * ow + 2 * c;
-        out[(p * ph + r) * pw + c] = mx(mx(at[0], at[ow]), mx(at[1], at[ow + 1]));
-      }
-  return out;
-}
 
 ConvShape shape_of(int64_t c, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t pad) {
   ConvShape s;
