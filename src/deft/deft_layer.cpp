@@ -118,20 +118,7 @@ class DeftLayerKernel final : public Kernel {
       fail<ModelError>("{}: needs 3 inputs (X, W, bias) or 4 (and a residual)", where);
     residual_ = node.inputs.size() == 4;
     if (residual_ && !conv_) fail<ModelError>("{}: a residual input needs kind conv", where);
-    if (conv_) {
-      const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
-      const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
-      if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
-        fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
-      shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
-      shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
-      pad_bottom_ = pads[2], pad_right_ = pads[3];
-      const auto pool = node.attr_ints("pool");
-      if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
-        fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
-      pool_ = !pool.empty();
-      if (pool_ && residual_) fail<ModelError>("{}: a fused MaxPool and a residual input do not go together", where);
-    }
+    if (conv_) read_conv_attrs(node, where);
     // bf16dot convs run on the tile unit where there is one: the same operands (Deft-16 weights,
     // bf16 activations), a direct conv instead of im2col + vdpbf16ps.
     std::string isa = isa_name(isa_for(f));
@@ -248,6 +235,22 @@ class DeftLayerKernel final : public Kernel {
   }
 
  private:
+  // A conv's geometry and its fused pool (residual_ already read: the two do not go together).
+  void read_conv_attrs(const Node& node, const std::string& where) {
+    const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
+    const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
+    if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
+      fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
+    shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
+    shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
+    pad_bottom_ = pads[2], pad_right_ = pads[3];
+    const auto pool = node.attr_ints("pool");
+    if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
+      fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
+    pool_ = !pool.empty();
+    if (pool_ && residual_) fail<ModelError>("{}: a fused MaxPool and a residual input do not go together", where);
+  }
+
   // An int8 layer (deft/int8_layer.h): no synapse vector elimination; a conv may take a fused 2 x 2
   // MaxPool or
   // a residual block's shortcut (input 3, laid out as its output) and reads and writes the
@@ -264,24 +267,12 @@ class DeftLayerKernel final : public Kernel {
     max_threads_ = node.attr_int("threads", 0);
     if (max_threads_ < 0 || max_threads_ > 4096) fail<ModelError>("{}: threads must be 0 (any) .. 4096", where);
     if (conv_) {
-      const auto k = node.attr_ints("kernel_shape"), st = node.attr_ints("strides", {1, 1});
-      const auto pads = node.attr_ints("pads", {0, 0, 0, 0}), dil = node.attr_ints("dilations", {1, 1});
-      if (k.size() != 2 || st.size() != 2 || pads.size() != 4 || dil.size() != 2)
-        fail<ModelError>("{}: a 2-D conv needs kernel_shape, strides, pads and dilations", where);
-      shape_.kh = k[0], shape_.kw = k[1], shape_.sh = st[0], shape_.sw = st[1];
-      shape_.pad_top = pads[0], shape_.pad_left = pads[1], shape_.dh = dil[0], shape_.dw = dil[1];
-      pad_bottom_ = pads[2], pad_right_ = pads[3];
+      read_conv_attrs(node, where);
       if (depth_ % (shape_.kh * shape_.kw) != 0) fail<ModelError>("{}: depth is not C x kernel_shape", where);
       ConvShape fits = shape_;
       fits.c = depth_ / (shape_.kh * shape_.kw);
-      // Few input channels: the direct VNNI conv (deft/int8_small_conv.h), which may take a pool.
+      // Few input channels: the direct VNNI conv (deft/int8_small_conv.h).
       use_small_int8_ = int8_small_conv_fits(fits) && !residual_;
-      const auto pool = node.attr_ints("pool");
-      if (!pool.empty() && pool != std::vector<int64_t>{2, 2})
-        fail<ModelError>("{}: pool must be 2, 2 (a fused 2 x 2 MaxPool) or absent", where);
-      if (!pool.empty() && residual_)
-        fail<ModelError>("{}: a fused MaxPool and a residual input do not go together", where);
-      pool_ = !pool.empty();
     }
     blocked_in_ = reads_blocked(node);
     blocked_out_ = writes_blocked(node);
