@@ -304,11 +304,9 @@ void fuse_pools(Graph& g) {
   for (Node& n : g.nodes) {
     if (n.op != kDeftLayerOp || n.attr_string("kind", "") != "conv" || n.outputs.size() != 1) continue;
     const auto k = n.attr_ints("kernel_shape"), st = n.attr_ints("strides", {1, 1});
-    const auto dilations = n.attr_ints("dilations", {1, 1});
     ConvShape s;
     s.c = k.size() == 2 ? n.attr_int("depth", 0) / (k[0] * k[1]) : 0;
     s.sh = st.size() == 2 ? st[0] : 0, s.sw = st.size() == 2 ? st[1] : 0;
-    s.dh = dilations.size() == 2 ? dilations[0] : 0, s.dw = dilations.size() == 2 ? dilations[1] : 0;
     // int8: every conv pools in its epilogue (not with a residual: fuse_residuals skips pooled convs).
     const bool fits = n.attr_string("format", "") == "int8" ? n.inputs.size() == 3 : small_conv_fits(s);
     if (!fits || !uses.internal(n.outputs[0])) continue;

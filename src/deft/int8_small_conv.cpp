@@ -2,8 +2,6 @@
 // taps of a kernel row, 16 filters in the lanes; the scalar loops make the same int32 sums.
 #include "deft/int8_small_conv.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -20,9 +18,9 @@ namespace {
 
 constexpr int64_t kB = 16;  // filters per block: the lanes
 
-// Where the planes are: `rows` padded rows of `stride` bytes per channel plane of `plane` bytes.
+// Where the planes are: padded rows `stride` bytes apart, channel planes `plane` bytes apart.
 struct PlaneGeometry {
-  int64_t rows = 0, stride = 0, plane = 0;
+  int64_t stride = 0, plane = 0;
 };
 
 // The 16 filters' sums of output pixels ox .. ox + P - 1 of conv row oy (each its own vector).
@@ -36,8 +34,7 @@ inline void vnni_sums(const uint8_t* planes, const PlaneGeometry& g, const int8_
       const int8_t* wr = wb + (ch * w.kh + ky) * w.quads * 64;
       for (int64_t q = 0; q < w.quads; ++q) {
         const __m512i wv = _mm512_loadu_si512(wr + q * 64);
-        // The four taps' codes broadcast straight from memory (through a general register, AMD's
-        // broadcast costs twice as much).
+        // The four taps' codes, broadcast from memory.
         for (int p = 0; p < P; ++p)
           acc[p] = _mm512_dpbusd_epi32(acc[p], _mm512_broadcastd_epi32(_mm_loadu_si32(row + p + 4 * q)), wv);
       }
@@ -221,10 +218,9 @@ void int8_small_conv(const Int8Layer& l, const Int8SmallConvWeights& w, const fl
   if (pool && (s.oh < 2 || s.ow < 2)) fail<ShapeError>("deft int8: the conv output is smaller than its 2 x 2 pool");
   const int64_t in_pixels = s.h * s.w, cb = blocks(s.c), mb = blocks(w.m);
   PlaneGeometry g;
-  g.rows = s.h + s.pad_top + pad_bottom;
   // A quad past the last tap reads up to 3 bytes beyond the right padding (their weights are 0).
   g.stride = s.w + s.pad_left + pad_right + 4;
-  g.plane = g.rows * g.stride;
+  g.plane = (s.h + s.pad_top + pad_bottom) * g.stride;
   const int64_t image_bytes = s.c * g.plane;
   scratch.resize(static_cast<size_t>(n * image_bytes));
   const float inverse = l.input.inverse();
