@@ -12,10 +12,12 @@
 #include "deft/conv_amx.h"
 #include "deft/conv_small.h"
 #include "deft/gemm.h"
+#include "deft/int8_direct_conv.h"
 #include "deft/int8_layer.h"
 #include "deft/int8_small_conv.h"
 #include "engine/blocked_layout.h"
 #include "engine/kernel.h"
+#include "graph/passes.h"
 
 namespace eff::deft {
 
@@ -74,7 +76,11 @@ void im2col(const float* x, const ConvShape& s, const std::vector<int32_t>& syna
 
 namespace {
 
+class DeftPairKernel;
+
 class DeftLayerKernel final : public Kernel {
+  friend class DeftPairKernel;
+
  public:
   DeftLayerKernel(const Node& node, const Graph& graph) {
     const std::string where = graph.where(node);
@@ -228,8 +234,9 @@ class DeftLayerKernel final : public Kernel {
     if (!int8_) return impl_;
     const std::string kernel = use_small_int8_
                                    ? std::string(int8_small_conv_has_vnni() ? "direct-vnni" : "direct-scalar")
-                               : conv_ ? int8_conv_.impl()
-                                       : int8_fc_.impl();
+                               : use_direct_int8_ ? std::string("direct-vnni-channels")
+                               : conv_            ? int8_conv_.impl()
+                                                  : int8_fc_.impl();
     return "deft:int8:" + kernel + (pool_ ? ":maxpool" : "") + (residual_ ? ":residual" : "") +
            (blocked_in_ ? ":blocked-in" : "") + (blocked_out_ ? ":blocked-out" : "");
   }
@@ -273,6 +280,9 @@ class DeftLayerKernel final : public Kernel {
       fits.c = depth_ / (shape_.kh * shape_.kw);
       // Few input channels: the direct VNNI conv (deft/int8_small_conv.h).
       use_small_int8_ = int8_small_conv_fits(fits) && !residual_;
+      // The others, on a CPU with VNNI: our conv over channel groups (deft/int8_direct_conv.h);
+      // elsewhere oneDNN's.
+      use_direct_int8_ = !use_small_int8_ && int8_direct_conv_fits(fits);
     }
     blocked_in_ = reads_blocked(node);
     blocked_out_ = writes_blocked(node);
@@ -282,16 +292,40 @@ class DeftLayerKernel final : public Kernel {
       int8_ = std::make_unique<Int8Layer>(make_int8_layer(w.data<float>(), m_, depth_, bias_.data(), in, relu_));
       if (use_small_int8_)
         small_int8_ = int8_small_pack(*int8_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
+      if (use_direct_int8_)
+        direct_int8_ = int8_direct_pack(*int8_, depth_ / (shape_.kh * shape_.kw), shape_.kh, shape_.kw);
     } catch (const ShapeError& e) {
       fail<ModelError>("{}: {}", where, e.what());
     }
   }
 
-  void run_int8(OpContext& ctx) {
+  bool direct_int8() const { return use_direct_int8_; }
+
+  // The int8 layer's output `out` of ctx for input x (output 0 alone; 0 or 1 in a pair), in its layout.
+  Tensor int8_output(OpContext& ctx, int out, const Tensor& x, const Tensor* r, const std::string& where) const {
+    const Shape shape = output_shape(x, r, where);
+    return blocked_out_ ? blocked_output(ctx, out, shape) : ctx.output(out, DType::kFloat32, shape);
+  }
+
+  // This layer on the int8 direct conv, for input x and output y (DeftPairKernel runs two in one call).
+  Int8DirectConvCall direct_int8_call(const Tensor& x, Tensor& y) const {
+    return {int8_.get(),
+            &direct_int8_,
+            conv_shape(x),
+            pad_bottom_,
+            pad_right_,
+            y.data<float>(),
+            blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain,
+            nullptr,
+            pool_};
+  }
+  ActLayout input_layout() const { return blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain; }
+  std::vector<uint8_t>& int8_scratch() { return small_int8_planes_; }
+
+  void run_int8(OpContext& ctx, int out = 0, const std::string& where = "") {
     const Tensor& x = ctx.input(0);
     const Tensor* r = residual_ ? &ctx.input(3) : nullptr;
-    const Shape shape = output_shape(x, r, ctx.where());
-    Tensor y = blocked_out_ ? blocked_output(ctx, 0, shape) : ctx.output(0, DType::kFloat32, shape);
+    Tensor y = int8_output(ctx, out, x, r, where.empty() ? ctx.where() : where);
     // oneDNN runs on the OpenMP thread count: the plan's cap applies to it too.
     const int threads = threads_for(ctx.threads()), before = omp_get_max_threads();
     if (threads > 0 && threads != before) omp_set_num_threads(threads);
@@ -300,6 +334,11 @@ class DeftLayerKernel final : public Kernel {
         int8_small_conv(*int8_, small_int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                         x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
                         blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, pool_, small_int8_planes_);
+      } else if (use_direct_int8_) {
+        int8_direct_conv(*int8_, direct_int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
+                         x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
+                         blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads,
+                         r ? r->data<float>() : nullptr, pool_, small_int8_planes_);
       } else if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                        x.shape()[0], conv_shape(x), y.data<float>(),
@@ -349,8 +388,9 @@ class DeftLayerKernel final : public Kernel {
   std::string impl_;
   std::unique_ptr<Int8Layer> int8_;
   Int8ConvKernel int8_conv_;
-  bool use_small_int8_ = false;
+  bool use_small_int8_ = false, use_direct_int8_ = false;
   Int8SmallConvWeights small_int8_;
+  Int8DirectConvWeights direct_int8_;
   std::vector<uint8_t> small_int8_planes_;
   Int8FcKernel int8_fc_;
   bool blocked_in_ = false, blocked_out_ = false;
@@ -380,6 +420,9 @@ class DeftPairKernel final : public Kernel {
       first.attrs.erase(key);
       if (key != "pair.name") second.attrs[key.substr(5)] = attr;
     }
+    // The layout pass blocks a pair's input and both its outputs, or none of them.
+    for (const char* layout : {kBlockedInputAttr, kBlockedOutputAttr})
+      if (node.has_attr(layout)) second.attrs[layout] = node.attrs.at(layout);
     first_ = std::make_unique<DeftLayerKernel>(first, graph);
     second_ = std::make_unique<DeftLayerKernel>(second, graph);
     where_second_ = graph.where(second);
@@ -387,6 +430,10 @@ class DeftPairKernel final : public Kernel {
   }
 
   void run(OpContext& ctx) override {
+    if (first_->int8_) {  // pair_siblings pairs int8 layers only with int8 layers of the same quantization
+      run_int8(ctx);
+      return;
+    }
     const Tensor& x = ctx.input(0);
     Tensor& y0 = ctx.output(0, DType::kFloat32, first_->output_shape(x, nullptr, ctx.where()));
     Tensor& y1 = ctx.output(1, DType::kFloat32, second_->output_shape(x, nullptr, where_second_));
@@ -417,6 +464,22 @@ class DeftPairKernel final : public Kernel {
   }
 
  private:
+  // Both on the int8 direct conv: one call, the input quantized once (resnet at batch 1 on two
+  // threads: a stage's shortcut 3.3 us alone). Otherwise one after the other.
+  void run_int8(OpContext& ctx) {
+    if (!first_->direct_int8() || !second_->direct_int8()) {
+      first_->run_int8(ctx, 0);
+      second_->run_int8(ctx, 1, where_second_);
+      return;
+    }
+    const Tensor& x = ctx.input(0);
+    Tensor y0 = first_->int8_output(ctx, 0, x, nullptr, ctx.where());
+    Tensor y1 = second_->int8_output(ctx, 1, x, nullptr, where_second_);
+    const Int8DirectConvCall calls[2] = {first_->direct_int8_call(x, y0), second_->direct_int8_call(x, y1)};
+    int8_direct_convs(calls, 2, x.data<float>(), first_->input_layout(), x.shape()[0],
+                      first_->threads_for(ctx.threads()), first_->int8_scratch());
+  }
+
   std::unique_ptr<DeftLayerKernel> first_, second_;
   std::string where_second_, impl_;
 };

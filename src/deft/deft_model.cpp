@@ -385,7 +385,9 @@ void fuse_residuals(Graph& g) {
 // stage's first 3x3 conv and its 1x1 stride-2 shortcut, 17 + 9 and 14 + 7 us at batch 1) become one
 // node with two outputs (deft_layer.cpp's DeftPairKernel), at the first one's place: on a team
 // whose layers optimize capped at one thread, the two then run at once, one per core (measured:
-// 34 -> 20 and 24 -> 14 us) instead of one after the other while the other core waits. The second
+// 34 -> 20 and 24 -> 14 us) instead of one after the other while the other core waits. Two int8
+// convs pair when they quantize the input alike (calibration on one tensor gives that): they then
+// share one quantization and one split over the team (deft/int8_direct_conv.h). The second
 // layer keeps its attributes under "pair." and its name in "pair.name"; the node's name and origin
 // stay the first's, so optimize times the pair as the first layer (the second's DeftNN option then
 // costs nothing: moving both saves what the two engine layers took less the pair's time).
@@ -393,14 +395,22 @@ void pair_siblings(Graph& g) {
   using namespace pass_support;
   auto single = [](const Node& n) {
     return n.op == kDeftLayerOp && n.attr_string("kind", "") == "conv" && n.inputs.size() == 3 &&
-           n.outputs.size() == 1 && !n.has_attr("pair.name") && n.attr_string("format", "") != "int8";
+           n.outputs.size() == 1 && !n.has_attr("pair.name");
+  };
+  auto int8 = [](const Node& n) { return n.attr_string("format", "") == "int8"; };
+  // Two int8 layers share one quantization of their input (deft/int8_direct_conv.h), so they pair
+  // when it is the same; an int8 layer and one of another format do not.
+  auto partners = [&](const Node& a, const Node& b) {
+    if (int8(a) != int8(b)) return false;
+    return !int8(a) || (a.attr_float("int8_scale", 0.f) == b.attr_float("int8_scale", 0.f) &&
+                        a.attr_int("int8_zero", -1) == b.attr_int("int8_zero", -1));
   };
   std::vector<char> dead(g.nodes.size(), 0);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (dead[i] || !single(g.nodes[i])) continue;
     for (size_t j = i + 1; j < g.nodes.size(); ++j) {
       Node& b = g.nodes[j];
-      if (dead[j] || !single(b) || b.inputs[0] != g.nodes[i].inputs[0]) continue;
+      if (dead[j] || !single(b) || b.inputs[0] != g.nodes[i].inputs[0] || !partners(g.nodes[i], b)) continue;
       Node& a = g.nodes[i];
       a.inputs.push_back(b.inputs[1]);
       a.inputs.push_back(b.inputs[2]);

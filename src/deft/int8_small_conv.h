@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "deft/aligned.h"
 #include "deft/deft_layer.h"
 #include "deft/int8_layer.h"
 
@@ -27,7 +28,7 @@ struct Int8SmallConvWeights {
   int64_t m = 0, c = 0, kh = 0, kw = 0;
   int64_t quads = 0;  // groups of four taps per kernel row (kw rounded up to 4)
   // [m / 16 blocks][c][kh][quads][16 filters][4 taps] codes; taps past kw and filters past m: 0.
-  std::vector<int8_t> w;
+  AlignedVector<int8_t> w;  // on 64-byte lines: one line per weight vector load
   // Per filter (whole blocks): zero * sum of its codes, taken off every sum.
   std::vector<int32_t> correction;
 };

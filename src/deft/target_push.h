@@ -5,8 +5,10 @@
 #if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 // GCC 12 reads the intrinsics' deliberately undefined pass-through operand (_mm512_undefined_*)
-// as maybe uninitialised once they are inlined into the kernel templates.
+// as maybe (or, in arrays of vectors, surely) uninitialised once they are inlined into the kernel
+// templates.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #define EFF_DEFT_PRAGMA_TEXT(x) _Pragma(#x)
 #define EFF_DEFT_PRAGMA(x) EFF_DEFT_PRAGMA_TEXT(x)

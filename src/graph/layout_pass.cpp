@@ -16,20 +16,40 @@ using namespace pass_support;  // the vocabulary every pass shares (graph/pass_s
 
 namespace {
 
-// An int8 DeftLayer conv (deft/int8_layer.h, one layer: not a pair; a fused pool or not): it quantizes its
-// input from, and writes its output to, either layout; a fused residual's shortcut (input 3) it
-// reads in its output's layout. Returns its channel counts.
+// The input channels of an int8 DeftLayer conv whose weights are input `w` and whose attributes
+// carry `prefix` ("pair." for a pair's second layer); 0 if it is not one.
+int64_t int8_conv_channels(const Graph& g, const Node& n, size_t w, const std::string& prefix) {
+  if (n.attr_string(prefix + "kind", "") != "conv" || n.attr_string(prefix + "format", "") != "int8" ||
+      n.inputs.size() <= w || !g.is_constant(n.inputs[w]) || g.constant(n.inputs[w]).rank() != 2) {
+    return 0;
+  }
+  const std::vector<int64_t> k = n.attr_ints(prefix + "kernel_shape");
+  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) return 0;
+  return n.attr_int(prefix + "depth", 0) / (k[0] * k[1]);
+}
+
+// An int8 DeftLayer conv (deft/int8_layer.h; a fused pool or not), or a pair of two (deft_model.cpp's
+// pair_siblings: the second's output is output 1): it quantizes its input from, and writes its
+// output(s) to, either layout; a fused residual's shortcut (input 3) it reads in its output's
+// layout. Returns its channel counts (the first layer's output).
 bool blockable_int8_conv(const Graph& g, const Node& n, int64_t& in_channels, int64_t& out_channels) {
-  if (n.op != "DeftLayer" || n.attr_string("kind", "") != "conv" || n.attr_string("format", "") != "int8" ||
-      (n.inputs.size() != 3 && n.inputs.size() != 4) || n.outputs.size() != 1 || n.input(0) == kNoValue ||
-      n.has_attr("pair.name") || !g.is_constant(n.input(1)) || g.constant(n.input(1)).rank() != 2) {
+  const bool pair = n.has_attr("pair.name");
+  if (n.op != "DeftLayer" || n.input(0) == kNoValue ||
+      (pair ? n.inputs.size() != 5 || n.outputs.size() != 2
+            : (n.inputs.size() != 3 && n.inputs.size() != 4) || n.outputs.size() != 1)) {
     return false;
   }
-  const std::vector<int64_t> k = n.attr_ints("kernel_shape");
-  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) return false;
+  in_channels = int8_conv_channels(g, n, 1, "");
+  if (in_channels <= 0 || (pair && int8_conv_channels(g, n, 3, "pair.") != in_channels)) return false;
   out_channels = g.constant(n.input(1)).dim(0);
-  in_channels = n.attr_int("depth", 0) / (k[0] * k[1]);
-  return in_channels > 0;
+  return true;
+}
+
+// An int8 pair's second output channels (0 for anything else).
+int64_t pair_out_channels(const Graph& g, const Node& n) {
+  int64_t ci = 0, co = 0;
+  if (!n.has_attr("pair.name") || !blockable_int8_conv(g, n, ci, co)) return 0;
+  return g.constant(n.input(3)).dim(0);
 }
 
 // A 2-D Conv with constant float weights (or an int8 DeftLayer conv): the kind whose kernel can read
@@ -167,6 +187,10 @@ void assign_blocked_layouts(Graph& g) {
     if (blockable_conv(g, n, ci, co) && co > 0 && n.outputs[0] != kNoValue) {
       blocked[n.outputs[0]] = 1;
       channels[n.outputs[0]] = co;
+      if (const int64_t second = pair_out_channels(g, n); second > 0 && n.outputs[1] != kNoValue) {
+        blocked[n.outputs[1]] = 1;
+        channels[n.outputs[1]] = second;
+      }
     }
     if (blockable_resize(g, n) && is_blocked(n.input(0))) {
       blocked[n.outputs[0]] = 1;
@@ -261,6 +285,13 @@ void assign_blocked_layouts(Graph& g) {
     for (const Node& n : g.nodes) {  // a Relu's result is blocked only if its input is
       if (standalone_relu(n) && is_blocked(n.outputs[0]) && !is_blocked(n.inputs[0])) {
         blocked[n.outputs[0]] = 0;
+        changed = true;
+      }
+    }
+    for (const Node& n : g.nodes) {  // a pair's outputs are both blocked or neither
+      if (pair_out_channels(g, n) > 0 && n.outputs[0] != kNoValue && n.outputs[1] != kNoValue &&
+          blocked[n.outputs[0]] != blocked[n.outputs[1]]) {
+        blocked[n.outputs[0]] = blocked[n.outputs[1]] = 0;
         changed = true;
       }
     }
