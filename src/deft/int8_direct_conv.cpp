@@ -69,20 +69,20 @@ inline void vnni_sums(const uint8_t* image, const Job& j, int64_t fb, int64_t oy
   const int8_t* wb = w.w.data() + fb * j.block_bytes;
   const int64_t step = j.s.sw * j.pixel;    // bytes between the inputs of neighbouring output pixels
   const int64_t row_step = j.s.sh * j.row;  // and of neighbouring output rows
+  // A kernel row's taps are neighbouring pixels, each its groups in order, and its weights are in the
+  // same order: one loop over the row's kw * groups fours of bytes.
+  const int64_t fours = w.kw * w.groups;
   for (int64_t ky = 0; ky < w.kh; ++ky) {
-    const uint8_t* in_row = image + j.origin + (oy * j.s.sh + ky) * j.row + ox * step;
-    for (int64_t kx = 0; kx < w.kw; ++kx) {
-      const uint8_t* px = in_row + kx * j.pixel;
-      const int8_t* wk = wb + (ky * w.kw + kx) * w.groups * 64;
-      for (int64_t g = 0; g < w.groups; ++g) {
-        __m512i wv[OB];
-        for (int o = 0; o < OB; ++o) wv[o] = _mm512_loadu_si512(wk + o * j.block_bytes + g * 64);
-        for (int r = 0; r < R; ++r)
-          for (int p = 0; p < P; ++p) {
-            const __m512i b = _mm512_broadcastd_epi32(_mm_loadu_si32(px + r * row_step + p * step + 4 * g));
-            for (int o = 0; o < OB; ++o) acc[r][o][p] = _mm512_dpbusd_epi32(acc[r][o][p], b, wv[o]);
-          }
-      }
+    const uint8_t* px = image + j.origin + (oy * j.s.sh + ky) * j.row + ox * step;
+    const int8_t* wk = wb + ky * fours * 64;
+    for (int64_t g = 0; g < fours; ++g) {
+      __m512i wv[OB];
+      for (int o = 0; o < OB; ++o) wv[o] = _mm512_load_si512(wk + o * j.block_bytes + g * 64);
+      for (int r = 0; r < R; ++r)
+        for (int p = 0; p < P; ++p) {
+          const __m512i b = _mm512_broadcastd_epi32(_mm_loadu_si32(px + r * row_step + p * step + 4 * g));
+          for (int o = 0; o < OB; ++o) acc[r][o][p] = _mm512_dpbusd_epi32(acc[r][o][p], b, wv[o]);
+        }
     }
   }
 }
