@@ -176,7 +176,7 @@ const deftRows = [], deftConvRows = [], deftPeaks = {};
 // The peak (bench/bench_peak.cpp) a kernel is held to: its instruction family, from its name and
 // the ISA label it reports (oneDNN's implementation string, our isa_name).
 const deftPeakOf = (kernel, label) => {
-  if (kernel === 'onednn-int8' || kernel === 'int8') return /amx/.test(label) ? 'amx-int8' : 'vnni-int8';
+  if (['onednn-int8', 'int8', 'direct-int8'].includes(kernel)) return /amx/.test(label) ? 'amx-int8' : 'vnni-int8';
   if (['fp32', 'deft16', 'deft16q', 'fp8', 'onednn-fp32'].includes(kernel)) return 'fp32-fma';
   if (/amx/.test(label)) return 'amx-bf16';
   return /bf16/.test(label) ? 'avx512-bf16' : 'fp32-fma';

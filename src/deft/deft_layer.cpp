@@ -280,9 +280,9 @@ class DeftLayerKernel final : public Kernel {
       fits.c = depth_ / (shape_.kh * shape_.kw);
       // Few input channels: the direct VNNI conv (deft/int8_small_conv.h).
       use_small_int8_ = int8_small_conv_fits(fits) && !residual_;
-      // The others, on a CPU with VNNI: our conv over channel groups (deft/int8_direct_conv.h);
-      // elsewhere oneDNN's.
-      use_direct_int8_ = !use_small_int8_ && int8_direct_conv_fits(fits);
+      // The others, on a CPU with VNNI and no AMX-INT8: our conv over channel groups
+      // (deft/int8_direct_conv.h); elsewhere oneDNN's.
+      use_direct_int8_ = !use_small_int8_ && int8_direct_conv_fits(fits) && int8_direct_conv_preferred();
     }
     blocked_in_ = reads_blocked(node);
     blocked_out_ = writes_blocked(node);

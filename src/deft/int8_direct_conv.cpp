@@ -4,6 +4,10 @@
 
 #include <omp.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -325,6 +329,19 @@ void compute_task(const Job& j, const uint8_t* image, int64_t img, int64_t t) {
 }
 
 }  // namespace
+
+bool int8_direct_conv_preferred() {
+  static const bool yes = [] {
+    if (!has_vnni()) return false;
+#if defined(__x86_64__)
+    // AMX-INT8: CPUID leaf 7, EDX bit 25.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 25))) return false;
+#endif
+    return true;
+  }();
+  return yes;
+}
 
 bool int8_direct_conv_fits(const ConvShape& s) {
   return has_vnni() && s.c >= 1 && s.dh == 1 && s.dw == 1 && s.sh >= 1 && s.sw >= 1;

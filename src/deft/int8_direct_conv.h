@@ -31,6 +31,12 @@ namespace eff::deft {
 // AVX512-VNNI (else oneDNN's u8s8 conv runs them, deft/int8_layer.h).
 bool int8_direct_conv_fits(const ConvShape& s);
 
+// Whether int8 layers should run it: a CPU with VNNI and without AMX-INT8. Where the CPU has the
+// AMX tiles, oneDNN's u8s8 conv runs on them, at several times VNNI's rate (bench_peak on the Xeon
+// this project had before: ~5850 GOP/s AMX-INT8), so int8 convs stay there (untested: no AMX
+// machine since this kernel).
+bool int8_direct_conv_preferred();
+
 struct Int8DirectConvWeights {
   int64_t m = 0, c = 0, kh = 0, kw = 0;
   int64_t groups = 0;  // input channels in fours (c rounded up to 4, over 4)

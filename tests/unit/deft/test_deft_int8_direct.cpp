@@ -172,9 +172,7 @@ TEST(DeftInt8Direct, RefusesDilationAndAShapeItWasNotPackedFor) {
 // between them; each stage's first conv and its shortcut as one pair node (one quantization),
 // which changes no bit against the graph without pairs, on 1 and 2 threads, at batch 1 and 3.
 TEST(DeftInt8Direct, ResnetRunsEveryConvAfterItsStemOnItAndPairsChangeNoBit) {
-  ConvShape probe;
-  probe.c = 16, probe.kh = probe.kw = 3;
-  if (!int8_direct_conv_fits(probe)) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  if (!int8_direct_conv_preferred()) GTEST_SKIP() << "no AVX512-VNNI on this CPU, or AMX-INT8 (oneDNN's then)";
   Model m = load_model(std::string(EFF_SOURCE_DIR) + "/models/resnet.onnx");
   const auto calibration = open_dataset(std::string(EFF_SOURCE_DIR) + "/models/resnet.ref/input.npy",
                                         preprocess_from_json(m.meta.preprocessing));
