@@ -263,13 +263,6 @@ namespace eff::deft {
 
 namespace {
 
-bool has_vnni() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-                          __builtin_cpu_supports("fma");
-  return yes;
-}
-
 int64_t blocks_of(int64_t c) {
   return (c + kB - 1) / kB;
 }
@@ -332,7 +325,7 @@ void compute_task(const Job& j, const uint8_t* image, int64_t img, int64_t t) {
 
 bool int8_direct_conv_preferred() {
   static const bool yes = [] {
-    if (!has_vnni()) return false;
+    if (!int8_vnni_available()) return false;
 #if defined(__x86_64__)
     // AMX-INT8: CPUID leaf 7, EDX bit 25.
     unsigned a = 0, b = 0, c = 0, d = 0;
@@ -344,7 +337,7 @@ bool int8_direct_conv_preferred() {
 }
 
 bool int8_direct_conv_fits(const ConvShape& s) {
-  return has_vnni() && s.c >= 1 && s.dh == 1 && s.dw == 1 && s.sh >= 1 && s.sw >= 1;
+  return int8_vnni_available() && s.c >= 1 && s.dh == 1 && s.dw == 1 && s.sh >= 1 && s.sw >= 1;
 }
 
 Int8DirectConvWeights int8_direct_pack(const Int8Layer& l, int64_t c, int64_t kh, int64_t kw) {
@@ -352,19 +345,10 @@ Int8DirectConvWeights int8_direct_pack(const Int8Layer& l, int64_t c, int64_t kh
   Int8DirectConvWeights w;
   w.m = l.rows, w.c = c, w.kh = kh, w.kw = kw, w.groups = (c + 3) / 4;
   w.w.assign(static_cast<size_t>(blocks_of(w.m) * kh * kw * w.groups * kB * 4), 0);
-  w.correction.assign(static_cast<size_t>(blocks_of(w.m) * kB), 0);
-  for (int64_t f = 0; f < w.m; ++f) {
-    int32_t sum = 0;
-    const int64_t fb = f / kB, lane = f % kB;
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t ky = 0; ky < kh; ++ky)
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          const int8_t code = l.codes[f * l.depth + (ch * kh + ky) * kw + kx];
-          sum += code;
-          w.w[(((((fb * kh + ky) * kw + kx) * w.groups + ch / 4) * kB + lane) * 4) + ch % 4] = code;
-        }
-    w.correction[f] = l.input.zero * sum;
-  }
+  w.correction = place_int8_conv_codes(l, c, kh, kw, [&](int64_t f, int64_t ch, int64_t ky, int64_t kx, int8_t code) {
+    w.w[static_cast<size_t>((((((f / kB) * kh + ky) * kw + kx) * w.groups + ch / 4) * kB + f % kB) * 4 + ch % 4)] =
+        code;
+  });
   return w;
 }
 

@@ -189,6 +189,11 @@ void to_plain(const float* blocked, int64_t c, int64_t pixels, float* plain) {
 
 }  // namespace
 
+bool int8_vnni_available() {
+  static const bool yes = has_avx512() && __builtin_cpu_supports("avx512vnni");
+  return yes;
+}
+
 void quantize_int8_row(const float* src, int64_t count, uint8_t* dst, float inverse, int32_t zero) {
   if (has_avx512()) {
     quantize_row_avx512(src, count, dst, inverse, zero);

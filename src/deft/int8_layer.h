@@ -54,6 +54,31 @@ void quantize_int8_row(const float* src, int64_t count, uint8_t* dst, float inve
 void quantize_int8_pixels(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
                           float inverse, int32_t zero);
 
+// The CPU has AVX512 F/BW/VL, AVX512_VNNI and FMA: what our own int8 convs (deft/int8_small_conv.h,
+// deft/int8_direct_conv.h) run on.
+bool int8_vnni_available();
+
+// A conv layer's codes (l.codes, [M][C][kh][kw]) handed one at a time to place(filter, channel, ky,
+// kx, code), for a kernel's own weight order; returns per filter, padded to whole blocks of 16,
+// zero * the sum of its codes, which those kernels take off sums of codes that hold the zero point
+// (sum(code * w) - zero * sum(w) is the reference's sum((code - zero) * w) exactly).
+template <class Place>
+std::vector<int32_t> place_int8_conv_codes(const Int8Layer& l, int64_t c, int64_t kh, int64_t kw, Place&& place) {
+  std::vector<int32_t> correction(static_cast<size_t>((l.rows + 15) / 16 * 16), 0);
+  for (int64_t f = 0; f < l.rows; ++f) {
+    int32_t sum = 0;
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t ky = 0; ky < kh; ++ky)
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const int8_t code = l.codes[static_cast<size_t>(f * l.depth + (ch * kh + ky) * kw + kx)];
+          sum += code;
+          place(f, ch, ky, kx, code);
+        }
+    correction[static_cast<size_t>(f)] = l.input.zero * sum;
+  }
+  return correction;
+}
+
 // The layout of a conv's fp32 activations: NCHW, or nChw16c with C padded to whole blocks.
 enum class ActLayout { kPlain, kBlocked };
 

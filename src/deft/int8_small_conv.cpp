@@ -168,13 +168,6 @@ void scalar_row(const Int8Layer& l, const Int8SmallConvWeights& w, const uint8_t
     }
 }
 
-bool has_vnni() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-                          __builtin_cpu_supports("fma");
-  return yes;
-}
-
 int64_t blocks(int64_t c) {
   return (c + kB - 1) / kB;
 }
@@ -186,7 +179,7 @@ bool int8_small_conv_fits(const ConvShape& s) {
 }
 
 bool int8_small_conv_has_vnni() {
-  return has_vnni();
+  return int8_vnni_available();
 }
 
 Int8SmallConvWeights int8_small_pack(const Int8Layer& l, int64_t c, int64_t kh, int64_t kw) {
@@ -194,19 +187,9 @@ Int8SmallConvWeights int8_small_pack(const Int8Layer& l, int64_t c, int64_t kh, 
   Int8SmallConvWeights w;
   w.m = l.rows, w.c = c, w.kh = kh, w.kw = kw, w.quads = (kw + 3) / 4;
   w.w.assign(static_cast<size_t>(blocks(w.m) * c * kh * w.quads * kB * 4), 0);
-  w.correction.assign(static_cast<size_t>(blocks(w.m) * kB), 0);
-  for (int64_t f = 0; f < w.m; ++f) {
-    int32_t sum = 0;
-    const int64_t fb = f / kB, lane = f % kB;
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t ky = 0; ky < kh; ++ky)
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          const int8_t code = l.codes[f * l.depth + (ch * kh + ky) * kw + kx];
-          sum += code;
-          w.w[((((fb * c + ch) * kh + ky) * w.quads + kx / 4) * kB + lane) * 4 + kx % 4] = code;
-        }
-    w.correction[f] = l.input.zero * sum;
-  }
+  w.correction = place_int8_conv_codes(l, c, kh, kw, [&](int64_t f, int64_t ch, int64_t ky, int64_t kx, int8_t code) {
+    w.w[static_cast<size_t>(((((f / kB) * c + ch) * kh + ky) * w.quads + kx / 4) * kB + f % kB) * 4 + kx % 4] = code;
+  });
   return w;
 }
 
@@ -250,7 +233,7 @@ void int8_small_conv(const Int8Layer& l, const Int8SmallConvWeights& w, const fl
   const int64_t rows = pool ? s.oh / 2 : s.oh;
   const int64_t out_pixels = rows * (pool ? s.ow / 2 : s.ow);
   const int64_t out_image = out == ActLayout::kBlocked ? mb * kB * out_pixels : w.m * out_pixels;
-  const bool use_vnni = vnni && has_vnni(), blocked = out == ActLayout::kBlocked;
+  const bool use_vnni = vnni && int8_vnni_available(), blocked = out == ActLayout::kBlocked;
   // One task per (image, filter block, output row): no task waits for another.
   for_tasks(n * mb * rows, threads, [&](int64_t t) {
     const int64_t img = t / (mb * rows), fb = t / rows % mb, row = t % rows;

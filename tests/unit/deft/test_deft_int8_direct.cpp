@@ -79,21 +79,13 @@ TEST(DeftInt8Direct, EqualsTheReferenceBitForBit) {
         std::vector<uint8_t> scratch;
         for (ActLayout in : {ActLayout::kPlain, ActLayout::kBlocked}) {
           const float* xi = in == ActLayout::kBlocked ? xb.data() : x.data();
-          std::vector<float> yp(ref.size(), -7.f);
-          int8_direct_conv(l, packed, xi, in, c.n, s, c.bottom, c.right, yp.data(), ActLayout::kPlain, threads,
-                           c.residual ? r.data() : nullptr, c.pool, scratch);
-          EXPECT_TRUE(same_bits(yp, ref)) << "plain out, threads " << threads << " relu " << relu;
-          const int64_t mb = (c.m + 15) / 16;
-          std::vector<float> yb(static_cast<size_t>(c.n * mb * 16 * out_pixels), -7.f);
-          int8_direct_conv(l, packed, xi, in, c.n, s, c.bottom, c.right, yb.data(), ActLayout::kBlocked, threads,
-                           c.residual ? rb.data() : nullptr, c.pool, scratch);
-          EXPECT_TRUE(same_bits(plain_of(yb, c.n, c.m, out_pixels), ref))
-              << "blocked out, threads " << threads << " relu " << relu;
-          // The padded channels of the blocked layout hold 0.
-          for (int64_t i = 0; i < c.n; ++i)
-            for (int64_t ch = c.m; ch < mb * 16; ++ch)
-              for (int64_t p = 0; p < out_pixels; ++p)
-                ASSERT_EQ(yb[((i * mb + ch / 16) * out_pixels + p) * 16 + ch % 16], 0.f);
+          expect_both_layouts(
+              [&](float* y, ActLayout out) {
+                const float* shortcut = out == ActLayout::kBlocked ? rb.data() : r.data();
+                int8_direct_conv(l, packed, xi, in, c.n, s, c.bottom, c.right, y, out, threads,
+                                 c.residual ? shortcut : nullptr, c.pool, scratch);
+              },
+              ref, c.n, c.m, out_pixels, "threads " + std::to_string(threads) + " relu " + std::to_string(relu));
         }
       }
     }
