@@ -91,64 +91,6 @@ inline void vnni_sums(const uint8_t* image, const Job& j, int64_t fb, int64_t oy
   }
 }
 
-// Rows r[k] of 16 bytes to columns: out[p] holds byte p of every row (r[0][p] .. r[15][p]).
-inline void transpose_16x16(const __m128i (&r)[16], __m128i (&out)[16]) {
-  __m128i t[16], u[16];
-  // t[i] / t[i + 8]: pixels 0-7 / 8-15, each rows 2i and 2i + 1.
-  for (int i = 0; i < 8; ++i) {
-    t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-    t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-  }
-  // u[h + i] / u[h + 4 + i]: pixels h .. h + 3 / h + 4 .. h + 7, each rows 4i .. 4i + 3.
-  for (int h = 0; h < 16; h += 8)
-    for (int i = 0; i < 4; ++i) {
-      u[h + i] = _mm_unpacklo_epi16(t[h + 2 * i], t[h + 2 * i + 1]);
-      u[h + 4 + i] = _mm_unpackhi_epi16(t[h + 2 * i], t[h + 2 * i + 1]);
-    }
-  for (int px = 0; px < 16; px += 4) {
-    const __m128i* q = u + px;  // pixels px .. px + 3, rows 0-3, 4-7, 8-11, 12-15
-    const __m128i lo03 = _mm_unpacklo_epi32(q[0], q[1]), hi03 = _mm_unpackhi_epi32(q[0], q[1]);
-    const __m128i lo47 = _mm_unpacklo_epi32(q[2], q[3]), hi47 = _mm_unpackhi_epi32(q[2], q[3]);
-    out[px] = _mm_unpacklo_epi64(lo03, lo47);
-    out[px + 1] = _mm_unpackhi_epi64(lo03, lo47);
-    out[px + 2] = _mm_unpacklo_epi64(hi03, hi47);
-    out[px + 3] = _mm_unpackhi_epi64(hi03, hi47);
-  }
-}
-
-// Row iy of a plain (NCHW) image's c channels (planes `in_pixels` apart, rows `w` long) to codes,
-// pixel by pixel `pixel` bytes apart: 16 channels x 16 pixels quantized a channel row at a time
-// (quantize_int8_input's rule, as quantize_int8_pixels), then turned into pixels in registers. A
-// pixel's channel at a time (a gather and a call per pixel) took vgg's features.3 from 10 to 33 us
-// behind a first layer that writes plain.
-void quantize_plain_row(const float* x_row, int64_t in_pixels, int64_t c, int64_t w, uint8_t* inside, int64_t pixel,
-                        float inverse, int32_t zero) {
-  const __m512 inv = _mm512_set1_ps(inverse), lo = _mm512_set1_ps(static_cast<float>(-zero)),
-               hi = _mm512_set1_ps(static_cast<float>(255 - zero));
-  const __m512i z = _mm512_set1_epi32(zero);
-  for (int64_t b = 0; b * kB < c; ++b) {
-    const int64_t lanes = std::min(kB, c - b * kB);
-    const __mmask16 channel_mask = static_cast<__mmask16>(lanes >= kB ? 0xFFFF : (1u << lanes) - 1);
-    for (int64_t ix = 0; ix < w; ix += kB) {
-      const int64_t count = std::min(kB, w - ix);
-      const __mmask16 pixel_mask = static_cast<__mmask16>(count >= kB ? 0xFFFF : (1u << count) - 1);
-      __m128i rows[16], pixels[16];
-      for (int k = 0; k < 16; ++k) {
-        if (k >= lanes) {
-          rows[k] = _mm_setzero_si128();
-          continue;
-        }
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(pixel_mask, x_row + (b * kB + k) * in_pixels + ix), inv);
-        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-        rows[k] = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), z));
-      }
-      transpose_16x16(rows, pixels);
-      for (int64_t p = 0; p < count; ++p)
-        _mm_mask_storeu_epi8(inside + (ix + p) * pixel + b * kB, channel_mask, pixels[p]);
-    }
-  }
-}
-
 // int8_output per lane: fma(float(sum - correction), combined, bias).
 inline __m512 vnni_value(__m512i acc, __m512i correction, __m512 combined, __m512 bias) {
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, correction)), combined, bias);
@@ -297,8 +239,10 @@ void quantize_row(const Planes& q, const float* x, ActLayout in, int64_t img, in
       }
     }
   } else if (q.sample == 1) {
-    quantize_plain_row(x + img * s.c * in_pixels + iy * s.w, in_pixels, s.c, s.w, inside, q.pixel, inverse,
-                       q.quant.zero);
+    const float* xi = x + img * s.c * in_pixels + iy * s.w;
+    for (int64_t b = 0; b < cb; ++b)
+      quantize_int8_planes(xi + b * kB * in_pixels, in_pixels, std::min(kB, s.c - b * kB), s.w, inside + b * kB,
+                           q.pixel, inverse, q.quant.zero);
   } else {
     const float* xi = x + img * s.c * in_pixels + iy * s.w;
     float v[kB];

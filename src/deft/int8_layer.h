@@ -53,6 +53,10 @@ void int8_fc_reference(const Int8Layer& l, const float* x, int64_t n, float* y);
 void quantize_int8_row(const float* src, int64_t count, uint8_t* dst, float inverse, int32_t zero);
 void quantize_int8_pixels(const float* src, int64_t pixels, uint8_t* dst, int64_t dst_stride, int64_t lanes,
                           float inverse, int32_t zero);
+// `pixels` pixels of `lanes` (<= 16) channels of a plain (NCHW) tensor, channel k's values at
+// src + k * plane, to codes at dst + p * dst_stride + k (the same rule).
+void quantize_int8_planes(const float* src, int64_t plane, int64_t lanes, int64_t pixels, uint8_t* dst,
+                          int64_t dst_stride, float inverse, int32_t zero);
 
 // The CPU has AVX512 F/BW/VL, AVX512_VNNI and FMA: what our own int8 convs (deft/int8_small_conv.h,
 // deft/int8_direct_conv.h) run on.

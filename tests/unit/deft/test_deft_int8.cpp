@@ -86,6 +86,28 @@ TEST(DeftInt8, ActivationCodesRoundHalfToEvenAndSaturate) {
   EXPECT_EQ(quantize_int8_input(1.75f, Int8Input{0.5f, 0}.inverse(), 0), 4);  // 3.5 -> 4
 }
 
+// Plain (NCHW) channels to pixel-by-pixel codes, as the int8 convs quantize a plain input: each
+// code is quantize_int8_input's, for 1 to 16 channels and pixel counts around the 16-pixel tiles,
+// with ties, saturation and NaN among the values; bytes between the pixels are left alone.
+TEST(DeftInt8, PlanesToPixelsQuantizeEachValueByTheRule) {
+  const int64_t plane = 41;
+  std::vector<float> x = int8_test::uniform(16 * plane, -12.f, 270.f, 61);
+  x[3] = 2.5f, x[plane + 5] = 3.5f, x[2 * plane + 17] = 1e30f, x[3 * plane + 33] = std::nanf(""), x[15 * plane] = -9.5f;
+  for (int32_t zero : {0, 10})
+    for (int64_t lanes : {1, 3, 15, 16})
+      for (int64_t pixels : {1, 15, 16, 17, 41}) {
+        const int64_t stride = 20;
+        std::vector<uint8_t> got(static_cast<size_t>(pixels * stride), 0xAB);
+        quantize_int8_planes(x.data(), plane, lanes, pixels, got.data(), stride, 1.f, zero);
+        for (int64_t p = 0; p < pixels; ++p)
+          for (int64_t k = 0; k < stride; ++k) {
+            const uint8_t want = k < lanes ? quantize_int8_input(x[k * plane + p], 1.f, zero) : 0xAB;
+            ASSERT_EQ(got[p * stride + k], want)
+                << "zero " << zero << " lanes " << lanes << " pixels " << pixels << " p " << p << " k " << k;
+          }
+      }
+}
+
 TEST(DeftInt8, WeightCodesPerChannel) {
   // max |w| = 127: scale 1, codes the weights rounded half to even.
   const std::vector<float> row{127.f, -63.5f, 62.5f, 0.5f, -0.5f, 1.5f, -126.5f};
