@@ -335,10 +335,9 @@ class DeftLayerKernel final : public Kernel {
                         x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
                         blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads, pool_, small_int8_planes_);
       } else if (use_direct_int8_) {
-        int8_direct_conv(*int8_, direct_int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
-                         x.shape()[0], conv_shape(x), pad_bottom_, pad_right_, y.data<float>(),
-                         blocked_out_ ? ActLayout::kBlocked : ActLayout::kPlain, threads,
-                         r ? r->data<float>() : nullptr, pool_, small_int8_planes_);
+        Int8DirectConvCall call = direct_int8_call(x, y);
+        call.residual = r ? r->data<float>() : nullptr;
+        int8_direct_convs(&call, 1, x.data<float>(), input_layout(), x.shape()[0], threads, small_int8_planes_);
       } else if (conv_) {
         int8_conv_.run(ctx.dnnl(), *int8_, x.data<float>(), blocked_in_ ? ActLayout::kBlocked : ActLayout::kPlain,
                        x.shape()[0], conv_shape(x), y.data<float>(),

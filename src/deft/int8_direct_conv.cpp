@@ -16,6 +16,8 @@
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512vnni,fma"
 #include "deft/target_push.h"
+// Built for this file's instruction set: after target_push.h.
+#include "deft/int8_plain_store.h"
 
 namespace eff::deft {
 
@@ -96,16 +98,6 @@ inline __m512 vnni_value(__m512i acc, __m512i correction, __m512 combined, __m51
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, correction)), combined, bias);
 }
 
-// Lane k of the plain layout's pixel `pix` of filter block fb: channel fb * 16 + k, `out_pixels` apart.
-inline __m512i plain_offsets(int64_t out_pixels) {
-  return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                            _mm512_set1_epi32(static_cast<int32_t>(out_pixels)));
-}
-
-inline __mmask16 lane_mask(int64_t lanes) {
-  return lanes >= kB ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1);
-}
-
 // Output pixels [ox, ox + P) of conv rows oy .. oy + R - 1, filter blocks fb .. fb + OB - 1:
 // finished, the shortcut added, the Relu, stored. With `pool` (R = 2, P even): pooled pixels
 // [ox / 2, (ox + P) / 2) of pooled row oy / 2, each sum finished with its Relu, then
@@ -113,51 +105,55 @@ inline __mmask16 lane_mask(int64_t lanes) {
 template <int R, int P, int OB>
 void vnni_pixels(const uint8_t* image, const Job& j, int64_t fb, int64_t oy, int64_t ox, float* y_image,
                  const float* r_image) {
+  static_assert(P <= 16, "a pixel block is at most one transpose wide");
   __m512i acc[R][OB][P];
   vnni_sums<R, P, OB>(image, j, fb, oy, ox, acc);
   const Int8Layer& l = *j.l;
-  const __m512i offsets = plain_offsets(j.out_pixels);
   for (int o = 0; o < OB; ++o) {
-    const int64_t b = fb + o;
+    const int64_t b = fb + o, lanes = std::min(kB, j.w->m - b * kB);
     const __m512i correction = _mm512_loadu_si512(j.w->correction.data() + b * kB);
     const __m512 combined = _mm512_loadu_ps(l.combined.data() + b * kB), bias = _mm512_loadu_ps(l.bias.data() + b * kB);
-    const __mmask16 mask = lane_mask(j.w->m - b * kB);
+    __m512 plain[16];  // the pixel vectors a plain output stores at once
+    for (__m512& v : plain) v = _mm512_setzero_ps();
     if constexpr (R == 2 && P % 2 == 0) {
       if (j.pool) {
         auto finish = [&](__m512i a) {
           const __m512 v = vnni_value(a, correction, combined, bias);
           return l.relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
         };
+        const int64_t pix = (oy / 2) * (j.s.ow / 2) + ox / 2;
         for (int p = 0; p < P; p += 2) {
           const __m512 m0 = _mm512_max_ps(finish(acc[0][o][p]), finish(acc[1][o][p]));
           const __m512 m1 = _mm512_max_ps(finish(acc[0][o][p + 1]), finish(acc[1][o][p + 1]));
           const __m512 v = _mm512_max_ps(m0, m1);
-          const int64_t pix = (oy / 2) * (j.s.ow / 2) + (ox + p) / 2;
           if (j.blocked_out)
-            _mm512_storeu_ps(y_image + (b * j.out_pixels + pix) * kB, v);
+            _mm512_storeu_ps(y_image + (b * j.out_pixels + pix + p / 2) * kB, v);
           else
-            _mm512_mask_i32scatter_ps(y_image + b * kB * j.out_pixels + pix, mask, offsets, v, 4);
+            plain[p / 2] = v;
         }
+        if (!j.blocked_out)
+          store_plain(plain, P / 2, lanes, j.out_pixels, y_image + b * kB * j.out_pixels + pix, nullptr, false);
         continue;
       }
     }
-    for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r) {
+      const int64_t pix = (oy + r) * j.s.ow + ox;
       for (int p = 0; p < P; ++p) {
-        const int64_t pix = (oy + r) * j.s.ow + ox + p;
         __m512 v = vnni_value(acc[r][o][p], correction, combined, bias);
-        if (j.blocked_out) {
-          const int64_t at = (b * j.out_pixels + pix) * kB;
-          if (r_image) v = _mm512_add_ps(v, _mm512_loadu_ps(r_image + at));
-          if (l.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());  // v > 0 ? v : 0
-          _mm512_storeu_ps(y_image + at, v);
-        } else {
-          const int64_t at = b * kB * j.out_pixels + pix;
-          if (r_image)
-            v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, r_image + at, 4));
-          if (l.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-          _mm512_mask_i32scatter_ps(y_image + at, mask, offsets, v, 4);
+        if (!j.blocked_out) {
+          plain[p] = v;
+          continue;
         }
+        const int64_t at = (b * j.out_pixels + pix + p) * kB;
+        if (r_image) v = _mm512_add_ps(v, _mm512_loadu_ps(r_image + at));
+        if (l.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());  // v > 0 ? v : 0
+        _mm512_storeu_ps(y_image + at, v);
       }
+      if (!j.blocked_out) {
+        const int64_t at = b * kB * j.out_pixels + pix;
+        store_plain(plain, P, lanes, j.out_pixels, y_image + at, r_image ? r_image + at : nullptr, l.relu);
+      }
+    }
   }
 }
 

@@ -11,6 +11,8 @@
 
 #define EFF_DEFT_TARGET_ISA "avx512f,avx512bw,avx512vl,avx512vnni,fma"
 #include "deft/target_push.h"
+// Built for this file's instruction set: after target_push.h.
+#include "deft/int8_plain_store.h"
 
 namespace eff::deft {
 
@@ -47,17 +49,13 @@ inline __m512 vnni_finish(__m512i acc, __m512i correction, __m512 combined, __m5
   return relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
 }
 
-// Output pixel `pix` of filter block `fb` (16 filters, the first `lanes` real) of one image.
-inline void vnni_store(__m512 v, float* y_image, int64_t fb, int64_t pix, int64_t out_pixels, int64_t lanes,
-                       bool blocked) {
-  if (blocked) {
-    _mm512_storeu_ps(y_image + (fb * out_pixels + pix) * kB, v);
-    return;
-  }
-  const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                        _mm512_set1_epi32(static_cast<int32_t>(out_pixels)));
-  const __mmask16 mask = lanes >= kB ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1);
-  _mm512_mask_i32scatter_ps(y_image + fb * kB * out_pixels + pix, mask, at, v, 4);
+// `count` pixels' finished vectors of filter block fb (16 filters, the first `lanes` real) of one
+// image from pixel `pix` on: 16 floats each in the blocked layout, or through a transpose to the
+// plain one (deft/int8_plain_store.h; a scatter per vector took lenet5's 6-filter conv1 6.2 us).
+inline void vnni_store(const __m512 (&v)[16], int count, float* y_image, int64_t fb, int64_t pix, int64_t out_pixels,
+                       int64_t lanes, bool blocked) {
+  if (!blocked) return store_plain(v, count, lanes, out_pixels, y_image + fb * kB * out_pixels + pix, nullptr, false);
+  for (int p = 0; p < count; ++p) _mm512_storeu_ps(y_image + (fb * out_pixels + pix + p) * kB, v[p]);
 }
 
 // Up to kMaxPixels output pixels of a row at once: as many independent sums as the registers hold
@@ -76,10 +74,11 @@ void vnni_pixels(const Int8Layer& l, const Int8SmallConvWeights& w, const uint8_
   const int64_t lanes = std::min(kB, w.m - fb * kB);
   __m512i a[P];
   vnni_sums<P>(planes, g, wb, w, oy, ox, a);
+  __m512 v[16];
+  for (__m512& x : v) x = _mm512_setzero_ps();
   if (!pool) {
-    for (int p = 0; p < P; ++p)
-      vnni_store(vnni_finish(a[p], correction, combined, bias, l.relu), y_image, fb, oy * s.ow + ox + p, out_pixels,
-                 lanes, blocked);
+    for (int p = 0; p < P; ++p) v[p] = vnni_finish(a[p], correction, combined, bias, l.relu);
+    vnni_store(v, P, y_image, fb, oy * s.ow + ox, out_pixels, lanes, blocked);
     return;
   }
   __m512i c[P];
@@ -90,8 +89,9 @@ void vnni_pixels(const Int8Layer& l, const Int8SmallConvWeights& w, const uint8_
                                     vnni_finish(c[p], correction, combined, bias, l.relu));
     const __m512 m1 = _mm512_max_ps(vnni_finish(a[p + 1], correction, combined, bias, l.relu),
                                     vnni_finish(c[p + 1], correction, combined, bias, l.relu));
-    vnni_store(_mm512_max_ps(m0, m1), y_image, fb, (oy / 2) * (s.ow / 2) + (ox + p) / 2, out_pixels, lanes, blocked);
+    v[p / 2] = _mm512_max_ps(m0, m1);
   }
+  vnni_store(v, P / 2, y_image, fb, (oy / 2) * (s.ow / 2) + ox / 2, out_pixels, lanes, blocked);
 }
 
 template <int P = kMaxPixels>
