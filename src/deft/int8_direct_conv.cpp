@@ -113,46 +113,49 @@ void vnni_pixels(const uint8_t* image, const Job& j, int64_t fb, int64_t oy, int
     const int64_t b = fb + o, lanes = std::min(kB, j.w->m - b * kB);
     const __m512i correction = _mm512_loadu_si512(j.w->correction.data() + b * kB);
     const __m512 combined = _mm512_loadu_ps(l.combined.data() + b * kB), bias = _mm512_loadu_ps(l.bias.data() + b * kB);
-    __m512 plain[16];  // the pixel vectors a plain output stores at once
-    for (__m512& v : plain) v = _mm512_setzero_ps();
+    // Blocked: each pixel's vector stored as it is finished. Plain: all of them through one transpose
+    // (deft/int8_plain_store.h). Only the plain path holds the 16 vectors, so the blocked one keeps
+    // its registers for the sums.
     if constexpr (R == 2 && P % 2 == 0) {
       if (j.pool) {
         auto finish = [&](__m512i a) {
           const __m512 v = vnni_value(a, correction, combined, bias);
           return l.relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
         };
-        const int64_t pix = (oy / 2) * (j.s.ow / 2) + ox / 2;
-        for (int p = 0; p < P; p += 2) {
+        auto pooled = [&](int p) {
           const __m512 m0 = _mm512_max_ps(finish(acc[0][o][p]), finish(acc[1][o][p]));
           const __m512 m1 = _mm512_max_ps(finish(acc[0][o][p + 1]), finish(acc[1][o][p + 1]));
-          const __m512 v = _mm512_max_ps(m0, m1);
-          if (j.blocked_out)
-            _mm512_storeu_ps(y_image + (b * j.out_pixels + pix + p / 2) * kB, v);
-          else
-            plain[p / 2] = v;
-        }
-        if (!j.blocked_out)
+          return _mm512_max_ps(m0, m1);
+        };
+        const int64_t pix = (oy / 2) * (j.s.ow / 2) + ox / 2;
+        if (j.blocked_out) {
+          for (int p = 0; p < P; p += 2) _mm512_storeu_ps(y_image + (b * j.out_pixels + pix + p / 2) * kB, pooled(p));
+        } else {
+          __m512 plain[16];
+          for (__m512& v : plain) v = _mm512_setzero_ps();
+          for (int p = 0; p < P; p += 2) plain[p / 2] = pooled(p);
           store_plain(plain, P / 2, lanes, j.out_pixels, y_image + b * kB * j.out_pixels + pix, nullptr, false);
+        }
         continue;
       }
     }
     for (int r = 0; r < R; ++r) {
       const int64_t pix = (oy + r) * j.s.ow + ox;
-      for (int p = 0; p < P; ++p) {
-        __m512 v = vnni_value(acc[r][o][p], correction, combined, bias);
-        if (!j.blocked_out) {
-          plain[p] = v;
-          continue;
+      if (j.blocked_out) {
+        for (int p = 0; p < P; ++p) {
+          __m512 v = vnni_value(acc[r][o][p], correction, combined, bias);
+          const int64_t at = (b * j.out_pixels + pix + p) * kB;
+          if (r_image) v = _mm512_add_ps(v, _mm512_loadu_ps(r_image + at));
+          if (l.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());  // v > 0 ? v : 0
+          _mm512_storeu_ps(y_image + at, v);
         }
-        const int64_t at = (b * j.out_pixels + pix + p) * kB;
-        if (r_image) v = _mm512_add_ps(v, _mm512_loadu_ps(r_image + at));
-        if (l.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());  // v > 0 ? v : 0
-        _mm512_storeu_ps(y_image + at, v);
+        continue;
       }
-      if (!j.blocked_out) {
-        const int64_t at = b * kB * j.out_pixels + pix;
-        store_plain(plain, P, lanes, j.out_pixels, y_image + at, r_image ? r_image + at : nullptr, l.relu);
-      }
+      __m512 plain[16];
+      for (__m512& v : plain) v = _mm512_setzero_ps();
+      for (int p = 0; p < P; ++p) plain[p] = vnni_value(acc[r][o][p], correction, combined, bias);
+      const int64_t at = b * kB * j.out_pixels + pix;
+      store_plain(plain, P, lanes, j.out_pixels, y_image + at, r_image ? r_image + at : nullptr, l.relu);
     }
   }
 }

@@ -49,15 +49,6 @@ inline __m512 vnni_finish(__m512i acc, __m512i correction, __m512 combined, __m5
   return relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
 }
 
-// `count` pixels' finished vectors of filter block fb (16 filters, the first `lanes` real) of one
-// image from pixel `pix` on: 16 floats each in the blocked layout, or through a transpose to the
-// plain one (deft/int8_plain_store.h; a scatter per vector took lenet5's 6-filter conv1 6.2 us).
-inline void vnni_store(const __m512 (&v)[16], int count, float* y_image, int64_t fb, int64_t pix, int64_t out_pixels,
-                       int64_t lanes, bool blocked) {
-  if (!blocked) return store_plain(v, count, lanes, out_pixels, y_image + fb * kB * out_pixels + pix, nullptr, false);
-  for (int p = 0; p < count; ++p) _mm512_storeu_ps(y_image + (fb * out_pixels + pix + p) * kB, v[p]);
-}
-
 // Up to kMaxPixels output pixels of a row at once: as many independent sums as the registers hold
 // (two rows of them with a pool), so that no dot product waits for the one before it.
 constexpr int kMaxPixels = 12;
@@ -74,24 +65,36 @@ void vnni_pixels(const Int8Layer& l, const Int8SmallConvWeights& w, const uint8_
   const int64_t lanes = std::min(kB, w.m - fb * kB);
   __m512i a[P];
   vnni_sums<P>(planes, g, wb, w, oy, ox, a);
-  __m512 v[16];
-  for (__m512& x : v) x = _mm512_setzero_ps();
+  // Blocked: each pixel's vector stored as it is finished. Plain: all of them through one transpose
+  // (deft/int8_plain_store.h; a scatter per vector took lenet5's 6-filter conv1 6.1 us, now 3.1).
+  // Only the plain path holds the 16 vectors, so the blocked one keeps its registers for the sums.
+  auto store = [&](int count, int64_t pix, auto&& value) {
+    if (blocked) {
+      for (int p = 0; p < count; ++p) _mm512_storeu_ps(y_image + (fb * out_pixels + pix + p) * kB, value(p));
+      return;
+    }
+    __m512 v[16];
+    for (__m512& x : v) x = _mm512_setzero_ps();
+    for (int p = 0; p < count; ++p) v[p] = value(p);
+    store_plain(v, count, lanes, out_pixels, y_image + fb * kB * out_pixels + pix, nullptr, false);
+  };
   if (!pool) {
-    for (int p = 0; p < P; ++p) v[p] = vnni_finish(a[p], correction, combined, bias, l.relu);
-    vnni_store(v, P, y_image, fb, oy * s.ow + ox, out_pixels, lanes, blocked);
+    store(P, oy * s.ow + ox, [&](int p) { return vnni_finish(a[p], correction, combined, bias, l.relu); });
     return;
   }
-  __m512i c[P];
-  vnni_sums<P>(planes, g, wb, w, oy + 1, ox, c);
-  // Rows first (a > c ? a : c per column), then the column pair, as conv_small's pool.
-  for (int p = 0; p + 1 < P; p += 2) {
-    const __m512 m0 = _mm512_max_ps(vnni_finish(a[p], correction, combined, bias, l.relu),
-                                    vnni_finish(c[p], correction, combined, bias, l.relu));
-    const __m512 m1 = _mm512_max_ps(vnni_finish(a[p + 1], correction, combined, bias, l.relu),
-                                    vnni_finish(c[p + 1], correction, combined, bias, l.relu));
-    v[p / 2] = _mm512_max_ps(m0, m1);
+  if constexpr (P % 2 == 0) {  // a pool's pieces are whole column pairs
+    __m512i c[P];
+    vnni_sums<P>(planes, g, wb, w, oy + 1, ox, c);
+    // Rows first (a > c ? a : c per column), then the column pair, as conv_small's pool.
+    store(P / 2, (oy / 2) * (s.ow / 2) + ox / 2, [&](int q) {
+      const int p = 2 * q;
+      const __m512 m0 = _mm512_max_ps(vnni_finish(a[p], correction, combined, bias, l.relu),
+                                      vnni_finish(c[p], correction, combined, bias, l.relu));
+      const __m512 m1 = _mm512_max_ps(vnni_finish(a[p + 1], correction, combined, bias, l.relu),
+                                      vnni_finish(c[p + 1], correction, combined, bias, l.relu));
+      return _mm512_max_ps(m0, m1);
+    });
   }
-  vnni_store(v, P / 2, y_image, fb, (oy / 2) * (s.ow / 2) + ox / 2, out_pixels, lanes, blocked);
 }
 
 template <int P = kMaxPixels>
