@@ -400,20 +400,20 @@ void int8_direct_convs(const Int8DirectConvCall* convs, int count, const float* 
       quantize_row(q, x, in, t / q.rows, t % q.rows, scratch.data() + t / q.rows * q.image + t % q.rows * q.row);
     const int me = omp_get_thread_num(), workers = omp_get_num_threads();
     const double from = total * me / workers, to = total * (me + 1) / workers;
-    double at = 0;
+    // Every thread computes each conv's start and each task's middle by the same operations, so a
+    // task's middle is the same number on every thread and falls in exactly one share.
+    double start = 0;
     for (int64_t img = 0; img < n; ++img)
       for (int i = 0; i < count; ++i) {
         const Job& j = jobs[i];
+        const double end = start + j.task_cost * double(j.tasks);
         // Whole images and convs outside the share are skipped without a look at their tasks.
-        const double end = at + j.task_cost * double(j.tasks);
-        if (end <= from || at >= to) {
-          at = end;
-          continue;
-        }
-        for (int64_t t = 0; t < j.tasks; ++t, at += j.task_cost) {
-          const double middle = at + j.task_cost / 2;
-          if (middle >= from && middle < to) compute_task(j, scratch.data() + img * q.image, img, t);
-        }
+        if (end > from && start < to)
+          for (int64_t t = 0; t < j.tasks; ++t) {
+            const double middle = start + j.task_cost * (double(t) + 0.5);
+            if (middle >= from && middle < to) compute_task(j, scratch.data() + img * q.image, img, t);
+          }
+        start = end;
       }
   }
 }
